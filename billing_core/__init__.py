@@ -1,0 +1,1 @@
+"""The billing domain: rating, enrollment, invoicing, ledger, payments. Framework-free."""

@@ -1,0 +1,67 @@
+"""Settings from environment variables, with development defaults. Production refuses to start
+without its secrets: no generated or fallback secrets there."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from billing_core.errors import ConfigurationError
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# A fixed key for development and tests only; production must set SSN_ENCRYPTION_KEY.
+DEV_SSN_KEY = "ZGV2LW9ubHktc3NuLWtleS1kby1ub3QtdXNlLWluLXByb2Q="
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+PRODUCTION_SECRETS = ("SECRET_KEY", "SSN_ENCRYPTION_KEY", "DATABASE_URL")
+
+
+@dataclass(frozen=True)
+class Settings:
+    env: str = "development"
+    database_url: str = f"sqlite:///{PROJECT_ROOT / 'instance' / 'portal.sqlite'}"
+    secret_key: str = DEV_SECRET_KEY
+    ssn_encryption_key: str = DEV_SSN_KEY
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = ""
+    redis_url: str = ""
+    login_max_failures: int = 5
+    lockout_minutes: int = 15
+    upload_max_bytes: int = 50 * 1024 * 1024
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        """Read APP_ENV, DATABASE_URL, SECRET_KEY, SSN_ENCRYPTION_KEY, STRIPE_*, REDIS_URL.
+
+        In production every secret in PRODUCTION_SECRETS must be set explicitly."""
+        env = os.environ if environ is None else environ
+        app_env = env.get("APP_ENV", "development")
+        if app_env == "production":
+            missing = [name for name in PRODUCTION_SECRETS if not env.get(name)]
+            if missing:
+                raise ConfigurationError(
+                    "refusing to start in production without " + ", ".join(missing)
+                )
+        defaults = cls()
+        return cls(
+            env=app_env,
+            database_url=env.get("DATABASE_URL") or defaults.database_url,
+            secret_key=env.get("SECRET_KEY") or defaults.secret_key,
+            ssn_encryption_key=env.get("SSN_ENCRYPTION_KEY") or defaults.ssn_encryption_key,
+            stripe_secret_key=env.get("STRIPE_SECRET_KEY", ""),
+            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", ""),
+            stripe_api_base=env.get("STRIPE_API_BASE", ""),
+            redis_url=env.get("REDIS_URL", ""),
+            login_max_failures=int(env.get("LOGIN_MAX_FAILURES", defaults.login_max_failures)),
+            lockout_minutes=int(env.get("LOCKOUT_MINUTES", defaults.lockout_minutes)),
+            upload_max_bytes=int(env.get("UPLOAD_MAX_BYTES", defaults.upload_max_bytes)),
+        )
+
+    def with_overrides(self, **changes) -> Settings:
+        return replace(self, **changes)

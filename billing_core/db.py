@@ -1,0 +1,182 @@
+"""Database plumbing: the declarative Base with a naming convention (so Alembic names every
+constraint the same way on SQLite and PostgreSQL), exact money columns, UTC timestamps, the
+engine and session factory, and the flush guard that keeps money rows append-only."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Enum,
+    MetaData,
+    Numeric,
+    create_engine,
+    event,
+)
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+from billing_core.errors import ImmutableRecord
+from billing_core.money import D, cents
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Money(TypeDecorator):
+    """An exact decimal column. PostgreSQL stores NUMERIC(precision, scale); SQLite, which has
+    no exact decimal type, stores a scaled integer (cents for scale 2) so no float is involved.
+    Values are quantized half-up to `scale` places on the way in."""
+
+    impl = Numeric
+    cache_ok = True
+
+    def __init__(self, precision: int = 12, scale: int = 2):
+        super().__init__(precision=precision, scale=scale)
+        self.precision = precision
+        self.scale = scale
+        self._quantum = Decimal(1).scaleb(-scale)
+
+    def load_dialect_impl(self, dialect):
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(BigInteger())
+        return dialect.type_descriptor(Numeric(self.precision, self.scale, asdecimal=True))
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        amount = D(value) if not isinstance(value, Decimal) else value
+        if self.scale == 2:
+            amount = cents(amount)
+        else:
+            amount = amount.quantize(self._quantum)
+        if dialect.name == "sqlite":
+            return int(amount.scaleb(self.scale))
+        return amount
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if dialect.name == "sqlite":
+            return Decimal(int(value)).scaleb(-self.scale).quantize(self._quantum)
+        return Decimal(value).quantize(self._quantum)
+
+    def process_literal_param(self, value, dialect):
+        return str(self.process_bind_param(value, dialect))
+
+
+def Rate() -> Money:
+    """Rates carry more places than amounts (e.g. 0.225 per $10 of weekly benefit)."""
+    return Money(precision=14, scale=6)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timestamps stored as UTC and always returned timezone-aware (SQLite forgets the zone)."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime: pass an aware UTC datetime")
+        return value.astimezone(UTC).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def enum_type(enum_class: type[enum.Enum], name: str) -> Enum:
+    """A portable enum: VARCHAR plus a CHECK constraint listing the values."""
+    return Enum(
+        enum_class,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda cls: [member.value for member in cls],
+        validate_strings=True,
+    )
+
+
+def make_engine(url: str, **kwargs) -> Engine:
+    """An engine for `url`; SQLite gets foreign keys on and a busy timeout."""
+    if url.startswith("sqlite"):
+        kwargs.setdefault("connect_args", {"timeout": 30})
+    engine = create_engine(url, **kwargs)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+    return engine
+
+
+def make_session_factory(engine_or_connection) -> sessionmaker[Session]:
+    return sessionmaker(bind=engine_or_connection, expire_on_commit=False)
+
+
+class AppendOnly:
+    """Mixin for rows that are never updated or deleted (ledger, allocations, audit).
+    A correction is a new row that reverses the old one."""
+
+    def guard_update(self, changed: set[str]) -> None:
+        raise ImmutableRecord(
+            f"{type(self).__name__} rows are append-only; post a reversal instead"
+        )
+
+    def guard_delete(self) -> None:
+        raise ImmutableRecord(
+            f"{type(self).__name__} rows are never deleted; post a reversal instead"
+        )
+
+
+def _changed_attributes(session: Session, obj) -> set[str]:
+    from sqlalchemy import inspect
+
+    state = inspect(obj)
+    return {attr.key for attr in state.attrs if attr.history.has_changes()}
+
+
+@event.listens_for(Session, "before_flush")
+def _guard_immutable_rows(session: Session, _context, _instances) -> None:
+    """Refuse updates/deletes that a model's guard forbids, before anything reaches the DB."""
+    for obj in list(session.dirty):
+        guard = getattr(obj, "guard_update", None)
+        if guard is None:
+            continue
+        changed = _changed_attributes(session, obj)
+        if changed:
+            guard(changed)
+    for obj in list(session.deleted):
+        guard = getattr(obj, "guard_delete", None)
+        if guard is not None:
+            guard()
+    for obj in list(session.new):
+        guard = getattr(obj, "guard_insert", None)
+        if guard is not None:
+            guard()

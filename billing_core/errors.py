@@ -1,0 +1,70 @@
+"""Errors in the domain's words. Views turn them into form errors or flash messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class BillingError(Exception):
+    """Base of every error a user can act on; its message is shown as is."""
+
+
+class NotFound(BillingError):
+    """The record does not exist or is not visible to the caller (we do not tell which)."""
+
+
+class AccessDenied(BillingError):
+    """The caller's role may not do this."""
+
+
+class ValidationFailed(BillingError):
+    """Input was rejected; `errors` lists every problem found, not just the first."""
+
+    def __init__(self, message: str, errors: list[RowError] | None = None):
+        super().__init__(message)
+        self.errors = list(errors or [])
+
+    def __str__(self) -> str:
+        head = super().__str__()
+        if not self.errors:
+            return head
+        return head + "\n" + "\n".join(f"  - {e}" for e in self.errors)
+
+
+class ImmutableRecord(BillingError):
+    """An issued invoice, a billed rate version, a posted entry or an audit row cannot change."""
+
+
+class UnbalancedEntry(BillingError):
+    """A journal entry whose debits do not equal its credits."""
+
+
+class AccountLocked(BillingError):
+    """Too many failed logins: the account is locked for a while."""
+
+
+class ConfigurationError(BillingError):
+    """The environment is missing a setting that production requires."""
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem in bulk input: where it is (file, row or document path, column) and what was expected."""
+
+    row: int | str | None
+    column: str | None
+    message: str
+    source: str | None = None
+    value: str | None = None
+
+    def __str__(self) -> str:
+        where = []
+        if self.source:
+            where.append(self.source)
+        if self.row is not None:
+            where.append(f"row {self.row}" if isinstance(self.row, int) else str(self.row))
+        if self.column:
+            where.append(f"column {self.column}")
+        prefix = ", ".join(where)
+        value = f" (got {self.value!r})" if self.value is not None else ""
+        return f"{prefix}: {self.message}{value}" if prefix else f"{self.message}{value}"

@@ -1,0 +1,53 @@
+"""Every model, imported here so Alembic's autogenerate and `Base.metadata` see every table."""
+
+from billing_core.models.adjustment import Adjustment
+from billing_core.models.audit import AuditLog, OutboxMessage
+from billing_core.models.broker import Broker, BrokerAgency, BrokerOfRecord
+from billing_core.models.enums import *  # noqa: F403
+from billing_core.models.group import BenefitClass, BillingPolicy, BillingSubgroup, EmployerGroup
+from billing_core.models.invoice import Invoice, InvoiceLine
+from billing_core.models.ledger import JournalEntry, LedgerAccount, Posting
+from billing_core.models.member import Coverage, CoveredDependent, Dependent, Member
+from billing_core.models.payment import Payment, PaymentAllocation
+from billing_core.models.product import (
+    AgeReduction,
+    Plan,
+    Product,
+    RateAgeBand,
+    RateTier,
+    RateVersion,
+)
+from billing_core.models.upload import Upload
+from billing_core.models.user import User, UserGroupAccess
+
+__all__ = [
+    "Adjustment",
+    "AgeReduction",
+    "AuditLog",
+    "BenefitClass",
+    "BillingPolicy",
+    "BillingSubgroup",
+    "Broker",
+    "BrokerAgency",
+    "BrokerOfRecord",
+    "Coverage",
+    "CoveredDependent",
+    "Dependent",
+    "EmployerGroup",
+    "Invoice",
+    "InvoiceLine",
+    "JournalEntry",
+    "LedgerAccount",
+    "Member",
+    "OutboxMessage",
+    "Payment",
+    "PaymentAllocation",
+    "Plan",
+    "Product",
+    "RateAgeBand",
+    "RateTier",
+    "RateVersion",
+    "Upload",
+    "User",
+    "UserGroupAccess",
+]

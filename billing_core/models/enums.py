@@ -1,0 +1,196 @@
+"""The domain's closed vocabularies, stored as their string values."""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    EMPLOYER = "employer"
+    BROKER = "broker"
+    BILLING_SPECIALIST = "billing_specialist"
+    SUPERVISOR = "supervisor"
+    ADMIN = "admin"
+
+    @property
+    def is_staff(self) -> bool:
+        return self in STAFF_ROLES
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+STAFF_ROLES = frozenset({Role.BILLING_SPECIALIST, Role.SUPERVISOR, Role.ADMIN})
+
+
+class BillingMethod(enum.StrEnum):
+    LIST_BILL = "list_bill"
+    SELF_BILL = "self_bill"
+
+
+class BillingFrequency(enum.StrEnum):
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    SEMI_ANNUAL = "semi_annual"
+    ANNUAL = "annual"
+
+    @property
+    def months(self) -> int:
+        return {"monthly": 1, "quarterly": 3, "semi_annual": 6, "annual": 12}[self.value]
+
+
+class ToleranceRule(enum.StrEnum):
+    """Inside tolerance when the variance is within the amount AND/OR within the percent."""
+
+    AND = "and"
+    OR = "or"
+
+
+class CoverageMonthRule(enum.StrEnum):
+    FIFTEENTH = "fifteenth"  # start on/before the 15th bills that month, after it the next
+    FIRST_OF_MONTH = "first_of_month"  # coverage bills from the first full month
+    DAILY_PRORATION = "daily_proration"
+
+
+class PayrollFrequency(enum.StrEnum):
+    WEEKLY = "weekly"
+    BI_WEEKLY = "bi_weekly"
+    SEMI_MONTHLY = "semi_monthly"
+    MONTHLY = "monthly"
+
+
+class GraceDayKind(enum.StrEnum):
+    CALENDAR = "calendar"
+    BUSINESS = "business"
+
+
+class SubgroupKind(enum.StrEnum):
+    DIVISION = "division"
+    LOCATION = "location"
+    CLASS = "class"
+
+
+class LineOfCoverage(enum.StrEnum):
+    MEDICAL = "medical"
+    DENTAL = "dental"
+    VISION = "vision"
+    BASIC_LIFE = "basic_life"
+    SUPPLEMENTAL_LIFE = "supplemental_life"
+    ADD = "add"
+    STD = "std"
+    LTD = "ltd"
+
+
+class RatingBasis(enum.StrEnum):
+    TIERED_COMPOSITE = "tiered_composite"
+    AGE_BANDED = "age_banded"
+    PER_THOUSAND_VOLUME = "per_thousand_volume"
+    STD_WEEKLY_BENEFIT = "std_weekly_benefit"
+    LTD_COVERED_PAYROLL = "ltd_covered_payroll"
+
+    @property
+    def label(self) -> str:
+        return {
+            "tiered_composite": "Tiered composite",
+            "age_banded": "Age-banded per member",
+            "per_thousand_volume": "Per $1,000 of volume",
+            "std_weekly_benefit": "Per $10 of weekly benefit",
+            "ltd_covered_payroll": "Per $100 of covered payroll",
+        }[self.value]
+
+
+class Tier(enum.StrEnum):
+    EE = "EE"
+    ES = "ES"
+    EC = "EC"
+    FAM = "FAM"
+
+
+class AgeReference(enum.StrEnum):
+    """Which date an age band reads the age at."""
+
+    COVERAGE_MONTH = "coverage_month"  # age on the first of each coverage month
+    POLICY_ANNIVERSARY = "policy_anniversary"  # age at the last rate effective date
+    JANUARY_FIRST = "january_first"
+
+
+class MemberStatus(enum.StrEnum):
+    ACTIVE = "active"
+    COBRA = "cobra"
+    RETIREE = "retiree"
+    TERMINATED = "terminated"
+
+
+class Relationship(enum.StrEnum):
+    SPOUSE = "spouse"
+    DOMESTIC_PARTNER = "domestic_partner"
+    CHILD = "child"
+
+
+class Gender(enum.StrEnum):
+    FEMALE = "F"
+    MALE = "M"
+    UNKNOWN = "U"
+
+
+class InvoiceStatus(enum.StrEnum):
+    ISSUED = "issued"
+    VOID = "void"
+
+
+class InvoiceSection(enum.StrEnum):
+    PREMIUM = "premium"
+    RETRO = "retro"
+    FEE = "fee"
+
+
+class AccountKind(enum.StrEnum):
+    ASSET = "asset"
+    LIABILITY = "liability"
+    REVENUE = "revenue"
+    EXPENSE = "expense"
+
+
+class PaymentMethod(enum.StrEnum):
+    CARD = "card"
+    ACH_DEBIT = "ach_debit"
+    CHECK = "check"
+    WIRE = "wire"
+    ACH_CREDIT = "ach_credit"
+    LOCKBOX = "lockbox"
+
+
+class PaymentStatus(enum.StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    RETURNED = "returned"
+    REFUNDED = "refunded"
+
+
+class UploadFormat(enum.StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
+    X12_834 = "x12_834"
+
+
+class UploadKind(enum.StrEnum):
+    SNAPSHOT = "snapshot"
+    CHANGE = "change"
+
+
+class UploadStatus(enum.StrEnum):
+    RECEIVED = "received"
+    REJECTED = "rejected"
+    SUBMITTED = "submitted"
+    APPROVED = "approved"
+    RETURNED = "returned"
+
+
+class AdjustmentStatus(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+    BILLED = "billed"
+    REVERSED = "reversed"

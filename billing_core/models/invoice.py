@@ -1,0 +1,97 @@
+"""Invoices and their lines. An issued invoice is immutable: the only change it admits is being
+voided (status, reason, who and when); corrections land on a later invoice or a credit memo."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from billing_core.db import Base, Money, Rate, UTCDateTime, enum_type, utcnow
+from billing_core.errors import ImmutableRecord
+from billing_core.models.enums import BillingMethod, InvoiceSection, InvoiceStatus, Tier
+
+VOID_COLUMNS = frozenset({"status", "void_reason", "voided_by_id", "voided_at"})
+
+
+class Invoice(Base):
+    __tablename__ = "invoice"
+    __table_args__ = (
+        CheckConstraint("period_end >= period_start", name="period"),
+        CheckConstraint(
+            "status <> 'void' OR (void_reason IS NOT NULL AND voided_at IS NOT NULL)",
+            name="void_has_reason",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_number: Mapped[str] = mapped_column(String(30), unique=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("employer_group.id"), index=True)
+    subgroup_id: Mapped[int | None] = mapped_column(ForeignKey("billing_subgroup.id"), index=True)
+    billing_method: Mapped[BillingMethod] = mapped_column(
+        enum_type(BillingMethod, "billing_method")
+    )
+    period_start: Mapped[date] = mapped_column(Date, index=True)
+    period_end: Mapped[date] = mapped_column(Date)
+    issued_on: Mapped[date] = mapped_column(Date)
+    due_on: Mapped[date] = mapped_column(Date)
+    current_premium: Mapped[Decimal] = mapped_column(Money())
+    retro_total: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+    fees_total: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+    balance_forward: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+    payments_credits: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+    total_due: Mapped[Decimal] = mapped_column(Money())
+    reported_premium: Mapped[Decimal | None] = mapped_column(Money())  # self-bill remittance
+    status: Mapped[InvoiceStatus] = mapped_column(
+        enum_type(InvoiceStatus, "invoice_status"), default=InvoiceStatus.ISSUED
+    )
+    void_reason: Mapped[str | None] = mapped_column(Text)
+    voided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    lines: Mapped[list[InvoiceLine]] = relationship(
+        back_populates="invoice", order_by="InvoiceLine.line_number"
+    )
+
+    def guard_update(self, changed: set[str]) -> None:
+        if not changed <= VOID_COLUMNS:
+            raise ImmutableRecord(
+                f"invoice {self.invoice_number} has been issued and cannot be edited; "
+                "correct it with an adjustment on the next bill or a credit memo"
+            )
+
+    def guard_delete(self) -> None:
+        raise ImmutableRecord(f"invoice {self.invoice_number} cannot be deleted; void it instead")
+
+
+class InvoiceLine(Base):
+    """One line: a member x plan premium for a coverage month, a retro adjustment, or a fee."""
+
+    __tablename__ = "invoice_line"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
+    line_number: Mapped[int] = mapped_column(Integer)
+    section: Mapped[InvoiceSection] = mapped_column(enum_type(InvoiceSection, "invoice_section"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("member.id"), index=True)
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plan.id"))
+    rate_version_id: Mapped[int | None] = mapped_column(ForeignKey("rate_version.id"))
+    coverage_month: Mapped[date | None] = mapped_column(Date)
+    tier: Mapped[Tier | None] = mapped_column(enum_type(Tier, "tier"))
+    volume: Mapped[Decimal | None] = mapped_column(Money())
+    rate: Mapped[Decimal | None] = mapped_column(Rate())
+    amount: Mapped[Decimal] = mapped_column(Money())
+    description: Mapped[str] = mapped_column(String(300), default="")
+    reason_code: Mapped[str | None] = mapped_column(String(30))
+    adjustment_id: Mapped[int | None] = mapped_column(ForeignKey("adjustment.id"))
+
+    invoice: Mapped[Invoice] = relationship(back_populates="lines")
+
+    def guard_update(self, changed: set[str]) -> None:
+        raise ImmutableRecord("invoice lines are part of an issued invoice and cannot change")
+
+    def guard_delete(self) -> None:
+        raise ImmutableRecord("invoice lines are part of an issued invoice and cannot be deleted")

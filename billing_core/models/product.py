@@ -1,0 +1,217 @@
+"""Products (lines of coverage with one rating basis), the plans a group offers, and the
+effective-dated rate versions behind them. A rate version that has been billed is frozen:
+a renewal or correction is a new version."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+    inspect,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from billing_core.db import Base, Money, Rate, UTCDateTime, enum_type, utcnow
+from billing_core.errors import ImmutableRecord
+from billing_core.models.enums import AgeReference, LineOfCoverage, RatingBasis, Tier
+
+
+class Product(Base):
+    """A line of coverage as the carrier sells it, e.g. `DEN-PPO` dental, tiered composite."""
+
+    __tablename__ = "product"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(20), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    line_of_coverage: Mapped[LineOfCoverage] = mapped_column(
+        enum_type(LineOfCoverage, "line_of_coverage")
+    )
+    rating_basis: Mapped[RatingBasis] = mapped_column(enum_type(RatingBasis, "rating_basis"))
+
+
+class Plan(Base):
+    """A group's offering of a product, optionally for one benefit class only."""
+
+    __tablename__ = "plan"
+    __table_args__ = (
+        UniqueConstraint("group_id", "code"),
+        CheckConstraint(
+            "effective_to IS NULL OR effective_to >= effective_from", name="effective_range"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("employer_group.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("product.id"), index=True)
+    class_id: Mapped[int | None] = mapped_column(ForeignKey("benefit_class.id"))
+    code: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200))
+    effective_from: Mapped[date] = mapped_column(Date)
+    effective_to: Mapped[date | None] = mapped_column(Date)
+
+    product: Mapped[Product] = relationship()
+    benefit_class: Mapped[BenefitClass | None] = relationship()  # noqa: F821
+    rate_versions: Mapped[list[RateVersion]] = relationship(
+        back_populates="plan", order_by="RateVersion.effective_from"
+    )
+
+    def rate_version_on(self, on: date) -> RateVersion | None:
+        """The rate version in force on `on`."""
+        for version in reversed(self.rate_versions):
+            if version.effective_from <= on and (
+                version.effective_to is None or on <= version.effective_to
+            ):
+                return version
+        return None
+
+
+class RateVersion(Base):
+    """One effective-dated set of rates for a plan. Which fields apply depends on the product's
+    rating basis: tier rates, age bands, or a unit rate with its volume rules.
+
+    Units: `unit_rate` is per $1,000 of volume, per $10 of weekly benefit or per $100 of covered
+    monthly payroll; amounts are monthly; `weekly_benefit_percent` is a fraction (0.60)."""
+
+    __tablename__ = "rate_version"
+    __table_args__ = (
+        UniqueConstraint("plan_id", "effective_from"),
+        CheckConstraint(
+            "effective_to IS NULL OR effective_to >= effective_from", name="effective_range"
+        ),
+        CheckConstraint("unit_rate IS NULL OR unit_rate >= 0", name="unit_rate"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"), index=True)
+    effective_from: Mapped[date] = mapped_column(Date)
+    effective_to: Mapped[date | None] = mapped_column(Date)
+    unit_rate: Mapped[Decimal | None] = mapped_column(Rate())
+    volume_flat_amount: Mapped[Decimal | None] = mapped_column(Money())
+    volume_salary_multiple: Mapped[Decimal | None] = mapped_column(Money(6, 2))
+    volume_maximum: Mapped[Decimal | None] = mapped_column(Money())
+    volume_rounding_unit: Mapped[Decimal | None] = mapped_column(Money())
+    weekly_benefit_percent: Mapped[Decimal | None] = mapped_column(Money(6, 4))
+    weekly_benefit_maximum: Mapped[Decimal | None] = mapped_column(Money())
+    covered_payroll_maximum: Mapped[Decimal | None] = mapped_column(Money())
+    age_reference: Mapped[AgeReference] = mapped_column(
+        enum_type(AgeReference, "age_reference"), default=AgeReference.COVERAGE_MONTH
+    )
+    first_billed_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    plan: Mapped[Plan] = relationship(back_populates="rate_versions")
+    tier_rates: Mapped[list[RateTier]] = relationship(
+        back_populates="rate_version", cascade="all, delete-orphan"
+    )
+    age_bands: Mapped[list[RateAgeBand]] = relationship(
+        back_populates="rate_version", cascade="all, delete-orphan", order_by="RateAgeBand.min_age"
+    )
+    age_reductions: Mapped[list[AgeReduction]] = relationship(
+        back_populates="rate_version",
+        cascade="all, delete-orphan",
+        order_by="AgeReduction.from_age",
+    )
+
+    @property
+    def was_billed(self) -> bool:
+        """True once any invoice used it, judged on the committed value (not a pending edit)."""
+        history = inspect(self).attrs.first_billed_on.history
+        committed = (history.deleted or history.unchanged or [None])[0]
+        return committed is not None
+
+    def refuse_if_billed(self) -> None:
+        if self.was_billed:
+            raise ImmutableRecord(
+                f"rate version effective {self.effective_from:%b %d, %Y} for plan "
+                f"{self.plan.code if self.plan else self.plan_id} has been billed and cannot be "
+                "edited; create a new rate version instead"
+            )
+
+    def guard_update(self, changed: set[str]) -> None:
+        # Closing the version (effective_to) when a renewal starts, or marking it billed, is allowed.
+        if changed <= {"first_billed_on", "effective_to"} and not (
+            "first_billed_on" in changed and self.was_billed
+        ):
+            return
+        self.refuse_if_billed()
+
+    def guard_delete(self) -> None:
+        self.refuse_if_billed()
+
+
+class _RateChild:
+    """Rates hanging off a version are frozen with it."""
+
+    rate_version: RateVersion
+
+    def _refuse(self) -> None:
+        if self.rate_version is not None:
+            self.rate_version.refuse_if_billed()
+
+    def guard_insert(self) -> None:
+        self._refuse()
+
+    def guard_update(self, changed: set[str]) -> None:
+        self._refuse()
+
+    def guard_delete(self) -> None:
+        self._refuse()
+
+
+class RateTier(_RateChild, Base):
+    __tablename__ = "rate_tier"
+    __table_args__ = (
+        UniqueConstraint("rate_version_id", "tier"),
+        CheckConstraint("monthly_rate >= 0", name="monthly_rate"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rate_version_id: Mapped[int] = mapped_column(ForeignKey("rate_version.id"), index=True)
+    tier: Mapped[Tier] = mapped_column(enum_type(Tier, "tier"))
+    monthly_rate: Mapped[Decimal] = mapped_column(Rate())
+
+    rate_version: Mapped[RateVersion] = relationship(back_populates="tier_rates")
+
+
+class RateAgeBand(_RateChild, Base):
+    """Monthly rate per covered person aged `min_age`..`max_age` inclusive."""
+
+    __tablename__ = "rate_age_band"
+    __table_args__ = (
+        UniqueConstraint("rate_version_id", "min_age"),
+        CheckConstraint("min_age >= 0 AND max_age >= min_age", name="age_range"),
+        CheckConstraint("monthly_rate >= 0", name="monthly_rate"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rate_version_id: Mapped[int] = mapped_column(ForeignKey("rate_version.id"), index=True)
+    min_age: Mapped[int] = mapped_column(Integer)
+    max_age: Mapped[int] = mapped_column(Integer)
+    monthly_rate: Mapped[Decimal] = mapped_column(Rate())
+
+    rate_version: Mapped[RateVersion] = relationship(back_populates="age_bands")
+
+
+class AgeReduction(_RateChild, Base):
+    """From `from_age` on, volume is reduced to `volume_percent` of the full amount."""
+
+    __tablename__ = "age_reduction"
+    __table_args__ = (
+        UniqueConstraint("rate_version_id", "from_age"),
+        CheckConstraint("volume_percent > 0 AND volume_percent <= 100", name="volume_percent"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    rate_version_id: Mapped[int] = mapped_column(ForeignKey("rate_version.id"), index=True)
+    from_age: Mapped[int] = mapped_column(Integer)
+    volume_percent: Mapped[Decimal] = mapped_column(Money(6, 2))
+
+    rate_version: Mapped[RateVersion] = relationship(back_populates="age_reductions")

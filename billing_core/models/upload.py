@@ -1,0 +1,35 @@
+"""Census and change files as received. The original bytes are kept in the database so any web
+or worker instance can read them, and a rejected file still shows what was wrong."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy.orm import Mapped, deferred, mapped_column
+
+from billing_core.db import Base, UTCDateTime, enum_type, utcnow
+from billing_core.models.enums import UploadFormat, UploadKind, UploadStatus
+
+
+class Upload(Base):
+    __tablename__ = "upload"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("employer_group.id"), index=True)
+    subgroup_id: Mapped[int | None] = mapped_column(ForeignKey("billing_subgroup.id"))
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    original_filename: Mapped[str] = mapped_column(String(255))
+    file_format: Mapped[UploadFormat] = mapped_column(enum_type(UploadFormat, "upload_format"))
+    file_kind: Mapped[UploadKind] = mapped_column(enum_type(UploadKind, "upload_kind"))
+    content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    size_bytes: Mapped[int] = mapped_column(Integer)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[UploadStatus] = mapped_column(
+        enum_type(UploadStatus, "upload_status"), default=UploadStatus.RECEIVED
+    )
+    row_count: Mapped[int] = mapped_column(Integer, default=0)
+    error_count: Mapped[int] = mapped_column(Integer, default=0)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,75 @@
+"""The one way into Decimal. Amounts are Decimal, rounded half-up to the cent per line;
+totals are sums of rounded lines. Floats are refused outright so none can leak in."""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+
+
+def D(value: str | int | Decimal) -> Decimal:
+    """Decimal from a string, int or Decimal. Floats raise TypeError: money never touches a float."""
+    if isinstance(value, bool) or isinstance(value, float):
+        raise TypeError(f"refusing {type(value).__name__} {value!r}: pass money as str or Decimal")
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str):
+        text = value.strip().replace(",", "").replace("$", "")
+        negative = text.startswith("(") and text.endswith(")")
+        if negative:
+            text = "-" + text[1:-1]
+        try:
+            result = Decimal(text)
+        except InvalidOperation:
+            raise ValueError(f"not a decimal amount: {value!r}") from None
+        if not result.is_finite():
+            raise ValueError(f"not a finite amount: {value!r}")
+        return result
+    raise TypeError(f"cannot make money from {type(value).__name__}")
+
+
+def cents(value: Decimal) -> Decimal:
+    """Round half-up to the cent (the rule for every line)."""
+    return value.quantize(CENT, rounding=ROUND_HALF_UP)
+
+
+def to_cents_int(value: Decimal) -> int:
+    """Integer cents, for Stripe and other boundaries that carry integers."""
+    return int(cents(value) * 100)
+
+
+def from_cents_int(value: int) -> Decimal:
+    return (Decimal(value) / 100).quantize(CENT)
+
+
+def ratio_split(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """Split `total` (already in cents) across `weights` so the parts add back up exactly.
+
+    Largest-remainder method: each part is rounded down to the cent and the leftover cents go to
+    the parts with the biggest remainders (ties to the earliest)."""
+    total = cents(total)
+    weight_sum = sum(weights, Decimal(0))
+    if not weights:
+        return []
+    if weight_sum == 0:
+        raise ValueError("cannot split by weights that sum to zero")
+    sign = -1 if total < 0 else 1
+    units = int(abs(total) * 100)
+    raw = [Decimal(units) * w / weight_sum for w in weights]
+    floors = [int(r) for r in raw]
+    leftover = units - sum(floors)
+    order = sorted(range(len(raw)), key=lambda i: (-(raw[i] - floors[i]), i))
+    for i in order[:leftover]:
+        floors[i] += 1
+    return [sign * Decimal(f) / 100 for f in floors]
+
+
+def format_money(value: Decimal | None) -> str:
+    """`1,234.50`, negatives as `-1,234.50`; the screen convention."""
+    if value is None:
+        return ""
+    return f"{cents(value):,.2f}"

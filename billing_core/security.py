@@ -1,0 +1,122 @@
+"""SSN encryption and masking, password hashing, and the audit helper.
+
+SSNs are encrypted at rest with Fernet (AES-128-CBC + HMAC) under SSN_ENCRYPTION_KEY; a keyed
+HMAC digest lets uploads match a member by SSN without decrypting; screens only ever get the
+masked form built from the last four digits."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import re
+from dataclasses import dataclass
+
+from cryptography.fernet import Fernet, InvalidToken
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from billing_core.config import DEV_SSN_KEY
+from billing_core.errors import ConfigurationError
+
+SSN_DIGITS = re.compile(r"^\d{9}$")
+# Anything that looks like a full SSN, with or without dashes or spaces.
+SSN_LIKE = re.compile(r"(?<!\d)(\d{3})[- ]?(\d{2})[- ]?(\d{4})(?!\d)")
+
+
+def normalize_ssn(raw: str) -> str:
+    """Nine digits from `123-45-6789`, `123 45 6789` or `123456789`; ValueError otherwise."""
+    digits = re.sub(r"[\s-]", "", raw or "")
+    if not SSN_DIGITS.match(digits):
+        raise ValueError("an SSN has nine digits, e.g. 123-45-6789")
+    if digits.startswith(("000", "666", "9")) or digits[3:5] == "00" or digits[5:] == "0000":
+        raise ValueError("not a valid SSN (area, group or serial number is not issued)")
+    return digits
+
+
+def mask_ssn(last4: str | None) -> str:
+    """The only form an SSN is ever shown in."""
+    return f"***-**-{last4}" if last4 else ""
+
+
+@dataclass(frozen=True)
+class SsnVault:
+    key: str
+
+    def _fernet(self) -> Fernet:
+        try:
+            return Fernet(self._fernet_key())
+        except ValueError as exc:
+            raise ConfigurationError(
+                "SSN_ENCRYPTION_KEY must be 32 url-safe base64-encoded bytes "
+                "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
+            ) from exc
+
+    def _fernet_key(self) -> bytes:
+        raw = base64.urlsafe_b64decode(self.key.encode())
+        if len(raw) != 32:
+            raise ValueError("bad key length")
+        return base64.urlsafe_b64encode(raw)
+
+    def encrypt(self, ssn: str) -> str:
+        return self._fernet().encrypt(normalize_ssn(ssn).encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._fernet().decrypt(token.encode()).decode()
+        except InvalidToken as exc:
+            raise ConfigurationError("an SSN could not be decrypted with this key") from exc
+
+    def digest(self, ssn: str) -> str:
+        """Keyed digest for matching; not reversible without the key."""
+        return hmac.new(
+            self._fernet_key(), normalize_ssn(ssn).encode(), hashlib.sha256
+        ).hexdigest()
+
+
+_vault = SsnVault(DEV_SSN_KEY)
+
+
+def configure_vault(key: str) -> SsnVault:
+    """Called once at start-up with Settings.ssn_encryption_key."""
+    global _vault
+    vault = SsnVault(key)
+    vault._fernet()  # fail at start-up, not at the first member
+    _vault = vault
+    return vault
+
+
+def vault() -> SsnVault:
+    return _vault
+
+
+class SsnRedactingFilter(logging.Filter):
+    """Masks anything shaped like an SSN in log records, as a last line of defence."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if SSN_LIKE.search(message):
+            record.msg = SSN_LIKE.sub(lambda m: f"***-**-{m.group(3)}", message)
+            record.args = ()
+        return True
+
+
+def hash_password(password: str) -> str:
+    return generate_password_hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    return bool(password_hash) and check_password_hash(password_hash, password)
+
+
+PASSWORD_MIN_LENGTH = 10
+
+
+def password_problems(password: str) -> list[str]:
+    """Plain-words reasons a new password is refused (empty list: acceptable)."""
+    problems = []
+    if len(password) < PASSWORD_MIN_LENGTH:
+        problems.append(f"use at least {PASSWORD_MIN_LENGTH} characters")
+    if password.isdigit() or password.isalpha():
+        problems.append("mix letters with digits or symbols")
+    return problems

@@ -1,0 +1,33 @@
+from decimal import Decimal
+
+import pytest
+
+from billing_core.money import D, cents, format_money, ratio_split
+
+
+@pytest.mark.parametrize(
+    "raw,expected",
+    [("1,234.50", "1234.50"), ("$12", "12"), ("(12.50)", "-12.50"), (7, "7")],
+)
+def test_D_reads_money_text(raw, expected):
+    assert D(raw) == Decimal(expected)
+
+
+def test_D_refuses_float():
+    with pytest.raises(TypeError):
+        D(0.1)
+
+
+@pytest.mark.parametrize("raw,expected", [("2.345", "2.35"), ("2.344", "2.34"), ("-2.345", "-2.35")])
+def test_cents_rounds_half_up(raw, expected):
+    assert cents(D(raw)) == Decimal(expected)
+
+
+def test_ratio_split_adds_back_up():
+    parts = ratio_split(D("100.00"), [D(1), D(1), D(1)])
+    assert sum(parts) == D("100.00")
+    assert parts == [D("33.34"), D("33.33"), D("33.33")]
+
+
+def test_format_money_has_separator():
+    assert format_money(D("-1234.5")) == "-1,234.50"
