@@ -37,3 +37,13 @@ def record(
     )
     session.add(entry)
     return entry
+
+
+def audit_log_query(action_prefix: str = ""):
+    """Newest first, optionally only actions starting with `action_prefix`."""
+    from sqlalchemy import select
+
+    query = select(AuditLog).order_by(AuditLog.id.desc())
+    if action_prefix:
+        query = query.where(AuditLog.action.startswith(action_prefix))
+    return query

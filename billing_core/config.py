@@ -11,7 +11,7 @@ from billing_core.errors import ConfigurationError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # A fixed key for development and tests only; production must set SSN_ENCRYPTION_KEY.
-DEV_SSN_KEY = "ZGV2LW9ubHktc3NuLWtleS1kby1ub3QtdXNlLWluLXByb2Q="
+DEV_SSN_KEY = "ZGV2LW9ubHktc3NuLWtleS1ub3QtZm9yLXByb2QhISE="
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 PRODUCTION_SECRETS = ("SECRET_KEY", "SSN_ENCRYPTION_KEY", "DATABASE_URL")
 

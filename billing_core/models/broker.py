@@ -42,9 +42,7 @@ class BrokerOfRecord(Base):
         CheckConstraint(
             "effective_to IS NULL OR effective_to >= effective_from", name="effective_range"
         ),
-        CheckConstraint(
-            "commission_split_percent > 0 AND commission_split_percent <= 100", name="split"
-        ),
+        CheckConstraint("commission_split_percent > 0", name="split"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -87,9 +87,9 @@ class BillingPolicy(Base):
         UniqueConstraint("group_id", "effective_from"),
         CheckConstraint("lead_days >= 0 AND lead_days <= 90", name="lead_days"),
         CheckConstraint("tolerance_amount >= 0", name="tolerance_amount"),
-        CheckConstraint(
-            "tolerance_percent >= 0 AND tolerance_percent <= 100", name="tolerance_percent"
-        ),
+        # Only sign checks on money columns: SQLite stores them as scaled integers, so a
+        # literal bound such as 100 would compare against cents. Upper bounds are checked in Python.
+        CheckConstraint("tolerance_percent >= 0", name="tolerance_percent"),
         CheckConstraint(
             "retro_add_days >= 0 AND retro_term_days >= 0 AND retro_change_days >= 0",
             name="retro_windows",

@@ -206,7 +206,7 @@ class AgeReduction(_RateChild, Base):
     __tablename__ = "age_reduction"
     __table_args__ = (
         UniqueConstraint("rate_version_id", "from_age"),
-        CheckConstraint("volume_percent > 0 AND volume_percent <= 100", name="volume_percent"),
+        CheckConstraint("volume_percent > 0", name="volume_percent"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -36,6 +36,15 @@ class User(Base):
     def is_staff(self) -> bool:
         return self.role.is_staff
 
+    # What Flask-Login expects of a user, without importing it into the domain package.
+    is_authenticated = True
+    is_anonymous = False
+
+    def get_id(self) -> str:
+        """The session identity changes with the password, so a change ends old sessions."""
+        stamp = int(self.password_changed_at.timestamp()) if self.password_changed_at else 0
+        return f"{self.id}:{stamp}"
+
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"
 
@@ -53,3 +62,4 @@ class UserGroupAccess(Base):
     subgroup_id: Mapped[int | None] = mapped_column(ForeignKey("billing_subgroup.id"))
 
     user: Mapped[User] = relationship(back_populates="group_access")
+

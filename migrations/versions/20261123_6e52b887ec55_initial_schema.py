@@ -1,14 +1,14 @@
 """initial schema
 
-Revision ID: 441949291648
+Revision ID: 6e52b887ec55
 Revises: 
-Create Date: 2026-11-23 12:25:42.288757
+Create Date: 2026-11-23 14:18:48.977742
 """
 from alembic import op
 import sqlalchemy as sa
 import billing_core.db
 
-revision = '441949291648'
+revision = '6e52b887ec55'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -99,7 +99,7 @@ def upgrade() -> None:
     sa.CheckConstraint('lead_days >= 0 AND lead_days <= 90', name=op.f('ck_billing_policy_lead_days')),
     sa.CheckConstraint('retro_add_days >= 0 AND retro_term_days >= 0 AND retro_change_days >= 0', name=op.f('ck_billing_policy_retro_windows')),
     sa.CheckConstraint('tolerance_amount >= 0', name=op.f('ck_billing_policy_tolerance_amount')),
-    sa.CheckConstraint('tolerance_percent >= 0 AND tolerance_percent <= 100', name=op.f('ck_billing_policy_tolerance_percent')),
+    sa.CheckConstraint('tolerance_percent >= 0', name=op.f('ck_billing_policy_tolerance_percent')),
     sa.ForeignKeyConstraint(['group_id'], ['employer_group.id'], name=op.f('fk_billing_policy_group_id_employer_group')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_billing_policy')),
     sa.UniqueConstraint('group_id', 'effective_from', name=op.f('uq_billing_policy_group_id_effective_from'))
@@ -156,7 +156,7 @@ def upgrade() -> None:
     sa.Column('effective_from', sa.Date(), nullable=False),
     sa.Column('effective_to', sa.Date(), nullable=True),
     sa.Column('commission_split_percent', billing_core.db.Money(precision=6, scale=2), nullable=False),
-    sa.CheckConstraint('commission_split_percent > 0 AND commission_split_percent <= 100', name=op.f('ck_broker_of_record_split')),
+    sa.CheckConstraint('commission_split_percent > 0', name=op.f('ck_broker_of_record_split')),
     sa.CheckConstraint('effective_to IS NULL OR effective_to >= effective_from', name=op.f('ck_broker_of_record_effective_range')),
     sa.ForeignKeyConstraint(['agency_id'], ['broker_agency.id'], name=op.f('fk_broker_of_record_agency_id_broker_agency')),
     sa.ForeignKeyConstraint(['group_id'], ['employer_group.id'], name=op.f('fk_broker_of_record_group_id_employer_group')),
@@ -459,7 +459,7 @@ def upgrade() -> None:
     sa.Column('rate_version_id', sa.Integer(), nullable=False),
     sa.Column('from_age', sa.Integer(), nullable=False),
     sa.Column('volume_percent', billing_core.db.Money(precision=6, scale=2), nullable=False),
-    sa.CheckConstraint('volume_percent > 0 AND volume_percent <= 100', name=op.f('ck_age_reduction_volume_percent')),
+    sa.CheckConstraint('volume_percent > 0', name=op.f('ck_age_reduction_volume_percent')),
     sa.ForeignKeyConstraint(['rate_version_id'], ['rate_version.id'], name=op.f('fk_age_reduction_rate_version_id_rate_version')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_age_reduction')),
     sa.UniqueConstraint('rate_version_id', 'from_age', name=op.f('uq_age_reduction_rate_version_id_from_age'))

@@ -1,0 +1,41 @@
+"""The staff side at /admin. Only staff get past before_request; every change is audited."""
+
+from flask import Blueprint, abort
+from flask_login import current_user
+
+bp = Blueprint("admin", __name__, template_folder="templates")
+
+
+@bp.before_request
+def admit_staff_only():
+    if not current_user.is_authenticated:
+        from flask import current_app
+
+        return current_app.login_manager.unauthorized()
+    if not current_user.is_staff:
+        abort(403)
+
+
+from admin.views import groups  # noqa: E402,F401
+
+
+@bp.after_request
+def audit_staff_changes(response):
+    """Every staff request that changes something leaves an audit row, besides the specific
+    rows the use cases write."""
+    from flask import request
+
+    if request.method not in {"GET", "HEAD", "OPTIONS"} and response.status_code < 400:
+        from billing_core import audit
+        from portal.extensions import db_session
+
+        session = db_session()
+        audit.record(
+            session,
+            "staff.request",
+            actor=current_user,
+            ip_address=request.remote_addr,
+            detail={"endpoint": request.endpoint, "method": request.method, "path": request.path},
+        )
+        session.commit()
+    return response

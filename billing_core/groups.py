@@ -1,0 +1,139 @@
+"""Read models of a group for the screens: summary, plans with their current rates, members."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from billing_core.access import GroupScope
+from billing_core.models import (
+    BrokerOfRecord,
+    Coverage,
+    EmployerGroup,
+    Member,
+    Plan,
+    RateVersion,
+)
+from billing_core.models.enums import MemberStatus
+
+
+@dataclass(frozen=True)
+class PlanSummary:
+    plan: Plan
+    enrolled: int
+    rate_version: RateVersion | None
+
+
+@dataclass(frozen=True)
+class GroupSummary:
+    group: EmployerGroup
+    policy: object
+    member_count: int
+    members_by_status: dict[str, int]
+    plans: list[PlanSummary]
+    subgroups: list
+    brokers_of_record: list[BrokerOfRecord]
+
+
+def _in_force(on: date):
+    return (Coverage.effective_from <= on) & (
+        or_(Coverage.effective_to.is_(None), Coverage.effective_to >= on)
+    )
+
+
+def group_summary(session: Session, scope: GroupScope, on: date) -> GroupSummary:
+    """Counts as of `on`, limited to the subgroups the scope allows."""
+    group = scope.group
+    members = scope.members_query().subquery()
+    by_status = dict(
+        session.execute(
+            select(members.c.status, func.count())
+            .where(members.c.status != MemberStatus.TERMINATED.value)
+            .group_by(members.c.status)
+        ).all()
+    )
+    enrolled = dict(
+        session.execute(
+            select(Coverage.plan_id, func.count(func.distinct(Coverage.member_id)))
+            .where(Coverage.member_id.in_(select(members.c.id)), _in_force(on))
+            .group_by(Coverage.plan_id)
+        ).all()
+    )
+    plans = session.scalars(
+        select(Plan)
+        .where(Plan.group_id == group.id)
+        .options(selectinload(Plan.product), selectinload(Plan.rate_versions))
+        .order_by(Plan.code)
+    ).all()
+    bors = session.scalars(
+        select(BrokerOfRecord)
+        .where(BrokerOfRecord.group_id == group.id)
+        .options(selectinload(BrokerOfRecord.agency), selectinload(BrokerOfRecord.writing_broker))
+        .order_by(BrokerOfRecord.effective_from.desc())
+    ).all()
+    subgroups = [
+        s for s in group.subgroups if scope.subgroup_ids is None or s.id in scope.subgroup_ids
+    ]
+    return GroupSummary(
+        group=group,
+        policy=group.current_policy(session, on),
+        member_count=sum(by_status.values()),
+        members_by_status={str(k): v for k, v in by_status.items()},
+        plans=[PlanSummary(p, enrolled.get(p.id, 0), p.rate_version_on(on)) for p in plans],
+        subgroups=subgroups,
+        brokers_of_record=list(bors),
+    )
+
+
+def group_search_query(search: str = "", sort: str = "name") -> Select:
+    """Groups matching `search` in name, number or tax id, for the staff group list."""
+    query = select(EmployerGroup)
+    if search:
+        like = f"%{search.strip().lower()}%"
+        query = query.where(
+            or_(
+                func.lower(EmployerGroup.name).like(like),
+                func.lower(EmployerGroup.group_number).like(like),
+                EmployerGroup.tax_id.like(like),
+            )
+        )
+    order = {
+        "name": EmployerGroup.name,
+        "number": EmployerGroup.group_number,
+        "effective": EmployerGroup.original_effective_date.desc(),
+    }.get(sort, EmployerGroup.name)
+    return query.order_by(order, EmployerGroup.id)
+
+
+def member_counts(session: Session, group_ids: list[int]) -> dict[int, int]:
+    """Non-terminated members per group, one query for a whole list."""
+    if not group_ids:
+        return {}
+    return dict(
+        session.execute(
+            select(Member.group_id, func.count())
+            .where(Member.group_id.in_(group_ids), Member.status != MemberStatus.TERMINATED)
+            .group_by(Member.group_id)
+        ).all()
+    )
+
+
+def member_search_query(scope: GroupScope, search: str = "") -> Select:
+    """Members of the scope, searchable by name, member id, employee id or SSN last four."""
+    query = scope.members_query().options(selectinload(Member.subgroup))
+    if search:
+        text = search.strip().lower()
+        like = f"%{text}%"
+        query = query.where(
+            or_(
+                func.lower(Member.last_name).like(like),
+                func.lower(Member.first_name).like(like),
+                func.lower(Member.member_key).like(like),
+                func.lower(Member.employee_id).like(like),
+                Member.ssn_last4 == text[-4:] if text[-4:].isdigit() else False,
+            )
+        )
+    return query.order_by(Member.last_name, Member.first_name, Member.id)

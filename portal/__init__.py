@@ -1,0 +1,145 @@
+"""The web application: the portal (employers, brokers), the admin side, and the CLI."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from flask import Flask, redirect, render_template, url_for
+from flask_login import current_user
+from flask_wtf.csrf import CSRFError
+
+from billing_core.config import Settings
+from billing_core.db import make_engine, make_session_factory
+from billing_core.money import format_money
+from billing_core.security import SsnRedactingFilter, configure_vault
+from portal.extensions import close_db_session, csrf, htmx, login_manager
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+)
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the app. `overrides` may carry Flask config keys, `SETTINGS` (a Settings) and
+    `SESSION_FACTORY` (tests bind sessions to their own transaction)."""
+    overrides = dict(overrides or {})
+    settings: Settings = overrides.pop("SETTINGS", None) or Settings.from_env()
+    session_factory = overrides.pop("SESSION_FACTORY", None)
+
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=settings.secret_key,
+        SETTINGS=settings,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        REMEMBER_COOKIE_SECURE=settings.is_production,
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
+        MAX_CONTENT_LENGTH=settings.upload_max_bytes,
+        WTF_CSRF_TIME_LIMIT=None,
+    )
+    app.config.update(overrides)
+
+    configure_vault(settings.ssn_encryption_key)
+    if session_factory is None:
+        engine = make_engine(settings.database_url)
+        app.extensions["db_engine"] = engine
+        session_factory = make_session_factory(engine)
+    app.extensions["session_factory"] = session_factory
+    app.teardown_appcontext(close_db_session)
+
+    login_manager.init_app(app)
+    csrf.init_app(app)
+    htmx.init_app(app)
+    _install_logging_filter(app)
+    _register_blueprints(app)
+    _register_template_helpers(app)
+    _register_errors(app)
+    app.after_request(_security_headers)
+
+    from portal.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _register_blueprints(app: Flask) -> None:
+    from admin import bp as admin_bp
+    from portal.auth import bp as auth_bp
+    from portal.broker import bp as broker_bp
+    from portal.employer import bp as employer_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(employer_bp, url_prefix="/employer")
+    app.register_blueprint(broker_bp, url_prefix="/broker")
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+    @app.get("/")
+    def index():
+        if not current_user.is_authenticated:
+            return redirect(url_for("auth.login"))
+        from portal.web import home_endpoint
+
+        return redirect(url_for(home_endpoint(current_user)))
+
+    @app.get("/healthz")
+    def healthz():
+        return {"status": "ok"}
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from portal.web import format_date, format_period
+
+    app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["date"] = format_date
+    app.jinja_env.filters["period"] = format_period
+
+
+def _register_errors(app: Flask) -> None:
+    def page(status: int, title: str, message: str):
+        return render_template("errors/error.html", status=status, title=title, message=message), status
+
+    app.register_error_handler(
+        403, lambda e: page(403, "Not allowed", "Your account does not give access to this page.")
+    )
+    app.register_error_handler(
+        404, lambda e: page(404, "Not found", "There is nothing here, or it is not yours to see.")
+    )
+    app.register_error_handler(
+        405, lambda e: page(405, "Not allowed", "This address does not accept that request.")
+    )
+    app.register_error_handler(
+        413, lambda e: page(413, "File too large", "The file is larger than the portal accepts.")
+    )
+    app.register_error_handler(
+        CSRFError,
+        lambda e: page(
+            400, "Form expired", "The form was missing its security token or it expired. "
+            "Go back, reload the page and try again."
+        ),
+    )
+    app.register_error_handler(
+        500, lambda e: page(500, "Something went wrong", "The error was logged; nothing was saved.")
+    )
+
+
+def _security_headers(response):
+    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if response.mimetype == "text/html":
+        response.headers.setdefault("Cache-Control", "no-store")
+        response.vary.add("HX-Request")
+    return response
+
+
+def _install_logging_filter(app: Flask) -> None:
+    redactor = SsnRedactingFilter()
+    for logger in (app.logger, logging.getLogger("werkzeug"), logging.getLogger()):
+        if not any(isinstance(f, SsnRedactingFilter) for f in logger.filters):
+            logger.addFilter(redactor)

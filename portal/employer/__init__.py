@@ -1,0 +1,5 @@
+from flask import Blueprint
+
+bp = Blueprint("employer", __name__)
+
+from portal.employer import views  # noqa: E402,F401

@@ -1,0 +1,120 @@
+"""The one place for access rules and page plumbing: role checks, tenant-scoped loaders,
+page-or-fragment rendering, pagination and display formats."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from functools import wraps
+
+from flask import abort, render_template, request
+from flask_login import current_user, login_required
+from sqlalchemy import Select, func, select
+
+from billing_core.access import GroupScope, group_scope, visible_groups
+from billing_core.models import EmployerGroup, User
+from billing_core.models.enums import Role
+from portal.extensions import db_session, htmx
+
+STAFF = (Role.BILLING_SPECIALIST, Role.SUPERVISOR, Role.ADMIN)
+HOME_ENDPOINTS = {
+    Role.EMPLOYER: "employer.home",
+    Role.BROKER: "broker.home",
+    Role.BILLING_SPECIALIST: "admin.home",
+    Role.SUPERVISOR: "admin.home",
+    Role.ADMIN: "admin.home",
+}
+
+
+def today() -> date:
+    return datetime.now(UTC).date()
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def home_endpoint(user: User) -> str:
+    return HOME_ENDPOINTS[user.role]
+
+
+def role_required(*roles: Role):
+    """Logged in and holding one of `roles`; anyone else gets 403 (anonymous: the login page)."""
+
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if current_user.role not in roles:
+                abort(403)
+            return view(*args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+def load_group(group_id: int) -> GroupScope:
+    """The current user's view of a group; another tenant's id is a 404, never a 403."""
+    scope = group_scope(db_session(), current_user, group_id, today())
+    if scope is None:
+        abort(404)
+    return scope
+
+
+def my_groups() -> list[EmployerGroup]:
+    return visible_groups(db_session(), current_user, today())
+
+
+def render_page_or_fragment(page_template: str, fragment_template: str, **context):
+    """The fragment for a (non-boosted) htmx request, the whole page otherwise."""
+    if htmx and not htmx.boosted:
+        return render_template(fragment_template, **context)
+    return render_template(page_template, **context)
+
+
+@dataclass
+class Page:
+    items: list
+    page: int
+    per_page: int
+    total: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+    @property
+    def has_prev(self) -> bool:
+        return self.page > 1
+
+    @property
+    def has_next(self) -> bool:
+        return self.page < self.pages
+
+
+def paginate(query: Select, per_page: int = 25) -> Page:
+    """Page `query` by the `page` request argument (1-based, clamped)."""
+    session = db_session()
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    pages = max(1, math.ceil(total / per_page))
+    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+def client_ip() -> str | None:
+    return request.remote_addr
+
+
+def format_date(value: date | datetime | None) -> str:
+    """`Jan 15, 2027`: never ambiguous."""
+    if value is None:
+        return ""
+    return f"{value:%b} {value.day}, {value.year}"
+
+
+def format_period(value: date | None) -> str:
+    """A coverage month as `Jan 2027`."""
+    return "" if value is None else f"{value:%b %Y}"

@@ -1,0 +1,215 @@
+"""Builders for test data: make_group(session, **overrides), make_member(...), make_user(...)
+and `scenario()`, the cast the access tests use."""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from billing_core.models import (
+    BillingPolicy,
+    BillingSubgroup,
+    Broker,
+    BrokerAgency,
+    BrokerOfRecord,
+    Coverage,
+    EmployerGroup,
+    Member,
+    Plan,
+    Product,
+    RateTier,
+    RateVersion,
+    User,
+    UserGroupAccess,
+)
+from billing_core.models.enums import (
+    BillingFrequency,
+    BillingMethod,
+    LineOfCoverage,
+    RatingBasis,
+    Role,
+    SubgroupKind,
+    Tier,
+)
+from billing_core.security import hash_password
+
+PASSWORD = "correct-horse-42"
+_seq = itertools.count(1)
+
+
+@functools.cache
+def _password_hash() -> str:
+    return hash_password(PASSWORD)
+
+
+def make_group(session, **overrides) -> EmployerGroup:
+    n = next(_seq)
+    fields = dict(
+        group_number=f"T{n:05d}",
+        name=f"Test Employer {n}",
+        tax_id=f"{n:09d}",
+        original_effective_date=date(2024, 1, 1),
+        renewal_month=1,
+    )
+    fields.update(overrides)
+    group = EmployerGroup(**fields)
+    session.add(group)
+    session.flush()
+    session.add(
+        BillingPolicy(
+            group_id=group.id,
+            effective_from=fields["original_effective_date"],
+            billing_method=BillingMethod.LIST_BILL,
+            billing_frequency=BillingFrequency.MONTHLY,
+        )
+    )
+    session.flush()
+    return group
+
+
+def make_subgroup(session, group, code="EAST", **overrides) -> BillingSubgroup:
+    sub = BillingSubgroup(
+        group_id=group.id,
+        code=code,
+        name=overrides.pop("name", f"{code.title()} location"),
+        kind=SubgroupKind.LOCATION,
+        **overrides,
+    )
+    session.add(sub)
+    session.flush()
+    return sub
+
+
+def make_member(session, group, *, ssn=None, subgroup=None, **overrides) -> Member:
+    n = next(_seq)
+    fields = dict(
+        group_id=group.id,
+        subgroup_id=subgroup.id if subgroup else None,
+        member_key=f"M{n:07d}",
+        employee_id=f"E{n}",
+        first_name="Pat",
+        last_name=f"Member{n}",
+        birth_date=date(1980, 5, 17),
+        annual_salary=Decimal("52000.00"),
+    )
+    fields.update(overrides)
+    member = Member(**fields)
+    member.set_ssn(ssn or f"123-45-{n % 10000:04d}".replace("-0000", "-0001"))
+    session.add(member)
+    session.flush()
+    return member
+
+
+def make_dental_plan(session, group, *, fam_rate="112.40") -> Plan:
+    product = session.query(Product).filter_by(code="DEN-T").one_or_none()
+    if product is None:
+        product = Product(
+            code="DEN-T",
+            name="Dental PPO",
+            line_of_coverage=LineOfCoverage.DENTAL,
+            rating_basis=RatingBasis.TIERED_COMPOSITE,
+        )
+        session.add(product)
+        session.flush()
+    plan = Plan(
+        group_id=group.id,
+        product_id=product.id,
+        code=f"DEN{next(_seq)}",
+        name="Dental PPO",
+        effective_from=date(2024, 1, 1),
+    )
+    session.add(plan)
+    session.flush()
+    version = RateVersion(plan_id=plan.id, effective_from=date(2024, 1, 1))
+    session.add(version)
+    session.flush()
+    for tier, rate in [("EE", "38.20"), ("ES", "76.90"), ("EC", "84.10"), ("FAM", fam_rate)]:
+        session.add(RateTier(rate_version_id=version.id, tier=Tier(tier), monthly_rate=Decimal(rate)))
+    session.flush()
+    return plan
+
+
+def enroll(session, member, plan, tier="EE", effective_from=date(2024, 1, 1)) -> Coverage:
+    coverage = Coverage(
+        member_id=member.id, plan_id=plan.id, tier=Tier(tier), effective_from=effective_from
+    )
+    session.add(coverage)
+    session.flush()
+    return coverage
+
+
+def make_user(session, role: Role, *, groups=(), subgroups=(), broker=None, email=None) -> User:
+    n = next(_seq)
+    user = User(
+        email=email or f"{role.value}{n}@example.test",
+        full_name=f"{role.label} {n}",
+        role=role,
+        password_hash=_password_hash(),
+        broker_id=broker.id if broker else None,
+    )
+    session.add(user)
+    session.flush()
+    for group in groups:
+        session.add(UserGroupAccess(user_id=user.id, group_id=group.id))
+    for sub in subgroups:
+        session.add(UserGroupAccess(user_id=user.id, group_id=sub.group_id, subgroup_id=sub.id))
+    session.flush()
+    return user
+
+
+def make_broker(session, agency_code: str) -> Broker:
+    agency = BrokerAgency(code=agency_code, name=f"Agency {agency_code}")
+    session.add(agency)
+    session.flush()
+    broker = Broker(agency_id=agency.id, npn=f"NPN{next(_seq)}", full_name=f"Broker of {agency_code}")
+    session.add(broker)
+    session.flush()
+    return broker
+
+
+@dataclass
+class Scenario:
+    group_a: EmployerGroup
+    group_b: EmployerGroup
+    sub_east: BillingSubgroup
+    sub_west: BillingSubgroup
+    member_east: Member
+    member_west: Member
+    member_b: Member
+    users: dict[str, User]
+
+
+def scenario(session) -> Scenario:
+    """Two groups; A has East and West subgroups; a broker agency of record for A and another
+    agency for B; one user for every role the access matrix knows."""
+    group_a = make_group(session, name="Acme Tooling")
+    group_b = make_group(session, name="Borealis Foods")
+    east = make_subgroup(session, group_a, "EAST")
+    west = make_subgroup(session, group_a, "WEST")
+    member_east = make_member(session, group_a, subgroup=east, ssn="219-09-9999", last_name="Eastwood")
+    member_west = make_member(session, group_a, subgroup=west, ssn="219-09-8888", last_name="Westbrook")
+    member_b = make_member(session, group_b, ssn="219-09-7777", last_name="Boreal")
+    plan = make_dental_plan(session, group_a)
+    enroll(session, member_east, plan, "FAM")
+    enroll(session, member_west, plan, "EE")
+    broker_a = make_broker(session, "AG-A")
+    broker_other = make_broker(session, "AG-B")
+    session.add(BrokerOfRecord(group_id=group_a.id, agency_id=broker_a.agency_id,
+                               writing_broker_id=broker_a.id, effective_from=date(2024, 1, 1)))
+    session.add(BrokerOfRecord(group_id=group_b.id, agency_id=broker_other.agency_id,
+                               effective_from=date(2024, 1, 1)))
+    session.flush()
+    users = {
+        "employer_a": make_user(session, Role.EMPLOYER, groups=[group_a]),
+        "employer_a_east": make_user(session, Role.EMPLOYER, subgroups=[east]),
+        "employer_b": make_user(session, Role.EMPLOYER, groups=[group_b]),
+        "broker_a": make_user(session, Role.BROKER, broker=broker_a),
+        "broker_other": make_user(session, Role.BROKER, broker=broker_other),
+        "billing_specialist": make_user(session, Role.BILLING_SPECIALIST),
+        "supervisor": make_user(session, Role.SUPERVISOR),
+        "admin": make_user(session, Role.ADMIN),
+    }
+    return Scenario(group_a, group_b, east, west, member_east, member_west, member_b, users)
