@@ -90,15 +90,27 @@ def vault() -> SsnVault:
     return _vault
 
 
-class SsnRedactingFilter(logging.Filter):
-    """Masks anything shaped like an SSN in log records, as a last line of defence."""
+def redact_ssns(text: str) -> str:
+    return SSN_LIKE.sub(lambda m: f"***-**-{m.group(3)}", text)
 
-    def filter(self, record: logging.LogRecord) -> bool:
+
+def install_log_redaction() -> None:
+    """Mask anything shaped like an SSN in every log record of every logger, as a last line of
+    defence (a record factory sees records before any handler or propagation)."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "redacts_ssns", False):
+        return
+
+    def factory(*args, **kwargs):
+        record = previous(*args, **kwargs)
         message = record.getMessage()
         if SSN_LIKE.search(message):
-            record.msg = SSN_LIKE.sub(lambda m: f"***-**-{m.group(3)}", message)
+            record.msg = redact_ssns(message)
             record.args = ()
-        return True
+        return record
+
+    factory.redacts_ssns = True
+    logging.setLogRecordFactory(factory)
 
 
 def hash_password(password: str) -> str:

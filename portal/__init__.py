@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 
 from flask import Flask, redirect, render_template, url_for
@@ -12,7 +11,7 @@ from flask_wtf.csrf import CSRFError
 from billing_core.config import Settings
 from billing_core.db import make_engine, make_session_factory
 from billing_core.money import format_money
-from billing_core.security import SsnRedactingFilter, configure_vault
+from billing_core.security import configure_vault, install_log_redaction
 from portal.extensions import close_db_session, csrf, htmx, login_manager
 
 CONTENT_SECURITY_POLICY = (
@@ -54,7 +53,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     login_manager.init_app(app)
     csrf.init_app(app)
     htmx.init_app(app)
-    _install_logging_filter(app)
+    install_log_redaction()
     _register_blueprints(app)
     _register_template_helpers(app)
     _register_errors(app)
@@ -136,10 +135,3 @@ def _security_headers(response):
         response.headers.setdefault("Cache-Control", "no-store")
         response.vary.add("HX-Request")
     return response
-
-
-def _install_logging_filter(app: Flask) -> None:
-    redactor = SsnRedactingFilter()
-    for logger in (app.logger, logging.getLogger("werkzeug"), logging.getLogger()):
-        if not any(isinstance(f, SsnRedactingFilter) for f in logger.filters):
-            logger.addFilter(redactor)
