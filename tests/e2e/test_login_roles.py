@@ -1,0 +1,58 @@
+"""Each role logs in through the real login page in Chromium and lands on its home page."""
+
+import pytest
+
+from tests.e2e.conftest import screenshot
+from tests.factories import PASSWORD
+
+pytestmark = pytest.mark.e2e
+
+HOMES = {
+    "employer_a": ("Acme Tooling", "Products"),
+    "employer_a_east": ("Acme Tooling", "Your access covers"),
+    "broker_a": ("Book of business", "Acme Tooling"),
+    "billing_specialist": ("Groups", "Borealis Foods"),
+    "supervisor": ("Groups", "Audit log"),
+    "admin": ("Groups", "Acme Tooling"),
+}
+
+
+@pytest.mark.parametrize("role", list(HOMES))
+def test_role_logs_in_and_reaches_home(live_server, page, role):
+    base_url, cast = live_server
+    page.goto(f"{base_url}/")
+    page.get_by_label("Email").fill(cast.users[role].email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_load_state()
+    heading, text = HOMES[role]
+    assert heading in page.locator("h1").inner_text()
+    assert text in page.content()
+    screenshot(page, f"home-{role}")
+    page.get_by_role("button", name="Log out").click()
+    assert "Log in" in page.locator("h1").inner_text()
+
+
+def test_admin_opens_group_and_searches_members(live_server, page):
+    base_url, cast = live_server
+    page.goto(f"{base_url}/login")
+    page.get_by_label("Email").fill(cast.users["admin"].email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Acme Tooling").click()
+    assert "***-**-9999" in page.content()
+    page.get_by_label("Search members").fill("Westbrook")
+    page.get_by_role("button", name="Search").last.click()
+    page.wait_for_load_state()
+    assert "Westbrook" in page.content() and "Eastwood" not in page.content()
+    screenshot(page, "admin-group")
+
+
+def test_wrong_password_shows_plain_message(live_server, page):
+    base_url, cast = live_server
+    page.goto(f"{base_url}/login")
+    page.get_by_label("Email").fill(cast.users["employer_b"].email)
+    page.get_by_label("Password").fill("not-the-password")
+    page.get_by_role("button", name="Log in").click()
+    assert "do not match an account" in page.content()
+    screenshot(page, "login-error")
