@@ -4,7 +4,12 @@ from flask import render_template, request
 
 from admin import bp
 from billing_core.audit import audit_log_query
-from billing_core.groups import group_search_query, group_summary, member_counts, member_search_query
+from billing_core.groups import (
+    group_search_query,
+    group_summary,
+    member_counts,
+    member_search_query,
+)
 from billing_core.models.enums import Role
 from portal.extensions import db_session
 from portal.web import load_group, paginate, render_page_or_fragment, role_required, today

@@ -43,6 +43,7 @@ __all__ = [
     "Payment",
     "PaymentAllocation",
     "Plan",
+    "Posting",
     "Product",
     "RateAgeBand",
     "RateTier",
