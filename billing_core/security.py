@@ -69,9 +69,7 @@ class SsnVault:
 
     def digest(self, ssn: str) -> str:
         """Keyed digest for matching; not reversible without the key."""
-        return hmac.new(
-            self._fernet_key(), normalize_ssn(ssn).encode(), hashlib.sha256
-        ).hexdigest()
+        return hmac.new(self._fernet_key(), normalize_ssn(ssn).encode(), hashlib.sha256).hexdigest()
 
 
 _vault = SsnVault(DEV_SSN_KEY)

@@ -21,8 +21,12 @@ def create_user(
     problems = password_problems(password)
     if problems:
         raise ValidationFailed("password refused: " + "; ".join(problems))
-    user = User(email=email.strip().lower(), full_name=full_name, role=Role(role),
-                password_hash=hash_password(password))
+    user = User(
+        email=email.strip().lower(),
+        full_name=full_name,
+        role=Role(role),
+        password_hash=hash_password(password),
+    )
     session.add(user)
     session.flush()
     audit.record(session, "user.created", actor=actor, target=user, detail={"role": role})

@@ -90,9 +90,10 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from portal.web import format_date, format_period
+    from portal.web import format_date, format_period, format_plain_decimal
 
     app.jinja_env.filters["money"] = format_money
+    app.jinja_env.filters["plain"] = format_plain_decimal
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["period"] = format_period
 

@@ -118,3 +118,10 @@ def format_date(value: date | datetime | None) -> str:
 def format_period(value: date | None) -> str:
     """A coverage month as `Jan 2027`."""
     return "" if value is None else f"{value:%b %Y}"
+
+
+def format_plain_decimal(value) -> str:
+    """A rate or factor without trailing zeros and never in exponent form: 0.225, 60, 2."""
+    if value is None:
+        return ""
+    return format(value.normalize(), "f")

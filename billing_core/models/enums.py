@@ -81,6 +81,19 @@ class LineOfCoverage(enum.StrEnum):
     STD = "std"
     LTD = "ltd"
 
+    @property
+    def label(self) -> str:
+        return {
+            "medical": "Medical",
+            "dental": "Dental",
+            "vision": "Vision",
+            "basic_life": "Basic life",
+            "supplemental_life": "Supplemental life",
+            "add": "AD&D",
+            "std": "Short-term disability",
+            "ltd": "Long-term disability",
+        }[self.value]
+
 
 class RatingBasis(enum.StrEnum):
     TIERED_COMPOSITE = "tiered_composite"
@@ -120,6 +133,10 @@ class MemberStatus(enum.StrEnum):
     COBRA = "cobra"
     RETIREE = "retiree"
     TERMINATED = "terminated"
+
+    @property
+    def label(self) -> str:
+        return "COBRA" if self is MemberStatus.COBRA else self.value.capitalize()
 
 
 class Relationship(enum.StrEnum):

@@ -104,7 +104,9 @@ class BillingPolicy(Base):
     group_id: Mapped[int] = mapped_column(ForeignKey("employer_group.id"), index=True)
     effective_from: Mapped[date] = mapped_column(Date)
     effective_to: Mapped[date | None] = mapped_column(Date)
-    billing_method: Mapped[BillingMethod] = mapped_column(enum_type(BillingMethod, "billing_method"))
+    billing_method: Mapped[BillingMethod] = mapped_column(
+        enum_type(BillingMethod, "billing_method")
+    )
     billing_frequency: Mapped[BillingFrequency] = mapped_column(
         enum_type(BillingFrequency, "billing_frequency")
     )

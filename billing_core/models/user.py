@@ -62,4 +62,3 @@ class UserGroupAccess(Base):
     subgroup_id: Mapped[int | None] = mapped_column(ForeignKey("billing_subgroup.id"))
 
     user: Mapped[User] = relationship(back_populates="group_access")
-

@@ -18,7 +18,9 @@ def test_D_refuses_float():
         D(0.1)
 
 
-@pytest.mark.parametrize("raw,expected", [("2.345", "2.35"), ("2.344", "2.34"), ("-2.345", "-2.35")])
+@pytest.mark.parametrize(
+    "raw,expected", [("2.345", "2.35"), ("2.344", "2.34"), ("-2.345", "-2.35")]
+)
 def test_cents_rounds_half_up(raw, expected):
     assert cents(D(raw)) == Decimal(expected)
 

@@ -23,7 +23,9 @@ def test_migrations_match_the_models(connection):
 
 def test_money_round_trips_exactly(session):
     account = LedgerAccount(number="1100-T", code="1100", name="AR", kind=AccountKind.ASSET)
-    entry = JournalEntry(entry_date=__import__("datetime").date(2026, 1, 1), memo="t", source_type="test")
+    entry = JournalEntry(
+        entry_date=__import__("datetime").date(2026, 1, 1), memo="t", source_type="test"
+    )
     session.add_all([account, entry])
     session.flush()
     session.add(Posting(entry_id=entry.id, account_id=account.id, debit=Decimal("1234567.89")))
@@ -36,10 +38,14 @@ def test_money_round_trips_exactly(session):
 
 def test_posting_with_both_sides_is_refused_by_the_database(session):
     account = LedgerAccount(number="1100-U", code="1100", name="AR", kind=AccountKind.ASSET)
-    entry = JournalEntry(entry_date=__import__("datetime").date(2026, 1, 1), memo="t", source_type="test")
+    entry = JournalEntry(
+        entry_date=__import__("datetime").date(2026, 1, 1), memo="t", source_type="test"
+    )
     session.add_all([account, entry])
     session.flush()
-    session.add(Posting(entry_id=entry.id, account_id=account.id, debit=Decimal("1"), credit=Decimal("1")))
+    session.add(
+        Posting(entry_id=entry.id, account_id=account.id, debit=Decimal("1"), credit=Decimal("1"))
+    )
     with pytest.raises(IntegrityError):
         session.flush()
 

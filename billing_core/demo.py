@@ -1,0 +1,842 @@
+"""The demo book of business: eight employer groups (5 to 2,000 members) on every rating basis,
+a year of enrollment history, brokers and one login per role. Built as a set-up document and
+loaded through billing_core.setup_import, so the demo exercises the same path as a carrier's
+onboarding file. Deterministic for a given `today` and seed."""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from billing_core.models import EmployerGroup, User
+from billing_core.money import D, cents
+from billing_core.setup_import import import_setup
+
+DEMO_PASSWORD = "demo-password-2026"
+DEMO_SOURCE = "demo"
+
+# Monthly base rates; each group's rates are these times a group factor (0.92-1.08).
+MEDICAL_PPO = {"EE": "650.00", "ES": "1350.00", "EC": "1180.00", "FAM": "1900.00"}
+DENTAL = {"EE": "38.50", "ES": "76.80", "EC": "84.20", "FAM": "112.40"}
+VISION = {"EE": "7.20", "ES": "13.70", "EC": "14.10", "FAM": "20.60"}
+SMALL_GROUP_BANDS = [
+    (0, 14, "265.40"),
+    (15, 20, "289.10"),
+    (21, 24, "420.75"),
+    (25, 29, "442.10"),
+    (30, 34, "482.30"),
+    (35, 39, "510.60"),
+    (40, 44, "545.90"),
+    (45, 49, "612.80"),
+    (50, 54, "737.15"),
+    (55, 59, "880.40"),
+    (60, 64, "1012.70"),
+    (65, 120, "1264.90"),
+]
+
+PRODUCTS = [
+    {
+        "code": "MED-PPO",
+        "name": "Medical PPO 1000",
+        "line_of_coverage": "medical",
+        "rating_basis": "tiered_composite",
+    },
+    {
+        "code": "MED-SG",
+        "name": "Small Group Medical Silver",
+        "line_of_coverage": "medical",
+        "rating_basis": "age_banded",
+    },
+    {
+        "code": "DEN-PPO",
+        "name": "Dental PPO",
+        "line_of_coverage": "dental",
+        "rating_basis": "tiered_composite",
+    },
+    {
+        "code": "VIS-BASE",
+        "name": "Vision 12/12/24",
+        "line_of_coverage": "vision",
+        "rating_basis": "tiered_composite",
+    },
+    {
+        "code": "LIFE-BASIC",
+        "name": "Basic Term Life 2x salary",
+        "line_of_coverage": "basic_life",
+        "rating_basis": "per_thousand_volume",
+    },
+    {
+        "code": "LIFE-SUPP",
+        "name": "Supplemental Term Life",
+        "line_of_coverage": "supplemental_life",
+        "rating_basis": "per_thousand_volume",
+    },
+    {
+        "code": "ADD-BASIC",
+        "name": "Basic AD&D 2x salary",
+        "line_of_coverage": "add",
+        "rating_basis": "per_thousand_volume",
+    },
+    {
+        "code": "STD-60",
+        "name": "Short-Term Disability 60%",
+        "line_of_coverage": "std",
+        "rating_basis": "std_weekly_benefit",
+    },
+    {
+        "code": "LTD-60",
+        "name": "Long-Term Disability 60%",
+        "line_of_coverage": "ltd",
+        "rating_basis": "ltd_covered_payroll",
+    },
+]
+
+
+@dataclass(frozen=True)
+class _GroupSpec:
+    number: str
+    name: str
+    slug: str
+    size: int
+    state: str
+    zip_prefixes: tuple[int, ...]
+    method: str
+    frequency: str
+    renewal_month: int
+    since_year: int
+    salary_range: tuple[int, int]
+    renews: bool  # a medical/dental/vision renewal in the last 12 months
+    agency: str = "HARBOR"
+    subgroups: tuple[tuple[str, str, str, bool], ...] = ()  # code, name, kind, bill separately
+
+
+GROUPS = [
+    _GroupSpec(
+        "G-1001",
+        "Birchwood Bakery",
+        "birchwoodbakery",
+        5,
+        "OR",
+        (970, 972),
+        "list_bill",
+        "monthly",
+        3,
+        2019,
+        (32_000, 61_000),
+        True,
+    ),
+    _GroupSpec(
+        "G-1002",
+        "Summit Ridge Veterinary",
+        "summitridgevet",
+        14,
+        "CO",
+        (800, 803),
+        "list_bill",
+        "monthly",
+        7,
+        2017,
+        (38_000, 118_000),
+        False,
+    ),
+    _GroupSpec(
+        "G-1003",
+        "Keystone Architects",
+        "keystonearch",
+        48,
+        "PA",
+        (150, 191),
+        "list_bill",
+        "quarterly",
+        1,
+        2012,
+        (55_000, 165_000),
+        True,
+    ),
+    _GroupSpec(
+        "G-1004",
+        "Lakeshore Logistics",
+        "lakeshorelogistics",
+        120,
+        "MI",
+        (480, 492),
+        "self_bill",
+        "monthly",
+        10,
+        2015,
+        (36_000, 92_000),
+        True,
+    ),
+    _GroupSpec(
+        "G-1005",
+        "Pinecrest Health Clinics",
+        "pinecresthealth",
+        310,
+        "WA",
+        (980, 994),
+        "list_bill",
+        "monthly",
+        5,
+        2010,
+        (42_000, 185_000),
+        False,
+        agency="CASCADE",
+    ),
+    _GroupSpec(
+        "G-1006",
+        "Meridian Manufacturing",
+        "meridianmfg",
+        640,
+        "OH",
+        (430, 458),
+        "self_bill",
+        "monthly",
+        4,
+        2008,
+        (34_000, 128_000),
+        True,
+        subgroups=(
+            ("FAB", "Fabrication division", "division", False),
+            ("ASM", "Assembly division", "division", False),
+            ("CORP", "Corporate office", "division", False),
+        ),
+    ),
+    _GroupSpec(
+        "G-1007",
+        "Bayview Unified School District",
+        "bayviewschools",
+        1250,
+        "CA",
+        (940, 951),
+        "list_bill",
+        "monthly",
+        7,
+        2011,
+        (48_000, 132_000),
+        False,
+    ),
+    _GroupSpec(
+        "G-1008",
+        "Northstar Retail Group",
+        "northstarretail",
+        2000,
+        "TX",
+        (750, 799),
+        "list_bill",
+        "monthly",
+        1,
+        2009,
+        (29_000, 142_000),
+        True,
+        subgroups=(
+            ("DAL", "Dallas stores", "location", False),
+            ("HOU", "Houston stores", "location", False),
+            ("AUS", "Austin stores", "location", False),
+            ("DC", "Fort Worth distribution center", "location", True),
+        ),
+    ),
+]
+DEMO_FIRST_GROUP = GROUPS[0].number
+
+AGENCIES = [
+    {
+        "code": "HARBOR",
+        "name": "Harbor Benefits Group",
+        "tax_id": "94-3187452",
+        "brokers": [
+            {
+                "npn": "18273645",
+                "full_name": "Dana Whitfield",
+                "email": "dana.whitfield@harborbenefits.example.com",
+            },
+            {
+                "npn": "18273699",
+                "full_name": "Marcus Lee",
+                "email": "marcus.lee@harborbenefits.example.com",
+            },
+        ],
+    },
+    {
+        "code": "CASCADE",
+        "name": "Cascade Risk Partners",
+        "tax_id": "91-2264810",
+        "brokers": [
+            {
+                "npn": "20418833",
+                "full_name": "Erin Castellanos",
+                "email": "erin.castellanos@cascaderisk.example.com",
+            },
+        ],
+    },
+]
+
+FEMALE = (
+    "Mary Patricia Jennifer Linda Elizabeth Barbara Susan Jessica Sarah Karen Lisa Nancy "
+    "Betty Sandra Ashley Emily Michelle Amanda Melissa Stephanie Rebecca Laura Sharon "
+    "Cynthia Amy Angela Anna Brenda Emma Olivia Sophia Isabella Mia Priya Mei Fatima Aaliyah "
+    "Camila Lucia Grace Hannah Chloe Nicole Rachel Megan Lauren Maria Rosa Ana"
+).split()
+MALE = (
+    "James Robert John Michael David William Richard Joseph Thomas Charles Christopher "
+    "Daniel Matthew Anthony Mark Donald Steven Andrew Paul Joshua Kenneth Kevin Brian George "
+    "Timothy Ronald Jason Edward Jeffrey Ryan Jacob Gary Nicholas Eric Jonathan Justin Luis "
+    "Carlos Jose Juan Miguel Wei Raj Ahmed Omar Tyler Brandon Samuel Benjamin Noah Liam Ethan"
+).split()
+LAST = (
+    "Smith Johnson Williams Brown Jones Garcia Miller Davis Rodriguez Martinez Hernandez Lopez "
+    "Gonzalez Wilson Anderson Thomas Taylor Moore Jackson Martin Lee Perez Thompson White "
+    "Harris Sanchez Clark Ramirez Lewis Robinson Walker Young Allen King Wright Scott Torres "
+    "Nguyen Hill Flores Green Adams Nelson Baker Hall Rivera Campbell Mitchell Carter Roberts "
+    "Patel Kim Chen Singh Okafor Novak Kowalski Schmidt Murphy Sullivan O'Brien Fischer "
+    "Yamamoto Tanaka Reyes Morales Ortiz Gutierrez Chavez Ramos Ruiz Alvarez Castillo Bennett "
+    "Brooks Price Hughes Foster Sanders Ross Powell Long Jenkins Perry Russell Coleman Butler"
+).split()
+
+
+@dataclass
+class DemoResult:
+    """Whether this call loaded the demo, the import summary, and the logins to try."""
+
+    loaded: bool
+    summary: dict = field(default_factory=dict)
+    logins: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {"loaded": self.loaded, "summary": self.summary, "logins": self.logins}
+
+
+def _month_start(day: date) -> date:
+    return day.replace(day=1)
+
+
+def _add_months(day: date, months: int) -> date:
+    index = day.year * 12 + day.month - 1 + months
+    return date(index // 12, index % 12 + 1, 1)
+
+
+def _month_end(day: date) -> date:
+    return _add_months(day, 1) - timedelta(days=1)
+
+
+def _scaled(amount: str, factor: Decimal) -> str:
+    return str(cents(D(amount) * factor))
+
+
+class _Book:
+    """Builds the document; all randomness comes from one seeded Random."""
+
+    def __init__(self, today: date, seed: int):
+        self.today = today
+        self.rng = random.Random(seed)
+        self.window_start = _add_months(_month_start(today), -12)
+        self.ssns: set[str] = set()
+        self.member_seq = 0
+
+    def ssn(self) -> str:
+        rng = self.rng
+        while True:
+            area = rng.randint(1, 899)
+            if area == 666:
+                continue
+            text = f"{area:03d}-{rng.randint(1, 99):02d}-{rng.randint(1, 9999):04d}"
+            if text not in self.ssns:
+                self.ssns.add(text)
+                return text
+
+    def birth_date(self, age_from: int, age_to: int) -> date:
+        age_days = self.rng.randint(age_from * 365, age_to * 365 + 364)
+        return self.today - timedelta(days=age_days)
+
+    def renewal_date(self, spec: _GroupSpec) -> date:
+        """The most recent renewal anniversary on or before today (within the last 12 months)."""
+        candidate = date(self.today.year, spec.renewal_month, 1)
+        return candidate if candidate <= self.today else candidate.replace(year=candidate.year - 1)
+
+    # ------------------------------------------------------------------ plans
+
+    def plans(self, spec: _GroupSpec, original: date) -> list[dict]:
+        rng = self.rng
+        factor = Decimal(rng.randint(920, 1080)) / 1000
+        renewal = self.renewal_date(spec) if spec.renews else None
+        increase = Decimal(1000 + rng.randint(50, 80)) / 1000
+
+        def renewing(code: str, name: str, product: str, make) -> dict:
+            versions = [make(Decimal(1))]
+            versions[0]["effective_from"] = original.isoformat()
+            if renewal is not None and renewal > original:
+                versions[0]["effective_to"] = (renewal - timedelta(days=1)).isoformat()
+                new = make(increase)
+                new["effective_from"] = renewal.isoformat()
+                versions.append(new)
+            return {
+                "code": code,
+                "name": name,
+                "product": product,
+                "effective_from": original.isoformat(),
+                "rate_versions": versions,
+            }
+
+        def tiers(base: dict[str, str]):
+            return lambda bump: {
+                "tier_rates": {t: _scaled(a, factor * bump) for t, a in base.items()}
+            }
+
+        def bands(bump):
+            return {
+                "age_reference": "policy_anniversary",
+                "age_bands": [
+                    [lo, hi, _scaled(a, factor * bump)] for lo, hi, a in SMALL_GROUP_BANDS
+                ],
+            }
+
+        def fixed(code, name, product, **rates) -> dict:
+            return {
+                "code": code,
+                "name": name,
+                "product": product,
+                "effective_from": original.isoformat(),
+                "rate_versions": [{"effective_from": original.isoformat(), **rates}],
+            }
+
+        small = spec.size < 20
+        plans = []
+        if small:
+            plans.append(renewing("MED", "Small Group Medical Silver", "MED-SG", bands))
+        else:
+            plans.append(renewing("MED", "Medical PPO 1000", "MED-PPO", tiers(MEDICAL_PPO)))
+        plans.append(renewing("DEN", "Dental PPO", "DEN-PPO", tiers(DENTAL)))
+        plans.append(renewing("VIS", "Vision 12/12/24", "VIS-BASE", tiers(VISION)))
+        plans.append(
+            fixed(
+                "LIFE",
+                "Basic Life 2x salary to $200,000",
+                "LIFE-BASIC",
+                unit_rate="0.12",
+                volume_salary_multiple="2",
+                volume_rounding_unit="1000",
+                volume_maximum="200000",
+                age_reductions=[[65, "65"], [70, "50"]],
+            )
+        )
+        if spec.size >= 14:
+            plans.append(
+                fixed(
+                    "ADD",
+                    "Basic AD&D 2x salary",
+                    "ADD-BASIC",
+                    unit_rate="0.03",
+                    volume_salary_multiple="2",
+                    volume_rounding_unit="1000",
+                    volume_maximum="200000",
+                    age_reductions=[[65, "65"], [70, "50"]],
+                )
+            )
+        if spec.size >= 120:
+            plans.append(
+                fixed(
+                    "SUPP",
+                    "Supplemental Life (employee elected)",
+                    "LIFE-SUPP",
+                    unit_rate="0.21",
+                    volume_flat_amount="10000",
+                    volume_rounding_unit="10000",
+                    volume_maximum="500000",
+                    age_reductions=[[65, "65"], [70, "50"]],
+                )
+            )
+        if spec.size >= 48:
+            plans.append(
+                fixed(
+                    "STD",
+                    "STD 60% to $1,000/week",
+                    "STD-60",
+                    unit_rate="0.225",
+                    weekly_benefit_percent="0.60",
+                    weekly_benefit_maximum="1000",
+                )
+            )
+            ltd = fixed(
+                "LTD",
+                "LTD 60% to $10,000/month covered payroll",
+                "LTD-60",
+                unit_rate="0.35",
+                covered_payroll_maximum="10000",
+            )
+            if spec.number == "G-1008":
+                ltd["class"] = "SAL"
+                ltd["name"] += " (salaried)"
+            plans.append(ltd)
+        return plans
+
+    # ------------------------------------------------------------------ members
+
+    def members(self, spec: _GroupSpec, original: date, plan_codes: set[str]) -> list[dict]:
+        rng = self.rng
+        members = []
+        subgroup_codes = [code for code, *_ in spec.subgroups]
+        has_classes = spec.size >= 48
+        for index in range(spec.size):
+            self.member_seq += 1
+            gender = rng.choice("FM")
+            first = rng.choice(FEMALE if gender == "F" else MALE)
+            last = rng.choice(LAST)
+            roll = rng.random()
+            status = "active"
+            if spec.size >= 48 and roll < 0.012:
+                status = "cobra"
+            elif spec.size >= 310 and roll < 0.025:
+                status = "retiree"
+            age = rng.randint(66, 74) if status == "retiree" else rng.randint(21, 66)
+            birth = self.birth_date(age, age)
+            fate = rng.random()
+            if status == "active" and fate < 0.10:
+                # Added during the last 12 months.
+                hire = self.window_start + timedelta(
+                    days=rng.randint(0, (self.today - self.window_start).days)
+                )
+            else:
+                earliest_hire = birth + timedelta(days=365 * 19)
+                tenure_days = rng.randint(
+                    60, min(25 * 365, max(61, (self.today - earliest_hire).days))
+                )
+                hire = max(earliest_hire, self.today - timedelta(days=tenure_days))
+                hire = min(hire, self.window_start - timedelta(days=45))
+            # Coverage starts the first of the month after a 30-day wait, never before the policy.
+            starts = max(original, _add_months(_month_start(hire + timedelta(days=30)), 1))
+            ends = None
+            if status == "active" and 0.10 <= fate < 0.18 and starts < self.window_start:
+                # Terminated during the last 12 months: coverage through a month end.
+                term_month = _add_months(self.window_start, rng.randint(0, 11))
+                ends = _month_end(term_month)
+                if ends >= self.today:
+                    ends = _month_end(_add_months(_month_start(self.today), -1))
+                status = "terminated"
+            if starts > self.today:
+                starts = _month_start(self.today)
+            klass = None
+            if has_classes:
+                klass = "HRLY" if rng.random() < 0.55 else "SAL"
+            low, high = spec.salary_range
+            if klass == "HRLY":
+                high = (low + high) // 2
+            salary = None
+            if status != "retiree":
+                salary = int(rng.triangular(low, high, low + (high - low) / 3)) // 250 * 250
+            zip_code = (
+                f"{rng.randint(spec.zip_prefixes[0], spec.zip_prefixes[-1]):03d}"
+                f"{rng.randint(1, 99):02d}"
+            )
+            member = {
+                "member_key": f"M{self.member_seq:07d}",
+                "employee_id": f"{spec.number[-4:]}-{index + 1:05d}",
+                "first_name": first,
+                "last_name": last,
+                "ssn": self.ssn(),
+                "birth_date": birth.isoformat(),
+                "gender": gender,
+                "hire_date": hire.isoformat(),
+                "status": status,
+                "postal_code": zip_code,
+            }
+            if salary is not None:
+                member["annual_salary"] = f"{salary}.00"
+            if subgroup_codes:
+                member["subgroup"] = rng.choices(
+                    subgroup_codes, weights=[5, 4, 3, 2][: len(subgroup_codes)]
+                )[0]
+            if klass:
+                member["class"] = klass
+            dependents = self.dependents(age, last, gender)
+            if dependents:
+                member["dependents"] = dependents
+            member["coverages"] = self.coverages(
+                status,
+                starts,
+                ends,
+                dependents,
+                plan_codes,
+                klass,
+                salary,
+                ltd_class_only=spec.number == "G-1008",
+            )
+            members.append(member)
+        return members
+
+    def dependents(self, age: int, last: str, gender: str) -> list[dict]:
+        rng = self.rng
+        deps = []
+        married = rng.random() < (0.35 if age < 28 else 0.62)
+        if married:
+            spouse_gender = "M" if gender == "F" else "F"
+            if rng.random() < 0.05:
+                spouse_gender = gender
+            spouse_age = max(19, age + rng.randint(-5, 5))
+            deps.append(
+                {
+                    "dependent_key": "01",
+                    "first_name": rng.choice(FEMALE if spouse_gender == "F" else MALE),
+                    "last_name": last,
+                    "relationship": "spouse",
+                    "birth_date": self.birth_date(spouse_age, spouse_age).isoformat(),
+                    "gender": spouse_gender,
+                    "ssn": self.ssn(),
+                }
+            )
+        max_child_age = min(25, age - 19)
+        if max_child_age >= 0 and age < 62 and rng.random() < 0.5:
+            for _ in range(rng.choice((1, 1, 2, 2, 2, 3))):
+                child_gender = rng.choice("FM")
+                child_age = rng.randint(0, max_child_age)
+                child = {
+                    "dependent_key": f"{len(deps) + 1:02d}",
+                    "first_name": rng.choice(FEMALE if child_gender == "F" else MALE),
+                    "last_name": last,
+                    "relationship": "child",
+                    "birth_date": self.birth_date(child_age, child_age).isoformat(),
+                    "gender": child_gender,
+                }
+                if child_age >= 1:
+                    child["ssn"] = self.ssn()
+                deps.append(child)
+        return deps
+
+    def coverages(
+        self, status, starts, ends, dependents, plan_codes, klass, salary, *, ltd_class_only: bool
+    ) -> list[dict]:
+        rng = self.rng
+        has_spouse = any(d["relationship"] == "spouse" for d in dependents)
+        has_child = any(d["relationship"] == "child" for d in dependents)
+        tier = {
+            (False, False): "EE",
+            (True, False): "ES",
+            (False, True): "EC",
+            (True, True): "FAM",
+        }[(has_spouse, has_child)]
+        keys = [d["dependent_key"] for d in dependents]
+
+        def cover(plan: str, **extra) -> dict:
+            row = {"plan": plan, "effective_from": starts.isoformat(), **extra}
+            if ends is not None:
+                row["effective_to"] = ends.isoformat()
+            return row
+
+        rows = []
+        health = {"MED": 0.88, "DEN": 0.93, "VIS": 0.72}
+        for plan, chance in health.items():
+            if status in ("cobra", "retiree") and plan == "VIS" and status == "retiree":
+                continue
+            if rng.random() < chance or (plan == "MED" and status != "active"):
+                extra = {"tier": tier}
+                if keys:
+                    extra["dependents"] = keys
+                rows.append(cover(plan, **extra))
+        if status in ("cobra", "retiree"):
+            return rows
+        rows.append(cover("LIFE"))
+        if "ADD" in plan_codes:
+            rows.append(cover("ADD"))
+        if "SUPP" in plan_codes and salary and rng.random() < 0.3:
+            top = min(5 * salary, 500_000) // 10_000
+            rows.append(cover("SUPP", elected_volume=f"{rng.randint(1, max(1, top)) * 10_000}"))
+        if "STD" in plan_codes:
+            rows.append(cover("STD"))
+        if "LTD" in plan_codes and (not ltd_class_only or klass == "SAL"):
+            rows.append(cover("LTD"))
+        return rows
+
+    # ------------------------------------------------------------------ groups
+
+    def group(self, spec: _GroupSpec, writing_npn: str) -> dict:
+        rng = self.rng
+        original = date(spec.since_year, spec.renewal_month, 1)
+        plans = self.plans(spec, original)
+        classes = []
+        if spec.size >= 48:
+            classes = [
+                {"code": "SAL", "name": "Salaried employees"},
+                {"code": "HRLY", "name": "Hourly employees"},
+            ]
+        policy = {
+            "effective_from": original.isoformat(),
+            "billing_method": spec.method,
+            "billing_frequency": spec.frequency,
+            "lead_days": 15,
+            "tolerance_amount": "50.00",
+            "tolerance_percent": "2.00" if spec.method == "self_bill" else "10.00",
+            "tolerance_rule": "and",
+            "retro_add_days": 30 if spec.size < 1000 else 60,
+            "retro_term_days": 60,
+            "retro_change_days": 30,
+            "coverage_month_rule": "fifteenth",
+            "grace_days": 31,
+            "grace_day_kind": "calendar",
+            "payroll_frequency": "bi_weekly" if spec.method == "self_bill" else "monthly",
+        }
+        group = {
+            "group_number": spec.number,
+            "name": spec.name,
+            "tax_id": f"{rng.randint(10, 88):02d}-{rng.randint(1000000, 9999999)}",
+            "original_effective_date": original.isoformat(),
+            "renewal_month": spec.renewal_month,
+            "contact_email": f"hr@{spec.slug}.example.com",
+            "state": spec.state,
+            "billing_policies": [policy],
+            "subgroups": [
+                {"code": code, "name": name, "kind": kind, "bill_separately": separate}
+                for code, name, kind, separate in spec.subgroups
+            ],
+            "classes": classes,
+            "brokers_of_record": [
+                {
+                    "agency": spec.agency,
+                    "writing_broker": writing_npn,
+                    "effective_from": original.isoformat(),
+                    "commission_split_percent": "100.00",
+                }
+            ],
+            "plans": plans,
+        }
+        group["members"] = self.members(spec, original, {p["code"] for p in plans})
+        return group
+
+
+def build_demo_document(today: date, seed: int = 2026) -> dict:
+    """The demo set-up document (see docs/setup-format.md): eight groups of 5 to 2,000 members
+    with 12 months of enrollment history before `today`, rates on all five rating bases with a
+    medical/dental/vision renewal in the last 12 months for five groups, two broker agencies
+    and one login per role, every password DEMO_PASSWORD. Same `today` and seed, same document."""
+    book = _Book(today, seed)
+    harbor = [b["npn"] for b in AGENCIES[0]["brokers"]]
+    groups = []
+    for index, spec in enumerate(GROUPS):
+        npn = harbor[index % 2] if spec.agency == "HARBOR" else AGENCIES[1]["brokers"][0]["npn"]
+        groups.append(book.group(spec, npn))
+    users = []
+    for spec in GROUPS:
+        users.append(
+            {
+                "email": f"hr@{spec.slug}.example.com",
+                "full_name": f"{spec.name} HR",
+                "role": "employer",
+                "password": DEMO_PASSWORD,
+                "groups": [spec.number],
+            }
+        )
+    users.append(
+        {
+            "email": "hr-houston@northstarretail.example.com",
+            "full_name": "Houston stores HR",
+            "role": "employer",
+            "password": DEMO_PASSWORD,
+            "groups": [{"group": "G-1008", "subgroup": "HOU"}],
+        }
+    )
+    for agency in AGENCIES:
+        for broker in agency["brokers"]:
+            users.append(
+                {
+                    "email": broker["email"],
+                    "full_name": broker["full_name"],
+                    "role": "broker",
+                    "password": DEMO_PASSWORD,
+                    "broker_npn": broker["npn"],
+                }
+            )
+    users += [
+        {
+            "email": "billing@carrier.example.com",
+            "full_name": "Billing Specialist",
+            "role": "billing_specialist",
+            "password": DEMO_PASSWORD,
+        },
+        {
+            "email": "supervisor@carrier.example.com",
+            "full_name": "Billing Supervisor",
+            "role": "supervisor",
+            "password": DEMO_PASSWORD,
+        },
+        {
+            "email": "admin@carrier.example.com",
+            "full_name": "Portal Administrator",
+            "role": "admin",
+            "password": DEMO_PASSWORD,
+        },
+    ]
+    return {"products": PRODUCTS, "broker_agencies": AGENCIES, "groups": groups, "users": users}
+
+
+def demo_logins() -> list[dict]:
+    """One row per demo login: role, email, password and what it shows."""
+    logins = [
+        {
+            "role": "employer",
+            "email": f"hr@{spec.slug}.example.com",
+            "password": DEMO_PASSWORD,
+            "note": f"{spec.name} ({spec.number}, {spec.size} members)",
+        }
+        for spec in GROUPS
+    ]
+    logins.append(
+        {
+            "role": "employer",
+            "email": "hr-houston@northstarretail.example.com",
+            "password": DEMO_PASSWORD,
+            "note": "Northstar Retail Group, Houston stores subgroup only",
+        }
+    )
+    for agency in AGENCIES:
+        for broker in agency["brokers"]:
+            logins.append(
+                {
+                    "role": "broker",
+                    "email": broker["email"],
+                    "password": DEMO_PASSWORD,
+                    "note": f"{broker['full_name']}, {agency['name']}",
+                }
+            )
+    logins += [
+        {
+            "role": "billing_specialist",
+            "email": "billing@carrier.example.com",
+            "password": DEMO_PASSWORD,
+            "note": "staff: billing specialist",
+        },
+        {
+            "role": "supervisor",
+            "email": "supervisor@carrier.example.com",
+            "password": DEMO_PASSWORD,
+            "note": "staff: supervisor (approvals)",
+        },
+        {
+            "role": "admin",
+            "email": "admin@carrier.example.com",
+            "password": DEMO_PASSWORD,
+            "note": "staff: administrator",
+        },
+    ]
+    return logins
+
+
+def load_demo(session: Session, today: date | None = None) -> DemoResult:
+    """Load the demo book unless its first group already exists (then change nothing and
+    return loaded=False). Goes through import_setup; flushes only, the caller commits."""
+    existing = session.scalar(
+        select(EmployerGroup.id).where(EmployerGroup.group_number == DEMO_FIRST_GROUP)
+    )
+    if existing is not None:
+        return DemoResult(loaded=False, summary={}, logins=demo_logins())
+    document = build_demo_document(today or date.today())
+    summary = import_setup(session, document, source=DEMO_SOURCE)
+    return DemoResult(loaded=True, summary=summary.as_dict(), logins=demo_logins())
+
+
+def database_is_empty(session: Session) -> bool:
+    """True when there are no groups and no users (what `demo load --if-empty` checks)."""
+    groups = session.scalar(select(func.count()).select_from(EmployerGroup))
+    users = session.scalar(select(func.count()).select_from(User))
+    return not groups and not users
