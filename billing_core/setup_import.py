@@ -92,8 +92,19 @@ EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 # --------------------------------------------------------------------------- loading
 
 
+class _DatesAsTextLoader(yaml.SafeLoader):
+    """Safe YAML where dates stay text: an impossible date such as 2024-13-01 then becomes a
+    row error naming its place, instead of PyYAML raising while it reads the file."""
+
+
+_DatesAsTextLoader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if tag != "tag:yaml.org,2002:timestamp"]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
 def load_document(path: str | Path) -> dict:
-    """Read a set-up document from a .yaml/.yml (PyYAML safe_load) or .json file.
+    """Read a set-up document from a .yaml/.yml (PyYAML's safe loader) or .json file.
 
     A syntax error raises ValidationFailed with one RowError naming the file and line."""
     path = Path(path)
@@ -101,7 +112,7 @@ def load_document(path: str | Path) -> dict:
     suffix = path.suffix.lower()
     try:
         if suffix in (".yaml", ".yml"):
-            doc = yaml.safe_load(text)
+            doc = yaml.load(text, Loader=_DatesAsTextLoader)  # noqa: S506 (a SafeLoader)
         elif suffix == ".json":
             doc = json.loads(text)
         else:
