@@ -100,7 +100,9 @@ def _register_template_helpers(app: Flask) -> None:
 
 def _register_errors(app: Flask) -> None:
     def page(status: int, title: str, message: str):
-        return render_template("errors/error.html", status=status, title=title, message=message), status
+        return render_template(
+            "errors/error.html", status=status, title=title, message=message
+        ), status
 
     app.register_error_handler(
         403, lambda e: page(403, "Not allowed", "Your account does not give access to this page.")
@@ -117,8 +119,10 @@ def _register_errors(app: Flask) -> None:
     app.register_error_handler(
         CSRFError,
         lambda e: page(
-            400, "Form expired", "The form was missing its security token or it expired. "
-            "Go back, reload the page and try again."
+            400,
+            "Form expired",
+            "The form was missing its security token or it expired. "
+            "Go back, reload the page and try again.",
         ),
     )
     app.register_error_handler(

@@ -73,9 +73,13 @@ def demo_load(if_empty: bool):
         return {"loaded": False, "lines": ["Database already has data; demo not loaded."]}
     result = load_demo(session)
     session.commit()
-    lines = ["Demo data loaded." if result.loaded else "Demo data was already loaded; nothing changed."]
+    lines = [
+        "Demo data loaded." if result.loaded else "Demo data was already loaded; nothing changed."
+    ]
     lines.append("Demo logins (all share one password):")
-    lines += [f"  {login['role']:<20} {login['email']:<40} {login['password']}" for login in result.logins]
+    lines += [
+        f"  {login['role']:<20} {login['email']:<40} {login['password']}" for login in result.logins
+    ]
     return {**result.as_dict(), "lines": lines}
 
 
@@ -115,7 +119,12 @@ def users_create(email: str, full_name: str, role: str, password: str):
     session = db_session()
     user = create_user(session, email=email, full_name=full_name, role=role, password=password)
     session.commit()
-    return {"user_id": user.id, "email": user.email, "role": role, "lines": [f"Created {role} {email}."]}
+    return {
+        "user_id": user.id,
+        "email": user.email,
+        "role": role,
+        "lines": [f"Created {role} {email}."],
+    }
 
 
 def register_cli(app: Flask) -> None:

@@ -127,7 +127,9 @@ def make_dental_plan(session, group, *, fam_rate="112.40") -> Plan:
     session.add(version)
     session.flush()
     for tier, rate in [("EE", "38.20"), ("ES", "76.90"), ("EC", "84.10"), ("FAM", fam_rate)]:
-        session.add(RateTier(rate_version_id=version.id, tier=Tier(tier), monthly_rate=Decimal(rate)))
+        session.add(
+            RateTier(rate_version_id=version.id, tier=Tier(tier), monthly_rate=Decimal(rate))
+        )
     session.flush()
     return plan
 
@@ -164,7 +166,9 @@ def make_broker(session, agency_code: str) -> Broker:
     agency = BrokerAgency(code=agency_code, name=f"Agency {agency_code}")
     session.add(agency)
     session.flush()
-    broker = Broker(agency_id=agency.id, npn=f"NPN{next(_seq)}", full_name=f"Broker of {agency_code}")
+    broker = Broker(
+        agency_id=agency.id, npn=f"NPN{next(_seq)}", full_name=f"Broker of {agency_code}"
+    )
     session.add(broker)
     session.flush()
     return broker
@@ -189,18 +193,31 @@ def scenario(session) -> Scenario:
     group_b = make_group(session, name="Borealis Foods")
     east = make_subgroup(session, group_a, "EAST")
     west = make_subgroup(session, group_a, "WEST")
-    member_east = make_member(session, group_a, subgroup=east, ssn="219-09-9999", last_name="Eastwood")
-    member_west = make_member(session, group_a, subgroup=west, ssn="219-09-8888", last_name="Westbrook")
+    member_east = make_member(
+        session, group_a, subgroup=east, ssn="219-09-9999", last_name="Eastwood"
+    )
+    member_west = make_member(
+        session, group_a, subgroup=west, ssn="219-09-8888", last_name="Westbrook"
+    )
     member_b = make_member(session, group_b, ssn="219-09-7777", last_name="Boreal")
     plan = make_dental_plan(session, group_a)
     enroll(session, member_east, plan, "FAM")
     enroll(session, member_west, plan, "EE")
     broker_a = make_broker(session, "AG-A")
     broker_other = make_broker(session, "AG-B")
-    session.add(BrokerOfRecord(group_id=group_a.id, agency_id=broker_a.agency_id,
-                               writing_broker_id=broker_a.id, effective_from=date(2024, 1, 1)))
-    session.add(BrokerOfRecord(group_id=group_b.id, agency_id=broker_other.agency_id,
-                               effective_from=date(2024, 1, 1)))
+    session.add(
+        BrokerOfRecord(
+            group_id=group_a.id,
+            agency_id=broker_a.agency_id,
+            writing_broker_id=broker_a.id,
+            effective_from=date(2024, 1, 1),
+        )
+    )
+    session.add(
+        BrokerOfRecord(
+            group_id=group_b.id, agency_id=broker_other.agency_id, effective_from=date(2024, 1, 1)
+        )
+    )
     session.flush()
     users = {
         "employer_a": make_user(session, Role.EMPLOYER, groups=[group_a]),

@@ -22,7 +22,12 @@ def home():
     page = paginate(group_search_query(search, sort), per_page=25)
     counts = member_counts(db_session(), [g.id for g in page.items])
     return render_page_or_fragment(
-        "admin/home.html", "admin/_group_rows.html", page=page, counts=counts, search=search, sort=sort
+        "admin/home.html",
+        "admin/_group_rows.html",
+        page=page,
+        counts=counts,
+        search=search,
+        sort=sort,
     )
 
 

@@ -6,7 +6,9 @@ from tests.factories import PASSWORD, scenario
 
 @pytest.fixture
 def app(session_factory):
-    app = create_app({"TESTING": True, "SESSION_FACTORY": session_factory, "SERVER_NAME": "portal.test"})
+    app = create_app(
+        {"TESTING": True, "SESSION_FACTORY": session_factory, "SERVER_NAME": "portal.test"}
+    )
     return app
 
 

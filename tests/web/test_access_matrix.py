@@ -6,14 +6,23 @@ import pytest
 from tests.factories import PASSWORD
 
 ROLES = [
-    "anonymous", "employer_a", "employer_a_east", "employer_b", "broker_a", "broker_other",
-    "billing_specialist", "supervisor", "admin",
+    "anonymous",
+    "employer_a",
+    "employer_a_east",
+    "employer_b",
+    "broker_a",
+    "broker_other",
+    "billing_specialist",
+    "supervisor",
+    "admin",
 ]
 STAFF = {"billing_specialist": 200, "supervisor": 200, "admin": 200}
 
 
 def expect(anonymous, default, **by_role):
-    return {role: by_role.get(role, anonymous if role == "anonymous" else default) for role in ROLES}
+    return {
+        role: by_role.get(role, anonymous if role == "anonymous" else default) for role in ROLES
+    }
 
 
 # endpoint -> (method, url args, {role: status})
@@ -26,12 +35,22 @@ MATRIX = {
     "auth.password_change": ("GET", {}, expect(302, 200)),
     "auth.password_reset_request": ("GET", {}, expect(200, 200)),
     "auth.password_reset": ("GET", {"token": "not-a-token"}, expect(303, 303)),
-    "employer.home": ("GET", {}, expect(302, 403, employer_a=302, employer_a_east=302, employer_b=302)),
+    "employer.home": (
+        "GET",
+        {},
+        expect(302, 403, employer_a=302, employer_a_east=302, employer_b=302),
+    ),
     "employer.group_home": (
-        "GET", {"group_id": "A"}, expect(302, 403, employer_a=200, employer_a_east=200, employer_b=404),
+        "GET",
+        {"group_id": "A"},
+        expect(302, 403, employer_a=200, employer_a_east=200, employer_b=404),
     ),
     "broker.home": ("GET", {}, expect(302, 403, broker_a=200, broker_other=200)),
-    "broker.group_home": ("GET", {"group_id": "A"}, expect(302, 403, broker_a=200, broker_other=404)),
+    "broker.group_home": (
+        "GET",
+        {"group_id": "A"},
+        expect(302, 403, broker_a=200, broker_other=404),
+    ),
     "admin.home": ("GET", {}, expect(302, 403, **STAFF)),
     "admin.group_detail": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
     "admin.group_members": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
@@ -49,8 +68,14 @@ def test_every_route_has_an_entry(app):
 def matrix_client(session_factory, cast):
     from portal import create_app
 
-    app = create_app({"TESTING": True, "WTF_CSRF_ENABLED": False,
-                      "SESSION_FACTORY": session_factory, "SERVER_NAME": "portal.test"})
+    app = create_app(
+        {
+            "TESTING": True,
+            "WTF_CSRF_ENABLED": False,
+            "SESSION_FACTORY": session_factory,
+            "SERVER_NAME": "portal.test",
+        }
+    )
     return app, cast
 
 
@@ -61,7 +86,9 @@ def test_route_statuses_for_role(matrix_client, role):
     for endpoint, (method, args, expected) in MATRIX.items():
         client = app.test_client()
         if role != "anonymous":
-            response = client.post("/login", data={"email": cast.users[role].email, "password": PASSWORD})
+            response = client.post(
+                "/login", data={"email": cast.users[role].email, "password": PASSWORD}
+            )
             assert response.status_code == 303
         values = {k: (cast.group_a.id if v == "A" else v) for k, v in args.items()}
         with app.test_request_context():
@@ -71,5 +98,7 @@ def test_route_statuses_for_role(matrix_client, role):
         response = client.open(url, method=method)
         response.close()
         if response.status_code != expected[role]:
-            failures.append(f"{method} {url}: expected {expected[role]}, got {response.status_code}")
+            failures.append(
+                f"{method} {url}: expected {expected[role]}, got {response.status_code}"
+            )
     assert failures == []

@@ -18,16 +18,33 @@ def _commands(group, prefix=()):
 
 
 def test_every_project_command_accepts_json(app):
-    ours = [(path, cmd) for path, cmd in _commands(app.cli) if path[0] in {"db", "demo", "setup", "users"}]
+    ours = [
+        (path, cmd)
+        for path, cmd in _commands(app.cli)
+        if path[0] in {"db", "demo", "setup", "users"}
+    ]
     assert len(ours) >= 4
-    missing = [" ".join(path) for path, cmd in ours if not any(p.name == "as_json" for p in cmd.params)]
+    missing = [
+        " ".join(path) for path, cmd in ours if not any(p.name == "as_json" for p in cmd.params)
+    ]
     assert missing == []
 
 
 def test_users_create_prints_json_and_refuses_duplicates(app, session):
     runner = app.test_cli_runner()
-    args = ["users", "create", "--email", "new.staff@carrier.example.com", "--name", "New Staff",
-            "--role", "billing_specialist", "--password", "long-enough-pass-1", "--json"]
+    args = [
+        "users",
+        "create",
+        "--email",
+        "new.staff@carrier.example.com",
+        "--name",
+        "New Staff",
+        "--role",
+        "billing_specialist",
+        "--password",
+        "long-enough-pass-1",
+        "--json",
+    ]
     result = runner.invoke(args=args)
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
@@ -72,7 +89,9 @@ def test_setup_import_dry_run_and_real_run(app, session):
     dry = runner.invoke(args=["setup", "import", example, "--dry-run", "--json"])
     assert dry.exit_code == 0, dry.output
     assert json.loads(dry.output)["dry_run"] is True
-    assert session.scalar(select(EmployerGroup).where(EmployerGroup.group_number == "G-2001")) is None
+    assert (
+        session.scalar(select(EmployerGroup).where(EmployerGroup.group_number == "G-2001")) is None
+    )
     real = runner.invoke(args=["setup", "import", example])
     assert real.exit_code == 0, real.output
     assert "Imported setup_example.yaml" in real.output

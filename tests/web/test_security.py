@@ -14,7 +14,9 @@ from tests.web.conftest import csrf_token
 
 
 def test_form_post_without_csrf_token_is_refused(client, cast):
-    response = client.post("/login", data={"email": cast.users["admin"].email, "password": PASSWORD})
+    response = client.post(
+        "/login", data={"email": cast.users["admin"].email, "password": PASSWORD}
+    )
     assert response.status_code == 400
     assert "security token" in response.get_data(as_text=True)
     with client.session_transaction() as cookie_session:
@@ -22,8 +24,10 @@ def test_form_post_without_csrf_token_is_refused(client, cast):
 
 
 def _try_login(client, email, password):
-    return client.post("/login", data={"email": email, "password": password,
-                                       "csrf_token": csrf_token(client, "/login")})
+    return client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": csrf_token(client, "/login")},
+    )
 
 
 def test_repeated_failed_logins_lock_the_account(client, cast, session):
@@ -64,15 +68,25 @@ def test_security_headers_allow_only_own_scripts(client):
 
 def test_password_reset_by_token(client, cast, session):
     user = cast.users["employer_b"]
-    response = client.post("/password/reset", data={"email": user.email,
-                                                    "csrf_token": csrf_token(client, "/password/reset")})
+    response = client.post(
+        "/password/reset",
+        data={"email": user.email, "csrf_token": csrf_token(client, "/password/reset")},
+    )
     assert response.status_code == 303
-    mail = session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == user.email)).one()
+    mail = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.to_address == user.email)
+    ).one()
     link = re.search(r"https?://\S+", mail.body).group(0)
     path = link.split("portal.test", 1)[1]
     token_page = csrf_token(client, path)
-    response = client.post(path, data={"new_password": "brand-new-pass-7", "confirm": "brand-new-pass-7",
-                                       "csrf_token": token_page})
+    response = client.post(
+        path,
+        data={
+            "new_password": "brand-new-pass-7",
+            "confirm": "brand-new-pass-7",
+            "csrf_token": token_page,
+        },
+    )
     assert response.status_code == 303
     assert _try_login(client, user.email, "brand-new-pass-7").status_code == 303
     # The link is single-use: the password it was bound to has changed.
@@ -80,9 +94,11 @@ def test_password_reset_by_token(client, cast, session):
 
 
 def test_unknown_email_gets_the_same_answer_and_no_mail(client, session):
-    response = client.post("/password/reset", data={"email": "nobody@example.test",
-                                                    "csrf_token": csrf_token(client, "/password/reset")},
-                           follow_redirects=True)
+    response = client.post(
+        "/password/reset",
+        data={"email": "nobody@example.test", "csrf_token": csrf_token(client, "/password/reset")},
+        follow_redirects=True,
+    )
     assert "If that address has an account" in response.get_data(as_text=True)
     assert session.scalars(select(OutboxMessage)).all() == []
 
