@@ -134,7 +134,8 @@ def password_change():
             form.new_password.errors.append(str(error))
         else:
             session.commit()
-            login_user(current_user)  # the session identity changed with the password
+            # The session identity changed with the password: renew this session only.
+            login_user(current_user._get_current_object())
             flash("Your password has been changed.", "success")
             return redirect(url_for(home_endpoint(current_user)), code=303)
     return render_template("auth/password_change.html", form=form)

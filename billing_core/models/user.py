@@ -42,7 +42,8 @@ class User(Base):
 
     def get_id(self) -> str:
         """The session identity changes with the password, so a change ends old sessions."""
-        stamp = int(self.password_changed_at.timestamp()) if self.password_changed_at else 0
+        changed = self.password_changed_at
+        stamp = int(changed.timestamp() * 1_000_000) if changed else 0
         return f"{self.id}:{stamp}"
 
     def __repr__(self) -> str:

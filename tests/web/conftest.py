@@ -4,12 +4,19 @@ from portal import create_app
 from tests.factories import PASSWORD, scenario
 
 
+# Named web_app, not app: pytest-flask would otherwise push one app context around the whole
+# test, and every request would share `g` (the logged-in user, the DB session) with the others.
 @pytest.fixture
-def app(session_factory):
+def web_app(session_factory):
     app = create_app(
         {"TESTING": True, "SESSION_FACTORY": session_factory, "SERVER_NAME": "portal.test"}
     )
     return app
+
+
+@pytest.fixture
+def client(web_app):
+    return web_app.test_client()
 
 
 @pytest.fixture
@@ -20,7 +27,7 @@ def cast(session):
 
 
 @pytest.fixture
-def login_as(client, app):
+def login_as(client):
     """Log `user` in through the real login form (CSRF token included)."""
 
     def login(user):

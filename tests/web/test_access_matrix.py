@@ -58,8 +58,8 @@ MATRIX = {
 }
 
 
-def test_every_route_has_an_entry(app):
-    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+def test_every_route_has_an_entry(web_app):
+    endpoints = {rule.endpoint for rule in web_app.url_map.iter_rules()}
     assert endpoints - set(MATRIX) == set(), "add the new routes to MATRIX"
     assert set(MATRIX) - endpoints == set(), "MATRIX names routes that no longer exist"
 

@@ -17,10 +17,10 @@ def _commands(group, prefix=()):
             yield (*prefix, name), command
 
 
-def test_every_project_command_accepts_json(app):
+def test_every_project_command_accepts_json(web_app):
     ours = [
         (path, cmd)
-        for path, cmd in _commands(app.cli)
+        for path, cmd in _commands(web_app.cli)
         if path[0] in {"db", "demo", "setup", "users"}
     ]
     assert len(ours) >= 4
@@ -30,8 +30,8 @@ def test_every_project_command_accepts_json(app):
     assert missing == []
 
 
-def test_users_create_prints_json_and_refuses_duplicates(app, session):
-    runner = app.test_cli_runner()
+def test_users_create_prints_json_and_refuses_duplicates(web_app, session):
+    runner = web_app.test_cli_runner()
     args = [
         "users",
         "create",
@@ -55,7 +55,7 @@ def test_users_create_prints_json_and_refuses_duplicates(app, session):
     assert json.loads(again.output)["error"].startswith("a user with email")
 
 
-def test_setup_import_bad_document_names_places_and_writes_nothing(app, session, tmp_path):
+def test_setup_import_bad_document_names_places_and_writes_nothing(web_app, session, tmp_path):
     from billing_core.models import EmployerGroup
 
     bad = tmp_path / "bad.yaml"
@@ -70,7 +70,7 @@ def test_setup_import_bad_document_names_places_and_writes_nothing(app, session,
         "        billing_method: carrier_pigeon\n"
         "        billing_frequency: monthly\n"
     )
-    result = app.test_cli_runner().invoke(args=["setup", "import", str(bad), "--json"])
+    result = web_app.test_cli_runner().invoke(args=["setup", "import", str(bad), "--json"])
     assert result.exit_code == 1
     payload = json.loads(result.output)
     joined = "\n".join(payload["errors"])
@@ -79,13 +79,13 @@ def test_setup_import_bad_document_names_places_and_writes_nothing(app, session,
     assert session.scalar(select(EmployerGroup).where(EmployerGroup.group_number == "G-9")) is None
 
 
-def test_setup_import_dry_run_and_real_run(app, session):
+def test_setup_import_dry_run_and_real_run(web_app, session):
     from pathlib import Path
 
     from billing_core.models import EmployerGroup
 
     example = str(Path(__file__).resolve().parents[1] / "data" / "setup_example.yaml")
-    runner = app.test_cli_runner()
+    runner = web_app.test_cli_runner()
     dry = runner.invoke(args=["setup", "import", example, "--dry-run", "--json"])
     assert dry.exit_code == 0, dry.output
     assert json.loads(dry.output)["dry_run"] is True

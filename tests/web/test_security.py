@@ -52,7 +52,7 @@ def test_repeated_failed_logins_lock_the_account(client, cast, session):
 def test_successful_login_is_audited_and_sets_safe_cookie(client, cast, session):
     response = _try_login(client, cast.users["supervisor"].email, PASSWORD)
     assert response.status_code == 303
-    cookie = response.headers["Set-Cookie"]
+    cookie = next(c for c in response.headers.getlist("Set-Cookie") if c.startswith("session="))
     assert "HttpOnly" in cookie and "SameSite=Lax" in cookie
     assert session.scalar(select(AuditLog).where(AuditLog.action == "login.succeeded")) is not None
 
@@ -149,3 +149,60 @@ def test_broker_pages_show_no_member_names(client, cast, login_as):
     body = client.get(f"/broker/groups/{cast.group_a.id}").get_data(as_text=True)
     assert "Acme Tooling" in body
     assert "Eastwood" not in body and "Westbrook" not in body and "***-**-" not in body
+
+
+def test_password_change_ends_other_sessions(web_app, cast, login_as, client):
+    user = cast.users["billing_specialist"]
+    other = web_app.test_client()
+    token = csrf_token(other, "/login")
+    assert (
+        other.post(
+            "/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token}
+        ).status_code
+        == 303
+    )
+    assert other.get("/admin/").status_code == 200
+    login_as(user)
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "another-secret-9",
+            "confirm": "another-secret-9",
+            "csrf_token": csrf_token(client, "/account/password"),
+        },
+    )
+    assert response.status_code == 303
+    assert client.get("/admin/").status_code == 200  # this session was renewed
+    assert other.get("/admin/").status_code == 302  # the other one has to log in again
+
+
+def test_weak_new_password_is_refused_in_plain_words(cast, login_as, client):
+    login_as(cast.users["employer_a"])
+    response = client.post(
+        "/account/password",
+        data={
+            "current_password": PASSWORD,
+            "new_password": "short",
+            "confirm": "short",
+            "csrf_token": csrf_token(client, "/account/password"),
+        },
+    )
+    assert response.status_code == 200
+    assert "at least 10 characters" in response.get_data(as_text=True)
+
+
+def test_broker_of_record_that_ended_no_longer_sees_the_group(session, cast):
+    from datetime import date
+
+    from billing_core.models import BrokerOfRecord
+
+    bor = session.scalars(
+        select(BrokerOfRecord).where(BrokerOfRecord.group_id == cast.group_a.id)
+    ).one()
+    bor.effective_to = date(2025, 12, 31)
+    session.flush()
+    assert group_scope(session, cast.users["broker_a"], cast.group_a.id, today()) is None
+    assert (
+        group_scope(session, cast.users["broker_a"], cast.group_a.id, date(2025, 6, 1)) is not None
+    )
