@@ -63,3 +63,15 @@ def test_audit_rows_cannot_be_changed_or_deleted(session):
     session.delete(row2)
     with pytest.raises(ImmutableRecord):
         session.flush()
+
+
+def test_postgresql_itself_refuses_to_rewrite_the_audit_log(connection, session):
+    if connection.dialect.name != "postgresql":
+        pytest.skip("the trigger exists on PostgreSQL only; the ORM guard covers SQLite")
+    from sqlalchemy.exc import DBAPIError
+
+    session.add(AuditLog(action="test.done", detail={}))
+    session.flush()
+    with pytest.raises(DBAPIError, match="append-only"):
+        with connection.begin_nested():
+            connection.exec_driver_sql("UPDATE audit_log SET action = 'rewritten'")
