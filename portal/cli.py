@@ -42,10 +42,11 @@ def json_option(command):
             else:
                 click.echo(f"Error: {error}", err=True)
             sys.exit(1)
+        lines = result.pop("lines", [])
         if as_json:
             click.echo(json.dumps({"ok": True, **result}, indent=2, default=str))
         else:
-            for line in result.get("lines", []):
+            for line in lines:
                 click.echo(line)
 
     return wrapper
