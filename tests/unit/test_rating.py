@@ -1,0 +1,334 @@
+"""Rating by basis: DOMAIN.md's worked examples to the cent, then a carrier rate manual's edges."""
+
+from datetime import date
+from types import SimpleNamespace
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from billing_core.errors import BillingError, ValidationFailed
+from billing_core.models.enums import AgeReference, RatingBasis, Tier
+from billing_core.money import D
+from billing_core.rating import (
+    AgeBand,
+    AgeReductionStep,
+    MemberFacts,
+    RateTable,
+    age_banded_premium,
+    age_on,
+    life_volume,
+    ltd_covered_payroll,
+    ltd_premium,
+    per_thousand_premium,
+    rate_line,
+    std_premium,
+    std_weekly_benefit,
+    tiered_premium,
+)
+
+JAN = date(2025, 1, 1)
+BORN_1980 = date(1980, 6, 15)
+
+DENTAL = RateTable(
+    basis=RatingBasis.TIERED_COMPOSITE,
+    tier_rates={
+        Tier.EE: D("38.20"),
+        Tier.ES: D("76.10"),
+        Tier.EC: D("80.55"),
+        Tier.FAM: D("112.40"),
+    },
+)
+LIFE = RateTable(
+    basis=RatingBasis.PER_THOUSAND_VOLUME,
+    unit_rate=D("0.12"),
+    volume_salary_multiple=D(2),
+    volume_maximum=D(500000),
+    age_reductions=(AgeReductionStep(65, D("65.00")), AgeReductionStep(70, D("50.00"))),
+)
+STD = RateTable(
+    basis=RatingBasis.STD_WEEKLY_BENEFIT,
+    unit_rate=D("0.225"),
+    weekly_benefit_percent=D("0.60"),
+    weekly_benefit_maximum=D(1500),
+)
+LTD = RateTable(
+    basis=RatingBasis.LTD_COVERED_PAYROLL, unit_rate=D("0.35"), covered_payroll_maximum=D(10000)
+)
+BANDED = RateTable(
+    basis=RatingBasis.AGE_BANDED,
+    age_bands=(
+        AgeBand(0, 20, D("150.125")),
+        AgeBand(21, 29, D("210.50")),
+        AgeBand(30, 39, D("260.00")),
+        AgeBand(40, 49, D("330.00")),
+        AgeBand(50, 64, D("480.00")),
+        AgeBand(65, 120, D("610.00")),
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    "table,member,expected",
+    [
+        (DENTAL, MemberFacts(BORN_1980, tier=Tier.FAM), "112.40"),
+        (LIFE, MemberFacts(BORN_1980, annual_salary=D(40000)), "9.60"),
+        (STD, MemberFacts(BORN_1980, annual_salary=D(52000)), "13.50"),
+        (LTD, MemberFacts(BORN_1980, annual_salary=D(60000)), "17.50"),
+    ],
+    ids=["FAM dental", "2x40k life", "60pct of 1000 STD", "5000 LTD"],
+)
+def test_domain_worked_examples(table, member, expected):
+    assert rate_line(table, member, JAN).amount == D(expected)
+
+
+def test_worked_examples_report_the_measure_used():
+    assert rate_line(LIFE, MemberFacts(BORN_1980, annual_salary=D(40000)), JAN).volume == D(80000)
+    std = rate_line(STD, MemberFacts(BORN_1980, annual_salary=D(52000)), JAN)
+    assert (std.weekly_benefit, std.rate) == (D(600), D("0.225"))
+    ltd = rate_line(LTD, MemberFacts(BORN_1980, annual_salary=D(60000)), JAN)
+    assert ltd.covered_payroll == D(5000)
+    assert "5,000.00" in ltd.explanation
+
+
+@pytest.mark.parametrize(
+    "born,on,age",
+    [
+        (date(1980, 6, 15), date(2025, 6, 14), 44),
+        (date(1980, 6, 15), date(2025, 6, 15), 45),
+        (date(1980, 6, 1), date(2025, 6, 1), 45),  # birthday on the first: new age that month
+        (date(1980, 2, 29), date(2025, 2, 28), 44),
+        (date(1980, 2, 29), date(2025, 3, 1), 45),
+    ],
+)
+def test_age_on(born, on, age):
+    assert age_on(born, on) == age
+
+
+@pytest.mark.parametrize(
+    "ages,expected",
+    [
+        ([20], "150.13"),  # band max, half-up at x.xx5
+        ([21], "210.50"),  # band min
+        ([29], "210.50"),
+        ([30], "260.00"),
+        ([64], "480.00"),
+        ([65], "610.00"),
+        ([40, 38, 10, 8], "890.25"),  # 330 + 260 + 150.125 + 150.125, rounded once
+    ],
+)
+def test_age_banded_boundaries_and_single_rounding(ages, expected):
+    assert age_banded_premium(BANDED, ages) == D(expected)
+
+
+def test_age_banded_birthday_on_first_of_coverage_month_moves_band():
+    member = MemberFacts(date(1995, 6, 1), dependent_birth_dates=(date(2015, 3, 3),))
+    may = rate_line(BANDED, member, date(2025, 5, 1))
+    june = rate_line(BANDED, member, date(2025, 6, 1))
+    assert may.amount == D("360.63")  # 29 and 10: 210.50 + 150.125
+    assert june.amount == D("410.13")  # 30 and 10: 260 + 150.125
+    assert june.rate == D("410.125")
+
+
+def test_age_banded_policy_anniversary_reads_age_at_rate_effective_date():
+    table = RateTable(
+        basis=RatingBasis.AGE_BANDED,
+        age_bands=BANDED.age_bands,
+        age_reference=AgeReference.POLICY_ANNIVERSARY,
+        effective_from=date(2025, 1, 1),
+    )
+    assert rate_line(table, MemberFacts(date(1995, 6, 1)), date(2025, 7, 1)).amount == D("210.50")
+
+
+def test_age_banded_age_outside_every_band_is_refused():
+    with pytest.raises(ValidationFailed, match="no age band for age 121"):
+        age_banded_premium(BANDED, [121])
+
+
+@pytest.mark.parametrize(
+    "salary,elected,age,volume",
+    [
+        ("40000", None, 45, "80000"),
+        ("40250", None, 45, "81000"),  # 80,500 rounds up to the next 1,000
+        ("40000.01", None, 45, "81000"),
+        ("400000", None, 45, "500000"),  # capped
+        (None, "25000", 45, "25000"),  # elected volume wins
+        ("40000", "30500", 45, "31000"),  # elected wins over salary, still rounded up
+        ("40000", None, 64, "80000"),
+        ("40000", None, 65, "52000"),  # 65% at the birthday
+        ("40000", None, 69, "52000"),
+        ("40000", None, 70, "40000"),  # 50% at 70
+        ("40250", None, 65, "53000"),  # 81,000 × 65% = 52,650, rounded up again
+        ("400000", None, 70, "250000"),  # reduction applies to the capped amount
+    ],
+)
+def test_life_volume(salary, elected, age, volume):
+    got = life_volume(
+        LIFE,
+        annual_salary=None if salary is None else D(salary),
+        elected_volume=None if elected is None else D(elected),
+        age=age,
+    )
+    assert got == D(volume)
+
+
+def test_life_volume_flat_amount_and_custom_unit():
+    table = RateTable(
+        basis=RatingBasis.PER_THOUSAND_VOLUME,
+        unit_rate=D("0.20"),
+        volume_flat_amount=D(24100),
+        volume_rounding_unit=D(500),
+    )
+    assert life_volume(table, age=40) == D(24500)
+    assert per_thousand_premium(table, D(24500)) == D("4.90")
+
+
+def test_life_age_reduction_at_the_birthday_through_rate_line():
+    member = MemberFacts(date(1960, 3, 1), annual_salary=D(40000))
+    feb = rate_line(LIFE, member, date(2025, 2, 1))  # 64
+    mar = rate_line(LIFE, member, date(2025, 3, 1))  # 65 on the first
+    assert (feb.volume, feb.amount) == (D(80000), D("9.60"))
+    assert (mar.volume, mar.amount) == (D(52000), D("6.24"))
+    assert "65.00% at age 65" in mar.explanation
+
+
+def test_per_thousand_rounds_half_up_at_half_cent():
+    table = RateTable(basis=RatingBasis.PER_THOUSAND_VOLUME, unit_rate=D("0.125"))
+    assert per_thousand_premium(table, D(1000)) == D("0.13")
+    assert per_thousand_premium(table, D(3000)) == D("0.38")  # 0.375
+
+
+@pytest.mark.parametrize(
+    "annual,benefit,premium",
+    [
+        ("52000", "600.00", "13.50"),
+        ("130000", "1500.00", "33.75"),  # 1,500 cap (uncapped 1,500 exactly)
+        ("260000", "1500.00", "33.75"),  # capped
+        ("50000", "576.92", "12.98"),  # 576.923... → 576.92; 12.9807 → 12.98
+    ],
+)
+def test_std(annual, benefit, premium):
+    weekly = std_weekly_benefit(STD, D(annual))
+    assert weekly == D(benefit)
+    assert std_premium(STD, weekly) == D(premium)
+
+
+@pytest.mark.parametrize(
+    "annual,payroll,premium",
+    [
+        ("60000", "5000.00", "17.50"),
+        ("120000", "10000.00", "35.00"),
+        ("300000", "10000.00", "35.00"),  # capped at covered max
+        ("61234", "5102.83", "17.86"),  # 5,102.8333 → 5,102.83; 17.8599 → 17.86
+    ],
+)
+def test_ltd(annual, payroll, premium):
+    covered = ltd_covered_payroll(LTD, D(annual))
+    assert covered == D(payroll)
+    assert ltd_premium(LTD, covered) == D(premium)
+
+
+def test_ltd_half_up_at_half_cent():
+    table = RateTable(basis=RatingBasis.LTD_COVERED_PAYROLL, unit_rate=D("0.345"))
+    assert ltd_premium(table, D(1000)) == D("3.45")
+    assert ltd_premium(table, D(500)) == D("1.73")  # 1.725
+
+
+def test_missing_tier_rate_is_a_plain_billing_error():
+    table = RateTable(basis=RatingBasis.TIERED_COMPOSITE, tier_rates={Tier.EE: D("38.20")})
+    with pytest.raises(BillingError, match="no rate for tier FAM"):
+        tiered_premium(table, Tier.FAM)
+    with pytest.raises(ValidationFailed, match="no coverage tier"):
+        rate_line(table, MemberFacts(BORN_1980), JAN)
+
+
+@pytest.mark.parametrize(
+    "table,message",
+    [
+        (LIFE, "no annual salary"),
+        (STD, "no annual salary"),
+        (LTD, "no annual salary"),
+        (RateTable(basis=RatingBasis.LTD_COVERED_PAYROLL), "no annual salary"),
+        (
+            RateTable(basis=RatingBasis.PER_THOUSAND_VOLUME, volume_flat_amount=D(10000)),
+            "no unit rate",
+        ),
+        (RateTable(basis=RatingBasis.STD_WEEKLY_BENEFIT, unit_rate=D(1)), "no annual salary"),
+    ],
+)
+def test_missing_data_is_refused(table, message):
+    with pytest.raises(ValidationFailed, match=message):
+        rate_line(table, MemberFacts(BORN_1980), JAN)
+
+
+def test_from_version_reads_attributes_only():
+    version = SimpleNamespace(
+        plan=SimpleNamespace(product=SimpleNamespace(rating_basis=RatingBasis.PER_THOUSAND_VOLUME)),
+        effective_from=date(2025, 1, 1),
+        unit_rate=D("0.12"),
+        volume_flat_amount=None,
+        volume_salary_multiple=D("2.00"),
+        volume_maximum=D("500000.00"),
+        volume_rounding_unit=None,
+        weekly_benefit_percent=None,
+        weekly_benefit_maximum=None,
+        covered_payroll_maximum=None,
+        age_reference=AgeReference.COVERAGE_MONTH,
+        tier_rates=[SimpleNamespace(tier=Tier.EE, monthly_rate=D("10.00"))],
+        age_bands=[
+            SimpleNamespace(min_age=30, max_age=39, monthly_rate=D("2")),
+            SimpleNamespace(min_age=0, max_age=29, monthly_rate=D("1")),
+        ],
+        age_reductions=[
+            SimpleNamespace(from_age=70, volume_percent=D("50.00")),
+            SimpleNamespace(from_age=65, volume_percent=D("65.00")),
+        ],
+    )
+    table = RateTable.from_version(version)
+    assert table.basis is RatingBasis.PER_THOUSAND_VOLUME
+    assert [b.min_age for b in table.age_bands] == [0, 30]
+    assert [r.from_age for r in table.age_reductions] == [65, 70]
+    assert table.tier_rates == {Tier.EE: D("10.00")}
+    member = MemberFacts(BORN_1980, annual_salary=D(40000))
+    assert rate_line(table, member, JAN).amount == D("9.60")
+
+
+money = st.decimals(
+    min_value=0, max_value=10_000_000, places=2, allow_nan=False, allow_infinity=False
+)
+rates = st.decimals(min_value=0, max_value=1000, places=4, allow_nan=False, allow_infinity=False)
+births = st.dates(min_value=date(1925, 1, 1), max_value=date(2024, 12, 1))
+
+
+@st.composite
+def tables_and_members(draw):
+    basis = draw(st.sampled_from(list(RatingBasis)))
+    unit_rate = draw(rates)
+    table = RateTable(
+        basis=basis,
+        unit_rate=unit_rate,
+        tier_rates={tier: draw(rates) for tier in Tier},
+        age_bands=(AgeBand(0, 49, draw(rates)), AgeBand(50, 130, draw(rates))),
+        age_reductions=(AgeReductionStep(65, D("65.00")), AgeReductionStep(70, D("50.00"))),
+        volume_salary_multiple=draw(st.sampled_from([D(1), D("1.5"), D(2), D(3)])),
+        volume_maximum=draw(st.none() | money),
+        weekly_benefit_percent=draw(st.sampled_from([D("0.50"), D("0.60"), D("0.6667")])),
+        weekly_benefit_maximum=draw(st.none() | money),
+        covered_payroll_maximum=draw(st.none() | money),
+    )
+    member = MemberFacts(
+        birth_date=draw(births),
+        annual_salary=draw(money),
+        tier=draw(st.sampled_from(list(Tier))),
+        elected_volume=draw(st.none() | money),
+        dependent_birth_dates=tuple(draw(st.lists(births, max_size=4))),
+    )
+    return table, member
+
+
+@given(tables_and_members(), st.dates(min_value=date(2025, 1, 1), max_value=date(2030, 12, 1)))
+def test_rate_line_amount_is_whole_cents_and_never_negative(pair, month):
+    table, member = pair
+    line = rate_line(table, member, month.replace(day=1))
+    assert line.amount.as_tuple().exponent == -2
+    assert line.amount >= 0
