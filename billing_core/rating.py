@@ -149,18 +149,21 @@ def _unit_rate(table: RateTable) -> Decimal:
 
 def age_on(birth_date: date, on: date) -> int:
     """Whole years of age on `on`. A birthday counts on the day itself; a Feb 29 birthday is
-    reached on Mar 1 in common years."""
+    reached on Mar 1 in common years. A child born after `on` (a newborn rated at an earlier
+    reference date) is age 0."""
     years = on.year - birth_date.year
     if (on.month, on.day) < (birth_date.month, birth_date.day):
         years -= 1
-    return years
+    return max(years, 0)
 
 
 def age_reference_date(table: RateTable, on: date) -> date:
     """The date an age is read at for coverage month `on` (a first of month), per `age_reference`:
-    the coverage month itself, the rate version's effective date, or January 1 of that year."""
+    the coverage month itself, the latest anniversary (month of the rate version's effective date)
+    on or before it, or January 1 of that year."""
     if table.age_reference is AgeReference.POLICY_ANNIVERSARY and table.effective_from:
-        return table.effective_from
+        anniversary = table.effective_from.replace(year=on.year, day=1)
+        return anniversary if anniversary <= on else anniversary.replace(year=on.year - 1)
     if table.age_reference is AgeReference.JANUARY_FIRST:
         return date(on.year, 1, 1)
     return on

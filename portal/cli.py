@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import json
 import sys
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import click
@@ -21,6 +22,7 @@ db_cli = AppGroup("db", help="Database schema.")
 demo_cli = AppGroup("demo", help="Demo data.")
 setup_cli = AppGroup("setup", help="Group set-up documents.")
 users_cli = AppGroup("users", help="Portal users.")
+billing_cli = AppGroup("billing", help="Billing runs and invoices.")
 
 
 def json_option(command):
@@ -128,6 +130,168 @@ def users_create(email: str, full_name: str, role: str, password: str):
     }
 
 
+def _month(value: str) -> date:
+    try:
+        return datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        raise click.BadParameter(f"expected a month as YYYY-MM, got {value!r}") from None
+
+
+@billing_cli.command("run")
+@click.option("--period", required=True, help="The month billing periods start in (YYYY-MM).")
+@click.option("--group", "group_numbers", multiple=True, help="Only this group (repeatable).")
+@click.option("--dry-run", is_flag=True, help="Show what would be issued; write nothing.")
+@click.option("--issue-date", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
+@json_option
+def billing_run(period: str, group_numbers: tuple[str, ...], dry_run: bool, issue_date):
+    """Issue the invoices for billing periods starting in PERIOD. Safe to run twice: a billing
+    account already invoiced for the period is skipped."""
+    from billing_core.audit import record
+    from billing_core.invoicing import issue_billing_run, prepare_billing_run
+
+    session = db_session()
+    run = prepare_billing_run if dry_run else issue_billing_run
+    run_date = issue_date.date() if issue_date else datetime.now(UTC).date()
+    outcome = run(session, _month(period), group_numbers=group_numbers or None, run_date=run_date)
+    if not dry_run:
+        record(
+            session,
+            "billing.run",
+            actor_email="cli",
+            detail={"period": period, "issued": [i.invoice_number for i in outcome.issued]},
+        )
+        session.commit()
+    else:
+        session.rollback()
+    verb = "Would issue" if dry_run else "Issued"
+    lines = [f"{verb} {len(outcome.drafts)} invoice(s) for {_month(period):%b %Y}:"]
+    for draft in outcome.drafts:
+        lines.append(
+            f"  {draft.invoice_number:<22} {draft.account.label[:40]:<40} "
+            f"{len(draft.lines):>6} lines  total due {draft.total_due:>14,.2f}"
+        )
+    lines.append(f"  {outcome.line_count:,} lines, new charges {outcome.total_new_charges:,.2f}")
+    if outcome.already_issued:
+        lines.append(f"Already issued (unchanged): {', '.join(outcome.already_issued)}")
+    for number, reason in outcome.not_due.items():
+        lines.append(f"Not billed this period: {number}: {reason}")
+    for number, errors in outcome.held.items():
+        lines.append(f"HELD {number}: {len(errors)} problem(s), nothing issued for this group:")
+        lines += [f"    {error}" for error in errors[:20]]
+    return {**outcome.as_dict(), "lines": lines}
+
+
+@billing_cli.command("invoice")
+@click.argument("number")
+@json_option
+def billing_invoice(number: str):
+    """Print invoice NUMBER: header, sections, lines and the bill bridge."""
+    from sqlalchemy import select
+
+    from billing_core.bill_bridge import bill_bridge
+    from billing_core.errors import NotFound
+    from billing_core.invoices import invoice_lines_query, invoice_view, period_label
+    from billing_core.models import Invoice
+
+    session = db_session()
+    invoice = session.scalar(select(Invoice).where(Invoice.invoice_number == number))
+    if invoice is None:
+        raise NotFound(f"no invoice numbered {number}")
+    view = invoice_view(session, invoice, datetime.now(UTC).date())
+    bridge = bill_bridge(session, invoice)
+    member_lines = session.execute(invoice_lines_query(invoice)).all()
+    summary = [
+        ("Balance forward", invoice.balance_forward),
+        ("Payments and credits since the last bill", -invoice.payments_credits),
+        (view.premium_heading, invoice.current_premium),
+        ("Retro adjustments", invoice.retro_total),
+        ("Fees", invoice.fees_total),
+        ("Total due", invoice.total_due),
+    ]
+    lines = [
+        f"Invoice {invoice.invoice_number} — {view.group.name} ({view.group.group_number})"
+        + (f", {view.subgroup.name}" if view.subgroup else ""),
+        f"Period {period_label(invoice.period_start, invoice.period_end)}, issued "
+        f"{invoice.issued_on.isoformat()}, due {invoice.due_on.isoformat()}; "
+        f"status {view.row.status_label}, open {view.row.balance:,.2f}",
+    ]
+    if view.credit_memo:
+        lines.append(f"VOID: {invoice.void_reason} (credit memo {view.credit_memo.memo_number})")
+    lines += [f"  {label:<42} {amount:>14,.2f}" for label, amount in summary]
+    lines.append("Premium by product:")
+    lines += [
+        f"  {p.product} / {p.plan:<40} {p.lives:>6} lives {p.amount:>14,.2f}" for p in view.products
+    ]
+    for heading, adjustment_lines in (("Retro", view.retro_lines), ("Fees", view.fee_lines)):
+        if adjustment_lines:
+            lines.append(f"{heading}:")
+            lines += [
+                f"  {ln.coverage_month:%b %Y} {ln.description:<50} {ln.amount:>12,.2f}"
+                for ln in adjustment_lines
+            ]
+    lines.append("Bill bridge:")
+    lines.append(f"  {'Prior billed':<42} {bridge.prior_billed:>14,.2f}")
+    lines += [f"  {s.label:<42} {s.amount:>+14,.2f}" for s in bridge.steps]
+    lines.append(f"  {'Current billed':<42} {bridge.current_billed:>14,.2f}")
+    lines.append(f"Member lines ({len(member_lines):,}):")
+    lines += [
+        f"  {ln.line_number:>6} {member.member_key:<10} {member.last_name + ', ' + member.first_name:<30}"
+        f" {product.code:<10} {ln.coverage_month:%b %Y} {(ln.tier.value if ln.tier else ''):<4}"
+        f" {ln.amount:>10,.2f}"
+        for ln, member, plan, product in member_lines
+    ]
+    return {
+        "invoice_number": invoice.invoice_number,
+        "group_number": view.group.group_number,
+        "subgroup": view.subgroup.code if view.subgroup else None,
+        "status": view.row.status,
+        "period_start": invoice.period_start.isoformat(),
+        "period_end": invoice.period_end.isoformat(),
+        "issued_on": invoice.issued_on.isoformat(),
+        "due_on": invoice.due_on.isoformat(),
+        "sections": {
+            "balance_forward": str(invoice.balance_forward),
+            "payments_credits": str(invoice.payments_credits),
+            "current_premium": str(invoice.current_premium),
+            "retro_total": str(invoice.retro_total),
+            "fees_total": str(invoice.fees_total),
+            "total_due": str(invoice.total_due),
+        },
+        "open_balance": str(view.row.balance),
+        "products": [
+            {"product": p.product, "plan": p.plan, "lives": p.lives, "amount": str(p.amount)}
+            for p in view.products
+        ],
+        "adjustments": [
+            {
+                "section": ln.section.value,
+                "coverage_month": ln.coverage_month.isoformat() if ln.coverage_month else None,
+                "reason_code": ln.reason_code,
+                "description": ln.description,
+                "amount": str(ln.amount),
+            }
+            for ln in view.retro_lines + view.fee_lines
+        ],
+        "member_lines": [
+            {
+                "line": ln.line_number,
+                "member_key": member.member_key,
+                "name": f"{member.last_name}, {member.first_name}",
+                "product": product.code,
+                "plan": plan.code,
+                "coverage_month": ln.coverage_month.isoformat(),
+                "tier": ln.tier.value if ln.tier else None,
+                "volume": str(ln.volume) if ln.volume is not None else None,
+                "rate": str(ln.rate) if ln.rate is not None else None,
+                "amount": str(ln.amount),
+            }
+            for ln, member, plan, product in member_lines
+        ],
+        "bill_bridge": bridge.as_dict(),
+        "lines": lines,
+    }
+
+
 def register_cli(app: Flask) -> None:
-    for group in (db_cli, demo_cli, setup_cli, users_cli):
+    for group in (db_cli, demo_cli, setup_cli, users_cli, billing_cli):
         app.cli.add_command(group)

@@ -10,6 +10,7 @@ from datetime import date
 from decimal import Decimal
 
 from billing_core.models import (
+    AgeReduction,
     BillingPolicy,
     BillingSubgroup,
     Broker,
@@ -136,7 +137,10 @@ def make_dental_plan(session, group, *, fam_rate="112.40") -> Plan:
 
 def enroll(session, member, plan, tier="EE", effective_from=date(2024, 1, 1)) -> Coverage:
     coverage = Coverage(
-        member_id=member.id, plan_id=plan.id, tier=Tier(tier), effective_from=effective_from
+        member_id=member.id,
+        plan_id=plan.id,
+        tier=Tier(tier) if tier else None,
+        effective_from=effective_from,
     )
     session.add(coverage)
     session.flush()
@@ -230,3 +234,61 @@ def scenario(session) -> Scenario:
         "admin": make_user(session, Role.ADMIN),
     }
     return Scenario(group_a, group_b, east, west, member_east, member_west, member_b, users)
+
+
+def renew_rates(session, plan, effective_from: date, rates: dict[str, str]) -> RateVersion:
+    """A renewal: close the plan's open rate version the day before and open a new one."""
+    for version in plan.rate_versions:
+        if version.effective_to is None:
+            version.effective_to = date.fromordinal(effective_from.toordinal() - 1)
+    version = RateVersion(plan_id=plan.id, effective_from=effective_from)
+    session.add(version)
+    session.flush()
+    for tier, rate in rates.items():
+        session.add(
+            RateTier(rate_version_id=version.id, tier=Tier(tier), monthly_rate=Decimal(rate))
+        )
+    session.flush()
+    session.refresh(plan)
+    return version
+
+
+def make_life_plan(session, group, *, unit_rate="0.12", multiple="2") -> Plan:
+    """Basic life at `unit_rate` per $1,000 of `multiple` x salary, capped at 500,000, reduced to
+    65% at 65 and 50% at 70."""
+    product = session.query(Product).filter_by(code="LIFE-T").one_or_none()
+    if product is None:
+        product = Product(
+            code="LIFE-T",
+            name="Basic Life",
+            line_of_coverage=LineOfCoverage.BASIC_LIFE,
+            rating_basis=RatingBasis.PER_THOUSAND_VOLUME,
+        )
+        session.add(product)
+        session.flush()
+    plan = Plan(
+        group_id=group.id,
+        product_id=product.id,
+        code=f"LIFE{next(_seq)}",
+        name="Basic Life",
+        effective_from=date(2024, 1, 1),
+    )
+    session.add(plan)
+    session.flush()
+    version = RateVersion(
+        plan_id=plan.id,
+        effective_from=date(2024, 1, 1),
+        unit_rate=Decimal(unit_rate),
+        volume_salary_multiple=Decimal(multiple),
+        volume_maximum=Decimal("500000"),
+    )
+    session.add(version)
+    session.flush()
+    for from_age, percent in [(65, "65"), (70, "50")]:
+        session.add(
+            AgeReduction(
+                rate_version_id=version.id, from_age=from_age, volume_percent=Decimal(percent)
+            )
+        )
+    session.flush()
+    return plan

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from billing_core.db import Base, Money, Rate, UTCDateTime, enum_type, utcnow
+from billing_core.db import AppendOnly, Base, Money, Rate, UTCDateTime, enum_type, utcnow
 from billing_core.errors import ImmutableRecord
 from billing_core.models.enums import BillingMethod, InvoiceSection, InvoiceStatus, Tier
 
@@ -24,6 +24,7 @@ class Invoice(Base):
             "status <> 'void' OR (void_reason IS NOT NULL AND voided_at IS NOT NULL)",
             name="void_has_reason",
         ),
+        Index("ix_invoice_account_period", "group_id", "subgroup_id", "period_start"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -95,3 +96,22 @@ class InvoiceLine(Base):
 
     def guard_delete(self) -> None:
         raise ImmutableRecord("invoice lines are part of an issued invoice and cannot be deleted")
+
+
+class CreditMemo(AppendOnly, Base):
+    """The document a void leaves behind: it credits the whole voided invoice, carries the
+    reason and the supervisor, and points at the reversing journal entry."""
+
+    __tablename__ = "credit_memo"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    memo_number: Mapped[str] = mapped_column(String(40), unique=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), unique=True)
+    amount: Mapped[Decimal] = mapped_column(Money())
+    reason: Mapped[str] = mapped_column(Text)
+    issued_on: Mapped[date] = mapped_column(Date)
+    journal_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entry.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    invoice: Mapped[Invoice] = relationship()

@@ -138,6 +138,21 @@ def test_age_banded_policy_anniversary_reads_age_at_rate_effective_date():
         effective_from=date(2025, 1, 1),
     )
     assert rate_line(table, MemberFacts(date(1995, 6, 1)), date(2025, 7, 1)).amount == D("210.50")
+    # Years after the version took effect, the age is read at the latest anniversary (Jan 1,
+    # 2027): 31 then, so the 30-39 band, even in December when the member is 32.
+    assert rate_line(table, MemberFacts(date(1995, 6, 1)), date(2027, 12, 1)).amount == D("260.00")
+
+
+def test_age_banded_newborn_after_the_reference_date_is_rated_at_age_zero():
+    table = RateTable(
+        basis=RatingBasis.AGE_BANDED,
+        age_bands=BANDED.age_bands,
+        age_reference=AgeReference.JANUARY_FIRST,
+    )
+    member = MemberFacts(date(1995, 6, 1), dependent_birth_dates=(date(2026, 3, 10),))
+    line = rate_line(table, member, date(2026, 4, 1))
+    assert "age 0 at 150.125" in line.explanation
+    assert line.amount == D("410.13")  # age 30 at Jan 1: 260.00 + 150.125
 
 
 def test_age_banded_age_outside_every_band_is_refused():

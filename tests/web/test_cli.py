@@ -21,9 +21,9 @@ def test_every_project_command_accepts_json(web_app):
     ours = [
         (path, cmd)
         for path, cmd in _commands(web_app.cli)
-        if path[0] in {"db", "demo", "setup", "users"}
+        if path[0] in {"db", "demo", "setup", "users", "billing"}
     ]
-    assert len(ours) >= 4
+    assert len(ours) >= 6
     missing = [
         " ".join(path) for path, cmd in ours if not any(p.name == "as_json" for p in cmd.params)
     ]
@@ -96,3 +96,45 @@ def test_setup_import_dry_run_and_real_run(web_app, session):
     assert real.exit_code == 0, real.output
     assert "Imported setup_example.yaml" in real.output
     assert session.scalar(select(EmployerGroup).where(EmployerGroup.group_number == "G-2001"))
+
+
+def test_billing_run_dry_run_then_issue_then_idempotent_and_invoice_print(web_app, session):
+    from billing_core.models import Invoice
+    from tests.factories import enroll, make_dental_plan, make_group, make_member
+
+    group = make_group(session)
+    plan = make_dental_plan(session, group)
+    enroll(session, make_member(session, group, last_name="Quinn"), plan, "FAM")
+    session.commit()
+    runner = web_app.test_cli_runner()
+    base = ["billing", "run", "--period", "2027-02", "--group", group.group_number]
+
+    dry = runner.invoke(args=[*base, "--dry-run", "--json"])
+    assert dry.exit_code == 0, dry.output
+    assert json.loads(dry.output)["invoices"][0]["total_due"] == "112.40"
+    assert session.scalar(select(Invoice).where(Invoice.group_id == group.id)) is None
+
+    issued = runner.invoke(args=[*base, "--issue-date", "2027-01-17"])
+    assert issued.exit_code == 0, issued.output
+    number = f"{group.group_number}-202702"
+    assert number in issued.output and "112.40" in issued.output
+    again = json.loads(runner.invoke(args=[*base, "--json"]).output)
+    assert again["issued"] == [] and again["already_issued"] == [number]
+
+    printed = runner.invoke(args=["billing", "invoice", number])
+    assert printed.exit_code == 0, printed.output
+    assert "Period Feb 2027, issued 2027-01-17, due 2027-02-01" in printed.output
+    assert "Quinn" in printed.output and "Added members and coverages" in printed.output
+    data = json.loads(runner.invoke(args=["billing", "invoice", number, "--json"]).output)
+    assert data["sections"]["total_due"] == "112.40"
+    assert data["member_lines"][0]["tier"] == "FAM"
+    assert data["bill_bridge"]["steps"][0] == {
+        "step": "adds",
+        "label": "Added members and coverages",
+        "amount": "112.40",
+        "rows": 1,
+    }
+    missing = runner.invoke(args=["billing", "invoice", "NOPE-1", "--json"])
+    assert missing.exit_code == 1 and "no invoice numbered NOPE-1" in missing.output
+    bad = runner.invoke(args=["billing", "run", "--period", "Feb 2027"])
+    assert bad.exit_code == 2 and "YYYY-MM" in bad.output

@@ -1,0 +1,306 @@
+"""The bill bridge: why an invoice differs from the previous one of the same billing account.
+
+    prior billed -> + adds -> - terms -> +/- tier/plan changes -> +/- volume/salary changes
+                 -> +/- rate changes -> +/- retro adjustments -> current billed
+
+"Billed" is current-period premium plus retro adjustments (fees are not premium and stay out).
+Premium lines are compared per member x product over the whole invoice. Each member-product
+difference goes wholly to one step, by the first of these that changed: plan or tier, then
+volume (volume, weekly benefit or covered payroll), then rate version or rate, then covered
+months or days (an add if premium went up, a term if it went down). So the steps always sum
+exactly from prior to current, and each step's member rows sum exactly to the step.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing_core.invoicing import previous_invoice
+from billing_core.models import Invoice, InvoiceLine, Member, Plan, Product
+from billing_core.models.enums import InvoiceSection
+from billing_core.money import ZERO
+
+STEPS: tuple[tuple[str, str], ...] = (
+    ("adds", "Added members and coverages"),
+    ("terms", "Terminated members and coverages"),
+    ("tier_plan", "Tier and plan changes"),
+    ("volume", "Volume and salary changes"),
+    ("rate", "Rate changes"),
+    ("retro", "Retro adjustments"),
+)
+STEP_LABELS = dict(STEPS)
+
+
+@dataclass(frozen=True)
+class BridgeRow:
+    """One member x product behind a step (or one retro line). `change` = current - prior."""
+
+    member_id: int | None
+    member_key: str
+    member_name: str
+    subgroup_id: int | None
+    product: str
+    prior_amount: Decimal
+    current_amount: Decimal
+    detail: str
+
+    @property
+    def change(self) -> Decimal:
+        return self.current_amount - self.prior_amount
+
+
+@dataclass
+class BridgeStep:
+    key: str
+    label: str
+    rows: list[BridgeRow] = field(default_factory=list)
+
+    @property
+    def amount(self) -> Decimal:
+        return sum((r.change for r in self.rows), ZERO)
+
+
+@dataclass
+class Bridge:
+    invoice: Invoice
+    prior_invoice: Invoice | None
+    prior_billed: Decimal
+    current_billed: Decimal
+    steps: list[BridgeStep]
+
+    def step(self, key: str) -> BridgeStep:
+        for step in self.steps:
+            if step.key == key:
+                return step
+        raise KeyError(key)
+
+    @property
+    def balances(self) -> bool:
+        return self.prior_billed + sum((s.amount for s in self.steps), ZERO) == self.current_billed
+
+    def as_dict(self) -> dict:
+        return {
+            "prior_invoice": self.prior_invoice.invoice_number if self.prior_invoice else None,
+            "prior_billed": str(self.prior_billed),
+            "steps": [
+                {"step": s.key, "label": s.label, "amount": str(s.amount), "rows": len(s.rows)}
+                for s in self.steps
+            ],
+            "current_billed": str(self.current_billed),
+        }
+
+
+@dataclass
+class _Side:
+    """One member x product on one invoice: summed premium and what it was billed on."""
+
+    amount: Decimal = ZERO
+    months: int = 0
+    plans: set = field(default_factory=set)
+    tiers: set = field(default_factory=set)
+    volumes: set = field(default_factory=set)
+    versions: set = field(default_factory=set)
+    rates: set = field(default_factory=set)
+    plan_names: set = field(default_factory=set)
+
+
+def billed_premium(invoice: Invoice | None) -> Decimal:
+    if invoice is None:
+        return ZERO
+    return invoice.current_premium + invoice.retro_total
+
+
+def _premium_sides(session: Session, invoice_id: int) -> dict[tuple[int, int], _Side]:
+    sides: dict[tuple[int, int], _Side] = {}
+    rows = session.execute(
+        select(
+            InvoiceLine.member_id,
+            Plan.product_id,
+            InvoiceLine.plan_id,
+            Plan.name,
+            InvoiceLine.tier,
+            InvoiceLine.volume,
+            InvoiceLine.rate_version_id,
+            InvoiceLine.rate,
+            InvoiceLine.amount,
+        )
+        .join(Plan, Plan.id == InvoiceLine.plan_id)
+        .where(
+            InvoiceLine.invoice_id == invoice_id,
+            InvoiceLine.section == InvoiceSection.PREMIUM,
+        )
+    )
+    for member_id, product_id, plan_id, plan_name, tier, volume, version, rate, amount in rows:
+        side = sides.setdefault((member_id, product_id), _Side())
+        side.amount += amount
+        side.months += 1
+        side.plans.add(plan_id)
+        side.plan_names.add(plan_name)
+        side.tiers.add(tier)
+        side.volumes.add(volume)
+        side.versions.add(version)
+        side.rates.add(rate)
+    return sides
+
+
+def _one(values: set) -> str:
+    shown = sorted(str(v.value if hasattr(v, "value") else v) for v in values if v is not None)
+    return "/".join(shown) or "—"
+
+
+def _money(values: set) -> str:
+    return "/".join(f"{v:,.2f}" for v in sorted(v for v in values if v is not None)) or "—"
+
+
+def _classify(prior: _Side, current: _Side) -> tuple[str, str]:
+    """The step a changed member x product belongs to, and the words that explain it."""
+    if prior.plans != current.plans:
+        return "tier_plan", f"plan {_one(prior.plan_names)} → {_one(current.plan_names)}"
+    if prior.tiers != current.tiers:
+        return "tier_plan", f"tier {_one(prior.tiers)} → {_one(current.tiers)}"
+    if prior.volumes != current.volumes:
+        return "volume", f"volume {_money(prior.volumes)} → {_money(current.volumes)}"
+    if prior.versions != current.versions or prior.rates != current.rates:
+        return "rate", f"rate {_plain(prior.rates)} → {_plain(current.rates)}"
+    if current.amount > prior.amount:
+        return "adds", f"covered {current.months} month line(s), was {prior.months}"
+    return "terms", f"covered {current.months} month line(s), was {prior.months}"
+
+
+def _plain(values: set) -> str:
+    """Rates as written on a rate sheet: at least two places (1,903.80), more when they have
+    them (0.225)."""
+
+    def show(v: Decimal) -> str:
+        v = v.normalize()
+        return f"{v:,.2f}" if -v.as_tuple().exponent <= 2 else f"{v:,f}"
+
+    return "/".join(show(v) for v in sorted(v for v in values if v is not None)) or "—"
+
+
+def _retro_rows(session: Session, invoice: Invoice, sign: int) -> list[tuple]:
+    return list(
+        session.execute(
+            select(
+                InvoiceLine.member_id,
+                InvoiceLine.amount,
+                InvoiceLine.coverage_month,
+                InvoiceLine.description,
+                Product.name,
+            )
+            .outerjoin(Plan, Plan.id == InvoiceLine.plan_id)
+            .outerjoin(Product, Product.id == Plan.product_id)
+            .where(
+                InvoiceLine.invoice_id == invoice.id,
+                InvoiceLine.section == InvoiceSection.RETRO,
+            )
+            .order_by(InvoiceLine.line_number)
+        ).all()
+    )
+
+
+def bill_bridge(session: Session, invoice: Invoice) -> Bridge:
+    """The bridge from the previous non-void invoice of `invoice`'s billing account (none: from
+    zero, every line an add) to `invoice`. Amounts in dollars; rows carry member names, so only
+    show them to users who may see the group's members."""
+    prior = previous_invoice(session, invoice)
+    current_sides = _premium_sides(session, invoice.id)
+    prior_sides = _premium_sides(session, prior.id) if prior else {}
+    products = dict(session.execute(select(Product.id, Product.name)).all())
+
+    changed: list[tuple[str, int, int, Decimal, Decimal, str]] = []
+    for key in current_sides.keys() | prior_sides.keys():
+        member_id, product_id = key
+        cur = current_sides.get(key)
+        old = prior_sides.get(key)
+        if old is None:
+            step, detail = "adds", f"new: {_one(cur.plan_names)} {_one(cur.tiers)}".rstrip(" —")
+        elif cur is None:
+            step, detail = "terms", f"ended: {_one(old.plan_names)} {_one(old.tiers)}".rstrip(" —")
+        elif cur.amount == old.amount:
+            continue
+        else:
+            step, detail = _classify(old, cur)
+        changed.append(
+            (
+                step,
+                member_id,
+                product_id,
+                old.amount if old else ZERO,
+                cur.amount if cur else ZERO,
+                detail,
+            )
+        )
+
+    retro_current = _retro_rows(session, invoice, 1)
+    retro_prior = _retro_rows(session, prior, -1) if prior else []
+    member_ids = {c[1] for c in changed} | {
+        r[0] for r in retro_current + retro_prior if r[0] is not None
+    }
+    members = (
+        {
+            m.id: m
+            for m in session.execute(
+                select(
+                    Member.id,
+                    Member.member_key,
+                    Member.first_name,
+                    Member.last_name,
+                    Member.subgroup_id,
+                ).where(Member.id.in_(member_ids))
+            )
+        }
+        if member_ids
+        else {}
+    )
+
+    def row(member_id, product, prior_amount, current_amount, detail) -> BridgeRow:
+        m = members.get(member_id)
+        return BridgeRow(
+            member_id=member_id,
+            member_key=m.member_key if m else "",
+            member_name=f"{m.last_name}, {m.first_name}" if m else "(group level)",
+            subgroup_id=m.subgroup_id if m else None,
+            product=product or "",
+            prior_amount=prior_amount,
+            current_amount=current_amount,
+            detail=detail,
+        )
+
+    steps = {key: BridgeStep(key, label) for key, label in STEPS}
+    for step, member_id, product_id, old_amount, cur_amount, detail in changed:
+        steps[step].rows.append(
+            row(member_id, products.get(product_id), old_amount, cur_amount, detail)
+        )
+    for member_id, amount, month, description, product in retro_current:
+        steps["retro"].rows.append(
+            row(member_id, product, ZERO, amount, f"{_period(month)}: {description}")
+        )
+    for member_id, amount, month, description, product in retro_prior:
+        steps["retro"].rows.append(
+            row(
+                member_id,
+                product,
+                amount,
+                ZERO,
+                f"last bill's retro, {_period(month)}: {description}",
+            )
+        )
+    for step in steps.values():
+        step.rows.sort(key=lambda r: (-abs(r.change), r.member_name, r.product))
+    return Bridge(
+        invoice=invoice,
+        prior_invoice=prior,
+        prior_billed=billed_premium(prior),
+        current_billed=billed_premium(invoice),
+        steps=list(steps.values()),
+    )
+
+
+def _period(month: date | None) -> str:
+    return f"{month:%b %Y}" if month else ""

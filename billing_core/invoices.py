@@ -1,0 +1,261 @@
+"""Reading issued invoices for people: the list with paid / balance / status, one invoice's
+sections and product totals, and its member lines (searchable). Queries only; the billing run
+that writes invoices is in `invoicing`.
+
+Status words (what an HR administrator sees): void; paid (nothing open); partially paid (some
+paid, some open); past due (open after the due date); open; no payment due (a credit invoice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import Select, func, or_, select
+from sqlalchemy.orm import Session
+
+from billing_core import ledger
+from billing_core.models import (
+    BillingSubgroup,
+    CreditMemo,
+    EmployerGroup,
+    Invoice,
+    InvoiceLine,
+    Member,
+    Plan,
+    Product,
+    User,
+)
+from billing_core.models.enums import BillingMethod, InvoiceSection, InvoiceStatus
+from billing_core.money import ZERO
+
+STATUS_LABELS = {
+    "void": "Void",
+    "paid": "Paid",
+    "partially_paid": "Partially paid",
+    "past_due": "Past due",
+    "open": "Open",
+    "no_payment_due": "No payment due",
+}
+
+
+def period_label(start: date, end: date) -> str:
+    """`Feb 2027`, `Jan–Mar 2027`, `Nov 2026–Jan 2027`: a billing period in words."""
+    if (start.year, start.month) == (end.year, end.month):
+        return f"{start:%b %Y}"
+    if start.year == end.year:
+        return f"{start:%b}–{end:%b %Y}"
+    return f"{start:%b %Y}–{end:%b %Y}"
+
+
+def invoice_charges(invoice: Invoice) -> Decimal:
+    """The invoice's own new charges (premium + retro + fees): what it added to the receivable."""
+    return invoice.current_premium + invoice.retro_total + invoice.fees_total
+
+
+def invoice_status(invoice: Invoice, open_balance: Decimal, today: date) -> str:
+    if invoice.status is InvoiceStatus.VOID:
+        return "void"
+    charges = invoice_charges(invoice)
+    if charges <= 0:
+        return "no_payment_due"
+    if open_balance <= 0:
+        return "paid"
+    if today > invoice.due_on:
+        return "past_due"
+    if open_balance < charges:
+        return "partially_paid"
+    return "open"
+
+
+@dataclass(frozen=True)
+class InvoiceRow:
+    """One invoice as a list shows it. `amount` is the invoice's new charges, `paid` what has been
+    applied to them, `balance` what is still open; `total_due` is the bill's bottom line."""
+
+    invoice: Invoice
+    amount: Decimal
+    paid: Decimal
+    balance: Decimal
+    status: str
+
+    @property
+    def status_label(self) -> str:
+        return STATUS_LABELS[self.status]
+
+
+def invoice_rows(
+    session: Session, group: EmployerGroup, invoices: Iterable[Invoice], today: date
+) -> list[InvoiceRow]:
+    invoices = list(invoices)
+    receivable = ledger.account(session, ledger.Chart.RECEIVABLE, group)
+    balances = ledger.open_item_balances(session, receivable, [i.id for i in invoices])
+    rows = []
+    for invoice in invoices:
+        charges = invoice_charges(invoice)
+        if invoice.status is InvoiceStatus.VOID:
+            paid, balance = ZERO, ZERO
+        else:
+            balance = balances[invoice.id]
+            paid = charges - balance
+        rows.append(
+            InvoiceRow(invoice, charges, paid, balance, invoice_status(invoice, balance, today))
+        )
+    return rows
+
+
+def invoice_list_query(
+    group_id: int, subgroup_ids: frozenset[int] | None = None, search: str = ""
+) -> Select:
+    """A group's invoices, newest period first. A user limited to some subgroups sees the
+    invoices of those subgroups and the group's consolidated invoice (whose member lines are
+    then filtered to their members by `invoice_lines_query`)."""
+    query = select(Invoice).where(Invoice.group_id == group_id)
+    if subgroup_ids is not None:
+        query = query.where(
+            or_(Invoice.subgroup_id.is_(None), Invoice.subgroup_id.in_(subgroup_ids))
+        )
+    if search:
+        query = query.where(Invoice.invoice_number.ilike(f"%{search}%"))
+    return query.order_by(Invoice.period_start.desc(), Invoice.invoice_number)
+
+
+def find_invoice(
+    session: Session, group_id: int, invoice_id: int, subgroup_ids: frozenset[int] | None = None
+) -> Invoice | None:
+    """The invoice if it belongs to the group (and the user's subgroups); None otherwise."""
+    return session.scalar(
+        invoice_list_query(group_id, subgroup_ids).where(Invoice.id == invoice_id)
+    )
+
+
+@dataclass(frozen=True)
+class ProductTotal:
+    product: str
+    plan: str
+    lives: int
+    amount: Decimal
+
+
+@dataclass
+class InvoiceView:
+    """Everything an invoice page, PDF or CLI shows above the member lines."""
+
+    invoice: Invoice
+    group: EmployerGroup
+    subgroup: BillingSubgroup | None
+    row: InvoiceRow
+    products: list[ProductTotal]
+    retro_lines: list[InvoiceLine]
+    fee_lines: list[InvoiceLine]
+    line_count: int
+    credit_memo: CreditMemo | None
+    voided_by: User | None
+
+    @property
+    def is_self_bill(self) -> bool:
+        return self.invoice.billing_method is BillingMethod.SELF_BILL
+
+    @property
+    def premium_heading(self) -> str:
+        return "Expected premium (self-administered)" if self.is_self_bill else "Current premium"
+
+
+def invoice_view(session: Session, invoice: Invoice, today: date) -> InvoiceView:
+    group = session.get(EmployerGroup, invoice.group_id)
+    products = [
+        ProductTotal(product, plan, lives, amount)
+        for product, plan, lives, amount in session.execute(
+            select(
+                Product.name,
+                Plan.name,
+                func.count(func.distinct(InvoiceLine.member_id)),
+                ledger._money_sum(InvoiceLine.amount),
+            )
+            .join(Plan, Plan.id == InvoiceLine.plan_id)
+            .join(Product, Product.id == Plan.product_id)
+            .where(
+                InvoiceLine.invoice_id == invoice.id,
+                InvoiceLine.section == InvoiceSection.PREMIUM,
+            )
+            .group_by(Product.name, Plan.name)
+            .order_by(Product.name, Plan.name)
+        )
+    ]
+    adjustment_lines = session.scalars(
+        select(InvoiceLine)
+        .where(
+            InvoiceLine.invoice_id == invoice.id,
+            InvoiceLine.section.in_([InvoiceSection.RETRO, InvoiceSection.FEE]),
+        )
+        .order_by(InvoiceLine.line_number)
+    ).all()
+    line_count = session.scalar(
+        select(func.count()).where(
+            InvoiceLine.invoice_id == invoice.id, InvoiceLine.section == InvoiceSection.PREMIUM
+        )
+    )
+    return InvoiceView(
+        invoice=invoice,
+        group=group,
+        subgroup=session.get(BillingSubgroup, invoice.subgroup_id) if invoice.subgroup_id else None,
+        row=invoice_rows(session, group, [invoice], today)[0],
+        products=products,
+        retro_lines=[ln for ln in adjustment_lines if ln.section is InvoiceSection.RETRO],
+        fee_lines=[ln for ln in adjustment_lines if ln.section is InvoiceSection.FEE],
+        line_count=line_count,
+        credit_memo=session.scalar(select(CreditMemo).where(CreditMemo.invoice_id == invoice.id)),
+        voided_by=session.get(User, invoice.voided_by_id) if invoice.voided_by_id else None,
+    )
+
+
+def invoice_lines_query(
+    invoice: Invoice,
+    *,
+    search: str = "",
+    product: str = "",
+    subgroup_ids: frozenset[int] | None = None,
+) -> Select:
+    """Member premium lines of an invoice with the member and plan, ordered as billed. `search`
+    matches last or first name, member id or employee id; `product` is a product code."""
+    query = (
+        select(InvoiceLine, Member, Plan, Product)
+        .join(Member, Member.id == InvoiceLine.member_id)
+        .join(Plan, Plan.id == InvoiceLine.plan_id)
+        .join(Product, Product.id == Plan.product_id)
+        .where(
+            InvoiceLine.invoice_id == invoice.id,
+            InvoiceLine.section == InvoiceSection.PREMIUM,
+        )
+    )
+    if subgroup_ids is not None:
+        query = query.where(Member.subgroup_id.in_(subgroup_ids))
+    if search:
+        like = f"%{search}%"
+        query = query.where(
+            or_(
+                Member.last_name.ilike(like),
+                Member.first_name.ilike(like),
+                Member.member_key.ilike(like),
+                Member.employee_id.ilike(like),
+            )
+        )
+    if product:
+        query = query.where(Product.code == product)
+    return query.order_by(InvoiceLine.line_number)
+
+
+def invoice_products(session: Session, invoice: Invoice) -> list[tuple[str, str]]:
+    """(code, name) of the products billed on the invoice, for a filter."""
+    return list(
+        session.execute(
+            select(Product.code, Product.name)
+            .join(Plan, Plan.product_id == Product.id)
+            .join(InvoiceLine, InvoiceLine.plan_id == Plan.id)
+            .where(InvoiceLine.invoice_id == invoice.id)
+            .distinct()
+            .order_by(Product.name)
+        ).all()
+    )

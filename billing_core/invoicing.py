@@ -1,0 +1,768 @@
+"""The billing run: one immutable invoice per billing account (a group, or a subgroup billed
+separately) per billing period, with its journal entry; and voiding by credit memo.
+
+Sections (DOMAIN.md "Invoices"): current-period premium (member x plan x coverage month lines),
+retro adjustments and fees (approved adjustments not yet billed), balance forward (the previous
+invoice's total due), payments and credits since then, total due, due date.
+
+    total_due = current_premium + retro_total + fees_total + balance_forward - payments_credits
+
+The invoice posts only its new charges (premium + retro + fees) to the group's receivable, tied
+to the invoice as an open item; balance forward and payments are read from the ledger, so the
+total due always equals the account's open receivable after issue.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+from functools import cached_property
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session, selectinload
+
+from billing_core import ledger
+from billing_core.adjustments import FEE_REASONS, reason_label, source_label
+from billing_core.db import utcnow
+from billing_core.enrollment import coverage_months, month_end, period_containing, proration_factor
+from billing_core.errors import AccessDenied, BillingError, ImmutableRecord, RowError
+from billing_core.models import (
+    Adjustment,
+    BillingPolicy,
+    BillingSubgroup,
+    Coverage,
+    CoveredDependent,
+    CreditMemo,
+    Dependent,
+    EmployerGroup,
+    Invoice,
+    InvoiceLine,
+    JournalEntry,
+    Member,
+    Plan,
+    Posting,
+    RateVersion,
+    User,
+)
+from billing_core.models.enums import (
+    AdjustmentStatus,
+    CoverageMonthRule,
+    InvoiceSection,
+    InvoiceStatus,
+    RatingBasis,
+    Role,
+)
+from billing_core.money import ZERO, cents
+from billing_core.rating import MemberFacts, RatedLine, RateTable, RatingDataMissing, rate_line
+
+VOIDING_ROLES = (Role.SUPERVISOR, Role.ADMIN)
+
+
+@dataclass(frozen=True)
+class BillingAccount:
+    """Who receives one bill: the group (consolidating every subgroup not billed on its own) or
+    one subgroup with `bill_separately`."""
+
+    group: EmployerGroup
+    subgroup: BillingSubgroup | None
+
+    @property
+    def subgroup_id(self) -> int | None:
+        return self.subgroup.id if self.subgroup else None
+
+    @property
+    def label(self) -> str:
+        name = f"{self.group.group_number} {self.group.name}"
+        return f"{name} — {self.subgroup.name}" if self.subgroup else name
+
+
+@dataclass
+class DraftInvoice:
+    """An invoice computed but not yet written. `lines` are InvoiceLine column dicts (without
+    invoice_id and line_number) plus `product_code` and `sort_key` used for ordering and totals."""
+
+    account: BillingAccount
+    policy: BillingPolicy
+    invoice_number: str
+    period_start: date
+    period_end: date
+    issued_on: date
+    due_on: date
+    lines: list[dict] = field(default_factory=list)
+    balance_forward: Decimal = ZERO
+    prior_open: Decimal = ZERO
+    rate_version_ids: set[int] = field(default_factory=set)
+    adjustment_ids: list[int] = field(default_factory=list)
+
+    def _section_total(self, section: InvoiceSection) -> Decimal:
+        return sum((ln["amount"] for ln in self.lines if ln["section"] is section), ZERO)
+
+    # Totals are read only once the run has finished adding lines, so they are computed once.
+    @cached_property
+    def current_premium(self) -> Decimal:
+        return self._section_total(InvoiceSection.PREMIUM)
+
+    @cached_property
+    def retro_total(self) -> Decimal:
+        return self._section_total(InvoiceSection.RETRO)
+
+    @cached_property
+    def fees_total(self) -> Decimal:
+        return self._section_total(InvoiceSection.FEE)
+
+    @property
+    def new_charges(self) -> Decimal:
+        return self.current_premium + self.retro_total + self.fees_total
+
+    @property
+    def payments_credits(self) -> Decimal:
+        """What reduced the account since the last bill (payments, credits, voids)."""
+        return self.balance_forward - self.prior_open
+
+    @property
+    def total_due(self) -> Decimal:
+        return self.new_charges + self.balance_forward - self.payments_credits
+
+    def product_totals(self) -> dict[str, tuple[int, Decimal]]:
+        """Premium lines per product code: (line count, amount)."""
+        totals: dict[str, tuple[int, Decimal]] = {}
+        for ln in self.lines:
+            if ln["section"] is InvoiceSection.PREMIUM:
+                count, amount = totals.get(ln["product_code"], (0, ZERO))
+                totals[ln["product_code"]] = (count + 1, amount + ln["amount"])
+        return dict(sorted(totals.items()))
+
+    def as_dict(self) -> dict:
+        return {
+            "invoice_number": self.invoice_number,
+            "group_number": self.account.group.group_number,
+            "group_name": self.account.group.name,
+            "subgroup": self.account.subgroup.code if self.account.subgroup else None,
+            "billing_method": self.policy.billing_method.value,
+            "period_start": self.period_start.isoformat(),
+            "period_end": self.period_end.isoformat(),
+            "issued_on": self.issued_on.isoformat(),
+            "due_on": self.due_on.isoformat(),
+            "lines": len(self.lines),
+            "current_premium": str(self.current_premium),
+            "retro_total": str(self.retro_total),
+            "fees_total": str(self.fees_total),
+            "balance_forward": str(self.balance_forward),
+            "payments_credits": str(self.payments_credits),
+            "total_due": str(self.total_due),
+            "products": {
+                code: {"lines": count, "amount": str(amount)}
+                for code, (count, amount) in self.product_totals().items()
+            },
+        }
+
+
+@dataclass
+class RunOutcome:
+    """What a billing run for one period found and (unless a dry run) issued."""
+
+    period: date
+    run_date: date
+    dry_run: bool
+    drafts: list[DraftInvoice] = field(default_factory=list)
+    issued: list[Invoice] = field(default_factory=list)
+    already_issued: list[str] = field(default_factory=list)
+    held: dict[str, list[RowError]] = field(default_factory=dict)
+    not_due: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def line_count(self) -> int:
+        return sum(len(d.lines) for d in self.drafts)
+
+    @property
+    def total_new_charges(self) -> Decimal:
+        return sum((d.new_charges for d in self.drafts), ZERO)
+
+    def as_dict(self) -> dict:
+        return {
+            "period": f"{self.period:%Y-%m}",
+            "run_date": self.run_date.isoformat(),
+            "dry_run": self.dry_run,
+            "invoices": [d.as_dict() for d in self.drafts],
+            "issued": [i.invoice_number for i in self.issued],
+            "already_issued": self.already_issued,
+            "held": {g: [str(e) for e in errors] for g, errors in self.held.items()},
+            "not_due": self.not_due,
+            "line_count": self.line_count,
+            "total_new_charges": str(self.total_new_charges),
+        }
+
+
+def invoice_number_for(account: BillingAccount, period_start: date, reissue: int = 0) -> str:
+    """`G-1001-202701`, `G-1008-202701-DC` for a separately billed subgroup, and `-R2`, `-R3` ...
+    for the invoices issued after a void of the same period."""
+    number = f"{account.group.group_number}-{period_start:%Y%m}"
+    if account.subgroup is not None:
+        number += f"-{account.subgroup.code}"
+    if reissue:
+        number += f"-R{reissue + 1}"
+    return number
+
+
+def billing_period_for(
+    group: EmployerGroup, policy: BillingPolicy, month: date
+) -> tuple[date, date]:
+    """The group's billing period holding `month`; periods align on the group's original
+    effective month (a quarterly group effective in February bills Feb-Apr, May-Jul ...)."""
+    return period_containing(policy.billing_frequency, group.original_effective_date, month)
+
+
+def billing_accounts(group: EmployerGroup) -> list[BillingAccount]:
+    """The consolidated account first, then each subgroup billed separately."""
+    return [BillingAccount(group, None)] + [
+        BillingAccount(group, s) for s in group.subgroups if s.bill_separately
+    ]
+
+
+def _account_for_subgroup(
+    accounts: dict[int | None, BillingAccount], subgroup_id: int | None
+) -> BillingAccount:
+    return accounts.get(subgroup_id) or accounts[None]
+
+
+# --------------------------------------------------------------------------- premium lines
+
+
+def _load_plans(session: Session, group: EmployerGroup) -> dict[int, Plan]:
+    plans = session.scalars(
+        select(Plan)
+        .where(Plan.group_id == group.id)
+        .options(
+            selectinload(Plan.product),
+            selectinload(Plan.rate_versions).selectinload(RateVersion.tier_rates),
+            selectinload(Plan.rate_versions).selectinload(RateVersion.age_bands),
+            selectinload(Plan.rate_versions).selectinload(RateVersion.age_reductions),
+        )
+    ).all()
+    return {p.id: p for p in plans}
+
+
+def _premium_lines(
+    session: Session,
+    group: EmployerGroup,
+    policy: BillingPolicy,
+    period_start: date,
+    period_end: date,
+    accounts: dict[int | None, BillingAccount],
+    drafts: dict[int | None, DraftInvoice],
+    errors: list[RowError],
+) -> None:
+    """Rate every coverage in force in the period into member x plan x month lines on the
+    draft of the member's billing account. Problems are appended to `errors`."""
+    plans = _load_plans(session, group)
+    tables: dict[int, RateTable] = {}
+    rated_memo: dict[tuple, RatedLine] = {}
+    rule = CoverageMonthRule(policy.coverage_month_rule)
+    coverages = session.execute(
+        select(
+            Coverage.id,
+            Coverage.plan_id,
+            Coverage.tier,
+            Coverage.elected_volume,
+            Coverage.effective_from,
+            Coverage.effective_to,
+            Member.id,
+            Member.member_key,
+            Member.first_name,
+            Member.last_name,
+            Member.birth_date,
+            Member.annual_salary,
+            Member.subgroup_id,
+        )
+        .join(Member, Member.id == Coverage.member_id)
+        .where(Member.group_id == group.id, Coverage.effective_from <= period_end)
+        .where((Coverage.effective_to.is_(None)) | (Coverage.effective_to >= period_start))
+    ).all()
+    dependents_by_coverage: dict[int, list[tuple[date, date | None, date | None]]] = defaultdict(
+        list
+    )
+    for coverage_id, birth, dep_from, dep_to in session.execute(
+        select(
+            CoveredDependent.coverage_id,
+            Dependent.birth_date,
+            Dependent.effective_from,
+            Dependent.effective_to,
+        )
+        .join(Dependent, Dependent.id == CoveredDependent.dependent_id)
+        .join(Coverage, Coverage.id == CoveredDependent.coverage_id)
+        .join(Member, Member.id == Coverage.member_id)
+        .where(Member.group_id == group.id, Coverage.effective_from <= period_end)
+        .where((Coverage.effective_to.is_(None)) | (Coverage.effective_to >= period_start))
+    ):
+        dependents_by_coverage[coverage_id].append((birth, dep_from, dep_to))
+
+    for (
+        coverage_id,
+        plan_id,
+        tier,
+        elected_volume,
+        cov_from,
+        cov_to,
+        member_id,
+        member_key,
+        first_name,
+        last_name,
+        birth_date,
+        salary,
+        subgroup_id,
+    ) in coverages:
+        plan = plans[plan_id]
+        draft = drafts[_account_for_subgroup(accounts, subgroup_id).subgroup_id]
+        for month in coverage_months(cov_from, cov_to, period_start, period_end, rule):
+            version = plan.rate_version_on(month)
+            if version is None:
+                errors.append(
+                    RowError(
+                        row=member_key,
+                        column=plan.code,
+                        message=f"plan {plan.code} has no rate version in force for {month:%b %Y}",
+                    )
+                )
+                continue
+            table = tables.get(version.id)
+            if table is None:
+                table = tables[version.id] = RateTable.from_version(
+                    version, plan.product.rating_basis
+                )
+            dependent_births = tuple(
+                birth
+                for birth, dep_from, dep_to in dependents_by_coverage.get(coverage_id, ())
+                if (dep_from is None or dep_from <= month_end(month))
+                and (dep_to is None or dep_to >= month)
+            )
+            facts = MemberFacts(
+                birth_date=birth_date,
+                annual_salary=salary,
+                tier=tier,
+                elected_volume=elected_volume,
+                dependent_birth_dates=dependent_births,
+            )
+            # Rating is pure, so identical facts share one result; a tiered rate depends on the
+            # tier alone, which is most lines of a run.
+            if table.basis is RatingBasis.TIERED_COMPOSITE:
+                memo_key = (version.id, tier)
+            else:
+                memo_key = (version.id, facts, month)
+            rated = rated_memo.get(memo_key)
+            if rated is None:
+                try:
+                    rated = rated_memo[memo_key] = rate_line(table, facts, month)
+                except RatingDataMissing as problem:
+                    errors.append(RowError(row=member_key, column=plan.code, message=str(problem)))
+                    continue
+            amount = rated.amount
+            description = rated.explanation
+            if rule is CoverageMonthRule.DAILY_PRORATION:
+                factor = proration_factor(cov_from, cov_to, month)
+                if factor != 1:
+                    # Decision: the monthly premium is the rate; proration applies to it and the
+                    # line is rounded half-up again (a carrier bills a rounded monthly rate).
+                    amount = cents(amount * factor)
+                    days = (
+                        min(cov_to or month_end(month), month_end(month)) - max(cov_from, month)
+                    ).days + 1
+                    description += f", prorated {days}/{month_end(month).day} days"
+            draft.rate_version_ids.add(version.id)
+            draft.lines.append(
+                {
+                    "section": InvoiceSection.PREMIUM,
+                    "member_id": member_id,
+                    "plan_id": plan_id,
+                    "rate_version_id": version.id,
+                    "coverage_month": month,
+                    "tier": tier,
+                    "volume": rated.volume or rated.weekly_benefit or rated.covered_payroll,
+                    "rate": rated.rate,
+                    "amount": amount,
+                    "description": description,
+                    "reason_code": None,
+                    "adjustment_id": None,
+                    "product_code": plan.product.code,
+                    "sort_key": (
+                        0,
+                        last_name.lower(),
+                        first_name.lower(),
+                        member_key,
+                        plan.code,
+                        month,
+                    ),
+                }
+            )
+
+
+def _adjustment_lines(
+    session: Session,
+    group: EmployerGroup,
+    accounts: dict[int | None, BillingAccount],
+    drafts: dict[int | None, DraftInvoice],
+) -> None:
+    """Approved, not yet billed adjustments of the group onto the retro or fees section."""
+    rows = session.execute(
+        select(Adjustment, Member.subgroup_id, Member.member_key, Member.last_name, Plan)
+        .outerjoin(Member, Member.id == Adjustment.member_id)
+        .outerjoin(Plan, Plan.id == Adjustment.plan_id)
+        .where(
+            Adjustment.group_id == group.id,
+            Adjustment.status == AdjustmentStatus.APPROVED,
+            Adjustment.invoice_id.is_(None),
+        )
+        .options(selectinload(Plan.product))
+        .order_by(Adjustment.coverage_month, Adjustment.id)
+    ).all()
+    for adjustment, member_subgroup_id, member_key, last_name, plan in rows:
+        subgroup_id = adjustment.subgroup_id or member_subgroup_id
+        draft = drafts[_account_for_subgroup(accounts, subgroup_id).subgroup_id]
+        is_fee = adjustment.reason_code in FEE_REASONS
+        what = reason_label(adjustment.reason_code)
+        source = source_label(adjustment.source_type)
+        draft.adjustment_ids.append(adjustment.id)
+        draft.lines.append(
+            {
+                "section": InvoiceSection.FEE if is_fee else InvoiceSection.RETRO,
+                "member_id": adjustment.member_id,
+                "plan_id": adjustment.plan_id,
+                "rate_version_id": None,
+                "coverage_month": adjustment.coverage_month,
+                "tier": None,
+                "volume": None,
+                "rate": None,
+                "amount": adjustment.amount,
+                "description": f"{what} ({source})" if source else what,
+                "reason_code": adjustment.reason_code,
+                "adjustment_id": adjustment.id,
+                "product_code": plan.product.code if plan else "",
+                "sort_key": (
+                    2 if is_fee else 1,
+                    adjustment.coverage_month,
+                    (last_name or "").lower(),
+                    member_key or "",
+                    adjustment.id,
+                ),
+            }
+        )
+
+
+# --------------------------------------------------------------------------- balances
+
+
+def receivable_open_total(
+    session: Session, group: EmployerGroup, subgroup_id: int | None
+) -> Decimal:
+    """Open receivable of one billing account: debits minus credits on the group's receivable
+    for the invoices of that account."""
+    receivable = ledger.account(session, ledger.Chart.RECEIVABLE, group)
+    subgroup_match = (
+        Invoice.subgroup_id.is_(None) if subgroup_id is None else Invoice.subgroup_id == subgroup_id
+    )
+    debit, credit = session.execute(
+        select(ledger._money_sum(Posting.debit), ledger._money_sum(Posting.credit))
+        .join(Invoice, Invoice.id == Posting.invoice_id)
+        .where(Posting.account_id == receivable.id, Invoice.group_id == group.id, subgroup_match)
+    ).one()
+    return debit - credit
+
+
+def _account_invoices(session: Session, group_id: int, subgroup_id: int | None):
+    query = select(Invoice).where(Invoice.group_id == group_id)
+    if subgroup_id is None:
+        return query.where(Invoice.subgroup_id.is_(None))
+    return query.where(Invoice.subgroup_id == subgroup_id)
+
+
+def previous_invoice(session: Session, invoice_or_draft) -> Invoice | None:
+    """The latest non-void invoice of the same billing account for an earlier period."""
+    group_id = getattr(invoice_or_draft, "group_id", None) or invoice_or_draft.account.group.id
+    subgroup_id = (
+        invoice_or_draft.subgroup_id
+        if isinstance(invoice_or_draft, Invoice)
+        else invoice_or_draft.account.subgroup_id
+    )
+    return session.scalar(
+        _account_invoices(session, group_id, subgroup_id)
+        .where(
+            Invoice.period_start < invoice_or_draft.period_start,
+            Invoice.status != InvoiceStatus.VOID,
+        )
+        .order_by(Invoice.period_start.desc(), Invoice.id.desc())
+        .limit(1)
+    )
+
+
+# --------------------------------------------------------------------------- the run
+
+
+def _groups_for_run(session: Session, group_numbers: Iterable[str] | None) -> list[EmployerGroup]:
+    query = (
+        select(EmployerGroup)
+        .options(selectinload(EmployerGroup.policies), selectinload(EmployerGroup.subgroups))
+        .order_by(EmployerGroup.group_number)
+    )
+    wanted = None if group_numbers is None else sorted(set(group_numbers))
+    if wanted is not None:
+        query = query.where(EmployerGroup.group_number.in_(wanted))
+    groups = list(session.scalars(query))
+    if wanted is not None:
+        missing = set(wanted) - {g.group_number for g in groups}
+        if missing:
+            raise BillingError(f"no group numbered {', '.join(sorted(missing))}")
+    return groups
+
+
+def prepare_billing_run(
+    session: Session,
+    period: date,
+    *,
+    group_numbers: Iterable[str] | None = None,
+    run_date: date | None = None,
+) -> RunOutcome:
+    """Compute the invoices for billing periods starting in `period`'s month, writing nothing.
+
+    A group is billed when a billing period of its policy starts that month. A billing account
+    that already has a non-void invoice for the period is reported in `already_issued` (the run
+    is idempotent). A group with any rating problem is held whole, with every problem listed.
+    `run_date` (default: the period's scheduled issue date, first of period minus lead days)
+    is the issue date printed on the invoices."""
+    period = period.replace(day=1)
+    outcome = RunOutcome(period=period, run_date=run_date or period, dry_run=True)
+    for group in _groups_for_run(session, group_numbers):
+        policy = group.policy_on(period)
+        if policy is None:
+            outcome.not_due[group.group_number] = f"no billing policy in force in {period:%b %Y}"
+            continue
+        period_start, period_end = billing_period_for(group, policy, period)
+        if period_start != period:
+            outcome.not_due[group.group_number] = (
+                f"billed {policy.billing_frequency.value.replace('_', '-')}; "
+                f"the period holding {period:%b %Y} started {period_start:%b %Y}"
+            )
+            continue
+        if month_end(period_end) < group.original_effective_date:
+            outcome.not_due[group.group_number] = (
+                f"coverage starts {group.original_effective_date:%b %d, %Y}"
+            )
+            continue
+        issued_on = run_date or (period_start - timedelta(days=policy.lead_days))
+        accounts = {a.subgroup_id: a for a in billing_accounts(group)}
+        drafts: dict[int | None, DraftInvoice] = {}
+        for subgroup_id, account in accounts.items():
+            existing = session.execute(
+                _account_invoices(session, group.id, subgroup_id)
+                .with_only_columns(Invoice.invoice_number, Invoice.status)
+                .where(Invoice.period_start == period_start)
+            ).all()
+            live = [number for number, status in existing if status is not InvoiceStatus.VOID]
+            if live:
+                outcome.already_issued.extend(live)
+                continue
+            drafts[subgroup_id] = DraftInvoice(
+                account=account,
+                policy=policy,
+                invoice_number=invoice_number_for(account, period_start, reissue=len(existing)),
+                period_start=period_start,
+                period_end=period_end,
+                issued_on=issued_on,
+                due_on=period_start,
+            )
+        if not drafts:
+            continue
+        errors: list[RowError] = []
+        # Lines for accounts already issued are computed into a scratch draft and dropped.
+        scratch = {
+            sid: drafts.get(sid)
+            or DraftInvoice(a, policy, "", period_start, period_end, issued_on, period_start)
+            for sid, a in accounts.items()
+        }
+        _premium_lines(session, group, policy, period_start, period_end, accounts, scratch, errors)
+        _adjustment_lines(session, group, accounts, {sid: scratch[sid] for sid in accounts})
+        if errors:
+            outcome.held[group.group_number] = errors
+            continue
+        for subgroup_id, draft in drafts.items():
+            draft.lines.sort(key=lambda ln: ln["sort_key"])
+            previous = previous_invoice(session, draft)
+            draft.balance_forward = previous.total_due if previous else ZERO
+            draft.prior_open = receivable_open_total(session, group, subgroup_id)
+            outcome.drafts.append(draft)
+    return outcome
+
+
+def issue_billing_run(
+    session: Session,
+    period: date,
+    *,
+    group_numbers: Iterable[str] | None = None,
+    run_date: date | None = None,
+    actor_id: int | None = None,
+) -> RunOutcome:
+    """Prepare the run and issue every draft: the invoice and its lines, the journal entry
+    (receivable against premium revenue and fee income), approved adjustments marked billed,
+    and the rate versions used marked billed (frozen). Running it again issues nothing new."""
+    outcome = prepare_billing_run(session, period, group_numbers=group_numbers, run_date=run_date)
+    outcome.dry_run = False
+    for draft in outcome.drafts:
+        outcome.issued.append(_issue(session, draft, actor_id))
+    return outcome
+
+
+def _issue(session: Session, draft: DraftInvoice, actor_id: int | None) -> Invoice:
+    group = draft.account.group
+    invoice = Invoice(
+        invoice_number=draft.invoice_number,
+        group_id=group.id,
+        subgroup_id=draft.account.subgroup_id,
+        billing_method=draft.policy.billing_method,
+        period_start=draft.period_start,
+        period_end=draft.period_end,
+        issued_on=draft.issued_on,
+        due_on=draft.due_on,
+        current_premium=draft.current_premium,
+        retro_total=draft.retro_total,
+        fees_total=draft.fees_total,
+        balance_forward=draft.balance_forward,
+        payments_credits=draft.payments_credits,
+        total_due=draft.total_due,
+        status=InvoiceStatus.ISSUED,
+    )
+    session.add(invoice)
+    session.flush()
+    rows = []
+    for number, line in enumerate(draft.lines, start=1):
+        row = {k: v for k, v in line.items() if k not in ("product_code", "sort_key")}
+        row["invoice_id"] = invoice.id
+        row["line_number"] = number
+        rows.append(row)
+    if rows:
+        # Core executemany: the ORM bulk path splits rows by which columns are None.
+        session.execute(insert(InvoiceLine.__table__), rows)
+    premium = draft.current_premium + draft.retro_total
+    legs = []
+    if draft.new_charges:
+        receivable = ledger.account(session, ledger.Chart.RECEIVABLE, group)
+        legs.append(ledger.Leg(receivable, draft.new_charges, invoice_id=invoice.id))
+    if premium:
+        legs.append(ledger.Leg(ledger.account(session, ledger.Chart.PREMIUM_REVENUE), -premium))
+    if draft.fees_total:
+        legs.append(ledger.Leg(ledger.account(session, ledger.Chart.FEE_INCOME), -draft.fees_total))
+    if any(leg.amount for leg in legs):
+        ledger.post_entry(
+            session,
+            entry_date=draft.issued_on,
+            memo=f"Invoice {invoice.invoice_number}",
+            source_type="invoice",
+            source_id=invoice.id,
+            legs=[leg for leg in legs if leg.amount],
+            idempotency_key=f"invoice:{invoice.invoice_number}",
+            created_by_id=actor_id,
+        )
+    if draft.adjustment_ids:
+        session.execute(
+            update(Adjustment)
+            .where(Adjustment.id.in_(draft.adjustment_ids))
+            .values(status=AdjustmentStatus.BILLED, invoice_id=invoice.id)
+        )
+    if draft.rate_version_ids:
+        session.execute(
+            update(RateVersion)
+            .where(
+                RateVersion.id.in_(draft.rate_version_ids), RateVersion.first_billed_on.is_(None)
+            )
+            .values(first_billed_on=draft.issued_on)
+        )
+    return invoice
+
+
+# --------------------------------------------------------------------------- void
+
+
+def invoice_entry(session: Session, invoice: Invoice) -> JournalEntry | None:
+    """The journal entry that issued `invoice` (None for an invoice with no new charges)."""
+    return session.scalar(
+        select(JournalEntry).where(
+            JournalEntry.source_type == "invoice",
+            JournalEntry.source_id == invoice.id,
+            JournalEntry.reverses_entry_id.is_(None),
+        )
+    )
+
+
+def invoice_payments_applied(session: Session, invoice: Invoice) -> Decimal:
+    """Credits on the invoice's open item other than a void (i.e. cash applied to it)."""
+    receivable = ledger.account(session, ledger.Chart.RECEIVABLE, _group(session, invoice))
+    return session.scalar(
+        select(ledger._money_sum(Posting.credit))
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(
+            Posting.account_id == receivable.id,
+            Posting.invoice_id == invoice.id,
+            JournalEntry.source_type != "void",
+        )
+    )
+
+
+def _group(session: Session, invoice: Invoice) -> EmployerGroup:
+    return session.get(EmployerGroup, invoice.group_id)
+
+
+def void_invoice(
+    session: Session, invoice: Invoice, *, reason: str, actor: User, on: date
+) -> CreditMemo:
+    """Void an issued invoice: a supervisor (never the system, never a specialist) gives a
+    reason; the invoice's entry is reversed by a new entry, a credit memo for its new charges is
+    issued, and adjustments it billed return to approved so the next invoice bills them again.
+    An invoice with payments applied cannot be voided until they are moved."""
+    if actor.role not in VOIDING_ROLES:
+        raise AccessDenied("only a supervisor can void an invoice")
+    reason = (reason or "").strip()
+    if len(reason) < 5:
+        raise BillingError("give the reason for the void (at least a few words)")
+    if invoice.status is InvoiceStatus.VOID:
+        raise ImmutableRecord(f"invoice {invoice.invoice_number} is already void")
+    applied = invoice_payments_applied(session, invoice)
+    if applied:
+        raise BillingError(
+            f"invoice {invoice.invoice_number} has {applied:,.2f} of payments applied; "
+            "move them to unapplied cash before voiding"
+        )
+    charges = invoice.current_premium + invoice.retro_total + invoice.fees_total
+    memo_number = f"CM-{invoice.invoice_number}"
+    entry = invoice_entry(session, invoice)
+    reversal = None
+    if entry is not None:
+        reversal = ledger.reverse_entry(
+            session,
+            entry,
+            entry_date=on,
+            memo=f"Void of invoice {invoice.invoice_number} (credit memo {memo_number})",
+            source_type="void",
+            source_id=invoice.id,
+            created_by_id=actor.id,
+        )
+    invoice.status = InvoiceStatus.VOID
+    invoice.void_reason = reason
+    invoice.voided_by_id = actor.id
+    invoice.voided_at = utcnow()
+    credit_memo = CreditMemo(
+        memo_number=memo_number,
+        invoice_id=invoice.id,
+        amount=charges,
+        reason=reason,
+        issued_on=on,
+        journal_entry_id=reversal.id if reversal else None,
+        created_by_id=actor.id,
+    )
+    session.add(credit_memo)
+    session.execute(
+        update(Adjustment)
+        .where(Adjustment.invoice_id == invoice.id)
+        .values(status=AdjustmentStatus.APPROVED, invoice_id=None)
+    )
+    session.flush()
+    return credit_memo

@@ -1,0 +1,198 @@
+"""The double-entry ledger API: the chart of accounts, one posting function that refuses an
+unbalanced entry, reversal (the only way to correct), and balances derived from postings.
+
+Amounts passed to `post_entry` are signed dollars: positive is a debit, negative a credit.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select, type_coerce
+from sqlalchemy.orm import Session
+
+from billing_core.db import Money
+from billing_core.errors import UnbalancedEntry
+from billing_core.models import EmployerGroup, JournalEntry, LedgerAccount, Posting
+from billing_core.models.enums import AccountKind
+from billing_core.money import ZERO, cents
+
+
+class Chart(enum.Enum):
+    """The chart of accounts of DOMAIN.md. `per_group` accounts exist once per employer group
+    (number `1100-G-1001`); the others once for the carrier."""
+
+    RECEIVABLE = ("1100", "Accounts receivable", AccountKind.ASSET, True)
+    UNAPPLIED_CASH = ("2100", "Unapplied cash (credit balance)", AccountKind.LIABILITY, True)
+    SUSPENSE = ("2150", "Suspense (unidentified cash)", AccountKind.LIABILITY, False)
+    REFUNDS_PAYABLE = ("2200", "Refunds payable", AccountKind.LIABILITY, True)
+    COMMISSION_PAYABLE = ("2300", "Commission payable", AccountKind.LIABILITY, False)
+    PREMIUM_REVENUE = ("4000", "Premium revenue", AccountKind.REVENUE, False)
+    FEE_INCOME = ("4100", "Fee income", AccountKind.REVENUE, False)
+    WRITE_OFF = ("5100", "Premium write-off", AccountKind.EXPENSE, False)
+
+    def __init__(self, code: str, title: str, kind: AccountKind, per_group: bool):
+        self.code = code
+        self.title = title
+        self.kind = kind
+        self.per_group = per_group
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One side of an entry: `amount` in dollars, positive = debit, negative = credit;
+    `invoice_id` ties a receivable posting to the open item it belongs to."""
+
+    account: LedgerAccount
+    amount: Decimal
+    invoice_id: int | None = None
+
+
+def account(session: Session, chart: Chart, group: EmployerGroup | None = None) -> LedgerAccount:
+    """The ledger account for `chart` (and `group` for per-group accounts), created on first use."""
+    if chart.per_group and group is None:
+        raise ValueError(f"{chart.title} is kept per group; pass the group")
+    number = f"{chart.code}-{group.group_number}" if chart.per_group else chart.code
+    cache = session.info.setdefault("ledger_accounts", {})
+    found = cache.get(number)
+    if found is not None and found in session:
+        return found
+    found = session.scalar(select(LedgerAccount).where(LedgerAccount.number == number))
+    if found is None:
+        title = f"{chart.title} — {group.group_number}" if chart.per_group else chart.title
+        found = LedgerAccount(
+            number=number,
+            code=chart.code,
+            name=title,
+            kind=chart.kind,
+            group_id=group.id if chart.per_group else None,
+        )
+        session.add(found)
+        session.flush()
+    cache[number] = found
+    return found
+
+
+def post_entry(
+    session: Session,
+    *,
+    entry_date: date,
+    memo: str,
+    source_type: str,
+    legs: Sequence[Leg],
+    source_id: int | None = None,
+    idempotency_key: str | None = None,
+    created_by_id: int | None = None,
+    reverses_entry_id: int | None = None,
+) -> JournalEntry:
+    """Post one balanced journal entry and return it.
+
+    Each leg must be a whole number of cents and not zero; debits must equal credits, else
+    `UnbalancedEntry` and nothing is written. With `idempotency_key`, a second call with the same
+    key returns the entry already posted instead of posting again."""
+    if idempotency_key is not None:
+        existing = session.scalar(
+            select(JournalEntry).where(JournalEntry.idempotency_key == idempotency_key)
+        )
+        if existing is not None:
+            return existing
+    for leg in legs:
+        if leg.amount == 0 or cents(leg.amount) != leg.amount:
+            raise UnbalancedEntry(
+                f"{memo}: every posting must be a non-zero whole number of cents, got {leg.amount}"
+            )
+    total = sum((leg.amount for leg in legs), ZERO)
+    if not legs or total != 0:
+        raise UnbalancedEntry(f"{memo}: debits and credits differ by {total}")
+    entry = JournalEntry(
+        entry_date=entry_date,
+        memo=memo[:300],
+        source_type=source_type,
+        source_id=source_id,
+        idempotency_key=idempotency_key,
+        created_by_id=created_by_id,
+        reverses_entry_id=reverses_entry_id,
+    )
+    session.add(entry)
+    session.flush()
+    session.add_all(
+        Posting(
+            entry_id=entry.id,
+            account_id=leg.account.id,
+            debit=leg.amount if leg.amount > 0 else ZERO,
+            credit=-leg.amount if leg.amount < 0 else ZERO,
+            invoice_id=leg.invoice_id,
+        )
+        for leg in legs
+    )
+    session.flush()
+    return entry
+
+
+def reverse_entry(
+    session: Session,
+    entry: JournalEntry,
+    *,
+    entry_date: date,
+    memo: str,
+    source_type: str,
+    source_id: int | None = None,
+    created_by_id: int | None = None,
+) -> JournalEntry:
+    """Post the mirror image of `entry` (every debit becomes a credit of the same amount on the
+    same account and open item). An entry can be reversed once (the database enforces it)."""
+    legs = [
+        Leg(account=p.account, amount=p.credit - p.debit, invoice_id=p.invoice_id)
+        for p in entry.postings
+    ]
+    return post_entry(
+        session,
+        entry_date=entry_date,
+        memo=memo,
+        source_type=source_type,
+        source_id=source_id,
+        legs=legs,
+        created_by_id=created_by_id,
+        reverses_entry_id=entry.id,
+    )
+
+
+def _money_sum(column):
+    return type_coerce(func.coalesce(func.sum(column), 0), Money())
+
+
+def account_balance(session: Session, ledger_account: LedgerAccount) -> Decimal:
+    """Debits minus credits on the account (an asset's balance; a liability's is the negative)."""
+    debit, credit = session.execute(
+        select(_money_sum(Posting.debit), _money_sum(Posting.credit)).where(
+            Posting.account_id == ledger_account.id
+        )
+    ).one()
+    return debit - credit
+
+
+def open_item_balances(
+    session: Session, receivable: LedgerAccount, invoice_ids: Iterable[int]
+) -> dict[int, Decimal]:
+    """Open balance (debits minus credits on the receivable account) of each invoice in
+    `invoice_ids`; invoices with no receivable postings are 0.00."""
+    ids = list(invoice_ids)
+    balances = dict.fromkeys(ids, ZERO)
+    if not ids:
+        return balances
+    rows = session.execute(
+        select(Posting.invoice_id, _money_sum(Posting.debit), _money_sum(Posting.credit))
+        .where(Posting.account_id == receivable.id, Posting.invoice_id.in_(ids))
+        .group_by(Posting.invoice_id)
+    )
+    for invoice_id, debit, credit in rows:
+        balances[invoice_id] = debit - credit
+    return balances
+
+
+def entry_is_balanced(entry: JournalEntry) -> bool:
+    return sum((p.debit - p.credit for p in entry.postings), ZERO) == 0
