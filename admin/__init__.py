@@ -16,7 +16,7 @@ def admit_staff_only():
         abort(403)
 
 
-from admin.views import groups  # noqa: E402,F401
+from admin.views import billing, groups  # noqa: E402,F401
 
 
 @bp.after_request
@@ -25,7 +25,9 @@ def audit_staff_changes(response):
     rows the use cases write."""
     from flask import request
 
-    if request.method not in {"GET", "HEAD", "OPTIONS"} and response.status_code < 400:
+    changed = request.method not in {"GET", "HEAD", "OPTIONS"} and response.status_code < 400
+    # An anonymous request is redirected to the login page by before_request: nothing happened.
+    if changed and current_user.is_authenticated:
         from billing_core import audit
         from portal.extensions import db_session
 

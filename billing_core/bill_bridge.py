@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session
 from billing_core.invoicing import previous_invoice
 from billing_core.models import Invoice, InvoiceLine, Member, Plan, Product
 from billing_core.models.enums import InvoiceSection
-from billing_core.money import ZERO
+from billing_core.money import ZERO, format_rate
 
 STEPS: tuple[tuple[str, str], ...] = (
     ("adds", "Added members and coverages"),
@@ -107,6 +107,7 @@ class _Side:
     versions: set = field(default_factory=set)
     rates: set = field(default_factory=set)
     plan_names: set = field(default_factory=set)
+    age_reduction: str = ""
 
 
 def billed_premium(invoice: Invoice | None) -> Decimal:
@@ -128,6 +129,7 @@ def _premium_sides(session: Session, invoice_id: int) -> dict[tuple[int, int], _
             InvoiceLine.rate_version_id,
             InvoiceLine.rate,
             InvoiceLine.amount,
+            InvoiceLine.description,
         )
         .join(Plan, Plan.id == InvoiceLine.plan_id)
         .where(
@@ -135,8 +137,11 @@ def _premium_sides(session: Session, invoice_id: int) -> dict[tuple[int, int], _
             InvoiceLine.section == InvoiceSection.PREMIUM,
         )
     )
-    for member_id, product_id, plan_id, plan_name, tier, volume, version, rate, amount in rows:
+    for row in rows:
+        member_id, product_id, plan_id, plan_name, tier, volume, version, rate, amount, text = row
         side = sides.setdefault((member_id, product_id), _Side())
+        if "reduced to" in text:
+            side.age_reduction = text[text.index("reduced to") :].split(" /")[0]
         side.amount += amount
         side.months += 1
         side.plans.add(plan_id)
@@ -164,7 +169,8 @@ def _classify(prior: _Side, current: _Side) -> tuple[str, str]:
     if prior.tiers != current.tiers:
         return "tier_plan", f"tier {_one(prior.tiers)} → {_one(current.tiers)}"
     if prior.volumes != current.volumes:
-        return "volume", f"volume {_money(prior.volumes)} → {_money(current.volumes)}"
+        why = f" ({current.age_reduction})" if current.age_reduction != prior.age_reduction else ""
+        return "volume", f"volume {_money(prior.volumes)} → {_money(current.volumes)}{why}"
     if prior.versions != current.versions or prior.rates != current.rates:
         return "rate", f"rate {_plain(prior.rates)} → {_plain(current.rates)}"
     if current.amount > prior.amount:
@@ -173,14 +179,7 @@ def _classify(prior: _Side, current: _Side) -> tuple[str, str]:
 
 
 def _plain(values: set) -> str:
-    """Rates as written on a rate sheet: at least two places (1,903.80), more when they have
-    them (0.225)."""
-
-    def show(v: Decimal) -> str:
-        v = v.normalize()
-        return f"{v:,.2f}" if -v.as_tuple().exponent <= 2 else f"{v:,f}"
-
-    return "/".join(show(v) for v in sorted(v for v in values if v is not None)) or "—"
+    return "/".join(format_rate(v) for v in sorted(v for v in values if v is not None)) or "—"
 
 
 def _retro_rows(session: Session, invoice: Invoice, sign: int) -> list[tuple]:

@@ -1,24 +1,48 @@
 """The demo book of business: eight employer groups (5 to 2,000 members) on every rating basis,
 a year of enrollment history, brokers and one login per role. Built as a set-up document and
 loaded through billing_core.setup_import, so the demo exercises the same path as a carrier's
-onboarding file. Deterministic for a given `today` and seed."""
+onboarding file; then a year of bills is issued through billing_core.invoicing, with a few
+late-reported changes billed as retro adjustments. Deterministic for a given `today` and seed."""
 
 from __future__ import annotations
 
+import copy
 import random
+from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from billing_core.models import EmployerGroup, User
-from billing_core.money import D, cents
+from billing_core.enrollment import add_months, coverage_months, month_end, proration_factor
+from billing_core.invoicing import billing_period_for, issue_billing_run
+from billing_core.models import (
+    Adjustment,
+    Coverage,
+    CoveredDependent,
+    EmployerGroup,
+    Invoice,
+    InvoiceLine,
+    Member,
+    Plan,
+    RateVersion,
+    User,
+)
+from billing_core.models.enums import (
+    AdjustmentStatus,
+    CoverageMonthRule,
+    InvoiceSection,
+    InvoiceStatus,
+)
+from billing_core.money import ZERO, D, cents
+from billing_core.rating import MemberFacts, RateTable, rate_line
 from billing_core.setup_import import import_setup
 
 DEMO_PASSWORD = "demo-password-2026"
 DEMO_SOURCE = "demo"
+DEMO_SEED = 2026
 
 # Monthly base rates; each group's rates are these times a group factor (0.92-1.08).
 MEDICAL_PPO = {"EE": "650.00", "ES": "1350.00", "EC": "1180.00", "FAM": "1900.00"}
@@ -300,14 +324,21 @@ LAST = (
 
 @dataclass
 class DemoResult:
-    """Whether this call loaded the demo, the import summary, and the logins to try."""
+    """Whether this call loaded the demo, the import summary, the billing history it issued
+    (see `load_demo`) and the logins to try."""
 
     loaded: bool
     summary: dict = field(default_factory=dict)
     logins: list[dict] = field(default_factory=list)
+    history: dict = field(default_factory=dict)
 
     def as_dict(self) -> dict:
-        return {"loaded": self.loaded, "summary": self.summary, "logins": self.logins}
+        return {
+            "loaded": self.loaded,
+            "summary": self.summary,
+            "history": self.history,
+            "logins": self.logins,
+        }
 
 
 def _month_start(day: date) -> date:
@@ -516,8 +547,8 @@ class _Book:
                 if ends >= self.today:
                     ends = _month_end(_add_months(_month_start(self.today), -1))
                 status = "terminated"
-            if starts > self.today:
-                starts = _month_start(self.today)
+            # Not clamped to today: a recent hire is enrolled ahead, covered from a coming month,
+            # so no bill of the history lists someone hired after it was issued.
             klass = None
             if has_classes:
                 klass = "HRLY" if rng.random() < 0.55 else "SAL"
@@ -705,11 +736,15 @@ class _Book:
         return group
 
 
-def build_demo_document(today: date, seed: int = 2026) -> dict:
+def build_demo_document(today: date, seed: int = DEMO_SEED) -> dict:
     """The demo set-up document (see docs/setup-format.md): eight groups of 5 to 2,000 members
     with 12 months of enrollment history before `today`, rates on all five rating bases with a
     medical/dental/vision renewal in the last 12 months for five groups, two broker agencies
     and one login per role, every password DEMO_PASSWORD. Same `today` and seed, same document."""
+    return _build(today, seed)[0]
+
+
+def _build(today: date, seed: int) -> tuple[dict, _Book]:
     book = _Book(today, seed)
     harbor = [b["npn"] for b in AGENCIES[0]["brokers"]]
     groups = []
@@ -767,7 +802,13 @@ def build_demo_document(today: date, seed: int = 2026) -> dict:
             "password": DEMO_PASSWORD,
         },
     ]
-    return {"products": PRODUCTS, "broker_agencies": AGENCIES, "groups": groups, "users": users}
+    document = {
+        "products": PRODUCTS,
+        "broker_agencies": AGENCIES,
+        "groups": groups,
+        "users": users,
+    }
+    return document, book
 
 
 def demo_logins() -> list[dict]:
@@ -822,17 +863,485 @@ def demo_logins() -> list[dict]:
     return logins
 
 
-def load_demo(session: Session, today: date | None = None) -> DemoResult:
+def load_demo(
+    session: Session, today: date | None = None, *, history_months: int = 12
+) -> DemoResult:
     """Load the demo book unless its first group already exists (then change nothing and
-    return loaded=False). Goes through import_setup; flushes only, the caller commits."""
+    return loaded=False). Goes through import_setup; flushes only, the caller commits.
+
+    Then issues the billing history a new user expects to find: for each month from
+    `history_months` before `today`'s month up to the last period whose scheduled issue date
+    (period start minus the policy's lead days) is on or before `today`, oldest first, the
+    billing run of that month dated on its scheduled issue date (a quarterly group only in the
+    months its periods start). Along the way a few enrollment changes are reported late (a
+    termination, a new hire, a marriage; see `_late_changes`): on the report date the change is
+    applied and the premium difference for every month already billed becomes an adjustment
+    requested by the billing specialist and approved by the supervisor, which the next invoice
+    carries in its retro section. Amounts are what was billed (credits) or what rating gives for
+    the new enrollment (debits), never invented.
+
+    With the default 12 that is 13 or 14 runs (today's month, and the next once its bill is
+    out), about 350,000 invoice lines and most of the load time: about a minute on SQLite.
+    `history_months=0` issues nothing. The CLI (`flask demo load`, so `make serve`) always uses
+    the default; no environment variable changes it: tests pass a small history (the CLI test
+    wraps this function). A change whose wrongly billed months fall before the history is left
+    out (its credits would take back bills that were never issued).
+
+    `summary` is the set-up import of the book; `history` lists the months run and counts the
+    invoices, lines and adjustments (and any group held by a run, which the demo never has).
+    A second call returns before any of this, so it issues and queues nothing again."""
     existing = session.scalar(
         select(EmployerGroup.id).where(EmployerGroup.group_number == DEMO_FIRST_GROUP)
     )
     if existing is not None:
         return DemoResult(loaded=False, summary={}, logins=demo_logins())
-    document = build_demo_document(today or date.today())
+    today = today or date.today()
+    document, book = _build(today, DEMO_SEED)
     summary = import_setup(session, document, source=DEMO_SOURCE)
-    return DemoResult(loaded=True, summary=summary.as_dict(), logins=demo_logins())
+    history = _issue_history(session, document, book, today, history_months)
+    return DemoResult(loaded=True, summary=summary.as_dict(), logins=demo_logins(), history=history)
+
+
+# --------------------------------------------------------------------------- billing history
+
+SPECIALIST_EMAIL = "billing@carrier.example.com"
+SUPERVISOR_EMAIL = "supervisor@carrier.example.com"
+MAX_LEAD_DAYS = 90
+
+
+@dataclass(frozen=True)
+class _BillingRun:
+    """One scheduled billing run: the period month, its issue date, the demo groups due."""
+
+    month: date
+    run_date: date
+    group_numbers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _LateChange:
+    """An enrollment change the employer reported after bills it touches were issued. On the
+    report date (`days_after_bill` after the group's previous invoice) the change is applied as
+    an approved change file would apply it, and the premium difference of each month from
+    `first_wrong_month` up to the month before `bills_on` becomes an approved adjustment."""
+
+    group_number: str
+    member: dict  # the member as the change reports it, in the set-up document's shape
+    first_wrong_month: date
+    bills_on: date
+    days_after_bill: int
+    reason_code: str
+    source_type: str
+    note: str
+
+
+def _billing_runs(session: Session, today: date, history_months: int) -> list[_BillingRun]:
+    """The demo groups' billing runs from `history_months` before `today`'s month whose
+    scheduled issue date is on or before `today`, oldest first; groups with another lead time
+    get their own run on their own date."""
+    if history_months <= 0:
+        return []
+    groups = session.scalars(
+        select(EmployerGroup)
+        .where(EmployerGroup.group_number.in_([spec.number for spec in GROUPS]))
+        .options(selectinload(EmployerGroup.policies))
+        .order_by(EmployerGroup.group_number)
+    ).all()
+    due: dict[tuple[date, date], list[str]] = defaultdict(list)
+    month = add_months(_month_start(today), -history_months)
+    while month <= today + timedelta(days=MAX_LEAD_DAYS):
+        for group in groups:
+            policy = group.policy_on(month)
+            if policy is None:
+                continue
+            period_start, _ = billing_period_for(group, policy, month)
+            run_date = period_start - timedelta(days=policy.lead_days)
+            if period_start == month and run_date <= today:
+                due[(month, run_date)].append(group.group_number)
+        month = add_months(month, 1)
+    return [_BillingRun(m, d, tuple(numbers)) for (m, d), numbers in sorted(due.items())]
+
+
+def _issue_history(
+    session: Session, document: dict, book: _Book, today: date, history_months: int
+) -> dict:
+    """Issue the billing runs of `_billing_runs` in order, reporting each late change just
+    before the run that bills it. Returns what was issued."""
+    runs = _billing_runs(session, today, history_months)
+    history = {"months": [], "invoices": 0, "invoice_lines": 0, "adjustments": 0, "held": {}}
+    if not runs:
+        return history
+    first_month, last_month = runs[0].month, runs[-1].month
+    changes = [
+        change
+        for change in _late_changes(document, book, last_month)
+        if change.first_wrong_month >= first_month
+    ]
+    staff = {
+        user.email: user
+        for user in session.scalars(
+            select(User).where(User.email.in_([SPECIALIST_EMAIL, SUPERVISOR_EMAIL]))
+        )
+    }
+    last_bill: dict[str, date] = {}
+    for run in runs:
+        for change in changes:
+            if change.bills_on != run.month or change.group_number not in run.group_numbers:
+                continue
+            previous = last_bill.get(change.group_number, run.run_date - timedelta(days=30))
+            reported_on = min(
+                previous + timedelta(days=change.days_after_bill), run.run_date - timedelta(days=2)
+            )
+            history["adjustments"] += _report_late_change(
+                session, document, change, reported_on, staff
+            )
+        outcome = issue_billing_run(
+            session, run.month, group_numbers=run.group_numbers, run_date=run.run_date
+        )
+        for number in run.group_numbers:
+            last_bill[number] = run.run_date
+        month = f"{run.month:%Y-%m}"
+        if month not in history["months"]:
+            history["months"].append(month)
+        history["invoices"] += len(outcome.issued)
+        history["invoice_lines"] += outcome.line_count
+        for number, errors in outcome.held.items():
+            history["held"][f"{number} {month}"] = [str(e) for e in errors]
+    return history
+
+
+def _steady_member(
+    group: dict, since: date, needs: set[str], *, subgroup: str | None = None, single=False
+) -> dict | None:
+    """The first active member of the group document covered since before `since` with no end
+    date, in every plan of `needs` (in `subgroup`; without dependents when `single`)."""
+    for member in group["members"]:
+        coverages = member["coverages"]
+        if (
+            member["status"] == "active"
+            and (subgroup is None or member.get("subgroup") == subgroup)
+            and not (single and member.get("dependents"))
+            and needs <= {c["plan"] for c in coverages}
+            and all("effective_to" not in c for c in coverages)
+            and all(date.fromisoformat(c["effective_from"]) < since for c in coverages)
+        ):
+            return member
+    return None
+
+
+def _late_changes(document: dict, book: _Book, last_month: date) -> list[_LateChange]:
+    """Four late-reported changes in four groups, placed against the last billed month so the
+    most recent invoices carry them: a termination credited on a list bill, a new hire debited,
+    a marriage (EE to ES) on a self-billed group, and a termination in a separately billed
+    subgroup. Built from the document and the book's seeded random, so deterministic."""
+    groups = {g["group_number"]: g for g in document["groups"]}
+    names = {spec.number: spec.name for spec in GROUPS}
+    changes = []
+    since = book.window_start
+
+    def month(offset: int) -> date:
+        return add_months(last_month, offset)
+
+    def terminated(member: dict, ends: date) -> dict:
+        member = copy.deepcopy(member)
+        member["status"] = "terminated"
+        for coverage in member["coverages"]:
+            coverage["effective_to"] = ends.isoformat()
+        return member
+
+    # A list-billed termination reported after two more bills went out: credited on the next.
+    found = _steady_member(groups["G-1005"], since, {"MED", "DEN", "LIFE"})
+    if found is not None:
+        ends = _month_end(month(-3))
+        changes.append(
+            _LateChange(
+                "G-1005",
+                terminated(found, ends),
+                first_wrong_month=month(-2),
+                bills_on=month(0),
+                days_after_bill=7,
+                reason_code="late_term",
+                source_type="upload",
+                note=(
+                    f"Change file from {names['G-1005']} HR: {found['first_name']} "
+                    f"{found['last_name']} terminated {ends:%b %d, %Y}, reported after the "
+                    f"{month(-2):%B} and {month(-1):%B} bills. Within the 60-day term window."
+                ),
+            )
+        )
+
+    # A new hire covered from the first of a month and reported after two bills.
+    group = groups["G-1007"]
+    rng = book.rng
+    book.member_seq += 1
+    starts = month(-3)
+    first, last = rng.choice(FEMALE), rng.choice(LAST)
+    hire = starts - timedelta(days=45)
+    spouse = {
+        "dependent_key": "01",
+        "first_name": rng.choice(MALE),
+        "last_name": last,
+        "relationship": "spouse",
+        "birth_date": book.birth_date(36, 36).isoformat(),
+        "gender": "M",
+        "ssn": book.ssn(),
+    }
+    plans = {p["code"] for p in group["plans"]}
+    coverages = [
+        {"plan": code, "effective_from": starts.isoformat(), "tier": "ES", "dependents": ["01"]}
+        for code in ("MED", "DEN", "VIS")
+    ] + [
+        {"plan": code, "effective_from": starts.isoformat()}
+        for code in ("LIFE", "ADD", "STD", "LTD")
+        if code in plans
+    ]
+    new_hire = {
+        "member_key": f"M{book.member_seq:07d}",
+        "employee_id": f"{group['group_number'][-4:]}-{len(group['members']) + 1:05d}",
+        "first_name": first,
+        "last_name": last,
+        "ssn": book.ssn(),
+        "birth_date": book.birth_date(34, 34).isoformat(),
+        "gender": "F",
+        "hire_date": hire.isoformat(),
+        "status": "active",
+        "postal_code": "94110",
+        "annual_salary": "64250.00",
+        "class": "SAL",
+        "dependents": [spouse],
+        "coverages": coverages,
+    }
+    changes.append(
+        _LateChange(
+            "G-1007",
+            new_hire,
+            first_wrong_month=month(-3),
+            bills_on=month(-1),
+            days_after_bill=7,
+            reason_code="late_add",
+            source_type="upload",
+            note=(
+                f"Change file from {names['G-1007']} HR: {first} {last}, hired "
+                f"{hire:%b %d, %Y}, covered from {starts:%b %d, %Y} with spouse; the add came "
+                f"after the {month(-3):%B} and {month(-2):%B} bills. Within the 60-day add window."
+            ),
+        )
+    )
+
+    # A marriage on a self-billed group: EE to ES from the first of the next month, found when
+    # the remittance was reconciled after two bills at EE.
+    found = _steady_member(groups["G-1004"], since, {"MED", "DEN"}, single=True)
+    if found is not None:
+        member = copy.deepcopy(found)
+        effective = month(-2)
+        member["dependents"] = [
+            {
+                "dependent_key": "01",
+                "first_name": rng.choice(FEMALE if member["gender"] == "M" else MALE),
+                "last_name": member["last_name"],
+                "relationship": "spouse",
+                "birth_date": book.birth_date(30, 30).isoformat(),
+                "gender": "F" if member["gender"] == "M" else "M",
+                "ssn": book.ssn(),
+                "effective_from": effective.isoformat(),
+            }
+        ]
+        opened = []
+        for coverage in member["coverages"]:
+            if "tier" in coverage:
+                coverage["effective_to"] = _month_end(month(-3)).isoformat()
+                opened.append(
+                    {
+                        "plan": coverage["plan"],
+                        "effective_from": effective.isoformat(),
+                        "tier": "ES",
+                        "dependents": ["01"],
+                    }
+                )
+        member["coverages"] += opened
+        changes.append(
+            _LateChange(
+                "G-1004",
+                member,
+                first_wrong_month=effective,
+                bills_on=month(0),
+                days_after_bill=9,
+                reason_code="tier_change",
+                source_type="manual",
+                note=(
+                    f"{names['G-1004']} remittance: {member['first_name']} "
+                    f"{member['last_name']} married; ES from {effective:%b %d, %Y}, "
+                    f"billed EE on the {month(-2):%B} and {month(-1):%B} bills."
+                ),
+            )
+        )
+
+    # A termination in the separately billed distribution center: credited on its own bill.
+    found = _steady_member(groups["G-1008"], since, {"MED"}, subgroup="DC")
+    if found is not None:
+        ends = _month_end(month(-4))
+        changes.append(
+            _LateChange(
+                "G-1008",
+                terminated(found, ends),
+                first_wrong_month=month(-3),
+                bills_on=month(-1),
+                days_after_bill=8,
+                reason_code="late_term",
+                source_type="upload",
+                note=(
+                    f"Change file from {names['G-1008']} (Fort Worth distribution center): "
+                    f"{found['first_name']} {found['last_name']} terminated {ends:%b %d, %Y}, "
+                    f"reported after the {month(-3):%B} and {month(-2):%B} bills."
+                ),
+            )
+        )
+    return changes
+
+
+def _report_late_change(
+    session: Session, document: dict, change: _LateChange, reported_on: date, staff: dict
+) -> int:
+    """Apply the change as of `reported_on` (a set-up import of the one member, by the billing
+    specialist) and queue its premium differences as adjustments approved by the supervisor the
+    next morning. Returns how many adjustments were created (none when already made)."""
+    group_doc = next(g for g in document["groups"] if g["group_number"] == change.group_number)
+    specialist, supervisor = staff.get(SPECIALIST_EMAIL), staff.get(SUPERVISOR_EMAIL)
+    doc = {
+        "groups": [
+            {
+                **{
+                    key: group_doc[key]
+                    for key in ("group_number", "name", "tax_id", "original_effective_date")
+                },
+                "members": [change.member],
+            }
+        ]
+    }
+    import_setup(session, doc, actor=specialist, source=f"{DEMO_SOURCE}: change {reported_on}")
+    group = session.scalars(
+        select(EmployerGroup)
+        .where(EmployerGroup.group_number == change.group_number)
+        .options(selectinload(EmployerGroup.policies))
+    ).one()
+    member = session.scalars(
+        select(Member).where(
+            Member.group_id == group.id, Member.member_key == change.member["member_key"]
+        )
+    ).one()
+    months = []
+    month = change.first_wrong_month
+    while month < change.bills_on:
+        months.append(month)
+        month = add_months(month, 1)
+    requested_at = datetime.combine(reported_on, time(15, 40), UTC)
+    differences = _retro_differences(session, group, member, months)
+    for (plan_id, coverage_month), amount in differences:
+        session.add(
+            Adjustment(
+                group_id=group.id,
+                member_id=member.id,
+                plan_id=plan_id,
+                coverage_month=coverage_month,
+                amount=amount,
+                reason_code=change.reason_code,
+                source_type=change.source_type,
+                status=AdjustmentStatus.APPROVED,
+                requested_by_id=specialist.id if specialist else None,
+                decided_by_id=supervisor.id if supervisor else None,
+                decided_at=requested_at + timedelta(hours=18, minutes=25),
+                decision_note=change.note,
+                created_at=requested_at,
+            )
+        )
+    session.flush()
+    return len(differences)
+
+
+def _retro_differences(
+    session: Session, group: EmployerGroup, member: Member, months: list[date]
+) -> list[tuple[tuple[int, date], Decimal]]:
+    """Per (plan id, coverage month) of `months`: the premium the member's current enrollment
+    calls for, minus the premium lines of the member's non-void invoices and the adjustments
+    already approved or billed for it. Non-zero differences only, in dollars rounded per line
+    exactly as the billing run rates them (the rate version in force that month, half-up to
+    the cent, prorated under daily proration)."""
+    if not months:
+        return []
+    first, last = months[0], month_end(months[-1])
+    policy = group.policy_on(first)
+    rule = CoverageMonthRule(policy.coverage_month_rule)
+    should: dict[tuple[int, date], Decimal] = defaultdict(lambda: ZERO)
+    coverages = session.scalars(
+        select(Coverage)
+        .where(Coverage.member_id == member.id)
+        .options(
+            selectinload(Coverage.plan).selectinload(Plan.product),
+            selectinload(Coverage.plan)
+            .selectinload(Plan.rate_versions)
+            .selectinload(RateVersion.tier_rates),
+            selectinload(Coverage.covered_dependents).selectinload(CoveredDependent.dependent),
+        )
+    ).all()
+    for coverage in coverages:
+        plan = coverage.plan
+        for month in coverage_months(
+            coverage.effective_from, coverage.effective_to, first, last, rule
+        ):
+            version = plan.rate_version_on(month)
+            births = tuple(
+                covered.dependent.birth_date
+                for covered in coverage.covered_dependents
+                if (
+                    covered.dependent.effective_from is None
+                    or covered.dependent.effective_from <= month_end(month)
+                )
+                and (
+                    covered.dependent.effective_to is None
+                    or covered.dependent.effective_to >= month
+                )
+            )
+            facts = MemberFacts(
+                birth_date=member.birth_date,
+                annual_salary=member.annual_salary,
+                tier=coverage.tier,
+                elected_volume=coverage.elected_volume,
+                dependent_birth_dates=births,
+            )
+            amount = rate_line(
+                RateTable.from_version(version, plan.product.rating_basis), facts, month
+            ).amount
+            if rule is CoverageMonthRule.DAILY_PRORATION:
+                amount = cents(
+                    amount * proration_factor(coverage.effective_from, coverage.effective_to, month)
+                )
+            should[(coverage.plan_id, month)] += amount
+    billed: dict[tuple[int, date], Decimal] = defaultdict(lambda: ZERO)
+    for plan_id, month, amount in session.execute(
+        select(InvoiceLine.plan_id, InvoiceLine.coverage_month, InvoiceLine.amount)
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(
+            InvoiceLine.member_id == member.id,
+            InvoiceLine.section == InvoiceSection.PREMIUM,
+            InvoiceLine.coverage_month.between(first, last),
+            Invoice.status != InvoiceStatus.VOID,
+        )
+    ):
+        billed[(plan_id, month)] += amount
+    for plan_id, month, amount in session.execute(
+        select(Adjustment.plan_id, Adjustment.coverage_month, Adjustment.amount).where(
+            Adjustment.member_id == member.id,
+            Adjustment.coverage_month.between(first, last),
+            Adjustment.status.in_([AdjustmentStatus.APPROVED, AdjustmentStatus.BILLED]),
+        )
+    ):
+        billed[(plan_id, month)] += amount
+    differences = []
+    for key in sorted(set(should) | set(billed), key=lambda k: (k[1], k[0])):
+        difference = should[key] - billed[key]
+        if difference:
+            differences.append((key, difference))
+    return differences
 
 
 def database_is_empty(session: Session) -> bool:

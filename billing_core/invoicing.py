@@ -56,7 +56,15 @@ from billing_core.models.enums import (
     Role,
 )
 from billing_core.money import ZERO, cents
-from billing_core.rating import MemberFacts, RatedLine, RateTable, RatingDataMissing, rate_line
+from billing_core.rating import (
+    MemberFacts,
+    RatedLine,
+    RateTable,
+    RatingDataMissing,
+    age_on,
+    age_reference_date,
+    rate_line,
+)
 
 VOIDING_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 
@@ -82,7 +90,7 @@ class BillingAccount:
 @dataclass
 class DraftInvoice:
     """An invoice computed but not yet written. `lines` are InvoiceLine column dicts (without
-    invoice_id and line_number) plus `product_code` and `sort_key` used for ordering and totals."""
+    invoice_id and line_number), in invoice order once `finish()` has sorted them."""
 
     account: BillingAccount
     policy: BillingPolicy
@@ -96,6 +104,20 @@ class DraftInvoice:
     prior_open: Decimal = ZERO
     rate_version_ids: set[int] = field(default_factory=set)
     adjustment_ids: list[int] = field(default_factory=list)
+    _sort_keys: list[tuple] = field(default_factory=list, repr=False)
+    _product_codes: list[str] = field(default_factory=list, repr=False)
+
+    def add_line(self, sort_key: tuple, product_code: str, **columns) -> None:
+        self.lines.append(columns)
+        self._sort_keys.append(sort_key)
+        self._product_codes.append(product_code)
+
+    def finish(self) -> None:
+        """Order the lines: premium by member name, id, plan and month; then retro; then fees."""
+        order = sorted(range(len(self.lines)), key=self._sort_keys.__getitem__)
+        self.lines = [self.lines[i] for i in order]
+        self._product_codes = [self._product_codes[i] for i in order]
+        self._sort_keys = [self._sort_keys[i] for i in order]
 
     def _section_total(self, section: InvoiceSection) -> Decimal:
         return sum((ln["amount"] for ln in self.lines if ln["section"] is section), ZERO)
@@ -129,10 +151,10 @@ class DraftInvoice:
     def product_totals(self) -> dict[str, tuple[int, Decimal]]:
         """Premium lines per product code: (line count, amount)."""
         totals: dict[str, tuple[int, Decimal]] = {}
-        for ln in self.lines:
+        for ln, code in zip(self.lines, self._product_codes, strict=True):
             if ln["section"] is InvoiceSection.PREMIUM:
-                count, amount = totals.get(ln["product_code"], (0, ZERO))
-                totals[ln["product_code"]] = (count + 1, amount + ln["amount"])
+                count, amount = totals.get(code, (0, ZERO))
+                totals[code] = (count + 1, amount + ln["amount"])
         return dict(sorted(totals.items()))
 
     def as_dict(self) -> dict:
@@ -165,7 +187,7 @@ class RunOutcome:
     """What a billing run for one period found and (unless a dry run) issued."""
 
     period: date
-    run_date: date
+    run_date: date | None  # None: each group's scheduled date (period start - lead days)
     dry_run: bool
     drafts: list[DraftInvoice] = field(default_factory=list)
     issued: list[Invoice] = field(default_factory=list)
@@ -184,7 +206,7 @@ class RunOutcome:
     def as_dict(self) -> dict:
         return {
             "period": f"{self.period:%Y-%m}",
-            "run_date": self.run_date.isoformat(),
+            "run_date": self.run_date.isoformat() if self.run_date else None,
             "dry_run": self.dry_run,
             "invoices": [d.as_dict() for d in self.drafts],
             "issued": [i.invoice_number for i in self.issued],
@@ -299,6 +321,7 @@ def _premium_lines(
     ):
         dependents_by_coverage[coverage_id].append((birth, dep_from, dep_to))
 
+    versions: dict[tuple[int, date], tuple[RateVersion | None, RateTable | None]] = {}
     for (
         coverage_id,
         plan_id,
@@ -316,43 +339,59 @@ def _premium_lines(
     ) in coverages:
         plan = plans[plan_id]
         draft = drafts[_account_for_subgroup(accounts, subgroup_id).subgroup_id]
+        name_key = (last_name.lower(), first_name.lower(), member_key, plan.code)
         for month in coverage_months(cov_from, cov_to, period_start, period_end, rule):
-            version = plan.rate_version_on(month)
+            version, table = versions.get((plan_id, month), (None, None))
             if version is None:
-                errors.append(
-                    RowError(
-                        row=member_key,
-                        column=plan.code,
-                        message=f"plan {plan.code} has no rate version in force for {month:%b %Y}",
+                version = plan.rate_version_on(month)
+                if version is None:
+                    errors.append(
+                        RowError(
+                            row=member_key,
+                            column=plan.code,
+                            message=(
+                                f"plan {plan.code} has no rate version in force for {month:%b %Y}"
+                            ),
+                        )
                     )
-                )
-                continue
-            table = tables.get(version.id)
-            if table is None:
-                table = tables[version.id] = RateTable.from_version(
-                    version, plan.product.rating_basis
-                )
+                    continue
+                table = tables.get(version.id)
+                if table is None:
+                    table = tables[version.id] = RateTable.from_version(
+                        version, plan.product.rating_basis
+                    )
+                versions[(plan_id, month)] = (version, table)
             dependent_births = tuple(
                 birth
                 for birth, dep_from, dep_to in dependents_by_coverage.get(coverage_id, ())
                 if (dep_from is None or dep_from <= month_end(month))
                 and (dep_to is None or dep_to >= month)
             )
-            facts = MemberFacts(
-                birth_date=birth_date,
-                annual_salary=salary,
-                tier=tier,
-                elected_volume=elected_volume,
-                dependent_birth_dates=dependent_births,
-            )
-            # Rating is pure, so identical facts share one result; a tiered rate depends on the
-            # tier alone, which is most lines of a run.
-            if table.basis is RatingBasis.TIERED_COMPOSITE:
+            # Rating is pure, so lines with the same inputs share one result. The key holds only
+            # what the basis reads: the tier; salary and volume with the age; or the ages.
+            basis = table.basis
+            if basis is RatingBasis.TIERED_COMPOSITE:
                 memo_key = (version.id, tier)
+            elif basis is RatingBasis.AGE_BANDED:
+                at = age_reference_date(table, month)
+                memo_key = (
+                    version.id,
+                    tuple(age_on(b, at) for b in (birth_date, *dependent_births)),
+                )
+            elif basis is RatingBasis.PER_THOUSAND_VOLUME:
+                at = age_reference_date(table, month)
+                memo_key = (version.id, salary, elected_volume, age_on(birth_date, at))
             else:
-                memo_key = (version.id, facts, month)
+                memo_key = (version.id, salary)
             rated = rated_memo.get(memo_key)
             if rated is None:
+                facts = MemberFacts(
+                    birth_date=birth_date,
+                    annual_salary=salary,
+                    tier=tier,
+                    elected_volume=elected_volume,
+                    dependent_birth_dates=dependent_births,
+                )
                 try:
                     rated = rated_memo[memo_key] = rate_line(table, facts, month)
                 except RatingDataMissing as problem:
@@ -366,35 +405,25 @@ def _premium_lines(
                     # Decision: the monthly premium is the rate; proration applies to it and the
                     # line is rounded half-up again (a carrier bills a rounded monthly rate).
                     amount = cents(amount * factor)
-                    days = (
-                        min(cov_to or month_end(month), month_end(month)) - max(cov_from, month)
-                    ).days + 1
-                    description += f", prorated {days}/{month_end(month).day} days"
+                    last_day = month_end(month)
+                    days = (min(cov_to or last_day, last_day) - max(cov_from, month)).days + 1
+                    description += f", prorated {days}/{last_day.day} days"
             draft.rate_version_ids.add(version.id)
-            draft.lines.append(
-                {
-                    "section": InvoiceSection.PREMIUM,
-                    "member_id": member_id,
-                    "plan_id": plan_id,
-                    "rate_version_id": version.id,
-                    "coverage_month": month,
-                    "tier": tier,
-                    "volume": rated.volume or rated.weekly_benefit or rated.covered_payroll,
-                    "rate": rated.rate,
-                    "amount": amount,
-                    "description": description,
-                    "reason_code": None,
-                    "adjustment_id": None,
-                    "product_code": plan.product.code,
-                    "sort_key": (
-                        0,
-                        last_name.lower(),
-                        first_name.lower(),
-                        member_key,
-                        plan.code,
-                        month,
-                    ),
-                }
+            draft.add_line(
+                (0, *name_key, month),
+                plan.product.code,
+                section=InvoiceSection.PREMIUM,
+                member_id=member_id,
+                plan_id=plan_id,
+                rate_version_id=version.id,
+                coverage_month=month,
+                tier=tier,
+                volume=rated.volume or rated.weekly_benefit or rated.covered_payroll,
+                rate=rated.rate,
+                amount=amount,
+                description=description,
+                reason_code=None,
+                adjustment_id=None,
             )
 
 
@@ -424,29 +453,27 @@ def _adjustment_lines(
         what = reason_label(adjustment.reason_code)
         source = source_label(adjustment.source_type)
         draft.adjustment_ids.append(adjustment.id)
-        draft.lines.append(
-            {
-                "section": InvoiceSection.FEE if is_fee else InvoiceSection.RETRO,
-                "member_id": adjustment.member_id,
-                "plan_id": adjustment.plan_id,
-                "rate_version_id": None,
-                "coverage_month": adjustment.coverage_month,
-                "tier": None,
-                "volume": None,
-                "rate": None,
-                "amount": adjustment.amount,
-                "description": f"{what} ({source})" if source else what,
-                "reason_code": adjustment.reason_code,
-                "adjustment_id": adjustment.id,
-                "product_code": plan.product.code if plan else "",
-                "sort_key": (
-                    2 if is_fee else 1,
-                    adjustment.coverage_month,
-                    (last_name or "").lower(),
-                    member_key or "",
-                    adjustment.id,
-                ),
-            }
+        draft.add_line(
+            (
+                2 if is_fee else 1,
+                adjustment.coverage_month,
+                (last_name or "").lower(),
+                member_key or "",
+                adjustment.id,
+            ),
+            plan.product.code if plan else "",
+            section=InvoiceSection.FEE if is_fee else InvoiceSection.RETRO,
+            member_id=adjustment.member_id,
+            plan_id=adjustment.plan_id,
+            rate_version_id=None,
+            coverage_month=adjustment.coverage_month,
+            tier=None,
+            volume=None,
+            rate=None,
+            amount=adjustment.amount,
+            description=f"{what} ({source})" if source else what,
+            reason_code=adjustment.reason_code,
+            adjustment_id=adjustment.id,
         )
 
 
@@ -531,7 +558,7 @@ def prepare_billing_run(
     `run_date` (default: the period's scheduled issue date, first of period minus lead days)
     is the issue date printed on the invoices."""
     period = period.replace(day=1)
-    outcome = RunOutcome(period=period, run_date=run_date or period, dry_run=True)
+    outcome = RunOutcome(period=period, run_date=run_date, dry_run=True)
     for group in _groups_for_run(session, group_numbers):
         policy = group.policy_on(period)
         if policy is None:
@@ -586,7 +613,7 @@ def prepare_billing_run(
             outcome.held[group.group_number] = errors
             continue
         for subgroup_id, draft in drafts.items():
-            draft.lines.sort(key=lambda ln: ln["sort_key"])
+            draft.finish()
             previous = previous_invoice(session, draft)
             draft.balance_forward = previous.total_due if previous else ZERO
             draft.prior_open = receivable_open_total(session, group, subgroup_id)
@@ -633,15 +660,12 @@ def _issue(session: Session, draft: DraftInvoice, actor_id: int | None) -> Invoi
     )
     session.add(invoice)
     session.flush()
-    rows = []
-    for number, line in enumerate(draft.lines, start=1):
-        row = {k: v for k, v in line.items() if k not in ("product_code", "sort_key")}
+    for number, row in enumerate(draft.lines, start=1):
         row["invoice_id"] = invoice.id
         row["line_number"] = number
-        rows.append(row)
-    if rows:
+    if draft.lines:
         # Core executemany: the ORM bulk path splits rows by which columns are None.
-        session.execute(insert(InvoiceLine.__table__), rows)
+        session.execute(insert(InvoiceLine.__table__), draft.lines)
     premium = draft.current_premium + draft.retro_total
     legs = []
     if draft.new_charges:

@@ -68,6 +68,16 @@ def ratio_split(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
     return [sign * Decimal(f) / 100 for f in floors]
 
 
+def format_rate(value: Decimal | None) -> str:
+    """A rate as a rate sheet writes it: thousands separators, at least two places, more only
+    when the rate has them (1,302.75; 0.12; 0.225), never trailing zeros beyond that."""
+    if value is None:
+        return ""
+    value = value.normalize()
+    places = max(2, -value.as_tuple().exponent)
+    return f"{value:,.{places}f}"
+
+
 def format_money(value: Decimal | None) -> str:
     """`1,234.50`, negatives as `-1,234.50`; the screen convention."""
     if value is None:

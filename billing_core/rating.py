@@ -14,7 +14,7 @@ from typing import Any
 
 from billing_core.errors import ValidationFailed
 from billing_core.models.enums import AgeReference, RatingBasis, Tier
-from billing_core.money import ZERO, D, cents
+from billing_core.money import ZERO, D, cents, format_rate
 
 DEFAULT_VOLUME_ROUNDING_UNIT = D(1000)
 WEEKS_PER_YEAR = D(52)
@@ -300,13 +300,15 @@ def rate_line(table: RateTable, member: MemberFacts, on: date) -> RatedLine:
     if basis is RatingBasis.TIERED_COMPOSITE:
         amount = tiered_premium(table, member.tier)
         rate = table.tier_rates[Tier(member.tier)]
-        return RatedLine(amount, basis, rate, f"tier {Tier(member.tier).value} at {rate}")
+        return RatedLine(
+            amount, basis, rate, f"tier {Tier(member.tier).value} at {format_rate(rate)}"
+        )
     if basis is RatingBasis.AGE_BANDED:
         at = age_reference_date(table, on)
         ages = [age_on(b, at) for b in (member.birth_date, *member.dependent_birth_dates)]
         rates = [band_rate(table, age) for age in ages]
         amount = age_banded_premium(table, ages)
-        parts = " + ".join(f"age {a} at {r}" for a, r in zip(ages, rates, strict=True))
+        parts = " + ".join(f"age {a} at {format_rate(r)}" for a, r in zip(ages, rates, strict=True))
         return RatedLine(amount, basis, sum(rates, ZERO), parts)
     if basis is RatingBasis.PER_THOUSAND_VOLUME:
         age = age_on(member.birth_date, age_reference_date(table, on))
@@ -321,7 +323,7 @@ def rate_line(table: RateTable, member: MemberFacts, on: date) -> RatedLine:
             amount,
             basis,
             rate,
-            f"volume {volume:,.0f}{reduced} / 1,000 × {rate}",
+            f"volume {volume:,.0f}{reduced} / 1,000 × {format_rate(rate)}",
             volume=volume,
         )
     if basis is RatingBasis.STD_WEEKLY_BENEFIT:
@@ -331,7 +333,7 @@ def rate_line(table: RateTable, member: MemberFacts, on: date) -> RatedLine:
             std_premium(table, benefit),
             basis,
             rate,
-            f"weekly benefit {benefit:,.2f} / 10 × {rate}",
+            f"weekly benefit {benefit:,.2f} / 10 × {format_rate(rate)}",
             weekly_benefit=benefit,
         )
     if basis is RatingBasis.LTD_COVERED_PAYROLL:
@@ -341,7 +343,7 @@ def rate_line(table: RateTable, member: MemberFacts, on: date) -> RatedLine:
             ltd_premium(table, payroll),
             basis,
             rate,
-            f"covered payroll {payroll:,.2f} / 100 × {rate}",
+            f"covered payroll {payroll:,.2f} / 100 × {format_rate(rate)}",
             covered_payroll=payroll,
         )
     raise ValidationFailed(f"unknown rating basis {basis!r}")  # pragma: no cover

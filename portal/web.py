@@ -94,13 +94,15 @@ class Page:
         return self.page < self.pages
 
 
-def paginate(query: Select, per_page: int = 25) -> Page:
-    """Page `query` by the `page` request argument (1-based, clamped)."""
+def paginate(query: Select, per_page: int = 25, *, rows: bool = False) -> Page:
+    """Page `query` by the `page` request argument (1-based, clamped). Items are the first
+    entity of each row, or whole rows (tuples) with `rows=True`."""
     session = db_session()
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
     pages = max(1, math.ceil(total / per_page))
     page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
-    items = list(session.scalars(query.limit(per_page).offset((page - 1) * per_page)))
+    limited = query.limit(per_page).offset((page - 1) * per_page)
+    items = list(session.execute(limited).all() if rows else session.scalars(limited))
     return Page(items=items, page=page, per_page=per_page, total=total)
 
 

@@ -18,6 +18,7 @@ from billing_core.models import (
     BrokerOfRecord,
     Coverage,
     EmployerGroup,
+    Invoice,
     Member,
     Plan,
     Product,
@@ -188,11 +189,17 @@ class Scenario:
     member_west: Member
     member_b: Member
     users: dict[str, User]
+    invoice_a: Invoice
+    invoice_b: Invoice
+
+
+SCENARIO_PERIOD = date(2027, 1, 1)
 
 
 def scenario(session) -> Scenario:
     """Two groups; A has East and West subgroups; a broker agency of record for A and another
-    agency for B; one user for every role the access matrix knows."""
+    agency for B; one user for every role the access matrix knows; each group's January 2027
+    invoice (A: East FAM 112.40 + West EE 38.20; B: ES 76.90)."""
     group_a = make_group(session, name="Acme Tooling")
     group_b = make_group(session, name="Borealis Foods")
     east = make_subgroup(session, group_a, "EAST")
@@ -233,7 +240,24 @@ def scenario(session) -> Scenario:
         "supervisor": make_user(session, Role.SUPERVISOR),
         "admin": make_user(session, Role.ADMIN),
     }
-    return Scenario(group_a, group_b, east, west, member_east, member_west, member_b, users)
+    plan_b = make_dental_plan(session, group_b)
+    enroll(session, member_b, plan_b, "ES")
+    from billing_core.invoicing import issue_billing_run
+
+    outcome = issue_billing_run(session, SCENARIO_PERIOD, run_date=date(2026, 12, 17))
+    invoice_a, invoice_b = sorted(outcome.issued, key=lambda i: i.group_id)
+    return Scenario(
+        group_a,
+        group_b,
+        east,
+        west,
+        member_east,
+        member_west,
+        member_b,
+        users,
+        invoice_a,
+        invoice_b,
+    )
 
 
 def renew_rates(session, plan, effective_from: date, rates: dict[str, str]) -> RateVersion:

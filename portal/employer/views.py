@@ -4,9 +4,12 @@ from flask import redirect, render_template, url_for
 
 from billing_core.groups import group_summary
 from billing_core.models.enums import Role
+from portal import invoice_pages
 from portal.employer import bp
 from portal.extensions import db_session
 from portal.web import load_group, my_groups, role_required, today
+
+AREA = "employer"
 
 
 @bp.get("/")
@@ -24,3 +27,39 @@ def group_home(group_id: int):
     scope = load_group(group_id)
     summary = group_summary(db_session(), scope, today())
     return render_template("employer/group.html", scope=scope, summary=summary)
+
+
+@bp.get("/groups/<int:group_id>/invoices")
+@role_required(Role.EMPLOYER)
+def invoice_list(group_id: int):
+    return invoice_pages.render_invoice_list(load_group(group_id), AREA)
+
+
+@bp.get("/groups/<int:group_id>/invoices/<int:invoice_id>")
+@role_required(Role.EMPLOYER)
+def invoice_detail(group_id: int, invoice_id: int):
+    return invoice_pages.render_invoice_detail(load_group(group_id), invoice_id, AREA)
+
+
+@bp.get("/groups/<int:group_id>/invoices/<int:invoice_id>/lines")
+@role_required(Role.EMPLOYER)
+def invoice_lines(group_id: int, invoice_id: int):
+    return invoice_pages.render_invoice_lines(load_group(group_id), invoice_id, AREA)
+
+
+@bp.get("/groups/<int:group_id>/invoices/<int:invoice_id>/bridge/<step>")
+@role_required(Role.EMPLOYER)
+def invoice_bridge_step(group_id: int, invoice_id: int, step: str):
+    return invoice_pages.render_bridge_step(load_group(group_id), invoice_id, step, AREA)
+
+
+@bp.get("/groups/<int:group_id>/invoices/<int:invoice_id>/invoice.pdf")
+@role_required(Role.EMPLOYER)
+def invoice_pdf(group_id: int, invoice_id: int):
+    return invoice_pages.send_invoice_pdf(load_group(group_id), invoice_id)
+
+
+@bp.get("/groups/<int:group_id>/invoices/<int:invoice_id>/lines.<any(csv, xlsx):fmt>")
+@role_required(Role.EMPLOYER)
+def invoice_lines_download(group_id: int, invoice_id: int, fmt: str):
+    return invoice_pages.send_invoice_lines(load_group(group_id), invoice_id, fmt)

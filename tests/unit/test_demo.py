@@ -2,24 +2,60 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections import defaultdict
+from datetime import date, timedelta
+from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
+import billing_core.models  # noqa: F401  (every table on Base.metadata)
+from billing_core.adjustments import REASONS
+from billing_core.db import Base, make_engine
 from billing_core.demo import (
     DEMO_PASSWORD,
+    DEMO_SEED,
+    GROUPS,
+    SPECIALIST_EMAIL,
+    SUPERVISOR_EMAIL,
+    _build,
+    _issue_history,
     build_demo_document,
     database_is_empty,
     load_demo,
 )
-from billing_core.models import Dependent, EmployerGroup, Member, Product, User
-from billing_core.models.enums import MemberStatus, RatingBasis, Role
+from billing_core.models import (
+    Adjustment,
+    Dependent,
+    EmployerGroup,
+    Invoice,
+    InvoiceLine,
+    JournalEntry,
+    Member,
+    Plan,
+    Posting,
+    Product,
+    RateVersion,
+    User,
+)
+from billing_core.models.enums import (
+    AdjustmentStatus,
+    InvoiceSection,
+    InvoiceStatus,
+    MemberStatus,
+    RatingBasis,
+    Role,
+    Tier,
+)
 from billing_core.security import normalize_ssn, verify_password
 from billing_core.setup_import import validate_setup_document
 from tests.unit.db_helpers import row_counts
 
 TODAY = date(2026, 5, 20)
+# A short history keeps the suite fast: Mar-Jun 2026 (June's bill was issued May 17).
+HISTORY_MONTHS = 2
+HISTORY = [date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 1)]
 
 
 @pytest.fixture(scope="module")
@@ -66,20 +102,42 @@ def test_the_document_looks_like_a_real_book(document):
             assert date(2025, 5, 1) <= ended <= TODAY
 
 
-def test_load_demo_twice_changes_nothing(unit_session):
-    assert database_is_empty(unit_session)
-    first = load_demo(unit_session, TODAY)
-    unit_session.commit()
+@pytest.fixture(scope="module")
+def demo():
+    """One load of the demo with a short history, shared by the tests below (they only read)."""
+    engine = make_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    with Session(engine) as session:
+        empty_before = database_is_empty(session)
+        first = load_demo(session, TODAY, history_months=HISTORY_MONTHS)
+        session.commit()
+        yield SimpleNamespace(session=session, first=first, empty_before=empty_before)
+    engine.dispose()
+
+
+def test_load_demo_twice_changes_nothing(demo):
+    unit_session, first = demo.session, demo.first
+    assert demo.empty_before
     assert first.loaded and first.summary["created"]["members"] == 4387
     assert not database_is_empty(unit_session)
     before = row_counts(unit_session)
 
-    second = load_demo(unit_session, TODAY)
+    second = load_demo(unit_session, TODAY, history_months=HISTORY_MONTHS)
 
     assert not second.loaded
     assert row_counts(unit_session) == before
     assert second.logins == first.logins
     assert {login["role"] for login in second.logins} == {r.value for r in Role}
+    # The second load issued nothing and queued no adjustment again.
+    assert before["invoice"] == first.history["invoices"] > 0
+    assert before["invoice_line"] == first.history["invoice_lines"]
+    assert before["adjustment"] == first.history["adjustments"] > 0
+    # Replaying the history itself is harmless too: every run finds its bills issued and every
+    # late change finds its differences already adjusted.
+    document, book = _build(TODAY, DEMO_SEED)
+    replay = _issue_history(unit_session, document, book, TODAY, HISTORY_MONTHS)
+    assert (replay["invoices"], replay["adjustments"]) == (0, 0)
+    assert row_counts(unit_session) == before
 
     # What was loaded.
     assert unit_session.scalar(select(func.count()).select_from(EmployerGroup)) == 8
@@ -107,3 +165,173 @@ def test_load_demo_twice_changes_nothing(unit_session):
     assert unit_session.scalar(
         select(func.count()).select_from(Member).where(Member.status == MemberStatus.COBRA)
     )
+
+
+def _expected_invoice_numbers(month: date) -> set[str]:
+    """Every billing account due in `month`: monthly groups each month, the quarterly group in
+    the months its quarters start (aligned on its original effective month), and each
+    separately billed subgroup besides its group."""
+    numbers = set()
+    for spec in GROUPS:
+        months_apart = (month.year - spec.since_year) * 12 + month.month - spec.renewal_month
+        if spec.frequency == "quarterly" and months_apart % 3:
+            continue
+        numbers.add(f"{spec.number}-{month:%Y%m}")
+        numbers |= {
+            f"{spec.number}-{month:%Y%m}-{code}" for code, _, _, alone in spec.subgroups if alone
+        }
+    return numbers
+
+
+def test_the_history_bills_every_month_with_a_balanced_entry(demo):
+    session, history = demo.session, demo.first.history
+    assert history["months"] == [f"{m:%Y-%m}" for m in HISTORY]
+    assert history["held"] == {}
+    invoices = session.scalars(select(Invoice).order_by(Invoice.period_start)).all()
+    by_month = defaultdict(set)
+    for invoice in invoices:
+        by_month[invoice.period_start].add(invoice.invoice_number)
+        # Issued on the scheduled date: the period start minus the policy's 15 lead days.
+        assert invoice.issued_on == invoice.period_start - timedelta(days=15)
+        assert invoice.status is InvoiceStatus.ISSUED
+    assert sorted(by_month) == HISTORY
+    for month in HISTORY:
+        assert by_month[month] == _expected_invoice_numbers(month), month
+    assert len(invoices) == history["invoices"]
+
+    # Lines add up to the invoice's sections.
+    sections = defaultdict(lambda: defaultdict(lambda: 0))
+    for invoice_id, section, amount in session.execute(
+        select(InvoiceLine.invoice_id, InvoiceLine.section, InvoiceLine.amount)
+    ):
+        sections[invoice_id][section] += amount
+    assert sum(1 for _ in sections) == len(invoices)
+    for invoice in invoices:
+        assert sections[invoice.id][InvoiceSection.PREMIUM] == invoice.current_premium > 0
+        assert sections[invoice.id][InvoiceSection.RETRO] == invoice.retro_total
+
+    # Every invoice has one journal entry, balanced, for exactly its new charges.
+    totals = {
+        source_id: (debit, credit)
+        for source_id, debit, credit in session.execute(
+            select(JournalEntry.source_id, func.sum(Posting.debit), func.sum(Posting.credit))
+            .join(Posting, Posting.entry_id == JournalEntry.id)
+            .where(JournalEntry.source_type == "invoice")
+            .group_by(JournalEntry.source_id)
+        )
+    }
+    assert set(totals) == {invoice.id for invoice in invoices}
+    for invoice in invoices:
+        debit, credit = totals[invoice.id]
+        charges = invoice.current_premium + invoice.retro_total + invoice.fees_total
+        assert debit == credit == charges, invoice.invoice_number
+    # With no payment yet, each bill carries the previous one forward.
+    previous: dict[tuple, Invoice] = {}
+    for invoice in invoices:
+        account = (invoice.group_id, invoice.subgroup_id)
+        before = previous.get(account)
+        assert invoice.balance_forward == (before.total_due if before else 0)
+        previous[account] = invoice
+
+
+def _premium_lines(session, group_number: str, plan_code: str):
+    return session.execute(
+        select(InvoiceLine.member_id, InvoiceLine.coverage_month, InvoiceLine.rate_version_id)
+        .join(Plan, Plan.id == InvoiceLine.plan_id)
+        .join(EmployerGroup, EmployerGroup.id == Plan.group_id)
+        .where(
+            EmployerGroup.group_number == group_number,
+            Plan.code == plan_code,
+            InvoiceLine.section == InvoiceSection.PREMIUM,
+        )
+    ).all()
+
+
+def test_the_bills_show_renewals_adds_and_terms(demo):
+    session = demo.session
+    # Meridian (G-1006) renews in April: March is billed at the old rates, April on at the new.
+    versions = defaultdict(set)
+    for _, month, version_id in _premium_lines(session, "G-1006", "MED"):
+        versions[month].add(version_id)
+    assert all(len(ids) == 1 for ids in versions.values())
+    old, new = versions[date(2026, 3, 1)], versions[date(2026, 4, 1)]
+    assert old != new and versions[date(2026, 6, 1)] == new
+    renewal = session.get(RateVersion, next(iter(new)))
+    assert renewal.effective_from == date(2026, 4, 1)
+    assert renewal.first_billed_on == date(2026, 3, 17)
+    # Members come and go along the history (adds and terms in the enrollment).
+    billed = defaultdict(set)
+    for member_id, month, _ in _premium_lines(session, "G-1008", "MED"):
+        billed[month].add(member_id)
+    assert billed[date(2026, 6, 1)] - billed[date(2026, 3, 1)]
+    assert billed[date(2026, 3, 1)] - billed[date(2026, 6, 1)]
+
+
+def test_late_changes_land_in_the_next_bills_retro_section(demo):
+    session = demo.session
+    specialist = session.scalars(select(User).where(User.email == SPECIALIST_EMAIL)).one()
+    supervisor = session.scalars(select(User).where(User.email == SUPERVISOR_EMAIL)).one()
+    adjustments = session.scalars(select(Adjustment).order_by(Adjustment.id)).all()
+    assert len(adjustments) == demo.first.history["adjustments"]
+    invoices = {i.id: i for i in session.scalars(select(Invoice))}
+    for adjustment in adjustments:
+        # Approved by the supervisor on the specialist's request, then billed by the next run.
+        assert adjustment.status is AdjustmentStatus.BILLED
+        assert adjustment.requested_by_id == specialist.id
+        assert adjustment.decided_by_id == supervisor.id
+        assert adjustment.created_at < adjustment.decided_at
+        assert adjustment.reason_code in REASONS
+        assert adjustment.source_type in {"upload", "manual"}
+        invoice = invoices[adjustment.invoice_id]
+        assert adjustment.decided_at.date() < invoice.issued_on
+        assert adjustment.coverage_month < invoice.period_start
+    reasons = {(a.reason_code, a.amount > 0) for a in adjustments}
+    assert {("late_term", False), ("late_add", True), ("tier_change", True)} <= reasons
+    assert len({a.group_id for a in adjustments}) >= 3
+
+    # Each retro section is exactly the approved adjustments of that invoice.
+    retro = defaultdict(set)
+    for line in session.scalars(
+        select(InvoiceLine).where(InvoiceLine.section == InvoiceSection.RETRO)
+    ):
+        retro[line.invoice_id].add(
+            (line.adjustment_id, line.member_id, line.plan_id, line.coverage_month, line.amount)
+        )
+        assert line.reason_code is not None
+    billed = defaultdict(set)
+    for a in adjustments:
+        billed[a.invoice_id].add((a.id, a.member_id, a.plan_id, a.coverage_month, a.amount))
+    assert retro == billed and len(retro) >= 3
+
+    # Amounts are premiums, not invented: a credit takes back the line billed in error; a debit
+    # is the member's premium for that plan, the same as the member's next current-month line;
+    # a tier change is the new tier's premium less the one billed.
+    lines = defaultdict(list)
+    for member_id, plan_id, month, amount, tier in session.execute(
+        select(
+            InvoiceLine.member_id,
+            InvoiceLine.plan_id,
+            InvoiceLine.coverage_month,
+            InvoiceLine.amount,
+            InvoiceLine.tier,
+        ).where(
+            InvoiceLine.section == InvoiceSection.PREMIUM,
+            InvoiceLine.member_id.in_({a.member_id for a in adjustments}),
+        )
+    ):
+        lines[(member_id, plan_id, month)].append((amount, tier))
+    for a in adjustments:
+        invoice = invoices[a.invoice_id]
+        then = lines[(a.member_id, a.plan_id, a.coverage_month)]
+        now = lines[(a.member_id, a.plan_id, invoice.period_start)]
+        if a.reason_code == "late_term":
+            assert then == [(-a.amount, then[0][1])] and now == []
+        elif a.reason_code == "late_add":
+            assert then == [] and [amount for amount, _ in now] == [a.amount]
+        else:
+            (was, old_tier), (is_now, new_tier) = then[0], now[0]
+            assert (old_tier, new_tier) == (Tier.EE, Tier.ES)
+            assert a.amount == is_now - was > 0
+    terminated = {a.member_id for a in adjustments if a.reason_code == "late_term"}
+    statuses = session.scalars(select(Member.status).where(Member.id.in_(terminated))).all()
+    assert statuses == [MemberStatus.TERMINATED] * len(terminated)

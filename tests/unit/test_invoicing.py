@@ -49,9 +49,7 @@ JAN, FEB, MAR = date(2027, 1, 1), date(2027, 2, 1), date(2027, 3, 1)
 
 
 def _entries_for(session, invoice):
-    return session.scalars(
-        select(JournalEntry).where(JournalEntry.source_id == invoice.id)
-    ).all()
+    return session.scalars(select(JournalEntry).where(JournalEntry.source_id == invoice.id)).all()
 
 
 def _postings(session, entry):
@@ -105,9 +103,7 @@ def test_run_issues_one_invoice_with_rated_lines_and_a_balanced_entry(session, d
     postings = _postings(session, entry)
     assert sum(p.debit for p in postings) == sum(p.credit for p in postings) == D("150.60")
     receivable = ledger.account(session, ledger.Chart.RECEIVABLE, group)
-    assert ledger.open_item_balances(session, receivable, [invoice.id]) == {
-        invoice.id: D("150.60")
-    }
+    assert ledger.open_item_balances(session, receivable, [invoice.id]) == {invoice.id: D("150.60")}
     # Billing froze the rate version.
     assert plan.rate_versions[0].first_billed_on is not None
 

@@ -33,3 +33,14 @@ def test_ratio_split_adds_back_up():
 
 def test_format_money_has_separator():
     assert format_money(D("-1234.5")) == "-1,234.50"
+
+
+def test_format_rate_keeps_the_places_a_rate_has():
+    from billing_core.money import format_rate
+
+    assert format_rate(D("1302.750000")) == "1,302.75"
+    assert format_rate(D("0.120000")) == "0.12"
+    assert format_rate(D("0.225000")) == "0.225"
+    assert format_rate(D("150.125")) == "150.125"
+    assert format_rate(D("40")) == "40.00"
+    assert format_rate(None) == ""

@@ -25,6 +25,10 @@ def expect(anonymous, default, **by_role):
     }
 
 
+INVOICE_A = {"group_id": "A", "invoice_id": "INV_A"}
+# Group A's employers (the East-only user too: A's bill is consolidated); B's employer gets 404.
+EMPLOYER_A = expect(302, 403, employer_a=200, employer_a_east=200, employer_b=404)
+
 # endpoint -> (method, url args, {role: status})
 MATRIX = {
     "index": ("GET", {}, expect(302, 302)),
@@ -55,6 +59,26 @@ MATRIX = {
     "admin.group_detail": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
     "admin.group_members": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
     "admin.audit_log": ("GET", {}, expect(302, 403, supervisor=200, admin=200)),
+    "admin.billing_run": ("GET", {"period": "2027-02"}, expect(302, 403, **STAFF)),
+    "admin.invoice_list": ("GET", {}, expect(302, 403, **STAFF)),
+    "admin.group_invoice_list": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
+    "admin.invoice_detail": ("GET", INVOICE_A, expect(302, 403, **STAFF)),
+    "admin.invoice_lines": ("GET", INVOICE_A, expect(302, 403, **STAFF)),
+    "admin.invoice_bridge_step": ("GET", {**INVOICE_A, "step": "adds"}, expect(302, 403, **STAFF)),
+    "admin.invoice_pdf": ("GET", INVOICE_A, expect(302, 403, **STAFF)),
+    "admin.invoice_lines_download": (
+        "GET",
+        {**INVOICE_A, "fmt": "xlsx"},
+        expect(302, 403, **STAFF),
+    ),
+    # A void without a reason is refused with a message (redirect); a specialist may not void.
+    "admin.invoice_void": ("POST", INVOICE_A, expect(302, 403, supervisor=302, admin=302)),
+    "employer.invoice_list": ("GET", {"group_id": "A"}, EMPLOYER_A),
+    "employer.invoice_detail": ("GET", INVOICE_A, EMPLOYER_A),
+    "employer.invoice_lines": ("GET", INVOICE_A, EMPLOYER_A),
+    "employer.invoice_bridge_step": ("GET", {**INVOICE_A, "step": "rate"}, EMPLOYER_A),
+    "employer.invoice_pdf": ("GET", INVOICE_A, EMPLOYER_A),
+    "employer.invoice_lines_download": ("GET", {**INVOICE_A, "fmt": "csv"}, EMPLOYER_A),
 }
 
 
@@ -90,7 +114,8 @@ def test_route_statuses_for_role(matrix_client, role):
                 "/login", data={"email": cast.users[role].email, "password": PASSWORD}
             )
             assert response.status_code == 303
-        values = {k: (cast.group_a.id if v == "A" else v) for k, v in args.items()}
+        placeholders = {"A": cast.group_a.id, "INV_A": cast.invoice_a.id}
+        values = {k: placeholders.get(v, v) for k, v in args.items()}
         with app.test_request_context():
             from flask import url_for
 

@@ -1,0 +1,213 @@
+"""Staff: the billing run (preview, then issue), every invoice, one invoice, and voids."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import select
+from wtforms import StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, Regexp
+
+from admin import bp
+from billing_core import audit
+from billing_core.enrollment import add_months
+from billing_core.errors import BillingError
+from billing_core.invoices import invoice_rows, period_label
+from billing_core.invoicing import (
+    VOIDING_ROLES,
+    issue_billing_run,
+    prepare_billing_run,
+    void_invoice,
+)
+from billing_core.models import EmployerGroup, Invoice
+from billing_core.models.enums import Role
+from portal import invoice_pages
+from portal.extensions import db_session
+from portal.web import client_ip, load_group, paginate, role_required, today
+
+AREA = "admin"
+
+
+class BillingRunForm(FlaskForm):
+    period = StringField(
+        "Billing period (month)",
+        validators=[DataRequired(), Regexp(r"^\d{4}-\d{2}$", message="Use YYYY-MM, e.g. 2027-01.")],
+    )
+    group = StringField("Only group number (optional)", validators=[Length(max=20)])
+
+
+class VoidForm(FlaskForm):
+    reason = TextAreaField(
+        "Reason for the void",
+        validators=[DataRequired(message="Say why the invoice is voided."), Length(min=5, max=500)],
+    )
+
+
+def _period(value: str) -> date | None:
+    try:
+        return datetime.strptime(value, "%Y-%m").date()
+    except ValueError:
+        return None
+
+
+@bp.route("/billing", methods=["GET", "POST"])
+def billing_run():
+    """GET with a period shows the preview (a dry run, nothing written); POST issues exactly
+    what the preview showed (the run recomputes it and skips anything already issued)."""
+    form = BillingRunForm(request.values, meta={"csrf": request.method == "POST"})
+    if not form.period.data:
+        form.period.data = f"{add_months(today(), 1):%Y-%m}"
+    outcome = None
+    session = db_session()
+    period = _period(form.period.data or "")
+    groups = [form.group.data.strip()] if form.group.data and form.group.data.strip() else None
+    if request.method == "POST" and form.validate() and period:
+        try:
+            outcome = issue_billing_run(
+                session, period, group_numbers=groups, run_date=today(), actor_id=current_user.id
+            )
+        except BillingError as error:
+            session.rollback()
+            flash(str(error), "error")
+            return redirect(url_for("admin.billing_run", period=form.period.data))
+        audit.record(
+            session,
+            "billing.run",
+            actor=current_user,
+            ip_address=client_ip(),
+            detail={
+                "period": form.period.data,
+                "issued": [i.invoice_number for i in outcome.issued],
+            },
+        )
+        session.commit()
+        flash(
+            f"Issued {len(outcome.issued)} invoice(s) for {period:%b %Y}, "
+            f"{outcome.line_count:,} lines, new charges {outcome.total_new_charges:,.2f}."
+            + (f" {len(outcome.held)} group(s) held: see below." if outcome.held else ""),
+            "success",
+        )
+        return redirect(url_for("admin.invoice_list", period=form.period.data))
+    if request.method == "GET" and "period" in request.args and form.validate() and period:
+        try:
+            outcome = prepare_billing_run(session, period, group_numbers=groups, run_date=today())
+        except BillingError as error:
+            form.group.errors = [str(error)]
+        session.rollback()
+    return render_template("admin/billing_run.html", form=form, outcome=outcome, period=period)
+
+
+@bp.get("/invoices")
+def invoice_list():
+    """Every invoice in the book, newest first; search by invoice or group number or name."""
+    search = request.args.get("q", "").strip()
+    period = _period(request.args.get("period", ""))
+    query = select(Invoice, EmployerGroup).join(EmployerGroup, EmployerGroup.id == Invoice.group_id)
+    if search:
+        like = f"%{search}%"
+        query = query.where(
+            Invoice.invoice_number.ilike(like)
+            | EmployerGroup.name.ilike(like)
+            | EmployerGroup.group_number.ilike(like)
+        )
+    if period:
+        query = query.where(Invoice.period_start == period)
+    query = query.order_by(Invoice.period_start.desc(), Invoice.invoice_number)
+    session = db_session()
+    page = paginate(query.with_only_columns(Invoice), per_page=50)
+    groups = {
+        g.id: g
+        for g in session.scalars(
+            select(EmployerGroup).where(EmployerGroup.id.in_({i.group_id for i in page.items}))
+        )
+    }
+    rows = []
+    for invoice in page.items:
+        rows += invoice_rows(session, groups[invoice.group_id], [invoice], today())
+    page.items = rows
+    return render_template(
+        "admin/all_invoices.html",
+        page=page,
+        groups=groups,
+        search=search,
+        period=request.args.get("period", ""),
+        period_label=period_label,
+    )
+
+
+@bp.get("/groups/<int:group_id>/invoices")
+def group_invoice_list(group_id: int):
+    return invoice_pages.render_invoice_list(load_group(group_id), AREA)
+
+
+@bp.get("/groups/<int:group_id>/invoices/<int:invoice_id>")
+def invoice_detail(group_id: int, invoice_id: int):
+    return invoice_pages.render_invoice_detail(
+        load_group(group_id),
+        invoice_id,
+        AREA,
+        void_form=VoidForm(),
+        may_void=current_user.role in VOIDING_ROLES,
+    )
+
+
+@bp.post("/groups/<int:group_id>/invoices/<int:invoice_id>/void")
+@role_required(Role.SUPERVISOR, Role.ADMIN)
+def invoice_void(group_id: int, invoice_id: int):
+    scope = load_group(group_id)
+    invoice = invoice_pages.load_invoice(scope, invoice_id)
+    form = VoidForm()
+    back = url_for("admin.invoice_detail", group_id=group_id, invoice_id=invoice_id)
+    if not form.validate():
+        for errors in form.errors.values():
+            for error in errors:
+                flash(f"Not voided: {error}", "error")
+        return redirect(back)
+    session = db_session()
+    try:
+        memo = void_invoice(
+            session, invoice, reason=form.reason.data, actor=current_user, on=today()
+        )
+    except BillingError as error:
+        session.rollback()
+        flash(f"Not voided: {error}", "error")
+        return redirect(back)
+    audit.record(
+        session,
+        "invoice.voided",
+        actor=current_user,
+        target=invoice,
+        group_id=group_id,
+        ip_address=client_ip(),
+        detail={"invoice": invoice.invoice_number, "credit_memo": memo.memo_number},
+    )
+    session.commit()
+    flash(
+        f"Invoice {invoice.invoice_number} voided; credit memo {memo.memo_number} for "
+        f"{memo.amount:,.2f} reverses it. Run billing for the period to issue a replacement.",
+        "success",
+    )
+    return redirect(back)
+
+
+@bp.get("/groups/<int:group_id>/invoices/<int:invoice_id>/lines")
+def invoice_lines(group_id: int, invoice_id: int):
+    return invoice_pages.render_invoice_lines(load_group(group_id), invoice_id, AREA)
+
+
+@bp.get("/groups/<int:group_id>/invoices/<int:invoice_id>/bridge/<step>")
+def invoice_bridge_step(group_id: int, invoice_id: int, step: str):
+    return invoice_pages.render_bridge_step(load_group(group_id), invoice_id, step, AREA)
+
+
+@bp.get("/groups/<int:group_id>/invoices/<int:invoice_id>/invoice.pdf")
+def invoice_pdf(group_id: int, invoice_id: int):
+    return invoice_pages.send_invoice_pdf(load_group(group_id), invoice_id)
+
+
+@bp.get("/groups/<int:group_id>/invoices/<int:invoice_id>/lines.<any(csv, xlsx):fmt>")
+def invoice_lines_download(group_id: int, invoice_id: int, fmt: str):
+    return invoice_pages.send_invoice_lines(load_group(group_id), invoice_id, fmt)

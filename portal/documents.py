@@ -1,0 +1,251 @@
+"""Printable documents: the invoice as a PDF (WeasyPrint), from the same reads the invoice page
+uses (`invoice_view`, `invoice_lines_query`, `bill_bridge`) and the spreadsheet downloads use
+(`billing_core.exports`). Call inside an app context (a view, or `app.app_context()`).
+
+Decision, for speed and size: the member detail is printed when the (visible) invoice has at
+most MEMBER_DETAIL_LIMIT premium lines, about 35 pages; beyond that WeasyPrint takes tens of
+seconds and the PDF is a phone book nobody reads, so the PDF says the detail is in the CSV/XLSX
+download instead. The same goes for the people behind the bill bridge (BRIDGE_DETAIL_LIMIT).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from flask import current_app, render_template
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from billing_core.bill_bridge import Bridge, BridgeRow, bill_bridge
+from billing_core.exports import adjustment_line_rows, invoice_summary_rows
+from billing_core.invoices import invoice_lines_query, invoice_view, period_label
+from billing_core.models import BillingSubgroup, Invoice, InvoiceLine, Member, Plan, Product
+from billing_core.models.enums import InvoiceStatus
+from billing_core.money import cents, format_money, format_rate
+from portal.charts import bridge_summary_text, bridge_waterfall_svg, svg_data_uri
+
+__all__ = [
+    "MEMBER_DETAIL_LIMIT",
+    "invoice_document_context",
+    "render_invoice_pdf",
+    "signed_money",
+]
+
+# WeasyPrint lays out about three pages a second: beyond this many premium lines the PDF
+# points to the XLSX/CSV download for member detail instead of taking many seconds.
+MEMBER_DETAIL_LIMIT = 400
+BRIDGE_DETAIL_LIMIT = 200
+DEFAULT_REMIT_TO = "the remittance address on your billing agreement"
+
+
+def signed_money(amount: Decimal) -> str:
+    """`+1,234.50` or `-38.20` (the screen's minus), `0.00`: a change, not a balance."""
+    amount = cents(amount)
+    return f"+{format_money(amount)}" if amount > 0 else format_money(amount)
+
+
+@dataclass(frozen=True)
+class MemberLine:
+    line_number: int
+    member_key: str
+    name: str
+    product: str
+    plan: str
+    coverage_month: date | None
+    tier: str
+    volume: Decimal | None
+    rate: Decimal | None
+    amount: Decimal
+
+
+@dataclass
+class MemberGroup:
+    """One member's premium lines, as the member detail prints them."""
+
+    member_key: str
+    name: str
+    lines: list[MemberLine]
+
+    @property
+    def total(self) -> Decimal:
+        return sum((line.amount for line in self.lines), Decimal("0.00"))
+
+
+def group_by_member(lines: list[MemberLine]) -> list[MemberGroup]:
+    """Consecutive lines of one member together (lines are billed in member order)."""
+    groups: list[MemberGroup] = []
+    for line in lines:
+        if not groups or groups[-1].member_key != line.member_key:
+            groups.append(MemberGroup(line.member_key, line.name, []))
+        groups[-1].lines.append(line)
+    return groups
+
+
+@dataclass(frozen=True)
+class AdjustmentLine:
+    section: str
+    coverage_month: date | None
+    member_key: str
+    name: str
+    product: str
+    reason: str
+    amount: Decimal
+    description: str
+
+
+@dataclass(frozen=True)
+class BridgeDetail:
+    """One bridge step and the member rows behind it the reader may see."""
+
+    key: str
+    label: str
+    amount: Decimal
+    rows: list[BridgeRow]
+
+
+def _member_lines(
+    session: Session, invoice: Invoice, subgroup_ids: frozenset[int] | None
+) -> tuple[int, list[MemberLine]]:
+    """(number of premium lines visible, the lines when there are few enough to print)."""
+    query = invoice_lines_query(invoice, subgroup_ids=subgroup_ids)
+    count = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    if count > MEMBER_DETAIL_LIMIT:
+        return count, []
+    rows = session.execute(
+        query.with_only_columns(
+            InvoiceLine.line_number,
+            Member.member_key,
+            Member.last_name,
+            Member.first_name,
+            Product.name,
+            Plan.name,
+            InvoiceLine.coverage_month,
+            InvoiceLine.tier,
+            InvoiceLine.volume,
+            InvoiceLine.rate,
+            InvoiceLine.amount,
+        )
+    )
+    return count, [
+        MemberLine(
+            number,
+            key,
+            f"{last}, {first}",
+            product,
+            plan,
+            month,
+            tier.value if tier else "",
+            volume,
+            rate,
+            amount,
+        )
+        for number, key, last, first, product, plan, month, tier, volume, rate, amount in rows
+    ]
+
+
+def _bridge_details(
+    bridge: Bridge, subgroup_ids: frozenset[int] | None
+) -> tuple[int, list[BridgeDetail]]:
+    """(number of member rows behind the bridge the reader may see, the steps with their rows
+    when there are few enough to print). Biggest change first within a step (as the bridge
+    sorts them); nothing when there is no prior bill, where every line would be an "add"."""
+    if bridge.prior_invoice is None:
+        return 0, []
+    details = [
+        BridgeDetail(
+            step.key,
+            step.label,
+            step.amount,
+            [
+                row
+                for row in step.rows
+                if subgroup_ids is None or row.member_id is None or row.subgroup_id in subgroup_ids
+            ],
+        )
+        for step in bridge.steps
+    ]
+    details = [d for d in details if d.rows]
+    count = sum(len(d.rows) for d in details)
+    return count, (details if count <= BRIDGE_DETAIL_LIMIT else [])
+
+
+def invoice_document_context(
+    session: Session,
+    invoice: Invoice,
+    today: date,
+    subgroup_ids: frozenset[int] | None = None,
+) -> dict:
+    """Everything the invoice PDF template shows. `subgroup_ids` (a user limited to some
+    locations) limits member lines, adjustments and bridge rows to those locations' members;
+    the totals, product table and bridge steps stay the whole bill's, and the PDF says so."""
+    view = invoice_view(session, invoice, today)
+    period = period_label(invoice.period_start, invoice.period_end)
+    bridge = bill_bridge(session, invoice)
+    line_count, member_lines = _member_lines(session, invoice, subgroup_ids)
+    adjustments = [
+        AdjustmentLine(*row) for row in adjustment_line_rows(session, invoice, subgroup_ids)
+    ]
+    bridge_row_count, bridge_details = _bridge_details(bridge, subgroup_ids)
+    limited_to = []
+    if subgroup_ids is not None:
+        limited_to = list(
+            session.scalars(
+                select(BillingSubgroup.name)
+                .where(BillingSubgroup.id.in_(subgroup_ids))
+                .order_by(BillingSubgroup.name)
+            )
+        )
+    return {
+        "view": view,
+        "invoice": invoice,
+        "group": view.group,
+        "subgroup": view.subgroup,
+        "is_void": invoice.status is InvoiceStatus.VOID,
+        "period_label": period,
+        "summary": invoice_summary_rows(invoice, f"{view.premium_heading}, {period}"),
+        "previous_unpaid": invoice.balance_forward - invoice.payments_credits,
+        "new_charges": invoice.current_premium + invoice.retro_total + invoice.fees_total,
+        "products": view.products,
+        "products_total": sum((p.amount for p in view.products), Decimal("0.00")),
+        "retro_lines": [a for a in adjustments if a.section != "Fee"],
+        "fee_lines": [a for a in adjustments if a.section == "Fee"],
+        "bridge": bridge,
+        "bridge_chart_src": svg_data_uri(bridge_waterfall_svg(bridge)),
+        "bridge_chart_alt": bridge_summary_text(bridge),
+        "bridge_details": bridge_details,
+        "bridge_row_count": bridge_row_count,
+        "bridge_detail_limit": BRIDGE_DETAIL_LIMIT,
+        "member_lines": group_by_member(member_lines),
+        "rate": format_rate,
+        "member_line_count": line_count,
+        "member_detail_limit": MEMBER_DETAIL_LIMIT,
+        "subgroup_limited": subgroup_ids is not None,
+        "limited_to": limited_to,
+        "remit_to": current_app.config.get("INVOICE_REMIT_TO") or DEFAULT_REMIT_TO,
+        "signed": signed_money,
+        "today": today,
+    }
+
+
+def render_invoice_pdf(
+    session: Session,
+    invoice: Invoice,
+    today: date,
+    subgroup_ids: frozenset[int] | None = None,
+) -> bytes:
+    """The invoice as a Letter-size PDF: header, bill-to and total due, summary, premium by
+    product, retro adjustments and fees, the bill bridge (chart and table), member detail (see
+    the module docstring for the limit), how to pay; a VOID watermark and banner when void;
+    "Page X of Y" and the invoice number on every page. Reads only."""
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
+    html = render_template(
+        "documents/invoice.html", **invoice_document_context(session, invoice, today, subgroup_ids)
+    )
+    # The document needs nothing from outside; refusing every fetch but data: URLs means text
+    # from the database can never make the server request a URL.
+    fetcher = URLFetcher(allowed_protocols={"data"}, fail_on_errors=False)
+    return HTML(string=html, url_fetcher=fetcher).write_pdf()

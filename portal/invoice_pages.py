@@ -1,0 +1,179 @@
+"""Invoice pages shared by the employer portal and the admin side: the list, the detail with
+its bill bridge and member lines, the htmx fragments, and the downloads. Each view module passes
+the tenant-scoped GroupScope and its area ("employer" or "admin") so URLs point back into it."""
+
+from __future__ import annotations
+
+from flask import Response, abort, render_template, request
+
+from billing_core.access import GroupScope
+from billing_core.bill_bridge import STEP_LABELS, bill_bridge
+from billing_core.exports import csv_bytes, invoice_lines_sheets, invoice_lines_table, xlsx_bytes
+from billing_core.invoices import (
+    STATUS_LABELS,
+    find_invoice,
+    invoice_lines_query,
+    invoice_list_query,
+    invoice_products,
+    invoice_rows,
+    invoice_view,
+    period_label,
+)
+from billing_core.models import Invoice
+from portal.charts import bridge_waterfall_svg, svg_data_uri
+from portal.documents import render_invoice_pdf
+from portal.extensions import db_session
+from portal.web import Page, paginate, render_page_or_fragment, today
+
+LINES_PER_PAGE = 50
+BRIDGE_ROWS_SHOWN = 200
+
+
+def load_invoice(scope: GroupScope, invoice_id: int) -> Invoice:
+    """The invoice within the user's scope; anything else is a 404."""
+    invoice = find_invoice(db_session(), scope.group.id, invoice_id, scope.subgroup_ids)
+    if invoice is None:
+        abort(404)
+    return invoice
+
+
+def _status_filtered(rows, status: str):
+    return [r for r in rows if r.status == status] if status in STATUS_LABELS else rows
+
+
+def render_invoice_list(scope: GroupScope, area: str):
+    search = request.args.get("q", "").strip()
+    status = request.args.get("status", "")
+    session = db_session()
+    query = invoice_list_query(scope.group.id, scope.subgroup_ids, search)
+    if status in STATUS_LABELS:
+        # Status is derived from the ledger, so filter the (short) list in Python.
+        rows = _status_filtered(
+            invoice_rows(session, scope.group, session.scalars(query), today()), status
+        )
+        page = Page(items=rows, page=1, per_page=max(len(rows), 1), total=len(rows))
+    else:
+        page = paginate(query, per_page=24)
+        page.items = invoice_rows(session, scope.group, page.items, today())
+    return render_page_or_fragment(
+        f"{area}/group_invoices.html",
+        "invoices/_list_rows.html",
+        scope=scope,
+        page=page,
+        search=search,
+        status=status,
+        statuses=STATUS_LABELS,
+        area=area,
+        period_label=period_label,
+    )
+
+
+def render_invoice_detail(scope: GroupScope, invoice_id: int, area: str, **extra):
+    session = db_session()
+    invoice = load_invoice(scope, invoice_id)
+    view = invoice_view(session, invoice, today())
+    bridge = bill_bridge(session, invoice)
+    return render_template(
+        f"{area}/invoice.html",
+        scope=scope,
+        view=view,
+        invoice=invoice,
+        bridge=bridge,
+        chart_src=svg_data_uri(bridge_waterfall_svg(bridge)),
+        lines=_lines_page(scope, invoice),
+        products=invoice_products(session, invoice),
+        search="",
+        product="",
+        area=area,
+        period_label=period_label,
+        **extra,
+    )
+
+
+def _lines_page(scope: GroupScope, invoice: Invoice) -> Page:
+    page = paginate(
+        invoice_lines_query(
+            invoice,
+            search=request.args.get("q", "").strip(),
+            product=request.args.get("product", ""),
+            subgroup_ids=scope.subgroup_ids,
+        ),
+        per_page=LINES_PER_PAGE,
+        rows=True,
+    )
+    return page
+
+
+def render_invoice_lines(scope: GroupScope, invoice_id: int, area: str):
+    """The member lines table (htmx fragment; the whole page without htmx)."""
+    invoice = load_invoice(scope, invoice_id)
+    query = invoice_lines_query(
+        invoice,
+        search=request.args.get("q", "").strip(),
+        product=request.args.get("product", ""),
+        subgroup_ids=scope.subgroup_ids,
+    )
+    session = db_session()
+    total = paginate(query, per_page=LINES_PER_PAGE, rows=True)
+    return render_page_or_fragment(
+        "invoices/lines_page.html",
+        "invoices/_lines.html",
+        scope=scope,
+        invoice=invoice,
+        lines=total,
+        products=invoice_products(session, invoice),
+        search=request.args.get("q", "").strip(),
+        product=request.args.get("product", ""),
+        area=area,
+    )
+
+
+def render_bridge_step(scope: GroupScope, invoice_id: int, step: str, area: str):
+    """The member rows behind one bill-bridge step (htmx fragment)."""
+    if step not in STEP_LABELS:
+        abort(404)
+    invoice = load_invoice(scope, invoice_id)
+    bridge = bill_bridge(db_session(), invoice)
+    rows = bridge.step(step).rows
+    if scope.subgroup_ids is not None:
+        rows = [r for r in rows if r.subgroup_id in scope.subgroup_ids]
+    return render_page_or_fragment(
+        "invoices/bridge_page.html",
+        "invoices/_bridge_rows.html",
+        scope=scope,
+        invoice=invoice,
+        step=bridge.step(step),
+        rows=rows[:BRIDGE_ROWS_SHOWN],
+        hidden=max(0, len(rows) - BRIDGE_ROWS_SHOWN),
+        limited=scope.subgroup_ids is not None,
+        area=area,
+    )
+
+
+def _download(content: bytes, filename: str, mimetype: str) -> Response:
+    return Response(
+        content,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def send_invoice_pdf(scope: GroupScope, invoice_id: int) -> Response:
+    invoice = load_invoice(scope, invoice_id)
+    pdf = render_invoice_pdf(db_session(), invoice, today(), subgroup_ids=scope.subgroup_ids)
+    return _download(pdf, f"invoice-{invoice.invoice_number}.pdf", "application/pdf")
+
+
+def send_invoice_lines(scope: GroupScope, invoice_id: int, fmt: str) -> Response:
+    """The invoice's lines: XLSX with a sheet per section, or CSV as one flat table."""
+    invoice = load_invoice(scope, invoice_id)
+    session = db_session()
+    name = f"invoice-{invoice.invoice_number}-lines"
+    if fmt == "xlsx":
+        return _download(
+            xlsx_bytes(invoice_lines_sheets(session, invoice, subgroup_ids=scope.subgroup_ids)),
+            f"{name}.xlsx",
+            "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        )
+    table = invoice_lines_table(session, invoice, subgroup_ids=scope.subgroup_ids)
+    return _download(csv_bytes(table.columns, table.rows), f"{name}.csv", "text/csv")

@@ -1,0 +1,147 @@
+"""Invoice pages: the employer's list and detail (sections, bridge, member lines, downloads), tenant
+scope, the admin billing run (preview writes nothing, issue, issue again) and the void form."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from billing_core.models import CreditMemo, EmployerGroup, Invoice, JournalEntry
+from billing_core.models.enums import InvoiceStatus
+from tests.factories import enroll, make_dental_plan, make_member
+from tests.web.conftest import csrf_token
+
+
+def _detail_url(invoice, area="employer"):
+    prefix = "/admin" if area == "admin" else "/employer"
+    return f"{prefix}/groups/{invoice.group_id}/invoices/{invoice.id}"
+
+
+def test_employer_sees_the_invoice_list_and_detail(client, cast, login_as):
+    login_as(cast.users["employer_a"])
+    invoice = cast.invoice_a
+
+    listing = client.get(f"/employer/groups/{cast.group_a.id}/invoices").get_data(as_text=True)
+    assert invoice.invoice_number in listing
+    assert "150.60" in listing and "Jan 2027" in listing
+
+    page = client.get(_detail_url(invoice)).get_data(as_text=True)
+    assert "Total due" in page and "150.60" in page and "Jan 1, 2027" in page
+    assert "Why this bill differs from the last one" in page
+    assert "Eastwood" in page and "Westbrook" in page  # member lines
+    assert 'src="data:image/svg+xml;base64,' in page  # the waterfall chart
+    assert "Void" not in page.split("<main>")[1].split("Why this bill")[0]
+
+
+def test_member_lines_search_and_bridge_drilldown_are_fragments(client, cast, login_as):
+    login_as(cast.users["employer_a"])
+    invoice = cast.invoice_a
+    headers = {"HX-Request": "true"}
+
+    lines = client.get(_detail_url(invoice) + "/lines?q=eastw", headers=headers)
+    html = lines.get_data(as_text=True)
+    assert "<main>" not in html and "Eastwood" in html and "Westbrook" not in html
+
+    step = client.get(_detail_url(invoice) + "/bridge/adds", headers=headers)
+    html = step.get_data(as_text=True)
+    assert "<main>" not in html and "Eastwood" in html and "+112.40" in html
+    assert client.get(_detail_url(invoice) + "/bridge/nonsense").status_code == 404
+
+
+def test_another_tenants_invoice_is_a_404_even_under_their_own_group(client, cast, login_as):
+    login_as(cast.users["employer_b"])
+    own_group = cast.group_b.id
+    assert (
+        client.get(f"/employer/groups/{own_group}/invoices/{cast.invoice_b.id}").status_code == 200
+    )
+    for suffix in ("", "/lines", "/invoice.pdf", "/lines.csv", "/bridge/adds"):
+        url = f"/employer/groups/{own_group}/invoices/{cast.invoice_a.id}{suffix}"
+        assert client.get(url).status_code == 404, url
+
+
+def test_subgroup_limited_user_sees_only_their_members_on_a_consolidated_bill(
+    client, cast, login_as
+):
+    login_as(cast.users["employer_a_east"])
+    page = client.get(_detail_url(cast.invoice_a)).get_data(as_text=True)
+    assert "Eastwood" in page and "Westbrook" not in page
+    assert "only the locations you look after" in page
+    csv_text = client.get(_detail_url(cast.invoice_a) + "/lines.csv").get_data(as_text=True)
+    assert "Eastwood" in csv_text and "Westbrook" not in csv_text
+
+
+def test_downloads_are_attachments(client, cast, login_as):
+    login_as(cast.users["employer_a"])
+    base = _detail_url(cast.invoice_a)
+    pdf = client.get(base + "/invoice.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    assert "attachment" in pdf.headers["Content-Disposition"]
+    xlsx = client.get(base + "/lines.xlsx")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+    csv = client.get(base + "/lines.csv")
+    assert csv.status_code == 200 and "Eastwood" in csv.get_data(as_text=True)
+
+
+def test_admin_billing_run_preview_then_issue_then_issue_again(client, cast, login_as, session):
+    group = cast.group_a
+    newbie = make_member(session, group, subgroup=cast.sub_east, last_name="Febster")
+    plan = cast.invoice_a.lines[0].rate_version_id and make_dental_plan(session, group)
+    enroll(session, newbie, plan, "EC")
+    session.commit()
+    login_as(cast.users["billing_specialist"])
+    count = session.scalar(select(func.count()).select_from(Invoice))
+
+    preview = client.get(f"/admin/billing?period=2027-02&group={group.group_number}")
+    html = preview.get_data(as_text=True)
+    assert f"{group.group_number}-202702" in html and "234.70" in html  # 112.40 + 38.20 + 84.10
+    assert session.scalar(select(func.count()).select_from(Invoice)) == count
+
+    token = csrf_token(client, f"/admin/billing?period=2027-02&group={group.group_number}")
+    form = {"period": "2027-02", "group": group.group_number, "csrf_token": token}
+    issued = client.post("/admin/billing", data=form, follow_redirects=True)
+    assert "Issued 1 invoice(s) for Feb 2027" in issued.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Invoice)) == count + 1
+
+    again = client.post("/admin/billing", data=form, follow_redirects=True)
+    assert "Issued 0 invoice(s)" in again.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Invoice)) == count + 1
+
+
+def test_admin_billing_run_names_an_unknown_group(client, cast, login_as):
+    login_as(cast.users["billing_specialist"])
+    html = client.get("/admin/billing?period=2027-02&group=NOPE").get_data(as_text=True)
+    assert "no group numbered NOPE" in html
+
+
+def test_supervisor_voids_with_a_reason_specialist_cannot(client, cast, login_as, session):
+    invoice = cast.invoice_a
+    url = _detail_url(invoice, "admin")
+    login_as(cast.users["billing_specialist"])
+    page = client.get(url).get_data(as_text=True)
+    assert "Only a supervisor can void" in page
+    token = csrf_token(client, "/admin/")
+    assert (
+        client.post(url + "/void", data={"reason": "x" * 10, "csrf_token": token}).status_code
+        == 403
+    )
+
+    login_as(cast.users["supervisor"])
+    token = csrf_token(client, url)
+    refused = client.post(
+        url + "/void", data={"reason": "", "csrf_token": token}, follow_redirects=True
+    )
+    assert "Not voided" in refused.get_data(as_text=True)
+    done = client.post(
+        url + "/void",
+        data={"reason": "Billed before the group's termination", "csrf_token": token},
+        follow_redirects=True,
+    )
+    html = done.get_data(as_text=True)
+    assert f"credit memo CM-{invoice.invoice_number}" in html
+    session.expire_all()
+    voided = session.get(Invoice, invoice.id)
+    assert voided.status is InvoiceStatus.VOID
+    assert session.scalar(select(func.count()).select_from(CreditMemo)) == 1
+    assert (
+        session.scalar(select(func.count()).where(JournalEntry.reverses_entry_id.is_not(None))) == 1
+    )
+    assert session.get(EmployerGroup, invoice.group_id) is not None
