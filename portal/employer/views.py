@@ -3,7 +3,9 @@
 from flask import redirect, render_template, url_for
 
 from billing_core.groups import group_summary
-from billing_core.models.enums import Role
+from billing_core.invoices import invoice_list_query, invoice_rows, period_label
+from billing_core.models import Invoice
+from billing_core.models.enums import InvoiceStatus, Role
 from portal import invoice_pages
 from portal.employer import bp
 from portal.extensions import db_session
@@ -25,8 +27,21 @@ def home():
 @role_required(Role.EMPLOYER)
 def group_home(group_id: int):
     scope = load_group(group_id)
-    summary = group_summary(db_session(), scope, today())
-    return render_template("employer/group.html", scope=scope, summary=summary)
+    session = db_session()
+    summary = group_summary(session, scope, today())
+    latest = session.scalars(
+        invoice_list_query(scope.group.id, scope.subgroup_ids)
+        .where(Invoice.status != InvoiceStatus.VOID)
+        .limit(1)
+    ).first()
+    latest_row = invoice_rows(session, scope.group, [latest], today())[0] if latest else None
+    return render_template(
+        "employer/group.html",
+        scope=scope,
+        summary=summary,
+        latest=latest_row,
+        period_label=period_label,
+    )
 
 
 @bp.get("/groups/<int:group_id>/invoices")

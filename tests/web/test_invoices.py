@@ -20,6 +20,9 @@ def test_employer_sees_the_invoice_list_and_detail(client, cast, login_as):
     login_as(cast.users["employer_a"])
     invoice = cast.invoice_a
 
+    home = client.get(f"/employer/groups/{cast.group_a.id}").get_data(as_text=True)
+    assert "Latest bill" in home and f"Open invoice {invoice.invoice_number}" in home
+
     listing = client.get(f"/employer/groups/{cast.group_a.id}/invoices").get_data(as_text=True)
     assert invoice.invoice_number in listing
     assert "150.60" in listing and "Jan 2027" in listing
