@@ -1,0 +1,432 @@
+"""A census (snapshot or change file) against the group's enrollment on a date: adds, terms,
+field-level changes and unchanged members. Reads only; approval applies the result.
+
+Matching: a file row is the enrolled member with the same employee id, else the same SSN
+(keyed digest). A snapshot lists everyone covered on `as_of`: an enrolled member it leaves out
+is a term effective the day before `as_of` (decision: the snapshot says they were no longer
+covered on its date; staff can correct the date on review). A change file only speaks for the
+rows it has: ADD / REINSTATE / CHANGE / TERM, each on its own effective date.
+
+Coverage lines are matched to the group's plans: the plan code the file names, else the one
+plan of that line of coverage (for the member's class when plans are class-specific) in force on
+`as_of`. A row whose plan cannot be told is an error, never a guess.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, selectinload
+
+from billing_core.census.rows import CensusCoverage, CensusFile, CensusMember, Maintenance
+from billing_core.errors import RowError
+from billing_core.models import BenefitClass, BillingSubgroup, Coverage, EmployerGroup, Member, Plan
+from billing_core.models.enums import LineOfCoverage, UploadKind
+from billing_core.security import vault
+
+
+class ChangeKind(enum.StrEnum):
+    ADD = "add"
+    TERM = "term"
+    CHANGE = "change"
+    UNCHANGED = "unchanged"
+
+
+@dataclass(frozen=True)
+class FieldChange:
+    """One field that differs; values are display strings (an SSN only ever masked)."""
+
+    field: str
+    before: str
+    after: str
+
+
+@dataclass(frozen=True)
+class CoverageChange:
+    """A line of coverage added, ended or changed (plan, tier or volume) for one member."""
+
+    line: LineOfCoverage
+    plan_before: Plan | None
+    plan_after: Plan | None
+    tier_before: str | None
+    tier_after: str | None
+    volume_before: Decimal | None
+    volume_after: Decimal | None
+    effective_on: date
+
+    @property
+    def kind(self) -> str:
+        if self.plan_before is None:
+            return "add"
+        if self.plan_after is None:
+            return "term"
+        return "change"
+
+    def describe(self) -> str:
+        if self.plan_before is None:
+            return f"{self.line.label}: add {self.plan_after.code} {self.tier_after or ''}".strip()
+        if self.plan_after is None:
+            return f"{self.line.label}: end {self.plan_before.code}"
+        parts = []
+        if self.plan_before.id != self.plan_after.id:
+            parts.append(f"plan {self.plan_before.code} → {self.plan_after.code}")
+        if self.tier_before != self.tier_after:
+            parts.append(f"tier {self.tier_before or '—'} → {self.tier_after or '—'}")
+        if self.volume_before != self.volume_after:
+            parts.append(f"volume {_amount(self.volume_before)} → {_amount(self.volume_after)}")
+        return f"{self.line.label}: " + ", ".join(parts)
+
+
+@dataclass
+class MemberDiff:
+    kind: ChangeKind
+    employee_id: str
+    name: str
+    effective_on: date
+    member: Member | None = None  # the enrolled member (None for an add)
+    row: CensusMember | None = None  # the file's row (None for a snapshot term)
+    fields: list[FieldChange] = field(default_factory=list)
+    coverages: list[CoverageChange] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "kind": self.kind.value,
+            "employee_id": self.employee_id,
+            "name": self.name,
+            "effective_on": self.effective_on.isoformat(),
+            "member_key": self.member.member_key if self.member else None,
+            "fields": [
+                {"field": f.field, "before": f.before, "after": f.after} for f in self.fields
+            ],
+            "coverages": [c.describe() for c in self.coverages],
+        }
+
+
+@dataclass
+class CensusDiff:
+    as_of: date
+    kind: UploadKind
+    members: list[MemberDiff] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+
+    def of_kind(self, kind: ChangeKind) -> list[MemberDiff]:
+        return [m for m in self.members if m.kind is kind]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {kind.value: len(self.of_kind(kind)) for kind in ChangeKind}
+
+    @property
+    def changes_anything(self) -> bool:
+        return any(m.kind is not ChangeKind.UNCHANGED for m in self.members)
+
+    def as_dict(self, *, include_unchanged: bool = False) -> dict:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "kind": self.kind.value,
+            "counts": self.counts,
+            "errors": [str(e) for e in self.errors],
+            "members": [
+                m.as_dict()
+                for m in self.members
+                if include_unchanged or m.kind is not ChangeKind.UNCHANGED
+            ],
+        }
+
+
+def _amount(value: Decimal | None) -> str:
+    return "—" if value is None else f"{value:,.2f}"
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+class _Enrollment:
+    """The group's members, plans, classes and subgroups, and the coverages in force on a date."""
+
+    def __init__(self, session: Session, group: EmployerGroup, as_of: date):
+        self.group = group
+        self.as_of = as_of
+        self.members = list(
+            session.scalars(
+                select(Member)
+                .where(Member.group_id == group.id)
+                .options(selectinload(Member.coverages))
+            )
+        )
+        self.by_employee_id = {m.employee_id: m for m in self.members if m.employee_id}
+        self.by_digest = {m.ssn_digest: m for m in self.members if m.ssn_digest}
+        self.plans = list(
+            session.scalars(
+                select(Plan).where(Plan.group_id == group.id).options(selectinload(Plan.product))
+            )
+        )
+        self.plans_by_id = {p.id: p for p in self.plans}
+        self.classes = {
+            c.code: c
+            for c in session.scalars(select(BenefitClass).where(BenefitClass.group_id == group.id))
+        }
+        self.subgroups = {
+            s.code: s
+            for s in session.scalars(
+                select(BillingSubgroup).where(BillingSubgroup.group_id == group.id)
+            )
+        }
+
+    def match(self, row: CensusMember) -> Member | None:
+        member = self.by_employee_id.get(row.employee_id)
+        if member is None and row.ssn:
+            member = self.by_digest.get(vault().digest(row.ssn))
+        return member
+
+    def in_force(self, member: Member, on: date) -> dict[LineOfCoverage, Coverage]:
+        found = {}
+        for coverage in member.coverages:
+            if coverage.in_force_on(on):
+                plan = self.plans_by_id[coverage.plan_id]
+                found[plan.product.line_of_coverage] = coverage
+        return found
+
+    def plan_for(self, coverage: CensusCoverage, class_code: str | None, on: date) -> Plan | str:
+        """The plan a file's coverage means, or the words saying why it cannot be told."""
+        if coverage.plan_code:
+            for plan in self.plans:
+                if plan.code.lower() == coverage.plan_code.lower():
+                    return plan
+            return f"no plan {coverage.plan_code!r} in this group"
+        candidates = [
+            p
+            for p in self.plans
+            if p.product.line_of_coverage is coverage.line
+            and p.effective_from <= on
+            and (p.effective_to is None or on <= p.effective_to)
+        ]
+        klass = self.classes.get(class_code) if class_code else None
+        if klass is not None and any(p.class_id for p in candidates):
+            candidates = [p for p in candidates if p.class_id in (klass.id, None)]
+        if len(candidates) == 1:
+            return candidates[0]
+        if not candidates:
+            return f"the group has no {coverage.line.label.lower()} plan in force"
+        codes = ", ".join(sorted(p.code for p in candidates))
+        return f"several {coverage.line.label.lower()} plans ({codes}); name the plan"
+
+
+MEMBER_FIELDS = (
+    "first_name",
+    "last_name",
+    "birth_date",
+    "gender",
+    "hire_date",
+    "annual_salary",
+    "status",
+    "postal_code",
+)
+
+
+def _field_changes(member: Member, row: CensusMember, enrollment: _Enrollment) -> list[FieldChange]:
+    """Fields the file states that differ from the enrolled member (a blank in the file is not
+    a change: files often leave optional fields out)."""
+    changes = []
+    for name in MEMBER_FIELDS:
+        new = getattr(row, name)
+        if new is None or new == "":
+            continue
+        old = getattr(member, name)
+        if name == "gender" and _text(new) == "U":
+            continue
+        if _text(old) != _text(new):
+            changes.append(FieldChange(name, _text(old), _text(new)))
+    if row.ssn and member.ssn_digest and vault().digest(row.ssn) != member.ssn_digest:
+        changes.append(FieldChange("ssn", member.ssn_masked, f"***-**-{row.ssn[-4:]}"))
+    if row.subgroup_code:
+        subgroup = enrollment.subgroups.get(row.subgroup_code)
+        old_code = next(
+            (s.code for s in enrollment.subgroups.values() if s.id == member.subgroup_id), ""
+        )
+        if subgroup is None or subgroup.id != member.subgroup_id:
+            changes.append(FieldChange("subgroup", old_code, row.subgroup_code))
+    if row.class_code:
+        klass = enrollment.classes.get(row.class_code)
+        old_code = next(
+            (c.code for c in enrollment.classes.values() if c.id == member.class_id), ""
+        )
+        if klass is None or klass.id != member.class_id:
+            changes.append(FieldChange("class", old_code, row.class_code))
+    return changes
+
+
+def _coverage_changes(
+    member: Member | None,
+    row: CensusMember,
+    enrollment: _Enrollment,
+    on: date,
+    *,
+    whole_picture: bool,
+    errors: list[RowError],
+    source: str,
+) -> list[CoverageChange]:
+    """Per line: what the file asks for against what is in force. With `whole_picture` (a
+    snapshot, or an add), a line in force that the file leaves out ends the day before `on`."""
+    current = enrollment.in_force(member, on) if member else {}
+    changes = []
+    seen: set[LineOfCoverage] = set()
+    for wanted in row.coverages:
+        seen.add(wanted.line)
+        effective = wanted.effective_from or on
+        plan = enrollment.plan_for(wanted, row.class_code, effective)
+        if isinstance(plan, str):
+            errors.append(RowError(row.source_row, wanted.line.value, plan, source))
+            continue
+        existing = current.get(wanted.line)
+        if wanted.effective_to is not None and wanted.effective_to < on:
+            if existing is not None:
+                changes.append(_ended(existing, enrollment, wanted.line, wanted.effective_to))
+            continue
+        tier = wanted.tier.value if wanted.tier else None
+        if existing is None:
+            changes.append(
+                CoverageChange(
+                    wanted.line, None, plan, None, tier, None, wanted.elected_volume, effective
+                )
+            )
+            continue
+        old_tier = existing.tier.value if existing.tier else None
+        volume_differs = (
+            wanted.elected_volume is not None and wanted.elected_volume != existing.elected_volume
+        )
+        if existing.plan_id != plan.id or (tier and tier != old_tier) or volume_differs:
+            changes.append(
+                CoverageChange(
+                    wanted.line,
+                    enrollment.plans_by_id[existing.plan_id],
+                    plan,
+                    old_tier,
+                    tier or old_tier,
+                    existing.elected_volume,
+                    wanted.elected_volume
+                    if wanted.elected_volume is not None
+                    else existing.elected_volume,
+                    effective,
+                )
+            )
+    if whole_picture:
+        for line, existing in current.items():
+            if line not in seen:
+                changes.append(_ended(existing, enrollment, line, on - timedelta(days=1)))
+    return changes
+
+
+def _ended(existing: Coverage, enrollment: _Enrollment, line, last_day: date) -> CoverageChange:
+    return CoverageChange(
+        line,
+        enrollment.plans_by_id[existing.plan_id],
+        None,
+        existing.tier.value if existing.tier else None,
+        None,
+        existing.elected_volume,
+        None,
+        last_day,
+    )
+
+
+def diff_census(
+    session: Session, group: EmployerGroup, census: CensusFile, as_of: date
+) -> CensusDiff:
+    """Compare `census` (its `kind`, or `kind_guess`) with `group`'s enrollment on `as_of`.
+
+    Every member of the file appears once in the result (add, change, term or unchanged); a
+    snapshot also lists, as terms, enrolled members it leaves out. Plans that cannot be told
+    are errors in `errors` (with the file's row), never guesses."""
+    kind = census.kind or census.kind_guess or UploadKind.SNAPSHOT
+    enrollment = _Enrollment(session, group, as_of)
+    result = CensusDiff(as_of=as_of, kind=kind)
+    matched: set[int] = set()
+    for row in census.members:
+        member = enrollment.match(row)
+        if member is not None:
+            matched.add(member.id)
+        name = f"{row.last_name}, {row.first_name}"
+        action = row.maintenance
+        effective = row.maintenance_date or as_of
+        if action is Maintenance.TERM:
+            if member is None or not enrollment.in_force(member, as_of):
+                result.members.append(
+                    MemberDiff(ChangeKind.UNCHANGED, row.employee_id, name, effective, member, row)
+                )
+                continue
+            last_day = row.maintenance_date or as_of - timedelta(days=1)
+            ended = [
+                _ended(c, enrollment, line, last_day)
+                for line, c in enrollment.in_force(member, as_of).items()
+            ]
+            result.members.append(
+                MemberDiff(ChangeKind.TERM, row.employee_id, name, last_day, member, row, [], ended)
+            )
+            continue
+        in_force = enrollment.in_force(member, as_of) if member else {}
+        whole = kind is UploadKind.SNAPSHOT or action in (Maintenance.ADD, Maintenance.REINSTATE)
+        coverages = _coverage_changes(
+            member,
+            row,
+            enrollment,
+            as_of,
+            whole_picture=whole,
+            errors=result.errors,
+            source=census.source,
+        )
+        if member is None or not in_force:
+            if not coverages:
+                continue
+            result.members.append(
+                MemberDiff(
+                    ChangeKind.ADD, row.employee_id, name, effective, member, row, [], coverages
+                )
+            )
+            continue
+        fields = _field_changes(member, row, enrollment)
+        changed = fields or coverages
+        result.members.append(
+            MemberDiff(
+                ChangeKind.CHANGE if changed else ChangeKind.UNCHANGED,
+                row.employee_id,
+                name,
+                effective,
+                member,
+                row,
+                fields,
+                coverages,
+            )
+        )
+    if kind is UploadKind.SNAPSHOT:
+        last_day = as_of - timedelta(days=1)
+        for member in enrollment.members:
+            current = enrollment.in_force(member, as_of)
+            if member.id in matched or not current:
+                continue
+            result.members.append(
+                MemberDiff(
+                    ChangeKind.TERM,
+                    member.employee_id or member.member_key,
+                    f"{member.last_name}, {member.first_name}",
+                    last_day,
+                    member,
+                    None,
+                    [],
+                    [_ended(c, enrollment, line, last_day) for line, c in current.items()],
+                )
+            )
+    return result

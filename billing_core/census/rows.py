@@ -1,0 +1,198 @@
+"""The normalised census: what every reader (CSV, XLSX, X12 834) turns a file into, and what
+the diff, the premium impact and approval work from. Pure data; no session, no Flask.
+
+A file is a list of subscribers (employees, COBRA participants, retirees), each with their
+dependents and their coverages per line of coverage. SSNs are kept as nine digits in memory
+(matching needs them) and are masked in every rendering (`as_dict`).
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from billing_core.errors import RowError
+from billing_core.models.enums import (
+    Gender,
+    LineOfCoverage,
+    MemberStatus,
+    Relationship,
+    Tier,
+    UploadFormat,
+    UploadKind,
+)
+from billing_core.security import mask_ssn
+
+
+class Maintenance(enum.StrEnum):
+    """What a row asks for (834 INS03; a tabular change file's action column)."""
+
+    ADD = "add"  # 021
+    TERM = "term"  # 024
+    CHANGE = "change"  # 001
+    REINSTATE = "reinstate"  # 025
+    AUDIT = "audit"  # 030: a full file's "as is" row
+
+
+@dataclass
+class CensusCoverage:
+    """One line of coverage for a subscriber. `plan_code` is the group's plan code when the file
+    names one (834 HD04, a tabular plan column), else the plan is found by `line` (and class).
+    `elected_volume` in dollars (life); `effective_to` inclusive (a termination's last day)."""
+
+    line: LineOfCoverage
+    plan_code: str | None = None
+    tier: Tier | None = None
+    elected_volume: Decimal | None = None
+    effective_from: date | None = None
+    effective_to: date | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "line": self.line.value,
+            "plan_code": self.plan_code,
+            "tier": self.tier.value if self.tier else None,
+            "elected_volume": str(self.elected_volume) if self.elected_volume is not None else None,
+            "effective_from": _iso(self.effective_from),
+            "effective_to": _iso(self.effective_to),
+        }
+
+
+@dataclass
+class CensusDependent:
+    """A dependent under a subscriber. `lines` are the lines of coverage the dependent is on
+    (tabular files usually imply every line the subscriber has with a family tier)."""
+
+    source_row: int | str
+    first_name: str
+    last_name: str
+    birth_date: date | None
+    relationship: Relationship
+    gender: Gender = Gender.UNKNOWN
+    ssn: str | None = None
+    lines: set[LineOfCoverage] = field(default_factory=set)
+    effective_from: date | None = None
+    effective_to: date | None = None
+
+    def as_dict(self) -> dict:
+        return {
+            "source_row": self.source_row,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "birth_date": _iso(self.birth_date),
+            "relationship": self.relationship.value,
+            "gender": self.gender.value,
+            "ssn": mask_ssn(self.ssn[-4:]) if self.ssn else None,
+            "lines": sorted(line.value for line in self.lines),
+            "effective_from": _iso(self.effective_from),
+            "effective_to": _iso(self.effective_to),
+        }
+
+
+@dataclass
+class CensusMember:
+    """A subscriber row. `employee_id` is the employer's id for the person (834 REF*0F), the key
+    a file is matched on (then the SSN). `annual_salary` in dollars a year. `maintenance` and
+    `maintenance_date` come from change files (a term's last covered day, an add's start)."""
+
+    source_row: int | str
+    employee_id: str
+    first_name: str
+    last_name: str
+    birth_date: date | None
+    ssn: str | None = None
+    gender: Gender = Gender.UNKNOWN
+    hire_date: date | None = None
+    annual_salary: Decimal | None = None
+    status: MemberStatus = MemberStatus.ACTIVE
+    subgroup_code: str | None = None
+    class_code: str | None = None
+    postal_code: str | None = None
+    maintenance: Maintenance | None = None
+    maintenance_date: date | None = None
+    coverages: list[CensusCoverage] = field(default_factory=list)
+    dependents: list[CensusDependent] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "source_row": self.source_row,
+            "employee_id": self.employee_id,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "birth_date": _iso(self.birth_date),
+            "ssn": mask_ssn(self.ssn[-4:]) if self.ssn else None,
+            "gender": self.gender.value,
+            "hire_date": _iso(self.hire_date),
+            "annual_salary": str(self.annual_salary) if self.annual_salary is not None else None,
+            "status": self.status.value,
+            "subgroup_code": self.subgroup_code,
+            "class_code": self.class_code,
+            "postal_code": self.postal_code,
+            "maintenance": self.maintenance.value if self.maintenance else None,
+            "maintenance_date": _iso(self.maintenance_date),
+            "coverages": [c.as_dict() for c in self.coverages],
+            "dependents": [d.as_dict() for d in self.dependents],
+        }
+
+
+@dataclass(frozen=True)
+class ControlTotals:
+    """Counts (and premium) a sender states for the file, to catch truncation: 834 QTY*TO/ET/DT
+    segments or the figures typed in the upload form."""
+
+    employees: int | None = None
+    dependents: int | None = None
+    premium: Decimal | None = None
+
+
+@dataclass
+class CensusFile:
+    """A file read and normalised. `kind` is what the file says (834) or the user chose; when
+    neither, `kind_guess` is the reader's guess with `kind` None. `errors` lists every problem;
+    a file with errors must not change anything."""
+
+    source: str
+    file_format: UploadFormat
+    members: list[CensusMember] = field(default_factory=list)
+    errors: list[RowError] = field(default_factory=list)
+    kind: UploadKind | None = None
+    kind_guess: UploadKind | None = None
+    as_of: date | None = None
+    control_totals: ControlTotals | None = None
+    column_mapping: dict[str, str] = field(default_factory=dict)  # file header -> field name
+    detail: dict = field(default_factory=dict)  # format specifics (834 envelope ids, versions)
+
+    @property
+    def employee_count(self) -> int:
+        return len(self.members)
+
+    @property
+    def dependent_count(self) -> int:
+        return sum(len(m.dependents) for m in self.members)
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def as_dict(self, *, include_members: bool = True) -> dict:
+        result = {
+            "source": self.source,
+            "format": self.file_format.value,
+            "kind": self.kind.value if self.kind else None,
+            "kind_guess": self.kind_guess.value if self.kind_guess else None,
+            "as_of": _iso(self.as_of),
+            "employees": self.employee_count,
+            "dependents": self.dependent_count,
+            "errors": [str(e) for e in self.errors],
+            "column_mapping": self.column_mapping,
+            "detail": self.detail,
+        }
+        if include_members:
+            result["members"] = [m.as_dict() for m in self.members]
+        return result
+
+
+def _iso(value: date | None) -> str | None:
+    return value.isoformat() if value else None
