@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import func, select, type_coerce
+from sqlalchemy import func, insert, select, type_coerce
 from sqlalchemy.orm import Session
 
 from billing_core.db import Money
@@ -77,6 +77,102 @@ def account(session: Session, chart: Chart, group: EmployerGroup | None = None) 
     return found
 
 
+@dataclass(frozen=True)
+class EntrySpec:
+    """One journal entry to post: the legs must balance (see `post_entries`)."""
+
+    entry_date: date
+    memo: str
+    source_type: str
+    legs: Sequence[Leg]
+    source_id: int | None = None
+    idempotency_key: str | None = None
+    created_by_id: int | None = None
+    reverses_entry_id: int | None = None
+
+
+def _check_balanced(spec: EntrySpec) -> None:
+    for leg in spec.legs:
+        if leg.amount == 0 or cents(leg.amount) != leg.amount:
+            raise UnbalancedEntry(
+                f"{spec.memo}: every posting must be a non-zero whole number of cents, "
+                f"got {leg.amount}"
+            )
+    total = sum((leg.amount for leg in spec.legs), ZERO)
+    if not spec.legs or total != 0:
+        raise UnbalancedEntry(f"{spec.memo}: debits and credits differ by {total}")
+
+
+def group_accounts(
+    session: Session, chart: Chart, groups: Iterable[EmployerGroup]
+) -> dict[int, LedgerAccount]:
+    """`chart`'s account of each group (by group id), creating the missing ones in one flush."""
+    groups = list(groups)
+    cache = session.info.setdefault("ledger_accounts", {})
+    numbers = {g.id: f"{chart.code}-{g.group_number}" for g in groups}
+    found = (
+        {
+            a.number: a
+            for a in session.scalars(
+                select(LedgerAccount).where(LedgerAccount.number.in_(list(numbers.values())))
+            )
+        }
+        if numbers
+        else {}
+    )
+    missing = [g for g in groups if numbers[g.id] not in found]
+    for group in missing:
+        found[numbers[group.id]] = LedgerAccount(
+            number=numbers[group.id],
+            code=chart.code,
+            name=f"{chart.title} — {group.group_number}",
+            kind=chart.kind,
+            group_id=group.id,
+        )
+    if missing:
+        session.add_all(found[numbers[g.id]] for g in missing)
+        session.flush()
+    cache.update(found)
+    return {gid: found[number] for gid, number in numbers.items()}
+
+
+def post_entries(session: Session, specs: Sequence[EntrySpec]) -> list[JournalEntry]:
+    """Post many balanced entries at once (a billing run posts one per invoice). Every entry is
+    checked before anything is written: one unbalanced entry and none is posted."""
+    for spec in specs:
+        _check_balanced(spec)
+    entries = [
+        JournalEntry(
+            entry_date=spec.entry_date,
+            memo=spec.memo[:300],
+            source_type=spec.source_type,
+            source_id=spec.source_id,
+            idempotency_key=spec.idempotency_key,
+            created_by_id=spec.created_by_id,
+            reverses_entry_id=spec.reverses_entry_id,
+        )
+        for spec in specs
+    ]
+    session.add_all(entries)
+    session.flush()
+    rows = [
+        {
+            "entry_id": entry.id,
+            "account_id": leg.account.id,
+            "debit": leg.amount if leg.amount > 0 else ZERO,
+            "credit": -leg.amount if leg.amount < 0 else ZERO,
+            "invoice_id": leg.invoice_id,
+        }
+        for entry, spec in zip(entries, specs, strict=True)
+        for leg in spec.legs
+    ]
+    if rows:
+        session.execute(insert(Posting.__table__), rows)
+    for entry in entries:
+        session.expire(entry, ["postings"])
+    return entries
+
+
 def post_entry(
     session: Session,
     *,
@@ -100,37 +196,17 @@ def post_entry(
         )
         if existing is not None:
             return existing
-    for leg in legs:
-        if leg.amount == 0 or cents(leg.amount) != leg.amount:
-            raise UnbalancedEntry(
-                f"{memo}: every posting must be a non-zero whole number of cents, got {leg.amount}"
-            )
-    total = sum((leg.amount for leg in legs), ZERO)
-    if not legs or total != 0:
-        raise UnbalancedEntry(f"{memo}: debits and credits differ by {total}")
-    entry = JournalEntry(
+    spec = EntrySpec(
         entry_date=entry_date,
-        memo=memo[:300],
+        memo=memo,
         source_type=source_type,
+        legs=legs,
         source_id=source_id,
         idempotency_key=idempotency_key,
         created_by_id=created_by_id,
         reverses_entry_id=reverses_entry_id,
     )
-    session.add(entry)
-    session.flush()
-    session.add_all(
-        Posting(
-            entry_id=entry.id,
-            account_id=leg.account.id,
-            debit=leg.amount if leg.amount > 0 else ZERO,
-            credit=-leg.amount if leg.amount < 0 else ZERO,
-            invoice_id=leg.invoice_id,
-        )
-        for leg in legs
-    )
-    session.flush()
-    return entry
+    return post_entries(session, [spec])[0]
 
 
 def reverse_entry(

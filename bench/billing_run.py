@@ -1,0 +1,660 @@
+"""Benchmark: one monthly billing run over a full book on PostgreSQL.
+
+Builds 1,000 groups, 100,000 members and about 300,000 member-product coverages (every rating
+basis) with bulk Core inserts, then times `issue_billing_run` + commit for January 2027 and
+compares it with a plain COPY of as many rows of invoice-line width. Targets: the run takes at
+most 60 s and at most 10x the COPY. Exit code 0 whatever the result (a benchmark, not a test);
+an unreachable PostgreSQL skips, or fails under CI.
+
+    .venv/bin/python bench/billing_run.py [--groups N] [--members-per-group N] [--profile FILE]
+
+BENCH_DATABASE_URL picks the database (default postgresql+psycopg://postgres@127.0.0.1:5432/bench);
+it is created when missing and its `public` schema is dropped and recreated on every run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import os
+import pstats
+import random
+import sys
+import time
+from datetime import date, timedelta
+from decimal import Decimal
+
+import psycopg
+from psycopg import sql
+from sqlalchemy import func, insert, select, text
+from sqlalchemy.engine import Connection, make_url
+
+from billing_core import migrate
+from billing_core.config import DEV_SSN_KEY
+from billing_core.db import make_engine, make_session_factory
+from billing_core.invoicing import issue_billing_run
+from billing_core.models import (
+    AgeReduction,
+    BillingPolicy,
+    Coverage,
+    CoveredDependent,
+    Dependent,
+    EmployerGroup,
+    Invoice,
+    InvoiceLine,
+    JournalEntry,
+    Member,
+    Plan,
+    Posting,
+    Product,
+    RateAgeBand,
+    RateTier,
+    RateVersion,
+)
+from billing_core.models.enums import (
+    AgeReference,
+    BillingFrequency,
+    BillingMethod,
+    CoverageMonthRule,
+    Gender,
+    LineOfCoverage,
+    MemberStatus,
+    RatingBasis,
+    Relationship,
+    Tier,
+)
+from billing_core.money import D
+from billing_core.security import configure_vault
+
+DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench"
+IN_CI = os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
+
+PERIOD = date(2027, 1, 1)
+BOOK_START = date(2026, 1, 1)
+RENEWAL = date(2027, 1, 1)
+TARGET_SECONDS = 60.0
+TARGET_COPY_RATIO = 10.0
+AGE_BANDED_EVERY = 50  # every 50th group rates medical by age band (20 groups of 1,000)
+SEED = 20270101
+
+# code, name, line of coverage, basis
+PRODUCTS = [
+    ("MED-PPO", "Medical PPO", LineOfCoverage.MEDICAL, RatingBasis.TIERED_COMPOSITE),
+    ("MED-AGE", "Medical PPO (age-banded)", LineOfCoverage.MEDICAL, RatingBasis.AGE_BANDED),
+    ("DEN-PPO", "Dental PPO", LineOfCoverage.DENTAL, RatingBasis.TIERED_COMPOSITE),
+    ("VIS", "Vision", LineOfCoverage.VISION, RatingBasis.TIERED_COMPOSITE),
+    ("BLIFE", "Basic life", LineOfCoverage.BASIC_LIFE, RatingBasis.PER_THOUSAND_VOLUME),
+    ("STD", "Short-term disability", LineOfCoverage.STD, RatingBasis.STD_WEEKLY_BENEFIT),
+    ("LTD", "Long-term disability", LineOfCoverage.LTD, RatingBasis.LTD_COVERED_PAYROLL),
+]
+# Share of members enrolled in each line: 0.80 + 0.70 + 0.50 + 0.50 + 0.25 + 0.25 = 3.0 a member.
+ENROLLMENT = {"MED": 0.80, "DEN": 0.70, "VIS": 0.50, "BLIFE": 0.50, "STD": 0.25, "LTD": 0.25}
+TIER_RATES = {  # monthly, before a group's factor
+    "MED": {Tier.EE: "612.40", Tier.ES: "1286.04", Tier.EC: "1102.32", Tier.FAM: "1776.00"},
+    "DEN": {Tier.EE: "38.25", Tier.ES: "76.50", Tier.EC: "84.15", Tier.FAM: "122.40"},
+    "VIS": {Tier.EE: "7.10", Tier.ES: "13.49", Tier.EC: "13.92", Tier.FAM: "20.87"},
+}
+TIERS = [Tier.EE, Tier.ES, Tier.EC, Tier.FAM]
+TIER_WEIGHTS = [50, 20, 15, 15]
+FIRST_NAMES = "Ana Ben Chloe Dev Elena Farid Grace Hugo Ines Jamal Kira Liam Mei Noah Olga Pablo"
+LAST_NAMES = "Adams Baker Chen Diaz Evans Fischer Garcia Haddad Ito Jones Kowalski Lopez Moreau"
+FIRST_NAMES, LAST_NAMES = FIRST_NAMES.split(), LAST_NAMES.split()
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+# --------------------------------------------------------------------------- database
+
+
+def bench_url() -> str:
+    return os.environ.get("BENCH_DATABASE_URL") or DEFAULT_URL
+
+
+def psycopg_conninfo(url: str, database: str | None = None) -> dict:
+    parsed = make_url(url)
+    return {
+        "host": parsed.host or "127.0.0.1",
+        "port": parsed.port or 5432,
+        "user": parsed.username or "postgres",
+        "password": parsed.password,
+        "dbname": database or parsed.database,
+        "connect_timeout": 5,
+    }
+
+
+def refuse_test_database(url: str) -> None:
+    """The schema is dropped on every run: never point this at the test suite's database."""
+    name = make_url(url).database
+    test_url = os.environ.get("TEST_DATABASE_URL") or "postgresql+psycopg://x@h/test"
+    if name == make_url(test_url).database:
+        say(f"REFUSED: {name!r} is the test suite's database; set BENCH_DATABASE_URL elsewhere")
+        sys.exit(2)
+
+
+def ensure_database(url: str) -> None:
+    """Create the benchmark database when missing (CREATE DATABASE cannot run in a transaction)."""
+    name = make_url(url).database
+    with psycopg.connect(**psycopg_conninfo(url, "postgres"), autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+            say(f"created database {name}")
+
+
+def reset_schema(engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+
+
+# --------------------------------------------------------------------------- the book
+
+
+class Loader:
+    """Explicit ids (so children can point at parents without RETURNING) and Core executemany."""
+
+    def __init__(self, conn: Connection):
+        self.conn = conn
+        self.next_id: dict[str, int] = {}
+        self.counts: dict[str, int] = {}
+
+    def new_id(self, model) -> int:
+        name = model.__tablename__
+        self.next_id[name] = self.next_id.get(name, 0) + 1
+        return self.next_id[name]
+
+    def insert(self, model, rows: list[dict]) -> None:
+        if rows:
+            self.conn.execute(insert(model.__table__), rows)
+            name = model.__tablename__
+            self.counts[name] = self.counts.get(name, 0) + len(rows)
+            rows.clear()
+
+    def fix_sequences(self) -> None:
+        for name, last in self.next_id.items():
+            self.conn.execute(
+                text("SELECT setval(pg_get_serial_sequence(:t, 'id'), :v)"), {"t": name, "v": last}
+            )
+
+
+def scaled(amount: str, factor: Decimal, places: str = "0.01") -> Decimal:
+    return (D(amount) * factor).quantize(D(places))
+
+
+def build_book(engine, n_groups: int, members_per_group: int) -> dict[str, int]:
+    rng = random.Random(SEED)
+    with engine.begin() as conn:
+        load = Loader(conn)
+        product_ids = {}
+        rows = []
+        for code, name, line, basis in PRODUCTS:
+            product_ids[code] = load.new_id(Product)
+            rows.append(
+                {
+                    "id": product_ids[code],
+                    "code": code,
+                    "name": name,
+                    "line_of_coverage": line,
+                    "rating_basis": basis,
+                }
+            )
+        load.insert(Product, rows)
+
+        groups, policies, plans, versions = [], [], [], []
+        tiers, bands, reductions = [], [], []
+        group_plans: dict[int, dict[str, int]] = {}
+        for g in range(1, n_groups + 1):
+            group_id = load.new_id(EmployerGroup)
+            groups.append(
+                {
+                    "id": group_id,
+                    "group_number": f"B{g:05d}",
+                    "name": f"Bench Employer {g:05d} Inc.",
+                    "tax_id": f"{g:09d}",
+                    "original_effective_date": BOOK_START,
+                    "renewal_month": 1,
+                    "contact_email": f"hr{g}@example.com",
+                    "state": rng.choice(["CA", "NY", "TX", "IL", "WA", "GA"]),
+                }
+            )
+            policies.append(
+                {
+                    "id": load.new_id(BillingPolicy),
+                    "group_id": group_id,
+                    "effective_from": BOOK_START,
+                    "effective_to": None,
+                    "billing_method": BillingMethod.LIST_BILL,
+                    "billing_frequency": BillingFrequency.MONTHLY,
+                    "lead_days": 15,
+                    "coverage_month_rule": CoverageMonthRule.FIFTEENTH,
+                }
+            )
+            age_banded = g % AGE_BANDED_EVERY == 0
+            offered = {
+                "MED": "MED-AGE" if age_banded else "MED-PPO",
+                "DEN": "DEN-PPO",
+                "VIS": "VIS",
+                "BLIFE": "BLIFE",
+                "STD": "STD",
+                "LTD": "LTD",
+            }
+            group_plans[group_id] = {}
+            factor = D(rng.randrange(85, 125)) / 100
+            for plan_code, product_code in offered.items():
+                plan_id = load.new_id(Plan)
+                group_plans[group_id][plan_code] = plan_id
+                plans.append(
+                    {
+                        "id": plan_id,
+                        "group_id": group_id,
+                        "product_id": product_ids[product_code],
+                        "class_id": None,
+                        "code": plan_code,
+                        "name": f"{plan_code} plan",
+                        "effective_from": BOOK_START,
+                        "effective_to": None,
+                    }
+                )
+                # The 2026 rates and the renewal the January 2027 run bills.
+                for start, end, trend in (
+                    (BOOK_START, RENEWAL - timedelta(days=1), D(1)),
+                    (RENEWAL, None, D("1.07")),
+                ):
+                    version_id = load.new_id(RateVersion)
+                    version = {
+                        "id": version_id,
+                        "plan_id": plan_id,
+                        "effective_from": start,
+                        "effective_to": end,
+                        "unit_rate": None,
+                        "volume_flat_amount": None,
+                        "volume_salary_multiple": None,
+                        "volume_maximum": None,
+                        "volume_rounding_unit": None,
+                        "weekly_benefit_percent": None,
+                        "weekly_benefit_maximum": None,
+                        "covered_payroll_maximum": None,
+                        "age_reference": AgeReference.COVERAGE_MONTH,
+                        "first_billed_on": None,
+                    }
+                    f = factor * trend
+                    if plan_code in TIER_RATES and product_code != "MED-AGE":
+                        for tier, rate in TIER_RATES[plan_code].items():
+                            tiers.append(
+                                {
+                                    "id": load.new_id(RateTier),
+                                    "rate_version_id": version_id,
+                                    "tier": tier,
+                                    "monthly_rate": scaled(rate, f),
+                                }
+                            )
+                    elif product_code == "MED-AGE":
+                        edges = [(0, 14)] + [(a, a + 4) for a in range(15, 65, 5)] + [(65, 120)]
+                        for min_age, max_age in edges:
+                            base = 180 + 11 * max(min_age - 15, 0)
+                            bands.append(
+                                {
+                                    "id": load.new_id(RateAgeBand),
+                                    "rate_version_id": version_id,
+                                    "min_age": min_age,
+                                    "max_age": max_age,
+                                    "monthly_rate": scaled(str(int(base)), f, "0.000001"),
+                                }
+                            )
+                    elif plan_code == "BLIFE":
+                        version.update(
+                            unit_rate=scaled("0.145", f, "0.000001"),
+                            volume_salary_multiple=D(rng.choice([1, 2])),
+                            volume_maximum=D(200000),
+                            volume_rounding_unit=D(1000),
+                        )
+                        for from_age, percent in ((65, "65.00"), (70, "50.00")):
+                            reductions.append(
+                                {
+                                    "id": load.new_id(AgeReduction),
+                                    "rate_version_id": version_id,
+                                    "from_age": from_age,
+                                    "volume_percent": D(percent),
+                                }
+                            )
+                    elif plan_code == "STD":
+                        version.update(
+                            unit_rate=scaled("0.305", f, "0.000001"),
+                            weekly_benefit_percent=D("0.6000"),
+                            weekly_benefit_maximum=D(1500),
+                        )
+                    elif plan_code == "LTD":
+                        version.update(
+                            unit_rate=scaled("0.38", f, "0.000001"),
+                            covered_payroll_maximum=D(12500),
+                        )
+                    versions.append(version)
+        for model, batch in (
+            (EmployerGroup, groups),
+            (BillingPolicy, policies),
+            (Plan, plans),
+            (RateVersion, versions),
+            (RateTier, tiers),
+            (RateAgeBand, bands),
+            (AgeReduction, reductions),
+        ):
+            load.insert(model, batch)
+
+        members, dependents, coverages, covered = [], [], [], []
+        for group_id, plan_ids in group_plans.items():
+            age_banded = group_id % AGE_BANDED_EVERY == 0
+            for n in range(1, members_per_group + 1):
+                member_id = load.new_id(Member)
+                last_name = rng.choice(LAST_NAMES)
+                hired = BOOK_START + timedelta(days=rng.randrange(-3000, 400))
+                members.append(
+                    {
+                        "id": member_id,
+                        "group_id": group_id,
+                        "subgroup_id": None,
+                        "class_id": None,
+                        "member_key": f"M{member_id:07d}",
+                        "employee_id": f"E{n:05d}",
+                        "first_name": rng.choice(FIRST_NAMES),
+                        "last_name": last_name,
+                        "birth_date": date(1957, 1, 1) + timedelta(days=rng.randrange(0, 17000)),
+                        "gender": rng.choice([Gender.FEMALE, Gender.MALE]),
+                        "hire_date": hired,
+                        "annual_salary": D(rng.randrange(260, 3000) * 100),
+                        "status": MemberStatus.ACTIVE,
+                        "postal_code": f"{rng.randrange(10000, 99999)}",
+                    }
+                )
+                tier = rng.choices(TIERS, TIER_WEIGHTS)[0]
+                # Most coverage runs from the book's start; some starts and terms fall around
+                # the billed month so the 15th rule and terminations are exercised.
+                roll = rng.random()
+                if roll < 0.80:
+                    start, end = BOOK_START, None
+                elif roll < 0.93:
+                    start, end = BOOK_START + timedelta(days=rng.randrange(30, 365)), None
+                elif roll < 0.95:
+                    start, end = BOOK_START, date(2026, 6, 30)
+                elif roll < 0.97:
+                    start, end = BOOK_START, date(2027, 1, 20)
+                elif roll < 0.985:
+                    start, end = date(2027, 1, 10), None
+                else:
+                    start, end = date(2027, 1, 20), None
+                dependent_ids = []
+                if age_banded and tier is not Tier.EE:
+                    kids = 0 if tier is Tier.ES else rng.randrange(1, 4)
+                    people = ([Relationship.SPOUSE] if tier in (Tier.ES, Tier.FAM) else []) + [
+                        Relationship.CHILD
+                    ] * kids
+                    for k, relation in enumerate(people, start=1):
+                        dependent_id = load.new_id(Dependent)
+                        dependent_ids.append(dependent_id)
+                        years = rng.randrange(25, 60) if relation is Relationship.SPOUSE else 0
+                        born = (
+                            date(2026, 6, 1) - timedelta(days=365 * years + rng.randrange(0, 9000))
+                            if years
+                            else date(2000, 1, 1) + timedelta(days=rng.randrange(0, 9500))
+                        )
+                        dependents.append(
+                            {
+                                "id": dependent_id,
+                                "member_id": member_id,
+                                "dependent_key": f"{k:02d}",
+                                "first_name": rng.choice(FIRST_NAMES),
+                                "last_name": last_name,
+                                "relationship_to_member": relation,
+                                "birth_date": born,
+                                "gender": Gender.UNKNOWN,
+                                "effective_from": None,
+                                "effective_to": None,
+                            }
+                        )
+                for plan_code, share in ENROLLMENT.items():
+                    if rng.random() >= share:
+                        continue
+                    coverage_id = load.new_id(Coverage)
+                    tiered = plan_code in TIER_RATES
+                    coverages.append(
+                        {
+                            "id": coverage_id,
+                            "member_id": member_id,
+                            "plan_id": plan_ids[plan_code],
+                            "tier": tier if tiered else None,
+                            "elected_volume": None,
+                            "effective_from": start,
+                            "effective_to": end,
+                            "source_upload_id": None,
+                        }
+                    )
+                    if plan_code == "MED" and age_banded:
+                        covered.extend(
+                            {
+                                "id": load.new_id(CoveredDependent),
+                                "coverage_id": coverage_id,
+                                "dependent_id": dependent_id,
+                            }
+                            for dependent_id in dependent_ids
+                        )
+            if len(coverages) >= 30_000:
+                for model, batch in (
+                    (Member, members),
+                    (Dependent, dependents),
+                    (Coverage, coverages),
+                    (CoveredDependent, covered),
+                ):
+                    load.insert(model, batch)
+        for model, batch in (
+            (Member, members),
+            (Dependent, dependents),
+            (Coverage, coverages),
+            (CoveredDependent, covered),
+        ):
+            load.insert(model, batch)
+        load.fix_sequences()
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(text("ANALYZE"))
+    return load.counts
+
+
+# --------------------------------------------------------------------------- measurements
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU of a local process (the PostgreSQL backend serving the run), or None
+    when PostgreSQL runs elsewhere."""
+    try:
+        with open(f"/proc/{pid}/comm") as comm:
+            if not comm.read().startswith("postgres"):
+                return None  # a process of that id here, but not the backend: PG is remote
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def measure_billing_run(engine, profile_path: str | None):
+    """Wall seconds of issue_billing_run + commit, and the CPU seconds spent by this process
+    and by the PostgreSQL backend (which tell work from waiting on a busy machine)."""
+    session = make_session_factory(engine)()
+    profiler = cProfile.Profile() if profile_path else None
+    try:
+        backend_pid = session.connection().exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        backend_before = process_cpu_seconds(backend_pid)
+        client_before = time.process_time()
+        started = time.perf_counter()
+        if profiler:
+            profiler.enable()
+        outcome = issue_billing_run(session, PERIOD)
+        session.commit()
+        if profiler:
+            profiler.disable()
+        seconds = time.perf_counter() - started
+        client_cpu = time.process_time() - client_before
+        backend_after = process_cpu_seconds(backend_pid)
+    finally:
+        session.close()
+    backend_cpu = None
+    if backend_before is not None and backend_after is not None:
+        backend_cpu = backend_after - backend_before
+    if profiler:
+        profiler.dump_stats(profile_path)
+        say(f"profile written to {profile_path}; top 25 by cumulative time:")
+        pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
+    return outcome, seconds, client_cpu, backend_cpu
+
+
+LINE_COLUMNS = (
+    "invoice_id, line_number, section, member_id, plan_id, rate_version_id, coverage_month, "
+    "tier, volume, rate, amount, description, reason_code, adjustment_id"
+)
+
+
+def measure_copy(url: str) -> tuple[int, float, float]:
+    """COPY the rows the run wrote, as Python values, into a scratch temp table of the same
+    columns (no indexes or constraints): the floor for writing that many rows. Then, for
+    information only, the same COPY into invoice_line itself (its indexes and foreign keys
+    checked), rolled back."""
+    copy_sql = f"COPY {{}} ({LINE_COLUMNS}) FROM STDIN"
+    with psycopg.connect(**psycopg_conninfo(url)) as conn:
+        rows = conn.execute(f"SELECT {LINE_COLUMNS} FROM invoice_line ORDER BY id").fetchall()
+        conn.execute(
+            "CREATE TEMP TABLE bench_copy_line ("
+            " id serial, invoice_id integer, line_number integer, section varchar(32),"
+            " member_id integer, plan_id integer, rate_version_id integer, coverage_month date,"
+            " tier varchar(32), volume numeric(12, 2), rate numeric(14, 6),"
+            " amount numeric(12, 2), description varchar(300), reason_code varchar(30),"
+            " adjustment_id integer)"
+        )
+        conn.commit()
+        timings = []
+        for table, finish in (("bench_copy_line", conn.commit), ("invoice_line", conn.rollback)):
+            started = time.perf_counter()
+            with conn.cursor() as cur, cur.copy(copy_sql.format(table)) as copy:
+                for row in rows:
+                    copy.write_row(row)
+            timings.append(time.perf_counter() - started)
+            finish()
+    return len(rows), timings[0], timings[1]
+
+
+def check_run(engine) -> list[str]:
+    """Cheap consistency checks on what the run wrote (not timed)."""
+    problems = []
+    with engine.connect() as conn:
+        premium = conn.scalar(select(func.coalesce(func.sum(Invoice.current_premium), 0)))
+        lines = conn.scalar(select(func.coalesce(func.sum(InvoiceLine.amount), 0)))
+        debit, credit = conn.execute(
+            select(
+                func.coalesce(func.sum(Posting.debit), 0),
+                func.coalesce(func.sum(Posting.credit), 0),
+            )
+        ).one()
+        entries = conn.scalar(select(func.count()).select_from(JournalEntry))
+        invoices = conn.scalar(select(func.count()).select_from(Invoice))
+    if premium != lines:
+        problems.append(f"invoice premium {premium} != sum of lines {lines}")
+    if debit != credit:
+        problems.append(f"ledger debits {debit} != credits {credit}")
+    if entries != invoices:
+        problems.append(f"{entries} journal entries for {invoices} invoices")
+    return problems
+
+
+def load_average() -> str:
+    try:
+        return " ".join(f"{value:.2f}" for value in os.getloadavg())
+    except OSError:  # pragma: no cover - not every platform has it
+        return "unknown"
+
+
+def verdict(ok: bool) -> str:
+    return "PASS" if ok else "FAIL"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--groups", type=int, default=1000)
+    parser.add_argument("--members-per-group", type=int, default=100)
+    parser.add_argument("--profile", metavar="FILE", help="cProfile the billing run into FILE")
+    args = parser.parse_args()
+
+    url = bench_url()
+    refuse_test_database(url)
+    try:
+        ensure_database(url)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if IN_CI:
+            say(f"FAIL: PostgreSQL unreachable at {make_url(url).render_as_string()}: {reason}")
+            return 1
+        say(f"SKIP: PostgreSQL unreachable at {make_url(url).render_as_string()}: {reason}")
+        return 0
+
+    say(f"machine: {os.cpu_count()} CPUs, load average {load_average()} at start")
+    configure_vault(DEV_SSN_KEY)
+    engine = make_engine(url)
+    try:
+        started = time.perf_counter()
+        reset_schema(engine)
+        migrate.upgrade(engine)
+        counts = build_book(engine, args.groups, args.members_per_group)
+        setup_seconds = time.perf_counter() - started
+        say(
+            f"set-up (not measured): {setup_seconds:.1f} s for {counts['employer_group']:,} groups,"
+            f" {counts['member']:,} members, {counts['coverage']:,} coverages,"
+            f" {counts['plan']:,} plans, {counts['rate_version']:,} rate versions,"
+            f" {counts.get('dependent', 0):,} dependents"
+        )
+
+        outcome, billing_seconds, client_cpu, backend_cpu = measure_billing_run(
+            engine, args.profile
+        )
+        invoices = len(outcome.issued)
+        lines = outcome.line_count
+        say(
+            f"billing run {PERIOD:%Y-%m}: {invoices:,} invoices, {lines:,} lines in "
+            f"{billing_seconds:.2f} s = {lines / billing_seconds:,.0f} lines/s"
+        )
+        backend = "unknown (not local)" if backend_cpu is None else f"{backend_cpu:.1f} s"
+        say(f"  CPU: Python {client_cpu:.1f} s, PostgreSQL backend {backend}")
+        if outcome.held:
+            say(f"  held groups: {len(outcome.held)} (first: {next(iter(outcome.held.items()))})")
+        problems = check_run(engine)
+        say("  checks: " + ("ok" if not problems else "; ".join(problems)))
+
+        copied, copy_seconds, table_copy_seconds = measure_copy(url)
+        copy_seconds = max(copy_seconds, 1e-6)
+        ratio = billing_seconds / copy_seconds
+        say(
+            f"COPY of {copied:,} invoice-line-wide rows into a temp table: {copy_seconds:.2f} s"
+            f" = {copied / copy_seconds:,.0f} rows/s; billing run / COPY = {ratio:.1f}x"
+        )
+        say(
+            f"  for information: the same COPY into invoice_line (indexes, foreign keys; rolled"
+            f" back) {table_copy_seconds:.2f} s = {table_copy_seconds / copy_seconds:.1f}x the"
+            " temp table"
+        )
+        say(
+            f"  billing run / COPY into invoice_line = {billing_seconds / table_copy_seconds:.1f}x"
+            " (the floor any writer of these rows pays: the table's indexes and foreign keys)"
+        )
+    finally:
+        engine.dispose()
+
+    say(f"load average {load_average()} at end (other work on the machine slows every figure)")
+    time_ok = billing_seconds <= TARGET_SECONDS
+    ratio_ok = ratio <= TARGET_COPY_RATIO
+    say(
+        f"{verdict(time_ok)}: billing run {billing_seconds:.2f} s (target <= {TARGET_SECONDS:.0f} s)"
+    )
+    say(f"{verdict(ratio_ok)}: {ratio:.1f}x COPY (target <= {TARGET_COPY_RATIO:.0f}x)")
+    say(f"RESULT: {verdict(time_ok and ratio_ok and not problems)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
