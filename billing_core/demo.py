@@ -16,28 +16,19 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from billing_core.enrollment import add_months, coverage_months, month_end, proration_factor
+from billing_core.enrollment import add_months
 from billing_core.invoicing import billing_period_for, issue_billing_run
 from billing_core.models import (
     Adjustment,
-    Coverage,
-    CoveredDependent,
     EmployerGroup,
-    Invoice,
-    InvoiceLine,
     Member,
-    Plan,
-    RateVersion,
     User,
 )
 from billing_core.models.enums import (
     AdjustmentStatus,
-    CoverageMonthRule,
-    InvoiceSection,
-    InvoiceStatus,
 )
-from billing_core.money import ZERO, D, cents
-from billing_core.rating import MemberFacts, RateTable, rate_line
+from billing_core.money import D, cents
+from billing_core.retro import premium_differences
 from billing_core.setup_import import import_setup
 
 DEMO_PASSWORD = "demo-password-2026"
@@ -1235,7 +1226,7 @@ def _report_late_change(
         months.append(month)
         month = add_months(month, 1)
     requested_at = datetime.combine(reported_on, time(15, 40), UTC)
-    differences = _retro_differences(session, group, member, months)
+    differences = premium_differences(session, group, member, months)
     for (plan_id, coverage_month), amount in differences:
         session.add(
             Adjustment(
@@ -1256,92 +1247,6 @@ def _report_late_change(
         )
     session.flush()
     return len(differences)
-
-
-def _retro_differences(
-    session: Session, group: EmployerGroup, member: Member, months: list[date]
-) -> list[tuple[tuple[int, date], Decimal]]:
-    """Per (plan id, coverage month) of `months`: the premium the member's current enrollment
-    calls for, minus the premium lines of the member's non-void invoices and the adjustments
-    already approved or billed for it. Non-zero differences only, in dollars rounded per line
-    exactly as the billing run rates them (the rate version in force that month, half-up to
-    the cent, prorated under daily proration)."""
-    if not months:
-        return []
-    first, last = months[0], month_end(months[-1])
-    policy = group.policy_on(first)
-    rule = CoverageMonthRule(policy.coverage_month_rule)
-    should: dict[tuple[int, date], Decimal] = defaultdict(lambda: ZERO)
-    coverages = session.scalars(
-        select(Coverage)
-        .where(Coverage.member_id == member.id)
-        .options(
-            selectinload(Coverage.plan).selectinload(Plan.product),
-            selectinload(Coverage.plan)
-            .selectinload(Plan.rate_versions)
-            .selectinload(RateVersion.tier_rates),
-            selectinload(Coverage.covered_dependents).selectinload(CoveredDependent.dependent),
-        )
-    ).all()
-    for coverage in coverages:
-        plan = coverage.plan
-        for month in coverage_months(
-            coverage.effective_from, coverage.effective_to, first, last, rule
-        ):
-            version = plan.rate_version_on(month)
-            births = tuple(
-                covered.dependent.birth_date
-                for covered in coverage.covered_dependents
-                if (
-                    covered.dependent.effective_from is None
-                    or covered.dependent.effective_from <= month_end(month)
-                )
-                and (
-                    covered.dependent.effective_to is None
-                    or covered.dependent.effective_to >= month
-                )
-            )
-            facts = MemberFacts(
-                birth_date=member.birth_date,
-                annual_salary=member.annual_salary,
-                tier=coverage.tier,
-                elected_volume=coverage.elected_volume,
-                dependent_birth_dates=births,
-            )
-            amount = rate_line(
-                RateTable.from_version(version, plan.product.rating_basis), facts, month
-            ).amount
-            if rule is CoverageMonthRule.DAILY_PRORATION:
-                amount = cents(
-                    amount * proration_factor(coverage.effective_from, coverage.effective_to, month)
-                )
-            should[(coverage.plan_id, month)] += amount
-    billed: dict[tuple[int, date], Decimal] = defaultdict(lambda: ZERO)
-    for plan_id, month, amount in session.execute(
-        select(InvoiceLine.plan_id, InvoiceLine.coverage_month, InvoiceLine.amount)
-        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .where(
-            InvoiceLine.member_id == member.id,
-            InvoiceLine.section == InvoiceSection.PREMIUM,
-            InvoiceLine.coverage_month.between(first, last),
-            Invoice.status != InvoiceStatus.VOID,
-        )
-    ):
-        billed[(plan_id, month)] += amount
-    for plan_id, month, amount in session.execute(
-        select(Adjustment.plan_id, Adjustment.coverage_month, Adjustment.amount).where(
-            Adjustment.member_id == member.id,
-            Adjustment.coverage_month.between(first, last),
-            Adjustment.status.in_([AdjustmentStatus.APPROVED, AdjustmentStatus.BILLED]),
-        )
-    ):
-        billed[(plan_id, month)] += amount
-    differences = []
-    for key in sorted(set(should) | set(billed), key=lambda k: (k[1], k[0])):
-        difference = should[key] - billed[key]
-        if difference:
-            differences.append((key, difference))
-    return differences
 
 
 def database_is_empty(session: Session) -> bool:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from billing_core.db import Base, Money, UTCDateTime, enum_type, utcnow
@@ -35,6 +35,8 @@ class Adjustment(Base):
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decision_note: Mapped[str | None] = mapped_column(Text)
+    # A month older than the retro window: only a supervisor may approve it (an override).
+    requires_supervisor: Mapped[bool] = mapped_column(Boolean, default=False)
     invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
     reverses_adjustment_id: Mapped[int | None] = mapped_column(
         ForeignKey("adjustment.id"), unique=True

@@ -17,6 +17,7 @@ ROLES = [
     "admin",
 ]
 STAFF = {"billing_specialist": 200, "supervisor": 200, "admin": 200}
+STAFF_POST = {"billing_specialist": 302, "supervisor": 302, "admin": 302}
 
 
 def expect(anonymous, default, **by_role):
@@ -73,6 +74,11 @@ MATRIX = {
     ),
     # A void without a reason is refused with a message (redirect); a specialist may not void.
     "admin.invoice_void": ("POST", INVOICE_A, expect(302, 403, supervisor=302, admin=302)),
+    "admin.adjustment_queue": ("GET", {}, expect(302, 403, **STAFF)),
+    # Unknown adjustment: staff are sent back to the queue with a message.
+    "admin.adjustment_approve": ("POST", {"adjustment_id": 0}, expect(302, 403, **STAFF_POST)),
+    "admin.adjustment_reject": ("POST", {"adjustment_id": 0}, expect(302, 403, **STAFF_POST)),
+    "admin.adjustment_reverse": ("POST", {"adjustment_id": 0}, expect(302, 403, **STAFF_POST)),
     "employer.invoice_list": ("GET", {"group_id": "A"}, EMPLOYER_A),
     "employer.invoice_detail": ("GET", INVOICE_A, EMPLOYER_A),
     "employer.invoice_lines": ("GET", INVOICE_A, EMPLOYER_A),

@@ -1,0 +1,294 @@
+"""Approving a census: the diff becomes enrollment (effective-dated, history kept) and every
+month already billed that the changes touch becomes a pending future-bill adjustment.
+
+Enrollment history: a change closes the coverage in force the day before it takes effect and
+opens a new one; a term sets the last covered day. Only when a change takes effect on or before
+the coverage's own start is that row corrected in place (there is no earlier history to keep;
+the upload and the audit log hold what it said).
+
+Retro windows (policy, days before `today`, per transaction type: add, term, change): months
+of a late add or change that fall before the window are still queued but marked for a
+supervisor's override; a late term's credits are limited to the window (older months are not
+credited, DOMAIN.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from billing_core.census.diff import CensusDiff, ChangeKind, CoverageChange, MemberDiff
+from billing_core.census.rows import CensusMember
+from billing_core.enrollment import add_months, month_start
+from billing_core.models import (
+    Adjustment,
+    BenefitClass,
+    BillingSubgroup,
+    Coverage,
+    CoveredDependent,
+    Dependent,
+    EmployerGroup,
+    Invoice,
+    Member,
+    User,
+)
+from billing_core.models.enums import AdjustmentStatus, InvoiceStatus, MemberStatus, Tier
+from billing_core.retro import premium_differences
+
+REASON_BY_KIND = {
+    ChangeKind.ADD: "late_add",
+    ChangeKind.TERM: "late_term",
+}
+
+
+@dataclass
+class ApplyResult:
+    members_added: int = 0
+    members_changed: int = 0
+    members_termed: int = 0
+    coverages_opened: int = 0
+    coverages_closed: int = 0
+    adjustments: list[Adjustment] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "members_added": self.members_added,
+            "members_changed": self.members_changed,
+            "members_termed": self.members_termed,
+            "coverages_opened": self.coverages_opened,
+            "coverages_closed": self.coverages_closed,
+            "adjustments": len(self.adjustments),
+            "adjustments_total": str(sum((a.amount for a in self.adjustments), 0)),
+        }
+
+
+def _next_member_key(session: Session, group: EmployerGroup) -> str:
+    taken = set(session.scalars(select(Member.member_key).where(Member.group_id == group.id)))
+    number = (session.scalar(select(func.max(Member.id))) or 0) + 1
+    while f"M{number:07d}" in taken:
+        number += 1
+    return f"M{number:07d}"
+
+
+def _codes(session: Session, group: EmployerGroup):
+    subgroups = {
+        s.code: s.id
+        for s in session.scalars(
+            select(BillingSubgroup).where(BillingSubgroup.group_id == group.id)
+        )
+    }
+    classes = {
+        c.code: c.id
+        for c in session.scalars(select(BenefitClass).where(BenefitClass.group_id == group.id))
+    }
+    return subgroups, classes
+
+
+def _new_member(session: Session, group: EmployerGroup, row: CensusMember, codes) -> Member:
+    subgroups, classes = codes
+    member = Member(
+        group_id=group.id,
+        member_key=_next_member_key(session, group),
+        employee_id=row.employee_id,
+        first_name=row.first_name,
+        last_name=row.last_name,
+        birth_date=row.birth_date,
+        gender=row.gender,
+        hire_date=row.hire_date,
+        annual_salary=row.annual_salary,
+        status=row.status,
+        postal_code=row.postal_code,
+        subgroup_id=subgroups.get(row.subgroup_code) if row.subgroup_code else None,
+        class_id=classes.get(row.class_code) if row.class_code else None,
+    )
+    member.set_ssn(row.ssn)
+    session.add(member)
+    session.flush()
+    for number, dep in enumerate(row.dependents, start=1):
+        dependent = Dependent(
+            member_id=member.id,
+            dependent_key=f"{number:02d}",
+            first_name=dep.first_name,
+            last_name=dep.last_name,
+            relationship_to_member=dep.relationship,
+            birth_date=dep.birth_date,
+            gender=dep.gender,
+            effective_from=dep.effective_from,
+            effective_to=dep.effective_to,
+        )
+        dependent.set_ssn(dep.ssn)
+        session.add(dependent)
+    session.flush()
+    return member
+
+
+def _open(session: Session, member: Member, change: CoverageChange, upload_id) -> Coverage:
+    coverage = Coverage(
+        member_id=member.id,
+        plan_id=change.plan_after.id,
+        tier=Tier(change.tier_after) if change.tier_after else None,
+        elected_volume=change.volume_after,
+        effective_from=change.effective_on,
+        source_upload_id=upload_id,
+    )
+    session.add(coverage)
+    session.flush()
+    if change.tier_after and change.tier_after != Tier.EE.value:
+        # A family tier covers the member's dependents in force (age-banded rating rates them).
+        for dependent in member.dependents:
+            if dependent.effective_to is None or dependent.effective_to >= change.effective_on:
+                session.add(CoveredDependent(coverage_id=coverage.id, dependent_id=dependent.id))
+    return coverage
+
+
+def _in_force(member: Member, change: CoverageChange) -> Coverage | None:
+    for coverage in member.coverages:
+        if coverage.plan_id == change.plan_before.id and coverage.effective_to is None:
+            return coverage
+    for coverage in member.coverages:
+        if coverage.plan_id == change.plan_before.id and coverage.in_force_on(change.effective_on):
+            return coverage
+    return None
+
+
+def _apply_member(
+    session: Session, group, entry: MemberDiff, codes, upload_id, result: ApplyResult
+) -> Member | None:
+    member = entry.member
+    if entry.kind is ChangeKind.ADD and member is None:
+        member = _new_member(session, group, entry.row, codes)
+        result.members_added += 1
+    elif entry.kind is ChangeKind.TERM:
+        result.members_termed += 1
+    elif entry.kind in (ChangeKind.CHANGE, ChangeKind.ADD):
+        result.members_changed += 1
+    for f in entry.fields:
+        if f.field in ("ssn", "subgroup", "class"):
+            subgroups, classes = codes
+            if f.field == "ssn":
+                member.set_ssn(entry.row.ssn)
+            elif f.field == "subgroup":
+                member.subgroup_id = subgroups.get(f.after)
+            else:
+                member.class_id = classes.get(f.after)
+        else:
+            setattr(member, f.field, getattr(entry.row, f.field))
+    for change in entry.coverages:
+        if change.plan_before is not None:
+            existing = _in_force(member, change)
+            if existing is not None:
+                last_day = (
+                    change.effective_on
+                    if change.plan_after is None
+                    else change.effective_on - timedelta(days=1)
+                )
+                if last_day < existing.effective_from:
+                    # Corrected before it ever took effect: no history to keep.
+                    if change.plan_after is not None:
+                        existing.plan_id = change.plan_after.id
+                        existing.tier = Tier(change.tier_after) if change.tier_after else None
+                        existing.elected_volume = change.volume_after
+                        existing.source_upload_id = upload_id
+                        continue
+                    last_day = existing.effective_from
+                existing.effective_to = last_day
+                result.coverages_closed += 1
+        if change.plan_after is not None:
+            _open(session, member, change, upload_id)
+            result.coverages_opened += 1
+    if entry.kind is ChangeKind.TERM and member is not None:
+        member.status = MemberStatus.TERMINATED
+    session.flush()
+    session.refresh(member)
+    return member
+
+
+def billed_months(session: Session, group: EmployerGroup) -> list[date]:
+    """Coverage months on the group's issued (non-void) invoices, oldest first."""
+    months: set[date] = set()
+    for start, end in session.execute(
+        select(Invoice.period_start, Invoice.period_end).where(
+            Invoice.group_id == group.id, Invoice.status != InvoiceStatus.VOID
+        )
+    ):
+        month = start
+        while month <= end:
+            months.add(month)
+            month = add_months(month, 1)
+    return sorted(months)
+
+
+def apply_census(
+    session: Session,
+    group: EmployerGroup,
+    diff: CensusDiff,
+    *,
+    actor: User,
+    today: date,
+    upload_id: int | None = None,
+) -> ApplyResult:
+    """Apply every add, term and change of `diff` to enrollment and queue, as PENDING
+    adjustments requested by `actor`, the premium difference of each touched member for every
+    month already billed from the change's effective month on (see the module docstring for
+    retro windows). Applying the same diff twice changes nothing the second time: the
+    enrollment then matches and the differences are already queued."""
+    codes = _codes(session, group)
+    result = ApplyResult()
+    policy = group.policy_on(today) or group.policies[-1]
+    windows = {
+        ChangeKind.ADD: policy.retro_add_days,
+        ChangeKind.TERM: policy.retro_term_days,
+        ChangeKind.CHANGE: policy.retro_change_days,
+    }
+    billed = billed_months(session, group)
+    for entry in diff.members:
+        if entry.kind is ChangeKind.UNCHANGED:
+            continue
+        member = _apply_member(session, group, entry, codes, upload_id, result)
+        starts = [entry.effective_on, *(c.effective_on for c in entry.coverages)]
+        touched = [m for m in billed if m >= month_start(min(starts))]
+        if not touched:
+            continue
+        window_start = month_start(today - timedelta(days=windows[entry.kind]))
+        if entry.kind is ChangeKind.TERM:
+            touched = [m for m in touched if m >= window_start]
+        reason = REASON_BY_KIND.get(entry.kind) or _change_reason(entry)
+        for (plan_id, month), amount in premium_differences(session, group, member, touched):
+            adjustment = Adjustment(
+                group_id=group.id,
+                subgroup_id=member.subgroup_id,
+                member_id=member.id,
+                plan_id=plan_id,
+                coverage_month=month,
+                amount=amount,
+                reason_code=reason,
+                source_type="upload" if upload_id else "manual",
+                source_id=upload_id,
+                status=AdjustmentStatus.PENDING,
+                requested_by_id=actor.id,
+                requires_supervisor=month < window_start,
+            )
+            session.add(adjustment)
+            result.adjustments.append(adjustment)
+    session.flush()
+    return result
+
+
+def _change_reason(entry: MemberDiff) -> str:
+    for change in entry.coverages:
+        if (
+            change.plan_before
+            and change.plan_after
+            and change.plan_before.id != change.plan_after.id
+        ):
+            return "plan_change"
+        if change.tier_before != change.tier_after:
+            return "tier_change"
+        if change.volume_before != change.volume_after:
+            return "salary_change"
+    if any(f.field == "annual_salary" for f in entry.fields):
+        return "salary_change"
+    return "manual"
