@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 
 from billing_core.errors import ConfigurationError
+from billing_core.money import D
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # A fixed key for development and tests only; production must set SSN_ENCRYPTION_KEY.
@@ -29,6 +31,8 @@ class Settings:
     login_max_failures: int = 5
     lockout_minutes: int = 15
     upload_max_bytes: int = 50 * 1024 * 1024
+    # Adjustments above this (absolute dollars) need a supervisor who did not request them.
+    adjustment_authority_limit: Decimal = Decimal("500.00")
     extra: dict = field(default_factory=dict)
 
     @property
@@ -61,6 +65,9 @@ class Settings:
             login_max_failures=int(env.get("LOGIN_MAX_FAILURES", defaults.login_max_failures)),
             lockout_minutes=int(env.get("LOCKOUT_MINUTES", defaults.lockout_minutes)),
             upload_max_bytes=int(env.get("UPLOAD_MAX_BYTES", defaults.upload_max_bytes)),
+            adjustment_authority_limit=D(
+                env.get("ADJUSTMENT_AUTHORITY_LIMIT") or defaults.adjustment_authority_limit
+            ),
         )
 
     def with_overrides(self, **changes) -> Settings:

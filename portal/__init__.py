@@ -38,6 +38,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         REMEMBER_COOKIE_SECURE=settings.is_production,
         PERMANENT_SESSION_LIFETIME=timedelta(hours=8),
         MAX_CONTENT_LENGTH=settings.upload_max_bytes,
+        ADJUSTMENT_AUTHORITY_LIMIT=settings.adjustment_authority_limit,
         WTF_CSRF_TIME_LIMIT=None,
     )
     app.config.update(overrides)

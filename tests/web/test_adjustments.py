@@ -88,3 +88,13 @@ def test_reject_needs_a_reason(client, cast, login_as, session):
     rejected = session.get(Adjustment, adjustment.id)
     assert rejected.status is AdjustmentStatus.REJECTED
     assert rejected.decision_note == "Employer sent the wrong file"
+
+
+def test_authority_limit_comes_from_the_environment(session_factory):
+    from billing_core.config import Settings
+    from portal import create_app
+
+    settings = Settings.from_env({"ADJUSTMENT_AUTHORITY_LIMIT": "250.00"})
+    app = create_app({"SETTINGS": settings, "SESSION_FACTORY": session_factory, "TESTING": True})
+    assert app.config["ADJUSTMENT_AUTHORITY_LIMIT"] == D("250.00")
+    assert Settings.from_env({}).adjustment_authority_limit == D("500.00")
