@@ -559,27 +559,17 @@ def _adjustment_lines(
 # --------------------------------------------------------------------------- balances
 
 
-def _account_invoices(session: Session, group_id: int, subgroup_id: int | None):
-    query = select(Invoice).where(Invoice.group_id == group_id)
-    if subgroup_id is None:
-        return query.where(Invoice.subgroup_id.is_(None))
-    return query.where(Invoice.subgroup_id == subgroup_id)
-
-
-def previous_invoice(session: Session, invoice_or_draft) -> Invoice | None:
-    """The latest non-void invoice of the same billing account for an earlier period."""
-    group_id = getattr(invoice_or_draft, "group_id", None) or invoice_or_draft.account.group.id
-    subgroup_id = (
-        invoice_or_draft.subgroup_id
-        if isinstance(invoice_or_draft, Invoice)
-        else invoice_or_draft.account.subgroup_id
+def previous_invoice(session: Session, invoice: Invoice) -> Invoice | None:
+    """The latest non-void invoice of `invoice`'s billing account for an earlier period."""
+    same_account = (
+        Invoice.subgroup_id.is_(None)
+        if invoice.subgroup_id is None
+        else Invoice.subgroup_id == invoice.subgroup_id
     )
     return session.scalar(
-        _account_invoices(session, group_id, subgroup_id)
-        .where(
-            Invoice.period_start < invoice_or_draft.period_start,
-            Invoice.status != InvoiceStatus.VOID,
-        )
+        select(Invoice)
+        .where(Invoice.group_id == invoice.group_id, same_account)
+        .where(Invoice.period_start < invoice.period_start, Invoice.status != InvoiceStatus.VOID)
         .order_by(Invoice.period_start.desc(), Invoice.id.desc())
         .limit(1)
     )

@@ -305,6 +305,10 @@ def _coverage_changes(
             )
             continue
         old_tier = existing.tier.value if existing.tier else None
+        if effective <= existing.effective_from:
+            # A full file repeats the coverage's original start date: a change it shows takes
+            # effect on the file's date, never backdated to the original start.
+            effective = on
         volume_differs = (
             wanted.elected_volume is not None and wanted.elected_volume != existing.elected_volume
         )

@@ -8,41 +8,8 @@ or newline-only terminators, lines wrapped mid-segment, blanks around separators
 GS and ST/SE sets. Bad content never raises: every problem is a `RowError` naming the place
 ("ST 0001, INS #12 (employee 1001), segment 145"), the element ("DMG02") and the value.
 
-Code mappings (decisions; the guide's code lists are the 5010 ones, 4010 uses the same codes):
-
-* BGN08: 2 change -> CHANGE; 4 verify and RX replace -> SNAPSHOT (a full file). In a full file a
-  termination row (INS03 024) is an error: a full file lists who is covered, terms belong in a
-  change file. An audit row (030) in a change file is accepted and means "as is".
-* INS02 (dependents): 01 spouse; 53 life partner -> domestic partner; 19 child, 09 adopted,
-  10 foster, 15 ward, 17 stepchild, 05 grandchild, 07 nephew/niece, 24 dependent of a minor
-  dependent -> child. Parents, siblings, in-laws, ex-spouse, sponsored/collateral dependents
-  and the rest have no tier here: row error. A subscriber (INS01 Y) must be 18 (self).
-* Status: INS05 C -> COBRA; else INS08 RT -> retiree, TE -> terminated; else active (INS05
-  A/S/T, INS08 AC/AO/AU/FT/PT/L1).
-* HD03 lines: HLT, MM, HMO, PPO, EPO, POS, AJ -> medical; the medical riders PDG, MOD, AK, AG,
-  FAC, PRA, UR -> medical only when the member has no other medical HD loop (else folded into
-  it); DEN, DCP -> dental; VIS -> vision; STD; LTD. Life is not in the guide's list, so the codes
-  life carriers' companion guides use are accepted: LIF, LIFE, BLF, BL -> basic life; SLF, OPL,
-  VLF, SUP, SL -> supplemental life; ADD, ADND, AD -> AD&D. AH is "24 hour care" in the guide,
-  not life: like HE (hearing) and LTC it is no line billed here and is a row error.
-* HD05 tiers: EMP, IND, SPO -> EE (one person covered); ESP -> ES; ECH, CHD -> EC; FAM, SPC ->
-  FAM. E1D..E9D, TWO and DEP do not say who the dependents are: the tier is read from the
-  dependents the same INS group lists on that line (spouse/partner and children -> FAM,
-  spouse/partner -> ES, children -> EC) and is left None (not stated) when none are listed.
-* Life volume: AMT*FK (other unlisted amount) in the HD loop of a life or AD&D line, in dollars.
-* Salary: ICM02 wage per ICM01 period, annualised: 1 weekly x52, 2 bi-weekly x26, 3 semi-monthly
-  x24, 4 monthly x12, 6 daily x260, 7 annual, 8 every two months x6, Q quarterly x4, S
-  semi-annual x2, H hourly x ICM03 weekly hours (40 when absent) x52; rounded half-up to the
-  cent. 9 (lump sum), B (year to date), C (single) and U (unknown) cannot be annualised: error.
-* Dates: D8 (CCYYMMDD) and RD8 ranges (CCYYMMDD-CCYYMMDD). A coverage starts on DTP*348 (an
-  RD8 348 also gives its end) and ends on DTP*349 (inclusive); a change (HD01 001) with a
-  DTP*303 takes effect on the 303. The subscriber's maintenance_date is DTP*303, else the last
-  349 for a term (357 eligibility end as fallback), the first 348 for an add or reinstatement
-  (356 eligibility begin as fallback).
-* REF*0F -> employee_id (a dependent's must equal its subscriber's); REF*DX, else REF*17 ->
-  subgroup_code; reporting categories (loop 2750: N1*75 name + REF) named like CLASS ->
-  class_code, like DIVISION/LOCATION/DEPARTMENT/SUBGROUP/BILLING -> subgroup_code when no REF
-  gave one. REF*1L and REF*38 policy numbers go to CensusFile.detail.
+The code mappings (which INS02 is a child, which HD03 is which line, which HD05 which tier,
+how ICM01 annualises...) are decisions, written down beside their tables below.
 """
 
 from __future__ import annotations
@@ -53,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import repeat
 
 from billing_core.census.rows import (
     CensusCoverage,
@@ -83,7 +51,11 @@ ACK_VERSION = "005010X231A1"
 _CHUNK = 1 << 20  # characters split at a time, so a 100 MB file never holds every segment
 
 # --- code tables -----------------------------------------------------------------------------
+# The guide's code lists are the 5010 ones; 4010 uses the same codes for everything read here.
 
+# BGN08: 2 change; 4 verify and RX replace are both full files. In a full file a termination
+# (INS03 024) is an error: a full file lists who is covered, terms belong in a change file. An
+# audit row (030) in a change file is accepted and means "as is".
 _KIND = {"2": UploadKind.CHANGE, "4": UploadKind.SNAPSHOT, "RX": UploadKind.SNAPSHOT}
 
 _MAINTENANCE = {
@@ -95,6 +67,10 @@ _MAINTENANCE = {
 }
 _HD_MAINTENANCE = {"001", "002", "021", "024", "025", "026", "030", "032"}
 
+# INS02 of a dependent. Children in all but name (adopted, foster, ward, stepchild, grandchild,
+# nephew/niece under guardianship, a minor dependent's child) bill as children; parents,
+# siblings, in-laws, an ex-spouse, sponsored or collateral dependents have no tier: row error.
+# A subscriber (INS01 Y) must be 18 (self).
 _RELATIONSHIP = {
     "01": Relationship.SPOUSE,
     "53": Relationship.DOMESTIC_PARTNER,
@@ -128,9 +104,16 @@ _RELATIONSHIP_WORDS = {
     "G9": "other relative",
 }
 
+# Status: INS05 C -> COBRA; else INS08 RT -> retiree, TE -> terminated; else active (INS05
+# A/S/T, INS08 AC/AO/AU/FT/PT/L1).
 _BENEFIT_STATUS = {"A", "C", "S", "T"}
 _EMPLOYMENT_STATUS = {"AC", "AO", "AU", "FT", "PT", "L1", "RT", "TE"}
 
+# HD03 lines. The medical riders (drug, mail-order drug, mental health, wellness, facility,
+# practitioner, utilization review) are medical only when the member has no other medical HD
+# loop, else they fold into it. Life is not in the guide's list, so the codes life carriers'
+# companion guides use are accepted (LIF basic, SLF/OPL/VLF supplemental, ADD). AH is "24 hour
+# care" in the guide, not life: like HE (hearing) and LTC it is no line billed here: row error.
 _MEDICAL = LineOfCoverage.MEDICAL
 _LINES = {
     "HLT": _MEDICAL,
@@ -162,6 +145,10 @@ _MEDICAL_RIDERS = {"PDG", "MOD", "AK", "AG", "FAC", "PRA", "UR"}
 _LINE_WORDS = {"AH": "24-hour care", "HE": "hearing", "LTC": "long-term care"}
 _VOLUME_LINES = {LineOfCoverage.BASIC_LIFE, LineOfCoverage.SUPPLEMENTAL_LIFE, LineOfCoverage.ADD}
 
+# HD05 tiers: one person covered (EMP, IND, SPO) bills EE; SPC (spouse and children) FAM.
+# E1D..E9D, TWO and DEP do not say who the dependents are: the tier is read from the dependents
+# the same INS group lists on that line (partner and children FAM, partner ES, children EC)
+# and left None ("not stated", the enrolled tier stands) when none are listed.
 _TIERS = {
     "EMP": Tier.EE,
     "IND": Tier.EE,
@@ -174,6 +161,9 @@ _TIERS = {
 }
 _TIER_FROM_DEPENDENTS = {"E1D", "E2D", "E3D", "E5D", "E6D", "E7D", "E8D", "E9D", "TWO", "DEP"}
 
+# ICM01 pay periods a year; ICM02 is the wage per period. Hourly (H) is ICM02 x ICM03 weekly
+# hours (40 when absent) x 52; daily is 5 days x 52 weeks. 9 lump sum, B year to date, C single
+# and U unknown cannot be annualised: row error. The result is rounded half-up to the cent.
 _PERIODS_PER_YEAR = {
     "1": 52,
     "2": 26,
@@ -187,6 +177,12 @@ _PERIODS_PER_YEAR = {
 }
 _DEFAULT_WEEKLY_HOURS = Decimal(40)
 
+# Life volume: AMT*FK (other unlisted amount) in the HD loop of a life or AD&D line, in dollars.
+# Dates: D8 and RD8 ranges. A coverage starts on DTP*348 (an RD8 348 gives its end too), ends
+# on DTP*349 (inclusive); a change (HD01 001) takes effect on its DTP*303 (the loop's, else the
+# member's). The subscriber's maintenance_date is DTP*303, else the last 349 of a term (357
+# eligibility end as fallback), the first 348 of an add or reinstatement (356 as fallback).
+
 _GENDER = {"F": Gender.FEMALE, "M": Gender.MALE, "U": Gender.UNKNOWN}
 
 # NM1 entity codes of loop 2000's name loops (2100A member, B incorrect name, C mailing...)
@@ -194,8 +190,21 @@ _NM1_LOOPS = {"IL": "2100A", "74": "2100A", "70": "2100B", "31": "2100C", "36": 
 _NM1_LOOPS |= {"M8": "2100E", "S3": "2100F", "45": "2100H"}
 _N1_LOOPS = {"P5": "1000A", "IN": "1000B", "BO": "1000C", "TV": "1000C", "75": "2750"}
 
+# REF*0F is the employee id (a dependent's must be its subscriber's); REF*DX, else REF*17, the
+# subgroup; a loop 2750 reporting category (N1*75 name, then REF) named like CLASS gives the
+# class, one named like DIVISION/LOCATION/DEPARTMENT/SUBGROUP/BILLING the subgroup when no REF
+# did. REF*1L and REF*38 policy numbers go to CensusFile.detail.
 _CLASS_WORDS = ("CLASS",)
 _SUBGROUP_WORDS = ("DIVISION", "LOCATION", "DEPARTMENT", "DEPT", "SUBGROUP", "BILLING")
+
+# Enum members looked up once: attribute access on an Enum class is slow in Python 3.11 and
+# the reader does it per segment.
+_ADD, _TERM, _CHANGE = Maintenance.ADD, Maintenance.TERM, Maintenance.CHANGE
+_REINSTATE, _AUDIT = Maintenance.REINSTATE, Maintenance.AUDIT
+_COBRA, _RETIREE = MemberStatus.COBRA, MemberStatus.RETIREE
+_TERMINATED = MemberStatus.TERMINATED
+_SNAPSHOT, _CHILD = UploadKind.SNAPSHOT, Relationship.CHILD
+_FAM, _ES, _EC = Tier.FAM, Tier.ES, Tier.EC
 
 # --- tokenizer -------------------------------------------------------------------------------
 
@@ -254,19 +263,23 @@ def _read_isa(text: str) -> tuple[Separators, list[str]]:
             )
     if pos + 2 >= len(text):
         raise _EnvelopeError("ISA16", "the ISA interchange header is cut short: no ISA16")
-    component, term = text[pos + 1], text[pos + 2]
+    component = text[pos + 1]
+    end = pos + 2
+    while text[end : end + 1] in (" ", "\t"):  # blanks a sender left before the terminator
+        end += 1
+    term = text[end : end + 1]
     if component.isalnum() or component.isspace() or component == sep:
         raise _EnvelopeError("ISA16", "ISA16 must be the component separator", component)
-    if term.isalnum() or term in (sep, component) or term in " \t":
+    if not term or term.isalnum() or term in (sep, component):
         raise _EnvelopeError(
             "ISA16", "the ISA must end with a segment terminator right after ISA16", term
         )
     isa = text[: pos + 2].split(sep)
     suffix = ""
-    if term == "\r" and text[pos + 3 : pos + 4] == "\n":
+    if term == "\r" and text[end + 1 : end + 2] == "\n":
         suffix = "\n"
     elif term not in "\r\n":
-        after = text[pos + 3 : pos + 5]
+        after = text[end + 1 : end + 3]
         suffix = "\r\n" if after == "\r\n" else "\n" if after[:1] == "\n" else ""
     repetition = None
     if isa[12].strip() >= "00501":
@@ -289,22 +302,27 @@ def _normalise(text: str, separators: Separators) -> tuple[str, str]:
         text = text.replace("\r", "").replace("\n", "")
     text = text.rstrip()
     isa_end = text.find(term) + 1
-    head, body = text[:isa_end], text[isa_end:]
     padded = (" " + sep, sep + " ", " " + term, term + " ", "\t")
-    if any(blank in body for blank in padded):
+    if any(text.find(blank, isa_end) >= 0 for blank in padded):
         marks = re.escape(sep) + re.escape(term)
-        body = re.sub(f"[ \\t]+(?=[{marks}])|(?<=[{marks}])[ \\t]+", "", body)
-        body = body.lstrip(" \t")
-    return head + body, term
+        body = re.sub(f"[ \\t]+(?=[{marks}])|(?<=[{marks}])[ \\t]+", "", text[isa_end:])
+        text = text[:isa_end] + body.lstrip(" \t")
+    if term + term in text:  # blank lines, doubled terminators: no segment between them
+        text = re.sub(f"{re.escape(term)}{{2,}}", term, text)
+    return text, term
 
 
 def _chunks(text: str, term: str) -> Iterator[list[str]]:
+    """The segments of `text` (no terminators, no empty ones at the ends), a megabyte of text
+    at a time."""
     start, size = 0, len(text)
+    if text.endswith(term):
+        size -= len(term)
     while start < size:
-        cut = text.find(term, start + _CHUNK) if start + _CHUNK < size else -1
-        end = size if cut < 0 else cut + 1
+        cut = text.find(term, start + _CHUNK, size) if start + _CHUNK < size else -1
+        end = size if cut < 0 else cut
         yield text[start:end].split(term)
-        start = end
+        start = end + len(term)
 
 
 def split_interchange(data: bytes | str) -> tuple[Separators, Iterator[list[str]]]:
@@ -320,9 +338,7 @@ def split_interchange(data: bytes | str) -> tuple[Separators, Iterator[list[str]
 
     def iterate() -> Iterator[list[str]]:
         for chunk in _chunks(body, term):
-            for raw in chunk:
-                if raw:
-                    yield raw.split(sep)
+            yield from map(str.split, chunk, repeat(sep))
 
     return separators, iterate()
 
@@ -347,19 +363,10 @@ def _relationship_problem(code: str) -> str:
     return "unknown relationship code: expected 01 spouse, 53 domestic partner or 19 child"
 
 
-class _Coverage:
-    __slots__ = ("code", "line", "rider", "plan", "level", "maint", "start", "end", "d303")
-    __slots__ += ("volume", "pos", "result")
-
-    def __init__(self, code, line, rider, plan, level, maint, pos):
-        self.code = code
-        self.line = line
-        self.rider = rider
-        self.plan = plan
-        self.level = level
-        self.maint = maint
-        self.pos = pos
-        self.start = self.end = self.d303 = self.volume = self.result = None
+# An HD loop while it is read is a list (cheaper than an object at 700,000 loops a file):
+# [the CensusCoverage it becomes, HD01, HD03, HD05, segment position, is a medical rider,
+#  its DTP*303 date]
+_COV, _HD01, _HD03, _HD05, _POS, _RIDER, _D303 = range(7)
 
 
 class _Person:
@@ -385,6 +392,18 @@ class _Person:
         self.open_tier = False  # has an HD05 whose tier depends on the dependents
 
 
+def _ignore(el: list[str]) -> None:
+    """Segments the census does not need (PER, N3, LUI, COB details...)."""
+
+
+class _Dispatch(dict):
+    """Segment id -> handler; a segment id without one is ignored from then on."""
+
+    def __missing__(self, key: str):
+        self[key] = _ignore
+        return _ignore
+
+
 class _Reader:
     def __init__(self, source: str):
         self.source = source
@@ -404,36 +423,39 @@ class _Reader:
         self.ins_no = 0
         self.person: _Person | None = None
         self.subscriber: _Person | None = None
-        self.hd: _Coverage | None = None
+        self.hd: list | None = None  # the HD loop being read (see _COV)
+        self.cov: CensusCoverage | None = None  # its coverage
         self.category: str = ""
         self.seen_ids: dict[str, str] = {}
         self.policy_numbers: set[str] = set()
         self.master_policies: set[str] = set()
-        self.handlers = {
-            "ISA": self.on_isa,
-            "GS": self.on_gs,
-            "ST": self.on_st,
-            "BGN": self.on_bgn,
-            "QTY": self.on_qty,
-            "N1": self.on_n1,
-            "INS": self.on_ins,
-            "REF": self.on_ref,
-            "DTP": self.on_dtp,
-            "NM1": self.on_nm1,
-            "N4": self.on_n4,
-            "DMG": self.on_dmg,
-            "ICM": self.on_icm,
-            "HD": self.on_hd,
-            "AMT": self.on_amt,
-            "DSB": self.on_loop("2200"),
-            "LX": self.on_loop("2310"),
-            "COB": self.on_loop("2320"),
-            "LS": self.on_loop("2700"),
-            "LE": self.on_loop("2000"),
-            "SE": self.on_se,
-            "GE": self.on_ge,
-            "IEA": self.on_iea,
-        }
+        self.handlers = _Dispatch(
+            {
+                "ISA": self.on_isa,
+                "GS": self.on_gs,
+                "ST": self.on_st,
+                "BGN": self.on_bgn,
+                "QTY": self.on_qty,
+                "N1": self.on_n1,
+                "INS": self.on_ins,
+                "REF": self.on_ref,
+                "DTP": self.on_dtp,
+                "NM1": self.on_nm1,
+                "N4": self.on_n4,
+                "DMG": self.on_dmg,
+                "ICM": self.on_icm,
+                "HD": self.on_hd,
+                "AMT": self.on_amt,
+                "DSB": self.on_loop("2200"),
+                "LX": self.on_loop("2310"),
+                "COB": self.on_loop("2320"),
+                "LS": self.on_ls,
+                "LE": self.on_loop("2000"),
+                "SE": self.on_se,
+                "GE": self.on_ge,
+                "IEA": self.on_iea,
+            }
+        )
 
     @property
     def pos(self) -> int:
@@ -523,15 +545,15 @@ class _Reader:
         fmt = el[2] if len(el) > 2 else ""
         value = el[3] if len(el) > 3 else ""
         if fmt == "D8":
-            day = self.dates.get(value) or self.date(f"{segment}03", value)
+            day = self.dates.get(value) or self.date(segment + "03", value)
             return day, day
         if fmt == "RD8":
             first, _, last = value.partition("-")
             if not last:
-                self.error(f"{segment}03", "expected a range as CCYYMMDD-CCYYMMDD", value, ik4="8")
+                self.error(segment + "03", "expected a range as CCYYMMDD-CCYYMMDD", value, ik4="8")
                 return None, None
-            return self.date(f"{segment}03", first), self.date(f"{segment}03", last)
-        self.error(f"{segment}02", "expected the date format D8 or RD8", fmt)
+            return self.date(segment + "03", first), self.date(segment + "03", last)
+        self.error(segment + "02", "expected the date format D8 or RD8", fmt)
         return None, None
 
     # -- envelope -----------------------------------------------------------------------------
@@ -589,10 +611,11 @@ class _Reader:
         self.loop = "HEADER"
         self.ins_no = 0
         self.person = self.subscriber = None
-        self.hd = None
+        self.hd = self.cov = None
         st = {
             "control": control,
             "group": self.group["control"] if self.group else None,
+            "group_index": len(self.groups) - 1 if self.group else None,
             "implementation": el[3] if len(el) > 3 else None,
             "kind": None,
             "accepted": False,
@@ -675,6 +698,10 @@ class _Reader:
             self.loop = loop
 
         return enter
+
+    def on_ls(self, el: list[str]) -> None:
+        self.loop = "2700"
+        self.category = ""
 
     def on_se(self, el: list[str]) -> None:
         if self.st is None:
@@ -774,7 +801,7 @@ class _Reader:
         st["accepted"] = st["errors"] == 0
         self.st = None
         self.person = self.subscriber = None
-        self.hd = None
+        self.hd = self.cov = None
         self.loop = ""
 
     def close_group(self, *, missing_ge: bool) -> None:
@@ -797,7 +824,6 @@ class _Reader:
         words = {"ET": "subscribers", "DT": "dependents", "TO": "members"}
         for qualifier, (stated, pos) in st["qty"].items():
             if stated != read[qualifier]:
-                self.person = None
                 self.error(
                     "QTY02",
                     f"the control total QTY*{qualifier} states {stated} {words[qualifier]} but "
@@ -820,31 +846,29 @@ class _Reader:
             self.close_person()
         self.ins_no += 1
         self.loop = "2000"
-        self.hd = None
-        self.category = ""
         where = f"ST {st['control']}, INS #{self.ins_no}"
         try:
             indicator, relation, code, benefit = el[1], el[2], el[3], el[5]
         except IndexError:
             el = el + [""] * 6
             indicator, relation, code, benefit = el[1], el[2], el[3], el[5]
+        maintenance = _MAINTENANCE.get(code)
         if indicator == "Y":
             if self.subscriber is not None:
                 self.close_family()
             st["subscribers"] += 1
             row = CensusMember(where, "", "", "", None)
-            person = _Person(row, True, where, self.pos)
+            row.maintenance = maintenance
+            person = _Person(row, True, where, self.seg_no - self.st_base)
             self.person = self.subscriber = person
             self.census.members.append(row)
-            if relation != "18":
-                self.error("INS02", "a subscriber (INS01 Y) must be self (18)", relation)
             employment = el[8] if len(el) > 8 else ""
             if benefit == "C":
-                row.status = MemberStatus.COBRA
+                row.status = _COBRA
             elif employment == "RT":
-                row.status = MemberStatus.RETIREE
+                row.status = _RETIREE
             elif employment == "TE":
-                row.status = MemberStatus.TERMINATED
+                row.status = _TERMINATED
             if employment and employment not in _EMPLOYMENT_STATUS:
                 self.error(
                     "INS08",
@@ -852,14 +876,14 @@ class _Reader:
                     "TE terminated",
                     employment,
                 )
+            if relation != "18":
+                self.error("INS02", "a subscriber (INS01 Y) must be self (18)", relation)
         elif indicator == "N":
             st["dependents"] += 1
             relationship = _RELATIONSHIP.get(relation)
-            row = CensusDependent(where, "", "", None, relationship or Relationship.CHILD)
-            person = _Person(row, False, where, self.pos)
+            row = CensusDependent(where, "", "", None, relationship or _CHILD)
+            person = _Person(row, False, where, self.seg_no - self.st_base)
             self.person = person
-            if relationship is None:
-                self.error("INS02", _relationship_problem(relation), relation)
             subscriber = self.subscriber
             if subscriber is None:
                 self.error(
@@ -874,18 +898,19 @@ class _Reader:
                 person.family = subscriber
                 person.employee_id = subscriber.employee_id
                 subscriber.dependents.append(person)
+            if relationship is None:
+                self.error("INS02", _relationship_problem(relation), relation)
         else:
             self.person = None
             self.error("INS01", "expected Y (subscriber) or N (dependent)", indicator)
             return
+        person.maintenance = maintenance
         if benefit not in _BENEFIT_STATUS:
             self.error(
                 "INS05",
                 "expected benefit status A active, C COBRA, S surviving or T TEFRA",
                 benefit,
             )
-        maintenance = _MAINTENANCE.get(code)
-        person.maintenance = maintenance
         if maintenance is None:
             self.error(
                 "INS03",
@@ -893,15 +918,13 @@ class _Reader:
                 "030 audit",
                 code,
             )
-        elif maintenance is Maintenance.TERM and self.census.kind is UploadKind.SNAPSHOT:
+        elif maintenance is _TERM and self.census.kind is _SNAPSHOT:
             self.error(
                 "INS03",
                 "a full file (BGN08 4) lists who is covered: send terminations (024) in a "
                 "change file",
                 code,
             )
-        if person.subscriber:
-            row.maintenance = maintenance
 
     def on_ref(self, el: list[str]) -> None:
         qualifier = el[1] if len(el) > 1 else ""
@@ -918,7 +941,7 @@ class _Reader:
                     person.row.employee_id = value
                     for dependent in person.dependents:  # a dependent before its REF*0F
                         dependent.employee_id = value
-                    if self.census.kind is UploadKind.SNAPSHOT:
+                    if self.census.kind is _SNAPSHOT:
                         first = self.seen_ids.get(value)
                         if first is not None:
                             self.error(
@@ -961,29 +984,37 @@ class _Reader:
             self.master_policies.add(value)
 
     def on_dtp(self, el: list[str]) -> None:
-        qualifier = el[1] if len(el) > 1 else ""
         loop = self.loop
         if loop == "2300":
-            hd = self.hd
+            hd, cov = self.hd, self.cov
+            if len(el) == 4 and el[1] == "348" and el[2] == "D8":  # the common case, kept short
+                start = self.dates.get(el[3]) or self.date("DTP03", el[3])
+                if hd[_D303] is None or hd[_HD01] != "001":  # a change dates from its 303
+                    cov.effective_from = start
+                return
+            qualifier = el[1] if len(el) > 1 else ""
             if qualifier == "348":
-                if len(el) == 4 and el[2] == "D8":  # the common case, kept short
-                    hd.start = self.dates.get(el[3]) or self.date("DTP03", el[3])
-                    return
                 start, end = self.period("DTP", el)
-                hd.start = start
                 if el[2:3] == ["RD8"]:
-                    hd.end = end
+                    cov.effective_to = end
+                if hd[_D303] is None or hd[_HD01] != "001":
+                    cov.effective_from = start
             elif qualifier == "349":
-                hd.end = self.period("DTP", el)[1]
+                cov.effective_to = self.period("DTP", el)[1]
             elif qualifier == "303":
-                hd.d303 = self.period("DTP", el)[0]
-        elif loop == "2000":
-            if qualifier in ("303", "336", "356", "357") and self.person is not None:
+                day = hd[_D303] = self.period("DTP", el)[0]
+                if hd[_HD01] == "001" and day is not None:
+                    cov.effective_from = day  # a change takes effect on its 303
+            return
+        qualifier = el[1] if len(el) > 1 else ""
+        person = self.person
+        if loop == "2000":
+            if qualifier in ("303", "336", "356", "357") and person is not None:
                 start, end = self.period("DTP", el)
                 day = end if qualifier == "357" else start
-                self.person.dates[qualifier] = day
-                if qualifier == "336" and self.person.subscriber:
-                    self.person.row.hire_date = day
+                person.dates[qualifier] = day
+                if qualifier == "336" and person.subscriber:
+                    person.row.hire_date = day
         elif loop == "HEADER" and qualifier == "007":
             self.census.detail["file_effective_date"] = _iso(self.period("DTP", el)[0])
 
@@ -1008,7 +1039,9 @@ class _Reader:
         if len(el) > 9 and el[9]:
             if el[8] == "34":
                 ssn = el[9].replace("-", "").replace(" ", "")
-                if len(ssn) == 9 and ssn.isdigit():
+                if ssn == "000000000":
+                    pass  # senders' placeholder for "not known"
+                elif len(ssn) == 9 and ssn.isdigit():
                     row.ssn = ssn
                 else:
                     self.error(
@@ -1032,7 +1065,7 @@ class _Reader:
             if el[1] != "D8":
                 self.error("DMG01", "expected the date format D8 for the birth date", el[1])
             else:
-                row.birth_date = self.date("DMG02", el[2])
+                row.birth_date = self.dates.get(el[2]) or self.date("DMG02", el[2])
         if len(el) > 3 and el[3]:
             gender = _GENDER.get(el[3])
             if gender is None:
@@ -1087,16 +1120,19 @@ class _Reader:
             el = el + [""] * 6
             maint, code, plan, level = el[1], el[3], el[4], el[5]
         line = _LINES.get(code)
-        rider = False
-        if line is None and code in _MEDICAL_RIDERS:
-            line, rider = _MEDICAL, True
-        coverage = self.hd = _Coverage(code, line, rider, plan, level, maint, self.pos)
+        self.cov = cov = CensusCoverage(line, plan or None, _TIERS.get(level))
+        self.hd = hd = [cov, maint, code, level, self.seg_no - self.st_base, False, None]
         person = self.person
-        if person is None:
-            return
-        person.coverages.append(coverage)
-        if line is _MEDICAL and not rider:
-            person.medical = True
+        if person is not None:
+            person.coverages.append(hd)
+            if line is _MEDICAL:
+                person.medical = True
+            if line is None or maint not in _HD_MAINTENANCE or level not in _TIERS:
+                self.check_hd(person, hd)
+
+    def check_hd(self, person: _Person, hd: list) -> None:
+        """The unusual HD loops: riders, open coverage levels and bad codes."""
+        cov, maint, code, level = hd[_COV], hd[_HD01], hd[_HD03], hd[_HD05]
         if maint not in _HD_MAINTENANCE:
             self.error(
                 "HD01",
@@ -1104,18 +1140,22 @@ class _Reader:
                 "026 correction or 030 audit",
                 maint,
             )
-        if line is None:
-            if code in _LINE_WORDS:
-                message = (
-                    f"insurance line {code} ({_LINE_WORDS[code]}) is not a line of coverage "
-                    "billed here"
-                )
+        if cov.line is None:
+            if code in _MEDICAL_RIDERS:
+                cov.line, hd[_RIDER] = _MEDICAL, True
             else:
-                message = (
-                    "unknown insurance line code: expected HLT/MM/HMO/PPO/EPO/POS (medical), "
-                    "DEN, VIS, STD, LTD, LIF (basic life), SLF/OPL (supplemental life) or ADD"
-                )
-            self.error("HD03", message, code, ik4="1" if not code else "7")
+                if code in _LINE_WORDS:
+                    message = (
+                        f"insurance line {code} ({_LINE_WORDS[code]}) is not a line of coverage "
+                        "billed here"
+                    )
+                else:
+                    message = (
+                        "unknown insurance line code: expected HLT/MM/HMO/PPO/EPO/POS "
+                        "(medical), DEN, VIS, STD, LTD, LIF (basic life), SLF/OPL "
+                        "(supplemental life) or ADD"
+                    )
+                self.error("HD03", message, code, ik4="1" if not code else "7")
         if level not in _TIERS:
             if level in _TIER_FROM_DEPENDENTS:
                 person.open_tier = True
@@ -1128,10 +1168,10 @@ class _Reader:
                 )
 
     def on_amt(self, el: list[str]) -> None:
-        if self.loop != "2300" or self.hd is None:
+        if self.loop != "2300" or self.cov is None:
             return
-        if (el[1] if len(el) > 1 else "") == "FK" and self.hd.line in _VOLUME_LINES:
-            self.hd.volume = self.amount("AMT02", el[2] if len(el) > 2 else "")
+        if (el[1] if len(el) > 1 else "") == "FK" and self.cov.line in _VOLUME_LINES:
+            self.cov.elected_volume = self.amount("AMT02", el[2] if len(el) > 2 else "")
 
     # -- closing a member ---------------------------------------------------------------------
 
@@ -1158,15 +1198,22 @@ class _Reader:
     def missing(self, segment: str, message: str, pos: int, loop: str) -> None:
         self.error(segment, message, pos=pos, segment=segment, loop=loop, ik3="3", ik4=None)
 
-    def check_dates(self, hd: _Coverage) -> None:
+    def check_dates(self, hd: list) -> None:
         """An added coverage needs its begin date, an ended one its end date."""
-        if hd.maint in ("021", "025") and hd.start is None:
+        cov, maint = hd[_COV], hd[_HD01]
+        if maint in ("021", "025") and cov.effective_from is None:
             self.missing(
-                "DTP", f"the {hd.code} coverage added has no DTP*348 benefit begin", hd.pos, "2300"
+                "DTP",
+                f"the {hd[_HD03]} coverage added has no DTP*348 benefit begin",
+                hd[_POS],
+                "2300",
             )
-        elif hd.maint == "024" and hd.end is None:
+        elif maint == "024" and cov.effective_to is None:
             self.missing(
-                "DTP", f"the {hd.code} coverage ended has no DTP*349 benefit end", hd.pos, "2300"
+                "DTP",
+                f"the {hd[_HD03]} coverage ended has no DTP*349 benefit end",
+                hd[_POS],
+                "2300",
             )
 
     def close_dependent_row(self, person: _Person) -> None:
@@ -1175,20 +1222,22 @@ class _Reader:
         start = end = None
         all_ended = bool(person.coverages)
         for hd in person.coverages:
-            if hd.maint != "030":
+            if hd[_HD01] != "030":
                 self.check_dates(hd)
-            if hd.line is not None:
-                lines.add(hd.line)
-            if hd.start is not None and (start is None or hd.start < start):
-                start = hd.start
-            if hd.end is None:
+            cov = hd[_COV]
+            if cov.line is not None:
+                lines.add(cov.line)
+            begins, ends = cov.effective_from, cov.effective_to
+            if begins is not None and (start is None or begins < start):
+                start = begins
+            if ends is None:
                 all_ended = False
-            elif end is None or hd.end > end:
-                end = hd.end
+            elif end is None or ends > end:
+                end = ends
         row.effective_from = start or person.dates.get("356")
         if all_ended:
             row.effective_to = end
-        elif person.maintenance is Maintenance.TERM:
+        elif person.maintenance is _TERM:
             row.effective_to = person.dates.get("303") or person.dates.get("357")
             if row.effective_to is None:
                 self.error(
@@ -1202,6 +1251,7 @@ class _Reader:
                 )
         if person.valid and person.family is not None:
             person.family.row.dependents.append(row)
+        person.family = None
 
     def close_subscriber_row(self, person: _Person) -> None:
         row: CensusMember = person.row
@@ -1209,24 +1259,21 @@ class _Reader:
         d303 = person.dates.get("303")
         append = row.coverages.append
         for hd in person.coverages:
-            maint = hd.maint
-            start = hd.start
+            cov = hd[_COV]
+            maint = hd[_HD01]
             if maint != "030":
                 self.check_dates(hd)
-                if maint == "001" and (hd.d303 or d303):
-                    start = hd.d303 or d303
-            line = hd.line
-            if line is None:
+                if maint == "001" and d303 and hd[_D303] is None:
+                    cov.effective_from = d303  # the member's change date speaks for the line
+            if cov.line is None:
                 continue
-            if hd.rider:
+            if hd[_RIDER]:
                 if medical:
+                    hd[_COV] = None
                     continue  # folded into the member's medical coverage
                 medical = True  # one rider stands in for medical, the others fold into it
-            hd.result = CensusCoverage(
-                line, hd.plan or None, _TIERS.get(hd.level), hd.volume, start, hd.end
-            )
-            append(hd.result)
-        if person.maintenance is Maintenance.AUDIT:
+            append(cov)
+        if person.maintenance is _AUDIT:
             row.maintenance_date = d303
         else:
             row.maintenance_date = self.maintenance_date(person)
@@ -1236,9 +1283,9 @@ class _Reader:
         if dates.get("303"):
             return dates["303"]
         maintenance = person.maintenance
-        coverages = person.coverages
-        if maintenance is Maintenance.TERM:
-            ends = [hd.end for hd in coverages if hd.end]
+        coverages = [hd for hd in person.coverages if hd[_COV] is not None]
+        if maintenance is _TERM:
+            ends = [hd[_COV].effective_to for hd in coverages if hd[_COV].effective_to]
             day = max(ends) if ends else dates.get("357")
             if day is None:
                 self.error(
@@ -1252,16 +1299,21 @@ class _Reader:
                     ik4="I12",
                 )
             return day
-        if maintenance in (Maintenance.ADD, Maintenance.REINSTATE):
-            starts = [hd.start for hd in coverages if hd.start and hd.maint != "024"]
+        if maintenance in (_ADD, _REINSTATE):
+            starts = [
+                hd[_COV].effective_from
+                for hd in coverages
+                if hd[_COV].effective_from and hd[_HD01] != "024"
+            ]
             return min(starts) if starts else dates.get("356")
-        if maintenance is Maintenance.CHANGE:
-            changed = [hd for hd in coverages if hd.maint != "030"]
-            days = [hd.d303 or hd.start for hd in changed if hd.maint != "024"]
+        if maintenance is _CHANGE:
+            changed = [hd for hd in coverages if hd[_HD01] != "030"]
+            days = [hd[_COV].effective_from for hd in changed if hd[_HD01] != "024"]
             days = [d for d in days if d]
             if days:
                 return min(days)
-            ended = [hd.end for hd in changed if hd.maint == "024" and hd.end]
+            ended = [hd[_COV].effective_to for hd in changed if hd[_HD01] == "024"]
+            ended = [d for d in ended if d]
             return max(ended) if ended else None
         return None
 
@@ -1273,23 +1325,26 @@ class _Reader:
         if subscriber is None:
             return
         self.subscriber = None
+        dependents = subscriber.dependents
+        subscriber.dependents = None  # no cycles: the reader's scaffolding is freed at once
         if not subscriber.open_tier:
             return
         for hd in subscriber.coverages:
-            if hd.level not in _TIER_FROM_DEPENDENTS or hd.result is None:
+            cov = hd[_COV]
+            if hd[_HD05] not in _TIER_FROM_DEPENDENTS or cov is None or cov.line is None:
                 continue
             partner = children = False
-            for dependent in subscriber.dependents:
+            for dependent in dependents:
                 row = dependent.row
-                if dependent.valid and hd.line in row.lines and row.effective_to is None:
-                    if row.relationship is Relationship.CHILD:
+                if dependent.valid and cov.line in row.lines and row.effective_to is None:
+                    if row.relationship is _CHILD:
                         children = True
                     else:
                         partner = True
             if partner:
-                hd.result.tier = Tier.FAM if children else Tier.ES
+                cov.tier = _FAM if children else _ES
             elif children:
-                hd.result.tier = Tier.EC
+                cov.tier = _EC
 
     # -- the run ------------------------------------------------------------------------------
 
@@ -1320,23 +1375,22 @@ class _Reader:
         )
         body, term = _normalise(text, separators)
         sep = separators.element
-        get = self.handlers.get
+        handlers = self.handlers
         count = 0
+        split, seps = str.split, repeat(sep)
         for chunk in _chunks(body, term):
-            for raw in chunk:
-                if raw:
-                    el = raw.split(sep)
-                    count += 1
-                    self.seg_no = count
-                    handler = get(el[0])
-                    if handler is not None and handler(el):
-                        break  # IEA: the interchange ends here
+            for el in map(split, chunk, seps):
+                count += 1
+                self.seg_no = count
+                if handlers[el[0]](el):
+                    break  # IEA: the interchange ends here
             else:
                 continue
             break
         if self.ended:
             start = body.find(term + "IEA" + sep)
-            rest = body[body.find(term, start + 1) + 1 :].strip() if start >= 0 else ""
+            end = body.find(term, start + 1) if start >= 0 else -1
+            rest = body[end + 1 :].strip() if end >= 0 else ""
             if rest:
                 self.seg_no += 1
                 self.after_end(rest.split(term, 1)[0].split(sep))
@@ -1355,9 +1409,10 @@ class _Reader:
         census, detail = self.census, self.census.detail
         versions = [g["version"] for g in self.groups if g["version"]]
         detail["version"] = versions[0] if versions else None
+        detail["group_control"] = self.groups[0]["control"] if self.groups else None
         detail["functional_groups"] = self.groups
         detail["transaction_sets"] = [
-            {key: st[key] for key in ("control", "group", "implementation", "kind")}
+            {key: st[key] for key in ("control", "group", "group_index", "implementation", "kind")}
             | {
                 "accepted": st["accepted"],
                 "errors": st["errors"],
@@ -1479,13 +1534,13 @@ def acknowledgement_999(
     groups = detail.get("functional_groups", [])
     if groups:
         out[1][2], out[1][3] = groups[0]["receiver"], groups[0]["sender"]
-    for number, group in enumerate(groups, start=1):
-        st_control = f"{number:04d}"
+    for index, group in enumerate(groups):
+        st_control = f"{index + 1:04d}"
         body = [
             ["ST", "999", st_control, ACK_VERSION],
             ["AK1", "BE", group["control"], group["version"]],
         ]
-        members = [st for st in sets if st["group"] == group["control"]]
+        members = [st for st in sets if st["group_index"] == index]
         accepted = 0
         for st in members:
             ak2 = ["AK2", "834", st["control"]]

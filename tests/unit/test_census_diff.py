@@ -112,3 +112,14 @@ def test_a_plan_that_cannot_be_told_is_an_error_not_a_guess(session, enrolled):
     assert [str(e) for e in diff.errors] == [
         "census.csv, row 2, column dental: no plan 'NOPE' in this group"
     ]
+
+
+def test_a_change_in_a_full_file_is_not_backdated_to_the_original_start(session, enrolled):
+    group, plan, ann, bob = enrolled
+    original_start = ann.coverages[0].effective_from
+    row = _row(
+        ann, None, coverages=[CensusCoverage(DENTAL, tier=Tier.ES, effective_from=original_start)]
+    )
+    diff = diff_census(session, group, _file(row, _row(bob)), AS_OF)
+    [change] = diff.of_kind(ChangeKind.CHANGE)
+    assert change.coverages[0].effective_on == AS_OF
