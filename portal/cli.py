@@ -23,6 +23,7 @@ demo_cli = AppGroup("demo", help="Demo data.")
 setup_cli = AppGroup("setup", help="Group set-up documents.")
 users_cli = AppGroup("users", help="Portal users.")
 billing_cli = AppGroup("billing", help="Billing runs and invoices.")
+census_cli = AppGroup("census", help="Census and change files (CSV, XLSX, X12 834).")
 
 
 def json_option(command):
@@ -292,6 +293,98 @@ def billing_invoice(number: str):
     }
 
 
+KIND_CHOICE = click.Choice(["snapshot", "change"])
+
+
+def _read_census_file(path: Path, kind: str | None, as_of):
+    from billing_core.census.reader import read_census
+    from billing_core.models.enums import UploadKind
+
+    return read_census(
+        path.read_bytes(),
+        path.name,
+        kind=UploadKind(kind) if kind else None,
+        as_of=as_of.date() if as_of else None,
+    )
+
+
+def _census_lines(census) -> list[str]:
+    kind = census.kind.value if census.kind else f"{census.kind_guess.value} (guessed)"
+    lines = [
+        f"{census.source}: {census.file_format.value}, {kind}, "
+        f"{census.employee_count:,} employees, {census.dependent_count:,} dependents"
+    ]
+    if census.errors:
+        lines.append(f"REJECTED: {len(census.errors)} problem(s); nothing would be written:")
+        lines += [f"  {error}" for error in census.errors[:200]]
+    return lines
+
+
+@census_cli.command("parse")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--kind", type=KIND_CHOICE, help="CSV/XLSX: snapshot or change (default: guess).")
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="Date the file describes.")
+@json_option
+def census_parse(file: Path, kind: str | None, as_of):
+    """Read FILE and print its normalised rows (SSNs masked). Exit 1 when the file is rejected."""
+    census = _read_census_file(file, kind, as_of)
+    lines = _census_lines(census)
+    for member in census.members[:50]:
+        coverages = ", ".join(
+            f"{c.line.value} {c.plan_code or ''} {c.tier.value if c.tier else ''}".strip()
+            for c in member.coverages
+        )
+        lines.append(
+            f"  row {member.source_row}: {member.employee_id} {member.last_name}, "
+            f"{member.first_name} ({len(member.dependents)} dep.) {coverages}"
+        )
+    if census.errors:
+        raise ValidationFailed(f"{file.name} was rejected", census.errors)
+    return {**census.as_dict(), "lines": lines}
+
+
+@census_cli.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--group", "group_number", required=True, help="The group the file is for.")
+@click.option("--kind", type=KIND_CHOICE, help="CSV/XLSX: snapshot or change (default: guess).")
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
+@json_option
+def census_check(file: Path, group_number: str, kind: str | None, as_of):
+    """Compare FILE with the group's enrollment: adds, terms, changes. Writes nothing."""
+    from sqlalchemy import select
+
+    from billing_core.census.diff import ChangeKind, diff_census
+    from billing_core.errors import NotFound
+    from billing_core.models import EmployerGroup
+
+    session = db_session()
+    group = session.scalar(select(EmployerGroup).where(EmployerGroup.group_number == group_number))
+    if group is None:
+        raise NotFound(f"no group numbered {group_number}")
+    census = _read_census_file(file, kind, as_of)
+    if census.errors:
+        raise ValidationFailed(f"{file.name} was rejected", census.errors)
+    on = as_of.date() if as_of else census.as_of or datetime.now(UTC).date()
+    diff = diff_census(session, group, census, on)
+    session.rollback()
+    if diff.errors:
+        raise ValidationFailed(f"{file.name} cannot be applied to {group_number}", diff.errors)
+    lines = _census_lines(census)
+    lines.append(
+        f"Against {group.name} ({group_number}) on {on.isoformat()}: "
+        + ", ".join(f"{count} {kind_}" for kind_, count in diff.counts.items())
+    )
+    for entry in diff.members:
+        if entry.kind is ChangeKind.UNCHANGED:
+            continue
+        what = "; ".join(
+            [f"{f.field} {f.before or '—'} → {f.after}" for f in entry.fields]
+            + [c.describe() for c in entry.coverages]
+        )
+        lines.append(f"  {entry.kind.value:<6} {entry.employee_id:<12} {entry.name}: {what}")
+    return {"census": census.as_dict(include_members=False), **diff.as_dict(), "lines": lines}
+
+
 def register_cli(app: Flask) -> None:
-    for group in (db_cli, demo_cli, setup_cli, users_cli, billing_cli):
+    for group in (db_cli, demo_cli, setup_cli, users_cli, billing_cli, census_cli):
         app.cli.add_command(group)

@@ -1,33 +1,42 @@
-"""CSV and XLSX census and change files: the header vocabulary (`FIELDS`, `suggest_mapping`),
-the checks a file must pass before anything reads it (size, type, encoding, zip bombs), and
-`read_tabular`, which turns one into the normalised `CensusFile` of `rows.py`.
+"""CSV and XLSX census and change files: the header vocabulary (`FIELDS`, `suggest_mapping`,
+`missing_fields`), the checks a file must pass before anything reads it (size, type, encoding,
+zip bombs), and `read_tabular`, which turns one into the normalised `CensusFile` of `rows.py`.
 
-Every cell is read as text: ids, SSNs and ZIP codes keep their leading zeros. Cleaning is done
-once per distinct value of a column (pandas factorize), not once per cell, so 100,000 rows
-read in about a second plus the time the spreadsheet library needs to open the workbook.
+Every cell is read as text (pandas `dtype=str` for CSV; python-calamine's cells turned into the
+text Excel shows, for XLSX), so ids, SSNs and ZIP codes keep their leading zeros. Cleaning runs
+once per distinct value of a column (pandas factorize), never once per cell.
 
-Rules a reader of a file can rely on (each documented where it is applied):
+Rules a reader of a file can rely on:
 
-* One row per person. A row is a subscriber (employee, COBRA participant, retiree) unless its
-  relationship says spouse, domestic partner or child; a blank relationship is a subscriber.
-* Families: a dependent row carrying an employee id belongs to the subscriber row with that id,
-  wherever it is in the file. A dependent row with a blank employee id belongs to the nearest
-  subscriber row above it (the "row order" layout of many HRIS exports).
-* Tier of a medical/dental/vision line, first that applies: the line's own tier column
-  (`medical_tier`), the row's tier column (`tier`), spouse Y/N plus child count; a plan column
-  whose values are all tiers (a "Medical" column holding EE/FAM) is read as the line's tier.
-  When a file states no tier at all but lists dependents, the tier is derived from the
-  dependent rows under the subscriber (spouse/partner -> ES, children -> EC, both -> FAM, none ->
-  EE) for snapshot rows and adds; otherwise it stays None (not stated).
-* A dependent is on the subscriber's tiered lines whose tier covers it: a spouse or domestic
-  partner on ES and FAM lines, a child on EC and FAM lines; never on life or disability lines.
-* Two-digit years: a birth date takes the latest century that does not put it after the
-  reference date (max of `as_of` and today), so 1/15/24 is 2024 and 1/15/51 is 1951; every
-  other date takes the century that puts it nearest to `as_of` (3/1/98 hire -> 1998).
-  Month/day order is US (MM/DD). Excel serial numbers (five digits) and "2024-01-15 00:00:00"
-  are dates too.
-* Kind guess (when the caller does not say): an action column with a value in it, or any
-  termination date, makes the file a CHANGE file; otherwise a SNAPSHOT.
+* The header is the first row naming three known fields (title rows above it are skipped); row
+  numbers are the spreadsheet's. One row per person: a subscriber (employee, COBRA participant,
+  retiree) unless the relationship says spouse, domestic partner or child (blank: subscriber).
+* Families: a dependent row with an employee id joins the subscriber row with that id, wherever
+  it is. A dependent row with a blank id joins the nearest subscriber row above it (the "row
+  order" layout of many HRIS exports). A blank dependent last name is the subscriber's.
+* Tier of a medical/dental/vision line, first that applies: the line's tier column
+  (`medical_tier`), the row's tier column (`tier`), spouse Y/N plus child count (a row error if
+  given with a tier that disagrees). A plan column whose values are all tiers (a "Medical"
+  column of EE/FAM) is the line's tier column. A file with no tier anywhere but a relationship
+  column gets the tier of the dependent rows (spouse/partner ES, children EC, both FAM, none
+  EE) on snapshot rows and adds; otherwise None (not stated). A bare tier in a file with no
+  line columns applies to `tier_lines`.
+* A dependent is on the subscriber's tiered lines whose tier covers it (spouse or domestic
+  partner: ES, FAM; child: EC, FAM), never on life or disability lines; its coverage ends when
+  the subscriber's does unless its own row ends it sooner.
+* Dates: YYYY-MM-DD, MM/DD/YYYY, M/D/YY, YYYYMMDD, 15-Jan-2024, Jan 15 2024, a trailing time
+  ("2024-01-15 00:00:00", "1/15/2024 0:00") and five-digit Excel serials. Month before day.
+  Two-digit years: a birth date takes the latest year not after the reference date (max of
+  `as_of` and today: 1/15/24 is 2024, 7/4/51 is 1951); any other date the year nearest `as_of`
+  (3/1/98 -> 1998). Windows: birth 1900..reference; hire 1940..as_of+1y; termination, and an
+  effective date in a change file, as_of-2y..as_of+1y; coverage start 1950..as_of+1y.
+* A termination date is every coverage's last day (`effective_to`); in a change file it also
+  makes the row a TERM (maintenance_date: termination date, else effective date).
+* Kind guess when the caller gives none: an action column holding a value, or any termination
+  date, makes a CHANGE file; otherwise a SNAPSHOT. `kind` stays None.
+* ZIP codes of 3-4 digits are zero-padded (spreadsheets drop them); an SSN from a numeric Excel
+  cell is zero-padded to nine digits (a number cannot hold them), never one from text. An SSN
+  in an error is masked to its last four.
 """
 
 from __future__ import annotations
@@ -321,42 +330,42 @@ _FIELD_LIST = (
         "Medical plan",
         "The group's medical plan code; blank or Waive means no medical coverage.",
         "Med Plan", "Medical", "Health Plan", "Medical Plan Code", "Medical Election",
-        "Medical Option", "Med", "Health", "Medical Plan Name",
+        "Medical Option", "Med", "Health", "Medical Plan Name", "Medical Coverage",
     ),
     _f(
         "medical_tier",
         "Medical coverage level",
         "The medical line's tier (see `tier`).",
         "Med Tier", "Medical Coverage Level", "Medical Cov Level", "Medical Level", "Med Cov",
-        "Medical Coverage Tier", "Health Tier", "Med Level", "Med Cov Level", "Medical Coverage",
+        "Medical Coverage Tier", "Health Tier", "Med Level", "Med Cov Level",
     ),
     _f(
         "dental_plan",
         "Dental plan",
         "The group's dental plan code; blank or Waive means no dental coverage.",
         "Den Plan", "Dental", "Dental Plan Code", "Dental Election", "Dental Option", "Dent Plan",
-        "Dental Plan Name", "DEN",
+        "Dental Plan Name", "DEN", "Dental Coverage",
     ),
     _f(
         "dental_tier",
         "Dental coverage level",
         "The dental line's tier (see `tier`).",
         "Den Tier", "Dental Coverage Level", "Dental Cov Level", "Dental Level", "Den Cov",
-        "Dental Coverage Tier", "Den Level", "Dent Tier", "Dental Coverage",
+        "Dental Coverage Tier", "Den Level", "Dent Tier",
     ),
     _f(
         "vision_plan",
         "Vision plan",
         "The group's vision plan code; blank or Waive means no vision coverage.",
         "Vis Plan", "Vision", "Vision Plan Code", "Vision Election", "Vision Option", "VIS",
-        "Vision Plan Name",
+        "Vision Plan Name", "Vision Coverage",
     ),
     _f(
         "vision_tier",
         "Vision coverage level",
         "The vision line's tier (see `tier`).",
         "Vis Tier", "Vision Coverage Level", "Vision Cov Level", "Vision Level", "Vis Cov",
-        "Vision Coverage Tier", "Vis Level", "Vision Coverage",
+        "Vision Coverage Tier", "Vis Level",
     ),
     _f(
         "life_volume",
@@ -581,7 +590,8 @@ _TIERS = _vocabulary(
         ),
         Tier.FAM: (
             "FAM", "F", "Family", "EE Family", "EE FAM", "Employee Family", "EF", "ESC",
-            "EE Spouse Children", "Employee Spouse Children", "Emp Family",
+            "EE Spouse Children", "Employee Spouse Children", "Emp Family", "EE SP CH",
+            "EE Spouse Child",
         ),
         WAIVE: (
             "Waive", "Waived", "W", "WV", "Declined", "Decline", "None", "N", "No", "NA",
@@ -661,7 +671,11 @@ def _parse_text(text: str) -> str:
 _PLAIN_AMOUNT = re.compile(r"\d{1,15}(?:\.\d{1,9})?")
 
 
-def _parse_money(what: str) -> Callable[[str], Decimal]:
+def _parse_money(what: str, *, to_cent: bool = True) -> Callable[[str], Decimal]:
+    """Dollars: '$1,234.00', '1234', '1,234.5'; negative amounts ('-5', '(1,234.00)') are
+    refused. Rounded half-up to the cent unless `to_cent` is False (a rate that is multiplied
+    first: 25.125 an hour)."""
+
     def parse(text: str) -> Decimal:
         try:
             if _PLAIN_AMOUNT.fullmatch(text):
@@ -672,7 +686,7 @@ def _parse_money(what: str) -> Callable[[str], Decimal]:
             raise ValueError(f"expected {what} in dollars, e.g. 55000 or $55,000.00") from None
         if amount < 0:
             raise ValueError(f"{what} cannot be negative; expected an amount of 0 or more")
-        return cents(amount)
+        return cents(amount) if to_cent else amount
 
     return parse
 
@@ -702,12 +716,16 @@ def _parse_hours(text: str) -> Decimal:
     return hours
 
 
+_ZIP5 = re.compile(r"\d{3,5}")
+_ZIP9 = re.compile(r"(\d{5})-?(\d{4})")
+
+
 def _parse_postal(text: str) -> str:
     digits = text.replace(" ", "")
-    if re.fullmatch(r"\d{3,5}", digits):
+    if _ZIP5.fullmatch(digits):
         # Spreadsheets drop the leading zeros of New England ZIP codes (02134 -> 2134).
         return digits.zfill(5)
-    match = re.fullmatch(r"(\d{5})-?(\d{4})", digits)
+    match = _ZIP9.fullmatch(digits)
     if match:
         return f"{match.group(1)}-{match.group(2)}"
     raise ValueError("expected a 5-digit ZIP code or ZIP+4, e.g. 02134 or 02134-1234")
@@ -868,13 +886,12 @@ class _Grid:
             return self.frame.iloc[start:, index].to_numpy(dtype=object)
         if self.matrix is None:
             rows = self.rows or []
-            width = max((len(row) for row in rows), default=0)
-            if any(len(row) != width for row in rows):  # ragged: the csv module's fallback
+            widths = set(map(len, rows))
+            if len(widths) > 1:  # ragged: the csv module's fallback
+                width = max(widths)
                 rows = [row + [""] * (width - len(row)) for row in rows]
             # One 2-D object array: far cheaper than a list per column out of 100,000 rows.
-            self.matrix = np.empty((len(rows), width), dtype=object)
-            if rows:
-                self.matrix[:] = rows
+            self.matrix = np.array(rows, dtype=object) if rows else np.empty((0, 0), object)
         return self.matrix[start:, index]
 
 
@@ -892,13 +909,13 @@ _SIGNATURES = (
 _EXPECTED = "expected a CSV file or an Excel workbook (.xlsx); export the census as one of those"
 
 
-def _load(data: bytes, source: str, file_format: UploadFormat | None, max_bytes: int) -> _Grid:
+def _load(data: bytes, file_format: UploadFormat | None, max_bytes: int) -> _Grid:
     if file_format is UploadFormat.X12_834:
         raise _FileProblem("this reader takes CSV and XLSX files; an 834 has its own reader")
     if len(data) > max_bytes:
         raise _FileProblem(
-            f"the file is {len(data) / 1048576:.1f} MB; the limit is {max_bytes / 1048576:.0f} MB "
-            "(split it, or send a change file instead of a full census)"
+            f"the file is {_size(len(data))}; the limit is {_size(max_bytes)} (split it, or "
+            "send a change file instead of a full census)"
         )
     if not data.strip(b" \t\r\n\x00") or data.strip() in (b"\xef\xbb\xbf",):
         raise _FileProblem("the file is empty; expected a header row and one row per person")
@@ -914,6 +931,14 @@ def _load(data: bytes, source: str, file_format: UploadFormat | None, max_bytes:
         if what and head.startswith(signature):
             raise _FileProblem(f"this is {what}, not a census; {_EXPECTED}")
     return _load_csv(data)
+
+
+def _size(count: int) -> str:
+    if count < 1024:
+        return f"{count} bytes"
+    if count < 1024 * 1024:
+        return f"{count / 1024:.0f} KB"
+    return f"{count / 1048576:,.1f} MB".replace(".0 MB", " MB")
 
 
 def _check_zip(data: bytes) -> None:
@@ -935,8 +960,8 @@ def _check_zip(data: bytes) -> None:
         total = sum(entry.file_size for entry in entries)
         if total > XLSX_MAX_UNCOMPRESSED:
             raise _FileProblem(
-                f"the workbook would expand to {total / 1048576:,.0f} MB, more than the "
-                f"{XLSX_MAX_UNCOMPRESSED / 1048576:.0f} MB a census may; it was refused unopened"
+                f"the workbook would expand to {_size(total)}, more than the "
+                f"{_size(XLSX_MAX_UNCOMPRESSED)} a census may; it was refused unopened"
             )
         for entry in entries:
             ratio = entry.file_size / max(entry.compress_size, 1)
@@ -971,16 +996,20 @@ def _load_xlsx(data: bytes) -> _Grid:
             and meta.typ == python_calamine.SheetTypeEnum.WorkSheet
         ] or list(workbook.sheet_names)
         for name in sheet_names:
+            sheet = workbook.get_sheet_by_name(name)
+            if sheet.start is None:  # no cell holds anything
+                continue
             # skip_empty_area=False keeps row 1 as row 1, so row numbers match Excel's.
-            rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
-            if any(any(cell != "" for cell in row) for row in rows[:HEADER_SCAN_ROWS]):
-                return _Grid(UploadFormat.XLSX, {"sheet": name}, rows=rows)
+            rows = sheet.to_python(skip_empty_area=False)
+            return _Grid(UploadFormat.XLSX, {"sheet": name}, rows=rows)
     except Exception as exc:  # calamine raises its own types, ValueError and zip errors
         raise _FileProblem(
             f"the Excel workbook could not be read ({type(exc).__name__}: {str(exc)[:120]}); "
             "open it in Excel and save it again as .xlsx"
         ) from None
-    raise _FileProblem("the workbook has no rows; expected a header row and one row per person")
+    raise _FileProblem(
+        "the workbook is empty (no sheet has rows); expected a header row and one row per person"
+    )
 
 
 def _decode(data: bytes) -> tuple[str, str]:
@@ -991,8 +1020,15 @@ def _decode(data: bytes) -> tuple[str, str]:
         )
     try:
         return data.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as exc:
+        if _UTF8_SEQUENCE.search(data):
+            # Mostly UTF-8 (accented letters encoded as UTF-8) with a stray byte: reading it as
+            # Windows-1252 would garble every accented name, so say where the bad byte is.
+            line = data.count(b"\n", 0, exc.start) + 1
+            raise _FileProblem(
+                f"the file is UTF-8 text with a byte that is not UTF-8 on line {line} (mixed "
+                "encodings); expected a CSV saved once as 'CSV UTF-8 (Comma delimited)'"
+            ) from None
     try:
         text = data.decode("cp1252")
     except UnicodeDecodeError:
@@ -1003,6 +1039,7 @@ def _decode(data: bytes) -> tuple[str, str]:
     return text, "cp1252"
 
 
+_UTF8_SEQUENCE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -1052,8 +1089,10 @@ def _csv_rows(text: str, delimiter: str) -> list[list]:
 
 
 def _sniff_delimiter(sample: str) -> str:
-    first = next((line for line in sample.splitlines() if line.strip()), "")
-    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+    """Comma, semicolon (European Excel), tab or pipe: the one a line of the first twenty
+    non-blank lines uses most (a title line above the header may use none)."""
+    lines = [line for line in sample.splitlines() if line.strip()][:HEADER_SCAN_ROWS]
+    counts = {d: max((line.count(d) for line in lines), default=0) for d in (",", ";", "\t", "|")}
     best = max(counts, key=lambda d: counts[d])
     return best if counts[best] else ","
 
@@ -1062,6 +1101,8 @@ def _cell_text(value: object) -> str:
     """An XLSX cell as the text a person sees (dates as ISO dates, 123.0 as 123)."""
     if isinstance(value, str):
         return value
+    if value is None or value != value:  # an empty cell (None) or NaN
+        return ""
     if isinstance(value, bool):
         return "TRUE" if value else "FALSE"
     if isinstance(value, float):
@@ -1134,7 +1175,7 @@ def read_tabular(
     )
     with _collector_paused():
         try:
-            grid = _load(data, source, file_format, max_bytes)
+            grid = _load(data, file_format, max_bytes)
         except _FileProblem as problem:
             census.errors.append(RowError(None, None, str(problem), source))
             return census
@@ -1146,9 +1187,9 @@ def read_tabular(
 
 @contextmanager
 def _collector_paused() -> Iterator[None]:
-    """Building some 400,000 small objects triggers the cyclic garbage collector over and over
-    (it scans every live object each time): pausing it halves the time. Nothing built here forms
-    a reference cycle."""
+    """Building some 400,000 small objects triggers the cyclic garbage collector over and over,
+    each pass scanning every live object: pausing it cut a 100,000-row read from about 4 s to
+    1.5 s. Nothing built here forms a reference cycle, so nothing is left for it to find."""
     was_enabled = gc.isenabled()
     gc.disable()
     try:
@@ -1195,6 +1236,7 @@ class _Reader:
     def row_error(self, i: int, name: str, message: str, value: str | None = None) -> None:
         """An error on data row i (0-based) in field `name`'s column; `value` defaults to the
         cell's text."""
+        i = int(i)
         column = self.columns.get(name)
         header = column.header if column else FIELDS[name].label
         if value is None and column is not None:
@@ -1211,13 +1253,14 @@ class _Reader:
     def find_header(self) -> tuple[int, list[str], dict[str, str | None]] | None:
         """The first row that names at least three known fields (or, with a mapping given, any
         of its headers) among the first non-blank rows; else the one naming the most."""
-        best = None
+        best = first = None
         scanned = 0
         for position, row in enumerate(self.grid.head(HEADER_SCAN_ROWS * 5)):
             cells = [_cell_text(cell).strip() for cell in row]
             if not any(cells):
                 continue
             scanned += 1
+            first = first or cells
             if self.given_mapping is not None:
                 if any(cell in self.given_mapping for cell in cells if cell):
                     return position, cells, dict(self.given_mapping)
@@ -1231,7 +1274,11 @@ class _Reader:
             if scanned >= HEADER_SCAN_ROWS:
                 break
         self.seen_anything = scanned > 0
-        return best[1:] if best is not None else None
+        if best is not None:
+            return best[1:]
+        if first is not None:  # what a person mapping the columns by hand would start from
+            self.census.detail["headers"] = [cell for cell in first if cell]
+        return None
 
     def run(self) -> None:
         found = self.find_header()
@@ -1252,6 +1299,7 @@ class _Reader:
         position, headers, mapping = found
         self.first_data_row = position + 2
         self.census.detail["header_row"] = position + 1
+        self.census.detail["headers"] = [header for header in headers if header]
         if not self.check_mapping(headers, mapping):
             return
         self.n = self.grid.height - position - 1
@@ -1275,12 +1323,17 @@ class _Reader:
             if header:
                 positions.setdefault(header, []).append(index)
         used: dict[str, list[str]] = {}
+        refused: dict[str, str] = {}
         self.positions: dict[str, tuple[str, int]] = {}
         for header, name in mapping.items():
             if not name or header not in positions:
                 continue
             if name not in FIELDS:
-                self.file_error(f"{name!r} is not a census field; expected one of FIELDS", header)
+                self.file_error(
+                    f"{name!r} is not a census field; expected a field name such as "
+                    "employee_id, birth_date or medical_tier",
+                    header,
+                )
                 ok = False
                 continue
             if len(positions[header]) > 1:
@@ -1289,6 +1342,7 @@ class _Reader:
                     "the copies or map them to nothing",
                     header,
                 )
+                refused[header] = name  # named, so not also "missing"
                 ok = False
                 continue
             used.setdefault(name, []).append(header)
@@ -1303,7 +1357,7 @@ class _Reader:
                 )
                 ok = False
         self.census.column_mapping = {h: name for name, hs in used.items() for h in hs}
-        for name in missing_fields(self.census.column_mapping):
+        for name in missing_fields({**self.census.column_mapping, **refused}):
             self.file_error(_describe_missing(name))
             ok = False
         return ok
@@ -1376,13 +1430,13 @@ class _Reader:
             "ssn": _parse_ssn,
             "hire_date": _parse_date("a hire date", nearest, date(1940, 1, 1), _years(on, 1)),
             "annual_salary": _parse_money("an annual salary"),
-            "pay_rate": _parse_money("a pay rate"),
+            "pay_rate": _parse_money("a pay rate", to_cent=False),
             "pay_frequency": _lookup(
                 _PAY_PERIODS,
                 "expected a pay frequency: weekly, bi-weekly, semi-monthly, monthly, annual "
                 "or hourly",
             ),
-            "hourly_rate": _parse_money("an hourly rate"),
+            "hourly_rate": _parse_money("an hourly rate", to_cent=False),
             "hours_per_week": _parse_hours,
             "status": _lookup(
                 _STATUSES, "expected a status: Active/A, COBRA/C, Retiree/R or Terminated/T"
@@ -1431,6 +1485,9 @@ class _Reader:
         """Parse each distinct cell of a column once and spread the results back over the rows
         (factorize codes), reporting every row holding an unreadable value."""
         codes, uniques = pd.factorize(raw)
+        if len(codes) and codes.min() < 0:  # None/NaN cells (code -1): one more, blank, value
+            codes = np.where(codes < 0, len(uniques), codes)
+            uniques = np.append(uniques.astype(object), "")
         if xlsx:
             texts = [value if type(value) is str else _cell_text(value) for value in uniques]
             if name == "ssn":
@@ -1442,17 +1499,22 @@ class _Reader:
         else:
             texts = uniques.tolist()
         parsed = np.empty(len(texts), dtype=object)
-        blank_codes = []
         problems: dict[int, str] = {}
-        for code, text in enumerate(texts):
-            text = text.strip()
-            if not text:
-                blank_codes.append(code)
-                continue
-            try:
-                parsed[code] = parse(text)
-            except ValueError as exc:
-                problems[code] = str(exc)
+        if parse is _parse_text:  # names and codes: nothing to check, so no loop with a try
+            stripped = [text.strip() for text in texts]
+            parsed[:] = [text or None for text in stripped]
+            blank_codes = [code for code, text in enumerate(stripped) if not text]
+        else:
+            blank_codes = []
+            for code, text in enumerate(texts):
+                text = text.strip()
+                if not text:
+                    blank_codes.append(code)
+                    continue
+                try:
+                    parsed[code] = parse(text)
+                except ValueError as exc:
+                    problems[code] = str(exc)
         column = _Column(header, index, codes, parsed, texts, np.isin(codes, blank_codes))
         self.columns[name] = column
         if problems:
@@ -1587,7 +1649,8 @@ class _Reader:
         def pick(name: str, default: object = None, values: np.ndarray | None = None) -> list:
             picked = (self.col(name) if values is None else values)[accepted]
             if default is not None:
-                picked = np.where(pd.isna(picked), default, picked)
+                # Assigned, not np.where: np.where would turn an enum default into a plain str.
+                picked[pd.isna(picked)] = default
             return picked.tolist()
 
         members = [
@@ -1693,18 +1756,24 @@ class _Reader:
                 )
             )
 
-        coverages = self.coverages(
-            accepted, members, start, np.where(is_term, last_day, termination)
-        )
-        for member, listed in zip(members, coverages, strict=True):
+        end = np.where(is_term, last_day, termination)
+        coverages = self.coverages(accepted, members, start, end)
+        lines_by_shape: dict[tuple, dict[Relationship, frozenset[LineOfCoverage]]] = {}
+        for member, listed, last in zip(members, coverages, end[accepted].tolist(), strict=True):
             member.coverages = listed
             if member.dependents:
-                end = listed[0].effective_to if listed else None
+                # A dependent is on the lines whose tier covers it, and ends with the subscriber.
+                shape = tuple((c.line, c.tier) for c in listed if c.tier is not None)
+                lines = lines_by_shape.get(shape)
+                if lines is None:
+                    lines = lines_by_shape[shape] = {
+                        relationship: frozenset(line for line, tier in shape if tier in covered)
+                        for relationship, covered in _COVERED_BY.items()
+                    }
                 for dependent in member.dependents:
-                    covered = _COVERED_BY[dependent.relationship]
-                    dependent.lines = {c.line for c in listed if c.tier in covered}
+                    dependent.lines = set(lines[dependent.relationship])
                     if dependent.effective_to is None:
-                        dependent.effective_to = end
+                        dependent.effective_to = last
 
         self.census.members = members
         ages = valid & pd.isna(self.col("birth_date")) & ~pd.isna(self.col("age"))
@@ -1790,7 +1859,7 @@ class _Reader:
         tier rules)."""
         columns = self.columns
         result: list[list[CensusCoverage]] = [[] for _ in members]
-        starts, ends = start[accepted].tolist(), end[accepted].tolist()
+        starts, ends = start[accepted], end[accepted]
         bare = self.row_tiers()[accepted]
         tier_stated = any(
             name in columns
@@ -1824,35 +1893,32 @@ class _Reader:
             elections = [(line, elected, none, bare, "tier") for line in self.tier_lines]
 
         def add(line, rows, plans=None, tiers=None, volumes=None) -> None:
-            """Coverages of `line` for the members at positions `rows`, built by map() with
-            positional arguments (the field order is checked at import)."""
-            rows = rows.tolist()
+            """Coverages of `line` for the members at positions `rows` (an index array), built
+            by map() with positional arguments (the field order is checked at import)."""
             count = len(rows)
             made = map(
                 CensusCoverage,
                 repeat(line, count),
-                repeat(None, count) if plans is None else [plans[j] for j in rows],
-                repeat(None, count) if tiers is None else [tiers[j] for j in rows],
-                repeat(None, count) if volumes is None else [volumes[j] for j in rows],
-                [starts[j] for j in rows],
-                [ends[j] for j in rows],
+                repeat(None, count) if plans is None else plans[rows].tolist(),
+                repeat(None, count) if tiers is None else tiers[rows].tolist(),
+                repeat(None, count) if volumes is None else volumes[rows].tolist(),
+                starts[rows].tolist(),
+                ends[rows].tolist(),
             )
-            for j, coverage in zip(rows, made, strict=True):
+            for j, coverage in zip(rows.tolist(), made, strict=True):
                 result[j].append(coverage)
 
         for line, elected, plan, tier, column in elections:
-            tiers = tier.tolist()
             rows = np.flatnonzero(elected)
-            for j in rows[[not isinstance(tiers[j], Tier) for j in rows.tolist()]].tolist():
-                tiers[j] = self.missing_tier(
-                    members[j], accepted[j], line, tiers[j], column, derive
-                )
-            add(line, rows, plans=plan.tolist(), tiers=tiers)
+            tier = tier.copy()
+            for j in rows[[not isinstance(t, Tier) for t in tier[rows].tolist()]].tolist():
+                tier[j] = self.missing_tier(members[j], accepted[j], line, tier[j], column, derive)
+            add(line, rows, plans=plan, tiers=tier)
         for name, line in FLAG_LINES.items():
             if name in columns:
                 add(line, np.flatnonzero(self.mask(name, lambda v: v is True)[accepted]))
         if "life_volume" in columns:
-            volumes = self.col("life_volume")[accepted].tolist()
+            volumes = self.col("life_volume")[accepted]
             elected = np.flatnonzero(self.mask("life_volume", bool)[accepted])
             add(LineOfCoverage.SUPPLEMENTAL_LIFE, elected, volumes=volumes)
         return result
@@ -1891,12 +1957,6 @@ _COVERED_BY = {
     Relationship.DOMESTIC_PARTNER: {Tier.ES, Tier.FAM},
     Relationship.CHILD: {Tier.EC, Tier.FAM},
 }
-
-
-def _attach(subscriber: CensusMember, dependent: CensusDependent) -> None:
-    if not dependent.last_name:
-        dependent.last_name = subscriber.last_name
-    subscriber.dependents.append(dependent)
 
 
 def _tier_of(partner: bool, child: bool) -> Tier:

@@ -2,7 +2,7 @@
 
 import json
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from billing_core.models import User
 
@@ -21,7 +21,7 @@ def test_every_project_command_accepts_json(web_app):
     ours = [
         (path, cmd)
         for path, cmd in _commands(web_app.cli)
-        if path[0] in {"db", "demo", "setup", "users", "billing"}
+        if path[0] in {"db", "demo", "setup", "users", "billing", "census"}
     ]
     assert len(ours) >= 6
     missing = [
@@ -138,3 +138,50 @@ def test_billing_run_dry_run_then_issue_then_idempotent_and_invoice_print(web_ap
     assert missing.exit_code == 1 and "no invoice numbered NOPE-1" in missing.output
     bad = runner.invoke(args=["billing", "run", "--period", "Feb 2027"])
     assert bad.exit_code == 2 and "YYYY-MM" in bad.output
+
+
+def test_census_parse_prints_rows_and_rejects_a_bad_file(web_app, tmp_path):
+    good = tmp_path / "census.csv"
+    good.write_text(
+        "EE ID,Rel,First Name,Last Name,DOB,SSN,Dental Tier\n"
+        "000123,EE,Maria,Lopez,04/17/1980,219-09-9999,ES\n"
+        ",SP,Jorge,Lopez,11/02/1979,,\n"
+    )
+    runner = web_app.test_cli_runner()
+    result = runner.invoke(args=["census", "parse", str(good), "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["kind_guess"] == "snapshot" and data["employees"] == 1 and data["dependents"] == 1
+    [member] = data["members"]
+    assert member["employee_id"] == "000123" and member["ssn"] == "***-**-9999"
+    assert "219-09-9999" not in result.output and "219099999" not in result.output
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("EE ID,First Name,Last Name,DOB\nE1,Ann,Avery,13/45/1990\n")
+    rejected = runner.invoke(args=["census", "parse", str(bad)])
+    assert rejected.exit_code == 1
+    assert "bad.csv, row 2, column DOB: not a real date" in rejected.output
+
+
+def test_census_check_diffs_against_the_group_and_writes_nothing(web_app, session, cast, tmp_path):
+    from billing_core.models import Coverage
+
+    east, west = cast.member_east, cast.member_west
+    snapshot = tmp_path / "snapshot.csv"
+    snapshot.write_text(
+        "Employee ID,First Name,Last Name,Date of Birth,Dental Tier\n"
+        f"{east.employee_id},{east.first_name},{east.last_name},{east.birth_date:%m/%d/%Y},ES\n"
+    )
+    coverages = session.scalar(select(func.count()).select_from(Coverage))
+    runner = web_app.test_cli_runner()
+    args = ["census", "check", str(snapshot), "--group", cast.group_a.group_number]
+    result = runner.invoke(args=[*args, "--as-of", "2027-03-01", "--json"])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert data["counts"] == {"add": 0, "term": 1, "change": 1, "unchanged": 0}
+    kinds = {m["employee_id"]: (m["kind"], m["coverages"]) for m in data["members"]}
+    assert kinds[east.employee_id] == ("change", ["Dental: tier FAM → ES"])
+    assert kinds[west.employee_id][0] == "term"
+    assert session.scalar(select(func.count()).select_from(Coverage)) == coverages
+    unknown = runner.invoke(args=["census", "check", str(snapshot), "--group", "NOPE"])
+    assert unknown.exit_code == 1 and "no group numbered NOPE" in unknown.output
