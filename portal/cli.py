@@ -385,6 +385,71 @@ def census_check(file: Path, group_number: str, kind: str | None, as_of):
     return {"census": census.as_dict(include_members=False), **diff.as_dict(), "lines": lines}
 
 
+@census_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--group", "group_number", required=True, help="The group the file is for.")
+@click.option("--as-user", "email", required=True, help="The staff user it is uploaded for.")
+@click.option("--kind", type=KIND_CHOICE, help="CSV/XLSX: snapshot or change (default: guess).")
+@click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
+@click.option("--approve", is_flag=True, help="Also approve it: apply and queue adjustments.")
+@json_option
+def census_import(file: Path, group_number: str, email: str, kind, as_of, approve: bool):
+    """Receive FILE as an upload for the group on a staff user's behalf (kept in the database
+    for review); with --approve, apply it at once. The same file twice changes nothing."""
+    from sqlalchemy import select
+
+    from billing_core.census.uploads import approve_upload, receive_upload
+    from billing_core.errors import AccessDenied, NotFound
+    from billing_core.models import EmployerGroup, User
+    from billing_core.models.enums import UploadKind
+
+    session = db_session()
+    group = session.scalar(select(EmployerGroup).where(EmployerGroup.group_number == group_number))
+    if group is None:
+        raise NotFound(f"no group numbered {group_number}")
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.role.is_staff:
+        raise AccessDenied(f"{email} is not a billing staff user")
+    today = datetime.now(UTC).date()
+    on = as_of.date() if as_of else today
+    received = receive_upload(
+        session,
+        group,
+        file.read_bytes(),
+        file.name,
+        uploaded_by=user,
+        kind=UploadKind(kind) if kind else None,
+        as_of=on,
+    )
+    upload = received.upload
+    lines = _census_lines(received.census)
+    if received.duplicate:
+        lines.append(
+            f"Already received as upload {upload.id} ({upload.status.value}); nothing changed."
+        )
+    else:
+        lines.append(
+            f"Received as upload {upload.id}: "
+            + ", ".join(f"{count} {name}" for name, count in received.diff.counts.items())
+        )
+    applied = None
+    if approve and upload.status.value == "submitted":
+        applied = approve_upload(session, upload, actor=user, as_of=on, today=today)
+        lines.append(
+            f"Approved: {applied.members_added} added, {applied.members_changed} changed, "
+            f"{applied.members_termed} termed; {len(applied.adjustments)} adjustment(s) pending."
+        )
+    session.commit()
+    return {
+        "upload_id": upload.id,
+        "duplicate": received.duplicate,
+        "status": upload.status.value,
+        "counts": received.diff.counts,
+        "applied": applied.as_dict() if applied else None,
+        "lines": lines,
+    }
+
+
 def register_cli(app: Flask) -> None:
     for group in (db_cli, demo_cli, setup_cli, users_cli, billing_cli, census_cli):
         app.cli.add_command(group)

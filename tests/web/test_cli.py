@@ -5,6 +5,7 @@ import json
 from sqlalchemy import func, select
 
 from billing_core.models import User
+from billing_core.money import D
 
 
 def _commands(group, prefix=()):
@@ -185,3 +186,58 @@ def test_census_check_diffs_against_the_group_and_writes_nothing(web_app, sessio
     assert session.scalar(select(func.count()).select_from(Coverage)) == coverages
     unknown = runner.invoke(args=["census", "check", str(snapshot), "--group", "NOPE"])
     assert unknown.exit_code == 1 and "no group numbered NOPE" in unknown.output
+
+
+def test_census_import_keeps_the_file_is_idempotent_and_approves(web_app, session, cast, tmp_path):
+    from billing_core.models import Adjustment, Upload
+    from billing_core.models.enums import UploadStatus
+
+    east = cast.member_east
+    change = tmp_path / "changes.csv"
+    change.write_text(
+        "Employee ID,First Name,Last Name,Date of Birth,Action,Termination Date\n"
+        f"{east.employee_id},{east.first_name},{east.last_name},{east.birth_date:%m/%d/%Y},"
+        "Term,12/31/2026\n"
+    )
+    runner = web_app.test_cli_runner()
+    args = [
+        "census",
+        "import",
+        str(change),
+        "--group",
+        cast.group_a.group_number,
+        "--as-user",
+        cast.users["billing_specialist"].email,
+        "--as-of",
+        "2027-01-10",
+        "--kind",
+        "change",
+    ]
+    first = runner.invoke(args=[*args, "--json"])
+    assert first.exit_code == 0, first.output
+    data = json.loads(first.output)
+    assert data["duplicate"] is False and data["counts"]["term"] == 1
+    upload = session.get(Upload, data["upload_id"])
+    assert upload.content == change.read_bytes() and upload.status is UploadStatus.SUBMITTED
+
+    again = json.loads(runner.invoke(args=[*args, "--json"]).output)
+    assert again["duplicate"] is True and again["upload_id"] == upload.id
+    assert session.scalar(select(func.count()).select_from(Upload)) == 1
+
+    approved = runner.invoke(args=[*args, "--approve"])
+    assert approved.exit_code == 0, approved.output
+    session.expire_all()
+    assert session.get(Upload, upload.id).status is UploadStatus.APPROVED
+    # January 2027 was billed (FAM 112.40) and East is termed at the end of December.
+    [credit] = session.scalars(select(Adjustment).where(Adjustment.member_id == east.id)).all()
+    assert (credit.amount, credit.reason_code, credit.source_id) == (
+        D("-112.40"),
+        "late_term",
+        upload.id,
+    )
+
+    bad = tmp_path / "bad.csv"
+    bad.write_text("Employee ID,First Name,Last Name,Date of Birth\nE1,Ann,Avery,13/45/1990\n")
+    rejected = runner.invoke(args=[*args[:2], str(bad), *args[3:]])
+    assert rejected.exit_code == 1 and "nothing was saved" in rejected.output
+    assert session.scalar(select(func.count()).select_from(Upload)) == 1
