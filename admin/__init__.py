@@ -16,7 +16,7 @@ def admit_staff_only():
         abort(403)
 
 
-from admin.views import adjustments, billing, groups  # noqa: E402,F401
+from admin.views import adjustments, billing, groups, uploads  # noqa: E402,F401
 
 
 @bp.after_request

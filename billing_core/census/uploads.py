@@ -38,8 +38,10 @@ def receive_upload(
     uploaded_by: User,
     kind: UploadKind | None = None,
     as_of: date,
+    status: UploadStatus = UploadStatus.SUBMITTED,
 ) -> Received:
-    """Read, validate and diff `data` for `group`, then keep it as a SUBMITTED upload.
+    """Read, validate and diff `data` for `group`, then keep it as an upload with `status`
+    (RECEIVED: the employer is still looking at the preview; SUBMITTED: in the staff queue).
 
     A file with any problem raises ValidationFailed (every problem listed) and writes nothing.
     The same bytes already received for the group (not rejected) return that upload with
@@ -69,13 +71,29 @@ def receive_upload(
         content=data,
         size_bytes=len(data),
         sha256=digest,
-        status=UploadStatus.SUBMITTED,
+        status=status,
         row_count=census.employee_count + census.dependent_count,
         error_count=0,
     )
     session.add(upload)
     session.flush()
     return Received(upload, census, diff, duplicate=False)
+
+
+def submit_upload(upload: Upload) -> None:
+    """The employer confirms a previewed upload: it goes to the staff review queue."""
+    if upload.status is not UploadStatus.RECEIVED:
+        raise BillingError(f"upload {upload.id} is already {upload.status.value}")
+    upload.status = UploadStatus.SUBMITTED
+
+
+def upload_diff(session: Session, upload: Upload, as_of: date) -> tuple[CensusFile, CensusDiff]:
+    """Read a kept upload again and diff it against enrollment as it is now."""
+    group = session.get(EmployerGroup, upload.group_id)
+    census = read_census(
+        upload.content, upload.original_filename, kind=upload.file_kind, as_of=as_of
+    )
+    return census, diff_census(session, group, census, as_of)
 
 
 def approve_upload(

@@ -1,6 +1,8 @@
 """Every route x every role gets its expected status. Built from the app's URL map: a new route
 without an entry here fails `test_every_route_has_an_entry`."""
 
+from datetime import date
+
 import pytest
 
 from tests.factories import PASSWORD
@@ -27,6 +29,7 @@ def expect(anonymous, default, **by_role):
 
 
 INVOICE_A = {"group_id": "A", "invoice_id": "INV_A"}
+UPLOAD_A = {"group_id": "A", "upload_id": "UPL_A"}
 # Group A's employers (the East-only user too: A's bill is consolidated); B's employer gets 404.
 EMPLOYER_A = expect(302, 403, employer_a=200, employer_a_east=200, employer_b=404)
 
@@ -79,6 +82,17 @@ MATRIX = {
     "admin.adjustment_approve": ("POST", {"adjustment_id": 0}, expect(302, 403, **STAFF_POST)),
     "admin.adjustment_reject": ("POST", {"adjustment_id": 0}, expect(302, 403, **STAFF_POST)),
     "admin.adjustment_reverse": ("POST", {"adjustment_id": 0}, expect(302, 403, **STAFF_POST)),
+    "admin.upload_queue": ("GET", {}, expect(302, 403, **STAFF)),
+    "admin.upload_review": ("GET", UPLOAD_A, expect(302, 403, **STAFF)),
+    # Approving the scenario's submitted upload: a redirect with what happened (or why not).
+    "admin.upload_approve": ("POST", UPLOAD_A, expect(302, 403, **STAFF_POST)),
+    "employer.upload_list": ("GET", {"group_id": "A"}, EMPLOYER_A),
+    "employer.upload_detail": ("GET", UPLOAD_A, EMPLOYER_A),
+    "employer.upload_submit": (
+        "POST",
+        UPLOAD_A,
+        expect(302, 403, employer_a=302, employer_a_east=302, employer_b=404),
+    ),
     "employer.invoice_list": ("GET", {"group_id": "A"}, EMPLOYER_A),
     "employer.invoice_detail": ("GET", INVOICE_A, EMPLOYER_A),
     "employer.invoice_lines": ("GET", INVOICE_A, EMPLOYER_A),
@@ -92,6 +106,29 @@ def test_every_route_has_an_entry(web_app):
     endpoints = {rule.endpoint for rule in web_app.url_map.iter_rules()}
     assert endpoints - set(MATRIX) == set(), "add the new routes to MATRIX"
     assert set(MATRIX) - endpoints == set(), "MATRIX names routes that no longer exist"
+
+
+def _submitted_upload(session, cast) -> int:
+    """A small census upload of group A, submitted for review (what the upload routes show)."""
+    from billing_core.census.uploads import receive_upload
+
+    member = cast.member_west
+    data = (
+        "Employee ID,First Name,Last Name,Date of Birth,Dental Tier\n"
+        f"{member.employee_id},{member.first_name},{member.last_name},"
+        f"{member.birth_date:%m/%d/%Y},EE\n"
+    ).encode()
+    received = receive_upload(
+        session,
+        cast.group_a,
+        data,
+        "census.csv",
+        uploaded_by=cast.users["employer_a"],
+        kind=None,
+        as_of=date(2027, 1, 10),
+    )
+    session.commit()
+    return received.upload.id
 
 
 @pytest.fixture
@@ -110,8 +147,9 @@ def matrix_client(session_factory, cast):
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_route_statuses_for_role(matrix_client, role):
+def test_route_statuses_for_role(matrix_client, role, session):
     app, cast = matrix_client
+    upload_id = _submitted_upload(session, cast)
     failures = []
     for endpoint, (method, args, expected) in MATRIX.items():
         client = app.test_client()
@@ -120,7 +158,7 @@ def test_route_statuses_for_role(matrix_client, role):
                 "/login", data={"email": cast.users[role].email, "password": PASSWORD}
             )
             assert response.status_code == 303
-        placeholders = {"A": cast.group_a.id, "INV_A": cast.invoice_a.id}
+        placeholders = {"A": cast.group_a.id, "INV_A": cast.invoice_a.id, "UPL_A": upload_id}
         values = {k: placeholders.get(v, v) for k, v in args.items()}
         with app.test_request_context():
             from flask import url_for

@@ -1,0 +1,83 @@
+"""The census journey through the pages: a bad file is shown row by row and kept nowhere; a good
+one is previewed, submitted, approved by staff, and its retro credit waits in the queue."""
+
+from __future__ import annotations
+
+import io
+
+from sqlalchemy import func, select
+
+from billing_core.models import Adjustment, Upload
+from billing_core.models.enums import AdjustmentStatus, UploadStatus
+from billing_core.money import D
+from tests.web.conftest import csrf_token
+
+
+def _post_file(client, url, name, text, token):
+    return client.post(
+        url,
+        data={
+            "csrf_token": token,
+            "kind": "change",
+            "census_file": (io.BytesIO(text.encode()), name),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+
+
+def test_upload_preview_submit_and_staff_approval(client, cast, login_as, session):
+    group = cast.group_a
+    url = f"/employer/groups/{group.id}/uploads"
+    login_as(cast.users["employer_a"])
+    token = csrf_token(client, url)
+
+    bad = _post_file(
+        client,
+        url,
+        "bad.csv",
+        "Employee ID,First Name,Last Name,DOB\nE1,Ann,Avery,13/45/1990\n",
+        token,
+    )
+    html = bad.get_data(as_text=True)
+    assert "bad.csv was rejected; nothing was saved" in html
+    assert "13/45/1990" in html and "not a real date" in html
+    assert session.scalar(select(func.count()).select_from(Upload)) == 0
+
+    west = cast.member_west
+    text = (
+        "Employee ID,First Name,Last Name,Date of Birth,Action,Termination Date\n"
+        f"{west.employee_id},{west.first_name},{west.last_name},{west.birth_date:%m/%d/%Y},"
+        "Term,12/31/2026\n"
+    )
+    preview = _post_file(client, url, "changes.csv", text, token)
+    html = preview.get_data(as_text=True)
+    assert "Westbrook" in html and "Dental: end" in html
+    upload = session.scalar(select(Upload))
+    assert upload.status is UploadStatus.RECEIVED
+    submitted = client.post(
+        f"{url}/{upload.id}/submit", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert "was submitted; billing will review it" in submitted.get_data(as_text=True)
+
+    login_as(cast.users["billing_specialist"])
+    queue = client.get("/admin/uploads").get_data(as_text=True)
+    assert "changes.csv" in queue
+    review = f"/admin/groups/{group.id}/uploads/{upload.id}"
+    token = csrf_token(client, review)
+    approved = client.post(f"{review}/approve", data={"csrf_token": token}, follow_redirects=True)
+    assert "1 adjustment(s) are pending" in approved.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Upload, upload.id).status is UploadStatus.APPROVED
+    [credit] = session.scalars(select(Adjustment).where(Adjustment.member_id == west.id)).all()
+    assert (credit.amount, credit.status) == (D("-38.20"), AdjustmentStatus.PENDING)
+
+
+def test_a_location_limited_user_cannot_upload_for_the_whole_group(client, cast, login_as, session):
+    url = f"/employer/groups/{cast.group_a.id}/uploads"
+    login_as(cast.users["employer_a_east"])
+    token = csrf_token(client, url)
+    text = "Employee ID,First Name,Last Name,DOB\nE1,Ann,Avery,01/02/1990\n"
+    response = _post_file(client, url, "census.csv", text, token)
+    assert "covers some locations only" in response.get_data(as_text=True)
+    assert session.scalar(select(func.count()).select_from(Upload)) == 0
