@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from admin import bp
 from billing_core import audit
+from billing_core.census.impact import premium_impact
 from billing_core.census.uploads import approve_upload, upload_diff
 from billing_core.errors import BillingError
 from billing_core.models import EmployerGroup, Upload
@@ -45,10 +46,14 @@ def _load(group_id: int, upload_id: int):
 @bp.get("/groups/<int:group_id>/uploads/<int:upload_id>")
 def upload_review(group_id: int, upload_id: int):
     scope, upload = _load(group_id, upload_id)
-    census, diff = upload_diff(db_session(), upload, today())
-    db_session().rollback()
+    session = db_session()
+    census, diff = upload_diff(session, upload, today())
+    impact = None
+    if upload.status is UploadStatus.SUBMITTED and not diff.errors:
+        impact = premium_impact(session, scope.group, diff, actor=current_user, today=today())
+    session.rollback()
     return render_template(
-        "admin/upload.html", scope=scope, upload=upload, census=census, diff=diff
+        "admin/upload.html", scope=scope, upload=upload, census=census, diff=diff, impact=impact
     )
 
 

@@ -7,6 +7,7 @@ from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import SelectChoice, SelectField
 
+from billing_core.census.impact import premium_impact
 from billing_core.census.uploads import receive_upload, submit_upload, upload_diff
 from billing_core.errors import BillingError, ValidationFailed
 from billing_core.groups import group_summary
@@ -173,15 +174,14 @@ def _load_upload(group_id: int, upload_id: int) -> tuple:
 @role_required(Role.EMPLOYER)
 def upload_detail(group_id: int, upload_id: int):
     scope, upload = _load_upload(group_id, upload_id)
-    census, diff = upload_diff(db_session(), upload, today())
-    db_session().rollback()
+    session = db_session()
+    census, diff = upload_diff(session, upload, today())
+    impact = None
+    if upload.status is UploadStatus.RECEIVED and not diff.errors:
+        impact = premium_impact(session, scope.group, diff, actor=current_user, today=today())
+    session.rollback()
     return render_template(
-        "employer/upload.html",
-        scope=scope,
-        upload=upload,
-        census=census,
-        diff=diff,
-        area="employer",
+        "employer/upload.html", scope=scope, upload=upload, census=census, diff=diff, impact=impact
     )
 
 

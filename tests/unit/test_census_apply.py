@@ -245,3 +245,21 @@ def test_reversing_a_billed_adjustment_credits_it_on_the_next_bill(session, bill
     assert may.retro_total == D("-38.20")
     assert adjustment.status is AdjustmentStatus.REVERSED and adjustment.invoice_id is not None
     assert Decimal(may.retro_total) == -adjustment.amount
+
+
+def test_premium_impact_prices_the_next_bill_and_the_retro_and_writes_nothing(session, billed):
+    from billing_core.census.impact import premium_impact
+
+    group, plan, ann, bob, staff = billed
+    diff = diff_census(session, group, _change_file(_term(bob, date(2027, 1, 31))), TODAY)
+
+    impact = premium_impact(session, group, diff, actor=staff["specialist"], today=TODAY)
+
+    assert impact.next_period == date(2027, 4, 1)
+    [dental] = impact.products
+    assert (dental.next_bill_before, dental.next_bill_after) == (D("150.60"), D("112.40"))
+    assert dental.next_bill_change == D("-38.20") and dental.retro == D("-76.40")
+    assert impact.retro_months == [date(2027, 2, 1), date(2027, 3, 1)]
+    session.expire_all()
+    assert session.scalars(select(Adjustment).where(Adjustment.group_id == group.id)).all() == []
+    assert [c.effective_to for c in session.get(Member, bob.id).coverages] == [None]

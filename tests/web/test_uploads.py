@@ -53,6 +53,9 @@ def test_upload_preview_submit_and_staff_approval(client, cast, login_as, sessio
     preview = _post_file(client, url, "changes.csv", text, token)
     html = preview.get_data(as_text=True)
     assert "Westbrook" in html and "Dental: end" in html
+    # January 2027 is billed: the term credits it on the next bill.
+    impact = html.split("Premium impact")[1]
+    assert "Jan 2027" in impact and "-38.20" in impact
     upload = session.scalar(select(Upload))
     assert upload.status is UploadStatus.RECEIVED
     submitted = client.post(
