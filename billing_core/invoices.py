@@ -172,7 +172,7 @@ def invoice_view(session: Session, invoice: Invoice, today: date) -> InvoiceView
                 Product.name,
                 Plan.name,
                 func.count(func.distinct(InvoiceLine.member_id)),
-                ledger._money_sum(InvoiceLine.amount),
+                ledger.money_sum(InvoiceLine.amount),
             )
             .join(Plan, Plan.id == InvoiceLine.plan_id)
             .join(Product, Product.id == Plan.product_id)

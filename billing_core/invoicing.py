@@ -366,8 +366,8 @@ class _RunData:
             select(
                 Invoice.group_id,
                 Invoice.subgroup_id,
-                ledger._money_sum(Posting.debit),
-                ledger._money_sum(Posting.credit),
+                ledger.money_sum(Posting.debit),
+                ledger.money_sum(Posting.credit),
             )
             .join(Invoice, Invoice.id == Posting.invoice_id)
             .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
@@ -839,7 +839,7 @@ def invoice_payments_applied(session: Session, invoice: Invoice) -> Decimal:
     """Credits on the invoice's open item other than a void (i.e. cash applied to it)."""
     receivable = ledger.account(session, ledger.Chart.RECEIVABLE, _group(session, invoice))
     return session.scalar(
-        select(ledger._money_sum(Posting.credit))
+        select(ledger.money_sum(Posting.credit))
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .where(
             Posting.account_id == receivable.id,

@@ -237,14 +237,16 @@ def reverse_entry(
     )
 
 
-def _money_sum(column):
+def money_sum(column):
+    """SUM of a Money column read back as Money (0.00 when there are no rows): a scaled integer
+    on SQLite, so a bare func.sum would come back in cents."""
     return type_coerce(func.coalesce(func.sum(column), 0), Money())
 
 
 def account_balance(session: Session, ledger_account: LedgerAccount) -> Decimal:
     """Debits minus credits on the account (an asset's balance; a liability's is the negative)."""
     debit, credit = session.execute(
-        select(_money_sum(Posting.debit), _money_sum(Posting.credit)).where(
+        select(money_sum(Posting.debit), money_sum(Posting.credit)).where(
             Posting.account_id == ledger_account.id
         )
     ).one()
@@ -261,7 +263,7 @@ def open_item_balances(
     if not ids:
         return balances
     rows = session.execute(
-        select(Posting.invoice_id, _money_sum(Posting.debit), _money_sum(Posting.credit))
+        select(Posting.invoice_id, money_sum(Posting.debit), money_sum(Posting.credit))
         .where(Posting.account_id == receivable.id, Posting.invoice_id.in_(ids))
         .group_by(Posting.invoice_id)
     )

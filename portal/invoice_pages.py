@@ -91,7 +91,8 @@ def render_invoice_detail(scope: GroupScope, invoice_id: int, area: str, **extra
 
 
 def _lines_page(scope: GroupScope, invoice: Invoice) -> Page:
-    page = paginate(
+    """The page of member lines the request asks for (search, product, page)."""
+    return paginate(
         invoice_lines_query(
             invoice,
             search=request.args.get("q", "").strip(),
@@ -101,26 +102,18 @@ def _lines_page(scope: GroupScope, invoice: Invoice) -> Page:
         per_page=LINES_PER_PAGE,
         rows=True,
     )
-    return page
 
 
 def render_invoice_lines(scope: GroupScope, invoice_id: int, area: str):
     """The member lines table (htmx fragment; the whole page without htmx)."""
     invoice = load_invoice(scope, invoice_id)
-    query = invoice_lines_query(
-        invoice,
-        search=request.args.get("q", "").strip(),
-        product=request.args.get("product", ""),
-        subgroup_ids=scope.subgroup_ids,
-    )
     session = db_session()
-    total = paginate(query, per_page=LINES_PER_PAGE, rows=True)
     return render_page_or_fragment(
         "invoices/lines_page.html",
         "invoices/_lines.html",
         scope=scope,
         invoice=invoice,
-        lines=total,
+        lines=_lines_page(scope, invoice),
         products=invoice_products(session, invoice),
         search=request.args.get("q", "").strip(),
         product=request.args.get("product", ""),

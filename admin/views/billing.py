@@ -124,10 +124,12 @@ def invoice_list():
             select(EmployerGroup).where(EmployerGroup.id.in_({i.group_id for i in page.items}))
         )
     }
-    rows = []
-    for invoice in page.items:
-        rows += invoice_rows(session, groups[invoice.group_id], [invoice], today())
-    page.items = rows
+    # One ledger read per group on the page, not one per invoice; rows keep the page's order.
+    by_invoice = {}
+    for group_id, group in groups.items():
+        mine = [i for i in page.items if i.group_id == group_id]
+        by_invoice.update({r.invoice.id: r for r in invoice_rows(session, group, mine, today())})
+    page.items = [by_invoice[i.id] for i in page.items]
     return render_template(
         "admin/all_invoices.html",
         page=page,

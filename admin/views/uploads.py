@@ -9,8 +9,7 @@ from sqlalchemy import select
 
 from admin import bp
 from billing_core import audit
-from billing_core.census.impact import premium_impact
-from billing_core.census.uploads import approve_upload, upload_diff
+from billing_core.census.uploads import approve_upload, find_upload, preview_upload
 from billing_core.errors import BillingError
 from billing_core.models import EmployerGroup, Upload
 from billing_core.models.enums import UploadStatus
@@ -35,9 +34,7 @@ def upload_queue():
 
 def _load(group_id: int, upload_id: int):
     scope = load_group(group_id)
-    upload = db_session().scalar(
-        select(Upload).where(Upload.id == upload_id, Upload.group_id == scope.group.id)
-    )
+    upload = find_upload(db_session(), scope.group.id, upload_id)
     if upload is None:
         abort(404)
     return scope, upload
@@ -47,14 +44,11 @@ def _load(group_id: int, upload_id: int):
 def upload_review(group_id: int, upload_id: int):
     scope, upload = _load(group_id, upload_id)
     session = db_session()
-    census, diff = upload_diff(session, upload, today())
-    impact = None
-    if upload.status is UploadStatus.SUBMITTED and not diff.errors:
-        impact = premium_impact(session, scope.group, diff, actor=current_user, today=today())
-    session.rollback()
-    return render_template(
-        "admin/upload.html", scope=scope, upload=upload, census=census, diff=diff, impact=impact
+    preview = preview_upload(
+        session, upload, actor=current_user, today=today(), priced_status=UploadStatus.SUBMITTED
     )
+    session.rollback()
+    return render_template("admin/upload.html", scope=scope, upload=upload, **vars(preview))
 
 
 @bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/approve")

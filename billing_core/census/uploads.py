@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from billing_core.census.apply import ApplyResult, apply_census
 from billing_core.census.diff import CensusDiff, diff_census
+from billing_core.census.impact import PremiumImpact, premium_impact
 from billing_core.census.reader import read_census
 from billing_core.census.rows import CensusFile
 from billing_core.db import utcnow
@@ -85,6 +86,31 @@ def submit_upload(upload: Upload) -> None:
     if upload.status is not UploadStatus.RECEIVED:
         raise BillingError(f"upload {upload.id} is already {upload.status.value}")
     upload.status = UploadStatus.SUBMITTED
+
+
+def find_upload(session: Session, group_id: int, upload_id: int) -> Upload | None:
+    """The upload if it belongs to the group (the caller has already scoped the group)."""
+    return session.scalar(select(Upload).where(Upload.id == upload_id, Upload.group_id == group_id))
+
+
+@dataclass
+class Preview:
+    census: CensusFile
+    diff: CensusDiff
+    impact: PremiumImpact | None
+
+
+def preview_upload(
+    session: Session, upload: Upload, *, actor: User, today: date, priced_status: UploadStatus
+) -> Preview:
+    """What a kept upload changes against enrollment today and, while it is `priced_status`
+    (the status its reader is deciding on), its premium impact. Writes nothing."""
+    census, diff = upload_diff(session, upload, today)
+    impact = None
+    if upload.status is priced_status and not diff.errors:
+        group = session.get(EmployerGroup, upload.group_id)
+        impact = premium_impact(session, group, diff, actor=actor, today=today)
+    return Preview(census, diff, impact)
 
 
 def upload_diff(session: Session, upload: Upload, as_of: date) -> tuple[CensusFile, CensusDiff]:

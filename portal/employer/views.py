@@ -7,8 +7,12 @@ from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
 from wtforms import SelectChoice, SelectField
 
-from billing_core.census.impact import premium_impact
-from billing_core.census.uploads import receive_upload, submit_upload, upload_diff
+from billing_core.census.uploads import (
+    find_upload,
+    preview_upload,
+    receive_upload,
+    submit_upload,
+)
 from billing_core.errors import BillingError, ValidationFailed
 from billing_core.groups import group_summary
 from billing_core.invoices import invoice_list_query, invoice_rows, period_label
@@ -162,9 +166,7 @@ def upload_list(group_id: int):
 
 def _load_upload(group_id: int, upload_id: int) -> tuple:
     scope = load_group(group_id)
-    upload = db_session().scalar(
-        select(Upload).where(Upload.id == upload_id, Upload.group_id == scope.group.id)
-    )
+    upload = find_upload(db_session(), scope.group.id, upload_id)
     if upload is None:
         abort(404)
     return scope, upload
@@ -175,14 +177,11 @@ def _load_upload(group_id: int, upload_id: int) -> tuple:
 def upload_detail(group_id: int, upload_id: int):
     scope, upload = _load_upload(group_id, upload_id)
     session = db_session()
-    census, diff = upload_diff(session, upload, today())
-    impact = None
-    if upload.status is UploadStatus.RECEIVED and not diff.errors:
-        impact = premium_impact(session, scope.group, diff, actor=current_user, today=today())
-    session.rollback()
-    return render_template(
-        "employer/upload.html", scope=scope, upload=upload, census=census, diff=diff, impact=impact
+    preview = preview_upload(
+        session, upload, actor=current_user, today=today(), priced_status=UploadStatus.RECEIVED
     )
+    session.rollback()
+    return render_template("employer/upload.html", scope=scope, upload=upload, **vars(preview))
 
 
 @bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/submit")
