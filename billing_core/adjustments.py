@@ -39,6 +39,7 @@ SOURCES: dict[str, str] = {
     "manual": "entered by billing staff",
     "void": "re-billed after a void",
     "reversal": "reversal of an earlier adjustment",
+    "payment": "returned payment",
 }
 
 

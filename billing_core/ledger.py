@@ -26,6 +26,7 @@ class Chart(enum.Enum):
     """The chart of accounts of DOMAIN.md. `per_group` accounts exist once per employer group
     (number `1100-G-1001`); the others once for the carrier."""
 
+    CASH = ("1000", "Cash in bank", AccountKind.ASSET, False)
     RECEIVABLE = ("1100", "Accounts receivable", AccountKind.ASSET, True)
     UNAPPLIED_CASH = ("2100", "Unapplied cash (credit balance)", AccountKind.LIABILITY, True)
     SUSPENSE = ("2150", "Suspense (unidentified cash)", AccountKind.LIABILITY, False)

@@ -83,3 +83,9 @@ def format_money(value: Decimal | None) -> str:
     if value is None:
         return ""
     return f"{cents(value):,.2f}"
+
+
+def format_dollars(value: Decimal) -> str:
+    """`$1,234.50`, negatives as `-$1,234.50`: amounts inside sentences (messages, notes)."""
+    amount = cents(value)
+    return f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}"

@@ -8,7 +8,16 @@ from billing_core.models.group import BenefitClass, BillingPolicy, BillingSubgro
 from billing_core.models.invoice import CreditMemo, Invoice, InvoiceLine
 from billing_core.models.ledger import JournalEntry, LedgerAccount, Posting
 from billing_core.models.member import Coverage, CoveredDependent, Dependent, Member
-from billing_core.models.payment import Payment, PaymentAllocation
+from billing_core.models.payment import (
+    Checkout,
+    Payment,
+    PaymentAllocation,
+    Refund,
+    RemittanceDetail,
+    RemittanceFile,
+    SuspenseItem,
+    WebhookEvent,
+)
 from billing_core.models.product import (
     AgeReduction,
     Plan,
@@ -17,7 +26,7 @@ from billing_core.models.product import (
     RateTier,
     RateVersion,
 )
-from billing_core.models.upload import Upload
+from billing_core.models.upload import CensusColumnMapping, Upload
 from billing_core.models.user import User, UserGroupAccess
 
 __all__ = [
@@ -30,6 +39,8 @@ __all__ = [
     "Broker",
     "BrokerAgency",
     "BrokerOfRecord",
+    "CensusColumnMapping",
+    "Checkout",
     "Coverage",
     "CoveredDependent",
     "CreditMemo",
@@ -49,7 +60,12 @@ __all__ = [
     "RateAgeBand",
     "RateTier",
     "RateVersion",
+    "Refund",
+    "RemittanceDetail",
+    "RemittanceFile",
+    "SuspenseItem",
     "Upload",
     "User",
     "UserGroupAccess",
+    "WebhookEvent",
 ]

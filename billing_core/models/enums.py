@@ -211,3 +211,40 @@ class AdjustmentStatus(enum.StrEnum):
     REJECTED = "rejected"
     BILLED = "billed"
     REVERSED = "reversed"
+
+
+class PaymentSource(enum.StrEnum):
+    """Where a payment came from (the method says how the money moved)."""
+
+    ONLINE = "online"  # Stripe Checkout or the local test checkout
+    STAFF = "staff"  # recorded by hand from a check, wire or ACH credit
+    BANK_FILE = "bank_file"  # BAI2 or the lockbox CSV layout
+    REMITTANCE_820 = "remittance_820"
+
+
+class SuspenseStatus(enum.StrEnum):
+    OPEN = "open"
+    APPLIED = "applied"
+    REVERSED = "reversed"
+    REFUNDED = "refunded"
+
+
+class RefundStatus(enum.StrEnum):
+    REQUESTED = "requested"
+    APPROVED = "approved"  # money owed back: refunds payable
+    REJECTED = "rejected"
+    PAID = "paid"  # money has left: check mailed or Stripe refund succeeded
+
+
+class ShortPayPolicy(enum.StrEnum):
+    """What happens to a short payment within tolerance: the invoice counts as paid as billed
+    and the difference is written off, or it stays open and carries to the next bill."""
+
+    WRITE_OFF = "write_off"
+    CARRY_FORWARD = "carry_forward"
+
+
+class CheckoutStatus(enum.StrEnum):
+    OPEN = "open"
+    COMPLETED = "completed"
+    CANCELLED = "cancelled"

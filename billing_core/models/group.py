@@ -24,6 +24,7 @@ from billing_core.models.enums import (
     CoverageMonthRule,
     GraceDayKind,
     PayrollFrequency,
+    ShortPayPolicy,
     SubgroupKind,
     ToleranceRule,
 )
@@ -95,6 +96,7 @@ class BillingPolicy(Base):
             name="retro_windows",
         ),
         CheckConstraint("grace_days >= 0", name="grace_days"),
+        CheckConstraint("returned_payment_fee >= 0", name="returned_payment_fee"),
         CheckConstraint(
             "effective_to IS NULL OR effective_to >= effective_from", name="effective_range"
         ),
@@ -129,9 +131,28 @@ class BillingPolicy(Base):
     payroll_frequency: Mapped[PayrollFrequency] = mapped_column(
         enum_type(PayrollFrequency, "payroll_frequency"), default=PayrollFrequency.MONTHLY
     )
+    short_pay_policy: Mapped[ShortPayPolicy] = mapped_column(
+        enum_type(ShortPayPolicy, "short_pay_policy"), default=ShortPayPolicy.WRITE_OFF
+    )
+    # Charged on the next bill when a payment comes back (NSF, ACH return, chargeback); 0 = none.
+    returned_payment_fee: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     group: Mapped[EmployerGroup] = relationship(back_populates="policies")
+
+    def within_tolerance(self, difference: Decimal, base: Decimal) -> bool:
+        """Is `difference` (dollars, either sign) against `base` (dollars billed) inside the
+        group's tolerance? AND: within the amount and within the percent; OR: within either.
+        Against a zero base any non-zero difference is 100% off."""
+        difference = abs(difference)
+        within_amount = difference <= self.tolerance_amount
+        if base == 0:
+            within_percent = difference == 0
+        else:
+            within_percent = difference * 100 / abs(base) <= self.tolerance_percent
+        if self.tolerance_rule is ToleranceRule.OR:
+            return within_amount or within_percent
+        return within_amount and within_percent
 
 
 class BillingSubgroup(Base):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Integer, LargeBinary, String
+from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from billing_core.db import Base, UTCDateTime, enum_type, utcnow
@@ -30,6 +30,28 @@ class Upload(Base):
     )
     row_count: Mapped[int] = mapped_column(Integer, default=0)
     error_count: Mapped[int] = mapped_column(Integer, default=0)
+    # CSV/XLSX: header -> field name (None: ignored) the file was checked with, so staff review
+    # and approval read it the same way; None for an 834 and for uploads read by the synonyms.
+    column_mapping: Mapped[dict | None] = mapped_column(JSON)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Returned to the employer: the reason they read (reviewed_by/at say who and when).
+    return_reason: Mapped[str | None] = mapped_column(Text)
+    # A supervisor's override of the retro window for this upload's late changes.
+    retro_override_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    retro_override_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    retro_override_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class CensusColumnMapping(Base):
+    """The column mapping a group's last tabular upload was read with (header -> field), offered
+    again for the group's next upload so a sender fixes an odd header once."""
+
+    __tablename__ = "census_column_mapping"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("employer_group.id"), unique=True)
+    mapping: Mapped[dict] = mapped_column(JSON)
+    updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

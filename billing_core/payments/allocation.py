@@ -1,0 +1,379 @@
+"""Allocation: every payment's cash sits in the group's unapplied account until it is allocated
+to an open invoice (oldest first by default, the invoices the payer chose, or by hand). What is
+left stays as a credit. Allocations are append-only: undoing one is a negative allocation that
+points at it, with the reversing journal entry.
+
+Each allocation draws on one payment, so a payment's unallocated amount (its amount less its
+live allocations and its approved or paid refunds) is what a return or refund can take back, and
+the group's unapplied balance is the sum of those amounts over its received payments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from billing_core import audit, ledger
+from billing_core.errors import BillingError
+from billing_core.ledger import Chart, Leg
+from billing_core.models import (
+    EmployerGroup,
+    Invoice,
+    JournalEntry,
+    Payment,
+    PaymentAllocation,
+    Posting,
+    Refund,
+    User,
+)
+from billing_core.models.enums import (
+    InvoiceStatus,
+    PaymentStatus,
+    RefundStatus,
+    ShortPayPolicy,
+)
+from billing_core.money import ZERO, format_dollars
+
+# Refunds in these states have taken (or will take) the money off the payment.
+REFUND_HOLDS = (RefundStatus.REQUESTED, RefundStatus.APPROVED, RefundStatus.PAID)
+REFUND_TAKEN = (RefundStatus.APPROVED, RefundStatus.PAID)
+
+
+class AllocationError(BillingError):
+    """An allocation that would move money that is not there: more than the payment has left,
+    more than the invoice has open, a payment not yet received, or another group's invoice."""
+
+
+def lock_group(session: Session, group_id: int) -> EmployerGroup:
+    """Serialise money movements of one group: on PostgreSQL the group row is locked until the
+    transaction ends, so two staff users (or a webhook and a user) cannot both spend the same
+    unapplied cash. SQLite serialises writers on its own."""
+    return session.execute(
+        select(EmployerGroup).where(EmployerGroup.id == group_id).with_for_update()
+    ).scalar_one()
+
+
+def unallocated_amount(session: Session, payment: Payment, *, holds=REFUND_TAKEN) -> Decimal:
+    """Dollars of `payment` not allocated to invoices and not refunded (0 for a payment not
+    received). `holds` = the refund states that count as taken."""
+    if payment.status is not PaymentStatus.SUCCEEDED or payment.group_id is None:
+        return ZERO
+    allocated = session.scalar(
+        select(ledger.money_sum(PaymentAllocation.amount)).where(
+            PaymentAllocation.payment_id == payment.id
+        )
+    )
+    refunded = session.scalar(
+        select(ledger.money_sum(Refund.amount)).where(
+            Refund.payment_id == payment.id, Refund.status.in_(holds)
+        )
+    )
+    return payment.amount - allocated - refunded
+
+
+def open_balances(session: Session, group: EmployerGroup) -> dict[int, Decimal]:
+    """Open balance of every invoice of `group` with something still owed (dollars > 0), read
+    from the receivable account (debits less credits per open item)."""
+    receivable = ledger.account(session, Chart.RECEIVABLE, group)
+    balance = func.sum(Posting.debit) - func.sum(Posting.credit)
+    rows = session.execute(
+        select(
+            Posting.invoice_id, ledger.money_sum(Posting.debit), ledger.money_sum(Posting.credit)
+        )
+        .where(Posting.account_id == receivable.id, Posting.invoice_id.is_not(None))
+        .group_by(Posting.invoice_id)
+        .having(balance > 0)
+    )
+    return {invoice_id: debit - credit for invoice_id, debit, credit in rows}
+
+
+def open_invoices(session: Session, group: EmployerGroup) -> list[tuple[Invoice, Decimal]]:
+    """The group's invoices with money owed, oldest due first, with their open balances."""
+    balances = open_balances(session, group)
+    if not balances:
+        return []
+    invoices = session.scalars(
+        select(Invoice)
+        .where(Invoice.id.in_(list(balances)), Invoice.status == InvoiceStatus.ISSUED)
+        .order_by(Invoice.due_on, Invoice.id)
+    )
+    return [(invoice, balances[invoice.id]) for invoice in invoices]
+
+
+def allocate(
+    session: Session,
+    payment: Payment,
+    invoice: Invoice,
+    amount: Decimal,
+    *,
+    on: date,
+    actor: User | None = None,
+) -> PaymentAllocation:
+    """Allocate `amount` dollars of `payment` to `invoice`: Dr unapplied cash, Cr receivable on
+    the invoice's open item. Refused (nothing written) beyond what either has left."""
+    if payment.group_id is None or payment.status is not PaymentStatus.SUCCEEDED:
+        raise AllocationError("only a received payment identified to a group can be allocated")
+    if invoice.group_id != payment.group_id:
+        raise AllocationError(f"invoice {invoice.invoice_number} belongs to another group")
+    if invoice.status is InvoiceStatus.VOID:
+        raise AllocationError(f"invoice {invoice.invoice_number} is void")
+    if amount <= 0:
+        raise AllocationError("allocate a positive amount")
+    group = lock_group(session, payment.group_id)
+    left = unallocated_amount(session, payment)
+    if amount > left:
+        raise AllocationError(
+            f"payment {payment.reference or payment.id} has {format_dollars(left)} left to "
+            f"allocate, not {format_dollars(amount)}"
+        )
+    owed = open_balances(session, group).get(invoice.id, ZERO)
+    if amount > owed:
+        raise AllocationError(
+            f"invoice {invoice.invoice_number} has {format_dollars(owed)} open, "
+            f"not {format_dollars(amount)}"
+        )
+    entry = ledger.post_entry(
+        session,
+        entry_date=on,
+        memo=f"Payment {payment.reference or payment.id} applied to {invoice.invoice_number}",
+        source_type="allocation",
+        source_id=payment.id,
+        created_by_id=actor.id if actor else None,
+        legs=[
+            Leg(ledger.account(session, Chart.UNAPPLIED_CASH, group), amount),
+            Leg(ledger.account(session, Chart.RECEIVABLE, group), -amount, invoice.id),
+        ],
+    )
+    allocation = PaymentAllocation(
+        payment_id=payment.id,
+        invoice_id=invoice.id,
+        amount=amount,
+        journal_entry_id=entry.id,
+        created_by_id=actor.id if actor else None,
+    )
+    session.add(allocation)
+    session.flush()
+    return allocation
+
+
+def live_allocations(session: Session, payment: Payment) -> list[PaymentAllocation]:
+    """The payment's allocations that have not been undone."""
+    undone = select(PaymentAllocation.reverses_allocation_id).where(
+        PaymentAllocation.reverses_allocation_id.is_not(None)
+    )
+    return list(
+        session.scalars(
+            select(PaymentAllocation)
+            .where(
+                PaymentAllocation.payment_id == payment.id,
+                PaymentAllocation.amount > 0,
+                PaymentAllocation.id.not_in(undone),
+            )
+            .order_by(PaymentAllocation.id.desc())
+        )
+    )
+
+
+def unallocate(
+    session: Session,
+    allocation: PaymentAllocation,
+    *,
+    on: date,
+    reason: str,
+    actor: User | None = None,
+) -> PaymentAllocation:
+    """Undo an allocation: a negative allocation pointing at it and the reversal of its entry,
+    so the money is back in unapplied cash and the invoice open again."""
+    if allocation.amount <= 0:
+        raise AllocationError("an undo cannot itself be undone; allocate again instead")
+    already = session.scalar(
+        select(PaymentAllocation.id).where(
+            PaymentAllocation.reverses_allocation_id == allocation.id
+        )
+    )
+    if already is not None:
+        raise AllocationError("this allocation has already been undone")
+    entry = session.get(JournalEntry, allocation.journal_entry_id)
+    reversal = ledger.reverse_entry(
+        session,
+        entry,
+        entry_date=on,
+        memo=f"Allocation undone: {reason}"[:300],
+        source_type="allocation_reversal",
+        source_id=allocation.payment_id,
+        created_by_id=actor.id if actor else None,
+    )
+    undo = PaymentAllocation(
+        payment_id=allocation.payment_id,
+        invoice_id=allocation.invoice_id,
+        amount=-allocation.amount,
+        reverses_allocation_id=allocation.id,
+        journal_entry_id=reversal.id,
+        created_by_id=actor.id if actor else None,
+    )
+    session.add(undo)
+    session.flush()
+    return undo
+
+
+def write_off(
+    session: Session,
+    invoice: Invoice,
+    amount: Decimal,
+    *,
+    on: date,
+    reason: str,
+    actor: User | None = None,
+) -> ledger.JournalEntry:
+    """Write off `amount` dollars of the invoice's open balance: Dr premium write-off, Cr
+    receivable on the open item. Never more than is open."""
+    group = session.get(EmployerGroup, invoice.group_id)
+    owed = open_balances(session, group).get(invoice.id, ZERO)
+    if amount <= 0 or amount > owed:
+        raise AllocationError(
+            f"invoice {invoice.invoice_number} has {format_dollars(owed)} open; "
+            f"cannot write off {format_dollars(amount)}"
+        )
+    entry = ledger.post_entry(
+        session,
+        entry_date=on,
+        memo=f"Write-off on {invoice.invoice_number}: {reason}"[:300],
+        source_type="write_off",
+        source_id=invoice.id,
+        created_by_id=actor.id if actor else None,
+        legs=[
+            Leg(ledger.account(session, Chart.WRITE_OFF), amount),
+            Leg(ledger.account(session, Chart.RECEIVABLE, group), -amount, invoice.id),
+        ],
+    )
+    if actor is not None:
+        audit.record(
+            session,
+            "invoice.written_off",
+            actor=actor,
+            target=invoice,
+            group_id=group.id,
+            detail={"amount": str(amount), "reason": reason},
+        )
+    return entry
+
+
+@dataclass
+class Application:
+    """What applying one payment did: allocations made, a short payment written off, and why
+    it went to the manual reconciliation queue (None when it did not)."""
+
+    allocations: list[PaymentAllocation] = field(default_factory=list)
+    written_off: Decimal = ZERO
+    review_reason: str | None = None
+
+    @property
+    def allocated(self) -> Decimal:
+        return sum((a.amount for a in self.allocations), ZERO)
+
+
+def apply_payment(
+    session: Session, payment: Payment, *, on: date, actor: User | None = None
+) -> Application:
+    """Apply a received payment by the group's policy: to the invoices the payer chose (in their
+    order), else to the oldest open invoices first; what is left stays as a credit.
+
+    Compared with what the targeted invoices owe, a short or over payment within the group's
+    tolerance counts as paid as billed (a short one is written off or carried to the next bill,
+    per `short_pay_policy`; an over one stays as a credit); outside it, the payment is flagged
+    for manual reconciliation (`payment.review_reason`)."""
+    outcome = Application()
+    if payment.group_id is None or payment.status is not PaymentStatus.SUCCEEDED:
+        return outcome
+    group = lock_group(session, payment.group_id)
+    left = unallocated_amount(session, payment)
+    if left <= 0:
+        return outcome
+    fresh = left == payment.amount
+    targets = _targets(session, group, payment)
+    owed_total = sum((owed for _, owed in targets), ZERO)
+    for invoice, owed in targets:
+        if left <= 0:
+            break
+        amount = min(left, owed)
+        outcome.allocations.append(allocate(session, payment, invoice, amount, on=on, actor=actor))
+        left -= amount
+    difference = payment.amount - owed_total
+    if not fresh or owed_total == 0 or difference == 0:
+        return outcome
+    policy = group.current_policy(session, on) or group.policies[-1]
+    within = policy.within_tolerance(difference, owed_total)
+    if not within:
+        word = "short" if difference < 0 else "over"
+        outcome.review_reason = (
+            f"Paid {format_dollars(payment.amount)} against {format_dollars(owed_total)} owed: "
+            f"{word} by {format_dollars(abs(difference))}, outside the group's tolerance"
+        )
+        payment.review_reason = outcome.review_reason
+    elif difference < 0 and policy.short_pay_policy is ShortPayPolicy.WRITE_OFF:
+        last_invoice = targets[-1][0]
+        outcome.written_off = -difference
+        write_off(
+            session,
+            last_invoice,
+            -difference,
+            on=on,
+            reason=f"short payment within tolerance (payment {payment.reference or payment.id})",
+        )
+    session.flush()
+    return outcome
+
+
+def _targets(
+    session: Session, group: EmployerGroup, payment: Payment
+) -> list[tuple[Invoice, Decimal]]:
+    """The open invoices this payment is meant for, in the order to pay them."""
+    open_items = open_invoices(session, group)
+    if not payment.invoice_choice:
+        return open_items
+    by_id = {invoice.id: (invoice, owed) for invoice, owed in open_items}
+    return [by_id[i] for i in payment.invoice_choice if i in by_id]
+
+
+def apply_credit(
+    session: Session,
+    group: EmployerGroup,
+    *,
+    on: date,
+    actor: User | None = None,
+    invoice_ids: list[int] | None = None,
+) -> list[PaymentAllocation]:
+    """Use the group's credit (payments with money left, oldest first) on its open invoices
+    (the ones named, else oldest first). Returns the allocations made."""
+    lock_group(session, group.id)
+    made: list[PaymentAllocation] = []
+    targets = open_invoices(session, group)
+    if invoice_ids:
+        targets = [(i, owed) for i, owed in targets if i.id in set(invoice_ids)]
+    payments = session.scalars(
+        select(Payment)
+        .where(Payment.group_id == group.id, Payment.status == PaymentStatus.SUCCEEDED)
+        .order_by(Payment.received_on, Payment.id)
+    )
+    remaining = [(p, unallocated_amount(session, p, holds=REFUND_HOLDS)) for p in payments]
+    remaining = [(p, left) for p, left in remaining if left > 0]
+    for invoice, owed in targets:
+        for index, (payment, left) in enumerate(remaining):
+            if owed <= 0:
+                break
+            if left <= 0:
+                continue
+            amount = min(left, owed)
+            made.append(allocate(session, payment, invoice, amount, on=on, actor=actor))
+            remaining[index] = (payment, left - amount)
+            owed -= amount
+    return made
+
+
+def group_credit(session: Session, group: EmployerGroup) -> Decimal:
+    """The group's credit balance in dollars: the unapplied cash account, read as a liability."""
+    return -ledger.account_balance(session, ledger.account(session, Chart.UNAPPLIED_CASH, group))
