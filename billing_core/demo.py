@@ -21,13 +21,18 @@ from billing_core.invoicing import billing_period_for, issue_billing_run
 from billing_core.models import (
     Adjustment,
     EmployerGroup,
+    Invoice,
     Member,
     User,
 )
 from billing_core.models.enums import (
     AdjustmentStatus,
+    PaymentMethod,
+    PaymentSource,
 )
 from billing_core.money import D, cents
+from billing_core.payments.allocation import open_balances
+from billing_core.payments.receipts import record_payment, return_payment
 from billing_core.retro import premium_differences
 from billing_core.setup_import import import_setup
 
@@ -975,7 +980,9 @@ def _issue_history(
         )
     }
     last_bill: dict[str, date] = {}
+    payments = _PaymentBook()
     for run in runs:
+        payments.record_until(session, run.run_date - timedelta(days=1))
         for change in changes:
             if change.bills_on != run.month or change.group_number not in run.group_numbers:
                 continue
@@ -998,7 +1005,150 @@ def _issue_history(
         history["invoice_lines"] += outcome.line_count
         for number, errors in outcome.held.items():
             history["held"][f"{number} {month}"] = [str(e) for e in errors]
+        payments.schedule(outcome.issued, today)
+    payments.record_until(session, today)
+    history["payments"] = payments.recorded
+    _lockbox_item_in_suspense(session, today)
     return history
+
+
+# --------------------------------------------------------------------------- payment history
+
+
+@dataclass(frozen=True)
+class _PayingHabit:
+    """How a demo group pays: method, days after the due date (negative: before), and the
+    story it tells on the screens."""
+
+    method: PaymentMethod
+    source: PaymentSource
+    days_after_due: int
+    short_by: Decimal = Decimal("0.00")  # once, inside tolerance: written off
+    over_by: Decimal = Decimal("0.00")  # once: left as a credit
+    returned_once: bool = False  # one NSF return, paid again by wire a week later
+    stops_paying_after: date | None = None  # the last due dates stay unpaid (past due)
+
+
+def _habits(today: date) -> dict[str, _PayingHabit]:
+    last_month = add_months(_month_start(today), -1)
+    return {
+        "G-1001": _PayingHabit(PaymentMethod.CARD, PaymentSource.ONLINE, -5),
+        "G-1002": _PayingHabit(PaymentMethod.CHECK, PaymentSource.STAFF, 20),  # always late
+        "G-1003": _PayingHabit(
+            PaymentMethod.ACH_DEBIT, PaymentSource.ONLINE, -3, returned_once=True
+        ),
+        "G-1004": _PayingHabit(
+            PaymentMethod.ACH_CREDIT, PaymentSource.STAFF, -2, short_by=Decimal("12.40")
+        ),
+        "G-1005": _PayingHabit(
+            PaymentMethod.WIRE, PaymentSource.STAFF, 0, over_by=Decimal("150.00")
+        ),
+        "G-1006": _PayingHabit(PaymentMethod.ACH_CREDIT, PaymentSource.REMITTANCE_820, -1),
+        "G-1007": _PayingHabit(
+            PaymentMethod.LOCKBOX, PaymentSource.BANK_FILE, -4, stops_paying_after=last_month
+        ),
+        "G-1008": _PayingHabit(PaymentMethod.ACH_CREDIT, PaymentSource.STAFF, -6),
+    }
+
+
+@dataclass
+class _PaymentBook:
+    """Payments due to be recorded, each on its own date, interleaved with the billing runs so
+    each invoice's "payments since the last bill" shows what had come in by then."""
+
+    due: list[tuple[date, int]] = field(default_factory=list)  # (pay on, invoice id)
+    recorded: int = 0
+    _short_done: set[str] = field(default_factory=set)
+    _over_done: set[str] = field(default_factory=set)
+    _returned_done: set[str] = field(default_factory=set)
+
+    def schedule(self, invoices, today: date) -> None:
+        for invoice in invoices:
+            habit = self._habit(invoice.invoice_number, today)
+            if habit is None or (
+                habit.stops_paying_after and invoice.due_on >= habit.stops_paying_after
+            ):
+                continue
+            self.due.append((invoice.due_on + timedelta(days=habit.days_after_due), invoice.id))
+        self.due.sort()
+        self._today = today
+
+    @staticmethod
+    def _habit(invoice_number: str, today: date) -> _PayingHabit | None:
+        return _habits(today).get(invoice_number[:6])
+
+    def record_until(self, session: Session, day: date) -> None:
+        while self.due and self.due[0][0] <= day:
+            pay_on, invoice_id = self.due.pop(0)
+            invoice = session.get(Invoice, invoice_id)
+            self._pay(session, invoice, pay_on)
+
+    def _pay(self, session: Session, invoice: Invoice, pay_on: date) -> None:
+        group = session.get(EmployerGroup, invoice.group_id)
+        owed = open_balances(session, group).get(invoice.id, Decimal("0.00"))
+        if owed <= 0:
+            return
+        number = group.group_number
+        habit = self._habit(invoice.invoice_number, self._today)
+        amount = owed
+        if habit.short_by and number not in self._short_done and owed > 10 * habit.short_by:
+            amount -= habit.short_by
+            self._short_done.add(number)
+        elif habit.over_by and number not in self._over_done:
+            amount += habit.over_by
+            self._over_done.add(number)
+        reference = f"{habit.method.value[:3].upper()}-{invoice.invoice_number[2:]}"
+        payment, _ = record_payment(
+            session,
+            group=group,
+            amount=amount,
+            method=habit.method,
+            received_on=pay_on,
+            source=habit.source,
+            reference=reference,
+            payer_name=group.name,
+            external_id=f"demo-{invoice.invoice_number}",
+            invoice_ids=[invoice.id],
+        )
+        self.recorded += 1
+        returned_on = pay_on + timedelta(days=4)
+        if (
+            habit.returned_once
+            and number not in self._returned_done
+            and returned_on + timedelta(days=7) <= self._today
+        ):
+            self._returned_done.add(number)
+            return_payment(session, payment, on=returned_on, reason="nsf")
+            record_payment(
+                session,
+                group=group,
+                amount=payment.amount,
+                method=PaymentMethod.WIRE,
+                received_on=returned_on + timedelta(days=7),
+                source=PaymentSource.STAFF,
+                reference=f"WIR-{invoice.invoice_number[2:]}",
+                payer_name=group.name,
+                external_id=f"demo-{invoice.invoice_number}-replacement",
+                invoice_ids=[invoice.id],
+            )
+            self.recorded += 1
+
+
+def _lockbox_item_in_suspense(session: Session, today: date) -> None:
+    """A lockbox check ten days ago that names no group or invoice: the suspense workbench's
+    open item."""
+    record_payment(
+        session,
+        group=None,
+        amount=Decimal("1234.56"),
+        method=PaymentMethod.LOCKBOX,
+        received_on=today - timedelta(days=10),
+        source=PaymentSource.BANK_FILE,
+        reference="LBX-0042817",
+        payer_name="NORTHSTAR RETAIL GRP",
+        external_id="demo-lockbox-0042817",
+        suspense_reason="lockbox check with no group or invoice number on the coupon",
+    )
 
 
 def _steady_member(

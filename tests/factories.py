@@ -316,3 +316,37 @@ def make_life_plan(session, group, *, unit_rate="0.12", multiple="2") -> Plan:
         )
     session.flush()
     return plan
+
+
+def make_invoice(session, group, charges: Decimal, day: date) -> Invoice:
+    """An issued invoice for `charges` dollars due on `day`, posted to the group's receivable,
+    without a billing run (negative charges: a credit, as when a retro credit exceeds the
+    premium). For payment tests that need many invoices quickly."""
+    from billing_core import ledger
+
+    number = next(_seq)
+    invoice = Invoice(
+        invoice_number=f"P-{group.group_number}-{number}",
+        group_id=group.id,
+        billing_method=BillingMethod.LIST_BILL,
+        period_start=day,
+        period_end=day,
+        issued_on=day,
+        due_on=day,
+        current_premium=max(charges, Decimal(0)),
+        retro_total=min(charges, Decimal(0)),
+        total_due=charges,
+    )
+    session.add(invoice)
+    session.flush()
+    receivable = ledger.account(session, ledger.Chart.RECEIVABLE, group)
+    revenue = ledger.account(session, ledger.Chart.PREMIUM_REVENUE)
+    ledger.post_entry(
+        session,
+        entry_date=day,
+        memo=f"Invoice {invoice.invoice_number}",
+        source_type="invoice",
+        source_id=invoice.id,
+        legs=[ledger.Leg(receivable, charges, invoice.id), ledger.Leg(revenue, -charges)],
+    )
+    return invoice

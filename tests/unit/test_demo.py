@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 import billing_core.models  # noqa: F401  (every table on Base.metadata)
+from billing_core import ledger
 from billing_core.adjustments import REASONS
 from billing_core.db import Base, make_engine
 from billing_core.demo import (
@@ -33,10 +34,12 @@ from billing_core.models import (
     InvoiceLine,
     JournalEntry,
     Member,
+    Payment,
     Plan,
     Posting,
     Product,
     RateVersion,
+    SuspenseItem,
     User,
 )
 from billing_core.models.enums import (
@@ -44,10 +47,14 @@ from billing_core.models.enums import (
     InvoiceSection,
     InvoiceStatus,
     MemberStatus,
+    PaymentStatus,
     RatingBasis,
     Role,
+    SuspenseStatus,
     Tier,
 )
+from billing_core.money import D
+from billing_core.payments.allocation import group_credit, open_balances
 from billing_core.security import normalize_ssn, verify_password
 from billing_core.setup_import import validate_setup_document
 from tests.unit.db_helpers import row_counts
@@ -335,3 +342,25 @@ def test_late_changes_land_in_the_next_bills_retro_section(demo):
     terminated = {a.member_id for a in adjustments if a.reason_code == "late_term"}
     statuses = session.scalars(select(Member.status).where(Member.id.in_(terminated))).all()
     assert statuses == [MemberStatus.TERMINATED] * len(terminated)
+
+
+def test_the_history_has_payments_that_tie_to_the_ledger(demo):
+    """Every group's payments: on time, late, short inside tolerance (written off), over
+    (a credit flagged for review), a lockbox check in suspense; and the books still tie."""
+    session = demo.session
+    payments = session.scalars(select(Payment)).all()
+    assert demo.first.history["payments"] == len([p for p in payments if p.group_id])
+    assert {p.status for p in payments} <= {PaymentStatus.SUCCEEDED, PaymentStatus.RETURNED}
+    suspense = session.scalars(select(SuspenseItem)).all()
+    assert [item.status for item in suspense] == [SuspenseStatus.OPEN]
+    write_off = ledger.account_balance(session, ledger.account(session, ledger.Chart.WRITE_OFF))
+    assert write_off == D("12.40")
+    groups = {g.group_number: g for g in session.scalars(select(EmployerGroup))}
+    assert group_credit(session, groups["G-1005"]) == D("150.00")
+    for group in groups.values():
+        receivable = ledger.account(session, ledger.Chart.RECEIVABLE, group)
+        assert ledger.account_balance(session, receivable) == sum(
+            open_balances(session, group).values(), D("0")
+        )
+    # Bayview stopped paying last month: its last bill before this month is past due.
+    assert open_balances(session, groups["G-1007"])
