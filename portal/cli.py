@@ -24,6 +24,7 @@ setup_cli = AppGroup("setup", help="Group set-up documents.")
 users_cli = AppGroup("users", help="Portal users.")
 billing_cli = AppGroup("billing", help="Billing runs and invoices.")
 census_cli = AppGroup("census", help="Census and change files (CSV, XLSX, X12 834).")
+payments_cli = AppGroup("payments", help="Bank, lockbox and 820 remittance files.")
 
 
 def json_option(command):
@@ -450,6 +451,66 @@ def census_import(file: Path, group_number: str, email: str, kind, as_of, approv
     }
 
 
+@payments_cli.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as-user", "email", required=True, help="The staff user importing it.")
+@json_option
+def payments_import(file: Path, email: str):
+    """Import a BAI2, lockbox CSV or X12 820 file: each item becomes a payment matched to its
+    group and invoices, or a suspense item. The same file twice changes nothing; a file with
+    any error is refused whole."""
+    from sqlalchemy import select
+
+    from billing_core.errors import AccessDenied
+    from billing_core.models import User
+    from billing_core.payments.imports import import_remittance_file
+
+    session = db_session()
+    user = session.scalar(select(User).where(User.email == email.strip().lower()))
+    if user is None or not user.role.is_staff:
+        raise AccessDenied(f"{email} is not a billing staff user")
+    outcome = import_remittance_file(
+        session, file.read_bytes(), file.name, actor=user, on=datetime.now(UTC).date()
+    )
+    session.commit()
+    if outcome.already_imported:
+        lines = [
+            f"{file.name} was already imported on {outcome.file.imported_at:%Y-%m-%d}; "
+            "nothing changed."
+        ]
+    else:
+        lines = [
+            f"{o.item.source_line:>5}  {o.item.amount:>12,.2f}  {o.result:<9}  "
+            f"{_group_number(session, o.payment)} {o.note}".rstrip()
+            for o in outcome.items
+        ]
+        lines += list(outcome.notes)
+    return {
+        "file_id": outcome.file.id,
+        "already_imported": outcome.already_imported,
+        "items": [
+            {
+                "line": o.item.source_line,
+                "amount": str(o.item.amount),
+                "result": o.result,
+                "payment_id": o.payment.id if o.payment else None,
+                "group_id": o.payment.group_id if o.payment else None,
+                "note": o.note,
+            }
+            for o in outcome.items
+        ],
+        "lines": lines,
+    }
+
+
+def _group_number(session, payment) -> str:
+    from billing_core.models import EmployerGroup
+
+    if payment is None or payment.group_id is None:
+        return "-"
+    return session.get(EmployerGroup, payment.group_id).group_number
+
+
 def register_cli(app: Flask) -> None:
-    for group in (db_cli, demo_cli, setup_cli, users_cli, billing_cli, census_cli):
+    for group in (db_cli, demo_cli, setup_cli, users_cli, billing_cli, census_cli, payments_cli):
         app.cli.add_command(group)

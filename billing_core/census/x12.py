@@ -1,9 +1,9 @@
 """ANSI X12 834 benefit enrollment files (005010X220A1, and the older 004010X095A1) read into
 the normalised census (`rows`), and the 999 implementation acknowledgment that answers them.
 
-A small tokenizer takes the separators the ISA declares (element = ISA byte 3, component =
-ISA16, segment terminator = the character after ISA16, repetition = ISA11 in 5010) and copes
-with what real senders send: a UTF-8 BOM, an ISA that is not fixed width, `~`, `~\\n`, `~\\r\\n`
+The tokenizer (billing_core.x12_envelope, shared with the 820 reader) takes the separators
+the ISA declares (element = ISA byte 3, component = ISA16, segment terminator = the character
+after ISA16, repetition = ISA11 in 5010) and copes with what real senders send: a UTF-8 BOM, an ISA that is not fixed width, `~`, `~\\n`, `~\\r\\n`
 or newline-only terminators, lines wrapped mid-segment, blanks around separators, several
 GS and ST/SE sets. Bad content never raises: every problem is a `RowError` naming the place
 ("ST 0001, INS #12 (employee 1001), segment 145"), the element ("DMG02") and the value.
@@ -17,7 +17,6 @@ from __future__ import annotations
 import gc
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from itertools import repeat
@@ -42,13 +41,18 @@ from billing_core.models.enums import (
 )
 from billing_core.money import D, cents
 from billing_core.security import mask_ssn
+from billing_core.x12_envelope import EnvelopeError as _EnvelopeError
+from billing_core.x12_envelope import Separators, read_isa
+from billing_core.x12_envelope import chunks as _chunks
+from billing_core.x12_envelope import decode as _decode
+from billing_core.x12_envelope import normalise as _normalise
+from billing_core.x12_envelope import split_interchange as _split_interchange
 
 __all__ = ["Separators", "acknowledgement_999", "read_834", "segments", "split_interchange"]
 
 VERSION_5010 = "005010X220A1"
 VERSION_4010 = "004010X095A1"
 ACK_VERSION = "005010X231A1"
-_CHUNK = 1 << 20  # characters split at a time, so a 100 MB file never holds every segment
 
 # --- code tables -----------------------------------------------------------------------------
 # The guide's code lists are the 5010 ones; 4010 uses the same codes for everything read here.
@@ -206,141 +210,17 @@ _TERMINATED = MemberStatus.TERMINATED
 _SNAPSHOT, _CHILD = UploadKind.SNAPSHOT, Relationship.CHILD
 _FAM, _ES, _EC = Tier.FAM, Tier.ES, Tier.EC
 
-# --- tokenizer -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Separators:
-    """The delimiters an interchange declares. `segment` is the terminator character and
-    `suffix` the line break a sender put after it ("" when none), kept to answer in kind."""
-
-    element: str
-    component: str
-    segment: str
-    repetition: str | None
-    suffix: str = ""
-
-
-class _EnvelopeError(Exception):
-    def __init__(self, column: str, message: str, value: str | None = None):
-        super().__init__(message)
-        self.column = column
-        self.message = message
-        self.value = value
-
-
-def _decode(data: bytes | str) -> str:
-    if isinstance(data, bytes):
-        try:
-            text = data.decode("utf-8")
-        except UnicodeDecodeError:
-            text = data.decode("latin-1")  # X12's extended set, whatever the sender's code page
-    else:
-        text = data
-    return text.lstrip("\ufeff \t\r\n")
+# --- tokenizer: billing_core.x12_envelope, with the 834's words in its messages ---------------
 
 
 def _read_isa(text: str) -> tuple[Separators, list[str]]:
-    """Separators and ISA elements ("ISA", ISA01..ISA16), found by counting element
-    separators rather than trusting the fixed width, since not every sender pads the ISA."""
-    if not text.startswith("ISA"):
-        raise _EnvelopeError(
-            "ISA",
-            "the file does not start with an ISA interchange header: it is not an X12 834 file",
-            text[:3] or None,
-        )
-    if len(text) < 4:
-        raise _EnvelopeError("ISA", "the ISA interchange header is cut short")
-    sep = text[3]
-    if sep.isalnum() or sep.isspace():
-        raise _EnvelopeError("ISA", "the character after ISA must be the element separator", sep)
-    pos = 3
-    for _ in range(15):
-        pos = text.find(sep, pos + 1)
-        if pos < 0:
-            raise _EnvelopeError(
-                "ISA16", "the ISA interchange header is cut short: it needs 16 elements"
-            )
-    if pos + 2 >= len(text):
-        raise _EnvelopeError("ISA16", "the ISA interchange header is cut short: no ISA16")
-    component = text[pos + 1]
-    end = pos + 2
-    while text[end : end + 1] in (" ", "\t"):  # blanks a sender left before the terminator
-        end += 1
-    term = text[end : end + 1]
-    if component.isalnum() or component.isspace() or component == sep:
-        raise _EnvelopeError("ISA16", "ISA16 must be the component separator", component)
-    if not term or term.isalnum() or term in (sep, component):
-        raise _EnvelopeError(
-            "ISA16", "the ISA must end with a segment terminator right after ISA16", term
-        )
-    isa = text[: pos + 2].split(sep)
-    suffix = ""
-    if term == "\r" and text[end + 1 : end + 2] == "\n":
-        suffix = "\n"
-    elif term not in "\r\n":
-        after = text[end + 1 : end + 3]
-        suffix = "\r\n" if after == "\r\n" else "\n" if after[:1] == "\n" else ""
-    repetition = None
-    if isa[12].strip() >= "00501":
-        candidate = isa[11].strip()
-        if len(candidate) == 1 and not candidate.isalnum() and candidate not in (sep, term):
-            repetition = candidate
-    return Separators(sep, component, term, repetition, suffix), isa
-
-
-def _normalise(text: str, separators: Separators) -> tuple[str, str]:
-    """The text ready to split (and the terminator to split on): line breaks that are not
-    terminators are dropped (senders wrap at 80 columns), blanks around separators trimmed
-    (the ISA's own padding is left alone: its fields are fixed width)."""
-    sep, term = separators.element, separators.segment
-    if term in "\r\n":
-        term = "\n"
-        if "\r" in text:
-            text = text.replace("\r\n", "\n").replace("\r", "\n")
-    elif "\n" in text or "\r" in text:
-        text = text.replace("\r", "").replace("\n", "")
-    text = text.rstrip()
-    isa_end = text.find(term) + 1
-    padded = (" " + sep, sep + " ", " " + term, term + " ", "\t")
-    if any(text.find(blank, isa_end) >= 0 for blank in padded):
-        marks = re.escape(sep) + re.escape(term)
-        body = re.sub(f"[ \\t]+(?=[{marks}])|(?<=[{marks}])[ \\t]+", "", text[isa_end:])
-        text = text[:isa_end] + body.lstrip(" \t")
-    if term + term in text:  # blank lines, doubled terminators: no segment between them
-        text = re.sub(f"{re.escape(term)}{{2,}}", term, text)
-    return text, term
-
-
-def _chunks(text: str, term: str) -> Iterator[list[str]]:
-    """The segments of `text` (no terminators, no empty ones at the ends), a megabyte of text
-    at a time."""
-    start, size = 0, len(text)
-    if text.endswith(term):
-        size -= len(term)
-    while start < size:
-        cut = text.find(term, start + _CHUNK, size) if start + _CHUNK < size else -1
-        end = size if cut < 0 else cut
-        yield text[start:end].split(term)
-        start = end + len(term)
+    return read_isa(text, "X12 834")
 
 
 def split_interchange(data: bytes | str) -> tuple[Separators, Iterator[list[str]]]:
     """The interchange's separators and its segments as element lists (ISA first). Raises
     ValueError when there is no usable ISA header."""
-    text = _decode(data)
-    try:
-        separators, _ = _read_isa(text)
-    except _EnvelopeError as exc:
-        raise ValueError(exc.message) from None
-    body, term = _normalise(text, separators)
-    sep = separators.element
-
-    def iterate() -> Iterator[list[str]]:
-        for chunk in _chunks(body, term):
-            yield from map(str.split, chunk, repeat(sep))
-
-    return separators, iterate()
+    return _split_interchange(data, "X12 834")
 
 
 def segments(data: bytes | str) -> list[list[str]]:

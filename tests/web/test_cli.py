@@ -22,7 +22,7 @@ def test_every_project_command_accepts_json(web_app):
     ours = [
         (path, cmd)
         for path, cmd in _commands(web_app.cli)
-        if path[0] in {"db", "demo", "setup", "users", "billing", "census"}
+        if path[0] in {"db", "demo", "setup", "users", "billing", "census", "payments"}
     ]
     assert len(ours) >= 6
     missing = [
@@ -241,3 +241,41 @@ def test_census_import_keeps_the_file_is_idempotent_and_approves(web_app, sessio
     rejected = runner.invoke(args=[*args[:2], str(bad), *args[3:]])
     assert rejected.exit_code == 1 and "nothing was saved" in rejected.output
     assert session.scalar(select(func.count()).select_from(Upload)) == 1
+
+
+def test_payments_import_matches_lines_and_twice_changes_nothing(web_app, session, cast, tmp_path):
+    from billing_core.models import Payment, SuspenseItem
+
+    file = tmp_path / "lockbox.csv"
+    file.write_text(
+        "deposit_date,check_number,amount,payer_name,group_number,invoice_number\n"
+        f"2027-01-05,4021,150.60,Acme,,{cast.invoice_a.invoice_number}\n"
+        "2027-01-05,4023,412.00,Unknown Payer Co,,\n"
+    )
+    staff = cast.users["billing_specialist"].email
+    runner = web_app.test_cli_runner()
+    args = ["payments", "import", str(file), "--as-user", staff]
+    first = runner.invoke(args=[*args, "--json"])
+    assert first.exit_code == 0, first.output
+    result = json.loads(first.output)
+    assert [i["result"] for i in result["items"]] == ["matched", "suspense"]
+    assert result["items"][0]["group_id"] == cast.group_a.id
+    again = runner.invoke(args=args)
+    assert again.exit_code == 0 and "nothing changed" in again.output
+    assert session.scalar(select(func.count()).select_from(Payment)) == 2
+    assert session.scalar(select(func.count()).select_from(SuspenseItem)) == 1
+
+
+def test_payments_import_refuses_a_bad_file_whole(web_app, session, cast, tmp_path):
+    from billing_core.models import Payment
+
+    file = tmp_path / "lockbox.csv"
+    file.write_text("deposit_date,check_number,amount\n2027-01-05,1,12.345\n2027-01-05,2,5.00\n")
+    staff = cast.users["billing_specialist"].email
+    result = web_app.test_cli_runner().invoke(
+        args=["payments", "import", str(file), "--as-user", staff, "--json"]
+    )
+    assert result.exit_code == 1
+    payload = json.loads(result.output)
+    assert not payload["ok"] and any("row" in e and "amount" in e for e in payload["errors"])
+    assert session.scalar(select(func.count()).select_from(Payment)) == 0

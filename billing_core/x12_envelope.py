@@ -1,0 +1,168 @@
+"""The X12 interchange envelope shared by every X12 reader (the 834 census, the 820 premium
+remittance): the separators an ISA declares and the file split into segments, tolerant of what
+real senders send (a UTF-8 BOM, an ISA that is not fixed width, `~`, `~\\n` or newline-only
+terminators, lines wrapped mid-segment, blanks around separators)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from itertools import repeat
+
+__all__ = [
+    "EnvelopeError",
+    "Separators",
+    "chunks",
+    "decode",
+    "normalise",
+    "read_isa",
+    "segments",
+    "split_interchange",
+]
+
+_CHUNK = 1 << 20  # characters split at a time, so a 100 MB file never holds every segment
+
+
+@dataclass(frozen=True)
+class Separators:
+    """The delimiters an interchange declares. `segment` is the terminator character and
+    `suffix` the line break a sender put after it ("" when none), kept to answer in kind."""
+
+    element: str
+    component: str
+    segment: str
+    repetition: str | None
+    suffix: str = ""
+
+
+class EnvelopeError(Exception):
+    """An ISA header that cannot be read: `column` names the element (ISA, ISA16)."""
+
+    def __init__(self, column: str, message: str, value: str | None = None):
+        super().__init__(message)
+        self.column = column
+        self.message = message
+        self.value = value
+
+
+def decode(data: bytes | str) -> str:
+    """The interchange as text: UTF-8, else Latin-1; a byte-order mark and leading blanks go."""
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8")
+        except UnicodeDecodeError:
+            text = data.decode("latin-1")  # X12's extended set, whatever the sender's code page
+    else:
+        text = data
+    return text.lstrip("\ufeff \t\r\n")
+
+
+def read_isa(text: str, document: str = "X12") -> tuple[Separators, list[str]]:
+    """Separators and ISA elements ("ISA", ISA01..ISA16), found by counting element
+    separators rather than trusting the fixed width, since not every sender pads the ISA."""
+    if not text.startswith("ISA"):
+        raise EnvelopeError(
+            "ISA",
+            f"the file does not start with an ISA interchange header: it is not an {document} file",
+            text[:3] or None,
+        )
+    if len(text) < 4:
+        raise EnvelopeError("ISA", "the ISA interchange header is cut short")
+    sep = text[3]
+    if sep.isalnum() or sep.isspace():
+        raise EnvelopeError("ISA", "the character after ISA must be the element separator", sep)
+    pos = 3
+    for _ in range(15):
+        pos = text.find(sep, pos + 1)
+        if pos < 0:
+            raise EnvelopeError(
+                "ISA16", "the ISA interchange header is cut short: it needs 16 elements"
+            )
+    if pos + 2 >= len(text):
+        raise EnvelopeError("ISA16", "the ISA interchange header is cut short: no ISA16")
+    component = text[pos + 1]
+    end = pos + 2
+    while text[end : end + 1] in (" ", "\t"):  # blanks a sender left before the terminator
+        end += 1
+    term = text[end : end + 1]
+    if component.isalnum() or component.isspace() or component == sep:
+        raise EnvelopeError("ISA16", "ISA16 must be the component separator", component)
+    if not term or term.isalnum() or term in (sep, component):
+        raise EnvelopeError(
+            "ISA16", "the ISA must end with a segment terminator right after ISA16", term
+        )
+    isa = text[: pos + 2].split(sep)
+    suffix = ""
+    if term == "\r" and text[end + 1 : end + 2] == "\n":
+        suffix = "\n"
+    elif term not in "\r\n":
+        after = text[end + 1 : end + 3]
+        suffix = "\r\n" if after == "\r\n" else "\n" if after[:1] == "\n" else ""
+    repetition = None
+    if isa[12].strip() >= "00501":
+        candidate = isa[11].strip()
+        if len(candidate) == 1 and not candidate.isalnum() and candidate not in (sep, term):
+            repetition = candidate
+    return Separators(sep, component, term, repetition, suffix), isa
+
+
+def normalise(text: str, separators: Separators) -> tuple[str, str]:
+    """The text ready to split (and the terminator to split on): line breaks that are not
+    terminators are dropped (senders wrap at 80 columns), blanks around separators trimmed
+    (the ISA's own padding is left alone: its fields are fixed width)."""
+    sep, term = separators.element, separators.segment
+    if term in "\r\n":
+        term = "\n"
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+    elif "\n" in text or "\r" in text:
+        text = text.replace("\r", "").replace("\n", "")
+    text = text.rstrip()
+    isa_end = text.find(term) + 1
+    padded = (" " + sep, sep + " ", " " + term, term + " ", "\t")
+    if any(text.find(blank, isa_end) >= 0 for blank in padded):
+        marks = re.escape(sep) + re.escape(term)
+        body = re.sub(f"[ \\t]+(?=[{marks}])|(?<=[{marks}])[ \\t]+", "", text[isa_end:])
+        text = text[:isa_end] + body.lstrip(" \t")
+    if term + term in text:  # blank lines, doubled terminators: no segment between them
+        text = re.sub(f"{re.escape(term)}{{2,}}", term, text)
+    return text, term
+
+
+def chunks(text: str, term: str) -> Iterator[list[str]]:
+    """The segments of `text` (no terminators, no empty ones at the ends), a megabyte of text
+    at a time."""
+    start, size = 0, len(text)
+    if text.endswith(term):
+        size -= len(term)
+    while start < size:
+        cut = text.find(term, start + _CHUNK, size) if start + _CHUNK < size else -1
+        end = size if cut < 0 else cut
+        yield text[start:end].split(term)
+        start = end + len(term)
+
+
+def split_interchange(
+    data: bytes | str, document: str = "X12"
+) -> tuple[Separators, Iterator[list[str]]]:
+    """The interchange's separators and its segments as element lists (ISA first). Raises
+    ValueError when there is no usable ISA header."""
+    text = decode(data)
+    try:
+        separators, _ = read_isa(text, document)
+    except EnvelopeError as exc:
+        raise ValueError(exc.message) from None
+    body, term = normalise(text, separators)
+    sep = separators.element
+
+    def iterate() -> Iterator[list[str]]:
+        for chunk in chunks(body, term):
+            yield from map(str.split, chunk, repeat(sep))
+
+    return separators, iterate()
+
+
+def segments(data: bytes | str, document: str = "X12") -> list[list[str]]:
+    """Every segment of an interchange as its list of elements (element 0 is the segment id)."""
+    return list(split_interchange(data, document)[1])
