@@ -1,20 +1,48 @@
-"""Staff: submitted census uploads, each with what it changes, and approval (enrollment updated,
-retro adjustments queued for the adjustment queue)."""
+"""Staff: submitted census uploads and their review: what each changes, how it reconciles with
+the bill (billed vs computed vs reported, tolerance, trend flags, members behind each
+difference), approval (enrollment updated, retro adjustments queued), return to the employer,
+and a supervisor's override of the retro window."""
 
 from __future__ import annotations
 
-from flask import abort, flash, redirect, render_template, url_for
+from datetime import date
+
+from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
+from flask_wtf import FlaskForm
 from sqlalchemy import select
+from wtforms import TextAreaField
+from wtforms.validators import DataRequired, Length
 
 from admin import bp
 from billing_core import audit
-from billing_core.census.uploads import approve_upload, find_upload, preview_upload
+from billing_core.census.uploads import (
+    approve_reviewed_upload,
+    find_upload,
+    override_retro_window,
+    return_upload,
+    review_upload,
+)
 from billing_core.errors import BillingError
 from billing_core.models import EmployerGroup, Upload
-from billing_core.models.enums import UploadStatus
+from billing_core.models.enums import Role, UploadStatus
 from portal.extensions import db_session
-from portal.web import client_ip, load_group, today
+from portal.web import Page, client_ip, load_group, role_required, today
+
+DISCREPANCIES_PER_PAGE = 50
+
+
+class ReturnForm(FlaskForm):
+    reason = TextAreaField(
+        "What the employer should correct (they see this)",
+        validators=[DataRequired(), Length(min=10, max=1000)],
+    )
+
+
+class OverrideForm(FlaskForm):
+    reason = TextAreaField(
+        "Why the retro window is overridden", validators=[DataRequired(), Length(min=5, max=500)]
+    )
 
 
 @bp.get("/uploads")
@@ -40,28 +68,66 @@ def _load(group_id: int, upload_id: int):
     return scope, upload
 
 
+def _period_arg() -> date | None:
+    text = request.args.get("period", "")
+    try:
+        year, month = (int(part) for part in text.split("-"))
+        return date(year, month, 1)
+    except ValueError:
+        return None
+
+
 @bp.get("/groups/<int:group_id>/uploads/<int:upload_id>")
 def upload_review(group_id: int, upload_id: int):
     scope, upload = _load(group_id, upload_id)
     session = db_session()
-    preview = preview_upload(
-        session, upload, actor=current_user, today=today(), priced_status=UploadStatus.SUBMITTED
+    pay_periods = request.args.get("pay_periods", type=int)
+    review = review_upload(
+        session,
+        upload,
+        actor=current_user,
+        today=today(),
+        period=_period_arg(),
+        pay_periods=pay_periods if pay_periods and 0 < pay_periods <= 60 else None,
     )
     session.rollback()
-    return render_template("admin/upload.html", scope=scope, upload=upload, **vars(preview))
+    found = review.reconciliation.discrepancies if review.reconciliation else []
+    page = min(
+        max(request.args.get("page", 1, type=int) or 1, 1),
+        max(1, -(-len(found) // DISCREPANCIES_PER_PAGE)),
+    )
+    start = (page - 1) * DISCREPANCIES_PER_PAGE
+    discrepancies = Page(
+        found[start : start + DISCREPANCIES_PER_PAGE], page, DISCREPANCIES_PER_PAGE, len(found)
+    )
+    return render_template(
+        "admin/upload.html",
+        scope=scope,
+        upload=upload,
+        recon=review.reconciliation,
+        retro_exceptions=review.retro_exceptions,
+        discrepancies=discrepancies,
+        return_form=ReturnForm(),
+        override_form=OverrideForm(),
+        can_override=current_user.role in (Role.SUPERVISOR, Role.ADMIN),
+        **vars(review.preview),
+    )
+
+
+def _back(group_id: int, upload_id: int) -> str:
+    return url_for("admin.upload_review", group_id=group_id, upload_id=upload_id)
 
 
 @bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/approve")
 def upload_approve(group_id: int, upload_id: int):
     scope, upload = _load(group_id, upload_id)
     session = db_session()
-    back = url_for("admin.upload_review", group_id=group_id, upload_id=upload_id)
     try:
-        result = approve_upload(session, upload, actor=current_user, as_of=today(), today=today())
+        result = approve_reviewed_upload(session, upload, actor=current_user, today=today())
     except BillingError as error:
         session.rollback()
         flash(f"Not approved: {error}", "error")
-        return redirect(back)
+        return redirect(_back(group_id, upload_id))
     audit.record(
         session,
         "upload.approved",
@@ -79,3 +145,79 @@ def upload_approve(group_id: int, upload_id: int):
         "success",
     )
     return redirect(url_for("admin.adjustment_queue", group=scope.group.group_number))
+
+
+@bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/return")
+def upload_return(group_id: int, upload_id: int):
+    _scope, upload = _load(group_id, upload_id)
+    session = db_session()
+    form = ReturnForm()
+    if not form.validate():
+        flash(
+            "Not returned: say what the employer should correct (10 to 1,000 characters).",
+            "error",
+        )
+        return redirect(_back(group_id, upload_id))
+    try:
+        return_upload(upload, actor=current_user, reason=form.reason.data)
+    except BillingError as error:
+        session.rollback()
+        flash(f"Not returned: {error}", "error")
+        return redirect(_back(group_id, upload_id))
+    audit.record(
+        session,
+        "upload.returned",
+        actor=current_user,
+        target=upload,
+        group_id=group_id,
+        ip_address=client_ip(),
+        detail={"reason": upload.return_reason[:500]},
+    )
+    session.commit()
+    flash(
+        f"{upload.original_filename} was returned to the employer with your reason; "
+        "nothing was applied.",
+        "success",
+    )
+    return redirect(_back(group_id, upload_id))
+
+
+@bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/retro-override")
+@role_required(Role.SUPERVISOR, Role.ADMIN)
+def upload_retro_override(group_id: int, upload_id: int):
+    _scope, upload = _load(group_id, upload_id)
+    session = db_session()
+    form = OverrideForm()
+    if not form.validate():
+        flash("Not overridden: say why (5 to 500 characters).", "error")
+        return redirect(_back(group_id, upload_id))
+    try:
+        covered = override_retro_window(
+            session, upload, actor=current_user, reason=form.reason.data, today=today()
+        )
+    except BillingError as error:
+        session.rollback()
+        flash(f"Not overridden: {error}", "error")
+        return redirect(_back(group_id, upload_id))
+    audit.record(
+        session,
+        "upload.retro_override",
+        actor=current_user,
+        target=upload,
+        group_id=group_id,
+        ip_address=client_ip(),
+        detail={
+            "reason": upload.retro_override_reason[:500],
+            "changes": [
+                {"employee_id": c.employee_id, "kind": c.kind, "effective_on": str(c.effective_on)}
+                for c in covered
+            ],
+        },
+    )
+    session.commit()
+    flash(
+        f"Retro window overridden for {len(covered)} change(s); the upload can now be approved "
+        "and their older months wait for a supervisor in the adjustment queue.",
+        "success",
+    )
+    return redirect(_back(group_id, upload_id))

@@ -5,8 +5,9 @@ at all; the same file received twice for a group is the same upload."""
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
-from datetime import date
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -14,12 +15,16 @@ from sqlalchemy.orm import Session
 from billing_core.census.apply import ApplyResult, apply_census
 from billing_core.census.diff import CensusDiff, diff_census
 from billing_core.census.impact import PremiumImpact, premium_impact
-from billing_core.census.reader import read_census
+from billing_core.census.reader import looks_like_834, read_census
 from billing_core.census.rows import CensusFile
+from billing_core.census.tabular import ALTERNATIVES, FIELDS, missing_fields, suggest_mapping
+from billing_core.census.x12 import acknowledgement_999
 from billing_core.db import utcnow
-from billing_core.errors import AccessDenied, BillingError, ValidationFailed
-from billing_core.models import EmployerGroup, Upload, User
-from billing_core.models.enums import UploadKind, UploadStatus
+from billing_core.errors import AccessDenied, BillingError, RowError, ValidationFailed
+from billing_core.exports import Column, csv_bytes
+from billing_core.models import CensusColumnMapping, EmployerGroup, Upload, User
+from billing_core.models.enums import UploadFormat, UploadKind, UploadStatus
+from billing_core.security import mask_ssn
 
 
 @dataclass
@@ -40,16 +45,38 @@ def receive_upload(
     kind: UploadKind | None = None,
     as_of: date,
     status: UploadStatus = UploadStatus.SUBMITTED,
+    mapping: dict[str, str | None] | None = None,
 ) -> Received:
     """Read, validate and diff `data` for `group`, then keep it as an upload with `status`
     (RECEIVED: the employer is still looking at the preview; SUBMITTED: in the staff queue).
+    `mapping` (CSV/XLSX: header -> field name, None to ignore a column) is the whole column
+    mapping and is kept with the upload; without it the headers' synonyms decide.
 
     A file with any problem raises ValidationFailed (every problem listed) and writes nothing.
     The same bytes already received for the group (not rejected) return that upload with
     `duplicate` True and nothing new is written."""
-    census = read_census(data, filename, kind=kind, as_of=as_of)
+    census = read_census(data, filename, kind=kind, mapping=mapping, as_of=as_of)
     if census.errors:
         raise ValidationFailed(f"{filename} was rejected; nothing was saved", census.errors)
+    return _keep(
+        session, group, census, data, filename,
+        uploaded_by=uploaded_by, as_of=as_of, status=status, mapping=mapping,
+    )  # fmt: skip
+
+
+def _keep(
+    session: Session,
+    group: EmployerGroup,
+    census: CensusFile,
+    data: bytes,
+    filename: str,
+    *,
+    uploaded_by: User,
+    as_of: date,
+    status: UploadStatus,
+    mapping: dict[str, str | None] | None,
+) -> Received:
+    """receive_upload once the file has been read without errors."""
     diff = diff_census(session, group, census, as_of)
     if diff.errors:
         raise ValidationFailed(f"{filename} cannot be applied to {group.group_number}", diff.errors)
@@ -62,6 +89,8 @@ def receive_upload(
         )
     )
     if existing is not None:
+        if existing.status is UploadStatus.RECEIVED and mapping is not None:
+            existing.column_mapping = dict(mapping)  # the sender re-checked it with new columns
         return Received(existing, census, diff, duplicate=True)
     upload = Upload(
         group_id=group.id,
@@ -75,6 +104,7 @@ def receive_upload(
         status=status,
         row_count=census.employee_count + census.dependent_count,
         error_count=0,
+        column_mapping=dict(mapping) if mapping is not None else None,
     )
     session.add(upload)
     session.flush()
@@ -117,7 +147,11 @@ def upload_diff(session: Session, upload: Upload, as_of: date) -> tuple[CensusFi
     """Read a kept upload again and diff it against enrollment as it is now."""
     group = session.get(EmployerGroup, upload.group_id)
     census = read_census(
-        upload.content, upload.original_filename, kind=upload.file_kind, as_of=as_of
+        upload.content,
+        upload.original_filename,
+        kind=upload.file_kind,
+        mapping=upload.column_mapping,
+        as_of=as_of,
     )
     return census, diff_census(session, group, census, as_of)
 
@@ -133,7 +167,11 @@ def approve_upload(
         raise BillingError(f"upload {upload.id} is {upload.status.value}, not submitted")
     group = session.get(EmployerGroup, upload.group_id)
     census = read_census(
-        upload.content, upload.original_filename, kind=upload.file_kind, as_of=as_of
+        upload.content,
+        upload.original_filename,
+        kind=upload.file_kind,
+        mapping=upload.column_mapping,
+        as_of=as_of,
     )
     diff = diff_census(session, group, census, as_of)
     if census.errors or diff.errors:
@@ -146,3 +184,522 @@ def approve_upload(
     upload.reviewed_at = utcnow()
     session.flush()
     return result
+
+
+# ---------------------------------------------------------------------------------------------
+# Column mapping: the sender's choice per header first, then the group's saved mapping, then the
+# synonym table. The mapping a file passed with is kept with its upload, and remembered for the
+# group when the upload is submitted.
+
+ColumnMap = dict[str, str | None]  # header text -> census field name (None: ignore the column)
+
+# Where a column's field came from, for the page.
+CHOSEN, SAVED, GUESSED, UNKNOWN = "chosen", "saved", "guessed", "unknown"
+
+
+@dataclass(frozen=True)
+class ColumnChoice:
+    header: str
+    field: str | None
+    source: str  # CHOSEN (differs from the guess), SAVED, GUESSED or UNKNOWN (ignored)
+
+
+@dataclass
+class Columns:
+    """A tabular file's headers with the field each is read as, and what is still missing."""
+
+    choices: list[ColumnChoice]
+    saved_on: datetime | None = None  # the group's saved mapping decided some column
+
+    @property
+    def mapping(self) -> ColumnMap:
+        return {c.header: c.field for c in self.choices}
+
+    @property
+    def missing(self) -> list[str]:
+        """Labels of the required fields (or companions) no column is read as."""
+        return [_missing_label(name) for name in missing_fields(self.mapping)]
+
+
+def _missing_label(name: str) -> str:
+    alternatives = ALTERNATIVES.get(name, ())
+    label = FIELDS[name].label
+    if alternatives:
+        label += " (or " + ", ".join(FIELDS[a].label for a in alternatives) + ")"
+    return label
+
+
+def resolve_columns(
+    headers: list[str],
+    *,
+    chosen: ColumnMap | None = None,
+    saved: ColumnMap | None = None,
+    saved_on: datetime | None = None,
+) -> Columns:
+    """Each distinct header's field: `chosen` (the sender's selects) first, then `saved`, then
+    the synonym table. Headers of `chosen` or `saved` that the file does not have are ignored,
+    so a mapping made for another file never stops this one being read."""
+    choices: list[ColumnChoice] = []
+    used_saved = False
+    for header in dict.fromkeys(headers):
+        guess = suggest_mapping([header])[header]
+        if chosen is not None and header in chosen:
+            name = chosen[header] or None
+            source = CHOSEN if name != guess else (GUESSED if guess else UNKNOWN)
+        elif saved and header in saved:
+            name, source, used_saved = saved[header] or None, SAVED, True
+        else:
+            name, source = guess, (GUESSED if guess else UNKNOWN)
+        choices.append(ColumnChoice(header, name, source))
+    return Columns(choices, saved_on if used_saved else None)
+
+
+def saved_mapping(session: Session, group_id: int) -> CensusColumnMapping | None:
+    return session.scalar(
+        select(CensusColumnMapping).where(CensusColumnMapping.group_id == group_id)
+    )
+
+
+def remember_mapping(
+    session: Session, group_id: int, mapping: ColumnMap, *, actor: User
+) -> CensusColumnMapping:
+    """Keep `mapping` for the group's next uploads, merged over what it kept before (headers of
+    an older file stay remembered; this file's headers win)."""
+    row = saved_mapping(session, group_id)
+    if row is None:
+        row = CensusColumnMapping(group_id=group_id, mapping={})
+        session.add(row)
+    row.mapping = {**(row.mapping or {}), **mapping}  # a new dict: JSON is not mutation-tracked
+    row.updated_by_id = actor.id
+    row.updated_at = utcnow()
+    session.flush()
+    return row
+
+
+def read_with_columns(
+    data: bytes,
+    filename: str,
+    *,
+    kind: UploadKind | None,
+    as_of: date,
+    chosen: ColumnMap | None = None,
+    saved: ColumnMap | None = None,
+    saved_on: datetime | None = None,
+) -> tuple[CensusFile, Columns | None]:
+    """Read a file with its columns resolved (None for an 834). The headers come from a first
+    read by the synonyms; the file is read again only when the resolved mapping differs."""
+    census = read_census(data, filename, kind=kind, as_of=as_of)
+    if census.file_format is UploadFormat.X12_834:
+        return census, None
+    headers = [str(h) for h in census.detail.get("headers", [])]
+    if not headers:
+        return census, Columns([])
+    columns = resolve_columns(headers, chosen=chosen, saved=saved, saved_on=saved_on)
+    if columns.mapping != suggest_mapping(headers):
+        census = read_census(data, filename, kind=kind, mapping=columns.mapping, as_of=as_of)
+    return census, columns
+
+
+@dataclass
+class Check:
+    """A file checked with its columns: refused (`message` and every problem in `errors`) or
+    kept as `upload` with what it changes."""
+
+    census: CensusFile
+    columns: Columns | None
+    message: str | None = None
+    errors: list[RowError] = field(default_factory=list)
+    upload: Upload | None = None
+    duplicate: bool = False
+    diff: CensusDiff | None = None
+    impact: PremiumImpact | None = None
+
+
+def check_upload(
+    session: Session,
+    group: EmployerGroup,
+    data: bytes,
+    filename: str,
+    *,
+    uploaded_by: User,
+    kind: UploadKind | None,
+    chosen: ColumnMap | None,
+    as_of: date,
+    status: UploadStatus = UploadStatus.RECEIVED,
+) -> Check:
+    """receive_upload with the columns resolved (the sender's choice, the group's saved
+    mapping, the synonyms): a file that reads is kept with that mapping; a refused one writes
+    nothing and comes back with its problems. Never raises ValidationFailed."""
+    saved = saved_mapping(session, group.id)
+    census, columns = read_with_columns(
+        data,
+        filename,
+        kind=kind,
+        as_of=as_of,
+        chosen=chosen,
+        saved=saved.mapping if saved else None,
+        saved_on=saved.updated_at if saved else None,
+    )
+    if census.errors:
+        return Check(census, columns, f"{filename} was rejected; nothing was saved", census.errors)
+    try:
+        received = _keep(
+            session, group, census, data, filename,
+            uploaded_by=uploaded_by, as_of=as_of, status=status,
+            mapping=columns.mapping if columns else None,
+        )  # fmt: skip
+    except ValidationFailed as refused:
+        return Check(census, columns, str(refused.args[0]), refused.errors)
+    return Check(
+        census, columns, upload=received.upload, duplicate=received.duplicate, diff=received.diff
+    )
+
+
+def upload_columns(upload: Upload, census: CensusFile) -> Columns | None:
+    """The columns a kept upload is read with (None for an 834)."""
+    if census.file_format is UploadFormat.X12_834:
+        return None
+    headers = [str(h) for h in census.detail.get("headers", [])]
+    return resolve_columns(headers, chosen=upload.column_mapping)
+
+
+def remap_upload(
+    session: Session, upload: Upload, chosen: ColumnMap, *, actor: User, today: date
+) -> Check:
+    """Read a kept, not yet submitted upload again with the sender's columns. When it reads
+    and applies, the upload keeps the new mapping and the check carries its diff and premium
+    impact; otherwise the upload is left as it was and the check lists the problems."""
+    if upload.status is not UploadStatus.RECEIVED:
+        raise BillingError(
+            f"{upload.original_filename} is {upload.status.value}; its columns can no longer change"
+        )
+    census, columns = read_with_columns(
+        upload.content,
+        upload.original_filename,
+        kind=upload.file_kind,
+        as_of=today,
+        chosen=chosen,
+        saved=upload.column_mapping,
+    )
+    name = upload.original_filename
+    if census.errors:
+        return Check(census, columns, f"{name} cannot be read with these columns", census.errors)
+    group = session.get(EmployerGroup, upload.group_id)
+    diff = diff_census(session, group, census, today)
+    if diff.errors:
+        return Check(
+            census, columns, f"{name} cannot be applied to {group.group_number}", diff.errors
+        )
+    if columns is not None:
+        upload.column_mapping = columns.mapping
+    upload.row_count = census.employee_count + census.dependent_count
+    session.flush()
+    impact = premium_impact(session, group, diff, actor=actor, today=today)
+    return Check(census, columns, upload=upload, diff=diff, impact=impact)
+
+
+def submit_and_remember(session: Session, upload: Upload, *, actor: User) -> None:
+    """The employer submits a previewed upload (submit_upload); a CSV/XLSX upload's columns are
+    remembered for the group's next file."""
+    submit_upload(upload)
+    if upload.column_mapping:
+        remember_mapping(session, upload.group_id, upload.column_mapping, actor=actor)
+
+
+# ---------------------------------------------------------------------------------------------
+# Downloads: the problems of a refused file as CSV, and the 999 answering an 834.
+
+PROBLEM_COLUMNS = (
+    Column("File"),
+    Column("Row"),
+    Column("Column"),
+    Column("Value"),
+    Column("What was expected"),
+)
+_SSN_LIKE = re.compile(r"\d{3}[-\s]?\d{2}[-\s]?\d{4}")
+
+
+def shown_value(error: RowError, ssn_headers: frozenset[str] = frozenset()) -> str | None:
+    """The problem's value as it may be shown: an SSN (a column read as SSN, or anything
+    shaped like one, whatever column the sender mapped it to) masked to its last 4."""
+    value = error.value
+    if value is None:
+        return None
+    if error.column in ssn_headers or _SSN_LIKE.fullmatch(value.strip()):
+        digits = re.sub(r"\D", "", value)
+        return mask_ssn(digits[-4:]) if len(digits) >= 4 else value
+    return value
+
+
+def ssn_headers(columns: Columns | None) -> frozenset[str]:
+    if columns is None:
+        return frozenset()
+    return frozenset(c.header for c in columns.choices if c.field == "ssn")
+
+
+@dataclass(frozen=True)
+class ProblemRow:
+    source: str
+    row: str  # "file" for the file as a whole
+    column: str
+    value: str | None  # SSNs masked
+    message: str
+
+
+def problem_rows(errors: list[RowError], columns: Columns | None = None) -> list[ProblemRow]:
+    """The problems as they may be shown or downloaded: SSNs masked to their last 4."""
+    masked = ssn_headers(columns)
+    return [
+        ProblemRow(
+            error.source or "",
+            "file" if error.row is None else str(error.row),
+            error.column or "",
+            shown_value(error, masked),
+            error.message,
+        )
+        for error in errors
+    ]
+
+
+def problems_csv(errors: list[RowError], columns: Columns | None = None) -> bytes:
+    """File, row, column, value (SSNs masked) and what was expected, one line per problem,
+    through exports.csv_bytes (formula-like cells neutralised)."""
+    return csv_bytes(
+        PROBLEM_COLUMNS,
+        ((p.source, p.row, p.column, p.value, p.message) for p in problem_rows(errors, columns)),
+    )
+
+
+def acknowledgement_for(data: bytes, filename: str) -> str | None:
+    """The 999 acknowledgment of an 834 (accepted and rejected transaction sets alike); None
+    when `data` is not an 834. Raises ValidationFailed when the envelope cannot be answered."""
+    if not looks_like_834(data):
+        return None
+    return acknowledgement_999(read_census(data, filename), data)
+
+
+def upload_problems(
+    session: Session, upload: Upload, *, as_of: date, chosen: ColumnMap | None = None
+) -> tuple[list[RowError], Columns | None]:
+    """Every problem of a kept upload read with its own columns (or `chosen` over them), then
+    against enrollment as of `as_of`. Writes nothing."""
+    census, columns = read_with_columns(
+        upload.content,
+        upload.original_filename,
+        kind=upload.file_kind,
+        as_of=as_of,
+        chosen=chosen,
+        saved=upload.column_mapping,
+    )
+    if census.errors:
+        return list(census.errors), columns
+    group = session.get(EmployerGroup, upload.group_id)
+    return list(diff_census(session, group, census, as_of).errors), columns
+
+
+# ---------------------------------------------------------------------------------------------
+# Staff review: the reconciliation of an upload with the bill, returning it to the employer, and
+# a supervisor's override of the retro window for changes older than it.
+
+RETURN_REASON_MIN = 10  # the employer must be able to act on it: a few words at least
+
+
+@dataclass(frozen=True)
+class RetroException:
+    """A change whose effective date reaches billed months before its retro window."""
+
+    kind: str  # add | term | change
+    name: str
+    employee_id: str
+    effective_on: date
+    window_start: date  # first coverage month inside the window
+    months: tuple[date, ...]  # billed months before the window the change touches
+
+    @property
+    def consequence(self) -> str:
+        before = f"{self.window_start:%b %Y}"
+        if self.kind == "term":
+            return (
+                f"Credits for months before {before} are given only with a supervisor's "
+                "override (then queued for a supervisor's approval)."
+            )
+        return f"Months before {before} are queued for a supervisor's approval."
+
+
+def retro_exceptions(
+    session: Session, group: EmployerGroup, diff: CensusDiff, today: date
+) -> list[RetroException]:
+    """The diff's changes whose effective month is billed and older than the group's retro
+    window for their kind (add, term, change: policy days before `today`, from the first of
+    that month), with the billed months outside the window."""
+    from datetime import timedelta
+
+    from billing_core.census.apply import billed_months
+    from billing_core.census.diff import ChangeKind
+    from billing_core.enrollment import month_start
+
+    policy = group.policy_on(today) or group.policies[-1]
+    windows = {
+        ChangeKind.ADD: policy.retro_add_days,
+        ChangeKind.TERM: policy.retro_term_days,
+        ChangeKind.CHANGE: policy.retro_change_days,
+    }
+    billed = billed_months(session, group)
+    found = []
+    for entry in diff.members:
+        if entry.kind is ChangeKind.UNCHANGED:
+            continue
+        starts = [entry.effective_on, *(c.effective_on for c in entry.coverages)]
+        first = month_start(min(starts))
+        window_start = month_start(today - timedelta(days=windows[entry.kind]))
+        months = tuple(m for m in billed if first <= m < window_start)
+        if months:
+            found.append(
+                RetroException(
+                    entry.kind.value,
+                    entry.name,
+                    entry.employee_id,
+                    min(starts),
+                    window_start,
+                    months,
+                )
+            )
+    return found
+
+
+def return_upload(upload: Upload, *, actor: User, reason: str) -> None:
+    """Staff send a submitted upload back to the employer with `reason`, which the employer
+    reads on the upload. Nothing is applied; the employer sends a corrected file."""
+    if not actor.role.is_staff:
+        raise AccessDenied("only billing staff return uploads")
+    if upload.status is not UploadStatus.SUBMITTED:
+        raise BillingError(f"upload {upload.id} is {upload.status.value}, not submitted")
+    reason = reason.strip()
+    if len(reason) < RETURN_REASON_MIN:
+        raise BillingError("say what the employer should correct (a sentence they can act on)")
+    upload.status = UploadStatus.RETURNED
+    upload.return_reason = reason
+    upload.reviewed_by_id = actor.id
+    upload.reviewed_at = utcnow()
+
+
+def override_retro_window(
+    session: Session, upload: Upload, *, actor: User, reason: str, today: date
+) -> list[RetroException]:
+    """A supervisor (or admin) allows this submitted upload's changes older than the retro
+    window: approval is then possible, and late terms are credited for their billed months
+    before the window too. Every such adjustment still waits for a supervisor's approval.
+    Refused for anyone else, whatever the page showed; returns the changes it covers."""
+    from billing_core.adjustments import SUPERVISING_ROLES
+
+    if actor.role not in SUPERVISING_ROLES:
+        raise AccessDenied("only a supervisor can override the retro window")
+    if upload.status is not UploadStatus.SUBMITTED:
+        raise BillingError(f"upload {upload.id} is {upload.status.value}, not submitted")
+    reason = reason.strip()
+    if len(reason) < 5:
+        raise BillingError("say why the retro window is overridden")
+    group = session.get(EmployerGroup, upload.group_id)
+    _census, diff = upload_diff(session, upload, today)
+    exceptions = retro_exceptions(session, group, diff, today)
+    if not exceptions:
+        raise BillingError("nothing in this upload is older than the retro window")
+    upload.retro_override_by_id = actor.id
+    upload.retro_override_at = utcnow()
+    upload.retro_override_reason = reason
+    session.flush()
+    return exceptions
+
+
+def approve_reviewed_upload(
+    session: Session, upload: Upload, *, actor: User, today: date
+) -> ApplyResult:
+    """Approval from the review page: refused while the upload has changes older than the
+    retro window and no supervisor's override. With the override, late terms are also credited
+    for their billed months before the window (pending, marked for a supervisor)."""
+    from billing_core.census.diff import ChangeKind
+    from billing_core.models import Adjustment, Member
+    from billing_core.models.enums import AdjustmentStatus
+    from billing_core.retro import premium_differences
+
+    group = session.get(EmployerGroup, upload.group_id)
+    _census, diff = upload_diff(session, upload, today)
+    exceptions = retro_exceptions(session, group, diff, today) if not diff.errors else []
+    if exceptions and upload.retro_override_at is None:
+        raise BillingError(
+            f"{len(exceptions)} change(s) are older than the retro window; a supervisor must "
+            "override the window before this upload can be approved"
+        )
+    result = approve_upload(session, upload, actor=actor, as_of=today, today=today)
+    if upload.retro_override_at is None:
+        return result
+    for exception in exceptions:
+        if exception.kind != ChangeKind.TERM.value:
+            continue
+        member = next(
+            e.member for e in diff.members if e.employee_id == exception.employee_id and e.member
+        )
+        member = session.get(Member, member.id)
+        for (plan_id, month), amount in premium_differences(
+            session, group, member, list(exception.months)
+        ):
+            adjustment = Adjustment(
+                group_id=group.id,
+                subgroup_id=member.subgroup_id,
+                member_id=member.id,
+                plan_id=plan_id,
+                coverage_month=month,
+                amount=amount,
+                reason_code="late_term",
+                source_type="upload",
+                source_id=upload.id,
+                status=AdjustmentStatus.PENDING,
+                requested_by_id=actor.id,
+                requires_supervisor=True,
+            )
+            session.add(adjustment)
+            result.adjustments.append(adjustment)
+    session.flush()
+    return result
+
+
+@dataclass
+class Review:
+    """Everything the staff review page shows for an upload."""
+
+    preview: Preview
+    reconciliation: object | None  # billing_core.reconciliation.Reconciliation
+    retro_exceptions: list[RetroException] = field(default_factory=list)
+
+
+def review_upload(
+    session: Session,
+    upload: Upload,
+    *,
+    actor: User,
+    today: date,
+    period: date | None = None,
+    pay_periods: int | None = None,
+) -> Review:
+    """The preview (diff and premium impact), the reconciliation with the bill for `period`
+    (default: the period the file speaks to) and the changes older than the retro window.
+    Writes nothing; the caller rolls back."""
+    from billing_core.reconciliation import reconcile_census
+
+    preview = preview_upload(
+        session, upload, actor=actor, today=today, priced_status=UploadStatus.SUBMITTED
+    )
+    if preview.census.errors or preview.diff.errors:
+        return Review(preview, None)
+    group = session.get(EmployerGroup, upload.group_id)
+    reconciliation = reconcile_census(
+        session,
+        group,
+        preview.census,
+        preview.diff,
+        actor=actor,
+        today=today,
+        period=period,
+        pay_periods=pay_periods,
+    )
+    return Review(preview, reconciliation, retro_exceptions(session, group, preview.diff, today))
