@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing_core.census.apply import apply_census
@@ -29,6 +29,7 @@ from billing_core.invoicing import (
     billing_accounts,
     billing_period_for,
 )
+from billing_core.ledger import money_sum
 from billing_core.models import (
     BillingPolicy,
     EmployerGroup,
@@ -37,6 +38,7 @@ from billing_core.models import (
     Member,
     Plan,
     Product,
+    RemittanceDetail,
     User,
 )
 from billing_core.models.enums import (
@@ -443,7 +445,9 @@ def reconcile_census(
         rating_problems=problems,
     )
     result.products, result.total = _variances(policy, products, billed, computed)
-    result.reported = _reported(policy, invoices, result.total.billed, pay_periods, months)
+    result.reported = _reported(
+        policy, invoices, result.total.billed, pay_periods, months
+    ) or _remitted(session, policy, invoices, result.total.billed, months)
     result.flags = _trend_flags(products, before, computed) + _dependent_flags(census)
     result.discrepancies = _discrepancies(
         products, billed, computed, people, census, diff, start, end
@@ -512,6 +516,30 @@ def _reported(policy, invoices, billed_total, pay_periods, months) -> ReportedPr
         deducted=sum(reported, ZERO),
         pay_periods=count,
         frequency=frequency,
+        months=months,
+        premium=premium,
+        billed=billed_total,
+        within_tolerance=policy.within_tolerance(premium - billed_total, billed_total),
+    )
+
+
+def _remitted(session, policy, invoices, billed_total, months) -> ReportedPremium | None:
+    """The premium the employer reported member by member in an 820 against these invoices:
+    already premium per coverage period (not payroll deductions), so no conversion."""
+    ids = [i.id for i in invoices]
+    if not ids:
+        return None
+    count, premium = session.execute(
+        select(func.count(RemittanceDetail.id), money_sum(RemittanceDetail.amount)).where(
+            RemittanceDetail.invoice_id.in_(ids)
+        )
+    ).one()
+    if not count:
+        return None
+    return ReportedPremium(
+        deducted=premium,
+        pay_periods=months,
+        frequency=PayrollFrequency.MONTHLY,
         months=months,
         premium=premium,
         billed=billed_total,

@@ -323,3 +323,43 @@ def test_three_pay_date_month_is_inside_tolerance(session):
         D("1000.00"),
     )
     assert three.variance == 0 and three.within_tolerance
+
+
+def test_member_level_820_detail_is_the_reported_premium(session):
+    """An 820 with member-level detail is premium per coverage month already: 990.00 reported
+    against 1,000.00 billed is a 10.00 variance, inside the $50 / 10% tolerance."""
+    from billing_core.models import Payment, RemittanceDetail
+    from billing_core.models.enums import PaymentMethod, PaymentSource
+
+    group = make_group(session)
+    plan = make_dental_plan(session, group, fam_rate="250.00")
+    for n in range(4):
+        enroll(session, make_member(session, group, last_name=f"Fam{n}"), plan, "FAM")
+    _bill(session, group, JAN)
+    invoice = session.scalar(select(Invoice).where(Invoice.group_id == group.id))
+    payment = Payment(
+        group_id=group.id,
+        method=PaymentMethod.ACH_CREDIT,
+        source=PaymentSource.REMITTANCE_820,
+        amount=D("990.00"),
+        received_on=JAN,
+    )
+    session.add(payment)
+    session.flush()
+    for n, amount in enumerate(["250.00", "250.00", "250.00", "240.00"]):
+        session.add(
+            RemittanceDetail(
+                payment_id=payment.id,
+                group_id=group.id,
+                invoice_id=invoice.id,
+                employee_id=f"E{n}",
+                amount=D(amount),
+            )
+        )
+    session.flush()
+    reported = _reconcile(session, group, _file()).reported
+    assert (reported.premium, reported.billed, reported.within_tolerance) == (
+        D("990.00"),
+        D("1000.00"),
+        True,
+    )
