@@ -14,96 +14,21 @@ the workbook is shown for comparison. Exit code 0 whatever the result (a benchma
 from __future__ import annotations
 
 import argparse
-import csv
 import gc
 import io
-import random
 import statistics
 import sys
 import tempfile
 import time
 import zipfile
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 from xml.sax.saxutils import escape
 
 import python_calamine
+from _census_data import AS_OF, HEADERS, census_rows, write_csv
 
 from billing_core.census.tabular import read_tabular
-
-HEADERS = [
-    "EE ID", "Relationship", "First Name", "Last Name", "DOB", "Gender", "SSN", "Hire Date",
-    "Annual Salary", "Status", "Location", "Class", "Zip", "Medical Plan", "Medical Tier",
-    "Dental Plan", "Dental Tier", "Vision Plan", "Vision Tier", "Supp Life Volume", "Basic Life",
-    "STD", "LTD", "Coverage Effective Date", "Termination Date",
-]  # fmt: skip
-DATE_COLUMNS = {"DOB", "Hire Date", "Coverage Effective Date", "Termination Date"}
-NUMBER_COLUMNS = {"Annual Salary", "Supp Life Volume"}
-AS_OF = date(2026, 1, 1)
-
-
-def census_rows(count: int, seed: int = 7) -> list[list]:
-    """Families in row order (dependents share the subscriber's EE ID), typed cells."""
-    rng = random.Random(seed)
-    rows: list[list] = []
-    serial = 0
-    while len(rows) < count:
-        serial += 1
-        employee_id = f"{serial:06d}"
-        dependents = rng.choice([0, 0, 1, 2, 3])
-        tier = {0: "EE", 1: "ES", 2: "FAM", 3: "FAM"}[dependents]
-        ssn = f"{100 + serial // 10000:03d}-{1 + serial // 100 % 99:02d}-{1000 + serial % 9000:04d}"
-        rows.append(
-            [
-                employee_id,
-                "EE",
-                f"First{serial}",
-                f"Last{serial}",
-                date(1960, 1, 1) + timedelta(days=rng.randint(0, 15000)),
-                rng.choice("MF"),
-                ssn,
-                date(2012, 1, 1) + timedelta(days=rng.randint(0, 4000)),
-                rng.randint(30000, 200000) + rng.choice([0, 0.5]),
-                rng.choice(["A", "A", "A", "COBRA", "Retiree"]),
-                f"LOC{serial % 20:02d}",
-                "1",
-                f"{rng.randint(1000, 99999):05d}",
-                "PPO",
-                tier,
-                "DEN",
-                tier,
-                "VIS",
-                tier,
-                rng.choice([0, 10000, 50000]),
-                "Y",
-                "Y",
-                rng.choice("YN"),
-                date(2026, 1, 1),
-                "",
-            ]
-        )
-        for number in range(dependents):
-            dependent = [""] * len(HEADERS)
-            dependent[:6] = [
-                employee_id,
-                "SP" if number == 0 else "CH",
-                f"Dep{serial}-{number}",
-                f"Last{serial}",
-                date(1985, 1, 1) + timedelta(days=rng.randint(0, 12000)),
-                rng.choice("MF"),
-            ]
-            rows.append(dependent)
-    return rows[:count]
-
-
-def write_csv(path: Path, rows: list[list]) -> None:
-    def text(value: object) -> str:
-        return value.strftime("%m/%d/%Y") if isinstance(value, date) else str(value)
-
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADERS)
-        writer.writerows([text(v) for v in row] for row in rows)
 
 
 def _letters(index: int) -> str:

@@ -416,7 +416,7 @@ def reconcile_census(
     people = _people(
         session,
         {ln.member_id for ln in billed if ln.member_id}
-        | {e.member.id for e in diff.members if e.member is not None},
+        | {e.member_id for e in diff.members if e.member_id is not None},
     )
 
     savepoint = session.begin_nested()

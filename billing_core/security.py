@@ -12,6 +12,7 @@ import hmac
 import logging
 import re
 from dataclasses import dataclass
+from functools import cached_property
 
 from cryptography.fernet import Fernet, InvalidToken
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -24,9 +25,12 @@ SSN_DIGITS = re.compile(r"^\d{9}$")
 SSN_LIKE = re.compile(r"(?<!\d)(\d{3})[- ]?(\d{2})[- ]?(\d{4})(?!\d)")
 
 
+_SSN_SEPARATORS = re.compile(r"[\s-]")
+
+
 def normalize_ssn(raw: str) -> str:
     """Nine digits from `123-45-6789`, `123 45 6789` or `123456789`; ValueError otherwise."""
-    digits = re.sub(r"[\s-]", "", raw or "")
+    digits = _SSN_SEPARATORS.sub("", raw or "")
     if not SSN_DIGITS.match(digits):
         raise ValueError("an SSN has nine digits, e.g. 123-45-6789")
     if digits.startswith(("000", "666", "9")) or digits[3:5] == "00" or digits[5:] == "0000":
@@ -67,9 +71,14 @@ class SsnVault:
         except InvalidToken as exc:
             raise ConfigurationError("an SSN could not be decrypted with this key") from exc
 
+    @cached_property
+    def _digest_key(self) -> bytes:
+        return self._fernet_key()
+
     def digest(self, ssn: str) -> str:
-        """Keyed digest for matching; not reversible without the key."""
-        return hmac.new(self._fernet_key(), normalize_ssn(ssn).encode(), hashlib.sha256).hexdigest()
+        """Keyed digest for matching; not reversible without the key. (A census diff takes
+        one per member: the key is decoded once, the HMAC is hashlib's one-shot.)"""
+        return hmac.digest(self._digest_key, normalize_ssn(ssn).encode(), hashlib.sha256).hex()
 
 
 _vault = SsnVault(DEV_SSN_KEY)

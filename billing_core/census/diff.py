@@ -15,18 +15,19 @@ plan of that line of coverage (for the member's class when plans are class-speci
 from __future__ import annotations
 
 import enum
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session, selectinload
 
 from billing_core.census.rows import CensusCoverage, CensusFile, CensusMember, Maintenance
 from billing_core.errors import RowError
 from billing_core.models import BenefitClass, BillingSubgroup, Coverage, EmployerGroup, Member, Plan
 from billing_core.models.enums import LineOfCoverage, UploadKind
-from billing_core.security import vault
+from billing_core.security import mask_ssn, vault
 
 
 class ChangeKind(enum.StrEnum):
@@ -81,16 +82,51 @@ class CoverageChange:
         return f"{self.line.label}: " + ", ".join(parts)
 
 
+class _MemberLoader:
+    """The ORM members of one diff, loaded when first asked for: one query for every member
+    the diff changes (all that approval and the preview touch), and one for the unchanged ones
+    only if something asks for one. Building 100,000 ORM objects that nobody reads cost more
+    than the rest of the diff."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self.loaded: dict[int, Member] = {}
+        self.waves: list[list[int]] = [[], []]  # changed members first, then unchanged
+
+    def get(self, member_id: int) -> Member:
+        member = self.loaded.get(member_id)
+        while member is None:
+            ids = self.waves.pop(0) if self.waves else [member_id]
+            for start in range(0, len(ids), 10_000):  # bound the IN list
+                for loaded in self.session.scalars(
+                    select(Member).where(Member.id.in_(ids[start : start + 10_000]))
+                ):
+                    self.loaded[loaded.id] = loaded
+            member = self.loaded.get(member_id)
+        return member
+
+
 @dataclass
 class MemberDiff:
+    """One member's line of a diff. `member` is the enrolled member (None for an add), loaded
+    from `member_id` on first use; `member_key` is its key, read with the enrollment."""
+
     kind: ChangeKind
     employee_id: str
     name: str
     effective_on: date
-    member: Member | None = None  # the enrolled member (None for an add)
+    member_id: int | None = None
     row: CensusMember | None = None  # the file's row (None for a snapshot term)
     fields: list[FieldChange] = field(default_factory=list)
     coverages: list[CoverageChange] = field(default_factory=list)
+    member_key: str | None = None
+    loader: _MemberLoader | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def member(self) -> Member | None:
+        if self.member_id is None:
+            return None
+        return self.loader.get(self.member_id)
 
     def as_dict(self) -> dict:
         return {
@@ -98,7 +134,7 @@ class MemberDiff:
             "employee_id": self.employee_id,
             "name": self.name,
             "effective_on": self.effective_on.isoformat(),
-            "member_key": self.member.member_key if self.member else None,
+            "member_key": self.member_key,
             "fields": [
                 {"field": f.field, "before": f.before, "after": f.after} for f in self.fields
             ],
@@ -154,19 +190,46 @@ def _text(value) -> str:
     return str(value)
 
 
+# What the diff reads of each enrolled member and coverage: Core rows, not ORM objects (a
+# 100,000-member group is 100,000 members and some 600,000 coverages).
+_MEMBER_COLUMNS = (
+    Member.id,
+    Member.member_key,
+    Member.employee_id,
+    Member.first_name,
+    Member.last_name,
+    Member.birth_date,
+    Member.gender,
+    Member.hire_date,
+    Member.annual_salary,
+    Member.status,
+    Member.postal_code,
+    Member.subgroup_id,
+    Member.class_id,
+    Member.ssn_digest,
+    Member.ssn_last4,
+)
+_COVERAGE_COLUMNS = (
+    Coverage.member_id,
+    Coverage.plan_id,
+    Coverage.tier,
+    Coverage.elected_volume,
+    Coverage.effective_from,
+)
+
+
 class _Enrollment:
-    """The group's members, plans, classes and subgroups, and the coverages in force on a date."""
+    """The group's members, plans, classes and subgroups, and the coverages in force on
+    `as_of` (per member, per line: the latest starting one)."""
 
     def __init__(self, session: Session, group: EmployerGroup, as_of: date):
         self.group = group
         self.as_of = as_of
-        self.members = list(
-            session.scalars(
-                select(Member)
-                .where(Member.group_id == group.id)
-                .options(selectinload(Member.coverages))
-            )
-        )
+        session.flush()  # Core reads below do not autoflush
+        connection = session.connection()
+        self.members = connection.execute(
+            select(*_MEMBER_COLUMNS).where(Member.group_id == group.id).order_by(Member.id)
+        ).all()
         self.by_employee_id = {m.employee_id: m for m in self.members if m.employee_id}
         self.by_digest = {m.ssn_digest: m for m in self.members if m.ssn_digest}
         self.plans = list(
@@ -175,6 +238,19 @@ class _Enrollment:
             )
         )
         self.plans_by_id = {p.id: p for p in self.plans}
+        line_of_plan = {p.id: p.product.line_of_coverage for p in self.plans}
+        self.coverages: dict[int, dict[LineOfCoverage, Row]] = defaultdict(dict)
+        for held in connection.execute(
+            select(*_COVERAGE_COLUMNS)
+            .join(Member, Member.id == Coverage.member_id)
+            .where(
+                Member.group_id == group.id,
+                Coverage.effective_from <= as_of,
+                Coverage.effective_to.is_(None) | (Coverage.effective_to >= as_of),
+            )
+            .order_by(Coverage.member_id, Coverage.effective_from, Coverage.id)
+        ).all():
+            self.coverages[held[0]][line_of_plan[held[1]]] = held  # member_id, plan_id
         self.classes = {
             c.code: c
             for c in session.scalars(select(BenefitClass).where(BenefitClass.group_id == group.id))
@@ -185,23 +261,33 @@ class _Enrollment:
                 select(BillingSubgroup).where(BillingSubgroup.group_id == group.id)
             )
         }
+        self.class_codes = {c.id: c.code for c in self.classes.values()}
+        self.subgroup_codes = {s.id: s.code for s in self.subgroups.values()}
+        self._plans_for: dict[tuple, tuple[Plan | str, int | None]] = {}
 
-    def match(self, row: CensusMember) -> Member | None:
+    def match(self, row: CensusMember) -> Row | None:
         member = self.by_employee_id.get(row.employee_id)
         if member is None and row.ssn:
             member = self.by_digest.get(vault().digest(row.ssn))
         return member
 
-    def in_force(self, member: Member, on: date) -> dict[LineOfCoverage, Coverage]:
-        found = {}
-        for coverage in member.coverages:
-            if coverage.in_force_on(on):
-                plan = self.plans_by_id[coverage.plan_id]
-                found[plan.product.line_of_coverage] = coverage
+    def in_force(self, member: Row) -> dict[LineOfCoverage, Row]:
+        """The member's coverages in force on `as_of`, by line."""
+        return self.coverages.get(member.id, {})
+
+    def plan_for(
+        self, coverage: CensusCoverage, class_code: str | None, on: date
+    ) -> tuple[Plan | str, int | None]:
+        """The plan a file's coverage means and its id, or the words saying why it cannot be
+        told and None (the same few questions for every member: each answered once)."""
+        key = (coverage.plan_code, coverage.line, class_code, on)
+        found = self._plans_for.get(key)
+        if found is None:
+            plan = self._plan_for(coverage, class_code, on)
+            found = self._plans_for[key] = (plan, None if isinstance(plan, str) else plan.id)
         return found
 
-    def plan_for(self, coverage: CensusCoverage, class_code: str | None, on: date) -> Plan | str:
-        """The plan a file's coverage means, or the words saying why it cannot be told."""
+    def _plan_for(self, coverage: CensusCoverage, class_code: str | None, on: date) -> Plan | str:
         if coverage.plan_code:
             for plan in self.plans:
                 if plan.code.lower() == coverage.plan_code.lower():
@@ -237,7 +323,7 @@ MEMBER_FIELDS = (
 )
 
 
-def _field_changes(member: Member, row: CensusMember, enrollment: _Enrollment) -> list[FieldChange]:
+def _field_changes(member: Row, row: CensusMember, enrollment: _Enrollment) -> list[FieldChange]:
     """Fields the file states that differ from the enrolled member (a blank in the file is not
     a change: files often leave optional fields out)."""
     changes = []
@@ -246,31 +332,29 @@ def _field_changes(member: Member, row: CensusMember, enrollment: _Enrollment) -
         if new is None or new == "":
             continue
         old = getattr(member, name)
+        if type(old) is type(new) and old == new:
+            continue  # the same value shows the same text
         if name == "gender" and _text(new) == "U":
             continue
         if _text(old) != _text(new):
             changes.append(FieldChange(name, _text(old), _text(new)))
     if row.ssn and member.ssn_digest and vault().digest(row.ssn) != member.ssn_digest:
-        changes.append(FieldChange("ssn", member.ssn_masked, f"***-**-{row.ssn[-4:]}"))
+        changes.append(FieldChange("ssn", mask_ssn(member.ssn_last4), f"***-**-{row.ssn[-4:]}"))
     if row.subgroup_code:
         subgroup = enrollment.subgroups.get(row.subgroup_code)
-        old_code = next(
-            (s.code for s in enrollment.subgroups.values() if s.id == member.subgroup_id), ""
-        )
         if subgroup is None or subgroup.id != member.subgroup_id:
+            old_code = enrollment.subgroup_codes.get(member.subgroup_id, "")
             changes.append(FieldChange("subgroup", old_code, row.subgroup_code))
     if row.class_code:
         klass = enrollment.classes.get(row.class_code)
-        old_code = next(
-            (c.code for c in enrollment.classes.values() if c.id == member.class_id), ""
-        )
         if klass is None or klass.id != member.class_id:
+            old_code = enrollment.class_codes.get(member.class_id, "")
             changes.append(FieldChange("class", old_code, row.class_code))
     return changes
 
 
 def _coverage_changes(
-    member: Member | None,
+    member: Row | None,
     row: CensusMember,
     enrollment: _Enrollment,
     on: date,
@@ -281,14 +365,14 @@ def _coverage_changes(
 ) -> list[CoverageChange]:
     """Per line: what the file asks for against what is in force. With `whole_picture` (a
     snapshot, or an add), a line in force that the file leaves out ends the day before `on`."""
-    current = enrollment.in_force(member, on) if member else {}
+    current = enrollment.in_force(member) if member else {}
     changes = []
     seen: set[LineOfCoverage] = set()
     for wanted in row.coverages:
         seen.add(wanted.line)
         effective = wanted.effective_from or on
-        plan = enrollment.plan_for(wanted, row.class_code, effective)
-        if isinstance(plan, str):
+        plan, plan_id = enrollment.plan_for(wanted, row.class_code, effective)
+        if plan_id is None:
             errors.append(RowError(row.source_row, wanted.line.value, plan, source))
             continue
         existing = current.get(wanted.line)
@@ -296,6 +380,13 @@ def _coverage_changes(
             if existing is not None:
                 changes.append(_ended(existing, enrollment, wanted.line, wanted.effective_to))
             continue
+        if (
+            existing is not None
+            and existing.plan_id == plan_id
+            and (wanted.tier is None or wanted.tier is existing.tier)
+            and (wanted.elected_volume is None or wanted.elected_volume == existing.elected_volume)
+        ):
+            continue  # what most lines of a full file say: no change
         tier = wanted.tier.value if wanted.tier else None
         if existing is None:
             changes.append(
@@ -312,7 +403,7 @@ def _coverage_changes(
         volume_differs = (
             wanted.elected_volume is not None and wanted.elected_volume != existing.elected_volume
         )
-        if existing.plan_id != plan.id or (tier and tier != old_tier) or volume_differs:
+        if existing.plan_id != plan_id or (tier and tier != old_tier) or volume_differs:
             changes.append(
                 CoverageChange(
                     wanted.line,
@@ -334,7 +425,7 @@ def _coverage_changes(
     return changes
 
 
-def _ended(existing: Coverage, enrollment: _Enrollment, line, last_day: date) -> CoverageChange:
+def _ended(existing: Row, enrollment: _Enrollment, line, last_day: date) -> CoverageChange:
     return CoverageChange(
         line,
         enrollment.plans_by_id[existing.plan_id],
@@ -357,7 +448,26 @@ def diff_census(
     are errors in `errors` (with the file's row), never guesses."""
     kind = census.kind or census.kind_guess or UploadKind.SNAPSHOT
     enrollment = _Enrollment(session, group, as_of)
+    loader = _MemberLoader(session)
     result = CensusDiff(as_of=as_of, kind=kind)
+    entries = result.members
+
+    def entry(change, employee_id, name, effective, member, row, fields=None, coverages=None):
+        entries.append(
+            MemberDiff(
+                change,
+                employee_id,
+                name,
+                effective,
+                member.id if member is not None else None,
+                row,
+                [] if fields is None else fields,
+                [] if coverages is None else coverages,
+                member.member_key if member is not None else None,
+                loader,
+            )
+        )
+
     matched: set[int] = set()
     for row in census.members:
         member = enrollment.match(row)
@@ -366,22 +476,15 @@ def diff_census(
         name = f"{row.last_name}, {row.first_name}"
         action = row.maintenance
         effective = row.maintenance_date or as_of
+        in_force = enrollment.in_force(member) if member is not None else {}
         if action is Maintenance.TERM:
-            if member is None or not enrollment.in_force(member, as_of):
-                result.members.append(
-                    MemberDiff(ChangeKind.UNCHANGED, row.employee_id, name, effective, member, row)
-                )
+            if member is None or not in_force:
+                entry(ChangeKind.UNCHANGED, row.employee_id, name, effective, member, row)
                 continue
             last_day = row.maintenance_date or as_of - timedelta(days=1)
-            ended = [
-                _ended(c, enrollment, line, last_day)
-                for line, c in enrollment.in_force(member, as_of).items()
-            ]
-            result.members.append(
-                MemberDiff(ChangeKind.TERM, row.employee_id, name, last_day, member, row, [], ended)
-            )
+            ended = [_ended(c, enrollment, line, last_day) for line, c in in_force.items()]
+            entry(ChangeKind.TERM, row.employee_id, name, last_day, member, row, [], ended)
             continue
-        in_force = enrollment.in_force(member, as_of) if member else {}
         whole = kind is UploadKind.SNAPSHOT or action in (Maintenance.ADD, Maintenance.REINSTATE)
         coverages = _coverage_changes(
             member,
@@ -395,42 +498,28 @@ def diff_census(
         if member is None or not in_force:
             if not coverages:
                 continue
-            result.members.append(
-                MemberDiff(
-                    ChangeKind.ADD, row.employee_id, name, effective, member, row, [], coverages
-                )
-            )
+            entry(ChangeKind.ADD, row.employee_id, name, effective, member, row, [], coverages)
             continue
         fields = _field_changes(member, row, enrollment)
-        changed = fields or coverages
-        result.members.append(
-            MemberDiff(
-                ChangeKind.CHANGE if changed else ChangeKind.UNCHANGED,
-                row.employee_id,
-                name,
-                effective,
-                member,
-                row,
-                fields,
-                coverages,
-            )
-        )
+        changed = ChangeKind.CHANGE if fields or coverages else ChangeKind.UNCHANGED
+        entry(changed, row.employee_id, name, effective, member, row, fields, coverages)
     if kind is UploadKind.SNAPSHOT:
         last_day = as_of - timedelta(days=1)
         for member in enrollment.members:
-            current = enrollment.in_force(member, as_of)
+            current = enrollment.in_force(member)
             if member.id in matched or not current:
                 continue
-            result.members.append(
-                MemberDiff(
-                    ChangeKind.TERM,
-                    member.employee_id or member.member_key,
-                    f"{member.last_name}, {member.first_name}",
-                    last_day,
-                    member,
-                    None,
-                    [],
-                    [_ended(c, enrollment, line, last_day) for line, c in current.items()],
-                )
+            entry(
+                ChangeKind.TERM,
+                member.employee_id or member.member_key,
+                f"{member.last_name}, {member.first_name}",
+                last_day,
+                member,
+                None,
+                [],
+                [_ended(c, enrollment, line, last_day) for line, c in current.items()],
             )
+    changed = {e.member_id for e in entries if e.kind is not ChangeKind.UNCHANGED}
+    unchanged = {e.member_id for e in entries if e.kind is ChangeKind.UNCHANGED} - changed
+    loader.waves = [sorted(changed - {None}), sorted(unchanged - {None})]
     return result
