@@ -282,10 +282,12 @@ def apply_payment(
     """Apply a received payment by the group's policy: to the invoices the payer chose (in their
     order), else to the oldest open invoices first; what is left stays as a credit.
 
-    Compared with what the targeted invoices owe, a short or over payment within the group's
-    tolerance counts as paid as billed (a short one is written off or carried to the next bill,
-    per `short_pay_policy`; an over one stays as a credit); outside it, the payment is flagged
-    for manual reconciliation (`payment.review_reason`)."""
+    The payment is compared with what it was meant to pay: the invoices the payer chose, else
+    the open invoices it reaches oldest first (so a check that pays the oldest bill exactly is
+    not "short" because later bills are open too). A short or over payment within the group's
+    tolerance counts as paid as billed (a short one is written off on the last invoice it
+    reached or carried to the next bill, per `short_pay_policy`; an over one stays as a credit);
+    outside it, the payment is flagged for manual reconciliation (`payment.review_reason`)."""
     outcome = Application()
     if payment.group_id is None or payment.status is not PaymentStatus.SUCCEEDED:
         return outcome
@@ -295,13 +297,16 @@ def apply_payment(
         return outcome
     fresh = left == payment.amount
     targets = _targets(session, group, payment)
-    owed_total = sum((owed for _, owed in targets), ZERO)
+    reached: list[tuple[Invoice, Decimal]] = []
     for invoice, owed in targets:
         if left <= 0:
             break
         amount = min(left, owed)
         outcome.allocations.append(allocate(session, payment, invoice, amount, on=on, actor=actor))
+        reached.append((invoice, owed))
         left -= amount
+    meant_for = targets if payment.invoice_choice else reached
+    owed_total = sum((owed for _, owed in meant_for), ZERO)
     difference = payment.amount - owed_total
     if not fresh or owed_total == 0 or difference == 0:
         return outcome
@@ -315,11 +320,10 @@ def apply_payment(
         )
         payment.review_reason = outcome.review_reason
     elif difference < 0 and policy.short_pay_policy is ShortPayPolicy.WRITE_OFF:
-        last_invoice = targets[-1][0]
         outcome.written_off = -difference
         write_off(
             session,
-            last_invoice,
+            reached[-1][0],
             -difference,
             on=on,
             reason=f"short payment within tolerance (payment {payment.reference or payment.id})",

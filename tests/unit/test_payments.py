@@ -260,3 +260,24 @@ def test_aging_buckets_by_days_past_due(session, cast):
     assert later.buckets[2] == INVOICE_A_TOTAL  # 60 days past a 1 January due date
     pay(session, cast.group_a, "150.60")
     assert cast.group_a.id not in aging_by_group(session, date(2027, 3, 2), [cast.group_a.id])
+
+
+def test_paying_the_oldest_bill_exactly_is_not_short_because_later_bills_are_open(session, cast):
+    from tests.factories import make_invoice
+
+    make_invoice(session, cast.group_a, D("150.60"), date(2027, 2, 1))
+    payment = pay(session, cast.group_a, "150.60")
+    assert payment.review_reason is None
+    assert owed(session, cast.group_a, cast.invoice_a) == 0
+
+
+def test_a_payment_short_on_the_second_bill_it_reaches_writes_off_there(session, cast):
+    from tests.factories import make_invoice
+
+    february = make_invoice(session, cast.group_a, D("150.60"), date(2027, 2, 1))
+    payment = pay(session, cast.group_a, "300.00")  # 1.20 short of both: inside tolerance
+    assert payment.review_reason is None
+    assert owed(session, cast.group_a, cast.invoice_a) == 0
+    assert owed(session, cast.group_a, february) == 0
+    write_off = ledger.account_balance(session, ledger.account(session, Chart.WRITE_OFF))
+    assert write_off == D("1.20")
