@@ -16,7 +16,16 @@ def admit_staff_only():
         abort(403)
 
 
-from admin.views import adjustments, billing, groups, uploads  # noqa: E402,F401
+from admin.views import (  # noqa: E402,F401
+    adjustments,
+    billing,
+    groups,
+    payments,
+    remittance,
+    reports,
+    statements,
+    uploads,
+)
 
 
 @bp.after_request

@@ -15,6 +15,9 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # A fixed key for development and tests only; production must set SSN_ENCRYPTION_KEY.
 DEV_SSN_KEY = "ZGV2LW9ubHktc3NuLWtleS1ub3QtZm9yLXByb2QhISE="
 DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+# Signs the local test checkout's webhook events (development and tests only): with no Stripe
+# keys the portal pays through a local page that feeds signed events to the webhook code path.
+DEV_STRIPE_WEBHOOK_SECRET = "whsec_dev_only_local_test_checkout"
 PRODUCTION_SECRETS = ("SECRET_KEY", "SSN_ENCRYPTION_KEY", "DATABASE_URL")
 
 
@@ -25,7 +28,7 @@ class Settings:
     secret_key: str = DEV_SECRET_KEY
     ssn_encryption_key: str = DEV_SSN_KEY
     stripe_secret_key: str = ""
-    stripe_webhook_secret: str = ""
+    stripe_webhook_secret: str = DEV_STRIPE_WEBHOOK_SECRET
     stripe_api_base: str = ""
     redis_url: str = ""
     login_max_failures: int = 5
@@ -52,6 +55,11 @@ class Settings:
                 raise ConfigurationError(
                     "refusing to start in production without " + ", ".join(missing)
                 )
+            if env.get("STRIPE_SECRET_KEY") and not env.get("STRIPE_WEBHOOK_SECRET"):
+                raise ConfigurationError(
+                    "refusing to start in production with STRIPE_SECRET_KEY but without "
+                    "STRIPE_WEBHOOK_SECRET: online payments are recorded from signed webhooks"
+                )
         defaults = cls()
         return cls(
             env=app_env,
@@ -59,7 +67,8 @@ class Settings:
             secret_key=env.get("SECRET_KEY") or defaults.secret_key,
             ssn_encryption_key=env.get("SSN_ENCRYPTION_KEY") or defaults.ssn_encryption_key,
             stripe_secret_key=env.get("STRIPE_SECRET_KEY", ""),
-            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET", ""),
+            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET")
+            or ("" if app_env == "production" else DEV_STRIPE_WEBHOOK_SECRET),
             stripe_api_base=env.get("STRIPE_API_BASE", ""),
             redis_url=env.get("REDIS_URL", ""),
             login_max_failures=int(env.get("LOGIN_MAX_FAILURES", defaults.login_max_failures)),

@@ -71,11 +71,13 @@ def _register_blueprints(app: Flask) -> None:
     from portal.auth import bp as auth_bp
     from portal.broker import bp as broker_bp
     from portal.employer import bp as employer_bp
+    from portal.webhooks import bp as webhooks_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(employer_bp, url_prefix="/employer")
     app.register_blueprint(broker_bp, url_prefix="/broker")
     app.register_blueprint(admin_bp, url_prefix="/admin")
+    app.register_blueprint(webhooks_bp, url_prefix="/webhooks")
 
     @app.get("/")
     def index():

@@ -30,6 +30,7 @@ __all__ = [
     "MEMBER_DETAIL_LIMIT",
     "invoice_document_context",
     "render_invoice_pdf",
+    "render_statement_pdf",
     "signed_money",
 ]
 
@@ -247,5 +248,58 @@ def render_invoice_pdf(
     )
     # The document needs nothing from outside; refusing every fetch but data: URLs means text
     # from the database can never make the server request a URL.
+    fetcher = URLFetcher(allowed_protocols={"data"}, fail_on_errors=False)
+    return HTML(string=html, url_fetcher=fetcher).write_pdf()
+
+
+# --------------------------------------------------------------------------- statement
+
+
+def statement_document_context(statement) -> dict:
+    """Everything the statement PDF shows (`billing_core.statements.Statement`): the figures,
+    the charts as data: URLs (billed vs paid by month, aging, the latest bill's bridge) with
+    their words for screen readers, and the tables beside them."""
+    from billing_core.exports import statement_summary_rows
+    from portal.charts import (
+        aging_summary_text,
+        aging_svg,
+        billed_paid_summary_text,
+        billed_paid_svg,
+    )
+
+    s = statement
+    salt = f"statement-{s.group.group_number}-{s.start:%Y%m}-{s.end:%Y%m%d}"
+    bridge = s.bridge
+    return {
+        "s": s,
+        "group": s.group,
+        "summary": statement_summary_rows(s)[3:],
+        "periods": s.period_totals(),
+        "products": s.product_totals(),
+        "open_lines": s.open_lines,
+        "months_chart_src": svg_data_uri(billed_paid_svg(s.months, salt=f"{salt}-months")),
+        "months_chart_alt": billed_paid_summary_text(s.months),
+        "aging_chart_src": svg_data_uri(aging_svg(s.aging_rows, salt=f"{salt}-aging")),
+        "aging_chart_alt": aging_summary_text(s.aging_rows),
+        "bridge": bridge,
+        "bridge_chart_src": svg_data_uri(bridge_waterfall_svg(bridge)) if bridge else None,
+        "bridge_chart_alt": bridge_summary_text(bridge) if bridge else "",
+        "bridge_period": period_label(bridge.invoice.period_start, bridge.invoice.period_end)
+        if bridge
+        else "",
+        "signed": signed_money,
+        "day_before_start": date.fromordinal(s.start.toordinal() - 1),
+    }
+
+
+def render_statement_pdf(statement) -> bytes:
+    """The paid-vs-billed statement as a Letter-size PDF: the balance owed, credit and net due
+    first, the summary that adds up to them, billed vs paid by month (chart and table), each
+    coverage period and product, the invoices, the payments with their references, aging, and
+    the latest bill's bridge; "Page X of Y" and the group on every page. Reads only."""
+    from weasyprint import HTML
+    from weasyprint.urls import URLFetcher
+
+    html = render_template("statements/document.html", **statement_document_context(statement))
     fetcher = URLFetcher(allowed_protocols={"data"}, fail_on_errors=False)
     return HTML(string=html, url_fetcher=fetcher).write_pdf()

@@ -355,12 +355,25 @@ def check_upload(
     )
 
 
-def upload_columns(upload: Upload, census: CensusFile) -> Columns | None:
-    """The columns a kept upload is read with (None for an 834)."""
+def upload_columns(
+    upload: Upload, census: CensusFile, saved: CensusColumnMapping | None = None
+) -> Columns | None:
+    """The columns a kept upload is read with (None for an 834); a column read as the group's
+    `saved` mapping says is shown as coming from it."""
     if census.file_format is UploadFormat.X12_834:
         return None
     headers = [str(h) for h in census.detail.get("headers", [])]
-    return resolve_columns(headers, chosen=upload.column_mapping)
+    columns = resolve_columns(headers, chosen=upload.column_mapping)
+    if saved is None or not saved.mapping:
+        return columns
+    choices = [
+        ColumnChoice(c.header, c.field, SAVED)
+        if c.header in saved.mapping and (saved.mapping[c.header] or None) == c.field
+        else c
+        for c in columns.choices
+    ]
+    used = any(c.source == SAVED for c in choices)
+    return Columns(choices, saved.updated_at if used else None)
 
 
 def remap_upload(

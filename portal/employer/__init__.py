@@ -2,4 +2,4 @@ from flask import Blueprint
 
 bp = Blueprint("employer", __name__)
 
-from portal.employer import views  # noqa: E402,F401
+from portal.employer import payments, statements, views  # noqa: E402,F401

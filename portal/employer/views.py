@@ -1,27 +1,44 @@
 """The employer face: the HR administrator's groups."""
 
-from flask import abort, flash, redirect, render_template, url_for
+import io
+
+from flask import (
+    abort,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    url_for,
+)
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
 from sqlalchemy import select
-from wtforms import SelectChoice, SelectField
 
 from billing_core.census.uploads import (
+    Check,
+    acknowledgement_for,
+    check_upload,
     find_upload,
     preview_upload,
-    receive_upload,
-    submit_upload,
+    problem_rows,
+    problems_csv,
+    remap_upload,
+    saved_mapping,
+    submit_and_remember,
+    upload_columns,
+    upload_problems,
 )
 from billing_core.errors import BillingError, ValidationFailed
 from billing_core.groups import group_summary
 from billing_core.invoices import invoice_list_query, invoice_rows, period_label
 from billing_core.models import Invoice, Upload
 from billing_core.models.enums import InvoiceStatus, Role, UploadKind, UploadStatus
-from portal import invoice_pages
+from portal import invoice_pages, statement_pages
 from portal.employer import bp
-from portal.extensions import db_session
-from portal.web import load_group, my_groups, role_required, today
+from portal.employer.forms import FIELD_CHOICES, MappingForm, UploadForm
+from portal.extensions import db_session, htmx
+from portal.web import load_group, my_groups, render_page_or_fragment, role_required, today
 
 AREA = "employer"
 
@@ -53,6 +70,7 @@ def group_home(group_id: int):
         summary=summary,
         latest=latest_row,
         period_label=period_label,
+        **statement_pages.dashboard_context(scope),
     )
 
 
@@ -92,19 +110,7 @@ def invoice_lines_download(group_id: int, invoice_id: int, fmt: str):
     return invoice_pages.send_invoice_lines(load_group(group_id), invoice_id, fmt)
 
 
-class UploadForm(FlaskForm):
-    census_file = FileField(
-        "Census or change file (CSV, XLSX or X12 834)",
-        validators=[FileRequired(message="Choose a file to upload.")],
-    )
-    kind = SelectField(
-        "What the file is",
-        choices=[
-            SelectChoice("", "Let the portal tell (CSV/XLSX: it guesses; an 834 says itself)"),
-            SelectChoice("snapshot", "Full census: everyone covered today"),
-            SelectChoice("change", "Change file: only adds, terms and changes"),
-        ],
-    )
+KEEP_REFUSED_FILE_BYTES = 3 * 1024 * 1024  # a refused file larger than this is chosen again
 
 
 def _uploads(group_id: int):
@@ -117,51 +123,147 @@ def _uploads(group_id: int):
     )
 
 
+def _limited(scope, group_id: int, upload_id: int | None = None):
+    """A location-limited user does not upload for the whole group: the redirect saying so."""
+    flash(
+        "Your access covers some locations only; ask your group's administrator "
+        "to upload the census for the whole group.",
+        "error",
+    )
+    if upload_id is None:
+        target = url_for("employer.upload_list", group_id=group_id)
+    else:
+        target = url_for("employer.upload_detail", group_id=group_id, upload_id=upload_id)
+    return redirect(target, 303)
+
+
+def _go(target: str):
+    """Go to `target`: htmx follows HX-Redirect, a plain form a 303."""
+    if htmx and not htmx.boosted:
+        response = make_response("", 200)
+        response.headers["HX-Redirect"] = target
+        return response
+    return redirect(target, 303)
+
+
+def _download(data: bytes | str, filename: str, mimetype: str):
+    body = data.encode() if isinstance(data, str) else data
+    return send_file(
+        io.BytesIO(body), mimetype=mimetype, as_attachment=True, download_name=filename
+    )
+
+
+def _stem(filename: str) -> str:
+    return filename.rsplit(".", 1)[0] if "." in filename else filename
+
+
 @bp.route("/groups/<int:group_id>/uploads", methods=["GET", "POST"])
 @role_required(Role.EMPLOYER)
 def upload_list(group_id: int):
-    """Upload a file: it is read and compared with enrollment at once. A bad file is shown
-    row by row and nothing is kept; a good one is kept as a preview to submit."""
+    """Upload a file: it is read (with the columns the sender chose, the group's saved mapping,
+    then the synonyms) and compared with enrollment at once. A good one is kept as a preview to
+    submit; a bad one is shown row by row, kept nowhere but on the page, so its columns can be
+    fixed and the file checked again (htmx: the problems fragment)."""
     scope = load_group(group_id)
     form = UploadForm()
-    problems = []
+    check = kept = None
     if form.validate_on_submit():
         if scope.subgroup_ids is not None:
-            flash(
-                "Your access covers some locations only; ask your group's administrator "
-                "to upload the census for the whole group.",
-                "error",
-            )
-            return redirect(url_for("employer.upload_list", group_id=group_id))
-        file = form.census_file.data
+            return _limited(scope, group_id)
+        data, filename = form.file()
         session = db_session()
-        try:
-            received = receive_upload(
-                session,
-                scope.group,
-                file.read(),
-                file.filename or "upload",
-                uploaded_by=current_user,
-                kind=UploadKind(form.kind.data) if form.kind.data else None,
-                as_of=today(),
-                status=UploadStatus.RECEIVED,
-            )
-        except ValidationFailed as rejected:
-            session.rollback()
-            problems = rejected.errors
-            flash(f"{rejected.args[0]}. Fix the rows below and upload it again.", "error")
-        else:
+        check = check_upload(
+            session,
+            scope.group,
+            data,
+            filename,
+            uploaded_by=current_user,
+            kind=UploadKind(form.kind.data) if form.kind.data else None,
+            chosen=form.chosen(),
+            as_of=today(),
+        )
+        if check.upload is not None:
             session.commit()
-            return redirect(
-                url_for("employer.upload_detail", group_id=group_id, upload_id=received.upload.id)
+            if check.duplicate:
+                flash(f"{filename} was received before: this is that upload.", "info")
+            return _go(
+                url_for("employer.upload_detail", group_id=group_id, upload_id=check.upload.id)
             )
-    return render_template(
+        session.rollback()
+        kept = filename if form.keep(data, filename, KEEP_REFUSED_FILE_BYTES) else None
+    saved = saved_mapping(db_session(), scope.group.id)
+    return render_page_or_fragment(
         "employer/uploads.html",
+        "census/_check.html",
         scope=scope,
         form=form,
         uploads=_uploads(group_id),
-        problems=problems,
+        check=check,
+        problems=problem_rows(check.errors, check.columns) if check else [],
+        kept=kept,
+        saved=saved,
+        field_choices=FIELD_CHOICES,
     )
+
+
+def _posted_file_check(group_id: int):
+    """The upload form posted to a download: the group's scope and the check of its file, or
+    a redirect back to the upload page."""
+    scope = load_group(group_id)
+    form = UploadForm()
+    if not form.validate_on_submit():
+        flash("Choose the file again, then download.", "error")
+        return scope, None, redirect(url_for("employer.upload_list", group_id=group_id), 303)
+    if scope.subgroup_ids is not None:
+        return scope, None, _limited(scope, group_id)
+    return scope, form, None
+
+
+@bp.post("/groups/<int:group_id>/uploads/problems.csv")
+@role_required(Role.EMPLOYER)
+def upload_file_problems(group_id: int):
+    """The problems of the posted (refused) file as CSV; nothing is kept."""
+    scope, form, back = _posted_file_check(group_id)
+    if back is not None:
+        return back
+    data, filename = form.file()
+    session = db_session()
+    check = check_upload(
+        session,
+        scope.group,
+        data,
+        filename,
+        uploaded_by=current_user,
+        kind=UploadKind(form.kind.data) if form.kind.data else None,
+        chosen=form.chosen(),
+        as_of=today(),
+    )
+    session.rollback()
+    return _download(
+        problems_csv(check.errors, check.columns), f"{_stem(filename)} problems.csv", "text/csv"
+    )
+
+
+@bp.post("/groups/<int:group_id>/uploads/999.x12")
+@role_required(Role.EMPLOYER)
+def upload_file_ack(group_id: int):
+    """The 999 acknowledgment of the posted 834 (accepted or rejected); nothing is kept."""
+    _, form, back = _posted_file_check(group_id)
+    if back is not None:
+        return back
+    data, filename = form.file()
+    return _ack(data, filename, url_for("employer.upload_list", group_id=group_id))
+
+
+def _ack(data: bytes, filename: str, back: str):
+    try:
+        ack = acknowledgement_for(data, filename)
+    except ValidationFailed as refused:
+        flash(f"{refused.args[0]}.", "error")
+        return redirect(back, 303)
+    if ack is None:
+        abort(404)
+    return _download(ack, f"{_stem(filename)} 999.x12", "application/edi-x12")
 
 
 def _load_upload(group_id: int, upload_id: int) -> tuple:
@@ -170,6 +272,22 @@ def _load_upload(group_id: int, upload_id: int) -> tuple:
     if upload is None:
         abort(404)
     return scope, upload
+
+
+def _upload_context(scope, upload, check: Check) -> dict:
+    return {
+        "scope": scope,
+        "upload": upload,
+        "check": check,
+        "census": check.census,
+        "diff": check.diff,
+        "impact": check.impact,
+        "columns": check.columns,
+        "field_choices": FIELD_CHOICES,
+        "problems": problem_rows(check.errors, check.columns),
+        "editable": upload.status is UploadStatus.RECEIVED and scope.subgroup_ids is None,
+        "open_columns": bool(htmx),
+    }
 
 
 @bp.get("/groups/<int:group_id>/uploads/<int:upload_id>")
@@ -181,7 +299,83 @@ def upload_detail(group_id: int, upload_id: int):
         session, upload, actor=current_user, today=today(), priced_status=UploadStatus.RECEIVED
     )
     session.rollback()
-    return render_template("employer/upload.html", scope=scope, upload=upload, **vars(preview))
+    problems = preview.census.errors + preview.diff.errors
+    check = Check(
+        preview.census,
+        upload_columns(upload, preview.census, saved_mapping(session, upload.group_id)),
+        f"{upload.original_filename} no longer applies" if problems else None,
+        problems,
+        upload=upload,
+        diff=preview.diff,
+        impact=preview.impact,
+    )
+    return render_template("employer/upload.html", **_upload_context(scope, upload, check))
+
+
+@bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/mapping")
+@role_required(Role.EMPLOYER)
+def upload_mapping(group_id: int, upload_id: int):
+    """Read a kept upload again with the columns the sender chose: the preview (htmx: the
+    fragment) when it reads, its problems when not (the upload keeps its last good columns)."""
+    scope, upload = _load_upload(group_id, upload_id)
+    detail = url_for("employer.upload_detail", group_id=group_id, upload_id=upload_id)
+    if scope.subgroup_ids is not None:
+        return _limited(scope, group_id, upload_id)
+    form = MappingForm()
+    chosen = form.chosen() if form.validate_on_submit() else None
+    if chosen is None:
+        flash("Choose a field (or Ignore) for each column, then check again.", "error")
+        return _go(detail)
+    session = db_session()
+    try:
+        check = remap_upload(session, upload, chosen, actor=current_user, today=today())
+    except BillingError as error:
+        session.rollback()
+        flash(str(error), "error")
+        return _go(detail)
+    if check.upload is not None:
+        session.commit()
+        if not htmx:
+            flash("The file reads with these columns: check what it changes and submit.", "info")
+            return redirect(detail, 303)
+    else:
+        session.rollback()
+    return render_page_or_fragment(
+        "employer/upload.html",
+        "census/_upload_check.html",
+        **_upload_context(scope, upload, check),
+    )
+
+
+@bp.route("/groups/<int:group_id>/uploads/<int:upload_id>/problems.csv", methods=["GET", "POST"])
+@role_required(Role.EMPLOYER)
+def upload_problems_download(group_id: int, upload_id: int):
+    """A kept upload's problems as CSV: read with its own columns (GET) or with the columns
+    posted from its page (POST)."""
+    _, upload = _load_upload(group_id, upload_id)
+    chosen = None
+    if request.method == "POST":
+        form = MappingForm()
+        if not form.validate_on_submit():
+            abort(400)
+        chosen = form.chosen()
+    session = db_session()
+    errors, columns = upload_problems(session, upload, as_of=today(), chosen=chosen)
+    session.rollback()
+    return _download(
+        problems_csv(errors, columns),
+        f"{_stem(upload.original_filename)} problems.csv",
+        "text/csv",
+    )
+
+
+@bp.get("/groups/<int:group_id>/uploads/<int:upload_id>/999.x12")
+@role_required(Role.EMPLOYER)
+def upload_ack_download(group_id: int, upload_id: int):
+    """The 999 acknowledgment of a kept 834 upload; 404 for a CSV/XLSX upload."""
+    _, upload = _load_upload(group_id, upload_id)
+    back = url_for("employer.upload_detail", group_id=group_id, upload_id=upload_id)
+    return _ack(upload.content, upload.original_filename, back)
 
 
 @bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/submit")
@@ -197,7 +391,7 @@ def upload_submit(group_id: int, upload_id: int):
         )
         return redirect(url_for("employer.upload_detail", group_id=group_id, upload_id=upload_id))
     try:
-        submit_upload(upload)
+        submit_and_remember(session, upload, actor=current_user)
     except BillingError as error:
         flash(str(error), "error")
     else:

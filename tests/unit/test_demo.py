@@ -4,16 +4,13 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import date, timedelta
-from types import SimpleNamespace
 
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 
 import billing_core.models  # noqa: F401  (every table on Base.metadata)
 from billing_core import ledger
 from billing_core.adjustments import REASONS
-from billing_core.db import Base, make_engine
 from billing_core.demo import (
     DEMO_PASSWORD,
     DEMO_SEED,
@@ -57,11 +54,12 @@ from billing_core.money import D
 from billing_core.payments.allocation import group_credit, open_balances
 from billing_core.security import normalize_ssn, verify_password
 from billing_core.setup_import import validate_setup_document
+from tests.unit.conftest import DEMO_HISTORY_MONTHS, DEMO_TODAY
 from tests.unit.db_helpers import row_counts
 
-TODAY = date(2026, 5, 20)
+TODAY = DEMO_TODAY
 # A short history keeps the suite fast: Mar-Jun 2026 (June's bill was issued May 17).
-HISTORY_MONTHS = 2
+HISTORY_MONTHS = DEMO_HISTORY_MONTHS
 HISTORY = [date(2026, 3, 1), date(2026, 4, 1), date(2026, 5, 1), date(2026, 6, 1)]
 
 
@@ -110,16 +108,9 @@ def test_the_document_looks_like_a_real_book(document):
 
 
 @pytest.fixture(scope="module")
-def demo():
-    """One load of the demo with a short history, shared by the tests below (they only read)."""
-    engine = make_engine("sqlite://")
-    Base.metadata.create_all(engine)
-    with Session(engine) as session:
-        empty_before = database_is_empty(session)
-        first = load_demo(session, TODAY, history_months=HISTORY_MONTHS)
-        session.commit()
-        yield SimpleNamespace(session=session, first=first, empty_before=empty_before)
-    engine.dispose()
+def demo(demo_book):
+    """The shared demo book (tests/unit/conftest.py): loaded once, only read."""
+    return demo_book
 
 
 def test_load_demo_twice_changes_nothing(demo):

@@ -20,6 +20,8 @@ ROLES = [
 ]
 STAFF = {"billing_specialist": 200, "supervisor": 200, "admin": 200}
 STAFF_POST = {"billing_specialist": 302, "supervisor": 302, "admin": 302}
+STAFF_303 = {"billing_specialist": 303, "supervisor": 303, "admin": 303}
+STAFF_404 = {"billing_specialist": 404, "supervisor": 404, "admin": 404}
 
 
 def expect(anonymous, default, **by_role):
@@ -30,6 +32,8 @@ def expect(anonymous, default, **by_role):
 
 INVOICE_A = {"group_id": "A", "invoice_id": "INV_A"}
 UPLOAD_A = {"group_id": "A", "upload_id": "UPL_A"}
+CHECKOUT_A = {"group_id": "A", "checkout_id": "CHK_A"}  # an online payment started
+PAYMENT_A = {"payment_id": "PAY_A"}  # a check from group A, over the invoice (flagged)
 # Group A's employers (the East-only user too: A's bill is consolidated); B's employer gets 404.
 EMPLOYER_A = expect(302, 403, employer_a=200, employer_a_east=200, employer_b=404)
 
@@ -86,6 +90,14 @@ MATRIX = {
     "admin.upload_review": ("GET", UPLOAD_A, expect(302, 403, **STAFF)),
     # Approving the scenario's submitted upload: a redirect with what happened (or why not).
     "admin.upload_approve": ("POST", UPLOAD_A, expect(302, 403, **STAFF_POST)),
+    # Already approved above: a redirect saying why not.
+    "admin.upload_return": ("POST", UPLOAD_A, expect(302, 403, **STAFF_POST)),
+    # Only a supervisor or admin may override the retro window; a specialist gets 403.
+    "admin.upload_retro_override": (
+        "POST",
+        UPLOAD_A,
+        expect(302, 403, supervisor=302, admin=302),
+    ),
     "employer.upload_list": ("GET", {"group_id": "A"}, EMPLOYER_A),
     "employer.upload_detail": ("GET", UPLOAD_A, EMPLOYER_A),
     "employer.upload_submit": (
@@ -93,12 +105,93 @@ MATRIX = {
         UPLOAD_A,
         expect(302, 403, employer_a=302, employer_a_east=302, employer_b=404),
     ),
+    # Without a file (or columns) the posts go back to the page with a message.
+    "employer.upload_file_problems": (
+        "POST",
+        {"group_id": "A"},
+        expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
+    ),
+    "employer.upload_file_ack": (
+        "POST",
+        {"group_id": "A"},
+        expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
+    ),
+    "employer.upload_mapping": (
+        "POST",
+        UPLOAD_A,
+        expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
+    ),
+    "employer.upload_problems_download": ("GET", UPLOAD_A, EMPLOYER_A),
+    # The scenario's upload is a CSV: no 999 for anyone (an 834's is 200, test_upload_mapping).
+    "employer.upload_ack_download": (
+        "GET",
+        UPLOAD_A,
+        expect(302, 403, employer_a=404, employer_a_east=404, employer_b=404),
+    ),
     "employer.invoice_list": ("GET", {"group_id": "A"}, EMPLOYER_A),
     "employer.invoice_detail": ("GET", INVOICE_A, EMPLOYER_A),
     "employer.invoice_lines": ("GET", INVOICE_A, EMPLOYER_A),
     "employer.invoice_bridge_step": ("GET", {**INVOICE_A, "step": "rate"}, EMPLOYER_A),
     "employer.invoice_pdf": ("GET", INVOICE_A, EMPLOYER_A),
     "employer.invoice_lines_download": ("GET", {**INVOICE_A, "fmt": "csv"}, EMPLOYER_A),
+    # Cash (admin/views/payments.py). An empty POST is refused with a message (a 303 back);
+    # an unknown refund, suspense item or allocation is a 404.
+    "admin.payment_new": ("GET", {}, expect(302, 403, **STAFF)),
+    "admin.remittance_import": ("GET", {}, expect(302, 403, **STAFF)),
+    "admin.group_ledger": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
+    "admin.payment_detail": ("GET", PAYMENT_A, expect(302, 403, **STAFF)),
+    "admin.payment_allocate": ("POST", PAYMENT_A, expect(302, 403, **STAFF_303)),
+    "admin.allocation_undo": (
+        "POST",
+        {**PAYMENT_A, "allocation_id": 0},
+        expect(302, 403, **STAFF_404),
+    ),
+    "admin.payment_return": ("POST", PAYMENT_A, expect(302, 403, **STAFF_303)),
+    "admin.refund_request": ("POST", PAYMENT_A, expect(302, 403, **STAFF_303)),
+    "admin.payment_write_off": ("POST", PAYMENT_A, expect(302, 403, **STAFF_303)),
+    "admin.payment_mark_reconciled": ("POST", PAYMENT_A, expect(302, 403, **STAFF_303)),
+    "admin.refund_queue": ("GET", {}, expect(302, 403, **STAFF)),
+    "admin.refund_approve": ("POST", {"refund_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.refund_reject": ("POST", {"refund_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.refund_mark_paid": ("POST", {"refund_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.suspense_workbench": ("GET", {}, expect(302, 403, **STAFF)),
+    "admin.suspense_apply": ("POST", {"item_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.suspense_close": ("POST", {"item_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.reconciliation_queue": ("GET", {}, expect(302, 403, **STAFF)),
+    # Paying online: the pay form, the group's payments, its checkouts' pages (the local test
+    # checkout exists here: no Stripe keys) and using credit (no confirmation: sent back).
+    "employer.payment_start": ("GET", {"group_id": "A"}, EMPLOYER_A),
+    "employer.payment_list": ("GET", {"group_id": "A"}, EMPLOYER_A),
+    "employer.payment_success": ("GET", CHECKOUT_A, EMPLOYER_A),
+    "employer.payment_cancelled": ("GET", CHECKOUT_A, EMPLOYER_A),
+    "employer.test_checkout": ("GET", CHECKOUT_A, EMPLOYER_A),
+    "employer.credit_apply": (
+        "POST",
+        {"group_id": "A"},
+        expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
+    ),
+    # Staff reports (admin/views/reports.py): the index, any report, its downloads.
+    "admin.report_index": ("GET", {}, expect(302, 403, **STAFF)),
+    "admin.report_view": ("GET", {"name": "aging"}, expect(302, 403, **STAFF)),
+    "admin.report_download": (
+        "GET",
+        {"name": "cash_receipts", "fmt": "xlsx"},
+        expect(302, 403, **STAFF),
+    ),
+    # The paid-vs-billed statement: the page and its downloads, for the group's employers
+    # (the East-only user too: the statement is the group's account) and for staff.
+    "employer.statement_view": ("GET", {"group_id": "A"}, EMPLOYER_A),
+    "employer.statement_pdf": ("GET", {"group_id": "A"}, EMPLOYER_A),
+    "employer.statement_download": ("GET", {"group_id": "A", "fmt": "xlsx"}, EMPLOYER_A),
+    "admin.statement_view": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
+    "admin.statement_pdf": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
+    "admin.statement_download": (
+        "GET",
+        {"group_id": "A", "fmt": "csv"},
+        expect(302, 403, **STAFF),
+    ),
+    # Stripe's webhook: no session or CSRF token; unsigned, it is refused for everyone.
+    "webhooks.stripe_event": ("POST", {}, expect(400, 400)),
 }
 
 
@@ -106,6 +199,44 @@ def test_every_route_has_an_entry(web_app):
     endpoints = {rule.endpoint for rule in web_app.url_map.iter_rules()}
     assert endpoints - set(MATRIX) == set(), "add the new routes to MATRIX"
     assert set(MATRIX) - endpoints == set(), "MATRIX names routes that no longer exist"
+
+
+def _recorded_payment(session, cast) -> int:
+    """A check from group A for more than its invoice: paid, with credit left and flagged."""
+    from billing_core.models.enums import PaymentMethod, PaymentSource
+    from billing_core.money import D
+    from billing_core.payments.receipts import record_payment
+
+    payment, _ = record_payment(
+        session,
+        group=cast.group_a,
+        amount=D("400.00"),
+        method=PaymentMethod.CHECK,
+        received_on=date(2027, 1, 5),
+        source=PaymentSource.STAFF,
+        reference="MATRIX-1",
+    )
+    session.commit()
+    return payment.id
+
+
+def _open_checkout(session, cast) -> int:
+    """Group A's employer has started paying $25.00 online (nothing paid yet)."""
+    from billing_core.models.enums import PaymentMethod
+    from billing_core.money import D
+    from billing_core.payments.online import start_checkout
+
+    checkout, _ = start_checkout(
+        session,
+        group=cast.group_a,
+        user=cast.users["employer_a"],
+        method=PaymentMethod.CARD,
+        invoice_ids=[],
+        amount=D("25.00"),
+        nonce="matrix",
+    )
+    session.commit()
+    return checkout.id
 
 
 def _submitted_upload(session, cast) -> int:
@@ -150,6 +281,8 @@ def matrix_client(session_factory, cast):
 def test_route_statuses_for_role(matrix_client, role, session):
     app, cast = matrix_client
     upload_id = _submitted_upload(session, cast)
+    payment_id = _recorded_payment(session, cast)
+    checkout_id = _open_checkout(session, cast)
     failures = []
     for endpoint, (method, args, expected) in MATRIX.items():
         client = app.test_client()
@@ -158,7 +291,13 @@ def test_route_statuses_for_role(matrix_client, role, session):
                 "/login", data={"email": cast.users[role].email, "password": PASSWORD}
             )
             assert response.status_code == 303
-        placeholders = {"A": cast.group_a.id, "INV_A": cast.invoice_a.id, "UPL_A": upload_id}
+        placeholders = {
+            "A": cast.group_a.id,
+            "INV_A": cast.invoice_a.id,
+            "UPL_A": upload_id,
+            "PAY_A": payment_id,
+            "CHK_A": checkout_id,
+        }
         values = {k: placeholders.get(v, v) for k, v in args.items()}
         with app.test_request_context():
             from flask import url_for

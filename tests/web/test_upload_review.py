@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
 from sqlalchemy import select
 
 from billing_core.census.uploads import receive_upload
@@ -111,11 +110,6 @@ def test_return_to_employer_shows_the_employer_it_was_returned(
     assert "Returned" in detail.get_data(as_text=True)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="portal/templates/employer/upload.html (another owner) does not show "
-    "upload.return_reason yet; remove this mark once it does",
-)
 def test_the_employer_reads_the_return_reason(client, cast, login_as, session, monkeypatch):
     _on(monkeypatch, date(2027, 1, 20))
     upload = _term_west(session, cast)

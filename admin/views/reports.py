@@ -1,0 +1,105 @@
+"""Staff: the reports index, one page that renders any registered report (filters, sort,
+pages) and its CSV/XLSX downloads. The reports themselves live in billing_core.reports."""
+
+from __future__ import annotations
+
+import math
+
+from flask import Response, abort, redirect, render_template, request, url_for
+
+from admin import bp
+from billing_core.exports import csv_bytes, xlsx_bytes
+from billing_core.reports import (
+    REPORTS,
+    Report,
+    ReportRun,
+    download_name,
+    get_report,
+    report_sheet,
+    report_sheets,
+    run_report,
+    sort_label,
+)
+from portal.extensions import db_session
+from portal.web import Page, render_page_or_fragment, today
+
+PER_PAGE = 50
+XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _load(name: str) -> Report:
+    report = get_report(name)
+    if report is None:
+        abort(404)
+    return report
+
+
+def _page_of(rows: list) -> Page:
+    pages = max(1, math.ceil(len(rows) / PER_PAGE))
+    number = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
+    start = (number - 1) * PER_PAGE
+    return Page(
+        items=rows[start : start + PER_PAGE], page=number, per_page=PER_PAGE, total=len(rows)
+    )
+
+
+def _cell_link(key: str, row: dict) -> str | None:
+    """Where a cell leads: a group to its page, an invoice to the invoice, a payment to it."""
+    if key in {"group_number", "group_name"} and row.get("group_id"):
+        return url_for("admin.group_detail", group_id=row["group_id"])
+    if key == "invoice_number" and row.get("invoice_id"):
+        return url_for(
+            "admin.invoice_detail", group_id=row["group_id"], invoice_id=row["invoice_id"]
+        )
+    if key in {"reference", "payer_name"} and row.get("payment_id"):
+        return url_for("admin.payment_detail", payment_id=row["payment_id"])
+    return None
+
+
+def _query_args(run: ReportRun) -> dict[str, str]:
+    """The filters and sort as query arguments (the form's text, so links keep what was typed)."""
+    return {**run.form, "sort": run.sort}
+
+
+@bp.get("/reports")
+def report_index():
+    return render_template("admin/reports/index.html", reports=list(REPORTS.values()))
+
+
+@bp.get("/reports/<name>")
+def report_view(name: str):
+    report = _load(name)
+    run = run_report(db_session(), report, request.args, today())
+    response = render_page_or_fragment(
+        "admin/reports/report.html",
+        "admin/reports/_table.html",
+        report=report,
+        run=run,
+        page=_page_of(run.rows),
+        args=_query_args(run),
+        sort_label=sort_label(run),
+        cell_link=_cell_link,
+    )
+    response = Response(response) if isinstance(response, str) else response
+    response.vary.add("HX-Request")
+    return response
+
+
+@bp.get("/reports/<name>/download/<any(csv, xlsx):fmt>")
+def report_download(name: str, fmt: str):
+    """Every row of the report (all pages, in the page's sort), as CSV or as an XLSX workbook
+    (rows, totals, filters). Filters that do not parse send the user back to the page."""
+    report = _load(name)
+    run = run_report(db_session(), report, request.args, today())
+    if run.errors:
+        return redirect(url_for("admin.report_view", name=name, **request.args.to_dict()), 303)
+    if fmt == "xlsx":
+        content, mimetype = xlsx_bytes(report_sheets(run, today())), XLSX_MIMETYPE
+    else:
+        sheet = report_sheet(run)
+        content, mimetype = csv_bytes(sheet.columns, sheet.rows), "text/csv"
+    return Response(
+        content,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{download_name(run, fmt)}"'},
+    )

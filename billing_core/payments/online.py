@@ -1,0 +1,548 @@
+"""Paying online: an employer's checkout (the invoices or amount chosen, card or US bank account)
+and the Stripe webhook events that record what really happened. A payment is recorded only
+from a verified event, never from the browser coming back; each event id is processed once.
+
+Without Stripe keys (development), the local test checkout builds the same events Stripe would
+send, signs them with the development webhook secret and feeds them to `receive_webhook`, the
+function the webhook endpoint calls, so both take one code path.
+
+Refunds made in Stripe's dashboard, outside the portal's four-eyes refund flow, are not posted
+automatically: the `charge.refunded` event flags the payment for manual reconciliation
+(`Payment.review_reason`) and its outcome is kept on the WebhookEvent row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing_core.errors import BillingError
+from billing_core.models import (
+    Checkout,
+    EmployerGroup,
+    Invoice,
+    Payment,
+    Refund,
+    User,
+    WebhookEvent,
+)
+from billing_core.models.enums import (
+    CheckoutStatus,
+    PaymentMethod,
+    PaymentSource,
+    PaymentStatus,
+    RefundStatus,
+)
+from billing_core.money import ZERO, cents, format_dollars, from_cents_int, to_cents_int
+from billing_core.payments.allocation import group_credit, open_invoices
+from billing_core.payments.receipts import (
+    PaymentError,
+    fail_payment,
+    record_payment,
+    return_payment,
+    settle_payment,
+)
+from billing_core.payments.refunds import mark_refund_paid
+from billing_core.payments.stripe_gateway import sign_payload, verify_event
+
+log = logging.getLogger(__name__)
+
+# Stripe Checkout's ceiling for one USD payment; a larger amount is paid by wire.
+PAY_LIMIT = Decimal("999999.99")
+ONLINE_METHODS = (PaymentMethod.CARD, PaymentMethod.ACH_DEBIT)
+# How the local test checkout's bank answers an ACH debit.
+BANK_OUTCOMES = {
+    "succeeds": "The bank settles it (pending, then succeeded)",
+    "pending": "It stays pending (the bank has not answered yet)",
+    "fails": "The bank refuses it (pending, then failed)",
+}
+
+
+class CheckoutError(BillingError):
+    """A pay request that cannot start: nothing chosen, an amount that is not a positive number
+    of cents within the online limit, or invoices that are not the group's open invoices."""
+
+
+class MalformedEvent(BillingError):
+    """A verified webhook body that is not a Stripe event (no id or type)."""
+
+
+@dataclass(frozen=True)
+class PayOptions:
+    """What an employer can pay: the open invoices (oldest due first) with what each still
+    owes, the credit waiting to be used, and the invoice preselected (the oldest)."""
+
+    open_items: list[tuple[Invoice, Decimal]]
+    credit: Decimal
+
+    @property
+    def open_total(self) -> Decimal:
+        return sum((owed for _, owed in self.open_items), ZERO)
+
+    @property
+    def default_invoice_ids(self) -> list[int]:
+        return [self.open_items[0][0].id] if self.open_items else []
+
+
+def pay_options(session: Session, group: EmployerGroup) -> PayOptions:
+    return PayOptions(open_items=open_invoices(session, group), credit=group_credit(session, group))
+
+
+def checkout_key(group_id: int, user_id: int, nonce: str) -> str:
+    """The idempotency key of one submission of the pay form (its hidden nonce): a double click
+    finds the checkout already started and Stripe replays the same session."""
+    return f"checkout-{group_id}-{user_id}-{nonce}"[:100]
+
+
+def find_checkout(session: Session, idempotency_key: str) -> Checkout | None:
+    return session.scalar(select(Checkout).where(Checkout.idempotency_key == idempotency_key))
+
+
+def group_checkout(session: Session, group: EmployerGroup, checkout_id: int) -> Checkout | None:
+    """One of the group's checkouts (None for another group's)."""
+    return session.scalar(
+        select(Checkout).where(Checkout.id == checkout_id, Checkout.group_id == group.id)
+    )
+
+
+def start_checkout(
+    session: Session,
+    *,
+    group: EmployerGroup,
+    user: User,
+    method: PaymentMethod,
+    invoice_ids: Sequence[int],
+    amount: Decimal | None,
+    nonce: str,
+) -> tuple[Checkout, bool]:
+    """Start paying `group`'s invoices online and return (checkout, created).
+
+    With `amount` None the payer pays the chosen open invoices in full (their open balances,
+    dollars); with an amount (dollars, whole cents, at most PAY_LIMIT) it is applied to the
+    chosen invoices, else the oldest open first, and anything over stays as a credit. The same
+    `nonce` again returns the checkout already started (created False)."""
+    key = checkout_key(group.id, user.id, nonce)
+    existing = find_checkout(session, key)
+    if existing is not None:
+        return existing, False
+    if method not in ONLINE_METHODS:
+        raise CheckoutError("pay online by card or from a US bank account")
+    owed = {invoice.id: balance for invoice, balance in open_invoices(session, group)}
+    chosen = list(dict.fromkeys(int(i) for i in invoice_ids))
+    unknown = [i for i in chosen if i not in owed]
+    if unknown:
+        raise CheckoutError(
+            "one of the invoices chosen is paid already or not open; reload the page and "
+            "choose again"
+        )
+    if amount is None:
+        if not chosen:
+            raise CheckoutError("choose at least one invoice, or enter another amount")
+        amount = sum((owed[i] for i in chosen), ZERO)
+    if amount <= 0 or cents(amount) != amount:
+        raise CheckoutError("enter an amount in dollars and cents above zero, e.g. 1,250.00")
+    if amount > PAY_LIMIT:
+        raise CheckoutError(
+            f"online payments are limited to {format_dollars(PAY_LIMIT)}; pay a larger amount "
+            "by wire or check"
+        )
+    checkout = Checkout(
+        group_id=group.id,
+        user_id=user.id,
+        amount=amount,
+        invoice_ids=chosen,
+        method=method,
+        status=CheckoutStatus.OPEN,
+        idempotency_key=key,
+    )
+    session.add(checkout)
+    session.flush()
+    return checkout, True
+
+
+def attach_session(checkout: Checkout, session_id: str, url: str) -> None:
+    """Remember the Stripe Checkout Session (or local test session) collecting the payment."""
+    checkout.session_id = session_id
+    checkout.session_url = url
+
+
+def checkout_description(group: EmployerGroup, invoice_numbers: Sequence[str]) -> str:
+    if invoice_numbers:
+        return f"Premium for {group.name} (group {group.group_number}): " + ", ".join(
+            invoice_numbers
+        )
+    return f"Premium payment for {group.name} (group {group.group_number})"
+
+
+def invoice_numbers(session: Session, checkout: Checkout) -> list[str]:
+    if not checkout.invoice_ids:
+        return []
+    rows = session.execute(
+        select(Invoice.id, Invoice.invoice_number).where(Invoice.id.in_(checkout.invoice_ids))
+    )
+    numbers = dict(rows.all())
+    return [numbers[i] for i in checkout.invoice_ids if i in numbers]
+
+
+def checkout_payment(session: Session, checkout: Checkout) -> Payment | None:
+    return session.get(Payment, checkout.payment_id) if checkout.payment_id else None
+
+
+# --- webhooks -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WebhookResult:
+    event_id: str
+    event_type: str
+    outcome: str
+    duplicate: bool = False
+
+
+def receive_webhook(
+    session: Session, payload: bytes, sig_header: str | None, *, secret: str
+) -> WebhookResult:
+    """Verify a webhook body's signature (WebhookSignatureInvalid when it does not: nothing is
+    read) and process its event once. The caller commits."""
+    event = verify_event(payload, sig_header, secret)
+    return handle_event(session, event)
+
+
+def handle_event(session: Session, event: dict) -> WebhookResult:
+    """Process one verified Stripe event. A redelivered event id changes nothing. Unknown types
+    are acknowledged and kept as ignored; an event the books cannot take (a domain error) is
+    kept with the reason, its partial work rolled back, so Stripe does not retry forever."""
+    event_id, event_type = event.get("id"), event.get("type")
+    if not isinstance(event_id, str) or not isinstance(event_type, str):
+        raise MalformedEvent("the webhook body is not a Stripe event")
+    seen = session.scalar(select(WebhookEvent).where(WebhookEvent.event_id == event_id))
+    if seen is not None:
+        return WebhookResult(event_id, event_type, seen.outcome, duplicate=True)
+    handler = HANDLERS.get(event_type)
+    if handler is None:
+        outcome = "ignored: not an event the portal acts on"
+    else:
+        obj = (event.get("data") or {}).get("object") or {}
+        on = datetime.fromtimestamp(int(event.get("created") or 0), UTC).date()
+        try:
+            with session.begin_nested():
+                outcome = handler(session, obj, on)
+        except BillingError as exc:
+            outcome = f"not applied, needs staff: {exc}"
+            log.warning("stripe event %s (%s) not applied: %s", event_id, event_type, exc)
+    session.add(
+        WebhookEvent(event_id=event_id[:100], event_type=event_type[:100], outcome=outcome[:300])
+    )
+    session.flush()
+    return WebhookResult(event_id, event_type, outcome)
+
+
+def _payment_by_intent(session: Session, intent_id: str | None) -> Payment | None:
+    if not intent_id:
+        return None
+    return session.scalar(select(Payment).where(Payment.external_id == intent_id))
+
+
+def _checkout_for(session: Session, metadata: dict | None, session_id: str | None = None):
+    metadata = metadata or {}
+    checkout = None
+    raw = str(metadata.get("checkout_id") or "")
+    if raw.isdigit():
+        checkout = session.get(Checkout, int(raw))
+    if checkout is None and session_id:
+        checkout = session.scalar(select(Checkout).where(Checkout.session_id == session_id))
+    if checkout is not None and metadata.get("group_number"):
+        group = session.get(EmployerGroup, checkout.group_id)
+        if group.group_number != metadata["group_number"]:
+            return None  # metadata that does not tie out is not trusted: suspense
+    return checkout
+
+
+def _invoice_ids(metadata: dict | None, checkout: Checkout | None) -> list[int]:
+    raw = str((metadata or {}).get("invoice_ids") or "")
+    ids = [int(part) for part in raw.split(",") if part.strip().isdigit()]
+    return ids or (list(checkout.invoice_ids) if checkout else [])
+
+
+def _method(checkout: Checkout | None, types: Sequence[str] | None) -> PaymentMethod:
+    if checkout is not None:
+        return checkout.method
+    return PaymentMethod.ACH_DEBIT if "us_bank_account" in (types or ()) else PaymentMethod.CARD
+
+
+def _record(
+    session: Session,
+    *,
+    intent_id: str,
+    amount_cents: int,
+    metadata: dict | None,
+    session_id: str | None,
+    types: Sequence[str] | None,
+    on: date,
+    pending: bool,
+) -> tuple[Payment, bool, str]:
+    """Record the online payment of a PaymentIntent (idempotent on its id). A PaymentIntent that
+    names no checkout of this portal is real cash all the same: it goes to suspense."""
+    checkout = _checkout_for(session, metadata, session_id)
+    group = session.get(EmployerGroup, checkout.group_id) if checkout else None
+    amount = from_cents_int(int(amount_cents))
+    payment, created = record_payment(
+        session,
+        group=group,
+        amount=amount,
+        method=_method(checkout, types),
+        received_on=on,
+        source=PaymentSource.ONLINE,
+        reference=intent_id,
+        external_id=intent_id,
+        invoice_ids=_invoice_ids(metadata, checkout),
+        pending=pending,
+        suspense_reason=None if group else f"Stripe payment {intent_id} names no portal checkout",
+    )
+    note = ""
+    if checkout is not None:
+        checkout.status = CheckoutStatus.COMPLETED
+        checkout.payment_id = payment.id
+        if amount != checkout.amount:
+            note = f" (checkout asked {format_dollars(checkout.amount)})"
+    where = f"group {group.group_number}" if group else "suspense"
+    return payment, created, f"{format_dollars(amount)} to {where}{note}"
+
+
+def _on_checkout_completed(session: Session, obj: dict, on: date) -> str:
+    intent_id = obj.get("payment_intent")
+    if not intent_id:
+        return "ignored: the session has no payment"
+    paid = obj.get("payment_status") == "paid"
+    payment, created, what = _record(
+        session,
+        intent_id=intent_id,
+        amount_cents=obj.get("amount_total") or 0,
+        metadata=obj.get("metadata"),
+        session_id=obj.get("id"),
+        types=obj.get("payment_method_types"),
+        on=on,
+        pending=not paid,
+    )
+    if not created:
+        if paid and settle_payment(session, payment, on=on) is not None:
+            return f"payment {payment.id} succeeded: {what}"
+        return f"payment {payment.id} already recorded ({payment.status.value})"
+    state = "succeeded" if paid else "pending until the bank settles it"
+    return f"payment {payment.id} recorded, {state}: {what}"
+
+
+def _on_intent_processing(session: Session, obj: dict, on: date) -> str:
+    payment = _payment_by_intent(session, obj.get("id"))
+    if payment is not None:
+        return f"payment {payment.id} already recorded ({payment.status.value})"
+    if _checkout_for(session, obj.get("metadata")) is None:
+        return "ignored: names no portal checkout (recorded when it succeeds)"
+    payment, _, what = _record(
+        session,
+        intent_id=obj["id"],
+        amount_cents=obj.get("amount") or 0,
+        metadata=obj.get("metadata"),
+        session_id=None,
+        types=obj.get("payment_method_types"),
+        on=on,
+        pending=True,
+    )
+    return f"payment {payment.id} recorded, pending: {what}"
+
+
+def _on_intent_succeeded(session: Session, obj: dict, on: date) -> str:
+    payment = _payment_by_intent(session, obj.get("id"))
+    if payment is None:
+        payment, _, what = _record(
+            session,
+            intent_id=obj["id"],
+            amount_cents=obj.get("amount_received") or obj.get("amount") or 0,
+            metadata=obj.get("metadata"),
+            session_id=None,
+            types=obj.get("payment_method_types"),
+            on=on,
+            pending=False,
+        )
+        return f"payment {payment.id} recorded, succeeded: {what}"
+    if settle_payment(session, payment, on=on) is None:
+        return f"payment {payment.id} already {payment.status.value}"
+    return f"payment {payment.id} succeeded"
+
+
+def _on_intent_failed(session: Session, obj: dict, on: date) -> str:
+    payment = _payment_by_intent(session, obj.get("id"))
+    if payment is None:
+        return "ignored: a declined attempt; no payment was recorded for it"
+    error = obj.get("last_payment_error") or {}
+    reason = error.get("message") or error.get("code") or "the payment did not go through"
+    if fail_payment(session, payment, reason=reason):
+        return f"payment {payment.id} failed: {reason}"
+    return f"ignored: payment {payment.id} is {payment.status.value}, not pending"
+
+
+def _on_charge_refunded(session: Session, obj: dict, on: date) -> str:
+    payment = _payment_by_intent(session, obj.get("payment_intent"))
+    if payment is None:
+        return "ignored: no portal payment for this charge"
+    listed = {
+        r.get("id")
+        for r in ((obj.get("refunds") or {}).get("data") or [])
+        if r.get("status") in (None, "succeeded")
+    }
+    ours = list(
+        session.scalars(
+            select(Refund)
+            .where(
+                Refund.payment_id == payment.id,
+                Refund.status.in_((RefundStatus.APPROVED, RefundStatus.PAID)),
+            )
+            .order_by(Refund.id)
+        )
+    )
+    refunded_at_stripe = from_cents_int(int(obj.get("amount_refunded") or 0))
+    paid_now, covered = [], ZERO
+    for refund in ours:
+        known = refund.external_id and (refund.external_id in listed or not listed)
+        if refund.status is RefundStatus.APPROVED and known:
+            if covered + refund.amount > refunded_at_stripe:
+                continue
+            mark_refund_paid(session, refund, on=on)
+            paid_now.append(str(refund.id))
+        if refund.status is RefundStatus.PAID:
+            covered += refund.amount
+    parts = [f"refund {', '.join(paid_now)} paid"] if paid_now else []
+    outside = refunded_at_stripe - covered
+    if outside > 0:
+        payment.review_reason = (
+            f"{format_dollars(outside)} refunded in Stripe outside the portal; record the "
+            "refund (or its reversal) by hand"
+        )[:300]
+        parts.append(f"payment {payment.id} flagged: {payment.review_reason}")
+    return "; ".join(parts) or f"nothing new: payment {payment.id} refunds already recorded"
+
+
+def _on_dispute_created(session: Session, obj: dict, on: date) -> str:
+    payment = _payment_by_intent(session, obj.get("payment_intent"))
+    if payment is None:
+        return "ignored: no portal payment for this dispute"
+    if payment.status is PaymentStatus.PENDING:
+        fail_payment(session, payment, reason="Card chargeback")
+        return f"payment {payment.id} failed: disputed before it settled"
+    try:
+        with session.begin_nested():
+            returned = return_payment(session, payment, on=on, reason="chargeback")
+    except PaymentError as exc:
+        payment.review_reason = f"chargeback of {format_dollars(payment.amount)}: {exc}"[:300]
+        return f"payment {payment.id} flagged: {payment.review_reason}"
+    if not returned:
+        return f"payment {payment.id} already returned"
+    return f"payment {payment.id} returned (chargeback of {format_dollars(payment.amount)})"
+
+
+HANDLERS: dict[str, Callable[[Session, dict, date], str]] = {
+    "checkout.session.completed": _on_checkout_completed,
+    "payment_intent.processing": _on_intent_processing,
+    "payment_intent.succeeded": _on_intent_succeeded,
+    "payment_intent.payment_failed": _on_intent_failed,
+    "charge.refunded": _on_charge_refunded,
+    "charge.dispute.created": _on_dispute_created,
+}
+
+
+# --- the local test checkout ----------------------------------------------------------------
+
+
+def local_session_id(checkout: Checkout) -> str:
+    return f"cs_local_{checkout.id}_{checkout.idempotency_key[-12:]}"
+
+
+def local_test_events(checkout: Checkout, *, bank_outcome: str, created: int) -> list[dict]:
+    """The events Stripe would send for this checkout: a card is paid at once; an ACH debit
+    completes unpaid, is processing, then succeeds or fails (or stays pending) per
+    `bank_outcome`. Ids derive from the checkout, so paying twice replays the same events."""
+    base = checkout.session_id or local_session_id(checkout)
+    intent_id = f"pi_local_{base.removeprefix('cs_local_')}"
+    metadata = {
+        "checkout_id": str(checkout.id),
+        "invoice_ids": ",".join(str(i) for i in checkout.invoice_ids),
+    }
+    amount = to_cents_int(checkout.amount)
+    types = ["card" if checkout.method is PaymentMethod.CARD else "us_bank_account"]
+    card = checkout.method is PaymentMethod.CARD
+
+    def event(n: int, kind: str, obj: dict) -> dict:
+        return {
+            "id": f"evt_local_{base}_{n}",
+            "object": "event",
+            "type": kind,
+            "created": created,
+            "livemode": False,
+            "data": {"object": obj},
+        }
+
+    intent = {
+        "id": intent_id,
+        "object": "payment_intent",
+        "amount": amount,
+        "currency": "usd",
+        "metadata": metadata,
+        "payment_method_types": types,
+    }
+    events = [
+        event(
+            1,
+            "checkout.session.completed",
+            {
+                "id": base,
+                "object": "checkout.session",
+                "mode": "payment",
+                "amount_total": amount,
+                "currency": "usd",
+                "payment_intent": intent_id,
+                "payment_status": "paid" if card else "unpaid",
+                "status": "complete",
+                "metadata": metadata,
+                "payment_method_types": types,
+                "client_reference_id": str(checkout.id),
+            },
+        )
+    ]
+    if card:
+        return events
+    events.append(event(2, "payment_intent.processing", {**intent, "status": "processing"}))
+    if bank_outcome == "succeeds":
+        succeeded = {**intent, "status": "succeeded", "amount_received": amount}
+        events.append(event(3, "payment_intent.succeeded", succeeded))
+    elif bank_outcome == "fails":
+        failed = {
+            **intent,
+            "status": "requires_payment_method",
+            "last_payment_error": {"code": "insufficient_funds", "message": "Insufficient funds"},
+        }
+        events.append(event(3, "payment_intent.payment_failed", failed))
+    return events
+
+
+def pay_local_test_checkout(
+    session: Session, checkout: Checkout, *, secret: str, bank_outcome: str, now: datetime
+) -> list[WebhookResult]:
+    """Pay through the local test checkout: each event is serialised, signed with `secret` (the
+    development webhook secret) and handed to `receive_webhook`, exactly as Stripe's delivery
+    would be. No real money moves."""
+    if bank_outcome not in BANK_OUTCOMES:
+        raise CheckoutError("choose what the bank does")
+    timestamp = int(now.timestamp())
+    results = []
+    for event in local_test_events(checkout, bank_outcome=bank_outcome, created=timestamp):
+        payload = json.dumps(event)
+        header = sign_payload(payload, secret, timestamp)
+        results.append(receive_webhook(session, payload.encode(), header, secret=secret))
+    return results

@@ -1,0 +1,735 @@
+"""The paid-vs-billed statement of one employer group over a range of coverage periods, and the
+figures of the employer dashboard. Pure reads of invoices, allocations and the ledger: every
+amount is dollars (Decimal, to the cent) and every balance is derived from receivable postings
+dated on or before the statement's `end`, so the statement ties to the ledger as of that day.
+
+What the statement covers (decisions, so that it always adds up):
+- Rows are the group's invoices whose coverage period starts on or after `start` and that were
+  issued on or before `end` (a bill issued in advance for the next month is owed on `end`, so it
+  is in), summed per coverage period and product. Void invoices stay in: their void is a credit
+  ("other credits"), so the row nets to zero and the reader sees what happened.
+- Billed = premium lines; adjusted = retro lines (by the product of their plan) and fees (under
+  the product their plan names, else "Other"). Both come from the invoice's own lines.
+- Paid = payments allocated to the invoice (net of allocations undone by a returned payment),
+  dated on or before `end`; other credits = write-offs of short payments and voids. The
+  invoice-level amounts are split across its products in proportion to each product's net
+  charge (billed + adjusted) with `money.ratio_split`, so the products add back to the invoice
+  to the cent; products whose net charge is zero or a credit take no share (when no product has
+  a positive charge, the first product carries the whole amount).
+- Opening balance = what was still owed on `start - 1` for coverage periods before `start`
+  (open items of earlier invoices). Payments and credits on those earlier items within the range
+  are one "earlier periods" row, so: opening - earlier paid/credited + the rows' balances =
+  closing balance = the receivable balance on `end` (the sum of open items), which is also the
+  aging total. `ledger_differences` checks this both ways.
+- Credits: the unapplied cash (credit balance) on `end`, and the payments carrying it.
+- Suspense: cash in suspense names no group, so an open suspense item is never shown on a
+  group's statement (it may be another payer's check); once staff identify it to this group it
+  becomes one of the group's payments and is listed with the payments, marked as such.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import case, select
+from sqlalchemy.orm import Session
+
+from billing_core import ledger
+from billing_core.bill_bridge import Bridge, bill_bridge
+from billing_core.enrollment import add_months, month_start
+from billing_core.invoices import period_label
+from billing_core.ledger import Chart
+from billing_core.models import (
+    EmployerGroup,
+    Invoice,
+    InvoiceLine,
+    JournalEntry,
+    Payment,
+    PaymentAllocation,
+    Plan,
+    Posting,
+    Product,
+    Refund,
+    SuspenseItem,
+    Upload,
+)
+from billing_core.models.enums import (
+    InvoiceSection,
+    InvoiceStatus,
+    PaymentStatus,
+    RefundStatus,
+    SuspenseStatus,
+)
+from billing_core.money import ZERO, ratio_split
+from billing_core.payments.allocation import REFUND_TAKEN
+from billing_core.receivables import (
+    AGING_BUCKETS,
+    PAYMENT_STATUS_LABELS,
+    AccountSummary,
+    Aging,
+    account_summary,
+    aging_by_group,
+)
+
+OTHER_PRODUCT = "Other"
+DEFAULT_MONTHS = 12
+MAX_MONTHS = 60
+PAID_SOURCES = frozenset({"allocation", "allocation_reversal"})
+METHOD_LABELS = {
+    "card": "Card",
+    "ach_debit": "ACH debit",
+    "check": "Check",
+    "wire": "Wire",
+    "ach_credit": "ACH credit",
+    "lockbox": "Lockbox check",
+}
+UPLOAD_STATUS_LABELS = {
+    "received": "Not submitted yet",
+    "submitted": "With billing for review",
+    "approved": "Approved",
+    "returned": "Returned to you",
+    "rejected": "Rejected",
+}
+
+
+class StatementRangeError(ValueError):
+    """A statement range that cannot be drawn: the start after the end, or longer than
+    MAX_MONTHS months."""
+
+
+@dataclass(frozen=True)
+class StatementLine:
+    """One coverage period x product (dollars). `balance` = billed + adjusted - paid - credited;
+    `running_balance` is the opening balance, less what was paid on earlier periods, plus the
+    balances of this and every line above it."""
+
+    period_start: date
+    period_end: date
+    product: str
+    billed: Decimal
+    adjusted: Decimal
+    paid: Decimal
+    credited: Decimal
+    running_balance: Decimal
+
+    @property
+    def period(self) -> str:
+        return period_label(self.period_start, self.period_end)
+
+    @property
+    def charges(self) -> Decimal:
+        return self.billed + self.adjusted
+
+    @property
+    def balance(self) -> Decimal:
+        return self.billed + self.adjusted - self.paid - self.credited
+
+
+@dataclass(frozen=True)
+class StatementInvoice:
+    """One invoice on the statement, with its ledger figures as of the statement's end."""
+
+    invoice: Invoice
+    charges: Decimal
+    paid: Decimal
+    credited: Decimal
+    void_on_end: bool
+
+    @property
+    def balance(self) -> Decimal:
+        return self.charges - self.paid - self.credited
+
+
+@dataclass(frozen=True)
+class MonthTotal:
+    """One coverage month for the billed-vs-paid chart: billed = charges of bills not void on
+    the statement's end; paid = payments applied to those bills by then."""
+
+    month: date
+    billed: Decimal
+    paid: Decimal
+
+    @property
+    def label(self) -> str:
+        return f"{self.month:%b %Y}"
+
+    @property
+    def open(self) -> Decimal:
+        return self.billed - self.paid
+
+
+@dataclass(frozen=True)
+class StatementPayment:
+    payment: Payment
+    method_label: str
+    status_label: str
+    applied: tuple[tuple[str, Decimal], ...]
+    unallocated: Decimal
+    refunded: Decimal
+    from_suspense: bool
+
+
+@dataclass
+class Statement:
+    group: EmployerGroup
+    start: date
+    end: date
+    today: date
+    opening_balance: Decimal
+    earlier_paid: Decimal
+    earlier_credited: Decimal
+    lines: list[StatementLine]
+    invoices: list[StatementInvoice]
+    months: list[MonthTotal]
+    aging: Aging
+    payments: list[StatementPayment]
+    credit: Decimal
+    ledger_receivable: Decimal
+    latest_invoice: Invoice | None
+    bridge: Bridge | None = None
+    products: list[str] = field(default_factory=list)
+
+    @property
+    def title(self) -> str:
+        return f"{self.start:%b %Y}–{self.end:%b %Y}"
+
+    @property
+    def opening_on(self) -> date:
+        """The day of the opening balance: the day before the first coverage month."""
+        return date.fromordinal(self.start.toordinal() - 1)
+
+    @property
+    def billed(self) -> Decimal:
+        return sum((line.billed for line in self.lines), ZERO)
+
+    @property
+    def adjusted(self) -> Decimal:
+        return sum((line.adjusted for line in self.lines), ZERO)
+
+    @property
+    def paid(self) -> Decimal:
+        return sum((line.paid for line in self.lines), ZERO)
+
+    @property
+    def credited(self) -> Decimal:
+        return sum((line.credited for line in self.lines), ZERO)
+
+    @property
+    def earlier_balance(self) -> Decimal:
+        """Still owed on `end` for periods before `start`."""
+        return self.opening_balance - self.earlier_paid - self.earlier_credited
+
+    @property
+    def closing_balance(self) -> Decimal:
+        """Owed on `end`: the opening balance, less what was paid and credited on earlier
+        periods, plus every line's balance."""
+        return self.earlier_balance + sum((line.balance for line in self.lines), ZERO)
+
+    @property
+    def net_due(self) -> Decimal:
+        """The closing balance less the credit waiting to be used (never below zero)."""
+        return max(self.closing_balance - self.credit, ZERO)
+
+    @property
+    def payments_total(self) -> Decimal:
+        return sum(
+            (
+                p.payment.amount
+                for p in self.payments
+                if p.payment.status is not PaymentStatus.FAILED
+            ),
+            ZERO,
+        )
+
+    @property
+    def aging_rows(self) -> list[tuple[str, Decimal]]:
+        return [
+            (label, amount)
+            for (label, _, _), amount in zip(AGING_BUCKETS, self.aging.buckets, strict=True)
+        ]
+
+    def period_totals(self) -> list[PeriodTotal]:
+        """One row per coverage period (products summed), with its invoices; the running
+        balance is the one after its last product line."""
+        lines: dict[tuple[date, date], list[StatementLine]] = defaultdict(list)
+        for line in self.lines:
+            lines[(line.period_start, line.period_end)].append(line)
+        invoices: dict[tuple[date, date], list[StatementInvoice]] = defaultdict(list)
+        for row in self.invoices:
+            invoices[(row.invoice.period_start, row.invoice.period_end)].append(row)
+        return [
+            PeriodTotal(
+                StatementLine(
+                    start,
+                    end,
+                    "",
+                    sum((x.billed for x in group), ZERO),
+                    sum((x.adjusted for x in group), ZERO),
+                    sum((x.paid for x in group), ZERO),
+                    sum((x.credited for x in group), ZERO),
+                    group[-1].running_balance,
+                ),
+                invoices[(start, end)],
+            )
+            for (start, end), group in lines.items()
+        ]
+
+    def product_totals(self) -> list[StatementLine]:
+        """One row per product over the whole range (no running balance: zero)."""
+        totals: dict[str, list[Decimal]] = {}
+        for line in self.lines:
+            cell = totals.setdefault(line.product, [ZERO, ZERO, ZERO, ZERO])
+            cell[0] += line.billed
+            cell[1] += line.adjusted
+            cell[2] += line.paid
+            cell[3] += line.credited
+        return [
+            StatementLine(self.start, self.end, name, *totals[name], ZERO)
+            for name in sorted(totals, key=_product_order)
+        ]
+
+    @property
+    def open_lines(self) -> list[StatementLine]:
+        """The period x product lines with something still owed (or overpaid)."""
+        return [line for line in self.lines if line.balance != 0]
+
+
+@dataclass(frozen=True)
+class PeriodTotal:
+    line: StatementLine
+    invoices: list[StatementInvoice]
+
+    @property
+    def invoice_numbers(self) -> str:
+        return ", ".join(i.invoice.invoice_number for i in self.invoices)
+
+    @property
+    def due_on(self) -> date | None:
+        return min((i.invoice.due_on for i in self.invoices), default=None)
+
+    @property
+    def all_void(self) -> bool:
+        return bool(self.invoices) and all(i.void_on_end for i in self.invoices)
+
+
+def default_range(today: date, months: int = DEFAULT_MONTHS) -> tuple[date, date]:
+    """The last `months` coverage months up to today's: (first day `months - 1` months before
+    today's month, today)."""
+    return add_months(month_start(today), -(months - 1)), today
+
+
+def check_range(start: date, end: date) -> None:
+    if start > end:
+        raise StatementRangeError("the statement must start on or before the day it ends")
+    if add_months(month_start(start), MAX_MONTHS) <= month_start(end):
+        raise StatementRangeError(f"a statement covers at most {MAX_MONTHS} months")
+
+
+def _receivable_activity(session: Session, receivable_id: int, start: date, end: date):
+    """Per invoice and kind of posting: (debits - credits) before `start` and from `start` to
+    `end`. Kinds: "charge" (the invoice), "paid" (allocations and their undoing), "other"."""
+    kind = case(
+        (JournalEntry.source_type == "invoice", "charge"),
+        (JournalEntry.source_type.in_(PAID_SOURCES), "paid"),
+        else_="other",
+    )
+    before = JournalEntry.entry_date < start
+    query = (
+        select(
+            Posting.invoice_id,
+            kind,
+            before,
+            ledger.money_sum(Posting.debit),
+            ledger.money_sum(Posting.credit),
+        )
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(Posting.account_id == receivable_id, JournalEntry.entry_date <= end)
+        .group_by(Posting.invoice_id, kind, before)
+    )
+    for invoice_id, kind_, is_before, debit, credit in session.execute(query):
+        yield invoice_id, kind_, bool(is_before), debit - credit
+
+
+def _line_totals(session: Session, invoice_ids: list[int]):
+    """(invoice id, section, product name or None, amount) for the invoices' lines."""
+    if not invoice_ids:
+        return []
+    return session.execute(
+        select(
+            InvoiceLine.invoice_id,
+            InvoiceLine.section,
+            Product.name,
+            ledger.money_sum(InvoiceLine.amount),
+        )
+        .outerjoin(Plan, Plan.id == InvoiceLine.plan_id)
+        .outerjoin(Product, Product.id == Plan.product_id)
+        .where(InvoiceLine.invoice_id.in_(invoice_ids))
+        .group_by(InvoiceLine.invoice_id, InvoiceLine.section, Product.name)
+    ).all()
+
+
+def _share(amount: Decimal, charges: list[Decimal]) -> list[Decimal]:
+    """`amount` split across products in proportion to their positive net charges."""
+    if amount == 0:
+        return [ZERO] * len(charges)
+    weights = [c if c > 0 else Decimal(0) for c in charges]
+    if sum(weights) == 0:
+        return [amount] + [ZERO] * (len(charges) - 1)
+    return ratio_split(amount, weights)
+
+
+def _product_order(name: str) -> tuple[int, str]:
+    return (1 if name == OTHER_PRODUCT else 0, name)
+
+
+def paid_vs_billed(
+    session: Session,
+    group: EmployerGroup,
+    start: date,
+    end: date,
+    today: date,
+    *,
+    with_bridge: bool = True,
+) -> Statement:
+    """The paid-vs-billed statement of `group` for coverage periods from `start`'s month,
+    with every balance as of `end` (end of day). See the module docstring for what is counted
+    where; amounts in dollars. `today` only labels payment statuses ("as of today").
+    `with_bridge`: also build the latest invoice's bill bridge (for the PDF chart)."""
+    check_range(start, end)
+    start = month_start(start)
+    receivable = ledger.account(session, Chart.RECEIVABLE, group)
+    unapplied = ledger.account(session, Chart.UNAPPLIED_CASH, group)
+
+    invoices = list(
+        session.scalars(
+            select(Invoice)
+            .where(
+                Invoice.group_id == group.id,
+                Invoice.period_start >= start,
+                Invoice.issued_on <= end,
+            )
+            .order_by(Invoice.period_start, Invoice.invoice_number)
+        )
+    )
+    in_range = {i.id for i in invoices}
+
+    charge: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    paid: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    credited: dict[int, Decimal] = defaultdict(lambda: ZERO)
+    voided: set[int] = set()
+    opening = earlier_paid = earlier_credited = ZERO
+    for invoice_id, kind, before, amount in _receivable_activity(
+        session, receivable.id, start, end
+    ):
+        if invoice_id in in_range:
+            if kind == "charge":
+                charge[invoice_id] += amount
+            elif kind == "paid":
+                paid[invoice_id] -= amount
+            else:
+                credited[invoice_id] -= amount
+        elif before:
+            opening += amount
+        elif kind == "paid":
+            earlier_paid -= amount
+        else:
+            # A charge dated in range on an earlier period cannot happen (invoices are dated
+            # when issued, before their period); counted as a negative credit if it ever does.
+            earlier_credited -= amount
+
+    void_ids = (
+        {
+            entry_invoice
+            for (entry_invoice,) in session.execute(
+                select(JournalEntry.source_id).where(
+                    JournalEntry.source_type == "void",
+                    JournalEntry.source_id.in_(in_range),
+                    JournalEntry.entry_date <= end,
+                )
+            )
+        }
+        if in_range
+        else set()
+    )
+    voided |= void_ids
+
+    by_invoice: dict[int, dict[str, list[Decimal]]] = defaultdict(dict)
+    for invoice_id, section, product, amount in _line_totals(session, list(in_range)):
+        name = product or OTHER_PRODUCT
+        cell = by_invoice[invoice_id].setdefault(name, [ZERO, ZERO])
+        cell[0 if section is InvoiceSection.PREMIUM else 1] += amount
+
+    # period -> product -> [billed, adjusted, paid, credited]
+    cells: dict[tuple[date, date], dict[str, list[Decimal]]] = {}
+    months: dict[date, list[Decimal]] = {}
+    rows: list[StatementInvoice] = []
+    products: set[str] = set()
+    for invoice in invoices:
+        per_product = by_invoice.get(invoice.id) or {OTHER_PRODUCT: [ZERO, ZERO]}
+        names = sorted(per_product, key=_product_order)
+        charges = [per_product[n][0] + per_product[n][1] for n in names]
+        paid_split = _share(paid[invoice.id], charges)
+        credit_split = _share(credited[invoice.id], charges)
+        period = cells.setdefault((invoice.period_start, invoice.period_end), {})
+        for name, paid_part, credit_part in zip(names, paid_split, credit_split, strict=True):
+            cell = period.setdefault(name, [ZERO, ZERO, ZERO, ZERO])
+            cell[0] += per_product[name][0]
+            cell[1] += per_product[name][1]
+            cell[2] += paid_part
+            cell[3] += credit_part
+            products.add(name)
+        is_void = invoice.id in voided
+        month = months.setdefault(month_start(invoice.period_start), [ZERO, ZERO])
+        if not is_void:
+            month[0] += sum(charges, ZERO)
+        month[1] += paid[invoice.id]
+        rows.append(
+            StatementInvoice(
+                invoice=invoice,
+                charges=sum(charges, ZERO),
+                paid=paid[invoice.id],
+                credited=credited[invoice.id],
+                void_on_end=is_void,
+            )
+        )
+
+    running = opening - earlier_paid - earlier_credited
+    lines: list[StatementLine] = []
+    for (period_start, period_end), period in sorted(cells.items()):
+        for name in sorted(period, key=_product_order):
+            billed, adjusted, paid_part, credit_part = period[name]
+            running += billed + adjusted - paid_part - credit_part
+            lines.append(
+                StatementLine(
+                    period_start,
+                    period_end,
+                    name,
+                    billed,
+                    adjusted,
+                    paid_part,
+                    credit_part,
+                    running,
+                )
+            )
+
+    aging = aging_by_group(session, end, [group.id]).get(group.id, Aging())
+    ledger_receivable = _balance_on(session, receivable.id, end)
+    credit = -_balance_on(session, unapplied.id, end)
+    latest = next(
+        (r.invoice for r in reversed(rows) if r.invoice.status is not InvoiceStatus.VOID), None
+    )
+    return Statement(
+        group=group,
+        start=start,
+        end=end,
+        today=today,
+        opening_balance=opening,
+        earlier_paid=earlier_paid,
+        earlier_credited=earlier_credited,
+        lines=lines,
+        invoices=rows,
+        months=[MonthTotal(m, b, p) for m, (b, p) in sorted(months.items())],
+        aging=aging,
+        payments=statement_payments(session, group, start, end),
+        credit=credit,
+        ledger_receivable=ledger_receivable,
+        latest_invoice=latest,
+        bridge=bill_bridge(session, latest) if with_bridge and latest is not None else None,
+        products=sorted(products, key=_product_order),
+    )
+
+
+def _balance_on(session: Session, account_id: int, on: date) -> Decimal:
+    """Debits minus credits on the account from entries dated on or before `on`."""
+    debit, credit = session.execute(
+        select(ledger.money_sum(Posting.debit), ledger.money_sum(Posting.credit))
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(Posting.account_id == account_id, JournalEntry.entry_date <= on)
+    ).one()
+    return debit - credit
+
+
+def statement_payments(
+    session: Session, group: EmployerGroup, start: date, end: date
+) -> list[StatementPayment]:
+    """The group's payments received from `start` to `end`, oldest first, with what each paid
+    by invoice, what is left of it as credit and what was refunded (as they stand today: a
+    returned payment pays nothing), and whether it reached the group through suspense. Four
+    queries whatever the number of payments."""
+    payments = list(
+        session.scalars(
+            select(Payment)
+            .where(
+                Payment.group_id == group.id,
+                Payment.received_on >= start,
+                Payment.received_on <= end,
+            )
+            .order_by(Payment.received_on, Payment.id)
+        )
+    )
+    ids = [p.id for p in payments]
+    if not ids:
+        return []
+    applied: dict[int, dict[str, Decimal]] = {pid: {} for pid in ids}
+    for payment_id, number, amount in session.execute(
+        select(PaymentAllocation.payment_id, Invoice.invoice_number, PaymentAllocation.amount)
+        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+        .where(PaymentAllocation.payment_id.in_(ids))
+        .order_by(PaymentAllocation.id)
+    ):
+        applied[payment_id][number] = applied[payment_id].get(number, ZERO) + amount
+    taken: dict[int, Decimal] = dict.fromkeys(ids, ZERO)
+    refunded: dict[int, Decimal] = dict.fromkeys(ids, ZERO)
+    for payment_id, status, amount in session.execute(
+        select(Refund.payment_id, Refund.status, Refund.amount).where(
+            Refund.payment_id.in_(ids), Refund.status.in_(REFUND_TAKEN)
+        )
+    ):
+        taken[payment_id] += amount
+        if status is RefundStatus.PAID:
+            refunded[payment_id] += amount
+    from_suspense = set(
+        session.scalars(
+            select(SuspenseItem.payment_id).where(
+                SuspenseItem.payment_id.in_(ids),
+                SuspenseItem.status == SuspenseStatus.APPLIED,
+            )
+        )
+    )
+    rows = []
+    for payment in payments:
+        by_invoice = applied[payment.id]
+        allocated = sum(by_invoice.values(), ZERO)
+        received = payment.status is PaymentStatus.SUCCEEDED
+        rows.append(
+            StatementPayment(
+                payment=payment,
+                method_label=METHOD_LABELS.get(payment.method.value, payment.method.value),
+                status_label=PAYMENT_STATUS_LABELS[payment.status],
+                applied=tuple((n, a) for n, a in by_invoice.items() if a != 0),
+                # as allocation.unallocated_amount: only a received payment holds credit
+                unallocated=payment.amount - allocated - taken[payment.id] if received else ZERO,
+                refunded=refunded[payment.id],
+                from_suspense=payment.id in from_suspense,
+            )
+        )
+    return rows
+
+
+def ledger_differences(session: Session, statement: Statement) -> list[str]:
+    """Every way the statement fails to tie to the ledger (empty: it ties). Checked both ways:
+    the statement's closing balance against the receivable account's balance on `end`, its
+    aging total and last running balance; each invoice's charges against its posted charge and
+    the lines of its products; its paid column against the allocations recorded by `end`; the
+    opening balance against the earlier invoices' open items on the day before `start`."""
+    problems: list[str] = []
+    s = statement
+    closing = s.closing_balance
+    if closing != s.ledger_receivable:
+        problems.append(f"closing {closing} != receivable on {s.end}: {s.ledger_receivable}")
+    if s.aging.total != closing:
+        problems.append(f"aging total {s.aging.total} != closing {closing}")
+    if s.lines and s.lines[-1].running_balance != closing:
+        problems.append(f"last running balance {s.lines[-1].running_balance} != {closing}")
+    if not s.lines and s.earlier_balance != closing:
+        problems.append(f"earlier balance {s.earlier_balance} != {closing}")
+    for name, by_lines, by_invoices in (
+        ("charges", s.billed + s.adjusted, sum((i.charges for i in s.invoices), ZERO)),
+        ("paid", s.paid, sum((i.paid for i in s.invoices), ZERO)),
+        ("credited", s.credited, sum((i.credited for i in s.invoices), ZERO)),
+    ):
+        if by_lines != by_invoices:
+            problems.append(f"{name}: lines {by_lines} != invoices {by_invoices}")
+    ids = [i.invoice.id for i in s.invoices]
+    if ids:
+        posted = dict(
+            session.execute(
+                select(JournalEntry.source_id, ledger.money_sum(Posting.debit))
+                .join(Posting, Posting.entry_id == JournalEntry.id)
+                .where(
+                    JournalEntry.source_type == "invoice",
+                    JournalEntry.source_id.in_(ids),
+                    Posting.invoice_id == JournalEntry.source_id,
+                )
+                .group_by(JournalEntry.source_id)
+            ).all()
+        )
+        allocated = dict(
+            session.execute(
+                select(PaymentAllocation.invoice_id, ledger.money_sum(PaymentAllocation.amount))
+                .join(JournalEntry, JournalEntry.id == PaymentAllocation.journal_entry_id)
+                .where(PaymentAllocation.invoice_id.in_(ids), JournalEntry.entry_date <= s.end)
+                .group_by(PaymentAllocation.invoice_id)
+            ).all()
+        )
+        for row in s.invoices:
+            number = row.invoice.invoice_number
+            expected = (
+                row.invoice.current_premium + row.invoice.retro_total + row.invoice.fees_total
+            )
+            if row.charges != expected:
+                problems.append(f"{number}: lines {row.charges} != invoice totals {expected}")
+            if expected > 0 and posted.get(row.invoice.id, ZERO) != expected:
+                problems.append(f"{number}: posted {posted.get(row.invoice.id)} != {expected}")
+            if row.paid != allocated.get(row.invoice.id, ZERO):
+                problems.append(
+                    f"{number}: paid {row.paid} != allocated {allocated.get(row.invoice.id)}"
+                )
+    earlier = session.execute(
+        select(ledger.money_sum(Posting.debit), ledger.money_sum(Posting.credit))
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .join(Invoice, Invoice.id == Posting.invoice_id)
+        .where(
+            Posting.account_id == ledger.account(session, Chart.RECEIVABLE, s.group).id,
+            JournalEntry.entry_date < s.start,
+            Invoice.period_start < s.start,
+        )
+    ).one()
+    if earlier[0] - earlier[1] != s.opening_balance:
+        problems.append(
+            f"opening {s.opening_balance} != earlier open items {earlier[0] - earlier[1]}"
+        )
+    return problems
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """What the employer's group page shows first: the account, the last 12 months billed vs
+    paid, and the latest census upload."""
+
+    summary: AccountSummary
+    months: list[MonthTotal]
+    latest_upload: Upload | None
+
+    @property
+    def upload_status_label(self) -> str:
+        if self.latest_upload is None:
+            return ""
+        return UPLOAD_STATUS_LABELS.get(
+            self.latest_upload.status.value, self.latest_upload.status.value
+        )
+
+
+def group_dashboard(session: Session, group: EmployerGroup, today: date) -> Dashboard:
+    """The dashboard of `group` on `today`: account summary (dollars), billed vs paid for the
+    12 coverage months up to today's (and a bill already issued for next month), and the newest
+    census upload."""
+    start, end = default_range(today)
+    statement = paid_vs_billed(session, group, start, end, today, with_bridge=False)
+    latest_upload = session.scalars(
+        select(Upload)
+        .where(Upload.group_id == group.id)
+        .order_by(Upload.created_at.desc(), Upload.id.desc())
+        .limit(1)
+    ).first()
+    return Dashboard(
+        summary=account_summary(session, group, today),
+        months=statement.months,
+        latest_upload=latest_upload,
+    )

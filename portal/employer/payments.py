@@ -1,0 +1,255 @@
+"""The employer's payment pages: pay online (Stripe Checkout, or the local test checkout when
+no Stripe keys are set), the success and cancel pages (which record nothing: payments are
+recorded from the webhook), and the group's payments: balance, credit and history."""
+
+from __future__ import annotations
+
+import secrets
+
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask_login import current_user
+from sqlalchemy.exc import IntegrityError
+
+from billing_core.config import Settings
+from billing_core.errors import BillingError
+from billing_core.invoices import period_label
+from billing_core.models.enums import CheckoutStatus, PaymentMethod, Role
+from billing_core.money import format_dollars
+from billing_core.payments import online
+from billing_core.payments.allocation import apply_credit
+from billing_core.payments.stripe_gateway import StripeGateway
+from billing_core.receivables import account_summary, payment_history
+from portal.employer import bp
+from portal.employer.payment_forms import LocalCheckoutForm, PayForm, UseCreditForm
+from portal.extensions import db_session
+from portal.web import load_group, now, role_required, today
+
+
+def _settings() -> Settings:
+    return current_app.config["SETTINGS"]
+
+
+def _gateway() -> StripeGateway | None:
+    settings = _settings()
+    if not settings.stripe_secret_key:
+        return None
+    return StripeGateway(settings.stripe_secret_key, settings.stripe_api_base)
+
+
+def _local_checkout_enabled() -> bool:
+    """The local test checkout exists only in development, and only without Stripe keys."""
+    settings = _settings()
+    return not settings.is_production and not settings.stripe_secret_key
+
+
+def _load_checkout(scope, checkout_id: int):
+    checkout = online.group_checkout(db_session(), scope.group, checkout_id)
+    if checkout is None:
+        abort(404)
+    return checkout
+
+
+@bp.route("/groups/<int:group_id>/pay", methods=["GET", "POST"])
+@role_required(Role.EMPLOYER)
+def payment_start(group_id: int):
+    """Choose invoices (the oldest preselected) or an amount, and card or bank account; the
+    POST starts a checkout and sends the payer to Stripe (or the local test checkout)."""
+    scope = load_group(group_id)
+    session = db_session()
+    options = online.pay_options(session, scope.group)
+    form = PayForm()
+    online_available = _gateway() is not None or _local_checkout_enabled()
+    if request.method == "GET":
+        form.nonce.data = secrets.token_urlsafe(18)
+        preselected = request.args.getlist("invoice", type=int)
+        form.invoice_ids.data = preselected or options.default_invoice_ids
+        if not options.open_items:
+            form.pay_what.data = "amount"
+    elif not online_available:
+        flash("Online payment is not available; pay by check or wire.", "error")
+    elif form.validate_on_submit():
+        response = _start_checkout(scope, form)
+        if response is not None:
+            return response
+    return render_template(
+        "payments/pay.html",
+        scope=scope,
+        form=form,
+        options=options,
+        online_available=online_available,
+        local_checkout=_gateway() is None and _local_checkout_enabled(),
+        pay_limit=online.PAY_LIMIT,
+        period_label=period_label,
+        today=today(),
+    )
+
+
+def _start_checkout(scope, form: PayForm):
+    """Start (or find again, for the same form submission) the checkout and send the payer to
+    it; None with the reason on the form when it cannot start."""
+    session = db_session()
+    try:
+        checkout, created = online.start_checkout(
+            session,
+            group=scope.group,
+            user=current_user,
+            method=PaymentMethod(form.method.data),
+            invoice_ids=form.chosen_invoices(),
+            amount=form.chosen_amount(),
+            nonce=form.nonce.data,
+        )
+        if created:
+            _open_session(checkout, scope.group)
+        session.commit()
+    except IntegrityError:
+        # The same submission raced itself (a double click): the other request's checkout.
+        session.rollback()
+        key = online.checkout_key(scope.group.id, current_user.id, form.nonce.data)
+        checkout = online.find_checkout(session, key)
+        if checkout is None:
+            raise
+    except BillingError as exc:
+        session.rollback()
+        form.form_errors.append(_sentence(str(exc)))
+        return None
+    if checkout.status is not CheckoutStatus.OPEN or not checkout.session_url:
+        flash("This payment was already submitted; here is where it stands.", "info")
+        return redirect(url_for("employer.payment_list", group_id=scope.group.id), 303)
+    return redirect(checkout.session_url, 303)
+
+
+def _sentence(message: str) -> str:
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def _open_session(checkout, group) -> None:
+    """Where the payer goes to pay: a Stripe Checkout Session, or the local test checkout."""
+    ids = {"group_id": group.id, "checkout_id": checkout.id}
+    gateway = _gateway()
+    if gateway is None:
+        online.attach_session(
+            checkout,
+            online.local_session_id(checkout),
+            url_for("employer.test_checkout", **ids),
+        )
+        return
+    numbers = online.invoice_numbers(db_session(), checkout)
+    created = gateway.create_checkout_session(
+        checkout,
+        group_number=group.group_number,
+        description=online.checkout_description(group, numbers),
+        success_url=url_for("employer.payment_success", _external=True, **ids),
+        cancel_url=url_for("employer.payment_cancelled", _external=True, **ids),
+    )
+    online.attach_session(checkout, created.session_id, created.url)
+
+
+@bp.route("/groups/<int:group_id>/checkouts/<int:checkout_id>/test", methods=["GET", "POST"])
+@role_required(Role.EMPLOYER)
+def test_checkout(group_id: int, checkout_id: int):
+    """The local test checkout (development without Stripe keys only): Pay builds the events
+    Stripe would send, signs them and runs them through the webhook's own code path."""
+    if not _local_checkout_enabled():
+        abort(404)
+    scope = load_group(group_id)
+    checkout = _load_checkout(scope, checkout_id)
+    form = LocalCheckoutForm()
+    if checkout.status is CheckoutStatus.OPEN and form.validate_on_submit():
+        session = db_session()
+        try:
+            online.pay_local_test_checkout(
+                session,
+                checkout,
+                secret=_settings().stripe_webhook_secret,
+                bank_outcome=form.bank_outcome.data,
+                now=now(),
+            )
+        except BillingError as exc:
+            session.rollback()
+            flash(str(exc), "error")
+            return redirect(
+                url_for("employer.test_checkout", group_id=group_id, checkout_id=checkout_id), 303
+            )
+        session.commit()
+        return redirect(
+            url_for("employer.payment_success", group_id=group_id, checkout_id=checkout_id), 303
+        )
+    if request.method == "POST" and checkout.status is not CheckoutStatus.OPEN:
+        return redirect(
+            url_for("employer.payment_success", group_id=group_id, checkout_id=checkout_id), 303
+        )
+    return render_template(
+        "payments/test_checkout.html",
+        scope=scope,
+        checkout=checkout,
+        form=form,
+        invoice_numbers=online.invoice_numbers(db_session(), checkout),
+    )
+
+
+@bp.get("/groups/<int:group_id>/checkouts/<int:checkout_id>/success")
+@role_required(Role.EMPLOYER)
+def payment_success(group_id: int, checkout_id: int):
+    """Back from paying. Records nothing: the payment is recorded when Stripe's webhook says so;
+    this page only shows whether that has happened yet."""
+    scope = load_group(group_id)
+    checkout = _load_checkout(scope, checkout_id)
+    return render_template(
+        "payments/success.html",
+        scope=scope,
+        checkout=checkout,
+        payment=online.checkout_payment(db_session(), checkout),
+    )
+
+
+@bp.get("/groups/<int:group_id>/checkouts/<int:checkout_id>/cancelled")
+@role_required(Role.EMPLOYER)
+def payment_cancelled(group_id: int, checkout_id: int):
+    """The payer left the checkout: nothing was paid or recorded."""
+    scope = load_group(group_id)
+    checkout = _load_checkout(scope, checkout_id)
+    return render_template("payments/cancelled.html", scope=scope, checkout=checkout)
+
+
+@bp.get("/groups/<int:group_id>/payments")
+@role_required(Role.EMPLOYER)
+def payment_list(group_id: int):
+    """Balance, open invoices, credit (and using it), and the payment history."""
+    scope = load_group(group_id)
+    session = db_session()
+    return render_template(
+        "payments/payments.html",
+        scope=scope,
+        summary=account_summary(session, scope.group, today()),
+        options=online.pay_options(session, scope.group),
+        history=payment_history(session, scope.group),
+        credit_form=UseCreditForm(),
+        period_label=period_label,
+        today=today(),
+    )
+
+
+@bp.post("/groups/<int:group_id>/credit/apply")
+@role_required(Role.EMPLOYER)
+def credit_apply(group_id: int):
+    """Use the group's credit on its open invoices, oldest first."""
+    scope = load_group(group_id)
+    form = UseCreditForm()
+    target = url_for("employer.payment_list", group_id=group_id)
+    if not form.validate_on_submit():
+        flash("Tick the box to confirm using your credit.", "error")
+        return redirect(target, 303)
+    session = db_session()
+    try:
+        made = apply_credit(session, scope.group, on=today(), actor=current_user)
+    except BillingError as exc:
+        session.rollback()
+        flash(str(exc), "error")
+        return redirect(target, 303)
+    session.commit()
+    if made:
+        used = sum(a.amount for a in made)
+        flash(f"{format_dollars(used)} of credit was applied to your open invoices.", "success")
+    else:
+        flash("There was no credit and open invoice to match; nothing changed.", "info")
+    return redirect(target, 303)

@@ -1,0 +1,27 @@
+"""The statement's date range: one GET form, shared by the employer portal and the admin side
+(both show the same statement of one group)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask_wtf import FlaskForm
+from wtforms import MonthField
+from wtforms.validators import Optional
+
+
+class StatementRangeForm(FlaskForm):
+    """Coverage months from and to (`YYYY-MM`; browsers without a month picker show a text box).
+    A reading form sent by GET: no CSRF token, and a bookmarkable URL."""
+
+    class Meta:
+        csrf = False
+
+    start = MonthField("From coverage month", validators=[Optional()])
+    end = MonthField("To coverage month", validators=[Optional()])
+
+    def months(self, default_start: date, default_end: date) -> tuple[date, date]:
+        """(first month, last month), each the first of its month; the defaults where empty."""
+        start = self.start.data or default_start
+        end = self.end.data or default_end
+        return start.replace(day=1), end.replace(day=1)

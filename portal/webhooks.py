@@ -1,0 +1,36 @@
+"""Stripe's webhook: the only way an online payment is recorded. The signature is verified,
+the event processed once (billing_core.payments.online), then committed. No CSRF token (Stripe
+cannot send one): the signature is the proof."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, request
+from sqlalchemy.exc import IntegrityError
+
+from billing_core.payments.online import MalformedEvent, receive_webhook
+from billing_core.payments.stripe_gateway import WebhookSignatureInvalid
+from portal.extensions import csrf, db_session
+
+bp = Blueprint("webhooks", __name__)
+
+
+@bp.post("/stripe")
+@csrf.exempt
+def stripe_event():
+    session = db_session()
+    try:
+        result = receive_webhook(
+            session,
+            request.get_data(),
+            request.headers.get("Stripe-Signature"),
+            secret=current_app.config["SETTINGS"].stripe_webhook_secret,
+        )
+        session.commit()
+    except (WebhookSignatureInvalid, MalformedEvent) as exc:
+        session.rollback()
+        return {"error": str(exc)}, 400
+    except IntegrityError:
+        # The same event delivered twice at once: the other delivery recorded it.
+        session.rollback()
+        return {"received": True, "duplicate": True}, 200
+    return {"received": True, "duplicate": result.duplicate, "outcome": result.outcome}, 200

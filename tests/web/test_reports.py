@@ -1,0 +1,156 @@
+"""The staff reports pages: the index, any report as a table (filters, sort, pages, totals),
+the CSV and XLSX downloads of the same rows, and staff-only access."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+
+import pytest
+from openpyxl import load_workbook
+
+from billing_core.money import D
+from tests.factories import make_group, make_invoice
+
+AS_OF = "as_of=2027-01-31"
+
+
+def body(response) -> str:
+    return response.get_data(as_text=True)
+
+
+def table_rows(html: str) -> list[str]:
+    tbody = html.split("<tbody>", 1)[1].split("</tbody>", 1)[0]
+    return re.findall(r"<tr>(.*?)</tr>", tbody, re.S)
+
+
+@pytest.fixture
+def staff(client, cast, login_as):
+    login_as(cast.users["billing_specialist"])
+    return cast
+
+
+def test_index_lists_every_report(client, staff):
+    from billing_core.reports import REPORTS
+
+    html = body(client.get("/admin/reports"))
+    for report in REPORTS.values():
+        assert f'href="/admin/reports/{report.name}"' in html
+        assert report.title in html
+    assert 'href="/admin/reports">Reports</a>' in html  # the nav link
+
+
+def test_aging_page_shows_groups_buckets_and_book_totals(client, staff):
+    # The scenario's January bills (A 150.60, B 76.90) were due Jan 1: 30 days past due.
+    html = body(client.get(f"/admin/reports/aging?{AS_OF}"))
+    rows = table_rows(html)
+    assert len(rows) == 2
+    assert staff.group_a.group_number in rows[0] and "150.60" in rows[0]
+    assert staff.group_b.group_number in rows[1] and "76.90" in rows[1]
+    tfoot = html.split("<tfoot>", 1)[1]
+    assert "Total" in tfoot and "227.50" in tfoot and "100.00%" in tfoot
+    assert f'href="/admin/groups/{staff.group_a.id}"' in rows[0]  # a row leads to its group
+    assert 'value="2027-01-31"' in html  # the filter keeps what was asked
+    # Before the bills were issued there is nothing to age: an empty state that says what to do.
+    early = body(client.get("/admin/reports/aging?as_of=2026-12-01"))
+    assert "Nothing to report for these filters" in early
+
+
+def test_sorting_by_a_column_both_ways(client, staff):
+    a, b = staff.group_a.group_number, staff.group_b.group_number
+    high_first = table_rows(body(client.get(f"/admin/reports/aging?{AS_OF}&sort=-total_open")))
+    assert [a in r for r in high_first] == [True, False]
+    low_first = body(client.get(f"/admin/reports/aging?{AS_OF}&sort=total_open"))
+    assert [b in r for r in table_rows(low_first)] == [True, False]
+    assert 'aria-sort="ascending"' in low_first
+    # The sorted column's heading link flips the direction and keeps the filters.
+    assert "sort=-total_open" in low_first and "as_of=2027-01-31" in low_first
+
+
+def test_group_filter(client, staff):
+    html = body(client.get(f"/admin/reports/aging?{AS_OF}&group={staff.group_b.group_number}"))
+    rows = table_rows(html)
+    assert len(rows) == 1 and staff.group_b.group_number in rows[0]
+
+
+def test_bad_filter_is_shown_next_to_the_field_and_download_goes_back(client, staff):
+    response = client.get("/admin/reports/aging?as_of=31%2F01%2F2027")
+    assert response.status_code == 200
+    html = body(response)
+    assert "Enter a date as YYYY-MM-DD" in html and 'aria-invalid="true"' in html
+    assert "Correct the filters above" in html
+    download = client.get("/admin/reports/aging/download/csv?as_of=nonsense")
+    assert download.status_code == 303
+    assert "/admin/reports/aging?as_of=nonsense" in download.headers["Location"]
+
+
+def test_unknown_report_is_404(client, staff):
+    assert client.get("/admin/reports/payroll").status_code == 404
+    assert client.get("/admin/reports/payroll/download/csv").status_code == 404
+    assert client.get("/admin/reports/aging/download/pdf").status_code == 404
+
+
+def test_pages_of_fifty_with_totals_over_every_page(client, staff, session):
+    for n in range(53):
+        group = make_group(session, group_number=f"PG{n:03d}", name=f"Paged {n:03d}")
+        make_invoice(session, group, D("10.00"), staff.invoice_a.due_on)
+    session.commit()
+    first = body(client.get(f"/admin/reports/aging?{AS_OF}&sort=group_number"))
+    assert len(table_rows(first)) == 50
+    assert "Page 1 of 2" in first and "The total row covers every page" in first
+    assert "757.50" in first.split("<tfoot>", 1)[1]  # 53 x 10.00 + 227.50
+    second = body(client.get(f"/admin/reports/aging?{AS_OF}&sort=group_number&page=2"))
+    assert len(table_rows(second)) == 5
+    assert "Page 2 of 2" in second
+
+
+def test_csv_download_is_every_row_in_the_page_sort(client, staff):
+    response = client.get(f"/admin/reports/aging/download/csv?{AS_OF}&sort=-total_open")
+    assert response.status_code == 200
+    assert response.mimetype == "text/csv"
+    assert 'filename="aging-2027-01-31.csv"' in response.headers["Content-Disposition"]
+    lines = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    header = lines[0]
+    assert header[:3] == ["Group", "Employer", "Current"]
+    first = dict(zip(header, lines[1], strict=True))
+    assert first["Group"] == staff.group_a.group_number
+    assert first["1–30 days"] == "150.60" and first["Open receivable"] == "150.60"
+    assert first["% past due"] == "100"  # a number, written like a rate
+    assert len(lines) == 3
+
+
+def test_xlsx_download_is_a_typed_workbook(client, staff):
+    response = client.get(f"/admin/reports/cash_receipts/download/xlsx?{AS_OF}")
+    assert response.status_code == 200
+    assert response.mimetype.endswith("spreadsheetml.sheet")
+    workbook = load_workbook(io.BytesIO(response.get_data()))
+    assert workbook.sheetnames[0] == "Cash receipts"
+    aging = client.get(f"/admin/reports/aging/download/xlsx?{AS_OF}")
+    sheet = load_workbook(io.BytesIO(aging.get_data()))["Receivables aging"]
+    values = list(sheet.iter_rows(values_only=True))
+    row = dict(zip(values[0], values[1], strict=True))
+    assert row["1–30 days"] == pytest.approx(150.60)
+    assert isinstance(row["Open receivable"], int | float)
+
+
+def test_htmx_request_gets_the_table_fragment(client, staff):
+    response = client.get(f"/admin/reports/aging?{AS_OF}", headers={"HX-Request": "true"})
+    html = body(response)
+    assert "HX-Request" in response.headers["Vary"]
+    assert html.lstrip().startswith('<div id="report-table">') and "<form" not in html
+
+
+@pytest.mark.parametrize("role", ["employer_a", "broker_a"])
+@pytest.mark.parametrize(
+    "path",
+    ["/admin/reports", "/admin/reports/aging", "/admin/reports/aging/download/xlsx"],
+)
+def test_employers_and_brokers_are_refused(client, cast, login_as, role, path):
+    login_as(cast.users[role])
+    assert client.get(path).status_code == 403
+
+
+def test_anonymous_is_sent_to_login(client, cast):
+    response = client.get("/admin/reports/aging/download/csv")
+    assert response.status_code == 302 and "/login" in response.headers["Location"]
