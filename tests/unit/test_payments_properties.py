@@ -103,13 +103,15 @@ def check_invariants(session, group, first_entry_id: int, cash_in: Decimal) -> N
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=st.lists(operation, min_size=1, max_size=10))
-def test_random_money_movements_keep_the_books_whole(session, steps):
-    savepoint = session.begin_nested()
+def test_random_money_movements_keep_the_books_whole(unit_session, steps):
+    # In-memory SQLite (tests/unit/conftest.py): the rules under test are Python's; PostgreSQL's
+    # row locks have their own test (test_payments_concurrency.py).
+    savepoint = unit_session.begin_nested()
     try:
-        run_sequence(session, steps)
+        run_sequence(unit_session, steps)
     finally:
         savepoint.rollback()
-        session.info.pop("ledger_accounts", None)
+        unit_session.info.pop("ledger_accounts", None)
 
 
 def run_sequence(session, steps) -> None:
