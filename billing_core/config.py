@@ -34,6 +34,9 @@ class Settings:
     login_max_failures: int = 5
     lockout_minutes: int = 15
     upload_max_bytes: int = 50 * 1024 * 1024
+    # A census file larger than this is read by a background job (billing_core.jobs), with a
+    # progress bar in the page, rather than during the upload request.
+    census_inline_max_bytes: int = 2 * 1024 * 1024
     # Adjustments above this (absolute dollars) need a supervisor who did not request them.
     adjustment_authority_limit: Decimal = Decimal("500.00")
     extra: dict = field(default_factory=dict)
@@ -44,7 +47,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        """Read APP_ENV, DATABASE_URL, SECRET_KEY, SSN_ENCRYPTION_KEY, STRIPE_*, REDIS_URL.
+        """Read APP_ENV, DATABASE_URL, SECRET_KEY, SSN_ENCRYPTION_KEY, STRIPE_*, REDIS_URL,
+        CENSUS_INLINE_MAX_BYTES.
 
         In production every secret in PRODUCTION_SECRETS must be set explicitly."""
         env = os.environ if environ is None else environ
@@ -74,6 +78,9 @@ class Settings:
             login_max_failures=int(env.get("LOGIN_MAX_FAILURES", defaults.login_max_failures)),
             lockout_minutes=int(env.get("LOCKOUT_MINUTES", defaults.lockout_minutes)),
             upload_max_bytes=int(env.get("UPLOAD_MAX_BYTES", defaults.upload_max_bytes)),
+            census_inline_max_bytes=int(
+                env.get("CENSUS_INLINE_MAX_BYTES", defaults.census_inline_max_bytes)
+            ),
             adjustment_authority_limit=D(
                 env.get("ADJUSTMENT_AUTHORITY_LIMIT") or defaults.adjustment_authority_limit
             ),

@@ -47,6 +47,10 @@ class ConfigurationError(BillingError):
     """The environment is missing a setting that production requires."""
 
 
+class JobQueueUnavailable(BillingError):
+    """REDIS_URL is set but the job could not be queued (Redis unreachable)."""
+
+
 @dataclass(frozen=True)
 class RowError:
     """One problem in bulk input: where it is (file, row or document path, column) and what was expected."""

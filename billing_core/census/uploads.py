@@ -23,7 +23,7 @@ from billing_core.db import utcnow
 from billing_core.errors import AccessDenied, BillingError, RowError, ValidationFailed
 from billing_core.exports import Column, csv_bytes
 from billing_core.models import CensusColumnMapping, EmployerGroup, Upload, User
-from billing_core.models.enums import UploadFormat, UploadKind, UploadStatus
+from billing_core.models.enums import JobStatus, UploadFormat, UploadKind, UploadStatus
 from billing_core.security import mask_ssn
 
 
@@ -115,6 +115,8 @@ def submit_upload(upload: Upload) -> None:
     """The employer confirms a previewed upload: it goes to the staff review queue."""
     if upload.status is not UploadStatus.RECEIVED:
         raise BillingError(f"upload {upload.id} is already {upload.status.value}")
+    if upload.job_status not in (None, JobStatus.DONE):
+        raise BillingError(f"{upload.original_filename} has not been read yet; wait for it")
     upload.status = UploadStatus.SUBMITTED
 
 
@@ -386,6 +388,8 @@ def remap_upload(
         raise BillingError(
             f"{upload.original_filename} is {upload.status.value}; its columns can no longer change"
         )
+    if upload.job_status not in (None, JobStatus.DONE):
+        raise BillingError(f"{upload.original_filename} has not been read yet; wait for it")
     census, columns = read_with_columns(
         upload.content,
         upload.original_filename,

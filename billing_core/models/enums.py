@@ -205,6 +205,15 @@ class UploadStatus(enum.StrEnum):
     RETURNED = "returned"
 
 
+class JobStatus(enum.StrEnum):
+    """A background job's state, as the page polling it shows it."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    FAILED = "failed"
+
+
 class AdjustmentStatus(enum.StrEnum):
     PENDING = "pending"
     APPROVED = "approved"

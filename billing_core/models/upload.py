@@ -5,15 +5,18 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from billing_core.db import Base, UTCDateTime, enum_type, utcnow
-from billing_core.models.enums import UploadFormat, UploadKind, UploadStatus
+from billing_core.models.enums import JobStatus, UploadFormat, UploadKind, UploadStatus
 
 
 class Upload(Base):
     __tablename__ = "upload"
+    __table_args__ = (
+        CheckConstraint("job_progress BETWEEN 0 AND 100", name="job_progress_percent"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("employer_group.id"), index=True)
@@ -41,6 +44,13 @@ class Upload(Base):
     retro_override_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     retro_override_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     retro_override_reason: Mapped[str | None] = mapped_column(Text)
+    # A large file is read by a background job (billing_core.census.jobs): None for a file read
+    # in the request; otherwise the job's state, its progress in percent, what it is doing (or
+    # what it found) in words the sender reads, and why it failed (for staff).
+    job_status: Mapped[JobStatus | None] = mapped_column(enum_type(JobStatus, "job_status"))
+    job_progress: Mapped[int | None] = mapped_column(Integer)
+    job_message: Mapped[str | None] = mapped_column(String(255))
+    job_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -4,6 +4,7 @@ import io
 
 from flask import (
     abort,
+    current_app,
     flash,
     make_response,
     redirect,
@@ -15,6 +16,12 @@ from flask import (
 from flask_login import current_user
 from sqlalchemy import select
 
+from billing_core.census.processing import (
+    PENDING,
+    PROCESS_UPLOAD,
+    keep_for_processing,
+    record_failure,
+)
 from billing_core.census.uploads import (
     Check,
     acknowledgement_for,
@@ -29,11 +36,12 @@ from billing_core.census.uploads import (
     upload_columns,
     upload_problems,
 )
-from billing_core.errors import BillingError, ValidationFailed
+from billing_core.errors import BillingError, JobQueueUnavailable, ValidationFailed
 from billing_core.groups import group_summary
 from billing_core.invoices import invoice_list_query, invoice_rows, period_label
+from billing_core.jobs import enqueue
 from billing_core.models import Invoice, Upload
-from billing_core.models.enums import InvoiceStatus, Role, UploadKind, UploadStatus
+from billing_core.models.enums import InvoiceStatus, JobStatus, Role, UploadKind, UploadStatus
 from portal import invoice_pages, statement_pages
 from portal.employer import bp
 from portal.employer.forms import FIELD_CHOICES, MappingForm, UploadForm
@@ -171,6 +179,8 @@ def upload_list(group_id: int):
         if scope.subgroup_ids is not None:
             return _limited(scope, group_id)
         data, filename = form.file()
+        if len(data) > current_app.config["SETTINGS"].census_inline_max_bytes:
+            return _process_in_background(scope, form, data, filename)
         session = db_session()
         check = check_upload(
             session,
@@ -203,6 +213,42 @@ def upload_list(group_id: int):
         kept=kept,
         saved=saved,
         field_choices=FIELD_CHOICES,
+    )
+
+
+def _process_in_background(scope, form: UploadForm, data: bytes, filename: str):
+    """A file above CENSUS_INLINE_MAX_BYTES: kept at once, read by a job (RQ, or inline without
+    Redis) while its page shows the progress."""
+    session = db_session()
+    kind = form.kind.data or None
+    queued = keep_for_processing(
+        session,
+        scope.group,
+        data,
+        filename,
+        uploaded_by=current_user,
+        kind=UploadKind(kind) if kind else None,
+    )
+    session.commit()  # the job reads the upload from the database, perhaps on another machine
+    if queued.needs_job:
+        try:
+            enqueue(
+                PROCESS_UPLOAD,
+                queued.upload.id,
+                today().isoformat(),
+                kind,
+                form.chosen(),
+                settings=current_app.config["SETTINGS"],
+                session_factory=current_app.extensions["session_factory"],
+            )
+        except JobQueueUnavailable as error:
+            current_app.logger.error("census upload %s not queued: %s", queued.upload.id, error)
+            record_failure(session, queued.upload.id, error)
+            session.commit()
+    if queued.duplicate:
+        flash(f"{filename} was received before: this is that upload.", "info")
+    return _go(
+        url_for("employer.upload_detail", group_id=scope.group.id, upload_id=queued.upload.id)
     )
 
 
@@ -290,26 +336,70 @@ def _upload_context(scope, upload, check: Check) -> dict:
     }
 
 
-@bp.get("/groups/<int:group_id>/uploads/<int:upload_id>")
-@role_required(Role.EMPLOYER)
-def upload_detail(group_id: int, upload_id: int):
-    scope, upload = _load_upload(group_id, upload_id)
+def _being_read(upload) -> bool:
+    """A large file whose job has not finished (queued, running or failed): its page shows the
+    job's progress instead of a preview."""
+    return upload.job_status in PENDING or upload.job_status is JobStatus.FAILED
+
+
+def _preview_context(scope, upload) -> dict:
     session = db_session()
     preview = preview_upload(
         session, upload, actor=current_user, today=today(), priced_status=UploadStatus.RECEIVED
     )
     session.rollback()
     problems = preview.census.errors + preview.diff.errors
+    message = None
+    if problems:
+        message = f"{upload.original_filename} no longer applies"
+        if upload.job_status is JobStatus.DONE and upload.status is UploadStatus.RECEIVED:
+            message = f"{upload.original_filename} has problems; nothing from it is applied"
     check = Check(
         preview.census,
         upload_columns(upload, preview.census, saved_mapping(session, upload.group_id)),
-        f"{upload.original_filename} no longer applies" if problems else None,
+        message,
         problems,
         upload=upload,
         diff=preview.diff,
         impact=preview.impact,
     )
-    return render_template("employer/upload.html", **_upload_context(scope, upload, check))
+    return _upload_context(scope, upload, check)
+
+
+@bp.get("/groups/<int:group_id>/uploads/<int:upload_id>")
+@role_required(Role.EMPLOYER)
+def upload_detail(group_id: int, upload_id: int):
+    scope, upload = _load_upload(group_id, upload_id)
+    if _being_read(upload):
+        return render_template("employer/upload.html", scope=scope, upload=upload)
+    return render_template("employer/upload.html", **_preview_context(scope, upload))
+
+
+@bp.get("/groups/<int:group_id>/uploads/<int:upload_id>/status")
+@role_required(Role.EMPLOYER)
+def upload_status(group_id: int, upload_id: int):
+    """What the upload page's progress bar polls (htmx, every second): the progress while the
+    job runs, then the preview or problems the page shows. Without htmx: the whole page."""
+    scope, upload = _load_upload(group_id, upload_id)
+    if _being_read(upload):
+        response = make_response(
+            render_page_or_fragment(
+                "employer/upload.html",
+                "census/_upload_progress.html",
+                scope=scope,
+                upload=upload,
+            )
+        )
+    else:
+        response = make_response(
+            render_page_or_fragment(
+                "employer/upload.html",
+                "census/_upload_check.html",
+                **_preview_context(scope, upload),
+            )
+        )
+    response.vary.add("HX-Request")
+    return response
 
 
 @bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/mapping")

@@ -1,0 +1,310 @@
+"""A census file above CENSUS_INLINE_MAX_BYTES is kept at once and read by a background job: inline
+here (no REDIS_URL), and on a real Redis queue with an in-process RQ worker when Redis is up.
+The page shows the job's progress, then the same preview or problems as a small file's."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+from datetime import date
+
+import pytest
+from sqlalchemy import select
+
+from billing_core.census import processing
+from billing_core.census.processing import FAILED_MESSAGE, PROCESS_UPLOAD, keep_for_processing
+from billing_core.census.uploads import submit_upload
+from billing_core.config import Settings
+from billing_core.errors import BillingError, JobQueueUnavailable
+from billing_core.jobs import enqueue
+from billing_core.models import Upload
+from billing_core.models.enums import JobStatus, UploadFormat, UploadKind, UploadStatus
+from portal import create_app
+from tests.conftest import IN_CI
+from tests.web.conftest import csrf_token
+
+THRESHOLD = 200  # bytes: the files below are larger, so they go through the job path
+
+
+@pytest.fixture
+def web_app(session_factory):
+    settings = Settings().with_overrides(census_inline_max_bytes=THRESHOLD, redis_url="")
+    return create_app(
+        {
+            "TESTING": True,
+            "SESSION_FACTORY": session_factory,
+            "SERVER_NAME": "portal.test",
+            "SETTINGS": settings,
+        }
+    )
+
+
+def _term_file(member) -> str:
+    text = (
+        "Employee ID,First Name,Last Name,Date of Birth,Action,Termination Date\n"
+        f"{member.employee_id},{member.first_name},{member.last_name},"
+        f"{member.birth_date:%m/%d/%Y},Term,12/31/2026\n"
+    )
+    assert len(text) < 2 * THRESHOLD
+    return text.ljust(THRESHOLD + 1, "\n")  # blank lines: read as nothing
+
+
+def _post(client, url, name, text, token):
+    return client.post(
+        url,
+        data={
+            "csrf_token": token,
+            "kind": "change",
+            "census_file": (io.BytesIO(text.encode()), name),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+
+
+def test_a_large_file_is_read_by_the_job_and_previewed(client, cast, login_as, session):
+    url = f"/employer/groups/{cast.group_a.id}/uploads"
+    login_as(cast.users["employer_a"])
+    token = csrf_token(client, url)
+    page = _post(client, url, "big.csv", _term_file(cast.member_west), token)
+    html = page.get_data(as_text=True)
+    # Inline, the job has run before the redirect lands: the preview, as for a small file.
+    assert "Westbrook" in html and "Dental: end" in html
+    assert "-38.20" in html.split("Premium impact")[1]
+    assert "<progress" not in html
+    upload = session.scalar(select(Upload))
+    session.refresh(upload)
+    assert (upload.status, upload.job_status, upload.job_progress) == (
+        UploadStatus.RECEIVED,
+        JobStatus.DONE,
+        100,
+    )
+    assert upload.job_message == "Read 1 rows: 0 adds, 1 terms, 0 changes"
+    assert (upload.row_count, upload.error_count, upload.file_kind) == (1, 0, UploadKind.CHANGE)
+    assert upload.column_mapping["Employee ID"] == "employee_id"
+
+    submitted = client.post(
+        f"{url}/{upload.id}/submit", data={"csrf_token": token}, follow_redirects=True
+    )
+    assert "was submitted; billing will review it" in submitted.get_data(as_text=True)
+
+
+def test_a_small_file_is_still_read_in_the_request(client, cast, login_as, session):
+    url = f"/employer/groups/{cast.group_a.id}/uploads"
+    login_as(cast.users["employer_a"])
+    token = csrf_token(client, url)
+    text = _term_file(cast.member_west).rstrip("\n") + "\n"
+    assert len(text) <= THRESHOLD
+    assert "Dental: end" in _post(client, url, "small.csv", text, token).get_data(as_text=True)
+    upload = session.scalar(select(Upload))
+    assert upload.job_status is None and upload.job_progress is None
+
+
+def test_a_large_file_with_problems_shows_them_on_its_page(client, cast, login_as, session):
+    url = f"/employer/groups/{cast.group_a.id}/uploads"
+    login_as(cast.users["employer_a"])
+    token = csrf_token(client, url)
+    text = "Employee ID,First Name,Last Name,DOB\nE1,Ann,Avery,13/45/1990\n".ljust(
+        THRESHOLD + 1, "\n"
+    )
+    html = _post(client, url, "bad.csv", text, token).get_data(as_text=True)
+    assert "bad.csv has problems; nothing from it is applied" in html
+    assert "13/45/1990" in html and "not a real date" in html
+    assert "Submit bad.csv" not in html
+    upload = session.scalar(select(Upload))
+    session.refresh(upload)
+    assert upload.job_status is JobStatus.DONE and upload.error_count >= 1
+    assert upload.status is UploadStatus.RECEIVED
+
+
+def _queued(session, cast, text: str) -> Upload:
+    """A large file kept with its job queued (not run): what the page shows while it waits."""
+    queued = keep_for_processing(
+        session,
+        cast.group_a,
+        text.encode(),
+        "big.csv",
+        uploaded_by=cast.users["employer_a"],
+        kind=UploadKind.CHANGE,
+    )
+    session.commit()
+    return queued.upload
+
+
+def test_the_page_shows_progress_and_the_status_fragment_polls(client, cast, login_as, session):
+    upload = _queued(session, cast, _term_file(cast.member_west))
+    assert (upload.file_format, upload.job_status) == (UploadFormat.CSV, JobStatus.QUEUED)
+    detail = f"/employer/groups/{cast.group_a.id}/uploads/{upload.id}"
+    status = f"{detail}/status"
+    login_as(cast.users["employer_a"])
+
+    page = client.get(detail).get_data(as_text=True)  # no JavaScript: the page says where it is
+    assert '<progress id="job-progress-' in page and 'value="0"' in page
+    assert "Waiting to be read" in page and f'href="{detail}"' in page
+    assert 'hx-trigger="every 1s"' in page and f'hx-get="{status}"' in page
+
+    upload.job_status, upload.job_progress, upload.job_message = (
+        JobStatus.RUNNING,
+        40,
+        "Validated 1 rows; comparing with enrollment",
+    )
+    session.commit()
+    fragment = client.get(status, headers={"HX-Request": "true"})
+    html = fragment.get_data(as_text=True)
+    assert "HX-Request" in fragment.headers["Vary"]
+    assert "<html" not in html and 'value="40"' in html and "40%" in html
+    assert "comparing with enrollment" in html and 'hx-trigger="every 1s"' in html
+
+    # The job finishes; the next poll answers with the preview, and polling stops.
+    processing.process_upload(session, upload.id, date.today().isoformat(), "change")
+    html = client.get(status, headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert "<html" not in html and "Dental: end" in html and "every 1s" not in html
+    assert "Dental: end" in client.get(status).get_data(as_text=True)  # no htmx: the page
+
+    login_as(cast.users["employer_b"])
+    assert client.get(status, headers={"HX-Request": "true"}).status_code == 404
+
+
+def test_a_failed_job_is_recorded_and_leaves_the_upload_unread(
+    client, cast, login_as, session, monkeypatch
+):
+    def broken(*args, **kwargs):
+        raise RuntimeError("enrollment store unavailable")
+
+    monkeypatch.setattr(processing, "diff_census", broken)
+    url = f"/employer/groups/{cast.group_a.id}/uploads"
+    login_as(cast.users["employer_a"])
+    token = csrf_token(client, url)
+    text = _term_file(cast.member_west)
+    html = _post(client, url, "big.csv", text, token).get_data(as_text=True)
+    assert "big.csv could not be read." in html and FAILED_MESSAGE in html
+    assert "every 1s" not in html and "Submit big.csv" not in html
+    upload = session.scalar(select(Upload))
+    session.refresh(upload)
+    assert upload.job_status is JobStatus.FAILED
+    assert upload.job_error == "RuntimeError: enrollment store unavailable"
+    assert "RuntimeError" not in html  # for staff, not the sender
+    # Unread: what the job would have found was never written.
+    assert (upload.status, upload.row_count, upload.column_mapping) == (
+        UploadStatus.RECEIVED,
+        0,
+        None,
+    )
+    with pytest.raises(BillingError, match="has not been read yet"):
+        submit_upload(upload)
+
+    # Uploading the same file again runs the job again.
+    monkeypatch.undo()
+    html = _post(client, url, "big.csv", text, token).get_data(as_text=True)
+    assert "was received before" in html and "Dental: end" in html
+    session.refresh(upload)
+    assert (upload.job_status, upload.job_error, upload.row_count) == (JobStatus.DONE, None, 1)
+
+
+def test_a_job_that_already_ran_is_not_run_again(session, cast):
+    upload = _queued(session, cast, _term_file(cast.member_west))
+    today = date.today().isoformat()
+    assert processing.process_upload(session, upload.id, today, "change") is JobStatus.DONE
+    upload.job_message = "kept"
+    session.commit()
+    assert processing.process_upload(session, upload.id, today, "change") is JobStatus.DONE
+    assert upload.job_message == "kept"
+
+
+# ---------------------------------------------------------------------------------------------
+# On a real Redis queue, run by an in-process RQ worker against a SQLite file of its own (the
+# worker opens its own connection, so the test's data must be committed, outside the outer
+# transaction the other tests run in).
+
+REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@pytest.fixture
+def redis_connection():
+    from redis import Redis
+    from redis.exceptions import RedisError
+
+    connection = Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        connection.ping()
+    except RedisError as exc:
+        if IN_CI:
+            raise
+        pytest.skip(f"Redis at {REDIS_URL} unreachable ({exc}); start it with redis-server")
+    yield connection
+    connection.close()
+
+
+def test_a_large_file_is_read_by_an_rq_worker(redis_connection, tmp_path, monkeypatch):
+    from rq import Queue, SimpleWorker
+
+    from billing_core import migrate
+    from billing_core.db import make_engine, make_session_factory
+    from tests.factories import scenario
+
+    database_url = f"sqlite:///{tmp_path / 'worker.sqlite'}"
+    engine = make_engine(database_url)
+    migrate.upgrade(engine)
+    with make_session_factory(engine)() as session:
+        cast = scenario(session)
+        upload = _queued(session, cast, _term_file(cast.member_west))
+        upload_id = upload.id
+    engine.dispose()
+
+    queue_name = f"census-test-{uuid.uuid4().hex}"
+    monkeypatch.setenv("DATABASE_URL", database_url)  # what the worker's own session opens
+    settings = Settings().with_overrides(redis_url=REDIS_URL, database_url=database_url)
+    queue = Queue(queue_name, connection=redis_connection)
+    try:
+        handle = enqueue(
+            PROCESS_UPLOAD,
+            upload_id,
+            date.today().isoformat(),
+            "change",
+            None,
+            settings=settings,
+            queue_name=queue_name,
+            redis_connection=redis_connection,
+        )
+        assert (handle.inline, handle.queue, handle.status) == (False, queue_name, "queued")
+        assert queue.count == 1
+        worker = SimpleWorker([queue], connection=redis_connection)
+        assert worker.work(burst=True)
+        assert queue.fetch_job(handle.id).get_status() == "finished"
+    finally:
+        queue.delete(delete_jobs=True)
+
+    engine = make_engine(database_url)
+    with make_session_factory(engine)() as session:
+        done = session.get(Upload, upload_id)
+        assert (done.job_status, done.job_progress, done.row_count) == (JobStatus.DONE, 100, 1)
+        assert done.job_message == "Read 1 rows: 0 adds, 1 terms, 0 changes"
+    engine.dispose()
+
+
+def test_an_unreachable_queue_is_refused_clearly():
+    settings = Settings().with_overrides(redis_url="redis://127.0.0.1:1/0")
+    with pytest.raises(JobQueueUnavailable, match="the job queue is unavailable"):
+        enqueue(PROCESS_UPLOAD, 1, "2027-01-01", settings=settings, queue_name="never-used")
+
+
+def test_a_file_that_cannot_be_queued_says_so(client, cast, login_as, session, monkeypatch):
+    from portal.employer import views
+
+    def unavailable(*args, **kwargs):
+        raise JobQueueUnavailable("the job queue is unavailable (connection refused)")
+
+    monkeypatch.setattr(views, "enqueue", unavailable)
+    url = f"/employer/groups/{cast.group_a.id}/uploads"
+    login_as(cast.users["employer_a"])
+    html = _post(
+        client, url, "big.csv", _term_file(cast.member_west), csrf_token(client, url)
+    ).get_data(as_text=True)
+    assert "big.csv could not be read." in html and "every 1s" not in html
+    upload = session.scalar(select(Upload))
+    session.refresh(upload)
+    assert upload.job_status is JobStatus.FAILED
+    assert upload.job_error == (
+        "JobQueueUnavailable: the job queue is unavailable (connection refused)"
+    )
