@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import String, case, cast, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
+from billing_core.db import Money
 from billing_core.invoicing import previous_invoice
 from billing_core.models import Invoice, InvoiceLine, Member, Plan, Product
 from billing_core.models.enums import InvoiceSection
@@ -63,6 +64,10 @@ class BridgeStep:
     @property
     def amount(self) -> Decimal:
         return sum((r.change for r in self.rows), ZERO)
+
+    @property
+    def count(self) -> int:
+        return len(self.rows)
 
 
 @dataclass
@@ -298,6 +303,132 @@ def bill_bridge(session: Session, invoice: Invoice) -> Bridge:
         prior_billed=billed_premium(prior),
         current_billed=billed_premium(invoice),
         steps=list(steps.values()),
+    )
+
+
+@dataclass(frozen=True)
+class StepTotal:
+    """One step of a `BridgeTotals`: its amount (dollars) and how many member x product
+    differences (or retro lines) make it up."""
+
+    key: str
+    label: str
+    amount: Decimal
+    count: int
+
+
+@dataclass(frozen=True)
+class BridgeTotals:
+    """The bill bridge's step totals without the people behind them (see `bridge_totals`)."""
+
+    invoice: Invoice
+    prior_invoice: Invoice | None
+    prior_billed: Decimal
+    current_billed: Decimal
+    steps: list[StepTotal]
+
+    def step(self, key: str) -> StepTotal:
+        for step in self.steps:
+            if step.key == key:
+                return step
+        raise KeyError(key)
+
+    @property
+    def balances(self) -> bool:
+        return self.prior_billed + sum((s.amount for s in self.steps), ZERO) == self.current_billed
+
+
+def bridge_totals(session: Session, invoice: Invoice) -> BridgeTotals:
+    """`bill_bridge`'s step amounts and row counts (dollars), for a document that prints only
+    the steps (the statement PDF): one grouped query in the database instead of loading every
+    premium line of both invoices. Same steps and the same first-match rule as `bill_bridge`;
+    what each side was billed on (plans, tiers, volumes, rate versions, rates) is compared by
+    its lowest and highest value, which decides the same step unless one member x product was
+    billed on three or more different values within one invoice. Totals are exact either way:
+    the steps always sum from prior to current."""
+    prior = previous_invoice(session, invoice)
+    ids = [invoice.id] + ([prior.id] if prior else [])
+    now = InvoiceLine.invoice_id == invoice.id
+    was = InvoiceLine.invoice_id != invoice.id
+    billed_on = {
+        "plan": InvoiceLine.plan_id,
+        "tier": cast(InvoiceLine.tier, String),
+        "volume": InvoiceLine.volume,
+        "version": InvoiceLine.rate_version_id,
+        "rate": InvoiceLine.rate,
+    }
+    columns = [
+        func.sum(case((now, InvoiceLine.amount), else_=0)).label("now_amount"),
+        func.sum(case((was, InvoiceLine.amount), else_=0)).label("was_amount"),
+        func.count(case((now, 1))).label("now_lines"),
+        func.count(case((was, 1))).label("was_lines"),
+    ]
+    for name, column in billed_on.items():
+        for side, condition in (("now", now), ("was", was)):
+            columns.append(func.min(case((condition, column))).label(f"{side}_{name}_lo"))
+            columns.append(func.max(case((condition, column))).label(f"{side}_{name}_hi"))
+    per = (
+        select(*columns)
+        .join(Plan, Plan.id == InvoiceLine.plan_id)
+        .where(InvoiceLine.invoice_id.in_(ids), InvoiceLine.section == InvoiceSection.PREMIUM)
+        .group_by(InvoiceLine.member_id, Plan.product_id)
+        .subquery()
+    )
+
+    def differs(*names: str):
+        return or_(
+            *(
+                getattr(per.c, f"now_{n}_{end}").is_distinct_from(getattr(per.c, f"was_{n}_{end}"))
+                for n in names
+                for end in ("lo", "hi")
+            )
+        )
+
+    step = case(
+        (per.c.was_lines == 0, literal("adds")),
+        (per.c.now_lines == 0, literal("terms")),
+        (differs("plan", "tier"), literal("tier_plan")),
+        (differs("volume"), literal("volume")),
+        (differs("version", "rate"), literal("rate")),
+        (per.c.now_amount > per.c.was_amount, literal("adds")),
+        else_=literal("terms"),
+    ).label("step")
+    totals = {
+        key: (amount, count)
+        for key, amount, count in session.execute(
+            select(
+                step,
+                type_coerce(func.sum(per.c.now_amount - per.c.was_amount), Money()),
+                func.count(),
+            )
+            .where(
+                (per.c.now_amount != per.c.was_amount)
+                | (per.c.now_lines == 0)
+                | (per.c.was_lines == 0)
+            )
+            .group_by(step)
+        )
+    }
+    retro = dict.fromkeys(ids, (ZERO, 0))
+    for invoice_id, amount, count in session.execute(
+        select(
+            InvoiceLine.invoice_id,
+            type_coerce(func.sum(InvoiceLine.amount), Money()),
+            func.count(),
+        )
+        .where(InvoiceLine.invoice_id.in_(ids), InvoiceLine.section == InvoiceSection.RETRO)
+        .group_by(InvoiceLine.invoice_id)
+    ):
+        retro[invoice_id] = (amount, count)
+    now_retro = retro[invoice.id]
+    was_retro = retro[prior.id] if prior else (ZERO, 0)
+    totals["retro"] = (now_retro[0] - was_retro[0], now_retro[1] + was_retro[1])
+    return BridgeTotals(
+        invoice=invoice,
+        prior_invoice=prior,
+        prior_billed=billed_premium(prior),
+        current_billed=billed_premium(invoice),
+        steps=[StepTotal(key, label, *totals.get(key, (ZERO, 0))) for key, label in STEPS],
     )
 
 

@@ -38,7 +38,7 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from billing_core import ledger
-from billing_core.bill_bridge import Bridge, bill_bridge
+from billing_core.bill_bridge import BridgeTotals, bridge_totals
 from billing_core.enrollment import add_months, month_start
 from billing_core.invoices import period_label
 from billing_core.ledger import Chart
@@ -189,7 +189,7 @@ class Statement:
     credit: Decimal
     ledger_receivable: Decimal
     latest_invoice: Invoice | None
-    bridge: Bridge | None = None
+    bridge: BridgeTotals | None = None
     products: list[str] = field(default_factory=list)
 
     @property
@@ -397,7 +397,7 @@ def paid_vs_billed(
     """The paid-vs-billed statement of `group` for coverage periods from `start`'s month,
     with every balance as of `end` (end of day). See the module docstring for what is counted
     where; amounts in dollars. `today` only labels payment statuses ("as of today").
-    `with_bridge`: also build the latest invoice's bill bridge (for the PDF chart)."""
+    `with_bridge`: also total the latest invoice's bill bridge by step (for the PDF chart)."""
     check_range(start, end)
     start = month_start(start)
     receivable = ledger.account(session, Chart.RECEIVABLE, group)
@@ -537,7 +537,7 @@ def paid_vs_billed(
         credit=credit,
         ledger_receivable=ledger_receivable,
         latest_invoice=latest,
-        bridge=bill_bridge(session, latest) if with_bridge and latest is not None else None,
+        bridge=bridge_totals(session, latest) if with_bridge and latest is not None else None,
         products=sorted(products, key=_product_order),
     )
 

@@ -24,7 +24,7 @@ from matplotlib.backends.backend_svg import FigureCanvasSVG  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import FuncFormatter, MaxNLocator  # noqa: E402
 
-from billing_core.bill_bridge import Bridge  # noqa: E402
+from billing_core.bill_bridge import Bridge, BridgeTotals  # noqa: E402
 from billing_core.money import ZERO, cents  # noqa: E402
 
 TOTAL_COLOUR = "#1f4e8c"  # the portal's brand blue
@@ -87,7 +87,7 @@ class _Bar:
     text: str
 
 
-def _bars(bridge: Bridge) -> list[_Bar]:
+def _bars(bridge: Bridge | BridgeTotals) -> list[_Bar]:
     prior_period = (
         f"{bridge.prior_invoice.period_start:%b %Y}" if bridge.prior_invoice else "no prior bill"
     )
@@ -138,7 +138,7 @@ def _limits(bars: list[_Bar]) -> tuple[float, float, bool]:
     return low - (pad if low < 0 else 0.0), high + pad, False
 
 
-def bridge_summary_text(bridge: Bridge) -> str:
+def bridge_summary_text(bridge: Bridge | BridgeTotals) -> str:
     """The chart in words (its aria-label, or an image's alt text): every bar's amount."""
     steps = "; ".join(f"{step.label.lower()} {signed_money(step.amount)}" for step in bridge.steps)
     return (
@@ -147,7 +147,7 @@ def bridge_summary_text(bridge: Bridge) -> str:
     )
 
 
-def bridge_waterfall_svg(bridge: Bridge) -> str:
+def bridge_waterfall_svg(bridge: Bridge | BridgeTotals) -> str:
     """The bill bridge as a waterfall: the prior bill's premium, one floating bar per step (a
     thin line for a step of zero), the current bill's premium; each bar labelled with its signed
     amount. Returns an `<svg role="img" aria-label=...>` element with a `<title>` and no XML
@@ -249,7 +249,7 @@ def svg_data_uri(svg: str) -> str:
     return "data:image/svg+xml;base64," + base64.b64encode(svg.encode()).decode("ascii")
 
 
-def _title(bridge: Bridge) -> str:
+def _title(bridge: Bridge | BridgeTotals) -> str:
     return (
         f"Bill bridge for invoice {bridge.invoice.invoice_number}: "
         f"from {money(bridge.prior_billed)} to {money(bridge.current_billed)}"
@@ -378,37 +378,3 @@ def billed_paid_svg(months, *, salt: str = "billed-paid") -> str:
 def aging_summary_text(rows) -> str:
     parts = "; ".join(f"{label} {money(amount)}" for label, amount in rows)
     return f"Open balance by days past due. {parts}."
-
-
-def aging_svg(rows, *, salt: str = "aging") -> str:
-    """Aging as horizontal bars: one per bucket (`rows`: (label, Decimal) in bucket order),
-    each labelled with its amount, so a zero bucket still reads 0.00."""
-    rows = list(rows)
-    with _LOCK, matplotlib.rc_context({**_RC, "svg.hashsalt": salt}):
-        figure = Figure(figsize=(3.6, 2.0), dpi=96)
-        FigureCanvasSVG(figure)
-        axes = figure.add_axes((0.25, 0.05, 0.55, 0.9))
-        values = [float(amount) for _, amount in rows]
-        y = list(range(len(rows)))
-        axes.barh(y, values, 0.62, color=AGING_COLOURS[: len(rows)], zorder=3)
-        span = max([abs(v) for v in values] + [1.0])
-        for i, (_, amount) in enumerate(rows):
-            axes.annotate(
-                money(amount),
-                (max(float(amount), 0.0), i),
-                xytext=(3, 0),
-                textcoords="offset points",
-                va="center",
-                fontsize=7.5,
-                color=INK,
-                annotation_clip=False,
-            )
-        labels = [label if label == "Current" else f"{label} days" for label, _ in rows]
-        axes.set_yticks(y, labels, fontsize=7.5)
-        axes.invert_yaxis()
-        axes.set_xlim(min(0.0, min(values + [0.0])), span * 1.02)
-        axes.set_xticks([])
-        axes.tick_params(axis="y", length=0)
-        for side in ("top", "right", "bottom"):
-            axes.spines[side].set_visible(False)
-        return _svg(figure, aging_summary_text(rows), "Open balance by days past due")

@@ -257,15 +257,11 @@ def render_invoice_pdf(
 
 def statement_document_context(statement) -> dict:
     """Everything the statement PDF shows (`billing_core.statements.Statement`): the figures,
-    the charts as data: URLs (billed vs paid by month, aging, the latest bill's bridge) with
-    their words for screen readers, and the tables beside them."""
+    the charts as data: URLs (billed vs paid by month, the latest bill's bridge) with their
+    words for screen readers, and the tables beside them. Aging is a table only: a chart of
+    its six figures added drawing time and nothing the table does not say."""
     from billing_core.exports import statement_summary_rows
-    from portal.charts import (
-        aging_summary_text,
-        aging_svg,
-        billed_paid_summary_text,
-        billed_paid_svg,
-    )
+    from portal.charts import billed_paid_summary_text, billed_paid_svg
 
     s = statement
     salt = f"statement-{s.group.group_number}-{s.start:%Y%m}-{s.end:%Y%m%d}"
@@ -276,11 +272,8 @@ def statement_document_context(statement) -> dict:
         "summary": statement_summary_rows(s)[3:],
         "periods": s.period_totals(),
         "products": s.product_totals(),
-        "open_lines": s.open_lines,
         "months_chart_src": svg_data_uri(billed_paid_svg(s.months, salt=f"{salt}-months")),
         "months_chart_alt": billed_paid_summary_text(s.months),
-        "aging_chart_src": svg_data_uri(aging_svg(s.aging_rows, salt=f"{salt}-aging")),
-        "aging_chart_alt": aging_summary_text(s.aging_rows),
         "bridge": bridge,
         "bridge_chart_src": svg_data_uri(bridge_waterfall_svg(bridge)) if bridge else None,
         "bridge_chart_alt": bridge_summary_text(bridge) if bridge else "",
