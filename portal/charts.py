@@ -337,20 +337,24 @@ def billed_paid_svg(months, *, salt: str = "billed-paid") -> str:
             zorder=3,
         )
         top = max(billed + paid + [1.0])
+        # More than a year of months leaves no room for "1.82M open" side by side: the amount
+        # alone, turned upright (the figure's alt text and the table below say what it is).
+        crowded = len(months) > 12
         for i, m in enumerate(months):
             if m.open > 0 and m.billed > 0:
                 axes.annotate(
-                    f"{_compact(float(m.open))} open",
+                    _compact(float(m.open)) if crowded else f"{_compact(float(m.open))} open",
                     (i, max(float(m.billed), float(m.paid))),
                     xytext=(0, 3),
                     textcoords="offset points",
                     ha="center",
                     va="bottom",
+                    rotation=90 if crowded else 0,
                     fontsize=6.5,
                     color=MUTED,  # not yet due is not an alarm: no warning colour
                     zorder=4,
                 )
-        axes.set_ylim(min(0.0, min(billed + paid)), top * 1.16)
+        axes.set_ylim(min(0.0, min(billed + paid)), top * (1.45 if crowded else 1.16))
         axes.set_xlim(-0.6, len(months) - 0.4)
         step = 1 if len(months) <= 14 else 2
         axes.set_xticks(
