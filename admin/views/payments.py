@@ -45,7 +45,7 @@ from billing_core.payments.refunds import (
     reject_refund,
     request_refund,
 )
-from billing_core.payments.stripe_gateway import StripeGateway
+from billing_core.payments.stripe_gateway import gateway_from_settings
 from billing_core.payments.suspense import apply_suspense, close_suspense
 from billing_core.receivables import (
     AGING_BUCKETS,
@@ -62,10 +62,8 @@ def refund_gateway() -> RefundGateway | None:
     """The processor refund for card and ACH debit payments, the one place it is built: Stripe
     from the app settings, or None without keys (approval then leaves the refund in refunds
     payable and staff mark it paid once refunded in the Stripe dashboard)."""
-    settings = current_app.config["SETTINGS"]
-    if not settings.stripe_secret_key:
-        return None
-    return StripeGateway(settings.stripe_secret_key, settings.stripe_api_base).refund
+    gateway = gateway_from_settings(current_app.config["SETTINGS"])
+    return gateway.refund if gateway else None
 
 
 # --- plumbing --------------------------------------------------------------------------------

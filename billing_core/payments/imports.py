@@ -224,6 +224,7 @@ class _Matcher:
         self.session = session
         self._invoices: dict[str, Invoice | None] = {}
         self._groups: dict[str, EmployerGroup | None] = {}
+        self._names: dict[str, EmployerGroup] | None = None  # plain name -> group, read once
 
     def invoice(self, number: str | None) -> Invoice | None:
         if not number:
@@ -254,9 +255,12 @@ class _Matcher:
         name = _plain_name(payer_name)
         if not name:
             return None
-        for group in self.session.scalars(select(EmployerGroup)):
-            if _plain_name(group.name) == name:
-                return group
+        if self._names is None:
+            self._names = {}
+            for group in self.session.scalars(select(EmployerGroup).order_by(EmployerGroup.id)):
+                self._names.setdefault(_plain_name(group.name), group)
+        if name in self._names:
+            return self._names[name]
         group_id = self.session.scalar(
             select(Payment.group_id)
             .where(func.upper(Payment.payer_name) == payer_name.strip().upper())

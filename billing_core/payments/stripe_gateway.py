@@ -123,6 +123,14 @@ class StripeGateway:
         return created.id, created.status == "succeeded"
 
 
+def gateway_from_settings(settings) -> StripeGateway | None:
+    """The gateway the app's settings configure (`stripe_secret_key`, `stripe_api_base`), or
+    None without a key: then there is no Stripe, and refunds wait in refunds payable."""
+    if not settings.stripe_secret_key:
+        return None
+    return StripeGateway(settings.stripe_secret_key, settings.stripe_api_base)
+
+
 def verify_event(payload: bytes, sig_header: str | None, secret: str) -> dict:
     """The event in a webhook body, as plain JSON data, once its Stripe-Signature header
     verifies against `secret` (and its timestamp is within Stripe's five-minute tolerance).

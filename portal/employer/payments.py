@@ -17,7 +17,7 @@ from billing_core.models.enums import CheckoutStatus, PaymentMethod, Role
 from billing_core.money import format_dollars
 from billing_core.payments import online
 from billing_core.payments.allocation import apply_credit
-from billing_core.payments.stripe_gateway import StripeGateway
+from billing_core.payments.stripe_gateway import StripeGateway, gateway_from_settings
 from billing_core.receivables import account_summary, payment_history
 from portal.employer import bp
 from portal.employer.payment_forms import LocalCheckoutForm, PayForm, UseCreditForm
@@ -30,10 +30,7 @@ def _settings() -> Settings:
 
 
 def _gateway() -> StripeGateway | None:
-    settings = _settings()
-    if not settings.stripe_secret_key:
-        return None
-    return StripeGateway(settings.stripe_secret_key, settings.stripe_api_base)
+    return gateway_from_settings(_settings())
 
 
 def _local_checkout_enabled() -> bool:
