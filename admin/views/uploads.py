@@ -10,7 +10,6 @@ from datetime import date
 from flask import abort, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
@@ -22,10 +21,10 @@ from billing_core.census.uploads import (
     override_retro_window,
     return_upload,
     review_upload,
+    submitted_uploads,
 )
 from billing_core.errors import BillingError
-from billing_core.models import EmployerGroup, Upload
-from billing_core.models.enums import Role, UploadStatus
+from billing_core.models.enums import Role
 from portal.extensions import db_session
 from portal.web import Page, client_ip, load_group, role_required, today
 
@@ -47,17 +46,7 @@ class OverrideForm(FlaskForm):
 
 @bp.get("/uploads")
 def upload_queue():
-    rows = (
-        db_session()
-        .execute(
-            select(Upload, EmployerGroup)
-            .join(EmployerGroup, EmployerGroup.id == Upload.group_id)
-            .where(Upload.status == UploadStatus.SUBMITTED)
-            .order_by(Upload.created_at)
-        )
-        .all()
-    )
-    return render_template("admin/uploads.html", rows=rows)
+    return render_template("admin/uploads.html", rows=submitted_uploads(db_session()))
 
 
 def _load(group_id: int, upload_id: int):

@@ -125,6 +125,27 @@ def find_upload(session: Session, group_id: int, upload_id: int) -> Upload | Non
     return session.scalar(select(Upload).where(Upload.id == upload_id, Upload.group_id == group_id))
 
 
+def group_uploads(session: Session, group_id: int) -> list[Upload]:
+    """The group's uploads, newest first (the caller has already scoped the group)."""
+    return list(
+        session.scalars(
+            select(Upload).where(Upload.group_id == group_id).order_by(Upload.created_at.desc())
+        )
+    )
+
+
+def submitted_uploads(session: Session) -> list[tuple[Upload, EmployerGroup]]:
+    """Uploads waiting for staff review, oldest first, with their groups."""
+    return list(
+        session.execute(
+            select(Upload, EmployerGroup)
+            .join(EmployerGroup, EmployerGroup.id == Upload.group_id)
+            .where(Upload.status == UploadStatus.SUBMITTED)
+            .order_by(Upload.created_at)
+        ).all()
+    )
+
+
 @dataclass
 class Preview:
     census: CensusFile

@@ -14,7 +14,6 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
-from sqlalchemy import select
 
 from billing_core.census.processing import (
     PENDING,
@@ -27,6 +26,7 @@ from billing_core.census.uploads import (
     acknowledgement_for,
     check_upload,
     find_upload,
+    group_uploads,
     preview_upload,
     problem_rows,
     problems_csv,
@@ -40,7 +40,7 @@ from billing_core.errors import BillingError, JobQueueUnavailable, ValidationFai
 from billing_core.groups import group_summary
 from billing_core.invoices import invoice_list_query, invoice_rows, period_label
 from billing_core.jobs import enqueue
-from billing_core.models import Invoice, Upload
+from billing_core.models import Invoice
 from billing_core.models.enums import InvoiceStatus, JobStatus, Role, UploadKind, UploadStatus
 from portal import invoice_pages, statement_pages
 from portal.employer import bp
@@ -122,13 +122,7 @@ KEEP_REFUSED_FILE_BYTES = 3 * 1024 * 1024  # a refused file larger than this is 
 
 
 def _uploads(group_id: int):
-    return (
-        db_session()
-        .scalars(
-            select(Upload).where(Upload.group_id == group_id).order_by(Upload.created_at.desc())
-        )
-        .all()
-    )
+    return group_uploads(db_session(), group_id)
 
 
 def _limited(scope, group_id: int, upload_id: int | None = None):
