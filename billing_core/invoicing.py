@@ -595,6 +595,24 @@ def _groups_for_run(session: Session, group_numbers: Iterable[str] | None) -> li
     return groups
 
 
+def rate_period(
+    session: Session, group: EmployerGroup, policy: BillingPolicy, start: date, end: date
+) -> tuple[list[dict], dict[int, Plan], list[RowError]]:
+    """The premium lines the billing run would write for `group`'s period `start`-`end` if it
+    ran now (nothing is written): (lines as the run builds them, the group's plans by id, the
+    members that cannot be rated). For comparing a census with what was billed."""
+    data = _RunData(session, [group], start, end)
+    accounts = {account.subgroup_id: account for account in billing_accounts(group)}
+    drafts = {
+        subgroup_id: DraftInvoice(account, policy, "", start, end, start, start)
+        for subgroup_id, account in accounts.items()
+    }
+    errors: list[RowError] = []
+    _premium_lines(data, group, policy, start, end, accounts, drafts, errors)
+    lines = [line for draft in drafts.values() for line in draft.lines]
+    return lines, data.plans[group.id], errors
+
+
 def prepare_billing_run(
     session: Session,
     period: date,

@@ -22,13 +22,7 @@ from billing_core.census.apply import apply_census
 from billing_core.census.diff import CensusDiff, ChangeKind, MemberDiff
 from billing_core.census.rows import CensusFile, CensusMember
 from billing_core.enrollment import add_months, month_start
-from billing_core.invoicing import (
-    DraftInvoice,
-    _premium_lines,
-    _RunData,
-    billing_accounts,
-    billing_period_for,
-)
+from billing_core.invoicing import billing_period_for, rate_period
 from billing_core.ledger import money_sum
 from billing_core.models import (
     BillingPolicy,
@@ -307,15 +301,7 @@ def _rated_lines(
     session: Session, group: EmployerGroup, policy: BillingPolicy, start: date, end: date
 ) -> tuple[list[_Line], list[str]]:
     """The period's premium lines as the billing run rates enrollment now (its own builder)."""
-    data = _RunData(session, [group], start, end)
-    accounts = {a.subgroup_id: a for a in billing_accounts(group)}
-    drafts = {
-        sid: DraftInvoice(account, policy, "", start, end, start, start)
-        for sid, account in accounts.items()
-    }
-    errors = []
-    _premium_lines(data, group, policy, start, end, accounts, drafts, errors)
-    plans = data.plans[group.id]
+    rated, plans, errors = rate_period(session, group, policy, start, end)
     lines = [
         _Line(
             ln["member_id"],
@@ -326,8 +312,7 @@ def _rated_lines(
             ln["rate"],
             ln["amount"],
         )
-        for draft in drafts.values()
-        for ln in draft.lines
+        for ln in rated
     ]
     return lines, [f"{e.row} {e.column}: {e.message}" for e in errors]
 
