@@ -684,6 +684,16 @@ def _discrepancies(products, billed, computed, people, census, diff, start, end)
     return found
 
 
+def _field_change(entry: MemberDiff | None, field: str, label: str) -> str:
+    """`; label before → after` when the file changes `field` for this member, else ''."""
+    if entry is None:
+        return ""
+    return next(
+        (f"; {label} {f.before or '—'} → {f.after}" for f in entry.fields if f.field == field),
+        "",
+    )
+
+
 def _reason(product, was, now, person, row, entry, start, end) -> tuple[str, str]:
     line = product.line_of_coverage.label
     in_file_status = row.status if row is not None else None
@@ -709,16 +719,7 @@ def _reason(product, was, now, person, row, entry, start, end) -> tuple[str, str
         since = f" from {_day(when)}" if when else ""
         return "missing_coverage", f"In the file with {line}{since}, not billed."
     if _values(was, "plan_code") != _values(now, "plan_code"):
-        klass = ""
-        if entry is not None:
-            klass = next(
-                (
-                    f"; class {f.before or '—'} → {f.after}"
-                    for f in entry.fields
-                    if f.field == "class"
-                ),
-                "",
-            )
+        klass = _field_change(entry, "class", "class")
         return "wrong_plan", (
             f"Billed plan {_values(was, 'plan_code')}, the file says "
             f"{_values(now, 'plan_code')}{klass}."
@@ -726,16 +727,7 @@ def _reason(product, was, now, person, row, entry, start, end) -> tuple[str, str
     if _values(was, "tier") != _values(now, "tier"):
         return "wrong_tier", f"Billed {_values(was, 'tier')}, the file says {_values(now, 'tier')}."
     if _amounts(was, "volume") != _amounts(now, "volume"):
-        salary = ""
-        if entry is not None:
-            salary = next(
-                (
-                    f"; salary {f.before or '—'} → {f.after}"
-                    for f in entry.fields
-                    if f.field == "annual_salary"
-                ),
-                "",
-            )
+        salary = _field_change(entry, "annual_salary", "salary")
         return "salary_volume", (
             f"Billed on {_amounts(was, 'volume')}, the file gives "
             f"{_amounts(now, 'volume')}{salary}."
