@@ -23,6 +23,7 @@ from billing_core.models import (
     EmployerGroup,
     Invoice,
     InvoiceLine,
+    InvoicePlanTotal,
     Member,
     Plan,
     Product,
@@ -171,16 +172,15 @@ def invoice_view(session: Session, invoice: Invoice, today: date) -> InvoiceView
             select(
                 Product.name,
                 Plan.name,
-                func.count(func.distinct(InvoiceLine.member_id)),
-                ledger.money_sum(InvoiceLine.amount),
+                InvoicePlanTotal.member_count,
+                InvoicePlanTotal.amount,
             )
-            .join(Plan, Plan.id == InvoiceLine.plan_id)
+            .join(Plan, Plan.id == InvoicePlanTotal.plan_id)
             .join(Product, Product.id == Plan.product_id)
             .where(
-                InvoiceLine.invoice_id == invoice.id,
-                InvoiceLine.section == InvoiceSection.PREMIUM,
+                InvoicePlanTotal.invoice_id == invoice.id,
+                InvoicePlanTotal.section == InvoiceSection.PREMIUM,
             )
-            .group_by(Product.name, Plan.name)
             .order_by(Product.name, Plan.name)
         )
     ]
@@ -193,8 +193,9 @@ def invoice_view(session: Session, invoice: Invoice, today: date) -> InvoiceView
         .order_by(InvoiceLine.line_number)
     ).all()
     line_count = session.scalar(
-        select(func.count()).where(
-            InvoiceLine.invoice_id == invoice.id, InvoiceLine.section == InvoiceSection.PREMIUM
+        select(func.coalesce(func.sum(InvoicePlanTotal.line_count), 0)).where(
+            InvoicePlanTotal.invoice_id == invoice.id,
+            InvoicePlanTotal.section == InvoiceSection.PREMIUM,
         )
     )
     return InvoiceView(

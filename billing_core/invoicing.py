@@ -48,6 +48,7 @@ from billing_core.models import (
     EmployerGroup,
     Invoice,
     InvoiceLine,
+    InvoicePlanTotal,
     JournalEntry,
     LedgerAccount,
     Member,
@@ -749,6 +750,35 @@ def _write_lines(session: Session, rows: list[dict]) -> None:
             copy.write_row(values_of(row))
 
 
+def _write_plan_totals(session: Session, rows: list[dict]) -> None:
+    """The lines summed per invoice, section and plan (`InvoicePlanTotal`), from the rows just
+    written: what statements and the invoice page read instead of every member line."""
+    totals: dict[tuple[int, str, int | None], list] = {}
+    for row in rows:
+        key = (row["invoice_id"], row["section"], row["plan_id"])
+        total = totals.get(key)
+        if total is None:
+            total = totals[key] = [ZERO, 0, set()]
+        total[0] += row["amount"]
+        total[1] += 1
+        total[2].add(row["member_id"])
+    if totals:
+        session.execute(
+            insert(InvoicePlanTotal.__table__),
+            [
+                {
+                    "invoice_id": invoice_id,
+                    "section": section,
+                    "plan_id": plan_id,
+                    "amount": amount,
+                    "line_count": count,
+                    "member_count": len(members - {None}),
+                }
+                for (invoice_id, section, plan_id), (amount, count, members) in totals.items()
+            ],
+        )
+
+
 def _issue_all(session: Session, drafts: list[DraftInvoice], actor_id: int | None) -> list[Invoice]:
     """Write the drafts: invoices, their lines, one journal entry each (receivable against
     premium revenue and fee income), adjustments marked billed and rate versions frozen."""
@@ -783,6 +813,7 @@ def _issue_all(session: Session, drafts: list[DraftInvoice], actor_id: int | Non
             row["line_number"] = number
         rows.extend(draft.lines)
     _write_lines(session, rows)
+    _write_plan_totals(session, rows)
 
     groups = {d.account.group.id: d.account.group for d in drafts}
     receivables = ledger.group_accounts(session, ledger.Chart.RECEIVABLE, groups.values())

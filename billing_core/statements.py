@@ -45,7 +45,7 @@ from billing_core.ledger import Chart
 from billing_core.models import (
     EmployerGroup,
     Invoice,
-    InvoiceLine,
+    InvoicePlanTotal,
     JournalEntry,
     Payment,
     PaymentAllocation,
@@ -354,20 +354,21 @@ def _receivable_activity(session: Session, receivable_id: int, start: date, end:
 
 
 def _line_totals(session: Session, invoice_ids: list[int]):
-    """(invoice id, section, product name or None, amount) for the invoices' lines."""
+    """(invoice id, section, product name or None, amount) for the invoices' lines, from the
+    totals written when each invoice was issued."""
     if not invoice_ids:
         return []
     return session.execute(
         select(
-            InvoiceLine.invoice_id,
-            InvoiceLine.section,
+            InvoicePlanTotal.invoice_id,
+            InvoicePlanTotal.section,
             Product.name,
-            ledger.money_sum(InvoiceLine.amount),
+            ledger.money_sum(InvoicePlanTotal.amount),
         )
-        .outerjoin(Plan, Plan.id == InvoiceLine.plan_id)
+        .outerjoin(Plan, Plan.id == InvoicePlanTotal.plan_id)
         .outerjoin(Product, Product.id == Plan.product_id)
-        .where(InvoiceLine.invoice_id.in_(invoice_ids))
-        .group_by(InvoiceLine.invoice_id, InvoiceLine.section, Product.name)
+        .where(InvoicePlanTotal.invoice_id.in_(invoice_ids))
+        .group_by(InvoicePlanTotal.invoice_id, InvoicePlanTotal.section, Product.name)
     ).all()
 
 

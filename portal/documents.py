@@ -264,7 +264,6 @@ def statement_document_context(statement) -> dict:
     from portal.charts import billed_paid_summary_text, billed_paid_svg
 
     s = statement
-    salt = f"statement-{s.group.group_number}-{s.start:%Y%m}-{s.end:%Y%m%d}"
     bridge = s.bridge
     return {
         "s": s,
@@ -272,7 +271,7 @@ def statement_document_context(statement) -> dict:
         "summary": statement_summary_rows(s)[3:],
         "periods": s.period_totals(),
         "products": s.product_totals(),
-        "months_chart_src": svg_data_uri(billed_paid_svg(s.months, salt=f"{salt}-months")),
+        "months_chart_src": svg_data_uri(billed_paid_svg(s.months)),
         "months_chart_alt": billed_paid_summary_text(s.months),
         "bridge": bridge,
         "bridge_chart_src": svg_data_uri(bridge_waterfall_svg(bridge)) if bridge else None,
@@ -280,7 +279,6 @@ def statement_document_context(statement) -> dict:
         "bridge_period": period_label(bridge.invoice.period_start, bridge.invoice.period_end)
         if bridge
         else "",
-        "signed": signed_money,
         "day_before_start": date.fromordinal(s.start.toordinal() - 1),
     }
 

@@ -134,8 +134,6 @@ def dashboard_context(scope: GroupScope) -> dict:
     dashboard = group_dashboard(db_session(), scope.group, today())
     return {
         "dashboard": dashboard,
-        "dashboard_chart_src": svg_data_uri(
-            billed_paid_svg(dashboard.months, salt=f"dashboard-{scope.group.group_number}")
-        ),
+        "dashboard_chart_src": svg_data_uri(billed_paid_svg(dashboard.months)),
         "dashboard_chart_alt": billed_paid_summary_text(dashboard.months),
     }

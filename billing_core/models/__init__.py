@@ -5,7 +5,7 @@ from billing_core.models.audit import AuditLog, OutboxMessage
 from billing_core.models.broker import Broker, BrokerAgency, BrokerOfRecord
 from billing_core.models.enums import *  # noqa: F403
 from billing_core.models.group import BenefitClass, BillingPolicy, BillingSubgroup, EmployerGroup
-from billing_core.models.invoice import CreditMemo, Invoice, InvoiceLine
+from billing_core.models.invoice import CreditMemo, Invoice, InvoiceLine, InvoicePlanTotal
 from billing_core.models.ledger import JournalEntry, LedgerAccount, Posting
 from billing_core.models.member import Coverage, CoveredDependent, Dependent, Member
 from billing_core.models.payment import (
@@ -48,6 +48,7 @@ __all__ = [
     "EmployerGroup",
     "Invoice",
     "InvoiceLine",
+    "InvoicePlanTotal",
     "JournalEntry",
     "LedgerAccount",
     "Member",

@@ -98,6 +98,22 @@ class InvoiceLine(Base):
         raise ImmutableRecord("invoice lines are part of an issued invoice and cannot be deleted")
 
 
+class InvoicePlanTotal(AppendOnly, Base):
+    """An issued invoice's lines summed by section and plan, written with the lines (an issued
+    invoice never changes, so neither does this). Statements over years of bills and the
+    invoice page read these few rows instead of summing every member line again."""
+
+    __tablename__ = "invoice_plan_total"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
+    section: Mapped[InvoiceSection] = mapped_column(enum_type(InvoiceSection, "invoice_section"))
+    plan_id: Mapped[int | None] = mapped_column(ForeignKey("plan.id"))  # None: a fee
+    amount: Mapped[Decimal] = mapped_column(Money())
+    line_count: Mapped[int] = mapped_column(Integer)
+    member_count: Mapped[int] = mapped_column(Integer)
+
+
 class CreditMemo(AppendOnly, Base):
     """The document a void leaves behind: it credits the whole voided invoice, carries the
     reason and the supervisor, and points at the reversing journal entry."""

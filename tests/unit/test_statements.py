@@ -77,6 +77,32 @@ def test_statement_ties_to_the_ledger_for_every_demo_group(demo, start, end):
         assert running == statement.closing_balance
 
 
+def test_invoice_plan_totals_are_the_sums_of_every_demo_invoice_lines(demo):
+    """The statement reads the totals written at issue; they must be the lines, exactly."""
+    from sqlalchemy import func
+
+    from billing_core.models import InvoiceLine, InvoicePlanTotal
+
+    key = (InvoiceLine.invoice_id, InvoiceLine.section, InvoiceLine.plan_id)
+    from_lines = {
+        (invoice_id, section, plan_id): (amount, count, members)
+        for invoice_id, section, plan_id, amount, count, members in demo.session.execute(
+            select(
+                *key,
+                func.sum(InvoiceLine.amount),
+                func.count(),
+                func.count(func.distinct(InvoiceLine.member_id)),
+            ).group_by(*key)
+        )
+    }
+    written = {
+        (t.invoice_id, t.section, t.plan_id): (t.amount, t.line_count, t.member_count)
+        for t in demo.session.scalars(select(InvoicePlanTotal))
+    }
+    assert len(from_lines) > 100
+    assert written == from_lines
+
+
 def test_today_the_statement_agrees_with_the_account_summary(demo):
     for number, group in demo.groups.items():
         statement = paid_vs_billed(demo.session, group, *default_range(TODAY), TODAY)
