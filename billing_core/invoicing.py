@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
+from types import SimpleNamespace
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from billing_core import ledger
@@ -39,6 +40,7 @@ from billing_core.enrollment import (
 from billing_core.errors import AccessDenied, BillingError, ImmutableRecord, RowError
 from billing_core.models import (
     Adjustment,
+    AgeReduction,
     BillingPolicy,
     BillingSubgroup,
     Coverage,
@@ -54,6 +56,8 @@ from billing_core.models import (
     Member,
     Plan,
     Posting,
+    RateAgeBand,
+    RateTier,
     RateVersion,
     User,
 )
@@ -265,6 +269,82 @@ def _account_for_subgroup(
 # --------------------------------------------------------------------------- premium lines
 
 
+@dataclass(frozen=True)
+class _VersionInForce:
+    """A rate version that overlaps the period, with its rates as a `RateTable`."""
+
+    id: int
+    effective_from: date
+    effective_to: date | None
+    table: RateTable
+
+
+def _rate_versions_in_force(
+    session: Session, plans: dict[int, dict[int, Plan]], period: date, end: date
+) -> dict[int, list[_VersionInForce]]:
+    """plan id -> the plan's rate versions overlapping [period, end], latest first, read with
+    Core rows (a run over thousands of plans would otherwise build an ORM object for every
+    rate version, tier, band and reduction the plans ever had)."""
+    basis = {
+        pid: plan.product.rating_basis for by_id in plans.values() for pid, plan in by_id.items()
+    }
+    if not basis:
+        return {}
+    version = RateVersion.__table__.c
+    connection = session.connection()
+    rows = connection.execute(
+        select(RateVersion.__table__).where(
+            version.plan_id.in_(basis),
+            version.effective_from <= end,
+            (version.effective_to.is_(None)) | (version.effective_to >= period),
+        )
+    ).all()
+    ids = [row.id for row in rows]
+    children: dict[str, dict[int, list]] = {
+        name: defaultdict(list) for name in ("tier", "band", "cut")
+    }
+    for name, table, columns in (
+        ("tier", RateTier.__table__, ("tier", "monthly_rate")),
+        ("band", RateAgeBand.__table__, ("min_age", "max_age", "monthly_rate")),
+        ("cut", AgeReduction.__table__, ("from_age", "volume_percent")),
+    ):
+        for row in connection.execute(
+            select(table.c.rate_version_id, *(table.c[c] for c in columns)).where(
+                table.c.rate_version_id.in_(ids)
+            )
+        ):
+            children[name][row[0]].append(
+                SimpleNamespace(**dict(zip(columns, row[1:], strict=True)))
+            )
+    by_plan: dict[int, list[_VersionInForce]] = defaultdict(list)
+    for row in sorted(rows, key=lambda r: r.effective_from, reverse=True):
+        attributes = SimpleNamespace(
+            **row._mapping,
+            tier_rates=children["tier"][row.id],
+            age_bands=children["band"][row.id],
+            age_reductions=children["cut"][row.id],
+        )
+        by_plan[row.plan_id].append(
+            _VersionInForce(
+                row.id,
+                row.effective_from,
+                row.effective_to,
+                RateTable.from_version(attributes, basis[row.plan_id]),
+            )
+        )
+    return by_plan
+
+
+def _version_on(versions: list[_VersionInForce], on: date) -> _VersionInForce | None:
+    """The version in force on `on` (as `Plan.rate_version_on`, from the versions loaded)."""
+    for version in versions:
+        if version.effective_from <= on and (
+            version.effective_to is None or on <= version.effective_to
+        ):
+            return version
+    return None
+
+
 class _RunData:
     """Everything a run reads, loaded once for all the groups billed (a few queries per run
     instead of a dozen per group): plans with their rates, coverages in force in the period,
@@ -280,19 +360,14 @@ class _RunData:
         self.existing: dict[tuple[int, int | None], list] = defaultdict(list)
         self.previous: dict[tuple[int, int | None], Invoice] = {}
         self.open: dict[tuple[int, int | None], Decimal] = defaultdict(lambda: ZERO)
+        self.rate_versions: dict[int, list[_VersionInForce]] = {}
         if not ids:
             return
         for plan in session.scalars(
-            select(Plan)
-            .where(Plan.group_id.in_(ids))
-            .options(
-                selectinload(Plan.product),
-                selectinload(Plan.rate_versions).selectinload(RateVersion.tier_rates),
-                selectinload(Plan.rate_versions).selectinload(RateVersion.age_bands),
-                selectinload(Plan.rate_versions).selectinload(RateVersion.age_reductions),
-            )
+            select(Plan).where(Plan.group_id.in_(ids)).options(selectinload(Plan.product))
         ):
             self.plans[plan.group_id][plan.id] = plan
+        self.rate_versions = _rate_versions_in_force(session, self.plans, period, end)
         in_force = (
             Member.group_id.in_(ids),
             Coverage.effective_from <= end,
@@ -391,15 +466,15 @@ def _premium_lines(
     """Rate every coverage in force in the period into member x plan x month lines on the
     draft of the member's billing account. Problems are appended to `errors`."""
     plans = data.plans[group.id]
-    tables: dict[int, RateTable] = {}
     rated_memo: dict[tuple, RatedLine] = {}
     rule = CoverageMonthRule(policy.coverage_month_rule)
     coverages = data.coverages[group.id]
     dependents_by_coverage = data.dependents
-    versions: dict[tuple[int, date], tuple[RateVersion | None, RateTable | None]] = {}
+    versions: dict[tuple[int, date], _VersionInForce] = {}
     plan_codes: dict[int, tuple[str, str]] = {}
     one_month = month_start(period_end) == period_start
     last_days = {}
+    first_months: dict[date, date] = {}
     for (
         coverage_id,
         plan_id,
@@ -424,16 +499,17 @@ def _premium_lines(
         tier_value = tier.value if tier else None
         if one_month:
             # The common case, without the general month walk.
-            in_period = (cov_to is None or cov_to >= period_start) and first_billed_month(
-                cov_from, rule
-            ) <= period_start
+            first = first_months.get(cov_from)
+            if first is None:
+                first = first_months[cov_from] = first_billed_month(cov_from, rule)
+            in_period = (cov_to is None or cov_to >= period_start) and first <= period_start
             months = (period_start,) if in_period else ()
         else:
             months = coverage_months(cov_from, cov_to, period_start, period_end, rule)
         for month in months:
-            version, table = versions.get((plan_id, month), (None, None))
+            version = versions.get((plan_id, month))
             if version is None:
-                version = plan.rate_version_on(month)
+                version = _version_on(data.rate_versions.get(plan_id, ()), month)
                 if version is None:
                     errors.append(
                         RowError(
@@ -445,12 +521,8 @@ def _premium_lines(
                         )
                     )
                     continue
-                table = tables.get(version.id)
-                if table is None:
-                    table = tables[version.id] = RateTable.from_version(
-                        version, plan.product.rating_basis
-                    )
-                versions[(plan_id, month)] = (version, table)
+                versions[(plan_id, month)] = version
+            table = version.table
             last_day = last_days.get(month) or last_days.setdefault(month, month_end(month))
             dependent_births = tuple(
                 birth
@@ -750,33 +822,25 @@ def _write_lines(session: Session, rows: list[dict]) -> None:
             copy.write_row(values_of(row))
 
 
-def _write_plan_totals(session: Session, rows: list[dict]) -> None:
-    """The lines summed per invoice, section and plan (`InvoicePlanTotal`), from the rows just
-    written: what statements and the invoice page read instead of every member line."""
-    totals: dict[tuple[int, str, int | None], list] = {}
-    for row in rows:
-        key = (row["invoice_id"], row["section"], row["plan_id"])
-        total = totals.get(key)
-        if total is None:
-            total = totals[key] = [ZERO, 0, set()]
-        total[0] += row["amount"]
-        total[1] += 1
-        total[2].add(row["member_id"])
-    if totals:
-        session.execute(
-            insert(InvoicePlanTotal.__table__),
-            [
-                {
-                    "invoice_id": invoice_id,
-                    "section": section,
-                    "plan_id": plan_id,
-                    "amount": amount,
-                    "line_count": count,
-                    "member_count": len(members - {None}),
-                }
-                for (invoice_id, section, plan_id), (amount, count, members) in totals.items()
-            ],
+def _write_plan_totals(session: Session, invoice_ids: list[int]) -> None:
+    """The invoices' lines summed per section and plan (`InvoicePlanTotal`), summed by the
+    database from the lines just written: what statements and the invoice page read instead
+    of every member line."""
+    lines = InvoiceLine.__table__.c
+    key = (lines.invoice_id, lines.section, lines.plan_id)
+    session.execute(
+        insert(InvoicePlanTotal.__table__).from_select(
+            ["invoice_id", "section", "plan_id", "amount", "line_count", "member_count"],
+            select(
+                *key,
+                func.sum(lines.amount),
+                func.count(),
+                func.count(func.distinct(lines.member_id)),
+            )
+            .where(lines.invoice_id.in_(invoice_ids))
+            .group_by(*key),
         )
+    )
 
 
 def _issue_all(session: Session, drafts: list[DraftInvoice], actor_id: int | None) -> list[Invoice]:
@@ -813,7 +877,7 @@ def _issue_all(session: Session, drafts: list[DraftInvoice], actor_id: int | Non
             row["line_number"] = number
         rows.extend(draft.lines)
     _write_lines(session, rows)
-    _write_plan_totals(session, rows)
+    _write_plan_totals(session, [invoice.id for invoice in invoices])
 
     groups = {d.account.group.id: d.account.group for d in drafts}
     receivables = ledger.group_accounts(session, ledger.Chart.RECEIVABLE, groups.values())

@@ -75,3 +75,29 @@ def test_postgresql_itself_refuses_to_rewrite_the_audit_log(connection, session)
     with pytest.raises(DBAPIError, match="append-only"):
         with connection.begin_nested():
             connection.exec_driver_sql("UPDATE audit_log SET action = 'rewritten'")
+
+
+@pytest.mark.parametrize("column", ["invoice_id", "member_id", "plan_id", "rate_version_id"])
+def test_an_invoice_line_must_refer_to_rows_that_exist(connection, session, column):
+    """No foreign keys on invoice_line (a billing run would spend most of its time checking
+    them row by row): a trigger checks each statement's references instead, on both databases."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import DBAPIError
+
+    from billing_core.models import InvoiceLine
+    from tests.factories import scenario
+
+    scenario(session)  # issues January's invoices
+    line = session.scalars(
+        select(InvoiceLine).where(InvoiceLine.rate_version_id.is_not(None))
+    ).first()
+    row = {
+        c: getattr(line, c)
+        for c in ("invoice_id", "section", "member_id", "plan_id", "rate_version_id", "amount")
+    }
+    row |= {"line_number": 9999, "description": "copy"}
+    with connection.begin_nested():
+        session.execute(insert(InvoiceLine.__table__), [row])  # every reference exists
+    with pytest.raises(DBAPIError, match="does not exist"):
+        with connection.begin_nested():
+            session.execute(insert(InvoiceLine.__table__), [row | {column: 987654}])
