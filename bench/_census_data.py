@@ -107,7 +107,7 @@ def generate_834(subscribers: int, seed: int = 834) -> bytes:
             "REF*1L*GRP-77001",
             f"REF*DX*DIV{n % 7}",
             f"DTP*336*D8*{day(date(1995, 1, 1), 11000)}",
-            f"NM1*IL*1*LAST{n}*FIRST{n}*Q***34*{100000000 + n:09d}",
+            f"NM1*IL*1*LAST{n}*FIRST{n}*Q***34*{_issued_ssn(n)}",
             "PER*IP**HP*6145550101",
             f"N3*{n} MAIN ST",
             f"N4*COLUMBUS*OH*{43000 + n % 999:05d}",
@@ -158,3 +158,11 @@ def generate_834(subscribers: int, seed: int = 834) -> bytes:
         "IEA*1*000000001",
     ]
     return ("~\n".join(lines) + "~\n").encode()
+
+
+def _issued_ssn(n: int) -> str:
+    """A distinct SSN for each n that could have been issued (no 000/666/9xx area, 00 group or
+    0000 serial): files with unissued numbers are refused row by row, not what is measured."""
+    block, serial = divmod(n, 9999)
+    area, group = divmod(block, 99)
+    return f"{100 + area:03d}{1 + group:02d}{1 + serial:04d}"

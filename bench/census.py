@@ -180,7 +180,8 @@ def build_group(engine, number: str, census: CensusFile) -> dict[str, int]:
             products.append(
                 {
                     "id": product_id,
-                    "code": f"{number}-{plan_code}",
+                    # Cut to the column (PostgreSQL enforces VARCHAR(20), SQLite does not).
+                    "code": f"{number}-{plan_code}"[: Product.code.type.length],
                     "name": f"{line.label} {plan_code}",
                     "line_of_coverage": line,
                     "rating_basis": BASIS[line],
@@ -286,7 +287,7 @@ def build_group(engine, number: str, census: CensusFile) -> dict[str, int]:
                     "postal_code": row.postal_code,
                     "ssn_encrypted": fernet.encrypt(ssn.encode()).decode() if ssn else None,
                     "ssn_last4": ssn[-4:] if ssn else None,
-                    "ssn_digest": _digest(ssn) if not extra else None,
+                    "ssn_digest": vault().digest(ssn) if ssn and not extra else None,
                 }
             )
             for coverage in row.coverages:
@@ -312,13 +313,6 @@ def build_group(engine, number: str, census: CensusFile) -> dict[str, int]:
         if engine.dialect.name == "postgresql":
             load.fix_sequences()
     return load.counts
-
-
-def _digest(ssn: str | None) -> str | None:
-    try:
-        return vault().digest(ssn) if ssn else None
-    except ValueError:  # the 834 generator's SSNs include a few unissued serials (0000)
-        return None
 
 
 def ensure_staff(engine) -> None:

@@ -10,6 +10,10 @@ rows it has: ADD / REINSTATE / CHANGE / TERM, each on its own effective date.
 Coverage lines are matched to the group's plans: the plan code the file names, else the one
 plan of that line of coverage (for the member's class when plans are class-specific) in force on
 `as_of`. A row whose plan cannot be told is an error, never a guess.
+
+Speed (100,000 members against 100,000 enrolled): enrollment is read as plain rows, typed once
+per distinct value, and a quick check passes the members whose every field and line is as
+enrolled; only the others go through the field-by-field comparison, which says what changed.
 """
 
 from __future__ import annotations
@@ -19,15 +23,26 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from operator import attrgetter
+from typing import NamedTuple
 
-from sqlalchemy import Row, select
+from sqlalchemy import Select, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.types import NullType
 
-from billing_core.census.rows import CensusCoverage, CensusFile, CensusMember, Maintenance
+from billing_core.census.rows import (
+    CensusCoverage,
+    CensusFile,
+    CensusMember,
+    Maintenance,
+    collector_paused,
+)
 from billing_core.errors import RowError
 from billing_core.models import BenefitClass, BillingSubgroup, Coverage, EmployerGroup, Member, Plan
-from billing_core.models.enums import LineOfCoverage, UploadKind
+from billing_core.models.enums import Gender, LineOfCoverage, MemberStatus, Tier, UploadKind
 from billing_core.security import mask_ssn, vault
+
+_UNSEEN = object()  # a code the group does not have: never equal to an id or None
 
 
 class ChangeKind(enum.StrEnum):
@@ -190,7 +205,7 @@ def _text(value) -> str:
     return str(value)
 
 
-# What the diff reads of each enrolled member and coverage: Core rows, not ORM objects (a
+# What the diff reads of each enrolled member and coverage: plain rows, not ORM objects (a
 # 100,000-member group is 100,000 members and some 600,000 coverages).
 _MEMBER_COLUMNS = (
     Member.id,
@@ -218,6 +233,75 @@ _COVERAGE_COLUMNS = (
 )
 
 
+class _Enrolled(NamedTuple):
+    """An enrolled member as the diff reads it (the values typed as the ORM types them)."""
+
+    id: int
+    member_key: str
+    employee_id: str | None
+    first_name: str
+    last_name: str
+    birth_date: date
+    gender: Gender
+    hire_date: date | None
+    annual_salary: Decimal | None
+    status: MemberStatus
+    postal_code: str | None
+    subgroup_id: int | None
+    class_id: int | None
+    ssn_digest: str | None
+    ssn_last4: str | None
+
+
+class _Held(NamedTuple):
+    """A coverage in force."""
+
+    member_id: int
+    plan_id: int
+    tier: Tier | None
+    elected_volume: Decimal | None
+    effective_from: date
+
+
+class _Typed(dict):
+    """Raw database value -> the typed value, each distinct value converted once (dates,
+    tiers and volumes repeat across hundreds of thousands of rows)."""
+
+    def __init__(self, process):
+        super().__init__()
+        self.process = process
+
+    def __missing__(self, raw):
+        value = self[raw] = self.process(raw)
+        return value
+
+
+def _typed_rows(connection, statement: Select, columns: tuple) -> list[tuple]:
+    """The rows of `statement` (selecting `columns`) typed as the ORM would type them, but
+    fetched raw and converted per distinct value: SQLAlchemy's per-value processing of some
+    700,000 values (Decimal, enum and date) was most of the diff's time."""
+    raw = connection.execute(
+        statement.with_only_columns(
+            *(type_coerce(column, NullType()).label(column.key) for column in columns),
+            maintain_column_froms=True,
+        )
+    )
+    dialect = connection.dialect
+    processors = [
+        column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+        for column, described in zip(columns, raw.cursor.description, strict=True)
+    ]
+    rows = raw.cursor.fetchall()  # the driver's tuples: no Row per row either
+    raw.close()
+    if not rows:
+        return []
+    values = list(zip(*rows, strict=True))
+    for position, process in enumerate(processors):
+        if process is not None:
+            values[position] = map(_Typed(process).__getitem__, values[position])
+    return list(zip(*values, strict=True))
+
+
 class _Enrollment:
     """The group's members, plans, classes and subgroups, and the coverages in force on
     `as_of` (per member, per line: the latest starting one)."""
@@ -227,9 +311,16 @@ class _Enrollment:
         self.as_of = as_of
         session.flush()  # Core reads below do not autoflush
         connection = session.connection()
-        self.members = connection.execute(
-            select(*_MEMBER_COLUMNS).where(Member.group_id == group.id).order_by(Member.id)
-        ).all()
+        self.members = list(
+            map(
+                _Enrolled._make,
+                _typed_rows(
+                    connection,
+                    select(Member.id).where(Member.group_id == group.id).order_by(Member.id),
+                    _MEMBER_COLUMNS,
+                ),
+            )
+        )
         self.by_employee_id = {m.employee_id: m for m in self.members if m.employee_id}
         self.by_digest = {m.ssn_digest: m for m in self.members if m.ssn_digest}
         self.plans = list(
@@ -239,18 +330,23 @@ class _Enrollment:
         )
         self.plans_by_id = {p.id: p for p in self.plans}
         line_of_plan = {p.id: p.product.line_of_coverage for p in self.plans}
-        self.coverages: dict[int, dict[LineOfCoverage, Row]] = defaultdict(dict)
-        for held in connection.execute(
-            select(*_COVERAGE_COLUMNS)
+        # Plain tuples in _Held's order: a named tuple for each of 600,000 rows cost a second.
+        self.coverages: dict[int, dict[LineOfCoverage, tuple]] = defaultdict(dict)
+        held_rows = _typed_rows(
+            connection,
+            select(Coverage.id)
             .join(Member, Member.id == Coverage.member_id)
             .where(
                 Member.group_id == group.id,
                 Coverage.effective_from <= as_of,
                 Coverage.effective_to.is_(None) | (Coverage.effective_to >= as_of),
             )
-            .order_by(Coverage.member_id, Coverage.effective_from, Coverage.id)
-        ).all():
-            self.coverages[held[0]][line_of_plan[held[1]]] = held  # member_id, plan_id
+            .order_by(Coverage.member_id, Coverage.effective_from, Coverage.id),
+            _COVERAGE_COLUMNS,
+        )
+        coverages = self.coverages
+        for held in held_rows:
+            coverages[held[0]][line_of_plan[held[1]]] = held  # member_id, plan_id
         self.classes = {
             c.code: c
             for c in session.scalars(select(BenefitClass).where(BenefitClass.group_id == group.id))
@@ -263,17 +359,20 @@ class _Enrollment:
         }
         self.class_codes = {c.id: c.code for c in self.classes.values()}
         self.subgroup_codes = {s.id: s.code for s in self.subgroups.values()}
+        self.class_ids = {code: c.id for code, c in self.classes.items()}
+        self.subgroup_ids = {code: s.id for code, s in self.subgroups.items()}
         self._plans_for: dict[tuple, tuple[Plan | str, int | None]] = {}
 
-    def match(self, row: CensusMember) -> Row | None:
+    def match(self, row: CensusMember, digest: str | None) -> _Enrolled | None:
+        """The enrolled member with the row's employee id, else with its SSN (`digest`)."""
         member = self.by_employee_id.get(row.employee_id)
-        if member is None and row.ssn:
-            member = self.by_digest.get(vault().digest(row.ssn))
+        if member is None and digest is not None:
+            member = self.by_digest.get(digest)
         return member
 
-    def in_force(self, member: Row) -> dict[LineOfCoverage, Row]:
+    def in_force(self, member: _Enrolled) -> dict[LineOfCoverage, _Held]:
         """The member's coverages in force on `as_of`, by line."""
-        return self.coverages.get(member.id, {})
+        return {line: _Held._make(held) for line, held in self.coverages.get(member.id, {}).items()}
 
     def plan_for(
         self, coverage: CensusCoverage, class_code: str | None, on: date
@@ -323,7 +422,70 @@ MEMBER_FIELDS = (
 )
 
 
-def _field_changes(member: Row, row: CensusMember, enrollment: _Enrollment) -> list[FieldChange]:
+_member_fields = attrgetter(*MEMBER_FIELDS)
+_PLAN, _TIER, _VOLUME = (
+    _Held._fields.index(name) for name in ("plan_id", "tier", "elected_volume")
+)
+
+
+def _ssn_digest(ssn: str | None) -> str | None:
+    """The keyed digest of a file's SSN; None without one or for one that is not a valid SSN
+    (the readers report those, and the diff must not fail on them)."""
+    if not ssn:
+        return None
+    try:
+        return vault().digest(ssn)
+    except ValueError:
+        return None
+
+
+def _unchanged(
+    member: _Enrolled,
+    row: CensusMember,
+    digest: str | None,
+    current: dict[LineOfCoverage, tuple],
+    enrollment: _Enrollment,
+    on: date,
+) -> bool:
+    """A quick yes for what most members of a full file are: every field equal to the enrolled
+    value, the same SSN, subgroup and class, and exactly the lines in force, each on the same
+    plan, tier and volume. A no proves nothing: _field_changes and _coverage_changes then
+    decide, and say what changed (a blank the file leaves, say, is no change)."""
+    if _member_fields(row) != _member_fields(member):
+        return False
+    if digest is not None and member.ssn_digest and digest != member.ssn_digest:
+        return False
+    if row.subgroup_code and (
+        enrollment.subgroup_ids.get(row.subgroup_code, _UNSEEN) != member.subgroup_id
+    ):
+        return False
+    if row.class_code and enrollment.class_ids.get(row.class_code, _UNSEEN) != member.class_id:
+        return False
+    if len(row.coverages) != len(current):
+        return False
+    unseen = dict(current)  # a line the file names twice is not unchanged
+    plans_for, class_code = enrollment._plans_for, row.class_code
+    for wanted in row.coverages:
+        held = unseen.pop(wanted.line, None)
+        if (
+            held is None
+            or held[_TIER] is not wanted.tier
+            or held[_VOLUME] != wanted.elected_volume
+            or (wanted.effective_to is not None and wanted.effective_to < on)
+        ):
+            return False
+        start = wanted.effective_from or on
+        plan = plans_for.get((wanted.plan_code, wanted.line, class_code, start))
+        if plan is None:
+            plan = enrollment.plan_for(wanted, class_code, start)
+        if plan[1] != held[_PLAN]:
+            return False
+    return True
+
+
+def _field_changes(
+    member: _Enrolled, row: CensusMember, enrollment: _Enrollment
+) -> list[FieldChange]:
     """Fields the file states that differ from the enrolled member (a blank in the file is not
     a change: files often leave optional fields out)."""
     changes = []
@@ -338,7 +500,8 @@ def _field_changes(member: Row, row: CensusMember, enrollment: _Enrollment) -> l
             continue
         if _text(old) != _text(new):
             changes.append(FieldChange(name, _text(old), _text(new)))
-    if row.ssn and member.ssn_digest and vault().digest(row.ssn) != member.ssn_digest:
+    digest = _ssn_digest(row.ssn)
+    if digest is not None and member.ssn_digest and digest != member.ssn_digest:
         changes.append(FieldChange("ssn", mask_ssn(member.ssn_last4), f"***-**-{row.ssn[-4:]}"))
     if row.subgroup_code:
         subgroup = enrollment.subgroups.get(row.subgroup_code)
@@ -354,7 +517,7 @@ def _field_changes(member: Row, row: CensusMember, enrollment: _Enrollment) -> l
 
 
 def _coverage_changes(
-    member: Row | None,
+    member: _Enrolled | None,
     row: CensusMember,
     enrollment: _Enrollment,
     on: date,
@@ -425,7 +588,7 @@ def _coverage_changes(
     return changes
 
 
-def _ended(existing: Row, enrollment: _Enrollment, line, last_day: date) -> CoverageChange:
+def _ended(existing: _Held, enrollment: _Enrollment, line, last_day: date) -> CoverageChange:
     return CoverageChange(
         line,
         enrollment.plans_by_id[existing.plan_id],
@@ -447,6 +610,13 @@ def diff_census(
     snapshot also lists, as terms, enrolled members it leaves out. Plans that cannot be told
     are errors in `errors` (with the file's row), never guesses."""
     kind = census.kind or census.kind_guess or UploadKind.SNAPSHOT
+    with collector_paused():
+        return _diff(session, group, census, as_of, kind)
+
+
+def _diff(
+    session: Session, group: EmployerGroup, census: CensusFile, as_of: date, kind: UploadKind
+) -> CensusDiff:
     enrollment = _Enrollment(session, group, as_of)
     loader = _MemberLoader(session)
     result = CensusDiff(as_of=as_of, kind=kind)
@@ -469,14 +639,34 @@ def diff_census(
         )
 
     matched: set[int] = set()
+    held_by_member = enrollment.coverages
     for row in census.members:
-        member = enrollment.match(row)
+        digest = _ssn_digest(row.ssn)
+        if row.ssn and digest is None:
+            result.errors.append(
+                RowError(
+                    row.source_row,
+                    "ssn",
+                    "not a valid SSN; expected nine digits of an issued number",
+                    census.source,
+                    mask_ssn(row.ssn[-4:]),
+                )
+            )
+        member = enrollment.match(row, digest)
         if member is not None:
             matched.add(member.id)
         name = f"{row.last_name}, {row.first_name}"
         action = row.maintenance
         effective = row.maintenance_date or as_of
-        in_force = enrollment.in_force(member) if member is not None else {}
+        held = held_by_member.get(member.id) if member is not None else None
+        if (
+            held
+            and action is not Maintenance.TERM
+            and _unchanged(member, row, digest, held, enrollment, as_of)
+        ):
+            entry(ChangeKind.UNCHANGED, row.employee_id, name, effective, member, row)
+            continue
+        in_force = enrollment.in_force(member) if held else {}
         if action is Maintenance.TERM:
             if member is None or not in_force:
                 entry(ChangeKind.UNCHANGED, row.employee_id, name, effective, member, row)
@@ -506,9 +696,9 @@ def diff_census(
     if kind is UploadKind.SNAPSHOT:
         last_day = as_of - timedelta(days=1)
         for member in enrollment.members:
-            current = enrollment.in_force(member)
-            if member.id in matched or not current:
+            if member.id in matched or not held_by_member.get(member.id):
                 continue
+            current = enrollment.in_force(member)
             entry(
                 ChangeKind.TERM,
                 member.employee_id or member.member_key,

@@ -40,7 +40,7 @@ from billing_core.models.enums import (
     UploadKind,
 )
 from billing_core.money import D, cents
-from billing_core.security import mask_ssn
+from billing_core.security import mask_ssn, normalize_ssn
 from billing_core.x12_envelope import EnvelopeError as _EnvelopeError
 from billing_core.x12_envelope import Separators, read_isa
 from billing_core.x12_envelope import chunks as _chunks
@@ -922,7 +922,16 @@ class _Reader:
                 if ssn == "000000000":
                     pass  # senders' placeholder for "not known"
                 elif len(ssn) == 9 and ssn.isdigit():
-                    row.ssn = ssn
+                    try:
+                        row.ssn = normalize_ssn(ssn)
+                    except ValueError:  # nine digits, but a number never issued
+                        self.error(
+                            "NM109",
+                            "not a valid SSN (its area, group or serial number is never "
+                            "issued); expected the member's own SSN (NM108 34)",
+                            mask_ssn(ssn[-4:]),
+                            ik4="7",
+                        )
                 else:
                     self.error(
                         "NM109",

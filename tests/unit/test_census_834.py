@@ -192,7 +192,7 @@ def test_a_4010_termination_with_newline_terminators():
     assert member.maintenance is Maintenance.TERM
     assert member.maintenance_date == date(2026, 1, 31)  # DTP*349, the last covered day
     assert member.status is MemberStatus.TERMINATED  # INS08 TE
-    assert member.ssn == "987654321"
+    assert member.ssn == "487654321"
     assert [(c.line, c.effective_from, c.effective_to) for c in member.coverages] == [
         (LineOfCoverage.MEDICAL, date(2020, 1, 1), date(2026, 1, 31)),
         (LineOfCoverage.DENTAL, date(2020, 1, 1), date(2026, 1, 31)),
@@ -469,6 +469,23 @@ def test_an_ssn_in_nm109_is_kept_as_nine_digits_and_a_bad_one_is_reported_masked
     (error,) = census.errors
     assert (error.column, error.value) == ("NM109", "***-**-5678")
     assert error.row.startswith("ST 0001, INS #2 (employee E2)")
+
+
+@pytest.mark.parametrize("ssn", ["123-00-6789", "123-45-0000", "666-45-6789", "912-45-6789"])
+def test_an_ssn_never_issued_is_a_row_error_naming_the_segment_not_a_failure(ssn):
+    good = subscriber("E1", name="OKAFOR*AMARA****34*123-45-6789")
+    unissued = subscriber("E2", name=f"ROSSI*GIULIA****34*{ssn}")
+    census = read(interchange(transaction(good, unissued)))
+
+    (error,) = census.errors
+    assert (error.source, error.column, error.value) == (
+        "enroll.834",
+        "NM109",
+        f"***-**-{ssn[-4:]}",
+    )
+    assert error.row.startswith("ST 0001, INS #2 (employee E2)")
+    assert "not a valid SSN" in error.message and "NM108 34" in error.message
+    assert [m.ssn for m in census.members] == ["123456789", None]
 
 
 def test_a_placeholder_ssn_is_no_ssn_and_repeated_race_composites_are_read_through():

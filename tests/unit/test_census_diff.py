@@ -3,15 +3,30 @@ change-file actions, and plans that cannot be told apart."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 import pytest
 
+from billing_core.census import diff as diff_module
 from billing_core.census.diff import ChangeKind, diff_census
-from billing_core.census.rows import CensusCoverage, CensusFile, CensusMember, Maintenance
-from billing_core.models.enums import LineOfCoverage, Tier, UploadFormat, UploadKind
-from tests.factories import enroll, make_dental_plan, make_group, make_member
+from billing_core.census.rows import (
+    CensusCoverage,
+    CensusDependent,
+    CensusFile,
+    CensusMember,
+    Maintenance,
+)
+from billing_core.models.enums import (
+    Gender,
+    LineOfCoverage,
+    MemberStatus,
+    Relationship,
+    Tier,
+    UploadFormat,
+    UploadKind,
+)
+from tests.factories import enroll, make_dental_plan, make_group, make_life_plan, make_member
 
 AS_OF = date(2027, 3, 1)
 DENTAL = LineOfCoverage.DENTAL
@@ -123,3 +138,126 @@ def test_a_change_in_a_full_file_is_not_backdated_to_the_original_start(session,
     diff = diff_census(session, group, _file(row, _row(bob)), AS_OF)
     [change] = diff.of_kind(ChangeKind.CHANGE)
     assert change.coverages[0].effective_on == AS_OF
+
+
+# --- the quick "unchanged" check must agree with the field-by-field comparison -----------------
+
+LIFE = LineOfCoverage.BASIC_LIFE
+
+
+@pytest.fixture
+def book(session):
+    """Members on one of two dental plans (named by code) and basic life with a volume, and the
+    file rows that restate, change, add or leave out each of them."""
+    group = make_group(session)
+    dental_a, dental_b = make_dental_plan(session, group), make_dental_plan(session, group)
+    life = make_life_plan(session, group)
+    rows, expected = [], {}
+
+    def member(name, kind, tier="EE", volume="50000", ssn=None, **changes):
+        enrolled = make_member(session, group, first_name=name, gender=Gender.FEMALE, ssn=ssn)
+        enroll(session, enrolled, dental_a, tier)
+        held = enroll(session, enrolled, life, None)
+        held.elected_volume = Decimal(volume)
+        coverages = changes.pop(
+            "coverages",
+            [
+                CensusCoverage(DENTAL, plan_code=dental_a.code, tier=Tier(tier)),
+                CensusCoverage(LIFE, plan_code=life.code, elected_volume=Decimal(volume)),
+            ],
+        )
+        fields = dict(
+            source_row=len(rows) + 2,
+            employee_id=enrolled.employee_id,
+            first_name=enrolled.first_name,
+            last_name=enrolled.last_name,
+            birth_date=enrolled.birth_date,
+            gender=Gender.FEMALE,
+            annual_salary=enrolled.annual_salary,
+            status=MemberStatus.ACTIVE,
+            ssn=ssn.replace("-", "") if ssn else None,
+            coverages=coverages,
+        )
+        fields.update(changes)
+        if kind is not ChangeKind.TERM:
+            rows.append(CensusMember(**fields))
+        expected[fields["employee_id"]] = kind
+        return enrolled
+
+    def lines(dental_tier="EE", plan=dental_a, volume="50000", **dental):
+        return [
+            CensusCoverage(DENTAL, plan_code=plan.code, tier=Tier(dental_tier), **dental),
+            CensusCoverage(LIFE, plan_code=life.code, elected_volume=Decimal(volume)),
+        ]
+
+    member("Same", ChangeKind.UNCHANGED, ssn="219-09-1111")
+    member("Blanks", ChangeKind.UNCHANGED, first_name="", gender=Gender.UNKNOWN)
+    member("Renamed", ChangeKind.CHANGE, last_name="Newname")
+    member("Born", ChangeKind.CHANGE, birth_date=date(1981, 5, 17))
+    member("Raise", ChangeKind.CHANGE, annual_salary=Decimal("58000.00"))
+    member("Cents", ChangeKind.UNCHANGED, annual_salary=Decimal("52000.0"))
+    member("Married", ChangeKind.CHANGE, coverages=lines("ES"))
+    spouse = CensusDependent(3, "Sam", "Married", date(1982, 1, 1), Relationship.SPOUSE)
+    rows[-1].dependents.append(spouse)
+    member("Kids", ChangeKind.CHANGE, tier="FAM", coverages=lines("EC"))
+    member("Switched", ChangeKind.CHANGE, coverages=lines(plan=dental_b))
+    member("Volume", ChangeKind.CHANGE, coverages=lines(volume="60000"))
+    member("NoVolume", ChangeKind.UNCHANGED, coverages=lines()[:1] + [CensusCoverage(LIFE)])
+    member("Dropped", ChangeKind.CHANGE, coverages=lines()[:1])
+    member("Twice", ChangeKind.CHANGE, coverages=lines()[:1] * 2)
+    ended = lines(effective_to=AS_OF.replace(day=15) - timedelta(days=30))
+    member("Ended", ChangeKind.CHANGE, coverages=ended)
+    member("NewSsn", ChangeKind.CHANGE, ssn="219-09-2222")
+    rows[-1].ssn = "219093333"
+    member("Renumbered", ChangeKind.UNCHANGED, ssn="219-09-4444", employee_id="R-1")
+    member("Moved", ChangeKind.CHANGE, subgroup_code="NOWHERE")
+    member("Left", ChangeKind.TERM)
+    rows.append(
+        CensusMember(
+            source_row=99,
+            employee_id="NEW-1",
+            first_name="Cy",
+            last_name="Cole",
+            birth_date=date(1990, 1, 1),
+            coverages=lines(),
+        )
+    )
+    expected["NEW-1"] = ChangeKind.ADD
+    return group, _file(*rows), expected
+
+
+def test_a_snapshot_with_one_change_of_each_kind(session, book):
+    group, census, expected = book
+
+    diff = diff_census(session, group, census, AS_OF)
+
+    assert diff.errors == []
+    assert {m.employee_id: m.kind for m in diff.members} == expected
+    said = {
+        m.name.split(", ")[1]: [f.field for f in m.fields] + [c.describe() for c in m.coverages]
+        for m in diff.of_kind(ChangeKind.CHANGE)
+    }
+    assert said["Renamed"] == ["last_name"] and said["Born"] == ["birth_date"]
+    assert said["Raise"] == ["annual_salary"] and said["NewSsn"] == ["ssn"]
+    assert said["Married"] == ["Dental: tier EE → ES"]
+    assert said["Volume"] == ["Basic life: volume 50,000.00 → 60,000.00"]
+    assert [text.split(" LIFE")[0] for text in said["Dropped"]] == ["Basic life: end"]
+
+
+def test_the_quick_unchanged_check_agrees_with_the_detailed_comparison(session, book, monkeypatch):
+    group, census, _ = book
+    quick = diff_census(session, group, census, AS_OF)
+    monkeypatch.setattr(diff_module, "_unchanged", lambda *args: False)
+    detailed = diff_census(session, group, census, AS_OF)
+
+    assert quick.as_dict(include_unchanged=True) == detailed.as_dict(include_unchanged=True)
+    assert quick.counts["unchanged"] == 5
+
+
+def test_an_ssn_that_cannot_be_digested_is_a_row_error_not_a_failure(session, enrolled):
+    group, plan, ann, bob = enrolled
+    diff = diff_census(session, group, _file(_row(ann, "FAM", ssn="987654321"), _row(bob)), AS_OF)
+
+    assert [(e.row, e.column, e.value) for e in diff.errors] == [(2, "ssn", "***-**-4321")]
+    assert "not a valid SSN" in diff.errors[0].message
+    assert diff.counts["unchanged"] == 2  # matched by employee id all the same
