@@ -65,12 +65,24 @@ class ApplyResult:
         }
 
 
-def _next_member_key(session: Session, group: EmployerGroup) -> str:
-    taken = set(session.scalars(select(Member.member_key).where(Member.group_id == group.id)))
-    number = (session.scalar(select(func.max(Member.id))) or 0) + 1
-    while f"M{number:07d}" in taken:
-        number += 1
-    return f"M{number:07d}"
+class _MemberKeys:
+    """Hands out new member keys (`M0000123`, from one past the highest member id) for one
+    apply: the group's keys are read once, not once per added member (a file of thousands of
+    adds would otherwise scan the whole group for each)."""
+
+    def __init__(self, session: Session, group: EmployerGroup) -> None:
+        self.taken = set(
+            session.scalars(select(Member.member_key).where(Member.group_id == group.id))
+        )
+        self.number = session.scalar(select(func.max(Member.id))) or 0
+
+    def next(self) -> str:
+        self.number += 1
+        while f"M{self.number:07d}" in self.taken:
+            self.number += 1
+        key = f"M{self.number:07d}"
+        self.taken.add(key)
+        return key
 
 
 def _codes(session: Session, group: EmployerGroup):
@@ -87,11 +99,13 @@ def _codes(session: Session, group: EmployerGroup):
     return subgroups, classes
 
 
-def _new_member(session: Session, group: EmployerGroup, row: CensusMember, codes) -> Member:
+def _new_member(
+    session: Session, group: EmployerGroup, row: CensusMember, codes, keys: _MemberKeys
+) -> Member:
     subgroups, classes = codes
     member = Member(
         group_id=group.id,
-        member_key=_next_member_key(session, group),
+        member_key=keys.next(),
         employee_id=row.employee_id,
         first_name=row.first_name,
         last_name=row.last_name,
@@ -155,11 +169,17 @@ def _in_force(member: Member, change: CoverageChange) -> Coverage | None:
 
 
 def _apply_member(
-    session: Session, group, entry: MemberDiff, codes, upload_id, result: ApplyResult
+    session: Session,
+    group,
+    entry: MemberDiff,
+    codes,
+    keys: _MemberKeys,
+    upload_id,
+    result: ApplyResult,
 ) -> Member | None:
     member = entry.member
     if entry.kind is ChangeKind.ADD and member is None:
-        member = _new_member(session, group, entry.row, codes)
+        member = _new_member(session, group, entry.row, codes, keys)
         result.members_added += 1
     elif entry.kind is ChangeKind.TERM:
         result.members_termed += 1
@@ -236,6 +256,7 @@ def apply_census(
     retro windows). Applying the same diff twice changes nothing the second time: the
     enrollment then matches and the differences are already queued."""
     codes = _codes(session, group)
+    keys = _MemberKeys(session, group)
     result = ApplyResult()
     policy = group.policy_on(today) or group.policies[-1]
     windows = {
@@ -247,7 +268,7 @@ def apply_census(
     for entry in diff.members:
         if entry.kind is ChangeKind.UNCHANGED:
             continue
-        member = _apply_member(session, group, entry, codes, upload_id, result)
+        member = _apply_member(session, group, entry, codes, keys, upload_id, result)
         starts = [entry.effective_on, *(c.effective_on for c in entry.coverages)]
         touched = [m for m in billed if m >= month_start(min(starts))]
         if not touched:
