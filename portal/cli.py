@@ -451,6 +451,33 @@ def census_import(file: Path, group_number: str, email: str, kind, as_of, approv
     }
 
 
+@census_cli.command("sweep-jobs")
+@click.option(
+    "--older-than-minutes",
+    type=click.IntRange(min=1),
+    default=30,
+    show_default=True,
+    help="A job that has recorded nothing for this long is failed.",
+)
+@json_option
+def census_sweep_jobs(older_than_minutes: int):
+    """Fail the census uploads whose background job has stopped moving (a worker that died),
+    so their pages stop waiting and the sender can send the file again. Safe to run from cron
+    as often as you like."""
+    from datetime import timedelta
+
+    from billing_core.census.processing import fail_stuck_jobs
+
+    session = db_session()
+    stuck = fail_stuck_jobs(
+        session, datetime.now(UTC), older_than=timedelta(minutes=older_than_minutes)
+    )
+    session.commit()
+    lines = [f"Upload {u.id} ({u.original_filename}): {u.job_error}" for u in stuck]
+    lines.append(f"{len(stuck)} stuck job(s) failed.")
+    return {"failed_upload_ids": [u.id for u in stuck], "lines": lines}
+
+
 @payments_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--as-user", "email", required=True, help="The staff user importing it.")

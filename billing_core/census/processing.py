@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -15,6 +15,7 @@ from billing_core.census.diff import diff_census
 from billing_core.census.impact import premium_impact
 from billing_core.census.reader import looks_like_834
 from billing_core.census.uploads import read_with_columns, saved_mapping
+from billing_core.db import utcnow
 from billing_core.errors import BillingError
 from billing_core.models import EmployerGroup, Upload, User
 from billing_core.models.enums import JobStatus, UploadFormat, UploadKind, UploadStatus
@@ -91,11 +92,48 @@ def keep_for_processing(
     return Queued(upload, duplicate=False, needs_job=True)
 
 
+STUCK_MESSAGE = (
+    "Reading this file stopped before it finished (the service restarted). Nothing from it was "
+    "applied; upload it again to retry."
+)
+STUCK_AFTER = timedelta(minutes=30)
+
+
+def fail_stuck_jobs(
+    session: Session, now: datetime, older_than: timedelta = STUCK_AFTER
+) -> list[Upload]:
+    """Uploads whose job has recorded nothing for `older_than` (a worker that died, a queue
+    that was flushed): FAILED with a message the sender can act on, so the page stops
+    polling and the same file can be sent again (which queues it anew). A job records each
+    stage as it reaches it, so even the largest file moves well within the default 30
+    minutes. Run it as often as you like: an upload it failed is not touched again. The
+    caller commits."""
+    cutoff = now - older_than
+    stuck = list(
+        session.scalars(
+            select(Upload)
+            .where(Upload.job_status.in_(PENDING), Upload.job_updated_at < cutoff)
+            .order_by(Upload.id)
+        )
+    )
+    for upload in stuck:
+        upload.job_error = (
+            f"no progress since {upload.job_updated_at:%Y-%m-%d %H:%M} UTC "
+            f"({upload.job_status.value}, {upload.job_progress or 0}%); failed by the sweep"
+        )
+        upload.job_status = JobStatus.FAILED
+        upload.job_message = STUCK_MESSAGE
+        upload.job_updated_at = now
+    session.flush()
+    return stuck
+
+
 def _queue(upload: Upload) -> None:
     upload.job_status = JobStatus.QUEUED
     upload.job_progress = 0
     upload.job_message = "Waiting to be read"
     upload.job_error = None
+    upload.job_updated_at = utcnow()
 
 
 def _progress(session: Session, upload: Upload, percent: int, message: str) -> None:
@@ -103,6 +141,7 @@ def _progress(session: Session, upload: Upload, percent: int, message: str) -> N
     upload.job_status = JobStatus.RUNNING
     upload.job_progress = percent
     upload.job_message = message
+    upload.job_updated_at = utcnow()
     session.commit()
 
 
@@ -141,6 +180,7 @@ def record_failure(session: Session, upload_id: int, error: BaseException) -> No
     upload.job_status = JobStatus.FAILED
     upload.job_message = FAILED_MESSAGE
     upload.job_error = f"{type(error).__name__}: {error}"[:4000]
+    upload.job_updated_at = utcnow()
     session.flush()
 
 
@@ -183,6 +223,7 @@ def _process(
     upload.error_count = len(errors)
     upload.job_status = JobStatus.DONE
     upload.job_progress = 100
+    upload.job_updated_at = utcnow()
     if errors:
         upload.job_message = f"Read {rows:,} rows; {len(errors):,} problem(s) to fix"
     else:

@@ -51,6 +51,9 @@ class Upload(Base):
     job_progress: Mapped[int | None] = mapped_column(Integer)
     job_message: Mapped[str | None] = mapped_column(String(255))
     job_error: Mapped[str | None] = mapped_column(Text)
+    # When the job last recorded anything (queued, a stage, done, failed): what the stuck-job
+    # sweep (census.processing.fail_stuck_jobs) judges a silent job by.
+    job_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

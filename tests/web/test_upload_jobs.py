@@ -212,6 +212,47 @@ def test_a_job_that_already_ran_is_not_run_again(session, cast):
     assert upload.job_message == "kept"
 
 
+def test_a_stuck_job_is_failed_by_the_sweep_once_and_the_file_can_be_sent_again(
+    web_app, session, cast
+):
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import update
+
+    stuck = _queued(session, cast, _term_file(cast.member_west))
+    fresh = _queued(session, cast, _term_file(cast.member_east))
+    an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+    session.execute(
+        update(Upload)
+        .where(Upload.id == stuck.id)
+        .values(job_status=JobStatus.RUNNING, job_progress=40, job_updated_at=an_hour_ago)
+    )
+    session.commit()
+    session.expire_all()
+
+    result = web_app.test_cli_runner().invoke(args=["census", "sweep-jobs", "--json"])
+    assert result.exit_code == 0, result.output
+    assert '"failed_upload_ids": [' in result.output and str(stuck.id) in result.output
+    session.expire_all()
+    assert stuck.job_status is JobStatus.FAILED
+    assert stuck.job_message == processing.STUCK_MESSAGE
+    assert "no progress since" in stuck.job_error and "running, 40%" in stuck.job_error
+    assert fresh.job_status is JobStatus.QUEUED  # moved recently: left alone
+
+    # Twice changes nothing; the same bytes sent again are queued anew.
+    assert processing.fail_stuck_jobs(session, datetime.now(UTC)) == []
+    again = keep_for_processing(
+        session,
+        cast.group_a,
+        stuck.content,
+        "big.csv",
+        uploaded_by=cast.users["employer_a"],
+        kind=UploadKind.CHANGE,
+    )
+    assert again.upload.id == stuck.id and again.needs_job
+    assert stuck.job_status is JobStatus.QUEUED and stuck.job_error is None
+
+
 # ---------------------------------------------------------------------------------------------
 # On a real Redis queue, run by an in-process RQ worker against a SQLite file of its own (the
 # worker opens its own connection, so the test's data must be committed, outside the outer
