@@ -19,7 +19,6 @@ import re
 from collections.abc import Iterator
 from datetime import date, datetime
 from decimal import Decimal
-from itertools import repeat
 
 from billing_core.census.rows import (
     CensusCoverage,
@@ -290,6 +289,7 @@ class _Reader:
         self.census = CensusFile(source=source, file_format=UploadFormat.X12_834)
         self.errors = self.census.errors
         self.dates: dict[str, date | None] = {}
+        self.amounts: dict[str, Decimal] = {}  # valid amounts only: a bad one is reported each time
         self.seg_no = 0  # ordinal in the file
         self.st_base = 0  # segments before the current ST
         self.loop = ""
@@ -991,6 +991,9 @@ class _Reader:
         person.row.annual_salary = cents(amount * periods)
 
     def amount(self, column: str, value: str) -> Decimal | None:
+        result = self.amounts.get(value)  # life volumes repeat: each read once
+        if result is not None:
+            return result
         try:
             result = D(value)
         except (ValueError, TypeError):
@@ -999,6 +1002,7 @@ class _Reader:
         if result < 0:
             self.error(column, "expected an amount that is not negative", value, ik4="6")
             return None
+        self.amounts[value] = result
         return result
 
     def on_hd(self, el: list[str]) -> None:
@@ -1237,6 +1241,23 @@ class _Reader:
 
     # -- the run ------------------------------------------------------------------------------
 
+    def fast_spec(self, el: list[str]) -> tuple | date | None:
+        """What `run` may apply to later copies of this segment without reading it again: for
+        an HD whose codes are all known, the coverage's fields; for a DTP*348*D8 (and nothing
+        after) the begin date once it is known valid; None for any other segment."""
+        if el[0] == "HD":
+            if len(el) < 6:
+                return None
+            maint, code, plan, level = el[1], el[3], el[4], el[5]
+            line = _LINES.get(code)
+            tier = _TIERS.get(level)
+            if line is None or tier is None or maint not in _HD_MAINTENANCE:
+                return None
+            return (line, plan or None, tier, maint, code, level)
+        if len(el) == 4 and el[1] == "348" and el[2] == "D8":
+            return self.dates.get(el[3])  # None until parsed, and for a date that is not valid
+        return None
+
     def run(self, data: bytes) -> CensusFile:
         text = _decode(data)
         try:
@@ -1266,16 +1287,47 @@ class _Reader:
         sep = separators.element
         handlers = self.handlers
         count = 0
-        split, seps = str.split, repeat(sep)
+        # The two segments that make up half a file, an HD with nothing to check and a
+        # DTP*348*D8 with a valid date, are the same few strings over and over: each distinct
+        # one is read once (`_fast_spec`) and its later copies are applied here without a split
+        # or a handler, doing exactly what on_hd / on_dtp would. Anything else, and any copy
+        # met where its shortcut does not apply (a DTP outside an HD loop), goes to its handler.
+        fast: dict[str, object] = {}
+        fast_get = fast.get
+        hd_tag, dtp_tag = "HD", "DTP"
         for chunk in _chunks(body, term):
-            for el in map(split, chunk, seps):
+            for seg in chunk:
                 count += 1
+                spec = fast_get(seg)
+                if spec is not None:
+                    if spec.__class__ is tuple:  # HD: see on_hd
+                        line, plan, tier, maint, code, level = spec
+                        self.cov = cov = CensusCoverage(line, plan, tier)
+                        self.hd = hd = [cov, maint, code, level, count - self.st_base, False, None]
+                        self.loop = "2300"
+                        person = self.person
+                        if person is not None:
+                            person.coverages.append(hd)
+                            if line is _MEDICAL:
+                                person.medical = True
+                        continue
+                    if self.loop == "2300":  # DTP*348*D8: see on_dtp
+                        hd = self.hd
+                        if hd[_D303] is None or hd[_HD01] != "001":
+                            self.cov.effective_from = spec
+                        continue
+                el = seg.split(sep)
                 self.seg_no = count
                 if handlers[el[0]](el):
                     break  # IEA: the interchange ends here
+                if spec is None and (el[0] == hd_tag or el[0] == dtp_tag):
+                    spec = self.fast_spec(el)
+                    if spec is not None:
+                        fast[seg] = spec
             else:
                 continue
             break
+        self.seg_no = count
         if self.ended:
             start = body.find(term + "IEA" + sep)
             end = body.find(term, start + 1) if start >= 0 else -1

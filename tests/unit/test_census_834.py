@@ -950,3 +950,51 @@ def test_a_file_without_an_interchange_header_cannot_be_acknowledged():
 
     with pytest.raises(ValidationFailed, match="cannot acknowledge"):
         acknowledgement_999(census, b"not x12")
+
+
+# --- the reader's shortcut for repeated HD and DTP*348 segments ---------------------------------
+
+
+def _repeats_file(sep: str, term: str) -> bytes:
+    """Copies of the same HD and DTP*348 segments where their shortcut applies and where it
+    must not: a change dated by its DTP*303, a DTP*348 outside an HD loop, a bad date and an
+    unknown line repeated, reporting categories after the coverages."""
+    first = subscriber(
+        "E1",
+        extra=("DTP*348*D8*20260201",),  # in loop 2000: not a coverage date
+        hds=(("HLT", "PPO500", "EMP"), ("DEN", "DENHIGH", "EMP")),
+    )
+    first += ["HD*001**VIS*VIS1*EMP", "DTP*303*D8*20260301", "DTP*348*D8*20260201"]
+    first += ["HD*021**LIF*BLIFE*EMP", "DTP*348*D8*20260201", "AMT*FK*50000"]
+    first += ["LS*2700", "LX*1", "N1*75*CLASS", "REF*ZZ*HOURLY", "DTP*348*D8*20260201", "LE*2700"]
+    second = subscriber("E2", hds=(("HLT", "PPO500", "EMP"), ("DEN", "DENHIGH", "EMP")))
+    second += ["HD*001**VIS*VIS1*EMP", "DTP*348*D8*20260201", "DTP*303*D8*20260301"]
+    second += ["HD*021**LIF*BLIFE*EMP", "DTP*348*D8*20260201", "AMT*FK*50000"]
+    second += ["HD*021**XYZ*ODD*EMP", "DTP*348*D8*20261399", "AMT*FK*-5"]
+    third = subscriber("E3", hds=(("HLT", "PPO500", "ESP"),), start="20261399")
+    third += ["HD*021**XYZ*ODD*EMP", "DTP*348*D8*20261399", "AMT*FK*-5"]
+    third += dependent("E3", "01", hds=(("HLT", "PPO500", "ESP"),))
+    return interchange(transaction(first, second, third), sep=sep, term=term)
+
+
+@pytest.mark.parametrize(("sep", "term"), [("*", "~"), ("|", "\n"), ("!", "~")])
+def test_repeated_segments_read_exactly_as_the_first_copy(monkeypatch, sep, term):
+    import billing_core.census.x12 as x12
+
+    data = _repeats_file(sep, term)
+    census = read(data)
+    monkeypatch.setattr(x12._Reader, "fast_spec", lambda self, el: None)
+    plain = read(data)
+
+    assert [m.as_dict() for m in census.members] == [m.as_dict() for m in plain.members]
+    assert [str(e) for e in census.errors] == [str(e) for e in plain.errors]
+    assert census.detail == plain.detail
+    assert acknowledgement_999(census, data, now=NOW) == acknowledgement_999(plain, data, now=NOW)
+    first, second, third = census.members
+    vision = [c for c in first.coverages + second.coverages if c.line is LineOfCoverage.VISION]
+    assert [c.effective_from for c in vision] == [date(2026, 3, 1), date(2026, 3, 1)]
+    assert [c.elected_volume for c in first.coverages if c.elected_volume] == [Decimal(50000)]
+    assert sum("20261399" in str(e) for e in census.errors) == 3  # every copy reported
+    assert sum("column HD03" in str(e) for e in census.errors) == 2
+    assert sum("-5" in str(e) for e in census.errors) == 0  # no volume line: AMT not read
+    assert third.dependents[0].lines == {LineOfCoverage.MEDICAL}
