@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing_core import ledger
 from billing_core.adjustments import FEE_REASONS, reason_label, source_label
-from billing_core.db import utcnow
+from billing_core.db import in_ids, typed_rows, utcnow
 from billing_core.enrollment import (
     coverage_months,
     first_billed_month,
@@ -294,7 +294,7 @@ def _rate_versions_in_force(
     connection = session.connection()
     rows = connection.execute(
         select(RateVersion.__table__).where(
-            version.plan_id.in_(basis),
+            in_ids(version.plan_id, basis),
             version.effective_from <= end,
             (version.effective_to.is_(None)) | (version.effective_to >= period),
         )
@@ -310,7 +310,7 @@ def _rate_versions_in_force(
     ):
         for row in connection.execute(
             select(table.c.rate_version_id, *(table.c[c] for c in columns)).where(
-                table.c.rate_version_id.in_(ids)
+                in_ids(table.c.rate_version_id, ids)
             )
         ):
             children[name][row[0]].append(
@@ -364,57 +364,62 @@ class _RunData:
         if not ids:
             return
         for plan in session.scalars(
-            select(Plan).where(Plan.group_id.in_(ids)).options(selectinload(Plan.product))
+            select(Plan).where(in_ids(Plan.group_id, ids)).options(selectinload(Plan.product))
         ):
             self.plans[plan.group_id][plan.id] = plan
         self.rate_versions = _rate_versions_in_force(session, self.plans, period, end)
         in_force = (
-            Member.group_id.in_(ids),
+            in_ids(Member.group_id, ids),
             Coverage.effective_from <= end,
             (Coverage.effective_to.is_(None)) | (Coverage.effective_to >= period),
         )
-        # Core rows (connection.execute): no ORM row processing for the run's biggest reads.
+        # Plain typed tuples (`typed_rows`): no ORM objects or Rows for the run's biggest reads.
         connection = session.connection()
-        for row in connection.execute(
-            select(
-                Member.group_id,
-                Coverage.id,
-                Coverage.plan_id,
-                Coverage.tier,
-                Coverage.elected_volume,
-                Coverage.effective_from,
-                Coverage.effective_to,
-                Member.id,
-                Member.member_key,
-                Member.first_name,
-                Member.last_name,
-                Member.birth_date,
-                Member.annual_salary,
-                Member.subgroup_id,
-            )
-            .join(Member, Member.id == Coverage.member_id)
-            .where(*in_force)
-        ).all():
-            self.coverages[row[0]].append(row[1:])
-        for coverage_id, birth, dep_from, dep_to in connection.execute(
-            select(
-                CoveredDependent.coverage_id,
-                Dependent.birth_date,
-                Dependent.effective_from,
-                Dependent.effective_to,
-            )
+        coverage_columns = (
+            Member.group_id,
+            Coverage.id,
+            Coverage.plan_id,
+            Coverage.tier,
+            Coverage.elected_volume,
+            Coverage.effective_from,
+            Coverage.effective_to,
+            Member.id,
+            Member.member_key,
+            Member.first_name,
+            Member.last_name,
+            Member.birth_date,
+            Member.annual_salary,
+            Member.subgroup_id,
+        )
+        coverages = self.coverages
+        for row in typed_rows(
+            connection,
+            select(Coverage.id).join(Member, Member.id == Coverage.member_id).where(*in_force),
+            coverage_columns,
+        ):
+            coverages[row[0]].append(row[1:])
+        dependent_columns = (
+            CoveredDependent.coverage_id,
+            Dependent.birth_date,
+            Dependent.effective_from,
+            Dependent.effective_to,
+        )
+        for coverage_id, birth, dep_from, dep_to in typed_rows(
+            connection,
+            select(CoveredDependent.coverage_id)
             .join(Dependent, Dependent.id == CoveredDependent.dependent_id)
             .join(Coverage, Coverage.id == CoveredDependent.coverage_id)
             .join(Member, Member.id == Coverage.member_id)
-            .where(*in_force)
-        ).all():
+            .where(*in_force),
+            dependent_columns,
+        ):
             self.dependents[coverage_id].append((birth, dep_from, dep_to))
         for row in session.execute(
             select(Adjustment, Member.subgroup_id, Member.member_key, Member.last_name, Plan)
             .outerjoin(Member, Member.id == Adjustment.member_id)
             .outerjoin(Plan, Plan.id == Adjustment.plan_id)
             .where(
-                Adjustment.group_id.in_(ids),
+                in_ids(Adjustment.group_id, ids),
                 Adjustment.status == AdjustmentStatus.APPROVED,
                 Adjustment.invoice_id.is_(None),
             )
@@ -425,13 +430,13 @@ class _RunData:
         for group_id, subgroup_id, number, status in session.execute(
             select(
                 Invoice.group_id, Invoice.subgroup_id, Invoice.invoice_number, Invoice.status
-            ).where(Invoice.group_id.in_(ids), Invoice.period_start == period)
+            ).where(in_ids(Invoice.group_id, ids), Invoice.period_start == period)
         ):
             self.existing[(group_id, subgroup_id)].append((number, status))
         for invoice in session.scalars(
             select(Invoice)
             .where(
-                Invoice.group_id.in_(ids),
+                in_ids(Invoice.group_id, ids),
                 Invoice.period_start < period,
                 Invoice.status != InvoiceStatus.VOID,
             )
@@ -447,7 +452,9 @@ class _RunData:
             )
             .join(Invoice, Invoice.id == Posting.invoice_id)
             .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
-            .where(Invoice.group_id.in_(ids), LedgerAccount.code == ledger.Chart.RECEIVABLE.code)
+            .where(
+                in_ids(Invoice.group_id, ids), LedgerAccount.code == ledger.Chart.RECEIVABLE.code
+            )
             .group_by(Invoice.group_id, Invoice.subgroup_id)
         ):
             self.open[(group_id, subgroup_id)] = debit - credit
@@ -475,6 +482,8 @@ def _premium_lines(
     one_month = month_start(period_end) == period_start
     last_days = {}
     first_months: dict[date, date] = {}
+    draft_of: dict[int | None, DraftInvoice] = {}  # by the member's subgroup
+    sort_of: dict[int, tuple[str, str, str]] = {}  # by member: name order, then key
     for (
         coverage_id,
         plan_id,
@@ -494,8 +503,15 @@ def _premium_lines(
         plan_code, product_code = plan_codes.get(plan_id) or plan_codes.setdefault(
             plan_id, (plan.code, plan.product.code)
         )
-        draft = drafts[_account_for_subgroup(accounts, subgroup_id).subgroup_id]
-        name_key = (last_name.lower(), first_name.lower(), member_key, plan_code)
+        draft = draft_of.get(subgroup_id)
+        if draft is None:
+            draft = draft_of[subgroup_id] = drafts[
+                _account_for_subgroup(accounts, subgroup_id).subgroup_id
+            ]
+        member_sort = sort_of.get(member_id)
+        if member_sort is None:
+            member_sort = sort_of[member_id] = (last_name.lower(), first_name.lower(), member_key)
+        name_key = (*member_sort, plan_code)
         tier_value = tier.value if tier else None
         if one_month:
             # The common case, without the general month walk.
@@ -524,11 +540,16 @@ def _premium_lines(
                 versions[(plan_id, month)] = version
             table = version.table
             last_day = last_days.get(month) or last_days.setdefault(month, month_end(month))
-            dependent_births = tuple(
-                birth
-                for birth, dep_from, dep_to in dependents_by_coverage.get(coverage_id, ())
-                if (dep_from is None or dep_from <= last_day)
-                and (dep_to is None or dep_to >= month)
+            covered = dependents_by_coverage.get(coverage_id)
+            dependent_births = (
+                tuple(
+                    birth
+                    for birth, dep_from, dep_to in covered
+                    if (dep_from is None or dep_from <= last_day)
+                    and (dep_to is None or dep_to >= month)
+                )
+                if covered
+                else ()
             )
             # Rating is pure, so lines with the same inputs share one result. The key holds only
             # what the basis reads: the tier; salary and volume with the age; or the ages.
@@ -782,22 +803,24 @@ def issue_billing_run(
     return outcome
 
 
-INVOICE_LINE_COLUMNS = (
-    "invoice_id",
-    "line_number",
-    "section",
-    "member_id",
-    "plan_id",
-    "rate_version_id",
-    "coverage_month",
-    "tier",
-    "volume",
-    "rate",
-    "amount",
-    "description",
-    "reason_code",
-    "adjustment_id",
-)
+# The columns a run writes, with their PostgreSQL types (told to COPY, so it need not work out
+# a type for each of millions of values).
+INVOICE_LINE_COLUMNS = {
+    "invoice_id": "int4",
+    "line_number": "int4",
+    "section": "varchar",
+    "member_id": "int4",
+    "plan_id": "int4",
+    "rate_version_id": "int4",
+    "coverage_month": "date",
+    "tier": "varchar",
+    "volume": "numeric",
+    "rate": "numeric",
+    "amount": "numeric",
+    "description": "varchar",
+    "reason_code": "varchar",
+    "adjustment_id": "int4",
+}
 
 
 def _write_lines(session: Session, rows: list[dict]) -> None:
@@ -818,6 +841,7 @@ def _write_lines(session: Session, rows: list[dict]) -> None:
         driver.cursor() as cursor,
         cursor.copy(f"COPY invoice_line ({columns}) FROM STDIN") as copy,
     ):
+        copy.set_types(list(INVOICE_LINE_COLUMNS.values()))
         for row in rows:
             copy.write_row(values_of(row))
 
@@ -837,7 +861,7 @@ def _write_plan_totals(session: Session, invoice_ids: list[int]) -> None:
                 func.count(),
                 func.count(func.distinct(lines.member_id)),
             )
-            .where(lines.invoice_id.in_(invoice_ids))
+            .where(in_ids(lines.invoice_id, invoice_ids))
             .group_by(*key),
         )
     )
@@ -920,7 +944,7 @@ def _issue_all(session: Session, drafts: list[DraftInvoice], actor_id: int | Non
     for issued_on, version_ids in sorted(by_issue_date.items()):
         session.execute(
             update(RateVersion)
-            .where(RateVersion.id.in_(version_ids), RateVersion.first_billed_on.is_(None))
+            .where(in_ids(RateVersion.id, version_ids), RateVersion.first_billed_on.is_(None))
             .values(first_billed_on=issued_on)
             .execution_options(synchronize_session=False)
         )

@@ -26,9 +26,8 @@ from decimal import Decimal
 from operator import attrgetter
 from typing import NamedTuple
 
-from sqlalchemy import Select, select, type_coerce
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
-from sqlalchemy.types import NullType
 
 from billing_core.census.rows import (
     CensusCoverage,
@@ -37,6 +36,7 @@ from billing_core.census.rows import (
     Maintenance,
     collector_paused,
 )
+from billing_core.db import typed_rows
 from billing_core.errors import RowError
 from billing_core.models import BenefitClass, BillingSubgroup, Coverage, EmployerGroup, Member, Plan
 from billing_core.models.enums import Gender, LineOfCoverage, MemberStatus, Tier, UploadKind
@@ -263,45 +263,6 @@ class _Held(NamedTuple):
     effective_from: date
 
 
-class _Typed(dict):
-    """Raw database value -> the typed value, each distinct value converted once (dates,
-    tiers and volumes repeat across hundreds of thousands of rows)."""
-
-    def __init__(self, process):
-        super().__init__()
-        self.process = process
-
-    def __missing__(self, raw):
-        value = self[raw] = self.process(raw)
-        return value
-
-
-def _typed_rows(connection, statement: Select, columns: tuple) -> list[tuple]:
-    """The rows of `statement` (selecting `columns`) typed as the ORM would type them, but
-    fetched raw and converted per distinct value: SQLAlchemy's per-value processing of some
-    700,000 values (Decimal, enum and date) was most of the diff's time."""
-    raw = connection.execute(
-        statement.with_only_columns(
-            *(type_coerce(column, NullType()).label(column.key) for column in columns),
-            maintain_column_froms=True,
-        )
-    )
-    dialect = connection.dialect
-    processors = [
-        column.type.dialect_impl(dialect).result_processor(dialect, described[1])
-        for column, described in zip(columns, raw.cursor.description, strict=True)
-    ]
-    rows = raw.cursor.fetchall()  # the driver's tuples: no Row per row either
-    raw.close()
-    if not rows:
-        return []
-    values = list(zip(*rows, strict=True))
-    for position, process in enumerate(processors):
-        if process is not None:
-            values[position] = map(_Typed(process).__getitem__, values[position])
-    return list(zip(*values, strict=True))
-
-
 class _Enrollment:
     """The group's members, plans, classes and subgroups, and the coverages in force on
     `as_of` (per member, per line: the latest starting one)."""
@@ -314,7 +275,7 @@ class _Enrollment:
         self.members = list(
             map(
                 _Enrolled._make,
-                _typed_rows(
+                typed_rows(
                     connection,
                     select(Member.id).where(Member.group_id == group.id).order_by(Member.id),
                     _MEMBER_COLUMNS,
@@ -332,7 +293,7 @@ class _Enrollment:
         line_of_plan = {p.id: p.product.line_of_coverage for p in self.plans}
         # Plain tuples in _Held's order: a named tuple for each of 600,000 rows cost a second.
         self.coverages: dict[int, dict[LineOfCoverage, tuple]] = defaultdict(dict)
-        held_rows = _typed_rows(
+        held_rows = typed_rows(
             connection,
             select(Coverage.id)
             .join(Member, Member.id == Coverage.member_id)
