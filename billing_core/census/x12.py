@@ -14,7 +14,6 @@ how ICM01 annualises...) are decisions, written down beside their tables below.
 
 from __future__ import annotations
 
-import gc
 import re
 from collections.abc import Iterator
 from datetime import date, datetime
@@ -27,6 +26,7 @@ from billing_core.census.rows import (
     CensusMember,
     ControlTotals,
     Maintenance,
+    collector_paused,
 )
 from billing_core.errors import RowError, ValidationFailed
 from billing_core.models.enums import (
@@ -994,6 +994,11 @@ class _Reader:
         result = self.amounts.get(value)  # life volumes repeat: each read once
         if result is not None:
             return result
+        if value.isascii() and value.replace(".", "", 1).isdigit():
+            # ASCII digits with at most one point: what D reads as Decimal(value), and never
+            # negative (the common case, without D's clean-up of signs, commas and $)
+            self.amounts[value] = result = Decimal(value)
+            return result
         try:
             result = D(value)
         except (ValueError, TypeError):
@@ -1289,7 +1294,7 @@ class _Reader:
         count = 0
         # The two segments that make up half a file, an HD with nothing to check and a
         # DTP*348*D8 with a valid date, are the same few strings over and over: each distinct
-        # one is read once (`_fast_spec`) and its later copies are applied here without a split
+        # one is read once (`fast_spec`) and its later copies are applied here without a split
         # or a handler, doing exactly what on_hd / on_dtp would. Anything else, and any copy
         # met where its shortcut does not apply (a DTP outside an HD loop), goes to its handler.
         fast: dict[str, object] = {}
@@ -1394,14 +1399,10 @@ def read_834(data: bytes, source: str) -> CensusFile:
     says per ST02 whether the set was accepted (with the notes a 999 reports)."""
     # The reader builds millions of small objects and frees none until the end: the cyclic
     # collector would rescan them again and again (a quarter of the time on 100,000
-    # subscribers) to find nothing, so it is paused for the read.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    # subscribers) to find nothing, so it is paused for the read (and what it built is then
+    # handed to the oldest generation: see collector_paused).
+    with collector_paused():
         return _Reader(source).run(data)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 # --- 999 acknowledgment ----------------------------------------------------------------------

@@ -998,3 +998,160 @@ def test_repeated_segments_read_exactly_as_the_first_copy(monkeypatch, sep, term
     assert sum("column HD03" in str(e) for e in census.errors) == 2
     assert sum("-5" in str(e) for e in census.errors) == 0  # no volume line: AMT not read
     assert third.dependents[0].lines == {LineOfCoverage.MEDICAL}
+
+
+# --- the envelope's padding check, plain amounts and the paused collector ----------------------
+
+
+def _padding_by_search(text: str, start: int, sep: str, term: str) -> bool:
+    """The padding check as it was: a search of the text per pair."""
+    padded = (" " + sep, sep + " ", " " + term, term + " ", "\t")
+    return any(text.find(blank, start) >= 0 for blank in padded)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ISA*A B~NM1*IL*1*VAN DER BERG*ANN~N3*1 MAIN ST~",
+        "ISA*A B~NM1*IL*1*OKAFOR *ANN~",
+        "ISA*A B~NM1*IL*1* OKAFOR*ANN~",
+        "ISA*A B~N3*1 MAIN ST ~",
+        "ISA*A B~ N3*1 MAIN ST~",
+        "ISA*A B~N3*1\tMAIN ST~",
+        "ISA*A B~N3*1  MAIN ST~ ",
+        "ISA*A * ~N3*1 MAIN~",  # padding inside the ISA is its own
+        "ISA*A *~ N3*1 MAIN~",
+        " *~",
+        "",
+        "ISA*~ ",
+        "ISA*A B*~N3*1 2 3 4~N4*A B*C D*1 2~",
+    ],
+)
+def test_the_padding_check_finds_what_a_search_per_pair_finds(text):
+    from billing_core.x12_envelope import _padded
+
+    for sep, term in (("*", "~"), ("|", "\n")):
+        case = text.replace("*", sep).replace("~", term)
+        for start in {0, case.find(term) + 1, 1, len(case)}:
+            assert _padded(case, start, sep, term) == _padding_by_search(case, start, sep, term)
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["3119.59", "1923.08", "50000", "0", "007.50", "1.", ".5", "1,000.00", "$25", " 12.5",
+     "(3.00)", "-5", "1.2.3", "", ".", "1e5", "NaN", "\u0663\u0661", "\u00b2"],
+)  # fmt: skip
+def test_plain_amounts_are_read_as_the_money_rules_read_them(value):
+    from billing_core.census.x12 import _Reader
+    from billing_core.money import D
+
+    reader = _Reader("test")
+    got = reader.amount("ICM02", value)
+    try:
+        expected = D(value)
+    except (ValueError, TypeError):
+        expected = None
+    if expected is not None and expected < 0:
+        expected = None
+    assert str(got) == str(expected)
+    assert bool(reader.errors) == (expected is None)
+
+
+def test_what_a_paused_read_builds_is_handed_to_the_oldest_generation():
+    import gc
+
+    from billing_core.census.rows import collector_paused
+
+    gc.collect()
+    with collector_paused():
+        built = [[i] for i in range(1000)]
+        assert not gc.isenabled()
+    assert gc.isenabled()
+    oldest = {id(o) for o in gc.get_objects(generation=2)}
+    assert all(id(item) in oldest for item in built)
+    assert gc.get_freeze_count() == 0
+
+    kept = [[i] for i in range(3)]
+    gc.freeze()  # a pre-fork server's frozen objects stay frozen
+    try:
+        with collector_paused():
+            built = [[i] for i in range(10)]
+        assert gc.get_freeze_count() > 0
+        tracked = {id(o) for o in gc.get_objects()}  # every generation, not the frozen
+        assert not any(id(item) in tracked for item in kept)
+        assert all(id(item) in tracked for item in built)
+    finally:
+        gc.unfreeze()
+
+
+def _more_repeats_file(sep: str, term: str) -> bytes:
+    """Copies of REF*1L, REF*DX, AMT*FK, N4, DMG and PER segments in every loop they can meet:
+    the member's own name loop and another name loop, a dependent, a coverage, a reporting
+    category, and bad dates, genders and volumes repeated."""
+    life = ("LIF", "BLIFE", "EMP")
+    first = subscriber(
+        "E1",
+        extra=("REF*1L*GRP1", "REF*DX*DIV1"),
+        demographics=("PER*IP**HP*6145550101", "N4*COLUMBUS*OH*43001", "DMG*D8*19860412*F"),
+        hds=(("HLT", "PPO500", "EMP"),),
+    )
+    first += ["AMT*FK*50000", "REF*1L*GRP1", "HD*021**LIF*BLIFE*EMP", "AMT*FK*50000"]
+    first += ["LS*2700", "LX*1", "N1*75*DIVISION", "REF*DX*DIV1", "REF*1L*GRP1"]
+    first += ["REF*1L*GRP2", "LE*2700"]
+    first += ["INS*N*19*021*28*A", "REF*0F*E1", "REF*DX*DIV1", "REF*1L*GRP1"]
+    first += ["NM1*IL*1*OKAFOR*ADA", "N4*COLUMBUS*OH*43001", "DMG*D8*19860412*F"]
+    first += ["HD*021**HLT*PPO500*FAM", "DTP*348*D8*20260201", "AMT*FK*50000"]
+    second = subscriber(
+        "E2",
+        extra=("AMT*FK*50000", "REF*1L*GRP1"),
+        demographics=("DMG*D8*19861399*F", "PER*IP**HP*6145550101"),
+        hds=(("HLT", "PPO500", "EMP"), life),
+    )
+    second += ["AMT*FK*-5", "REF*DX*DIV1", "NM1*31*1", "N4*COLUMBUS*OH*43001"]
+    second += ["DMG*D8*19860412*F", "REF*DX*DIV1"]
+    third = subscriber(
+        "E3",
+        extra=("REF*DX*DIV1",),
+        demographics=("N4*COLUMBUS*OH", "DMG*D8*19860412*X", "DMG*D8*19861399*F"),
+        hds=(("DEN", "DENHIGH", "EMP"), life),
+    )
+    third += ["AMT*FK*-5", "AMT*FK*50000", "LS*2700", "LX*1", "N1*75*CLASS", "REF*DX*DIV1"]
+    third += ["REF*1L*GRP2", "LE*2700", "INS*N*01*021*28*A", "REF*0F*E3", "NM1*IL*1*OKAFOR*ABE"]
+    third += ["DMG*D8*19860412*X", "DMG*D8*19860412*F", "HD*021**DEN*DENHIGH*FAM"]
+    third += ["DTP*348*D8*20260201"]
+    fourth = subscriber("E4", demographics=("N4*COLUMBUS*OH*43001", "DMG*D8*19860412*F"))
+    return interchange(transaction(first, second, third, fourth), sep=sep, term=term)
+
+
+@pytest.mark.parametrize(("sep", "term"), [("*", "~"), ("|", "\n"), ("!", "~")])
+def test_other_repeated_segments_read_exactly_as_the_first_copy(monkeypatch, sep, term):
+    import billing_core.census.x12 as x12
+
+    data = _more_repeats_file(sep, term)
+    census = read(data)
+    monkeypatch.setattr(x12._Reader, "fast_spec", lambda self, el: None)
+    plain = read(data)
+
+    assert [m.as_dict() for m in census.members] == [m.as_dict() for m in plain.members]
+    assert [str(e) for e in census.errors] == [str(e) for e in plain.errors]
+    assert census.detail == plain.detail
+    assert acknowledgement_999(census, data, now=NOW) == acknowledgement_999(plain, data, now=NOW)
+    first, second, third, fourth = census.members
+    assert [m.subgroup_code for m in census.members] == ["DIV1", None, "DIV1", None]
+    assert [m.postal_code for m in census.members] == ["43001", None, None, "43001"]
+    assert [m.birth_date for m in census.members] == [date(1986, 4, 12), None, None] + [
+        date(1986, 4, 12)
+    ]
+    assert [c.elected_volume for c in first.coverages] == [None, Decimal(50000)]
+    assert [c.elected_volume for c in second.coverages] == [None, None]
+    assert [c.elected_volume for c in third.coverages] == [None, Decimal(50000)]
+    assert census.detail["group_policy_numbers"] == ["GRP1"]
+    assert third.class_code == "GRP2"  # a reporting category's REF, whatever its qualifier
+    assert third.dependents == []  # its bad gender makes it a row error
+    assert (first.dependents[0].birth_date, first.dependents[0].gender) == (
+        date(1986, 4, 12),
+        Gender.FEMALE,
+    )
+    assert sum("19861399" in str(e) for e in census.errors) == 2
+    assert sum("column DMG03" in str(e) for e in census.errors) == 2
+    assert sum("column AMT02" in str(e) for e in census.errors) == 2
