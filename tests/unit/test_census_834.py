@@ -977,19 +977,24 @@ def _repeats_file(sep: str, term: str) -> bytes:
     return interchange(transaction(first, second, third), sep=sep, term=term)
 
 
-@pytest.mark.parametrize(("sep", "term"), [("*", "~"), ("|", "\n"), ("!", "~")])
-def test_repeated_segments_read_exactly_as_the_first_copy(monkeypatch, sep, term):
+def _read_with_and_without_shortcut(monkeypatch, data: bytes):
+    """`data` read as usual and with the repeated-segment shortcut (`fast_spec`) off: members,
+    errors, envelope detail and the 999 must be the same. Returns the usual read."""
     import billing_core.census.x12 as x12
 
-    data = _repeats_file(sep, term)
     census = read(data)
     monkeypatch.setattr(x12._Reader, "fast_spec", lambda self, el: None)
     plain = read(data)
-
     assert [m.as_dict() for m in census.members] == [m.as_dict() for m in plain.members]
     assert [str(e) for e in census.errors] == [str(e) for e in plain.errors]
     assert census.detail == plain.detail
     assert acknowledgement_999(census, data, now=NOW) == acknowledgement_999(plain, data, now=NOW)
+    return census
+
+
+@pytest.mark.parametrize(("sep", "term"), [("*", "~"), ("|", "\n"), ("!", "~")])
+def test_repeated_segments_read_exactly_as_the_first_copy(monkeypatch, sep, term):
+    census = _read_with_and_without_shortcut(monkeypatch, _repeats_file(sep, term))
     first, second, third = census.members
     vision = [c for c in first.coverages + second.coverages if c.line is LineOfCoverage.VISION]
     assert [c.effective_from for c in vision] == [date(2026, 3, 1), date(2026, 3, 1)]
@@ -1125,17 +1130,7 @@ def _more_repeats_file(sep: str, term: str) -> bytes:
 
 @pytest.mark.parametrize(("sep", "term"), [("*", "~"), ("|", "\n"), ("!", "~")])
 def test_other_repeated_segments_read_exactly_as_the_first_copy(monkeypatch, sep, term):
-    import billing_core.census.x12 as x12
-
-    data = _more_repeats_file(sep, term)
-    census = read(data)
-    monkeypatch.setattr(x12._Reader, "fast_spec", lambda self, el: None)
-    plain = read(data)
-
-    assert [m.as_dict() for m in census.members] == [m.as_dict() for m in plain.members]
-    assert [str(e) for e in census.errors] == [str(e) for e in plain.errors]
-    assert census.detail == plain.detail
-    assert acknowledgement_999(census, data, now=NOW) == acknowledgement_999(plain, data, now=NOW)
+    census = _read_with_and_without_shortcut(monkeypatch, _more_repeats_file(sep, term))
     first, second, third, fourth = census.members
     assert [m.subgroup_code for m in census.members] == ["DIV1", None, "DIV1", None]
     assert [m.postal_code for m in census.members] == ["43001", None, None, "43001"]
