@@ -58,18 +58,16 @@ from billing_core.models.enums import (
 )
 from billing_core.reports import REPORTS, run_report
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from billing_run import IN_CI, postgres_ready, say, verdict  # noqa: E402
+
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_reports"
-IN_CI = os.environ.get("CI", "").strip().lower() not in {"", "0", "false", "no"}
 FIRST_PERIOD = date(2024, 1, 1)
 TARGET_SECONDS = 0.5
 RUNS = 5
 SEED = 20261231
 BATCH = 20_000
 METHODS = [PaymentMethod.CHECK, PaymentMethod.ACH_CREDIT, PaymentMethod.WIRE, PaymentMethod.CARD]
-
-
-def say(message: str) -> None:
-    print(message, flush=True)
 
 
 def bench_url() -> str:
@@ -334,10 +332,6 @@ def time_report(session_factory, name: str, args: dict, today: date) -> tuple[fl
     return statistics.median(timings), len(run.rows), run.result.totals
 
 
-def verdict(ok: bool) -> str:
-    return "PASS" if ok else "FAIL"
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=1000)
@@ -346,17 +340,9 @@ def main() -> int:
     args = parser.parse_args()
 
     url = bench_url()
-    refuse_test_database(url)
-    try:
-        create_database(url)
-    except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        where = make_url(url).render_as_string()
-        if IN_CI:
-            say(f"FAIL: PostgreSQL unreachable at {where}: {reason}")
-            return 1
-        say(f"SKIP: PostgreSQL unreachable at {where}: {reason}")
-        return 0
+    refuse_test_database(url)  # stricter than postgres_ready's: never "bench" or "postgres"
+    if not postgres_ready(url, create=create_database):
+        return 1 if IN_CI else 0
 
     engine = make_engine(url)
     try:

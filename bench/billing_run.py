@@ -587,6 +587,21 @@ def verdict(ok: bool) -> str:
     return "PASS" if ok else "FAIL"
 
 
+def postgres_ready(url: str, create=None) -> bool:
+    """Refuse the test database, then make sure `url`'s database exists (`create`, default
+    `ensure_database`). False, after saying SKIP (or FAIL under CI), when PostgreSQL cannot
+    be reached: the caller exits 0, or 1 under CI."""
+    refuse_test_database(url)
+    try:
+        (create or ensure_database)(url)
+    except psycopg.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        where = make_url(url).render_as_string()
+        say(f"{'FAIL' if IN_CI else 'SKIP'}: PostgreSQL unreachable at {where}: {reason}")
+        return False
+    return True
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=1000)
@@ -595,16 +610,8 @@ def main() -> int:
     args = parser.parse_args()
 
     url = bench_url()
-    refuse_test_database(url)
-    try:
-        ensure_database(url)
-    except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if IN_CI:
-            say(f"FAIL: PostgreSQL unreachable at {make_url(url).render_as_string()}: {reason}")
-            return 1
-        say(f"SKIP: PostgreSQL unreachable at {make_url(url).render_as_string()}: {reason}")
-        return 0
+    if not postgres_ready(url):
+        return 1 if IN_CI else 0
 
     say(f"machine: {os.cpu_count()} CPUs, load average {load_average()} at start")
     configure_vault(DEV_SSN_KEY)

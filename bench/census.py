@@ -48,20 +48,17 @@ from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
-import psycopg
 from _census_data import AS_OF, census_rows, generate_834, write_csv
 from billing_run import (
     IN_CI,
     Loader,
-    ensure_database,
     load_average,
-    refuse_test_database,
+    postgres_ready,
     reset_schema,
     say,
     verdict,
 )
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, selectinload
 
 from billing_core import migrate
@@ -605,17 +602,10 @@ def main() -> int:
         results.append(run_database(url, "SQLite", args, files, bare))
     if args.database in ("postgresql", "both"):
         url = os.environ.get("BENCH_CENSUS_DATABASE_URL") or DEFAULT_PG_URL
-        refuse_test_database(url)
-        try:
-            ensure_database(url)
-        except psycopg.OperationalError as exc:
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            where = make_url(url).render_as_string()
-            say(f"{'FAIL' if IN_CI else 'SKIP'}: PostgreSQL unreachable at {where}: {reason}")
-            if IN_CI:
-                results.append(False)
-        else:
+        if postgres_ready(url):
             results.append(run_database(url, "PostgreSQL", args, files, bare))
+        elif IN_CI:
+            results.append(False)
     maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     say(f"process max RSS {maxrss:,.0f} MiB (includes generating the files and set-up)")
     say(f"load average {load_average()} at end (other work on the machine slows every figure)")

@@ -23,9 +23,7 @@ import time
 from datetime import date, timedelta
 from decimal import Decimal
 
-import psycopg
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 from billing_core import migrate
@@ -45,9 +43,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from billing_run import (  # noqa: E402
     IN_CI,
     build_book,
-    ensure_database,
     load_average,
-    refuse_test_database,
+    postgres_ready,
     reset_schema,
     say,
     verdict,
@@ -130,16 +127,8 @@ def main() -> int:
     args = parser.parse_args()
 
     url = bench_url()
-    refuse_test_database(url)
-    try:
-        ensure_database(url)
-    except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        if IN_CI:
-            say(f"FAIL: PostgreSQL unreachable at {make_url(url).render_as_string()}: {reason}")
-            return 1
-        say(f"SKIP: PostgreSQL unreachable at {make_url(url).render_as_string()}: {reason}")
-        return 0
+    if not postgres_ready(url):
+        return 1 if IN_CI else 0
 
     from portal import create_app
 

@@ -69,6 +69,7 @@ from billing_core.models.enums import (
     RatingBasis,
     Role,
 )
+from billing_core.models.product import version_in_force
 from billing_core.money import ZERO, cents
 from billing_core.rating import (
     MemberFacts,
@@ -335,16 +336,6 @@ def _rate_versions_in_force(
     return by_plan
 
 
-def _version_on(versions: list[_VersionInForce], on: date) -> _VersionInForce | None:
-    """The version in force on `on` (as `Plan.rate_version_on`, from the versions loaded)."""
-    for version in versions:
-        if version.effective_from <= on and (
-            version.effective_to is None or on <= version.effective_to
-        ):
-            return version
-    return None
-
-
 class _RunData:
     """Everything a run reads, loaded once for all the groups billed (a few queries per run
     instead of a dozen per group): plans with their rates, coverages in force in the period,
@@ -525,7 +516,7 @@ def _premium_lines(
         for month in months:
             version = versions.get((plan_id, month))
             if version is None:
-                version = _version_on(data.rate_versions.get(plan_id, ()), month)
+                version = version_in_force(data.rate_versions.get(plan_id, ()), month)
                 if version is None:
                     errors.append(
                         RowError(

@@ -98,6 +98,11 @@ def _text_width(text: str, size: float) -> float:
     return len(text) * size * CHAR_EM
 
 
+def _attributes(extra: dict[str, str]) -> str:
+    """Keyword arguments as SVG attributes: stroke_width="1" -> ` stroke-width="1"`."""
+    return "".join(f' {name.replace("_", "-")}="{value}"' for name, value in extra.items())
+
+
 class _Canvas:
     """Collects SVG elements; `svg()` wraps them with the accessible `<svg>` element."""
 
@@ -106,17 +111,15 @@ class _Canvas:
         self.parts: list[str] = []
 
     def rect(self, x: float, y: float, w: float, h: float, fill: str, **extra: str) -> None:
-        attrs = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in extra.items())
         self.parts.append(
             f'<rect x="{_num(x)}" y="{_num(y)}" width="{_num(w)}" height="{_num(max(h, 0.0))}"'
-            f' fill="{fill}"{attrs}/>'
+            f' fill="{fill}"{_attributes(extra)}/>'
         )
 
     def line(self, x1: float, y1: float, x2: float, y2: float, stroke: str, **extra: str) -> None:
-        attrs = "".join(f' {k.replace("_", "-")}="{v}"' for k, v in extra.items())
         self.parts.append(
             f'<line x1="{_num(x1)}" y1="{_num(y1)}" x2="{_num(x2)}" y2="{_num(y2)}"'
-            f' stroke="{stroke}"{attrs}/>'
+            f' stroke="{stroke}"{_attributes(extra)}/>'
         )
 
     def text(

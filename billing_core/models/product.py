@@ -65,12 +65,18 @@ class Plan(Base):
 
     def rate_version_on(self, on: date) -> RateVersion | None:
         """The rate version in force on `on`."""
-        for version in reversed(self.rate_versions):
-            if version.effective_from <= on and (
-                version.effective_to is None or on <= version.effective_to
-            ):
-                return version
-        return None
+        return version_in_force(reversed(self.rate_versions), on)
+
+
+def version_in_force(versions_latest_first, on: date):
+    """The first of `versions` (anything with `effective_from` and an inclusive, optional
+    `effective_to`, latest first) in force on `on`, or None."""
+    for version in versions_latest_first:
+        if version.effective_from <= on and (
+            version.effective_to is None or on <= version.effective_to
+        ):
+            return version
+    return None
 
 
 class RateVersion(Base):
