@@ -92,7 +92,7 @@ from billing_core.models.enums import (
     Tier,
 )
 from billing_core.money import ZERO, D
-from billing_core.rating import MemberFacts, RateTable, RatingDataMissing, rate_line
+from billing_core.rating import MemberFacts, RateTable, RatingDataMissing, rate_line, rating_key
 from billing_core.security import configure_vault, vault
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_census"
@@ -358,7 +358,7 @@ def rate_diff(
 
     def price(plan: Plan, tier, volume, birth, salary, side: int) -> None:
         table = tables[plan.id]
-        key = (plan.id, tier, volume, birth, salary)
+        key = (plan.id, rating_key(table, on, birth, salary, tier, volume))
         amount = memo.get(key)
         if amount is None:
             facts = MemberFacts(birth, salary, Tier(tier) if tier else None, volume)

@@ -5,6 +5,7 @@ engine and session factory, and the flush guard that keeps money rows append-onl
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -230,11 +231,12 @@ class _Typed(dict):
         return value
 
 
-def typed_rows(connection, statement: Select, columns: tuple) -> list[tuple]:
-    """The rows of `statement` with `columns` selected, typed as SQLAlchemy would type them
-    (Money as Decimal, enums, dates on SQLite), as plain tuples: fetched raw and converted
-    once per distinct value. For reads of hundreds of thousands of rows (a census diff, a
-    billing run), where building a Row and processing every value was most of the time."""
+def raw_rows(connection, statement: Select, columns: tuple) -> tuple[list[tuple], list]:
+    """The rows of `statement` with `columns` selected, as the driver's own tuples of the
+    values as stored (a Money amount is a scaled integer on SQLite), and each column's result
+    processor (None where the stored value is the value). No Row per row, nothing converted:
+    for reads of hundreds of thousands of rows, compared as stored (`stored_value`) or typed
+    (`typed_rows`)."""
     raw = connection.execute(
         statement.with_only_columns(
             *(type_coerce(c, NullType()).label(f"c{i}") for i, c in enumerate(columns)),
@@ -246,8 +248,25 @@ def typed_rows(connection, statement: Select, columns: tuple) -> list[tuple]:
         column.type.dialect_impl(dialect).result_processor(dialect, described[1])
         for column, described in zip(columns, raw.cursor.description, strict=True)
     ]
-    rows = raw.cursor.fetchall()  # the driver's tuples: no Row per row either
+    rows = raw.cursor.fetchall()
     raw.close()
+    return rows, processors
+
+
+def stored_value(connection, column) -> Callable[[object], object]:
+    """value -> the value as `column` stores it on this connection's database (what
+    `raw_rows` returns for it), to compare a typed value with raw rows without typing them."""
+    dialect = connection.dialect
+    process = column.type.dialect_impl(dialect).bind_processor(dialect)
+    return process or (lambda value: value)
+
+
+def typed_rows(connection, statement: Select, columns: tuple) -> list[tuple]:
+    """The rows of `statement` with `columns` selected, typed as SQLAlchemy would type them
+    (Money as Decimal, enums, dates on SQLite), as plain tuples: fetched raw and converted
+    once per distinct value. For reads of hundreds of thousands of rows (a census diff, a
+    billing run), where building a Row and processing every value was most of the time."""
+    rows, processors = raw_rows(connection, statement, columns)
     typed = [(i, _Typed(p).__getitem__) for i, p in enumerate(processors) if p is not None]
     if not rows or not typed:
         return rows

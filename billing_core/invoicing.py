@@ -66,7 +66,6 @@ from billing_core.models.enums import (
     CoverageMonthRule,
     InvoiceSection,
     InvoiceStatus,
-    RatingBasis,
     Role,
 )
 from billing_core.models.product import version_in_force
@@ -76,9 +75,8 @@ from billing_core.rating import (
     RatedLine,
     RateTable,
     RatingDataMissing,
-    age_on,
-    age_reference_date,
     rate_line,
+    rating_key,
 )
 
 VOIDING_ROLES = (Role.SUPERVISOR, Role.ADMIN)
@@ -542,22 +540,13 @@ def _premium_lines(
                 if covered
                 else ()
             )
-            # Rating is pure, so lines with the same inputs share one result. The key holds only
-            # what the basis reads: the tier; salary and volume with the age; or the ages.
-            basis = table.basis
-            if basis is RatingBasis.TIERED_COMPOSITE:
-                memo_key = (version.id, tier)
-            elif basis is RatingBasis.AGE_BANDED:
-                at = age_reference_date(table, month)
-                memo_key = (
-                    version.id,
-                    tuple(age_on(b, at) for b in (birth_date, *dependent_births)),
-                )
-            elif basis is RatingBasis.PER_THOUSAND_VOLUME:
-                at = age_reference_date(table, month)
-                memo_key = (version.id, salary, elected_volume, age_on(birth_date, at))
-            else:
-                memo_key = (version.id, salary)
+            # Rating is pure: lines with the same inputs share one result.
+            memo_key = (
+                version.id,
+                rating_key(
+                    table, month, birth_date, salary, tier, elected_volume, dependent_births
+                ),
+            )
             rated = rated_memo.get(memo_key)
             if rated is None:
                 facts = MemberFacts(

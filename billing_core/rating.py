@@ -290,6 +290,30 @@ def ltd_premium(table: RateTable, covered_payroll: Decimal) -> Decimal:
     return cents(covered_payroll / HUNDRED * _unit_rate(table))
 
 
+def rating_key(
+    table: RateTable,
+    on: date,
+    birth_date: date,
+    annual_salary: Decimal | None,
+    tier: Tier | str | None,
+    elected_volume: Decimal | None,
+    dependent_birth_dates: tuple[date, ...] = (),
+) -> tuple:
+    """What `rate_line` reads of a member under `table`'s basis for the month `on`: the tier;
+    salary and volume with the age; the ages; or the salary. Rating is pure, so members with
+    the same key under the same rate version rate the same: a billing run or a census rating
+    thousands of lines rates each key once."""
+    basis = table.basis
+    if basis is RatingBasis.TIERED_COMPOSITE:
+        return (tier,)
+    if basis is RatingBasis.AGE_BANDED:
+        at = age_reference_date(table, on)
+        return tuple(age_on(b, at) for b in (birth_date, *dependent_birth_dates))
+    if basis is RatingBasis.PER_THOUSAND_VOLUME:
+        return (annual_salary, elected_volume, age_on(birth_date, age_reference_date(table, on)))
+    return (annual_salary,)
+
+
 def rate_line(table: RateTable, member: MemberFacts, on: date) -> RatedLine:
     """Rate one member on one product for the coverage month starting `on` (a first of month).
 

@@ -11,9 +11,12 @@ Coverage lines are matched to the group's plans: the plan code the file names, e
 plan of that line of coverage (for the member's class when plans are class-specific) in force on
 `as_of`. A row whose plan cannot be told is an error, never a guess.
 
-Speed (100,000 members against 100,000 enrolled): enrollment is read as plain rows, typed once
-per distinct value, and a quick check passes the members whose every field and line is as
-enrolled; only the others go through the field-by-field comparison, which says what changed.
+Speed (100,000 members against 100,000 enrolled): members are read as plain rows, typed once
+per distinct value; coverages are read as stored, untyped and unsorted (some 600,000 rows). A
+quick check compares them, as stored, with what the file's lines would store, and passes the
+members whose every field and line is as enrolled; only the others (and the snapshot's terms)
+have their coverages read again, typed, and go through the field-by-field comparison, which
+says what changed.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from billing_core.census.rows import (
     Maintenance,
     collector_paused,
 )
-from billing_core.db import typed_rows
+from billing_core.db import in_ids, raw_rows, stored_value, typed_rows
 from billing_core.errors import RowError
 from billing_core.models import BenefitClass, BillingSubgroup, Coverage, EmployerGroup, Member, Plan
 from billing_core.models.enums import Gender, LineOfCoverage, MemberStatus, Tier, UploadKind
@@ -224,6 +227,8 @@ _MEMBER_COLUMNS = (
     Member.ssn_digest,
     Member.ssn_last4,
 )
+_STORED_COLUMNS = (Coverage.member_id, Coverage.plan_id, Coverage.tier, Coverage.elected_volume)
+_CENT = Decimal("0.01")
 _COVERAGE_COLUMNS = (
     Coverage.member_id,
     Coverage.plan_id,
@@ -290,24 +295,18 @@ class _Enrollment:
             )
         )
         self.plans_by_id = {p.id: p for p in self.plans}
-        line_of_plan = {p.id: p.product.line_of_coverage for p in self.plans}
-        # Plain tuples in _Held's order: a named tuple for each of 600,000 rows cost a second.
-        self.coverages: dict[int, dict[LineOfCoverage, tuple]] = defaultdict(dict)
-        held_rows = typed_rows(
-            connection,
-            select(Coverage.id)
-            .join(Member, Member.id == Coverage.member_id)
-            .where(
-                Member.group_id == group.id,
-                Coverage.effective_from <= as_of,
-                Coverage.effective_to.is_(None) | (Coverage.effective_to >= as_of),
-            )
-            .order_by(Coverage.member_id, Coverage.effective_from, Coverage.id),
-            _COVERAGE_COLUMNS,
-        )
-        coverages = self.coverages
-        for held in held_rows:
-            coverages[held[0]][line_of_plan[held[1]]] = held  # member_id, plan_id
+        self.line_of_plan = {p.id: p.product.line_of_coverage for p in self.plans}
+        self.connection = connection
+        # What is in force, as stored: per member, (plan id, tier, volume) per coverage.
+        rows, _ = raw_rows(connection, self._in_force_query(), _STORED_COLUMNS)
+        held: dict[int, list[tuple]] = defaultdict(list)
+        for row in rows:
+            held[row[0]].append(row[1:])
+        self.held = held
+        self.coverages: dict[int, dict[LineOfCoverage, _Held]] = {}  # filled by `load_in_force`
+        self._stored_tier = stored_value(connection, Coverage.tier)
+        self._stored_volume = stored_value(connection, Coverage.elected_volume)
+        self._expected: dict[tuple, frozenset | None] = {}
         self.classes = {
             c.code: c
             for c in session.scalars(select(BenefitClass).where(BenefitClass.group_id == group.id))
@@ -324,6 +323,63 @@ class _Enrollment:
         self.subgroup_ids = {code: s.id for code, s in self.subgroups.items()}
         self._plans_for: dict[tuple, tuple[Plan | str, int | None]] = {}
 
+    def _in_force_query(self):
+        return (
+            select(Coverage.id)
+            .join(Member, Member.id == Coverage.member_id)
+            .where(
+                Member.group_id == self.group.id,
+                Coverage.effective_from <= self.as_of,
+                Coverage.effective_to.is_(None) | (Coverage.effective_to >= self.as_of),
+            )
+        )
+
+    def load_in_force(self, member_ids: list[int]) -> None:
+        """Read, typed, the coverages in force of `member_ids` (the members the quick check
+        did not pass): per member and line, the latest starting one."""
+        coverages, line_of_plan = self.coverages, self.line_of_plan
+        for start in range(0, len(member_ids), 10_000):  # bound the IN list
+            for held in typed_rows(
+                self.connection,
+                self._in_force_query()
+                .where(in_ids(Coverage.member_id, member_ids[start : start + 10_000]))
+                .order_by(Coverage.member_id, Coverage.effective_from, Coverage.id),
+                _COVERAGE_COLUMNS,
+            ):
+                coverages.setdefault(held[0], {})[line_of_plan[held[1]]] = _Held._make(held)
+
+    def expected_held(self, row: CensusMember) -> frozenset | None:
+        """The (plan id, tier, volume) the row's lines would store, as `held` holds them; None
+        when the row cannot be unchanged on its face (a line named twice, a line ending before
+        `as_of`, a plan that cannot be told, a volume with fractions of a cent). Readers share
+        one coverage object between members with the same values, so this is worked out once
+        per distinct set of lines and class (keyed by the objects' ids: they live as long as
+        the census, which outlives the diff)."""
+        key = (row.class_code, *map(id, row.coverages))
+        try:
+            return self._expected[key]
+        except KeyError:
+            pass
+        expected: set[tuple] | None = set()
+        lines = set()
+        for wanted in row.coverages:
+            volume = wanted.elected_volume
+            if (
+                wanted.line in lines
+                or (wanted.effective_to is not None and wanted.effective_to < self.as_of)
+                or (volume is not None and volume != volume.quantize(_CENT))
+            ):
+                expected = None
+                break
+            lines.add(wanted.line)
+            plan_id = self.plan_for(wanted, row.class_code, wanted.effective_from or self.as_of)[1]
+            if plan_id is None:
+                expected = None
+                break
+            expected.add((plan_id, self._stored_tier(wanted.tier), self._stored_volume(volume)))
+        found = self._expected[key] = None if expected is None else frozenset(expected)
+        return found
+
     def match(self, row: CensusMember, digest: str | None) -> _Enrolled | None:
         """The enrolled member with the row's employee id, else with its SSN (`digest`)."""
         member = self.by_employee_id.get(row.employee_id)
@@ -332,8 +388,8 @@ class _Enrollment:
         return member
 
     def in_force(self, member: _Enrolled) -> dict[LineOfCoverage, _Held]:
-        """The member's coverages in force on `as_of`, by line."""
-        return {line: _Held._make(held) for line, held in self.coverages.get(member.id, {}).items()}
+        """The member's coverages in force on `as_of`, by line (read by `load_in_force`)."""
+        return self.coverages.get(member.id, {})
 
     def plan_for(
         self, coverage: CensusCoverage, class_code: str | None, on: date
@@ -384,9 +440,6 @@ MEMBER_FIELDS = (
 
 
 _member_fields = attrgetter(*MEMBER_FIELDS)
-_PLAN, _TIER, _VOLUME = (
-    _Held._fields.index(name) for name in ("plan_id", "tier", "elected_volume")
-)
 
 
 def _ssn_digest(ssn: str | None) -> str | None:
@@ -404,14 +457,14 @@ def _unchanged(
     member: _Enrolled,
     row: CensusMember,
     digest: str | None,
-    current: dict[LineOfCoverage, tuple],
+    held: list[tuple],
     enrollment: _Enrollment,
-    on: date,
 ) -> bool:
     """A quick yes for what most members of a full file are: every field equal to the enrolled
-    value, the same SSN, subgroup and class, and exactly the lines in force, each on the same
-    plan, tier and volume. A no proves nothing: _field_changes and _coverage_changes then
-    decide, and say what changed (a blank the file leaves, say, is no change)."""
+    value, the same SSN, subgroup and class, and exactly the lines in force (`held`, as
+    stored), each on the same plan, tier and volume. A no proves nothing: _field_changes and
+    _coverage_changes then decide, and say what changed (a blank the file leaves, say, is no
+    change)."""
     if _member_fields(row) != _member_fields(member):
         return False
     if digest is not None and member.ssn_digest and digest != member.ssn_digest:
@@ -422,26 +475,8 @@ def _unchanged(
         return False
     if row.class_code and enrollment.class_ids.get(row.class_code, _UNSEEN) != member.class_id:
         return False
-    if len(row.coverages) != len(current):
-        return False
-    unseen = dict(current)  # a line the file names twice is not unchanged
-    plans_for, class_code = enrollment._plans_for, row.class_code
-    for wanted in row.coverages:
-        held = unseen.pop(wanted.line, None)
-        if (
-            held is None
-            or held[_TIER] is not wanted.tier
-            or held[_VOLUME] != wanted.elected_volume
-            or (wanted.effective_to is not None and wanted.effective_to < on)
-        ):
-            return False
-        start = wanted.effective_from or on
-        plan = plans_for.get((wanted.plan_code, wanted.line, class_code, start))
-        if plan is None:
-            plan = enrollment.plan_for(wanted, class_code, start)
-        if plan[1] != held[_PLAN]:
-            return False
-    return True
+    expected = enrollment.expected_held(row)
+    return expected is not None and len(held) == len(expected) and expected == frozenset(held)
 
 
 def _field_changes(
@@ -599,10 +634,31 @@ def _diff(
             )
         )
 
+    # First the quick check for every row, then the members it did not pass (and a snapshot's
+    # terms) have their coverages read, typed, for the detailed comparison.
     matched: set[int] = set()
-    held_by_member = enrollment.coverages
+    held_by_member = enrollment.held
+    checked = []
     for row in census.members:
         digest = _ssn_digest(row.ssn)
+        member = enrollment.match(row, digest)
+        held = None
+        unchanged = False
+        if member is not None:
+            matched.add(member.id)
+            held = held_by_member.get(member.id)
+            unchanged = bool(
+                held
+                and row.maintenance is not Maintenance.TERM
+                and _unchanged(member, row, digest, held, enrollment)
+            )
+        checked.append((row, digest, member, held, unchanged))
+    detailed = {member.id for _, _, member, held, unchanged in checked if held and not unchanged}
+    if kind is UploadKind.SNAPSHOT:
+        detailed.update(held_by_member.keys() - matched)
+    enrollment.load_in_force(sorted(detailed))
+
+    for row, digest, member, held, unchanged in checked:
         if row.ssn and digest is None:
             result.errors.append(
                 RowError(
@@ -613,18 +669,10 @@ def _diff(
                     mask_ssn(row.ssn[-4:]),
                 )
             )
-        member = enrollment.match(row, digest)
-        if member is not None:
-            matched.add(member.id)
         name = f"{row.last_name}, {row.first_name}"
         action = row.maintenance
         effective = row.maintenance_date or as_of
-        held = held_by_member.get(member.id) if member is not None else None
-        if (
-            held
-            and action is not Maintenance.TERM
-            and _unchanged(member, row, digest, held, enrollment, as_of)
-        ):
+        if unchanged:
             entry(ChangeKind.UNCHANGED, row.employee_id, name, effective, member, row)
             continue
         in_force = enrollment.in_force(member) if held else {}

@@ -43,7 +43,9 @@ class Maintenance(enum.StrEnum):
 class CensusCoverage:
     """One line of coverage for a subscriber. `plan_code` is the group's plan code when the file
     names one (834 HD04, a tabular plan column), else the plan is found by `line` (and class).
-    `elected_volume` in dollars (life); `effective_to` inclusive (a termination's last day)."""
+    `elected_volume` in dollars (life); `effective_to` inclusive (a termination's last day).
+    A reader may share one object between the members with the same values (the tabular
+    reader does): once read, a census's coverages are not changed."""
 
     line: LineOfCoverage
     plan_code: str | None = None

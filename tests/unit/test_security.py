@@ -1,0 +1,28 @@
+"""The SSN digest members are matched on: HMAC-SHA256 under the key, whatever way it is
+computed, the same for every way of writing the SSN, and refusing what is not an SSN."""
+
+import hashlib
+import hmac
+
+import pytest
+from cryptography.fernet import Fernet
+
+from billing_core.security import SsnVault
+
+
+def test_the_ssn_digest_is_hmac_sha256_of_the_nine_digits_under_the_key():
+    key = Fernet.generate_key().decode()
+    vault = SsnVault(key)
+    raw_key = vault._fernet_key()
+    for ssn in ("123456789", "078051120", "772-11-0001"):
+        digits = ssn.replace("-", "")
+        expected = hmac.digest(raw_key, digits.encode(), hashlib.sha256).hex()
+        assert vault.digest(ssn) == expected
+    assert vault.digest("123-45-6789") == vault.digest("123 45 6789") == vault.digest("123456789")
+    assert SsnVault(Fernet.generate_key().decode()).digest("123456789") != vault.digest("123456789")
+
+
+@pytest.mark.parametrize("bad", ["12345678", "1234567890", "000123456", "666123456", "12a456789"])
+def test_what_is_not_an_ssn_has_no_digest(bad):
+    with pytest.raises(ValueError):
+        SsnVault(Fernet.generate_key().decode()).digest(bad)
