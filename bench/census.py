@@ -12,9 +12,10 @@ Timed: `read_census` + `diff_census` + rating. Decision on "rated": `premium_imp
 preview's figures: two billing-run dry runs around `apply_census` in a rolled-back savepoint)
 does a flush and a member-key scan per changed member, minutes for thousands of changes, so it
 is run only with `--impact`, for information. The bench rates what the diff changes: every
-coverage change priced with `rating.rate_line` at the rates in force on the file's date, before
-(the enrolled plan, tier, volume and member) and after (the file's), and the salary-based lines
-of members whose salary changed, summed per product (monthly premium, Decimal dollars).
+coverage change priced with `rating.premium` (rate_line's amount) at the rates in force on the
+file's date, before (the enrolled plan, tier, volume and member) and after (the file's), and
+the salary-based lines of members whose salary changed, summed per product (monthly premium,
+Decimal dollars). Each distinct `rating.rating_key` is priced once, as the billing run does.
 
 Targets: CSV <= 5 s, <= 15x a bare `pandas.read_csv(path, dtype=str, keep_default_na=False)` of
 the same file, peak traced memory <= 1 GiB (tracemalloc, in a second untimed pass: tracing
@@ -92,7 +93,7 @@ from billing_core.models.enums import (
     Tier,
 )
 from billing_core.money import ZERO, D
-from billing_core.rating import MemberFacts, RateTable, RatingDataMissing, rate_line, rating_key
+from billing_core.rating import MemberFacts, RateTable, RatingDataMissing, premium, rating_key
 from billing_core.security import configure_vault, vault
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_census"
@@ -363,7 +364,7 @@ def rate_diff(
         if amount is None:
             facts = MemberFacts(birth, salary, Tier(tier) if tier else None, volume)
             try:
-                amount = memo[key] = rate_line(table, facts, on).amount
+                amount = memo[key] = premium(table, facts, on)
             except RatingDataMissing:
                 amount = memo[key] = ZERO
         totals[plan.product.code][side] += amount
@@ -372,7 +373,7 @@ def rate_diff(
     for entry in diff.members:
         if entry.kind is ChangeKind.UNCHANGED:
             continue
-        old, new = entry.member, entry.row
+        old, new = entry.enrolled, entry.row
         for change in entry.coverages:
             if change.plan_before is not None:
                 salary = old.annual_salary

@@ -314,6 +314,29 @@ def rating_key(
     return (annual_salary,)
 
 
+def premium(table: RateTable, member: MemberFacts, on: date) -> Decimal:
+    """The monthly amount `rate_line` gives, without the explanation: for pricing thousands of
+    lines that nobody reads one by one (a census's premium change per product)."""
+    basis = table.basis
+    if basis is RatingBasis.TIERED_COMPOSITE:
+        return tiered_premium(table, member.tier)
+    if basis is RatingBasis.AGE_BANDED:
+        at = age_reference_date(table, on)
+        births = (member.birth_date, *member.dependent_birth_dates)
+        return age_banded_premium(table, [age_on(b, at) for b in births])
+    if basis is RatingBasis.PER_THOUSAND_VOLUME:
+        age = age_on(member.birth_date, age_reference_date(table, on))
+        volume = life_volume(
+            table, annual_salary=member.annual_salary, elected_volume=member.elected_volume, age=age
+        )
+        return per_thousand_premium(table, volume)
+    if basis is RatingBasis.STD_WEEKLY_BENEFIT:
+        return std_premium(table, std_weekly_benefit(table, member.annual_salary))
+    if basis is RatingBasis.LTD_COVERED_PAYROLL:
+        return ltd_premium(table, ltd_covered_payroll(table, member.annual_salary))
+    raise ValidationFailed(f"unknown rating basis {basis!r}")  # pragma: no cover
+
+
 def rate_line(table: RateTable, member: MemberFacts, on: date) -> RatedLine:
     """Rate one member on one product for the coverage month starting `on` (a first of month).
 

@@ -10,6 +10,7 @@ import base64
 import hashlib
 import logging
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -85,9 +86,26 @@ class SsnVault:
 
     def digest(self, ssn: str) -> str:
         """Keyed digest for matching; not reversible without the key."""
+        return self._digest(normalize_ssn(ssn))
+
+    def digests(self, ssns: Iterable[str | None]) -> list[str | None]:
+        """`digest` of each SSN, None for a blank or one that is not a valid SSN (a census
+        diff takes 100,000 at once, and the readers have reported the invalid ones)."""
+        result: list[str | None] = []
+        append, digest = result.append, self._digest
+        for ssn in ssns:
+            if ssn:
+                try:
+                    ssn = normalize_ssn(ssn)
+                except ValueError:
+                    ssn = None
+            append(digest(ssn) if ssn else None)
+        return result
+
+    def _digest(self, digits: str) -> str:
         inner, outer = self._digest_pads
         digest = inner()
-        digest.update(normalize_ssn(ssn).encode())
+        digest.update(digits.encode())
         result = outer()
         result.update(digest.digest())
         return result.hexdigest()

@@ -139,6 +139,9 @@ class MemberDiff:
     coverages: list[CoverageChange] = field(default_factory=list)
     member_key: str | None = None
     loader: _MemberLoader | None = field(default=None, repr=False, compare=False)
+    # The enrolled values the diff compared (names, dates, salary...), without loading the
+    # ORM member: what pricing a change needs.
+    enrolled: _Enrolled | None = field(default=None, repr=False, compare=False)
 
     @property
     def member(self) -> Member | None:
@@ -442,17 +445,6 @@ MEMBER_FIELDS = (
 _member_fields = attrgetter(*MEMBER_FIELDS)
 
 
-def _ssn_digest(ssn: str | None) -> str | None:
-    """The keyed digest of a file's SSN; None without one or for one that is not a valid SSN
-    (the readers report those, and the diff must not fail on them)."""
-    if not ssn:
-        return None
-    try:
-        return vault().digest(ssn)
-    except ValueError:
-        return None
-
-
 def _unchanged(
     member: _Enrolled,
     row: CensusMember,
@@ -480,7 +472,7 @@ def _unchanged(
 
 
 def _field_changes(
-    member: _Enrolled, row: CensusMember, enrollment: _Enrollment
+    member: _Enrolled, row: CensusMember, digest: str | None, enrollment: _Enrollment
 ) -> list[FieldChange]:
     """Fields the file states that differ from the enrolled member (a blank in the file is not
     a change: files often leave optional fields out)."""
@@ -496,7 +488,6 @@ def _field_changes(
             continue
         if _text(old) != _text(new):
             changes.append(FieldChange(name, _text(old), _text(new)))
-    digest = _ssn_digest(row.ssn)
     if digest is not None and member.ssn_digest and digest != member.ssn_digest:
         changes.append(FieldChange("ssn", mask_ssn(member.ssn_last4), f"***-**-{row.ssn[-4:]}"))
     if row.subgroup_code:
@@ -631,6 +622,7 @@ def _diff(
                 [] if coverages is None else coverages,
                 member.member_key if member is not None else None,
                 loader,
+                member,
             )
         )
 
@@ -639,8 +631,8 @@ def _diff(
     matched: set[int] = set()
     held_by_member = enrollment.held
     checked = []
-    for row in census.members:
-        digest = _ssn_digest(row.ssn)
+    digests = vault().digests(row.ssn for row in census.members)
+    for row, digest in zip(census.members, digests, strict=True):
         member = enrollment.match(row, digest)
         held = None
         unchanged = False
@@ -699,7 +691,7 @@ def _diff(
                 continue
             entry(ChangeKind.ADD, row.employee_id, name, effective, member, row, [], coverages)
             continue
-        fields = _field_changes(member, row, enrollment)
+        fields = _field_changes(member, row, digest, enrollment)
         changed = ChangeKind.CHANGE if fields or coverages else ChangeKind.UNCHANGED
         entry(changed, row.employee_id, name, effective, member, row, fields, coverages)
     if kind is UploadKind.SNAPSHOT:

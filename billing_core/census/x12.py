@@ -27,6 +27,7 @@ from billing_core.census.rows import (
     ControlTotals,
     Maintenance,
     collector_paused,
+    share_equal_coverages,
 )
 from billing_core.errors import RowError, ValidationFailed
 from billing_core.models.enums import (
@@ -1371,6 +1372,7 @@ class _Reader:
         ]
         detail["group_policy_numbers"] = sorted(self.policy_numbers - {""})
         detail["master_policy_numbers"] = sorted(self.master_policies - {""})
+        share_equal_coverages(census.members)
         if not self.sets:
             self.file_error("ST", "the file has no 834 transaction set", located=False)
         totals = [st["qty"] for st in self.sets]

@@ -21,7 +21,9 @@ from billing_core.rating import (
     ltd_covered_payroll,
     ltd_premium,
     per_thousand_premium,
+    premium,
     rate_line,
+    rating_key,
     std_premium,
     std_weekly_benefit,
     tiered_premium,
@@ -347,3 +349,41 @@ def test_rate_line_amount_is_whole_cents_and_never_negative(pair, month):
     line = rate_line(table, member, month.replace(day=1))
     assert line.amount.as_tuple().exponent == -2
     assert line.amount >= 0
+
+
+def _key(table, on, member):
+    return rating_key(
+        table,
+        on,
+        member.birth_date,
+        member.annual_salary,
+        member.tier,
+        member.elected_volume,
+        member.dependent_birth_dates,
+    )
+
+
+@given(
+    tables_and_members(),
+    tables_and_members(),
+    st.lists(st.booleans(), min_size=5, max_size=5),
+    st.dates(min_value=date(2025, 1, 1), max_value=date(2030, 12, 1)),
+)
+def test_premium_is_rate_line_amount_and_equal_rating_keys_rate_the_same(
+    pair, other_pair, keep, month
+):
+    table, member = pair
+    on = month.replace(day=1)
+    assert premium(table, member, on) == rate_line(table, member, on).amount
+    # A second member sharing some of the first one's facts: wherever the keys agree, so do
+    # the amounts (the billing run and the census bench rate each key once).
+    drawn = other_pair[1]
+    names = ("birth_date", "annual_salary", "tier", "elected_volume", "dependent_birth_dates")
+    other = MemberFacts(
+        **{
+            name: getattr(member if kept else drawn, name)
+            for name, kept in zip(names, keep, strict=True)
+        }
+    )
+    if _key(table, on, other) == _key(table, on, member):
+        assert premium(table, other, on) == premium(table, member, on)

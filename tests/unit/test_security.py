@@ -26,3 +26,14 @@ def test_the_ssn_digest_is_hmac_sha256_of_the_nine_digits_under_the_key():
 def test_what_is_not_an_ssn_has_no_digest(bad):
     with pytest.raises(ValueError):
         SsnVault(Fernet.generate_key().decode()).digest(bad)
+
+
+def test_digests_of_many_match_one_by_one_and_skip_what_is_not_an_ssn():
+    vault = SsnVault(Fernet.generate_key().decode())
+    assert vault.digests(["123-45-6789", None, "", "000123456", "078051120"]) == [
+        vault.digest("123456789"),
+        None,
+        None,
+        None,
+        vault.digest("078051120"),
+    ]
