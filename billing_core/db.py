@@ -253,12 +253,26 @@ def raw_rows(connection, statement: Select, columns: tuple) -> tuple[list[tuple]
     return rows, processors
 
 
-def stored_value(connection, column) -> Callable[[object], object]:
+def stored_value(connection, column) -> Callable[[object], object] | None:
     """value -> the value as `column` stores it on this connection's database (what
-    `raw_rows` returns for it), to compare a typed value with raw rows without typing them."""
+    `raw_rows` returns for it); None where a value is stored as it is (text, integers). To
+    compare typed values with raw rows without typing the rows."""
     dialect = connection.dialect
-    process = column.type.dialect_impl(dialect).bind_processor(dialect)
-    return process or (lambda value: value)
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
+
+
+def row_converter(functions: list) -> Callable[[tuple], tuple]:
+    """row -> the row with functions[i] applied at position i (None: kept as it is), each
+    distinct value converted once: dates, amounts and enums repeat across a big read."""
+    converters = [(i, _Typed(f).__getitem__) for i, f in enumerate(functions) if f is not None]
+
+    def convert(row: tuple) -> tuple:
+        row = list(row)
+        for position, function in converters:
+            row[position] = function(row[position])
+        return tuple(row)
+
+    return convert
 
 
 def typed_rows(connection, statement: Select, columns: tuple) -> list[tuple]:
@@ -277,10 +291,4 @@ def typed_rows(connection, statement: Select, columns: tuple) -> list[tuple]:
             values[position] = map(convert, values[position])
         return list(zip(*values, strict=True))
     # A few typed columns in wide rows: rebuilding each row beats transposing them all.
-    converted = []
-    for row in rows:
-        row = list(row)
-        for position, convert in typed:
-            row[position] = convert(row[position])
-        converted.append(tuple(row))
-    return converted
+    return list(map(row_converter(processors), rows))
