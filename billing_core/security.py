@@ -20,7 +20,7 @@ from werkzeug.security import check_password_hash, generate_password_hash
 from billing_core.config import DEV_SSN_KEY
 from billing_core.errors import ConfigurationError
 
-SSN_DIGITS = re.compile(r"^\d{9}$")
+SSN_DIGITS = re.compile(r"^[0-9]{9}$")  # ASCII digits only: \d takes any script's
 # Anything that looks like a full SSN, with or without dashes or spaces.
 SSN_LIKE = re.compile(r"(?<!\d)(\d{3})[- ]?(\d{2})[- ]?(\d{4})(?!\d)")
 
@@ -28,11 +28,15 @@ SSN_LIKE = re.compile(r"(?<!\d)(\d{3})[- ]?(\d{2})[- ]?(\d{4})(?!\d)")
 _SSN_SEPARATORS = re.compile(r"[\s-]")
 
 
+_DASHES_AND_BLANKS = str.maketrans("", "", "- ")
+
+
 def normalize_ssn(raw: str) -> str:
     """Nine digits from `123-45-6789`, `123 45 6789` or `123456789`; ValueError otherwise."""
-    if raw and len(raw) == 9 and raw.isascii() and raw.isdigit():
-        digits = raw  # already normalised: what readers keep and a diff digests 100,000 of
-    else:
+    # The common forms first (a census has 100,000 of them): ASCII digits with dashes or
+    # blanks; anything else goes through the pattern.
+    digits = (raw or "").translate(_DASHES_AND_BLANKS)
+    if not (len(digits) == 9 and digits.isascii() and digits.isdigit()):
         digits = _SSN_SEPARATORS.sub("", raw or "")
         if not SSN_DIGITS.match(digits):
             raise ValueError("an SSN has nine digits, e.g. 123-45-6789")

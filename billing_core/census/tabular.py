@@ -676,6 +676,8 @@ def _parse_money(what: str, *, to_cent: bool = True) -> Callable[[str], Decimal]
     first: 25.125 an hour)."""
 
     def parse(text: str) -> Decimal:
+        if len(text) <= 15 and text.isascii() and text.isdigit():  # most salaries: 55000
+            return cents(Decimal(text)) if to_cent else Decimal(text)
         try:
             if _PLAIN_AMOUNT.fullmatch(text):
                 amount = Decimal(text)

@@ -7,7 +7,7 @@ import hmac
 import pytest
 from cryptography.fernet import Fernet
 
-from billing_core.security import SsnVault
+from billing_core.security import SsnVault, normalize_ssn
 
 
 def test_the_ssn_digest_is_hmac_sha256_of_the_nine_digits_under_the_key():
@@ -37,3 +37,16 @@ def test_digests_of_many_match_one_by_one_and_skip_what_is_not_an_ssn():
         None,
         vault.digest("078051120"),
     ]
+
+
+@pytest.mark.parametrize(
+    "written", ["123-45-6789", "123 45 6789", "123456789", " 123-45-6789 ", "123\t45\t6789"]
+)
+def test_an_ssn_is_nine_digits_however_it_is_written(written):
+    assert normalize_ssn(written) == "123456789"
+
+
+@pytest.mark.parametrize("bad", ["١٢٣٤٥٦٧٨٩", "123-45-678", "123--456789x", "", "9876543210"])
+def test_what_is_not_nine_digits_is_refused(bad):
+    with pytest.raises(ValueError):
+        normalize_ssn(bad)
