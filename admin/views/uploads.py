@@ -17,6 +17,7 @@ from admin import bp
 from billing_core import audit
 from billing_core.census.uploads import (
     approve_reviewed_upload,
+    failed_uploads,
     find_upload,
     override_retro_window,
     return_upload,
@@ -46,7 +47,10 @@ class OverrideForm(FlaskForm):
 
 @bp.get("/uploads")
 def upload_queue():
-    return render_template("admin/uploads.html", rows=submitted_uploads(db_session()))
+    session = db_session()
+    return render_template(
+        "admin/uploads.html", rows=submitted_uploads(session), failed=failed_uploads(session)
+    )
 
 
 def _load(group_id: int, upload_id: int):

@@ -19,6 +19,7 @@ from billing_core.db import utcnow
 from billing_core.errors import BillingError
 from billing_core.models import EmployerGroup, Upload, User
 from billing_core.models.enums import JobStatus, UploadFormat, UploadKind, UploadStatus
+from billing_core.security import redact_ssns
 
 PROCESS_UPLOAD = "billing_core.census.processing.process_upload"  # the job, for jobs.enqueue
 PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
@@ -179,7 +180,7 @@ def record_failure(session: Session, upload_id: int, error: BaseException) -> No
     upload = session.get(Upload, upload_id)
     upload.job_status = JobStatus.FAILED
     upload.job_message = FAILED_MESSAGE
-    upload.job_error = f"{type(error).__name__}: {error}"[:4000]
+    upload.job_error = redact_ssns(f"{type(error).__name__}: {error}")[:4000]
     upload.job_updated_at = utcnow()
     session.flush()
 

@@ -1745,15 +1745,17 @@ class _Reader:
 
         end = np.where(is_term, last_day, termination)
         coverages = self.coverages(accepted, members, start, end)
-        lines_by_shape: dict[tuple, dict[Relationship, frozenset[LineOfCoverage]]] = {}
+        lines_by_shape: dict[tuple[int, ...], dict[Relationship, frozenset[LineOfCoverage]]] = {}
         for member, listed, last in zip(members, coverages, end[accepted].tolist(), strict=True):
             member.coverages = listed
             if member.dependents:
                 # A dependent is on the lines whose tier covers it, and ends with the subscriber.
-                shape = tuple((c.line, c.tier) for c in listed if c.tier is not None)
-                lines = lines_by_shape.get(shape)
+                # (Members with the same coverages share the objects: one shape per set of ids.)
+                shape_key = tuple(map(id, listed))
+                lines = lines_by_shape.get(shape_key)
                 if lines is None:
-                    lines = lines_by_shape[shape] = {
+                    shape = [(c.line, c.tier) for c in listed if c.tier is not None]
+                    lines = lines_by_shape[shape_key] = {
                         relationship: frozenset(line for line, tier in shape if tier in covered)
                         for relationship, covered in _COVERED_BY.items()
                     }

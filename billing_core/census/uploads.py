@@ -146,6 +146,20 @@ def submitted_uploads(session: Session) -> list[tuple[Upload, EmployerGroup]]:
     )
 
 
+def failed_uploads(session: Session, limit: int = 50) -> list[tuple[Upload, EmployerGroup]]:
+    """Uploads whose background read failed (the sender was told to send the file again),
+    newest first, with their groups: staff see why (`job_error`) and can follow up."""
+    return list(
+        session.execute(
+            select(Upload, EmployerGroup)
+            .join(EmployerGroup, EmployerGroup.id == Upload.group_id)
+            .where(Upload.job_status == JobStatus.FAILED)
+            .order_by(Upload.job_updated_at.desc(), Upload.id.desc())
+            .limit(limit)
+        ).all()
+    )
+
+
 @dataclass
 class Preview:
     census: CensusFile

@@ -170,7 +170,7 @@ def test_a_failed_job_is_recorded_and_leaves_the_upload_unread(
     client, cast, login_as, session, monkeypatch
 ):
     def broken(*args, **kwargs):
-        raise RuntimeError("enrollment store unavailable")
+        raise RuntimeError("enrollment store unavailable (member 219-09-9999)")
 
     monkeypatch.setattr(processing, "diff_census", broken)
     url = f"/employer/groups/{cast.group_a.id}/uploads"
@@ -183,8 +183,15 @@ def test_a_failed_job_is_recorded_and_leaves_the_upload_unread(
     upload = session.scalar(select(Upload))
     session.refresh(upload)
     assert upload.job_status is JobStatus.FAILED
-    assert upload.job_error == "RuntimeError: enrollment store unavailable"
+    assert upload.job_error == "RuntimeError: enrollment store unavailable (member ***-**-9999)"
     assert "RuntimeError" not in html  # for staff, not the sender
+    # Staff see it on the review queue, with the error (its SSN masked).
+    login_as(cast.users["billing_specialist"])
+    queue = client.get("/admin/uploads").get_data(as_text=True)
+    assert "Files that could not be read" in queue and "big.csv" in queue
+    assert "enrollment store unavailable (member ***-**-9999)" in queue
+    assert "219-09-9999" not in queue
+    login_as(cast.users["employer_a"])
     # Unread: what the job would have found was never written.
     assert (upload.status, upload.row_count, upload.column_mapping) == (
         UploadStatus.RECEIVED,
