@@ -231,12 +231,11 @@ class _Typed(dict):
         return value
 
 
-def raw_rows(connection, statement: Select, columns: tuple) -> tuple[list[tuple], list]:
-    """The rows of `statement` with `columns` selected, as the driver's own tuples of the
-    values as stored (a Money amount is a scaled integer on SQLite), and each column's result
-    processor (None where the stored value is the value). No Row per row, nothing converted:
-    for reads of hundreds of thousands of rows, compared as stored (`stored_value`) or typed
-    (`typed_rows`)."""
+def typed_rows(connection, statement: Select, columns: tuple) -> list[tuple]:
+    """The rows of `statement` with `columns` selected, typed as SQLAlchemy would type them
+    (Money as Decimal, enums, dates on SQLite), as plain tuples: fetched raw and converted
+    once per distinct value. For reads of hundreds of thousands of rows (a census diff, a
+    billing run), where building a Row and processing every value was most of the time."""
     raw = connection.execute(
         statement.with_only_columns(
             *(type_coerce(c, NullType()).label(f"c{i}") for i, c in enumerate(columns)),
@@ -248,39 +247,8 @@ def raw_rows(connection, statement: Select, columns: tuple) -> tuple[list[tuple]
         column.type.dialect_impl(dialect).result_processor(dialect, described[1])
         for column, described in zip(columns, raw.cursor.description, strict=True)
     ]
-    rows = raw.cursor.fetchall()
+    rows = raw.cursor.fetchall()  # the driver's tuples: no Row per row either
     raw.close()
-    return rows, processors
-
-
-def stored_value(connection, column) -> Callable[[object], object] | None:
-    """value -> the value as `column` stores it on this connection's database (what
-    `raw_rows` returns for it); None where a value is stored as it is (text, integers). To
-    compare typed values with raw rows without typing the rows."""
-    dialect = connection.dialect
-    return column.type.dialect_impl(dialect).bind_processor(dialect)
-
-
-def row_converter(functions: list) -> Callable[[tuple], tuple]:
-    """row -> the row with functions[i] applied at position i (None: kept as it is), each
-    distinct value converted once: dates, amounts and enums repeat across a big read."""
-    converters = [(i, _Typed(f).__getitem__) for i, f in enumerate(functions) if f is not None]
-
-    def convert(row: tuple) -> tuple:
-        row = list(row)
-        for position, function in converters:
-            row[position] = function(row[position])
-        return tuple(row)
-
-    return convert
-
-
-def typed_rows(connection, statement: Select, columns: tuple) -> list[tuple]:
-    """The rows of `statement` with `columns` selected, typed as SQLAlchemy would type them
-    (Money as Decimal, enums, dates on SQLite), as plain tuples: fetched raw and converted
-    once per distinct value. For reads of hundreds of thousands of rows (a census diff, a
-    billing run), where building a Row and processing every value was most of the time."""
-    rows, processors = raw_rows(connection, statement, columns)
     typed = [(i, _Typed(p).__getitem__) for i, p in enumerate(processors) if p is not None]
     if not rows or not typed:
         return rows
@@ -291,4 +259,19 @@ def typed_rows(connection, statement: Select, columns: tuple) -> list[tuple]:
             values[position] = map(convert, values[position])
         return list(zip(*values, strict=True))
     # A few typed columns in wide rows: rebuilding each row beats transposing them all.
-    return list(map(row_converter(processors), rows))
+    converted = []
+    for row in rows:
+        row = list(row)
+        for position, convert in typed:
+            row[position] = convert(row[position])
+        converted.append(tuple(row))
+    return converted
+
+
+def stored_value(connection, column) -> Callable[[object], object] | None:
+    """value -> the value as `column` stores it on this connection's database (a Money amount
+    is a scaled integer on SQLite); None where a value is stored as it is (text, integers).
+    To compare a typed value with what a query returns as stored (a census diff's coverage
+    texts) without typing what it returns."""
+    dialect = connection.dialect
+    return column.type.dialect_impl(dialect).bind_processor(dialect)
