@@ -393,11 +393,7 @@ def rate_diff(
         rows = session.execute(
             select(
                 Coverage.member_id, Coverage.plan_id, Coverage.tier, Coverage.elected_volume
-            ).where(
-                Coverage.member_id.in_(list(salary_changed)),
-                Coverage.effective_from <= on,
-                (Coverage.effective_to.is_(None)) | (Coverage.effective_to >= on),
-            )
+            ).where(Coverage.member_id.in_(list(salary_changed)), Coverage.in_force_at(on))
         )
         for member_id, plan_id, tier, volume in rows:
             plan = plans[plan_id]

@@ -268,10 +268,13 @@ def typed_rows(connection, statement: Select, columns: tuple) -> list[tuple]:
     return converted
 
 
-def stored_value(connection, column) -> Callable[[object], object] | None:
+def stored_value(connection, column) -> Callable[[object], object]:
     """value -> the value as `column` stores it on this connection's database (a Money amount
-    is a scaled integer on SQLite); None where a value is stored as it is (text, integers).
-    To compare a typed value with what a query returns as stored (a census diff's coverage
-    texts) without typing what it returns."""
+    is a scaled integer on SQLite). To compare a typed value with what a query returns as
+    stored (a census diff's coverage texts) without typing what it returns."""
     dialect = connection.dialect
-    return column.type.dialect_impl(dialect).bind_processor(dialect)
+    return column.type.dialect_impl(dialect).bind_processor(dialect) or _as_it_is
+
+
+def _as_it_is(value):
+    return value

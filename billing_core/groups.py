@@ -38,12 +38,6 @@ class GroupSummary:
     brokers_of_record: list[BrokerOfRecord]
 
 
-def _in_force(on: date):
-    return (Coverage.effective_from <= on) & (
-        or_(Coverage.effective_to.is_(None), Coverage.effective_to >= on)
-    )
-
-
 def group_summary(session: Session, scope: GroupScope, on: date) -> GroupSummary:
     """Counts as of `on`, limited to the subgroups the scope allows."""
     group = scope.group
@@ -58,7 +52,7 @@ def group_summary(session: Session, scope: GroupScope, on: date) -> GroupSummary
     enrolled = dict(
         session.execute(
             select(Coverage.plan_id, func.count(func.distinct(Coverage.member_id)))
-            .where(Coverage.member_id.in_(select(members.c.id)), _in_force(on))
+            .where(Coverage.member_id.in_(select(members.c.id)), Coverage.in_force_at(on))
             .group_by(Coverage.plan_id)
         ).all()
     )

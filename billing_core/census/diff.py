@@ -244,10 +244,6 @@ _MEMBER_COLUMNS = (
 _CENT = Decimal("0.01")
 
 
-def _same(value):
-    return value
-
-
 _COVERAGE_COLUMNS = (
     Coverage.member_id,
     Coverage.plan_id,
@@ -318,8 +314,8 @@ class _Enrollment:
         self.plans_by_id = {p.id: p for p in self.plans}
         self.line_of_plan = {p.id: p.product.line_of_coverage for p in self.plans}
         self.coverages: dict[int, dict[LineOfCoverage, _Held]] = {}  # filled by `load_in_force`
-        self._stored_tier = stored_value(connection, Coverage.tier) or _same
-        self._stored_volume = stored_value(connection, Coverage.elected_volume) or _same
+        self._stored_tier = stored_value(connection, Coverage.tier)
+        self._stored_volume = stored_value(connection, Coverage.elected_volume)
         self._expected: dict[tuple, frozenset | None] = {}
         self._held: dict[str, tuple[frozenset, int]] = {}
         self.classes = {
@@ -338,12 +334,6 @@ class _Enrollment:
         self.subgroup_ids = {code: s.id for code, s in self.subgroups.items()}
         self._plans_for: dict[tuple, tuple[Plan | str, int | None]] = {}
 
-    def _in_force(self, query):
-        return query.where(
-            Coverage.effective_from <= self.as_of,
-            Coverage.effective_to.is_(None) | (Coverage.effective_to >= self.as_of),
-        )
-
     def _held_signature(self, connection):
         """Per member, its coverages in force as one text: "plan:tier:volume" per coverage,
         as stored, comma-separated in no particular order (NULL without any). Read with the
@@ -360,9 +350,11 @@ class _Enrollment:
             if connection.dialect.name == "sqlite"
             else func.string_agg(part, ",")
         )
-        return self._in_force(
-            select(joined).where(Coverage.member_id == Member.id)
-        ).scalar_subquery()
+        return (
+            select(joined)
+            .where(Coverage.member_id == Member.id, Coverage.in_force_at(self.as_of))
+            .scalar_subquery()
+        )
 
     def held(self, member: _Enrolled) -> tuple[frozenset, int] | None:
         """The member's coverages in force as stored: the distinct "plan:tier:volume" texts
@@ -384,8 +376,11 @@ class _Enrollment:
         for start in range(0, len(member_ids), 10_000):  # bound the IN list
             for held in typed_rows(
                 self.connection,
-                self._in_force(select(Coverage.id))
-                .where(in_ids(Coverage.member_id, member_ids[start : start + 10_000]))
+                select(Coverage.id)
+                .where(
+                    Coverage.in_force_at(self.as_of),
+                    in_ids(Coverage.member_id, member_ids[start : start + 10_000]),
+                )
                 .order_by(Coverage.member_id, Coverage.effective_from, Coverage.id),
                 _COVERAGE_COLUMNS,
             ):

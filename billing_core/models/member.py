@@ -132,6 +132,11 @@ class Coverage(Base):
     def in_force_on(self, on: date) -> bool:
         return self.effective_from <= on and (self.effective_to is None or on <= self.effective_to)
 
+    @classmethod
+    def in_force_at(cls, on: date):
+        """`in_force_on` as a SQL condition, for queries."""
+        return (cls.effective_from <= on) & (cls.effective_to.is_(None) | (cls.effective_to >= on))
+
 
 class CoveredDependent(Base):
     """Which dependents a coverage includes (age-banded rating rates each covered person)."""
