@@ -118,13 +118,11 @@ def fail_stuck_jobs(
         )
     )
     for upload in stuck:
-        upload.job_error = (
+        error = (
             f"no progress since {upload.job_updated_at:%Y-%m-%d %H:%M} UTC "
             f"({upload.job_status.value}, {upload.job_progress or 0}%); failed by the sweep"
         )
-        upload.job_status = JobStatus.FAILED
-        upload.job_message = STUCK_MESSAGE
-        upload.job_updated_at = now
+        _fail(upload, STUCK_MESSAGE, error, now)
     session.flush()
     return stuck
 
@@ -178,11 +176,16 @@ def record_failure(session: Session, upload_id: int, error: BaseException) -> No
     """The upload's job failed (or could not be queued): FAILED with a message the sender can
     act on and the error for staff; nothing the job read is kept. The caller commits."""
     upload = session.get(Upload, upload_id)
-    upload.job_status = JobStatus.FAILED
-    upload.job_message = FAILED_MESSAGE
-    upload.job_error = redact_ssns(f"{type(error).__name__}: {error}")[:4000]
-    upload.job_updated_at = utcnow()
+    _fail(upload, FAILED_MESSAGE, f"{type(error).__name__}: {error}", utcnow())
     session.flush()
+
+
+def _fail(upload: Upload, message: str, error: str, at: datetime) -> None:
+    """FAILED: `message` for the sender, `error` (SSNs masked) for staff."""
+    upload.job_status = JobStatus.FAILED
+    upload.job_message = message
+    upload.job_error = redact_ssns(error)[:4000]
+    upload.job_updated_at = at
 
 
 def _process(
