@@ -12,9 +12,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing_core.census.diff import diff_census
-from billing_core.census.impact import premium_impact
 from billing_core.census.reader import looks_like_834
-from billing_core.census.uploads import read_with_columns, saved_mapping
+from billing_core.census.uploads import read_with_columns, saved_mapping, upload_impact
 from billing_core.db import utcnow
 from billing_core.errors import BillingError
 from billing_core.models import EmployerGroup, Upload, User
@@ -217,12 +216,16 @@ def _process(
         errors = list(diff.errors)
     if not errors:
         _progress(session, upload, 70, "Pricing the changes")
-        actor = session.get(User, upload.uploaded_by_id)
-        premium_impact(session, group, diff, actor=actor, today=as_of)
-    # What the read found, written only now so a failure above leaves the upload as received.
+    # What the read found, written only after the last progress commit, so a failure leaves
+    # the upload as received.
     upload.file_format = census.file_format
     upload.file_kind = census.kind or census.kind_guess or upload.file_kind
     upload.column_mapping = columns.mapping if columns else None
+    if not errors:
+        # Kept on the upload (priced with the columns just set): its page shows these figures
+        # instead of pricing the whole group again.
+        actor = session.get(User, upload.uploaded_by_id)
+        upload_impact(session, upload, diff, actor=actor, today=as_of, keep=True)
     upload.row_count = rows
     upload.error_count = len(errors)
     upload.job_status = JobStatus.DONE

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from billing_core.census.apply import ApplyResult, apply_census
 from billing_core.census.diff import CensusDiff, diff_census
-from billing_core.census.impact import PremiumImpact, premium_impact
+from billing_core.census.impact import PremiumImpact, premium_impact, pricing_basis
 from billing_core.census.reader import looks_like_834, read_census
 from billing_core.census.rows import CensusFile
 from billing_core.census.tabular import ALTERNATIVES, FIELDS, missing_fields, suggest_mapping
@@ -175,9 +175,24 @@ def preview_upload(
     census, diff = upload_diff(session, upload, today)
     impact = None
     if upload.status is priced_status and not diff.errors:
-        group = session.get(EmployerGroup, upload.group_id)
-        impact = premium_impact(session, group, diff, actor=actor, today=today)
+        impact = upload_impact(session, upload, diff, actor=actor, today=today)
     return Preview(census, diff, impact)
+
+
+def upload_impact(
+    session: Session, upload: Upload, diff: CensusDiff, *, actor: User, today: date, keep=False
+) -> PremiumImpact:
+    """`upload`'s premium impact: as kept on the upload while what it was priced from is
+    unchanged (census.impact.pricing_basis), else priced now, and kept on the upload when
+    `keep` (the job and the column check keep it; a page view only reads)."""
+    group = session.get(EmployerGroup, upload.group_id)
+    basis = pricing_basis(session, group, diff, today, upload)
+    if upload.impact is not None and upload.impact_basis == basis:
+        return PremiumImpact.from_dict(upload.impact)
+    impact = premium_impact(session, group, diff, actor=actor, today=today)
+    if keep:
+        upload.impact, upload.impact_basis = impact.as_dict(), basis
+    return impact
 
 
 def upload_diff(session: Session, upload: Upload, as_of: date) -> tuple[CensusFile, CensusDiff]:
@@ -387,8 +402,19 @@ def check_upload(
         )  # fmt: skip
     except ValidationFailed as refused:
         return Check(census, columns, str(refused.args[0]), refused.errors)
+    upload, impact = received.upload, None
+    if upload.status in (UploadStatus.RECEIVED, UploadStatus.SUBMITTED):
+        # Priced once here and kept: however small the file, the group may be large.
+        impact = upload_impact(
+            session, upload, received.diff, actor=uploaded_by, today=as_of, keep=True
+        )
     return Check(
-        census, columns, upload=received.upload, duplicate=received.duplicate, diff=received.diff
+        census,
+        columns,
+        upload=upload,
+        duplicate=received.duplicate,
+        diff=received.diff,
+        impact=impact,
     )
 
 
@@ -446,7 +472,7 @@ def remap_upload(
         upload.column_mapping = columns.mapping
     upload.row_count = census.employee_count + census.dependent_count
     session.flush()
-    impact = premium_impact(session, group, diff, actor=actor, today=today)
+    impact = upload_impact(session, upload, diff, actor=actor, today=today, keep=True)
     return Check(census, columns, upload=upload, diff=diff, impact=impact)
 
 

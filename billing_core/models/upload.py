@@ -54,6 +54,11 @@ class Upload(Base):
     # When the job last recorded anything (queued, a stage, done, failed): what the stuck-job
     # sweep (census.processing.fail_stuck_jobs) judges a silent job by.
     job_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The premium impact as last priced (PremiumImpact.as_dict) and the digest of everything it
+    # was priced from (census.impact.pricing_basis): the page shows it again while the digest
+    # still matches instead of pricing the whole group on every view.
+    impact: Mapped[dict | None] = mapped_column(JSON)
+    impact_basis: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

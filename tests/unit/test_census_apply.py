@@ -263,3 +263,77 @@ def test_premium_impact_prices_the_next_bill_and_the_retro_and_writes_nothing(se
     session.expire_all()
     assert session.scalars(select(Adjustment).where(Adjustment.group_id == group.id)).all() == []
     assert [c.effective_to for c in session.get(Member, bob.id).coverages] == [None]
+
+
+def _kept_upload(session, group, actor):
+    from billing_core.models import Upload
+    from billing_core.models.enums import UploadStatus
+
+    upload = Upload(
+        group_id=group.id,
+        uploaded_by_id=actor.id,
+        original_filename="changes.csv",
+        file_format=UploadFormat.CSV,
+        file_kind=UploadKind.CHANGE,
+        content=b"-",
+        size_bytes=1,
+        sha256="0" * 64,
+        status=UploadStatus.RECEIVED,
+    )
+    session.add(upload)
+    session.flush()
+    return upload
+
+
+def test_the_pricing_basis_changes_with_what_the_impact_is_priced_from(session, billed):
+    """The digest a kept impact is reused under: the same while nothing changes, different when
+    the day, the diff, the rates, the invoices, the adjustments or the enrollment change."""
+    from billing_core.census.impact import pricing_basis
+    from billing_core.models import RateTier, RateVersion
+
+    group, plan, ann, bob, staff = billed
+    upload = _kept_upload(session, group, staff["specialist"])
+    term_bob = _change_file(_term(bob, date(2027, 1, 31)))
+
+    def basis(census=term_bob, today=TODAY):
+        return pricing_basis(
+            session, group, diff_census(session, group, census, today), today, upload
+        )
+
+    first = basis()
+    assert basis() == first
+    seen = {first}
+
+    def changed(value):
+        assert value not in seen
+        seen.add(value)
+
+    changed(basis(today=date(2027, 3, 11)))
+    changed(basis(_change_file(_term(ann, date(2027, 1, 31)))))
+    renewal = RateVersion(plan_id=plan.id, effective_from=date(2027, 4, 1))
+    session.add(renewal)
+    session.flush()
+    changed(basis())
+    for tier, rate in (("EE", "40.00"), ("ES", "80.00"), ("EC", "88.00"), ("FAM", "118.00")):
+        session.add(RateTier(rate_version_id=renewal.id, tier=Tier(tier), monthly_rate=D(rate)))
+    session.flush()
+    changed(basis())
+    session.refresh(renewal)
+    renewal.tier_rates[0].monthly_rate = D("41.00")  # not billed yet: corrected in place
+    session.flush()
+    changed(basis())
+    run = issue_billing_run(session, date(2027, 4, 1), group_numbers=[group.group_number])
+    assert run.issued, (run.held, run.not_due)
+    changed(basis())
+    _apply(session, group, _change_file(_term(ann, date(2027, 3, 31))), staff["specialist"])
+    changed(basis())
+
+
+def test_a_kept_impact_reads_back_as_it_was_priced(session, billed):
+    from billing_core.census.impact import PremiumImpact, premium_impact
+
+    group, plan, ann, bob, staff = billed
+    diff = diff_census(session, group, _change_file(_term(bob, date(2027, 1, 31))), TODAY)
+    impact = premium_impact(session, group, diff, actor=staff["specialist"], today=TODAY)
+    assert impact.products and impact.retro_months
+    assert PremiumImpact.from_dict(impact.as_dict()) == impact

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 import os
 import uuid
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -90,15 +90,63 @@ def test_a_large_file_is_read_by_the_job_and_previewed(client, cast, login_as, s
     assert "was submitted; billing will review it" in submitted.get_data(as_text=True)
 
 
-def test_a_small_file_is_still_read_in_the_request(client, cast, login_as, session):
+def test_the_page_shows_the_impact_the_job_priced_until_what_it_priced_from_changes(
+    client, cast, login_as, session, monkeypatch
+):
+    """The job keeps the premium impact on the upload; the page shows it without pricing the
+    group again (seconds for a large group, on every view), and prices it anew once what it
+    was priced from has changed (here: the day)."""
+    from billing_core.census import uploads
+    from portal.employer import views
+
+    priced = []
+    real = uploads.premium_impact
+    monkeypatch.setattr(
+        uploads, "premium_impact", lambda *a, **k: priced.append(k["today"]) or real(*a, **k)
+    )
+    url = f"/employer/groups/{cast.group_a.id}/uploads"
+    login_as(cast.users["employer_a"])
+    token = csrf_token(client, url)
+    html = _post(client, url, "big.csv", _term_file(cast.member_west), token).get_data(True)
+    assert "-38.20" in html.split("Premium impact")[1]
+    assert len(priced) == 1  # by the job; the page that followed showed what it kept
+    upload = session.scalar(select(Upload))
+    session.refresh(upload)
+    [dental] = upload.impact["products"]
+    assert (dental["product"], dental["retro"]) == ("Dental PPO", "-38.20")
+    assert upload.impact["retro_months"] == ["2027-01-01"] and len(upload.impact_basis) == 64
+
+    for _ in range(2):
+        page = client.get(f"{url}/{upload.id}").get_data(as_text=True)
+        assert "-38.20" in page.split("Premium impact")[1]
+    assert len(priced) == 1
+
+    tomorrow = priced[0] + timedelta(days=1)
+    monkeypatch.setattr(views, "today", lambda: tomorrow)
+    page = client.get(f"{url}/{upload.id}").get_data(as_text=True)
+    assert "-38.20" in page.split("Premium impact")[1]
+    assert priced == [priced[0], tomorrow]
+
+
+def test_a_small_file_is_still_read_in_the_request(client, cast, login_as, session, monkeypatch):
+    from billing_core.census import uploads
+
+    priced = []
+    real = uploads.premium_impact
+    monkeypatch.setattr(
+        uploads, "premium_impact", lambda *a, **k: priced.append(1) or real(*a, **k)
+    )
     url = f"/employer/groups/{cast.group_a.id}/uploads"
     login_as(cast.users["employer_a"])
     token = csrf_token(client, url)
     text = _term_file(cast.member_west).rstrip("\n") + "\n"
     assert len(text) <= THRESHOLD
-    assert "Dental: end" in _post(client, url, "small.csv", text, token).get_data(as_text=True)
+    html = _post(client, url, "small.csv", text, token).get_data(as_text=True)
+    assert "Dental: end" in html and "-38.20" in html.split("Premium impact")[1]
     upload = session.scalar(select(Upload))
     assert upload.job_status is None and upload.job_progress is None
+    # Priced once, in the request that kept it (the group may be large even if the file is not).
+    assert priced == [1] and upload.impact["retro_total"] == "-38.20"
 
 
 def test_a_large_file_with_problems_shows_them_on_its_page(client, cast, login_as, session):

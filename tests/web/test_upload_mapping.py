@@ -154,6 +154,9 @@ def test_changing_a_kept_uploads_columns_rechecks_it_in_place(client, cast, sess
     fixed = _post(client, remap, token, columns=before, headers=hx)
     assert "Submit ok.csv" in fixed.get_data(as_text=True)
     assert "Premium impact" in fixed.get_data(as_text=True)
+    session.expire_all()
+    kept = session.get(Upload, upload.id)  # the check keeps what it priced, for the page
+    assert kept.impact["retro_total"] == "-38.20" and kept.impact_basis
 
     # Once submitted, its columns are fixed.
     client.post(f"{url}/{upload.id}/submit", data={"csrf_token": token})
