@@ -11,6 +11,7 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 
 from admin import bp
+from admin.views.adjustments import authority_limit
 from admin.views.payment_forms import (
     AllocateForm,
     ReconciledForm,
@@ -248,6 +249,7 @@ def payment_detail(payment_id: int):
         return_form=return_form,
         refund_form=refund_form,
         write_off_form=write_off_form,
+        write_off_limit=authority_limit(),
         reconciled_form=ReconciledForm(),
         return_reasons=RETURN_REASONS,
         online=payment.method in ONLINE_METHODS,
@@ -392,7 +394,15 @@ def payment_write_off(payment_id: int):
 
     def act():
         reason = f"{form.reason.data} (payment {payment.reference or payment.id})"
-        write_off(session, invoice, form.amount.data, on=today(), reason=reason, actor=current_user)
+        write_off(
+            session,
+            invoice,
+            form.amount.data,
+            on=today(),
+            reason=reason,
+            actor=current_user,
+            authority_limit=authority_limit(),
+        )
         return f"Wrote off {format_dollars(form.amount.data)} on {invoice.invoice_number}."
 
     return _act(act, back, "Nothing written off")
@@ -603,6 +613,7 @@ def reconciliation_queue():
         **_cash_context(
             page=page,
             write_off_form=WriteOffForm(),
+            write_off_limit=authority_limit(),
             reconciled_form=ReconciledForm(),
         ),
     )

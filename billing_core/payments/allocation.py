@@ -18,7 +18,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing_core import audit, ledger
-from billing_core.errors import BillingError
+from billing_core.adjustments import DEFAULT_AUTHORITY_LIMIT, SUPERVISING_ROLES
+from billing_core.errors import AccessDenied, BillingError
 from billing_core.ledger import Chart, Leg
 from billing_core.models import (
     EmployerGroup,
@@ -228,9 +229,17 @@ def write_off(
     on: date,
     reason: str,
     actor: User | None = None,
+    authority_limit: Decimal = DEFAULT_AUTHORITY_LIMIT,
 ) -> ledger.JournalEntry:
     """Write off `amount` dollars of the invoice's open balance: Dr premium write-off, Cr
-    receivable on the open item. Never more than is open."""
+    receivable on the open item. Never more than is open. A person (`actor`) writing off more
+    than the authority limit must be a supervisor, as for adjustments (enforced here); without
+    an actor it is the short-pay tolerance policy writing off, already bounded by it."""
+    if actor is not None and amount > authority_limit and actor.role not in SUPERVISING_ROLES:
+        raise AccessDenied(
+            f"a write-off of {format_dollars(amount)} needs a supervisor "
+            f"(authority limit {format_dollars(authority_limit)})"
+        )
     group = session.get(EmployerGroup, invoice.group_id)
     owed = open_balances(session, group).get(invoice.id, ZERO)
     if amount <= 0 or amount > owed:

@@ -275,6 +275,33 @@ def test_undo_and_allocate_by_hand(client, cast, specialist, session):
     assert "payment.unallocated" in actions and "payment.allocated" in actions
 
 
+def test_a_write_off_above_the_authority_limit_needs_a_supervisor(
+    client, cast, specialist, session, login_as
+):
+    client.application.config["ADJUSTMENT_AUTHORITY_LIMIT"] = D("50.00")
+    payment = check(session, cast.group_a, "50.00", reference="SHORT-2")  # short by 100.60
+    queue = client.get("/admin/reconciliation").get_data(as_text=True)
+    assert "A write-off above $50.00 needs a supervisor." in queue
+    url = f"/admin/payments/{payment.id}/write-off"
+    fields = {
+        "invoice_id": cast.invoice_a.id,
+        "reason": "short pay",
+        "next": "/admin/reconciliation",
+    }
+    refused = post(client, url, amount="100.60", **fields)
+    assert "Nothing written off: a write-off of $100.60 needs a supervisor" in refused
+    assert "(authority limit $50.00)" in refused
+    assert owed(session, cast.group_a, cast.invoice_a) == D("100.60")
+    within = post(client, url, amount="40.00", **fields)
+    assert f"Wrote off $40.00 on {cast.invoice_a.invoice_number}" in within
+
+    login_as(cast.users["supervisor"])
+    assert "needs a supervisor" not in client.get("/admin/reconciliation").get_data(as_text=True)
+    done = post(client, url, amount="60.60", **fields)
+    assert f"Wrote off $60.60 on {cast.invoice_a.invoice_number}" in done
+    assert owed(session, cast.group_a, cast.invoice_a) == 0
+
+
 def test_reconciliation_queue_write_off_and_mark_reconciled(client, cast, specialist, session):
     payment = check(session, cast.group_a, "50.00", reference="SHORT-1")  # short by 100.60
     queue = client.get("/admin/reconciliation").get_data(as_text=True)
