@@ -45,6 +45,7 @@ from billing_core.payments.refunds import (
     mark_refund_paid,
     reject_refund,
     request_refund,
+    withdraw_refund,
 )
 from billing_core.payments.stripe_gateway import gateway_from_settings
 from billing_core.payments.suspense import apply_suspense, close_suspense
@@ -499,6 +500,23 @@ def refund_reject(refund_id: int):
         return f"Refund {refund.id} of {format_dollars(refund.amount)} rejected; the credit stays."
 
     return _act(act, back, f"Refund {refund.id} not rejected")
+
+
+@bp.post("/refunds/<int:refund_id>/withdraw")
+def refund_withdraw(refund_id: int):
+    refund = _load_refund(refund_id)
+    back = _back(url_for("admin.refund_queue"))
+    form = RefundDecisionForm()
+    if not form.validate():
+        flash(f"Refund {refund.id} not withdrawn: {_form_errors(form)}", "error")
+        return redirect(back, 303)
+    session = db_session()
+
+    def act():
+        withdraw_refund(session, refund, actor=current_user, reason=form.note.data or "")
+        return f"Refund {refund.id} of {format_dollars(refund.amount)} withdrawn; the credit stays."
+
+    return _act(act, back, f"Refund {refund.id} not withdrawn")
 
 
 @bp.post("/refunds/<int:refund_id>/paid")

@@ -99,6 +99,31 @@ def reject_refund(session: Session, refund: Refund, *, actor: User, reason: str)
     session.flush()
 
 
+def withdraw_refund(session: Session, refund: Refund, *, actor: User, reason: str) -> None:
+    """The requester takes back a refund nobody has decided yet (asked in error, or the group
+    wants the credit kept after all). Recorded as rejected by the requester, which no decision
+    can be (`_decide` refuses the requester), so it reads as withdrawn; the credit stays."""
+    if refund.status is not RefundStatus.REQUESTED:
+        raise PaymentError(f"this refund is already {refund.status.value}")
+    if actor.id != refund.requested_by_id:
+        raise AccessDenied("only the person who requested a refund can withdraw it; reject it")
+    if len((reason or "").strip()) < 3:
+        raise PaymentError("say why the refund is withdrawn")
+    refund.status = RefundStatus.REJECTED
+    refund.decided_by_id = actor.id
+    refund.decided_at = utcnow()
+    refund.decision_note = f"Withdrawn: {reason.strip()}"[:500]
+    audit.record(
+        session,
+        "refund.withdrawn",
+        actor=actor,
+        target=refund,
+        group_id=refund.group_id,
+        detail={"amount": str(refund.amount), "reason": reason.strip()},
+    )
+    session.flush()
+
+
 def approve_refund(
     session: Session,
     refund: Refund,

@@ -155,6 +155,7 @@ MATRIX = {
     "admin.refund_queue": ("GET", {}, expect(302, 403, **STAFF)),
     "admin.refund_approve": ("POST", {"refund_id": 0}, expect(302, 403, **STAFF_404)),
     "admin.refund_reject": ("POST", {"refund_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.refund_withdraw": ("POST", {"refund_id": 0}, expect(302, 403, **STAFF_404)),
     "admin.refund_mark_paid": ("POST", {"refund_id": 0}, expect(302, 403, **STAFF_404)),
     "admin.suspense_workbench": ("GET", {}, expect(302, 403, **STAFF)),
     "admin.suspense_apply": ("POST", {"item_id": 0}, expect(302, 403, **STAFF_404)),

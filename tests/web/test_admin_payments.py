@@ -215,6 +215,37 @@ def test_refund_needs_a_second_person_then_is_marked_paid(client, cast, login_as
     assert "Paid" in client.get("/admin/refunds?status=paid").get_data(as_text=True)
 
 
+def test_the_requester_can_withdraw_an_undecided_refund_and_the_credit_stays(
+    client, cast, login_as, session
+):
+    payment = check(session, cast.group_a, "400.00")  # 249.40 left as credit
+    requester = login_as(cast.users["billing_specialist"])
+    post(client, f"/admin/payments/{payment.id}/refund", amount="249.40", reason="asked in error")
+    refund = session.scalar(select(Refund).where(Refund.payment_id == payment.id))
+
+    login_as(cast.users["supervisor"])  # someone else rejects; they do not withdraw
+    other = post(
+        client, f"/admin/refunds/{refund.id}/withdraw", note="not mine", next="/admin/refunds"
+    )
+    assert "only the person who requested a refund can withdraw it" in other
+
+    login_as(requester)
+    assert "Withdraw</button>" in client.get("/admin/refunds").get_data(as_text=True)
+    done = post(client, f"/admin/refunds/{refund.id}/withdraw", note="the group keeps the credit")
+    assert f"Refund {refund.id} of $249.40 withdrawn; the credit stays." in done
+    session.refresh(refund)
+    assert refund.status is RefundStatus.REJECTED and refund.decided_by_id == requester.id
+    assert refund.decision_note == "Withdrawn: the group keeps the credit"
+    listed = client.get("/admin/refunds?status=all").get_data(as_text=True)
+    assert "Withdrawn" in listed
+    detail = client.get(f"/admin/payments/{payment.id}").get_data(as_text=True)
+    assert "249.40 of credit on this payment can be refunded" in detail  # the credit is free again
+    again = post(client, f"/admin/refunds/{refund.id}/withdraw", note="twice")
+    assert "this refund is already rejected" in again
+    actions = session.scalars(select(AuditLog.action).where(AuditLog.target_id == refund.id))
+    assert "refund.withdrawn" in list(actions)
+
+
 def test_a_return_reopens_the_invoice(client, cast, specialist, session):
     payment = check(session, cast.group_a, "150.60")
     assert owed(session, cast.group_a, cast.invoice_a) == 0
