@@ -339,6 +339,18 @@ def _on_checkout_completed(session: Session, obj: dict, on: date) -> str:
     return f"payment {payment.id} recorded, {state}: {what}"
 
 
+def _on_checkout_expired(session: Session, obj: dict, on: date) -> str:
+    """Stripe gave up on a checkout nobody paid (after 24 hours by default): CANCELLED, so its
+    page stops saying the payment is on its way. A checkout already paid is left alone."""
+    checkout = _checkout_for(session, obj.get("metadata"), obj.get("id"))
+    if checkout is None:
+        return "ignored: names no portal checkout"
+    if checkout.status is not CheckoutStatus.OPEN or checkout.payment_id is not None:
+        return f"ignored: checkout {checkout.id} is {checkout.status.value}"
+    checkout.status = CheckoutStatus.CANCELLED
+    return f"checkout {checkout.id} expired unpaid: {format_dollars(checkout.amount)} not charged"
+
+
 def _on_intent_processing(session: Session, obj: dict, on: date) -> str:
     payment = _payment_by_intent(session, obj.get("id"))
     if payment is not None:
@@ -449,6 +461,7 @@ def _on_dispute_created(session: Session, obj: dict, on: date) -> str:
 
 HANDLERS: dict[str, Callable[[Session, dict, date], str]] = {
     "checkout.session.completed": _on_checkout_completed,
+    "checkout.session.expired": _on_checkout_expired,
     "payment_intent.processing": _on_intent_processing,
     "payment_intent.succeeded": _on_intent_succeeded,
     "payment_intent.payment_failed": _on_intent_failed,

@@ -172,6 +172,60 @@ def test_the_success_page_without_a_webhook_records_nothing(
     assert count(session, Payment) == 0
 
 
+def test_a_checkout_that_expires_unpaid_says_nothing_was_charged(
+    stripe_client, login_stripe, cast, session
+):
+    login_stripe()
+    form = pay_form(stripe_client, cast.group_a.id)
+    stripe_client.post(
+        f"/employer/groups/{cast.group_a.id}/pay",
+        data={**form, "pay_what": "invoices", "invoice_ids": cast.invoice_a.id, "method": "card"},
+    )
+    checkout = session.scalar(select(Checkout))
+    expired = event(
+        "checkout.session.expired",
+        {
+            "id": checkout.session_id,
+            "object": "checkout.session",
+            "status": "expired",
+            "payment_status": "unpaid",
+            "payment_intent": None,
+            "metadata": {"checkout_id": str(checkout.id)},
+        },
+    )
+    first, second = post_event(stripe_client, expired), post_event(stripe_client, expired)
+    assert first.status_code == second.status_code == 200
+    assert first.get_json()["outcome"] == (
+        f"checkout {checkout.id} expired unpaid: $150.60 not charged"
+    )
+    assert second.get_json()["duplicate"] is True
+    session.refresh(checkout)
+    assert checkout.status is CheckoutStatus.CANCELLED and checkout.payment_id is None
+    page = stripe_client.get(f"/employer/groups/{cast.group_a.id}/checkouts/{checkout.id}/success")
+    html = page.get_data(as_text=True)
+    assert "Payment not made" in html and "expired before it was paid: nothing was charged" in html
+    assert count(session, Payment) == 0 and owed(session, cast) == D("150.60")
+
+    # A paid checkout is not undone by a late expiry event for it.
+    paid = start_paid_checkout(stripe_client, cast, session)
+    late = event("checkout.session.expired", {"id": paid.session_id, "metadata": {}})
+    assert post_event(stripe_client, late).get_json()["outcome"] == (
+        f"ignored: checkout {paid.id} is completed"
+    )
+
+
+def start_paid_checkout(client, cast, session):
+    form = pay_form(client, cast.group_a.id)
+    client.post(
+        f"/employer/groups/{cast.group_a.id}/pay",
+        data={**form, "pay_what": "amount", "amount": "10.00", "method": "card"},
+    )
+    checkout = session.scalars(select(Checkout).order_by(Checkout.id.desc())).first()
+    assert post_event(client, completed_for(checkout, intent="pi_web_late")).status_code == 200
+    session.refresh(checkout)
+    return checkout
+
+
 def test_amount_errors_are_shown_on_the_form(stripe_client, login_stripe, cast, session):
     login_stripe()
     form = pay_form(stripe_client, cast.group_a.id)
