@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from billing_core.census.diff import CensusDiff, ChangeKind, CoverageChange, MemberDiff
 from billing_core.census.rows import CensusMember
@@ -102,6 +102,8 @@ def _codes(session: Session, group: EmployerGroup):
 def _new_member(
     session: Session, group: EmployerGroup, row: CensusMember, codes, keys: _MemberKeys
 ) -> Member:
+    """A new member with its dependents, pending until the next flush (ids are not needed to
+    link them: the relationships are)."""
     subgroups, classes = codes
     member = Member(
         group_id=group.id,
@@ -120,10 +122,8 @@ def _new_member(
     )
     member.set_ssn(row.ssn)
     session.add(member)
-    session.flush()
     for number, dep in enumerate(row.dependents, start=1):
         dependent = Dependent(
-            member_id=member.id,
             dependent_key=f"{number:02d}",
             first_name=dep.first_name,
             last_name=dep.last_name,
@@ -134,27 +134,25 @@ def _new_member(
             effective_to=dep.effective_to,
         )
         dependent.set_ssn(dep.ssn)
-        session.add(dependent)
-    session.flush()
+        member.dependents.append(dependent)
     return member
 
 
-def _open(session: Session, member: Member, change: CoverageChange, upload_id) -> Coverage:
+def _open(member: Member, change: CoverageChange, upload_id) -> Coverage:
+    """A new coverage on the member (pending until the next flush)."""
     coverage = Coverage(
-        member_id=member.id,
         plan_id=change.plan_after.id,
         tier=Tier(change.tier_after) if change.tier_after else None,
         elected_volume=change.volume_after,
         effective_from=change.effective_on,
         source_upload_id=upload_id,
     )
-    session.add(coverage)
-    session.flush()
+    member.coverages.append(coverage)
     if change.tier_after and change.tier_after != Tier.EE.value:
         # A family tier covers the member's dependents in force (age-banded rating rates them).
         for dependent in member.dependents:
             if dependent.effective_to is None or dependent.effective_to >= change.effective_on:
-                session.add(CoveredDependent(coverage_id=coverage.id, dependent_id=dependent.id))
+                coverage.covered_dependents.append(CoveredDependent(dependent=dependent))
     return coverage
 
 
@@ -172,12 +170,13 @@ def _apply_member(
     session: Session,
     group,
     entry: MemberDiff,
+    enrolled: dict[int, Member],
     codes,
     keys: _MemberKeys,
     upload_id,
     result: ApplyResult,
 ) -> Member | None:
-    member = entry.member
+    member = enrolled.get(entry.member_id) if entry.member_id is not None else None
     if entry.kind is ChangeKind.ADD and member is None:
         member = _new_member(session, group, entry.row, codes, keys)
         result.members_added += 1
@@ -217,13 +216,27 @@ def _apply_member(
                 existing.effective_to = last_day
                 result.coverages_closed += 1
         if change.plan_after is not None:
-            _open(session, member, change, upload_id)
+            _open(member, change, upload_id)
             result.coverages_opened += 1
     if entry.kind is ChangeKind.TERM and member is not None:
         member.status = MemberStatus.TERMINATED
-    session.flush()
-    session.refresh(member)
     return member
+
+
+def _load_enrollment(session: Session, diff: CensusDiff) -> dict[int, Member]:
+    """Every member the diff changes with its coverages and dependents, in a few queries (the
+    apply reads and extends them member by member; loading them one member at a time was
+    most of an apply)."""
+    ids = sorted({e.member_id for e in diff.members if e.kind is not ChangeKind.UNCHANGED} - {None})
+    members: dict[int, Member] = {}
+    for start in range(0, len(ids), 10_000):  # bound the IN list
+        for member in session.scalars(
+            select(Member)
+            .where(Member.id.in_(ids[start : start + 10_000]))
+            .options(selectinload(Member.coverages), selectinload(Member.dependents))
+        ):
+            members[member.id] = member
+    return members
 
 
 def billed_months(session: Session, group: EmployerGroup) -> list[date]:
@@ -265,14 +278,16 @@ def apply_census(
         ChangeKind.CHANGE: policy.retro_change_days,
     }
     billed = billed_months(session, group)
+    enrolled = _load_enrollment(session, diff)
     for entry in diff.members:
         if entry.kind is ChangeKind.UNCHANGED:
             continue
-        member = _apply_member(session, group, entry, codes, keys, upload_id, result)
+        member = _apply_member(session, group, entry, enrolled, codes, keys, upload_id, result)
         starts = [entry.effective_on, *(c.effective_on for c in entry.coverages)]
         touched = [m for m in billed if m >= month_start(min(starts))]
         if not touched:
             continue
+        session.flush()  # the member's id, and its enrollment as the retro query reads it
         window_start = month_start(today - timedelta(days=windows[entry.kind]))
         if entry.kind is ChangeKind.TERM:
             touched = [m for m in touched if m >= window_start]

@@ -13,14 +13,21 @@ from billing_core.adjustments import approve_adjustment, reject_adjustment, reve
 from billing_core.bill_bridge import bill_bridge
 from billing_core.census.apply import apply_census
 from billing_core.census.diff import diff_census
-from billing_core.census.rows import CensusCoverage, CensusFile, CensusMember, Maintenance
+from billing_core.census.rows import (
+    CensusCoverage,
+    CensusDependent,
+    CensusFile,
+    CensusMember,
+    Maintenance,
+)
 from billing_core.errors import AccessDenied, BillingError
 from billing_core.invoicing import issue_billing_run
-from billing_core.models import Adjustment, Coverage, Member
+from billing_core.models import Adjustment, Coverage, Dependent, Member
 from billing_core.models.enums import (
     AdjustmentStatus,
     LineOfCoverage,
     MemberStatus,
+    Relationship,
     Role,
     Tier,
     UploadFormat,
@@ -215,6 +222,59 @@ def test_late_add_older_than_the_window_needs_a_supervisor(session, billed):
     with pytest.raises(AccessDenied, match="retro window"):
         approve_adjustment(result.adjustments[0], actor=staff["specialist"])
     approve_adjustment(result.adjustments[0], actor=staff["supervisor"])
+
+
+def test_a_family_add_covers_the_dependents_in_force_and_a_tier_change_covers_them_too(
+    session, billed
+):
+    group, plan, ann, bob, staff = billed
+    kids = [
+        CensusDependent(3, "Kit", "Kerr", date(2015, 5, 1), Relationship.CHILD),
+        CensusDependent(
+            4, "Old", "Kerr", date(2001, 5, 1), Relationship.CHILD, effective_to=date(2026, 12, 31)
+        ),
+    ]
+    family = CensusMember(
+        source_row=2,
+        employee_id="FAM-1",
+        first_name="Kay",
+        last_name="Kerr",
+        birth_date=date(1985, 4, 2),
+        maintenance=Maintenance.ADD,
+        coverages=[CensusCoverage(DENTAL, tier=Tier.FAM, effective_from=date(2027, 4, 1))],
+        dependents=kids,
+    )
+    upgrade = CensusMember(
+        source_row=5,
+        employee_id=bob.employee_id,
+        first_name=bob.first_name,
+        last_name=bob.last_name,
+        birth_date=bob.birth_date,
+        maintenance=Maintenance.CHANGE,
+        maintenance_date=date(2027, 4, 1),
+        coverages=[CensusCoverage(DENTAL, tier=Tier.EC, effective_from=date(2027, 4, 1))],
+    )
+    session.add(Dependent(member_id=bob.id, dependent_key="01", first_name="Bo",
+                          last_name="Brook", relationship_to_member=Relationship.CHILD,
+                          birth_date=date(2016, 1, 1)))  # fmt: skip
+    session.flush()
+    result = _apply(session, group, _change_file(family, upgrade), staff["specialist"])
+    assert (result.members_added, result.members_changed, result.coverages_opened) == (1, 1, 2)
+
+    session.expire_all()
+    kay = session.scalar(select(Member).where(Member.employee_id == "FAM-1"))
+    assert [(d.dependent_key, d.first_name) for d in kay.dependents] == [
+        ("01", "Kit"),
+        ("02", "Old"),
+    ]
+    [coverage] = kay.coverages
+    assert (coverage.tier, coverage.effective_from) == (Tier.FAM, date(2027, 4, 1))
+    assert [c.dependent.first_name for c in coverage.covered_dependents] == ["Kit"]
+    bob_now = session.get(Member, bob.id)
+    before, after = sorted(bob_now.coverages, key=lambda c: c.effective_from)
+    assert (before.tier, before.effective_to) == (Tier.EE, date(2027, 3, 31))
+    assert (after.tier, after.effective_to) == (Tier.EC, None)
+    assert [c.dependent.first_name for c in after.covered_dependents] == ["Bo"]
 
 
 def test_reversing_a_billed_adjustment_credits_it_on_the_next_bill(session, billed):
