@@ -14,6 +14,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session
 from billing_core.census.apply import apply_census
 from billing_core.census.diff import CensusDiff, ChangeKind, MemberDiff
 from billing_core.census.rows import CensusFile, CensusMember
+from billing_core.db import in_ids
 from billing_core.enrollment import add_months, month_start
 from billing_core.invoicing import billing_period_for, rate_period
 from billing_core.ledger import money_sum
@@ -252,8 +254,9 @@ class Reconciliation:
 # --------------------------------------------------------------------------- lines
 
 
-@dataclass(frozen=True)
-class _Line:
+class _Line(NamedTuple):
+    """One premium line, billed or as rated now (tens of thousands per period: a tuple)."""
+
     member_id: int
     product_code: str
     plan_code: str
@@ -318,10 +321,22 @@ def _rated_lines(
 
 
 def _people(session: Session, member_ids: set[int]) -> dict[int, _Person]:
-    return {
-        m.id: _Person(f"{m.last_name}, {m.first_name}", m.employee_id or m.member_key, m.status)
-        for m in session.scalars(select(Member).where(Member.id.in_(member_ids)))
-    }
+    """Who the members are: the few columns a discrepancy shows, not whole ORM members."""
+    people = {}
+    ids = sorted(member_ids)
+    for start in range(0, len(ids), 10_000):  # bound the IN list
+        for member_id, last, first, employee_id, key, status in session.execute(
+            select(
+                Member.id,
+                Member.last_name,
+                Member.first_name,
+                Member.employee_id,
+                Member.member_key,
+                Member.status,
+            ).where(in_ids(Member.id, ids[start : start + 10_000]))
+        ):
+            people[member_id] = _Person(f"{last}, {first}", employee_id or key, status)
+    return people
 
 
 # --------------------------------------------------------------------------- the period
@@ -650,20 +665,25 @@ def _driving_date(entry: MemberDiff | None, line_label: str) -> date | None:
 def _discrepancies(products, billed, computed, people, census, diff, start, end):
     by_key_billed: dict[tuple[int, str], list[_Line]] = defaultdict(list)
     by_key_computed: dict[tuple[int, str], list[_Line]] = defaultdict(list)
+    billed_sums: dict[tuple[int, str], Decimal] = defaultdict(lambda: ZERO)
+    computed_sums: dict[tuple[int, str], Decimal] = defaultdict(lambda: ZERO)
     for ln in billed:
-        by_key_billed[(ln.member_id, ln.product_code)].append(ln)
+        key = (ln.member_id, ln.product_code)
+        by_key_billed[key].append(ln)
+        billed_sums[key] += ln.amount
     for ln in computed:
-        by_key_computed[(ln.member_id, ln.product_code)].append(ln)
+        key = (ln.member_id, ln.product_code)
+        by_key_computed[key].append(ln)
+        computed_sums[key] += ln.amount
     rows: dict[str, CensusMember] = {r.employee_id: r for r in census.members}
     entries = {e.employee_id: e for e in diff.members}
     found = []
-    for key in set(by_key_billed) | set(by_key_computed):
-        member_id, code = key
-        was, now = by_key_billed.get(key, []), by_key_computed.get(key, [])
-        billed_amount = sum((ln.amount for ln in was), ZERO)
-        computed_amount = sum((ln.amount for ln in now), ZERO)
+    for key in billed_sums.keys() | computed_sums.keys():
+        billed_amount, computed_amount = billed_sums.get(key, ZERO), computed_sums.get(key, ZERO)
         if billed_amount == computed_amount:
             continue
+        member_id, code = key
+        was, now = by_key_billed.get(key, []), by_key_computed.get(key, [])
         person = people.get(member_id) or _Person("(unknown)", "", MemberStatus.ACTIVE)
         product = products[code]
         row = rows.get(person.employee_id)
