@@ -112,7 +112,7 @@ def withdraw_refund(session: Session, refund: Refund, *, actor: User, reason: st
     refund.status = RefundStatus.REJECTED
     refund.decided_by_id = actor.id
     refund.decided_at = utcnow()
-    refund.decision_note = f"Withdrawn: {reason.strip()}"[:500]
+    refund.decision_note = reason.strip()[:500]
     audit.record(
         session,
         "refund.withdrawn",

@@ -235,7 +235,7 @@ def test_the_requester_can_withdraw_an_undecided_refund_and_the_credit_stays(
     assert f"Refund {refund.id} of $249.40 withdrawn; the credit stays." in done
     session.refresh(refund)
     assert refund.status is RefundStatus.REJECTED and refund.decided_by_id == requester.id
-    assert refund.decision_note == "Withdrawn: the group keeps the credit"
+    assert refund.decision_note == "the group keeps the credit"
     listed = client.get("/admin/refunds?status=all").get_data(as_text=True)
     assert "Withdrawn" in listed
     detail = client.get(f"/admin/payments/{payment.id}").get_data(as_text=True)
