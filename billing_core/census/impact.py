@@ -35,7 +35,7 @@ from billing_core.models import (
     Upload,
     User,
 )
-from billing_core.models.enums import InvoiceStatus
+from billing_core.models.enums import InvoiceStatus, UploadStatus
 from billing_core.money import ZERO
 
 
@@ -176,7 +176,8 @@ def pricing_basis(
     """A digest of everything `premium_impact` prices from: the day; the upload's bytes and
     columns and what its diff changes; the group's billing policies, plans and rates; its
     invoices, adjustments and approved uploads; and counts of its enrollment rows (enrollment
-    only changes by an approved upload, which these also catch). While the digest is the
+    only changes by an approved upload, which these also catch). Not the upload's own status:
+    the employer's figures are what staff review after the submit. While the digest is the
     same, so is the impact, so a page can show the kept figures instead of pricing the whole
     group again (seconds per view for a group of 20,000)."""
     digest = hashlib.sha256()
@@ -221,10 +222,9 @@ def pricing_basis(
         .where(Adjustment.group_id == group.id)
         .group_by(Adjustment.status)
         .order_by(Adjustment.status),
-        select(Upload.status, func.count(), func.max(Upload.reviewed_at))
-        .where(Upload.group_id == group.id)
-        .group_by(Upload.status)
-        .order_by(Upload.status),
+        select(func.count(), func.max(Upload.reviewed_at)).where(
+            Upload.group_id == group.id, Upload.status == UploadStatus.APPROVED
+        ),
         select(func.count(), func.max(Member.id)).where(Member.group_id == group.id),
         select(func.count(), func.max(Dependent.id), func.count(Dependent.effective_to)).where(
             Dependent.member_id.in_(member_ids)

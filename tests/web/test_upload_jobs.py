@@ -127,6 +127,13 @@ def test_the_page_shows_the_impact_the_job_priced_until_what_it_priced_from_chan
     assert "-38.20" in page.split("Premium impact")[1]
     assert priced == [priced[0], tomorrow]
 
+    # Submitted, staff review the same figures: the submit does not make them stale.
+    client.post(f"{url}/{upload.id}/submit", data={"csrf_token": token})
+    login_as(cast.users["billing_specialist"])
+    review = f"/admin/groups/{cast.group_a.id}/uploads/{upload.id}"
+    assert "-38.20" in client.get(review).get_data(as_text=True).split("Premium impact")[1]
+    assert priced == [priced[0], tomorrow]
+
 
 def test_a_small_file_is_still_read_in_the_request(client, cast, login_as, session, monkeypatch):
     from billing_core.census import uploads
