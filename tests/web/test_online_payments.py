@@ -93,6 +93,23 @@ def completed_for(checkout, intent="pi_web_1", paid=True):
     )
 
 
+def start_checkout(client, cast, session, **choice) -> Checkout:
+    """Post the pay form for group A (by default: invoice A by card); the checkout it began."""
+    choice = choice or {"pay_what": "invoices", "invoice_ids": cast.invoice_a.id}
+    form = pay_form(client, cast.group_a.id)
+    client.post(
+        f"/employer/groups/{cast.group_a.id}/pay", data={**form, "method": "card", **choice}
+    )
+    return session.scalars(select(Checkout).order_by(Checkout.id.desc())).first()
+
+
+def start_paid_checkout(client, cast, session):
+    checkout = start_checkout(client, cast, session, pay_what="amount", amount="10.00")
+    assert post_event(client, completed_for(checkout, intent="pi_web_late")).status_code == 200
+    session.refresh(checkout)
+    return checkout
+
+
 @pytest.fixture
 def login_stripe(stripe_client, cast):
     from tests.factories import PASSWORD
@@ -152,12 +169,7 @@ def test_the_success_page_without_a_webhook_records_nothing(
     stripe_client, login_stripe, cast, session
 ):
     login_stripe()
-    form = pay_form(stripe_client, cast.group_a.id)
-    stripe_client.post(
-        f"/employer/groups/{cast.group_a.id}/pay",
-        data={**form, "pay_what": "invoices", "invoice_ids": cast.invoice_a.id, "method": "card"},
-    )
-    checkout = session.scalar(select(Checkout))
+    checkout = start_checkout(stripe_client, cast, session)
     page = stripe_client.get(f"/employer/groups/{cast.group_a.id}/checkouts/{checkout.id}/success")
     assert page.status_code == 200
     assert "it will show as paid once confirmed" in page.get_data(as_text=True)
@@ -176,12 +188,7 @@ def test_a_checkout_that_expires_unpaid_says_nothing_was_charged(
     stripe_client, login_stripe, cast, session
 ):
     login_stripe()
-    form = pay_form(stripe_client, cast.group_a.id)
-    stripe_client.post(
-        f"/employer/groups/{cast.group_a.id}/pay",
-        data={**form, "pay_what": "invoices", "invoice_ids": cast.invoice_a.id, "method": "card"},
-    )
-    checkout = session.scalar(select(Checkout))
+    checkout = start_checkout(stripe_client, cast, session)
     expired = event(
         "checkout.session.expired",
         {
@@ -214,18 +221,6 @@ def test_a_checkout_that_expires_unpaid_says_nothing_was_charged(
     )
 
 
-def start_paid_checkout(client, cast, session):
-    form = pay_form(client, cast.group_a.id)
-    client.post(
-        f"/employer/groups/{cast.group_a.id}/pay",
-        data={**form, "pay_what": "amount", "amount": "10.00", "method": "card"},
-    )
-    checkout = session.scalars(select(Checkout).order_by(Checkout.id.desc())).first()
-    assert post_event(client, completed_for(checkout, intent="pi_web_late")).status_code == 200
-    session.refresh(checkout)
-    return checkout
-
-
 def test_amount_errors_are_shown_on_the_form(stripe_client, login_stripe, cast, session):
     login_stripe()
     form = pay_form(stripe_client, cast.group_a.id)
@@ -246,12 +241,7 @@ def test_amount_errors_are_shown_on_the_form(stripe_client, login_stripe, cast, 
 
 def test_the_webhook_records_a_payment_once(stripe_client, login_stripe, cast, session):
     login_stripe()
-    form = pay_form(stripe_client, cast.group_a.id)
-    stripe_client.post(
-        f"/employer/groups/{cast.group_a.id}/pay",
-        data={**form, "pay_what": "invoices", "invoice_ids": cast.invoice_a.id, "method": "card"},
-    )
-    checkout = session.scalar(select(Checkout))
+    checkout = start_checkout(stripe_client, cast, session)
     evt = completed_for(checkout)
     first, second = post_event(stripe_client, evt), post_event(stripe_client, evt)
     assert first.status_code == second.status_code == 200
@@ -294,12 +284,7 @@ def test_another_groups_employer_cannot_pay_or_see_group_a(
     stripe_client, login_stripe, cast, session, fake_stripe
 ):
     login_stripe("employer_a")
-    form = pay_form(stripe_client, cast.group_a.id)
-    stripe_client.post(
-        f"/employer/groups/{cast.group_a.id}/pay",
-        data={**form, "pay_what": "invoices", "invoice_ids": cast.invoice_a.id, "method": "card"},
-    )
-    checkout = session.scalar(select(Checkout))
+    checkout = start_checkout(stripe_client, cast, session)
     login_stripe("employer_b")
     a, b = cast.group_a.id, cast.group_b.id
     for url in [
@@ -337,12 +322,7 @@ def test_the_local_test_checkout_is_not_there_with_stripe_keys(
     stripe_client, login_stripe, cast, session
 ):
     login_stripe()
-    form = pay_form(stripe_client, cast.group_a.id)
-    stripe_client.post(
-        f"/employer/groups/{cast.group_a.id}/pay",
-        data={**form, "pay_what": "invoices", "invoice_ids": cast.invoice_a.id, "method": "card"},
-    )
-    checkout = session.scalar(select(Checkout))
+    checkout = start_checkout(stripe_client, cast, session)
     url = f"/employer/groups/{cast.group_a.id}/checkouts/{checkout.id}/test"
     assert stripe_client.get(url).status_code == 404
 
