@@ -154,3 +154,38 @@ def test_employers_and_brokers_are_refused(client, cast, login_as, role, path):
 def test_anonymous_is_sent_to_login(client, cast):
     response = client.get("/admin/reports/aging/download/csv")
     assert response.status_code == 302 and "/login" in response.headers["Location"]
+
+
+def test_stripe_events_lists_what_the_webhook_did_with_each_event(client, staff, session):
+    from billing_core.models import WebhookEvent
+
+    for n, (kind, outcome) in enumerate(
+        [
+            ("checkout.session.completed", "payment 7 recorded, succeeded: $150.60 to group G-1"),
+            ("customer.created", "ignored: not an event the portal acts on"),
+            ("charge.refunded", "not applied, needs staff: payment 9 is already returned"),
+        ]
+    ):
+        session.add(WebhookEvent(event_id=f"evt_report_{n}", event_type=kind, outcome=outcome))
+    session.commit()
+
+    html = body(client.get("/admin/reports/stripe_events"))
+    assert len(table_rows(html)) == 3
+    for label in ("Acted on", "Ignored", "Not applied: needs staff"):
+        assert label in html
+    attention = table_rows(body(client.get("/admin/reports/stripe_events?show=attention")))
+    assert len(attention) == 1 and "evt_report_2" in attention[0]
+    assert "payment 9 is already returned" in attention[0]
+
+    response = client.get("/admin/reports/stripe_events/download/csv?show=ignored")
+    lines = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
+    assert lines[0] == [
+        "Received (UTC)",
+        "Event",
+        "Result",
+        "What the portal did",
+        "Stripe event id",
+    ]
+    assert [line[1:] for line in lines[1:]] == [
+        ["customer.created", "Ignored", "ignored: not an event the portal acts on", "evt_report_1"]
+    ]
