@@ -115,7 +115,10 @@ def allocate(
     actor: User | None = None,
 ) -> PaymentAllocation:
     """Allocate `amount` dollars of `payment` to `invoice`: Dr unapplied cash, Cr receivable on
-    the invoice's open item. Refused (nothing written) beyond what either has left."""
+    the invoice's open item, dated `on` or the invoice's issue date if later (cash received
+    before the bill existed waited as credit until then; dated earlier, the open item would
+    go negative in aging between the two dates). Refused (nothing written) beyond what either
+    has left."""
     if payment.group_id is None or payment.status is not PaymentStatus.SUCCEEDED:
         raise AllocationError("only a received payment identified to a group can be allocated")
     if invoice.group_id != payment.group_id:
@@ -139,7 +142,7 @@ def allocate(
         )
     entry = ledger.post_entry(
         session,
-        entry_date=on,
+        entry_date=max(on, invoice.issued_on),
         memo=f"Payment {payment.reference or payment.id} applied to {invoice.invoice_number}",
         source_type="allocation",
         source_id=payment.id,

@@ -262,6 +262,22 @@ def test_aging_buckets_by_days_past_due(session, cast):
     assert cast.group_a.id not in aging_by_group(session, date(2027, 3, 2), [cast.group_a.id])
 
 
+def test_cash_received_before_the_bill_is_applied_on_the_bill_date(session, cast):
+    """A check that arrived before the invoice was issued (recorded later) waits as credit:
+    the allocation is dated the issue date, so aging never shows the bill below zero."""
+    issued = cast.invoice_a.issued_on
+    early = date.fromordinal(issued.toordinal() - 5)
+    payment = pay(session, cast.group_a, "150.60", received_on=early)
+    [allocation] = session.scalars(
+        select(PaymentAllocation).where(PaymentAllocation.payment_id == payment.id)
+    )
+    entry = session.get(ledger.JournalEntry, allocation.journal_entry_id)
+    assert entry.entry_date == issued
+    between = date.fromordinal(issued.toordinal() - 2)
+    assert cast.group_a.id not in aging_by_group(session, between, [cast.group_a.id])
+    assert owed(session, cast.group_a, cast.invoice_a) == 0
+
+
 def test_paying_the_oldest_bill_exactly_is_not_short_because_later_bills_are_open(session, cast):
     from tests.factories import make_invoice
 
