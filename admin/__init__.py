@@ -25,6 +25,7 @@ from admin.views import (  # noqa: E402,F401
     reports,
     statements,
     uploads,
+    work,
 )
 
 

@@ -21,9 +21,9 @@ STAFF = (Role.BILLING_SPECIALIST, Role.SUPERVISOR, Role.ADMIN)
 HOME_ENDPOINTS = {
     Role.EMPLOYER: "employer.home",
     Role.BROKER: "broker.home",
-    Role.BILLING_SPECIALIST: "admin.home",
-    Role.SUPERVISOR: "admin.home",
-    Role.ADMIN: "admin.home",
+    Role.BILLING_SPECIALIST: "admin.work_queue_page",
+    Role.SUPERVISOR: "admin.work_queue_page",
+    Role.ADMIN: "admin.work_queue_page",
 }
 
 

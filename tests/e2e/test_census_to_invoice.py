@@ -109,7 +109,7 @@ def test_census_change_reaches_the_next_invoice(live_server, page, tmp_path):
 
     # Billing specialist: the variance, then approve the upload and what is within authority.
     _login(page, base_url, cast.users["billing_specialist"])
-    page.get_by_role("link", name="Uploads").click()
+    page.get_by_role("link", name="Uploads", exact=True).click()
     page.get_by_role("link", name="Payroll changes.xlsx").click()
     recon = page.locator("#reconciliation")
     recon.get_by_label("Billing period").select_option(label="Jan 2027")
@@ -123,7 +123,7 @@ def test_census_change_reaches_the_next_invoice(live_server, page, tmp_path):
     page.wait_for_load_state()
     assert "2 adjustment(s) are pending" in page.content()
 
-    page.get_by_role("link", name="Adjustments").click()
+    page.get_by_role("link", name="Adjustments", exact=True).click()
     queue = page.locator("table")
     assert "Westbrook" in queue.inner_text() and "Newhire" in queue.inner_text()
     assert "needs another supervisor" in queue.inner_text()  # the +112.40 one, for this user
@@ -134,12 +134,12 @@ def test_census_change_reaches_the_next_invoice(live_server, page, tmp_path):
 
     # Supervisor: the four-eyes approval, then the February billing run (preview, issue).
     _login(page, base_url, cast.users["supervisor"])
-    page.get_by_role("link", name="Adjustments").click()
+    page.get_by_role("link", name="Adjustments", exact=True).click()
     page.get_by_role("button", name="Approve 112.40").click()
     page.wait_for_load_state()
     assert "112.40 approved; the next invoice bills it" in page.content()
 
-    page.get_by_role("link", name="Billing run").click()
+    page.get_by_role("link", name="Billing run", exact=True).click()
     page.get_by_label("Billing period (month)").fill("2027-02")
     page.get_by_role("button", name="Preview").click()
     page.wait_for_load_state()

@@ -11,9 +11,9 @@ HOMES = {
     "employer_a": ("Acme Tooling", "Products"),
     "employer_a_east": ("Acme Tooling", "Your access covers"),
     "broker_a": ("Book of business", "Acme Tooling"),
-    "billing_specialist": ("Groups", "Borealis Foods"),
-    "supervisor": ("Groups", "Audit log"),
-    "admin": ("Groups", "Acme Tooling"),
+    "billing_specialist": ("Today", "Nothing waits: every queue is clear."),
+    "supervisor": ("Today", "Audit log"),
+    "admin": ("Today", "Nothing waits"),
 }
 
 
@@ -39,6 +39,7 @@ def test_admin_opens_group_and_searches_members(live_server, page):
     page.get_by_label("Email").fill(cast.users["admin"].email)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Log in").click()
+    page.get_by_role("link", name="Groups", exact=True).click()  # staff land on Today
     page.get_by_role("link", name="Acme Tooling").click()
     assert "***-**-9999" in page.content()
     page.get_by_label("Search members").fill("Westbrook")

@@ -30,7 +30,7 @@ def test_employer_uploads_and_staff_approve(live_server, page, tmp_path):
     page.get_by_role("button", name="Log out").click()
 
     _login(page, base_url, cast.users["billing_specialist"])
-    page.get_by_role("link", name="Uploads").click()
+    page.get_by_role("link", name="Uploads", exact=True).click()
     page.get_by_role("link", name="March changes.csv").click()
     screenshot(page, "upload-review")
     page.get_by_role("button", name="Approve").click()

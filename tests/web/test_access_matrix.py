@@ -64,6 +64,7 @@ MATRIX = {
         expect(302, 403, broker_a=200, broker_other=404),
     ),
     "admin.home": ("GET", {}, expect(302, 403, **STAFF)),
+    "admin.work_queue_page": ("GET", {}, expect(302, 403, **STAFF)),
     "admin.group_detail": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
     "admin.group_members": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
     "admin.audit_log": ("GET", {}, expect(302, 403, supervisor=200, admin=200)),

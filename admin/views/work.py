@@ -1,0 +1,15 @@
+"""Staff: the work queue, where a billing specialist's day starts (JOURNEYS)."""
+
+from flask import render_template
+
+from admin import bp
+from admin.views.adjustments import authority_limit
+from billing_core.work_queue import work_queue
+from portal.extensions import db_session
+from portal.web import today
+
+
+@bp.get("/today")
+def work_queue_page():
+    queue = work_queue(db_session(), today(), authority_limit=authority_limit())
+    return render_template("admin/today.html", queue=queue)

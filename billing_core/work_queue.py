@@ -1,0 +1,254 @@
+"""The billing specialist's work queue (JOURNEYS: "what is due today and what is late, across
+uploads to reconcile, variances, suspense, refunds, requests and delinquency actions"): one line
+per queue with how many items wait, their dollars where money is waiting, the oldest item's age
+and how many are past the queue's turnaround target. Each line leads to the page that works it.
+
+Ages are whole days from when the item started waiting: an upload from when it was received
+(it is submitted the same day as a rule), an adjustment or refund request from when it was
+asked for, an approved refund from its approval, a flagged payment or suspense item from the
+day the money was received. The targets are the team's turnaround in days (TARGET_DAYS); a
+past-due group is late once any of its bills is more than 30 days past due (the notice stage).
+A few small queries: the queues hold tens or hundreds of items, not the book."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing_core.adjustments import needs_supervisor
+from billing_core.models import (
+    Adjustment,
+    Payment,
+    Refund,
+    SuspenseItem,
+    Upload,
+    WebhookEvent,
+)
+from billing_core.models.enums import (
+    AdjustmentStatus,
+    JobStatus,
+    RefundStatus,
+    SuspenseStatus,
+    UploadStatus,
+)
+from billing_core.money import ZERO
+from billing_core.payments.review import reconciliation_query
+from billing_core.receivables import AGING_BUCKETS, aging_by_group
+
+TARGET_DAYS = {
+    "uploads": 2,
+    "failed_uploads": 1,
+    "adjustments": 3,
+    "reconcile": 2,
+    "suspense": 5,
+    "refunds_to_approve": 2,
+    "refunds_to_pay": 3,
+    "stripe": 1,
+}
+PAST_DUE_LATE_DAYS = 30
+STRIPE_LOOKBACK_DAYS = 30
+
+
+@dataclass(frozen=True)
+class QueueLine:
+    """One queue: `waiting` items, `late` of them past `target_days`, the oldest `oldest_days`
+    old, `amount` dollars (None where no money waits), and where to work it (`endpoint` with
+    `args`, for url_for). `note` says what else matters (e.g. how many need a supervisor)."""
+
+    key: str
+    title: str
+    waiting: int
+    late: int
+    oldest_days: int | None
+    amount: Decimal | None
+    target_days: int | None
+    endpoint: str
+    args: dict
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class WorkQueue:
+    today: date
+    lines: list[QueueLine]
+
+    @property
+    def waiting(self) -> int:
+        return sum(line.waiting for line in self.lines)
+
+    @property
+    def late(self) -> int:
+        return sum(line.late for line in self.lines)
+
+
+def _day(value: date | datetime) -> date:
+    return value.astimezone(UTC).date() if isinstance(value, datetime) else value
+
+
+def _line(key, title, started, today, endpoint, args=None, amount=None, note="") -> QueueLine:
+    """A queue line from the days its items started waiting."""
+    ages = [(today - _day(day)).days for day in started]
+    target = TARGET_DAYS[key]
+    return QueueLine(
+        key,
+        title,
+        waiting=len(ages),
+        late=sum(1 for age in ages if age > target),
+        oldest_days=max(ages) if ages else None,
+        amount=amount,
+        target_days=target,
+        endpoint=endpoint,
+        args=args or {},
+        note=note,
+    )
+
+
+def work_queue(session: Session, today: date, *, authority_limit: Decimal) -> WorkQueue:
+    """Every queue as of `today`, in the order a specialist works them."""
+    lines = []
+
+    uploads = session.scalars(
+        select(Upload.created_at).where(Upload.status == UploadStatus.SUBMITTED)
+    ).all()
+    lines.append(_line("uploads", "Census uploads to review", uploads, today, "admin.upload_queue"))
+    failed = session.scalars(
+        select(Upload.job_updated_at).where(
+            Upload.job_status == JobStatus.FAILED, Upload.status == UploadStatus.RECEIVED
+        )
+    ).all()
+    lines.append(
+        _line(
+            "failed_uploads",
+            "Uploads that could not be read",
+            [when for when in failed if when is not None],
+            today,
+            "admin.upload_queue",
+            note="The sender was asked to upload again; follow up if they have not.",
+        )
+    )
+
+    pending = session.scalars(
+        select(Adjustment).where(Adjustment.status == AdjustmentStatus.PENDING)
+    ).all()
+    supervised = sum(1 for a in pending if needs_supervisor(a, authority_limit))
+    lines.append(
+        _line(
+            "adjustments",
+            "Future-bill adjustments to decide",
+            [a.created_at for a in pending],
+            today,
+            "admin.adjustment_queue",
+            amount=sum((abs(a.amount) for a in pending), ZERO),
+            note=f"{supervised} need a supervisor." if supervised else "",
+        )
+    )
+
+    flagged = [payment for payment, _ in session.execute(reconciliation_query())]
+    lines.append(
+        _line(
+            "reconcile",
+            "Payments to reconcile (short or over)",
+            [p.received_on for p in flagged],
+            today,
+            "admin.reconciliation_queue",
+            amount=sum((p.amount for p in flagged), ZERO),
+        )
+    )
+    suspense = session.execute(
+        select(Payment.received_on, Payment.amount)
+        .join(SuspenseItem, SuspenseItem.payment_id == Payment.id)
+        .where(SuspenseItem.status == SuspenseStatus.OPEN)
+    ).all()
+    lines.append(
+        _line(
+            "suspense",
+            "Suspense: cash not yet identified",
+            [received for received, _ in suspense],
+            today,
+            "admin.suspense_workbench",
+            amount=sum((amount for _, amount in suspense), ZERO),
+        )
+    )
+
+    refunds = session.scalars(
+        select(Refund).where(Refund.status.in_([RefundStatus.REQUESTED, RefundStatus.APPROVED]))
+    ).all()
+    asked = [r for r in refunds if r.status is RefundStatus.REQUESTED]
+    approved = [r for r in refunds if r.status is RefundStatus.APPROVED]
+    lines.append(
+        _line(
+            "refunds_to_approve",
+            "Refunds to approve (a second person)",
+            [r.created_at for r in asked],
+            today,
+            "admin.refund_queue",
+            {"status": "requested"},
+            amount=sum((r.amount for r in asked), ZERO),
+        )
+    )
+    lines.append(
+        _line(
+            "refunds_to_pay",
+            "Approved refunds to pay",
+            [r.decided_at or r.created_at for r in approved],
+            today,
+            "admin.refund_queue",
+            {"status": "approved"},
+            amount=sum((r.amount for r in approved), ZERO),
+        )
+    )
+
+    since = datetime.combine(today - timedelta(days=STRIPE_LOOKBACK_DAYS), datetime.min.time())
+    not_applied = session.scalars(
+        select(WebhookEvent.received_at).where(
+            WebhookEvent.outcome.like("not applied%"),
+            WebhookEvent.received_at >= since.replace(tzinfo=UTC),
+        )
+    ).all()
+    lines.append(
+        _line(
+            "stripe",
+            f"Online payment events not applied (last {STRIPE_LOOKBACK_DAYS} days)",
+            not_applied,
+            today,
+            "admin.report_view",
+            {
+                "name": "stripe_events",
+                "show": "attention",
+                "date_from": (today - timedelta(days=STRIPE_LOOKBACK_DAYS)).isoformat(),
+            },
+        )  # fmt: skip
+    )
+
+    lines.append(_past_due(session, today))
+    return WorkQueue(today, lines)
+
+
+def _past_due(session: Session, today: date) -> QueueLine:
+    """Groups with a bill past due today: late once any is more than 30 days past due (the
+    buckets from 31-60 on)."""
+    agings = [a for a in aging_by_group(session, today).values() if a.past_due > 0]
+    oldest = max(
+        (max(i for i, amount in enumerate(a.buckets) if amount > 0) for a in agings), default=0
+    )
+    return QueueLine(
+        "past_due",
+        "Groups with bills past due",
+        waiting=len(agings),
+        late=sum(1 for a in agings if sum(a.buckets[2:], ZERO) > 0),
+        oldest_days=None,
+        amount=sum((a.past_due for a in agings), ZERO),
+        target_days=None,
+        endpoint="admin.report_view",
+        args={"name": "aging", "sort": "-past_due_percent"},
+        note=(
+            f"The oldest are {AGING_BUCKETS[oldest][0]} days past due; late means more than "
+            f"{PAST_DUE_LATE_DAYS} days."
+            if oldest
+            else ""
+        ),
+    )
