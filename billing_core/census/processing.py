@@ -92,6 +92,22 @@ def keep_for_processing(
     return Queued(upload, duplicate=False, needs_job=True)
 
 
+def queue_for_new_columns(session: Session, upload: Upload) -> None:
+    """A large kept upload to be read again by the job with the columns its sender chose (read
+    in the request it could take longer than a page may wait). The caller commits, then
+    enqueues PROCESS_UPLOAD with the columns. As on its first read, a file that does not read
+    with them shows its problems on its page and the columns can be fixed again."""
+    if upload.status is not UploadStatus.RECEIVED:
+        raise BillingError(
+            f"{upload.original_filename} is {upload.status.value}; its columns can no longer change"
+        )
+    if upload.job_status in PENDING:
+        raise BillingError(f"{upload.original_filename} is still being read; wait for it")
+    _queue(upload)
+    upload.job_message = "Waiting to be read again with your columns"
+    session.flush()
+
+
 STUCK_MESSAGE = (
     "Reading this file stopped before it finished (the service restarted). Nothing from it was "
     "applied; upload it again to retry."

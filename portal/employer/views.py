@@ -19,6 +19,7 @@ from billing_core.census.processing import (
     PENDING,
     PROCESS_UPLOAD,
     keep_for_processing,
+    queue_for_new_columns,
     record_failure,
 )
 from billing_core.census.uploads import (
@@ -225,25 +226,46 @@ def _process_in_background(scope, form: UploadForm, data: bytes, filename: str):
     )
     session.commit()  # the job reads the upload from the database, perhaps on another machine
     if queued.needs_job:
-        try:
-            enqueue(
-                PROCESS_UPLOAD,
-                queued.upload.id,
-                today().isoformat(),
-                kind,
-                form.chosen(),
-                settings=current_app.config["SETTINGS"],
-                session_factory=current_app.extensions["session_factory"],
-            )
-        except JobQueueUnavailable as error:
-            current_app.logger.error("census upload %s not queued: %s", queued.upload.id, error)
-            record_failure(session, queued.upload.id, error)
-            session.commit()
+        _enqueue_read(session, queued.upload, kind, form.chosen())
     if queued.duplicate:
         flash(f"{filename} was received before: this is that upload.", "info")
     return _go(
         url_for("employer.upload_detail", group_id=scope.group.id, upload_id=queued.upload.id)
     )
+
+
+def _reread_in_background(upload, chosen: dict, detail: str):
+    """A large kept upload read again with the sender's columns by the job, while its page
+    shows the progress (as when it was first read)."""
+    session = db_session()
+    try:
+        queue_for_new_columns(session, upload)
+    except BillingError as error:
+        session.rollback()
+        flash(str(error), "error")
+        return _go(detail)
+    session.commit()
+    _enqueue_read(session, upload, upload.file_kind.value, chosen)
+    return _go(detail)
+
+
+def _enqueue_read(session, upload, kind: str | None, chosen: dict | None) -> None:
+    """Queue the job reading `upload` (committed first); a queue that cannot be reached fails
+    the upload with a message its page shows."""
+    try:
+        enqueue(
+            PROCESS_UPLOAD,
+            upload.id,
+            today().isoformat(),
+            kind,
+            chosen,
+            settings=current_app.config["SETTINGS"],
+            session_factory=current_app.extensions["session_factory"],
+        )
+    except JobQueueUnavailable as error:
+        current_app.logger.error("census upload %s not queued: %s", upload.id, error)
+        record_failure(session, upload.id, error)
+        session.commit()
 
 
 def _posted_file_check(group_id: int):
@@ -410,6 +432,8 @@ def upload_mapping(group_id: int, upload_id: int):
     if chosen is None:
         flash("Choose a field (or Ignore) for each column, then check again.", "error")
         return _go(detail)
+    if upload.size_bytes > current_app.config["SETTINGS"].census_inline_max_bytes:
+        return _reread_in_background(upload, chosen, detail)
     session = db_session()
     try:
         check = remap_upload(session, upload, chosen, actor=current_user, today=today())

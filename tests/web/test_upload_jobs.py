@@ -173,6 +173,54 @@ def test_a_large_file_with_problems_shows_them_on_its_page(client, cast, login_a
     assert upload.status is UploadStatus.RECEIVED
 
 
+def test_a_large_files_columns_are_fixed_through_the_job(
+    client, cast, login_as, session, monkeypatch
+):
+    """Re-reading a large file with other columns could take longer than a page may wait: the
+    job reads it again (inline here), and its page shows the result as after the first read."""
+    reads = []
+    real = processing._process
+    monkeypatch.setattr(processing, "_process", lambda *a: reads.append(a[3:]) or real(*a))
+    url = f"/employer/groups/{cast.group_a.id}/uploads"
+    login_as(cast.users["employer_a"])
+    token = csrf_token(client, url)
+    west = cast.member_west
+    text = (
+        "Employee ID,First Name,Last Name,Date of Birth,Action,Fin\n"
+        f"{west.employee_id},{west.first_name},{west.last_name},"
+        f"{west.birth_date:%m/%d/%Y},Term,12/31/2026\n"
+    ).ljust(THRESHOLD + 1, "\n")
+    html = _post(client, url, "big.csv", text, token).get_data(as_text=True)
+    assert "big.csv has problems" in html and "a termination needs the last day" in html
+    upload = session.scalar(select(Upload))
+
+    columns = {
+        "Employee ID": "employee_id",
+        "First Name": "first_name",
+        "Last Name": "last_name",
+        "Date of Birth": "birth_date",
+        "Action": "action",
+        "Fin": "termination_date",
+    }
+    form = {"csrf_token": token}
+    for i, (header, field) in enumerate(columns.items()):
+        form[f"columns-{i}-header"], form[f"columns-{i}-field"] = header, field
+    response = client.post(f"{url}/{upload.id}/mapping", data=form, headers={"HX-Request": "true"})
+    detail = f"{url}/{upload.id}"
+    assert response.headers["HX-Redirect"] == detail
+    page = client.get(detail).get_data(as_text=True)
+    assert "Dental: end" in page and "-38.20" in page.split("Premium impact")[1]
+    assert [chosen for _kind, chosen in reads] == [None, columns]  # the job read it both times
+    session.refresh(upload)
+    assert upload.job_status is JobStatus.DONE and upload.error_count == 0
+    assert upload.column_mapping["Fin"] == "termination_date"
+
+    client.post(f"{detail}/submit", data={"csrf_token": token})
+    late = client.post(f"{detail}/mapping", data=form, follow_redirects=True)
+    assert "big.csv is submitted; its columns can no longer change" in late.get_data(as_text=True)
+    assert len(reads) == 2
+
+
 def _queued(session, cast, text: str) -> Upload:
     """A large file kept with its job queued (not run): what the page shows while it waits."""
     queued = keep_for_processing(
