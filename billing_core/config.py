@@ -37,6 +37,9 @@ class Settings:
     # A census file larger than this is read by a background job (billing_core.jobs), with a
     # progress bar in the page, rather than during the upload request.
     census_inline_max_bytes: int = 2 * 1024 * 1024
+    # So is any file for a group with more enrolled members than this: pricing its premium
+    # impact rates the whole group (seconds for tens of thousands), however small the file.
+    census_inline_max_members: int = 5_000
     # Adjustments above this (absolute dollars) need a supervisor who did not request them.
     adjustment_authority_limit: Decimal = Decimal("500.00")
     extra: dict = field(default_factory=dict)
@@ -48,7 +51,7 @@ class Settings:
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Read APP_ENV, DATABASE_URL, SECRET_KEY, SSN_ENCRYPTION_KEY, STRIPE_*, REDIS_URL,
-        CENSUS_INLINE_MAX_BYTES.
+        CENSUS_INLINE_MAX_BYTES, CENSUS_INLINE_MAX_MEMBERS, ADJUSTMENT_AUTHORITY_LIMIT.
 
         In production every secret in PRODUCTION_SECRETS must be set explicitly."""
         env = os.environ if environ is None else environ
@@ -80,6 +83,9 @@ class Settings:
             upload_max_bytes=int(env.get("UPLOAD_MAX_BYTES", defaults.upload_max_bytes)),
             census_inline_max_bytes=int(
                 env.get("CENSUS_INLINE_MAX_BYTES", defaults.census_inline_max_bytes)
+            ),
+            census_inline_max_members=int(
+                env.get("CENSUS_INLINE_MAX_MEMBERS", defaults.census_inline_max_members)
             ),
             adjustment_authority_limit=D(
                 env.get("ADJUSTMENT_AUTHORITY_LIMIT") or defaults.adjustment_authority_limit

@@ -38,7 +38,7 @@ from billing_core.census.uploads import (
     upload_problems,
 )
 from billing_core.errors import BillingError, JobQueueUnavailable, ValidationFailed
-from billing_core.groups import group_summary
+from billing_core.groups import group_summary, member_counts
 from billing_core.invoices import invoice_list_query, invoice_rows, period_label
 from billing_core.jobs import enqueue
 from billing_core.models import Invoice
@@ -174,7 +174,7 @@ def upload_list(group_id: int):
         if scope.subgroup_ids is not None:
             return _limited(scope, group_id)
         data, filename = form.file()
-        if len(data) > current_app.config["SETTINGS"].census_inline_max_bytes:
+        if _read_in_background(scope.group.id, len(data)):
             return _process_in_background(scope, form, data, filename)
         session = db_session()
         check = check_upload(
@@ -211,9 +211,19 @@ def upload_list(group_id: int):
     )
 
 
+def _read_in_background(group_id: int, size: int) -> bool:
+    """A file too large to read, or a group too large to price, during the request
+    (CENSUS_INLINE_MAX_BYTES, CENSUS_INLINE_MAX_MEMBERS)."""
+    settings = current_app.config["SETTINGS"]
+    if size > settings.census_inline_max_bytes:
+        return True
+    members = member_counts(db_session(), [group_id]).get(group_id, 0)
+    return members > settings.census_inline_max_members
+
+
 def _process_in_background(scope, form: UploadForm, data: bytes, filename: str):
-    """A file above CENSUS_INLINE_MAX_BYTES: kept at once, read by a job (RQ, or inline without
-    Redis) while its page shows the progress."""
+    """A file read in the background (`_read_in_background`): kept at once, read by a job (RQ,
+    or inline without Redis) while its page shows the progress."""
     session = db_session()
     kind = form.kind.data or None
     queued = keep_for_processing(
@@ -432,7 +442,7 @@ def upload_mapping(group_id: int, upload_id: int):
     if chosen is None:
         flash("Choose a field (or Ignore) for each column, then check again.", "error")
         return _go(detail)
-    if upload.size_bytes > current_app.config["SETTINGS"].census_inline_max_bytes:
+    if _read_in_background(upload.group_id, upload.size_bytes):
         return _reread_in_background(upload, chosen, detail)
     session = db_session()
     try:

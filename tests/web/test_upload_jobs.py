@@ -156,6 +156,25 @@ def test_a_small_file_is_still_read_in_the_request(client, cast, login_as, sessi
     assert priced == [1] and upload.impact["retro_total"] == "-38.20"
 
 
+def test_a_small_file_for_a_large_group_is_read_by_the_job(client, cast, login_as, session):
+    """Pricing rates the whole group: above CENSUS_INLINE_MAX_MEMBERS enrolled members even a
+    one-line change file is read in the background."""
+    app = client.application
+    app.config["SETTINGS"] = app.config["SETTINGS"].with_overrides(census_inline_max_members=1)
+    url = f"/employer/groups/{cast.group_a.id}/uploads"
+    login_as(cast.users["employer_a"])
+    token = csrf_token(client, url)
+    text = _term_file(cast.member_west).rstrip("\n") + "\n"
+    assert len(text) <= THRESHOLD
+    html = _post(client, url, "small.csv", text, token).get_data(as_text=True)
+    assert "Dental: end" in html
+    upload = session.scalar(select(Upload))
+    session.refresh(upload)
+    assert upload.job_status is JobStatus.DONE  # the job's, not the request's, read
+    assert Settings.from_env({"CENSUS_INLINE_MAX_MEMBERS": "250"}).census_inline_max_members == 250
+    assert Settings.from_env({}).census_inline_max_members == 5_000
+
+
 def test_a_large_file_with_problems_shows_them_on_its_page(client, cast, login_as, session):
     url = f"/employer/groups/{cast.group_a.id}/uploads"
     login_as(cast.users["employer_a"])
