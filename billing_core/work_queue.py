@@ -8,7 +8,8 @@ Ages are whole days from when the item started waiting: an upload from when it w
 asked for, an approved refund from its approval, a flagged payment or suspense item from the
 day the money was received. The targets are the team's turnaround in days (TARGET_DAYS); a
 past-due group is late once any of its bills is more than 30 days past due (the notice stage).
-A few small queries: the queues hold tens or hundreds of items, not the book."""
+A few small queries (the queues hold tens or hundreds of items), and the aging report's
+one-row-per-group aggregate for the past-due groups."""
 
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from billing_core.models.enums import (
 from billing_core.money import ZERO
 from billing_core.payments.review import reconciliation_query
 from billing_core.receivables import AGING_BUCKETS
-from billing_core.reports import AGING_KEYS, aging_rows
+from billing_core.reports import AGING_KEYS, NOT_APPLIED, aging_rows
 
 TARGET_DAYS = {
     "uploads": 2,
@@ -206,7 +207,7 @@ def work_queue(session: Session, today: date, *, authority_limit: Decimal) -> Wo
     since = datetime.combine(today - timedelta(days=STRIPE_LOOKBACK_DAYS), datetime.min.time())
     not_applied = session.scalars(
         select(WebhookEvent.received_at).where(
-            WebhookEvent.outcome.like("not applied%"),
+            WebhookEvent.outcome.like(f"{NOT_APPLIED}%"),
             WebhookEvent.received_at >= since.replace(tzinfo=UTC),
         )
     ).all()
