@@ -57,6 +57,7 @@ from billing_core.models.enums import (
     SuspenseStatus,
 )
 from billing_core.money import ZERO, cents
+from billing_core.payments.online import NOT_APPLIED
 from billing_core.receivables import AGING_BUCKETS
 
 # --------------------------------------------------------------------------- the framework
@@ -1132,7 +1133,6 @@ STRIPE_EVENT_COLUMNS = (
     ReportColumn("outcome", "What the portal did"),
     ReportColumn("event_id", "Stripe event id", wrap=False),
 )
-NOT_APPLIED = "not applied"  # how billing_core.payments.online words an event the books refused
 STRIPE_RESULTS = (
     ("all", "Every event"),
     ("attention", "Not applied: needs staff"),

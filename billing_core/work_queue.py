@@ -37,9 +37,10 @@ from billing_core.models.enums import (
     UploadStatus,
 )
 from billing_core.money import ZERO
+from billing_core.payments.online import NOT_APPLIED
 from billing_core.payments.review import reconciliation_query
 from billing_core.receivables import AGING_BUCKETS
-from billing_core.reports import AGING_KEYS, NOT_APPLIED, aging_rows
+from billing_core.reports import AGING_KEYS, aging_rows
 
 TARGET_DAYS = {
     "uploads": 2,

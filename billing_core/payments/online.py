@@ -198,6 +198,10 @@ def checkout_payment(session: Session, checkout: Checkout) -> Payment | None:
 # --- webhooks -------------------------------------------------------------------------------
 
 
+# How an event the books refused begins its outcome (staff find these: reports, work queue).
+NOT_APPLIED = "not applied"
+
+
 @dataclass(frozen=True)
 class WebhookResult:
     event_id: str
@@ -235,7 +239,7 @@ def handle_event(session: Session, event: dict) -> WebhookResult:
             with session.begin_nested():
                 outcome = handler(session, obj, on)
         except BillingError as exc:
-            outcome = f"not applied, needs staff: {exc}"
+            outcome = f"{NOT_APPLIED}, needs staff: {exc}"
             log.warning("stripe event %s (%s) not applied: %s", event_id, event_type, exc)
     session.add(
         WebhookEvent(event_id=event_id[:100], event_type=event_type[:100], outcome=outcome[:300])
