@@ -89,3 +89,9 @@ def format_dollars(value: Decimal) -> str:
     """`$1,234.50`, negatives as `-$1,234.50`: amounts inside sentences (messages, notes)."""
     amount = cents(value)
     return f"-${-amount:,.2f}" if amount < 0 else f"${amount:,.2f}"
+
+
+def format_count(number: int, noun: str, plural: str | None = None) -> str:
+    """`1 term`, `2 terms`, `1,250 employees`: a count with its noun, singular for one."""
+    word = noun if number == 1 else (plural or f"{noun}s")
+    return f"{number:,} {word}"

@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFError
 
 from billing_core.config import Settings
 from billing_core.db import make_engine, make_session_factory
-from billing_core.money import format_money, format_rate
+from billing_core.money import format_count, format_money, format_rate
 from billing_core.security import configure_vault, install_log_redaction
 from portal.extensions import close_db_session, csrf, htmx, login_manager
 
@@ -98,6 +98,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["plain"] = format_plain_decimal
     app.jinja_env.filters["rate"] = format_rate
+    app.jinja_env.filters["count"] = format_count
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["period"] = format_period
 

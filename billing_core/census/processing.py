@@ -18,6 +18,7 @@ from billing_core.db import utcnow
 from billing_core.errors import BillingError
 from billing_core.models import EmployerGroup, Upload, User
 from billing_core.models.enums import JobStatus, UploadFormat, UploadKind, UploadStatus
+from billing_core.money import format_count
 from billing_core.security import redact_ssns
 
 PROCESS_UPLOAD = "billing_core.census.processing.process_upload"  # the job, for jobs.enqueue
@@ -248,12 +249,14 @@ def _process(
     upload.job_progress = 100
     upload.job_updated_at = utcnow()
     if errors:
-        upload.job_message = f"Read {rows:,} rows; {len(errors):,} problem(s) to fix"
+        upload.job_message = (
+            f"Read {format_count(rows, 'row')}; {format_count(len(errors), 'problem')} to fix"
+        )
     else:
         counts = diff.counts
         upload.job_message = (
-            f"Read {rows:,} rows: {counts['add']:,} adds, {counts['term']:,} terms, "
-            f"{counts['change']:,} changes"
+            f"Read {format_count(rows, 'row')}: {format_count(counts['add'], 'add')}, "
+            f"{format_count(counts['term'], 'term')}, {format_count(counts['change'], 'change')}"
         )
     session.commit()
     return JobStatus.DONE

@@ -44,3 +44,12 @@ def test_format_rate_keeps_the_places_a_rate_has():
     assert format_rate(D("150.125")) == "150.125"
     assert format_rate(D("40")) == "40.00"
     assert format_rate(None) == ""
+
+
+def test_a_count_takes_the_singular_for_one():
+    from billing_core.money import format_count
+
+    assert format_count(1, "term") == "1 term"
+    assert format_count(0, "add") == "0 adds"
+    assert format_count(1250, "employee") == "1,250 employees"
+    assert format_count(2, "child", "children") == "2 children"

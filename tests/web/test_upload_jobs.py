@@ -80,7 +80,7 @@ def test_a_large_file_is_read_by_the_job_and_previewed(client, cast, login_as, s
         JobStatus.DONE,
         100,
     )
-    assert upload.job_message == "Read 1 rows: 0 adds, 1 terms, 0 changes"
+    assert upload.job_message == "Read 1 row: 0 adds, 1 term, 0 changes"
     assert (upload.row_count, upload.error_count, upload.file_kind) == (1, 0, UploadKind.CHANGE)
     assert upload.column_mapping["Employee ID"] == "employee_id"
 
@@ -449,7 +449,7 @@ def test_a_large_file_is_read_by_an_rq_worker(redis_connection, tmp_path, monkey
     with make_session_factory(engine)() as session:
         done = session.get(Upload, upload_id)
         assert (done.job_status, done.job_progress, done.row_count) == (JobStatus.DONE, 100, 1)
-        assert done.job_message == "Read 1 rows: 0 adds, 1 terms, 0 changes"
+        assert done.job_message == "Read 1 row: 0 adds, 1 term, 0 changes"
     engine.dispose()
 
 
