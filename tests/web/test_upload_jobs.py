@@ -63,6 +63,16 @@ def _post(client, url, name, text, token):
     )
 
 
+def _post_small_file(client, cast, login_as) -> str:
+    """Group A's employer uploads a change file below the size threshold: the page it lands on."""
+    url = f"/employer/groups/{cast.group_a.id}/uploads"
+    login_as(cast.users["employer_a"])
+    token = csrf_token(client, url)
+    text = _term_file(cast.member_west).rstrip("\n") + "\n"
+    assert len(text) <= THRESHOLD
+    return _post(client, url, "small.csv", text, token).get_data(as_text=True)
+
+
 def test_a_large_file_is_read_by_the_job_and_previewed(client, cast, login_as, session):
     url = f"/employer/groups/{cast.group_a.id}/uploads"
     login_as(cast.users["employer_a"])
@@ -143,12 +153,7 @@ def test_a_small_file_is_still_read_in_the_request(client, cast, login_as, sessi
     monkeypatch.setattr(
         uploads, "premium_impact", lambda *a, **k: priced.append(1) or real(*a, **k)
     )
-    url = f"/employer/groups/{cast.group_a.id}/uploads"
-    login_as(cast.users["employer_a"])
-    token = csrf_token(client, url)
-    text = _term_file(cast.member_west).rstrip("\n") + "\n"
-    assert len(text) <= THRESHOLD
-    html = _post(client, url, "small.csv", text, token).get_data(as_text=True)
+    html = _post_small_file(client, cast, login_as)
     assert "Dental: end" in html and "-38.20" in html.split("Premium impact")[1]
     upload = session.scalar(select(Upload))
     assert upload.job_status is None and upload.job_progress is None
@@ -161,12 +166,7 @@ def test_a_small_file_for_a_large_group_is_read_by_the_job(client, cast, login_a
     one-line change file is read in the background."""
     app = client.application
     app.config["SETTINGS"] = app.config["SETTINGS"].with_overrides(census_inline_max_members=1)
-    url = f"/employer/groups/{cast.group_a.id}/uploads"
-    login_as(cast.users["employer_a"])
-    token = csrf_token(client, url)
-    text = _term_file(cast.member_west).rstrip("\n") + "\n"
-    assert len(text) <= THRESHOLD
-    html = _post(client, url, "small.csv", text, token).get_data(as_text=True)
+    html = _post_small_file(client, cast, login_as)
     assert "Dental: end" in html
     upload = session.scalar(select(Upload))
     session.refresh(upload)
