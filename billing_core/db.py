@@ -5,7 +5,7 @@ engine and session factory, and the flush guard that keeps money rows append-onl
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -209,6 +209,14 @@ def _guard_immutable_rows(session: Session, _context, _instances) -> None:
 
 
 # --------------------------------------------------------------------------- bulk reads
+
+IN_LIST_SIZE = 10_000
+
+
+def id_chunks(ids: Sequence[int], size: int = IN_LIST_SIZE) -> Iterator[Sequence[int]]:
+    """`ids` in slices of at most `size`: one query per slice keeps an IN list bounded."""
+    for start in range(0, len(ids), size):
+        yield ids[start : start + size]
 
 
 def in_ids(column, ids):

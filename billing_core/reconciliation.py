@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from billing_core.census.apply import apply_census
 from billing_core.census.diff import CensusDiff, ChangeKind, MemberDiff
 from billing_core.census.rows import CensusFile, CensusMember
-from billing_core.db import in_ids
+from billing_core.db import id_chunks, in_ids
 from billing_core.enrollment import add_months, month_start
 from billing_core.invoicing import billing_period_for, rate_period
 from billing_core.ledger import money_sum
@@ -323,8 +323,7 @@ def _rated_lines(
 def _people(session: Session, member_ids: set[int]) -> dict[int, _Person]:
     """Who the members are: the few columns a discrepancy shows, not whole ORM members."""
     people = {}
-    ids = sorted(member_ids)
-    for start in range(0, len(ids), 10_000):  # bound the IN list
+    for chunk in id_chunks(sorted(member_ids)):
         for member_id, last, first, employee_id, key, status in session.execute(
             select(
                 Member.id,
@@ -333,7 +332,7 @@ def _people(session: Session, member_ids: set[int]) -> dict[int, _Person]:
                 Member.employee_id,
                 Member.member_key,
                 Member.status,
-            ).where(in_ids(Member.id, ids[start : start + 10_000]))
+            ).where(in_ids(Member.id, chunk))
         ):
             people[member_id] = _Person(f"{last}, {first}", employee_id or key, status)
     return people

@@ -14,7 +14,7 @@ one-row-per-group aggregate for the past-due groups."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -205,11 +205,12 @@ def work_queue(session: Session, today: date, *, authority_limit: Decimal) -> Wo
         )
     )
 
-    since = datetime.combine(today - timedelta(days=STRIPE_LOOKBACK_DAYS), datetime.min.time())
+    first_day = today - timedelta(days=STRIPE_LOOKBACK_DAYS)
+    since = datetime.combine(first_day, time.min, tzinfo=UTC)
     not_applied = session.scalars(
         select(WebhookEvent.received_at).where(
             WebhookEvent.outcome.like(f"{NOT_APPLIED}%"),
-            WebhookEvent.received_at >= since.replace(tzinfo=UTC),
+            WebhookEvent.received_at >= since,
         )
     ).all()
     lines.append(
@@ -219,12 +220,8 @@ def work_queue(session: Session, today: date, *, authority_limit: Decimal) -> Wo
             not_applied,
             today,
             "admin.report_view",
-            {
-                "name": "stripe_events",
-                "show": "attention",
-                "date_from": (today - timedelta(days=STRIPE_LOOKBACK_DAYS)).isoformat(),
-            },
-        )  # fmt: skip
+            {"name": "stripe_events", "show": "attention", "date_from": first_day.isoformat()},
+        )
     )
 
     lines.append(_past_due(session, today))

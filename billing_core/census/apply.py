@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing_core.census.diff import CensusDiff, ChangeKind, CoverageChange, MemberDiff
 from billing_core.census.rows import CensusMember
+from billing_core.db import id_chunks
 from billing_core.enrollment import add_months, month_start
 from billing_core.models import (
     Adjustment,
@@ -229,10 +230,10 @@ def _load_enrollment(session: Session, diff: CensusDiff) -> dict[int, Member]:
     most of an apply)."""
     ids = sorted({e.member_id for e in diff.members if e.kind is not ChangeKind.UNCHANGED} - {None})
     members: dict[int, Member] = {}
-    for start in range(0, len(ids), 10_000):  # bound the IN list
+    for chunk in id_chunks(ids):
         for member in session.scalars(
             select(Member)
-            .where(Member.id.in_(ids[start : start + 10_000]))
+            .where(Member.id.in_(chunk))
             .options(selectinload(Member.coverages), selectinload(Member.dependents))
         ):
             members[member.id] = member

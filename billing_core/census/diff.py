@@ -38,7 +38,7 @@ from billing_core.census.rows import (
     Maintenance,
     collector_paused,
 )
-from billing_core.db import in_ids, stored_value, typed_rows
+from billing_core.db import id_chunks, in_ids, stored_value, typed_rows
 from billing_core.errors import RowError
 from billing_core.models import BenefitClass, BillingSubgroup, Coverage, EmployerGroup, Member, Plan
 from billing_core.models.enums import Gender, LineOfCoverage, MemberStatus, Tier, UploadKind
@@ -114,10 +114,8 @@ class _MemberLoader:
         member = self.loaded.get(member_id)
         while member is None:
             ids = self.waves.pop(0) if self.waves else [member_id]
-            for start in range(0, len(ids), 10_000):  # bound the IN list
-                for loaded in self.session.scalars(
-                    select(Member).where(Member.id.in_(ids[start : start + 10_000]))
-                ):
+            for chunk in id_chunks(ids):
+                for loaded in self.session.scalars(select(Member).where(Member.id.in_(chunk))):
                     self.loaded[loaded.id] = loaded
             member = self.loaded.get(member_id)
         return member
@@ -373,14 +371,11 @@ class _Enrollment:
         """Read, typed, the coverages in force of `member_ids` (the members the quick check
         did not pass): per member and line, the latest starting one."""
         coverages, line_of_plan = self.coverages, self.line_of_plan
-        for start in range(0, len(member_ids), 10_000):  # bound the IN list
+        for chunk in id_chunks(member_ids):
             for held in typed_rows(
                 self.connection,
                 select(Coverage.id)
-                .where(
-                    Coverage.in_force_at(self.as_of),
-                    in_ids(Coverage.member_id, member_ids[start : start + 10_000]),
-                )
+                .where(Coverage.in_force_at(self.as_of), in_ids(Coverage.member_id, chunk))
                 .order_by(Coverage.member_id, Coverage.effective_from, Coverage.id),
                 _COVERAGE_COLUMNS,
             ):

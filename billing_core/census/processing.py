@@ -16,6 +16,7 @@ from billing_core.census.reader import looks_like_834
 from billing_core.census.uploads import read_with_columns, saved_mapping, upload_impact
 from billing_core.db import utcnow
 from billing_core.errors import BillingError
+from billing_core.groups import member_counts
 from billing_core.models import EmployerGroup, Upload, User
 from billing_core.models.enums import JobStatus, UploadFormat, UploadKind, UploadStatus
 from billing_core.money import format_count
@@ -46,6 +47,16 @@ def _format_of(data: bytes) -> UploadFormat:
     if data[:4] in (b"PK\x03\x04", b"PK\x05\x06"):
         return UploadFormat.XLSX
     return UploadFormat.CSV
+
+
+def reads_in_background(session: Session, group_id: int, size: int, settings) -> bool:
+    """Whether a file of `size` bytes for the group is read by the job rather than in the
+    request: too large to read (CENSUS_INLINE_MAX_BYTES), or a group too large to price
+    (CENSUS_INLINE_MAX_MEMBERS enrolled members: pricing rates the whole group)."""
+    if size > settings.census_inline_max_bytes:
+        return True
+    members = member_counts(session, [group_id]).get(group_id, 0)
+    return members > settings.census_inline_max_members
 
 
 def keep_for_processing(

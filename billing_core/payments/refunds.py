@@ -78,13 +78,18 @@ def _decide(session: Session, refund: Refund, actor: User, status: RefundStatus,
         raise AccessDenied("only billing staff can decide a refund")
     if actor.id == refund.requested_by_id:
         raise AccessDenied("a refund needs a second person: you requested this one")
+    _record_decision(session, refund, actor, status, note, f"refund.{status.value}")
+
+
+def _record_decision(session, refund, actor, status: RefundStatus, note: str, action: str):
+    """Who ended the request, when, with what note, and the audit row saying so."""
     refund.status = status
     refund.decided_by_id = actor.id
     refund.decided_at = utcnow()
     refund.decision_note = note
     audit.record(
         session,
-        f"refund.{status.value}",
+        action,
         actor=actor,
         target=refund,
         group_id=refund.group_id,
@@ -109,17 +114,8 @@ def withdraw_refund(session: Session, refund: Refund, *, actor: User, reason: st
         raise AccessDenied("only the person who requested a refund can withdraw it; reject it")
     if len((reason or "").strip()) < 3:
         raise PaymentError("say why the refund is withdrawn")
-    refund.status = RefundStatus.REJECTED
-    refund.decided_by_id = actor.id
-    refund.decided_at = utcnow()
-    refund.decision_note = reason.strip()[:500]
-    audit.record(
-        session,
-        "refund.withdrawn",
-        actor=actor,
-        target=refund,
-        group_id=refund.group_id,
-        detail={"amount": str(refund.amount), "reason": reason.strip()},
+    _record_decision(
+        session, refund, actor, RefundStatus.REJECTED, reason.strip()[:500], "refund.withdrawn"
     )
     session.flush()
 

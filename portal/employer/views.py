@@ -20,6 +20,7 @@ from billing_core.census.processing import (
     PROCESS_UPLOAD,
     keep_for_processing,
     queue_for_new_columns,
+    reads_in_background,
     record_failure,
 )
 from billing_core.census.uploads import (
@@ -38,7 +39,7 @@ from billing_core.census.uploads import (
     upload_problems,
 )
 from billing_core.errors import BillingError, JobQueueUnavailable, ValidationFailed
-from billing_core.groups import group_summary, member_counts
+from billing_core.groups import group_summary
 from billing_core.invoices import invoice_list_query, invoice_rows, period_label
 from billing_core.jobs import enqueue
 from billing_core.models import Invoice
@@ -212,13 +213,7 @@ def upload_list(group_id: int):
 
 
 def _read_in_background(group_id: int, size: int) -> bool:
-    """A file too large to read, or a group too large to price, during the request
-    (CENSUS_INLINE_MAX_BYTES, CENSUS_INLINE_MAX_MEMBERS)."""
-    settings = current_app.config["SETTINGS"]
-    if size > settings.census_inline_max_bytes:
-        return True
-    members = member_counts(db_session(), [group_id]).get(group_id, 0)
-    return members > settings.census_inline_max_members
+    return reads_in_background(db_session(), group_id, size, current_app.config["SETTINGS"])
 
 
 def _process_in_background(scope, form: UploadForm, data: bytes, filename: str):
