@@ -166,6 +166,7 @@ class CensusDiff:
     kind: UploadKind
     members: list[MemberDiff] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)  # applied as read; a person looks
 
     def of_kind(self, kind: ChangeKind) -> list[MemberDiff]:
         return [m for m in self.members if m.kind is kind]
@@ -184,6 +185,7 @@ class CensusDiff:
             "kind": self.kind.value,
             "counts": self.counts,
             "errors": [str(e) for e in self.errors],
+            "warnings": [str(w) for w in self.warnings],
             "members": [
                 m.as_dict()
                 for m in self.members

@@ -68,7 +68,9 @@ class CensusCoverage:
 @dataclass
 class CensusDependent:
     """A dependent under a subscriber. `lines` are the lines of coverage the dependent is on
-    (tabular files usually imply every line the subscriber has with a family tier)."""
+    (tabular files usually imply every line the subscriber has with a family tier).
+    `maintenance` and `maintenance_date` say what a change file asks for this dependent alone
+    (834 INS03 on a dependent loop: add, change, term); None means "as listed"."""
 
     source_row: int | str
     first_name: str
@@ -80,6 +82,8 @@ class CensusDependent:
     lines: set[LineOfCoverage] = field(default_factory=set)
     effective_from: date | None = None
     effective_to: date | None = None
+    maintenance: Maintenance | None = None
+    maintenance_date: date | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -93,14 +97,23 @@ class CensusDependent:
             "lines": sorted(line.value for line in self.lines),
             "effective_from": _iso(self.effective_from),
             "effective_to": _iso(self.effective_to),
+            "maintenance": self.maintenance.value if self.maintenance else None,
+            "maintenance_date": _iso(self.maintenance_date),
         }
 
 
 @dataclass
 class CensusMember:
     """A subscriber row. `employee_id` is the employer's id for the person (834 REF*0F), the key
-    a file is matched on (then the SSN). `annual_salary` in dollars a year. `maintenance` and
-    `maintenance_date` come from change files (a term's last covered day, an add's start)."""
+    a file is matched on (then the SSN); it is "" when the file has none (a census linking
+    families by SSN or a family id): the diff then finds the enrolled member by SSN, or by
+    name and birth date, and a new member gets a new key. `annual_salary` in dollars a year.
+    `maintenance` and `maintenance_date` come from change files (a term's last covered day,
+    an add's start).
+
+    `dependents_only`: the row only names an enrolled subscriber (by `employee_id`) to carry
+    maintenance of its dependents (an 834 dependent loop sent without its subscriber loop);
+    the subscriber's own fields and coverages say nothing and are left as enrolled."""
 
     source_row: int | str
     employee_id: str
@@ -119,11 +132,13 @@ class CensusMember:
     maintenance_date: date | None = None
     coverages: list[CensusCoverage] = field(default_factory=list)
     dependents: list[CensusDependent] = field(default_factory=list)
+    dependents_only: bool = False
 
     def as_dict(self) -> dict:
         return {
             "source_row": self.source_row,
             "employee_id": self.employee_id,
+            "dependents_only": self.dependents_only,
             "first_name": self.first_name,
             "last_name": self.last_name,
             "birth_date": _iso(self.birth_date),
@@ -155,13 +170,19 @@ class ControlTotals:
 @dataclass
 class CensusFile:
     """A file read and normalised. `kind` is what the file says (834) or the user chose; when
-    neither, `kind_guess` is the reader's guess with `kind` None. `errors` lists every problem;
-    a file with errors must not change anything."""
+    neither, `kind_guess` is the reader's guess with `kind` None.
+
+    Problems come in two lists. `errors`: the file cannot be applied as sent (no key for a
+    member, a date that is not a date, an unknown plan); a file with errors changes nothing.
+    `warnings`: applied as read, but a person should look (an SSN that is not an issued
+    number, an optional field in an odd format, a foreign postcode, a tolerated deviation
+    from the standard). Readers report every error of a file in one pass, not the first."""
 
     source: str
     file_format: UploadFormat
     members: list[CensusMember] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
+    warnings: list[RowError] = field(default_factory=list)
     kind: UploadKind | None = None
     kind_guess: UploadKind | None = None
     as_of: date | None = None
@@ -191,6 +212,7 @@ class CensusFile:
             "employees": self.employee_count,
             "dependents": self.dependent_count,
             "errors": [str(e) for e in self.errors],
+            "warnings": [str(w) for w in self.warnings],
             "column_mapping": self.column_mapping,
             "detail": self.detail,
         }
