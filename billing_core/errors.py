@@ -18,11 +18,18 @@ class AccessDenied(BillingError):
 
 
 class ValidationFailed(BillingError):
-    """Input was rejected; `errors` lists every problem found, not just the first."""
+    """Input was rejected; `errors` lists every problem found, not just the first, and
+    `warnings` what a person should look at once the errors are fixed."""
 
-    def __init__(self, message: str, errors: list[RowError] | None = None):
+    def __init__(
+        self,
+        message: str,
+        errors: list[RowError] | None = None,
+        warnings: list[RowError] | None = None,
+    ):
         super().__init__(message)
         self.errors = list(errors or [])
+        self.warnings = list(warnings or [])
 
     def __str__(self) -> str:
         head = super().__str__()

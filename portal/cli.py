@@ -42,6 +42,7 @@ def json_option(command):
                 payload = {"ok": False, "error": str(error).splitlines()[0]}
                 if isinstance(error, ValidationFailed):
                     payload["errors"] = [str(e) for e in error.errors]
+                    payload["warnings"] = [str(w) for w in error.warnings]
                 click.echo(json.dumps(payload, indent=2))
             else:
                 click.echo(f"Error: {error}", err=True)
@@ -310,7 +311,12 @@ def _read_census_file(path: Path, kind: str | None, as_of):
 
 
 def _census_lines(census) -> list[str]:
-    kind = census.kind.value if census.kind else f"{census.kind_guess.value} (guessed)"
+    if census.kind:
+        kind = census.kind.value
+    elif census.kind_guess:
+        kind = f"{census.kind_guess.value} (guessed)"
+    else:
+        kind = "kind not known"
     lines = [
         f"{census.source}: {census.file_format.value}, {kind}, "
         f"{census.employee_count:,} employees, {census.dependent_count:,} dependents"
@@ -318,6 +324,9 @@ def _census_lines(census) -> list[str]:
     if census.errors:
         lines.append(f"REJECTED: {len(census.errors)} problem(s); nothing would be written:")
         lines += [f"  {error}" for error in census.errors[:200]]
+    if census.warnings:
+        lines.append(f"{len(census.warnings)} warning(s): read, but a person should look:")
+        lines += [f"  {warning}" for warning in census.warnings[:200]]
     return lines
 
 
@@ -340,7 +349,7 @@ def census_parse(file: Path, kind: str | None, as_of):
             f"{member.first_name} ({len(member.dependents)} dep.) {coverages}"
         )
     if census.errors:
-        raise ValidationFailed(f"{file.name} was rejected", census.errors)
+        raise ValidationFailed(f"{file.name} was rejected", census.errors, census.warnings)
     return {**census.as_dict(), "lines": lines}
 
 
