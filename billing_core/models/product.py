@@ -19,8 +19,14 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing_core.db import Base, Money, Rate, UTCDateTime, enum_type, utcnow
-from billing_core.errors import ImmutableRecord
+from billing_core.errors import ImmutableRecord, ValidationFailed
 from billing_core.models.enums import AgeReference, LineOfCoverage, RatingBasis, Tier
+from billing_core.money import D
+
+# The US small-group child rule's defaults (45 CFR 147.102): children under 21 at the child
+# rate, and no more than the three oldest of them charged.
+CHILD_RATE_MAX_AGE = 21
+MAX_CHARGED_CHILDREN = 3
 
 
 class Product(Base):
@@ -84,7 +90,12 @@ class RateVersion(Base):
     rating basis: tier rates, age bands, or a unit rate with its volume rules.
 
     Units: `unit_rate` is per $1,000 of volume, per $10 of weekly benefit or per $100 of covered
-    monthly payroll; amounts are monthly; `weekly_benefit_percent` is a fraction (0.60)."""
+    monthly payroll; amounts are monthly; `weekly_benefit_percent` is a fraction (0.60).
+
+    An age-banded version may carry `child_rate` (monthly, per child): covered children younger
+    than `child_rate_max_age` (NULL: 21) are charged that rate instead of their band's, and only
+    the `max_charged_children` (NULL: 3) oldest of them are charged. The two limits exist only
+    beside a child rate."""
 
     __tablename__ = "rate_version"
     __table_args__ = (
@@ -93,6 +104,19 @@ class RateVersion(Base):
             "effective_to IS NULL OR effective_to >= effective_from", name="effective_range"
         ),
         CheckConstraint("unit_rate IS NULL OR unit_rate >= 0", name="unit_rate"),
+        CheckConstraint("child_rate IS NULL OR child_rate >= 0", name="child_rate"),
+        CheckConstraint(
+            "child_rate_max_age IS NULL OR child_rate_max_age > 0", name="child_rate_max_age"
+        ),
+        CheckConstraint(
+            "max_charged_children IS NULL OR max_charged_children > 0",
+            name="max_charged_children",
+        ),
+        CheckConstraint(
+            "child_rate IS NOT NULL"
+            " OR (child_rate_max_age IS NULL AND max_charged_children IS NULL)",
+            name="child_rule_needs_child_rate",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -107,6 +131,9 @@ class RateVersion(Base):
     weekly_benefit_percent: Mapped[Decimal | None] = mapped_column(Money(6, 4))
     weekly_benefit_maximum: Mapped[Decimal | None] = mapped_column(Money())
     covered_payroll_maximum: Mapped[Decimal | None] = mapped_column(Money())
+    child_rate: Mapped[Decimal | None] = mapped_column(Rate())
+    child_rate_max_age: Mapped[int | None] = mapped_column(Integer)
+    max_charged_children: Mapped[int | None] = mapped_column(Integer)
     age_reference: Mapped[AgeReference] = mapped_column(
         enum_type(AgeReference, "age_reference"), default=AgeReference.COVERAGE_MONTH
     )
@@ -127,6 +154,38 @@ class RateVersion(Base):
     )
 
     @property
+    def child_age_limit(self) -> int | None:
+        """Children younger than this are rated at `child_rate`; None without a child rate."""
+        if self.child_rate is None:
+            return None
+        return self.child_rate_max_age or CHILD_RATE_MAX_AGE
+
+    @property
+    def charged_children_limit(self) -> int | None:
+        """How many of those children (the oldest) are charged; None without a child rate."""
+        if self.child_rate is None:
+            return None
+        return self.max_charged_children or MAX_CHARGED_CHILDREN
+
+    def check_child_rule(self) -> None:
+        """The child rule's invariants in Python (the CHECK constraints say them again)."""
+        if self.child_rate is None:
+            if self.child_rate_max_age is not None or self.max_charged_children is not None:
+                raise ValidationFailed(
+                    "child_rate_max_age and max_charged_children need a child_rate"
+                )
+            return
+        if D(self.child_rate) < 0:
+            raise ValidationFailed("child_rate cannot be negative")
+        for name in ("child_rate_max_age", "max_charged_children"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValidationFailed(f"{name} must be a whole number from 1 up")
+
+    def guard_insert(self) -> None:
+        self.check_child_rule()
+
+    @property
     def was_billed(self) -> bool:
         """True once any invoice used it, judged on the committed value (not a pending edit)."""
         history = inspect(self).attrs.first_billed_on.history
@@ -142,6 +201,7 @@ class RateVersion(Base):
             )
 
     def guard_update(self, changed: set[str]) -> None:
+        self.check_child_rule()
         # Closing the version (effective_to) when a renewal starts, or marking it billed, is allowed.
         if changed <= {"first_billed_on", "effective_to"} and not (
             "first_billed_on" in changed and self.was_billed
