@@ -66,6 +66,7 @@ from billing_core.models.enums import (
     CoverageMonthRule,
     InvoiceSection,
     InvoiceStatus,
+    Relationship,
     Role,
 )
 from billing_core.models.product import version_in_force
@@ -392,8 +393,9 @@ class _RunData:
             Dependent.birth_date,
             Dependent.effective_from,
             Dependent.effective_to,
+            Dependent.relationship_to_member,
         )
-        for coverage_id, birth, dep_from, dep_to in typed_rows(
+        for coverage_id, birth, dep_from, dep_to, relationship in typed_rows(
             connection,
             select(CoveredDependent.coverage_id)
             .join(Dependent, Dependent.id == CoveredDependent.dependent_id)
@@ -402,7 +404,9 @@ class _RunData:
             .where(*in_force),
             dependent_columns,
         ):
-            self.dependents[coverage_id].append((birth, dep_from, dep_to))
+            self.dependents[coverage_id].append(
+                (birth, dep_from, dep_to, relationship == Relationship.CHILD)
+            )
         for row in session.execute(
             select(Adjustment, Member.subgroup_id, Member.member_key, Member.last_name, Plan)
             .outerjoin(Member, Member.id == Adjustment.member_id)
@@ -530,21 +534,28 @@ def _premium_lines(
             table = version.table
             last_day = last_days.get(month) or last_days.setdefault(month, month_end(month))
             covered = dependents_by_coverage.get(coverage_id)
-            dependent_births = (
-                tuple(
-                    birth
-                    for birth, dep_from, dep_to in covered
+            dependent_births = child_births = ()
+            if covered:
+                in_month = [
+                    (birth, is_child)
+                    for birth, dep_from, dep_to, is_child in covered
                     if (dep_from is None or dep_from <= last_day)
                     and (dep_to is None or dep_to >= month)
-                )
-                if covered
-                else ()
-            )
+                ]
+                dependent_births = tuple(birth for birth, is_child in in_month if not is_child)
+                child_births = tuple(birth for birth, is_child in in_month if is_child)
             # Rating is pure: lines with the same inputs share one result.
             memo_key = (
                 version.id,
                 rating_key(
-                    table, month, birth_date, salary, tier, elected_volume, dependent_births
+                    table,
+                    month,
+                    birth_date,
+                    salary,
+                    tier,
+                    elected_volume,
+                    dependent_births,
+                    child_births,
                 ),
             )
             rated = rated_memo.get(memo_key)
@@ -555,6 +566,7 @@ def _premium_lines(
                     tier=tier,
                     elected_volume=elected_volume,
                     dependent_birth_dates=dependent_births,
+                    child_birth_dates=child_births,
                 )
                 try:
                     rated = rated_memo[memo_key] = rate_line(table, facts, month)

@@ -14,6 +14,7 @@ from typing import Any
 
 from billing_core.errors import ValidationFailed
 from billing_core.models.enums import AgeReference, RatingBasis, Tier
+from billing_core.models.product import CHILD_RATE_MAX_AGE, MAX_CHARGED_CHILDREN
 from billing_core.money import ZERO, D, cents, format_rate
 
 DEFAULT_VOLUME_ROUNDING_UNIT = D(1000)
@@ -49,7 +50,11 @@ class RateTable:
 
     Units: `unit_rate` is monthly per $1,000 of volume, per $10 of weekly benefit or per $100 of
     covered monthly payroll (by `basis`); tier and band rates are monthly amounts;
-    `weekly_benefit_percent` is a fraction (0.60); volumes and maxima are dollars."""
+    `weekly_benefit_percent` is a fraction (0.60); volumes and maxima are dollars.
+
+    `child_rate` (age-banded only, monthly per child, None: no child rule) applies to covered
+    children younger than `child_rate_max_age`, of whom the `max_charged_children` oldest are
+    charged (see `age_banded_persons`)."""
 
     basis: RatingBasis
     unit_rate: Decimal | None = None
@@ -63,6 +68,9 @@ class RateTable:
     weekly_benefit_percent: Decimal | None = None
     weekly_benefit_maximum: Decimal | None = None
     covered_payroll_maximum: Decimal | None = None
+    child_rate: Decimal | None = None
+    child_rate_max_age: int = CHILD_RATE_MAX_AGE
+    max_charged_children: int = MAX_CHARGED_CHILDREN
     age_reference: AgeReference = AgeReference.COVERAGE_MONTH
     effective_from: date | None = None
 
@@ -105,6 +113,9 @@ class RateTable:
             weekly_benefit_percent=opt(rate_version.weekly_benefit_percent),
             weekly_benefit_maximum=opt(rate_version.weekly_benefit_maximum),
             covered_payroll_maximum=opt(rate_version.covered_payroll_maximum),
+            child_rate=opt(rate_version.child_rate),
+            child_rate_max_age=rate_version.child_rate_max_age or CHILD_RATE_MAX_AGE,
+            max_charged_children=rate_version.max_charged_children or MAX_CHARGED_CHILDREN,
             age_reference=AgeReference(rate_version.age_reference or AgeReference.COVERAGE_MONTH),
             effective_from=rate_version.effective_from,
         )
@@ -113,20 +124,24 @@ class RateTable:
 @dataclass(frozen=True)
 class MemberFacts:
     """What rating needs to know about a member. `annual_salary` in dollars per year;
-    `elected_volume` in dollars of life volume; dependents' birth dates for age-banded rating."""
+    `elected_volume` in dollars of life volume; covered dependents' birth dates for age-banded
+    rating: children (relationship child) in `child_birth_dates`, the others (spouse, domestic
+    partner) in `dependent_birth_dates`. Without a child rate both are rated alike by band."""
 
     birth_date: date
     annual_salary: Decimal | None = None
     tier: Tier | None = None
     elected_volume: Decimal | None = None
     dependent_birth_dates: tuple[date, ...] = ()
+    child_birth_dates: tuple[date, ...] = ()
 
 
 @dataclass(frozen=True)
 class RatedLine:
     """One member-product monthly line. `amount` is rounded half-up to the cent; `rate` is the
-    rate applied (tier rate, sum of band rates, or unit rate); the measure used is in `volume`
-    (dollars of life volume), `weekly_benefit` (dollars/week) or `covered_payroll` (dollars/month)."""
+    rate applied (tier rate, sum of the band and child rates charged, or unit rate); the measure
+    used is in `volume` (dollars of life volume), `weekly_benefit` (dollars/week) or
+    `covered_payroll` (dollars/month)."""
 
     amount: Decimal
     basis: RatingBasis
@@ -187,16 +202,82 @@ def band_rate(table: RateTable, age: int) -> Decimal:
     raise _missing(f"the rate version has no age band for age {age}")
 
 
-def age_banded_premium(table: RateTable, ages: Iterable[int]) -> Decimal:
-    """Monthly premium of an age-banded product for the covered persons aged `ages`.
+def age_banded_premium(table: RateTable, ages: Iterable[int], charged_children: int = 0) -> Decimal:
+    """Monthly premium of an age-banded product for the covered persons aged `ages` (rated by
+    band) and `charged_children` children at the table's child rate.
 
-    Decision: the member-product line is the sum of the persons' unrounded band rates, rounded
+    Decision: the member-product line is the sum of the persons' unrounded rates, rounded
     half-up to the cent once (one line per member and product, as DOMAIN.md's rounding rule says);
     persons are not separate lines."""
     ages = list(ages)
-    if not ages:
+    if not ages and not charged_children:
         raise _missing("no covered persons to rate")
-    return cents(sum((band_rate(table, age) for age in ages), ZERO))
+    total = sum((band_rate(table, age) for age in ages), ZERO)
+    if charged_children:
+        if table.child_rate is None:
+            raise _missing("the rate version has no child rate")
+        total += table.child_rate * charged_children
+    return cents(total)
+
+
+@dataclass(frozen=True)
+class AgeBandedPersons:
+    """Who of a family is rated how, by age at the reference date: `band_ages` by age band (the
+    member, then the other dependents, then children at or over the child age limit, oldest
+    first); `charged_child_ages` at the child rate and `uncharged_child_ages` not at all (both
+    oldest first). Everything `rate_line` reads of the family, so it is also the memo key."""
+
+    band_ages: tuple[int, ...]
+    charged_child_ages: tuple[int, ...] = ()
+    uncharged_child_ages: tuple[int, ...] = ()
+
+
+def age_banded_persons(
+    table: RateTable,
+    on: date,
+    birth_date: date,
+    dependent_birth_dates: tuple[date, ...] = (),
+    child_birth_dates: tuple[date, ...] = (),
+) -> AgeBandedPersons:
+    """Sort a family for age-banded rating in coverage month `on`; ages are read at
+    `age_reference_date(table, on)`.
+
+    Without a child rate every covered person is rated by band (member, dependents, children in
+    the order given). With one (the US small-group rule, 45 CFR 147.102): a covered child
+    younger than `child_rate_max_age` on the reference date is a child for the rule; the
+    `max_charged_children` oldest of those (earliest birth date first) are charged the child
+    rate and the younger ones nothing. A child at or over the age limit is rated by band as an
+    adult and does not count toward the charged children."""
+    at = age_reference_date(table, on)
+    adults = [age_on(b, at) for b in (birth_date, *dependent_birth_dates)]
+    if table.child_rate is None:
+        return AgeBandedPersons(tuple(adults + [age_on(b, at) for b in child_birth_dates]))
+    child_ages = [age_on(b, at) for b in sorted(child_birth_dates)]
+    under = [age for age in child_ages if age < table.child_rate_max_age]
+    over = [age for age in child_ages if age >= table.child_rate_max_age]
+    limit = table.max_charged_children
+    return AgeBandedPersons(tuple(adults + over), tuple(under[:limit]), tuple(under[limit:]))
+
+
+def _age_banded_explanation(table: RateTable, persons: AgeBandedPersons) -> str:
+    parts = [f"age {age} at {format_rate(band_rate(table, age))}" for age in persons.band_ages]
+    charged = persons.charged_child_ages
+    if charged:
+        rate = format_rate(table.child_rate)
+        if len(charged) == 1:
+            parts.append(f"child aged {charged[0]} at child rate {rate}")
+        else:
+            ages = ", ".join(str(age) for age in charged)
+            parts.append(f"{len(charged)} children aged {ages} at child rate {rate} each")
+    text = " + ".join(parts)
+    free = persons.uncharged_child_ages
+    if free:
+        ages = ", ".join(str(age) for age in free)
+        text += (
+            f"; not charged: {'child' if len(free) == 1 else 'children'} aged {ages} (only the "
+            f"{table.max_charged_children} oldest children under {table.child_rate_max_age} are)"
+        )
+    return text
 
 
 def _round_up(amount: Decimal, unit: Decimal) -> Decimal:
@@ -298,20 +379,32 @@ def rating_key(
     tier: Tier | str | None,
     elected_volume: Decimal | None,
     dependent_birth_dates: tuple[date, ...] = (),
+    child_birth_dates: tuple[date, ...] = (),
 ) -> tuple:
     """What `rate_line` reads of a member under `table`'s basis for the month `on`: the tier;
-    salary and volume with the age; the ages; or the salary. Rating is pure, so members with
+    salary and volume with the age; the ages (with a child rate: which children are charged at
+    it and which not, `age_banded_persons`); or the salary. Rating is pure, so members with
     the same key under the same rate version rate the same: a billing run or a census rating
     thousands of lines rates each key once."""
     basis = table.basis
     if basis is RatingBasis.TIERED_COMPOSITE:
         return (tier,)
     if basis is RatingBasis.AGE_BANDED:
-        at = age_reference_date(table, on)
-        return tuple(age_on(b, at) for b in (birth_date, *dependent_birth_dates))
+        persons = age_banded_persons(
+            table, on, birth_date, dependent_birth_dates, child_birth_dates
+        )
+        if table.child_rate is None:
+            return persons.band_ages
+        return (persons.band_ages, persons.charged_child_ages, persons.uncharged_child_ages)
     if basis is RatingBasis.PER_THOUSAND_VOLUME:
         return (annual_salary, elected_volume, age_on(birth_date, age_reference_date(table, on)))
     return (annual_salary,)
+
+
+def _persons(table: RateTable, member: MemberFacts, on: date) -> AgeBandedPersons:
+    return age_banded_persons(
+        table, on, member.birth_date, member.dependent_birth_dates, member.child_birth_dates
+    )
 
 
 def premium(table: RateTable, member: MemberFacts, on: date) -> Decimal:
@@ -321,9 +414,8 @@ def premium(table: RateTable, member: MemberFacts, on: date) -> Decimal:
     if basis is RatingBasis.TIERED_COMPOSITE:
         return tiered_premium(table, member.tier)
     if basis is RatingBasis.AGE_BANDED:
-        at = age_reference_date(table, on)
-        births = (member.birth_date, *member.dependent_birth_dates)
-        return age_banded_premium(table, [age_on(b, at) for b in births])
+        persons = _persons(table, member, on)
+        return age_banded_premium(table, persons.band_ages, len(persons.charged_child_ages))
     if basis is RatingBasis.PER_THOUSAND_VOLUME:
         age = age_on(member.birth_date, age_reference_date(table, on))
         volume = life_volume(
@@ -341,8 +433,9 @@ def rate_line(table: RateTable, member: MemberFacts, on: date) -> RatedLine:
     """Rate one member on one product for the coverage month starting `on` (a first of month).
 
     Ages are read at `age_reference_date(table, on)`. The amount is monthly, rounded half-up to
-    the cent. Raises `RatingDataMissing` (a `ValidationFailed`) when a needed rate or fact is
-    absent."""
+    the cent. An age-banded line with a child rate says which children were charged at it and
+    which were not (`age_banded_persons`). Raises `RatingDataMissing` (a `ValidationFailed`)
+    when a needed rate or fact is absent."""
     basis = table.basis
     if basis is RatingBasis.TIERED_COMPOSITE:
         amount = tiered_premium(table, member.tier)
@@ -351,12 +444,13 @@ def rate_line(table: RateTable, member: MemberFacts, on: date) -> RatedLine:
             amount, basis, rate, f"tier {Tier(member.tier).value} at {format_rate(rate)}"
         )
     if basis is RatingBasis.AGE_BANDED:
-        at = age_reference_date(table, on)
-        ages = [age_on(b, at) for b in (member.birth_date, *member.dependent_birth_dates)]
-        rates = [band_rate(table, age) for age in ages]
-        amount = age_banded_premium(table, ages)
-        parts = " + ".join(f"age {a} at {format_rate(r)}" for a, r in zip(ages, rates, strict=True))
-        return RatedLine(amount, basis, sum(rates, ZERO), parts)
+        persons = _persons(table, member, on)
+        charged = len(persons.charged_child_ages)
+        amount = age_banded_premium(table, persons.band_ages, charged)
+        rate = sum((band_rate(table, age) for age in persons.band_ages), ZERO)
+        if charged:
+            rate += table.child_rate * charged
+        return RatedLine(amount, basis, rate, _age_banded_explanation(table, persons))
     if basis is RatingBasis.PER_THOUSAND_VOLUME:
         age = age_on(member.birth_date, age_reference_date(table, on))
         volume = life_volume(

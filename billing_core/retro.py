@@ -29,6 +29,7 @@ from billing_core.models.enums import (
     CoverageMonthRule,
     InvoiceSection,
     InvoiceStatus,
+    Relationship,
 )
 from billing_core.money import ZERO, cents
 from billing_core.rating import MemberFacts, RateTable, rate_line
@@ -65,8 +66,8 @@ def premium_differences(
             coverage.effective_from, coverage.effective_to, first, last, rule
         ):
             version = plan.rate_version_on(month)
-            births = tuple(
-                covered.dependent.birth_date
+            in_month = [
+                covered.dependent
                 for covered in coverage.covered_dependents
                 if (
                     covered.dependent.effective_from is None
@@ -76,13 +77,18 @@ def premium_differences(
                     covered.dependent.effective_to is None
                     or covered.dependent.effective_to >= month
                 )
-            )
+            ]
             facts = MemberFacts(
                 birth_date=member.birth_date,
                 annual_salary=member.annual_salary,
                 tier=coverage.tier,
                 elected_volume=coverage.elected_volume,
-                dependent_birth_dates=births,
+                dependent_birth_dates=tuple(
+                    d.birth_date for d in in_month if d.relationship_to_member != Relationship.CHILD
+                ),
+                child_birth_dates=tuple(
+                    d.birth_date for d in in_month if d.relationship_to_member == Relationship.CHILD
+                ),
             )
             amount = rate_line(
                 RateTable.from_version(version, plan.product.rating_basis), facts, month

@@ -263,8 +263,13 @@ RATE_FIELDS = (
     _f("weekly_benefit_percent", "money", places=4, minimum=0, maximum=1),
     _f("weekly_benefit_maximum", "money", minimum=0),
     _f("covered_payroll_maximum", "money", minimum=0),
+    _f("child_rate", "money", places=6, minimum=0),
+    # Dependent children are covered to 26 (ACA), so a child age limit above that is a typo.
+    _f("child_rate_max_age", "int", minimum=1, maximum=26),
+    _f("max_charged_children", "int", minimum=1),
     _f("age_reference", "enum", enum=AgeReference),
 )
+CHILD_RULE_LIMITS = ("child_rate_max_age", "max_charged_children")
 RATE_NESTED = ("tier_rates", "age_bands", "age_reductions")
 MEMBER_FIELDS = (
     _f("member_key", required=True, max_len=20),
@@ -322,7 +327,7 @@ BASIS_REQUIRED: dict[RatingBasis, tuple[str, ...]] = {
 }
 BASIS_ACCEPTS: dict[RatingBasis, set[str]] = {
     RatingBasis.TIERED_COMPOSITE: {"tier_rates"},
-    RatingBasis.AGE_BANDED: {"age_bands"},
+    RatingBasis.AGE_BANDED: {"age_bands", "child_rate", *CHILD_RULE_LIMITS},
     RatingBasis.PER_THOUSAND_VOLUME: {
         "unit_rate",
         "volume_flat_amount",
@@ -1006,6 +1011,13 @@ def _check_rate_version(c: _Checker, item: Any, path: str, basis: RatingBasis | 
         for name in BASIS_SPECIFIC - BASIS_ACCEPTS[basis]:
             if item.get(name) not in (None, [], {}):
                 c.error(_join(path, name), f"does not apply to {basis.value} rates")
+    if values.get("child_rate") is None:
+        for name in CHILD_RULE_LIMITS:
+            if values.get(name) is not None:
+                c.error(_join(path, name), "applies only beside a child_rate", values[name])
+        if "child_rate" in values:
+            # child_rate: null removes the child rule, its limits with it.
+            values.update(dict.fromkeys(CHILD_RULE_LIMITS))
     return values
 
 

@@ -17,11 +17,14 @@ from billing_core.models import (
     BrokerAgency,
     BrokerOfRecord,
     Coverage,
+    CoveredDependent,
+    Dependent,
     EmployerGroup,
     Invoice,
     Member,
     Plan,
     Product,
+    RateAgeBand,
     RateTier,
     RateVersion,
     User,
@@ -32,6 +35,7 @@ from billing_core.models.enums import (
     BillingMethod,
     LineOfCoverage,
     RatingBasis,
+    Relationship,
     Role,
     SubgroupKind,
     Tier,
@@ -350,3 +354,64 @@ def make_invoice(session, group, charges: Decimal, day: date) -> Invoice:
         legs=[ledger.Leg(receivable, charges, invoice.id), ledger.Leg(revenue, -charges)],
     )
     return invoice
+
+
+def make_age_banded_plan(
+    session, group, bands: list[tuple[int, int, str]], *, child_rate: str | None = None, **rules
+) -> Plan:
+    """Small-group medical rated per covered person by `bands` ([min_age, max_age, monthly
+    rate]), with `child_rate` (and `child_rate_max_age`, `max_charged_children` in `rules`)."""
+    product = session.query(Product).filter_by(code="MED-AGE-T").one_or_none()
+    if product is None:
+        product = Product(
+            code="MED-AGE-T",
+            name="Small-group Medical",
+            line_of_coverage=LineOfCoverage.MEDICAL,
+            rating_basis=RatingBasis.AGE_BANDED,
+        )
+        session.add(product)
+        session.flush()
+    plan = Plan(
+        group_id=group.id,
+        product_id=product.id,
+        code=f"MED{next(_seq)}",
+        name="Medical Silver",
+        effective_from=date(2024, 1, 1),
+    )
+    session.add(plan)
+    session.flush()
+    version = RateVersion(
+        plan_id=plan.id,
+        effective_from=date(2024, 1, 1),
+        child_rate=Decimal(child_rate) if child_rate is not None else None,
+        **rules,
+    )
+    for min_age, max_age, rate in bands:
+        version.age_bands.append(
+            RateAgeBand(min_age=min_age, max_age=max_age, monthly_rate=Decimal(rate))
+        )
+    session.add(version)
+    session.flush()
+    return plan
+
+
+def cover_dependent(
+    session, coverage, relationship: str, birth_date: date, *, effective_from=None
+) -> Dependent:
+    """A dependent of the coverage's member (`relationship`: spouse, domestic_partner, child),
+    covered by `coverage`."""
+    member_id = coverage.member_id
+    dependent = Dependent(
+        member_id=member_id,
+        dependent_key=f"{session.query(Dependent).filter_by(member_id=member_id).count() + 1:02d}",
+        first_name="Dep",
+        last_name="Family",
+        relationship_to_member=Relationship(relationship),
+        birth_date=birth_date,
+        effective_from=effective_from,
+    )
+    session.add(dependent)
+    session.flush()
+    session.add(CoveredDependent(coverage_id=coverage.id, dependent_id=dependent.id))
+    session.flush()
+    return dependent

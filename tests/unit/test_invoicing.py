@@ -34,8 +34,11 @@ from billing_core.models.enums import (
     Tier,
 )
 from billing_core.money import ZERO, D
+from billing_core.retro import premium_differences
 from tests.factories import (
+    cover_dependent,
     enroll,
+    make_age_banded_plan,
     make_dental_plan,
     make_group,
     make_life_plan,
@@ -216,6 +219,79 @@ def test_life_volume_age_reduction_applies_from_the_birthday_month(session):
     feb = prepare_billing_run(session, FEB, group_numbers=[group.group_number]).drafts[0]
     assert jan.lines[0]["amount"] == D("9.60")  # 80,000 at 0.12
     assert feb.lines[0]["amount"] == D("6.24")  # 65%: 52,000 at 0.12
+
+
+# Bands that rate 45 at 340.00 and 38 at 265.00 (DOMAIN.md's age-banded worked example).
+FAMILY_BANDS = [
+    (0, 20, "150.00"),
+    (21, 29, "210.50"),
+    (30, 39, "265.00"),
+    (40, 49, "340.00"),
+    (50, 64, "480.00"),
+    (65, 120, "610.00"),
+]
+
+
+def _born(age: int) -> date:
+    """A birth date that is `age` on Feb 1, 2027."""
+    return date(2026 - age, 6, 15)
+
+
+@pytest.fixture
+def child_rate_group(session):
+    """Abbott: self 45, spouse 38, child 10. Baker: self 45 and four children under 21."""
+    group = make_group(session)
+    plan = make_age_banded_plan(session, group, FAMILY_BANDS, child_rate="180.00")
+    abbott = make_member(session, group, last_name="Abbott", birth_date=_born(45))
+    coverage = enroll(session, abbott, plan, None)
+    cover_dependent(session, coverage, "spouse", _born(38))
+    cover_dependent(session, coverage, "child", _born(10))
+    baker = make_member(session, group, last_name="Baker", birth_date=_born(45))
+    coverage = enroll(session, baker, plan, None)
+    for age in (7, 16, 10, 12):
+        cover_dependent(session, coverage, "child", _born(age))
+    return group, plan, abbott, baker
+
+
+def test_age_banded_child_rate_bills_the_worked_example_and_three_of_four_children(
+    session, child_rate_group
+):
+    group, plan, abbott, baker = child_rate_group
+
+    [invoice] = issue_billing_run(session, FEB, group_numbers=[group.group_number]).issued
+
+    lines = session.scalars(
+        select(InvoiceLine)
+        .where(InvoiceLine.invoice_id == invoice.id)
+        .order_by(InvoiceLine.line_number)
+    ).all()
+    assert [(ln.member_id, ln.amount, ln.rate) for ln in lines] == [
+        (abbott.id, D("785.00"), D("785.00")),  # 340.00 + 265.00 + 180.00
+        (baker.id, D("880.00"), D("880.00")),  # 340.00 + 3 x 180.00: three of four children
+    ]
+    assert lines[0].description == (
+        "age 45 at 340.00 + age 38 at 265.00 + child aged 10 at child rate 180.00"
+    )
+    assert lines[1].description == (
+        "age 45 at 340.00 + 3 children aged 16, 12, 10 at child rate 180.00 each;"
+        " not charged: child aged 7 (only the 3 oldest children under 21 are)"
+    )
+    assert invoice.current_premium == D("1665.00")
+
+
+def test_a_late_fourth_child_adds_nothing_and_a_child_of_21_is_rated_by_band(
+    session, child_rate_group
+):
+    group, plan, abbott, baker = child_rate_group
+    issue_billing_run(session, FEB, group_numbers=[group.group_number])
+    # Added after the bill, covered from February: Baker's fifth child under 21 is not among
+    # the three oldest; Abbott's 21-year-old is an adult for the rule, rated by band.
+    cover_dependent(session, baker.coverages[0], "child", _born(3), effective_from=FEB)
+    cover_dependent(session, abbott.coverages[0], "child", _born(21), effective_from=FEB)
+    session.expire_all()
+
+    assert premium_differences(session, group, baker, [FEB]) == []
+    assert premium_differences(session, group, abbott, [FEB]) == [((plan.id, FEB), D("210.50"))]
 
 
 def test_subgroup_billed_separately_gets_its_own_invoice(session):

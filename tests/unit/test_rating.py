@@ -162,6 +162,143 @@ def test_age_banded_age_outside_every_band_is_refused():
         age_banded_premium(BANDED, [121])
 
 
+# DOMAIN.md's age-banded worked example: bands that rate 45 at 340.00 and 38 at 265.00, and a
+# child rate of 180.00 for children under 21, at most the three oldest charged.
+FAMILY_BANDS = (
+    AgeBand(0, 20, D("150.00")),
+    AgeBand(21, 29, D("210.50")),
+    AgeBand(30, 39, D("265.00")),
+    AgeBand(40, 49, D("340.00")),
+    AgeBand(50, 64, D("480.00")),
+    AgeBand(65, 120, D("610.00")),
+)
+WITH_CHILD_RATE = RateTable(
+    basis=RatingBasis.AGE_BANDED, age_bands=FAMILY_BANDS, child_rate=D("180.00")
+)
+BANDS_ONLY = RateTable(basis=RatingBasis.AGE_BANDED, age_bands=FAMILY_BANDS)
+
+
+def _born(age: int, month: int = 6) -> date:
+    """A birth date that is `age` on JAN (Jan 1, 2025)."""
+    return date(2024 - age, month, 15)
+
+
+@pytest.mark.parametrize(
+    "table,spouse,child_ages,expected,explanation",
+    [
+        # The worked example: 340.00 + 265.00 + 180.00.
+        (
+            WITH_CHILD_RATE,
+            38,
+            [10],
+            "785.00",
+            "age 45 at 340.00 + age 38 at 265.00 + child aged 10 at child rate 180.00",
+        ),
+        # Four children under 21: the three oldest are charged.
+        (
+            WITH_CHILD_RATE,
+            38,
+            [7, 16, 10, 12],
+            "1145.00",
+            "age 45 at 340.00 + age 38 at 265.00 + 3 children aged 16, 12, 10 at child rate"
+            " 180.00 each; not charged: child aged 7 (only the 3 oldest children under 21 are)",
+        ),
+        # At 21 a child is rated by band as an adult and does not count toward the three.
+        (
+            WITH_CHILD_RATE,
+            None,
+            [21, 16, 12, 10, 7],
+            "1090.50",
+            "age 45 at 340.00 + age 21 at 210.50 + 3 children aged 16, 12, 10 at child rate"
+            " 180.00 each; not charged: child aged 7 (only the 3 oldest children under 21 are)",
+        ),
+        (
+            WITH_CHILD_RATE,
+            None,
+            [20],
+            "520.00",
+            "age 45 at 340.00 + child aged 20 at child rate 180.00",
+        ),
+        # Without a child rate every covered person is rated by band, children too.
+        (
+            BANDS_ONLY,
+            38,
+            [10],
+            "755.00",
+            "age 45 at 340.00 + age 38 at 265.00 + age 10 at 150.00",
+        ),
+        (
+            BANDS_ONLY,
+            38,
+            [16, 12, 10, 7],
+            "1205.00",
+            "age 45 at 340.00 + age 38 at 265.00 + age 16 at 150.00 + age 12 at 150.00"
+            " + age 10 at 150.00 + age 7 at 150.00",
+        ),
+    ],
+)
+def test_age_banded_child_rate_worked_examples(table, spouse, child_ages, expected, explanation):
+    member = MemberFacts(
+        _born(45),
+        dependent_birth_dates=(_born(spouse),) if spouse is not None else (),
+        child_birth_dates=tuple(_born(age) for age in child_ages),
+    )
+    line = rate_line(table, member, JAN)
+    assert line.amount == D(expected)
+    assert line.explanation == explanation
+    assert premium(table, member, JAN) == line.amount
+    assert line.rate == D(expected)  # the rates applied, summed (no cents to round here)
+
+
+def test_child_rate_limits_are_per_rate_version():
+    table = RateTable(
+        basis=RatingBasis.AGE_BANDED,
+        age_bands=FAMILY_BANDS,
+        child_rate=D("99.995"),
+        child_rate_max_age=19,
+        max_charged_children=2,
+    )
+    member = MemberFacts(_born(45), child_birth_dates=tuple(_born(age) for age in (19, 18, 12, 5)))
+    line = rate_line(table, member, JAN)
+    # 340.00 + 150.00 (19, by band) + 2 x 99.995, rounded half-up once.
+    assert line.amount == D("689.99")
+    assert line.explanation == (
+        "age 45 at 340.00 + age 19 at 150.00 + 2 children aged 18, 12 at child rate 99.995"
+        " each; not charged: child aged 5 (only the 2 oldest children under 19 are)"
+    )
+
+
+def test_the_oldest_child_turning_21_makes_the_fourth_child_charged():
+    # Age is read on the first of each coverage month: the eldest is 20 in May, 21 in June.
+    eldest = date(2004, 6, 1)
+    member = MemberFacts(
+        date(1978, 1, 10),
+        child_birth_dates=(date(2015, 2, 2), eldest, date(2010, 3, 3), date(2012, 4, 4)),
+    )
+    may = rate_line(WITH_CHILD_RATE, member, date(2025, 5, 1))
+    june = rate_line(WITH_CHILD_RATE, member, date(2025, 6, 1))
+    assert may.amount == D("880.00")  # 340 + 3 x 180; the ten-year-old is not charged
+    assert "not charged: child aged 10" in may.explanation
+    assert june.amount == D("1090.50")  # 340 + 210.50 (21, by band) + 3 x 180
+    assert "age 21 at 210.50" in june.explanation and "not charged" not in june.explanation
+
+
+def test_which_children_are_charged_is_part_of_the_rating_key():
+    def key(children):
+        return rating_key(WITH_CHILD_RATE, JAN, _born(45), None, None, None, (), children)
+
+    three = tuple(_born(age) for age in (16, 12, 10))
+    assert key(three) == key(tuple(reversed(three)))  # the order given does not matter
+    # Same amount, but a different child not charged: a different line, so a different key.
+    assert key((*three, _born(7))) != key((*three, _born(8)))
+    assert key((*three, _born(7))) != key(three)
+
+
+def test_children_charged_without_a_child_rate_are_refused():
+    with pytest.raises(ValidationFailed, match="no child rate"):
+        age_banded_premium(BANDS_ONLY, [45], charged_children=1)
+
+
 @pytest.mark.parametrize(
     "salary,elected,age,volume",
     [
@@ -290,6 +427,9 @@ def test_from_version_reads_attributes_only():
         weekly_benefit_percent=None,
         weekly_benefit_maximum=None,
         covered_payroll_maximum=None,
+        child_rate=None,
+        child_rate_max_age=None,
+        max_charged_children=None,
         age_reference=AgeReference.COVERAGE_MONTH,
         tier_rates=[SimpleNamespace(tier=Tier.EE, monthly_rate=D("10.00"))],
         age_bands=[
@@ -306,8 +446,41 @@ def test_from_version_reads_attributes_only():
     assert [b.min_age for b in table.age_bands] == [0, 30]
     assert [r.from_age for r in table.age_reductions] == [65, 70]
     assert table.tier_rates == {Tier.EE: D("10.00")}
+    assert (table.child_rate, table.child_rate_max_age, table.max_charged_children) == (None, 21, 3)
     member = MemberFacts(BORN_1980, annual_salary=D(40000))
     assert rate_line(table, member, JAN).amount == D("9.60")
+
+
+def test_from_version_reads_the_child_rule_with_its_defaults():
+    version = SimpleNamespace(
+        plan=SimpleNamespace(product=SimpleNamespace(rating_basis=RatingBasis.AGE_BANDED)),
+        effective_from=date(2025, 1, 1),
+        **dict.fromkeys(
+            (
+                "unit_rate",
+                "volume_flat_amount",
+                "volume_salary_multiple",
+                "volume_maximum",
+                "volume_rounding_unit",
+                "weekly_benefit_percent",
+                "weekly_benefit_maximum",
+                "covered_payroll_maximum",
+                "max_charged_children",
+            )
+        ),
+        child_rate=D("180.000000"),
+        child_rate_max_age=19,
+        age_reference=AgeReference.COVERAGE_MONTH,
+        tier_rates=[],
+        age_bands=[SimpleNamespace(min_age=0, max_age=120, monthly_rate=D("300"))],
+        age_reductions=[],
+    )
+    table = RateTable.from_version(version)
+    assert (table.child_rate, table.child_rate_max_age, table.max_charged_children) == (
+        D("180"),
+        19,
+        3,
+    )
 
 
 money = st.decimals(
@@ -315,6 +488,7 @@ money = st.decimals(
 )
 rates = st.decimals(min_value=0, max_value=1000, places=4, allow_nan=False, allow_infinity=False)
 births = st.dates(min_value=date(1925, 1, 1), max_value=date(2024, 12, 1))
+child_births = st.dates(min_value=date(1995, 1, 1), max_value=date(2030, 12, 1))
 
 
 @st.composite
@@ -332,13 +506,17 @@ def tables_and_members(draw):
         weekly_benefit_percent=draw(st.sampled_from([D("0.50"), D("0.60"), D("0.6667")])),
         weekly_benefit_maximum=draw(st.none() | money),
         covered_payroll_maximum=draw(st.none() | money),
+        child_rate=draw(st.none() | rates),
+        child_rate_max_age=draw(st.integers(min_value=1, max_value=26)),
+        max_charged_children=draw(st.integers(min_value=1, max_value=4)),
     )
     member = MemberFacts(
         birth_date=draw(births),
         annual_salary=draw(money),
         tier=draw(st.sampled_from(list(Tier))),
         elected_volume=draw(st.none() | money),
-        dependent_birth_dates=tuple(draw(st.lists(births, max_size=4))),
+        dependent_birth_dates=tuple(draw(st.lists(births, max_size=2))),
+        child_birth_dates=tuple(draw(st.lists(child_births, max_size=5))),
     )
     return table, member
 
@@ -360,13 +538,14 @@ def _key(table, on, member):
         member.tier,
         member.elected_volume,
         member.dependent_birth_dates,
+        member.child_birth_dates,
     )
 
 
 @given(
     tables_and_members(),
     tables_and_members(),
-    st.lists(st.booleans(), min_size=5, max_size=5),
+    st.lists(st.booleans(), min_size=6, max_size=6),
     st.dates(min_value=date(2025, 1, 1), max_value=date(2030, 12, 1)),
 )
 def test_premium_is_rate_line_amount_and_equal_rating_keys_rate_the_same(
@@ -378,7 +557,14 @@ def test_premium_is_rate_line_amount_and_equal_rating_keys_rate_the_same(
     # A second member sharing some of the first one's facts: wherever the keys agree, so do
     # the amounts (the billing run and the census bench rate each key once).
     drawn = other_pair[1]
-    names = ("birth_date", "annual_salary", "tier", "elected_volume", "dependent_birth_dates")
+    names = (
+        "birth_date",
+        "annual_salary",
+        "tier",
+        "elected_volume",
+        "dependent_birth_dates",
+        "child_birth_dates",
+    )
     other = MemberFacts(
         **{
             name: getattr(member if kept else drawn, name)
@@ -386,4 +572,5 @@ def test_premium_is_rate_line_amount_and_equal_rating_keys_rate_the_same(
         }
     )
     if _key(table, on, other) == _key(table, on, member):
-        assert premium(table, other, on) == premium(table, member, on)
+        # The billing run keeps the whole rated line per key, explanation included.
+        assert rate_line(table, other, on) == rate_line(table, member, on)

@@ -101,3 +101,37 @@ def test_an_invoice_line_must_refer_to_rows_that_exist(connection, session, colu
     with pytest.raises(DBAPIError, match="does not exist"):
         with connection.begin_nested():
             session.execute(insert(InvoiceLine.__table__), [row | {column: 987654}])
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"child_rate": Decimal("-1")},
+        {"child_rate": Decimal("180"), "child_rate_max_age": 0},
+        {"child_rate": Decimal("180"), "max_charged_children": 0},
+        {"child_rate_max_age": 21},  # the child rule's limits only beside a child rate
+        {"max_charged_children": 3},
+    ],
+)
+def test_a_bad_child_rule_is_refused_in_python_and_by_the_database(connection, session, values):
+    from sqlalchemy import update
+
+    from billing_core.errors import ValidationFailed
+    from billing_core.models import RateVersion
+    from tests.factories import make_age_banded_plan, make_group
+
+    plan = make_age_banded_plan(session, make_group(session), [(0, 120, "300.00")])
+    version = plan.rate_versions[0]
+    for name, value in values.items():
+        setattr(version, name, value)
+    with pytest.raises(ValidationFailed):
+        session.flush()
+    session.rollback()
+
+    plan = make_age_banded_plan(session, make_group(session), [(0, 120, "300.00")])
+    table = RateVersion.__table__
+    with pytest.raises(IntegrityError):
+        with connection.begin_nested():
+            session.execute(
+                update(table).where(table.c.id == plan.rate_versions[0].id).values(**values)
+            )

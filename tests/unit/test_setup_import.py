@@ -255,3 +255,99 @@ def test_json_documents_load_too(tmp_path, example, unit_session):
     summary = import_setup(unit_session, load_document(path))
     assert summary.created["members"] == 2
     assert unit_session.scalars(select(Dependent)).one().ssn_last4 == "7890"
+
+
+CHILD_RATE_DOCUMENT = """
+products:
+  - {code: MED-AGE, name: Small-group medical, line_of_coverage: medical,
+     rating_basis: age_banded}
+groups:
+  - group_number: "G-3100"
+    name: Birchwood Bakery
+    tax_id: "36-1112223"
+    original_effective_date: "2025-01-01"
+    plans:
+      - code: MED
+        name: Medical Silver
+        product: MED-AGE
+        effective_from: "2025-01-01"
+        rate_versions:
+          - effective_from: "2025-01-01"
+            effective_to: "2025-12-31"
+            age_bands: [[0, 20, "150.00"], [21, 39, "265.00"], [40, 64, "340.00"]]
+            child_rate: "180.00"
+          - effective_from: "2026-01-01"
+            age_bands: [[0, 20, "155.00"], [21, 39, "275.00"], [40, 64, "350.00"]]
+            child_rate: "185.50"
+            child_rate_max_age: 19
+            max_charged_children: 2
+"""
+
+
+def test_an_age_banded_rate_version_reads_its_child_rate(unit_session, tmp_path):
+    path = tmp_path / "child-rates.yaml"
+    path.write_text(CHILD_RATE_DOCUMENT)
+    doc = load_document(path)
+    assert validate_setup_document(doc, path.name) == []
+
+    import_setup(unit_session, doc)
+    first, renewal = unit_session.scalars(
+        select(RateVersion).order_by(RateVersion.effective_from)
+    ).all()
+    assert (first.child_rate, first.child_rate_max_age, first.max_charged_children) == (
+        Decimal("180.00"),
+        None,
+        None,
+    )
+    assert (first.child_age_limit, first.charged_children_limit) == (21, 3)  # the defaults
+    assert (renewal.child_rate, renewal.child_age_limit, renewal.charged_children_limit) == (
+        Decimal("185.50"),
+        19,
+        2,
+    )
+    unit_session.commit()
+
+    again = import_setup(unit_session, load_document(path))
+    assert again.unchanged["rate_versions"] == 2 and not again.changed
+
+    # child_rate: null removes the child rule, its limits with it.
+    removed = load_document(path)
+    removed["groups"][0]["plans"][0]["rate_versions"][1]["child_rate"] = None
+    del removed["groups"][0]["plans"][0]["rate_versions"][1]["child_rate_max_age"]
+    del removed["groups"][0]["plans"][0]["rate_versions"][1]["max_charged_children"]
+    assert import_setup(unit_session, removed).updated["rate_versions"] == 1
+    unit_session.flush()
+    assert (renewal.child_rate, renewal.child_rate_max_age, renewal.max_charged_children) == (
+        None,
+        None,
+        None,
+    )
+
+
+def test_child_rate_errors_are_row_errors(tmp_path, example):
+    path = tmp_path / "child-rates.yaml"
+    path.write_text(CHILD_RATE_DOCUMENT)
+    doc = load_document(path)
+    first, renewal = doc["groups"][0]["plans"][0]["rate_versions"]
+    first["child_rate"] = "-1"
+    first["max_charged_children"] = 0
+    renewal["child_rate_max_age"] = 30
+    del renewal["child_rate"]
+    dental = copy.deepcopy(example)
+    dental["groups"][0]["plans"][0]["rate_versions"][0]["child_rate"] = "40.00"
+    doc["products"] += dental["products"]
+    doc["groups"] += dental["groups"]
+    doc["broker_agencies"] = dental["broker_agencies"]
+
+    errors = {e.row: e.message for e in validate_setup_document(doc, path.name)}
+
+    here = "groups[0].plans[0].rate_versions"
+    assert errors == {
+        f"{here}[0].child_rate": "must be at least 0",
+        f"{here}[0].max_charged_children": "expected a whole number from 1 up",
+        f"{here}[1].child_rate_max_age": "expected a whole number from 1 to 26",
+        f"{here}[1].max_charged_children": "applies only beside a child_rate",
+        "groups[1].plans[0].rate_versions[0].child_rate": (
+            "does not apply to tiered_composite rates"
+        ),
+    }
