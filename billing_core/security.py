@@ -31,8 +31,9 @@ _SSN_SEPARATORS = re.compile(r"[\s-]")
 _DASHES_AND_BLANKS = str.maketrans("", "", "- ")
 
 
-def normalize_ssn(raw: str) -> str:
-    """Nine digits from `123-45-6789`, `123 45 6789` or `123456789`; ValueError otherwise."""
+def nine_digits(raw: str) -> str:
+    """The nine digits of `123-45-6789`, `123 45 6789` or `123456789`, issued or not;
+    ValueError for anything else."""
     # The common forms first (a census has 100,000 of them): ASCII digits with dashes or
     # blanks; anything else goes through the pattern.
     digits = (raw or "").translate(_DASHES_AND_BLANKS)
@@ -40,7 +41,21 @@ def normalize_ssn(raw: str) -> str:
         digits = _SSN_SEPARATORS.sub("", raw or "")
         if not SSN_DIGITS.match(digits):
             raise ValueError("an SSN has nine digits, e.g. 123-45-6789")
-    if digits.startswith(("000", "666", "9")) or digits[3:5] == "00" or digits[5:] == "0000":
+    return digits
+
+
+def is_issued(digits: str) -> bool:
+    """Whether nine digits can be an issued SSN (area 000, 666 and 9xx, group 00 and serial
+    0000 are never issued; test feeds and placeholders use them, ITINs start with 9)."""
+    return not (
+        digits.startswith(("000", "666", "9")) or digits[3:5] == "00" or digits[5:] == "0000"
+    )
+
+
+def normalize_ssn(raw: str) -> str:
+    """Nine digits of an issued SSN (see nine_digits, is_issued); ValueError otherwise."""
+    digits = nine_digits(raw)
+    if not is_issued(digits):
         raise ValueError("not a valid SSN (area, group or serial number is not issued)")
     return digits
 

@@ -59,9 +59,11 @@ from billing_core.models import (
 from billing_core.models.enums import (
     InvoiceSection,
     InvoiceStatus,
+    JobStatus,
     PaymentStatus,
     RefundStatus,
     SuspenseStatus,
+    UploadStatus,
 )
 from billing_core.money import ZERO, ratio_split
 from billing_core.payments.allocation import REFUND_TAKEN
@@ -725,7 +727,15 @@ def group_dashboard(session: Session, group: EmployerGroup, today: date) -> Dash
     statement = paid_vs_billed(session, group, start, end, today, with_bridge=False)
     latest_upload = session.scalars(
         select(Upload)
-        .where(Upload.group_id == group.id)
+        .where(
+            # A refused, failed or put-away file is not "the latest upload" (its sender saw
+            # why on its page, and it is listed with the others).
+            Upload.group_id == group.id,
+            Upload.status != UploadStatus.REJECTED,
+            Upload.error_count == 0,
+            Upload.discarded_at.is_(None),
+            Upload.job_status.is_distinct_from(JobStatus.FAILED),
+        )
         .order_by(Upload.created_at.desc(), Upload.id.desc())
         .limit(1)
     ).first()

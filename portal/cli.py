@@ -402,16 +402,29 @@ def census_check(file: Path, group_number: str, kind: str | None, as_of):
 @click.option("--kind", type=KIND_CHOICE, help="CSV/XLSX: snapshot or change (default: guess).")
 @click.option("--as-of", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
 @click.option("--approve", is_flag=True, help="Also approve it: apply and queue adjustments.")
+@click.option(
+    "--complete-list",
+    is_flag=True,
+    help="A full file that ends most of the group's coverage: confirm it is the complete list.",
+)
 @json_option
-def census_import(file: Path, group_number: str, email: str, kind, as_of, approve: bool):
+def census_import(
+    file: Path, group_number: str, email: str, kind, as_of, approve: bool, complete_list: bool
+):
     """Receive FILE as an upload for the group on a staff user's behalf (kept in the database
-    for review); with --approve, apply it at once. The same file twice changes nothing."""
+    for review); with --approve, apply it at once through the same rules as the review page
+    (retro window, complete-list confirmation). The same file twice changes nothing."""
     from sqlalchemy import select
 
-    from billing_core.census.uploads import approve_upload, receive_upload
+    from billing_core.census.uploads import (
+        approve_reviewed_upload,
+        confirm_complete_list,
+        receive_upload,
+        submit_upload,
+    )
     from billing_core.errors import AccessDenied, NotFound
     from billing_core.models import EmployerGroup, User
-    from billing_core.models.enums import UploadKind
+    from billing_core.models.enums import UploadKind, UploadStatus
 
     session = db_session()
     group = session.scalar(select(EmployerGroup).where(EmployerGroup.group_number == group_number))
@@ -430,8 +443,13 @@ def census_import(file: Path, group_number: str, email: str, kind, as_of, approv
         uploaded_by=user,
         kind=UploadKind(kind) if kind else None,
         as_of=on,
+        status=UploadStatus.RECEIVED,
     )
     upload = received.upload
+    if upload.status is UploadStatus.RECEIVED:
+        if complete_list and received.diff.ends_most_coverage:
+            confirm_complete_list(session, upload, actor=user, today=on)
+        submit_upload(session, upload, today=on)
     lines = _census_lines(received.census)
     if received.duplicate:
         lines.append(
@@ -443,8 +461,8 @@ def census_import(file: Path, group_number: str, email: str, kind, as_of, approv
             + ", ".join(f"{count} {name}" for name, count in received.diff.counts.items())
         )
     applied = None
-    if approve and upload.status.value == "submitted":
-        applied = approve_upload(session, upload, actor=user, as_of=on, today=today)
+    if approve and upload.status is UploadStatus.SUBMITTED:
+        applied = approve_reviewed_upload(session, upload, actor=user, today=on)
         lines.append(
             f"Approved: {applied.members_added} added, {applied.members_changed} changed, "
             f"{applied.members_termed} termed; {len(applied.adjustments)} adjustment(s) pending."

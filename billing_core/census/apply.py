@@ -20,7 +20,13 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from billing_core.census.diff import CensusDiff, ChangeKind, CoverageChange, MemberDiff
+from billing_core.census.diff import (
+    CensusDiff,
+    ChangeKind,
+    CoverageChange,
+    DependentChange,
+    MemberDiff,
+)
 from billing_core.census.rows import CensusMember
 from billing_core.db import id_chunks
 from billing_core.enrollment import add_months, month_start
@@ -109,7 +115,7 @@ def _new_member(
     member = Member(
         group_id=group.id,
         member_key=keys.next(),
-        employee_id=row.employee_id,
+        employee_id=row.employee_id or None,  # a file without employee ids: the key is ours
         first_name=row.first_name,
         last_name=row.last_name,
         birth_date=row.birth_date,
@@ -157,6 +163,37 @@ def _open(member: Member, change: CoverageChange, upload_id) -> Coverage:
     return coverage
 
 
+def _apply_dependent(member: Member, change: DependentChange) -> None:
+    """Add, end or correct one dependent of an enrolled member. An added dependent is covered
+    by the member's coverages in force at a family tier (as `_open` covers a new coverage's);
+    an ended one keeps its history, with its last covered day."""
+    if change.kind == "add":
+        row = change.row
+        taken = [int(d.dependent_key) for d in member.dependents if d.dependent_key.isdigit()]
+        dependent = Dependent(
+            dependent_key=f"{max(taken, default=0) + 1:02d}",
+            first_name=row.first_name,
+            last_name=row.last_name or member.last_name,
+            relationship_to_member=row.relationship,
+            birth_date=row.birth_date,
+            gender=row.gender,
+            effective_from=change.effective_on,
+            effective_to=row.effective_to,
+        )
+        dependent.set_ssn(row.ssn)
+        member.dependents.append(dependent)
+        for coverage in member.coverages:
+            if coverage.effective_to is None and coverage.tier not in (None, Tier.EE):
+                coverage.covered_dependents.append(CoveredDependent(dependent=dependent))
+        return
+    dependent = next(d for d in member.dependents if d.id == change.dependent_id)
+    if change.kind == "term":
+        dependent.effective_to = max(change.effective_on, dependent.effective_from or date.min)
+        return
+    for field_change in change.fields:
+        setattr(dependent, field_change.field, getattr(change.row, field_change.field))
+
+
 def _in_force(member: Member, change: CoverageChange) -> Coverage | None:
     for coverage in member.coverages:
         if coverage.plan_id == change.plan_before.id and coverage.effective_to is None:
@@ -196,6 +233,8 @@ def _apply_member(
                 member.class_id = classes.get(f.after)
         else:
             setattr(member, f.field, getattr(entry.row, f.field))
+    for dependent_change in entry.dependents:
+        _apply_dependent(member, dependent_change)
     for change in entry.coverages:
         if change.plan_before is not None:
             existing = _in_force(member, change)
@@ -284,7 +323,11 @@ def apply_census(
         if entry.kind is ChangeKind.UNCHANGED:
             continue
         member = _apply_member(session, group, entry, enrolled, codes, keys, upload_id, result)
-        starts = [entry.effective_on, *(c.effective_on for c in entry.coverages)]
+        starts = [
+            entry.effective_on,
+            *(c.effective_on for c in entry.coverages),
+            *(d.effective_on for d in entry.dependents),
+        ]
         touched = [m for m in billed if m >= month_start(min(starts))]
         if not touched:
             continue

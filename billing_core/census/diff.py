@@ -33,6 +33,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing_core.census.rows import (
     CensusCoverage,
+    CensusDependent,
     CensusFile,
     CensusMember,
     Maintenance,
@@ -40,8 +41,23 @@ from billing_core.census.rows import (
 )
 from billing_core.db import id_chunks, in_ids, stored_value, typed_rows
 from billing_core.errors import RowError
-from billing_core.models import BenefitClass, BillingSubgroup, Coverage, EmployerGroup, Member, Plan
-from billing_core.models.enums import Gender, LineOfCoverage, MemberStatus, Tier, UploadKind
+from billing_core.models import (
+    BenefitClass,
+    BillingSubgroup,
+    Coverage,
+    Dependent,
+    EmployerGroup,
+    Member,
+    Plan,
+)
+from billing_core.models.enums import (
+    Gender,
+    LineOfCoverage,
+    MemberStatus,
+    Relationship,
+    Tier,
+    UploadKind,
+)
 from billing_core.security import mask_ssn, vault
 
 _UNSEEN = object()  # a code the group does not have: never equal to an id or None
@@ -99,6 +115,29 @@ class CoverageChange:
         return f"{self.line.label}: " + ", ".join(parts)
 
 
+@dataclass(frozen=True)
+class DependentChange:
+    """A dependent added, ended or changed (names, birth date) under a member: the file's row
+    (`row`) and the enrolled dependent (`dependent_id`, None for an add)."""
+
+    kind: str  # add | term | change
+    name: str
+    relationship: Relationship
+    effective_on: date
+    row: CensusDependent | None
+    dependent_id: int | None = None
+    fields: tuple[FieldChange, ...] = ()
+
+    def describe(self) -> str:
+        who = f"{self.relationship.value.replace('_', ' ')} {self.name}"
+        if self.kind == "add":
+            return f"Dependent: add {who} from {self.effective_on:%b %-d, %Y}"
+        if self.kind == "term":
+            return f"Dependent: end {who} after {self.effective_on:%b %-d, %Y}"
+        changed = ", ".join(f"{f.field} {f.before} → {f.after}" for f in self.fields)
+        return f"Dependent: {who}: {changed}"
+
+
 class _MemberLoader:
     """The ORM members of one diff, loaded when first asked for: one query for every member
     the diff changes (all that approval and the preview touch), and one for the unchanged ones
@@ -139,6 +178,7 @@ class MemberDiff:
     # The enrolled values the diff compared (names, dates, salary...), without loading the
     # ORM member: what pricing a change needs.
     enrolled: _Enrolled | None = field(default=None, repr=False, compare=False)
+    dependents: list[DependentChange] = field(default_factory=list)
 
     @property
     def member(self) -> Member | None:
@@ -157,16 +197,51 @@ class MemberDiff:
                 {"field": f.field, "before": f.before, "after": f.after} for f in self.fields
             ],
             "coverages": [c.describe() for c in self.coverages],
+            "dependents": [d.describe() for d in self.dependents],
         }
+
+
+MASS_TERM_SHARE = Decimal("0.2")  # a full file ending more than a fifth of the employees...
+MASS_TERM_COUNT = 10  # ...or more than ten of them (whichever is smaller) asks first
 
 
 @dataclass
 class CensusDiff:
+    """`enrolled_employees`: employees with coverage in force on `as_of` before the file.
+    `kind_guessed`: the portal chose the kind (the sender and the file did not say)."""
+
     as_of: date
     kind: UploadKind
     members: list[MemberDiff] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
     warnings: list[RowError] = field(default_factory=list)  # applied as read; a person looks
+    enrolled_employees: int = 0
+    kind_guessed: bool = False
+
+    @property
+    def ending_by_absence(self) -> int:
+        """Employees a full file ends because it leaves them out (not rows asking to end)."""
+        return sum(1 for m in self.members if m.kind is ChangeKind.TERM and m.row is None)
+
+    @property
+    def ends_most_coverage(self) -> bool:
+        """A full file that would end coverage for more than a fifth of the group's employees
+        (or more than ten, whichever is smaller): the one mistake that costs the most (a
+        change file read as a full list). It is not applied until the sender confirms it is
+        their complete list of everyone covered."""
+        ending = self.ending_by_absence
+        return ending > 0 and (
+            ending > MASS_TERM_COUNT or ending > MASS_TERM_SHARE * self.enrolled_employees
+        )
+
+    @property
+    def complete_list_question(self) -> str:
+        employees = "employee" if self.enrolled_employees == 1 else "employees"
+        return (
+            f"This file would end coverage for {self.ending_by_absence} of "
+            f"{self.enrolled_employees} {employees}: is it your complete list of everyone "
+            "covered?"
+        )
 
     def of_kind(self, kind: ChangeKind) -> list[MemberDiff]:
         return [m for m in self.members if m.kind is kind]
@@ -183,7 +258,10 @@ class CensusDiff:
         return {
             "as_of": self.as_of.isoformat(),
             "kind": self.kind.value,
+            "kind_guessed": self.kind_guessed,
             "counts": self.counts,
+            "enrolled_employees": self.enrolled_employees,
+            "ends_most_coverage": self.ends_most_coverage,
             "errors": [str(e) for e in self.errors],
             "warnings": [str(w) for w in self.warnings],
             "members": [
@@ -291,6 +369,8 @@ class _Enrollment:
     def __init__(self, session: Session, group: EmployerGroup, as_of: date):
         self.group = group
         self.as_of = as_of
+        self.session = session
+        self._by_name: dict[tuple, _Enrolled | None] | None = None
         session.flush()  # Core reads below do not autoflush
         connection = session.connection()
         self.connection = connection
@@ -417,11 +497,48 @@ class _Enrollment:
         return found
 
     def match(self, row: CensusMember, digest: str | None) -> _Enrolled | None:
-        """The enrolled member with the row's employee id, else with its SSN (`digest`)."""
-        member = self.by_employee_id.get(row.employee_id)
+        """The enrolled member with the row's employee id, else with its SSN (`digest`, only
+        ever an issued number's), else, for a file without employee ids, the one member with
+        the same first and last name and birth date."""
+        member = self.by_employee_id.get(row.employee_id) if row.employee_id else None
         if member is None and digest is not None:
             member = self.by_digest.get(digest)
+        if member is None and not row.employee_id and row.birth_date is not None:
+            found = self.by_name_and_birth.get(_name_key(row))
+            member = found if isinstance(found, _Enrolled) else None  # None when two share it
         return member
+
+    @property
+    def by_name_and_birth(self) -> dict[tuple, _Enrolled | None]:
+        """Members by (first name, last name, birth date), folded; a key two members share
+        maps to None (never a guess). Built on first use: only files without employee ids
+        need it."""
+        if self._by_name is None:
+            found: dict[tuple, _Enrolled | None] = {}
+            for member in self.members:
+                key = _name_key(member)
+                found[key] = None if key in found else member
+            self._by_name = found
+        return self._by_name
+
+    def dependents_of(self, member_ids: list[int]) -> dict[int, list[Dependent]]:
+        """The enrolled dependents of `member_ids` in force on `as_of` (or starting later),
+        per member in key order: read only for the members whose dependents a file speaks
+        of."""
+        if not member_ids:
+            return {}
+        found: dict[int, list[Dependent]] = {}
+        for chunk in id_chunks(member_ids):
+            for dependent in self.session.scalars(
+                select(Dependent)
+                .where(
+                    in_ids(Dependent.member_id, chunk),
+                    (Dependent.effective_to.is_(None)) | (Dependent.effective_to >= self.as_of),
+                )
+                .order_by(Dependent.member_id, Dependent.dependent_key)
+            ):
+                found.setdefault(dependent.member_id, []).append(dependent)
+        return found
 
     def in_force(self, member: _Enrolled) -> dict[LineOfCoverage, _Held]:
         """The member's coverages in force on `as_of`, by line (read by `load_in_force`)."""
@@ -464,6 +581,14 @@ class _Enrollment:
 
 
 _member_fields = attrgetter(*MEMBER_FIELDS)
+
+
+def _name_key(person) -> tuple:
+    return (
+        (person.first_name or "").strip().casefold(),
+        (person.last_name or "").strip().casefold(),
+        person.birth_date,
+    )
 
 
 def _unchanged(
@@ -617,18 +742,35 @@ def diff_census(
     Every member of the file appears once in the result (add, change, term or unchanged); a
     snapshot also lists, as terms, enrolled members it leaves out. Plans that cannot be told
     are errors in `errors` (with the file's row), never guesses."""
-    kind = census.kind or census.kind_guess or UploadKind.SNAPSHOT
     with collector_paused():
-        return _diff(session, group, census, as_of, kind)
+        return _diff(session, group, census, as_of)
 
 
-def _diff(
-    session: Session, group: EmployerGroup, census: CensusFile, as_of: date, kind: UploadKind
-) -> CensusDiff:
+def _settle_kind(census: CensusFile, enrolled_employees: int) -> tuple[UploadKind, bool]:
+    """The kind the file is read as, and whether the portal guessed it. The file (an 834's
+    BGN08, a change file's action column) or the sender decides; otherwise a file listing
+    fewer than half of the group's employees is a change file (a new-hire file read as a
+    full census would end everyone else's coverage), else a full census. The guess is kept
+    on the census (`kind_guess`) for the upload to keep."""
+    if census.kind is not None:
+        return census.kind, False
+    if census.kind_guess is UploadKind.CHANGE:
+        return UploadKind.CHANGE, True
+    if enrolled_employees and len(census.members) * 2 < enrolled_employees:
+        census.kind_guess = UploadKind.CHANGE
+        return UploadKind.CHANGE, True
+    census.kind_guess = UploadKind.SNAPSHOT
+    return UploadKind.SNAPSHOT, True
+
+
+def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: date) -> CensusDiff:
     enrollment = _Enrollment(session, group, as_of)
+    enrolled_employees = sum(1 for m in enrollment.members if m.held_signature)
+    kind, guessed = _settle_kind(census, enrolled_employees)
     loader = _MemberLoader(session)
-    result = CensusDiff(as_of=as_of, kind=kind)
+    result = CensusDiff(as_of, kind, enrolled_employees=enrolled_employees, kind_guessed=guessed)
     entries = result.members
+    source = census.source
 
     def entry(change, employee_id, name, effective, member, row, fields=None, coverages=None):
         entries.append(
@@ -646,6 +788,7 @@ def _diff(
                 member,
             )
         )
+        return entries[-1]
 
     # First the quick check for every row, then the members it did not pass (and a snapshot's
     # terms) have their coverages read, typed, for the detailed comparison.
@@ -662,6 +805,8 @@ def _diff(
             unchanged = bool(
                 held
                 and row.maintenance is not Maintenance.TERM
+                and not row.dependents_only
+                and not _speaks_for_dependents(row, kind)
                 and _unchanged(member, row, digest, held, enrollment)
             )
         checked.append((row, digest, member, held, unchanged))
@@ -671,32 +816,83 @@ def _diff(
             m.id for m in enrollment.members if m.held_signature and m.id not in matched
         )
     enrollment.load_in_force(sorted(detailed))
+    enrolled_dependents = enrollment.dependents_of(
+        sorted(
+            member.id
+            for row, _, member, _, unchanged in checked
+            if member is not None and not unchanged and (row.dependents or row.coverages)
+        )
+    )
 
     for row, digest, member, held, unchanged in checked:
         if row.ssn and digest is None:
-            result.errors.append(
+            result.warnings.append(
                 RowError(
                     row.source_row,
                     "ssn",
-                    "not a valid SSN; expected nine digits of an issued number",
-                    census.source,
+                    "not an issued SSN (a placeholder, a typo or an ITIN): kept as sent, but "
+                    "never used to match the member; correct it in the next file",
+                    source,
                     mask_ssn(row.ssn[-4:]),
                 )
             )
         name = f"{row.last_name}, {row.first_name}"
+        employee_id = row.employee_id or (member.employee_id or "" if member else "")
         action = row.maintenance
         effective = row.maintenance_date or as_of
+        if row.dependents_only:
+            if member is None:
+                result.errors.append(
+                    RowError(
+                        row.source_row,
+                        "employee_id",
+                        "a dependent is added, changed or ended under an enrolled employee, "
+                        "and no enrolled employee has this id; send the employee's enrollment "
+                        "first, or correct the subscriber id",
+                        source,
+                        row.employee_id,
+                    )
+                )
+                continue
+            name = f"{member.last_name}, {member.first_name}"
+            changes = _dependent_changes(
+                row, enrolled_dependents.get(member.id, []), as_of, kind, whole=False
+            )
+            if not changes:
+                entry(ChangeKind.UNCHANGED, employee_id, name, effective, member, row)
+                continue
+            found = entry(
+                ChangeKind.CHANGE,
+                employee_id,
+                name,
+                min(c.effective_on for c in changes),
+                member,
+                row,
+            )
+            found.dependents = changes
+            _warn_tier_without_dependent(found, member, enrolled_dependents, result, source)
+            continue
         if unchanged:
-            entry(ChangeKind.UNCHANGED, row.employee_id, name, effective, member, row)
+            entry(ChangeKind.UNCHANGED, employee_id, name, effective, member, row)
             continue
         in_force = enrollment.in_force(member) if held else {}
         if action is Maintenance.TERM:
             if member is None or not in_force:
-                entry(ChangeKind.UNCHANGED, row.employee_id, name, effective, member, row)
+                result.warnings.append(
+                    RowError(
+                        row.source_row,
+                        "employee_id",
+                        f"{row.first_name} {row.last_name} is to be ended but is not enrolled "
+                        "(or their coverage has already ended): nothing to end",
+                        source,
+                        row.employee_id or None,
+                    )
+                )
+                entry(ChangeKind.UNCHANGED, employee_id, name, effective, member, row)
                 continue
             last_day = row.maintenance_date or as_of - timedelta(days=1)
             ended = [_ended(c, enrollment, line, last_day) for line, c in in_force.items()]
-            entry(ChangeKind.TERM, row.employee_id, name, last_day, member, row, [], ended)
+            entry(ChangeKind.TERM, employee_id, name, last_day, member, row, [], ended)
             continue
         whole = kind is UploadKind.SNAPSHOT or action in (Maintenance.ADD, Maintenance.REINSTATE)
         coverages = _coverage_changes(
@@ -706,16 +902,31 @@ def _diff(
             as_of,
             whole_picture=whole,
             errors=result.errors,
-            source=census.source,
+            source=source,
+        )
+        dependents = (
+            _dependent_changes(
+                row,
+                enrolled_dependents.get(member.id, []) if member is not None else [],
+                as_of,
+                kind,
+                whole=kind is UploadKind.SNAPSHOT,
+            )
+            if member is not None and in_force
+            else []
         )
         if member is None or not in_force:
             if not coverages:
                 continue
-            entry(ChangeKind.ADD, row.employee_id, name, effective, member, row, [], coverages)
+            found = entry(ChangeKind.ADD, employee_id, name, effective, member, row, [], coverages)
+            _warn_tier_without_dependent(found, member, enrolled_dependents, result, source)
             continue
         fields = _field_changes(member, row, digest, enrollment)
-        changed = ChangeKind.CHANGE if fields or coverages else ChangeKind.UNCHANGED
-        entry(changed, row.employee_id, name, effective, member, row, fields, coverages)
+        changed = ChangeKind.CHANGE if fields or coverages or dependents else ChangeKind.UNCHANGED
+        found = entry(changed, employee_id, name, effective, member, row, fields, coverages)
+        found.dependents = dependents
+        if changed is ChangeKind.CHANGE:
+            _warn_tier_without_dependent(found, member, enrolled_dependents, result, source)
     if kind is UploadKind.SNAPSHOT:
         last_day = as_of - timedelta(days=1)
         for member in enrollment.members:
@@ -736,3 +947,142 @@ def _diff(
     unchanged = {e.member_id for e in entries if e.kind is ChangeKind.UNCHANGED} - changed
     loader.waves = [sorted(changed - {None}), sorted(unchanged - {None})]
     return result
+
+
+def _speaks_for_dependents(row: CensusMember, kind: UploadKind) -> bool:
+    """A row whose dependents may change something the quick check does not look at: a
+    change file's dependent with its own maintenance. (A snapshot's dependents are compared
+    only for members that differ otherwise; see _dependent_changes.)"""
+    return kind is UploadKind.CHANGE and any(d.maintenance for d in row.dependents)
+
+
+def _same_dependent(wanted: CensusDependent, enrolled: Dependent, digest: str | None) -> bool:
+    """The enrolled dependent a file's dependent is: the same SSN (an issued one), else the
+    same first name and birth date, else (no birth date in the file) the same first name and
+    relationship."""
+    if digest is not None and enrolled.ssn_digest:
+        return digest == enrolled.ssn_digest
+    first = (wanted.first_name or "").strip().casefold()
+    if first != (enrolled.first_name or "").strip().casefold():
+        return False
+    if wanted.birth_date is not None:
+        return wanted.birth_date == enrolled.birth_date
+    return wanted.relationship is enrolled.relationship_to_member
+
+
+def _dependent_changes(
+    row: CensusMember,
+    enrolled: list[Dependent],
+    as_of: date,
+    kind: UploadKind,
+    *,
+    whole: bool,
+) -> list[DependentChange]:
+    """What the row says of its dependents against the enrolled ones: a dependent the file
+    ends (its own maintenance, or an end date before `as_of`), one it lists that is not
+    enrolled (an add), one whose name or birth date differs (a change). With `whole` (a
+    snapshot row that lists dependents) an enrolled dependent the row leaves out ends the
+    day before `as_of`; a row listing none says nothing of them (many censuses list
+    employees only)."""
+    changes: list[DependentChange] = []
+    seen: set[int] = set()
+    digests = vault().digests(d.ssn for d in row.dependents)
+    for wanted, digest in zip(row.dependents, digests, strict=True):
+        match = next((d for d in enrolled if _same_dependent(wanted, d, digest)), None)
+        name = f"{wanted.first_name} {wanted.last_name}".strip()
+        ends = wanted.maintenance is Maintenance.TERM or (
+            wanted.effective_to is not None and wanted.effective_to < as_of
+        )
+        if match is not None:
+            seen.add(match.id)
+        if ends:
+            if match is not None:
+                last_day = wanted.maintenance_date or wanted.effective_to or as_of
+                changes.append(
+                    DependentChange("term", name, wanted.relationship, last_day, wanted, match.id)
+                )
+            continue
+        if match is None:
+            start = (
+                wanted.maintenance_date or wanted.effective_from or row.maintenance_date or as_of
+            )
+            changes.append(DependentChange("add", name, wanted.relationship, start, wanted))
+            continue
+        fields = tuple(
+            FieldChange(label, _text(old), _text(new))
+            for label, old, new in (
+                ("first_name", match.first_name, wanted.first_name),
+                ("last_name", match.last_name, wanted.last_name),
+                ("birth_date", match.birth_date, wanted.birth_date),
+            )
+            if new not in (None, "") and _text(old) != _text(new)
+        )
+        if fields:
+            effective = wanted.maintenance_date or as_of
+            changes.append(
+                DependentChange(
+                    "change", name, wanted.relationship, effective, wanted, match.id, fields
+                )
+            )
+    if whole and row.dependents:
+        for dependent in enrolled:
+            if dependent.id not in seen:
+                changes.append(
+                    DependentChange(
+                        "term",
+                        f"{dependent.first_name} {dependent.last_name}",
+                        dependent.relationship_to_member,
+                        as_of - timedelta(days=1),
+                        None,
+                        dependent.id,
+                    )
+                )
+    return changes
+
+
+def _warn_tier_without_dependent(
+    entry: MemberDiff,
+    member: _Enrolled | None,
+    enrolled_dependents: dict[int, list[Dependent]],
+    result: CensusDiff,
+    source: str,
+) -> None:
+    """Nothing silently billed: a line at a tier covering a spouse or children with nobody
+    of that kind enrolled or listed is billed as sent, with a warning saying so."""
+    if entry.row is None:
+        return
+    kept = {
+        d.relationship_to_member
+        for d in (enrolled_dependents.get(member.id, []) if member is not None else [])
+        if not any(c.dependent_id == d.id and c.kind == "term" for c in entry.dependents)
+    }
+    listed = {
+        d.relationship
+        for d in entry.row.dependents
+        if d.maintenance is not Maintenance.TERM
+        and (d.effective_to is None or d.effective_to >= result.as_of)
+    }
+    people = kept | listed
+    partner = bool(people & {Relationship.SPOUSE, Relationship.DOMESTIC_PARTNER})
+    child = Relationship.CHILD in people
+    for change in entry.coverages:
+        tier = change.tier_after
+        if change.plan_after is None or tier in (None, Tier.EE.value):
+            continue
+        needs_partner = tier in (Tier.ES.value, Tier.FAM.value)
+        needs_child = tier in (Tier.EC.value, Tier.FAM.value)
+        if (needs_partner and not partner) or (needs_child and not child) or not people:
+            missing = "a spouse or partner" if needs_partner and not partner else "a child"
+            if not people:
+                missing = "a dependent"
+            result.warnings.append(
+                RowError(
+                    entry.row.source_row,
+                    change.line.value,
+                    f"{entry.name}: {change.line.label} at tier {tier} but {missing} is "
+                    "neither enrolled nor listed; billed at that tier as sent: list the "
+                    "dependents, or correct the tier",
+                    source,
+                    tier,
+                )
+            )

@@ -248,6 +248,7 @@ def _process(
     # the upload as received.
     upload.file_format = census.file_format
     upload.file_kind = census.kind or census.kind_guess or upload.file_kind
+    upload.file_kind_guessed = bool(diff and diff.kind_guessed)
     upload.column_mapping = columns.mapping if columns else None
     if not errors:
         # Kept on the upload (priced with the columns just set): its page shows these figures

@@ -57,7 +57,9 @@ def receive_upload(
     `duplicate` True and nothing new is written."""
     census = read_census(data, filename, kind=kind, mapping=mapping, as_of=as_of)
     if census.errors:
-        raise ValidationFailed(f"{filename} was rejected; nothing was saved", census.errors)
+        raise ValidationFailed(
+            f"{filename} was rejected; nothing was saved", census.errors, census.warnings
+        )
     return _keep(
         session, group, census, data, filename,
         uploaded_by=uploaded_by, as_of=as_of, status=status, mapping=mapping,
@@ -79,7 +81,11 @@ def _keep(
     """receive_upload once the file has been read without errors."""
     diff = diff_census(session, group, census, as_of)
     if diff.errors:
-        raise ValidationFailed(f"{filename} cannot be applied to {group.group_number}", diff.errors)
+        raise ValidationFailed(
+            f"{filename} cannot be applied to {group.group_number}",
+            diff.errors,
+            census.warnings + diff.warnings,
+        )
     digest = hashlib.sha256(data).hexdigest()
     existing = session.scalar(
         select(Upload).where(
@@ -92,12 +98,14 @@ def _keep(
         if existing.status is UploadStatus.RECEIVED and mapping is not None:
             existing.column_mapping = dict(mapping)  # the sender re-checked it with new columns
         return Received(existing, census, diff, duplicate=True)
+    _put_away_refused(session, group, digest, uploaded_by)
     upload = Upload(
         group_id=group.id,
         uploaded_by_id=uploaded_by.id,
         original_filename=filename[:255],
         file_format=census.file_format,
-        file_kind=census.kind or census.kind_guess or UploadKind.SNAPSHOT,
+        file_kind=diff.kind,
+        file_kind_guessed=diff.kind_guessed,
         content=data,
         size_bytes=len(data),
         sha256=digest,
@@ -111,12 +119,116 @@ def _keep(
     return Received(upload, census, diff, duplicate=False)
 
 
-def submit_upload(upload: Upload) -> None:
+def _put_away_refused(session: Session, group: EmployerGroup, digest: str, actor: User) -> None:
+    """The same bytes, refused before (with other columns), now read: the refused record is
+    put away, so the list shows the file once."""
+    for refused in session.scalars(
+        select(Upload).where(
+            Upload.group_id == group.id,
+            Upload.sha256 == digest,
+            Upload.status == UploadStatus.REJECTED,
+            Upload.discarded_at.is_(None),
+        )
+    ):
+        refused.discarded_at, refused.discarded_by_id = utcnow(), actor.id
+
+
+def keep_refused(
+    session: Session,
+    group: EmployerGroup,
+    data: bytes,
+    filename: str,
+    census: CensusFile,
+    errors: list[RowError],
+    *,
+    uploaded_by: User,
+) -> Upload:
+    """Keep a refused file for the record (REJECTED, with how many problems): nothing from it
+    is applied, it never counts as the group's latest upload, and its sender can discard it.
+    The same bytes refused again are the same record."""
+    digest = hashlib.sha256(data).hexdigest()
+    upload = session.scalar(
+        select(Upload).where(
+            Upload.group_id == group.id,
+            Upload.sha256 == digest,
+            Upload.status == UploadStatus.REJECTED,
+            Upload.discarded_at.is_(None),
+        )
+    )
+    if upload is None:
+        upload = Upload(
+            group_id=group.id,
+            uploaded_by_id=uploaded_by.id,
+            original_filename=filename[:255],
+            file_format=census.file_format,
+            file_kind=census.kind or census.kind_guess or UploadKind.SNAPSHOT,
+            content=data,
+            size_bytes=len(data),
+            sha256=digest,
+            status=UploadStatus.REJECTED,
+        )
+        session.add(upload)
+    upload.row_count = census.employee_count + census.dependent_count
+    upload.error_count = len(errors)
+    session.flush()
+    return upload
+
+
+def discard_upload(upload: Upload, *, actor: User) -> None:
+    """The sender puts away an upload nobody will apply: a refused one, or one they checked
+    but never submitted. Kept for the record; no longer listed."""
+    if upload.status not in (UploadStatus.REJECTED, UploadStatus.RECEIVED, UploadStatus.RETURNED):
+        raise BillingError(
+            f"{upload.original_filename} is {upload.status.value}; only a file that was refused, "
+            "returned or never submitted can be discarded"
+        )
+    if upload.discarded_at is None:
+        upload.discarded_at, upload.discarded_by_id = utcnow(), actor.id
+
+
+def read_as(session: Session, upload: Upload, kind: UploadKind, *, actor: User) -> None:
+    """The sender says what a checked upload is: a complete list of everyone covered
+    (SNAPSHOT) or a change file (CHANGE). A complete list that ends most of the group's
+    coverage still asks for confirm_complete_list before it can be submitted."""
+    if upload.status is not UploadStatus.RECEIVED:
+        raise BillingError(f"{upload.original_filename} is {upload.status.value}; it cannot change")
+    upload.file_kind = kind
+    upload.file_kind_guessed = False
+    upload.complete_list_confirmed_at = upload.complete_list_confirmed_by_id = None
+    session.flush()
+
+
+def confirm_complete_list(session: Session, upload: Upload, *, actor: User, today: date) -> None:
+    """The sender says yes: this full file is their complete list of everyone covered, and
+    everyone it leaves out is to end (recorded: who and when; staff see it in the review)."""
+    if upload.status is not UploadStatus.RECEIVED:
+        raise BillingError(f"{upload.original_filename} is {upload.status.value}; it cannot change")
+    _census, diff = upload_diff(session, upload, today)
+    if not diff.ends_most_coverage:
+        raise BillingError("this file does not end anyone's coverage by leaving them out")
+    upload.complete_list_confirmed_by_id = actor.id
+    upload.complete_list_confirmed_at = utcnow()
+    session.flush()
+
+
+def _refuse_unconfirmed_mass_term(upload: Upload, diff: CensusDiff) -> None:
+    """One door for the costliest mistake: a full file ending most of the group's coverage
+    is neither submitted nor approved until its sender confirmed it is their complete list."""
+    if diff.ends_most_coverage and upload.complete_list_confirmed_at is None:
+        raise BillingError(
+            f"{diff.complete_list_question} Confirm that it is, or read it as a change file "
+            "(adds and changes only), before it goes further."
+        )
+
+
+def submit_upload(session: Session, upload: Upload, *, today: date) -> None:
     """The employer confirms a previewed upload: it goes to the staff review queue."""
     if upload.status is not UploadStatus.RECEIVED:
         raise BillingError(f"upload {upload.id} is already {upload.status.value}")
     if upload.job_status not in (None, JobStatus.DONE):
         raise BillingError(f"{upload.original_filename} has not been read yet; wait for it")
+    _census, diff = upload_diff(session, upload, today)
+    _refuse_unconfirmed_mass_term(upload, diff)
     upload.status = UploadStatus.SUBMITTED
 
 
@@ -126,10 +238,13 @@ def find_upload(session: Session, group_id: int, upload_id: int) -> Upload | Non
 
 
 def group_uploads(session: Session, group_id: int) -> list[Upload]:
-    """The group's uploads, newest first (the caller has already scoped the group)."""
+    """The group's uploads, newest first, but those put away (the caller has already scoped
+    the group)."""
     return list(
         session.scalars(
-            select(Upload).where(Upload.group_id == group_id).order_by(Upload.created_at.desc())
+            select(Upload)
+            .where(Upload.group_id == group_id, Upload.discarded_at.is_(None))
+            .order_by(Upload.created_at.desc(), Upload.id.desc())
         )
     )
 
@@ -165,18 +280,29 @@ class Preview:
     census: CensusFile
     diff: CensusDiff
     impact: PremiumImpact | None
+    retro: list[RetroException] = field(default_factory=list)
+
+    @property
+    def warnings(self) -> list[RowError]:
+        """What the reader and the diff found worth a look: applied as read."""
+        return self.census.warnings + self.diff.warnings
 
 
 def preview_upload(
     session: Session, upload: Upload, *, actor: User, today: date, priced_status: UploadStatus
 ) -> Preview:
-    """What a kept upload changes against enrollment today and, while it is `priced_status`
-    (the status its reader is deciding on), its premium impact. Writes nothing."""
+    """What a kept upload changes against enrollment today, its changes older than the retro
+    window (said in words to the sender) and, while it is `priced_status` (the status its
+    reader is deciding on), its premium impact. Writes nothing."""
     census, diff = upload_diff(session, upload, today)
     impact = None
-    if upload.status is priced_status and not diff.errors:
-        impact = upload_impact(session, upload, diff, actor=actor, today=today)
-    return Preview(census, diff, impact)
+    retro: list[RetroException] = []
+    if not census.errors and not diff.errors:
+        group = session.get(EmployerGroup, upload.group_id)
+        retro = retro_exceptions(session, group, diff, today)
+        if upload.status is priced_status:
+            impact = upload_impact(session, upload, diff, actor=actor, today=today)
+    return Preview(census, diff, impact, retro)
 
 
 def upload_impact(
@@ -230,6 +356,7 @@ def approve_upload(
         raise ValidationFailed(
             f"{upload.original_filename} no longer applies", census.errors + diff.errors
         )
+    _refuse_unconfirmed_mass_term(upload, diff)
     result = apply_census(session, group, diff, actor=actor, today=today, upload_id=upload.id)
     upload.status = UploadStatus.APPROVED
     upload.reviewed_by_id = actor.id
@@ -365,6 +492,8 @@ class Check:
     duplicate: bool = False
     diff: CensusDiff | None = None
     impact: PremiumImpact | None = None
+    rejected: Upload | None = None  # the refused file, kept for the record
+    warnings: list[RowError] = field(default_factory=list)
 
 
 def check_upload(
@@ -393,7 +522,13 @@ def check_upload(
         saved_on=saved.updated_at if saved else None,
     )
     if census.errors:
-        return Check(census, columns, f"{filename} was rejected; nothing was saved", census.errors)
+        kept = keep_refused(
+            session, group, data, filename, census, census.errors, uploaded_by=uploaded_by
+        )
+        return Check(
+            census, columns, f"{filename} was refused; nothing from it was applied",
+            census.errors, rejected=kept, warnings=census.warnings,
+        )  # fmt: skip
     try:
         received = _keep(
             session, group, census, data, filename,
@@ -401,7 +536,13 @@ def check_upload(
             mapping=columns.mapping if columns else None,
         )  # fmt: skip
     except ValidationFailed as refused:
-        return Check(census, columns, str(refused.args[0]), refused.errors)
+        kept = keep_refused(
+            session, group, data, filename, census, refused.errors, uploaded_by=uploaded_by
+        )
+        return Check(
+            census, columns, str(refused.args[0]), refused.errors,
+            rejected=kept, warnings=census.warnings + refused.warnings,
+        )  # fmt: skip
     upload, impact = received.upload, None
     if upload.status in (UploadStatus.RECEIVED, UploadStatus.SUBMITTED):
         # Priced once here and kept: however small the file, the group may be large.
@@ -476,10 +617,10 @@ def remap_upload(
     return Check(census, columns, upload=upload, diff=diff, impact=impact)
 
 
-def submit_and_remember(session: Session, upload: Upload, *, actor: User) -> None:
+def submit_and_remember(session: Session, upload: Upload, *, actor: User, today: date) -> None:
     """The employer submits a previewed upload (submit_upload); a CSV/XLSX upload's columns are
     remembered for the group's next file."""
-    submit_upload(upload)
+    submit_upload(session, upload, today=today)
     if upload.column_mapping:
         remember_mapping(session, upload.group_id, upload.column_mapping, actor=actor)
 
@@ -489,6 +630,7 @@ def submit_and_remember(session: Session, upload: Upload, *, actor: User) -> Non
 
 PROBLEM_COLUMNS = (
     Column("File"),
+    Column("Kind"),
     Column("Row"),
     Column("Column"),
     Column("Value"),
@@ -515,6 +657,9 @@ def ssn_headers(columns: Columns | None) -> frozenset[str]:
     return frozenset(c.header for c in columns.choices if c.field == "ssn")
 
 
+ERROR, WARNING = "Error", "Warning"
+
+
 @dataclass(frozen=True)
 class ProblemRow:
     source: str
@@ -522,29 +667,43 @@ class ProblemRow:
     column: str
     value: str | None  # SSNs masked
     message: str
+    severity: str = ERROR  # ERROR: not applied as sent; WARNING: applied, worth a look
 
 
-def problem_rows(errors: list[RowError], columns: Columns | None = None) -> list[ProblemRow]:
-    """The problems as they may be shown or downloaded: SSNs masked to their last 4."""
+def problem_rows(
+    errors: list[RowError],
+    columns: Columns | None = None,
+    warnings: list[RowError] = (),
+) -> list[ProblemRow]:
+    """The problems as they may be shown or downloaded, errors first: SSNs masked to their
+    last 4."""
     masked = ssn_headers(columns)
     return [
         ProblemRow(
-            error.source or "",
-            "file" if error.row is None else str(error.row),
-            error.column or "",
-            shown_value(error, masked),
-            error.message,
+            problem.source or "",
+            "file" if problem.row is None else str(problem.row),
+            problem.column or "",
+            shown_value(problem, masked),
+            problem.message,
+            severity,
         )
-        for error in errors
+        for severity, problems in ((ERROR, errors), (WARNING, warnings))
+        for problem in problems
     ]
 
 
-def problems_csv(errors: list[RowError], columns: Columns | None = None) -> bytes:
-    """File, row, column, value (SSNs masked) and what was expected, one line per problem,
-    through exports.csv_bytes (formula-like cells neutralised)."""
+def problems_csv(
+    errors: list[RowError], columns: Columns | None = None, warnings: list[RowError] = ()
+) -> bytes:
+    """File, kind (error or warning), row, column, value (SSNs masked) and what was
+    expected, one line per problem, through exports.csv_bytes (formula-like cells
+    neutralised)."""
     return csv_bytes(
         PROBLEM_COLUMNS,
-        ((p.source, p.row, p.column, p.value, p.message) for p in problem_rows(errors, columns)),
+        (
+            (p.source, p.severity, p.row, p.column, p.value, p.message)
+            for p in problem_rows(errors, columns, warnings)
+        ),
     )
 
 
@@ -558,9 +717,10 @@ def acknowledgement_for(data: bytes, filename: str) -> str | None:
 
 def upload_problems(
     session: Session, upload: Upload, *, as_of: date, chosen: ColumnMap | None = None
-) -> tuple[list[RowError], Columns | None]:
+) -> tuple[list[RowError], Columns | None, list[RowError]]:
     """Every problem of a kept upload read with its own columns (or `chosen` over them), then
-    against enrollment as of `as_of`. Writes nothing."""
+    against enrollment as of `as_of`: the errors, the columns, the warnings. Writes
+    nothing."""
     census, columns = read_with_columns(
         upload.content,
         upload.original_filename,
@@ -570,9 +730,10 @@ def upload_problems(
         saved=upload.column_mapping,
     )
     if census.errors:
-        return list(census.errors), columns
+        return list(census.errors), columns, list(census.warnings)
     group = session.get(EmployerGroup, upload.group_id)
-    return list(diff_census(session, group, census, as_of).errors), columns
+    diff = diff_census(session, group, census, as_of)
+    return list(diff.errors), columns, census.warnings + diff.warnings
 
 
 # ---------------------------------------------------------------------------------------------

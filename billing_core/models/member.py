@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing_core.db import Base, Money, UTCDateTime, enum_type, utcnow
 from billing_core.models.enums import Gender, MemberStatus, Relationship, Tier
-from billing_core.security import mask_ssn, normalize_ssn, vault
+from billing_core.security import is_issued, mask_ssn, nine_digits, vault
 
 
 class HasSsn:
@@ -22,13 +22,17 @@ class HasSsn:
     ssn_digest: Mapped[str | None] = mapped_column(String(64), index=True)
 
     def set_ssn(self, raw: str | None) -> None:
+        """Keep the nine digits a file sent, issued or not (the reader warned about a number
+        that is never issued; the member key, not the SSN, identifies the person). Only an
+        issued number gets the digest that matches files by SSN: placeholders such as
+        123456789 or 999-xx-xxxx are shared by many people and must never match."""
         if not raw:
             self.ssn_encrypted = self.ssn_last4 = self.ssn_digest = None
             return
-        digits = normalize_ssn(raw)
+        digits = nine_digits(raw)
         self.ssn_encrypted = vault().encrypt(digits)
         self.ssn_last4 = digits[-4:]
-        self.ssn_digest = vault().digest(digits)
+        self.ssn_digest = vault().digest(digits) if is_issued(digits) else None
 
     @property
     def ssn_masked(self) -> str:

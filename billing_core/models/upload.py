@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    false,
+)
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from billing_core.db import Base, UTCDateTime, enum_type, utcnow
@@ -25,6 +35,11 @@ class Upload(Base):
     original_filename: Mapped[str] = mapped_column(String(255))
     file_format: Mapped[UploadFormat] = mapped_column(enum_type(UploadFormat, "upload_format"))
     file_kind: Mapped[UploadKind] = mapped_column(enum_type(UploadKind, "upload_kind"))
+    # Neither the file nor its sender said full or change file: the portal guessed (see
+    # census.diff._settle_kind), and the page says so and offers the other reading.
+    file_kind_guessed: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
     content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
@@ -59,6 +74,16 @@ class Upload(Base):
     # still matches instead of pricing the whole group on every view.
     impact: Mapped[dict | None] = mapped_column(JSON)
     impact_basis: Mapped[str | None] = mapped_column(String(64))
+    # A full file that would end most of the group's coverage (CensusDiff.ends_most_coverage)
+    # is submitted only once its sender has said it is their complete list: who and when.
+    complete_list_confirmed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id")
+    )
+    complete_list_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # A refused (or never submitted) upload its sender put away: kept for the record, listed
+    # no more.
+    discarded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    discarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -71,5 +96,7 @@ class CensusColumnMapping(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int] = mapped_column(ForeignKey("employer_group.id"), unique=True)
     mapping: Mapped[dict] = mapped_column(JSON)
+    # The group's own names for its plans as its files write them (folded text -> plan code).
+    plan_aliases: Mapped[dict | None] = mapped_column(JSON)
     updated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)

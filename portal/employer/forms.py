@@ -87,3 +87,7 @@ class MappingForm(FlaskForm):
 
     def chosen(self) -> dict[str, str | None] | None:
         return _chosen(self.columns)
+
+
+class UploadDecisionForm(FlaskForm):
+    """A sender's decision on a kept upload (read it as, confirm, discard): the CSRF token."""

@@ -27,11 +27,14 @@ from billing_core.census.uploads import (
     Check,
     acknowledgement_for,
     check_upload,
+    confirm_complete_list,
+    discard_upload,
     find_upload,
     group_uploads,
     preview_upload,
     problem_rows,
     problems_csv,
+    read_as,
     remap_upload,
     saved_mapping,
     submit_and_remember,
@@ -46,7 +49,7 @@ from billing_core.models import Invoice
 from billing_core.models.enums import InvoiceStatus, JobStatus, Role, UploadKind, UploadStatus
 from portal import invoice_pages, statement_pages
 from portal.employer import bp
-from portal.employer.forms import FIELD_CHOICES, MappingForm, UploadForm
+from portal.employer.forms import FIELD_CHOICES, MappingForm, UploadDecisionForm, UploadForm
 from portal.extensions import db_session, htmx
 from portal.web import load_group, my_groups, render_page_or_fragment, role_required, today
 
@@ -195,7 +198,7 @@ def upload_list(group_id: int):
             return _go(
                 url_for("employer.upload_detail", group_id=group_id, upload_id=check.upload.id)
             )
-        session.rollback()
+        session.commit()  # the refused file, kept for the record (check.rejected)
         kept = filename if form.keep(data, filename, KEEP_REFUSED_FILE_BYTES) else None
     saved = saved_mapping(db_session(), scope.group.id)
     return render_page_or_fragment(
@@ -205,7 +208,7 @@ def upload_list(group_id: int):
         form=form,
         uploads=_uploads(group_id),
         check=check,
-        problems=problem_rows(check.errors, check.columns) if check else [],
+        problems=problem_rows(check.errors, check.columns, check.warnings) if check else [],
         kept=kept,
         saved=saved,
         field_choices=FIELD_CHOICES,
@@ -307,7 +310,9 @@ def upload_file_problems(group_id: int):
     )
     session.rollback()
     return _download(
-        problems_csv(check.errors, check.columns), f"{_stem(filename)} problems.csv", "text/csv"
+        problems_csv(check.errors, check.columns, check.warnings),
+        f"{_stem(filename)} problems.csv",
+        "text/csv",
     )
 
 
@@ -351,8 +356,10 @@ def _upload_context(scope, upload, check: Check) -> dict:
         "impact": check.impact,
         "columns": check.columns,
         "field_choices": FIELD_CHOICES,
-        "problems": problem_rows(check.errors, check.columns),
+        "problems": problem_rows(check.errors, check.columns, check.warnings),
         "editable": upload.status is UploadStatus.RECEIVED and scope.subgroup_ids is None,
+        "may_decide": scope.subgroup_ids is None,
+        "retro": [],
         "open_columns": bool(htmx),
     }
 
@@ -375,6 +382,8 @@ def _preview_context(scope, upload) -> dict:
         message = f"{upload.original_filename} no longer applies"
         if upload.job_status is JobStatus.DONE and upload.status is UploadStatus.RECEIVED:
             message = f"{upload.original_filename} has problems; nothing from it is applied"
+        if upload.status is UploadStatus.REJECTED:
+            message = f"{upload.original_filename} was refused; nothing from it was applied"
     check = Check(
         preview.census,
         upload_columns(upload, preview.census, saved_mapping(session, upload.group_id)),
@@ -383,8 +392,9 @@ def _preview_context(scope, upload) -> dict:
         upload=upload,
         diff=preview.diff,
         impact=preview.impact,
+        warnings=preview.warnings,
     )
-    return _upload_context(scope, upload, check)
+    return {**_upload_context(scope, upload, check), "retro": preview.retro}
 
 
 @bp.get("/groups/<int:group_id>/uploads/<int:upload_id>")
@@ -473,10 +483,10 @@ def upload_problems_download(group_id: int, upload_id: int):
             abort(400)
         chosen = form.chosen()
     session = db_session()
-    errors, columns = upload_problems(session, upload, as_of=today(), chosen=chosen)
+    errors, columns, warnings = upload_problems(session, upload, as_of=today(), chosen=chosen)
     session.rollback()
     return _download(
-        problems_csv(errors, columns),
+        problems_csv(errors, columns, warnings),
         f"{_stem(upload.original_filename)} problems.csv",
         "text/csv",
     )
@@ -502,12 +512,82 @@ def upload_submit(group_id: int, upload_id: int):
             "census for the whole group.",
             "error",
         )
-        return redirect(url_for("employer.upload_detail", group_id=group_id, upload_id=upload_id))
+        return redirect(
+            url_for("employer.upload_detail", group_id=group_id, upload_id=upload_id), 303
+        )
     try:
-        submit_and_remember(session, upload, actor=current_user)
+        submit_and_remember(session, upload, actor=current_user, today=today())
     except BillingError as error:
+        session.rollback()
         flash(str(error), "error")
     else:
         session.commit()
         flash(f"{upload.original_filename} was submitted; billing will review it.", "success")
-    return redirect(url_for("employer.upload_detail", group_id=group_id, upload_id=upload_id))
+    return redirect(url_for("employer.upload_detail", group_id=group_id, upload_id=upload_id), 303)
+
+
+def _upload_action(group_id: int, upload_id: int, act, done: str):
+    """A sender's decision on their own kept upload (`act(session, upload)`), then back to
+    its page with what happened. A location-limited user decides nothing for the group."""
+    scope, upload = _load_upload(group_id, upload_id)
+    detail = url_for("employer.upload_detail", group_id=group_id, upload_id=upload_id)
+    if scope.subgroup_ids is not None:
+        return _limited(scope, group_id, upload_id)
+    if not UploadDecisionForm().validate_on_submit():
+        abort(400)
+    session = db_session()
+    try:
+        act(session, upload)
+    except BillingError as error:
+        session.rollback()
+        flash(str(error), "error")
+        return redirect(detail, 303)
+    session.commit()
+    flash(done.format(name=upload.original_filename), "success")
+    return redirect(detail, 303)
+
+
+@bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/read-as/<kind>")
+@role_required(Role.EMPLOYER)
+def upload_read_as(group_id: int, upload_id: int, kind: str):
+    """The sender says the file is a complete list (snapshot) or a change file."""
+    if kind not in ("snapshot", "change"):
+        abort(404)
+    wanted = UploadKind(kind)
+    words = "your complete list of everyone covered" if kind == "snapshot" else "a change file"
+    return _upload_action(
+        group_id,
+        upload_id,
+        lambda session, upload: read_as(session, upload, wanted, actor=current_user),
+        "{name} is now read as " + words + ": check what it changes below.",
+    )
+
+
+@bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/complete-list")
+@role_required(Role.EMPLOYER)
+def upload_confirm_complete_list(group_id: int, upload_id: int):
+    """The sender confirms a full file that ends most of the group's coverage."""
+    return _upload_action(
+        group_id,
+        upload_id,
+        lambda session, upload: confirm_complete_list(
+            session, upload, actor=current_user, today=today()
+        ),
+        "You confirmed {name} is your complete list; you can submit it now.",
+    )
+
+
+@bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/discard")
+@role_required(Role.EMPLOYER)
+def upload_discard(group_id: int, upload_id: int):
+    """Put away a refused or unsubmitted upload (kept for the record, no longer listed)."""
+    scope, upload = _load_upload(group_id, upload_id)
+    response = _upload_action(
+        group_id,
+        upload_id,
+        lambda session, upload: discard_upload(upload, actor=current_user),
+        "{name} was discarded; nothing from it was applied.",
+    )
+    if upload.discarded_at is not None:
+        return redirect(url_for("employer.upload_list", group_id=group_id), 303)
+    return response

@@ -267,10 +267,12 @@ def test_the_quick_unchanged_check_agrees_with_the_detailed_comparison(session, 
     assert sorted(passed) == ["Cents", "Renumbered", "Same"]
 
 
-def test_an_ssn_that_cannot_be_digested_is_a_row_error_not_a_failure(session, enrolled):
+def test_an_ssn_that_is_never_issued_is_a_warning_not_an_error(session, enrolled):
+    # Issue 15: the SSN is never the member key, so a placeholder or an ITIN only warns.
     group, plan, ann, bob = enrolled
     diff = diff_census(session, group, _file(_row(ann, "FAM", ssn="987654321"), _row(bob)), AS_OF)
 
-    assert [(e.row, e.column, e.value) for e in diff.errors] == [(2, "ssn", "***-**-4321")]
-    assert "not a valid SSN" in diff.errors[0].message
+    assert diff.errors == []
+    assert [(w.row, w.column, w.value) for w in diff.warnings] == [(2, "ssn", "***-**-4321")]
+    assert "not an issued SSN" in diff.warnings[0].message
     assert diff.counts["unchanged"] == 2  # matched by employee id all the same

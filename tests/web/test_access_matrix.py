@@ -106,7 +106,24 @@ MATRIX = {
     "employer.upload_submit": (
         "POST",
         UPLOAD_A,
-        expect(302, 403, employer_a=302, employer_a_east=302, employer_b=404),
+        expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
+    ),
+    # A sender's decisions on their upload: refused with a message (it is already submitted;
+    # a location-limited user decides nothing for the group).
+    "employer.upload_read_as": (
+        "POST",
+        {**UPLOAD_A, "kind": "change"},
+        expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
+    ),
+    "employer.upload_confirm_complete_list": (
+        "POST",
+        UPLOAD_A,
+        expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
+    ),
+    "employer.upload_discard": (
+        "POST",
+        UPLOAD_A,
+        expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
     ),
     # Without a file (or columns) the posts go back to the page with a message.
     "employer.upload_file_problems": (

@@ -321,7 +321,7 @@ def test_a_failed_job_is_recorded_and_leaves_the_upload_unread(
         None,
     )
     with pytest.raises(BillingError, match="has not been read yet"):
-        submit_upload(upload)
+        submit_upload(session, upload, today=date(2026, 12, 6))
 
     # Uploading the same file again runs the job again.
     monkeypatch.undo()

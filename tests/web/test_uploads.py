@@ -40,9 +40,11 @@ def test_upload_preview_submit_and_staff_approval(client, cast, login_as, sessio
         token,
     )
     html = bad.get_data(as_text=True)
-    assert "bad.csv was rejected; nothing was saved" in html
+    assert "bad.csv was refused; nothing from it was applied" in html
     assert "13/45/1990" in html and "not a real date" in html
-    assert session.scalar(select(func.count()).select_from(Upload)) == 0
+    # Kept for the record only (issue 15): refused, never the group's latest upload.
+    [refused] = session.scalars(select(Upload)).all()
+    assert refused.status is UploadStatus.REJECTED and refused.error_count == 1
 
     west = cast.member_west
     text = (
@@ -56,7 +58,7 @@ def test_upload_preview_submit_and_staff_approval(client, cast, login_as, sessio
     # January 2027 is billed: the term credits it on the next bill.
     impact = html.split("Premium impact")[1]
     assert "Jan 2027" in impact and "-38.20" in impact
-    upload = session.scalar(select(Upload))
+    upload = session.scalar(select(Upload).where(Upload.status != UploadStatus.REJECTED))
     assert upload.status is UploadStatus.RECEIVED
     submitted = client.post(
         f"{url}/{upload.id}/submit", data={"csrf_token": token}, follow_redirects=True

@@ -1,0 +1,150 @@
+"""The file kind is never guessed into harm (issue 15): a one-row new-hire file uploaded with the
+default "let the portal tell" ends nobody's coverage, and a full file that would end most of the
+group's coverage waits for its sender to say it is their complete list (every door: the page,
+the submit, the staff approval and the CLI)."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pytest
+from sqlalchemy import select
+
+from billing_core.census.uploads import approve_upload
+from billing_core.errors import BillingError
+from billing_core.models import Upload
+from billing_core.models.enums import Role, UploadKind, UploadStatus
+from tests.factories import make_user
+from tests.intake_corpus import corpus_group
+from tests.web.conftest import csrf_token
+
+HEADER = "Employee ID,First Name,Last Name,Date of Birth,Medical Plan,Medical Tier\n"
+
+
+def _roster(numbers) -> str:
+    return HEADER + "".join(
+        f"E{1000 + n},Pat,Worker{n:02d},01/{n:02d}/1980,MED-PPO,EE\n" for n in numbers
+    )
+
+
+@pytest.fixture
+def corpus(session, login_as, client):
+    group = corpus_group(session)
+    user = make_user(session, Role.EMPLOYER, groups=[group])
+    session.commit()
+    login_as(user)
+    url = f"/employer/groups/{group.id}/uploads"
+    return group, url, csrf_token(client, url)
+
+
+def _post(client, url, token, name, text, kind=""):
+    return client.post(
+        url,
+        data={"csrf_token": token, "kind": kind, "census_file": (io.BytesIO(text.encode()), name)},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+
+
+def test_a_one_row_new_hire_file_with_the_default_kind_ends_nobody(client, session, corpus):
+    group, url, token = corpus
+    text = HEADER + "N-77,Nia,Newhire,03/04/1994,MED-PPO,EE\n"
+    page = _post(client, url, token, "new hire.csv", text).get_data(as_text=True)
+
+    upload = session.scalar(select(Upload))
+    assert upload.file_kind is UploadKind.CHANGE and upload.file_kind_guessed
+    assert "We read this as a <strong>change file</strong>" in page
+    assert "lists 1 employee of your 15" in page
+    stats = page.split('class="stats"')[1]
+    assert '>Adds</span><span class="value">1<' in stats
+    assert '>Terms</span><span class="value">0<' in stats
+    assert "would end coverage" not in page
+
+
+def test_a_full_file_missing_most_employees_waits_for_its_sender(client, session, corpus):
+    group, url, token = corpus
+    text = _roster([1, 2, 3])  # the complete list would be 15
+    page = _post(client, url, token, "roster.csv", text, kind="snapshot").get_data(as_text=True)
+    assert "This file would end coverage for 12 of 15 employees" in page
+    assert "is it your complete list of everyone covered?" in page
+    assert "Submitting waits for your answer above" in page
+
+    upload = session.scalar(select(Upload))
+    detail = f"{url}/{upload.id}"
+    # The submit is refused on the server whatever the page showed.
+    refused = client.post(f"{detail}/submit", data={"csrf_token": token}, follow_redirects=True)
+    assert "would end coverage for 12 of 15" in refused.get_data(as_text=True)
+    session.refresh(upload)
+    assert upload.status is UploadStatus.RECEIVED
+
+    # Staff cannot approve it either (one door for the rule).
+    upload.status = UploadStatus.SUBMITTED
+    with pytest.raises(BillingError, match="complete list"):
+        approve_upload(
+            session, upload, actor=make_user(session, Role.BILLING_SPECIALIST),
+            as_of=upload.created_at.date(), today=upload.created_at.date(),
+        )  # fmt: skip
+    session.rollback()
+
+    confirmed = client.post(
+        f"{detail}/complete-list", data={"csrf_token": token}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "You confirmed roster.csv is your complete list" in confirmed
+    submitted = client.post(f"{detail}/submit", data={"csrf_token": token}, follow_redirects=True)
+    assert "was submitted" in submitted.get_data(as_text=True)
+    session.refresh(upload)
+    assert upload.status is UploadStatus.SUBMITTED and upload.complete_list_confirmed_at
+
+
+def test_the_sender_can_turn_a_full_file_into_a_change_file(client, session, corpus):
+    group, url, token = corpus
+    _post(client, url, token, "roster.csv", _roster([1, 2, 3, 4, 5, 6, 7, 8]))
+    upload = session.scalar(select(Upload))
+    assert upload.file_kind is UploadKind.SNAPSHOT  # 8 of 15 listed: read as the full list
+    page = client.get(f"{url}/{upload.id}").get_data(as_text=True)
+    assert "This file would end coverage for 7 of 15 employees" in page
+    changed = client.post(
+        f"{url}/{upload.id}/read-as/change", data={"csrf_token": token}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "is now read as a change file" in changed
+    assert "would end coverage" not in changed
+    session.refresh(upload)
+    assert upload.file_kind is UploadKind.CHANGE and not upload.file_kind_guessed
+
+
+def test_a_refused_file_is_kept_for_the_record_and_can_be_discarded(client, session, corpus):
+    group, url, token = corpus
+    bad = HEADER + "E1001,Pat,Worker01,13/45/1980,MED-PPO,EE\n"
+    page = _post(client, url, token, "bad.csv", bad).get_data(as_text=True)
+    assert "was refused; nothing from it was applied" in page
+    upload = session.scalar(select(Upload))
+    assert upload.status is UploadStatus.REJECTED
+    home = client.get(f"/employer/groups/{group.id}").get_data(as_text=True)
+    assert "bad.csv" not in home  # never the latest upload
+    listed = client.get(url).get_data(as_text=True)
+    assert "Refused: 1 error" in listed
+    gone = client.post(
+        f"{url}/{upload.id}/discard", data={"csrf_token": token}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert "bad.csv was discarded" in gone
+    assert "Refused: 1 error" not in gone
+    session.refresh(upload)
+    assert upload.discarded_at is not None and upload.status is UploadStatus.REJECTED
+
+
+def test_the_cli_import_asks_for_the_complete_list_too(web_app, session, tmp_path):
+    group = corpus_group(session)
+    staff = make_user(session, Role.BILLING_SPECIALIST)
+    session.commit()
+    path = tmp_path / "roster.csv"
+    path.write_text(_roster([1, 2, 3]))
+    runner = web_app.test_cli_runner()
+    args = ["census", "import", str(path), "--group", group.group_number,
+            "--as-user", staff.email, "--kind", "snapshot", "--approve", "--json"]  # fmt: skip
+    refused = runner.invoke(args=args)
+    assert refused.exit_code == 1
+    assert "would end coverage for 12 of 15" in json.loads(refused.output)["error"]
+    passed = runner.invoke(args=[*args, "--complete-list"])
+    assert passed.exit_code == 0, passed.output
+    assert json.loads(passed.output)["applied"]["members_termed"] == 12
