@@ -20,6 +20,7 @@ from billing_core.census.uploads import (
     failed_uploads,
     find_upload,
     override_retro_window,
+    problem_rows,
     return_upload,
     review_upload,
     submitted_uploads,
@@ -103,6 +104,7 @@ def upload_review(group_id: int, upload_id: int):
         return_form=ReturnForm(),
         override_form=OverrideForm(),
         can_override=current_user.role in (Role.SUPERVISOR, Role.ADMIN),
+        warning_rows=problem_rows([], None, review.preview.warnings),
         **vars(review.preview),
     )
 

@@ -62,7 +62,9 @@ def test_a_one_row_new_hire_file_with_the_default_kind_ends_nobody(client, sessi
     assert "would end coverage" not in page
 
 
-def test_a_full_file_missing_most_employees_waits_for_its_sender(client, session, corpus):
+def test_a_full_file_missing_most_employees_waits_for_its_sender(
+    client, session, corpus, login_as
+):
     group, url, token = corpus
     text = _roster([1, 2, 3])  # the complete list would be 15
     page = _post(client, url, token, "roster.csv", text, kind="snapshot").get_data(as_text=True)
@@ -95,6 +97,12 @@ def test_a_full_file_missing_most_employees_waits_for_its_sender(client, session
     assert "was submitted" in submitted.get_data(as_text=True)
     session.refresh(upload)
     assert upload.status is UploadStatus.SUBMITTED and upload.complete_list_confirmed_at
+
+    # Staff see that the employer confirmed it.
+    login_as(make_user(session, Role.BILLING_SPECIALIST))
+    review = client.get(f"/admin/groups/{group.id}/uploads/{upload.id}").get_data(as_text=True)
+    assert "The employer confirmed this is their complete list" in review
+    assert "it ends coverage for 12 of 15 employees" in review
 
 
 def test_the_sender_can_turn_a_full_file_into_a_change_file(client, session, corpus):
