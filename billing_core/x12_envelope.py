@@ -1,7 +1,8 @@
 """The X12 interchange envelope shared by every X12 reader (the 834 census, the 820 premium
 remittance): the separators an ISA declares and the file split into segments, tolerant of what
 real senders send (a UTF-8 BOM, an ISA that is not fixed width, `~`, `~\\n` or newline-only
-terminators, lines wrapped mid-segment, blanks around separators)."""
+terminators, lines wrapped mid-segment, blanks and indentation around separators, Unicode line
+separators between segments, and a segment whose terminator was lost before its line break)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ __all__ = [
     "chunks",
     "decode",
     "normalise",
+    "normalise_with_repairs",
     "read_isa",
     "segments",
     "split_interchange",
@@ -47,7 +49,9 @@ class EnvelopeError(Exception):
 
 
 def decode(data: bytes | str) -> str:
-    """The interchange as text: UTF-8, else Latin-1; a byte-order mark and leading blanks go."""
+    """The interchange as text: UTF-8, else Latin-1; a byte-order mark and leading blanks go.
+    Unicode line and paragraph separators (U+2028, U+2029: a state feed puts them between
+    segments where others put a newline) become newlines, which are line breaks here too."""
     if isinstance(data, bytes):
         try:
             text = data.decode("utf-8")
@@ -55,6 +59,8 @@ def decode(data: bytes | str) -> str:
             text = data.decode("latin-1")  # X12's extended set, whatever the sender's code page
     else:
         text = data
+    if "\u2028" in text or "\u2029" in text:  # no cost on Latin-1 text: the search stops at once
+        text = text.replace("\u2028", "\n").replace("\u2029", "\n")
     return text.lstrip("\ufeff \t\r\n")
 
 
@@ -103,21 +109,41 @@ def read_isa(text: str, document: str = "X12") -> tuple[Separators, list[str]]:
     if isa[12].strip() >= "00501":
         candidate = isa[11].strip()
         if len(candidate) == 1 and not candidate.isalnum() and candidate not in (sep, term):
-            repetition = candidate
+            if candidate != component:
+                repetition = candidate
     return Separators(sep, component, term, repetition, suffix), isa
 
 
 def normalise(text: str, separators: Separators) -> tuple[str, str]:
-    """The text ready to split (and the terminator to split on): line breaks that are not
-    terminators are dropped (senders wrap at 80 columns), blanks around separators trimmed
-    (the ISA's own padding is left alone: its fields are fixed width)."""
+    """The text ready to split (and the terminator to split on): see normalise_with_repairs."""
+    body, term, _ = normalise_with_repairs(text, separators)
+    return body, term
+
+
+def normalise_with_repairs(
+    text: str, separators: Separators
+) -> tuple[str, str, list[tuple[int, str]]]:
+    """The text ready to split, the terminator to split on, and the terminators put back.
+
+    Line breaks that are not terminators are dropped (senders wrap at 80 columns), blanks
+    around separators trimmed (the ISA's own padding is left alone: its fields are fixed
+    width). A file written one segment per line (the ISA's terminator is followed by a line
+    break) whose line does not end with the terminator, while the next line starts like a
+    segment (`AMT*...`), lost that terminator: the line break ends the segment, and the third
+    value lists each such (line number, segment id) for the reader to warn about. A file
+    wrapped mid-segment has most lines not ending with a terminator and is joined as before."""
     sep, term = separators.element, separators.segment
+    repaired: list[tuple[int, str]] = []
     if term in "\r\n":
         term = "\n"
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
     elif "\n" in text or "\r" in text:
-        text = text.replace("\r", "").replace("\n", "")
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        if separators.suffix and text.count(term + "\n") != text.count("\n"):
+            text, repaired = _restore_terminators(text, sep, term)
+        text = text.replace("\n", "")
     text = text.rstrip()
     isa_end = text.find(term) + 1
     if _padded(text, isa_end, sep, term):
@@ -126,7 +152,33 @@ def normalise(text: str, separators: Separators) -> tuple[str, str]:
         text = text[:isa_end] + body.lstrip(" \t")
     if term + term in text:  # blank lines, doubled terminators: no segment between them
         text = re.sub(f"{re.escape(term)}{{2,}}", term, text)
-    return text, term
+    return text, term, repaired
+
+
+_SEGMENT_ID = re.compile(r"[A-Z][A-Z0-9]{1,2}")
+
+
+def _restore_terminators(text: str, sep: str, term: str) -> tuple[str, list[tuple[int, str]]]:
+    """Put back the terminator of each line that lost it (see normalise_with_repairs): only
+    when most lines end with the terminator, and only before a line that starts with a
+    segment id and the element separator. Called only when some line break follows no
+    terminator, so a well-formed file never pays for the line split."""
+    lines = text.split("\n")
+    ended = sum(1 for line in lines if line.rstrip(" \t").endswith(term))
+    if ended * 2 < len(lines):
+        return text, []
+    repaired = []
+    match = _SEGMENT_ID.match
+    for at in range(len(lines) - 1):
+        line = lines[at].rstrip(" \t")
+        if not line or line.endswith(term):
+            continue
+        following = lines[at + 1].lstrip(" \t")
+        found = match(following)
+        if found and following[found.end() : found.end() + 1] == sep:
+            lines[at] = line + term
+            repaired.append((at + 1, line.lstrip(" \t").split(sep, 1)[0]))
+    return "\n".join(lines), repaired
 
 
 def _padded(text: str, start: int, sep: str, term: str) -> bool:

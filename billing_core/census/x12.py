@@ -1,12 +1,36 @@
 """ANSI X12 834 benefit enrollment files (005010X220A1, and the older 004010X095A1) read into
-the normalised census (`rows`), and the 999 implementation acknowledgment that answers them.
+the normalised census (`rows`); the 999 that answers them is in census.x12_ack.
 
 The tokenizer (billing_core.x12_envelope, shared with the 820 reader) takes the separators
 the ISA declares (element = ISA byte 3, component = ISA16, segment terminator = the character
-after ISA16, repetition = ISA11 in 5010) and copes with what real senders send: a UTF-8 BOM, an ISA that is not fixed width, `~`, `~\\n`, `~\\r\\n`
-or newline-only terminators, lines wrapped mid-segment, blanks around separators, several
-GS and ST/SE sets. Bad content never raises: every problem is a `RowError` naming the place
-("ST 0001, INS #12 (employee 1001), segment 145"), the element ("DMG02") and the value.
+after ISA16, repetition = ISA11 in 5010) and copes with what real senders send: a UTF-8 BOM,
+an ISA that is not fixed width, `~`, `~\\n`, `~\\r\\n` or newline-only terminators, lines
+wrapped mid-segment, indentation, Unicode line separators, a terminator lost before a line
+break, several GS and ST/SE sets. Bad content never raises.
+
+Problems come in two kinds (CensusFile.errors, .warnings). An error means the file cannot be
+applied as sent: a date that is not a date, a code that says nothing known, an envelope that
+cannot be trusted (no IEA, counts of sets that do not add up), a file that is not an employer
+group's benefit enrollment (the exchange 834 005010X307, no BGN, no sponsor or payer loop, a
+full file that only adds). A warning is a deviation real senders make that is read the way
+they meant it (see census.x12_tolerance): an SE01 count that is off, INS05 blank, INS codes or
+the BGN action code one element late, REF*OF for REF*0F, a subscriber that is not self (a
+child-only policy), an unknown HD01 on one line (that line is skipped), `;`-packed values, a
+GS08 naming another guide while ST01 says 834, an SSN never issued, a member sent twice. Each
+names the place ("ST 0001, INS #12 (employee 1001), segment 145"), the element ("DMG02") and
+the value.
+
+What a change file asks for is carried per person and per line. A dependent loop with no
+subscriber loop before it in its transaction set is dependent-only maintenance: it becomes a
+`dependents_only` row naming the subscriber by the dependent's REF*0F (or joins that
+subscriber's row when its loop came in an earlier set of the file: one ST per person). HD01
+is read per line: an added line has its begin date, a changed one its DTP*303 date, an ended
+(024) or deleted (002) one its end date. A line's end is its DTP*349, else the member's
+DTP*357 (eligibility end) or a DTP*349 misplaced in loop 2000; `22991231` and later are "no
+end". A cancel from inception (DTP*348 = DTP*349) is kept as a line ended the day before it
+began (decision: dropping the line would leave an enrolled coverage billed; ending it before
+its start reaches the diff and bills nothing), with a warning. A death (INS12, INS04 03) ends
+every line at the date of death and makes the row a termination whatever INS03 says.
 
 The code mappings (which INS02 is a child, which HD03 is which line, which HD05 which tier,
 how ICM01 annualises...) are decisions, written down beside their tables below.
@@ -14,9 +38,10 @@ how ICM01 annualises...) are decisions, written down beside their tables below.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
-from datetime import date, datetime
+from datetime import date, timedelta
 from decimal import Decimal
 
 from billing_core.census.rows import (
@@ -29,7 +54,17 @@ from billing_core.census.rows import (
     collector_paused,
     share_equal_coverages,
 )
-from billing_core.errors import RowError, ValidationFailed
+from billing_core.census.x12_ack import ACK_VERSION, acknowledgement_999
+from billing_core.census.x12_tolerance import (
+    BENEFIT_STATUS,
+    EMPLOYMENT_STATUS,
+    INS_ELEMENTS,
+    first_packed,
+    open_ended,
+    read_ins_statuses,
+    ssn_problem,
+)
+from billing_core.errors import RowError
 from billing_core.models.enums import (
     Gender,
     LineOfCoverage,
@@ -40,25 +75,36 @@ from billing_core.models.enums import (
     UploadKind,
 )
 from billing_core.money import D, cents
-from billing_core.security import mask_ssn, normalize_ssn
+from billing_core.security import mask_ssn
 from billing_core.x12_envelope import EnvelopeError as _EnvelopeError
 from billing_core.x12_envelope import Separators, read_isa
 from billing_core.x12_envelope import chunks as _chunks
 from billing_core.x12_envelope import decode as _decode
-from billing_core.x12_envelope import normalise as _normalise
+from billing_core.x12_envelope import normalise_with_repairs as _normalise
 from billing_core.x12_envelope import split_interchange as _split_interchange
 
-__all__ = ["Separators", "acknowledgement_999", "read_834", "segments", "split_interchange"]
+__all__ = [
+    "ACK_VERSION",
+    "Separators",
+    "acknowledgement_999",
+    "read_834",
+    "segments",
+    "split_interchange",
+]
 
 VERSION_5010 = "005010X220A1"
 VERSION_4010 = "004010X095A1"
-ACK_VERSION = "005010X231A1"
+EXCHANGE_834 = "X307"  # 005010X307: the exchange (marketplace) 834, other loops, not ours
+
+_log = logging.getLogger(__name__)
 
 # --- code tables -----------------------------------------------------------------------------
 # The guide's code lists are the 5010 ones; 4010 uses the same codes for everything read here.
 
 # BGN08: 2 change; 4 verify and RX replace are both full files. In a full file a termination
-# (INS03 024) is an error: a full file lists who is covered, terms belong in a change file. An
+# (INS03 024) is an error: a full file lists who is covered, terms belong in a change file; so
+# is a full file whose every subscriber is an add (021): its generator did not follow the guide
+# (a full file says 030), and reading it as a snapshot would term everyone it leaves out. An
 # audit row (030) in a change file is accepted and means "as is".
 _KIND = {"2": UploadKind.CHANGE, "4": UploadKind.SNAPSHOT, "RX": UploadKind.SNAPSHOT}
 
@@ -70,11 +116,14 @@ _MAINTENANCE = {
     "030": Maintenance.AUDIT,
 }
 _HD_MAINTENANCE = {"001", "002", "021", "024", "025", "026", "030", "032"}
+_HD_ENDING = ("024", "002")  # a line ended (024) or deleted (002): both need their last day
+_INS03_WORDS = {"021": "an add", "001": "a change", "025": "a reinstatement", "030": "an audit"}
 
 # INS02 of a dependent. Children in all but name (adopted, foster, ward, stepchild, grandchild,
 # nephew/niece under guardianship, a minor dependent's child) bill as children; parents,
 # siblings, in-laws, an ex-spouse, sponsored or collateral dependents have no tier: row error.
-# A subscriber (INS01 Y) must be 18 (self).
+# A subscriber (INS01 Y) should be 18 (self); another code is a policy held by the dependent
+# alone (a child-only policy): read as the subscriber, with a warning.
 _RELATIONSHIP = {
     "01": Relationship.SPOUSE,
     "53": Relationship.DOMESTIC_PARTNER,
@@ -110,8 +159,8 @@ _RELATIONSHIP_WORDS = {
 
 # Status: INS05 C -> COBRA; else INS08 RT -> retiree, TE -> terminated; else active (INS05
 # A/S/T, INS08 AC/AO/AU/FT/PT/L1).
-_BENEFIT_STATUS = {"A", "C", "S", "T"}
-_EMPLOYMENT_STATUS = {"AC", "AO", "AU", "FT", "PT", "L1", "RT", "TE"}
+_BENEFIT_STATUS = BENEFIT_STATUS
+_EMPLOYMENT_STATUS = EMPLOYMENT_STATUS
 
 # HD03 lines. The medical riders (drug, mail-order drug, mental health, wellness, facility,
 # practitioner, utilization review) are medical only when the member has no other medical HD
@@ -182,10 +231,14 @@ _PERIODS_PER_YEAR = {
 _DEFAULT_WEEKLY_HOURS = Decimal(40)
 
 # Life volume: AMT*FK (other unlisted amount) in the HD loop of a life or AD&D line, in dollars.
+# AMT*P3 (premium), in the member's or a coverage's loop, is advisory: the portal bills from its
+# own rates; the figures go to CensusFile.detail["reported_premiums"] for the review to compare.
 # Dates: D8 and RD8 ranges. A coverage starts on DTP*348 (an RD8 348 gives its end too), ends
-# on DTP*349 (inclusive); a change (HD01 001) takes effect on its DTP*303 (the loop's, else the
-# member's). The subscriber's maintenance_date is DTP*303, else the last 349 of a term (357
-# eligibility end as fallback), the first 348 of an add or reinstatement (356 as fallback).
+# on DTP*349 (inclusive), else on the member's DTP*357 (eligibility end; a 357 in the HD loop
+# or a 349 in loop 2000 is read too, with a warning); a change (HD01 001) takes effect on its
+# DTP*303 (the loop's, else the member's). An end in 2200 or later (22991231) is no end. A
+# person's maintenance_date is DTP*303, else the date of death, else the last end of a term
+# (357 as fallback), the first 348 of an add or reinstatement (356 as fallback).
 
 _GENDER = {"F": Gender.FEMALE, "M": Gender.MALE, "U": Gender.UNKNOWN}
 
@@ -194,10 +247,15 @@ _NM1_LOOPS = {"IL": "2100A", "74": "2100A", "70": "2100B", "31": "2100C", "36": 
 _NM1_LOOPS |= {"M8": "2100E", "S3": "2100F", "45": "2100H"}
 _N1_LOOPS = {"P5": "1000A", "IN": "1000B", "BO": "1000C", "TV": "1000C", "75": "2750"}
 
-# REF*0F is the employee id (a dependent's must be its subscriber's); REF*DX, else REF*17, the
-# subgroup; a loop 2750 reporting category (N1*75 name, then REF) named like CLASS gives the
-# class, one named like DIVISION/LOCATION/DEPARTMENT/SUBGROUP/BILLING the subgroup when no REF
-# did. REF*1L and REF*38 policy numbers go to CensusFile.detail.
+# REF*0F is the employee id (a dependent's is its subscriber's: when it differs, de-identified
+# feeds scramble it, and the dependent belongs to the subscriber loop it follows, with a
+# warning); REF*DX, else REF*17, the subgroup; a loop 2750 reporting category (N1*75 name, then
+# REF) named like CLASS gives the class, one named like DIVISION/LOCATION/DEPARTMENT/SUBGROUP/
+# BILLING the subgroup when no REF did. REF*1L and REF*38 policy numbers go to
+# CensusFile.detail. Decision on REF*17: some senders put the member's own id or a reporting
+# period there rather than a category, and the reader cannot know the group's subgroups: it
+# stays the subgroup_code candidate, and the diff uses a code only when it is one of the
+# group's subgroups (the diff's job, not the reader's).
 _CLASS_WORDS = ("CLASS",)
 _SUBGROUP_WORDS = ("DIVISION", "LOCATION", "DEPARTMENT", "DEPT", "SUBGROUP", "BILLING")
 
@@ -248,12 +306,18 @@ def _relationship_problem(code: str) -> str:
 #  its DTP*303 date]
 _COV, _HD01, _HD03, _HD05, _POS, _RIDER, _D303 = range(7)
 
+_UNREADABLE = (
+    "the file could not be read past this point: its structure is not an 834 this reader "
+    "understands (the problem was logged for the support team)"
+)
+
 
 class _Person:
     """One INS loop while it is read: the row it becomes and what is only known at its end."""
 
     __slots__ = ("row", "subscriber", "maintenance", "where", "pos", "named", "employee_id")
     __slots__ += ("dates", "coverages", "dependents", "valid", "family", "medical", "open_tier")
+    __slots__ += ("code", "death", "deceased")
 
     def __init__(self, row, subscriber, where, pos):
         self.row = row
@@ -270,6 +334,9 @@ class _Person:
         self.family = None  # the subscriber's _Person, for a dependent
         self.medical = False  # has a medical HD loop other than a rider
         self.open_tier = False  # has an HD05 whose tier depends on the dependents
+        self.code = ""  # INS03 as sent
+        self.death = None  # the date of death (INS12)
+        self.deceased = False  # a date of death, or INS04 03 (deceased)
 
 
 def _ignore(el: list[str]) -> None:
@@ -284,11 +351,22 @@ class _Dispatch(dict):
         return _ignore
 
 
+def _as_sent(row: CensusMember) -> dict:
+    """A subscriber row as the file said it, without where it was said (to find exact
+    repeats of the same member)."""
+    sent = row.as_dict()
+    del sent["source_row"]
+    for dependent in sent["dependents"]:
+        del dependent["source_row"]
+    return sent
+
+
 class _Reader:
     def __init__(self, source: str):
         self.source = source
         self.census = CensusFile(source=source, file_format=UploadFormat.X12_834)
         self.errors = self.census.errors
+        self.warnings = self.census.warnings
         self.dates: dict[str, date | None] = {}
         self.amounts: dict[str, Decimal] = {}  # valid amounts only: a bad one is reported each time
         self.seg_no = 0  # ordinal in the file
@@ -307,7 +385,13 @@ class _Reader:
         self.hd: list | None = None  # the HD loop being read (see _COV)
         self.cov: CensusCoverage | None = None  # its coverage
         self.category: str = ""
-        self.seen_ids: dict[str, str] = {}
+        # every subscriber row of the file by employee id, in order: repeats, and the
+        # dependents of a subscriber sent in an earlier transaction set
+        self.rows_by_id: dict[str, list[CensusMember]] = {}
+        # this set's dependent-only rows by subscriber id: (row, its first INS, position)
+        self.held: dict[str, tuple[CensusMember, str, int]] = {}
+        self.premiums: list[dict] = []
+        self.isa_version_warned = False
         self.policy_numbers: set[str] = set()
         self.master_policies: set[str] = set()
         self.handlers = _Dispatch(
@@ -343,7 +427,7 @@ class _Reader:
         """Position in the transaction set (ST = 1), as SE01 and the 999's IK302 count."""
         return self.seg_no - self.st_base
 
-    # -- errors -------------------------------------------------------------------------------
+    # -- errors and warnings ------------------------------------------------------------------
 
     def where(self, pos: int | None = None) -> str:
         if self.st is None:
@@ -356,31 +440,16 @@ class _Reader:
                 at += f" (employee {person.employee_id})"
         return f"{at}, segment {self.pos if pos is None else pos}"
 
-    def error(
+    def note(
         self,
         column: str | None,
-        message: str,
-        value: str | None = None,
-        *,
-        ik4: str | None = "7",
-        ik3: str | None = "8",
-        pos: int | None = None,
-        segment: str | None = None,
-        loop: str | None = None,
-    ) -> None:
-        """Record a problem at the current segment (or `pos`). `ik3`/`ik4` are the 999's
-        segment and element error codes (8 data element errors; 7 invalid code, 8 invalid
-        date, 1 missing, 6 invalid character, I12 pattern); `ik3` None for trailer problems,
-        which the 999 reports in IK5 rather than as a segment note."""
-        self.errors.append(RowError(self.where(pos), column, message, self.source, value))
-        if self.person is not None:
-            self.person.valid = False
-        st = self.st
-        if st is None:
-            return
-        st["errors"] += 1
-        if ik3 is None:
-            return
+        ik3: str,
+        ik4: str | None,
+        pos: int | None,
+        segment: str | None,
+        loop: str | None,
+    ) -> dict:
+        """The 999's IK3 (and IK4) for a problem at the current segment (or `pos`)."""
         element = None
         if column and segment is None:
             match = re.match(r"([A-Z][A-Z0-9]{1,2}?)(\d\d)$", column)
@@ -397,14 +466,89 @@ class _Reader:
         if element is not None and ik4:
             note["element"] = element
             note["element_code"] = ik4
-        st["notes"].append(note)
+        return note
+
+    def error(
+        self,
+        column: str | None,
+        message: str,
+        value: str | None = None,
+        *,
+        ik4: str | None = "7",
+        ik3: str | None = "8",
+        pos: int | None = None,
+        segment: str | None = None,
+        loop: str | None = None,
+        at: str | None = None,
+    ) -> None:
+        """Record a problem at the current segment (or `pos`; `at` names the place instead).
+        `ik3`/`ik4` are the 999's segment and element error codes (8 data element errors; 7
+        invalid code, 8 invalid date, 1 missing, 6 invalid character, I12 pattern); `ik3` None
+        for trailer problems, which the 999 reports in IK5 rather than as a segment note."""
+        self.errors.append(RowError(at or self.where(pos), column, message, self.source, value))
+        if self.person is not None:
+            self.person.valid = False
+        st = self.st
+        if st is None:
+            return
+        st["errors"] += 1
+        if ik3 is not None:
+            st["notes"].append(self.note(column, ik3, ik4, pos, segment, loop))
+
+    def warning(
+        self,
+        column: str | None,
+        message: str,
+        value: str | None = None,
+        *,
+        ik3: str | None = None,
+        ik4: str | None = "7",
+        pos: int | None = None,
+        segment: str | None = None,
+        loop: str | None = None,
+        at: str | None = None,
+    ) -> None:
+        """Record a deviation read as the sender meant it. With `ik3` it is a deviation from
+        the guide: the 999 notes it and accepts the set with IK5 E; without, it is not the
+        sender's syntax (an SSN never issued, a member sent twice) and the 999 is silent."""
+        self.warnings.append(RowError(at or self.where(pos), column, message, self.source, value))
+        st = self.st
+        if ik3 is None or st is None:
+            return
+        st["warned"] = True
+        st["notes"].append(self.note(column, ik3, ik4, pos, segment, loop))
 
     def file_error(
-        self, column: str | None, message: str, value: str | None = None, *, located=True
+        self,
+        column: str | None,
+        message: str,
+        value: str | None = None,
+        *,
+        located=True,
+        at: int | None = None,
     ) -> None:
-        """An envelope problem: at this segment of the file, or (not `located`) the whole file."""
-        row = f"segment {self.seg_no} of the file" if located else None
+        """An envelope problem: at this segment of the file (or segment `at`), or (not
+        `located`) the whole file."""
+        row = f"segment {at or self.seg_no} of the file" if located else None
         self.errors.append(RowError(row, column, message, self.source, value))
+
+    def file_warning(
+        self, column: str | None, message: str, value: str | None = None, *, row: str | None
+    ) -> None:
+        """A tolerated deviation in the envelope or the file's text, at `row`."""
+        self.warnings.append(RowError(row, column, message, self.source, value))
+
+    def unpacked(self, column: str, value: str) -> str:
+        """The first of `;`-packed values, with a warning naming the element."""
+        first = first_packed(value)
+        self.warning(
+            column,
+            f"holds ';'-packed values: the first ({first or 'empty'}) is read",
+            value,
+            ik3="8",
+            ik4="6",
+        )
+        return first
 
     def date(self, column: str, value: str) -> date | None:
         """A D8 date (CCYYMMDD); files repeat the same few dates, so parses are cached."""
@@ -466,9 +610,11 @@ class _Reader:
             "declared_sets": None,
             "sets": 0,
             "group_errors": [],
+            "position": self.seg_no,
         }
         self.group = group
         self.groups.append(group)
+        self.check_isa_version(version)
         if (el[1] if len(el) > 1 else "") != "BE":
             self.file_error(
                 "GS01",
@@ -476,54 +622,132 @@ class _Reader:
                 el[1] if len(el) > 1 else "",
             )
             group["group_errors"].append("1")
-        if not (version.startswith("005010X220") or version.startswith("004010X095")):
+        if EXCHANGE_834 in version:
             self.file_error(
                 "GS08",
-                f"functional group {control}: expected version {VERSION_5010} or {VERSION_4010}",
+                f"functional group {control} is the exchange (marketplace) 834 ({version}), not "
+                "an employer group's benefit enrollment: its loops are not read here",
                 version,
             )
             group["group_errors"].append("2")
+        elif not (version.startswith("005010X220") or version.startswith("004010X095")):
+            group["guide_unknown"] = True  # judged at its first ST: see judge_guide
+
+    def check_isa_version(self, version: str) -> None:
+        """ISA12 should be the GS08 version's (00501 for 5010, 00401 for 4010); senders leave
+        an older one (00200) in front of a 5010 group. Read as GS08 says, once per file."""
+        isa12 = self.isa[12]
+        wanted = {"00501": "00501", "00401": "00401"}.get(version[1:6])
+        if wanted and isa12 != wanted and not self.isa_version_warned:
+            self.isa_version_warned = True
+            self.file_warning(
+                "ISA12",
+                f"the interchange version {isa12 or '(blank)'} does not match the group's "
+                f"{version}: read as {version}",
+                isa12,
+                row="segment 1 of the file",
+            )
+
+    def judge_guide(self, group: dict, st01: str) -> None:
+        """A GS08 that names neither 834 guide. Senders write another guide's id (or their
+        own) there: the 834 is then known by its sets (ST01 834, and a layout the set's own
+        checks hold to: BGN, sponsor and payer), and read with a warning. A group whose first
+        set is not an 834 either is refused as before."""
+        version = group["version"]
+        if st01 == "834":
+            self.file_warning(
+                "GS08",
+                f"functional group {group['control']}: GS08 names {version or 'no guide'}, not "
+                f"{VERSION_5010} or {VERSION_4010}; its transaction sets say 834 (ST01) and are "
+                "read as benefit enrollment",
+                version,
+                row=f"segment {group['position']} of the file",
+            )
+            return
+        self.file_error(
+            "GS08",
+            f"functional group {group['control']}: expected version {VERSION_5010} or "
+            f"{VERSION_4010}",
+            version,
+            at=group["position"],
+        )
+        group["group_errors"].append("2")
 
     def on_st(self, el: list[str]) -> None:
         if self.st is not None:
             self.close_set(missing_se=True)
+        st01 = el[1] if len(el) > 1 else ""
         control = el[2] if len(el) > 2 else ""
+        implementation = el[3] if len(el) > 3 else None
+        group = self.group
+        if group is not None and group.pop("guide_unknown", False):
+            self.judge_guide(group, st01)
         self.st_base = self.seg_no - 1
         self.loop = "HEADER"
         self.ins_no = 0
         self.person = self.subscriber = None
         self.hd = self.cov = None
+        if self.held:
+            self.held = {}
         st = {
             "control": control,
-            "group": self.group["control"] if self.group else None,
-            "group_index": len(self.groups) - 1 if self.group else None,
-            "implementation": el[3] if len(el) > 3 else None,
+            "group": group["control"] if group else None,
+            "group_index": len(self.groups) - 1 if group else None,
+            "implementation": implementation,
             "kind": None,
             "accepted": False,
             "errors": 0,
             "notes": [],
             "set_errors": [],
+            "warned": False,
+            "set_warnings": [],
             "subscribers": 0,
+            "adds": 0,
             "dependents": 0,
             "qty": {},
+            "is_834": st01 == "834",
+            "bgn": 0,  # position of the BGN, 0 while none
+            "sponsor": False,
+            "payer": False,
+            "first_ins": 0,
         }
         self.st = st
         self.sets.append(st)
-        if self.group is None:
+        if group is None:
             self.error("ST", "the transaction set is not inside a GS functional group", ik4=None)
         else:
-            self.group["sets"] += 1
-        if (el[1] if len(el) > 1 else "") != "834":
+            group["sets"] += 1
+        if st01 != "834":
+            self.error("ST01", "expected transaction set 834 (benefit enrollment)", st01)
+            st["set_errors"].append("1")
+        elif implementation and EXCHANGE_834 in implementation:
             self.error(
-                "ST01", "expected transaction set 834 (benefit enrollment)", "".join(el[1:2])
+                "ST03",
+                f"the set is the exchange (marketplace) 834 ({implementation}), not an employer "
+                "group's benefit enrollment: its loops are not read here",
+                implementation,
             )
             st["set_errors"].append("1")
 
     def on_bgn(self, el: list[str]) -> None:
+        st = self.st
+        if st is None:
+            self.file_error("BGN", "a BGN outside any ST transaction set")
+            return
+        st["bgn"] = self.pos
         created = self.date("BGN03", el[3] if len(el) > 3 else "")
         if created is not None and self.census.as_of is None:
             self.census.as_of = created
         code = el[8] if len(el) > 8 else ""
+        if not code and len(el) > 7 and el[7] in _KIND:
+            code = el[7]
+            self.warning(
+                "BGN08",
+                f"the action code sits in BGN07 and BGN08 is empty: read as BGN08 {code}",
+                code,
+                ik3="8",
+                ik4="1",
+            )
         kind = _KIND.get(code)
         if kind is None:
             self.error(
@@ -533,7 +757,7 @@ class _Reader:
                 ik4="1" if not code else "7",
             )
             return
-        self.st["kind"] = kind.value
+        st["kind"] = kind.value
         if self.census.kind is None:
             self.census.kind = kind
         elif self.census.kind is not kind:
@@ -564,6 +788,12 @@ class _Reader:
             self.category = (el[2] if len(el) > 2 else "").upper()
             return
         if self.ins_no == 0 and code in ("P5", "IN", "BO", "TV"):
+            st = self.st
+            if st is not None:
+                if code == "P5":
+                    st["sponsor"] = True
+                elif code == "IN":
+                    st["payer"] = True
             key = {"P5": "sponsor", "IN": "payer", "BO": "broker", "TV": "administrator"}[code]
             self.census.detail.setdefault(
                 key,
@@ -593,18 +823,17 @@ class _Reader:
         st = self.st
         self.close_family()
         self.check_totals()
-        if not declared.isdigit():
-            self.error("SE01", "expected the number of segments in the set", declared, ik3=None)
-            st["set_errors"].append("4")
-        elif int(declared) != self.pos:
-            self.error(
+        if not declared.isdigit() or int(declared) != self.pos:
+            # A count that is off is a sender's slip (real feeds are off by one or two); a
+            # file cut short has no trailer at all, which stays an error (close_set).
+            self.warning(
                 "SE01",
-                f"the trailer counts {int(declared)} segments but {self.pos} were read: "
-                "the file is truncated or was edited",
+                f"the trailer counts {declared or 'no'} segments but {self.pos} were read: "
+                "read as sent",
                 declared,
-                ik3=None,
             )
-            st["set_errors"].append("4")
+            st["warned"] = True
+            st["set_warnings"].append("4")
         if control != st["control"]:
             self.error(
                 "SE02",
@@ -677,6 +906,8 @@ class _Reader:
                 ik3=None,
             )
             st["set_errors"].append("2")
+        if st["is_834"]:
+            self.check_layout(st)
         if st["errors"] and not st["set_errors"]:
             st["set_errors"].append("5")
         st["accepted"] = st["errors"] == 0
@@ -684,6 +915,35 @@ class _Reader:
         self.person = self.subscriber = None
         self.hd = self.cov = None
         self.loop = ""
+
+    def check_layout(self, st: dict) -> None:
+        """An employer group's benefit enrollment begins with a BGN (what the file is: change
+        or full) and names its sponsor (N1*P5) and payer (N1*IN) before the members: a set
+        without them was not written to the guide, and what it asks cannot be told."""
+        where = st["first_ins"] or self.pos
+        if not st["bgn"]:
+            self.error(
+                "BGN",
+                "the transaction set has no BGN beginning segment: it does not say whether it "
+                "is a change file or a full file, so it cannot be read as an 834",
+                pos=2,
+                segment="BGN",
+                loop="HEADER",
+                ik3="3",
+                ik4=None,
+            )
+        for flag, code, words in (("sponsor", "P5", "sponsor"), ("payer", "IN", "payer")):
+            if not st[flag]:
+                self.error(
+                    "N1",
+                    f"the transaction set has no {words} loop (N1*{code}): an employer "
+                    "group's benefit enrollment names its sponsor and its payer",
+                    pos=where,
+                    segment="N1",
+                    loop="HEADER",
+                    ik3="3",
+                    ik4=None,
+                )
 
     def close_group(self, *, missing_ge: bool) -> None:
         if missing_ge:
@@ -727,23 +987,26 @@ class _Reader:
             self.close_person()
         self.ins_no += 1
         self.loop = "2000"
+        pos = self.seg_no - self.st_base
+        if not st["first_ins"]:
+            st["first_ins"] = pos
         where = f"ST {st['control']}, INS #{self.ins_no}"
-        try:
-            indicator, relation, code, benefit = el[1], el[2], el[3], el[5]
-        except IndexError:
-            el = el + [""] * 6
-            indicator, relation, code, benefit = el[1], el[2], el[3], el[5]
+        if len(el) < INS_ELEMENTS:
+            el = el + [""] * (INS_ELEMENTS - len(el))
+        indicator, relation, code = el[1], el[2], el[3]
+        benefit, employment, death, death_column, deviations = read_ins_statuses(el)
         maintenance = _MAINTENANCE.get(code)
         if indicator == "Y":
             if self.subscriber is not None:
                 self.close_family()
             st["subscribers"] += 1
+            if maintenance is _ADD:
+                st["adds"] += 1
             row = CensusMember(where, "", "", "", None)
             row.maintenance = maintenance
-            person = _Person(row, True, where, self.seg_no - self.st_base)
+            person = _Person(row, True, where, pos)
             self.person = self.subscriber = person
             self.census.members.append(row)
-            employment = el[8] if len(el) > 8 else ""
             if benefit == "C":
                 row.status = _COBRA
             elif employment == "RT":
@@ -758,24 +1021,25 @@ class _Reader:
                     employment,
                 )
             if relation != "18":
-                self.error("INS02", "a subscriber (INS01 Y) must be self (18)", relation)
+                relationship = _RELATIONSHIP.get(relation)
+                words = f" ({relationship.value})" if relationship else ""
+                self.warning(
+                    "INS02",
+                    f"the subscriber's relationship is {relation or '(blank)'}{words}, not 18 "
+                    "(self): read as the subscriber of a policy in that person's own name (a "
+                    "child-only policy)",
+                    relation,
+                    ik3="8",
+                )
         elif indicator == "N":
             st["dependents"] += 1
             relationship = _RELATIONSHIP.get(relation)
             row = CensusDependent(where, "", "", None, relationship or _CHILD)
-            person = _Person(row, False, where, self.seg_no - self.st_base)
+            row.maintenance = maintenance
+            person = _Person(row, False, where, pos)
             self.person = person
             subscriber = self.subscriber
-            if subscriber is None:
-                self.error(
-                    "INS01",
-                    "a dependent comes before any subscriber in this transaction set: "
-                    "dependents follow their subscriber's INS loop",
-                    indicator,
-                    ik3="2",
-                    ik4=None,
-                )
-            else:
+            if subscriber is not None:  # else dependent-only maintenance: see hold
                 person.family = subscriber
                 person.employee_id = subscriber.employee_id
                 subscriber.dependents.append(person)
@@ -786,6 +1050,9 @@ class _Reader:
             self.error("INS01", "expected Y (subscriber) or N (dependent)", indicator)
             return
         person.maintenance = maintenance
+        person.code = code
+        for column, message, value in deviations:
+            self.warning(column, message, value, ik3="8")
         if benefit not in _BENEFIT_STATUS:
             self.error(
                 "INS05",
@@ -806,6 +1073,13 @@ class _Reader:
                 "change file",
                 code,
             )
+        if el[4] == "03":  # INS04: deceased
+            person.deceased = True
+        if death is not None:
+            day = self.date(death_column, death)
+            if day is not None:
+                person.death = day
+                person.deceased = True
 
     def on_ref(self, el: list[str]) -> None:
         qualifier = el[1] if len(el) > 1 else ""
@@ -813,45 +1087,43 @@ class _Reader:
         loop = self.loop
         person = self.person
         if loop == "2000" and person is not None:
-            if qualifier == "0F":
+            if qualifier == "0F" or qualifier == "OF":
+                if qualifier == "OF":
+                    self.warning(
+                        "REF01",
+                        "REF*OF (the letter O) read as REF*0F (zero F), the subscriber identifier",
+                        qualifier,
+                        ik3="8",
+                    )
+                if ";" in value:
+                    value = self.unpacked("REF02", value)
                 if not value:
                     self.error("REF02", "the subscriber identifier is empty", value, ik4="1")
                     return
                 if person.subscriber:
-                    person.employee_id = value
-                    person.row.employee_id = value
-                    for dependent in person.dependents:  # a dependent before its REF*0F
-                        dependent.employee_id = value
-                    if self.census.kind is _SNAPSHOT:
-                        first = self.seen_ids.get(value)
-                        if first is not None:
-                            self.error(
-                                "REF02",
-                                f"employee {value} is listed twice in a full file (first at "
-                                f"{first})",
-                                value,
-                                ik4="I12",
-                            )
-                        else:
-                            self.seen_ids[value] = person.where
-                elif person.family is not None and value != person.family.employee_id:
-                    self.error(
-                        "REF02",
-                        f"the dependent's subscriber identifier differs from the subscriber "
-                        f"before it ({person.family.employee_id or 'none'}): dependents follow "
-                        "their own subscriber",
-                        value,
-                        ik4="I12",
-                    )
+                    self.subscriber_id(person, value)
+                elif person.family is not None:
+                    if value != person.family.employee_id:
+                        self.warning(
+                            "REF02",
+                            f"the dependent's subscriber identifier differs from the "
+                            f"subscriber loop before it ({person.family.employee_id or 'none'})"
+                            ": linked to that subscriber by order",
+                            value,
+                        )
                 else:
                     person.employee_id = value
             elif qualifier == "1L":
                 self.policy_numbers.add(value)
             elif person.subscriber and qualifier == "DX" and value:
-                person.row.subgroup_code = value
+                if ";" in value:
+                    value = self.unpacked("REF02", value)
+                person.row.subgroup_code = value or None
             elif person.subscriber and qualifier == "17" and value:
                 if not person.row.subgroup_code:
-                    person.row.subgroup_code = value
+                    if ";" in value:
+                        value = self.unpacked("REF02", value)
+                    person.row.subgroup_code = value or None
         elif loop == "2300":
             if qualifier == "1L":
                 self.policy_numbers.add(value)
@@ -863,6 +1135,46 @@ class _Reader:
                 person.row.subgroup_code = value
         elif loop == "HEADER" and qualifier == "38":
             self.master_policies.add(value)
+
+    def subscriber_id(self, person: _Person, value: str) -> None:
+        """The subscriber's REF*0F: its row's key, its dependents' too; a repeat in a full file
+        is an error (one row per member), in a change file rows apply in order (close_family
+        warns); a dependent held earlier in this set for the same subscriber came before it."""
+        person.employee_id = value
+        row = person.row
+        row.employee_id = value
+        for dependent in person.dependents:  # a dependent before its REF*0F
+            dependent.employee_id = value
+        rows = self.rows_by_id.get(value)
+        if rows is None:
+            self.rows_by_id[value] = [row]
+        elif rows[-1] is not row:
+            if self.census.kind is _SNAPSHOT:
+                self.error(
+                    "REF02",
+                    f"employee {value} is listed twice in a full file (first at "
+                    f"{rows[0].source_row})",
+                    value,
+                    ik4="I12",
+                )
+            rows.append(row)
+        if self.held:
+            held = self.held.pop(value, None)
+            if held is not None:
+                holder, where, pos = held
+                self.census.members.remove(holder)
+                self.error(
+                    "INS01",
+                    "a dependent comes before any subscriber in this transaction set, and its "
+                    "subscriber's loop follows: dependents follow their subscriber's INS loop",
+                    "N",
+                    at=f"{where}, segment {pos}",
+                    pos=pos,
+                    segment="INS",
+                    loop="2000",
+                    ik3="2",
+                    ik4=None,
+                )
 
     def on_dtp(self, el: list[str]) -> None:
         loop = self.loop
@@ -877,25 +1189,49 @@ class _Reader:
             if qualifier == "348":
                 start, end = self.period("DTP", el)
                 if el[2:3] == ["RD8"]:
-                    cov.effective_to = end
+                    cov.effective_to = open_ended(end)
                 if hd[_D303] is None or hd[_HD01] != "001":
                     cov.effective_from = start
             elif qualifier == "349":
-                cov.effective_to = self.period("DTP", el)[1]
+                cov.effective_to = open_ended(self.period("DTP", el)[1])
             elif qualifier == "303":
                 day = hd[_D303] = self.period("DTP", el)[0]
                 if hd[_HD01] == "001" and day is not None:
                     cov.effective_from = day  # a change takes effect on its 303
+            elif qualifier == "357":
+                end = open_ended(self.period("DTP", el)[1])
+                if cov.effective_to is None:
+                    cov.effective_to = end
+                self.warning(
+                    "DTP01",
+                    "DTP*357 (eligibility end) in a coverage loop: read as the coverage's end "
+                    "unless its DTP*349 says otherwise",
+                    qualifier,
+                    ik3="8",
+                )
             return
         qualifier = el[1] if len(el) > 1 else ""
         person = self.person
         if loop == "2000":
-            if qualifier in ("303", "336", "356", "357") and person is not None:
+            if person is None:
+                return
+            if qualifier in ("303", "336", "356", "357"):
                 start, end = self.period("DTP", el)
-                day = end if qualifier == "357" else start
+                day = open_ended(end) if qualifier == "357" else start
                 person.dates[qualifier] = day
                 if qualifier == "336" and person.subscriber:
                     person.row.hire_date = day
+            elif qualifier in ("348", "349"):
+                start, end = self.period("DTP", el)
+                person.dates[qualifier] = start if qualifier == "348" else open_ended(end)
+                words = "begin" if qualifier == "348" else "end"
+                self.warning(
+                    "DTP01",
+                    f"DTP*{qualifier} (benefit {words}) in the member's loop 2000 rather than a "
+                    f"coverage loop: read as the {words} of every coverage that gives none",
+                    qualifier,
+                    ik3="8",
+                )
         elif loop == "HEADER" and qualifier == "007":
             self.census.detail["file_effective_date"] = _iso(self.period("DTP", el)[0])
 
@@ -917,29 +1253,32 @@ class _Reader:
         person.named = True
         if not row.last_name:
             self.error("NM103", "the member's last name is missing", "", ik4="1")
-        if len(el) > 9 and el[9]:
-            if el[8] == "34":
-                ssn = el[9].replace("-", "").replace(" ", "")
-                if ssn == "000000000":
-                    pass  # senders' placeholder for "not known"
-                elif len(ssn) == 9 and ssn.isdigit():
-                    try:
-                        row.ssn = normalize_ssn(ssn)
-                    except ValueError:  # nine digits, but a number never issued
-                        self.error(
-                            "NM109",
-                            "not a valid SSN (its area, group or serial number is never "
-                            "issued); expected the member's own SSN (NM108 34)",
-                            mask_ssn(ssn[-4:]),
-                            ik4="7",
-                        )
-                else:
-                    self.error(
-                        "NM109",
-                        "expected a nine-digit SSN (NM108 34)",
-                        mask_ssn(ssn[-4:]) if ssn else el[9],
-                        ik4="I12",
-                    )
+        if len(el) > 9 and el[9] and el[8] == "34":
+            self.read_ssn(row, el[9])
+
+    def read_ssn(self, row: CensusMember | CensusDependent, sent: str) -> None:
+        """NM109 under NM108 34. The member key is REF*0F, so an SSN is never a reason to
+        refuse a file: nine digits are kept as sent (a number never issued or an ITIN with a
+        warning: test feeds and real feeds carry both); anything else is dropped with a
+        warning; all zeros is a sender's "not known" and means no SSN."""
+        ssn = sent.replace("-", "").replace(" ", "")
+        if ssn == "000000000":
+            return
+        if len(ssn) == 9 and ssn.isascii() and ssn.isdigit():
+            row.ssn = ssn
+            problem = ssn_problem(ssn)
+            if problem is not None:
+                self.warning(
+                    "NM109",
+                    f"{problem}: kept as sent (the member is known by REF*0F)",
+                    mask_ssn(ssn[-4:]),
+                )
+            return
+        self.warning(
+            "NM109",
+            "expected a nine-digit SSN (NM108 34): not kept (the member is known by REF*0F)",
+            mask_ssn(ssn[-4:]) if len(ssn) >= 4 else sent,
+        )
 
     def on_n4(self, el: list[str]) -> None:
         person = self.person
@@ -1024,21 +1363,31 @@ class _Reader:
         person = self.person
         if person is not None:
             person.coverages.append(hd)
+            if line is None or maint not in _HD_MAINTENANCE or level not in _TIERS or ";" in plan:
+                if not self.check_hd(person, hd):
+                    return
             if line is _MEDICAL:
                 person.medical = True
-            if line is None or maint not in _HD_MAINTENANCE or level not in _TIERS:
-                self.check_hd(person, hd)
 
-    def check_hd(self, person: _Person, hd: list) -> None:
-        """The unusual HD loops: riders, open coverage levels and bad codes."""
+    def check_hd(self, person: _Person, hd: list) -> bool:
+        """The unusual HD loops: riders, open coverage levels, `;`-packed plans and bad codes.
+        False when the line is skipped: an unknown HD01 says nothing known about that line, so
+        it is left out (and named in a warning) while the member's other lines are read."""
         cov, maint, code, level = hd[_COV], hd[_HD01], hd[_HD03], hd[_HD05]
         if maint not in _HD_MAINTENANCE:
-            self.error(
+            person.coverages.pop()
+            plan = f" (plan {cov.plan_code})" if cov.plan_code else ""
+            self.warning(
                 "HD01",
-                "expected coverage maintenance 021 add, 024 term, 001 change, 025 reinstate, "
-                "026 correction or 030 audit",
+                f"unknown coverage maintenance code {maint or '(blank)'}: the "
+                f"{code or 'unnamed'} line{plan} is skipped (expected 021 add, 024 term, 002 "
+                "delete, 001 change, 025 reinstate, 026 correction or 030 audit)",
                 maint,
+                ik3="8",
             )
+            return False
+        if cov.plan_code and ";" in cov.plan_code:
+            cov.plan_code = self.unpacked("HD04", cov.plan_code) or None
         if cov.line is None:
             if code in _MEDICAL_RIDERS:
                 cov.line, hd[_RIDER] = _MEDICAL, True
@@ -1065,12 +1414,40 @@ class _Reader:
                     "E1D..E9D, DEP)",
                     level,
                 )
+        return True
 
     def on_amt(self, el: list[str]) -> None:
+        qualifier = el[1] if len(el) > 1 else ""
+        if qualifier == "P3":
+            self.reported_premium(el[2] if len(el) > 2 else "")
+            return
         if self.loop != "2300" or self.cov is None:
             return
-        if (el[1] if len(el) > 1 else "") == "FK" and self.cov.line in _VOLUME_LINES:
+        if qualifier == "FK" and self.cov.line in _VOLUME_LINES:
             self.cov.elected_volume = self.amount("AMT02", el[2] if len(el) > 2 else "")
+
+    def reported_premium(self, value: str) -> None:
+        """AMT*P3: the premium the sender computed, for the member (loop 2100A) or a line
+        (2300). Advisory: kept in detail for the review to compare with the portal's rating;
+        a figure that is not an amount is a warning, never a reason to refuse the file."""
+        person = self.person
+        if person is None:
+            return
+        try:
+            amount = D(value)
+        except (ValueError, TypeError):
+            self.warning("AMT02", "the premium (AMT*P3) is not an amount: left out", value)
+            return
+        cov = self.cov if self.loop == "2300" else None
+        self.premiums.append(
+            {
+                "row": self.where(),
+                "employee_id": person.employee_id or "",
+                "dependent": not person.subscriber,
+                "line": cov.line.value if cov is not None and cov.line is not None else None,
+                "amount": str(amount),
+            }
+        )
 
     # -- closing a member ---------------------------------------------------------------------
 
@@ -1081,6 +1458,10 @@ class _Reader:
             return
         if not person.named:
             self.missing("NM1", "the member has no NM1*IL name segment", person.pos, "2000")
+        if person.deceased:
+            self.read_death(person)
+        if "356" in person.dates and person.maintenance is not _AUDIT:
+            self.check_eligibility(person)
         if person.subscriber:
             if not person.employee_id:
                 self.missing(
@@ -1097,8 +1478,47 @@ class _Reader:
     def missing(self, segment: str, message: str, pos: int, loop: str) -> None:
         self.error(segment, message, pos=pos, segment=segment, loop=loop, ik3="3", ik4=None)
 
+    def read_death(self, person: _Person) -> None:
+        """A death (a date in INS12, or INS04 03) ends the person's coverage whatever INS03
+        says: senders send it as a change (001) with the date, and it must not read as an
+        active change. The row becomes a termination at the date of death (its lines end
+        then: see settle_line); without a date, the usual term dates must give one."""
+        if person.maintenance is _TERM or person.maintenance is None:
+            return
+        death = person.death
+        when = f" on {death.isoformat()}" if death is not None else ""
+        what = _INS03_WORDS.get(person.code, "")
+        self.warning(
+            "INS03",
+            f"a death{when} sent as {what} ({person.code}): read as a termination at the date "
+            "of death",
+            person.code,
+            pos=person.pos,
+        )
+        person.maintenance = _TERM
+        person.row.maintenance = _TERM
+
+    def check_eligibility(self, person: _Person) -> None:
+        """A coverage cannot begin before the member is eligible (DTP*356): when a change
+        moves one date and not the other (the member's 356 against the line's 348), the file
+        is read as sent and a person looks at which is right."""
+        eligible = person.dates["356"]
+        if eligible is None:
+            return
+        for hd in person.coverages:
+            began = hd[_COV].effective_from
+            if began is not None and began < eligible and hd[_HD01] not in _HD_ENDING:
+                self.warning(
+                    "DTP",
+                    f"the {hd[_HD03]} coverage begins ({began.isoformat()}) before the member's "
+                    f"eligibility begins (DTP*356 {eligible.isoformat()}): read as sent",
+                    began.strftime("%Y%m%d"),
+                    pos=hd[_POS],
+                )
+                return
+
     def check_dates(self, hd: list) -> None:
-        """An added coverage needs its begin date, an ended one its end date."""
+        """An added coverage needs its begin date, an ended (or deleted) one its end date."""
         cov, maint = hd[_COV], hd[_HD01]
         if maint in ("021", "025") and cov.effective_from is None:
             self.missing(
@@ -1107,23 +1527,78 @@ class _Reader:
                 hd[_POS],
                 "2300",
             )
-        elif maint == "024" and cov.effective_to is None:
+        elif maint in _HD_ENDING and cov.effective_to is None:
             self.missing(
                 "DTP",
-                f"the {hd[_HD03]} coverage ended has no DTP*349 benefit end",
+                f"the {hd[_HD03]} coverage ended has no DTP*349 benefit end (nor has the "
+                "member a DTP*357 eligibility end)",
                 hd[_POS],
                 "2300",
             )
+
+    def member_dates(self, person: _Person) -> tuple | None:
+        """What the member's loop says for every line that does not say it itself: (begin,
+        end, date of death), or None when it says nothing (the common case)."""
+        dates = person.dates
+        death = person.death
+        if not dates and death is None:
+            return None
+        start = dates.get("348")
+        end = dates.get("349") or dates.get("357")
+        if start is None and end is None and death is None:
+            return None
+        return start, end, death
+
+    def settle_line(self, hd: list, fill: tuple | None) -> None:
+        """A line's dates once its loop is read: the member's begin and end where the line
+        gives none; a cancel from inception (its end is its begin, DTP*348 = DTP*349) ended
+        the day before it began, so nothing is billed; a death ends it at the date of death
+        (a line that would begin later is then ended before it began: nothing billed)."""
+        cov = hd[_COV]
+        death = None
+        if fill is not None:
+            start, end, death = fill
+            if cov.effective_from is None and start is not None:
+                cov.effective_from = start
+            if cov.effective_to is None and end is not None:
+                cov.effective_to = end
+        ends = cov.effective_to
+        if ends is not None and ends == cov.effective_from:
+            cov.effective_to = ends - timedelta(days=1)
+            self.warning(
+                "DTP",
+                f"the {hd[_HD03]} coverage is cancelled from inception (it ends the day it "
+                f"begins, {ends.isoformat()}): nothing billed; read as ended the day before it "
+                "began",
+                ends.strftime("%Y%m%d"),
+                pos=hd[_POS],
+            )
+        if death is not None:
+            if cov.effective_to is None or cov.effective_to > death:
+                cov.effective_to = death
+            if cov.effective_from is not None and cov.effective_from > death:
+                self.warning(
+                    "DTP",
+                    f"the {hd[_HD03]} coverage begins ({cov.effective_from.isoformat()}) after "
+                    f"the date of death ({death.isoformat()}): nothing billed",
+                    cov.effective_from.strftime("%Y%m%d"),
+                    pos=hd[_POS],
+                )
 
     def close_dependent_row(self, person: _Person) -> None:
         row: CensusDependent = person.row
         lines = row.lines
         start = end = None
         all_ended = bool(person.coverages)
+        fill = self.member_dates(person)
         for hd in person.coverages:
+            cov = hd[_COV]
+            if fill is not None or (
+                cov.effective_to is not None and cov.effective_to == cov.effective_from
+            ):
+                self.settle_line(hd, fill)
             if hd[_HD01] != "030":
                 self.check_dates(hd)
-            cov = hd[_COV]
             if cov.line is not None:
                 lines.add(cov.line)
             begins, ends = cov.effective_from, cov.effective_to
@@ -1133,33 +1608,95 @@ class _Reader:
                 all_ended = False
             elif end is None or ends > end:
                 end = ends
-        row.effective_from = start or person.dates.get("356")
+        dates = person.dates
+        row.effective_from = start or dates.get("356") or dates.get("348")
         if all_ended:
             row.effective_to = end
         elif person.maintenance is _TERM:
-            row.effective_to = person.dates.get("303") or person.dates.get("357")
+            row.effective_to = (
+                person.death or dates.get("303") or dates.get("349") or dates.get("357")
+            )
             if row.effective_to is None:
                 self.error(
                     "INS03",
-                    "a dependent's termination needs its last covered day (DTP*349 or DTP*303)",
+                    "a dependent's termination needs its last covered day (DTP*349, DTP*357 or "
+                    "DTP*303)",
                     "024",
                     pos=person.pos,
                     segment="INS",
                     loop="2000",
                     ik4="I12",
                 )
-        if person.valid and person.family is not None:
-            person.family.row.dependents.append(row)
+        row.maintenance = person.maintenance
+        row.maintenance_date = self.maintenance_date(person, report=False)
+        family = person.family
         person.family = None
+        if not person.valid:
+            return
+        if family is not None:
+            family.row.dependents.append(row)
+        else:
+            self.hold(person, row)
+
+    def hold(self, person: _Person, row: CensusDependent) -> None:
+        """A dependent loop with no subscriber loop before it in its transaction set: a
+        change file's dependent-only maintenance (a dependent added, changed or ended while
+        the subscriber is not). It joins the subscriber's row when that loop came in an
+        earlier set of the file (one ST per person), else a `dependents_only` row naming the
+        subscriber by the dependent's REF*0F (whether that subscriber is enrolled is the
+        diff's question). A full file lists every dependent under its subscriber."""
+        employee_id = person.employee_id
+        if not employee_id:
+            self.error(
+                "REF",
+                "a dependent sent without its subscriber's INS loop needs REF*0F with the "
+                "subscriber's identifier",
+                pos=person.pos,
+                segment="REF",
+                loop="2000",
+                ik3="3",
+                ik4=None,
+            )
+            return
+        if self.census.kind is _SNAPSHOT:
+            self.error(
+                "INS01",
+                "a dependent comes before any subscriber in this transaction set: a full file "
+                "(BGN08 4) lists each dependent under its subscriber's INS loop",
+                "N",
+                pos=person.pos,
+                segment="INS",
+                loop="2000",
+                ik3="2",
+                ik4=None,
+            )
+            return
+        rows = self.rows_by_id.get(employee_id)
+        if rows:
+            rows[-1].dependents.append(row)
+            return
+        held = self.held.get(employee_id)
+        if held is None:
+            holder = CensusMember(person.where, employee_id, "", "", None, dependents_only=True)
+            self.census.members.append(holder)
+            self.held[employee_id] = (holder, person.where, person.pos)
+        else:
+            holder = held[0]
+        holder.dependents.append(row)
 
     def close_subscriber_row(self, person: _Person) -> None:
         row: CensusMember = person.row
         medical = person.medical
         d303 = person.dates.get("303")
+        fill = self.member_dates(person)
         append = row.coverages.append
         for hd in person.coverages:
             cov = hd[_COV]
             maint = hd[_HD01]
+            if fill is not None or (
+                cov.effective_to is not None and cov.effective_to == cov.effective_from
+            ):
+                self.settle_line(hd, fill)
             if maint != "030":
                 self.check_dates(hd)
                 if maint == "001" and d303 and hd[_D303] is None:
@@ -1177,21 +1714,23 @@ class _Reader:
         else:
             row.maintenance_date = self.maintenance_date(person)
 
-    def maintenance_date(self, person: _Person) -> date | None:
+    def maintenance_date(self, person: _Person, *, report: bool = True) -> date | None:
         dates = person.dates
+        if person.death is not None:
+            return person.death
         if dates.get("303"):
             return dates["303"]
         maintenance = person.maintenance
         coverages = [hd for hd in person.coverages if hd[_COV] is not None]
         if maintenance is _TERM:
             ends = [hd[_COV].effective_to for hd in coverages if hd[_COV].effective_to]
-            day = max(ends) if ends else dates.get("357")
-            if day is None:
+            day = max(ends) if ends else (dates.get("349") or dates.get("357"))
+            if day is None and report:
                 self.error(
                     "INS03",
-                    "a termination needs its last covered day (DTP*349 on the coverage, or "
-                    "DTP*303)",
-                    "024",
+                    "a termination needs its last covered day (DTP*349 on the coverage, "
+                    "DTP*357 or DTP*303)",
+                    person.code,
                     pos=person.pos,
                     segment="INS",
                     loop="2000",
@@ -1202,23 +1741,25 @@ class _Reader:
             starts = [
                 hd[_COV].effective_from
                 for hd in coverages
-                if hd[_COV].effective_from and hd[_HD01] != "024"
+                if hd[_COV].effective_from and hd[_HD01] not in _HD_ENDING
             ]
-            return min(starts) if starts else dates.get("356")
+            return min(starts) if starts else (dates.get("356") or dates.get("348"))
         if maintenance is _CHANGE:
             changed = [hd for hd in coverages if hd[_HD01] != "030"]
-            days = [hd[_COV].effective_from for hd in changed if hd[_HD01] != "024"]
+            days = [hd[_COV].effective_from for hd in changed if hd[_HD01] not in _HD_ENDING]
             days = [d for d in days if d]
             if days:
                 return min(days)
-            ended = [hd[_COV].effective_to for hd in changed if hd[_HD01] == "024"]
+            ended = [hd[_COV].effective_to for hd in changed if hd[_HD01] in _HD_ENDING]
             ended = [d for d in ended if d]
             return max(ended) if ended else None
         return None
 
     def close_family(self) -> None:
-        """End a subscriber's group of INS loops: tiers the coverage level leaves open (E1D,
-        TWO...) are read from the dependents listed on each line."""
+        """End a subscriber's group of INS loops: a member sent again in a change file is
+        named (rows apply in the order sent; an exact repeat changes nothing new), and tiers
+        the coverage level leaves open (E1D, TWO...) are read from the dependents listed on
+        each line."""
         self.close_person()
         subscriber = self.subscriber
         if subscriber is None:
@@ -1226,6 +1767,11 @@ class _Reader:
         self.subscriber = None
         dependents = subscriber.dependents
         subscriber.dependents = None  # no cycles: the reader's scaffolding is freed at once
+        employee_id = subscriber.employee_id
+        if employee_id and self.census.kind is not _SNAPSHOT:
+            rows = self.rows_by_id.get(employee_id)
+            if rows is not None and len(rows) > 1 and rows[-1] is subscriber.row:
+                self.repeated(subscriber, rows)
         if not subscriber.open_tier:
             return
         for hd in subscriber.coverages:
@@ -1245,6 +1791,30 @@ class _Reader:
             elif children:
                 cov.tier = _EC
 
+    def repeated(self, subscriber: _Person, rows: list[CensusMember]) -> None:
+        """The same member again in a change file (an add, a term, the add again): each row
+        applies in the order sent, and a person should see it."""
+        employee_id = subscriber.employee_id
+        at = f"{subscriber.where} (employee {employee_id}), segment {subscriber.pos}"
+        sent = _as_sent(rows[-1])
+        for earlier in rows[:-1]:
+            if _as_sent(earlier) == sent:
+                self.warning(
+                    "INS",
+                    f"employee {employee_id} is sent again exactly as at {earlier.source_row}: "
+                    "rows are applied in the order sent",
+                    employee_id,
+                    at=at,
+                )
+                return
+        self.warning(
+            "INS",
+            f"employee {employee_id} is listed more than once (first at {rows[0].source_row}): "
+            "rows are applied in the order sent",
+            employee_id,
+            at=at,
+        )
+
     # -- the run ------------------------------------------------------------------------------
 
     def fast_spec(self, el: list[str]) -> tuple | date | None:
@@ -1257,7 +1827,7 @@ class _Reader:
             maint, code, plan, level = el[1], el[3], el[4], el[5]
             line = _LINES.get(code)
             tier = _TIERS.get(level)
-            if line is None or tier is None or maint not in _HD_MAINTENANCE:
+            if line is None or tier is None or maint not in _HD_MAINTENANCE or ";" in plan:
                 return None
             return (line, plan or None, tier, maint, code, level)
         if len(el) == 4 and el[1] == "348" and el[2] == "D8":
@@ -1271,7 +1841,16 @@ class _Reader:
         except _EnvelopeError as exc:
             self.file_error(exc.column, exc.message, exc.value, located=False)
             return self.census
+        width = len(separators.element.join(isa))
         self.isa = isa = [value.strip() for value in isa]
+        if width != _ISA_WIDTH:
+            self.file_warning(
+                "ISA",
+                f"the ISA header is not fixed width ({width} characters before its "
+                f"terminator, the standard's {_ISA_WIDTH}): read by its separators",
+                str(width),
+                row="segment 1 of the file",
+            )
         detail = self.census.detail
         detail.update(
             {
@@ -1289,7 +1868,14 @@ class _Reader:
                 },
             }
         )
-        body, term = _normalise(text, separators)
+        body, term, repaired = _normalise(text, separators)
+        for line_no, segment in repaired:
+            self.file_warning(
+                segment[:3],
+                f"the {segment[:3]} segment ends at the line break without its terminator "
+                f"{separators.segment!r}: read as ended there",
+                row=f"line {line_no} of the file",
+            )
         sep = separators.element
         handlers = self.handlers
         count = 0
@@ -1352,26 +1938,79 @@ class _Reader:
         self.finish()
         return self.census
 
+    def check_full_file_of_adds(self) -> None:
+        """A full file (BGN08 4) whose every subscriber is an add (INS03 021) comes from a
+        generator that did not follow the guide (a full file lists members as 030): read as a
+        snapshot it would end everyone it leaves out, read as changes it is not what it says.
+        Refused, every such set rejected in the 999."""
+        full = [st for st in self.sets if st["kind"] == _SNAPSHOT.value]
+        subscribers = sum(st["subscribers"] for st in full)
+        if not subscribers or sum(st["adds"] for st in full) != subscribers:
+            return
+        first = full[0]
+        self.errors.append(
+            RowError(
+                f"ST {first['control']}, segment {first['bgn']}",
+                "BGN08",
+                "a full file (BGN08 4) in which every subscriber is an add (INS03 021): its "
+                "generator did not follow the guide (a full file lists members as 030); send "
+                "adds in a change file (BGN08 2)",
+                self.source,
+                "4",
+            )
+        )
+        for st in full:
+            st["errors"] += 1
+            st["notes"].append(
+                {
+                    "segment": "BGN",
+                    "position": st["bgn"],
+                    "loop": "",
+                    "code": "8",
+                    "element": 8,
+                    "element_code": "7",
+                }
+            )
+            if not st["set_errors"]:
+                st["set_errors"].append("5")
+            st["accepted"] = False
+
     def finish(self) -> None:
         census, detail = self.census, self.census.detail
+        self.check_full_file_of_adds()
         versions = [g["version"] for g in self.groups if g["version"]]
         detail["version"] = versions[0] if versions else None
         detail["group_control"] = self.groups[0]["control"] if self.groups else None
-        detail["functional_groups"] = self.groups
+        detail["functional_groups"] = [
+            {k: v for k, v in group.items() if k not in ("position", "guide_unknown")}
+            for group in self.groups
+        ]
         detail["transaction_sets"] = [
             {key: st[key] for key in ("control", "group", "group_index", "implementation", "kind")}
             | {
                 "accepted": st["accepted"],
                 "errors": st["errors"],
+                "warned": st["warned"],
                 "subscribers": st["subscribers"],
                 "dependents": st["dependents"],
                 "set_errors": st["set_errors"],
+                "set_warnings": st["set_warnings"],
                 "notes": st["notes"],
             }
             for st in self.sets
         ]
         detail["group_policy_numbers"] = sorted(self.policy_numbers - {""})
         detail["master_policy_numbers"] = sorted(self.master_policies - {""})
+        if self.premiums:
+            detail["reported_premiums"] = self.premiums
+            total = sum((D(p["amount"]) for p in self.premiums), Decimal(0))
+            self.file_warning(
+                "AMT",
+                f"the file states premiums (AMT*P3: {len(self.premiums)} figures, {total} in "
+                "all): advisory, the portal bills from its own rates and the review compares "
+                "them",
+                row=None,
+            )
         share_equal_coverages(census.members)
         if not self.sets:
             self.file_error("ST", "the file has no 834 transaction set", located=False)
@@ -1387,6 +2026,9 @@ class _Reader:
             detail["control_total_members"] = summed("TO")
 
 
+_ISA_WIDTH = 105  # "ISA" and 16 fixed-width elements with their separators, before the terminator
+
+
 def _iso(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
@@ -1396,130 +2038,23 @@ def read_834(data: bytes, source: str) -> CensusFile:
 
     `kind` is SNAPSHOT for a full file (BGN08 4 or RX) and CHANGE for a change file (BGN08 2);
     `as_of` is the first transaction set's creation date (BGN03). Salaries are annual dollars
-    (Decimal, half-up to the cent), life volumes dollars, coverage end dates inclusive. Never
-    raises for bad content: every problem is in `errors`, and `detail["transaction_sets"]`
-    says per ST02 whether the set was accepted (with the notes a 999 reports)."""
+    (Decimal, half-up to the cent), life volumes dollars, coverage end dates inclusive (a line
+    cancelled from inception ends the day before it begins). Never raises for any bytes:
+    every problem is in `errors` (the file changes nothing) or `warnings` (read as the sender
+    meant it), and `detail["transaction_sets"]` says per ST02 whether the set was accepted
+    (with the notes a 999 reports)."""
     # The reader builds millions of small objects and frees none until the end: the cyclic
     # collector would rescan them again and again (a quarter of the time on 100,000
     # subscribers) to find nothing, so it is paused for the read (and what it built is then
     # handed to the oldest generation: see collector_paused).
     with collector_paused():
-        return _Reader(source).run(data)
-
-
-# --- 999 acknowledgment ----------------------------------------------------------------------
-
-
-def acknowledgement_999(
-    census_file: CensusFile,
-    data: bytes,
-    *,
-    control_number: int | None = None,
-    now: datetime | None = None,
-) -> str:
-    """The 999 implementation acknowledgment (005010X231A1) answering the interchange `data`
-    that `census_file` was read from: one ST*999 per functional group, with AK2/IK5 per 834
-    transaction set (A accepted, R rejected), IK3/IK4 for each located error and AK9 (A, P
-    partially accepted, R). Written with the received file's separators and line breaks.
-
-    A 4010 file is answered with a 999 too (decision: one acknowledgment format to maintain;
-    AK1 quotes the 4010 version and AK2 has no AK203 since 4010 sets carry no ST03). The
-    interchange and group control numbers default to the received ISA13 (the answer travels
-    the other way, so it does not collide with the sender's numbering); pass `control_number`
-    to use our own sequence. Raises ValidationFailed when `data` has no usable ISA header."""
-    text = _decode(data)
-    try:
-        separators, isa = _read_isa(text)
-    except _EnvelopeError as exc:
-        raise ValidationFailed(f"cannot acknowledge this file: {exc.message}") from None
-    isa = [value.strip() for value in isa]
-    e, c = separators.element, separators.component
-    terminator = separators.segment + separators.suffix
-    repetition = separators.repetition or next(
-        ch for ch in "^!|{}" if ch not in (e, c, separators.segment)
-    )
-    now = now or datetime.now()
-    if control_number is None:
-        control_number = int(isa[13]) if isa[13].isdigit() else 1
-    detail = census_file.detail
-    sets = detail.get("transaction_sets", [])
-    out: list[list[str]] = [
-        [
-            "ISA",
-            "00",
-            " " * 10,
-            "00",
-            " " * 10,
-            isa[7] or "ZZ",
-            isa[8].ljust(15)[:15],
-            isa[5] or "ZZ",
-            isa[6].ljust(15)[:15],
-            now.strftime("%y%m%d"),
-            now.strftime("%H%M"),
-            repetition,
-            "00501",
-            f"{control_number:09d}",
-            "0",
-            isa[15] if isa[15] in ("P", "T") else "P",
-            c,
-        ],
-        [
-            "GS",
-            "FA",
-            "",
-            "",
-            now.strftime("%Y%m%d"),
-            now.strftime("%H%M"),
-            str(control_number),
-            "X",
-            ACK_VERSION,
-        ],
-    ]
-    groups = detail.get("functional_groups", [])
-    if groups:
-        out[1][2], out[1][3] = groups[0]["receiver"], groups[0]["sender"]
-    for index, group in enumerate(groups):
-        st_control = f"{index + 1:04d}"
-        body = [
-            ["ST", "999", st_control, ACK_VERSION],
-            ["AK1", "BE", group["control"], group["version"]],
-        ]
-        members = [st for st in sets if st["group_index"] == index]
-        accepted = 0
-        for st in members:
-            ak2 = ["AK2", "834", st["control"]]
-            if st.get("implementation"):
-                ak2.append(st["implementation"])
-            body.append(ak2)
-            for note in st["notes"]:
-                loop = "" if note["loop"] in ("", "HEADER") else note["loop"]
-                body.append(["IK3", note["segment"], str(note["position"]), loop, note["code"]])
-                if "element" in note:
-                    body.append(["IK4", str(note["element"]), "", note["element_code"]])
-            if st["accepted"]:
-                accepted += 1
-                body.append(["IK5", "A"])
-            else:
-                body.append(["IK5", "R", *(st["set_errors"] or ["5"])[:5]])
-        group_errors = group["group_errors"]
-        received = len(members)
-        if group_errors or accepted == 0:
-            code = "R"
-        elif accepted == received:
-            code = "A"
-        else:
-            code = "P"
-        declared = group["declared_sets"] if group["declared_sets"] is not None else received
-        body.append(["AK9", code, str(declared), str(received), str(accepted), *group_errors[:5]])
-        body.append(["SE", str(len(body) + 1), st_control])
-        out.extend(body)
-    out.append(["GE", str(len(groups)), str(control_number)])
-    out.append(["IEA", "1", f"{control_number:09d}"])
-    return "".join(_trim(segment, e) + terminator for segment in out)
-
-
-def _trim(elements: list[str], sep: str) -> str:
-    """A segment without trailing empty elements (X12 forbids trailing separators)."""
-    while len(elements) > 1 and elements[-1] == "":
-        elements = elements[:-1]
-    return sep.join(elements)
+        reader = _Reader(source)
+        try:
+            return reader.run(data)
+        except Exception:  # a file must never stop an upload: refuse it, and log the cause
+            _log.exception("the 834 reader stopped at segment %s of %s", reader.seg_no, source)
+            census = CensusFile(source=source, file_format=UploadFormat.X12_834)
+            census.errors.append(
+                RowError(f"segment {reader.seg_no} of the file", None, _UNREADABLE, source)
+            )
+            return census
