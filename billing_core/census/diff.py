@@ -44,6 +44,7 @@ from billing_core.errors import RowError
 from billing_core.models import (
     BenefitClass,
     BillingSubgroup,
+    CensusColumnMapping,
     Coverage,
     Dependent,
     EmployerGroup,
@@ -217,6 +218,7 @@ class CensusDiff:
     warnings: list[RowError] = field(default_factory=list)  # applied as read; a person looks
     enrolled_employees: int = 0
     kind_guessed: bool = False
+    unknown_plans: list[str] = field(default_factory=list)  # plan values no plan answers to
 
     @property
     def ending_by_absence(self) -> int:
@@ -413,6 +415,12 @@ class _Enrollment:
         self.class_ids = {code: c.id for code, c in self.classes.items()}
         self.subgroup_ids = {code: s.id for code, s in self.subgroups.items()}
         self._plans_for: dict[tuple, tuple[Plan | str, int | None]] = {}
+        saved = session.scalar(
+            select(CensusColumnMapping.plan_aliases).where(CensusColumnMapping.group_id == group.id)
+        )
+        self.plan_aliases: dict[str, str] = saved or {}
+        self._plan_names: dict[str, Plan | None] | None = None
+        self.unknown_plans: set[str] = set()
 
     def _held_signature(self, connection):
         """Per member, its coverages in force as one text: "plan:tier:volume" per coverage,
@@ -544,6 +552,22 @@ class _Enrollment:
         """The member's coverages in force on `as_of`, by line (read by `load_in_force`)."""
         return self.coverages.get(member.id, {})
 
+    def named_plan(self, text: str) -> Plan | None:
+        """The group's plan a file names: by its code, by the name the employer sees on
+        their own pages, or by an alias the group keeps (CensusColumnMapping.plan_aliases),
+        each compared folded (case, spaces, punctuation)."""
+        if self._plan_names is None:
+            names: dict[str, Plan | None] = {}
+            for plan in self.plans:
+                names[fold_plan_name(plan.code)] = plan
+            for plan in self.plans:
+                names.setdefault(fold_plan_name(plan.name), plan)
+            by_code = {fold_plan_name(p.code): p for p in self.plans}
+            for alias, code in self.plan_aliases.items():
+                names.setdefault(fold_plan_name(alias), by_code.get(fold_plan_name(code)))
+            self._plan_names = names
+        return self._plan_names.get(fold_plan_name(text))
+
     def plan_for(
         self, coverage: CensusCoverage, class_code: str | None, on: date
     ) -> tuple[Plan | str, int | None]:
@@ -558,10 +582,15 @@ class _Enrollment:
 
     def _plan_for(self, coverage: CensusCoverage, class_code: str | None, on: date) -> Plan | str:
         if coverage.plan_code:
-            for plan in self.plans:
-                if plan.code.lower() == coverage.plan_code.lower():
-                    return plan
-            return f"no plan {coverage.plan_code!r} in this group"
+            plan = self.named_plan(coverage.plan_code)
+            if plan is not None:
+                return plan
+            self.unknown_plans.add(coverage.plan_code)
+            names = ", ".join(sorted(f"{p.code} ({p.name})" for p in self.plans))
+            return (
+                f"no plan {coverage.plan_code!r} in this group (its plans: {names}); "
+                "map the name to one of them on the upload page"
+            )
         candidates = [
             p
             for p in self.plans
@@ -581,6 +610,12 @@ class _Enrollment:
 
 
 _member_fields = attrgetter(*MEMBER_FIELDS)
+
+
+def fold_plan_name(text: str) -> str:
+    """A plan name as compared: lower case, letters and digits only ("Blue PPO-1000" and
+    "blue ppo 1000" are one name)."""
+    return "".join(ch for ch in text.casefold() if ch.isalnum())
 
 
 def _name_key(person) -> tuple:
@@ -943,6 +978,7 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
                 [],
                 [_ended(c, enrollment, line, last_day) for line, c in current.items()],
             )
+    result.unknown_plans = sorted(enrollment.unknown_plans)
     changed = {e.member_id for e in entries if e.kind is not ChangeKind.UNCHANGED}
     unchanged = {e.member_id for e in entries if e.kind is ChangeKind.UNCHANGED} - changed
     loader.waves = [sorted(changed - {None}), sorted(unchanged - {None})]

@@ -142,6 +142,7 @@ def keep_refused(
     errors: list[RowError],
     *,
     uploaded_by: User,
+    mapping: ColumnMap | None = None,
 ) -> Upload:
     """Keep a refused file for the record (REJECTED, with how many problems): nothing from it
     is applied, it never counts as the group's latest upload, and its sender can discard it.
@@ -170,6 +171,7 @@ def keep_refused(
         session.add(upload)
     upload.row_count = census.employee_count + census.dependent_count
     upload.error_count = len(errors)
+    upload.column_mapping = dict(mapping) if mapping is not None else None
     session.flush()
     return upload
 
@@ -455,6 +457,63 @@ def remember_mapping(
     return row
 
 
+def remember_plan_aliases(
+    session: Session, group_id: int, aliases: dict[str, str], *, actor: User
+) -> dict[str, str]:
+    """Keep the group's own names for its plans (a file's plan value -> the plan's code), so
+    the next file naming a plan that way reads at once. Only the group's plan codes are
+    kept; a blank choice is skipped. Returns what was kept."""
+    from billing_core.models import Plan
+
+    codes = {
+        code.casefold(): code
+        for code in session.scalars(select(Plan.code).where(Plan.group_id == group_id))
+    }
+    kept = {
+        value.strip(): codes[code.strip().casefold()]
+        for value, code in aliases.items()
+        if value.strip() and code and code.strip().casefold() in codes
+    }
+    if not kept:
+        raise BillingError("choose one of the group's plans for each name you want to keep")
+    row = saved_mapping(session, group_id)
+    if row is None:
+        row = CensusColumnMapping(group_id=group_id, mapping={})
+        session.add(row)
+    row.plan_aliases = {**(row.plan_aliases or {}), **kept}  # a new dict: JSON is not tracked
+    row.updated_by_id = actor.id
+    row.updated_at = utcnow()
+    session.flush()
+    return kept
+
+
+def group_plans(session: Session, group_id: int) -> list:
+    """The group's plans (code and the name the employer sees), for mapping a file's plan
+    names to them."""
+    from billing_core.models import Plan
+
+    return list(session.scalars(select(Plan).where(Plan.group_id == group_id).order_by(Plan.code)))
+
+
+def recheck_upload(session: Session, upload: Upload, *, actor: User, today: date) -> bool:
+    """Read a kept upload that was refused or is not yet submitted again (after the group's
+    plan names were mapped, say): a refused one that now reads becomes an upload to preview
+    and submit, priced and kept like any other. Returns whether it reads now."""
+    if upload.status not in (UploadStatus.REJECTED, UploadStatus.RECEIVED):
+        raise BillingError(f"{upload.original_filename} is {upload.status.value}; it cannot change")
+    census, diff = upload_diff(session, upload, today)
+    errors = census.errors + diff.errors
+    upload.error_count = len(errors)
+    upload.row_count = census.employee_count + census.dependent_count
+    if errors:
+        session.flush()
+        return False
+    upload.status = UploadStatus.RECEIVED
+    session.flush()
+    upload_impact(session, upload, diff, actor=actor, today=today, keep=True)
+    return True
+
+
 def read_with_columns(
     data: bytes,
     filename: str,
@@ -523,8 +582,9 @@ def check_upload(
     )
     if census.errors:
         kept = keep_refused(
-            session, group, data, filename, census, census.errors, uploaded_by=uploaded_by
-        )
+            session, group, data, filename, census, census.errors, uploaded_by=uploaded_by,
+            mapping=columns.mapping if columns else None,
+        )  # fmt: skip
         return Check(
             census, columns, f"{filename} was refused; nothing from it was applied",
             census.errors, rejected=kept, warnings=census.warnings,
@@ -537,8 +597,9 @@ def check_upload(
         )  # fmt: skip
     except ValidationFailed as refused:
         kept = keep_refused(
-            session, group, data, filename, census, refused.errors, uploaded_by=uploaded_by
-        )
+            session, group, data, filename, census, refused.errors, uploaded_by=uploaded_by,
+            mapping=columns.mapping if columns else None,
+        )  # fmt: skip
         return Check(
             census, columns, str(refused.args[0]), refused.errors,
             rejected=kept, warnings=census.warnings + refused.warnings,

@@ -91,3 +91,23 @@ class MappingForm(FlaskForm):
 
 class UploadDecisionForm(FlaskForm):
     """A sender's decision on a kept upload (read it as, confirm, discard): the CSRF token."""
+
+
+class PlanNameForm(Form):
+    """One plan value a file wrote and the group's plan it means ("" to leave it)."""
+
+    value = HiddenField()
+    plan = SelectField(choices=[], validate_choice=False)
+
+
+class PlanNamesForm(FlaskForm):
+    """The plan names of a file mapped to the group's plans, remembered for the group."""
+
+    plans = FieldList(FormField(PlanNameForm))
+
+    def aliases(self) -> dict[str, str]:
+        return {
+            entry.form.value.data: entry.form.plan.data
+            for entry in self.plans.entries
+            if entry.form.value.data and entry.form.plan.data
+        }

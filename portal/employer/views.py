@@ -30,12 +30,15 @@ from billing_core.census.uploads import (
     confirm_complete_list,
     discard_upload,
     find_upload,
+    group_plans,
     group_uploads,
     preview_upload,
     problem_rows,
     problems_csv,
     read_as,
+    recheck_upload,
     remap_upload,
+    remember_plan_aliases,
     saved_mapping,
     submit_and_remember,
     upload_columns,
@@ -49,7 +52,13 @@ from billing_core.models import Invoice
 from billing_core.models.enums import InvoiceStatus, JobStatus, Role, UploadKind, UploadStatus
 from portal import invoice_pages, statement_pages
 from portal.employer import bp
-from portal.employer.forms import FIELD_CHOICES, MappingForm, UploadDecisionForm, UploadForm
+from portal.employer.forms import (
+    FIELD_CHOICES,
+    MappingForm,
+    PlanNamesForm,
+    UploadDecisionForm,
+    UploadForm,
+)
 from portal.extensions import db_session, htmx
 from portal.web import load_group, my_groups, render_page_or_fragment, role_required, today
 
@@ -360,6 +369,7 @@ def _upload_context(scope, upload, check: Check) -> dict:
         "editable": upload.status is UploadStatus.RECEIVED and scope.subgroup_ids is None,
         "may_decide": scope.subgroup_ids is None,
         "retro": [],
+        "group_plans": group_plans(db_session(), scope.group.id),
         "open_columns": bool(htmx),
     }
 
@@ -537,13 +547,13 @@ def _upload_action(group_id: int, upload_id: int, act, done: str):
         abort(400)
     session = db_session()
     try:
-        act(session, upload)
+        said = act(session, upload)
     except BillingError as error:
         session.rollback()
         flash(str(error), "error")
         return redirect(detail, 303)
     session.commit()
-    flash(done.format(name=upload.original_filename), "success")
+    flash(said or done.format(name=upload.original_filename), "info" if said else "success")
     return redirect(detail, 303)
 
 
@@ -574,6 +584,29 @@ def upload_confirm_complete_list(group_id: int, upload_id: int):
             session, upload, actor=current_user, today=today()
         ),
         "You confirmed {name} is your complete list; you can submit it now.",
+    )
+
+
+@bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/plans")
+@role_required(Role.EMPLOYER)
+def upload_plan_names(group_id: int, upload_id: int):
+    """The sender maps the plan names their file writes to the group's plans: remembered for
+    the group, and the file read again with them."""
+    form = PlanNamesForm()
+
+    def remember_and_recheck(session, upload):
+        if not form.validate_on_submit():
+            raise BillingError("choose one of the group's plans for each name")
+        remember_plan_aliases(session, upload.group_id, form.aliases(), actor=current_user)
+        if not recheck_upload(session, upload, actor=current_user, today=today()):
+            return "The plan names are remembered; the file still has problems, listed below."
+        return None
+
+    return _upload_action(
+        group_id,
+        upload_id,
+        remember_and_recheck,
+        "Plan names remembered for your group: {name} reads now; check what it changes.",
     )
 
 

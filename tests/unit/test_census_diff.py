@@ -124,9 +124,25 @@ def test_a_plan_that_cannot_be_told_is_an_error_not_a_guess(session, enrolled):
     named = _row(ann, None, coverages=[CensusCoverage(DENTAL, plan_code=plan.code, tier=Tier.FAM)])
     wrong = _row(bob, None, coverages=[CensusCoverage(DENTAL, plan_code="NOPE", tier=Tier.EE)])
     diff = diff_census(session, group, _file(named, wrong), AS_OF)
-    assert [str(e) for e in diff.errors] == [
-        "census.csv, row 2, column dental: no plan 'NOPE' in this group"
-    ]
+    [error] = diff.errors
+    # The message now lists the group's plans and says where to map the name (issue 15).
+    assert str(error).startswith("census.csv, row 2, column dental: no plan 'NOPE' in this group")
+    assert f"{plan.code} (Dental PPO)" in error.message and "upload page" in error.message
+    assert diff.unknown_plans == ["NOPE"]
+
+
+def test_a_plan_is_found_by_its_code_its_name_or_the_groups_alias(session, enrolled):
+    from billing_core.models import CensusColumnMapping
+
+    group, plan, ann, bob = enrolled
+    session.add(
+        CensusColumnMapping(group_id=group.id, mapping={}, plan_aliases={"Den 2": plan.code})
+    )
+    session.flush()
+    for text in (plan.code.lower(), "dental ppo", "DENTAL-PPO", "den 2", "DEN2"):
+        row = _row(ann, None, coverages=[CensusCoverage(DENTAL, plan_code=text, tier=Tier.FAM)])
+        diff = diff_census(session, group, _file(row, _row(bob)), AS_OF)
+        assert diff.errors == [] and diff.counts["unchanged"] == 2, text
 
 
 def test_a_change_in_a_full_file_is_not_backdated_to_the_original_start(session, enrolled):

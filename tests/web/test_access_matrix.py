@@ -120,6 +120,11 @@ MATRIX = {
         UPLOAD_A,
         expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
     ),
+    "employer.upload_plan_names": (
+        "POST",
+        UPLOAD_A,
+        expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
+    ),
     "employer.upload_discard": (
         "POST",
         UPLOAD_A,

@@ -62,9 +62,7 @@ def test_a_one_row_new_hire_file_with_the_default_kind_ends_nobody(client, sessi
     assert "would end coverage" not in page
 
 
-def test_a_full_file_missing_most_employees_waits_for_its_sender(
-    client, session, corpus, login_as
-):
+def test_a_full_file_missing_most_employees_waits_for_its_sender(client, session, corpus, login_as):
     group, url, token = corpus
     text = _roster([1, 2, 3])  # the complete list would be 15
     page = _post(client, url, token, "roster.csv", text, kind="snapshot").get_data(as_text=True)
@@ -156,3 +154,35 @@ def test_the_cli_import_asks_for_the_complete_list_too(web_app, session, tmp_pat
     passed = runner.invoke(args=[*args, "--complete-list"])
     assert passed.exit_code == 0, passed.output
     assert json.loads(passed.output)["applied"]["members_termed"] == 12
+
+
+def test_plans_by_the_names_employers_see_and_the_groups_own_aliases(client, session, corpus):
+    group, url, token = corpus
+    by_name = HEADER + "N-1,Nia,Newhire,03/04/1994,blue ppo 1000,EE\n"
+    page = _post(client, url, token, "by name.csv", by_name).get_data(as_text=True)
+    assert "was refused" not in page and "Adds" in page
+    assert session.scalar(
+        select(Upload).where(Upload.original_filename == "by name.csv")
+    ).status is (UploadStatus.RECEIVED)
+
+    odd = HEADER + "N-2,Ona,Other,05/06/1990,Gold Plus,EE\n"
+    refused = _post(client, url, token, "odd.csv", odd).get_data(as_text=True)
+    assert "no plan &#39;Gold Plus&#39; in this group" in refused
+    upload = session.scalar(select(Upload).where(Upload.original_filename == "odd.csv"))
+    assert upload.status is UploadStatus.REJECTED
+    detail = client.get(f"{url}/{upload.id}").get_data(as_text=True)
+    assert "Plans your file names that we do not know" in detail
+    assert 'name="plans-0-value" value="Gold Plus"' in detail
+    mapped = client.post(
+        f"{url}/{upload.id}/plans",
+        data={"csrf_token": token, "plans-0-value": "Gold Plus", "plans-0-plan": "MED-PPO"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "Plan names remembered for your group: odd.csv reads now" in mapped
+    session.refresh(upload)
+    assert upload.status is UploadStatus.RECEIVED and upload.error_count == 0
+
+    # The group's next file naming the plan that way reads at once.
+    again = HEADER + "N-3,Oli,Again,07/08/1991,GOLD-PLUS,EE\n"
+    page = _post(client, url, token, "again.csv", again).get_data(as_text=True)
+    assert "was refused" not in page
