@@ -23,6 +23,7 @@ from billing_core.census.processing import (
     reads_in_background,
     record_failure,
 )
+from billing_core.census.template import census_template
 from billing_core.census.uploads import (
     Check,
     acknowledgement_for,
@@ -296,6 +297,22 @@ def _posted_file_check(group_id: int):
     if scope.subgroup_ids is not None:
         return scope, None, _limited(scope, group_id)
     return scope, form, None
+
+
+@bp.get("/groups/<int:group_id>/uploads/template.xlsx")
+@role_required(Role.EMPLOYER)
+def upload_template(group_id: int):
+    """The group's census template: the columns the portal reads, the people covered now
+    (SSNs masked; a location's contact gets their locations only), the plans by name."""
+    scope = load_group(group_id)
+    data = census_template(db_session(), scope.group.id, today(), scope.subgroup_ids)
+    response = _download(
+        data,
+        f"{scope.group.group_number} census template.xlsx",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    response.headers["Cache-Control"] = "no-store, private"  # names and birth dates
+    return response
 
 
 @bp.post("/groups/<int:group_id>/uploads/problems.csv")

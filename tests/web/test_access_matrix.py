@@ -120,6 +120,7 @@ MATRIX = {
         UPLOAD_A,
         expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
     ),
+    "employer.upload_template": ("GET", {"group_id": "A"}, EMPLOYER_A),
     "employer.upload_plan_names": (
         "POST",
         UPLOAD_A,

@@ -186,3 +186,42 @@ def test_plans_by_the_names_employers_see_and_the_groups_own_aliases(client, ses
     again = HEADER + "N-3,Oli,Again,07/08/1991,GOLD-PLUS,EE\n"
     page = _post(client, url, token, "again.csv", again).get_data(as_text=True)
     assert "was refused" not in page
+
+
+def test_the_census_template_lists_the_group_and_reads_back_as_no_change(client, session, corpus):
+    from openpyxl import load_workbook
+
+    group, url, token = corpus
+    response = client.get(f"{url}/template.xlsx")
+    assert response.status_code == 200
+    assert "attachment" in response.headers["Content-Disposition"]
+    assert response.headers["Cache-Control"] == "no-store, private"
+    book = load_workbook(io.BytesIO(response.data), read_only=True)
+    census = [tuple(row) for row in book["Census"].iter_rows(values_only=True)]
+    header = census[0]
+    assert header[:7] == (
+        "Employee ID", "Relationship", "First name", "Last name", "Date of birth", "Gender", "SSN"
+    )  # fmt: skip
+    assert "Medical plan" in header and "Dental coverage level" in header
+    first = dict(zip(header, census[1], strict=True))
+    assert first["Employee ID"] == "E1001" and first["SSN"] == "***-**-1001"
+    assert first["Medical plan"] == "Blue PPO 1000" and first["Medical coverage level"] == "FAM"
+    assert [r[1] for r in census[1:4]] == ["Employee", "Spouse", "Child"]
+    assert len(census) == 1 + 15 + 3  # fifteen employees, three dependents
+    assert not any("219-09" in str(cell) for row in census for cell in row)
+    plans = list(book["Plans"].iter_rows(values_only=True))
+    assert ("Medical", "Blue PPO 1000", "MED-PPO", "EE, ES, EC, FAM") in plans
+
+    # Uploaded again as the complete list, unchanged: nothing would change.
+    page = client.post(
+        url,
+        data={
+            "csrf_token": token,
+            "kind": "snapshot",
+            "census_file": (io.BytesIO(response.data), "template.xlsx"),
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert "was refused" not in page, page[page.find("Problems") :][:2000]
+    assert "The file matches enrollment: nothing would change." in page
