@@ -13,7 +13,12 @@ from sqlalchemy.orm import Session
 
 from billing_core.census.diff import diff_census
 from billing_core.census.reader import looks_like_834
-from billing_core.census.uploads import read_with_columns, saved_mapping, upload_impact
+from billing_core.census.uploads import (
+    every_problem,
+    read_with_columns,
+    saved_mapping,
+    upload_impact,
+)
 from billing_core.db import utcnow
 from billing_core.errors import BillingError
 from billing_core.groups import member_counts
@@ -238,7 +243,9 @@ def _process(
     rows = census.employee_count + census.dependent_count
     errors = list(census.errors)
     diff = None
-    if not errors:
+    if errors:
+        errors, _warnings = every_problem(session, group, census, as_of)
+    else:
         _progress(session, upload, 40, f"Validated {rows:,} rows; comparing with enrollment")
         diff = diff_census(session, group, census, as_of)
         errors = list(diff.errors)

@@ -133,6 +133,19 @@ def _put_away_refused(session: Session, group: EmployerGroup, digest: str, actor
         refused.discarded_at, refused.discarded_by_id = utcnow(), actor.id
 
 
+def every_problem(
+    session: Session, group: EmployerGroup, census: CensusFile, as_of: date
+) -> tuple[list[RowError], list[RowError]]:
+    """Every error and warning of a file in one round: what the reader found, and what the
+    rows that did read find against enrollment (unknown plans, subscribers not enrolled), so
+    the sender fixes everything at once rather than one kind of problem per upload. Writes
+    nothing."""
+    if not census.members:
+        return list(census.errors), list(census.warnings)
+    diff = diff_census(session, group, census, as_of)
+    return census.errors + diff.errors, census.warnings + diff.warnings
+
+
 def keep_refused(
     session: Session,
     group: EmployerGroup,
@@ -581,13 +594,14 @@ def check_upload(
         saved_on=saved.updated_at if saved else None,
     )
     if census.errors:
+        errors, warnings = every_problem(session, group, census, as_of)
         kept = keep_refused(
-            session, group, data, filename, census, census.errors, uploaded_by=uploaded_by,
+            session, group, data, filename, census, errors, uploaded_by=uploaded_by,
             mapping=columns.mapping if columns else None,
         )  # fmt: skip
         return Check(
             census, columns, f"{filename} was refused; nothing from it was applied",
-            census.errors, rejected=kept, warnings=census.warnings,
+            errors, rejected=kept, warnings=warnings,
         )  # fmt: skip
     try:
         received = _keep(
@@ -790,11 +804,9 @@ def upload_problems(
         chosen=chosen,
         saved=upload.column_mapping,
     )
-    if census.errors:
-        return list(census.errors), columns, list(census.warnings)
     group = session.get(EmployerGroup, upload.group_id)
-    diff = diff_census(session, group, census, as_of)
-    return list(diff.errors), columns, census.warnings + diff.warnings
+    errors, warnings = every_problem(session, group, census, as_of)
+    return errors, columns, warnings
 
 
 # ---------------------------------------------------------------------------------------------

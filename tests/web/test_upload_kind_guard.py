@@ -225,3 +225,17 @@ def test_the_census_template_lists_the_group_and_reads_back_as_no_change(client,
     ).get_data(as_text=True)
     assert "was refused" not in page, page[page.find("Problems") :][:2000]
     assert "The file matches enrollment: nothing would change." in page
+
+
+def test_every_kind_of_error_comes_back_in_one_round(client, session, corpus):
+    group, url, token = corpus
+    text = (
+        HEADER
+        + "N-1,Ann,Bad,13/45/1980,MED-PPO,EE\n"  # not a date (the reader)
+        + "N-2,Bea,Plan,05/06/1990,Platinum,EE\n"  # no such plan (against the group)
+    )
+    page = _post(client, url, token, "two.csv", text).get_data(as_text=True)
+    assert "was refused" in page
+    assert "13/45/1980" in page and "no plan &#39;Platinum&#39; in this group" in page
+    upload = session.scalar(select(Upload))
+    assert upload.error_count == 2
