@@ -298,7 +298,7 @@ class InterchangeReader:
         """ISA12 should be the GS08 version's (00501 for 5010, 00401 for 4010); senders leave
         an older one (00200) in front of a 5010 group. Read as GS08 says, once per file."""
         isa12 = self.isa[12]
-        wanted = {"00501": "00501", "00401": "00401"}.get(version[1:6])
+        wanted = version[:5] if version[:5] in ("00501", "00401") else None
         if wanted and isa12 != wanted and not self.isa_version_warned:
             self.isa_version_warned = True
             self.file_warning(

@@ -62,7 +62,7 @@ def interchange(
     bom=False,
     gs_control="905",
 ) -> bytes:
-    head = isa(sep, comp, "^" if version == V5010 else "U", version[1:6], fixed=fixed)
+    head = isa(sep, comp, "^" if version == V5010 else "U", version[:5], fixed=fixed)
     body = [f"GS*BE*ACMEPAYROLL*PREMIUMBILL*20260115*0930*{gs_control}*X*{version}"]
     body += [seg for s in sets for seg in s]
     body += [f"GE*{len(sets)}*{gs_control}", "IEA*1*000000905"]
