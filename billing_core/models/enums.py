@@ -245,6 +245,15 @@ class RefundStatus(enum.StrEnum):
     PAID = "paid"  # money has left: check mailed or Stripe refund succeeded
 
 
+class CreditPolicy(enum.StrEnum):
+    """What happens to a group's unapplied credit when its next invoice is issued: used on
+    that invoice (allocated at issue), or held for a refund (staff refund it; the page says
+    so)."""
+
+    APPLY_TO_NEXT_BILL = "apply_to_next_bill"
+    HOLD_FOR_REFUND = "hold_for_refund"
+
+
 class ShortPayPolicy(enum.StrEnum):
     """What happens to a short payment within tolerance: the invoice counts as paid as billed
     and the difference is written off, or it stays open and carries to the next bill."""

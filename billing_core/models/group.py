@@ -22,6 +22,7 @@ from billing_core.models.enums import (
     BillingFrequency,
     BillingMethod,
     CoverageMonthRule,
+    CreditPolicy,
     GraceDayKind,
     PayrollFrequency,
     ShortPayPolicy,
@@ -133,6 +134,11 @@ class BillingPolicy(Base):
     )
     short_pay_policy: Mapped[ShortPayPolicy] = mapped_column(
         enum_type(ShortPayPolicy, "short_pay_policy"), default=ShortPayPolicy.WRITE_OFF
+    )
+    credit_policy: Mapped[CreditPolicy] = mapped_column(
+        enum_type(CreditPolicy, "credit_policy"),
+        default=CreditPolicy.APPLY_TO_NEXT_BILL,
+        server_default=CreditPolicy.APPLY_TO_NEXT_BILL.value,
     )
     # Charged on the next bill when a payment comes back (NSF, ACH return, chargeback); 0 = none.
     returned_payment_fee: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
