@@ -24,6 +24,7 @@ __all__ = [
 ]
 
 _CHUNK = 1 << 20  # characters split at a time, so a 100 MB file never holds every segment
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # not blanks or line breaks
 
 
 @dataclass(frozen=True)
@@ -87,16 +88,32 @@ def read_isa(text: str, document: str = "X12") -> tuple[Separators, list[str]]:
             )
     if pos + 2 >= len(text):
         raise EnvelopeError("ISA16", "the ISA interchange header is cut short: no ISA16")
+    for damaged in _CONTROL.finditer(text, 0, pos + 1):
+        if damaged.group() != sep:  # a control character may be the element separator
+            raise EnvelopeError(
+                "ISA",
+                "the ISA interchange header is damaged (it holds control characters): its "
+                "separators cannot be trusted",
+                f"0x{ord(damaged.group()):02x}",
+            )
     component = text[pos + 1]
     end = pos + 2
     while text[end : end + 1] in (" ", "\t"):  # blanks a sender left before the terminator
         end += 1
     term = text[end : end + 1]
     if component.isalnum() or component.isspace() or component == sep:
-        raise EnvelopeError("ISA16", "ISA16 must be the component separator", component)
+        raise EnvelopeError(
+            "ISA16",
+            "ISA16 must be the component separator: the ISA interchange header is damaged or "
+            "cut short",
+            component,
+        )
     if not term or term.isalnum() or term in (sep, component):
         raise EnvelopeError(
-            "ISA16", "the ISA must end with a segment terminator right after ISA16", term
+            "ISA16",
+            "the ISA must end with a segment terminator right after ISA16: the interchange "
+            "header is damaged or cut short",
+            term,
         )
     isa = text[: pos + 2].split(sep)
     suffix = ""
