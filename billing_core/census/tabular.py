@@ -1,6 +1,8 @@
-"""CSV and XLSX census and change files: the header vocabulary (`FIELDS`, `suggest_mapping`,
-`missing_fields`), the checks a file must pass before anything reads it (size, type, encoding,
-zip bombs), and `read_tabular`, which turns one into the normalised `CensusFile` of `rows.py`.
+"""CSV and XLSX census and change files: the checks a file must pass before anything reads it
+(size, type, encoding, zip bombs), and `read_tabular`, which turns one into the normalised
+`CensusFile` of `rows.py`. The header and value vocabulary is in `vocabulary.py` (re-exported
+here: `FIELDS`, `suggest_mapping`, `missing_fields`), the cell parsers in `values.py`, wide
+layouts (one row per family) in `wide.py`.
 
 Every cell is read as text (pandas `dtype=str` for CSV; python-calamine's cells turned into the
 text Excel shows, for XLSX), so ids, SSNs and ZIP codes keep their leading zeros. Cleaning runs
@@ -8,12 +10,24 @@ once per distinct value of a column (pandas factorize), never once per cell.
 
 Rules a reader of a file can rely on:
 
-* The header is the first row naming three known fields (title rows above it are skipped); row
-  numbers are the spreadsheet's. One row per person: a subscriber (employee, COBRA participant,
-  retiree) unless the relationship says spouse, domestic partner or child (blank: subscriber).
-* Families: a dependent row with an employee id joins the subscriber row with that id, wherever
-  it is. A dependent row with a blank id joins the nearest subscriber row above it (the "row
-  order" layout of many HRIS exports). A blank dependent last name is the subscriber's.
+* The header is the first row naming three known fields (title rows above it are skipped); a
+  second header row under it (a template's human labels under its machine keys, or a row of
+  Required/Optional) is skipped too. Row numbers are the spreadsheet's. Headers match
+  forgivingly (case, spaces, punctuation, a qualifier such as 'Employee', a trailing digit, a
+  label's explanation after a line break or in parentheses). Of two columns naming one field
+  the more direct name is read, else the first, with a warning; so is the first of a repeated
+  header.
+* One row per person: a subscriber (employee, COBRA participant, retiree) unless the
+  relationship says spouse, domestic partner or child (blank: subscriber). A wide layout (one
+  row per family with repeated dependent columns) is folded into that shape first.
+* A subscriber is keyed by its employee id; a file without one by the SSN, else by name and
+  date of birth (the diff matches the enrolled member the same way). A subscriber row with none
+  of these is an error. An exact repeat of a row is read once (a warning); two different rows
+  with one key are an error.
+* Families: a dependent row joins the subscriber row with its employee id, else its family id,
+  else its subscriber SSN, wherever that row is; with none of these it joins the nearest
+  subscriber row above it (the "row order" layout of many HRIS exports). A dependent with
+  nothing to join is an error naming its row. A blank dependent last name is the subscriber's.
 * Tier of a medical/dental/vision line, first that applies: the line's tier column
   (`medical_tier`), the row's tier column (`tier`), spouse Y/N plus child count (a row error if
   given with a tier that disagrees). A plan column whose values are all tiers (a "Medical"
@@ -24,19 +38,25 @@ Rules a reader of a file can rely on:
 * A dependent is on the subscriber's tiered lines whose tier covers it (spouse or domestic
   partner: ES, FAM; child: EC, FAM), never on life or disability lines; its coverage ends when
   the subscriber's does unless its own row ends it sooner.
-* Dates: YYYY-MM-DD, MM/DD/YYYY, M/D/YY, YYYYMMDD, 15-Jan-2024, Jan 15 2024, a trailing time
-  ("2024-01-15 00:00:00", "1/15/2024 0:00") and five-digit Excel serials. Month before day.
-  Two-digit years: a birth date takes the latest year not after the reference date (max of
-  `as_of` and today: 1/15/24 is 2024, 7/4/51 is 1951); any other date the year nearest `as_of`
-  (3/1/98 -> 1998). Windows: birth 1900..reference; hire 1940..as_of+1y; termination, and an
-  effective date in a change file, as_of-2y..as_of+1y; coverage start 1950..as_of+1y.
+* Dates: see `values.py`. Day and month: month first unless the first number cannot be a month
+  (18/10/1980); when a column's dates are day first wherever they say, the ambiguous ones are
+  read day first too (a warning says so). Two-digit years: a birth date takes the latest year
+  not after the reference date (max of `as_of` and today: 1/15/24 is 2024, 7/4/51 is 1951);
+  any other date the year nearest `as_of` (3/1/98 -> 1998). Windows: birth 1900..reference;
+  hire 1940..as_of+1y; termination, and an effective date in a change file, as_of-2y..as_of+1y;
+  coverage start 1950..as_of+1y.
+* Errors and warnings: a value the row depends on that cannot be read (relationship, date of
+  birth, tier, plan, action, effective or termination date, salary, election) is an error; an
+  optional one (gender, hire date, ZIP, SSN, status) is a warning and is left blank. An SSN
+  never issued and a foreign postcode are read as written with a warning. `nil`/`NULL` cells
+  are blank. Warnings repeated over many rows for one value are listed once with the rows.
 * A termination date is every coverage's last day (`effective_to`); in a change file it also
   makes the row a TERM (maintenance_date: termination date, else effective date).
 * Kind guess when the caller gives none: an action column holding a value, or any termination
   date, makes a CHANGE file; otherwise a SNAPSHOT. `kind` stays None.
 * ZIP codes of 3-4 digits are zero-padded (spreadsheets drop them); an SSN from a numeric Excel
   cell is zero-padded to nine digits (a number cannot hold them), never one from text. An SSN
-  in an error is masked to its last four.
+  in an error or warning is masked to its last four.
 """
 
 from __future__ import annotations
@@ -45,11 +65,10 @@ import csv
 import io
 import re
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from datetime import time as time_of_day
-from decimal import Decimal
 from itertools import repeat
 
 import numpy as np
@@ -64,6 +83,51 @@ from billing_core.census.rows import (
     Maintenance,
     collector_paused,
 )
+from billing_core.census.values import (
+    DAY_FIRST,
+    EITHER,
+    MONTH_FIRST,
+    DateParser,
+    Noted,
+    century_latest,
+    century_nearest,
+    clean_texts,
+    lookup,
+    parse_hours,
+    parse_money,
+    parse_plan,
+    parse_postal,
+    parse_ssn,
+    parse_text,
+    parse_tier,
+    parse_whole,
+    tier_word,
+    years_after,
+)
+from billing_core.census.vocabulary import (
+    ACTIONS,
+    ALTERNATIVES,
+    EXACT,
+    FIELDS,
+    FLAG_LINES,
+    FLAGS,
+    GENDERS,
+    PAY_PERIODS,
+    RELATIONSHIPS,
+    STATUSES,
+    SUBSCRIBER,
+    TIERED_LINES,
+    WAIVE,
+    CensusField,
+    describe_missing,
+    employer_headers,
+    header_key,
+    is_label_row,
+    match_header,
+    missing_fields,
+    suggest_mapping,
+)
+from billing_core.census.wide import Group, find_groups, fold
 from billing_core.errors import RowError
 from billing_core.models.enums import (
     Gender,
@@ -74,10 +138,11 @@ from billing_core.models.enums import (
     UploadFormat,
     UploadKind,
 )
-from billing_core.money import D, cents
-from billing_core.security import mask_ssn, normalize_ssn
+from billing_core.money import cents
+from billing_core.security import mask_ssn
 
 __all__ = [
+    "ALTERNATIVES",
     "FIELDS",
     "MAX_BYTES",
     "CensusField",
@@ -95,318 +160,9 @@ XLSX_MAX_RATIO = 100  # per entry, for entries over XLSX_RATIO_FLOOR bytes
 XLSX_RATIO_FLOOR = 1024 * 1024
 XLSX_MAX_ENTRIES = 10_000
 HEADER_SCAN_ROWS = 20  # a header may sit under a few title rows
-
-
-# ---------------------------------------------------------------------------------------------
-# The vocabulary: which census field a column can hold, and the headers that name it.
-
-
-@dataclass(frozen=True)
-class CensusField:
-    """A field a file's column can be mapped to. `synonyms` are header texts seen in real files;
-    they are compared after `header_key` (case, spaces and punctuation ignored)."""
-
-    name: str
-    label: str
-    description: str
-    synonyms: tuple[str, ...] = ()
-
-
-def _f(name: str, label: str, description: str, *synonyms: str) -> CensusField:
-    return CensusField(name, label, description, synonyms)
-
-
-_FIELD_LIST = (
-    # Who
-    _f(
-        "employee_id",
-        "Employee ID",
-        "The employer's id for the employee; the key a family is matched on. Required on "
-        "subscriber rows; on a dependent row it names the subscriber (or is left blank).",
-        "emp_id", "EE ID", "EEID", "Emp #", "Emp ID", "Empl ID", "EmplID", "Employee Number",
-        "Employee No", "Emp No", "Emp Num", "EE #", "EE Number", "EE No", "Employee Num",
-        "Subscriber ID", "Subscriber Number", "Payroll ID", "Payroll Number", "File Number",
-        "Badge Number", "Badge", "Associate ID", "Worker ID", "Personnel Number", "ID",
-    ),
-    _f(
-        "member_key",
-        "Member ID",
-        "The sender's id for the person on the row (member id, dependent sequence). Checked for "
-        "duplicates; kept in CensusFile.detail['member_keys'].",
-        "Member Key", "Member Number", "Member No", "Person ID", "Dependent ID", "Dep ID",
-        "Dependent Number", "Dep Seq", "Dependent Sequence", "Member Seq", "Member Sequence",
-        "Unique ID",
-    ),
-    _f(
-        "relationship",
-        "Relationship",
-        "EE/Self/Employee/Subscriber/18 for the subscriber; SP/Spouse/01; CH/Child/Son/"
-        "Daughter/19; DP/Domestic Partner/53. Blank means the subscriber.",
-        "Rel", "Relation", "Relation Code", "Relationship Code", "Rel Code", "Rel Cd",
-        "Relationship to Employee", "Relationship to Subscriber", "Relationship to Insured",
-        "Member Relationship", "Member Type", "Dependent Type", "Person Type", "Dependent Relationship",
-    ),
-    _f(
-        "first_name",
-        "First name",
-        "Required on every row.",
-        "First", "FName", "First Nm", "Given Name", "Legal First Name", "Forename",
-    ),
-    _f(
-        "last_name",
-        "Last name",
-        "Required on subscriber rows; a dependent row left blank takes the subscriber's.",
-        "Last", "LName", "Last Nm", "Surname", "Family Name", "Legal Last Name",
-    ),
-    _f(
-        "birth_date",
-        "Date of birth",
-        "Required on every row except a termination (or give an age instead). Never after the "
-        "reference date.",
-        "DOB", "Date of Birth", "Birth Date", "Birthdate", "Birthday", "Birth Dt", "BDate",
-        "D.O.B.", "Date Birth",
-    ),
-    _f(
-        "age",
-        "Age",
-        "Whole years, 0-120; accepted when a file has no dates of birth. Kept in "
-        "CensusFile.detail['age_by_row'] (rows.py has no age).",
-        "Current Age", "Member Age", "Age at Renewal", "Age Years",
-    ),
-    _f(
-        "gender",
-        "Gender",
-        "M/Male, F/Female, U/Unknown (blank is unknown).",
-        "Sex", "Gender Code", "Sex Code", "M/F",
-    ),
-    _f(
-        "ssn",
-        "SSN",
-        "Nine digits, with or without dashes; never an unissued number (000/666/9xx area, 00 "
-        "group, 0000 serial). A numeric Excel cell that lost leading zeros is padded.",
-        "Social Security Number", "SS#", "SS #", "SS No", "SS Number", "Social", "Soc Sec",
-        "Soc Sec No", "Soc Sec Number", "Social Security", "Social Security No",
-        "Social Security #", "SSN/TIN", "Social Security Num",
-    ),
-    # Employment
-    _f(
-        "hire_date",
-        "Hire date",
-        "Between 1940 and one year after as_of.",
-        "Date of Hire", "DOH", "Hire Dt", "Original Hire Date", "Most Recent Hire Date",
-        "Rehire Date", "Employment Date", "Date Hired", "Hired",
-    ),
-    _f(
-        "annual_salary",
-        "Annual salary",
-        "Dollars a year; $ and commas allowed, negative amounts refused; rounded to the cent.",
-        "Salary", "Annual Earnings", "Annual Comp", "Annual Compensation", "Base Salary",
-        "Annual Base Salary", "Annual Pay", "Yearly Salary", "Benefit Salary", "Insured Salary",
-        "Annual Income", "Annual Wage", "Annual Wages", "Earnings", "Compensation",
-        "Covered Salary", "Annual Base Pay",
-    ),
-    _f(
-        "pay_rate",
-        "Pay per pay period",
-        "Pay for one pay period; annual salary = pay rate x periods of `pay_frequency` (x "
-        "`hours_per_week` x 52 when the frequency is hourly). Used when no annual salary.",
-        "Pay Rate", "Rate of Pay", "Pay Period Salary", "Salary per Pay Period",
-        "Pay per Period", "Per Period Pay", "Period Pay", "Pay Period Amount",
-    ),
-    _f(
-        "pay_frequency",
-        "Pay frequency",
-        "Weekly (52), bi-weekly (26), semi-monthly (24), monthly (12), annual (1) or hourly.",
-        "Pay Freq", "Pay Cycle", "Payroll Frequency", "Pay Frequency Code", "Pay Period",
-        "Pay Schedule", "Frequency",
-    ),
-    _f(
-        "hourly_rate",
-        "Hourly rate",
-        "Dollars an hour; annual salary = hourly rate x hours_per_week x 52 when no annual "
-        "salary or pay rate is given.",
-        "Hourly Wage", "Hourly Pay", "Hourly Pay Rate", "Rate per Hour", "Wage Rate",
-    ),
-    _f(
-        "hours_per_week",
-        "Hours per week",
-        "Scheduled hours a week, more than 0 and at most 168.",
-        "Hours", "Weekly Hours", "Scheduled Hours", "Std Hours", "Standard Hours",
-        "Hours Worked per Week", "Work Hours",
-    ),
-    _f(
-        "status",
-        "Status",
-        "Active/A, COBRA/C, Retiree/R, Terminated/T (leave of absence counts as active); blank "
-        "is active.",
-        "Employment Status", "Emp Status", "Employee Status", "EE Status", "Member Status",
-        "Coverage Status", "Enrollment Status", "Status Code",
-    ),
-    _f(
-        "subgroup_code",
-        "Location / division",
-        "The billing subgroup code (location, division, department).",
-        "Location", "Location Code", "Division", "Division Code", "Department", "Dept",
-        "Dept Code", "Subgroup", "Sub Group", "Billing Group", "Bill Group", "Billing Location",
-        "Billing Unit", "Bill Unit", "Branch", "Work Location", "Site",
-    ),
-    _f(
-        "class_code",
-        "Class",
-        "The benefit class code (eligibility class, union/non-union).",
-        "Employee Class", "Benefit Class", "Class Code", "Eligibility Class", "Benefit Group",
-        "Job Class", "Coverage Class", "Class ID",
-    ),
-    _f(
-        "postal_code",
-        "ZIP code",
-        "Five digits or ZIP+4; a ZIP that lost its leading zeros (3 or 4 digits) is padded.",
-        "Zip", "Zip Code", "Zipcode", "Postal", "Postal Code", "ZIP5", "Home Zip", "Mailing Zip",
-        "Residence Zip", "Zip+4",
-    ),
-    # What the row asks for
-    _f(
-        "action",
-        "Action",
-        "Change files: add (A/New/021), term (T/Terminate/Cancel/Delete/024), change "
-        "(C/Update/001), reinstate (R/025); 'No change'/030 is an audit row.",
-        "Action Code", "Transaction", "Transaction Type", "Transaction Code", "Change Type",
-        "Change Code", "Maintenance Type", "Maint Type", "Maintenance Code", "Add/Term",
-        "Add/Change/Term", "Activity", "Record Type",
-    ),
-    _f(
-        "effective_date",
-        "Effective date",
-        "When the row's change takes effect (an add's start, a change's date). In a change file "
-        "within 2 years before to 1 year after as_of; in a snapshot it is read as coverage start.",
-        "Eff Date", "Effective", "Effective Dt", "Eff Dt", "Change Effective Date", "Change Date",
-        "Event Date", "Transaction Effective Date", "Action Date", "Qualifying Event Date",
-    ),
-    _f(
-        "coverage_effective_date",
-        "Coverage effective date",
-        "First day of the row's coverages (defaults to the effective date); 1950 to one year "
-        "after as_of.",
-        "Coverage Start Date", "Coverage Start", "Coverage Begin Date", "Coverage Eff Date",
-        "Cov Eff Date", "Cov Effective Date", "Benefit Begin Date", "Benefit Effective Date",
-        "Benefit Start Date", "Plan Effective Date", "Enrollment Date", "Original Effective Date",
-    ),
-    _f(
-        "termination_date",
-        "Termination date",
-        "Last day of coverage: every coverage of the row ends on it, and in a change file the "
-        "row is a termination. Within 2 years before to 1 year after as_of.",
-        "Term Date", "Term Dt", "Date of Termination", "Termination Dt", "Coverage End Date",
-        "Coverage Term Date", "Cov End Date", "Benefit End Date", "End Date", "Cancel Date",
-        "Cancellation Date", "Termed Date", "Coverage Termination Date",
-    ),
-    # Coverage
-    _f(
-        "tier",
-        "Coverage level",
-        "EE, ES (employee + spouse), EC (employee + child(ren)), FAM, or Waive; applies to each "
-        "medical/dental/vision line the row elects that has no tier column of its own.",
-        "Cov Level", "Coverage Tier", "Coverage Level", "Cov Tier", "Tier Code", "Coverage Code",
-        "Level", "Enrollment Tier", "Coverage Type", "Family Status", "Rate Tier",
-    ),
-    _f(
-        "spouse",
-        "Spouse covered (Y/N)",
-        "Y/N; with child_count gives the tier when no tier column does.",
-        "Spouse Y/N", "Spouse Covered", "Has Spouse", "Covered Spouse", "Spouse Coverage",
-        "Spouse Flag", "Spouse Enrolled",
-    ),
-    _f(
-        "child_count",
-        "Children covered",
-        "A whole number of covered children; with spouse gives the tier.",
-        "Child Count", "Children", "Number of Children", "Num Children", "No of Children",
-        "# Children", "# of Children", "Covered Children", "Dependent Children", "Kids",
-        "Children Count", "Nbr Children",
-    ),
-    _f(
-        "medical_plan",
-        "Medical plan",
-        "The group's medical plan code; blank or Waive means no medical coverage.",
-        "Med Plan", "Medical", "Health Plan", "Medical Plan Code", "Medical Election",
-        "Medical Option", "Med", "Health", "Medical Plan Name", "Medical Coverage",
-    ),
-    _f(
-        "medical_tier",
-        "Medical coverage level",
-        "The medical line's tier (see `tier`).",
-        "Med Tier", "Medical Coverage Level", "Medical Cov Level", "Medical Level", "Med Cov",
-        "Medical Coverage Tier", "Health Tier", "Med Level", "Med Cov Level",
-    ),
-    _f(
-        "dental_plan",
-        "Dental plan",
-        "The group's dental plan code; blank or Waive means no dental coverage.",
-        "Den Plan", "Dental", "Dental Plan Code", "Dental Election", "Dental Option", "Dent Plan",
-        "Dental Plan Name", "DEN", "Dental Coverage",
-    ),
-    _f(
-        "dental_tier",
-        "Dental coverage level",
-        "The dental line's tier (see `tier`).",
-        "Den Tier", "Dental Coverage Level", "Dental Cov Level", "Dental Level", "Den Cov",
-        "Dental Coverage Tier", "Den Level", "Dent Tier",
-    ),
-    _f(
-        "vision_plan",
-        "Vision plan",
-        "The group's vision plan code; blank or Waive means no vision coverage.",
-        "Vis Plan", "Vision", "Vision Plan Code", "Vision Election", "Vision Option", "VIS",
-        "Vision Plan Name", "Vision Coverage",
-    ),
-    _f(
-        "vision_tier",
-        "Vision coverage level",
-        "The vision line's tier (see `tier`).",
-        "Vis Tier", "Vision Coverage Level", "Vision Cov Level", "Vision Level", "Vis Cov",
-        "Vision Coverage Tier", "Vis Level",
-    ),
-    _f(
-        "life_volume",
-        "Supplemental life amount",
-        "Elected supplemental (voluntary) life in dollars; above zero adds the supplemental "
-        "life line with that volume.",
-        "Supp Life", "Supp Life Volume", "Supp Life Amount", "Supp Life Amt", "Supplemental Life",
-        "Supplemental Life Amount", "Supplemental Life Volume", "Voluntary Life", "Vol Life",
-        "Vol Life Amount", "Optional Life", "Additional Life", "Elected Life Volume",
-        "Life Volume", "Elected Life Amount",
-    ),
-    _f(
-        "basic_life",
-        "Basic life (Y/N)",
-        "Y/N: enrolled in basic life (its volume comes from the plan and salary).",
-        "Basic Life Y/N", "Life", "Group Life", "Basic Life Coverage", "Life Y/N",
-        "Basic Term Life", "Employer Paid Life",
-    ),
-    _f(
-        "ad_and_d",
-        "AD&D (Y/N)",
-        "Y/N: enrolled in accidental death & dismemberment.",
-        "AD&D", "ADD", "AD and D", "Basic AD&D", "AD&D Y/N", "Accidental Death",
-        "Accidental Death and Dismemberment",
-    ),
-    _f(
-        "std",
-        "Short-term disability (Y/N)",
-        "Y/N: enrolled in STD.",
-        "STD", "STD Y/N", "Short Term Disability", "Short-Term Disability", "STD Coverage",
-        "Short Term Disability Coverage",
-    ),
-    _f(
-        "ltd",
-        "Long-term disability (Y/N)",
-        "Y/N: enrolled in LTD.",
-        "LTD", "LTD Y/N", "Long Term Disability", "Long-Term Disability", "LTD Coverage",
-        "Long Term Disability Coverage",
-    ),
-)  # fmt: skip
-
-FIELDS: dict[str, CensusField] = {f.name: f for f in _FIELD_LIST}
+LABEL_ROWS = 2  # second header rows under the header: labels, then Required/Optional
+# A warning for one value on more rows than this is listed once, with its rows.
+WARNING_ROWS_LISTED = 5
 
 # Coverages are built positionally for speed; this fails at import if rows.py reorders them.
 assert [f.name for f in fields(CensusCoverage)] == [
@@ -418,437 +174,18 @@ assert [f.name for f in fields(CensusCoverage)] == [
     "effective_to",
 ], "CensusCoverage fields changed: update read_tabular's coverage builder"
 
-# Lines with a tier: (line, plan field, tier field).
-TIERED_LINES = (
-    (LineOfCoverage.MEDICAL, "medical_plan", "medical_tier"),
-    (LineOfCoverage.DENTAL, "dental_plan", "dental_tier"),
-    (LineOfCoverage.VISION, "vision_plan", "vision_tier"),
-)
-# Y/N elections of employee-only lines.
-FLAG_LINES = {
-    "basic_life": LineOfCoverage.BASIC_LIFE,
-    "ad_and_d": LineOfCoverage.ADD,
-    "std": LineOfCoverage.STD,
-    "ltd": LineOfCoverage.LTD,
+# Optional fields: a value that cannot be read is a warning and the field is left blank (what
+# the row then reads as).
+OPTIONAL_FIELDS = {
+    "gender": "read as unknown",
+    "hire_date": "left blank",
+    "postal_code": "left blank",
+    "ssn": "left blank",
+    "subscriber_ssn": "left blank",
+    "status": "read as active",
 }
-REQUIRED_FIELDS = ("employee_id", "first_name", "last_name", "birth_date")
-# A field that may stand in for a required one, and fields that need a companion.
-ALTERNATIVES = {"birth_date": ("age",)}
-COMPANIONS = {"pay_rate": "pay_frequency", "hourly_rate": "hours_per_week"}
-
-_NON_ALNUM = re.compile(r"[^a-z0-9]+")
-# Qualifiers that real headers put around a field's name ("Employee SSN", "Relationship Code").
-_HEADER_PREFIXES = ("employee", "empl", "emp", "ee", "member", "mbr", "subscriber", "insured")
-_HEADER_SUFFIXES = ("code", "cd", "yn", "flag", "indicator")
-
-
-def header_key(text: object) -> str:
-    """A header reduced for matching: lower case, '#' read as 'number', '&' as 'and', and every
-    space and punctuation mark dropped ('Emp #' -> 'empnumber', 'Date of Birth' ->
-    'dateofbirth')."""
-    lowered = str(text).lower().replace("#", " number ").replace("&", " and ")
-    return _NON_ALNUM.sub("", lowered)
-
-
-def _build_synonyms() -> dict[str, str]:
-    table: dict[str, str] = {}
-    for spec in _FIELD_LIST:
-        for text in (spec.name, spec.label, *spec.synonyms):
-            key = header_key(text)
-            if table.setdefault(key, spec.name) != spec.name:
-                raise AssertionError(f"header {text!r} names both {table[key]} and {spec.name}")
-    return table
-
-
-_SYNONYMS = _build_synonyms()
-
-
-def _field_for_header(header: str) -> str | None:
-    key = header_key(header)
-    if not key:
-        return None
-    candidates = [key]
-    for prefix in _HEADER_PREFIXES:
-        if key.startswith(prefix) and len(key) > len(prefix):
-            candidates.append(key[len(prefix) :])
-    for stem in list(candidates):
-        for suffix in _HEADER_SUFFIXES:
-            if stem.endswith(suffix) and len(stem) > len(suffix):
-                candidates.append(stem[: -len(suffix)])
-    for candidate in candidates:
-        found = _SYNONYMS.get(candidate)
-        if found:
-            return found
-    return None
-
-
-def suggest_mapping(headers: Sequence[str]) -> dict[str, str | None]:
-    """Header text -> census field name, or None for a header no field is known by. Each header
-    is judged alone: two headers naming one field both map to it (read_tabular then refuses the
-    file and asks for one of them to be unmapped)."""
-    return {str(header): _field_for_header(header) for header in headers}
-
-
-def missing_fields(mapping: dict[str, str | None]) -> list[str]:
-    """Field names a file needs but `mapping` does not provide, in FIELDS order. `birth_date`
-    is satisfied by `age`; `pay_rate` needs `pay_frequency` and `hourly_rate` needs
-    `hours_per_week` when they are mapped."""
-    mapped = {name for name in mapping.values() if name}
-    missing = [
-        name
-        for name in REQUIRED_FIELDS
-        if name not in mapped and not any(alt in mapped for alt in ALTERNATIVES.get(name, ()))
-    ]
-    missing += [need for have, need in COMPANIONS.items() if have in mapped and need not in mapped]
-    return missing
-
-
-def _describe_missing(name: str) -> str:
-    spec = FIELDS[name]
-    examples = ", ".join(repr(s) for s in (spec.label, *spec.synonyms[:3]))
-    also = ""
-    if name in ALTERNATIVES:
-        also = " (or " + ", ".join(FIELDS[a].label for a in ALTERNATIVES[name]) + ")"
-    return f"no column for {spec.label}{also}; expected a header such as {examples}"
-
-
-# ---------------------------------------------------------------------------------------------
-# Cell values. Each parser takes the stripped text of a non-blank cell and returns the value,
-# or raises ValueError saying what was expected.
-
-
-class _Waive:
-    """A plan or tier cell that says the line is waived."""
-
-    def __repr__(self) -> str:
-        return "WAIVE"
-
-
-WAIVE = _Waive()
-_SUBSCRIBER = "subscriber"
-
-
-def _token(text: str) -> str:
-    return _NON_ALNUM.sub("", text.lower())
-
-
-def _vocabulary(table: dict[object, tuple[str, ...]]) -> dict[str, object]:
-    return {_token(word): value for value, words in table.items() for word in words}
-
-
-_RELATIONSHIPS = _vocabulary(
-    {
-        _SUBSCRIBER: (
-            "EE", "E", "Self", "Employee", "Subscriber", "18", "Sub", "Member", "Emp",
-            "Insured", "Primary", "Retiree", "COBRA",
-        ),
-        Relationship.SPOUSE: ("SP", "S", "Spouse", "01", "1", "Husband", "Wife", "SPS"),
-        Relationship.CHILD: (
-            "CH", "C", "Child", "Son", "Daughter", "19", "Dependent Child", "Stepchild",
-            "Step Child", "Stepson", "Stepdaughter", "Adopted Child", "Foster Child", "17",
-            "Children", "Dependent", "Dep", "DC", "Ward",
-        ),
-        Relationship.DOMESTIC_PARTNER: (
-            "DP", "Domestic Partner", "53", "Partner", "Civil Union Partner", "Civil Union",
-        ),
-    }
-)  # fmt: skip
-_STATUSES = _vocabulary(
-    {
-        MemberStatus.ACTIVE: (
-            "Active", "A", "Act", "AC", "Full Time", "FT", "Part Time", "PT",
-            "Leave", "Leave of Absence", "LOA", "L",
-        ),
-        MemberStatus.COBRA: ("COBRA", "C", "COBRA Participant", "Continuation", "State Continuation"),
-        MemberStatus.RETIREE: ("Retiree", "R", "Retired", "Ret"),
-        MemberStatus.TERMINATED: ("Terminated", "T", "Term", "Termed"),
-    }
-)  # fmt: skip
-_GENDERS = _vocabulary(
-    {
-        Gender.MALE: ("M", "Male", "Man"),
-        Gender.FEMALE: ("F", "Female", "Woman"),
-        Gender.UNKNOWN: ("U", "Unknown", "X", "Other", "Non-binary", "Not Specified", "Undisclosed"),
-    }
-)  # fmt: skip
-# Tier words after the filler ('and', 'plus', 'only', '+', '&') is dropped.
-_TIERS = _vocabulary(
-    {
-        Tier.EE: (
-            "EE", "E", "EMP", "Employee", "Single", "Individual", "IND", "EO", "Self",
-            "Subscriber", "EE Only", "Employee Only", "Subscriber Only", "Self Only",
-        ),
-        Tier.ES: (
-            "ES", "ESP", "EE SP", "EE Spouse", "Employee Spouse", "E S", "EE SPS", "Employee SP",
-            "Emp Spouse", "EE+Spouse", "Employee + Spouse",
-        ),
-        Tier.EC: (
-            "EC", "ECH", "EE CH", "EE Child", "EE Children", "EE Child(ren)", "Employee Child",
-            "Employee Children", "Employee Child(ren)", "E C", "EE Kids", "Emp Child",
-            "Emp Children", "Parent Child", "Parent Children", "EE DEP", "EE Dependents",
-        ),
-        Tier.FAM: (
-            "FAM", "F", "Family", "EE Family", "EE FAM", "Employee Family", "EF", "ESC",
-            "EE Spouse Children", "Employee Spouse Children", "Emp Family", "EE SP CH",
-            "EE Spouse Child",
-        ),
-        WAIVE: (
-            "Waive", "Waived", "W", "WV", "Declined", "Decline", "None", "N", "No", "NA",
-            "No Coverage", "Not Covered", "Not Enrolled", "Opt Out", "Opted Out",
-        ),
-    }
-)  # fmt: skip
-_TIER_FILLER = re.compile(r"\b(and|plus|only|with)\b|[+&/]")
-_FLAGS = _vocabulary(
-    {
-        True: ("Y", "Yes", "True", "T", "1", "X", "Covered", "Enrolled", "Elected"),
-        False: (
-            "N", "No", "False", "F", "0", "Waive", "Waived", "Declined", "None", "NA",
-            "Not Covered", "Not Enrolled",
-        ),
-    }
-)  # fmt: skip
-_ACTIONS = _vocabulary(
-    {
-        Maintenance.ADD: (
-            "Add", "A", "New", "New Hire", "Addition", "Enroll", "Enrollment",
-            "New Enrollment", "021", "21",
-        ),
-        Maintenance.TERM: (
-            "Term", "T", "Terminate", "Termination", "Terminated", "Cancel", "Cancellation",
-            "Delete", "D", "Drop", "024", "24",
-        ),
-        Maintenance.CHANGE: ("Change", "C", "Chg", "Update", "U", "Modify", "M", "Changes", "001", "1"),
-        Maintenance.REINSTATE: ("Reinstate", "R", "Reinstatement", "Reinstated", "025", "25"),
-        Maintenance.AUDIT: ("Audit", "No Change", "030", "30", "As Is"),
-    }
-)  # fmt: skip
-_PAY_PERIODS = _vocabulary(
-    {
-        52: ("Weekly", "W", "WK", "52"),
-        26: ("Bi-Weekly", "Biweekly", "BW", "B", "26", "Every Other Week", "Fortnightly"),
-        24: ("Semi-Monthly", "Semimonthly", "SM", "S", "24", "Twice Monthly", "Twice a Month"),
-        12: ("Monthly", "M", "MO", "12"),
-        1: ("Annual", "Annually", "Yearly", "A", "Y", "1", "Salary", "Salaried"),
-        0: ("Hourly", "H", "HR"),  # 0: the pay rate is an hourly rate (x hours_per_week x 52)
-    }
-)  # fmt: skip
-
-
-def _lookup(table: dict[str, object], expected: str) -> Callable[[str], object]:
-    def parse(text: str) -> object:
-        try:
-            return table[_token(text)]
-        except KeyError:
-            raise ValueError(expected) from None
-
-    return parse
-
-
-def _parse_tier(text: str) -> object:
-    found = _TIERS.get(_token(_TIER_FILLER.sub(" ", text.lower())))
-    if found is None:
-        found = _TIERS.get(_token(text))
-    if found is None:
-        if re.fullmatch(r"(?i)\s*(ee|emp|employee)\s*\+\s*(1|one)\s*", text):
-            raise ValueError(
-                "EE+1 does not say spouse or child; expected ES (employee + spouse) or "
-                "EC (employee + child(ren))"
-            )
-        raise ValueError("expected a coverage level: EE, ES, EC, FAM or Waive")
-    return found
-
-
-def _parse_plan(text: str) -> object:
-    return WAIVE if _TIERS.get(_token(text)) is WAIVE else text
-
-
-def _parse_text(text: str) -> str:
-    return text
-
-
-_PLAIN_AMOUNT = re.compile(r"\d{1,15}(?:\.\d{1,9})?")
-
-
-def _parse_money(what: str, *, to_cent: bool = True) -> Callable[[str], Decimal]:
-    """Dollars: '$1,234.00', '1234', '1,234.5'; negative amounts ('-5', '(1,234.00)') are
-    refused. Rounded half-up to the cent unless `to_cent` is False (a rate that is multiplied
-    first: 25.125 an hour)."""
-
-    def parse(text: str) -> Decimal:
-        if len(text) <= 15 and text.isascii() and text.isdigit():  # most salaries: 55000
-            return cents(Decimal(text)) if to_cent else Decimal(text)
-        try:
-            if _PLAIN_AMOUNT.fullmatch(text):
-                amount = Decimal(text)
-            else:
-                amount = D(text.replace("USD", "").replace(" ", ""))
-        except ValueError:
-            raise ValueError(f"expected {what} in dollars, e.g. 55000 or $55,000.00") from None
-        if amount < 0:
-            raise ValueError(f"{what} cannot be negative; expected an amount of 0 or more")
-        return cents(amount) if to_cent else amount
-
-    return parse
-
-
-def _parse_whole(what: str, low: int, high: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            number = Decimal(text)
-        except ArithmeticError:
-            raise ValueError(f"expected {what}: a whole number from {low} to {high}") from None
-        if not number.is_finite() or number != number.to_integral_value():
-            raise ValueError(f"expected {what}: a whole number from {low} to {high}")
-        if not low <= number <= high:
-            raise ValueError(f"expected {what} from {low} to {high}")
-        return int(number)
-
-    return parse
-
-
-def _parse_hours(text: str) -> Decimal:
-    try:
-        hours = Decimal(text)
-    except ArithmeticError:
-        hours = Decimal(-1)
-    if not hours.is_finite() or not 0 < hours <= 168:
-        raise ValueError("expected hours per week: a number above 0 and at most 168")
-    return hours
-
-
-_ZIP5 = re.compile(r"\d{3,5}")
-_ZIP9 = re.compile(r"(\d{5})-?(\d{4})")
-
-
-def _parse_postal(text: str) -> str:
-    digits = text.replace(" ", "")
-    if _ZIP5.fullmatch(digits):
-        # Spreadsheets drop the leading zeros of New England ZIP codes (02134 -> 2134).
-        return digits.zfill(5)
-    match = _ZIP9.fullmatch(digits)
-    if match:
-        return f"{match.group(1)}-{match.group(2)}"
-    raise ValueError("expected a 5-digit ZIP code or ZIP+4, e.g. 02134 or 02134-1234")
-
-
-def _parse_ssn(text: str) -> str:
-    try:
-        return normalize_ssn(text)
-    except ValueError as exc:
-        digits = re.sub(r"\D", "", text)
-        hint = ""
-        if 7 <= len(digits) <= 8 and digits == re.sub(r"[\s-]", "", text):
-            hint = "; if a spreadsheet dropped leading zeros, format the SSN column as text"
-        raise ValueError(f"{exc}{hint}") from None
-
-
-# Dates -------------------------------------------------------------------------------------
-
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("jan", "january"),
-            ("feb", "february"),
-            ("mar", "march"),
-            ("apr", "april"),
-            ("may",),
-            ("jun", "june"),
-            ("jul", "july"),
-            ("aug", "august"),
-            ("sep", "sept", "september"),
-            ("oct", "october"),
-            ("nov", "november"),
-            ("dec", "december"),
-        ),
-        start=1,
-    )
-    for name in names
-}
-_TIME_SUFFIX = re.compile(r"(?:[ T]\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[AaPp][Mm])?)$")
-_ISO = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
-_US = re.compile(r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4}|\d{2})")
-_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
-_SERIAL = re.compile(r"(\d{5})(?:\.\d+)?")
-_DAY_MONTH = re.compile(r"(\d{1,2})[- ]([A-Za-z]{3,9})\.?[- ,]+(\d{4}|\d{2})")
-_MONTH_DAY = re.compile(r"([A-Za-z]{3,9})\.?[ -](\d{1,2})(?:st|nd|rd|th)?,?[ -]+(\d{4}|\d{2})")
-_EXCEL_EPOCH = date(1899, 12, 30)
-DATE_EXAMPLES = "a date such as 2026-01-15, 01/15/2026 or 1/15/26"
-
-
-def _century_latest(reference: date) -> Callable[[int, int, int], int]:
-    """Two-digit years for birth dates: the latest year not after `reference`."""
-
-    def resolve(yy: int, month: int, day: int) -> int:
-        year = reference.year // 100 * 100 + yy
-        if (year, month, day) > (reference.year, reference.month, reference.day):
-            year -= 100
-        return year
-
-    return resolve
-
-
-def _century_nearest(reference: date) -> Callable[[int, int, int], int]:
-    """Two-digit years for every other date: the year nearest to `reference`."""
-
-    def resolve(yy: int, month: int, day: int) -> int:
-        base = reference.year // 100 * 100
-        return min(
-            (base - 100 + yy, base + yy, base + 100 + yy), key=lambda y: abs(y - reference.year)
-        )
-
-    return resolve
-
-
-def _to_date(text: str, two_digit: Callable[[int, int, int], int]) -> date:
-    value = _TIME_SUFFIX.sub("", text.strip()) if ":" in text else text.strip()
-    if (m := _ISO.fullmatch(value)) is not None:
-        year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    elif (m := _US.fullmatch(value)) is not None:
-        month, day, year = int(m.group(1)), int(m.group(2)), m.group(3)
-        year = int(year) if len(year) == 4 else two_digit(int(year), month, day)
-    elif (m := _COMPACT.fullmatch(value)) is not None and value[:2] in ("19", "20"):
-        year, month, day = int(m.group(1)), int(m.group(2)), int(m.group(3))
-    elif (m := _SERIAL.fullmatch(value)) is not None:
-        # Excel's day count (a date cell formatted as a number, or exported as one).
-        return _EXCEL_EPOCH + timedelta(days=int(m.group(1)))
-    elif (m := _DAY_MONTH.fullmatch(value)) is not None and m.group(2).lower() in _MONTHS:
-        day, month, year = int(m.group(1)), _MONTHS[m.group(2).lower()], m.group(3)
-        year = int(year) if len(year) == 4 else two_digit(int(year), month, day)
-    elif (m := _MONTH_DAY.fullmatch(value)) is not None and m.group(1).lower() in _MONTHS:
-        month, day, year = _MONTHS[m.group(1).lower()], int(m.group(2)), m.group(3)
-        year = int(year) if len(year) == 4 else two_digit(int(year), month, day)
-    else:
-        raise ValueError(f"expected {DATE_EXAMPLES}")
-    try:
-        return date(year, month, day)
-    except ValueError:
-        raise ValueError(f"not a real date; expected {DATE_EXAMPLES}") from None
-
-
-def _parse_date(
-    what: str,
-    two_digit: Callable[[int, int, int], int],
-    earliest: date,
-    latest: date,
-) -> Callable[[str], date]:
-    def parse(text: str) -> date:
-        value = _to_date(text, two_digit)
-        if value > latest:
-            raise ValueError(f"{what} cannot be after {latest.isoformat()}")
-        if value < earliest:
-            raise ValueError(f"{what} cannot be before {earliest.isoformat()}")
-        return value
-
-    return parse
-
-
-def _years(on: date, years: int) -> date:
-    try:
-        return on.replace(year=on.year + years)
-    except ValueError:  # 29 February
-        return on.replace(year=on.year + years, day=28)
+_DATE_FIELDS = ("birth_date", "hire_date", "effective_date", "coverage_effective_date",
+                "termination_date")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1160,9 +497,10 @@ def read_tabular(
     years resolve around it. `tier_lines` are the lines a bare tier column applies to when the
     file has no medical/dental/vision plan or tier column (a one-line census).
 
-    Never raises for bad input: every problem is a RowError in `errors` (row None for the file
-    as a whole) with the file name, the spreadsheet row (the header row is row 1 when it is the
-    first row), the column's header text, the value (an SSN masked to its last 4) and what was
+    Never raises for bad input: every problem is a RowError in `errors` (the file cannot be
+    applied) or `warnings` (read; a person should look), row None for the file as a whole,
+    with the file name, the spreadsheet row (the header row is row 1 when it is the first
+    row), the column's header text, the value (an SSN masked to its last 4) and what was
     expected. Salaries and volumes are Decimal dollars rounded half-up to the cent; coverage
     `effective_from` is the coverage effective date (else the effective date), `effective_to`
     the termination date (inclusive)."""
@@ -1190,6 +528,26 @@ def _format_from_name(source: str) -> UploadFormat:
     return UploadFormat.XLSX if source.lower().endswith((".xlsx", ".xlsm")) else UploadFormat.CSV
 
 
+def _column_letter(position: int) -> str:
+    letters = ""
+    position += 1
+    while position:
+        position, remainder = divmod(position - 1, 26)
+        letters = chr(65 + remainder) + letters
+    return letters
+
+
+def _listed(texts: list[str]) -> str:
+    quoted = [repr(text) for text in texts]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
+def _rows_text(rows: list[int]) -> str:
+    shown = ", ".join(str(row) for row in rows[:WARNING_ROWS_LISTED])
+    more = len(rows) - WARNING_ROWS_LISTED
+    return f"rows {shown} and {more:,} more" if more > 0 else f"rows {shown}"
+
+
 class _Reader:
     """One read of one file: header, mapping, columns, then members and their families."""
 
@@ -1209,27 +567,74 @@ class _Reader:
         self.as_of = as_of
         self.birth_limit = birth_limit
         self.tier_lines = tier_lines
-        self.errors: list[tuple[int, int, RowError]] = []  # (row, column position, error)
+        # (row, group rank, column position, problem): sorted before they are handed over.
+        self.errors: list[tuple[int, int, int, RowError]] = []
+        self.warnings: list[tuple[int, int, int, RowError]] = []
         self.columns: dict[str, _Column] = {}
         self.unreadable: dict[str, set[int]] = {}  # field -> rows whose value was refused
+        self.noted: dict[str, list[int]] = {}  # field -> codes of values read with a warning
         self.first_data_row = 2
         self.n = 0
+        self.row_no = np.zeros(0, dtype=np.int64)  # spreadsheet row of each data row
+        self.groups: list[Group] = []
+        self.row_group: np.ndarray | None = None  # wide layouts: -1 family row, else group
+        self.seen_anything = False
 
-    # -- errors
+    # -- problems
 
     def file_error(self, message: str, column: str | None = None) -> None:
         self.census.errors.append(RowError(None, column, message, self.source))
 
-    def row_error(self, i: int, name: str, message: str, value: str | None = None) -> None:
-        """An error on data row i (0-based) in field `name`'s column; `value` defaults to the
-        cell's text."""
-        i = int(i)
+    def file_warning(self, message: str, column: str | None = None) -> None:
+        self.census.warnings.append(RowError(None, column, message, self.source))
+
+    def where(self, i: int, name: str | None) -> tuple[int, int, str | None, int]:
+        """Row i's spreadsheet row, group rank, and the header and position of field `name`'s
+        column there (a wide layout's dependent rows have their group's columns)."""
+        group = -1 if self.row_group is None else int(self.row_group[i])
+        if name is None:  # the row as a whole
+            return int(self.row_no[i]), group, None, -1
         column = self.columns.get(name)
-        header = column.header if column else FIELDS[name].label
+        header, position = (column.header, column.index) if column else (FIELDS[name].label, -1)
+        if group >= 0 and name in self.groups[group].columns:
+            header, position = self.groups[group].columns[name]
+        return int(self.row_no[i]), group, header, position
+
+    def problem(
+        self,
+        i: int,
+        name: str | None,
+        message: str,
+        value: str | None = None,
+        *,
+        warning: bool = False,
+    ) -> None:
+        """A problem on data row i (0-based) in field `name`'s column (None: the whole row);
+        `value` defaults to the cell's text."""
+        i = int(i)
+        row, group, header, position = self.where(i, name)
+        column = self.columns.get(name) if name else None
         if value is None and column is not None:
             value = column.texts[column.codes[i]]
-        error = RowError(self.first_data_row + i, header, message, self.source, value)
-        self.errors.append((i, column.index if column else -1, error))
+        found = RowError(row, header, message, self.source, value)
+        (self.warnings if warning else self.errors).append((row, group + 1, position, found))
+
+    def row_error(self, i: int, name: str | None, message: str, value: str | None = None) -> None:
+        self.problem(i, name, message, value)
+
+    def row_warning(self, i: int, name: str | None, message: str, value: str | None = None) -> None:
+        self.problem(i, name, message, value, warning=True)
+
+    def value_warning(self, rows: list[int], name: str, message: str, value: str) -> None:
+        """One warning for one value on `rows`: per row, or once with the rows when many."""
+        if len(rows) <= WARNING_ROWS_LISTED:
+            for i in rows:
+                self.row_warning(i, name, message, value)
+            return
+        row, group, header, position = self.where(rows[0], name)
+        numbers = sorted({int(self.row_no[i]) for i in rows})
+        found = RowError(_rows_text(numbers), header, message, self.source, value)
+        self.warnings.append((row, group + 1, position, found))
 
     def bad(self, i: int, *names: str) -> bool:
         """Row i held an unreadable value in one of `names` (already reported)."""
@@ -1237,35 +642,48 @@ class _Reader:
 
     # -- header and mapping
 
-    def find_header(self) -> tuple[int, list[str], dict[str, str | None]] | None:
+    def find_header(self) -> tuple[int, list[str], dict[str, str | None], int] | None:
         """The first row that names at least three known fields (or, with a mapping given, any
-        of its headers) among the first non-blank rows; else the one naming the most."""
+        of its headers) among the first non-blank rows; else the one naming the most. With
+        the number of second header rows under it (labels, Required/Optional)."""
+        head = self.grid.head(HEADER_SCAN_ROWS * 5 + LABEL_ROWS)
+        rows = [[_cell_text(cell).strip() for cell in row] for row in head]
         best = first = None
         scanned = 0
-        for position, row in enumerate(self.grid.head(HEADER_SCAN_ROWS * 5)):
-            cells = [_cell_text(cell).strip() for cell in row]
+        found = None
+        for position, cells in enumerate(rows[: HEADER_SCAN_ROWS * 5]):
             if not any(cells):
                 continue
             scanned += 1
             first = first or cells
             if self.given_mapping is not None:
                 if any(cell in self.given_mapping for cell in cells if cell):
-                    return position, cells, dict(self.given_mapping)
+                    found = position, cells, dict(self.given_mapping)
+                    break
             else:
                 mapping = suggest_mapping([cell for cell in cells if cell])
                 known = sum(1 for name in mapping.values() if name)
                 if known >= 3:
-                    return position, cells, mapping
+                    found = position, cells, mapping
+                    break
                 if known and (best is None or known > best[0]):
                     best = (known, position, cells, mapping)
             if scanned >= HEADER_SCAN_ROWS:
                 break
         self.seen_anything = scanned > 0
-        if best is not None:
-            return best[1:]
-        if first is not None:  # what a person mapping the columns by hand would start from
-            self.census.detail["headers"] = [cell for cell in first if cell]
-        return None
+        if found is None and best is not None:
+            found = best[1:]
+        if found is None:
+            if first is not None:  # what a person mapping the columns by hand would start from
+                self.census.detail["headers"] = [cell for cell in first if cell]
+            return None
+        position = found[0]
+        labels = 0
+        while labels < LABEL_ROWS and position + labels + 1 < len(rows):
+            if not is_label_row(rows[position + labels + 1]):
+                break
+            labels += 1
+        return (*found, labels)
 
     def run(self) -> None:
         found = self.find_header()
@@ -1283,35 +701,39 @@ class _Reader:
                     "First Name, Last Name, Date of Birth, Relationship, Coverage Tier)"
                 )
             return
-        position, headers, mapping = found
-        self.first_data_row = position + 2
+        position, headers, mapping, labels = found
+        self.first_data_row = position + 2 + labels
         self.census.detail["header_row"] = position + 1
+        if labels:
+            self.census.detail["label_rows"] = list(range(position + 2, position + 2 + labels))
         self.census.detail["headers"] = [header for header in headers if header]
         if not self.check_mapping(headers, mapping):
             return
-        self.n = self.grid.height - position - 1
-        self.convert_columns(position + 1)
+        start = position + 1 + labels
+        self.read_columns(start, max(self.grid.height - start, 0))
         if not self.n or self.all_blank.all():
             self.file_error(
                 "the file has a header row but no member rows; expected one row per person"
             )
             return
-        self.check_ragged(position, len(headers))
+        self.check_ragged(start, len(headers))
         self.build()
-        self.errors.sort(key=lambda item: (item[0], item[1]))
-        self.census.errors.extend(error for _, _, error in self.errors)
+        for found_list, target in ((self.errors, self.census.errors),
+                                   (self.warnings, self.census.warnings)):  # fmt: skip
+            found_list.sort(key=lambda item: item[:3])
+            target.extend(problem for *_, problem in found_list)
 
     def check_mapping(self, headers: list[str], mapping: dict[str, str | None]) -> bool:
-        """Refuse unknown field names, repeated headers, two columns for one field and missing
-        required fields; keep (field -> header, position) for the rest."""
+        """Refuse unknown field names and missing required fields; of a repeated header, or of
+        two headers naming one field, read the most direct (else the first) and warn. Keep
+        (field -> header, position) for the fields read, and find a wide layout's dependent
+        groups among the columns left."""
         ok = True
         positions: dict[str, list[int]] = {}
         for index, header in enumerate(headers):
             if header:
                 positions.setdefault(header, []).append(index)
-        used: dict[str, list[str]] = {}
-        refused: dict[str, str] = {}
-        self.positions: dict[str, tuple[str, int]] = {}
+        named: dict[str, list[tuple[int, int, str]]] = {}
         for header, name in mapping.items():
             if not name or header not in positions:
                 continue
@@ -1323,45 +745,72 @@ class _Reader:
                 )
                 ok = False
                 continue
-            if len(positions[header]) > 1:
-                self.file_error(
-                    f"the header {header!r} appears {len(positions[header])} times; rename "
-                    "the copies or map them to nothing",
+            places = positions[header]
+            if len(places) > 1:
+                letters = ", ".join(_column_letter(p) for p in places)
+                self.file_warning(
+                    f"the header {header!r} appears {len(places)} times (columns {letters}); "
+                    f"the first (column {_column_letter(places[0])}) was read as "
+                    f"{FIELDS[name].label} and the others ignored",
                     header,
                 )
-                refused[header] = name  # named, so not also "missing"
-                ok = False
-                continue
-            used.setdefault(name, []).append(header)
-            self.positions[name] = (header, positions[header][0])
-        for name, mapped in used.items():
-            if len(mapped) > 1:
-                listed = " and ".join(repr(h) for h in mapped)
-                self.file_error(
-                    f"columns {listed} both map to {FIELDS[name].label}; expected one column "
-                    "per field: map the others to nothing or remove them",
-                    mapped[1],
+            guess, how = match_header(header)
+            named.setdefault(name, []).append((how if guess == name else EXACT, places[0], header))
+        self.positions: dict[str, tuple[str, int]] = {}
+        for name, found in named.items():
+            found.sort()
+            _, index, header = found[0]
+            self.positions[name] = (header, index)
+            if len(found) > 1:
+                others = [other for _, _, other in found[1:]]
+                self.file_warning(
+                    f"columns {_listed([header, *others])} {'both' if len(found) == 2 else 'all'} "
+                    f"name {FIELDS[name].label}; "
+                    f"{header!r} was read and {_listed(others)} ignored (choose another column "
+                    "for it if that one is meant)",
+                    header,
                 )
-                ok = False
-        self.census.column_mapping = {h: name for name, hs in used.items() for h in hs}
-        for name in missing_fields({**self.census.column_mapping, **refused}):
-            self.file_error(_describe_missing(name))
+        self.census.column_mapping = {header: name for name, (header, _) in self.positions.items()}
+        missing = missing_fields(self.census.column_mapping)
+        people = {"first_name", "last_name", "birth_date", "age"} & set(self.positions)
+        company = employer_headers([h for h in headers if h])
+        if not people and len(company) >= 3:
+            self.file_error(
+                "this looks like an employer (group) application, not a member census: its "
+                f"columns describe a company ({', '.join(repr(' '.join(h.split())) for h in company[:4])}) "
+                "and none names a person; expected one row per employee and dependent with "
+                "first name, last name and date of birth"
+            )
+            return False
+        for name in missing:
+            self.file_error(describe_missing(name))
             ok = False
+        if ok:
+            used = {index for _, index in self.positions.values()}
+            free = {i for i in range(len(headers)) if i not in used}
+            self.groups = find_groups(headers, free)
+            if self.groups:
+                self.census.detail["dependent_groups"] = {
+                    group.label: [header for header, _ in group.columns.values()]
+                    for group in self.groups
+                }
         return ok
 
-    def check_ragged(self, position: int, width: int) -> None:
+    def check_ragged(self, start: int, width: int) -> None:
         """Rows with more cells than the header (only the csv module's fallback keeps them)."""
         if self.grid.rows is None or self.grid.file_format is not UploadFormat.CSV:
             return
-        for i, row in enumerate(self.grid.rows[position + 1 :]):
+        for offset, row in enumerate(self.grid.rows[start:]):
             extra = [cell for cell in row[width:] if cell.strip()]
             if extra:
+                number = start + offset + 1
                 self.errors.append(
                     (
-                        i,
+                        number,
+                        0,
                         width,
                         RowError(
-                            self.first_data_row + i,
+                            number,
                             None,
                             f"the row has {len(row)} values but the header names {width} "
                             "columns; expected no values beyond the last header",
@@ -1373,15 +822,48 @@ class _Reader:
 
     # -- columns
 
-    def convert_columns(self, start: int) -> None:
+    def nonblank(self, raw: np.ndarray) -> np.ndarray:
+        """Which cells hold something (once per distinct cell)."""
+        codes, uniques = pd.factorize(raw)
+        texts = [value if type(value) is str else _cell_text(value) for value in uniques]
+        table = np.array([bool(text) for text in clean_texts(texts)] + [False], dtype=bool)
+        return table[codes]  # code -1 (None/NaN) is the last entry: blank
+
+    def read_columns(self, start: int, count: int) -> None:
+        """The mapped columns' cells from data row `start` on (a wide layout folded into one row
+        per person), each parsed."""
+        raw = {name: self.grid.column(index, start) for name, (_, index) in self.positions.items()}
+        if self.groups:
+            group_raw = [
+                {name: self.grid.column(index, start) for name, (_, index) in g.columns.items()}
+                for g in self.groups
+            ]
+            folded = fold(raw, self.groups, group_raw, count, self.nonblank)
+            raw = folded.raw
+            self.row_no = self.first_data_row + folded.source
+            self.row_group = folded.group
+            self.defaulted = folded.defaulted
+            for name in raw:  # a field only the dependents' columns have (or none: relationship)
+                if name not in self.positions:
+                    group = next((g for g in self.groups if name in g.columns), None)
+                    self.positions[name] = (
+                        group.columns[name] if group else (FIELDS[name].label, -1)
+                    )
+        else:
+            self.row_no = self.first_data_row + np.arange(count)
+        self.n = len(self.row_no)
+        self.convert_columns(raw)
+        if self.groups:
+            self.warn_unstated_relationships()
+
+    def convert_columns(self, raw: dict[str, np.ndarray]) -> None:
         on = self.as_of
         census = self.census
         xlsx = self.grid.file_format is UploadFormat.XLSX
-        raw = {name: self.grid.column(index, start) for name, (_, index) in self.positions.items()}
 
         # The kind first: an effective date's window depends on it.
         def has_values(name: str) -> bool:
-            return name in raw and any(_cell_text(v).strip() for v in pd.unique(raw[name]))
+            return name in raw and any(clean_texts([_cell_text(v) for v in pd.unique(raw[name])]))
 
         if census.kind is None:
             census.kind_guess = (
@@ -1391,70 +873,71 @@ class _Reader:
             )
         self.is_change = (census.kind or census.kind_guess) is UploadKind.CHANGE
 
-        nearest = _century_nearest(on)
-        change_window = (_years(on, -2), _years(on, 1))
-        flag = _lookup(_FLAGS, "expected Y or N")
+        nearest = century_nearest(on)
+        change_window = (years_after(on, -2), years_after(on, 1))
+        flag = lookup(FLAGS, "expected Y or N")
         parsers: dict[str, Callable[[str], object]] = {
-            "employee_id": _parse_text,
-            "member_key": _parse_text,
-            "first_name": _parse_text,
-            "last_name": _parse_text,
-            "subgroup_code": _parse_text,
-            "class_code": _parse_text,
-            "relationship": _lookup(
-                _RELATIONSHIPS,
+            "employee_id": parse_text,
+            "family_id": parse_text,
+            "member_key": parse_text,
+            "first_name": parse_text,
+            "last_name": parse_text,
+            "subgroup_code": parse_text,
+            "class_code": parse_text,
+            "relationship": lookup(
+                RELATIONSHIPS,
                 "expected a relationship: EE/Self/Employee, SP/Spouse, CH/Child or "
                 "DP/Domestic Partner",
             ),
-            "birth_date": _parse_date(
+            "birth_date": DateParser(
                 "a date of birth",
-                _century_latest(self.birth_limit),
+                century_latest(self.birth_limit),
                 date(1900, 1, 1),
                 self.birth_limit,
             ),
-            "age": _parse_whole("an age", 0, 120),
-            "gender": _lookup(_GENDERS, "expected a gender: M/Male, F/Female or U/Unknown"),
-            "ssn": _parse_ssn,
-            "hire_date": _parse_date("a hire date", nearest, date(1940, 1, 1), _years(on, 1)),
-            "annual_salary": _parse_money("an annual salary"),
-            "pay_rate": _parse_money("a pay rate", to_cent=False),
-            "pay_frequency": _lookup(
-                _PAY_PERIODS,
+            "age": parse_whole("an age", 0, 120),
+            "gender": lookup(GENDERS, "expected a gender: M/Male, F/Female or U/Unknown"),
+            "ssn": parse_ssn,
+            "subscriber_ssn": parse_ssn,
+            "hire_date": DateParser("a hire date", nearest, date(1940, 1, 1), years_after(on, 1)),
+            "annual_salary": parse_money("an annual salary"),
+            "pay_rate": parse_money("a pay rate", to_cent=False),
+            "pay_frequency": lookup(
+                PAY_PERIODS,
                 "expected a pay frequency: weekly, bi-weekly, semi-monthly, monthly, annual "
                 "or hourly",
             ),
-            "hourly_rate": _parse_money("an hourly rate", to_cent=False),
-            "hours_per_week": _parse_hours,
-            "status": _lookup(
-                _STATUSES, "expected a status: Active/A, COBRA/C, Retiree/R or Terminated/T"
+            "hourly_rate": parse_money("an hourly rate", to_cent=False),
+            "hours_per_week": parse_hours,
+            "status": lookup(
+                STATUSES, "expected a status: Active/A, COBRA/C, Retiree/R or Terminated/T"
             ),
-            "postal_code": _parse_postal,
-            "action": _lookup(
-                _ACTIONS, "expected an action: Add/A, Term/T, Change/C or Reinstate/R"
-            ),
-            "effective_date": _parse_date(
+            "postal_code": parse_postal,
+            "action": lookup(ACTIONS, "expected an action: Add/A, Term/T, Change/C or Reinstate/R"),
+            "effective_date": DateParser(
                 "an effective date",
                 nearest,
-                *(change_window if self.is_change else (date(1950, 1, 1), _years(on, 1))),
+                *(change_window if self.is_change else (date(1950, 1, 1), years_after(on, 1))),
             ),
-            "coverage_effective_date": _parse_date(
-                "a coverage effective date", nearest, date(1950, 1, 1), _years(on, 1)
+            "coverage_effective_date": DateParser(
+                "a coverage effective date", nearest, date(1950, 1, 1), years_after(on, 1)
             ),
-            "termination_date": _parse_date("a termination date", nearest, *change_window),
-            "tier": _parse_tier,
+            "termination_date": DateParser("a termination date", nearest, *change_window),
+            "tier": parse_tier,
             "spouse": flag,
-            "child_count": _parse_whole("a number of children", 0, 30),
-            "life_volume": _parse_money("a supplemental life amount"),
+            "child_count": parse_whole("a number of children", 0, 30),
+            "life_volume": parse_money("a supplemental life amount"),
         }
         for _line, plan, tier in TIERED_LINES:
-            parsers[plan] = _parse_plan
-            parsers[tier] = _parse_tier
+            parsers[plan] = parse_plan
+            parsers[tier] = parse_tier
         for name in FLAG_LINES:
             parsers[name] = flag
 
         all_blank = np.ones(self.n, dtype=bool)
-        for name, (header, index) in self.positions.items():
-            all_blank &= self.convert(name, header, index, raw[name], parsers[name], xlsx).blank
+        for name, cells in raw.items():
+            header, index = self.positions[name]
+            all_blank &= self.convert(name, header, index, cells, parsers[name], xlsx).blank
         self.all_blank = all_blank
         for _line, plan, tier in TIERED_LINES:
             if plan in self.columns and tier not in self.columns:
@@ -1470,14 +953,15 @@ class _Reader:
         xlsx: bool,
     ) -> _Column:
         """Parse each distinct cell of a column once and spread the results back over the rows
-        (factorize codes), reporting every row holding an unreadable value."""
+        (factorize codes), reporting every row holding an unreadable value: an error, or for
+        an optional field a warning (the value left blank)."""
         codes, uniques = pd.factorize(raw)
         if len(codes) and codes.min() < 0:  # None/NaN cells (code -1): one more, blank, value
             codes = np.where(codes < 0, len(uniques), codes)
             uniques = np.append(uniques.astype(object), "")
         if xlsx:
             texts = [value if type(value) is str else _cell_text(value) for value in uniques]
-            if name == "ssn":
+            if name in ("ssn", "subscriber_ssn"):
                 # A numeric cell cannot hold leading zeros: Excel dropped them from the SSN.
                 texts = [
                     text.zfill(9) if isinstance(value, int | float) and text.isdigit() else text
@@ -1485,39 +969,140 @@ class _Reader:
                 ]
         else:
             texts = uniques.tolist()
+        cleaned = clean_texts(texts)
         parsed = np.empty(len(texts), dtype=object)
         problems: dict[int, str] = {}
-        if parse is _parse_text:  # names and codes: nothing to check, so no loop with a try
-            stripped = [text.strip() for text in texts]
-            parsed[:] = [text or None for text in stripped]
-            blank_codes = [code for code, text in enumerate(stripped) if not text]
+        notes: dict[int, str] = {}
+        if parse is parse_text:  # names and codes: nothing to check, so no loop with a try
+            parsed[:] = [text or None for text in cleaned]
+            blank_codes = [code for code, text in enumerate(cleaned) if not text]
         else:
             blank_codes = []
-            for code, text in enumerate(texts):
-                text = text.strip()
+            dates = parse if isinstance(parse, DateParser) else None
+            orders: dict[str, int] = {}  # order seen -> the first code that showed it
+            either: list[int] = []
+            for code, text in enumerate(cleaned):
                 if not text:
                     blank_codes.append(code)
                     continue
                 try:
-                    parsed[code] = parse(text)
+                    value = parse(text)
                 except ValueError as exc:
                     problems[code] = str(exc)
+                    value = None
+                if type(value) is Noted:
+                    notes[code] = value.note
+                    value = value.value
+                parsed[code] = value
+                if dates is not None and dates.order_seen is not None:
+                    if dates.order_seen is EITHER:
+                        either.append(code)
+                    else:
+                        orders.setdefault(dates.order_seen, code)
+            if either and DAY_FIRST in orders:
+                self.settle_day_first(dates, header, cleaned, parsed, problems, orders, either)
         column = _Column(header, index, codes, parsed, texts, np.isin(codes, blank_codes))
         self.columns[name] = column
+        masked = name in ("ssn", "subscriber_ssn")
         if problems:
-            rows = np.flatnonzero(np.isin(codes, list(problems))).tolist()
-            self.unreadable[name] = set(rows)
-            for i in rows:
-                text = texts[codes[i]]
-                self.row_error(i, name, problems[codes[i]], _mask(text) if name == "ssn" else text)
+            rows = np.flatnonzero(np.isin(codes, list(problems)))
+            optional = OPTIONAL_FIELDS.get(name)
+            if optional:
+                self.warn_values(name, rows, codes, texts, problems, f"; {optional}", masked)
+            else:
+                self.unreadable[name] = set(rows.tolist())
+                for i in rows.tolist():
+                    text = texts[codes[i]]
+                    self.row_error(i, name, problems[codes[i]], _mask(text) if masked else text)
+        if notes:
+            self.noted[name] = list(notes)
+            rows = np.flatnonzero(np.isin(codes, list(notes)))
+            self.warn_values(name, rows, codes, texts, notes, "", masked)
         return column
+
+    def settle_day_first(
+        self,
+        dates: DateParser,
+        header: str,
+        cleaned: list[str],
+        parsed: np.ndarray,
+        problems: dict[int, str],
+        orders: dict[str, int],
+        either: list[int],
+    ) -> None:
+        """A column with day-first dates (18/10/1980) and dates that could be either (05/04/1990):
+        when none is month first, the column is day first and those are read again so; when
+        some are, they stay month first. Either way a warning says what was done."""
+        example, ambiguous = cleaned[orders[DAY_FIRST]], cleaned[either[0]]
+        if MONTH_FIRST in orders:
+            self.file_warning(
+                f"the dates in this column are written day first ({example!r}) and month first "
+                f"({cleaned[orders[MONTH_FIRST]]!r}); dates that could be either, such as "
+                f"{ambiguous!r}, were read month first: check them",
+                header,
+            )
+            return
+        dates.day_first = True
+        for code in either:
+            problems.pop(code, None)
+            try:
+                parsed[code] = dates(cleaned[code])
+            except ValueError as exc:
+                parsed[code] = None
+                problems[code] = str(exc)
+        self.file_warning(
+            f"the dates in this column are written day first (DD/MM/YYYY: {example!r}); dates "
+            f"that could be either, such as {ambiguous!r}, were read day first too "
+            f"({parsed[either[0]]} for {ambiguous!r})",
+            header,
+        )
+
+    def warn_values(
+        self,
+        name: str,
+        rows: np.ndarray,
+        codes: np.ndarray,
+        texts: list[str],
+        messages: dict[int, str],
+        suffix: str,
+        masked: bool,
+    ) -> None:
+        by_code: dict[int, list[int]] = {}
+        for i, code in zip(rows.tolist(), codes[rows].tolist(), strict=True):
+            by_code.setdefault(code, []).append(i)
+        for code, listed in by_code.items():
+            text = texts[code]
+            self.value_warning(
+                listed, name, messages[code] + suffix, _mask(text) if masked else text
+            )
+
+    def warn_unstated_relationships(self) -> None:
+        """Wide layouts: a Dependent N group says no relationship, so its people are read as
+        children; a person should look when the file might hold a spouse among them."""
+        has_partner_group = any(g.kind in ("spouse", "partner") for g in self.groups)
+        silent = [
+            g for g in self.groups if g.kind == "dependent" and "relationship" not in g.columns
+        ]
+        if silent and not has_partner_group:
+            self.file_warning(
+                f"the columns of {_listed([g.label for g in silent])} say no relationship: "
+                "those dependents were read as children; a spouse or partner among them needs "
+                "a relationship column"
+            )
+        stated = [i for i, g in enumerate(self.groups) if g.kind == "dependent" and g not in silent]
+        if stated and self.row_group is not None:
+            rows = np.flatnonzero(self.defaulted & np.isin(self.row_group, stated))
+            for i in rows.tolist():
+                self.row_warning(
+                    i, "relationship", "the relationship is blank: read as a child", ""
+                )
 
     def read_plan_as_tier(self, plan: str, tier: str) -> None:
         """A plan column holding nothing but coverage levels (a 'Medical' column of EE/FAM) is
         that line's tier column."""
         column = self.columns[plan]
         named = {v for v in column.parsed if isinstance(v, str)}
-        tiers = {v: _TIERS.get(_token(_TIER_FILLER.sub(" ", v.lower()))) for v in named}
+        tiers = {v: tier_word(v) for v in named}
         if not tiers or not all(isinstance(t, Tier) for t in tiers.values()):
             return
         parsed = np.empty(len(column.parsed), dtype=object)
@@ -1556,18 +1141,25 @@ class _Reader:
                 result[list(rows)] = True
         return result
 
-    def report(self, rows: np.ndarray, name: str, message: str, value: str | None = None) -> None:
-        """The same error on every row of a boolean mask."""
+    def report(
+        self,
+        rows: np.ndarray,
+        name: str,
+        message: str,
+        value: str | None = None,
+        *,
+        warning: bool = False,
+    ) -> None:
+        """The same error (or warning) on every row of a boolean mask."""
         for i in np.flatnonzero(rows).tolist():
-            self.row_error(i, name, message, value)
+            self.problem(i, name, message, value, warning=warning)
 
     # -- rows
 
     def build(self) -> None:
-        n, columns, row_base = self.n, self.columns, self.first_data_row
-        number = np.arange(n)
+        n, columns, row_no = self.n, self.columns, self.row_no
         valid = ~self.all_blank & ~self.unreadable_mask("relationship", "action")
-        is_subscriber = valid & self.mask("relationship", lambda v: v is None or v == _SUBSCRIBER)
+        is_subscriber = valid & self.mask("relationship", lambda v: v is None or v == SUBSCRIBER)
         is_dependent = valid & ~is_subscriber
 
         action = self.col("action")
@@ -1595,22 +1187,56 @@ class _Reader:
                 valid & ~self.blank("member_key"), "member_key", "this member id is also on row {}"
             )
 
-        # Subscribers.
-        no_id = is_subscriber & self.blank("employee_id")
-        self.report(no_id, "employee_id", "an employee row needs an employee id", "")
-        repeated = self.report_duplicates(
-            is_subscriber & ~no_id,
-            "employee_id",
-            "this employee id is also on row {}; expected one row per employee",
-        )
-        accepted = np.flatnonzero(is_subscriber & ~no_id & ~repeated)
-        accepted_mask = np.zeros(n, dtype=bool)
-        accepted_mask[accepted] = True
+        # Subscribers and their keys: the employee id, else the SSN, else name and birth date.
+        has_id = is_subscriber & ~self.blank("employee_id")
+        own_ssn, issued = self.own_ssns()
+        by_ssn = is_subscriber & ~has_id & issued
+        by_name = is_subscriber & ~has_id & ~by_ssn
+        named = ~self.blank("first_name") & ~self.blank("last_name")
+        born = ~pd.isna(self.col("birth_date"))
+        keyless = by_name & named & ~born & ~no_birth & ~self.unreadable_mask("birth_date")
         self.report(
-            accepted_mask & self.blank("last_name"), "last_name", "a last name is required", ""
+            keyless,
+            birth_column,
+            "an employee without an employee id or SSN is matched by name and date of birth; "
+            "expected a date of birth (or the employee id or SSN)",
+            "",
         )
-        no_last_day = accepted_mask & is_term & pd.isna(last_day)
+        if has_id.any():
+            for keyed, how in ((by_ssn, "SSN"), (by_name & named & born, "name and date of birth")):
+                self.report(
+                    keyed,
+                    "employee_id",
+                    f"no employee id: the employee is matched by {how}",
+                    "",
+                    warning=True,
+                )
+
+        # One row per employee: an exact repeat is read once; another row with the key, refused.
+        repeat_of: dict[int, int] = {}  # an exact repeat -> the row it repeats
+        refused = np.zeros(n, dtype=bool)
+        employee_id = self.col("employee_id")
+        for i, first in self.repeats(has_id, employee_id):
+            if self.same_row(i, first):
+                repeat_of[i] = first
+            else:
+                refused[i] = True
+                self.row_error(
+                    i,
+                    "employee_id",
+                    f"this employee id is also on row {row_no[first]}; expected one row per "
+                    "employee",
+                )
+        kept = is_subscriber & ~refused
+        kept[list(repeat_of)] = False
+        self.check_other_keys(kept, own_ssn, issued, has_id, by_name & named & born, repeat_of)
+        for i, first in repeat_of.items():
+            self.row_warning(
+                i, None, f"this row repeats row {row_no[first]} exactly; it was read once"
+            )
+        no_last_day = kept & is_term & pd.isna(last_day)
         no_last_day &= ~self.unreadable_mask("termination_date", "effective_date")
+        self.report(kept & self.blank("last_name"), "last_name", "a last name is required", "")
         if "termination_date" in columns:
             self.report(
                 no_last_day,
@@ -1625,13 +1251,7 @@ class _Reader:
                 "a termination needs the last day of coverage; expected a termination date "
                 "(or an effective date)",
             )
-        if "ssn" in columns:
-            self.report_duplicates(
-                accepted_mask & ~pd.isna(self.col("ssn")),
-                "ssn",
-                "the same SSN is on the employee row {}; expected each employee's own SSN",
-                masked=True,
-            )
+        accepted = np.flatnonzero(kept)
 
         def pick(name: str, default: object = None, values: np.ndarray | None = None) -> list:
             picked = (self.col(name) if values is None else values)[accepted]
@@ -1675,15 +1295,15 @@ class _Reader:
                 act,
                 when,
             ) in zip(
-                (accepted + row_base).tolist(),
-                pick("employee_id"),
+                row_no[accepted].tolist(),
+                pick("employee_id", ""),
                 pick("first_name", ""),
                 pick("last_name", ""),
                 pick("birth_date"),
-                pick("ssn"),
+                pick("", values=own_ssn),
                 pick("gender", Gender.UNKNOWN),
                 pick("hire_date"),
-                pick("", values=self.salaries(accepted_mask)),
+                pick("", values=self.salaries(kept)),
                 pick("status", MemberStatus.ACTIVE),
                 pick("subgroup_code"),
                 pick("class_code"),
@@ -1693,55 +1313,13 @@ class _Reader:
                 strict=True,
             )
         ]
-        by_id = {member.employee_id: member for member in members}
-        by_row = dict(zip(accepted.tolist(), members, strict=True))
-
-        # Dependents: by employee id, else under the nearest subscriber row above.
-        above = np.maximum.accumulate(np.where(is_subscriber, number, -1))
-        dependent_rows = np.flatnonzero(is_dependent)
         dependent_to = np.where(
             pd.isna(termination), np.where(is_term, effective, None), termination
         )
-        relationship, employee_id = self.col("relationship"), self.col("employee_id")
-        first_name, last_name = self.col("first_name"), self.col("last_name")
-        birth_date, gender, ssn = self.col("birth_date"), self.col("gender"), self.col("ssn")
-        for i in dependent_rows.tolist():
-            eid = employee_id[i]
-            if eid is not None:
-                subscriber = by_id.get(eid)
-                if subscriber is None:
-                    self.row_error(
-                        i,
-                        "employee_id",
-                        "no employee row in the file has this employee id; expected the "
-                        "employee's own row (relationship EE) in the same file",
-                    )
-                    continue
-            elif above[i] >= 0:
-                subscriber = by_row.get(int(above[i]))
-                if subscriber is None:
-                    continue  # the employee row above was refused, and its error says why
-            else:
-                self.row_error(
-                    i,
-                    "relationship",
-                    "a dependent row needs its employee's id, or must come under its "
-                    "employee's row; no employee row is above it",
-                )
-                continue
-            subscriber.dependents.append(
-                CensusDependent(
-                    source_row=row_base + i,
-                    first_name=first_name[i] or "",
-                    last_name=last_name[i] or subscriber.last_name,
-                    birth_date=birth_date[i],
-                    relationship=relationship[i],
-                    gender=gender[i] or Gender.UNKNOWN,
-                    ssn=ssn[i],
-                    effective_from=start[i],
-                    effective_to=dependent_to[i],
-                )
-            )
+        self.link_dependents(
+            is_subscriber, is_dependent, kept, accepted, members, repeat_of, own_ssn,
+            start, dependent_to,
+        )  # fmt: skip
 
         end = np.where(is_term, last_day, termination)
         coverages = self.coverages(accepted, members, start, end)
@@ -1768,13 +1346,284 @@ class _Reader:
         ages = valid & pd.isna(self.col("birth_date")) & ~pd.isna(self.col("age"))
         if ages.any():
             self.census.detail["age_by_row"] = {
-                int(i) + row_base: self.col("age")[i] for i in np.flatnonzero(ages)
+                self.row_key(i): self.col("age")[i] for i in np.flatnonzero(ages).tolist()
             }
         if "member_key" in columns:
             keys = valid & ~self.blank("member_key")
             self.census.detail["member_keys"] = {
-                int(i) + row_base: self.col("member_key")[i] for i in np.flatnonzero(keys)
+                self.row_key(i): self.col("member_key")[i] for i in np.flatnonzero(keys).tolist()
             }
+
+    def row_key(self, i: int) -> int | str:
+        """Row i's spreadsheet row, or for a wide layout's dependent 'row (group)'."""
+        if self.row_group is not None and self.row_group[i] >= 0:
+            return f"{self.row_no[i]} ({self.groups[self.row_group[i]].label})"
+        return int(self.row_no[i])
+
+    def own_ssns(self) -> tuple[np.ndarray, np.ndarray]:
+        """Each row's own SSN (the SSN column, else on a subscriber's row the subscriber SSN)
+        and whether it is an issued number (only those match a member)."""
+        ssn, issued = self.col("ssn"), self.issued("ssn")
+        if "subscriber_ssn" not in self.columns:
+            return ssn, issued
+        fill = pd.isna(ssn) & self.mask("relationship", lambda v: v is None or v == SUBSCRIBER)
+        ssn = np.where(fill, self.col("subscriber_ssn"), ssn)
+        return ssn, np.where(fill, self.issued("subscriber_ssn"), issued)
+
+    def issued(self, name: str) -> np.ndarray:
+        """Rows whose SSN in column `name` was read and is an issued number (not noted)."""
+        column = self.columns.get(name)
+        if column is None:
+            return np.zeros(self.n, dtype=bool)
+        return ~pd.isna(column.values) & ~np.isin(column.codes, self.noted.get(name, []))
+
+    def check_other_keys(
+        self,
+        kept: np.ndarray,
+        own_ssn: np.ndarray,
+        issued: np.ndarray,
+        has_id: np.ndarray,
+        by_name: np.ndarray,
+        repeat_of: dict[int, int],
+    ) -> None:
+        """Among the employee rows kept: the same SSN twice (an error when one of them has no
+        employee id, so is matched by it; else a warning), the same name and birth date twice
+        with neither id nor SSN, and the same family id twice. An exact repeat is read once."""
+        row_no = self.row_no
+
+        def repeats(rows: np.ndarray, values: np.ndarray) -> list[tuple[int, int]]:
+            found = []
+            for i, first in self.repeats(rows & kept, values):
+                if self.same_row(i, first):
+                    repeat_of[i] = first
+                    kept[i] = False
+                else:
+                    found.append((i, first))
+            return found
+
+        ssn_column = "ssn" if "ssn" in self.columns else "subscriber_ssn"
+        for i, first in repeats(issued, own_ssn):
+            shown = _mask(own_ssn[i])
+            if has_id[i] and has_id[first]:
+                self.row_warning(
+                    i,
+                    ssn_column,
+                    f"the same SSN is on the employee row {row_no[first]}; expected each "
+                    "employee's own SSN",
+                    shown,
+                )
+            else:
+                self.row_error(
+                    i,
+                    ssn_column,
+                    f"the same SSN is on the employee row {row_no[first]}, and an employee "
+                    "without an employee id is matched by SSN; expected each employee's own SSN",
+                    shown,
+                )
+        if by_name.any():
+            names = pd.Series(
+                list(
+                    zip(
+                        self.col("first_name"),
+                        self.col("last_name"),
+                        self.col("birth_date"),
+                        strict=True,
+                    )
+                )  # fmt: skip
+            ).to_numpy()
+            for i, first in repeats(by_name, names):
+                self.row_error(
+                    i,
+                    "first_name",
+                    f"the same name and date of birth are on the employee row {row_no[first]}, "
+                    "and neither row has an employee id or SSN to tell them apart; expected one "
+                    "row per employee",
+                )
+        if "family_id" in self.columns:
+            for i, first in repeats(~self.blank("family_id"), self.col("family_id")):
+                self.row_error(
+                    i,
+                    "family_id",
+                    f"this family id is also on the employee row {row_no[first]}; expected one "
+                    "employee row per family",
+                )
+
+    def repeats(self, rows: np.ndarray, values: np.ndarray) -> list[tuple[int, int]]:
+        """(row, first row) for each row of mask `rows` whose value an earlier one has."""
+        index = np.flatnonzero(rows)
+        if not len(index):
+            return []
+        series = pd.Series(values[index])
+        again = series.duplicated(keep="first").to_numpy()
+        if not again.any():
+            return []
+        first: dict[object, int] = {}
+        for i, value in zip(index[~again].tolist(), series[~again].tolist(), strict=True):
+            first.setdefault(value, i)
+        return [
+            (i, first[value])
+            for i, value in zip(index[again].tolist(), series[again].tolist(), strict=True)
+        ]
+
+    def same_row(self, i: int, j: int) -> bool:
+        """Rows i and j hold the same text in every column read (an exact repeat)."""
+        return all(column.codes[i] == column.codes[j] for column in self.columns.values())
+
+    def link_dependents(
+        self,
+        is_subscriber: np.ndarray,
+        is_dependent: np.ndarray,
+        kept: np.ndarray,
+        accepted: np.ndarray,
+        members: list[CensusMember],
+        repeat_of: dict[int, int],
+        own_ssn: np.ndarray,
+        start: np.ndarray,
+        dependent_to: np.ndarray,
+    ) -> None:
+        """Each dependent row under its subscriber: by employee id, else family id, else
+        subscriber SSN (wherever the subscriber's row is), else the nearest subscriber row
+        above. A dependent with nothing to join is an error; an exact repeat is read once."""
+        n = self.n
+        dependents = np.flatnonzero(is_dependent)
+        target = np.full(len(dependents), -1, dtype=np.int64)
+        open_rows = np.ones(len(dependents), dtype=bool)  # no link column said anything yet
+        links = (
+            ("employee_id", self.col("employee_id"), "employee id"),
+            ("family_id", self.col("family_id"), "family id"),
+            ("subscriber_ssn", self.col("subscriber_ssn"), "subscriber SSN"),
+        )
+        for name, values, said in links:
+            if name not in self.columns:
+                continue
+            if name == "subscriber_ssn":
+                keys = own_ssn
+            else:
+                keys = values
+            holders = kept & ~pd.isna(keys)
+            holder_rows = np.flatnonzero(holders)
+            index = pd.Index(keys[holder_rows])
+            unique = ~index.duplicated(keep="first")
+            index, holder_rows = index[unique], holder_rows[unique]
+            asking = open_rows & ~pd.isna(values[dependents])
+            if not asking.any():
+                continue
+            found = index.get_indexer(values[dependents[asking]])
+            at = np.flatnonzero(asking)
+            target[at[found >= 0]] = holder_rows[found[found >= 0]]
+            open_rows[at] = False
+            for i in dependents[at[found < 0]].tolist():
+                shown = _mask(values[i]) if name == "subscriber_ssn" else None
+                self.row_error(
+                    i,
+                    name,
+                    f"no employee row in the file has this {said}; expected the employee's own "
+                    "row (relationship EE) in the same file",
+                    shown,
+                )
+        # Row order: the nearest subscriber row above (an exact repeat stands for its first).
+        above = np.maximum.accumulate(np.where(is_subscriber, np.arange(n), -1))
+        by_order = above[dependents[open_rows]]
+        if repeat_of:
+            by_order = np.array([repeat_of.get(r, r) for r in by_order.tolist()], dtype=np.int64)
+        orphans = dependents[open_rows][by_order < 0]
+        for i in orphans.tolist():
+            self.row_error(
+                i,
+                "relationship",
+                "a dependent row needs its employee's id, family id or SSN, or must come under "
+                "its employee's row; no employee row is above it",
+            )
+        target[open_rows] = by_order
+        # A refused employee row (its error says why) takes no dependents.
+        target[(target >= 0) & ~kept[np.maximum(target, 0)]] = -1
+
+        placed = np.flatnonzero(target >= 0)
+        rows, targets = dependents[placed], target[placed]
+        drop = self.repeated_dependents(rows, targets)
+        if drop:
+            keep = ~np.isin(rows, list(drop))
+            rows, targets = rows[keep], targets[keep]
+        member_of = np.full(n, -1, dtype=np.int64)
+        member_of[accepted] = np.arange(len(accepted))
+        starts = start[rows]
+        if self.row_group is not None:  # a wide row's dependents start with the family's row
+            from_family = pd.isna(starts) & (self.row_group[rows] >= 0)
+            starts[from_family] = start[targets[from_family]]
+
+        def cells(name: str) -> list:
+            return self.col(name)[rows].tolist()
+
+        for subscriber, row, first, last, born, relationship, gender, ssn, since, until in zip(
+            [members[m] for m in member_of[targets].tolist()],
+            self.row_no[rows].tolist(),
+            cells("first_name"),
+            cells("last_name"),
+            cells("birth_date"),
+            cells("relationship"),
+            cells("gender"),
+            cells("ssn"),
+            starts.tolist(),
+            dependent_to[rows].tolist(),
+            strict=True,
+        ):
+            subscriber.dependents.append(
+                CensusDependent(
+                    source_row=row,
+                    first_name=first or "",
+                    last_name=last or subscriber.last_name,
+                    birth_date=born,
+                    relationship=relationship,
+                    gender=gender or Gender.UNKNOWN,
+                    ssn=ssn,
+                    effective_from=since,
+                    effective_to=until,
+                )
+            )
+
+    def repeated_dependents(self, rows: np.ndarray, targets: np.ndarray) -> set[int]:
+        """Dependent rows naming a person (first name, birth date, relationship) already under
+        the same employee: an exact repeat is read once (a warning), another is an error."""
+        if not len(rows):
+            return set()
+
+        def codes(name: str) -> np.ndarray:
+            column = self.columns.get(name)
+            return column.codes[rows] if column is not None else np.zeros(len(rows), np.int64)
+
+        frame = pd.DataFrame(
+            {
+                "employee": targets,
+                "first": codes("first_name"),
+                "last": codes("last_name"),
+                "born": codes("birth_date"),
+                "relationship": codes("relationship"),
+            }
+        )
+        again = frame.duplicated(keep="first").to_numpy()
+        if not again.any():
+            return set()
+        first_seen: dict[tuple, int] = {}
+        for i, key in zip(
+            rows[~again].tolist(), frame[~again].itertuples(index=False), strict=True
+        ):
+            first_seen.setdefault(tuple(key), i)
+        drop: set[int] = set()
+        for i, key in zip(rows[again].tolist(), frame[again].itertuples(index=False), strict=True):
+            first = first_seen[tuple(key)]
+            drop.add(i)
+            if self.same_row(i, first):
+                self.row_warning(
+                    i, None, f"this row repeats row {self.row_no[first]} exactly; it was read once"
+                )
+            else:
+                self.row_error(
+                    i,
+                    "first_name",
+                    f"the same dependent (name and date of birth) is on row {self.row_no[first]} "
+                    "with other values; expected one row per person",
+                )
+        return drop
 
     def report_duplicates(
         self, rows: np.ndarray, name: str, message: str, *, masked: bool = False
@@ -1789,7 +1638,7 @@ class _Reader:
             first = dict(zip(values[~repeat].tolist(), index[~repeat].tolist(), strict=True))
             for i, value in zip(index[repeat].tolist(), values[repeat].tolist(), strict=True):
                 shown = _mask(value) if masked else None
-                self.row_error(i, name, message.format(first[value] + self.first_data_row), shown)
+                self.row_error(i, name, message.format(self.row_no[first[value]]), shown)
             result[index[repeat]] = True
         return result
 

@@ -100,7 +100,7 @@ def test_refused_checks_write_nothing_and_list_every_problem(session):
         uploaded_by=user, kind=None, chosen=None, as_of=AS_OF,
     )  # fmt: skip
     assert check.upload is None
-    assert check.message == "odd.csv was rejected; nothing was saved"
+    assert check.message == "odd.csv was refused; nothing from it was applied"
     assert {c.header for c in check.columns.choices} == {"Emp Nbr", "Given", "Family", "Natal Day"}
     assert "Date of birth (or Age)" in check.columns.missing
 
