@@ -1528,9 +1528,11 @@ class _Reader:
             by_order = np.array([repeat_of.get(r, r) for r in by_order.tolist()], dtype=np.int64)
         orphans = dependents[open_rows][by_order < 0]
         for i in orphans.tolist():
+            group = -1 if self.row_group is None else int(self.row_group[i])
+            own = group < 0 or "relationship" in self.groups[group].columns
             self.row_error(
                 i,
-                "relationship",
+                "relationship" if own else "first_name",
                 "a dependent row needs its employee's id, family id or SSN, or must come under "
                 "its employee's row; no employee row is above it",
             )
