@@ -407,10 +407,15 @@ class _Reader(InterchangeReader):
         if not st["first_ins"]:
             st["first_ins"] = pos
         where = f"ST {st['control']}, INS #{self.ins_no}"
-        if len(el) < INS_ELEMENTS:
-            el = el + [""] * (INS_ELEMENTS - len(el))
+        if 5 < len(el) < 10 and el[5]:  # the common INS: nothing after INS08 to read through
+            benefit, employment, death, death_column, deviations = el[5], "", None, "", ()
+            if len(el) == 9:
+                employment = el[8]
+        else:
+            if len(el) < INS_ELEMENTS:
+                el = el + [""] * (INS_ELEMENTS - len(el))
+            benefit, employment, death, death_column, deviations = read_ins_statuses(el)
         indicator, relation, code = el[1], el[2], el[3]
-        benefit, employment, death, death_column, deviations = read_ins_statuses(el)
         maintenance = _MAINTENANCE.get(code)
         if indicator == "Y":
             if self.subscriber is not None:
@@ -682,7 +687,10 @@ class _Reader(InterchangeReader):
             return
         if len(ssn) == 9 and ssn.isascii() and ssn.isdigit():
             row.ssn = ssn
-            problem = ssn_problem(ssn)
+            if ssn[0] in "069" or ssn[3:5] == "00" or ssn[5:] == "0000" or ssn == "123456789":
+                problem = ssn_problem(ssn)  # the only numbers it finds a problem with
+            else:
+                problem = None
             if problem is not None:
                 self.warning(
                     "NM109",
@@ -1137,6 +1145,8 @@ class _Reader(InterchangeReader):
         if dates.get("303"):
             return dates["303"]
         maintenance = person.maintenance
+        if maintenance is _AUDIT or maintenance is None:
+            return None
         coverages = [hd for hd in person.coverages if hd[_COV] is not None]
         if maintenance is _TERM:
             ends = [hd[_COV].effective_to for hd in coverages if hd[_COV].effective_to]
