@@ -1403,6 +1403,8 @@ class _Reader(InterchangeReader):
         share_equal_coverages(census.members)
         if not self.sets:
             self.file_error("ST", "the file has no 834 transaction set", located=False)
+        elif not census.members and not self.errors:  # a period with no changes: legitimate
+            self.file_warning("INS", "the file lists no members: it changes nothing", row=None)
         totals = [st["qty"] for st in self.sets]
         if totals and any(totals):
 

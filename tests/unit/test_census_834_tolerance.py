@@ -451,6 +451,13 @@ def test_a_broken_envelope_is_refused_without_members(data):
 # --- the text: separators, line breaks, terminators --------------------------------------------
 
 
+def test_a_file_without_members_changes_nothing_and_says_so():
+    census = read(interchange(transaction()))
+
+    assert census.errors == [] and census.members == []
+    assert one_warning(census, "lists no members").row is None
+
+
 def test_a_segment_whose_terminator_was_lost_before_its_line_break_is_split_there():
     text = interchange(transaction(subscriber("E1")), suffix="\n").decode()
     text = text.replace("DMG*D8*19860412*F~\n", "DMG*D8*19860412*F\n")
@@ -569,7 +576,7 @@ def test_mutated_834s_never_raise(edits):
         text = text[:at] + insert + text[at + length :]
     census = read_834(text.encode(), "mutated.834")
 
-    assert census.errors or census.members or census.warnings is not None
+    assert census.errors or census.members or census.warnings
     assert not _unreadable(census)
     if census.detail.get("transaction_sets") is not None:
         try:
