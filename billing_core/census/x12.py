@@ -25,8 +25,10 @@ the value.
 What a change file asks for is carried per person and per line. A dependent loop with no
 subscriber loop before it in its transaction set is dependent-only maintenance: it becomes a
 `dependents_only` row naming the subscriber by the dependent's REF*0F (or joins that
-subscriber's row when its loop came in an earlier set of the file: one ST per person). HD01
-is read per line: an added line has its begin date, a changed one its DTP*303 date, an ended
+subscriber's row when its loop came in an earlier set of the file: one ST per person); a
+dependent loop after a subscriber loop belongs to it by order, even when its REF*0F differs
+(de-identified feeds scramble it: a warning). Whether the named subscriber is enrolled is the
+diff's question. HD01 is read per line: an added line has its begin date, a changed one its DTP*303 date, an ended
 (024) or deleted (002) one its end date. A line's end is its DTP*349, else the member's
 DTP*357 (eligibility end) or a DTP*349 misplaced in loop 2000; `22991231` and later are "no
 end". A cancel from inception (DTP*348 = DTP*349) is kept as a line ended the day before it
