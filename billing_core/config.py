@@ -1,9 +1,25 @@
 """Settings from environment variables, with development defaults. Production refuses to start
-without its secrets: no generated or fallback secrets there."""
+without its secrets: no generated or fallback secrets there.
+
+Remittance (REMIT_*): where a payer sends a check, and the bank account for wires and ACH
+credits, printed on every invoice (page and PDF) and on the pay page whenever an amount cannot
+be paid online. Decision: the receiving account number is shown in full everywhere. It is not a
+secret (a carrier prints it on every invoice so payers can push money into it; it allows
+credits only) and a masked number cannot be paid to. In development, when no REMIT_* variable
+is set, clearly marked sample values are used (Stripe's test routing number 110000000); in
+production nothing is invented: what is not set is not printed. A routing number that is set
+must pass the ABA checksum, or the app refuses to start.
+
+Online limits: a card payment is offered up to ONLINE_CARD_LIMIT (at most Stripe's ceiling
+for one card payment, 999,999.99), a bank-account (ACH Direct Debit) payment up to
+ONLINE_ACH_LIMIT. Stripe sets each account's ACH Direct Debit limit (new accounts start at a
+few thousand dollars and are raised on request): set ONLINE_ACH_LIMIT to the per-payment
+limit on the carrier's Stripe account; the default is a development value."""
 
 from __future__ import annotations
 
 import os
+import string
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +35,76 @@ DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 # keys the portal pays through a local page that feeds signed events to the webhook code path.
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_dev_only_local_test_checkout"
 PRODUCTION_SECRETS = ("SECRET_KEY", "SSN_ENCRYPTION_KEY", "DATABASE_URL")
+
+# Stripe's ceiling for one card payment in USD (amounts carry at most eight digits of cents).
+STRIPE_CARD_MAX = Decimal("999999.99")
+DEFAULT_ACH_LIMIT = Decimal("10000000.00")
+DEFAULT_REMIT_REFERENCE = "Group {group_number}, invoice {invoice_number}"
+REFERENCE_FIELDS = frozenset({"group_number", "invoice_number"})
+# Development only, and only when no REMIT_* variable is set: obviously sample values, marked as
+# such wherever they are shown. 110000000 is Stripe's test routing number (a valid checksum).
+SAMPLE_REMIT = {
+    "REMIT_TO_NAME": "Premium Billing (SAMPLE payee)",
+    "REMIT_TO_ADDRESS": "PO Box 00000 (sample)\nSampletown, ST 00000",
+    "REMIT_BANK_NAME": "Sample Bank, N.A.",
+    "REMIT_ABA_ROUTING": "110000000",
+    "REMIT_ACCOUNT_NUMBER": "000123456789",
+}
+REMIT_VARIABLES = (*SAMPLE_REMIT, "REMIT_REFERENCE")
+# The first two digits of an ABA routing number: 00 (U.S. Government), 01-12 (Federal Reserve
+# banks), 21-32 (thrifts), 61-72 (electronic), 80 (traveller's cheques).
+ABA_PREFIXES = frozenset(
+    ["00", "80"] + [f"{n:02d}" for n in (*range(1, 13), *range(21, 33), *range(61, 73))]
+)
+
+
+def aba_routing_is_valid(number: str) -> bool:
+    """Nine digits, a Federal Reserve routing prefix, and the ABA checksum:
+    3*(d1+d4+d7) + 7*(d2+d5+d8) + (d3+d6+d9) is a multiple of 10."""
+    if len(number) != 9 or not number.isascii() or not number.isdigit():
+        return False
+    if number[:2] not in ABA_PREFIXES or number == "000000000":
+        return False
+    digits = [int(c) for c in number]
+    weighted = sum(d * w for d, w in zip(digits, (3, 7, 1) * 3, strict=True))
+    return weighted % 10 == 0
+
+
+@dataclass(frozen=True)
+class RemitInstructions:
+    """How to pay other than online: a check to `payee` at `address` (lines), a wire or ACH
+    credit to `bank_name`, routing `aba_routing`, account `account_number` (shown in full, see
+    the module docstring), quoting `reference(...)`. `sample` marks development sample values."""
+
+    payee: str
+    address: tuple[str, ...]
+    bank_name: str
+    aba_routing: str
+    account_number: str
+    reference_format: str = DEFAULT_REMIT_REFERENCE
+    sample: bool = False
+
+    @property
+    def by_mail(self) -> bool:
+        return bool(self.payee and self.address)
+
+    @property
+    def by_bank(self) -> bool:
+        return bool(self.bank_name and self.aba_routing and self.account_number)
+
+    @property
+    def configured(self) -> bool:
+        return self.by_mail or self.by_bank
+
+    def reference(self, group_number: str, invoice_number: str | None = None) -> str:
+        """What the payer quotes (check memo, wire or ACH credit reference): the configured
+        format with the group and invoice numbers; a payment on account (no invoice) quotes
+        the group number alone."""
+        if not invoice_number:
+            return f"Group {group_number}"
+        return self.reference_format.format(
+            group_number=group_number, invoice_number=invoice_number
+        )
 
 
 @dataclass(frozen=True)
@@ -42,18 +128,47 @@ class Settings:
     census_inline_max_members: int = 5_000
     # Adjustments above this (absolute dollars) need a supervisor who did not request them.
     adjustment_authority_limit: Decimal = Decimal("500.00")
+    # Paying online: a card up to this, a bank account (ACH Direct Debit) up to the other; above
+    # both, the pay page shows the remittance instructions (see the module docstring).
+    online_card_limit: Decimal = STRIPE_CARD_MAX
+    online_ach_limit: Decimal = DEFAULT_ACH_LIMIT
+    # Remittance instructions (see the module docstring); the address holds line breaks.
+    remit_to_name: str = SAMPLE_REMIT["REMIT_TO_NAME"]
+    remit_to_address: str = SAMPLE_REMIT["REMIT_TO_ADDRESS"]
+    remit_bank_name: str = SAMPLE_REMIT["REMIT_BANK_NAME"]
+    remit_aba_routing: str = SAMPLE_REMIT["REMIT_ABA_ROUTING"]
+    remit_account_number: str = SAMPLE_REMIT["REMIT_ACCOUNT_NUMBER"]
+    remit_reference: str = DEFAULT_REMIT_REFERENCE
+    remit_sample: bool = True
     extra: dict = field(default_factory=dict)
 
     @property
     def is_production(self) -> bool:
         return self.env == "production"
 
+    @property
+    def remit_instructions(self) -> RemitInstructions:
+        return RemitInstructions(
+            payee=self.remit_to_name,
+            address=tuple(
+                line.strip() for line in self.remit_to_address.splitlines() if line.strip()
+            ),
+            bank_name=self.remit_bank_name,
+            aba_routing=self.remit_aba_routing,
+            account_number=self.remit_account_number,
+            reference_format=self.remit_reference,
+            sample=self.remit_sample,
+        )
+
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
         """Read APP_ENV, DATABASE_URL, SECRET_KEY, SSN_ENCRYPTION_KEY, STRIPE_*, REDIS_URL,
-        CENSUS_INLINE_MAX_BYTES, CENSUS_INLINE_MAX_MEMBERS, ADJUSTMENT_AUTHORITY_LIMIT.
+        CENSUS_INLINE_MAX_BYTES, CENSUS_INLINE_MAX_MEMBERS, ADJUSTMENT_AUTHORITY_LIMIT,
+        ONLINE_CARD_LIMIT, ONLINE_ACH_LIMIT (dollars) and REMIT_* (see the module docstring).
 
-        In production every secret in PRODUCTION_SECRETS must be set explicitly."""
+        In production every secret in PRODUCTION_SECRETS must be set explicitly. In any
+        environment a bad routing number, account number, reference format or online limit
+        refuses to start (ConfigurationError)."""
         env = os.environ if environ is None else environ
         app_env = env.get("APP_ENV", "development")
         if app_env == "production":
@@ -90,7 +205,85 @@ class Settings:
             adjustment_authority_limit=D(
                 env.get("ADJUSTMENT_AUTHORITY_LIMIT") or defaults.adjustment_authority_limit
             ),
+            **_online_limits(env, defaults),
+            **_remittance(env, production=app_env == "production"),
         )
 
     def with_overrides(self, **changes) -> Settings:
         return replace(self, **changes)
+
+
+def _online_limits(env, defaults: Settings) -> dict:
+    limits = {}
+    for name, default in (
+        ("ONLINE_CARD_LIMIT", defaults.online_card_limit),
+        ("ONLINE_ACH_LIMIT", defaults.online_ach_limit),
+    ):
+        try:
+            value = D(env.get(name) or default)
+        except ValueError:
+            raise ConfigurationError(
+                f"{name} must be an amount in dollars, e.g. 250000.00"
+            ) from None
+        if value <= 0 or value != value.quantize(Decimal("0.01")):
+            raise ConfigurationError(f"{name} must be above zero, in dollars and cents")
+        limits[name.lower()] = value
+    if limits["online_card_limit"] > STRIPE_CARD_MAX:
+        raise ConfigurationError(
+            f"ONLINE_CARD_LIMIT cannot exceed Stripe's card maximum of {STRIPE_CARD_MAX:,}"
+        )
+    return limits
+
+
+def _remittance(env, *, production: bool) -> dict:
+    """The REMIT_* settings. Development with none of them set gets the marked sample values;
+    otherwise only what is set (so production never prints an invented bank account)."""
+    given = {name: (env.get(name) or "").strip() for name in REMIT_VARIABLES}
+    sample = not production and not any(given.values())
+    values = dict(SAMPLE_REMIT) if sample else {name: given[name] for name in SAMPLE_REMIT}
+    address = values["REMIT_TO_ADDRESS"].replace("\\n", "\n")
+    routing = values["REMIT_ABA_ROUTING"].replace(" ", "")
+    account = values["REMIT_ACCOUNT_NUMBER"].replace(" ", "").replace("-", "")
+    reference = given["REMIT_REFERENCE"] or DEFAULT_REMIT_REFERENCE
+    if routing and not aba_routing_is_valid(routing):
+        raise ConfigurationError(
+            f"REMIT_ABA_ROUTING {routing!r} is not a valid ABA routing number (nine digits "
+            "that pass the ABA checksum); refusing to print it on invoices"
+        )
+    if account and not (account.isascii() and account.isdigit() and 4 <= len(account) <= 17):
+        raise ConfigurationError("REMIT_ACCOUNT_NUMBER must be 4 to 17 digits")
+    bank = {
+        "REMIT_BANK_NAME": values["REMIT_BANK_NAME"],
+        "REMIT_ABA_ROUTING": routing,
+        "REMIT_ACCOUNT_NUMBER": account,
+    }
+    if any(bank.values()) and not all(bank.values()):
+        missing = [name for name, value in bank.items() if not value]
+        raise ConfigurationError(
+            "wire and ACH credit instructions need REMIT_BANK_NAME, REMIT_ABA_ROUTING and "
+            "REMIT_ACCOUNT_NUMBER together; missing " + ", ".join(missing)
+        )
+    if bool(values["REMIT_TO_NAME"]) != bool(address.strip()):
+        raise ConfigurationError("a check address needs both REMIT_TO_NAME and REMIT_TO_ADDRESS")
+    _check_reference_format(reference)
+    return {
+        "remit_to_name": values["REMIT_TO_NAME"],
+        "remit_to_address": address,
+        "remit_bank_name": values["REMIT_BANK_NAME"],
+        "remit_aba_routing": routing,
+        "remit_account_number": account,
+        "remit_reference": reference,
+        "remit_sample": sample,
+    }
+
+
+def _check_reference_format(reference: str) -> None:
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(reference) if name is not None}
+    except ValueError:
+        fields = {"?"}
+    if not fields or not fields <= REFERENCE_FIELDS:
+        raise ConfigurationError(
+            "REMIT_REFERENCE must use {group_number} and/or {invoice_number} and nothing else, "
+            f"e.g. {DEFAULT_REMIT_REFERENCE!r}"
+        )

@@ -24,10 +24,12 @@ from billing_core.invoices import invoice_lines_query, invoice_view, period_labe
 from billing_core.models import BillingSubgroup, Invoice, InvoiceLine, Member, Plan, Product
 from billing_core.models.enums import InvoiceStatus
 from billing_core.money import cents, format_money, format_rate
+from billing_core.payments.online import OnlineLimits
 from portal.charts import bridge_summary_text, bridge_waterfall_svg, svg_data_uri
 
 __all__ = [
     "MEMBER_DETAIL_LIMIT",
+    "adjustment_lines",
     "invoice_document_context",
     "render_invoice_pdf",
     "render_statement_pdf",
@@ -38,7 +40,6 @@ __all__ = [
 # points to the XLSX/CSV download for member detail instead of taking many seconds.
 MEMBER_DETAIL_LIMIT = 400
 BRIDGE_DETAIL_LIMIT = 200
-DEFAULT_REMIT_TO = "the remittance address on your billing agreement"
 
 
 def signed_money(amount: Decimal) -> str:
@@ -94,6 +95,15 @@ class AdjustmentLine:
     reason: str
     amount: Decimal
     description: str
+
+
+def adjustment_lines(
+    session: Session, invoice: Invoice, subgroup_ids: frozenset[int] | None = None
+) -> list[AdjustmentLine]:
+    """The retro and fee lines naming each line's member, product and coverage month, as the
+    invoice page and the PDF print them (a location's contact sees their members' lines and
+    the group-level ones)."""
+    return [AdjustmentLine(*row) for row in adjustment_line_rows(session, invoice, subgroup_ids)]
 
 
 @dataclass(frozen=True)
@@ -185,10 +195,11 @@ def invoice_document_context(
     period = period_label(invoice.period_start, invoice.period_end)
     bridge = bill_bridge(session, invoice)
     line_count, member_lines = _member_lines(session, invoice, subgroup_ids)
-    adjustments = [
-        AdjustmentLine(*row) for row in adjustment_line_rows(session, invoice, subgroup_ids)
-    ]
+    adjustments = adjustment_lines(session, invoice, subgroup_ids)
     bridge_row_count, bridge_details = _bridge_details(bridge, subgroup_ids)
+    settings = current_app.config["SETTINGS"]
+    remit = settings.remit_instructions
+    limits = OnlineLimits.from_settings(settings)
     limited_to = []
     if subgroup_ids is not None:
         limited_to = list(
@@ -224,7 +235,9 @@ def invoice_document_context(
         "member_detail_limit": MEMBER_DETAIL_LIMIT,
         "subgroup_limited": subgroup_ids is not None,
         "limited_to": limited_to,
-        "remit_to": current_app.config.get("INVOICE_REMIT_TO") or DEFAULT_REMIT_TO,
+        "remit": remit,
+        "remit_reference": remit.reference(view.group.group_number, invoice.invoice_number),
+        "online_limits": limits,
         "signed": signed_money,
         "today": today,
     }

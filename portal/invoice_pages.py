@@ -4,7 +4,7 @@ the tenant-scoped GroupScope and its area ("employer" or "admin") so URLs point 
 
 from __future__ import annotations
 
-from flask import Response, abort, render_template, request
+from flask import Response, abort, current_app, render_template, request
 
 from billing_core.access import GroupScope
 from billing_core.bill_bridge import STEP_LABELS, bill_bridge
@@ -20,8 +20,9 @@ from billing_core.invoices import (
     period_label,
 )
 from billing_core.models import Invoice
+from billing_core.payments.online import OnlineLimits
 from portal.charts import bridge_waterfall_svg, svg_data_uri
-from portal.documents import render_invoice_pdf
+from portal.documents import adjustment_lines, render_invoice_pdf
 from portal.extensions import db_session
 from portal.web import Page, paginate, render_page_or_fragment, today
 
@@ -73,11 +74,17 @@ def render_invoice_detail(scope: GroupScope, invoice_id: int, area: str, **extra
     invoice = load_invoice(scope, invoice_id)
     view = invoice_view(session, invoice, today())
     bridge = bill_bridge(session, invoice)
+    settings = current_app.config["SETTINGS"]
+    remit = settings.remit_instructions
     return render_template(
         f"{area}/invoice.html",
         scope=scope,
         view=view,
         invoice=invoice,
+        adjustments=adjustment_lines(session, invoice, scope.subgroup_ids),
+        remit=remit,
+        remit_reference=remit.reference(view.group.group_number, invoice.invoice_number),
+        online_limits=OnlineLimits.from_settings(settings),
         bridge=bridge,
         chart_src=svg_data_uri(bridge_waterfall_svg(bridge)),
         lines=_lines_page(scope, invoice),

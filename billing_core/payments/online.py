@@ -23,6 +23,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from billing_core.config import DEFAULT_ACH_LIMIT, STRIPE_CARD_MAX
 from billing_core.errors import BillingError
 from billing_core.models import (
     Checkout,
@@ -54,9 +55,12 @@ from billing_core.payments.stripe_gateway import sign_payload, verify_event
 
 log = logging.getLogger(__name__)
 
-# Stripe Checkout's ceiling for one USD payment; a larger amount is paid by wire.
-PAY_LIMIT = Decimal("999999.99")
 ONLINE_METHODS = (PaymentMethod.CARD, PaymentMethod.ACH_DEBIT)
+METHOD_WORDS = {PaymentMethod.CARD: "card", PaymentMethod.ACH_DEBIT: "bank account"}
+PAY_BY_WORDS = {
+    PaymentMethod.CARD: "by card",
+    PaymentMethod.ACH_DEBIT: "from a US bank account (ACH debit)",
+}
 # How the local test checkout's bank answers an ACH debit.
 BANK_OUTCOMES = {
     "succeeds": "The bank settles it (pending, then succeeded)",
@@ -75,6 +79,52 @@ class MalformedEvent(BillingError):
 
 
 @dataclass(frozen=True)
+class OnlineLimits:
+    """The largest payment (dollars) each online method takes: a card up to `card` (never above
+    Stripe's card maximum), a US bank account by ACH Direct Debit up to `ach` (the limit Stripe
+    set for the carrier's account). Above both, the payer is shown the wire, ACH credit and
+    check instructions. From the settings ONLINE_CARD_LIMIT and ONLINE_ACH_LIMIT."""
+
+    card: Decimal = STRIPE_CARD_MAX
+    ach: Decimal = DEFAULT_ACH_LIMIT
+
+    @classmethod
+    def from_settings(cls, settings) -> OnlineLimits:
+        return cls(card=settings.online_card_limit, ach=settings.online_ach_limit)
+
+    def limit(self, method: PaymentMethod) -> Decimal:
+        return self.card if method is PaymentMethod.CARD else self.ach
+
+    @property
+    def highest(self) -> Decimal:
+        return max(self.card, self.ach)
+
+    def methods_for(self, amount: Decimal) -> tuple[PaymentMethod, ...]:
+        """The online methods that take `amount` (dollars), card first; empty above both."""
+        return tuple(m for m in ONLINE_METHODS if amount <= self.limit(m))
+
+    def refusal(self, amount: Decimal, method: PaymentMethod) -> str | None:
+        """Why `amount` cannot be paid online by `method`, naming what can take it; None when
+        it can."""
+        if amount <= self.limit(method):
+            return None
+        words = METHOD_WORDS[method]
+        others = [m for m in self.methods_for(amount) if m is not method]
+        if others:
+            other = others[0]
+            return (
+                f"{words} payments are limited to {format_dollars(self.limit(method))}; pay "
+                f"{format_dollars(amount)} {PAY_BY_WORDS[other]}, which takes up to "
+                f"{format_dollars(self.limit(other))}, or by wire, ACH credit or check"
+            )
+        return (
+            f"{words} payments are limited to {format_dollars(self.limit(method))} and no online "
+            f"payment takes {format_dollars(amount)}: pay it by wire, ACH credit or check (the "
+            "instructions are on this page)"
+        )
+
+
+@dataclass(frozen=True)
 class PayOptions:
     """What an employer can pay: the open invoices (oldest due first) with what each still
     owes, the credit waiting to be used, and the invoice preselected (the oldest)."""
@@ -90,9 +140,58 @@ class PayOptions:
     def default_invoice_ids(self) -> list[int]:
         return [self.open_items[0][0].id] if self.open_items else []
 
+    def amount_for(self, invoice_ids: Sequence[int], amount: Decimal | None) -> Decimal:
+        """What a payer choosing `invoice_ids` (their open balances) or `amount` would pay,
+        dollars; invoices that are not open count nothing."""
+        if amount is not None:
+            return amount
+        chosen = set(invoice_ids)
+        return sum((owed for invoice, owed in self.open_items if invoice.id in chosen), ZERO)
+
+    def invoices_for(self, invoice_ids: Sequence[int]) -> list[Invoice]:
+        chosen = set(invoice_ids)
+        return [invoice for invoice, _ in self.open_items if invoice.id in chosen]
+
 
 def pay_options(session: Session, group: EmployerGroup) -> PayOptions:
     return PayOptions(open_items=open_invoices(session, group), credit=group_credit(session, group))
+
+
+@dataclass(frozen=True)
+class PayChoice:
+    """What a payer has chosen on the pay page and how it can be paid: `amount` (dollars) for
+    `invoices` (empty for an amount on account), the online `methods` that take it (empty above
+    every online limit: then by wire, ACH credit or check)."""
+
+    amount: Decimal
+    invoices: list[Invoice]
+    methods: tuple[PaymentMethod, ...]
+    limits: OnlineLimits
+
+    @property
+    def online(self) -> bool:
+        return bool(self.methods)
+
+    @property
+    def invoice_numbers(self) -> str:
+        return ", ".join(invoice.invoice_number for invoice in self.invoices)
+
+
+def pay_choice(
+    options: PayOptions,
+    limits: OnlineLimits,
+    invoice_ids: Sequence[int],
+    amount: Decimal | None,
+) -> PayChoice:
+    """The chosen invoices (their open balances) or `amount`, and which online methods take
+    it under `limits`. Nothing chosen yet counts as zero, which every method takes."""
+    due = options.amount_for(invoice_ids, amount)
+    return PayChoice(
+        amount=due,
+        invoices=options.invoices_for(invoice_ids) if amount is None else [],
+        methods=limits.methods_for(due),
+        limits=limits,
+    )
 
 
 def checkout_key(group_id: int, user_id: int, nonce: str) -> str:
@@ -121,13 +220,15 @@ def start_checkout(
     invoice_ids: Sequence[int],
     amount: Decimal | None,
     nonce: str,
+    limits: OnlineLimits | None = None,
 ) -> tuple[Checkout, bool]:
     """Start paying `group`'s invoices online and return (checkout, created).
 
     With `amount` None the payer pays the chosen open invoices in full (their open balances,
-    dollars); with an amount (dollars, whole cents, at most PAY_LIMIT) it is applied to the
-    chosen invoices, else the oldest open first, and anything over stays as a credit. The same
-    `nonce` again returns the checkout already started (created False)."""
+    dollars); with an amount (dollars, whole cents, at most the method's limit in `limits`,
+    the defaults when None) it is applied to the chosen invoices, else the oldest open first,
+    and anything over stays as a credit. The same `nonce` again returns the checkout already
+    started (created False)."""
     key = checkout_key(group.id, user.id, nonce)
     existing = find_checkout(session, key)
     if existing is not None:
@@ -148,11 +249,9 @@ def start_checkout(
         amount = sum((owed[i] for i in chosen), ZERO)
     if amount <= 0 or cents(amount) != amount:
         raise CheckoutError("enter an amount in dollars and cents above zero, e.g. 1,250.00")
-    if amount > PAY_LIMIT:
-        raise CheckoutError(
-            f"online payments are limited to {format_dollars(PAY_LIMIT)}; pay a larger amount "
-            "by wire or check"
-        )
+    refusal = (limits or OnlineLimits()).refusal(amount, method)
+    if refusal is not None:
+        raise CheckoutError(refusal)
     checkout = Checkout(
         group_id=group.id,
         user_id=user.id,

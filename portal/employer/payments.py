@@ -54,6 +54,7 @@ def payment_start(group_id: int):
     scope = load_group(group_id)
     session = db_session()
     options = online.pay_options(session, scope.group)
+    limits = online.OnlineLimits.from_settings(_settings())
     form = PayForm()
     online_available = _gateway() is not None or _local_checkout_enabled()
     if request.method == "GET":
@@ -63,25 +64,41 @@ def payment_start(group_id: int):
         if not options.open_items:
             form.pay_what.data = "amount"
     elif not online_available:
-        flash("Online payment is not available; pay by check or wire.", "error")
+        flash("Online payment is not available; pay by wire, ACH credit or check.", "error")
     elif form.validate_on_submit():
-        response = _start_checkout(scope, form)
+        response = _start_checkout(scope, form, limits)
         if response is not None:
             return response
+    choice = online.pay_choice(options, limits, form.chosen_invoices(), _amount_or_none(form))
+    offered = [method.value for method in choice.methods]
+    if request.method == "GET" and offered and form.method.data not in offered:
+        form.method.data = offered[0]  # a card cannot take this amount: the bank is ticked
+    remit = _settings().remit_instructions
     return render_template(
         "payments/pay.html",
         scope=scope,
         form=form,
         options=options,
+        choice=choice,
+        limits=limits,
+        remit=remit,
+        remit_reference=remit.reference(scope.group.group_number, choice.invoice_numbers),
         online_available=online_available,
         local_checkout=_gateway() is None and _local_checkout_enabled(),
-        pay_limit=online.PAY_LIMIT,
         period_label=period_label,
         today=today(),
     )
 
 
-def _start_checkout(scope, form: PayForm):
+def _amount_or_none(form: PayForm):
+    """The amount typed, when "another amount" is chosen and it reads as one."""
+    try:
+        return form.chosen_amount()
+    except (TypeError, ValueError):
+        return None
+
+
+def _start_checkout(scope, form: PayForm, limits: online.OnlineLimits):
     """Start (or find again, for the same form submission) the checkout and send the payer to
     it; None with the reason on the form when it cannot start."""
     session = db_session()
@@ -94,6 +111,7 @@ def _start_checkout(scope, form: PayForm):
             invoice_ids=form.chosen_invoices(),
             amount=form.chosen_amount(),
             nonce=form.nonce.data,
+            limits=limits,
         )
         if created:
             _open_session(checkout, scope.group)
