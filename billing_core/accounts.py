@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from billing_core import audit
+from billing_core import audit, mail
+from billing_core.db import utcnow
 from billing_core.errors import AccountLocked, ValidationFailed
 from billing_core.models import OutboxMessage, User
 from billing_core.security import hash_password, password_problems, verify_password
@@ -79,18 +80,23 @@ def change_password(
     audit.record(session, "password.changed", actor=user)
 
 
-def queue_password_reset(session: Session, user: User, reset_link: str) -> OutboxMessage:
-    """Put the reset mail in the outbox (development logs it instead of sending)."""
-    message = OutboxMessage(
-        to_address=user.email,
-        subject="Reset your billing portal password",
-        body=(
+def queue_password_reset(
+    session: Session, user: User, reset_link: str, *, expires_in: timedelta = timedelta(hours=1)
+) -> OutboxMessage:
+    """Put the reset mail in the outbox (billing_core.mail sends it; without SMTP it is only
+    kept and logged). Unsent after `expires_in`, the link's own lifetime, it is given up."""
+    message = mail.queue(
+        session,
+        user.email,
+        "Reset your billing portal password",
+        (
             f"Hello {user.full_name},\n\nSomeone asked to reset the password of this account. "
             f"Open this link within one hour to choose a new password:\n\n{reset_link}\n\n"
             "If it was not you, ignore this message; your password stays the same."
         ),
-        kind="password_reset",
+        kind=mail.PASSWORD_RESET,
+        user_id=user.id,
+        expires_at=utcnow() + expires_in,
     )
-    session.add(message)
     audit.record(session, "password.reset_requested", actor=user)
     return message

@@ -140,6 +140,17 @@ class Settings:
     remit_account_number: str = SAMPLE_REMIT["REMIT_ACCOUNT_NUMBER"]
     remit_reference: str = DEFAULT_REMIT_REFERENCE
     remit_sample: bool = True
+    # Mail (billing_core.mail): the outbox is delivered through this SMTP server; without
+    # SMTP_HOST it is only kept in the outbox table and logged. SMTP_TLS: starttls, ssl (SMTPS)
+    # or none (a local relay); SMTP_PORT defaults to 587, 465 or 25 accordingly. PORTAL_URL
+    # goes in front of the links in messages.
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_user: str = ""
+    smtp_password: str = field(default="", repr=False)
+    smtp_tls: str = "starttls"
+    mail_from: str = "Premium Billing <billing@localhost>"
+    portal_url: str = "http://127.0.0.1:5000"
     extra: dict = field(default_factory=dict)
 
     @property
@@ -207,7 +218,12 @@ class Settings:
             ),
             **_online_limits(env, defaults),
             **_remittance(env, production=app_env == "production"),
+            **_mail(env, defaults, production=app_env == "production"),
         )
+
+    @property
+    def mail_configured(self) -> bool:
+        return bool(self.smtp_host)
 
     def with_overrides(self, **changes) -> Settings:
         return replace(self, **changes)
@@ -287,3 +303,43 @@ def _check_reference_format(reference: str) -> None:
             "REMIT_REFERENCE must use {group_number} and/or {invoice_number} and nothing else, "
             f"e.g. {DEFAULT_REMIT_REFERENCE!r}"
         )
+
+
+SMTP_TLS_MODES = {"starttls": 587, "ssl": 465, "none": 25}
+
+
+def _mail(env, defaults: Settings, *, production: bool) -> dict:
+    """SMTP_HOST, SMTP_PORT, SMTP_USER, SMTP_PASSWORD, SMTP_TLS, MAIL_FROM and PORTAL_URL. A
+    user without a password, a password sent without TLS, an unknown TLS mode or a bad port
+    refuses to start; so does production sending mail without MAIL_FROM and PORTAL_URL."""
+    host = (env.get("SMTP_HOST") or "").strip()
+    tls = (env.get("SMTP_TLS") or defaults.smtp_tls).strip().lower()
+    if tls not in SMTP_TLS_MODES:
+        raise ConfigurationError(
+            f"SMTP_TLS must be one of {', '.join(SMTP_TLS_MODES)}, got {tls!r}"
+        )
+    port_text = (env.get("SMTP_PORT") or str(SMTP_TLS_MODES[tls])).strip()
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise ConfigurationError(f"SMTP_PORT must be a port number, got {port_text!r}")
+    user, password = env.get("SMTP_USER", ""), env.get("SMTP_PASSWORD", "")
+    if user and not password:
+        raise ConfigurationError("SMTP_USER is set without SMTP_PASSWORD")
+    if host and user and tls == "none":
+        raise ConfigurationError(
+            "refusing to send the SMTP password without TLS: set SMTP_TLS to starttls or ssl"
+        )
+    if production and host:
+        missing = [name for name in ("MAIL_FROM", "PORTAL_URL") if not env.get(name)]
+        if missing:
+            raise ConfigurationError(
+                "refusing to send mail in production without " + ", ".join(missing)
+            )
+    return {
+        "smtp_host": host,
+        "smtp_port": int(port_text),
+        "smtp_user": user,
+        "smtp_password": password,
+        "smtp_tls": tls,
+        "mail_from": env.get("MAIL_FROM") or defaults.mail_from,
+        "portal_url": (env.get("PORTAL_URL") or defaults.portal_url).rstrip("/"),
+    }

@@ -26,7 +26,7 @@ from types import SimpleNamespace
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
-from billing_core import ledger
+from billing_core import ledger, mail
 from billing_core.adjustments import FEE_REASONS, reason_label, source_label
 from billing_core.db import in_ids, typed_rows, utcnow
 from billing_core.enrollment import (
@@ -792,6 +792,7 @@ def issue_billing_run(
     outcome = prepare_billing_run(session, period, group_numbers=group_numbers, run_date=run_date)
     outcome.dry_run = False
     outcome.issued = _issue_all(session, outcome.drafts, actor_id)
+    mail.invoices_ready(session, outcome.issued)
     return outcome
 
 

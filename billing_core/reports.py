@@ -1214,3 +1214,7 @@ register(
         default_sort="-received_at",
     )
 )
+
+
+# Reports kept beside their feature register themselves when imported here.
+import billing_core.mail_report  # noqa: E402, F401

@@ -44,6 +44,11 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides)
 
     configure_vault(settings.ssn_encryption_key)
+    if not settings.mail_configured:
+        app.logger.warning(
+            "SMTP_HOST is not set: mail (password resets, invoice and payment notices) is kept "
+            "in the outbox table and written to the log, not sent"
+        )
     if session_factory is None:
         engine = make_engine(settings.database_url)
         app.extensions["db_engine"] = engine

@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import Blueprint, current_app, flash, redirect, render_template, url_for
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from wtforms import EmailField, PasswordField
+from wtforms import BooleanField, EmailField, PasswordField
 from wtforms.validators import EqualTo, InputRequired, Length
 
-from billing_core import accounts, audit
+from billing_core import accounts, audit, mail
 from billing_core.errors import AccountLocked, ValidationFailed
 from billing_core.models import User
+from billing_core.models.enums import Role
 from portal.extensions import db_session, login_manager
-from portal.web import client_ip, home_endpoint, now
+from portal.web import client_ip, home_endpoint, now, role_required
 
 bp = Blueprint("auth", __name__)
 RESET_MAX_AGE_SECONDS = 3600
@@ -59,6 +62,14 @@ class ResetForm(FlaskForm):
         "Repeat the new password",
         validators=[InputRequired(), EqualTo("new_password", "The two passwords differ.")],
     )
+
+
+# One checkbox per kind of message an employer user may turn off (billing_core.mail.KINDS).
+MailPreferencesForm = type(
+    "MailPreferencesForm",
+    (FlaskForm,),
+    {kind: BooleanField(label) for kind, label in mail.KINDS.items()},
+)
 
 
 def _serializer() -> URLSafeTimedSerializer:
@@ -149,9 +160,18 @@ def password_reset_request():
         user = accounts.find_user_by_email(session, form.email.data)
         if user is not None and user.is_active:
             link = url_for("auth.password_reset", token=make_reset_token(user), _external=True)
-            accounts.queue_password_reset(session, user, link)
-            current_app.logger.info("password reset mail queued for user %s: %s", user.id, link)
+            message = accounts.queue_password_reset(
+                session, user, link, expires_in=timedelta(seconds=RESET_MAX_AGE_SECONDS)
+            )
             session.commit()
+            settings = current_app.config["SETTINGS"]
+            if settings.mail_configured:
+                # Sent now (or by the mail worker), not at the next `flask mail send`.
+                mail.send_soon(settings, current_app.extensions["session_factory"], [message.id])
+            else:
+                current_app.logger.info(
+                    "password reset mail kept in the outbox for user %s: %s", user.id, link
+                )
         flash(
             "If that address has an account, a reset link is on its way. It works for one hour.",
             "info",
@@ -179,3 +199,28 @@ def password_reset(token: str):
             flash("Your password has been reset. Log in with the new one.", "success")
             return redirect(url_for("auth.login"), code=303)
     return render_template("auth/reset_form.html", form=form, token=token)
+
+
+@bp.route("/account/notifications", methods=["GET", "POST"])
+@role_required(Role.EMPLOYER)
+def mail_preferences():
+    """Which messages an employer user receives by mail (all until turned off)."""
+    session = db_session()
+    form = MailPreferencesForm()
+    if form.validate_on_submit():
+        chosen = {kind: bool(form[kind].data) for kind in mail.KINDS}
+        off = mail.set_preferences(session, current_user, chosen)
+        session.commit()
+        if off:
+            flash(
+                f"Saved. You receive {len(mail.KINDS) - len(off)} of the "
+                f"{len(mail.KINDS)} kinds of message by mail.",
+                "success",
+            )
+        else:
+            flash("Saved. You receive every kind of message by mail.", "success")
+        return redirect(url_for("auth.mail_preferences"), code=303)
+    if not form.is_submitted():
+        for kind, receive in mail.preferences(session, current_user).items():
+            form[kind].data = receive
+    return render_template("auth/mail_preferences.html", form=form, kinds=mail.KINDS)

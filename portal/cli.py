@@ -25,6 +25,7 @@ users_cli = AppGroup("users", help="Portal users.")
 billing_cli = AppGroup("billing", help="Billing runs and invoices.")
 census_cli = AppGroup("census", help="Census and change files (CSV, XLSX, X12 834).")
 payments_cli = AppGroup("payments", help="Bank, lockbox and 820 remittance files.")
+mail_cli = AppGroup("mail", help="The mail outbox.")
 
 
 def json_option(command):
@@ -565,6 +566,48 @@ def _group_number(session, payment) -> str:
     return session.get(EmployerGroup, payment.group_id).group_number
 
 
+@mail_cli.command("send")
+@click.option(
+    "--limit",
+    type=click.IntRange(min=1),
+    default=200,
+    show_default=True,
+    help="Send at most this many messages in this run.",
+)
+@json_option
+def mail_send(limit: int):
+    """Send the outbox's due messages through SMTP (SMTP_HOST...). A message that fails is
+    tried again by a later run, up to six attempts, then marked failed. Safe to run from cron
+    as often as you like, even twice at once: a message is sent once. Without SMTP_HOST it
+    sends nothing and the messages stay in the outbox."""
+    from billing_core.mail import send_queued
+
+    run = send_queued(db_session(), current_app.config["SETTINGS"], limit=limit)
+    if not run.configured:
+        lines = [
+            "SMTP is not configured (set SMTP_HOST): nothing sent; "
+            f"{run.waiting} message(s) stay in the outbox."
+        ]
+    else:
+        lines = [
+            f"{len(run.sent)} sent, {len(run.retrying)} to try again, "
+            f"{len(run.failed)} failed, {len(run.expired)} expired unsent; "
+            f"{run.waiting} waiting."
+        ]
+        if run.error:
+            lines.append(f"The mail server could not be used: {run.error}")
+    return {**run.as_dict(), "lines": lines}
+
+
 def register_cli(app: Flask) -> None:
-    for group in (db_cli, demo_cli, setup_cli, users_cli, billing_cli, census_cli, payments_cli):
+    for group in (
+        db_cli,
+        demo_cli,
+        setup_cli,
+        users_cli,
+        billing_cli,
+        census_cli,
+        payments_cli,
+        mail_cli,
+    ):
         app.cli.add_command(group)

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from billing_core import mail
 from billing_core.census.apply import ApplyResult, apply_census
 from billing_core.census.diff import CensusDiff, diff_census
 from billing_core.census.impact import PremiumImpact, premium_impact, pricing_basis
@@ -245,6 +246,7 @@ def submit_upload(session: Session, upload: Upload, *, today: date) -> None:
     _census, diff = upload_diff(session, upload, today)
     _refuse_unconfirmed_mass_term(upload, diff)
     upload.status = UploadStatus.SUBMITTED
+    mail.upload_received(session, upload)
 
 
 def find_upload(session: Session, group_id: int, upload_id: int) -> Upload | None:
@@ -376,6 +378,7 @@ def approve_upload(
     upload.status = UploadStatus.APPROVED
     upload.reviewed_by_id = actor.id
     upload.reviewed_at = utcnow()
+    mail.upload_approved(session, upload)
     session.flush()
     return result
 
@@ -893,6 +896,7 @@ def return_upload(upload: Upload, *, actor: User, reason: str) -> None:
     upload.return_reason = reason
     upload.reviewed_by_id = actor.id
     upload.reviewed_at = utcnow()
+    mail.upload_returned(object_session(upload), upload)
 
 
 def override_retro_window(

@@ -1,7 +1,7 @@
 """Every model, imported here so Alembic's autogenerate and `Base.metadata` see every table."""
 
 from billing_core.models.adjustment import Adjustment
-from billing_core.models.audit import AuditLog, OutboxMessage
+from billing_core.models.audit import AuditLog, MailPreference, OutboxMessage
 from billing_core.models.broker import Broker, BrokerAgency, BrokerOfRecord
 from billing_core.models.enums import *  # noqa: F403
 from billing_core.models.group import BenefitClass, BillingPolicy, BillingSubgroup, EmployerGroup
@@ -51,6 +51,7 @@ __all__ = [
     "InvoicePlanTotal",
     "JournalEntry",
     "LedgerAccount",
+    "MailPreference",
     "Member",
     "OutboxMessage",
     "Payment",

@@ -266,3 +266,12 @@ class CheckoutStatus(enum.StrEnum):
     OPEN = "open"
     COMPLETED = "completed"
     CANCELLED = "cancelled"
+
+
+class MailStatus(enum.StrEnum):
+    """Where an outbox message stands (billing_core.mail delivers them)."""
+
+    QUEUED = "queued"  # waiting for its first or next attempt (next_attempt_at)
+    SENDING = "sending"  # claimed by a delivery run: no other run touches it
+    SENT = "sent"
+    FAILED = "failed"  # given up: out of attempts, refused by the server, or expired unsent

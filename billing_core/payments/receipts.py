@@ -13,7 +13,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing_core import audit, ledger
+from billing_core import audit, ledger, mail
 from billing_core.errors import BillingError
 from billing_core.ledger import Chart, Leg
 from billing_core.models import (
@@ -149,6 +149,7 @@ def settle_payment(
     session.flush()
     if group is None:
         return Application()
+    mail.payment_received(session, payment)
     return apply_payment(session, payment, on=on, actor=actor)
 
 
@@ -166,6 +167,7 @@ def fail_payment(session: Session, payment: Payment, *, reason: str) -> bool:
         return False
     payment.status = PaymentStatus.FAILED
     payment.status_reason = reason[:300]
+    mail.payment_failed(session, payment, returned=False)
     session.flush()
     return True
 
@@ -229,6 +231,7 @@ def return_payment(
         suspense.resolution_note = f"returned by the bank: {label}"
     if group is not None and charge_fee:
         _queue_returned_payment_fee(session, group, payment, on)
+    mail.payment_failed(session, payment, returned=True)
     if actor is not None:
         audit.record(
             session,

@@ -12,7 +12,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing_core import audit, ledger
+from billing_core import audit, ledger, mail
 from billing_core.db import utcnow
 from billing_core.errors import AccessDenied
 from billing_core.ledger import Chart, Leg
@@ -79,6 +79,7 @@ def _decide(session: Session, refund: Refund, actor: User, status: RefundStatus,
     if actor.id == refund.requested_by_id:
         raise AccessDenied("a refund needs a second person: you requested this one")
     _record_decision(session, refund, actor, status, note, f"refund.{status.value}")
+    mail.refund_decided(session, refund)
 
 
 def _record_decision(session, refund, actor, status: RefundStatus, note: str, action: str):

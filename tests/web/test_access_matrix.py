@@ -47,6 +47,12 @@ MATRIX = {
     "auth.password_change": ("GET", {}, expect(302, 200)),
     "auth.password_reset_request": ("GET", {}, expect(200, 200)),
     "auth.password_reset": ("GET", {"token": "not-a-token"}, expect(303, 303)),
+    # Which mail an employer user receives: their own account, any employer user.
+    "auth.mail_preferences": (
+        "GET",
+        {},
+        expect(302, 403, employer_a=200, employer_a_east=200, employer_b=200),
+    ),
     "employer.home": (
         "GET",
         {},

@@ -74,7 +74,9 @@ def test_password_reset_by_token(client, cast, session):
     )
     assert response.status_code == 303
     mail = session.scalars(
-        select(OutboxMessage).where(OutboxMessage.to_address == user.email)
+        select(OutboxMessage).where(
+            OutboxMessage.to_address == user.email, OutboxMessage.kind == "password_reset"
+        )
     ).one()
     link = re.search(r"https?://\S+", mail.body).group(0)
     path = link.split("portal.test", 1)[1]
