@@ -22,6 +22,7 @@ from billing_core.census.vocabulary import (
     token,
 )
 from billing_core.money import D, cents
+from billing_core.security import is_issued, nine_digits
 
 
 class Noted:
@@ -163,7 +164,6 @@ def parse_postal(text: str) -> object:
     raise ValueError("expected a 5-digit ZIP code or ZIP+4, e.g. 02134 or 02134-1234")
 
 
-_SSN_NOISE = str.maketrans("", "", "- .")
 # Numbers never issued to anyone although their area, group and serial could be: the SSA's own
 # examples and the placeholders test feeds use.
 _PLACEHOLDER_SSNS = frozenset(
@@ -172,14 +172,9 @@ _PLACEHOLDER_SSNS = frozenset(
 
 
 def ssn_is_issued(digits: str) -> bool:
-    """Whether nine digits can be an issued SSN: area 000, 666 and 9xx (ITINs), group 00,
-    serial 0000 and the known placeholders never are."""
-    return not (
-        digits.startswith(("000", "666", "9"))
-        or digits[3:5] == "00"
-        or digits[5:] == "0000"
-        or digits in _PLACEHOLDER_SSNS
-    )
+    """Whether nine digits can be an issued SSN: never area 000, 666 and 9xx (ITINs), group 00,
+    serial 0000 (security.is_issued) nor a known placeholder."""
+    return is_issued(digits) and digits not in _PLACEHOLDER_SSNS
 
 
 NOT_ISSUED = (
@@ -189,14 +184,15 @@ NOT_ISSUED = (
 
 
 def parse_ssn(text: str) -> object:
-    """Nine digits, with or without dashes, spaces or dots; a number never issued is read with a
+    """Nine digits, with or without dashes or spaces; a number never issued is read with a
     note (test feeds use them, and the SSN is never the member key)."""
-    digits = text.translate(_SSN_NOISE)
-    if not (len(digits) == 9 and digits.isascii() and digits.isdigit()):
+    try:
+        digits = nine_digits(text)
+    except ValueError as exc:
         hint = ""
-        if 7 <= len(digits) <= 8 and digits.isdigit():
+        if 7 <= len(re.sub(r"\D", "", text)) <= 8 and not re.search(r"[^\d\s-]", text):
             hint = "; if a spreadsheet dropped leading zeros, format the SSN column as text"
-        raise ValueError(f"an SSN has nine digits, e.g. 123-45-6789{hint}")
+        raise ValueError(f"{exc}{hint}") from None
     if not ssn_is_issued(digits):
         return Noted(digits, NOT_ISSUED)
     return digits
