@@ -809,55 +809,136 @@ def _build(today: date, seed: int) -> tuple[dict, _Book]:
 
 
 def demo_logins() -> list[dict]:
-    """One row per demo login: role, email, password and what it shows."""
+    """One row per demo login: role, email, password, the group it opens (`group`, empty for
+    staff) and the story it shows there (`story`: who stopped paying, who is self-billed, who
+    has subgroups...), told from the same specs and paying habits that build the book. `note`
+    is the two in one line."""
     logins = [
-        {
-            "role": "employer",
-            "email": f"hr@{spec.slug}.example.com",
-            "password": DEMO_PASSWORD,
-            "note": f"{spec.name} ({spec.number}, {spec.size} members)",
-        }
+        _login(
+            "employer",
+            f"hr@{spec.slug}.example.com",
+            f"{spec.number} {spec.name}",
+            group_story(spec),
+        )
         for spec in GROUPS
     ]
+    northstar = next(spec for spec in GROUPS if spec.number == "G-1008")
     logins.append(
-        {
-            "role": "employer",
-            "email": "hr-houston@northstarretail.example.com",
-            "password": DEMO_PASSWORD,
-            "note": "Northstar Retail Group, Houston stores subgroup only",
-        }
+        _login(
+            "employer",
+            "hr-houston@northstarretail.example.com",
+            f"{northstar.number} {northstar.name}",
+            "a location's HR contact: sees the Houston stores subgroup only (its members and "
+            "upload), not the whole group",
+        )
     )
     for agency in AGENCIES:
+        numbers = [spec.number for spec in GROUPS if spec.agency == agency["code"]]
         for broker in agency["brokers"]:
             logins.append(
-                {
-                    "role": "broker",
-                    "email": broker["email"],
-                    "password": DEMO_PASSWORD,
-                    "note": f"{broker['full_name']}, {agency['name']}",
-                }
+                _login(
+                    "broker",
+                    broker["email"],
+                    "",
+                    f"{broker['full_name']}, {agency['name']}: the book of "
+                    f"{len(numbers)} group{'s' if len(numbers) > 1 else ''} "
+                    f"({', '.join(numbers)}), premium and who is late, never member names",
+                )
             )
     logins += [
-        {
-            "role": "billing_specialist",
-            "email": "billing@carrier.example.com",
-            "password": DEMO_PASSWORD,
-            "note": "staff: billing specialist",
-        },
-        {
-            "role": "supervisor",
-            "email": "supervisor@carrier.example.com",
-            "password": DEMO_PASSWORD,
-            "note": "staff: supervisor (approvals)",
-        },
-        {
-            "role": "admin",
-            "email": "admin@carrier.example.com",
-            "password": DEMO_PASSWORD,
-            "note": "staff: administrator",
-        },
+        _login(
+            "billing_specialist",
+            "billing@carrier.example.com",
+            "",
+            "staff: Today's work queue, upload reviews, cash, suspense (a lockbox check "
+            "waiting), billing runs",
+        ),
+        _login(
+            "supervisor",
+            "supervisor@carrier.example.com",
+            "",
+            "staff: approvals (adjustments above the limit, refunds, voids) and the audit log",
+        ),
+        _login("admin", "admin@carrier.example.com", "", "staff: everything, and users"),
     ]
     return logins
+
+
+def _login(role: str, email: str, group: str, story: str) -> dict:
+    return {
+        "role": role,
+        "email": email,
+        "password": DEMO_PASSWORD,
+        "group": group,
+        "story": story,
+        "note": f"{group}: {story}" if group else story,
+    }
+
+
+PAYS_BY = {
+    PaymentMethod.CARD: "pays by card online",
+    PaymentMethod.ACH_DEBIT: "pays online from its bank account",
+    PaymentMethod.CHECK: "pays by check",
+    PaymentMethod.ACH_CREDIT: "pays by ACH credit",
+    PaymentMethod.WIRE: "pays by wire",
+    PaymentMethod.LOCKBOX: "pays by check to the lockbox",
+}
+# The late-reported changes of `_late_changes`, by group: what the latest bills' retro shows.
+LATE_CHANGE_STORIES = {
+    "G-1005": "a termination reported late, credited as retro",
+    "G-1007": "a new hire reported late, billed as retro",
+    "G-1004": "a marriage (EE to ES) found at reconciliation, billed as retro",
+    "G-1008": "a termination at the distribution center, credited on its own bill",
+}
+
+
+def group_story(spec: _GroupSpec) -> str:
+    """What a demo group shows on the screens, in a line: size, how it is billed (self-billed,
+    quarterly, subgroups and which are billed separately) and how it pays (`_habits`: late,
+    short, over, returned, stopped paying)."""
+    habit = _habits(date.today())[spec.number]
+    parts = [f"{spec.size:,} members"]
+    parts.append("self-billed (reports its own premium)" if spec.method == "self_bill" else "")
+    if spec.frequency != "monthly":
+        parts.append(f"billed {spec.frequency}")
+    if spec.subgroups:
+        names = [name for _, name, _, _ in spec.subgroups]
+        separate = [name for _, name, _, alone in spec.subgroups if alone]
+        kinds = "locations" if spec.subgroups[0][2] == "location" else "divisions"
+        text = f"{len(names)} subgroups ({kinds}: {', '.join(names)})"
+        if separate:
+            text += f", {', '.join(separate)} billed separately"
+        parts.append(text)
+    if spec.size == max(g.size for g in GROUPS):
+        parts.append("the book's largest bill, too large for a card")
+    if habit.stops_paying_after is not None:
+        parts.append("STOPPED PAYING last month: its latest bills are past due")
+    else:
+        pays = PAYS_BY[habit.method]
+        if habit.source is PaymentSource.REMITTANCE_820:
+            pays += " with an 820 remittance"
+        days = abs(habit.days_after_due)
+        when = f"{days} day{'' if days == 1 else 's'}"
+        if habit.days_after_due > 0:
+            pays += f", always about {when} late"
+        elif habit.days_after_due < 0:
+            pays += f", {when} early"
+        parts.append(pays)
+    if habit.short_by:
+        parts.append(f"one payment ${habit.short_by} short, written off inside tolerance")
+    if habit.over_by:
+        parts.append(f"one overpayment of ${habit.over_by}, its credit used on the next bill")
+    if habit.returned_once:
+        parts.append("one payment returned NSF, paid again by wire")
+    if spec.number in LATE_CHANGE_STORIES:
+        parts.append(LATE_CHANGE_STORIES[spec.number])
+    return "; ".join(part for part in parts if part)
+
+
+def demo_is_loaded(session: Session) -> bool:
+    """True when the demo book is in the database (its first group exists)."""
+    found = select(EmployerGroup.id).where(EmployerGroup.group_number == DEMO_FIRST_GROUP)
+    return session.scalar(found) is not None
 
 
 def load_demo(

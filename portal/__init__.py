@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Flask, redirect, render_template, url_for
+from flask import Flask, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
@@ -123,9 +123,7 @@ def _register_errors(app: Flask) -> None:
     app.register_error_handler(
         405, lambda e: page(405, "Not allowed", "This address does not accept that request.")
     )
-    app.register_error_handler(
-        413, lambda e: page(413, "File too large", "The file is larger than the portal accepts.")
-    )
+    app.register_error_handler(413, lambda e: _too_large(app))
     app.register_error_handler(
         CSRFError,
         lambda e: page(
@@ -138,6 +136,40 @@ def _register_errors(app: Flask) -> None:
     app.register_error_handler(
         500, lambda e: page(500, "Something went wrong", "The error was logged; nothing was saved.")
     )
+
+
+def _too_large(app: Flask):
+    """The upload refused for its size: the limit in words, nothing kept, and the way back to
+    the page the file was sent from (the same address when it has a page, else the referrer)."""
+    limit = app.config.get("MAX_CONTENT_LENGTH") or 0
+    rule = request.url_rule
+    back = request.path if rule is not None and "GET" in (rule.methods or ()) else None
+    referrer = request.referrer or ""
+    if back is None and referrer.startswith(request.host_url):
+        back = referrer
+    message = (
+        f"The file is larger than the portal accepts: at most {format_size(limit)} per upload. "
+        "Nothing was saved. Send a smaller file, or split this one and send the parts."
+    )
+    return render_template(
+        "errors/error.html",
+        status=413,
+        title="File too large",
+        message=message,
+        back_url=back,
+        back_label="Back to the upload page",
+    ), 413
+
+
+def format_size(size_bytes: int) -> str:
+    """A byte count as people read it: 50 MB, 512 KB, 900 bytes (binary units, whole or one
+    decimal place)."""
+    for unit, scale in (("GB", 1 << 30), ("MB", 1 << 20), ("KB", 1 << 10)):
+        if size_bytes >= scale:
+            tenths = (size_bytes * 10 + scale // 2) // scale
+            whole, tenth = divmod(tenths, 10)
+            return f"{whole:,} {unit}" if tenth == 0 else f"{whole:,}.{tenth} {unit}"
+    return f"{size_bytes:,} bytes"
 
 
 def _security_headers(response):

@@ -72,22 +72,35 @@ def db_upgrade():
 @click.option("--if-empty", is_flag=True, help="Only when the database has no groups or users.")
 @json_option
 def demo_load(if_empty: bool):
-    """Load the demo book (groups, members, brokers, one user per role). Safe to run twice."""
-    from billing_core.demo import database_is_empty, load_demo
+    """Load the demo book (groups, members, brokers, one user per role). Safe to run twice.
+    Prints every demo login with the group it opens and the story it shows there (also when
+    --if-empty finds the demo already loaded, so `make serve` always lists them)."""
+    from billing_core.demo import database_is_empty, demo_is_loaded, demo_logins, load_demo
 
     session = db_session()
     if if_empty and not database_is_empty(session):
-        return {"loaded": False, "lines": ["Database already has data; demo not loaded."]}
+        logins = demo_logins() if demo_is_loaded(session) else []
+        lines = ["Database already has data; demo not loaded."] + _demo_login_lines(logins)
+        return {"loaded": False, "logins": logins, "lines": lines}
     result = load_demo(session)
     session.commit()
     lines = [
         "Demo data loaded." if result.loaded else "Demo data was already loaded; nothing changed."
     ]
-    lines.append("Demo logins (all share one password):")
-    lines += [
-        f"  {login['role']:<20} {login['email']:<40} {login['password']}" for login in result.logins
-    ]
-    return {**result.as_dict(), "lines": lines}
+    return {**result.as_dict(), "lines": lines + _demo_login_lines(result.logins)}
+
+
+def _demo_login_lines(logins: list[dict]) -> list[str]:
+    """Each login on one line (role, email, group) and its story indented beneath it."""
+    if not logins:
+        return []
+    passwords = {login["password"] for login in logins}
+    lines = [f"Demo logins (password for every one: {', '.join(sorted(passwords))}):"]
+    for login in logins:
+        role = login["role"].replace("_", " ")
+        lines.append(f"  {role:<19} {login['email']:<42} {login['group']}".rstrip())
+        lines.append(f"  {'':<19} {login['story']}")
+    return lines
 
 
 @setup_cli.command("import")
