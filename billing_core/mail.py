@@ -115,8 +115,8 @@ def queue(
         return None
     now = utcnow()
     message = OutboxMessage(
-        to_address=to,
-        subject=subject[:300],
+        to_address=to.strip(),
+        subject=" ".join(subject.split())[:300],  # one line, whatever a file name held
         body=body,
         kind=kind,
         status=MailStatus.QUEUED,
@@ -537,6 +537,8 @@ def _describe(error: BaseException, settings: Settings) -> str:
         text = f"the server closed the connection ({error or 'no reason given'})"
     elif isinstance(error, smtplib.SMTPException):
         text = f"{type(error).__name__}: {error}"
+    elif isinstance(error, ssl.SSLError):
+        text = f"TLS with {settings.smtp_host}:{settings.smtp_port} failed: {error}"
     elif isinstance(error, OSError):
         reason = error.strerror or str(error) or type(error).__name__
         text = f"could not reach {settings.smtp_host}:{settings.smtp_port}: {reason}"
@@ -560,7 +562,8 @@ def _permanent(error: BaseException) -> bool:
         return all(code >= 500 for code, _ in error.recipients.values())
     if isinstance(error, smtplib.SMTPDataError):
         return error.smtp_code >= 500
-    return False
+    # An address in UTF-8 and a server without SMTPUTF8: this message can never go there.
+    return isinstance(error, smtplib.SMTPNotSupportedError)
 
 
 def _connection_lost(error: BaseException) -> bool:
@@ -712,7 +715,15 @@ def _deliver(session, settings, claimed, run: DeliveryRun, now, connector: Conne
     try:
         for position, message in enumerate(claimed):
             try:
-                smtp.send_message(compose(message, settings))
+                email = compose(message, settings)
+            except ValueError as error:  # a header the mail format cannot carry
+                _record_failure(run, message, f"cannot be written: {error}", now, final=True)
+                session.commit()
+                continue
+            try:
+                smtp.send_message(email)
+            except UnicodeError as error:  # an address the server cannot take (no SMTPUTF8)
+                _record_failure(run, message, f"cannot be sent: {error}", now, final=True)
             except OSError as error:  # smtplib's errors included
                 described = _describe(error, settings)
                 _record_failure(run, message, described, now, final=_permanent(error))

@@ -208,6 +208,20 @@ def test_a_permanent_refusal_fails_at_once_and_the_others_still_go(session, smtp
     assert [a.to for a in smtp.arrived] == ["hr1@example.test"]
 
 
+def test_a_header_that_would_inject_another_is_refused_not_sent(session, smtp):
+    bad = mail.queue(session, "hr@example.test\nBcc: spy@example.test", "Hi", "Body", kind="t")
+    odd = mail.queue(session, "hr@example.test", "Census file received: a\r\nb.csv", "B", kind="t")
+    session.commit()
+    assert odd.subject == "Census file received: a b.csv"  # one line, whatever a file held
+
+    run = mail.send_queued(session, settings_for(smtp.port), now=NOW)
+
+    assert run.failed == [bad.id] and run.sent == [odd.id]
+    [bad, _] = outbox(session)
+    assert bad.status is MailStatus.FAILED and "cannot be written" in bad.last_error
+    assert [a.rcpt_tos for a in smtp.arrived] == [["hr@example.test"]]
+
+
 def test_after_the_last_attempt_a_message_is_failed(session):
     [message] = put(session, 1)
     message.attempts = mail.MAX_ATTEMPTS - 1
@@ -528,3 +542,61 @@ def test_refund_approved_and_rejected(session, cast):
     ]
     assert "paid by check" in decided[0].body
     assert "Kept for the February bill." in decided[1].body
+
+
+# --------------------------------------------------------------------------- the job
+
+
+def test_the_worker_job_sends_with_its_own_session_and_the_environment(tmp_path, monkeypatch, smtp):
+    from billing_core import jobs, migrate
+    from billing_core.db import make_engine, make_session_factory
+
+    # The worker opens its own connection: the message must be committed in a database of its
+    # own, outside the outer transaction the other tests run in.
+    database_url = f"sqlite:///{tmp_path / 'worker.sqlite'}"
+    engine = make_engine(database_url)
+    migrate.upgrade(engine)
+    with make_session_factory(engine)() as worker_session:
+        [message] = put(worker_session, 1)
+        message_id = message.id
+    engine.dispose()
+    environment = {
+        "DATABASE_URL": database_url,
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(smtp.port),
+        "SMTP_TLS": "none",
+        "MAIL_FROM": "billing@carrier.test",
+    }
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+
+    result = jobs.run_job(mail.SEND_JOB, message_id)
+
+    assert result["sent"] == [message_id]
+    assert [(a.mail_from, a.subject) for a in smtp.arrived] == [
+        ("billing@carrier.test", "Subject 0")
+    ]
+
+
+def test_send_soon_hands_messages_to_the_mail_worker_when_there_is_redis(
+    monkeypatch, session_factory, caplog
+):
+    from billing_core import jobs
+    from billing_core.errors import JobQueueUnavailable
+
+    calls = []
+    monkeypatch.setattr(jobs, "enqueue", lambda *args, **kw: calls.append((args, kw)))
+    settings = settings_for(free_port(), redis_url="redis://127.0.0.1:6379/0")
+
+    assert mail.send_soon(settings, session_factory, [7]) is None
+
+    [(args, kw)] = calls
+    assert args == (mail.SEND_JOB, 7) and kw["queue_name"] == mail.MAIL_QUEUE == "mail"
+
+    def unavailable(*args, **kw):
+        raise JobQueueUnavailable("the job queue is unavailable (connection refused)")
+
+    monkeypatch.setattr(jobs, "enqueue", unavailable)
+    assert mail.send_soon(settings, session_factory, [7]) is None  # left for the next cron run
+    assert "left for the next run" in caplog.text
+    assert mail.send_soon(Settings(), session_factory, [7]) is None  # no SMTP: nothing to do
