@@ -85,7 +85,8 @@ class SsnVault:
         return base64.urlsafe_b64encode(raw)
 
     def encrypt(self, ssn: str) -> str:
-        return self._fernet().encrypt(normalize_ssn(ssn).encode()).decode()
+        """The nine digits encrypted, issued or not (a file's placeholder is kept as sent)."""
+        return self._fernet().encrypt(nine_digits(ssn).encode()).decode()
 
     def decrypt(self, token: str) -> str:
         try:

@@ -404,6 +404,7 @@ def census_check(file: Path, group_number: str, kind: str | None, as_of):
         what = "; ".join(
             [f"{f.field} {f.before or '—'} → {f.after}" for f in entry.fields]
             + [c.describe() for c in entry.coverages]
+            + [d.describe() for d in entry.dependents]
         )
         lines.append(f"  {entry.kind.value:<6} {entry.employee_id:<12} {entry.name}: {what}")
     return {"census": census.as_dict(include_members=False), **diff.as_dict(), "lines": lines}

@@ -194,6 +194,14 @@ def _apply_dependent(member: Member, change: DependentChange) -> None:
         setattr(dependent, field_change.field, getattr(change.row, field_change.field))
 
 
+def _cancel_from_inception(session: Session, member: Member, coverage: Coverage) -> None:
+    """Remove a coverage that never took effect (it is enrollment, not money: invoices keep
+    their own lines, and the retro difference of the months it was billed credits them);
+    its covered dependents go with it (delete-orphan)."""
+    session.delete(coverage)
+    member.coverages.remove(coverage)
+
+
 def _in_force(member: Member, change: CoverageChange) -> Coverage | None:
     for coverage in member.coverages:
         if coverage.plan_id == change.plan_before.id and coverage.effective_to is None:
@@ -252,7 +260,12 @@ def _apply_member(
                         existing.elected_volume = change.volume_after
                         existing.source_upload_id = upload_id
                         continue
-                    last_day = existing.effective_from
+                    # Cancelled from inception (an 834's DTP*348 = DTP*349, a death before
+                    # the start): it never covered anyone, so it bills nothing; the upload and
+                    # the audit keep what it said, and the retro credits months billed.
+                    _cancel_from_inception(session, member, existing)
+                    result.coverages_closed += 1
+                    continue
                 existing.effective_to = last_day
                 result.coverages_closed += 1
         if change.plan_after is not None:

@@ -22,7 +22,7 @@ field-by-field comparison, which says what changed.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from decimal import Decimal
 from operator import attrgetter
@@ -60,8 +60,6 @@ from billing_core.models.enums import (
     UploadKind,
 )
 from billing_core.security import mask_ssn, vault
-
-_UNSEEN = object()  # a code the group does not have: never equal to an id or None
 
 
 class ChangeKind(enum.StrEnum):
@@ -643,10 +641,12 @@ def _unchanged(
     if digest is not None and member.ssn_digest and digest != member.ssn_digest:
         return False
     if row.subgroup_code and (
-        enrollment.subgroup_ids.get(row.subgroup_code, _UNSEEN) != member.subgroup_id
+        enrollment.subgroup_ids.get(row.subgroup_code, member.subgroup_id) != member.subgroup_id
     ):
-        return False
-    if row.class_code and enrollment.class_ids.get(row.class_code, _UNSEEN) != member.class_id:
+        return False  # a code the group does not have is no change (see _field_changes)
+    if row.class_code and (
+        enrollment.class_ids.get(row.class_code, member.class_id) != member.class_id
+    ):
         return False
     expected = enrollment.expected_held(row)
     return expected is not None and held[1] == len(expected) and expected == held[0]
@@ -667,20 +667,22 @@ def _field_changes(
             continue  # the same value shows the same text
         if name == "gender" and _text(new) == "U":
             continue
+        if name in ("first_name", "last_name") and str(old).casefold() == str(new).casefold():
+            continue  # an all-capitals feed (most 834s) renames nobody
         if _text(old) != _text(new):
             changes.append(FieldChange(name, _text(old), _text(new)))
     if digest is not None and member.ssn_digest and digest != member.ssn_digest:
         changes.append(FieldChange("ssn", mask_ssn(member.ssn_last4), f"***-**-{row.ssn[-4:]}"))
-    if row.subgroup_code:
-        subgroup = enrollment.subgroups.get(row.subgroup_code)
-        if subgroup is None or subgroup.id != member.subgroup_id:
-            old_code = enrollment.subgroup_codes.get(member.subgroup_id, "")
-            changes.append(FieldChange("subgroup", old_code, row.subgroup_code))
-    if row.class_code:
-        klass = enrollment.classes.get(row.class_code)
-        if klass is None or klass.id != member.class_id:
-            old_code = enrollment.class_codes.get(member.class_id, "")
-            changes.append(FieldChange("class", old_code, row.class_code))
+    # A code the group does not have (an 834's REF*17 carrying the member's own id, say) is
+    # no change: _warn_unknown_codes says so once per file.
+    subgroup = enrollment.subgroups.get(row.subgroup_code) if row.subgroup_code else None
+    if subgroup is not None and subgroup.id != member.subgroup_id:
+        old_code = enrollment.subgroup_codes.get(member.subgroup_id, "")
+        changes.append(FieldChange("subgroup", old_code, row.subgroup_code))
+    klass = enrollment.classes.get(row.class_code) if row.class_code else None
+    if klass is not None and klass.id != member.class_id:
+        old_code = enrollment.class_codes.get(member.class_id, "")
+        changes.append(FieldChange("class", old_code, row.class_code))
     return changes
 
 
@@ -690,12 +692,12 @@ def _coverage_changes(
     enrollment: _Enrollment,
     on: date,
     *,
-    whole_picture: bool,
+    whole_picture: frozenset[LineOfCoverage],
     errors: list[RowError],
     source: str,
 ) -> list[CoverageChange]:
-    """Per line: what the file asks for against what is in force. With `whole_picture` (a
-    snapshot, or an add), a line in force that the file leaves out ends the day before `on`."""
+    """Per line: what the file asks for against what is in force. A line of `whole_picture`
+    (a full file's lines) in force that the row leaves out ends the day before `on`."""
     current = enrollment.in_force(member) if member else {}
     changes = []
     seen: set[LineOfCoverage] = set()
@@ -751,7 +753,7 @@ def _coverage_changes(
             )
     if whole_picture:
         for line, existing in current.items():
-            if line not in seen:
+            if line not in seen and line in whole_picture:
                 changes.append(_ended(existing, enrollment, line, on - timedelta(days=1)))
     return changes
 
@@ -806,6 +808,8 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
     result = CensusDiff(as_of, kind, enrolled_employees=enrolled_employees, kind_guessed=guessed)
     entries = result.members
     source = census.source
+    file_lines = frozenset(c.line for row in census.members for c in row.coverages)
+    rows = _merge_repeats(census, result) if kind is UploadKind.CHANGE else census.members
 
     def entry(change, employee_id, name, effective, member, row, fields=None, coverages=None):
         entries.append(
@@ -829,8 +833,8 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
     # terms) have their coverages read, typed, for the detailed comparison.
     matched: set[int] = set()
     checked = []
-    digests = vault().digests(row.ssn for row in census.members)
-    for row, digest in zip(census.members, digests, strict=True):
+    digests = vault().digests(row.ssn for row in rows)
+    for row, digest in zip(rows, digests, strict=True):
         member = enrollment.match(row, digest)
         held = None
         unchanged = False
@@ -871,7 +875,10 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
                     mask_ssn(row.ssn[-4:]),
                 )
             )
-        name = f"{row.last_name}, {row.first_name}"
+        # The enrolled name when the row is someone enrolled (an all-capitals feed, a name
+        # in the wrong field), else the file's.
+        person = member if member is not None else row
+        name = f"{person.last_name}, {person.first_name}"
         employee_id = row.employee_id or (member.employee_id or "" if member else "")
         action = row.maintenance
         effective = row.maintenance_date or as_of
@@ -929,7 +936,10 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
             ended = [_ended(c, enrollment, line, last_day) for line, c in in_force.items()]
             entry(ChangeKind.TERM, employee_id, name, last_day, member, row, [], ended)
             continue
-        whole = kind is UploadKind.SNAPSHOT or action in (Maintenance.ADD, Maintenance.REINSTATE)
+        # A full file speaks for the lines it lists anywhere: a line it leaves out for a
+        # member ends; a line no row of the file mentions (a medical-only census) is not
+        # its to end. A change file speaks only for the lines each row names.
+        whole = file_lines if kind is UploadKind.SNAPSHOT else frozenset()
         coverages = _coverage_changes(
             member,
             row,
@@ -979,10 +989,88 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
                 [_ended(c, enrollment, line, last_day) for line, c in current.items()],
             )
     result.unknown_plans = sorted(enrollment.unknown_plans)
+    _warn_unknown_codes(census, enrollment, result)
     changed = {e.member_id for e in entries if e.kind is not ChangeKind.UNCHANGED}
     unchanged = {e.member_id for e in entries if e.kind is ChangeKind.UNCHANGED} - changed
     loader.waves = [sorted(changed - {None}), sorted(unchanged - {None})]
     return result
+
+
+def _merge_repeats(census: CensusFile, result: CensusDiff) -> list[CensusMember]:
+    """A change file naming one employee in several rows (an 834 with one loop per line, or
+    an add, a term and the add again) is read in order as one row: each line as its last row
+    says, every dependent row, the member's fields and maintenance from the last row. Said
+    once per employee as a warning."""
+    by_key: dict[str, list[CensusMember]] = {}
+    for row in census.members:
+        if row.employee_id:
+            by_key.setdefault(row.employee_id, []).append(row)
+    merged: dict[str, CensusMember] = {}
+    for key, repeats in by_key.items():
+        if len(repeats) < 2:
+            continue
+        lines: dict[LineOfCoverage, CensusCoverage] = {}
+        for row in repeats:
+            for coverage in row.coverages:
+                lines[coverage.line] = coverage
+        last = repeats[-1]
+        whole_rows = [r for r in repeats if not r.dependents_only]
+        base = whole_rows[-1] if whole_rows else last
+        merged[key] = replace(
+            base,
+            coverages=list(lines.values()),
+            dependents=[d for r in repeats for d in r.dependents],
+            dependents_only=not whole_rows,
+            maintenance=base.maintenance,
+            maintenance_date=base.maintenance_date,
+        )
+        places = ", ".join(str(r.source_row) for r in repeats)
+        result.warnings.append(
+            RowError(
+                last.source_row,
+                "employee_id",
+                f"this employee appears {len(repeats)} times ({places}): read in order as one "
+                "change, each line as its last mention says",
+                census.source,
+                key,
+            )
+        )
+    rows, done = [], set()
+    for row in census.members:
+        key = row.employee_id
+        if key in merged:
+            if key not in done:
+                rows.append(merged[key])
+                done.add(key)
+            continue
+        rows.append(row)
+    return rows
+
+
+def _warn_unknown_codes(census: CensusFile, enrollment: _Enrollment, result: CensusDiff) -> None:
+    """Location and class codes the group does not have are read as nothing (a member keeps
+    the subgroup and class they have): one warning per code, naming its first row."""
+    for attribute, known, what in (
+        ("subgroup_code", enrollment.subgroups, "location or billing subgroup"),
+        ("class_code", enrollment.classes, "class"),
+    ):
+        first_row: dict[str, object] = {}
+        for row in census.members:
+            code = getattr(row, attribute)
+            if code and code not in known:
+                first_row.setdefault(code, row.source_row)
+        for code, source_row in first_row.items():
+            codes = ", ".join(sorted(known)) or "none"
+            result.warnings.append(
+                RowError(
+                    source_row,
+                    attribute,
+                    f"not one of the group's {what} codes ({codes}); ignored, so members keep "
+                    "the one they have",
+                    census.source,
+                    code,
+                )
+            )
 
 
 def _speaks_for_dependents(row: CensusMember, kind: UploadKind) -> bool:

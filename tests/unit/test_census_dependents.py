@@ -141,10 +141,9 @@ def test_a_file_without_employee_ids_matches_by_ssn_then_by_name_and_birth_date(
     diff = diff_census(session, group, census, AS_OF)
     assert [(e.kind, e.employee_id) for e in diff.members] == [
         (ChangeKind.UNCHANGED, "E1003"),
-        (ChangeKind.CHANGE, "E1004"),  # found whatever the case; the names as now sent
+        (ChangeKind.UNCHANGED, "E1004"),  # found whatever the case, and no rename for it
         (ChangeKind.ADD, ""),
     ]
-    assert [f.field for f in diff.members[1].fields] == ["first_name", "last_name"]
     apply_census(
         session, group, diff, actor=make_user(session, Role.BILLING_SPECIALIST), today=AS_OF
     )
@@ -169,3 +168,53 @@ def test_what_used_to_be_ignored_now_says_so(session):
     messages = [w.message for w in diff.warnings]
     assert any("Gus Ghost is to be ended but is not enrolled" in m for m in messages)
     assert any("Solo, Fay: Medical at tier FAM but a dependent" in m for m in messages)
+
+
+def test_a_coverage_cancelled_from_inception_bills_nothing(session):
+    from billing_core.models import Coverage, Plan
+
+    group = corpus_group(session)
+    vision = session.scalar(select(Plan).where(Plan.group_id == group.id, Plan.code == "VIS-1"))
+    member = _member(session, "E1005")
+    session.add(
+        Coverage(member_id=member.id, plan_id=vision.id, tier=Tier.EE,
+                 effective_from=date(2026, 12, 1))
+    )  # fmt: skip
+    session.flush()
+    # An 834 line whose DTP*349 equals its DTP*348: the reader ends it the day before it began.
+    cancelled = CensusMember(
+        source_row="ST 0001, segment 4", employee_id="E1005", first_name="Pat",
+        last_name="Worker05", birth_date=date(1980, 1, 5), maintenance=Maintenance.CHANGE,
+        coverages=[CensusCoverage(LineOfCoverage.VISION, plan_code="VIS-1", tier=Tier.EE,
+                                  effective_from=date(2026, 12, 1),
+                                  effective_to=date(2026, 11, 30))],
+    )  # fmt: skip
+    diff = diff_census(session, group, _file(cancelled), AS_OF)
+    assert diff.errors == []
+    [entry] = diff.members
+    assert [c.describe() for c in entry.coverages] == ["Vision: end VIS-1"]
+    apply_census(
+        session, group, diff, actor=make_user(session, Role.BILLING_SPECIALIST), today=AS_OF
+    )
+    session.expire_all()
+    left = session.scalars(
+        select(Coverage).where(Coverage.member_id == member.id, Coverage.plan_id == vision.id)
+    ).all()
+    assert left == []  # never in force, so never billed
+    # Medical and dental untouched.
+    assert len(session.scalars(select(Coverage).where(Coverage.member_id == member.id)).all()) == 2
+
+
+def test_a_location_code_the_group_does_not_have_changes_nothing_and_says_so(session):
+    group = corpus_group(session)
+    member = _member(session, "E1003")
+    row = CensusMember(
+        source_row=7, employee_id="E1003", first_name="Pat", last_name="Worker03",
+        birth_date=date(1980, 1, 3), subgroup_code="MBR-55821",
+        coverages=[CensusCoverage(MEDICAL, tier=Tier.EE), CensusCoverage(DENTAL, tier=Tier.EE)],
+    )  # fmt: skip
+    diff = diff_census(session, group, _file(row), AS_OF)
+    assert [e.kind for e in diff.members] == [ChangeKind.UNCHANGED]
+    [warning] = diff.warnings
+    assert warning.value == "MBR-55821" and "NORTH, SOUTH" in warning.message
+    assert member.subgroup_id is not None
