@@ -5,6 +5,11 @@ Sections (DOMAIN.md "Invoices"): current-period premium (member x plan x coverag
 retro adjustments and fees (approved adjustments not yet billed), balance forward (the previous
 invoice's total due), payments and credits since then, total due, due date.
 
+The group's credit (payments with money left over) is used when a bill is issued, unless its
+billing policy holds credit for a refund (`CreditPolicy`): allocated to the billed account's
+open invoices, oldest due first, the new one included, dated the issue date; the amount is on
+the invoice (`credit_applied`, inside payments and credits).
+
     total_due = current_premium + retro_total + fees_total + balance_forward - payments_credits
 
 The invoice posts only its new charges (premium + retro + fees) to the group's receivable, tied
@@ -30,6 +35,7 @@ from billing_core import ledger, mail
 from billing_core.adjustments import FEE_REASONS, reason_label, source_label
 from billing_core.db import in_ids, typed_rows, utcnow
 from billing_core.enrollment import (
+    add_months,
     coverage_months,
     first_billed_month,
     month_end,
@@ -64,6 +70,7 @@ from billing_core.models import (
 from billing_core.models.enums import (
     AdjustmentStatus,
     CoverageMonthRule,
+    CreditPolicy,
     InvoiceSection,
     InvoiceStatus,
     Relationship,
@@ -71,6 +78,7 @@ from billing_core.models.enums import (
 )
 from billing_core.models.product import version_in_force
 from billing_core.money import ZERO, cents
+from billing_core.payments.allocation import allocate, credit_plan, open_invoices, usable_credit
 from billing_core.rating import (
     MemberFacts,
     RatedLine,
@@ -118,6 +126,8 @@ class DraftInvoice:
     lines: list[dict] = field(default_factory=list)
     balance_forward: Decimal = ZERO
     prior_open: Decimal = ZERO
+    # The group's credit used on this account at issue: (payment, invoice or draft, dollars).
+    credit_uses: list[tuple] = field(default_factory=list)
     rate_version_ids: set[int] = field(default_factory=set)
     adjustment_ids: list[int] = field(default_factory=list)
     _sort_keys: list[tuple] = field(default_factory=list, repr=False)
@@ -156,9 +166,15 @@ class DraftInvoice:
         return self.current_premium + self.retro_total + self.fees_total
 
     @property
+    def credit_applied(self) -> Decimal:
+        """Dollars of the group's credit used on this account when the bill is issued."""
+        return sum((amount for *_, amount in self.credit_uses), ZERO)
+
+    @property
     def payments_credits(self) -> Decimal:
-        """What reduced the account since the last bill (payments, credits, voids)."""
-        return self.balance_forward - self.prior_open
+        """What reduced the account since the last bill (payments, credits, voids), with the
+        credit used at issue."""
+        return self.balance_forward - self.prior_open + self.credit_applied
 
     @property
     def total_due(self) -> Decimal:
@@ -190,6 +206,7 @@ class DraftInvoice:
             "fees_total": str(self.fees_total),
             "balance_forward": str(self.balance_forward),
             "payments_credits": str(self.payments_credits),
+            "credit_applied": str(self.credit_applied),
             "total_due": str(self.total_due),
             "products": {
                 code: {"lines": count, "amount": str(amount)}
@@ -251,6 +268,32 @@ def billing_period_for(
     """The group's billing period holding `month`; periods align on the group's original
     effective month (a quarterly group effective in February bills Feb-Apr, May-Jul ...)."""
     return period_containing(policy.billing_frequency, group.original_effective_date, month)
+
+
+def next_bill(session: Session, group: EmployerGroup, on: date) -> tuple[date, date] | None:
+    """The group's next bill not yet issued as of `on`: (first day of its period, the day the
+    billing run issues it: period start less the policy's lead days, which may already have
+    passed when the run is late). Looks up to 13 months ahead; None without a policy."""
+    first = month_start(max(on, group.original_effective_date))
+    issued = set(
+        session.scalars(
+            select(Invoice.period_start).where(
+                Invoice.group_id == group.id,
+                Invoice.subgroup_id.is_(None),
+                Invoice.status != InvoiceStatus.VOID,
+                Invoice.period_start >= first,
+            )
+        )
+    )
+    month = first
+    for _ in range(13):
+        policy = group.policy_on(month) or group.policy_on(month_end(month))
+        if policy is not None:
+            start, _ = billing_period_for(group, policy, month)
+            if start == month and month not in issued:
+                return month, month - timedelta(days=policy.lead_days)
+        month = add_months(month, 1)
+    return None
 
 
 def billing_accounts(group: EmployerGroup) -> list[BillingAccount]:
@@ -350,6 +393,7 @@ class _RunData:
         self.existing: dict[tuple[int, int | None], list] = defaultdict(list)
         self.previous: dict[tuple[int, int | None], Invoice] = {}
         self.open: dict[tuple[int, int | None], Decimal] = defaultdict(lambda: ZERO)
+        self.credit: dict[int, Decimal] = defaultdict(lambda: ZERO)  # unapplied cash
         self.rate_versions: dict[int, list[_VersionInForce]] = {}
         if not ids:
             return
@@ -451,6 +495,20 @@ class _RunData:
             .group_by(Invoice.group_id, Invoice.subgroup_id)
         ):
             self.open[(group_id, subgroup_id)] = debit - credit
+        for group_id, debit, credit in session.execute(
+            select(
+                LedgerAccount.group_id,
+                ledger.money_sum(Posting.debit),
+                ledger.money_sum(Posting.credit),
+            )
+            .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+            .where(
+                in_ids(LedgerAccount.group_id, ids),
+                LedgerAccount.code == ledger.Chart.UNAPPLIED_CASH.code,
+            )
+            .group_by(LedgerAccount.group_id)
+        ):
+            self.credit[group_id] = credit - debit
 
 
 def _premium_lines(
@@ -775,7 +833,35 @@ def prepare_billing_run(
             draft.balance_forward = previous.total_due if previous else ZERO
             draft.prior_open = data.open[(group.id, subgroup_id)]
             outcome.drafts.append(draft)
+        if policy.credit_policy is CreditPolicy.APPLY_TO_NEXT_BILL and data.credit[group.id] > 0:
+            _plan_credit(session, group, drafts)
     return outcome
+
+
+def _plan_credit(
+    session: Session, group: EmployerGroup, drafts: dict[int | None, DraftInvoice]
+) -> None:
+    """Plan the use of the group's credit on the accounts being billed: their open invoices
+    and the new ones, oldest due first (the allocation policy's order, `credit_plan`), each
+    use kept on its account's draft so the bill's total due shows it before anything is
+    written. The group's credit is one (the ledger keeps unapplied cash per group, not per
+    subgroup), so with separately billed subgroups it goes to whichever bill is oldest."""
+    targets = [
+        ((invoice.due_on, 0, invoice.id), invoice, owed)
+        for invoice, owed in open_invoices(session, group)
+        if invoice.subgroup_id in drafts
+    ]
+    targets += [
+        ((draft.due_on, 1, index), draft, draft.new_charges)
+        for index, draft in enumerate(drafts.values())
+        if draft.new_charges > 0
+    ]
+    targets.sort(key=operator.itemgetter(0))
+    plan = credit_plan(usable_credit(session, group), [(t, owed) for _, t, owed in targets])
+    for payment, target, amount in plan:
+        is_new = isinstance(target, DraftInvoice)
+        account = target.account.subgroup_id if is_new else target.subgroup_id
+        drafts[account].credit_uses.append((payment, target, amount))
 
 
 def issue_billing_run(
@@ -880,6 +966,7 @@ def _issue_all(session: Session, drafts: list[DraftInvoice], actor_id: int | Non
             fees_total=draft.fees_total,
             balance_forward=draft.balance_forward,
             payments_credits=draft.payments_credits,
+            credit_applied=draft.credit_applied,
             total_due=draft.total_due,
             status=InvoiceStatus.ISSUED,
         )
@@ -922,6 +1009,7 @@ def _issue_all(session: Session, drafts: list[DraftInvoice], actor_id: int | Non
                 )
             )
     ledger.post_entries(session, entries)
+    _use_credit(session, invoices, drafts)
 
     for invoice, draft in zip(invoices, drafts, strict=True):
         if draft.adjustment_ids:
@@ -951,6 +1039,26 @@ def _issue_all(session: Session, drafts: list[DraftInvoice], actor_id: int | Non
     return invoices
 
 
+def _use_credit(session: Session, invoices: list[Invoice], drafts: list[DraftInvoice]) -> None:
+    """Allocate the credit each draft planned (`_plan_credit`), dated its issue date, now that
+    its invoice and receivable are posted: exactly what the printed total due assumed."""
+    invoice_of = {id(draft): invoice for invoice, draft in zip(invoices, drafts, strict=True)}
+    for invoice, draft in zip(invoices, drafts, strict=True):
+        for payment, target, amount in draft.credit_uses:
+            paid = invoice_of[id(target)] if isinstance(target, DraftInvoice) else target
+            allocate(
+                session,
+                payment,
+                paid,
+                amount,
+                on=draft.issued_on,
+                memo=(
+                    f"Credit from payment {payment.reference or payment.id} used on "
+                    f"{paid.invoice_number} at the issue of {invoice.invoice_number}"
+                ),
+            )
+
+
 # --------------------------------------------------------------------------- void
 
 
@@ -966,17 +1074,19 @@ def invoice_entry(session: Session, invoice: Invoice) -> JournalEntry | None:
 
 
 def invoice_payments_applied(session: Session, invoice: Invoice) -> Decimal:
-    """Credits on the invoice's open item other than a void (i.e. cash applied to it)."""
+    """Credits on the invoice's open item other than its own entry and a void (cash applied
+    to it, write-offs), net of those undone (an allocation undone posts the debit back)."""
     receivable = ledger.account(session, ledger.Chart.RECEIVABLE, _group(session, invoice))
-    return session.scalar(
-        select(ledger.money_sum(Posting.credit))
+    credit, debit = session.execute(
+        select(ledger.money_sum(Posting.credit), ledger.money_sum(Posting.debit))
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .where(
             Posting.account_id == receivable.id,
             Posting.invoice_id == invoice.id,
-            JournalEntry.source_type != "void",
+            JournalEntry.source_type.not_in(("invoice", "void")),
         )
-    )
+    ).one()
+    return credit - debit
 
 
 def _group(session: Session, invoice: Invoice) -> EmployerGroup:

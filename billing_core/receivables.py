@@ -9,10 +9,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from billing_core import ledger
+from billing_core.invoicing import next_bill
 from billing_core.ledger import Chart
 from billing_core.models import (
     EmployerGroup,
@@ -24,9 +25,9 @@ from billing_core.models import (
     Posting,
     Refund,
 )
-from billing_core.models.enums import PaymentStatus, RefundStatus
+from billing_core.models.enums import CreditPolicy, PaymentStatus, RefundStatus
 from billing_core.money import ZERO
-from billing_core.payments.allocation import open_invoices, unallocated_amount
+from billing_core.payments.allocation import unallocated_amount
 
 # (label, first day past due, last day past due or None): DOMAIN.md's buckets.
 AGING_BUCKETS: tuple[tuple[str, int, int | None], ...] = (
@@ -103,29 +104,96 @@ def aging_by_group(
 
 @dataclass(frozen=True)
 class AccountSummary:
-    """A group's position: what is owed on open invoices, the credit waiting to be used,
-    pending payments on their way, the next due date and the last payment received."""
+    """A group's receivable position on one day (`on`), in dollars: the one source of every
+    figure the employer's dashboard and payments page show, so they agree.
 
-    open_balance: Decimal
-    credit: Decimal
-    pending: Decimal
+    Open items come from the receivable account (postings of every date: a bill issued ahead
+    is owed from its issue). A bill due before `on` is past due; one due on `on` or later is
+    not yet due, and the earliest such date is the next due date (None when nothing is
+    ahead: a past date is never "next due"). Credits are the group's unapplied cash and credit
+    balances left on bills (a retro credit larger than its bill), so
+
+        total_due = past_due + not_yet_due - credits   (never below zero)."""
+
+    on: date
     past_due: Decimal
+    oldest_past_due_on: date | None
+    not_yet_due: Decimal
     next_due_on: date | None
     next_due_amount: Decimal
+    credit: Decimal  # unapplied cash: payments with money left over
+    bill_credits: Decimal  # credit balances on bills
+    pending: Decimal
     last_payment: Payment | None
 
     @property
+    def open_balance(self) -> Decimal:
+        """Owed on bills, before credits."""
+        return self.past_due + self.not_yet_due
+
+    @property
+    def credits(self) -> Decimal:
+        return self.credit + self.bill_credits
+
+    @property
+    def total_due(self) -> Decimal:
+        """Owed today after every credit is used (never below zero)."""
+        return max(self.open_balance - self.credits, ZERO)
+
+    @property
     def net_due(self) -> Decimal:
-        """Owed after the credit is used (never below zero)."""
-        return max(self.open_balance - self.credit, ZERO)
+        return self.total_due
+
+    @property
+    def past_due_after_credits(self) -> Decimal:
+        """What must be paid now to bring the account up to date once credits are used."""
+        return max(self.past_due - self.credits, ZERO)
+
+    @property
+    def credit_left(self) -> Decimal:
+        """Credits beyond everything owed (they stay for later bills)."""
+        return max(self.credits - self.open_balance, ZERO)
 
 
-def account_summary(session: Session, group: EmployerGroup, today: date) -> AccountSummary:
-    items = open_invoices(session, group)
-    open_balance = sum((owed for _, owed in items), ZERO)
-    past_due = sum((owed for invoice, owed in items if invoice.due_on < today), ZERO)
-    upcoming = [(i, owed) for i, owed in items if i.due_on >= today]
-    next_item = upcoming[0] if upcoming else (items[0] if items else None)
+def open_items(
+    session: Session, group: EmployerGroup, subgroup_ids: Iterable[int] | None = None
+) -> list[tuple[Invoice, Decimal]]:
+    """Every invoice of `group` with a non-zero balance on the receivable (owed, or a credit
+    balance), oldest due first. With `subgroup_ids` (a user limited to some locations): the
+    bills of those subgroups and the group's consolidated bills, as their invoice list shows."""
+    receivable = ledger.account(session, Chart.RECEIVABLE, group)
+    query = (
+        select(Invoice, ledger.money_sum(Posting.debit), ledger.money_sum(Posting.credit))
+        .join(Posting, Posting.invoice_id == Invoice.id)
+        .where(Posting.account_id == receivable.id)
+        .group_by(Invoice.id)
+        .order_by(Invoice.due_on, Invoice.id)
+    )
+    if subgroup_ids is not None:
+        query = query.where(
+            or_(Invoice.subgroup_id.is_(None), Invoice.subgroup_id.in_(list(subgroup_ids)))
+        )
+    return [
+        (invoice, debit - credit)
+        for invoice, debit, credit in session.execute(query)
+        if debit != credit
+    ]
+
+
+def account_summary(
+    session: Session,
+    group: EmployerGroup,
+    today: date,
+    *,
+    subgroup_ids: Iterable[int] | None = None,
+) -> AccountSummary:
+    """`group`'s position on `today` (see AccountSummary); `subgroup_ids` limits the bills to a
+    user's locations (credit and payments are the group's: the ledger keeps them per group)."""
+    items = open_items(session, group, subgroup_ids)
+    owed = [(invoice, amount) for invoice, amount in items if amount > 0]
+    late = [(invoice, amount) for invoice, amount in owed if invoice.due_on < today]
+    ahead = [(invoice, amount) for invoice, amount in owed if invoice.due_on >= today]
+    next_due_on = min((invoice.due_on for invoice, _ in ahead), default=None)
     credit = -ledger.account_balance(session, ledger.account(session, Chart.UNAPPLIED_CASH, group))
     pending = session.scalar(
         select(ledger.money_sum(Payment.amount)).where(
@@ -139,13 +207,60 @@ def account_summary(session: Session, group: EmployerGroup, today: date) -> Acco
         .limit(1)
     )
     return AccountSummary(
-        open_balance=open_balance,
+        on=today,
+        past_due=sum((amount for _, amount in late), ZERO),
+        oldest_past_due_on=late[0][0].due_on if late else None,
+        not_yet_due=sum((amount for _, amount in ahead), ZERO),
+        next_due_on=next_due_on,
+        next_due_amount=sum(
+            (amount for invoice, amount in ahead if invoice.due_on == next_due_on), ZERO
+        ),
         credit=credit,
+        bill_credits=-sum((amount for _, amount in items if amount < 0), ZERO),
         pending=pending,
-        past_due=past_due,
-        next_due_on=next_item[0].due_on if next_item else None,
-        next_due_amount=next_item[1] if next_item else ZERO,
         last_payment=last_payment,
+    )
+
+
+@dataclass(frozen=True)
+class CreditOutlook:
+    """What happens to the group's credit (dollars of unapplied cash), per its billing policy:
+    used on the next bill when it is issued (`next_bill_period`, issued on `next_bill_on`),
+    or held for a refund. `being_refunded` is asked for in refunds not yet decided (held for
+    them whatever the policy)."""
+
+    credit: Decimal
+    being_refunded: Decimal
+    policy: CreditPolicy
+    next_bill_period: date | None
+    next_bill_on: date | None
+
+    @property
+    def used_on_next_bill(self) -> bool:
+        return self.policy is CreditPolicy.APPLY_TO_NEXT_BILL
+
+    @property
+    def usable(self) -> Decimal:
+        return max(self.credit - self.being_refunded, ZERO)
+
+
+def credit_outlook(session: Session, group: EmployerGroup, today: date) -> CreditOutlook:
+    """The group's credit on `today` and what will happen to it (see CreditOutlook); the
+    policy is the one in force for the next bill's period (today's when none is ahead)."""
+    upcoming = next_bill(session, group, today)
+    policy = group.policy_on(upcoming[0] if upcoming else today) or group.policy_on(today)
+    credit = -ledger.account_balance(session, ledger.account(session, Chart.UNAPPLIED_CASH, group))
+    being_refunded = session.scalar(
+        select(ledger.money_sum(Refund.amount)).where(
+            Refund.group_id == group.id, Refund.status == RefundStatus.REQUESTED
+        )
+    )
+    return CreditOutlook(
+        credit=credit,
+        being_refunded=being_refunded,
+        policy=policy.credit_policy if policy else CreditPolicy.APPLY_TO_NEXT_BILL,
+        next_bill_period=upcoming[0] if upcoming else None,
+        next_bill_on=upcoming[1] if upcoming else None,
     )
 
 

@@ -50,6 +50,7 @@ from billing_core.models.enums import (
     BillingFrequency,
     BillingMethod,
     CoverageMonthRule,
+    CreditPolicy,
     Gender,
     GraceDayKind,
     LineOfCoverage,
@@ -226,6 +227,7 @@ POLICY_FIELDS = (
     _f("grace_days", "int", minimum=0),
     _f("grace_day_kind", "enum", enum=GraceDayKind),
     _f("payroll_frequency", "enum", enum=PayrollFrequency),
+    _f("credit_policy", "enum", enum=CreditPolicy),
 )
 SUBGROUP_FIELDS = (
     _f("code", required=True, max_len=20),

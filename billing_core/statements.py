@@ -719,10 +719,17 @@ class Dashboard:
         )
 
 
-def group_dashboard(session: Session, group: EmployerGroup, today: date) -> Dashboard:
-    """The dashboard of `group` on `today`: account summary (dollars), billed vs paid for the
-    12 coverage months up to today's (and a bill already issued for next month), and the newest
-    census upload."""
+def group_dashboard(
+    session: Session,
+    group: EmployerGroup,
+    today: date,
+    *,
+    subgroup_ids: frozenset[int] | None = None,
+) -> Dashboard:
+    """The dashboard of `group` on `today`: the account's position (dollars: total due, past
+    due, next due, credit, all from `account_summary`, limited to `subgroup_ids`' bills for a
+    location's contact), billed vs paid for the 12 coverage months up to today's (and a bill
+    already issued for next month), and the newest census upload."""
     start, end = default_range(today)
     statement = paid_vs_billed(session, group, start, end, today, with_bridge=False)
     latest_upload = session.scalars(
@@ -740,7 +747,7 @@ def group_dashboard(session: Session, group: EmployerGroup, today: date) -> Dash
         .limit(1)
     ).first()
     return Dashboard(
-        summary=account_summary(session, group, today),
+        summary=account_summary(session, group, today, subgroup_ids=subgroup_ids),
         months=statement.months,
         latest_upload=latest_upload,
     )

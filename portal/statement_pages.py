@@ -131,7 +131,7 @@ def dashboard_context(scope: GroupScope) -> dict:
     the last 12 months (chart and numbers) and the latest census upload."""
     from billing_core.statements import group_dashboard
 
-    dashboard = group_dashboard(db_session(), scope.group, today())
+    dashboard = group_dashboard(db_session(), scope.group, today(), subgroup_ids=scope.subgroup_ids)
     return {
         "dashboard": dashboard,
         "dashboard_chart_src": svg_data_uri(billed_paid_svg(dashboard.months)),

@@ -626,10 +626,12 @@ def suspense_close(item_id: int):
 def reconciliation_queue():
     page = paginate(review.reconciliation_query(), per_page=25, rows=True)
     page.items = review.reconciliation_rows(db_session(), page.items)
+    cleared = db_session().execute(review.cleared_reviews_query().limit(10)).all()
     return render_template(
         "admin/payments/reconciliation.html",
         **_cash_context(
             page=page,
+            cleared=cleared,
             write_off_form=WriteOffForm(),
             write_off_limit=authority_limit(),
             reconciled_form=ReconciledForm(),

@@ -254,6 +254,17 @@ class CreditPolicy(enum.StrEnum):
     HOLD_FOR_REFUND = "hold_for_refund"
 
 
+class ReviewCause(enum.StrEnum):
+    """Why a payment waits in the manual reconciliation queue, where the portal can tell when
+    the cause is gone: a short payment (until the invoices it was meant for are settled) or an
+    over payment (until the credit it left is used or refunded). Other flags (a refund made in
+    Stripe outside the portal, a chargeback that could not be applied) have none: staff clear
+    them."""
+
+    SHORT_PAYMENT = "short_payment"
+    OVER_PAYMENT = "over_payment"
+
+
 class ShortPayPolicy(enum.StrEnum):
     """What happens to a short payment within tolerance: the invoice counts as paid as billed
     and the difference is written off, or it stays open and carries to the next bill."""

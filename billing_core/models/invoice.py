@@ -43,6 +43,11 @@ class Invoice(Base):
     fees_total: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
     balance_forward: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
     payments_credits: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+    # The group's credit used on this billing account when the invoice was issued (dollars,
+    # part of payments_credits): allocations dated the issue date (CreditPolicy).
+    credit_applied: Mapped[Decimal] = mapped_column(
+        Money(), default=Decimal("0.00"), server_default="0"
+    )
     total_due: Mapped[Decimal] = mapped_column(Money())
     reported_premium: Mapped[Decimal | None] = mapped_column(Money())  # self-bill remittance
     status: Mapped[InvoiceStatus] = mapped_column(

@@ -17,6 +17,7 @@ from billing_core.models.enums import (
     PaymentSource,
     PaymentStatus,
     RefundStatus,
+    ReviewCause,
     SuspenseStatus,
 )
 
@@ -49,6 +50,10 @@ class Payment(Base):
     returned_on: Mapped[date | None] = mapped_column(Date)
     # Short or over outside tolerance, or a remittance that did not tie out: manual reconciliation.
     review_reason: Mapped[str | None] = mapped_column(String(300))
+    # What the flag was about, when the portal can tell it is over (see ReviewCause); and how
+    # the review ended: "cleared: invoice ... paid in full on ..." or staff's own note.
+    review_cause: Mapped[ReviewCause | None] = mapped_column(enum_type(ReviewCause, "review_cause"))
+    review_resolution: Mapped[str | None] = mapped_column(String(300))
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -35,6 +36,7 @@ from billing_core.models.enums import (
     InvoiceStatus,
     PaymentStatus,
     RefundStatus,
+    ReviewCause,
     ShortPayPolicy,
 )
 from billing_core.money import ZERO, format_dollars
@@ -113,12 +115,13 @@ def allocate(
     *,
     on: date,
     actor: User | None = None,
+    memo: str | None = None,
 ) -> PaymentAllocation:
     """Allocate `amount` dollars of `payment` to `invoice`: Dr unapplied cash, Cr receivable on
     the invoice's open item, dated `on` or the invoice's issue date if later (cash received
     before the bill existed waited as credit until then; dated earlier, the open item would
     go negative in aging between the two dates). Refused (nothing written) beyond what either
-    has left."""
+    has left. Reconciliation items of the group whose cause this settles leave the queue."""
     if payment.group_id is None or payment.status is not PaymentStatus.SUCCEEDED:
         raise AllocationError("only a received payment identified to a group can be allocated")
     if invoice.group_id != payment.group_id:
@@ -143,7 +146,7 @@ def allocate(
     entry = ledger.post_entry(
         session,
         entry_date=max(on, invoice.issued_on),
-        memo=f"Payment {payment.reference or payment.id} applied to {invoice.invoice_number}",
+        memo=memo or _allocation_memo(payment, invoice),
         source_type="allocation",
         source_id=payment.id,
         created_by_id=actor.id if actor else None,
@@ -161,7 +164,18 @@ def allocate(
     )
     session.add(allocation)
     session.flush()
+    _clear_settled_reviews(session, group.id, entry.entry_date)
     return allocation
+
+
+def _allocation_memo(payment: Payment, invoice: Invoice) -> str:
+    return f"Payment {payment.reference or payment.id} applied to {invoice.invoice_number}"
+
+
+def _clear_settled_reviews(session: Session, group_id: int, on: date) -> None:
+    from billing_core.payments.clearing import clear_settled_reviews
+
+    clear_settled_reviews(session, group_id, on=on)
 
 
 def live_allocations(session: Session, payment: Payment) -> list[PaymentAllocation]:
@@ -262,6 +276,7 @@ def write_off(
             Leg(ledger.account(session, Chart.RECEIVABLE, group), -amount, invoice.id),
         ],
     )
+    _clear_settled_reviews(session, group.id, on)
     if actor is not None:
         audit.record(
             session,
@@ -331,6 +346,9 @@ def apply_payment(
             f"{word} by {format_dollars(abs(difference))}, outside the group's tolerance"
         )
         payment.review_reason = outcome.review_reason
+        payment.review_cause = (
+            ReviewCause.SHORT_PAYMENT if difference < 0 else ReviewCause.OVER_PAYMENT
+        )
     elif difference < 0 and policy.short_pay_policy is ShortPayPolicy.WRITE_OFF:
         outcome.written_off = -difference
         write_off(
@@ -355,6 +373,41 @@ def _targets(
     return [by_id[i] for i in payment.invoice_choice if i in by_id]
 
 
+def usable_credit(session: Session, group: EmployerGroup) -> list[tuple[Payment, Decimal]]:
+    """The group's credit as the payments carrying it, oldest received first, each with the
+    dollars it has left: not allocated, and not refunded or asked for in a refund not yet
+    decided (a requested refund holds its money until it is approved or rejected)."""
+    payments = session.scalars(
+        select(Payment)
+        .where(Payment.group_id == group.id, Payment.status == PaymentStatus.SUCCEEDED)
+        .order_by(Payment.received_on, Payment.id)
+    )
+    left = [(p, unallocated_amount(session, p, holds=REFUND_HOLDS)) for p in payments]
+    return [(p, amount) for p, amount in left if amount > 0]
+
+
+def credit_plan(
+    credits: list[tuple[Any, Decimal]], targets: list[tuple[Any, Decimal]]
+) -> list[tuple[Any, Any, Decimal]]:
+    """Pair credit with what is owed: the targets in their order (oldest due first), each
+    taking from the credits in theirs until it is paid or the credit runs out. Returns
+    (credit, target, dollars) triples; pure, so a billing run can plan before it writes."""
+    remaining = [[credit, left] for credit, left in credits if left > 0]
+    plan: list[tuple[Any, Any, Decimal]] = []
+    for target, owed in targets:
+        for cell in remaining:
+            if owed <= 0:
+                break
+            credit, left = cell
+            if left <= 0:
+                continue
+            amount = min(left, owed)
+            plan.append((credit, target, amount))
+            cell[1] = left - amount
+            owed -= amount
+    return plan
+
+
 def apply_credit(
     session: Session,
     group: EmployerGroup,
@@ -366,28 +419,13 @@ def apply_credit(
     """Use the group's credit (payments with money left, oldest first) on its open invoices
     (the ones named, else oldest first). Returns the allocations made."""
     lock_group(session, group.id)
-    made: list[PaymentAllocation] = []
     targets = open_invoices(session, group)
     if invoice_ids:
         targets = [(i, owed) for i, owed in targets if i.id in set(invoice_ids)]
-    payments = session.scalars(
-        select(Payment)
-        .where(Payment.group_id == group.id, Payment.status == PaymentStatus.SUCCEEDED)
-        .order_by(Payment.received_on, Payment.id)
-    )
-    remaining = [(p, unallocated_amount(session, p, holds=REFUND_HOLDS)) for p in payments]
-    remaining = [(p, left) for p, left in remaining if left > 0]
-    for invoice, owed in targets:
-        for index, (payment, left) in enumerate(remaining):
-            if owed <= 0:
-                break
-            if left <= 0:
-                continue
-            amount = min(left, owed)
-            made.append(allocate(session, payment, invoice, amount, on=on, actor=actor))
-            remaining[index] = (payment, left - amount)
-            owed -= amount
-    return made
+    return [
+        allocate(session, payment, invoice, amount, on=on, actor=actor)
+        for payment, invoice, amount in credit_plan(usable_credit(session, group), targets)
+    ]
 
 
 def group_credit(session: Session, group: EmployerGroup) -> Decimal:

@@ -153,8 +153,15 @@ class PayOptions:
         return [invoice for invoice, _ in self.open_items if invoice.id in chosen]
 
 
-def pay_options(session: Session, group: EmployerGroup) -> PayOptions:
-    return PayOptions(open_items=open_invoices(session, group), credit=group_credit(session, group))
+def pay_options(
+    session: Session, group: EmployerGroup, subgroup_ids: frozenset[int] | None = None
+) -> PayOptions:
+    """With `subgroup_ids` (a location's contact): the open bills of those subgroups and the
+    group's consolidated bills, as their invoice list and dashboard show."""
+    items = open_invoices(session, group)
+    if subgroup_ids is not None:
+        items = [(i, owed) for i, owed in items if i.subgroup_id in (None, *subgroup_ids)]
+    return PayOptions(open_items=items, credit=group_credit(session, group))
 
 
 @dataclass(frozen=True)

@@ -40,6 +40,7 @@ from billing_core.payments.allocation import (
     lock_group,
     unallocate,
 )
+from billing_core.payments.clearing import clear_settled_reviews
 
 RETURN_REASONS = {
     "nsf": "Insufficient funds (NSF)",
@@ -231,6 +232,8 @@ def return_payment(
         suspense.resolution_note = f"returned by the bank: {label}"
     if group is not None and charge_fee:
         _queue_returned_payment_fee(session, group, payment, on)
+    if group is not None:
+        clear_settled_reviews(session, group.id, on=on)
     mail.payment_failed(session, payment, returned=True)
     if actor is not None:
         audit.record(

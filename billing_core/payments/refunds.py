@@ -20,6 +20,7 @@ from billing_core.models import EmployerGroup, Payment, Refund, User
 from billing_core.models.enums import STAFF_ROLES, PaymentMethod, PaymentStatus, RefundStatus
 from billing_core.money import cents, format_dollars
 from billing_core.payments.allocation import REFUND_HOLDS, lock_group, unallocated_amount
+from billing_core.payments.clearing import clear_settled_reviews
 from billing_core.payments.receipts import PaymentError
 
 # Refunded through Stripe rather than by check.
@@ -156,6 +157,7 @@ def approve_refund(
         ],
     )
     session.flush()
+    clear_settled_reviews(session, group.id, on=on)
     if payment.method in ONLINE_METHODS and gateway is not None:
         refund.external_id, settled = gateway(payment, refund)
         if settled:

@@ -36,6 +36,7 @@ from billing_core.payments.allocation import (
     open_invoices,
     unallocated_amount,
 )
+from billing_core.payments.clearing import CLEARED
 from billing_core.payments.receipts import PaymentError
 from billing_core.payments.refunds import refundable_amount
 
@@ -255,6 +256,22 @@ def reconciliation_query() -> Select:
     )
 
 
+def cleared_reviews_query() -> Select:
+    """Reconciliation items that left the queue by themselves (their cause gone: see
+    `clearing`), most recently cleared first: rows of (Payment, EmployerGroup)."""
+    return (
+        select(Payment, EmployerGroup)
+        .join(EmployerGroup, EmployerGroup.id == Payment.group_id)
+        .where(
+            Payment.review_reason.is_not(None),
+            Payment.reviewed_at.is_not(None),
+            Payment.reviewed_by_id.is_(None),
+            Payment.review_resolution.like(f"{CLEARED}%"),
+        )
+        .order_by(Payment.reviewed_at.desc(), Payment.id.desc())
+    )
+
+
 @dataclass(frozen=True)
 class ReconciliationRow:
     """A flagged payment: what it paid, what is still open on the invoices it was meant for
@@ -307,6 +324,9 @@ def mark_reconciled(session: Session, payment: Payment, *, actor: User, note: st
         raise PaymentError("this payment has already been reconciled")
     payment.reviewed_by_id = actor.id
     payment.reviewed_at = utcnow()
+    payment.review_resolution = (
+        f"reconciled by {actor.full_name}" + (f": {note.strip()}" if (note or "").strip() else "")
+    )[:300]
     audit.record(
         session,
         "payment.reconciled",

@@ -18,7 +18,7 @@ from billing_core.money import format_dollars
 from billing_core.payments import online
 from billing_core.payments.allocation import apply_credit
 from billing_core.payments.stripe_gateway import StripeGateway, gateway_from_settings
-from billing_core.receivables import account_summary, payment_history
+from billing_core.receivables import account_summary, credit_outlook, payment_history
 from portal.employer import bp
 from portal.employer.payment_forms import LocalCheckoutForm, PayForm, UseCreditForm
 from portal.extensions import db_session
@@ -235,8 +235,9 @@ def payment_list(group_id: int):
     return render_template(
         "payments/payments.html",
         scope=scope,
-        summary=account_summary(session, scope.group, today()),
-        options=online.pay_options(session, scope.group),
+        summary=account_summary(session, scope.group, today(), subgroup_ids=scope.subgroup_ids),
+        outlook=credit_outlook(session, scope.group, today()),
+        options=online.pay_options(session, scope.group, scope.subgroup_ids),
         history=payment_history(session, scope.group),
         credit_form=UseCreditForm(),
         period_label=period_label,
@@ -255,6 +256,9 @@ def credit_apply(group_id: int):
         flash("Tick the box to confirm using your credit.", "error")
         return redirect(target, 303)
     session = db_session()
+    if not credit_outlook(session, scope.group, today()).used_on_next_bill:
+        flash("Your group's credit is held for a refund: contact billing to use it.", "error")
+        return redirect(target, 303)
     try:
         made = apply_credit(session, scope.group, on=today(), actor=current_user)
     except BillingError as exc:

@@ -337,7 +337,8 @@ def test_late_changes_land_in_the_next_bills_retro_section(demo):
 
 def test_the_history_has_payments_that_tie_to_the_ledger(demo):
     """Every group's payments: on time, late, short inside tolerance (written off), over
-    (a credit flagged for review), a lockbox check in suspense; and the books still tie."""
+    (a credit flagged for review, used on the next bill), a lockbox check in suspense; and the
+    books still tie."""
     session = demo.session
     payments = session.scalars(select(Payment)).all()
     assert demo.first.history["payments"] == len([p for p in payments if p.group_id])
@@ -347,7 +348,19 @@ def test_the_history_has_payments_that_tie_to_the_ledger(demo):
     write_off = ledger.account_balance(session, ledger.account(session, ledger.Chart.WRITE_OFF))
     assert write_off == D("12.40")
     groups = {g.group_number: g for g in session.scalars(select(EmployerGroup))}
-    assert group_credit(session, groups["G-1005"]) == D("150.00")
+    # Over by 150.00 once: the credit was used on the next bill, at its issue (issue 16), and
+    # the over payment's reconciliation item left the queue by itself, recorded.
+    assert group_credit(session, groups["G-1005"]) == D("0.00")
+    used = session.scalars(
+        select(Invoice).where(Invoice.group_id == groups["G-1005"].id, Invoice.credit_applied > 0)
+    ).all()
+    assert [i.credit_applied for i in used] == [D("150.00")]
+    [over] = [p for p in payments if p.review_reason and "over by $150.00" in p.review_reason]
+    assert over.reviewed_at is not None and over.reviewed_by_id is None
+    assert over.review_resolution == (
+        f"cleared: the credit it left was used on invoice {used[0].invoice_number} on "
+        f"{used[0].issued_on:%b} {used[0].issued_on.day}, {used[0].issued_on.year}"
+    )
     for group in groups.values():
         receivable = ledger.account(session, ledger.Chart.RECEIVABLE, group)
         assert ledger.account_balance(session, receivable) == sum(

@@ -362,20 +362,36 @@ def test_reconciliation_queue_write_off_and_mark_reconciled(client, cast, specia
     write_offs = ledger.account_balance(session, ledger.account(session, Chart.WRITE_OFF))
     assert write_offs == D("100.60")
 
+    # The write-off settled the invoice, so the item left the queue by itself (issue 16):
+    # recorded with the reason, and there is nothing left for staff to mark.
+    assert "Nothing to reconcile" in done
+    session.refresh(payment)
+    assert payment.reviewed_by_id is None and payment.reviewed_at is not None
+    assert payment.review_resolution.startswith(
+        f"cleared: invoice {cast.invoice_a.invoice_number} settled on "
+    )
+    assert payment.review_resolution.endswith("(the rest written off)")
+    actions = session.scalars(select(AuditLog.action).where(AuditLog.target_id == payment.id))
+    assert "payment.review_cleared" in list(actions)
+    twice = post(client, f"/admin/payments/{payment.id}/reconciled", note="written off")
+    assert "already been reconciled" in twice
+
+
+def test_staff_mark_a_payment_reconciled_with_their_note(client, cast, specialist, session):
+    payment = check(session, cast.group_a, "50.00", reference="SHORT-2")  # short by 100.60
     reconciled = post(
         client,
         f"/admin/payments/{payment.id}/reconciled",
-        note="difference written off",
+        note="employer pays the rest next month",
         next="/admin/reconciliation",
     )
     assert "marked reconciled" in reconciled and "Nothing to reconcile" in reconciled
     session.refresh(payment)
     assert payment.reviewed_by_id == cast.users["billing_specialist"].id
     assert payment.reviewed_at is not None
+    assert payment.review_resolution.endswith(": employer pays the rest next month")
     actions = session.scalars(select(AuditLog.action).where(AuditLog.target_id == payment.id))
     assert "payment.reconciled" in list(actions)
-    twice = post(client, f"/admin/payments/{payment.id}/reconciled")
-    assert "already been reconciled" in twice
 
 
 def test_over_payment_left_as_credit(client, cast, specialist, session):

@@ -105,7 +105,7 @@ def test_staff_see_the_same_statement(client, login_as, paid):
 def test_dashboard_shows_the_account_chart_and_links(client, login_as, paid):
     login_as(paid.users["employer_a"])
     html = client.get(f"/employer/groups/{paid.group_a.id}").get_data(as_text=True)
-    assert "Your account" in html and "Balance owed" in html and "Last payment" in html
+    assert "Your account" in html and "Total due now" in html and "Last payment" in html
     assert "Billed and paid, last 12 months" in html
     assert f"/employer/groups/{paid.group_a.id}/statement" in html
 
