@@ -296,3 +296,26 @@ def test_the_set_up_import_reads_the_credit_policy(unit_session):
     assert stored[0].credit_policy is CreditPolicy.HOLD_FOR_REFUND
     # Left out, a policy uses the credit on the next bill.
     assert all(p.credit_policy is CreditPolicy.APPLY_TO_NEXT_BILL for p in stored[1:])
+
+
+def test_the_position_of_a_location_contact_covers_their_bills_and_the_groups(session):
+    from billing_core.receivables import account_summary
+
+    group = make_group(session, name="Two Sites Ltd")
+    east = make_subgroup(session, group, "EAST", bill_separately=True)
+    west = make_subgroup(session, group, "WEST", bill_separately=True)
+    plan = make_dental_plan(session, group)
+    enroll(session, make_member(session, group, last_name="Head office"), plan, "FAM")  # 112.40
+    enroll(session, make_member(session, group, subgroup=east, last_name="East"), plan, "EE")
+    enroll(session, make_member(session, group, subgroup=west, last_name="West"), plan, "ES")
+    _run(session, group, JAN)
+    _run(session, group, FEB)
+    on = date(2027, 1, 20)  # January's bills past due, February's ahead
+
+    whole = account_summary(session, group, on)
+    east_only = account_summary(session, group, on, subgroup_ids=frozenset({east.id}))
+
+    assert (whole.past_due, whole.not_yet_due) == (D("227.50"), D("227.50"))  # 112.40+38.20+76.90
+    assert (east_only.past_due, east_only.not_yet_due) == (D("150.60"), D("150.60"))
+    assert east_only.oldest_past_due_on == JAN and east_only.next_due_on == FEB
+    assert east_only.total_due == east_only.past_due + east_only.not_yet_due - east_only.credits
