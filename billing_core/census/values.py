@@ -171,12 +171,6 @@ _PLACEHOLDER_SSNS = frozenset(
 )
 
 
-def ssn_is_issued(digits: str) -> bool:
-    """Whether nine digits can be an issued SSN: never area 000, 666 and 9xx (ITINs), group 00,
-    serial 0000 (security.is_issued) nor a known placeholder."""
-    return is_issued(digits) and digits not in _PLACEHOLDER_SSNS
-
-
 NOT_ISSUED = (
     "not an issued SSN (area 000, 666 or 9xx, group 00, serial 0000, or a placeholder such as "
     "123-45-6789); read as sent: check it"
@@ -184,8 +178,9 @@ NOT_ISSUED = (
 
 
 def parse_ssn(text: str) -> object:
-    """Nine digits, with or without dashes or spaces; a number never issued is read with a
-    note (test feeds use them, and the SSN is never the member key)."""
+    """Nine digits, with or without dashes or spaces; a number never issued (security.is_issued,
+    or a known placeholder) is read with a note: test feeds use them, and an SSN that is never
+    issued is never the member key."""
     try:
         digits = nine_digits(text)
     except ValueError as exc:
@@ -193,7 +188,7 @@ def parse_ssn(text: str) -> object:
         if 7 <= len(re.sub(r"\D", "", text)) <= 8 and not re.search(r"[^\d\s-]", text):
             hint = "; if a spreadsheet dropped leading zeros, format the SSN column as text"
         raise ValueError(f"{exc}{hint}") from None
-    if not ssn_is_issued(digits):
+    if not is_issued(digits) or digits in _PLACEHOLDER_SSNS:
         return Noted(digits, NOT_ISSUED)
     return digits
 
