@@ -184,8 +184,6 @@ OPTIONAL_FIELDS = {
     "subscriber_ssn": "left blank",
     "status": "read as active",
 }
-_DATE_FIELDS = ("birth_date", "hire_date", "effective_date", "coverage_effective_date",
-                "termination_date")  # fmt: skip
 
 
 # ---------------------------------------------------------------------------------------------
