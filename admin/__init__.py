@@ -33,9 +33,11 @@ from admin.views import (  # noqa: E402,F401
 def audit_staff_changes(response):
     """Every staff request that changes something leaves an audit row, besides the specific
     rows the use cases write."""
-    from flask import request
+    from flask import g, request
 
     changed = request.method not in {"GET", "HEAD", "OPTIONS"} and response.status_code < 400
+    # A money action's confirmation page (portal.confirmation) asks; it changes nothing.
+    changed = changed and not g.get("confirmation_only")
     # An anonymous request is redirected to the login page by before_request: nothing happened.
     if changed and current_user.is_authenticated:
         from billing_core import audit

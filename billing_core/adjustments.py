@@ -1,19 +1,33 @@
 """Future-bill adjustments: the reason codes they carry, how they read on an invoice, and the
-staff decisions on them (approve with four eyes, reject, reverse).
+staff decisions on them (approve with four eyes, reject, reverse), one line at a time or many
+in one decision (a selection, or everything one upload produced).
 
 Approved adjustments that are not yet billed land on the group's next invoice: reason codes in
 `FEE_REASONS` in the fees section, every other code in the retro section."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 
-from sqlalchemy.orm import Session
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, object_session
 
+from billing_core.authority import (
+    DEFAULT_AUTHORITY_LIMIT,
+    SUPERVISING_ROLES,
+    Authority,
+    Exposure,
+    authority,
+    gross,
+)
 from billing_core.db import utcnow
 from billing_core.errors import AccessDenied, BillingError
+from billing_core.ledger import money_sum
 from billing_core.models import Adjustment, User
-from billing_core.models.enums import AdjustmentStatus, Role
+from billing_core.models.enums import AdjustmentStatus
+from billing_core.money import ZERO, format_count, format_dollars
 
 REASONS: dict[str, str] = {
     "late_add": "Late-reported addition",
@@ -56,13 +70,121 @@ def source_label(source_type: str | None) -> str:
 
 # --------------------------------------------------------------------------- decisions
 
-DEFAULT_AUTHORITY_LIMIT = Decimal("500.00")
-SUPERVISING_ROLES = frozenset({Role.SUPERVISOR, Role.ADMIN})
+# A source's adjustments from one requester: (source_type, source_id, requested_by_id).
+SourceKey = tuple[str, int | None, int | None]
 
 
-def needs_supervisor(adjustment: Adjustment, authority_limit: Decimal) -> bool:
-    """Above the authority limit (in absolute dollars) or older than the retro window."""
-    return adjustment.requires_supervisor or abs(adjustment.amount) > authority_limit
+def source_key(adjustment: Adjustment) -> SourceKey:
+    return (adjustment.source_type, adjustment.source_id, adjustment.requested_by_id)
+
+
+def source_words(key: SourceKey) -> str:
+    """What a source's pending adjustments are, in words: `the pending adjustments of census
+    upload 12 (one requester)`."""
+    source_type, source_id, _requester = key
+    if source_id is None:
+        return f"the pending {source_type.replace('_', ' ')} adjustments of one requester"
+    return f"the pending adjustments of {source_label(source_type)} {source_id} (one requester)"
+
+
+def pending_source_totals(
+    session: Session, adjustments: Iterable[Adjustment]
+) -> dict[SourceKey, Decimal]:
+    """Gross dollars (absolute amounts) still pending from the source and requester of each of
+    `adjustments`: what the authority limit is measured on besides the decision itself, so a
+    source's lines cannot be approved one by one under the limit."""
+    keys = {source_key(a) for a in adjustments}
+    if not keys:
+        return {}
+    rows = session.execute(
+        select(
+            Adjustment.source_type,
+            Adjustment.source_id,
+            Adjustment.requested_by_id,
+            money_sum(func.abs(Adjustment.amount)),
+        )
+        .where(
+            Adjustment.status == AdjustmentStatus.PENDING,
+            Adjustment.source_type.in_({k[0] for k in keys}),
+        )
+        .group_by(Adjustment.source_type, Adjustment.source_id, Adjustment.requested_by_id)
+    )
+    totals = {(t, s, r): total for t, s, r, total in rows}
+    return {key: totals.get(key, ZERO) for key in keys}
+
+
+def needs_supervisor(
+    adjustment: Adjustment, authority_limit: Decimal, source_total: Decimal | None = None
+) -> bool:
+    """Above the authority limit (in absolute dollars) on its own or with the rest of its
+    source's pending adjustments (`source_total`, from `pending_source_totals`), or older than
+    the retro window."""
+    return (
+        adjustment.requires_supervisor
+        or abs(adjustment.amount) > authority_limit
+        or (source_total is not None and source_total > authority_limit)
+    )
+
+
+def decision_words(adjustments: Sequence[Adjustment]) -> str:
+    if len(adjustments) == 1:
+        return f"an adjustment of {format_dollars(adjustments[0].amount)}"
+    net = sum((a.amount for a in adjustments), ZERO)
+    return f"approving {format_count(len(adjustments), 'adjustment')} ({format_dollars(net)} net)"
+
+
+def approval_authority(
+    session: Session, adjustments: Sequence[Adjustment], authority_limit: Decimal
+) -> Authority:
+    """Who may approve `adjustments` in one decision: the limit applies to the decision's gross
+    total and to each source's pending total (one requester's pending adjustments from one
+    upload, payment review or other source); a month older than the retro window needs a
+    supervisor whatever the amount; a supervisor who requested any of them may not approve."""
+    exposures = [
+        Exposure(gross(a.amount for a in adjustments), "the adjustments this decision approves")
+    ]
+    exposures += [
+        Exposure(total, source_words(key))
+        for key, total in pending_source_totals(session, adjustments).items()
+    ]
+    outside = sum(1 for a in adjustments if a.requires_supervisor)
+    return authority(
+        what=decision_words(adjustments),
+        exposures=exposures,
+        limit=authority_limit,
+        requested_by={a.requested_by_id for a in adjustments},
+        supervisor_because=(
+            f"{format_count(outside, 'month')} older than the retro window" if outside else ""
+        ),
+    )
+
+
+@dataclass
+class Decision:
+    """What one decision covered: the adjustments, their net and gross dollars."""
+
+    adjustments: list[Adjustment]
+    status: AdjustmentStatus
+
+    @property
+    def net_total(self) -> Decimal:
+        return sum((a.amount for a in self.adjustments), ZERO)
+
+    @property
+    def gross_total(self) -> Decimal:
+        return gross(a.amount for a in self.adjustments)
+
+
+def _check_pending(adjustments: Sequence[Adjustment], actor: User) -> None:
+    if not actor.role.is_staff:
+        raise AccessDenied("only billing staff decide adjustments")
+    if not adjustments:
+        raise BillingError("choose at least one adjustment")
+    for adjustment in adjustments:
+        if adjustment.status is not AdjustmentStatus.PENDING:
+            raise BillingError(
+                f"adjustment {adjustment.id} is {adjustment.status.value}, not pending"
+            )
 
 
 def _decide(adjustment: Adjustment, actor: User, note: str, status: AdjustmentStatus) -> None:
@@ -72,6 +194,40 @@ def _decide(adjustment: Adjustment, actor: User, note: str, status: AdjustmentSt
     adjustment.decision_note = note
 
 
+def approve_adjustments(
+    session: Session,
+    adjustments: Sequence[Adjustment],
+    *,
+    actor: User,
+    note: str = "",
+    authority_limit: Decimal = DEFAULT_AUTHORITY_LIMIT,
+) -> Decision:
+    """Approve pending adjustments in one decision (one, a selection, or all of an upload's) so
+    the next invoice bills them. Four eyes by `approval_authority`, enforced here whatever the
+    screen showed: all are approved or none."""
+    adjustments = list(adjustments)
+    _check_pending(adjustments, actor)
+    approval_authority(session, adjustments, authority_limit).check(actor)
+    for adjustment in adjustments:
+        _decide(adjustment, actor, note.strip(), AdjustmentStatus.APPROVED)
+    session.flush()
+    return Decision(adjustments, AdjustmentStatus.APPROVED)
+
+
+def reject_adjustments(
+    session: Session, adjustments: Sequence[Adjustment], *, actor: User, reason: str
+) -> Decision:
+    """Reject pending adjustments with one reason; they stay on record, never billed."""
+    adjustments = list(adjustments)
+    _check_pending(adjustments, actor)
+    if len(reason.strip()) < 5:
+        raise BillingError("say why the adjustment is rejected")
+    for adjustment in adjustments:
+        _decide(adjustment, actor, reason.strip(), AdjustmentStatus.REJECTED)
+    session.flush()
+    return Decision(adjustments, AdjustmentStatus.REJECTED)
+
+
 def approve_adjustment(
     adjustment: Adjustment,
     *,
@@ -79,34 +235,35 @@ def approve_adjustment(
     note: str = "",
     authority_limit: Decimal = DEFAULT_AUTHORITY_LIMIT,
 ) -> None:
-    """Approve a pending adjustment so the next invoice bills it. Four eyes: above the
-    authority limit, or for a month older than the retro window, only a supervisor who is not
-    the requester may approve. Enforced here, whatever the screen showed."""
-    if not actor.role.is_staff:
-        raise AccessDenied("only billing staff decide adjustments")
-    if adjustment.status is not AdjustmentStatus.PENDING:
-        raise BillingError(f"adjustment {adjustment.id} is {adjustment.status.value}, not pending")
-    if needs_supervisor(adjustment, authority_limit):
-        if actor.role not in SUPERVISING_ROLES:
-            raise AccessDenied(
-                f"an adjustment of {adjustment.amount:,.2f} needs a supervisor's approval "
-                f"(authority limit {authority_limit:,.2f}"
-                + (", or older than the retro window)" if adjustment.requires_supervisor else ")")
-            )
-        if adjustment.requested_by_id == actor.id:
-            raise AccessDenied("a second person must approve an adjustment you requested")
-    _decide(adjustment, actor, note.strip(), AdjustmentStatus.APPROVED)
+    """Approve one pending adjustment: `approve_adjustments` with one line (its source's other
+    pending lines count towards the limit)."""
+    approve_adjustments(
+        object_session(adjustment),
+        [adjustment],
+        actor=actor,
+        note=note,
+        authority_limit=authority_limit,
+    )
 
 
 def reject_adjustment(adjustment: Adjustment, *, actor: User, reason: str) -> None:
-    """Reject a pending adjustment with a reason; it stays on record, never billed."""
-    if not actor.role.is_staff:
-        raise AccessDenied("only billing staff decide adjustments")
-    if adjustment.status is not AdjustmentStatus.PENDING:
-        raise BillingError(f"adjustment {adjustment.id} is {adjustment.status.value}, not pending")
-    if len(reason.strip()) < 5:
-        raise BillingError("say why the adjustment is rejected")
-    _decide(adjustment, actor, reason.strip(), AdjustmentStatus.REJECTED)
+    """Reject one pending adjustment with a reason; it stays on record, never billed."""
+    reject_adjustments(object_session(adjustment), [adjustment], actor=actor, reason=reason)
+
+
+def pending_of_source(session: Session, source_type: str, source_id: int) -> list[Adjustment]:
+    """The pending adjustments one source (an upload, a payment) produced, oldest month first."""
+    return list(
+        session.scalars(
+            select(Adjustment)
+            .where(
+                Adjustment.status == AdjustmentStatus.PENDING,
+                Adjustment.source_type == source_type,
+                Adjustment.source_id == source_id,
+            )
+            .order_by(Adjustment.group_id, Adjustment.coverage_month, Adjustment.id)
+        )
+    )
 
 
 def reverse_adjustment(
@@ -149,3 +306,27 @@ def reverse_adjustment(
     adjustment.status = AdjustmentStatus.REVERSED
     session.flush()
     return opposite
+
+
+def adjustments_by_ids(session: Session, ids: Iterable[int]) -> list[Adjustment]:
+    """The adjustments named, in queue order; refused when one no longer exists."""
+    wanted = set(ids)
+    found = list(
+        session.scalars(
+            select(Adjustment)
+            .where(Adjustment.id.in_(wanted))
+            .order_by(Adjustment.group_id, Adjustment.coverage_month, Adjustment.id)
+        )
+    )
+    if len(found) != len(wanted):
+        missing = sorted(wanted - {a.id for a in found})
+        raise BillingError(f"adjustment {missing[0]} no longer exists")
+    return found
+
+
+def parse_source(text: str) -> tuple[str, int] | None:
+    """`upload:12` -> ("upload", 12); None for anything else."""
+    kind, _, number = (text or "").partition(":")
+    if kind in SOURCES and number.isdigit():
+        return kind, int(number)
+    return None

@@ -31,6 +31,13 @@ class Chart(enum.Enum):
     UNAPPLIED_CASH = ("2100", "Unapplied cash (credit balance)", AccountKind.LIABILITY, True)
     SUSPENSE = ("2150", "Suspense (unidentified cash)", AccountKind.LIABILITY, False)
     REFUNDS_PAYABLE = ("2200", "Refunds payable", AccountKind.LIABILITY, True)
+    # Suspense cash approved to go back to a sender no group was found for.
+    SUSPENSE_REFUNDS_PAYABLE = (
+        "2210",
+        "Refunds payable (unidentified cash)",
+        AccountKind.LIABILITY,
+        False,
+    )
     COMMISSION_PAYABLE = ("2300", "Commission payable", AccountKind.LIABILITY, False)
     PREMIUM_REVENUE = ("4000", "Premium revenue", AccountKind.REVENUE, False)
     FEE_INCOME = ("4100", "Fee income", AccountKind.REVENUE, False)

@@ -20,7 +20,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing_core.adjustments import needs_supervisor
+from billing_core.adjustments import needs_supervisor, pending_source_totals, source_key
 from billing_core.models import (
     Adjustment,
     Payment,
@@ -28,6 +28,7 @@ from billing_core.models import (
     SuspenseItem,
     Upload,
     WebhookEvent,
+    WriteOffRequest,
 )
 from billing_core.models.enums import (
     AdjustmentStatus,
@@ -35,6 +36,7 @@ from billing_core.models.enums import (
     RefundStatus,
     SuspenseStatus,
     UploadStatus,
+    WriteOffStatus,
 )
 from billing_core.money import ZERO
 from billing_core.payments.online import NOT_APPLIED
@@ -50,6 +52,7 @@ TARGET_DAYS = {
     "suspense": 5,
     "refunds_to_approve": 2,
     "refunds_to_pay": 3,
+    "write_offs_to_approve": 2,
     "stripe": 1,
 }
 PAST_DUE_LATE_DAYS = 30
@@ -137,7 +140,10 @@ def work_queue(session: Session, today: date, *, authority_limit: Decimal) -> Wo
     pending = session.scalars(
         select(Adjustment).where(Adjustment.status == AdjustmentStatus.PENDING)
     ).all()
-    supervised = sum(1 for a in pending if needs_supervisor(a, authority_limit))
+    by_source = pending_source_totals(session, pending)
+    supervised = sum(
+        1 for a in pending if needs_supervisor(a, authority_limit, by_source[source_key(a)])
+    )
     lines.append(
         _line(
             "adjustments",
@@ -202,6 +208,20 @@ def work_queue(session: Session, today: date, *, authority_limit: Decimal) -> Wo
             "admin.refund_queue",
             {"status": "approved"},
             amount=sum((r.amount for r in approved), ZERO),
+        )
+    )
+
+    write_offs = session.scalars(
+        select(WriteOffRequest).where(WriteOffRequest.status == WriteOffStatus.REQUESTED)
+    ).all()
+    lines.append(
+        _line(
+            "write_offs_to_approve",
+            "Write-offs to approve (a supervisor who did not ask)",
+            [w.created_at for w in write_offs],
+            today,
+            "admin.write_off_queue",
+            amount=sum((w.amount for w in write_offs), ZERO),
         )
     )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from flask import Flask, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -106,6 +107,8 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["count"] = format_count
     app.jinja_env.filters["date"] = format_date
     app.jinja_env.filters["period"] = format_period
+    # Money in a list of mixed values (the confirmation pages): shown with |money, right-aligned.
+    app.jinja_env.tests["money_value"] = lambda value: isinstance(value, Decimal)
 
 
 def _register_errors(app: Flask) -> None:

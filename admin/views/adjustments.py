@@ -1,5 +1,7 @@
-"""Staff: the future-bill adjustment queue. Approve, reject or reverse, each with the four-eyes
-rules of billing_core.adjustments enforced on the server (the buttons only mirror them)."""
+"""Staff: the future-bill adjustment queue. Approve, reject or reverse one adjustment, or decide
+a selection or everything one upload produced in one decision with its total shown; the
+four-eyes rules of billing_core.adjustments are enforced on the server (the buttons only mirror
+them), and every decision asks for confirmation showing the amounts first."""
 
 from __future__ import annotations
 
@@ -18,18 +20,28 @@ from billing_core import audit
 from billing_core.adjustments import (
     DEFAULT_AUTHORITY_LIMIT,
     SUPERVISING_ROLES,
-    approve_adjustment,
+    Decision,
+    adjustments_by_ids,
+    approval_authority,
+    approve_adjustments,
     needs_supervisor,
+    parse_source,
+    pending_of_source,
+    pending_source_totals,
     reason_label,
-    reject_adjustment,
+    reject_adjustments,
     reverse_adjustment,
+    source_key,
     source_label,
 )
+from billing_core.authority import Authority, gross
 from billing_core.errors import BillingError
 from billing_core.models import Adjustment, EmployerGroup, Member, Plan, User
 from billing_core.models.enums import AdjustmentStatus
+from billing_core.money import ZERO, format_count, format_dollars
+from portal.confirmation import Ask, Done, Table, confirm_then
 from portal.extensions import db_session
-from portal.web import client_ip, paginate
+from portal.web import client_ip, format_period, paginate
 
 STATUSES = [s.value for s in AdjustmentStatus]
 
@@ -44,10 +56,20 @@ def authority_limit() -> Decimal:
     )
 
 
+def _same_site(target: str | None, default: str) -> str:
+    """`target` when it is a path on this site, else `default` (never an off-site redirect)."""
+    target = target or ""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return default
+
+
 @bp.get("/adjustments")
 def adjustment_queue():
+    session = db_session()
     status = request.args.get("status", "pending")
     group_q = request.args.get("group", "").strip()
+    source = parse_source(request.args.get("source", ""))
     requester = aliased(User)
     query = (
         select(Adjustment, EmployerGroup, Member, Plan, requester)
@@ -61,80 +83,274 @@ def adjustment_queue():
     if group_q:
         like = f"%{group_q}%"
         query = query.where(EmployerGroup.group_number.ilike(like) | EmployerGroup.name.ilike(like))
+    if source:
+        query = query.where(Adjustment.source_type == source[0], Adjustment.source_id == source[1])
     query = query.order_by(EmployerGroup.group_number, Adjustment.coverage_month, Adjustment.id)
     page = paginate(query, per_page=50, rows=True)
     limit = authority_limit()
+    on_page = [row[0] for row in page.items]
+    by_source = pending_source_totals(session, [a for a in on_page if _pending(a)])
+    whole_source = None
+    if source:
+        pending = pending_of_source(session, *source)
+        if pending:
+            rule = approval_authority(session, pending, limit)
+            whole_source = {
+                "kind": source[0],
+                "id": source[1],
+                "label": f"{source_label(source[0])} {source[1]}",
+                "count": len(pending),
+                "net": sum((a.amount for a in pending), ZERO),
+                "gross": gross(a.amount for a in pending),
+                "rule": rule,
+                "refusal": rule.refusal(current_user),
+            }
     return render_template(
         "admin/adjustments.html",
         page=page,
         status=status,
         statuses=STATUSES,
         group_q=group_q,
+        source_arg=request.args.get("source", "") if source else "",
+        whole_source=whole_source,
         form=DecisionForm(),
         limit=limit,
-        needs_supervisor=lambda a: needs_supervisor(a, limit),
+        needs_supervisor=lambda a: needs_supervisor(a, limit, by_source.get(source_key(a))),
+        source_total=lambda a: by_source.get(source_key(a), ZERO),
         may_supervise=current_user.role in SUPERVISING_ROLES,
         reason_label=reason_label,
         source_label=source_label,
     )
 
 
-def _decide(adjustment_id: int, action: str):
+def _pending(adjustment: Adjustment) -> bool:
+    return adjustment.status is AdjustmentStatus.PENDING
+
+
+def _audit(session, action: str, adjustments: list[Adjustment], note: str) -> None:
+    total = sum((a.amount for a in adjustments), ZERO)
+    for adjustment in adjustments:
+        audit.record(
+            session,
+            f"adjustment.{action}",
+            actor=current_user,
+            target=adjustment,
+            group_id=adjustment.group_id,
+            ip_address=client_ip(),
+            detail={
+                "amount": str(adjustment.amount),
+                "note": note[:200],
+                "decision_of": len(adjustments),
+                "decision_total": str(total),
+            },
+        )
+
+
+def _table(session, adjustments: list[Adjustment]) -> Table:
+    groups = {a.group_id: session.get(EmployerGroup, a.group_id) for a in adjustments}
+    rows = []
+    for a in adjustments:
+        member = session.get(Member, a.member_id) if a.member_id else None
+        plan = session.get(Plan, a.plan_id) if a.plan_id else None
+        requester = session.get(User, a.requested_by_id) if a.requested_by_id else None
+        rows.append(
+            [
+                a.id,
+                groups[a.group_id].group_number,
+                f"{member.last_name}, {member.first_name}" if member else "group level",
+                plan.code if plan else "",
+                format_period(a.coverage_month),
+                reason_label(a.reason_code),
+                requester.full_name if requester else "",
+                a.amount,
+            ]
+        )
+    columns = ["#", "Group", "Member", "Plan", "Month", "Reason", "Requested by", "Amount"]
+    return Table(columns, rows)
+
+
+def _decision_ask(session, decision: Decision, rule: Authority | None, *, fields, back: str) -> Ask:
+    adjustments = decision.adjustments
+    approve = decision.status is AdjustmentStatus.APPROVED
+    charges = sum((a.amount for a in adjustments if a.amount > 0), ZERO)
+    credits = sum((a.amount for a in adjustments if a.amount < 0), ZERO)
+    count = format_count(len(adjustments), "adjustment")
+    verb = "Approve" if approve else "Reject"
+    if not approve:
+        notes = ["Rejected adjustments stay on record and are never billed."]
+    elif rule is not None and rule.needs_supervisor:
+        reason = rule.reason[0].upper() + rule.reason[1:]
+        notes = [
+            f"{reason}. You are a supervisor who did not request them.",
+            "Approved adjustments land in the retro section of each group's next invoice.",
+        ]
+    else:
+        notes = [
+            f"Within the authority limit of {format_dollars(authority_limit())} on the whole "
+            "decision and on each source's pending adjustments together.",
+            "Approved adjustments land in the retro section of each group's next invoice.",
+        ]
+    return Ask(
+        title=f"{verb} {count}?",
+        button=(f"Confirm: {verb.lower()} {count}, {format_dollars(decision.net_total)} net"),
+        rows=[
+            ("Adjustments", format_count(len(adjustments), "line")),
+            ("Charges (premium owed)", charges),
+            ("Credits (premium returned)", credits),
+            ("Dollars moved (gross)", decision.gross_total),
+        ],
+        total=("Net change to the next bills", decision.net_total),
+        notes=notes,
+        table=_table(session, adjustments),
+        cancel=back,
+        fields=fields,
+        danger=not approve,
+    )
+
+
+def _decide(adjustments_of, action: str, back: str, *, fields):
+    """Approve or reject the adjustments `adjustments_of()` returns, in one decision."""
     session = db_session()
+    form = DecisionForm()
+    note = (form.note.data or "") if form.validate() else None
+
+    def act() -> Done:
+        if note is None:
+            raise BillingError("the note is too long (500 characters at most)")
+        adjustments = adjustments_of()
+        rule = None
+        if action == "approve":
+            if all(_pending(a) for a in adjustments):
+                rule = approval_authority(session, adjustments, authority_limit())
+            decision = approve_adjustments(
+                session,
+                adjustments,
+                actor=current_user,
+                note=note,
+                authority_limit=authority_limit(),
+            )
+        else:
+            decision = reject_adjustments(session, adjustments, actor=current_user, reason=note)
+        _audit(session, action, decision.adjustments, note)
+        ids = [a.id for a in decision.adjustments]
+        net = format_dollars(decision.net_total)
+        if len(ids) == 1:
+            done = "approved; the next invoice bills it" if action == "approve" else "rejected"
+            message = f"Adjustment {ids[0]} of {net} {done}."
+        else:
+            done = "approved; the next invoices bill them" if action == "approve" else "rejected"
+            message = f"{format_count(len(ids), 'adjustment')} ({net} net) {done}."
+        status = "approved" if action == "approve" else "rejected"
+        link = (url_for("admin.adjustment_queue", status=status), f"See the {status} adjustments")
+        shown = fields(decision) if callable(fields) else fields
+        return Done(
+            message, link=link, ask=_decision_ask(session, decision, rule, fields=shown, back=back)
+        )
+
+    return confirm_then(session, act, back=back, failure="Not changed")
+
+
+def _single(adjustment_id: int, action: str):
+    session = db_session()
+    back = _same_site(request.form.get("next"), url_for("admin.adjustment_queue"))
     adjustment = session.get(Adjustment, adjustment_id)
-    back = request.form.get("next") or url_for("admin.adjustment_queue")
     if adjustment is None:
         flash("That adjustment no longer exists.", "error")
         return redirect(back)
+    if action == "reverse":
+        return _reverse(adjustment, back)
+    return _decide(lambda: [adjustment], action, back, fields=None)
+
+
+def _reverse(adjustment: Adjustment, back: str):
+    session = db_session()
     form = DecisionForm()
-    if not form.validate():
-        flash("The note is too long (500 characters at most).", "error")
-        return redirect(back)
-    note = form.note.data or ""
-    try:
-        if action == "approve":
-            approve_adjustment(
-                adjustment, actor=current_user, note=note, authority_limit=authority_limit()
-            )
-            message = "approved; the next invoice bills it"
-        elif action == "reject":
-            reject_adjustment(adjustment, actor=current_user, reason=note)
-            message = "rejected"
-        else:
-            opposite = reverse_adjustment(session, adjustment, actor=current_user, reason=note)
-            message = (
-                f"reversed; adjustment {opposite.id} credits it on the next invoice"
-                if opposite
-                else "reversed before billing; it will not be billed"
-            )
-    except BillingError as error:
-        session.rollback()
-        flash(f"Adjustment {adjustment_id} not changed: {error}", "error")
-        return redirect(back)
-    audit.record(
-        session,
-        f"adjustment.{action}",
-        actor=current_user,
-        target=adjustment,
-        group_id=adjustment.group_id,
-        ip_address=client_ip(),
-        detail={"amount": str(adjustment.amount), "note": note[:200]},
-    )
-    session.commit()
-    flash(f"Adjustment {adjustment.id} of {adjustment.amount:,.2f} {message}.", "success")
-    return redirect(back)
+    note = (form.note.data or "") if form.validate() else None
+
+    def act() -> Done:
+        if note is None:
+            raise BillingError("the note is too long (500 characters at most)")
+        amount = adjustment.amount
+        billed = adjustment.invoice_id is not None
+        opposite = reverse_adjustment(session, adjustment, actor=current_user, reason=note)
+        _audit(session, "reverse", [adjustment], note)
+        message = (
+            f"Adjustment {adjustment.id} of {format_dollars(amount)} reversed; adjustment "
+            f"{opposite.id} credits it on the next invoice."
+            if opposite
+            else f"Adjustment {adjustment.id} of {format_dollars(amount)} reversed before "
+            "billing; it will not be billed."
+        )
+        ask = Ask(
+            title=f"Reverse adjustment {adjustment.id}?",
+            button=f"Confirm: reverse {format_dollars(amount)}",
+            rows=[
+                ("Adjustment", f"{adjustment.id}, {format_period(adjustment.coverage_month)}"),
+                ("Amount", amount),
+                ("Already billed", "yes" if billed else "no"),
+            ],
+            total=("Change to the next bill", -amount if billed else ZERO),
+            notes=[
+                "A billed adjustment is credited by an opposite adjustment on the next "
+                "invoice; one not yet billed is simply not billed."
+            ],
+            cancel=back,
+            danger=True,
+        )
+        return Done(
+            message,
+            link=(url_for("admin.adjustment_queue", status="all"), "See the adjustment queue"),
+            ask=ask,
+        )
+
+    return confirm_then(session, act, back=back, failure=f"Adjustment {adjustment.id} not changed")
 
 
 @bp.post("/adjustments/<int:adjustment_id>/approve")
 def adjustment_approve(adjustment_id: int):
-    return _decide(adjustment_id, "approve")
+    return _single(adjustment_id, "approve")
 
 
 @bp.post("/adjustments/<int:adjustment_id>/reject")
 def adjustment_reject(adjustment_id: int):
-    return _decide(adjustment_id, "reject")
+    return _single(adjustment_id, "reject")
 
 
 @bp.post("/adjustments/<int:adjustment_id>/reverse")
 def adjustment_reverse(adjustment_id: int):
-    return _decide(adjustment_id, "reverse")
+    return _single(adjustment_id, "reverse")
+
+
+@bp.post("/adjustments/decide")
+def adjustment_bulk_decide():
+    """One decision on many: the adjustments ticked (`ids`) or every pending one of a source
+    (`source`, e.g. `upload:12`). The confirmation lists them with their total and re-posts
+    their ids, so what is confirmed is exactly what was shown."""
+    session = db_session()
+    action = request.form.get("action", "")
+    back = _same_site(request.form.get("next"), url_for("admin.adjustment_queue"))
+    ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
+    source = parse_source(request.form.get("source", ""))
+
+    def chosen() -> list[Adjustment]:
+        if action not in ("approve", "reject"):
+            raise BillingError("choose approve or reject")
+        if ids:
+            return adjustments_by_ids(session, ids)
+        if source:
+            found = pending_of_source(session, *source)
+            if not found:
+                raise BillingError(
+                    f"{source_label(source[0])} {source[1]} has no pending adjustments"
+                )
+            return found
+        raise BillingError("tick the adjustments to decide, or choose an upload's")
+
+    def fields(decision: Decision):
+        return (
+            [("action", action)]
+            + [("ids", str(a.id)) for a in decision.adjustments]
+            + [("note", request.form.get("note", "")), ("next", back)]
+        )
+
+    return _decide(chosen, action, back, fields=fields)

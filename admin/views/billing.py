@@ -24,7 +24,17 @@ from billing_core.invoicing import (
 )
 from billing_core.models import EmployerGroup, Invoice
 from billing_core.models.enums import Role
+from billing_core.money import format_dollars
 from portal import invoice_pages
+from portal.confirmation import (
+    Ask,
+    Done,
+    confirm_then,
+    confirmed_digest,
+    confirming,
+    digest_of,
+    flash_done,
+)
 from portal.extensions import db_session
 from portal.web import client_ip, load_group, paginate, role_required, today
 
@@ -53,18 +63,37 @@ def _period(value: str) -> date | None:
         return None
 
 
+def _run_facts(period: date, groups, outcome) -> list:
+    """What the preview shows and the Issue button confirms: each invoice with its lines and
+    amounts, and the run's totals."""
+    return [
+        "billing-run",
+        period.isoformat(),
+        groups,
+        [
+            [d.invoice_number, len(d.lines), str(d.new_charges), str(d.total_due)]
+            for d in outcome.drafts
+        ],
+        str(outcome.total_new_charges),
+    ]
+
+
 @bp.route("/billing", methods=["GET", "POST"])
 def billing_run():
-    """GET with a period shows the preview (a dry run, nothing written); POST issues exactly
-    what the preview showed (the run recomputes it and skips anything already issued)."""
+    """GET with a period shows the preview (a dry run, nothing written), which is the run's
+    confirmation: its Issue button posts `confirm=1` with a digest of the invoices and totals
+    shown. POST issues only with both, and only what the preview showed: a run that comes to
+    anything else (a payment came in, a group was issued meanwhile) is rolled back and the new
+    preview shown instead. A POST without the confirmation shows the preview."""
     form = BillingRunForm(request.values, meta={"csrf": request.method == "POST"})
     if not form.period.data:
         form.period.data = f"{add_months(today(), 1):%Y-%m}"
     outcome = None
+    changed = False
     session = db_session()
     period = _period(form.period.data or "")
     groups = [form.group.data.strip()] if form.group.data and form.group.data.strip() else None
-    if request.method == "POST" and form.validate() and period:
+    if request.method == "POST" and form.validate() and period and confirming():
         try:
             outcome = issue_billing_run(
                 session, period, group_numbers=groups, run_date=today(), actor_id=current_user.id
@@ -73,6 +102,10 @@ def billing_run():
             session.rollback()
             flash(str(error), "error")
             return redirect(url_for("admin.billing_run", period=form.period.data))
+        if not confirmed_digest(_run_facts(period, groups, outcome)):
+            session.rollback()
+            outcome, changed = None, True
+    if outcome is not None:
         audit.record(
             session,
             "billing.run",
@@ -84,20 +117,29 @@ def billing_run():
             },
         )
         session.commit()
-        flash(
+        flash_done(
             f"Issued {len(outcome.issued)} invoice(s) for {period:%b %Y}, "
             f"{outcome.line_count:,} lines, new charges {outcome.total_new_charges:,.2f}."
             + (f" {len(outcome.held)} group(s) held: see below." if outcome.held else ""),
-            "success",
+            (url_for("admin.invoice_list", period=form.period.data), "See the invoices issued"),
         )
-        return redirect(url_for("admin.invoice_list", period=form.period.data))
-    if request.method == "GET" and "period" in request.args and form.validate() and period:
+        return redirect(url_for("admin.invoice_list", period=form.period.data), 303)
+    previewing = request.method == "POST" or "period" in request.args
+    if previewing and form.validate() and period:
         try:
             outcome = prepare_billing_run(session, period, group_numbers=groups, run_date=today())
         except BillingError as error:
             form.group.errors = [str(error)]
         session.rollback()
-    return render_template("admin/billing_run.html", form=form, outcome=outcome, period=period)
+    return render_template(
+        "admin/billing_run.html",
+        form=form,
+        outcome=outcome,
+        period=period,
+        changed=changed,
+        asking=request.method == "POST",
+        run_digest=digest_of(_run_facts(period, groups, outcome)) if outcome else "",
+    )
 
 
 @bp.get("/invoices")
@@ -169,30 +211,49 @@ def invoice_void(group_id: int, invoice_id: int):
                 flash(f"Not voided: {error}", "error")
         return redirect(back)
     session = db_session()
-    try:
+
+    def act() -> Done:
         memo = void_invoice(
             session, invoice, reason=form.reason.data, actor=current_user, on=today()
         )
-    except BillingError as error:
-        session.rollback()
-        flash(f"Not voided: {error}", "error")
-        return redirect(back)
-    audit.record(
-        session,
-        "invoice.voided",
-        actor=current_user,
-        target=invoice,
-        group_id=group_id,
-        ip_address=client_ip(),
-        detail={"invoice": invoice.invoice_number, "credit_memo": memo.memo_number},
-    )
-    session.commit()
-    flash(
-        f"Invoice {invoice.invoice_number} voided; credit memo {memo.memo_number} for "
-        f"{memo.amount:,.2f} reverses it. Run billing for the period to issue a replacement.",
-        "success",
-    )
-    return redirect(back)
+        audit.record(
+            session,
+            "invoice.voided",
+            actor=current_user,
+            target=invoice,
+            group_id=group_id,
+            ip_address=client_ip(),
+            detail={"invoice": invoice.invoice_number, "credit_memo": memo.memo_number},
+        )
+        ask = Ask(
+            title=f"Void invoice {invoice.invoice_number}?",
+            button=(
+                f"Confirm: void {invoice.invoice_number} with a credit memo of "
+                f"{format_dollars(memo.amount)}"
+            ),
+            rows=[
+                ("Invoice", invoice.invoice_number),
+                ("Group", scope.group.name),
+                ("Period", period_label(invoice.period_start, invoice.period_end)),
+                ("Reason", form.reason.data),
+            ],
+            total=("Credit memo reversing it", memo.amount),
+            notes=[
+                "Nothing is deleted: a reversing journal entry and a credit memo. Retro "
+                "adjustments on it go back to the queue for the next bill; billing the period "
+                "again issues a replacement."
+            ],
+            cancel=back,
+            danger=True,
+        )
+        return Done(
+            f"Invoice {invoice.invoice_number} voided; credit memo {memo.memo_number} for "
+            f"{memo.amount:,.2f} reverses it. Run billing for the period to issue a replacement.",
+            link=(back, f"Open {invoice.invoice_number}"),
+            ask=ask,
+        )
+
+    return confirm_then(session, act, back=back, failure="Not voided")
 
 
 @bp.get("/groups/<int:group_id>/invoices/<int:invoice_id>/lines")

@@ -14,7 +14,9 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from admin import bp
+from admin.views.adjustments import authority_limit
 from billing_core import audit
+from billing_core.adjustments import approval_authority
 from billing_core.census.uploads import (
     approve_reviewed_upload,
     failed_uploads,
@@ -27,6 +29,8 @@ from billing_core.census.uploads import (
 )
 from billing_core.errors import BillingError
 from billing_core.models.enums import Role
+from billing_core.money import ZERO, format_count, format_dollars
+from portal.confirmation import Ask, Done, confirm_then
 from portal.extensions import db_session
 from portal.web import Page, client_ip, load_group, role_required, today
 
@@ -115,31 +119,74 @@ def _back(group_id: int, upload_id: int) -> str:
 
 @bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/approve")
 def upload_approve(group_id: int, upload_id: int):
+    """Approval asks first: the file is applied and rolled back to show what it does (members
+    added, changed and termed; the adjustments it queues and their total), then applied for
+    good once that is confirmed."""
     scope, upload = _load(group_id, upload_id)
     session = db_session()
-    try:
+    back = _back(group_id, upload_id)
+
+    def act() -> Done:
         result = approve_reviewed_upload(session, upload, actor=current_user, today=today())
-    except BillingError as error:
-        session.rollback()
-        flash(f"Not approved: {error}", "error")
-        return redirect(_back(group_id, upload_id))
-    audit.record(
-        session,
-        "upload.approved",
-        actor=current_user,
-        target=upload,
-        group_id=group_id,
-        ip_address=client_ip(),
-        detail=result.as_dict(),
-    )
-    session.commit()
-    flash(
-        f"{upload.original_filename} approved: {result.members_added} added, "
-        f"{result.members_changed} changed, {result.members_termed} termed; "
-        f"{len(result.adjustments)} adjustment(s) are pending in the adjustment queue.",
-        "success",
-    )
-    return redirect(url_for("admin.adjustment_queue", group=scope.group.group_number))
+        audit.record(
+            session,
+            "upload.approved",
+            actor=current_user,
+            target=upload,
+            group_id=group_id,
+            ip_address=client_ip(),
+            detail=result.as_dict(),
+        )
+        adjustments = result.adjustments
+        net = sum((a.amount for a in adjustments), ZERO)
+        rule = approval_authority(session, adjustments, authority_limit()) if adjustments else None
+        notes = [
+            "Enrollment changes take effect as of their dates (history kept); the adjustments "
+            "wait in the adjustment queue for a decision before any bill carries them."
+        ]
+        if rule is not None and rule.needs_supervisor:
+            notes.append(
+                f"Deciding them: {rule.reason[0].lower()}{rule.reason[1:]}, so a supervisor "
+                "who did not request them (you request them by approving) must approve them."
+            )
+        ask = Ask(
+            title=f"Approve {upload.original_filename}?",
+            button=(
+                f"Confirm: approve and queue {format_count(len(adjustments), 'adjustment')} "
+                f"({format_dollars(net)} net)"
+            ),
+            rows=[
+                ("Members added", format_count(result.members_added, "member")),
+                ("Members changed", format_count(result.members_changed, "member")),
+                ("Members termed", format_count(result.members_termed, "member")),
+                ("Adjustments queued", format_count(len(adjustments), "adjustment")),
+                (
+                    "Charges (premium owed)",
+                    sum((a.amount for a in adjustments if a.amount > 0), ZERO),
+                ),
+                (
+                    "Credits (premium returned)",
+                    sum((a.amount for a in adjustments if a.amount < 0), ZERO),
+                ),
+            ],
+            total=("Net of the adjustments queued", net),
+            notes=notes,
+            cancel=back,
+        )
+        return Done(
+            f"{upload.original_filename} approved: {result.members_added} added, "
+            f"{result.members_changed} changed, {result.members_termed} termed; "
+            f"{len(adjustments)} adjustment(s) are pending in the adjustment queue "
+            f"({format_dollars(net)} net).",
+            link=(
+                url_for("admin.adjustment_queue", source=f"upload:{upload.id}"),
+                "Decide this upload's adjustments",
+            ),
+            then=url_for("admin.adjustment_queue", group=scope.group.group_number),
+            ask=ask,
+        )
+
+    return confirm_then(session, act, back=back, failure="Not approved")
 
 
 @bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/return")

@@ -17,6 +17,7 @@ from billing_core.models.payment import (
     RemittanceFile,
     SuspenseItem,
     WebhookEvent,
+    WriteOffRequest,
 )
 from billing_core.models.product import (
     AgeReduction,
@@ -70,4 +71,5 @@ __all__ = [
     "User",
     "UserGroupAccess",
     "WebhookEvent",
+    "WriteOffRequest",
 ]

@@ -245,6 +245,12 @@ class RefundStatus(enum.StrEnum):
     PAID = "paid"  # money has left: check mailed or Stripe refund succeeded
 
 
+class WriteOffStatus(enum.StrEnum):
+    REQUESTED = "requested"  # above the requester's authority: waits for a supervisor
+    APPROVED = "approved"  # posted
+    REJECTED = "rejected"  # by a supervisor, or withdrawn by the requester
+
+
 class CreditPolicy(enum.StrEnum):
     """What happens to a group's unapplied credit when its next invoice is issued: used on
     that invoice (allocated at issue), or held for a refund (staff refund it; the page says

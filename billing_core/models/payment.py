@@ -1,6 +1,7 @@
 """Payments from every source in one shape, their allocations to invoices (append-only: an
 allocation is undone by a negative allocation that points at it), suspense items for cash that
-names no group, refunds, online checkouts, processed webhook events and imported bank files."""
+names no group, refunds, write-off requests, online checkouts, processed webhook events and
+imported bank files."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from billing_core.models.enums import (
     RefundStatus,
     ReviewCause,
     SuspenseStatus,
+    WriteOffStatus,
 )
 
 
@@ -101,15 +103,18 @@ class SuspenseItem(Base):
 
 
 class Refund(Base):
-    """A refund of credit left on a payment: requested by one staff user, approved by another.
-    Card and ACH debit payments refund through Stripe; the rest become refunds payable."""
+    """A refund of credit left on a payment, or of cash held in suspense back to its sender
+    (`suspense_item_id`; no group): requested by one staff user, approved by another (four
+    eyes, billing_core.authority). Card and ACH debit payments refund through Stripe; the rest
+    become refunds payable until the check goes out."""
 
     __tablename__ = "refund"
     __table_args__ = (CheckConstraint("amount > 0", name="positive_amount"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    group_id: Mapped[int] = mapped_column(ForeignKey("employer_group.id"), index=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("employer_group.id"), index=True)
     payment_id: Mapped[int] = mapped_column(ForeignKey("payment.id"), index=True)
+    suspense_item_id: Mapped[int | None] = mapped_column(ForeignKey("suspense_item.id"), index=True)
     amount: Mapped[Decimal] = mapped_column(Money())
     status: Mapped[RefundStatus] = mapped_column(
         enum_type(RefundStatus, "refund_status"), default=RefundStatus.REQUESTED
@@ -124,6 +129,34 @@ class Refund(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     payment: Mapped[Payment] = relationship()
+
+
+class WriteOffRequest(Base):
+    """A write-off by hand above its requester's authority: it waits, posting nothing, until a
+    supervisor who did not ask approves it (the write-off then posts: `journal_entry_id`) or
+    rejects it; the requester may withdraw it while undecided (recorded as rejected by them)."""
+
+    __tablename__ = "write_off_request"
+    __table_args__ = (CheckConstraint("amount > 0", name="positive_amount"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("employer_group.id"), index=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), index=True)
+    # The payment under review that left the balance (for the way back to it), if any.
+    payment_id: Mapped[int | None] = mapped_column(ForeignKey("payment.id"))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    reason: Mapped[str] = mapped_column(String(300))
+    status: Mapped[WriteOffStatus] = mapped_column(
+        enum_type(WriteOffStatus, "write_off_status"), default=WriteOffStatus.REQUESTED
+    )
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str | None] = mapped_column(Text)
+    journal_entry_id: Mapped[int | None] = mapped_column(
+        ForeignKey("journal_entry.id"), unique=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
 class Checkout(Base):

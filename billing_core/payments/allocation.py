@@ -19,8 +19,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing_core import audit, ledger
-from billing_core.adjustments import DEFAULT_AUTHORITY_LIMIT, SUPERVISING_ROLES
-from billing_core.errors import AccessDenied, BillingError
+from billing_core.authority import DEFAULT_AUTHORITY_LIMIT
+from billing_core.errors import BillingError
 from billing_core.ledger import Chart, Leg
 from billing_core.models import (
     EmployerGroup,
@@ -249,14 +249,30 @@ def write_off(
     authority_limit: Decimal = DEFAULT_AUTHORITY_LIMIT,
 ) -> ledger.JournalEntry:
     """Write off `amount` dollars of the invoice's open balance: Dr premium write-off, Cr
-    receivable on the open item. Never more than is open. A person (`actor`) writing off more
-    than the authority limit must be a supervisor, as for adjustments (enforced here); without
-    an actor it is the short-pay tolerance policy writing off, already bounded by it."""
-    if actor is not None and amount > authority_limit and actor.role not in SUPERVISING_ROLES:
-        raise AccessDenied(
-            f"a write-off of {format_dollars(amount)} needs a supervisor "
-            f"(authority limit {format_dollars(authority_limit)})"
-        )
+    receivable on the open item. Never more than is open. A person (`actor`) writes off alone
+    only within the authority limit on their write-offs on the invoice and on the day
+    (`write_offs.write_off_authority`, enforced here); above it, whoever they are, the
+    write-off is a request a supervisor approves (`write_offs.write_off_by_hand`). Without an
+    actor it is the short-pay tolerance policy writing off, already bounded by it."""
+    if actor is not None:
+        from billing_core.payments.write_offs import write_off_authority
+
+        write_off_authority(
+            session, invoice, amount, actor=actor, on=on, authority_limit=authority_limit
+        ).check(actor)
+    return post_write_off(session, invoice, amount, on=on, reason=reason, actor=actor)
+
+
+def post_write_off(
+    session: Session,
+    invoice: Invoice,
+    amount: Decimal,
+    *,
+    on: date,
+    reason: str,
+    actor: User | None = None,
+) -> ledger.JournalEntry:
+    """Post a write-off whose authority is settled (`write_off`, or an approved request)."""
     group = session.get(EmployerGroup, invoice.group_id)
     owed = open_balances(session, group).get(invoice.id, ZERO)
     if amount <= 0 or amount > owed:

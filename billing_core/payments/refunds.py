@@ -1,22 +1,25 @@
-"""Refunds of credit left on a payment. One staff user requests, another approves (four eyes,
-enforced here). Approval moves the money from the group's unapplied cash to refunds payable;
-the refund is paid when the check is sent or, for card and ACH debit payments, when Stripe
-confirms the refund (the gateway is called at approval with an idempotency key)."""
+"""Refunds of credit left on a payment, and of cash in suspense back to its sender. One staff
+user requests, another approves (four eyes, billing_core.authority, enforced here; above the
+authority limit a supervisor). Approval moves the money from the group's unapplied cash (or
+suspense) to refunds payable; the refund is paid when the check is sent or, for card and ACH
+debit payments, when Stripe confirms the refund (the gateway is called at approval with an
+idempotency key)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing_core import audit, ledger, mail
+from billing_core.authority import DEFAULT_AUTHORITY_LIMIT, Authority, Exposure, authority
 from billing_core.db import utcnow
 from billing_core.errors import AccessDenied
 from billing_core.ledger import Chart, Leg
-from billing_core.models import EmployerGroup, Payment, Refund, User
+from billing_core.models import EmployerGroup, Payment, Refund, SuspenseItem, User
 from billing_core.models.enums import STAFF_ROLES, PaymentMethod, PaymentStatus, RefundStatus
 from billing_core.money import cents, format_dollars
 from billing_core.payments.allocation import REFUND_HOLDS, lock_group, unallocated_amount
@@ -72,15 +75,80 @@ def request_refund(
     return refund
 
 
-def _decide(session: Session, refund: Refund, actor: User, status: RefundStatus, note: str):
+def _approved_by(session: Session, actor: User, *, payment_id: int | None = None, on=None):
+    """Dollars of refunds `actor` approved (from one payment, or on the day `on`, UTC)."""
+    query = select(ledger.money_sum(Refund.amount)).where(
+        Refund.decided_by_id == actor.id,
+        Refund.status.in_([RefundStatus.APPROVED, RefundStatus.PAID]),
+    )
+    if payment_id is not None:
+        query = query.where(Refund.payment_id == payment_id)
+    if on is not None:
+        start = datetime.combine(on, time.min, tzinfo=UTC)
+        query = query.where(Refund.decided_at >= start, Refund.decided_at < start + timedelta(1))
+    return session.scalar(query)
+
+
+def refund_authority(
+    session: Session,
+    refund: Refund,
+    approver: User,
+    *,
+    on: date,
+    authority_limit: Decimal = DEFAULT_AUTHORITY_LIMIT,
+) -> Authority:
+    """Who may approve `refund`: never its requester; above the authority limit a supervisor,
+    the limit measured on what its requester asks from the same payment (refunds not yet
+    decided) and on what `approver` approves from the same payment and on the day `on`, this
+    refund included, so a refund split into parts needs the same approver as the whole."""
+    source = (
+        f"suspense item {refund.suspense_item_id}"
+        if refund.suspense_item_id
+        else f"payment {refund.payment_id}"
+    )
+    asked = session.scalar(
+        select(ledger.money_sum(Refund.amount)).where(
+            Refund.payment_id == refund.payment_id,
+            Refund.requested_by_id == refund.requested_by_id,
+            Refund.status == RefundStatus.REQUESTED,
+        )
+    )
+    exposures = [
+        Exposure(asked, f"the refunds one person asks from {source}"),
+        Exposure(
+            _approved_by(session, approver, payment_id=refund.payment_id) + refund.amount,
+            f"the refunds you approve from {source}, this one included,",
+        ),
+        Exposure(
+            _approved_by(session, approver, on=on) + refund.amount,
+            "the refunds you approve today, this one included,",
+        ),
+    ]
+    return authority(
+        what=f"a refund of {format_dollars(refund.amount)}",
+        exposures=exposures,
+        limit=authority_limit,
+        requested_by=[refund.requested_by_id],
+        second_person=True,
+    )
+
+
+def _decide(
+    session: Session,
+    refund: Refund,
+    actor: User,
+    status: RefundStatus,
+    note: str,
+    rule: Authority,
+):
     if refund.status is not RefundStatus.REQUESTED:
         raise PaymentError(f"this refund is already {refund.status.value}")
     if actor.role not in STAFF_ROLES:
         raise AccessDenied("only billing staff can decide a refund")
-    if actor.id == refund.requested_by_id:
-        raise AccessDenied("a refund needs a second person: you requested this one")
+    rule.check(actor)
     _record_decision(session, refund, actor, status, note, f"refund.{status.value}")
-    mail.refund_decided(session, refund)
+    if refund.group_id is not None:
+        mail.refund_decided(session, refund)
 
 
 def _record_decision(session, refund, actor, status: RefundStatus, note: str, action: str):
@@ -102,7 +170,14 @@ def _record_decision(session, refund, actor, status: RefundStatus, note: str, ac
 def reject_refund(session: Session, refund: Refund, *, actor: User, reason: str) -> None:
     if len((reason or "").strip()) < 3:
         raise PaymentError("say why the refund is rejected")
-    _decide(session, refund, actor, RefundStatus.REJECTED, reason.strip())
+    second_person = authority(
+        what=f"a refund of {format_dollars(refund.amount)}",
+        exposures=(),
+        limit=DEFAULT_AUTHORITY_LIMIT,
+        requested_by=[refund.requested_by_id],
+        second_person=True,
+    )
+    _decide(session, refund, actor, RefundStatus.REJECTED, reason.strip(), second_person)
     session.flush()
 
 
@@ -130,13 +205,20 @@ def approve_refund(
     on: date,
     note: str = "",
     gateway: RefundGateway | None = None,
+    authority_limit: Decimal = DEFAULT_AUTHORITY_LIMIT,
 ) -> None:
-    """Approve (by someone other than the requester): Dr unapplied cash, Cr refunds payable.
-    A card or ACH debit payment is refunded through `gateway` at once; other methods wait for
-    `mark_refund_paid` when the check goes out."""
+    """Approve (by someone other than the requester; above the authority limit a supervisor,
+    `refund_authority`): Dr unapplied cash, Cr refunds payable. A card or ACH debit payment is
+    refunded through `gateway` at once; other methods wait for `mark_refund_paid` when the
+    check goes out. A refund out of suspense: Dr suspense, Cr refunds payable (unidentified
+    cash), and the suspense item is closed as refunded."""
+    rule = refund_authority(session, refund, actor, on=on, authority_limit=authority_limit)
+    if refund.suspense_item_id is not None:
+        _approve_from_suspense(session, refund, actor=actor, on=on, note=note, rule=rule)
+        return
     payment = refund.payment
     group = lock_group(session, refund.group_id)
-    _decide(session, refund, actor, RefundStatus.APPROVED, note.strip() or "approved")
+    _decide(session, refund, actor, RefundStatus.APPROVED, note.strip() or "approved", rule)
     left = unallocated_amount(session, payment)  # now counts this refund as taken
     if left < 0:
         raise PaymentError(
@@ -164,6 +246,17 @@ def approve_refund(
             mark_refund_paid(session, refund, on=on)
 
 
+def _approve_from_suspense(
+    session: Session, refund: Refund, *, actor: User, on: date, note: str, rule: Authority
+) -> None:
+    from billing_core.payments.suspense import resolve_refunded
+
+    item = session.get(SuspenseItem, refund.suspense_item_id)
+    _decide(session, refund, actor, RefundStatus.APPROVED, note.strip() or "approved", rule)
+    resolve_refunded(session, item, refund, actor=actor, on=on)
+    session.flush()
+
+
 def mark_refund_paid(
     session: Session, refund: Refund, *, on: date, actor: User | None = None
 ) -> bool:
@@ -173,17 +266,24 @@ def mark_refund_paid(
         return False
     if refund.status is not RefundStatus.APPROVED:
         raise PaymentError("only an approved refund can be paid")
-    group = session.get(EmployerGroup, refund.group_id)
+    if refund.group_id is None:  # out of suspense: to the sender no group was found for
+        group = None
+        payee = refund.payment.payer_name or f"the sender of payment {refund.payment_id}"
+        payable = ledger.account(session, Chart.SUSPENSE_REFUNDS_PAYABLE)
+    else:
+        group = session.get(EmployerGroup, refund.group_id)
+        payee = group.name
+        payable = ledger.account(session, Chart.REFUNDS_PAYABLE, group)
     ledger.post_entry(
         session,
         entry_date=on,
-        memo=f"Refund {refund.id} paid to {group.name}"[:300],
+        memo=f"Refund {refund.id} paid to {payee}"[:300],
         source_type="refund_paid",
         source_id=refund.id,
         idempotency_key=f"refund-{refund.id}-paid",
         created_by_id=actor.id if actor else None,
         legs=[
-            Leg(ledger.account(session, Chart.REFUNDS_PAYABLE, group), refund.amount),
+            Leg(payable, refund.amount),
             Leg(ledger.account(session, Chart.CASH), -refund.amount),
         ],
     )
@@ -198,6 +298,12 @@ def mark_refund_paid(
     if paid_back >= payment.amount:
         payment.status = PaymentStatus.REFUNDED
     if actor is not None:
-        audit.record(session, "refund.paid", actor=actor, target=refund, group_id=group.id)
+        audit.record(
+            session,
+            "refund.paid",
+            actor=actor,
+            target=refund,
+            group_id=group.id if group else None,
+        )
     session.flush()
     return True

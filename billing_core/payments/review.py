@@ -226,14 +226,14 @@ REFUND_FILTERS = {
 
 def refund_queue_query(status: str = "open") -> Select:
     """Refunds in the states of REFUND_FILTERS[status], oldest first: rows of (Refund, Payment,
-    EmployerGroup, requester User, decider User or None)."""
+    EmployerGroup (None for a refund out of suspense), requester User, decider User or None)."""
     requester = aliased(User)
     decider = aliased(User)
     states = REFUND_FILTERS.get(status, REFUND_FILTERS["open"])
     return (
         select(Refund, Payment, EmployerGroup, requester, decider)
         .join(Payment, Payment.id == Refund.payment_id)
-        .join(EmployerGroup, EmployerGroup.id == Refund.group_id)
+        .outerjoin(EmployerGroup, EmployerGroup.id == Refund.group_id)  # none: from suspense
         .outerjoin(requester, requester.id == Refund.requested_by_id)
         .outerjoin(decider, decider.id == Refund.decided_by_id)
         .where(Refund.status.in_(states))

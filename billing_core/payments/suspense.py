@@ -1,6 +1,8 @@
 """Suspense: cash received that names no group we could identify. Staff work each item to one
 end: applied to a group (Dr suspense, Cr the group's unapplied cash, then the group's policy
-applies it), reversed (the bank took it back) or refunded to the sender."""
+applies it), reversed (the bank took it back) or refunded to the sender. A refund is money
+leaving on a person's say-so, so it is a refund request that a second person approves (the
+four-eyes rule of every refund, billing_core.payments.refunds); only approval closes the item."""
 
 from __future__ import annotations
 
@@ -12,9 +14,11 @@ from sqlalchemy.orm import Session
 
 from billing_core import audit, ledger
 from billing_core.db import utcnow
+from billing_core.errors import AccessDenied
 from billing_core.ledger import Chart, Leg
-from billing_core.models import EmployerGroup, Payment, SuspenseItem, User
-from billing_core.models.enums import PaymentStatus, SuspenseStatus
+from billing_core.models import EmployerGroup, Payment, Refund, SuspenseItem, User
+from billing_core.models.enums import STAFF_ROLES, PaymentStatus, RefundStatus, SuspenseStatus
+from billing_core.money import format_dollars
 from billing_core.payments.allocation import Application, apply_payment
 from billing_core.payments.receipts import PaymentError
 
@@ -32,6 +36,24 @@ def open_suspense_query():
 def _check_open(item: SuspenseItem) -> None:
     if item.status is not SuspenseStatus.OPEN:
         raise PaymentError(f"this suspense item is already {item.status.value}")
+
+
+def pending_refund(session: Session, item: SuspenseItem) -> Refund | None:
+    """The refund of this item waiting for a second person's decision, if any."""
+    return session.scalar(
+        select(Refund).where(
+            Refund.suspense_item_id == item.id, Refund.status == RefundStatus.REQUESTED
+        )
+    )
+
+
+def _check_no_refund_waiting(session: Session, item: SuspenseItem) -> None:
+    waiting = pending_refund(session, item)
+    if waiting is not None:
+        raise PaymentError(
+            f"refund {waiting.id} of this item is waiting for approval; it must be rejected "
+            "or withdrawn first"
+        )
 
 
 def _resolve(session: Session, item: SuspenseItem, status: SuspenseStatus, actor: User, note: str):
@@ -60,8 +82,10 @@ def apply_suspense(
     invoice_ids: Sequence[int] = (),
 ) -> Application:
     """Identify the cash as `group`'s: move it from suspense to the group's unapplied cash and
-    apply it (to `invoice_ids` if named, else oldest first)."""
+    apply it (to `invoice_ids` if named, else oldest first). Refused while a refund of the item
+    waits for approval."""
     _check_open(item)
+    _check_no_refund_waiting(session, item)
     payment = item.payment
     payment.group_id = group.id
     payment.invoice_choice = list(invoice_ids)
@@ -83,25 +107,94 @@ def apply_suspense(
     return apply_payment(session, payment, on=on, actor=actor)
 
 
+def request_suspense_refund(
+    session: Session, item: SuspenseItem, *, reason: str, actor: User
+) -> Refund:
+    """Ask to send the item's whole amount back to its sender. Posts nothing: the item stays
+    open (nothing can apply it meanwhile) until a second person approves the refund in the
+    refunds queue (`refunds.approve_refund`, which closes the item as refunded) or it is
+    rejected or withdrawn."""
+    if actor.role not in STAFF_ROLES:
+        raise AccessDenied("only billing staff can request a refund")
+    _check_open(item)
+    _check_no_refund_waiting(session, item)
+    if len((reason or "").strip()) < 5:
+        raise PaymentError("give the reason for the refund (at least a few words)")
+    payment = item.payment
+    refund = Refund(
+        group_id=None,
+        payment_id=payment.id,
+        suspense_item_id=item.id,
+        amount=payment.amount,
+        reason=reason.strip()[:300],
+        requested_by_id=actor.id,
+    )
+    session.add(refund)
+    session.flush()
+    audit.record(
+        session,
+        "refund.requested",
+        actor=actor,
+        target=refund,
+        detail={"amount": str(payment.amount), "suspense_item_id": item.id},
+    )
+    return refund
+
+
+def resolve_refunded(
+    session: Session, item: SuspenseItem, refund: Refund, *, actor: User, on: date
+) -> None:
+    """Close the item as refunded once its refund is approved (by `refunds.approve_refund`,
+    after the four-eyes check): Dr suspense, Cr refunds payable (unidentified cash); the check
+    going out is `refunds.mark_refund_paid`."""
+    _check_open(item)
+    payment = item.payment
+    ledger.post_entry(
+        session,
+        entry_date=on,
+        memo=(
+            f"Suspense item {item.id} refunded to the sender: refund {refund.id} of "
+            f"{format_dollars(refund.amount)}"
+        )[:300],
+        source_type="suspense_closed",
+        source_id=item.id,
+        idempotency_key=f"suspense-{item.id}-closed",
+        created_by_id=actor.id,
+        legs=[
+            Leg(ledger.account(session, Chart.SUSPENSE), payment.amount),
+            Leg(ledger.account(session, Chart.SUSPENSE_REFUNDS_PAYABLE), -payment.amount),
+        ],
+    )
+    note = f"refund {refund.id} approved: {refund.reason}"[:300]
+    _resolve(session, item, SuspenseStatus.REFUNDED, actor, note)
+
+
 def close_suspense(
     session: Session,
     item: SuspenseItem,
     *,
-    refunded: bool,
+    refunded: bool = False,
     on: date,
     actor: User,
     note: str,
 ) -> None:
-    """The cash leaves: refunded to the sender (`refunded`) or reversed by the bank. Dr suspense,
-    Cr cash; the payment is marked refunded or returned."""
+    """The bank took the cash back (reversed): Dr suspense, Cr cash; the payment is marked
+    returned. A refund to the sender is never a close by one person: `refunded` is refused
+    (request it with `request_suspense_refund`; a second person approves it)."""
     _check_open(item)
+    if refunded:
+        raise AccessDenied(
+            "a refund out of suspense needs a second person: request it, and another staff "
+            "member approves it in the refunds queue"
+        )
+    _check_no_refund_waiting(session, item)
     if len((note or "").strip()) < 3:
         raise PaymentError("say why the item is closed")
     payment = item.payment
     ledger.post_entry(
         session,
         entry_date=on,
-        memo=f"Suspense item {item.id} {'refunded' if refunded else 'reversed'}: {note}"[:300],
+        memo=f"Suspense item {item.id} reversed: {note}"[:300],
         source_type="suspense_closed",
         source_id=item.id,
         idempotency_key=f"suspense-{item.id}-closed",
@@ -111,8 +204,7 @@ def close_suspense(
             Leg(ledger.account(session, Chart.CASH), -payment.amount),
         ],
     )
-    payment.status = PaymentStatus.REFUNDED if refunded else PaymentStatus.RETURNED
+    payment.status = PaymentStatus.RETURNED
     payment.status_reason = note[:300]
-    status = SuspenseStatus.REFUNDED if refunded else SuspenseStatus.REVERSED
-    _resolve(session, item, status, actor, note)
+    _resolve(session, item, SuspenseStatus.REVERSED, actor, note)
     session.flush()

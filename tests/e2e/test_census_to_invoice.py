@@ -121,23 +121,33 @@ def test_census_change_reaches_the_next_invoice(live_server, page, tmp_path):
     screenshot(page, "journey-2-variance")
     page.get_by_role("button", name="Approve").click()
     page.wait_for_load_state()
+    # Approval asks first, with the adjustments it queues and their total.
+    assert "Approve Payroll changes.xlsx?" in page.content()
+    screenshot(page, "journey-2-approve-confirmation")
+    page.get_by_role("button", name=re.compile(r"Confirm: approve and queue 2 adjustments")).click()
+    page.wait_for_load_state()
     assert "2 adjustment(s) are pending" in page.content()
 
     page.get_by_role("link", name="Adjustments", exact=True).click()
     queue = page.locator("table")
     assert "Westbrook" in queue.inner_text() and "Newhire" in queue.inner_text()
-    assert "needs another supervisor" in queue.inner_text()  # the +112.40 one, for this user
-    page.get_by_role("button", name="Approve -38.20").click()
-    page.wait_for_load_state()
-    assert "-38.20 approved; the next invoice bills it" in page.content()
+    # The upload's two lines come to 150.60 together, above 100.00: neither is this user's to
+    # approve alone (they requested them by approving the upload).
+    assert queue.inner_text().count("needs another supervisor") == 2
     page.get_by_role("button", name="Log out").click()
 
-    # Supervisor: the four-eyes approval, then the February billing run (preview, issue).
+    # Supervisor: the four-eyes approval of all of the upload at once, then the February
+    # billing run (preview, issue).
     _login(page, base_url, cast.users["supervisor"])
     page.get_by_role("link", name="Adjustments", exact=True).click()
-    page.get_by_role("button", name="Approve 112.40").click()
+    page.get_by_role("link", name="all of it").first.click()
+    page.get_by_role("button", name=re.compile(r"Approve all 2 \(74.20 net\)")).click()
     page.wait_for_load_state()
-    assert "112.40 approved; the next invoice bills it" in page.content()
+    assert "Net change to the next bills" in page.content()
+    screenshot(page, "journey-3-bulk-approve-confirmation")
+    page.get_by_role("button", name=re.compile(r"Confirm: approve 2 adjustments")).click()
+    page.wait_for_load_state()
+    assert "2 adjustments ($74.20 net) approved; the next invoices bill them." in page.content()
 
     page.get_by_role("link", name="Billing run", exact=True).click()
     page.get_by_label("Billing period (month)").fill("2027-02")

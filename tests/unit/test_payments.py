@@ -42,7 +42,11 @@ from billing_core.payments.refunds import (
     reject_refund,
     request_refund,
 )
-from billing_core.payments.suspense import apply_suspense, close_suspense
+from billing_core.payments.suspense import (
+    apply_suspense,
+    close_suspense,
+    request_suspense_refund,
+)
 from billing_core.receivables import account_summary, aging_by_group, payment_history
 from tests.factories import scenario
 
@@ -199,7 +203,16 @@ def test_a_suspense_item_refunded_leaves_no_cash(session, cast):
     staff = cast.users["billing_specialist"]
     payment = pay(session, None, "80.00")
     item = session.scalar(select(SuspenseItem).where(SuspenseItem.payment_id == payment.id))
-    close_suspense(session, item, refunded=True, on=ON, actor=staff, note="not our customer")
+    # A refund out of suspense is never one person's close: it is requested, then approved.
+    with pytest.raises(AccessDenied, match="second person"):
+        close_suspense(session, item, refunded=True, on=ON, actor=staff, note="not our customer")
+    refund = request_suspense_refund(session, item, reason="not our customer", actor=staff)
+    assert item.status is SuspenseStatus.OPEN and cash(session) == D("80.00")
+    with pytest.raises(AccessDenied, match="second person"):
+        approve_refund(session, refund, actor=staff, on=ON)
+    approve_refund(session, refund, actor=cast.users["supervisor"], on=ON)
+    assert item.status is SuspenseStatus.REFUNDED
+    assert mark_refund_paid(session, refund, on=ON)
     assert cash(session) == 0 and payment.status is PaymentStatus.REFUNDED
 
 

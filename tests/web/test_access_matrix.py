@@ -93,11 +93,14 @@ MATRIX = {
     "admin.adjustment_approve": ("POST", {"adjustment_id": 0}, expect(302, 403, **STAFF_POST)),
     "admin.adjustment_reject": ("POST", {"adjustment_id": 0}, expect(302, 403, **STAFF_POST)),
     "admin.adjustment_reverse": ("POST", {"adjustment_id": 0}, expect(302, 403, **STAFF_POST)),
+    # One decision on many adjustments: nothing chosen, sent back with a message.
+    "admin.adjustment_bulk_decide": ("POST", {}, expect(302, 403, **STAFF_303)),
     "admin.upload_queue": ("GET", {}, expect(302, 403, **STAFF)),
     "admin.upload_review": ("GET", UPLOAD_A, expect(302, 403, **STAFF)),
-    # Approving the scenario's submitted upload: a redirect with what happened (or why not).
-    "admin.upload_approve": ("POST", UPLOAD_A, expect(302, 403, **STAFF_POST)),
-    # Already approved above: a redirect saying why not.
+    # Approving the scenario's submitted upload: refused with a message (a 303 back); one that
+    # can be approved asks first (its confirmation page, test_uploads), never applies at once.
+    "admin.upload_approve": ("POST", UPLOAD_A, expect(302, 403, **STAFF_303)),
+    # Without a reason: a redirect saying why not.
     "admin.upload_return": ("POST", UPLOAD_A, expect(302, 403, **STAFF_POST)),
     # Only a supervisor or admin may override the retro window; a specialist gets 403.
     "admin.upload_retro_override": (
@@ -191,6 +194,11 @@ MATRIX = {
     "admin.suspense_apply": ("POST", {"item_id": 0}, expect(302, 403, **STAFF_404)),
     "admin.suspense_close": ("POST", {"item_id": 0}, expect(302, 403, **STAFF_404)),
     "admin.reconciliation_queue": ("GET", {}, expect(302, 403, **STAFF)),
+    # Write-offs above a requester's authority: the queue; an unknown request is a 404.
+    "admin.write_off_queue": ("GET", {}, expect(302, 403, **STAFF)),
+    "admin.write_off_approve": ("POST", {"request_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.write_off_reject": ("POST", {"request_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.write_off_withdraw": ("POST", {"request_id": 0}, expect(302, 403, **STAFF_404)),
     # Paying online: the pay form, the group's payments, its checkouts' pages (the local test
     # checkout exists here: no Stripe keys) and using credit (no confirmation: sent back).
     "employer.payment_start": ("GET", {"group_id": "A"}, EMPLOYER_A),

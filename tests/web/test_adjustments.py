@@ -11,6 +11,7 @@ from billing_core.models import Adjustment, AuditLog
 from billing_core.models.enums import AdjustmentStatus, Role
 from billing_core.money import D
 from tests.factories import make_user
+from tests.web.confirming import post_confirmed
 from tests.web.conftest import csrf_token
 
 
@@ -40,8 +41,11 @@ def test_queue_approve_small_and_four_eyes_for_large(client, cast, login_as, ses
     page = client.get("/admin/adjustments").get_data(as_text=True)
     assert "Approve 38.20" in page and "Approve -1,200.00" not in page
     token = csrf_token(client, "/admin/adjustments")
-    done = client.post(
-        f"/admin/adjustments/{small.id}/approve", data={"csrf_token": token}, follow_redirects=True
+    done = post_confirmed(
+        client,
+        f"/admin/adjustments/{small.id}/approve",
+        {"csrf_token": token},
+        follow_redirects=True,
     )
     assert "approved; the next invoice bills it" in done.get_data(as_text=True)
     refused = client.post(
@@ -59,7 +63,7 @@ def test_queue_approve_small_and_four_eyes_for_large(client, cast, login_as, ses
     login_as(make_user(session, Role.SUPERVISOR))
     session.commit()
     token = csrf_token(client, "/admin/adjustments")
-    client.post(f"/admin/adjustments/{large.id}/approve", data={"csrf_token": token})
+    post_confirmed(client, f"/admin/adjustments/{large.id}/approve", {"csrf_token": token})
 
     session.expire_all()
     assert session.get(Adjustment, small.id).status is AdjustmentStatus.APPROVED
@@ -80,9 +84,10 @@ def test_reject_needs_a_reason(client, cast, login_as, session):
         follow_redirects=True,
     )
     assert "say why" in blank.get_data(as_text=True)
-    client.post(
+    post_confirmed(
+        client,
         f"/admin/adjustments/{adjustment.id}/reject",
-        data={"csrf_token": token, "note": "Employer sent the wrong file"},
+        {"csrf_token": token, "note": "Employer sent the wrong file"},
     )
     session.expire_all()
     rejected = session.get(Adjustment, adjustment.id)

@@ -9,21 +9,24 @@ from datetime import date
 
 import pytest
 from sqlalchemy import select
+from werkzeug.datastructures import MultiDict
 
 from billing_core import ledger
 from billing_core.ledger import Chart
-from billing_core.models import AuditLog, Payment, Refund, SuspenseItem
+from billing_core.models import AuditLog, Payment, Refund, SuspenseItem, WriteOffRequest
 from billing_core.models.enums import (
     PaymentMethod,
     PaymentSource,
     PaymentStatus,
     RefundStatus,
     SuspenseStatus,
+    WriteOffStatus,
 )
 from billing_core.money import D
 from billing_core.payments.allocation import live_allocations, open_balances
 from billing_core.payments.receipts import record_payment
 from portal.web import today
+from tests.web.confirming import confirmation_form, post_confirmed
 from tests.web.conftest import csrf_token
 
 INVOICE_A_TOTAL = D("150.60")
@@ -58,7 +61,13 @@ def token(client):
 
 
 def post(client, url, **data):
+    """POST a cash action the way a person does: a money action answers with its confirmation
+    page first (portal.confirmation), whose Confirm button is pressed; a refusal (or an action
+    that moves no money) answers at once. Returns the page the final 303 leads to."""
     response = client.post(url, data={"csrf_token": token(client), **data})
+    if response.status_code == 200 and 'name="confirm_digest"' in response.get_data(as_text=True):
+        action, fields = confirmation_form(response.get_data(as_text=True))
+        response = client.post(action, data=MultiDict(fields))
     assert response.status_code == 303, response.get_data(as_text=True)[:800]
     return client.get(response.headers["Location"]).get_data(as_text=True)
 
@@ -66,9 +75,10 @@ def post(client, url, **data):
 def test_record_a_check_pays_the_invoice_and_shows_on_the_ledger(client, cast, specialist, session):
     page = client.get(f"/admin/payments/new?group_id={cast.group_a.id}").get_data(as_text=True)
     assert cast.group_a.group_number in page and cast.invoice_a.invoice_number in page
-    response = client.post(
+    response = post_confirmed(
+        client,
         f"/admin/payments/new?group_id={cast.group_a.id}",
-        data={
+        {
             "csrf_token": token(client),
             "method": "check",
             "amount": "150.60",
@@ -121,9 +131,10 @@ def test_record_refuses_without_a_group_and_names_the_field(client, cast, specia
 
 
 def test_unidentified_cash_goes_to_suspense_and_is_applied(client, cast, specialist, session):
-    response = client.post(
+    response = post_confirmed(
+        client,
         "/admin/payments/new",
-        data={
+        {
             "csrf_token": token(client),
             "method": "check",
             "amount": "150.60",
@@ -157,7 +168,9 @@ def test_unidentified_cash_goes_to_suspense_and_is_applied(client, cast, special
     assert "A. Mystery" in client.get("/admin/suspense?show=all").get_data(as_text=True)
 
 
-def test_suspense_item_closed_as_refunded_needs_a_note(client, cast, specialist, session):
+def test_suspense_item_refunded_needs_a_note_and_a_second_person(client, cast, login_as, session):
+    """Issue 17, finding 4: closing a suspense item as refunded posted the money out on one
+    person's say-so. It is now a refund request that someone else approves."""
     payment, _ = record_payment(
         session,
         group=None,
@@ -168,12 +181,41 @@ def test_suspense_item_closed_as_refunded_needs_a_note(client, cast, specialist,
     )
     session.commit()
     item = session.scalar(select(SuspenseItem).where(SuspenseItem.payment_id == payment.id))
+    requester = login_as(cast.users["billing_specialist"])
     refused = post(client, f"/admin/suspense/{item.id}/close", outcome="refunded", note="")
     assert "not closed" in refused
     done = post(client, f"/admin/suspense/{item.id}/close", outcome="refunded", note="sent back")
-    assert "closed as refunded to the sender" in done
+    assert "requested; another staff member approves it in the refunds queue" in done
+    session.refresh(item)
+    assert item.status is SuspenseStatus.OPEN  # nothing left yet
+    refund = session.scalar(select(Refund).where(Refund.suspense_item_id == item.id))
+    assert (refund.amount, refund.group_id, refund.requested_by_id) == (
+        D("80.00"),
+        None,
+        requester.id,
+    )
+    assert "waits for approval" in client.get("/admin/suspense").get_data(as_text=True)
+    blocked = post(client, f"/admin/suspense/{item.id}/apply", group="acme", note="")
+    assert "waiting for approval" in blocked
+    own = post(client, f"/admin/refunds/{refund.id}/approve", next="/admin/refunds")
+    assert "needs a second person" in own
+    session.refresh(refund)
+    assert refund.status is RefundStatus.REQUESTED
+
+    login_as(cast.users["supervisor"])
+    queue = client.get("/admin/refunds").get_data(as_text=True)
+    assert "Unidentified cash" in queue and "Approve refund of 80.00" in queue
+    approved = post(client, f"/admin/refunds/{refund.id}/approve")
+    assert "approved: it is in refunds payable" in approved
     session.refresh(item)
     assert item.status is SuspenseStatus.REFUNDED
+    assert ledger.account_balance(session, ledger.account(session, Chart.SUSPENSE)) == 0
+    paid = post(client, f"/admin/refunds/{refund.id}/paid", paid_on=today().isoformat())
+    assert "marked paid (check sent)" in paid
+    session.refresh(payment)
+    assert payment.status is PaymentStatus.REFUNDED
+    payable = ledger.account(session, Chart.SUSPENSE_REFUNDS_PAYABLE)
+    assert ledger.account_balance(session, payable) == 0
 
 
 def test_refund_needs_a_second_person_then_is_marked_paid(client, cast, login_as, session):
@@ -309,6 +351,9 @@ def test_undo_and_allocate_by_hand(client, cast, specialist, session):
 def test_a_write_off_above_the_authority_limit_needs_a_supervisor(
     client, cast, specialist, session, login_as
 ):
+    """Above the limit a write-off waits for a supervisor who did not ask (issue 17, findings
+    3 and 4): the limit counts one person's write-offs on the invoice (and in the day)
+    together, and a supervisor's own large write-off needs another supervisor."""
     client.application.config["ADJUSTMENT_AUTHORITY_LIMIT"] = D("50.00")
     payment = check(session, cast.group_a, "50.00", reference="SHORT-2")  # short by 100.60
     queue = client.get("/admin/reconciliation").get_data(as_text=True)
@@ -323,14 +368,36 @@ def test_a_write_off_above_the_authority_limit_needs_a_supervisor(
     assert "Nothing written off: a write-off of $100.60 needs a supervisor" in refused
     assert "(authority limit $50.00)" in refused
     assert owed(session, cast.group_a, cast.invoice_a) == D("100.60")
+    first = session.scalar(select(WriteOffRequest))
+    assert (first.amount, first.status) == (D("100.60"), WriteOffStatus.REQUESTED)
+    held = post(client, url, amount="40.00", **fields)  # the request holds the whole balance
+    assert "of which $100.60 waits in write-off requests" in held
+    post(client, f"/admin/write-offs/{first.id}/withdraw", note="will split it instead")
     within = post(client, url, amount="40.00", **fields)
     assert f"Wrote off $40.00 on {cast.invoice_a.invoice_number}" in within
+    # A second write-off on the same invoice is counted with the first: 60.00 is above 50.00.
+    split = post(client, url, amount="20.00", **fields)
+    assert "Nothing written off: a write-off of $20.00 needs a supervisor" in split
+    assert "this one included, come to $60.00" in split
+    assert owed(session, cast.group_a, cast.invoice_a) == D("60.60")
+    second = session.scalar(select(WriteOffRequest).where(WriteOffRequest.id != first.id))
+    assert second.amount == D("20.00")
 
     login_as(cast.users["supervisor"])
-    assert "needs a supervisor" not in client.get("/admin/reconciliation").get_data(as_text=True)
-    done = post(client, url, amount="60.60", **fields)
-    assert f"Wrote off $60.60 on {cast.invoice_a.invoice_number}" in done
+    waiting = client.get("/admin/write-offs").get_data(as_text=True)
+    assert "Approve write-off of 20.00" in waiting and "100.60" not in waiting
+    approved = post(client, f"/admin/write-offs/{second.id}/approve")
+    assert f"$20.00 written off on {cast.invoice_a.invoice_number}" in approved
+    assert owed(session, cast.group_a, cast.invoice_a) == D("40.60")
+    # Within the limit a supervisor writes off alone; above it they ask another supervisor.
+    asked = post(client, url, amount="40.60", **fields)
+    assert f"Wrote off $40.60 on {cast.invoice_a.invoice_number}" in asked
     assert owed(session, cast.group_a, cast.invoice_a) == 0
+    session.expire_all()
+    assert [r.status for r in (first, second)] == [
+        WriteOffStatus.REJECTED,
+        WriteOffStatus.APPROVED,
+    ]
 
 
 def test_reconciliation_queue_write_off_and_mark_reconciled(client, cast, specialist, session):

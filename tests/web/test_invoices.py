@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from billing_core.models import CreditMemo, EmployerGroup, Invoice, JournalEntry
 from billing_core.models.enums import InvoiceStatus
 from tests.factories import enroll, make_dental_plan, make_member
+from tests.web.confirming import confirmed_run, post_confirmed
 from tests.web.conftest import csrf_token
 
 
@@ -100,12 +101,13 @@ def test_admin_billing_run_preview_then_issue_then_issue_again(client, cast, log
 
     token = csrf_token(client, f"/admin/billing?period=2027-02&group={group.group_number}")
     form = {"period": "2027-02", "group": group.group_number, "csrf_token": token}
-    issued = client.post("/admin/billing", data=form, follow_redirects=True)
+    issued = client.post("/admin/billing", data=confirmed_run(client, form), follow_redirects=True)
     assert "Issued 1 invoice(s) for Feb 2027" in issued.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(Invoice)) == count + 1
 
+    # Posting the same run again only shows its preview: nothing is left to issue.
     again = client.post("/admin/billing", data=form, follow_redirects=True)
-    assert "Issued 0 invoice(s)" in again.get_data(as_text=True)
+    assert "Nothing to issue for this period" in again.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(Invoice)) == count + 1
 
 
@@ -133,9 +135,10 @@ def test_supervisor_voids_with_a_reason_specialist_cannot(client, cast, login_as
         url + "/void", data={"reason": "", "csrf_token": token}, follow_redirects=True
     )
     assert "Not voided" in refused.get_data(as_text=True)
-    done = client.post(
+    done = post_confirmed(
+        client,
         url + "/void",
-        data={"reason": "Billed before the group's termination", "csrf_token": token},
+        {"reason": "Billed before the group's termination", "csrf_token": token},
         follow_redirects=True,
     )
     html = done.get_data(as_text=True)

@@ -12,6 +12,7 @@ from billing_core.census.uploads import receive_upload
 from billing_core.models import Adjustment, AuditLog, Upload
 from billing_core.models.enums import UploadKind, UploadStatus
 from billing_core.money import D
+from tests.web.confirming import post_confirmed
 from tests.web.conftest import csrf_token
 
 HEADER = "Employee ID,First Name,Last Name,Date of Birth,Action,Termination Date\n"
@@ -163,7 +164,9 @@ def test_retro_override_is_a_supervisors_and_unlocks_the_credit(
 
     login_as(cast.users["billing_specialist"])
     token = csrf_token(client, review)
-    approved = client.post(f"{review}/approve", data={"csrf_token": token}, follow_redirects=True)
+    approved = post_confirmed(
+        client, f"{review}/approve", {"csrf_token": token}, follow_redirects=True
+    )
     assert "1 adjustment(s) are pending" in approved.get_data(as_text=True)
     [credit] = session.scalars(select(Adjustment)).all()
     assert (credit.coverage_month, credit.amount, credit.requires_supervisor) == (

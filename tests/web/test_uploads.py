@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from billing_core.models import Adjustment, Upload
 from billing_core.models.enums import AdjustmentStatus, UploadStatus
 from billing_core.money import D
+from tests.web.confirming import post_confirmed
 from tests.web.conftest import csrf_token
 
 
@@ -70,7 +71,9 @@ def test_upload_preview_submit_and_staff_approval(client, cast, login_as, sessio
     assert "changes.csv" in queue
     review = f"/admin/groups/{group.id}/uploads/{upload.id}"
     token = csrf_token(client, review)
-    approved = client.post(f"{review}/approve", data={"csrf_token": token}, follow_redirects=True)
+    approved = post_confirmed(
+        client, f"{review}/approve", {"csrf_token": token}, follow_redirects=True
+    )
     assert "1 adjustment(s) are pending" in approved.get_data(as_text=True)
     session.expire_all()
     assert session.get(Upload, upload.id).status is UploadStatus.APPROVED
