@@ -587,7 +587,7 @@ class _Enrollment:
             names = ", ".join(sorted(f"{p.code} ({p.name})" for p in self.plans))
             return (
                 f"no plan {coverage.plan_code!r} in this group (its plans: {names}); "
-                "map the name to one of them on the upload page"
+                "choose the plan it means on this file's page, and it is remembered"
             )
         candidates = [
             p
@@ -706,7 +706,8 @@ def _coverage_changes(
         effective = wanted.effective_from or on
         plan, plan_id = enrollment.plan_for(wanted, row.class_code, effective)
         if plan_id is None:
-            errors.append(RowError(row.source_row, wanted.line.value, plan, source))
+            column = f"{wanted.line.label} plan"
+            errors.append(RowError(row.source_row, column, plan, source, wanted.plan_code))
             continue
         existing = current.get(wanted.line)
         if wanted.effective_to is not None and wanted.effective_to < on:

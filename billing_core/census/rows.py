@@ -192,7 +192,8 @@ class CensusFile:
 
     @property
     def employee_count(self) -> int:
-        return len(self.members)
+        """Employees the file lists (not the enrolled employees a dependent-only row names)."""
+        return sum(1 for m in self.members if not m.dependents_only)
 
     @property
     def dependent_count(self) -> int:

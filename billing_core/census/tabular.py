@@ -577,6 +577,8 @@ class _Reader:
         self.groups: list[Group] = []
         self.row_group: np.ndarray | None = None  # wide layouts: -1 family row, else group
         self.seen_anything = False
+        # A change file's dependent rows whose employee id no employee row has: by that id.
+        self.unlinked_dependents: dict[str, list[int]] = {}
 
     # -- problems
 
@@ -1314,6 +1316,7 @@ class _Reader:
         dependent_to = np.where(
             pd.isna(termination), np.where(is_term, effective, None), termination
         )
+        self.dependent_action, self.dependent_action_date = action, maintenance_date
         self.link_dependents(
             is_subscriber, is_dependent, kept, accepted, members, repeat_of, own_ssn,
             start, dependent_to,
@@ -1340,7 +1343,7 @@ class _Reader:
                     if dependent.effective_to is None:
                         dependent.effective_to = last
 
-        self.census.members = members
+        self.census.members = members + self.dependents_only_members(start, dependent_to)
         ages = valid & pd.isna(self.col("birth_date")) & ~pd.isna(self.col("age"))
         if ages.any():
             self.census.detail["age_by_row"] = {
@@ -1510,7 +1513,15 @@ class _Reader:
             at = np.flatnonzero(asking)
             target[at[found >= 0]] = holder_rows[found[found >= 0]]
             open_rows[at] = False
-            for i in dependents[at[found < 0]].tolist():
+            unlinked = dependents[at[found < 0]].tolist()
+            if name == "employee_id" and self.is_change:
+                # A change file may send only the dependent (a new baby, a spouse ending): it
+                # is maintenance under the enrolled employee with that id, whom the diff
+                # checks against enrollment (dependents_only_members).
+                for i in unlinked:
+                    self.unlinked_dependents.setdefault(values[i], []).append(i)
+                unlinked = []
+            for i in unlinked:
                 shown = _mask(values[i]) if name == "subscriber_ssn" else None
                 self.row_error(
                     i,
@@ -1580,6 +1591,41 @@ class _Reader:
                     effective_to=until,
                 )
             )
+
+    def dependents_only_members(
+        self, start: np.ndarray, dependent_to: np.ndarray
+    ) -> list[CensusMember]:
+        """Per employee id named only by dependent rows of a change file: a row that carries
+        those dependents' own maintenance (add, change, term) for the enrolled employee."""
+        found = []
+        for employee_id, rows in self.unlinked_dependents.items():
+            member = CensusMember(
+                source_row=int(self.row_no[rows[0]]),
+                employee_id=str(employee_id),
+                first_name="",
+                last_name="",
+                birth_date=None,
+                dependents_only=True,
+            )
+            for i in rows:
+                action = self.dependent_action[i]
+                member.dependents.append(
+                    CensusDependent(
+                        source_row=int(self.row_no[i]),
+                        first_name=self.col("first_name")[i] or "",
+                        last_name=self.col("last_name")[i] or "",
+                        birth_date=self.col("birth_date")[i],
+                        relationship=self.col("relationship")[i],
+                        gender=self.col("gender")[i] or Gender.UNKNOWN,
+                        ssn=self.col("ssn")[i],
+                        effective_from=start[i] if not pd.isna(start[i]) else None,
+                        effective_to=dependent_to[i],
+                        maintenance=None if pd.isna(action) else action,
+                        maintenance_date=self.dependent_action_date[i],
+                    )
+                )
+            found.append(member)
+        return found
 
     def repeated_dependents(self, rows: np.ndarray, targets: np.ndarray) -> set[int]:
         """Dependent rows naming a person (first name, birth date, relationship) already under

@@ -618,8 +618,8 @@ def check_upload(
             mapping=columns.mapping if columns else None,
         )  # fmt: skip
         return Check(
-            census, columns, str(refused.args[0]), refused.errors,
-            rejected=kept, warnings=census.warnings + refused.warnings,
+            census, columns, f"{filename} was refused; nothing from it was applied",
+            refused.errors, rejected=kept, warnings=census.warnings + refused.warnings,
         )  # fmt: skip
     upload, impact = received.upload, None
     if upload.status in (UploadStatus.RECEIVED, UploadStatus.SUBMITTED):

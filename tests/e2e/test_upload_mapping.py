@@ -31,7 +31,7 @@ def test_employer_fixes_a_column_mapping_and_submits(live_server, page, tmp_path
     page.get_by_label("Census or change file (CSV, XLSX or X12 834)").set_input_files(str(census))
     page.get_by_role("button", name="Check the file").click()
     page.wait_for_load_state()
-    assert "HRIS export.xlsx was rejected" in page.content()
+    assert "HRIS export.xlsx was refused" in page.content()
     assert "Required and not found:" in page.content()
     screenshot(page, "upload-mapping-refused")
 
