@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from billing_core.models import Adjustment, AuditLog
@@ -17,7 +17,7 @@ from billing_core.money import D
 from billing_core.payments.allocation import open_balances
 from billing_core.payments.receipts import record_payment
 from tests.factories import make_invoice, make_user
-from tests.web.confirming import confirmation_form, post_confirmed
+from tests.web.confirming import confirmation_form, confirmed_run, post_confirmed
 from tests.web.conftest import csrf_token
 
 QUEUE = "/admin/adjustments"
@@ -261,3 +261,73 @@ def test_a_decision_goes_back_only_to_a_page_of_this_site(client, cast, login_as
     )
     assert response.status_code in (302, 303)
     assert response.headers["Location"].endswith("/admin/adjustments")
+
+
+def test_a_billing_run_issues_nothing_without_the_confirmation_of_its_preview(
+    client, cast, login_as, session
+):
+    from billing_core.models import Invoice
+
+    login_as(cast.users["billing_specialist"])
+    invoices = session.scalar(select(func.count()).select_from(Invoice))
+    preview = f"/admin/billing?period=2027-02&group={cast.group_a.group_number}"
+    form = {
+        "period": "2027-02",
+        "group": cast.group_a.group_number,
+        "csrf_token": csrf_token(client, preview),
+    }
+    asked = client.post("/admin/billing", data=form).get_data(as_text=True)
+    assert "Check the figures" in asked and "Issue 1 invoice(s)" in asked
+    stale = client.post(
+        "/admin/billing", data={**form, "confirm": "1", "confirm_digest": "0" * 40}
+    ).get_data(as_text=True)
+    assert "Check again" in stale
+    assert session.scalar(select(func.count()).select_from(Invoice)) == invoices
+    issued = client.post("/admin/billing", data=confirmed_run(client, form), follow_redirects=True)
+    html = issued.get_data(as_text=True)
+    assert "Issued 1 invoice(s) for Feb 2027" in html
+    assert '<a href="/admin/invoices?period=2027-02">See the invoices issued</a>' in html
+    assert session.scalar(select(func.count()).select_from(Invoice)) == invoices + 1
+
+
+def test_approving_an_upload_shows_what_it_queues_before_applying_it(
+    client, cast, login_as, session, monkeypatch
+):
+    from billing_core.census.uploads import receive_upload
+    from billing_core.models import Upload
+    from billing_core.models.enums import UploadKind, UploadStatus
+
+    monkeypatch.setattr("admin.views.uploads.today", lambda: date(2027, 1, 20))
+    west = cast.member_west
+    text = (
+        "Employee ID,First Name,Last Name,Date of Birth,Action,Termination Date\n"
+        f"{west.employee_id},{west.first_name},{west.last_name},{west.birth_date:%m/%d/%Y},"
+        "Term,12/31/2026\n"
+    )
+    upload = receive_upload(
+        session,
+        cast.group_a,
+        text.encode(),
+        "changes.csv",
+        uploaded_by=cast.users["employer_a"],
+        kind=UploadKind.CHANGE,
+        as_of=date(2027, 1, 20),
+    ).upload
+    session.commit()
+    login_as(cast.users["billing_specialist"])
+    review = f"/admin/groups/{cast.group_a.id}/uploads/{upload.id}"
+    asked = client.post(f"{review}/approve", data={"csrf_token": csrf_token(client, review)})
+    page = asked.get_data(as_text=True)
+    assert asked.status_code == 200 and "Approve changes.csv?" in page
+    assert "Members termed" in page and "1 member" in page
+    assert "Net of the adjustments queued" in page and "-38.20" in page
+    session.expire_all()
+    assert session.get(Upload, upload.id).status is UploadStatus.SUBMITTED
+    assert session.scalars(select(Adjustment)).all() == []  # asked, nothing applied
+    action, fields = confirmation_form(page)
+    done = client.post(action, data=MultiDict(fields), follow_redirects=True)
+    html = done.get_data(as_text=True)
+    assert "1 adjustment(s) are pending in the adjustment queue (-$38.20 net)." in html
+    assert f'<a href="/admin/adjustments?source=upload:{upload.id}">' in html
+    session.expire_all()
+    assert session.get(Upload, upload.id).status is UploadStatus.APPROVED
