@@ -52,6 +52,17 @@ def is_issued(digits: str) -> bool:
     )
 
 
+# Numbers whose area, group and serial could be issued but that stand for nobody: the SSA's own
+# example cards and the placeholders test feeds and forms use. Never used to match a person.
+PLACEHOLDER_SSNS = frozenset(("123456789", "078051120", *(str(d) * 9 for d in range(1, 10))))
+
+
+def matches_people(digits: str) -> bool:
+    """Whether nine digits may identify a person when matching files to members: an issued
+    number that is not a known placeholder."""
+    return is_issued(digits) and digits not in PLACEHOLDER_SSNS
+
+
 def normalize_ssn(raw: str) -> str:
     """Nine digits of an issued SSN (see nine_digits, is_issued); ValueError otherwise."""
     digits = nine_digits(raw)
@@ -109,8 +120,9 @@ class SsnVault:
         return self._digest(normalize_ssn(ssn))
 
     def digests(self, ssns: Iterable[str | None]) -> list[str | None]:
-        """`digest` of each SSN, None for a blank or one that is not a valid SSN (a census
-        diff takes 100,000 at once, and the readers have reported the invalid ones)."""
+        """The matching digest of each SSN: None for a blank, one that is not a valid SSN or
+        a known placeholder (matches_people; a census diff takes 100,000 at once, and the
+        readers have reported these)."""
         result: list[str | None] = []
         append, digest = result.append, self._digest
         for ssn in ssns:
@@ -118,6 +130,8 @@ class SsnVault:
                 try:
                     ssn = normalize_ssn(ssn)
                 except ValueError:
+                    ssn = None
+                if ssn in PLACEHOLDER_SSNS:
                     ssn = None
             append(digest(ssn) if ssn else None)
         return result

@@ -22,7 +22,7 @@ from billing_core.census.vocabulary import (
     token,
 )
 from billing_core.money import D, cents
-from billing_core.security import is_issued, nine_digits
+from billing_core.security import matches_people, nine_digits
 
 
 class Noted:
@@ -164,11 +164,6 @@ def parse_postal(text: str) -> object:
     raise ValueError("expected a 5-digit ZIP code or ZIP+4, e.g. 02134 or 02134-1234")
 
 
-# Numbers never issued to anyone although their area, group and serial could be: the SSA's own
-# examples and the placeholders test feeds use.
-_PLACEHOLDER_SSNS = frozenset(
-    ("123456789", "078051120", "219099999", *(str(d) * 9 for d in range(1, 10)))
-)
 
 
 NOT_ISSUED = (
@@ -178,8 +173,8 @@ NOT_ISSUED = (
 
 
 def parse_ssn(text: str) -> object:
-    """Nine digits, with or without dashes or spaces; a number never issued (security.is_issued,
-    or a known placeholder) is read with a note: test feeds use them, and an SSN that is never
+    """Nine digits, with or without dashes or spaces; a number never issued or a known
+    placeholder (security.matches_people) is read with a note: test feeds use them, and an SSN that is never
     issued is never the member key."""
     try:
         digits = nine_digits(text)
@@ -188,7 +183,7 @@ def parse_ssn(text: str) -> object:
         if 7 <= len(re.sub(r"\D", "", text)) <= 8 and not re.search(r"[^\d\s-]", text):
             hint = "; if a spreadsheet dropped leading zeros, format the SSN column as text"
         raise ValueError(f"{exc}{hint}") from None
-    if not is_issued(digits) or digits in _PLACEHOLDER_SSNS:
+    if not matches_people(digits):
         return Noted(digits, NOT_ISSUED)
     return digits
 

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing_core.db import Base, Money, UTCDateTime, enum_type, utcnow
 from billing_core.models.enums import Gender, MemberStatus, Relationship, Tier
-from billing_core.security import is_issued, mask_ssn, nine_digits, vault
+from billing_core.security import mask_ssn, matches_people, nine_digits, vault
 
 
 class HasSsn:
@@ -32,7 +32,7 @@ class HasSsn:
         digits = nine_digits(raw)
         self.ssn_encrypted = vault().encrypt(digits)
         self.ssn_last4 = digits[-4:]
-        self.ssn_digest = vault().digest(digits) if is_issued(digits) else None
+        self.ssn_digest = vault().digest(digits) if matches_people(digits) else None
 
     @property
     def ssn_masked(self) -> str:
