@@ -73,15 +73,11 @@ def upgrade() -> None:
             name=op.f("fk_write_off_request_requested_by_id_user_account"),
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_write_off_request")),
-        sa.UniqueConstraint(
-            "journal_entry_id", name=op.f("uq_write_off_request_journal_entry_id")
-        ),
+        sa.UniqueConstraint("journal_entry_id", name=op.f("uq_write_off_request_journal_entry_id")),
     )
     with op.batch_alter_table("write_off_request") as batch:
         batch.create_index(batch.f("ix_write_off_request_group_id"), ["group_id"], unique=False)
-        batch.create_index(
-            batch.f("ix_write_off_request_invoice_id"), ["invoice_id"], unique=False
-        )
+        batch.create_index(batch.f("ix_write_off_request_invoice_id"), ["invoice_id"], unique=False)
 
     with op.batch_alter_table("refund") as batch:
         batch.alter_column("group_id", existing_type=sa.Integer(), nullable=True)
