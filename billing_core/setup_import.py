@@ -65,7 +65,14 @@ from billing_core.models.enums import (
 )
 from billing_core.models.member import HasSsn
 from billing_core.money import D
-from billing_core.security import hash_password, normalize_ssn, vault, verify_password
+from billing_core.security import (
+    hash_password,
+    matches_people,
+    nine_digits,
+    normalize_ssn,
+    vault,
+    verify_password,
+)
 
 KINDS = (
     "products",
@@ -1567,8 +1574,13 @@ def _ssn_columns(ssn: str | None) -> dict:
 
 
 def _ssn_differs(row: Member | Dependent, ssn: str | None, digest) -> bool:
+    """Whether the stored SSN is not `ssn`: by the matching digest, or for a placeholder
+    (stored without one, security.matches_people) by its last four."""
     if ssn is None:
         return row.ssn_digest is not None
+    digits = nine_digits(ssn)
+    if not matches_people(digits):
+        return row.ssn_digest is not None or row.ssn_last4 != digits[-4:]
     return row.ssn_digest != digest(ssn)
 
 

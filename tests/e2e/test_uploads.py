@@ -1,6 +1,8 @@
 """In Chromium: an HR administrator uploads a change file, reads what it changes, submits it;
 a billing specialist approves it and finds the credit in the adjustment queue."""
 
+import re
+
 import pytest
 
 from tests.e2e.conftest import screenshot
@@ -34,6 +36,10 @@ def test_employer_uploads_and_staff_approve(live_server, page, tmp_path):
     page.get_by_role("link", name="March changes.csv").click()
     screenshot(page, "upload-review")
     page.get_by_role("button", name="Approve").click()
+    page.wait_for_load_state()
+    assert "Approve March changes.csv?" in page.content()  # money moves: it asks first
+    screenshot(page, "upload-approve-confirmation")
+    page.get_by_role("button", name=re.compile(r"Confirm: approve and queue 1 adjustment")).click()
     page.wait_for_load_state()
     assert "1 adjustment(s) are pending" in page.content()
     assert "-38.20" in page.content() and "Westbrook" in page.content()
