@@ -164,8 +164,6 @@ def parse_postal(text: str) -> object:
     raise ValueError("expected a 5-digit ZIP code or ZIP+4, e.g. 02134 or 02134-1234")
 
 
-
-
 NOT_ISSUED = (
     "not an issued SSN (area 000, 666 or 9xx, group 00, serial 0000, or a placeholder such as "
     "123-45-6789); read as sent: check it"

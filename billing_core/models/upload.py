@@ -37,9 +37,7 @@ class Upload(Base):
     file_kind: Mapped[UploadKind] = mapped_column(enum_type(UploadKind, "upload_kind"))
     # Neither the file nor its sender said full or change file: the portal guessed (see
     # census.diff._settle_kind), and the page says so and offers the other reading.
-    file_kind_guessed: Mapped[bool] = mapped_column(
-        Boolean, default=False, server_default=false()
-    )
+    file_kind_guessed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
@@ -76,9 +74,7 @@ class Upload(Base):
     impact_basis: Mapped[str | None] = mapped_column(String(64))
     # A full file that would end most of the group's coverage (CensusDiff.ends_most_coverage)
     # is submitted only once its sender has said it is their complete list: who and when.
-    complete_list_confirmed_by_id: Mapped[int | None] = mapped_column(
-        ForeignKey("user_account.id")
-    )
+    complete_list_confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     complete_list_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # A refused (or never submitted) upload its sender put away: kept for the record, listed
     # no more.

@@ -126,7 +126,9 @@ def test_a_plan_that_cannot_be_told_is_an_error_not_a_guess(session, enrolled):
     diff = diff_census(session, group, _file(named, wrong), AS_OF)
     [error] = diff.errors
     # The message now lists the group's plans and says where to map the name (issue 15).
-    assert str(error).startswith("census.csv, row 2, column Dental plan: no plan 'NOPE' in this group")
+    assert str(error).startswith(
+        "census.csv, row 2, column Dental plan: no plan 'NOPE' in this group"
+    )
     assert error.value == "NOPE"
     assert f"{plan.code} (Dental PPO)" in error.message and "file's page" in error.message
     assert diff.unknown_plans == ["NOPE"]
