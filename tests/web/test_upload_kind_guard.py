@@ -239,3 +239,29 @@ def test_every_kind_of_error_comes_back_in_one_round(client, session, corpus):
     assert "13/45/1980" in page and "no plan &#39;Platinum&#39; in this group" in page
     upload = session.scalar(select(Upload))
     assert upload.error_count == 2
+
+
+def test_a_term_credited_for_fewer_months_than_it_asks_says_so(
+    client, cast, session, login_as, monkeypatch
+):
+    """Issue 15 point 6: a late termination's credit is limited to the retro window; the
+    employer reads that in words on the upload page, before submitting."""
+    from datetime import date
+
+    import portal.employer.views as employer_views
+
+    monkeypatch.setattr(employer_views, "today", lambda: date(2027, 4, 15))
+    login_as(cast.users["employer_a"])
+    url = f"/employer/groups/{cast.group_a.id}/uploads"
+    token = csrf_token(client, url)
+    west = cast.member_west
+    text = (
+        "Employee ID,First Name,Last Name,Date of Birth,Action,Termination Date\n"
+        f"{west.employee_id},{west.first_name},{west.last_name},{west.birth_date:%m/%d/%Y},"
+        "Term,12/31/2026\n"
+    )
+    page = _post(client, url, token, "late term.csv", text).get_data(as_text=True)
+    notes = page.split("Worth a look")[1]
+    assert "Westbrook" in notes and "this term takes effect Dec 31, 2026" in notes
+    assert "Credit is given from Feb 2027" in notes
+    assert "the billed 1 month before it (Jan 2027) is credited only if our billing team" in notes
