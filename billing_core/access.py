@@ -1,20 +1,35 @@
 """Who may see which group: the one definition of tenant scope, used by every portal view
 through portal/web.py. Employers see the groups (or only the subgroups) granted to them,
-brokers the groups where their agency is broker of record today, staff every group."""
+brokers the groups where their agency is broker of record today, staff every group.
+
+A user limited to some subgroups (a location's HR contact) sees, within the group:
+- invoices of their subgroups and the group's consolidated invoices (whose member lines,
+  retro lines and bridge rows are then limited to their members);
+- payments whose allocations all fall on those invoices, and the payments of their own
+  checkouts; never the group's credit (unapplied cash is kept per group, not per location,
+  so no part of it is theirs to see or use);
+- the checkouts they started, and the census uploads they sent or that were made for one of
+  their subgroups (`Upload.subgroup_id`).
+Everything else of the group is another tenant's to them: a 404."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+from sqlalchemy.orm import Session, aliased
 
 from billing_core.models import (
     Broker,
     BrokerOfRecord,
+    Checkout,
     EmployerGroup,
+    Invoice,
     Member,
+    Payment,
+    PaymentAllocation,
+    Upload,
     User,
     UserGroupAccess,
 )
@@ -28,12 +43,87 @@ class GroupScope:
     group: EmployerGroup
     subgroup_ids: frozenset[int] | None
     shows_member_pii: bool
+    user_id: int | None = None
+
+    @property
+    def whole_group(self) -> bool:
+        return self.subgroup_ids is None
 
     def members_query(self) -> Select:
         query = select(Member).where(Member.group_id == self.group.id)
         if self.subgroup_ids is not None:
             query = query.where(Member.subgroup_id.in_(self.subgroup_ids))
         return query
+
+    def sees_invoice(self, invoice: Invoice) -> bool:
+        return invoice.group_id == self.group.id and (
+            self.subgroup_ids is None
+            or invoice.subgroup_id is None
+            or invoice.subgroup_id in self.subgroup_ids
+        )
+
+    def uploads(self) -> ColumnElement[bool]:
+        return upload_in_scope(self.group.id, self.subgroup_ids, self.user_id)
+
+    def checkouts(self) -> ColumnElement[bool]:
+        return checkout_in_scope(self.group.id, self.subgroup_ids, self.user_id)
+
+
+def invoice_in_scope(subgroup_ids: frozenset[int] | None, invoice=Invoice) -> ColumnElement[bool]:
+    """Invoices a user limited to `subgroup_ids` sees: those subgroups' bills and the group's
+    consolidated ones (every invoice when None). The caller limits the group. `invoice`: the
+    Invoice entity or an alias of it."""
+    if subgroup_ids is None:
+        return true()
+    return or_(invoice.subgroup_id.is_(None), invoice.subgroup_id.in_(subgroup_ids))
+
+
+def payment_in_scope(
+    subgroup_ids: frozenset[int] | None, user_id: int | None = None
+) -> ColumnElement[bool]:
+    """Payments a user limited to `subgroup_ids` sees (every payment when None): those applied
+    to invoices they see and to no other, and those of checkouts they started (a payment of
+    theirs still pending has no allocation yet). The caller limits the group."""
+    if subgroup_ids is None:
+        return true()
+    paid = aliased(Invoice)
+    allocated = exists().where(PaymentAllocation.payment_id == Payment.id)
+    elsewhere = (
+        select(PaymentAllocation.id)
+        .join(paid, paid.id == PaymentAllocation.invoice_id)
+        .where(PaymentAllocation.payment_id == Payment.id, ~invoice_in_scope(subgroup_ids, paid))
+        .exists()
+    )
+    theirs = (
+        exists().where(Checkout.payment_id == Payment.id, Checkout.user_id == user_id)
+        if user_id is not None
+        else false()
+    )
+    return or_(and_(allocated, ~elsewhere), theirs)
+
+
+def upload_in_scope(
+    group_id: int, subgroup_ids: frozenset[int] | None, user_id: int | None = None
+) -> ColumnElement[bool]:
+    """The group's census uploads a user limited to `subgroup_ids` sees: those they sent and
+    those made for one of their subgroups. A whole-group upload (one file for every location)
+    shows other locations' members and the whole group's premium impact, so it is not theirs."""
+    clause = Upload.group_id == group_id
+    if subgroup_ids is None:
+        return clause
+    sent = Upload.uploaded_by_id == user_id if user_id is not None else false()
+    return and_(clause, or_(sent, Upload.subgroup_id.in_(subgroup_ids)))
+
+
+def checkout_in_scope(
+    group_id: int, subgroup_ids: frozenset[int] | None, user_id: int | None = None
+) -> ColumnElement[bool]:
+    """The group's online checkouts a user limited to some subgroups sees: the ones they
+    started (another user's may be for another location's bills)."""
+    clause = Checkout.group_id == group_id
+    if subgroup_ids is None:
+        return clause
+    return and_(clause, Checkout.user_id == user_id if user_id is not None else false())
 
 
 def visible_group_ids(user: User, on: date) -> Select:
@@ -81,5 +171,8 @@ def group_scope(session: Session, user: User, group_id: int, on: date) -> GroupS
         if None not in grants:
             subgroup_ids = frozenset(grants)
     return GroupScope(
-        group=group, subgroup_ids=subgroup_ids, shows_member_pii=user.role is not Role.BROKER
+        group=group,
+        subgroup_ids=subgroup_ids,
+        shows_member_pii=user.role is not Role.BROKER,
+        user_id=user.id,
     )

@@ -69,6 +69,13 @@ class BridgeStep:
     def count(self) -> int:
         return len(self.rows)
 
+    def rows_seen(self, subgroup_ids: frozenset[int] | None) -> list[BridgeRow]:
+        """The rows a user limited to `subgroup_ids` may see: their members' and the group-level
+        ones (no member); every row when None (as access.GroupScope and the invoice PDF)."""
+        if subgroup_ids is None:
+            return self.rows
+        return [r for r in self.rows if r.member_id is None or r.subgroup_id in subgroup_ids]
+
 
 @dataclass
 class Bridge:

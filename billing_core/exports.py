@@ -601,6 +601,10 @@ def statement_summary_rows(statement) -> list[tuple]:
         ("Credit available (payments not yet applied)", s.credit, s.end),
         ("Net due after using the credit", s.net_due, s.end),
     ]
+    if s.limited:  # a location's contact: the group's credit is not theirs to see
+        rows[-2:] = [
+            ("Limited to your locations' bills and payments; credit not shown", None, None)
+        ]
     return rows
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from billing_core import ledger
+from billing_core.access import invoice_in_scope, payment_in_scope
 from billing_core.invoicing import next_bill
 from billing_core.ledger import Chart
 from billing_core.models import (
@@ -74,10 +75,15 @@ class Aging:
 
 
 def aging_by_group(
-    session: Session, as_of: date, group_ids: Iterable[int] | None = None
+    session: Session,
+    as_of: date,
+    group_ids: Iterable[int] | None = None,
+    *,
+    subgroup_ids: frozenset[int] | None = None,
 ) -> dict[int, Aging]:
     """Aging of every group's open invoices as of `as_of` (end of day): each invoice's balance
-    from postings dated on or before `as_of`, bucketed by days past its due date. One query."""
+    from postings dated on or before `as_of`, bucketed by days past its due date. One query.
+    `subgroup_ids`: only the invoices a user limited to those subgroups sees."""
     query = (
         select(
             LedgerAccount.group_id,
@@ -89,6 +95,7 @@ def aging_by_group(
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .join(Invoice, Invoice.id == Posting.invoice_id)
         .where(LedgerAccount.code == Chart.RECEIVABLE.code, JournalEntry.entry_date <= as_of)
+        .where(invoice_in_scope(subgroup_ids))
         .group_by(LedgerAccount.group_id, Invoice.id, Invoice.due_on)
     )
     if group_ids is not None:
@@ -186,23 +193,32 @@ def account_summary(
     today: date,
     *,
     subgroup_ids: Iterable[int] | None = None,
+    user_id: int | None = None,
 ) -> AccountSummary:
-    """`group`'s position on `today` (see AccountSummary); `subgroup_ids` limits the bills to a
-    user's locations (credit and payments are the group's: the ledger keeps them per group)."""
-    items = open_items(session, group, subgroup_ids)
+    """`group`'s position on `today` (see AccountSummary); `subgroup_ids` limits it to what a
+    user limited to those locations (`user_id`) sees: their bills and the group's consolidated
+    ones, the payments of access.payment_in_scope, and no credit (the ledger keeps unapplied
+    cash per group, so none of it is a location's)."""
+    scoped = frozenset(subgroup_ids) if subgroup_ids is not None else None
+    items = open_items(session, group, scoped)
     owed = [(invoice, amount) for invoice, amount in items if amount > 0]
     late = [(invoice, amount) for invoice, amount in owed if invoice.due_on < today]
     ahead = [(invoice, amount) for invoice, amount in owed if invoice.due_on >= today]
     next_due_on = min((invoice.due_on for invoice, _ in ahead), default=None)
-    credit = -ledger.account_balance(session, ledger.account(session, Chart.UNAPPLIED_CASH, group))
+    credit = ZERO
+    if scoped is None:
+        credit = -ledger.account_balance(
+            session, ledger.account(session, Chart.UNAPPLIED_CASH, group)
+        )
+    seen = payment_in_scope(scoped, user_id)
     pending = session.scalar(
         select(ledger.money_sum(Payment.amount)).where(
-            Payment.group_id == group.id, Payment.status == PaymentStatus.PENDING
+            Payment.group_id == group.id, Payment.status == PaymentStatus.PENDING, seen
         )
     )
     last_payment = session.scalar(
         select(Payment)
-        .where(Payment.group_id == group.id, Payment.status != PaymentStatus.FAILED)
+        .where(Payment.group_id == group.id, Payment.status != PaymentStatus.FAILED, seen)
         .order_by(Payment.received_on.desc(), Payment.id.desc())
         .limit(1)
     )
@@ -280,12 +296,19 @@ class PaymentRow:
 
 
 def payment_history(
-    session: Session, group: EmployerGroup, *, limit: int | None = None
+    session: Session,
+    group: EmployerGroup,
+    *,
+    limit: int | None = None,
+    subgroup_ids: frozenset[int] | None = None,
+    user_id: int | None = None,
 ) -> list[PaymentRow]:
-    """The group's payments, newest first, each with its live allocations by invoice."""
+    """The group's payments, newest first, each with its live allocations by invoice;
+    `subgroup_ids`, `user_id`: those a user limited to some locations sees
+    (access.payment_in_scope)."""
     query = (
         select(Payment)
-        .where(Payment.group_id == group.id)
+        .where(Payment.group_id == group.id, payment_in_scope(subgroup_ids, user_id))
         .order_by(Payment.received_on.desc(), Payment.id.desc())
     )
     if limit:

@@ -22,6 +22,10 @@ What the statement covers (decisions, so that it always adds up):
   closing balance = the receivable balance on `end` (the sum of open items), which is also the
   aging total. `ledger_differences` checks this both ways.
 - Credits: the unapplied cash (credit balance) on `end`, and the payments carrying it.
+- A user limited to some locations (`subgroup_ids`) gets the statement of the bills they see
+  (access.invoice_in_scope: their locations' and the group's consolidated ones) and of the
+  payments they see (access.payment_in_scope); balances and aging are those bills', and the
+  group's credit (kept per group, not per location) is not theirs: zero, and `limited` says so.
 - Suspense: cash in suspense names no group, so an open suspense item is never shown on a
   group's statement (it may be another payer's check); once staff identify it to this group it
   becomes one of the group's payments and is listed with the payments, marked as such.
@@ -38,6 +42,7 @@ from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from billing_core import ledger
+from billing_core.access import invoice_in_scope, payment_in_scope, upload_in_scope
 from billing_core.bill_bridge import BridgeTotals, bridge_totals
 from billing_core.enrollment import add_months, month_start
 from billing_core.invoices import period_label
@@ -193,6 +198,8 @@ class Statement:
     latest_invoice: Invoice | None
     bridge: BridgeTotals | None = None
     products: list[str] = field(default_factory=list)
+    # Drawn for a user limited to some locations: their bills and payments, no credit.
+    limited: bool = False
 
     @property
     def title(self) -> str:
@@ -396,11 +403,14 @@ def paid_vs_billed(
     today: date,
     *,
     with_bridge: bool = True,
+    subgroup_ids: frozenset[int] | None = None,
+    user_id: int | None = None,
 ) -> Statement:
     """The paid-vs-billed statement of `group` for coverage periods from `start`'s month,
     with every balance as of `end` (end of day). See the module docstring for what is counted
     where; amounts in dollars. `today` only labels payment statuses ("as of today").
-    `with_bridge`: also total the latest invoice's bill bridge by step (for the PDF chart)."""
+    `with_bridge`: also total the latest invoice's bill bridge by step (for the PDF chart).
+    `subgroup_ids` and `user_id`: the statement of a user limited to some locations."""
     check_range(start, end)
     start = month_start(start)
     receivable = ledger.account(session, Chart.RECEIVABLE, group)
@@ -413,11 +423,22 @@ def paid_vs_billed(
                 Invoice.group_id == group.id,
                 Invoice.period_start >= start,
                 Invoice.issued_on <= end,
+                invoice_in_scope(subgroup_ids),
             )
             .order_by(Invoice.period_start, Invoice.invoice_number)
         )
     )
     in_range = {i.id for i in invoices}
+    seen: set[int] | None = None
+    if subgroup_ids is not None:
+        seen = set(
+            session.scalars(
+                select(Invoice.id).where(
+                    Invoice.group_id == group.id, invoice_in_scope(subgroup_ids)
+                )
+            )
+        )
+    seen_receivable = ZERO
 
     charge: dict[int, Decimal] = defaultdict(lambda: ZERO)
     paid: dict[int, Decimal] = defaultdict(lambda: ZERO)
@@ -427,6 +448,9 @@ def paid_vs_billed(
     for invoice_id, kind, before, amount in _receivable_activity(
         session, receivable.id, start, end
     ):
+        if seen is not None and invoice_id not in seen:
+            continue
+        seen_receivable += amount
         if invoice_id in in_range:
             if kind == "charge":
                 charge[invoice_id] += amount
@@ -518,9 +542,14 @@ def paid_vs_billed(
                 )
             )
 
-    aging = aging_by_group(session, end, [group.id]).get(group.id, Aging())
-    ledger_receivable = _balance_on(session, receivable.id, end)
-    credit = -_balance_on(session, unapplied.id, end)
+    aging = aging_by_group(session, end, [group.id], subgroup_ids=subgroup_ids).get(
+        group.id, Aging()
+    )
+    if seen is None:
+        ledger_receivable = _balance_on(session, receivable.id, end)
+        credit = -_balance_on(session, unapplied.id, end)
+    else:
+        ledger_receivable, credit = seen_receivable, ZERO
     latest = next(
         (r.invoice for r in reversed(rows) if r.invoice.status is not InvoiceStatus.VOID), None
     )
@@ -536,12 +565,15 @@ def paid_vs_billed(
         invoices=rows,
         months=[MonthTotal(m, b, p) for m, (b, p) in sorted(months.items())],
         aging=aging,
-        payments=statement_payments(session, group, start, end),
+        payments=statement_payments(
+            session, group, start, end, subgroup_ids=subgroup_ids, user_id=user_id
+        ),
         credit=credit,
         ledger_receivable=ledger_receivable,
         latest_invoice=latest,
         bridge=bridge_totals(session, latest) if with_bridge and latest is not None else None,
         products=sorted(products, key=_product_order),
+        limited=subgroup_ids is not None,
     )
 
 
@@ -556,12 +588,19 @@ def _balance_on(session: Session, account_id: int, on: date) -> Decimal:
 
 
 def statement_payments(
-    session: Session, group: EmployerGroup, start: date, end: date
+    session: Session,
+    group: EmployerGroup,
+    start: date,
+    end: date,
+    *,
+    subgroup_ids: frozenset[int] | None = None,
+    user_id: int | None = None,
 ) -> list[StatementPayment]:
     """The group's payments received from `start` to `end`, oldest first, with what each paid
     by invoice, what is left of it as credit and what was refunded (as they stand today: a
     returned payment pays nothing), and whether it reached the group through suspense. Four
-    queries whatever the number of payments."""
+    queries whatever the number of payments. `subgroup_ids`, `user_id`: the payments a user
+    limited to some locations sees (access.payment_in_scope)."""
     payments = list(
         session.scalars(
             select(Payment)
@@ -569,6 +608,7 @@ def statement_payments(
                 Payment.group_id == group.id,
                 Payment.received_on >= start,
                 Payment.received_on <= end,
+                payment_in_scope(subgroup_ids, user_id),
             )
             .order_by(Payment.received_on, Payment.id)
         )
@@ -725,19 +765,30 @@ def group_dashboard(
     today: date,
     *,
     subgroup_ids: frozenset[int] | None = None,
+    user_id: int | None = None,
 ) -> Dashboard:
     """The dashboard of `group` on `today`: the account's position (dollars: total due, past
     due, next due, credit, all from `account_summary`, limited to `subgroup_ids`' bills for a
     location's contact), billed vs paid for the 12 coverage months up to today's (and a bill
-    already issued for next month), and the newest census upload."""
+    already issued for next month), and the newest census upload (for a location's contact
+    `user_id`, of those they may see)."""
     start, end = default_range(today)
-    statement = paid_vs_billed(session, group, start, end, today, with_bridge=False)
+    statement = paid_vs_billed(
+        session,
+        group,
+        start,
+        end,
+        today,
+        with_bridge=False,
+        subgroup_ids=subgroup_ids,
+        user_id=user_id,
+    )
     latest_upload = session.scalars(
         select(Upload)
         .where(
             # A refused, failed or put-away file is not "the latest upload" (its sender saw
             # why on its page, and it is listed with the others).
-            Upload.group_id == group.id,
+            upload_in_scope(group.id, subgroup_ids, user_id),
             Upload.status != UploadStatus.REJECTED,
             Upload.error_count == 0,
             Upload.discarded_at.is_(None),
@@ -747,7 +798,7 @@ def group_dashboard(
         .limit(1)
     ).first()
     return Dashboard(
-        summary=account_summary(session, group, today, subgroup_ids=subgroup_ids),
+        summary=account_summary(session, group, today, subgroup_ids=subgroup_ids, user_id=user_id),
         months=statement.months,
         latest_upload=latest_upload,
     )

@@ -169,11 +169,7 @@ def _bridge_details(
             step.key,
             step.label,
             step.amount,
-            [
-                row
-                for row in step.rows
-                if subgroup_ids is None or row.member_id is None or row.subgroup_id in subgroup_ids
-            ],
+            step.rows_seen(subgroup_ids),
         )
         for step in bridge.steps
     ]

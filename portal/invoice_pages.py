@@ -86,6 +86,8 @@ def render_invoice_detail(scope: GroupScope, invoice_id: int, area: str, **extra
         remit_reference=remit.reference(view.group.group_number, invoice.invoice_number),
         online_limits=OnlineLimits.from_settings(settings),
         bridge=bridge,
+        # How many people behind each step the reader may see (their locations' only).
+        bridge_counts={s.key: len(s.rows_seen(scope.subgroup_ids)) for s in bridge.steps},
         chart_src=svg_data_uri(bridge_waterfall_svg(bridge)),
         lines=_lines_page(scope, invoice),
         products=invoice_products(session, invoice),
@@ -134,9 +136,7 @@ def render_bridge_step(scope: GroupScope, invoice_id: int, step: str, area: str)
         abort(404)
     invoice = load_invoice(scope, invoice_id)
     bridge = bill_bridge(db_session(), invoice)
-    rows = bridge.step(step).rows
-    if scope.subgroup_ids is not None:
-        rows = [r for r in rows if r.subgroup_id in scope.subgroup_ids]
+    rows = bridge.step(step).rows_seen(scope.subgroup_ids)
     return render_page_or_fragment(
         "invoices/bridge_page.html",
         "invoices/_bridge_rows.html",

@@ -2,8 +2,9 @@
 with its range form, chart and tables, and the PDF, XLSX and CSV downloads. Each view module
 passes the tenant-scoped GroupScope and its area ("employer" or "admin") so links stay in it.
 
-The statement is the whole group's account (the ledger keeps one receivable per group): a user
-limited to some locations sees the same figures as on the group's payments page."""
+The statement is the group's account (the ledger keeps one receivable per group); a user
+limited to some locations gets the statement of the bills and payments they see, without the
+group's credit (billing_core.statements), as on their payments page."""
 
 from __future__ import annotations
 
@@ -52,7 +53,14 @@ def load_statement(
         return form, None
     try:
         statement = paid_vs_billed(
-            db_session(), scope.group, first, end, now, with_bridge=with_bridge
+            db_session(),
+            scope.group,
+            first,
+            end,
+            now,
+            with_bridge=with_bridge,
+            subgroup_ids=scope.subgroup_ids,
+            user_id=scope.user_id,
         )
     except StatementRangeError as error:
         message = str(error)
@@ -131,7 +139,13 @@ def dashboard_context(scope: GroupScope) -> dict:
     the last 12 months (chart and numbers) and the latest census upload."""
     from billing_core.statements import group_dashboard
 
-    dashboard = group_dashboard(db_session(), scope.group, today(), subgroup_ids=scope.subgroup_ids)
+    dashboard = group_dashboard(
+        db_session(),
+        scope.group,
+        today(),
+        subgroup_ids=scope.subgroup_ids,
+        user_id=scope.user_id,
+    )
     return {
         "dashboard": dashboard,
         "dashboard_chart_src": svg_data_uri(billed_paid_svg(dashboard.months)),

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
 from billing_core import mail
+from billing_core.access import upload_in_scope
 from billing_core.census.apply import ApplyResult, apply_census
 from billing_core.census.diff import CensusDiff, diff_census
 from billing_core.census.impact import PremiumImpact, premium_impact, pricing_basis
@@ -249,18 +250,36 @@ def submit_upload(session: Session, upload: Upload, *, today: date) -> None:
     mail.upload_received(session, upload)
 
 
-def find_upload(session: Session, group_id: int, upload_id: int) -> Upload | None:
-    """The upload if it belongs to the group (the caller has already scoped the group)."""
-    return session.scalar(select(Upload).where(Upload.id == upload_id, Upload.group_id == group_id))
+def find_upload(
+    session: Session,
+    group_id: int,
+    upload_id: int,
+    *,
+    subgroup_ids: frozenset[int] | None = None,
+    user_id: int | None = None,
+) -> Upload | None:
+    """The upload if it belongs to the group (the caller has already scoped the group) and,
+    for a user limited to `subgroup_ids`, is one they may see (`access.upload_in_scope`)."""
+    return session.scalar(
+        select(Upload).where(
+            Upload.id == upload_id, upload_in_scope(group_id, subgroup_ids, user_id)
+        )
+    )
 
 
-def group_uploads(session: Session, group_id: int) -> list[Upload]:
+def group_uploads(
+    session: Session,
+    group_id: int,
+    *,
+    subgroup_ids: frozenset[int] | None = None,
+    user_id: int | None = None,
+) -> list[Upload]:
     """The group's uploads, newest first, but those put away (the caller has already scoped
-    the group)."""
+    the group); for a user limited to `subgroup_ids`, those they may see."""
     return list(
         session.scalars(
             select(Upload)
-            .where(Upload.group_id == group_id, Upload.discarded_at.is_(None))
+            .where(upload_in_scope(group_id, subgroup_ids, user_id), Upload.discarded_at.is_(None))
             .order_by(Upload.created_at.desc(), Upload.id.desc())
         )
     )

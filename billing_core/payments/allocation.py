@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from billing_core import audit, ledger
 from billing_core.authority import DEFAULT_AUTHORITY_LIMIT
-from billing_core.errors import BillingError
+from billing_core.errors import AccessDenied, BillingError
 from billing_core.ledger import Chart, Leg
 from billing_core.models import (
     EmployerGroup,
@@ -431,9 +431,18 @@ def apply_credit(
     on: date,
     actor: User | None = None,
     invoice_ids: list[int] | None = None,
+    subgroup_ids: frozenset[int] | None = None,
 ) -> list[PaymentAllocation]:
     """Use the group's credit (payments with money left, oldest first) on its open invoices
-    (the ones named, else oldest first). Returns the allocations made."""
+    (the ones named, else oldest first). Returns the allocations made.
+
+    `subgroup_ids`: the actor is limited to those locations. The credit is kept per group,
+    not per location, so no part of it is theirs to use: refused (AccessDenied)."""
+    if subgroup_ids is not None:
+        raise AccessDenied(
+            "your access covers some locations only, and the credit is the whole group's: "
+            "your group's administrator can use it"
+        )
     lock_group(session, group.id)
     targets = open_invoices(session, group)
     if invoice_ids:

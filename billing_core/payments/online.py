@@ -23,6 +23,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from billing_core.access import checkout_in_scope
 from billing_core.config import DEFAULT_ACH_LIMIT, STRIPE_CARD_MAX
 from billing_core.errors import BillingError
 from billing_core.models import (
@@ -157,11 +158,13 @@ def pay_options(
     session: Session, group: EmployerGroup, subgroup_ids: frozenset[int] | None = None
 ) -> PayOptions:
     """With `subgroup_ids` (a location's contact): the open bills of those subgroups and the
-    group's consolidated bills, as their invoice list and dashboard show."""
+    group's consolidated bills, as their invoice list and dashboard show, and no credit (the
+    group's, not a location's: see allocation.apply_credit)."""
     items = open_invoices(session, group)
-    if subgroup_ids is not None:
-        items = [(i, owed) for i, owed in items if i.subgroup_id in (None, *subgroup_ids)]
-    return PayOptions(open_items=items, credit=group_credit(session, group))
+    if subgroup_ids is None:
+        return PayOptions(open_items=items, credit=group_credit(session, group))
+    items = [(i, owed) for i, owed in items if i.subgroup_id in (None, *subgroup_ids)]
+    return PayOptions(open_items=items, credit=ZERO)
 
 
 @dataclass(frozen=True)
@@ -211,10 +214,20 @@ def find_checkout(session: Session, idempotency_key: str) -> Checkout | None:
     return session.scalar(select(Checkout).where(Checkout.idempotency_key == idempotency_key))
 
 
-def group_checkout(session: Session, group: EmployerGroup, checkout_id: int) -> Checkout | None:
-    """One of the group's checkouts (None for another group's)."""
+def group_checkout(
+    session: Session,
+    group: EmployerGroup,
+    checkout_id: int,
+    *,
+    subgroup_ids: frozenset[int] | None = None,
+    user_id: int | None = None,
+) -> Checkout | None:
+    """One of the group's checkouts (None for another group's); for a user limited to
+    `subgroup_ids`, only one they started (access.checkout_in_scope)."""
     return session.scalar(
-        select(Checkout).where(Checkout.id == checkout_id, Checkout.group_id == group.id)
+        select(Checkout).where(
+            Checkout.id == checkout_id, checkout_in_scope(group.id, subgroup_ids, user_id)
+        )
     )
 
 
@@ -228,6 +241,7 @@ def start_checkout(
     amount: Decimal | None,
     nonce: str,
     limits: OnlineLimits | None = None,
+    subgroup_ids: frozenset[int] | None = None,
 ) -> tuple[Checkout, bool]:
     """Start paying `group`'s invoices online and return (checkout, created).
 
@@ -235,15 +249,29 @@ def start_checkout(
     dollars); with an amount (dollars, whole cents, at most the method's limit in `limits`,
     the defaults when None) it is applied to the chosen invoices, else the oldest open first,
     and anything over stays as a credit. The same `nonce` again returns the checkout already
-    started (created False)."""
+    started (created False).
+
+    A payer limited to `subgroup_ids` pays only the open bills they see (pay_options): another
+    location's invoice is refused as not open, and an amount chosen without invoices is applied
+    to their open bills, oldest first (never to another location's)."""
     key = checkout_key(group.id, user.id, nonce)
     existing = find_checkout(session, key)
     if existing is not None:
         return existing, False
     if method not in ONLINE_METHODS:
         raise CheckoutError("pay online by card or from a US bank account")
-    owed = {invoice.id: balance for invoice, balance in open_invoices(session, group)}
+    owed = {
+        invoice.id: balance
+        for invoice, balance in pay_options(session, group, subgroup_ids).open_items
+    }
     chosen = list(dict.fromkeys(int(i) for i in invoice_ids))
+    if subgroup_ids is not None and amount is not None and not chosen:
+        if not owed:
+            raise CheckoutError(
+                "nothing is open on your locations' bills; a payment on the group's account "
+                "is made by your group's administrator"
+            )
+        chosen = list(owed)
     unknown = [i for i in chosen if i not in owed]
     if unknown:
         raise CheckoutError(

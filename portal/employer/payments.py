@@ -40,7 +40,13 @@ def _local_checkout_enabled() -> bool:
 
 
 def _load_checkout(scope, checkout_id: int):
-    checkout = online.group_checkout(db_session(), scope.group, checkout_id)
+    checkout = online.group_checkout(
+        db_session(),
+        scope.group,
+        checkout_id,
+        subgroup_ids=scope.subgroup_ids,
+        user_id=scope.user_id,
+    )
     if checkout is None:
         abort(404)
     return checkout
@@ -53,7 +59,7 @@ def payment_start(group_id: int):
     POST starts a checkout and sends the payer to Stripe (or the local test checkout)."""
     scope = load_group(group_id)
     session = db_session()
-    options = online.pay_options(session, scope.group)
+    options = online.pay_options(session, scope.group, scope.subgroup_ids)
     limits = online.OnlineLimits.from_settings(_settings())
     form = PayForm()
     online_available = _gateway() is not None or _local_checkout_enabled()
@@ -112,6 +118,7 @@ def _start_checkout(scope, form: PayForm, limits: online.OnlineLimits):
             amount=form.chosen_amount(),
             nonce=form.nonce.data,
             limits=limits,
+            subgroup_ids=scope.subgroup_ids,
         )
         if created:
             _open_session(checkout, scope.group)
@@ -235,10 +242,18 @@ def payment_list(group_id: int):
     return render_template(
         "payments/payments.html",
         scope=scope,
-        summary=account_summary(session, scope.group, today(), subgroup_ids=scope.subgroup_ids),
+        summary=account_summary(
+            session,
+            scope.group,
+            today(),
+            subgroup_ids=scope.subgroup_ids,
+            user_id=scope.user_id,
+        ),
         outlook=credit_outlook(session, scope.group, today()),
         options=online.pay_options(session, scope.group, scope.subgroup_ids),
-        history=payment_history(session, scope.group),
+        history=payment_history(
+            session, scope.group, subgroup_ids=scope.subgroup_ids, user_id=scope.user_id
+        ),
         credit_form=UseCreditForm(),
         period_label=period_label,
         today=today(),
@@ -260,7 +275,13 @@ def credit_apply(group_id: int):
         flash("Your group's credit is held for a refund: contact billing to use it.", "error")
         return redirect(target, 303)
     try:
-        made = apply_credit(session, scope.group, on=today(), actor=current_user)
+        made = apply_credit(
+            session,
+            scope.group,
+            on=today(),
+            actor=current_user,
+            subgroup_ids=scope.subgroup_ids,
+        )
     except BillingError as exc:
         session.rollback()
         flash(str(exc), "error")

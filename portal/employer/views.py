@@ -136,8 +136,10 @@ def invoice_lines_download(group_id: int, invoice_id: int, fmt: str):
 KEEP_REFUSED_FILE_BYTES = 3 * 1024 * 1024  # a refused file larger than this is chosen again
 
 
-def _uploads(group_id: int):
-    return group_uploads(db_session(), group_id)
+def _uploads(scope):
+    return group_uploads(
+        db_session(), scope.group.id, subgroup_ids=scope.subgroup_ids, user_id=scope.user_id
+    )
 
 
 def _limited(scope, group_id: int, upload_id: int | None = None):
@@ -216,7 +218,7 @@ def upload_list(group_id: int):
         "census/_check.html",
         scope=scope,
         form=form,
-        uploads=_uploads(group_id),
+        uploads=_uploads(scope),
         check=check,
         problems=problem_rows(check.errors, check.columns, check.warnings) if check else [],
         kept=kept,
@@ -366,7 +368,13 @@ def _ack(data: bytes, filename: str, back: str):
 
 def _load_upload(group_id: int, upload_id: int) -> tuple:
     scope = load_group(group_id)
-    upload = find_upload(db_session(), scope.group.id, upload_id)
+    upload = find_upload(
+        db_session(),
+        scope.group.id,
+        upload_id,
+        subgroup_ids=scope.subgroup_ids,
+        user_id=scope.user_id,
+    )
     if upload is None:
         abort(404)
     return scope, upload

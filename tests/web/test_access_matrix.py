@@ -36,6 +36,10 @@ CHECKOUT_A = {"group_id": "A", "checkout_id": "CHK_A"}  # an online payment star
 PAYMENT_A = {"payment_id": "PAY_A"}  # a check from group A, over the invoice (flagged)
 # Group A's employers (the East-only user too: A's bill is consolidated); B's employer gets 404.
 EMPLOYER_A = expect(302, 403, employer_a=200, employer_a_east=200, employer_b=404)
+# Group A's upload and checkout are employer_a's (the upload is about a West member): the
+# East-only user sees only the uploads and checkouts they made, so theirs is a 404 too.
+EMPLOYER_A_ONLY = expect(302, 403, employer_a=200, employer_a_east=404, employer_b=404)
+EMPLOYER_A_ONLY_303 = expect(302, 403, employer_a=303, employer_a_east=404, employer_b=404)
 
 # endpoint -> (method, url args, {role: status})
 MATRIX = {
@@ -109,37 +113,17 @@ MATRIX = {
         expect(302, 403, supervisor=302, admin=302),
     ),
     "employer.upload_list": ("GET", {"group_id": "A"}, EMPLOYER_A),
-    "employer.upload_detail": ("GET", UPLOAD_A, EMPLOYER_A),
+    "employer.upload_detail": ("GET", UPLOAD_A, EMPLOYER_A_ONLY),
     # What the progress bar polls; a file read in the request has no job: its preview.
-    "employer.upload_status": ("GET", UPLOAD_A, EMPLOYER_A),
-    "employer.upload_submit": (
-        "POST",
-        UPLOAD_A,
-        expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
-    ),
+    "employer.upload_status": ("GET", UPLOAD_A, EMPLOYER_A_ONLY),
+    "employer.upload_submit": ("POST", UPLOAD_A, EMPLOYER_A_ONLY_303),
     # A sender's decisions on their upload: refused with a message (it is already submitted;
-    # a location-limited user decides nothing for the group).
-    "employer.upload_read_as": (
-        "POST",
-        {**UPLOAD_A, "kind": "change"},
-        expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
-    ),
-    "employer.upload_confirm_complete_list": (
-        "POST",
-        UPLOAD_A,
-        expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
-    ),
+    # a location-limited user decides nothing for the group, and does not see this upload).
+    "employer.upload_read_as": ("POST", {**UPLOAD_A, "kind": "change"}, EMPLOYER_A_ONLY_303),
+    "employer.upload_confirm_complete_list": ("POST", UPLOAD_A, EMPLOYER_A_ONLY_303),
     "employer.upload_template": ("GET", {"group_id": "A"}, EMPLOYER_A),
-    "employer.upload_plan_names": (
-        "POST",
-        UPLOAD_A,
-        expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
-    ),
-    "employer.upload_discard": (
-        "POST",
-        UPLOAD_A,
-        expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
-    ),
+    "employer.upload_plan_names": ("POST", UPLOAD_A, EMPLOYER_A_ONLY_303),
+    "employer.upload_discard": ("POST", UPLOAD_A, EMPLOYER_A_ONLY_303),
     # Without a file (or columns) the posts go back to the page with a message.
     "employer.upload_file_problems": (
         "POST",
@@ -151,12 +135,8 @@ MATRIX = {
         {"group_id": "A"},
         expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
     ),
-    "employer.upload_mapping": (
-        "POST",
-        UPLOAD_A,
-        expect(302, 403, employer_a=303, employer_a_east=303, employer_b=404),
-    ),
-    "employer.upload_problems_download": ("GET", UPLOAD_A, EMPLOYER_A),
+    "employer.upload_mapping": ("POST", UPLOAD_A, EMPLOYER_A_ONLY_303),
+    "employer.upload_problems_download": ("GET", UPLOAD_A, EMPLOYER_A_ONLY),
     # The scenario's upload is a CSV: no 999 for anyone (an 834's is 200, test_upload_mapping).
     "employer.upload_ack_download": (
         "GET",
@@ -203,9 +183,9 @@ MATRIX = {
     # checkout exists here: no Stripe keys) and using credit (no confirmation: sent back).
     "employer.payment_start": ("GET", {"group_id": "A"}, EMPLOYER_A),
     "employer.payment_list": ("GET", {"group_id": "A"}, EMPLOYER_A),
-    "employer.payment_success": ("GET", CHECKOUT_A, EMPLOYER_A),
-    "employer.payment_cancelled": ("GET", CHECKOUT_A, EMPLOYER_A),
-    "employer.test_checkout": ("GET", CHECKOUT_A, EMPLOYER_A),
+    "employer.payment_success": ("GET", CHECKOUT_A, EMPLOYER_A_ONLY),
+    "employer.payment_cancelled": ("GET", CHECKOUT_A, EMPLOYER_A_ONLY),
+    "employer.test_checkout": ("GET", CHECKOUT_A, EMPLOYER_A_ONLY),
     "employer.credit_apply": (
         "POST",
         {"group_id": "A"},
