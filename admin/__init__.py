@@ -23,6 +23,7 @@ from admin.views import (  # noqa: E402,F401
     payments,
     remittance,
     reports,
+    staff,
     statements,
     uploads,
     work,

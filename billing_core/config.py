@@ -34,7 +34,29 @@ DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
 # Signs the local test checkout's webhook events (development and tests only): with no Stripe
 # keys the portal pays through a local page that feeds signed events to the webhook code path.
 DEV_STRIPE_WEBHOOK_SECRET = "whsec_dev_only_local_test_checkout"
-PRODUCTION_SECRETS = ("SECRET_KEY", "SSN_ENCRYPTION_KEY", "DATABASE_URL")
+# Encrypts second-factor (TOTP) secrets at rest in development and tests only.
+DEV_TOTP_ENCRYPTION_KEY = "ZGV2LW9ubHktdG90cC1rZXktbm90LWZvci1wcm9kISE="
+PRODUCTION_SECRETS = ("SECRET_KEY", "SSN_ENCRYPTION_KEY", "TOTP_ENCRYPTION_KEY", "DATABASE_URL")
+# Production refuses these anywhere a secret goes: the development values above (published in
+# this source) and the placeholders people paste from examples.
+KNOWN_SECRETS = frozenset(
+    {
+        DEV_SECRET_KEY,
+        DEV_SSN_KEY,
+        DEV_STRIPE_WEBHOOK_SECRET,
+        DEV_TOTP_ENCRYPTION_KEY,
+        "changeme",
+        "change-me",
+        "secret",
+        "secret-key",
+        "dev",
+        "development",
+        "password",
+        "test",
+    }
+)
+SECRET_KEY_MIN_LENGTH = 32
+SECRET_KEY_MIN_DISTINCT = 8
 
 # Stripe's ceiling for one card payment in USD (amounts carry at most eight digits of cents).
 STRIPE_CARD_MAX = Decimal("999999.99")
@@ -151,6 +173,8 @@ class Settings:
     smtp_tls: str = "starttls"
     mail_from: str = "Premium Billing <billing@localhost>"
     portal_url: str = "http://127.0.0.1:5000"
+    # Fernet keys for second-factor secrets at rest: the first encrypts, all decrypt (rotation).
+    totp_encryption_keys: tuple[str, ...] = field(default=(DEV_TOTP_ENCRYPTION_KEY,), repr=False)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -188,6 +212,7 @@ class Settings:
                 raise ConfigurationError(
                     "refusing to start in production without " + ", ".join(missing)
                 )
+            _refuse_known_and_weak_secrets(env)
             if env.get("STRIPE_SECRET_KEY") and not env.get("STRIPE_WEBHOOK_SECRET"):
                 raise ConfigurationError(
                     "refusing to start in production with STRIPE_SECRET_KEY but without "
@@ -219,6 +244,8 @@ class Settings:
             **_online_limits(env, defaults),
             **_remittance(env, production=app_env == "production"),
             **_mail(env, defaults, production=app_env == "production"),
+            totp_encryption_keys=_key_list(env.get("TOTP_ENCRYPTION_KEY"))
+            or defaults.totp_encryption_keys,
         )
 
     @property
@@ -227,6 +254,40 @@ class Settings:
 
     def with_overrides(self, **changes) -> Settings:
         return replace(self, **changes)
+
+
+def _key_list(text: str | None) -> tuple[str, ...]:
+    return tuple(key.strip() for key in (text or "").split(",") if key.strip())
+
+
+def _refuse_known_and_weak_secrets(env) -> None:
+    """Production: no secret may be a development value published in this source or a known
+    placeholder, and SECRET_KEY (it signs sessions, CSRF and reset tokens) must be long and
+    varied: at least SECRET_KEY_MIN_LENGTH characters, SECRET_KEY_MIN_DISTINCT different."""
+    secrets = {
+        "SECRET_KEY": [env.get("SECRET_KEY", "")],
+        "SSN_ENCRYPTION_KEY": [env.get("SSN_ENCRYPTION_KEY", "")],
+        "SSN_ENCRYPTION_OLD_KEYS": list(_key_list(env.get("SSN_ENCRYPTION_OLD_KEYS"))),
+        "TOTP_ENCRYPTION_KEY": list(_key_list(env.get("TOTP_ENCRYPTION_KEY"))),
+        "STRIPE_WEBHOOK_SECRET": [env.get("STRIPE_WEBHOOK_SECRET", "")],
+    }
+    for name, values in secrets.items():
+        if any(
+            value.strip().lower() in KNOWN_SECRETS or value in KNOWN_SECRETS
+            for value in values
+            if value
+        ):
+            raise ConfigurationError(
+                f"refusing to start in production with a published development or placeholder "
+                f"value in {name}: generate a new secret"
+            )
+    key = env.get("SECRET_KEY", "")
+    if len(key) < SECRET_KEY_MIN_LENGTH or len(set(key)) < SECRET_KEY_MIN_DISTINCT:
+        raise ConfigurationError(
+            f"refusing to start in production with a weak SECRET_KEY: use at least "
+            f"{SECRET_KEY_MIN_LENGTH} random characters, e.g. python -c 'import secrets; "
+            "print(secrets.token_urlsafe(48))'"
+        )
 
 
 def _online_limits(env, defaults: Settings) -> dict:

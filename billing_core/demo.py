@@ -16,7 +16,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from billing_core import mail
+from billing_core import mail, second_factor
 from billing_core.enrollment import add_months
 from billing_core.invoicing import billing_period_for, issue_billing_run
 from billing_core.models import (
@@ -30,6 +30,7 @@ from billing_core.models.enums import (
     AdjustmentStatus,
     PaymentMethod,
     PaymentSource,
+    Role,
 )
 from billing_core.money import D, cents
 from billing_core.payments.allocation import open_balances
@@ -38,6 +39,9 @@ from billing_core.retro import premium_differences
 from billing_core.setup_import import import_setup
 
 DEMO_PASSWORD = "demo-password-2026"
+# Demo staff log in with a second factor like all staff: this authenticator key is published
+# with the demo logins (development only, like the password). Add it to any TOTP app.
+DEMO_TOTP_SECRET = "DEMOSTAFFSECONDFACTORKEYFORDEMOS"
 DEMO_SOURCE = "demo"
 DEMO_SEED = 2026
 
@@ -865,7 +869,7 @@ def demo_logins() -> list[dict]:
 
 
 def _login(role: str, email: str, group: str, story: str) -> dict:
-    return {
+    login = {
         "role": role,
         "email": email,
         "password": DEMO_PASSWORD,
@@ -873,6 +877,18 @@ def _login(role: str, email: str, group: str, story: str) -> dict:
         "story": story,
         "note": f"{group}: {story}" if group else story,
     }
+    if Role(role).is_staff:
+        login["authenticator_key"] = DEMO_TOTP_SECRET
+    return login
+
+
+def _enrol_staff(session: Session, at: datetime) -> None:
+    """The demo's staff have their second factor set up with DEMO_TOTP_SECRET."""
+    for user in session.scalars(select(User).where(User.totp_confirmed_at.is_(None))):
+        if user.role.is_staff:
+            user.totp_secret_encrypted = second_factor.encrypt_secret(DEMO_TOTP_SECRET)
+            user.totp_confirmed_at = at
+    session.flush()
 
 
 PAYS_BY = {
@@ -976,6 +992,7 @@ def load_demo(
     today = today or date.today()
     document, book = _build(today, DEMO_SEED)
     summary = import_setup(session, document, source=DEMO_SOURCE)
+    _enrol_staff(session, datetime.combine(today, time(), UTC))
     with mail.suppressed(session):  # a made-up history tells nobody anything
         history = _issue_history(session, document, book, today, history_months)
     return DemoResult(loaded=True, summary=summary.as_dict(), logins=demo_logins(), history=history)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from flask import Flask, redirect, render_template, request, url_for
+from flask import Flask, current_app, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
+from billing_core import second_factor
 from billing_core.config import Settings
 from billing_core.db import make_engine, make_session_factory
 from billing_core.money import format_count, format_money, format_rate
@@ -19,6 +20,8 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
 )
+
+HSTS = "max-age=31536000; includeSubDomains"
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -45,6 +48,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     app.config.update(overrides)
 
     configure_vault(settings.ssn_encryption_key)
+    second_factor.configure(settings.totp_encryption_keys)
     if not settings.mail_configured:
         app.logger.warning(
             "SMTP_HOST is not set: mail (password resets, invoice and payment notices) is kept "
@@ -181,6 +185,9 @@ def _security_headers(response):
     response.headers.setdefault("X-Frame-Options", "DENY")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     response.headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+    if current_app.config["SETTINGS"].is_production:
+        # Production is served over HTTPS only (its cookies are Secure): browsers keep to it.
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
     if response.mimetype == "text/html":
         response.headers.setdefault("Cache-Control", "no-store")
         response.vary.add("HX-Request")

@@ -1,17 +1,19 @@
-"""Login, logout, password change and reset by token, and the user loader."""
+"""Login (with the second factor's step), logout, password change and reset by token, the
+second factor's enrolment, and the user loader."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import session as cookie_session
 from flask_login import current_user, login_required, login_user, logout_user
 from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from wtforms import BooleanField, EmailField, PasswordField
+from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
 
-from billing_core import accounts, audit, mail
+from billing_core import accounts, audit, mail, second_factor
 from billing_core.errors import AccountLocked, ValidationFailed
 from billing_core.models import User
 from billing_core.models.enums import Role
@@ -20,6 +22,13 @@ from portal.web import client_ip, home_endpoint, now, role_required
 
 bp = Blueprint("auth", __name__)
 RESET_MAX_AGE_SECONDS = 3600
+# Between the password and the code: who, and since when (seconds); after this, start again.
+PENDING_LOGIN_KEY = "second_factor_pending"
+PENDING_LOGIN_SECONDS = 300
+# What a user who must set up a second factor may still open before doing so.
+BEFORE_ENROLMENT = frozenset(
+    {"auth.second_factor", "auth.logout", "auth.login", "auth.login_code", "static", "healthz"}
+)
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please log in to see this page."
@@ -41,6 +50,13 @@ def load_user(identity: str) -> User | None:
 class LoginForm(FlaskForm):
     email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
     password = PasswordField("Password", validators=[InputRequired(), Length(max=200)])
+
+
+class CodeForm(FlaskForm):
+    code = StringField(
+        "Authentication code",
+        validators=[InputRequired("Enter the code from your authenticator app."), Length(max=20)],
+    )
 
 
 class PasswordChangeForm(FlaskForm):
@@ -115,20 +131,150 @@ def login():
             form.password.errors.append(str(error))
             return render_template("auth/login.html", form=form), 200
         session.commit()
+        if user.second_factor_enrolled:
+            cookie_session[PENDING_LOGIN_KEY] = {"user": user.get_id(), "at": now().timestamp()}
+            return redirect(url_for("auth.login_code"), code=303)
         login_user(user)
         return redirect(url_for(home_endpoint(user)), code=303)
     return render_template("auth/login.html", form=form)
+
+
+def _pending_user() -> User | None:
+    """The user whose password was accepted a moment ago in this browser (None if nobody, too
+    long ago, or the account changed since: a new password, a logout, a reset)."""
+    pending = cookie_session.get(PENDING_LOGIN_KEY)
+    if not isinstance(pending, dict):
+        return None
+    if now().timestamp() - float(pending.get("at") or 0) > PENDING_LOGIN_SECONDS:
+        return None
+    user = load_user(str(pending.get("user") or ""))
+    if user is None or not user.second_factor_enrolled:
+        return None
+    return user
+
+
+@bp.route("/login/code", methods=["GET", "POST"])
+def login_code():
+    """The login's second step: the authenticator's code (or a recovery code)."""
+    if current_user.is_authenticated:
+        return redirect(url_for(home_endpoint(current_user)))
+    user = _pending_user()
+    if user is None:
+        cookie_session.pop(PENDING_LOGIN_KEY, None)
+        flash("Log in again: the code was not entered in time.", "info")
+        return redirect(url_for("auth.login"), code=303)
+    form = CodeForm()
+    if form.validate_on_submit():
+        settings = current_app.config["SETTINGS"]
+        session = db_session()
+        try:
+            accounts.complete_second_factor(
+                session,
+                user,
+                form.code.data,
+                now=now(),
+                max_failures=settings.login_max_failures,
+                lockout_minutes=settings.lockout_minutes,
+                ip_address=client_ip(),
+            )
+        except AccountLocked as error:
+            session.commit()
+            cookie_session.pop(PENDING_LOGIN_KEY, None)
+            flash(str(error), "error")
+            return redirect(url_for("auth.login"), code=303)
+        except ValidationFailed as error:
+            session.commit()  # the failure counts towards the lockout
+            form.code.errors.append(str(error))
+            return render_template("auth/login_code.html", form=form), 200
+        session.commit()
+        cookie_session.pop(PENDING_LOGIN_KEY, None)
+        login_user(user)
+        left = second_factor.recovery_codes_left(user)
+        if left <= 3:
+            flash(f"{left} recovery codes left: make new ones on the Second factor page.", "info")
+        return redirect(url_for(home_endpoint(user)), code=303)
+    return render_template("auth/login_code.html", form=form)
 
 
 @bp.post("/logout")
 def logout():
     if current_user.is_authenticated:
         session = db_session()
-        audit.record(session, "logout", actor=current_user, ip_address=client_ip())
+        accounts.end_sessions(session, current_user, ip_address=client_ip())
         session.commit()
     logout_user()
+    cookie_session.pop(PENDING_LOGIN_KEY, None)
     flash("You have logged out.", "info")
     return redirect(url_for("auth.login"), code=303)
+
+
+@bp.before_app_request
+def require_second_factor():
+    """Someone who must log in with a second factor (staff; employer users of a group that
+    requires it) and has none yet sets it up before any other page."""
+    if not current_user.is_authenticated or current_user.second_factor_enrolled:
+        return None
+    if request.endpoint in BEFORE_ENROLMENT:
+        return None
+    if not second_factor.required_for(db_session(), current_user):
+        return None
+    flash("Set up your second factor before you continue.", "info")
+    return redirect(url_for("auth.second_factor"))
+
+
+@bp.route("/account/second-factor", methods=["GET", "POST"], endpoint="second_factor")
+@login_required
+def second_factor_page():
+    """Set up the authenticator (QR code and text secret, confirmed by its first code, then ten
+    recovery codes shown once); once set up, make new recovery codes or (where it is not
+    required) turn it off, each with a current code."""
+    session = db_session()
+    user = current_user._get_current_object()
+    form = CodeForm()
+    action = request.form.get("action", "confirm")
+    required = second_factor.required_for(session, user)
+    if form.validate_on_submit():
+        try:
+            if action == "renew":
+                codes = second_factor.renew_recovery_codes(
+                    session, user, form.code.data, now=now(), ip_address=client_ip()
+                )
+            elif action == "turn_off":
+                second_factor.turn_off(
+                    session, user, form.code.data, now=now(), ip_address=client_ip()
+                )
+                session.commit()
+                login_user(user)  # this session goes on under the new session version
+                flash("Your second factor is turned off.", "success")
+                return redirect(url_for("auth.second_factor"), code=303)
+            else:
+                codes = second_factor.confirm_enrolment(
+                    session, user, form.code.data, now=now(), ip_address=client_ip()
+                )
+        except ValidationFailed as error:
+            session.rollback()
+            form.code.errors.append(str(error))
+        else:
+            session.commit()
+            return render_template("auth/recovery_codes.html", codes=codes)
+    if user.second_factor_enrolled:
+        return render_template(
+            "auth/second_factor.html",
+            form=form,
+            user=user,
+            required=required,
+            left=second_factor.recovery_codes_left(user),
+        )
+    secret = second_factor.start_enrolment(user, again=request.args.get("again") == "1")
+    session.commit()
+    uri = second_factor.provisioning_uri(user, secret)
+    return render_template(
+        "auth/second_factor_setup.html",
+        form=form,
+        secret=secret,
+        qr=second_factor.qr_code_data_uri(uri),
+        required=required,
+    )
 
 
 @bp.route("/account/password", methods=["GET", "POST"])

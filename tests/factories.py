@@ -6,9 +6,12 @@ from __future__ import annotations
 import functools
 import itertools
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pyotp
+
+from billing_core.config import DEV_TOTP_ENCRYPTION_KEY
 from billing_core.models import (
     AgeReduction,
     BillingPolicy,
@@ -40,9 +43,33 @@ from billing_core.models.enums import (
     SubgroupKind,
     Tier,
 )
+from billing_core.second_factor import encrypt_secret, recovery_digest
 from billing_core.security import hash_password
 
 PASSWORD = "correct-horse-42"
+# Staff are made with a second factor already set up under this secret (they must log in with
+# one): the login helpers (tests/web/conftest.py, tests/e2e/conftest.py) answer its prompt with
+# totp_code(). RECOVERY_CODE is one of their recovery codes.
+TOTP_SECRET = "JBSWY3DPEHPK3PXPJBSWY3DPEHPK3PXP"
+RECOVERY_CODE = "abcde-23456"
+
+
+# Secrets production accepts (made up for the tests: none is published as a development value,
+# SECRET_KEY is long and varied). Tests of production settings start from these.
+PRODUCTION_ENV = {
+    "APP_ENV": "production",
+    "SECRET_KEY": "q8V2-rLx7Tn0pZc4Wm9Yb1Hs6Kd3Jf5Ge",
+    "SSN_ENCRYPTION_KEY": "3c9pEoLbmOOWGqkIbvkHAiu3aM6hK1pGbdvvgtS-Ej0=",
+    "TOTP_ENCRYPTION_KEY": "uXoSP81lfxgqe5BXHZ4tTBi0Em8ocVEu1iikntp9ijk=",
+    "DATABASE_URL": "sqlite://",
+}
+
+
+def totp_code(at: datetime | None = None) -> str:
+    totp = pyotp.TOTP(TOTP_SECRET)
+    return totp.now() if at is None else totp.at(at)
+
+
 _seq = itertools.count(1)
 
 
@@ -152,7 +179,18 @@ def enroll(session, member, plan, tier="EE", effective_from=date(2024, 1, 1)) ->
     return coverage
 
 
-def make_user(session, role: Role, *, groups=(), subgroups=(), broker=None, email=None) -> User:
+def make_user(
+    session,
+    role: Role,
+    *,
+    groups=(),
+    subgroups=(),
+    broker=None,
+    email=None,
+    second_factor: bool | None = None,
+) -> User:
+    """A user whose password is PASSWORD; staff (or anyone with `second_factor`) with the
+    authenticator TOTP_SECRET and the recovery code RECOVERY_CODE set up."""
     n = next(_seq)
     user = User(
         email=email or f"{role.value}{n}@example.test",
@@ -161,6 +199,10 @@ def make_user(session, role: Role, *, groups=(), subgroups=(), broker=None, emai
         password_hash=_password_hash(),
         broker_id=broker.id if broker else None,
     )
+    if role.is_staff if second_factor is None else second_factor:
+        user.totp_secret_encrypted = encrypt_secret(TOTP_SECRET, keys=[DEV_TOTP_ENCRYPTION_KEY])
+        user.totp_confirmed_at = datetime(2026, 1, 2, tzinfo=UTC)
+        user.recovery_code_hashes = [recovery_digest(RECOVERY_CODE)]
     session.add(user)
     session.flush()
     for group in groups:

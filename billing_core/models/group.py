@@ -45,6 +45,8 @@ class EmployerGroup(Base):
     renewal_month: Mapped[int] = mapped_column(Integer, default=1)
     contact_email: Mapped[str | None] = mapped_column(String(254))
     state: Mapped[str | None] = mapped_column(String(2))
+    # Its employer users must log in with a second factor (staff always do).
+    require_second_factor: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     policies: Mapped[list[BillingPolicy]] = relationship(

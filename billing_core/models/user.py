@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing_core.db import Base, UTCDateTime, enum_type, utcnow
@@ -26,6 +26,16 @@ class User(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     password_changed_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Part of the session identity (get_id): logging out adds one, so every cookie issued
+    # before, copied or not, stops working (checked on every request by the user loader).
+    session_version: Mapped[int] = mapped_column(Integer, default=0)
+    # The second factor (billing_core.second_factor): the TOTP secret encrypted at rest, set
+    # when enrolment starts and confirmed by the first code; the last time step accepted (a
+    # code is good once); the SHA-256 digests of the unused recovery codes.
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(String(255))
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
+    recovery_code_hashes: Mapped[list | None] = mapped_column(JSON)
 
     broker: Mapped[Broker | None] = relationship()  # noqa: F821
     group_access: Mapped[list[UserGroupAccess]] = relationship(
@@ -40,11 +50,16 @@ class User(Base):
     is_authenticated = True
     is_anonymous = False
 
+    @property
+    def second_factor_enrolled(self) -> bool:
+        return self.totp_confirmed_at is not None and bool(self.totp_secret_encrypted)
+
     def get_id(self) -> str:
-        """The session identity changes with the password, so a change ends old sessions."""
+        """The session identity changes with the password and with every logout (the session
+        version), so either ends the sessions issued before."""
         changed = self.password_changed_at
         stamp = int(changed.timestamp() * 1_000_000) if changed else 0
-        return f"{self.id}:{stamp}"
+        return f"{self.id}:{stamp}:{self.session_version or 0}"
 
     def __repr__(self) -> str:
         return f"<User {self.email} {self.role}>"

@@ -15,11 +15,11 @@ from werkzeug.serving import make_server
 from billing_core import migrate
 from billing_core.config import Settings
 from billing_core.db import make_engine, make_session_factory
-from billing_core.demo import DEMO_PASSWORD, load_demo
+from billing_core.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, load_demo
 from billing_core.enrollment import add_months
 from billing_core.models import Invoice
 from portal import create_app
-from tests.e2e.conftest import screenshot
+from tests.e2e.conftest import DATABASES, login, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -37,6 +37,7 @@ def demo_server(tmp_path_factory):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
+    DATABASES[f"http://127.0.0.1:{server.server_port}"] = url
     yield f"http://127.0.0.1:{server.server_port}", add_months(latest, 1)
     server.shutdown()
     thread.join()
@@ -47,11 +48,7 @@ def demo_server(tmp_path_factory):
 def _preview(browser, base_url: str, period: date, width: int):
     context = browser.new_context(viewport={"width": width, "height": 900})
     page = context.new_page()
-    page.goto(f"{base_url}/login")
-    page.get_by_label("Email").fill("billing@carrier.example.com")
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+    login(page, base_url, "billing@carrier.example.com", DEMO_PASSWORD, DEMO_TOTP_SECRET)
     page.goto(f"{base_url}/admin/billing?period={period:%Y-%m}&group=")
     page.locator("table.compact tbody tr").first.wait_for()
     return context, page

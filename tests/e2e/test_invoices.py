@@ -3,18 +3,13 @@ the additions (htmx), searches the member lines; a supervisor previews a billing
 
 import pytest
 
-from tests.e2e.conftest import screenshot
-from tests.factories import PASSWORD
+from tests.e2e.conftest import login, screenshot
 
 pytestmark = pytest.mark.e2e
 
 
 def _login(page, base_url, user):
-    page.goto(f"{base_url}/login")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+    login(page, base_url, user.email)
 
 
 def test_employer_reads_invoice_bridge_and_lines(live_server, page):

@@ -2,8 +2,7 @@
 
 import pytest
 
-from tests.e2e.conftest import screenshot
-from tests.factories import PASSWORD
+from tests.e2e.conftest import login, screenshot
 
 pytestmark = pytest.mark.e2e
 
@@ -20,11 +19,7 @@ HOMES = {
 @pytest.mark.parametrize("role", list(HOMES))
 def test_role_logs_in_and_reaches_home(live_server, page, role):
     base_url, cast = live_server
-    page.goto(f"{base_url}/")
-    page.get_by_label("Email").fill(cast.users[role].email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+    login(page, base_url, cast.users[role].email)
     heading, text = HOMES[role]
     assert heading in page.locator("h1").inner_text()
     assert text in page.content()
@@ -35,10 +30,7 @@ def test_role_logs_in_and_reaches_home(live_server, page, role):
 
 def test_admin_opens_group_and_searches_members(live_server, page):
     base_url, cast = live_server
-    page.goto(f"{base_url}/login")
-    page.get_by_label("Email").fill(cast.users["admin"].email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
+    login(page, base_url, cast.users["admin"].email)
     page.get_by_role("link", name="Groups", exact=True).click()  # staff land on Today
     page.get_by_role("link", name="Acme Tooling").click()
     assert "***-**-9999" in page.content()

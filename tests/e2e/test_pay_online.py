@@ -4,18 +4,13 @@ payment on the group's admin pages."""
 
 import pytest
 
-from tests.e2e.conftest import screenshot
-from tests.factories import PASSWORD
+from tests.e2e.conftest import login, screenshot
 
 pytestmark = pytest.mark.e2e
 
 
 def _login(page, base_url, user):
-    page.goto(f"{base_url}/login")
-    page.get_by_label("Email").fill(user.email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    page.wait_for_load_state()
+    login(page, base_url, user.email)
 
 
 def test_employer_pays_an_invoice_through_the_test_checkout(live_server, page, browser):

@@ -11,13 +11,9 @@ from billing_core.errors import ConfigurationError
 from billing_core.models.enums import PaymentMethod
 from billing_core.money import D
 from billing_core.payments.online import OnlineLimits
+from tests.factories import PRODUCTION_ENV
 
-PRODUCTION = {
-    "APP_ENV": "production",
-    "SECRET_KEY": "s" * 32,
-    "SSN_ENCRYPTION_KEY": Settings().ssn_encryption_key,
-    "DATABASE_URL": "sqlite://",
-}
+PRODUCTION = PRODUCTION_ENV
 BANK = {
     "REMIT_BANK_NAME": "First Harbor Trust Bank",
     "REMIT_ABA_ROUTING": "021000021",

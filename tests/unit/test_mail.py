@@ -33,6 +33,7 @@ from billing_core.money import D
 from billing_core.payments.receipts import fail_payment, record_payment, return_payment
 from billing_core.payments.refunds import approve_refund, reject_refund, request_refund
 from tests.factories import (
+    PRODUCTION_ENV,
     enroll,
     make_dental_plan,
     make_group,
@@ -346,13 +347,7 @@ def test_smtp_settings_from_the_environment():
             "without TLS",
         ),
         (
-            {
-                "APP_ENV": "production",
-                "SECRET_KEY": "k",
-                "SSN_ENCRYPTION_KEY": "k",
-                "DATABASE_URL": "sqlite://",
-                "SMTP_HOST": "h",
-            },
+            {**PRODUCTION_ENV, "SMTP_HOST": "h"},
             "without MAIL_FROM, PORTAL_URL",
         ),
     ],

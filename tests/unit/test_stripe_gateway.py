@@ -37,7 +37,7 @@ from billing_core.payments.stripe_gateway import (
     WebhookSignatureInvalid,
     sign_payload,
 )
-from tests.factories import scenario
+from tests.factories import PRODUCTION_ENV, scenario
 from tests.fake_stripe import TEST_WEBHOOK_SECRET, event, serve_fake_stripe, signed
 
 ON = date(2027, 1, 5)
@@ -477,12 +477,7 @@ def test_webhook_secret_defaults_for_development_only():
     from billing_core.errors import ConfigurationError
 
     assert Settings.from_env({}).stripe_webhook_secret == DEV_STRIPE_WEBHOOK_SECRET
-    production = {
-        "APP_ENV": "production",
-        "SECRET_KEY": "k" * 32,
-        "SSN_ENCRYPTION_KEY": "x",
-        "DATABASE_URL": "sqlite://",
-    }
+    production = PRODUCTION_ENV
     assert Settings.from_env(production).stripe_webhook_secret == ""
     with pytest.raises(ConfigurationError, match="STRIPE_WEBHOOK_SECRET"):
         Settings.from_env({**production, "STRIPE_SECRET_KEY": "sk_live_x"})

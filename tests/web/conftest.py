@@ -1,7 +1,7 @@
 import pytest
 
 from portal import create_app
-from tests.factories import PASSWORD, scenario
+from tests.factories import PASSWORD, scenario, totp_code
 
 
 # Named web_app, not app: pytest-flask would otherwise push one app context around the whole
@@ -27,19 +27,44 @@ def cast(session):
 
 
 @pytest.fixture
-def login_as(client):
-    """Log `user` in through the real login form (CSRF token included)."""
+def login_as(client, session_factory):
+    """Log `user` in through the real login form (CSRF token included), answering the second
+    factor's prompt for staff with the factories' authenticator."""
 
     def login(user):
         logout(client)
-        token = csrf_token(client, "/login")
-        response = client.post(
-            "/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token}
-        )
+        response = log_in(client, user.email, session_factory=session_factory)
         assert response.status_code == 303, response.get_data(as_text=True)[:500]
         return user
 
     return login
+
+
+def log_in(client, email: str, password: str = PASSWORD, *, session_factory=None, code=None):
+    """POST the login form; when the answer is the second factor's prompt, answer it with
+    `code` (default: the factories' authenticator's current code). With `session_factory`
+    the user's last used time step is forgotten first: each login in a test stands for one
+    in a new 30-second window (a code is accepted once). Returns the last response."""
+    response = client.post(
+        "/login",
+        data={"email": email, "password": password, "csrf_token": csrf_token(client, "/login")},
+    )
+    if response.status_code != 303 or not response.headers["Location"].endswith("/login/code"):
+        return response
+    if session_factory is not None:
+        from sqlalchemy import func, update
+
+        from billing_core.models import User
+
+        with session_factory() as session:
+            session.execute(
+                update(User)
+                .where(func.lower(User.email) == email.lower())
+                .values(totp_last_step=None)
+            )
+            session.commit()
+    token = csrf_token(client, "/login/code")
+    return client.post("/login/code", data={"code": code or totp_code(), "csrf_token": token})
 
 
 def logout(client) -> None:

@@ -4,8 +4,10 @@ without an entry here fails `test_every_route_has_an_entry`."""
 from datetime import date
 
 import pytest
+from sqlalchemy import update
 
-from tests.factories import PASSWORD
+from billing_core.models import User
+from tests.factories import PASSWORD, totp_code
 
 ROLES = [
     "anonymous",
@@ -51,6 +53,10 @@ MATRIX = {
     "auth.password_change": ("GET", {}, expect(302, 200)),
     "auth.password_reset_request": ("GET", {}, expect(200, 200)),
     "auth.password_reset": ("GET", {"token": "not-a-token"}, expect(303, 303)),
+    # The login's second step: without a password just accepted, back to the login page.
+    "auth.login_code": ("GET", {}, expect(303, 302)),
+    # Anyone logged in sets up (or, once set up, manages) their own second factor.
+    "auth.second_factor": ("GET", {}, expect(302, 200)),
     # Which mail an employer user receives: their own account, any employer user.
     "auth.mail_preferences": (
         "GET",
@@ -78,6 +84,10 @@ MATRIX = {
     "admin.group_detail": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
     "admin.group_members": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
     "admin.audit_log": ("GET", {}, expect(302, 403, supervisor=200, admin=200)),
+    # Admins only: staff accounts and their second factor; a group's second-factor rule.
+    "admin.staff_list": ("GET", {}, expect(302, 403, admin=200)),
+    "admin.staff_second_factor_reset": ("POST", {"user_id": 999999}, expect(302, 403, admin=303)),
+    "admin.group_second_factor": ("POST", {"group_id": "A"}, expect(302, 403, admin=303)),
     "admin.billing_run": ("GET", {"period": "2027-02"}, expect(302, 403, **STAFF)),
     "admin.invoice_list": ("GET", {}, expect(302, 403, **STAFF)),
     "admin.group_invoice_list": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
@@ -305,16 +315,25 @@ def test_route_statuses_for_role(matrix_client, role, session):
     payment_id = _recorded_payment(session, cast)
     checkout_id = _open_checkout(session, cast)
     failures = []
+
     # Log in once (password hashing is slow on purpose) and give every request a fresh client
-    # holding a copy of that session cookie, so a route that logs out touches no other request.
-    cookie = None
-    if role != "anonymous":
+    # holding a copy of that session cookie; logging out ends that session on the server, so
+    # after auth.logout the role logs in again.
+    def logged_in_cookie():
         login = app.test_client()
         response = login.post(
             "/login", data={"email": cast.users[role].email, "password": PASSWORD}
         )
+        if response.headers.get("Location", "").endswith("/login/code"):  # staff: the code
+            session.execute(
+                update(User).where(User.id == cast.users[role].id).values(totp_last_step=None)
+            )
+            session.commit()
+            response = login.post("/login/code", data={"code": totp_code()})
         assert response.status_code == 303
-        cookie = login.get_cookie("session", domain="portal.test")
+        return login.get_cookie("session", domain="portal.test")
+
+    cookie = None if role == "anonymous" else logged_in_cookie()
     for endpoint, (method, args, expected) in MATRIX.items():
         client = app.test_client()
         if cookie is not None:
@@ -337,4 +356,6 @@ def test_route_statuses_for_role(matrix_client, role, session):
             failures.append(
                 f"{method} {url}: expected {expected[role]}, got {response.status_code}"
             )
+        if endpoint == "auth.logout" and cookie is not None:
+            cookie = logged_in_cookie()  # logging out ended that session on the server
     assert failures == []

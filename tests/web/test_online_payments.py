@@ -16,6 +16,7 @@ from billing_core.money import D
 from billing_core.payments.allocation import live_allocations, open_balances, unallocate
 from billing_core.payments.receipts import record_payment
 from portal import create_app
+from tests.factories import PRODUCTION_ENV
 from tests.fake_stripe import TEST_WEBHOOK_SECRET, event, serve_fake_stripe, signed
 from tests.web.conftest import csrf_token, logout
 
@@ -374,9 +375,14 @@ def test_a_local_ach_payment_stays_pending(client, login_as, cast, session):
     assert "pending" in success
 
 
-def test_the_local_test_checkout_is_404_in_production(session_factory, cast, session):
+def test_the_local_test_checkout_is_404_in_production(session_factory, cast, session, monkeypatch):
+    from billing_core import second_factor, security
     from billing_core.config import Settings
     from billing_core.payments.online import start_checkout
+
+    # The production app configures its own keys: the process gets its own back afterwards.
+    monkeypatch.setattr(security, "_vault", security.vault())
+    monkeypatch.setattr(second_factor, "_cipher", second_factor._cipher)
 
     checkout, _ = start_checkout(
         session,
@@ -388,14 +394,7 @@ def test_the_local_test_checkout_is_404_in_production(session_factory, cast, ses
         nonce="p",
     )
     session.commit()
-    settings = Settings.from_env(
-        {
-            "APP_ENV": "production",
-            "SECRET_KEY": "s" * 32,
-            "SSN_ENCRYPTION_KEY": Settings().ssn_encryption_key,
-            "DATABASE_URL": "sqlite://",
-        }
-    )
+    settings = Settings.from_env(PRODUCTION_ENV)
     assert settings.stripe_webhook_secret == ""
     app = create_app(
         {

@@ -17,8 +17,7 @@ from billing_core.models.enums import PaymentMethod
 from billing_core.money import D
 from portal import create_app
 from portal.documents import render_invoice_pdf
-from tests.factories import PASSWORD
-from tests.web.conftest import csrf_token, logout
+from tests.web.conftest import log_in, logout
 from tests.web.test_invoice_documents import _pdf_text, _save_page_one
 
 CARRIER = {
@@ -45,11 +44,7 @@ def _app(session_factory, **limits):
 def _logged_in(app, user):
     client = app.test_client()
     logout(client)
-    token = csrf_token(client, "/login")
-    response = client.post(
-        "/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token}
-    )
-    assert response.status_code == 303
+    assert log_in(client, user.email).status_code == 303
     return client
 
 

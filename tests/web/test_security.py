@@ -10,7 +10,7 @@ from billing_core.access import group_scope
 from billing_core.models import AuditLog, OutboxMessage, User
 from portal.web import today
 from tests.factories import PASSWORD
-from tests.web.conftest import csrf_token
+from tests.web.conftest import csrf_token, log_in
 
 
 def test_form_post_without_csrf_token_is_refused(client, cast):
@@ -24,10 +24,7 @@ def test_form_post_without_csrf_token_is_refused(client, cast):
 
 
 def _try_login(client, email, password):
-    return client.post(
-        "/login",
-        data={"email": email, "password": password, "csrf_token": csrf_token(client, "/login")},
-    )
+    return log_in(client, email, password)
 
 
 def test_repeated_failed_logins_lock_the_account(client, cast, session):
@@ -156,13 +153,7 @@ def test_broker_pages_show_no_member_names(client, cast, login_as):
 def test_password_change_ends_other_sessions(web_app, cast, login_as, client):
     user = cast.users["billing_specialist"]
     other = web_app.test_client()
-    token = csrf_token(other, "/login")
-    assert (
-        other.post(
-            "/login", data={"email": user.email, "password": PASSWORD, "csrf_token": token}
-        ).status_code
-        == 303
-    )
+    assert log_in(other, user.email).status_code == 303
     assert other.get("/admin/").status_code == 200
     login_as(user)
     response = client.post(

@@ -1,0 +1,274 @@
+"""The second factor at login: a TOTP authenticator app (RFC 6238: six digits, 30-second steps)
+and ten one-time recovery codes. Staff must use it; an employer user must when a group they
+can see requires it (EmployerGroup.require_second_factor); anyone else may enrol.
+
+Secrets are kept encrypted under TOTP_ENCRYPTION_KEY (the first key encrypts, every key listed
+decrypts, so a key can be rotated). A code is accepted within one step either side of now and
+only once: the last step used is kept, so a code seen over a shoulder cannot be replayed.
+Recovery codes carry 50 random bits each and are kept as SHA-256 digests (a slow password hash
+adds nothing to a random code); each works once."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from collections.abc import Sequence
+from datetime import datetime
+
+import pyotp
+import segno
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from billing_core import audit
+from billing_core.config import DEV_TOTP_ENCRYPTION_KEY
+from billing_core.errors import ConfigurationError, ValidationFailed
+from billing_core.models import EmployerGroup, User, UserGroupAccess
+from billing_core.models.enums import Role
+
+ISSUER = "Premium Billing"
+STEP_SECONDS = 30
+DIGITS = 6
+VALID_WINDOW = 1  # steps either side of now: clocks drift and people type slowly
+RECOVERY_CODE_COUNT = 10
+# Crockford-like: no 0/O, 1/I/L, so a code read off paper is typed right.
+_RECOVERY_ALPHABET = "23456789abcdefghjkmnpqrstuvwxyz"
+_RECOVERY_LENGTH = 10
+WRONG_CODE = "That code is not right. Enter the current code from your authenticator app."
+
+
+def _cipher_for(keys: Sequence[str]) -> MultiFernet:
+    try:
+        return MultiFernet([Fernet(key.encode()) for key in keys])
+    except (ValueError, TypeError) as exc:
+        raise ConfigurationError(
+            "TOTP_ENCRYPTION_KEY must be one or more Fernet keys (32 url-safe base64-encoded "
+            "bytes each, comma-separated, the current one first)"
+        ) from exc
+
+
+_cipher = _cipher_for([DEV_TOTP_ENCRYPTION_KEY])
+
+
+def configure(keys: Sequence[str]) -> None:
+    """Called once at start-up with Settings.totp_encryption_keys."""
+    global _cipher
+    if not keys:
+        raise ConfigurationError("TOTP_ENCRYPTION_KEY is empty")
+    _cipher = _cipher_for(keys)
+
+
+def encrypt_secret(secret: str, keys: Sequence[str] | None = None) -> str:
+    """`secret` encrypted under the configured keys (or under `keys`)."""
+    cipher = _cipher if keys is None else _cipher_for(keys)
+    return cipher.encrypt(secret.encode()).decode()
+
+
+def recovery_digest(code: str) -> str:
+    """What is kept of a recovery code."""
+    return _digest(code)
+
+
+def _secret(user: User) -> str:
+    try:
+        return _cipher.decrypt(user.totp_secret_encrypted.encode()).decode()
+    except InvalidToken as exc:
+        raise ConfigurationError(
+            "a second-factor secret could not be decrypted with TOTP_ENCRYPTION_KEY"
+        ) from exc
+
+
+def required_for(session: Session, user: User) -> bool:
+    """Staff always; an employer user when any group they have access to requires it."""
+    if user.role.is_staff:
+        return True
+    if user.role is not Role.EMPLOYER:
+        return False
+    return bool(
+        session.scalar(
+            select(
+                exists().where(
+                    UserGroupAccess.user_id == user.id,
+                    UserGroupAccess.group_id == EmployerGroup.id,
+                    EmployerGroup.require_second_factor.is_(True),
+                )
+            )
+        )
+    )
+
+
+def start_enrolment(user: User, *, again: bool = False) -> str:
+    """The secret to put in the authenticator: the one already waiting for its first code, or
+    a new one (always new with `again`). Refused once enrolment is confirmed."""
+    if user.second_factor_enrolled:
+        raise ValidationFailed("A second factor is already set up for this account.")
+    if user.totp_secret_encrypted and not again:
+        return _secret(user)
+    secret = pyotp.random_base32()
+    user.totp_secret_encrypted = encrypt_secret(secret)
+    user.totp_last_step = None
+    return secret
+
+
+def provisioning_uri(user: User, secret: str) -> str:
+    """The otpauth:// address the QR code carries (account name: the e-mail)."""
+    return pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS).provisioning_uri(
+        name=user.email, issuer_name=ISSUER
+    )
+
+
+def qr_code_data_uri(text: str) -> str:
+    """`text` as a QR code, an SVG data: URI for an <img> (the page's CSP allows data: images)."""
+    return segno.make(text, error="m").svg_data_uri(scale=5, border=2)
+
+
+def _matching_step(secret: str, code: str, at: datetime, last_step: int | None) -> int | None:
+    """The time step whose code is `code` (within VALID_WINDOW of `at`), None if none is or the
+    step is not after the last one used."""
+    digits = "".join(code.split())
+    if len(digits) != DIGITS or not digits.isascii() or not digits.isdigit():
+        return None
+    totp = pyotp.TOTP(secret, digits=DIGITS, interval=STEP_SECONDS)
+    now_step = int(at.timestamp()) // STEP_SECONDS
+    for step in range(now_step - VALID_WINDOW, now_step + VALID_WINDOW + 1):
+        if last_step is not None and step <= last_step:
+            continue
+        if hmac.compare_digest(totp.at(step * STEP_SECONDS), digits):
+            return step
+    return None
+
+
+def _digest(code: str) -> str:
+    return hashlib.sha256(_normal_recovery(code).encode()).hexdigest()
+
+
+def _normal_recovery(code: str) -> str:
+    return "".join(ch for ch in code.lower() if ch.isalnum())
+
+
+def _new_recovery_codes(user: User) -> list[str]:
+    codes = [
+        "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(_RECOVERY_LENGTH))
+        for _ in range(RECOVERY_CODE_COUNT)
+    ]
+    shown = [f"{code[:5]}-{code[5:]}" for code in codes]
+    user.recovery_code_hashes = [_digest(code) for code in codes]
+    return shown
+
+
+def confirm_enrolment(
+    session: Session, user: User, code: str, *, now: datetime, ip_address: str | None = None
+) -> list[str]:
+    """Finish enrolment with the first code the authenticator shows; returns the ten recovery
+    codes, shown once (only their digests are kept). ValidationFailed for a wrong code."""
+    if user.second_factor_enrolled:
+        raise ValidationFailed("A second factor is already set up for this account.")
+    if not user.totp_secret_encrypted:
+        raise ValidationFailed("Start again: scan the new QR code.")
+    step = _matching_step(_secret(user), code, now, None)
+    if step is None:
+        raise ValidationFailed(WRONG_CODE)
+    user.totp_last_step = step
+    user.totp_confirmed_at = now
+    codes = _new_recovery_codes(user)
+    audit.record(session, "second_factor.enrolled", actor=user, target=user, ip_address=ip_address)
+    return codes
+
+
+def verify(session: Session, user: User, code: str, *, now: datetime) -> str:
+    """Check a login's second factor: a current authenticator code (once) or an unused
+    recovery code (then spent). Returns "authenticator" or "recovery code"; ValidationFailed
+    otherwise. The caller counts failures (billing_core.accounts)."""
+    if not user.second_factor_enrolled:
+        raise ValidationFailed(WRONG_CODE)
+    step = _matching_step(_secret(user), code, now, user.totp_last_step)
+    if step is not None:
+        user.totp_last_step = step
+        return "authenticator"
+    digest = _digest(code)
+    remaining = list(user.recovery_code_hashes or [])
+    if len(_normal_recovery(code)) == _RECOVERY_LENGTH and digest in remaining:
+        remaining.remove(digest)
+        user.recovery_code_hashes = remaining  # a new list, so the JSON column is updated
+        audit.record(
+            session, "second_factor.recovery_code_used", actor=user, detail={"left": len(remaining)}
+        )
+        return "recovery code"
+    raise ValidationFailed(WRONG_CODE)
+
+
+def recovery_codes_left(user: User) -> int:
+    return len(user.recovery_code_hashes or [])
+
+
+def renew_recovery_codes(
+    session: Session, user: User, code: str, *, now: datetime, ip_address: str | None = None
+) -> list[str]:
+    """New recovery codes (the old ones stop working), after a current authenticator code."""
+    if not user.second_factor_enrolled:
+        raise ValidationFailed("Set up the authenticator first.")
+    step = _matching_step(_secret(user), code, now, user.totp_last_step)
+    if step is None:
+        raise ValidationFailed(WRONG_CODE)
+    user.totp_last_step = step
+    codes = _new_recovery_codes(user)
+    audit.record(session, "second_factor.recovery_codes_renewed", actor=user, ip_address=ip_address)
+    return codes
+
+
+def _clear(user: User) -> None:
+    user.totp_secret_encrypted = None
+    user.totp_confirmed_at = None
+    user.totp_last_step = None
+    user.recovery_code_hashes = None
+    user.session_version = (user.session_version or 0) + 1  # its sessions end
+
+
+def turn_off(
+    session: Session, user: User, code: str, *, now: datetime, ip_address: str | None = None
+) -> None:
+    """The user removes their own second factor (with a current code); refused where it is
+    required (staff, groups that require it). Their other sessions end."""
+    if required_for(session, user):
+        raise ValidationFailed("Your account must use a second factor.")
+    if not user.second_factor_enrolled:
+        raise ValidationFailed("No second factor is set up.")
+    if _matching_step(_secret(user), code, now, user.totp_last_step) is None:
+        raise ValidationFailed(WRONG_CODE)
+    _clear(user)
+    audit.record(
+        session, "second_factor.turned_off", actor=user, target=user, ip_address=ip_address
+    )
+
+
+def reset(session: Session, user: User, *, actor: User, ip_address: str | None = None) -> None:
+    """An admin clears another staff member's enrolment (a lost phone): their sessions end and
+    they enrol again at their next login. Audited; an admin cannot reset their own."""
+    if actor.role is not Role.ADMIN:
+        raise ValidationFailed("Only an administrator can reset a second factor.")
+    if actor.id == user.id:
+        raise ValidationFailed(
+            "You cannot reset your own second factor: ask another administrator."
+        )
+    if not user.role.is_staff:
+        raise ValidationFailed("Only staff accounts are reset here.")
+    was_enrolled = user.second_factor_enrolled
+    _clear(user)
+    audit.record(
+        session,
+        "second_factor.reset",
+        actor=actor,
+        target=user,
+        ip_address=ip_address,
+        detail={"user_email": user.email, "was_enrolled": was_enrolled},
+    )
+
+
+def staff_users(session: Session) -> list[User]:
+    """Every staff account, by name (the admin's staff page)."""
+    staff = (Role.BILLING_SPECIALIST, Role.SUPERVISOR, Role.ADMIN)
+    return list(
+        session.scalars(select(User).where(User.role.in_(staff)).order_by(User.full_name, User.id))
+    )
