@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from billing_core.adjustments import REASONS as ADJUSTMENT_REASONS
 from billing_core.adjustments import reason_label
+from billing_core.bounds import DATE_RANGE_WORDS, MONTH_RANGE_WORDS, date_in_range
 from billing_core.db import Money
 from billing_core.enrollment import add_months, month_start
 from billing_core.exports import Column, Sheet
@@ -127,14 +128,20 @@ class Filter:
         text = text.strip()
         if self.kind == "date":
             try:
-                return date.fromisoformat(text)
+                day = date.fromisoformat(text)
             except ValueError:
                 raise ValueError("Enter a date as YYYY-MM-DD, e.g. 2027-01-31.") from None
+            if not date_in_range(day):
+                raise ValueError(f"Enter a date {DATE_RANGE_WORDS}.")
+            return day
         if self.kind == "month":
             try:
-                return datetime.strptime(text, "%Y-%m").date()
+                month = datetime.strptime(text, "%Y-%m").date()
             except ValueError:
                 raise ValueError("Enter a month as YYYY-MM, e.g. 2027-01.") from None
+            if not date_in_range(month):
+                raise ValueError(f"Enter a month {MONTH_RANGE_WORDS}.")
+            return month
         if self.kind == "group":
             return text or None
         if text not in {value for value, _ in self.choices}:

@@ -44,6 +44,7 @@ from sqlalchemy.orm import Session
 from billing_core import ledger
 from billing_core.access import invoice_in_scope, payment_in_scope, upload_in_scope
 from billing_core.bill_bridge import BridgeTotals, bridge_totals
+from billing_core.bounds import DATE_RANGE_WORDS, date_in_range
 from billing_core.enrollment import add_months, month_start
 from billing_core.invoices import period_label
 from billing_core.ledger import Chart
@@ -331,6 +332,8 @@ def default_range(today: date, months: int = DEFAULT_MONTHS) -> tuple[date, date
 
 
 def check_range(start: date, end: date) -> None:
+    if not (date_in_range(start) and date_in_range(end)):
+        raise StatementRangeError(f"a statement covers dates {DATE_RANGE_WORDS}")
     if start > end:
         raise StatementRangeError("the statement must start on or before the day it ends")
     if add_months(month_start(start), MAX_MONTHS) <= month_start(end):

@@ -7,7 +7,14 @@ from datetime import date
 
 from flask_wtf import FlaskForm
 from wtforms import MonthField
-from wtforms.validators import Optional
+from wtforms.validators import Optional, ValidationError
+
+from billing_core.bounds import MONTH_RANGE_WORDS, date_in_range
+
+
+def _month_in_range(form, field):
+    if field.data and not date_in_range(field.data):
+        raise ValidationError(f"Choose a month {MONTH_RANGE_WORDS}.")
 
 
 class StatementRangeForm(FlaskForm):
@@ -17,8 +24,8 @@ class StatementRangeForm(FlaskForm):
     class Meta:
         csrf = False
 
-    start = MonthField("From coverage month", validators=[Optional()])
-    end = MonthField("To coverage month", validators=[Optional()])
+    start = MonthField("From coverage month", validators=[Optional(), _month_in_range])
+    end = MonthField("To coverage month", validators=[Optional(), _month_in_range])
 
     def months(self, default_start: date, default_end: date) -> tuple[date, date]:
         """(first month, last month), each the first of its month; the defaults where empty."""

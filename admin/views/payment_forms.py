@@ -17,6 +17,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import HiddenInput
 
+from billing_core.bounds import MAX_AMOUNT, amount_in_range, years_before
 from billing_core.money import D, cents
 from billing_core.payments.receipts import RETURN_REASONS
 
@@ -43,6 +44,8 @@ class MoneyField(StringField):
             raise ValueError("Enter an amount in dollars and cents, like 1,234.56.") from None
         if value <= 0 or cents(value) != value:
             raise ValueError("Enter a positive amount in whole cents, like 1,234.56.")
+        if not amount_in_range(value):
+            raise ValueError(f"Enter an amount of at most {MAX_AMOUNT:,}.")
         self.data = value
 
     def _value(self):
@@ -51,11 +54,24 @@ class MoneyField(StringField):
         return "" if self.data is None else f"{self.data:.2f}"
 
 
+# Money is recorded as it moves: a date further back than this is a typing mistake.
+OLDEST_CASH_YEARS = 10
+
+
 def _not_in_future(form, field):
+    """A date that has come (today or before), within the last OLDEST_CASH_YEARS years."""
     from portal.web import today
 
-    if field.data and field.data > today():
+    if not field.data:
+        return
+    if field.data > today():
         raise ValidationError("That date is in the future.")
+    oldest = years_before(today(), OLDEST_CASH_YEARS)
+    if field.data < oldest:
+        raise ValidationError(
+            f"Enter a date in the last {OLDEST_CASH_YEARS} years (on or after "
+            f"{oldest.isoformat()})."
+        )
 
 
 class RecordPaymentForm(FlaskForm):

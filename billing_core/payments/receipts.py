@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing_core import audit, ledger, mail
+from billing_core.bounds import DATE_RANGE_WORDS, MAX_AMOUNT, amount_in_range, date_in_range
 from billing_core.errors import BillingError
 from billing_core.ledger import Chart, Leg
 from billing_core.models import (
@@ -83,6 +84,10 @@ def record_payment(
             return existing, False
     if amount <= 0 or cents(amount) != amount:
         raise PaymentError(f"a payment must be a positive amount in cents, got {amount}")
+    if not amount_in_range(amount):
+        raise PaymentError(f"a payment is at most {MAX_AMOUNT:,} dollars, got {amount:,}")
+    if not date_in_range(received_on):
+        raise PaymentError(f"a payment is received on a date {DATE_RANGE_WORDS}")
     payment = Payment(
         group_id=group.id if group else None,
         method=method,
