@@ -33,4 +33,6 @@ def stripe_event():
         # The same event delivered twice at once: the other delivery recorded it.
         session.rollback()
         return {"received": True, "duplicate": True}, 200
+    if result.rejected:  # signed, but not an event we can read: kept for staff, refused
+        return {"error": result.outcome, "duplicate": result.duplicate}, 400
     return {"received": True, "duplicate": result.duplicate, "outcome": result.outcome}, 200

@@ -13,6 +13,7 @@ automatically: the `charge.refunded` event flags the payment for manual reconcil
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
@@ -334,6 +335,13 @@ def checkout_payment(session: Session, checkout: Checkout) -> Payment | None:
 
 # How an event the books refused begins its outcome (staff find these: reports, work queue).
 NOT_APPLIED = "not applied"
+# ... and one that is signed but not shaped as Stripe sends (answered 400, kept for staff).
+REJECTED = f"{NOT_APPLIED}, rejected as malformed"
+# Stripe's ids are short; the event and payment columns hold 100 characters.
+MAX_ID_LENGTH = 100
+_AMOUNT_KEYS = ("amount", "amount_total", "amount_received", "amount_refunded")
+_TEXT_KEYS = ("id", "payment_intent", "payment_status")
+_LAST_CREATED = int(datetime(2199, 12, 31, tzinfo=UTC).timestamp())
 
 
 @dataclass(frozen=True)
@@ -342,6 +350,69 @@ class WebhookResult:
     event_type: str
     outcome: str
     duplicate: bool = False
+
+    @property
+    def rejected(self) -> bool:
+        return self.outcome.startswith(REJECTED)
+
+
+def _shape_problem(event) -> str | None:
+    """What makes a verified body something other than a Stripe event the handlers can read:
+    the envelope (id, type, created, data.object) and the fields of the object they use."""
+    if not isinstance(event, dict):
+        return "the body is not a JSON object"
+    event_id, event_type, created = event.get("id"), event.get("type"), event.get("created")
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_ID_LENGTH:
+        return "the event has no id of at most 100 characters"
+    if not isinstance(event_type, str) or not 0 < len(event_type) <= MAX_ID_LENGTH:
+        return "the event has no type"
+    if type(created) is not int or not 0 <= created <= _LAST_CREATED:
+        return "the event's created time is not a Unix timestamp"
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        return "the event has no data.object"
+    obj = data["object"]
+    for key in _TEXT_KEYS:
+        value = obj.get(key)
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_ID_LENGTH):
+            return f"data.object.{key} is not an id"
+    for key in _AMOUNT_KEYS:
+        value = obj.get(key)
+        if value is not None and (type(value) is not int or value < 0):
+            return f"data.object.{key} is not a whole number of cents"
+    for key in ("metadata", "refunds", "last_payment_error"):
+        if obj.get(key) is not None and not isinstance(obj[key], dict):
+            return f"data.object.{key} is not an object"
+    types = obj.get("payment_method_types")
+    if types is not None and not (
+        isinstance(types, list) and all(isinstance(t, str) for t in types)
+    ):
+        return "data.object.payment_method_types is not a list of names"
+    refunds = (obj.get("refunds") or {}).get("data")
+    if refunds is not None and not (
+        isinstance(refunds, list) and all(isinstance(r, dict) for r in refunds)
+    ):
+        return "data.object.refunds.data is not a list of refunds"
+    return None
+
+
+def _reject(session: Session, event, problem: str) -> WebhookResult:
+    """Keep a malformed event (staff see it with the events not applied) and say it was
+    rejected. Without a usable id it is kept under a digest of its body."""
+    event_id = event.get("id") if isinstance(event, dict) else None
+    event_type = event.get("type") if isinstance(event, dict) else None
+    if not isinstance(event_id, str) or not 0 < len(event_id) <= MAX_ID_LENGTH:
+        body = json.dumps(event, sort_keys=True, default=str).encode()
+        event_id = f"malformed-{hashlib.sha256(body).hexdigest()[:40]}"
+    event_type = event_type[:MAX_ID_LENGTH] if isinstance(event_type, str) else "(none)"
+    seen = session.scalar(select(WebhookEvent).where(WebhookEvent.event_id == event_id))
+    if seen is not None:
+        return WebhookResult(event_id, event_type, seen.outcome, duplicate=True)
+    outcome = f"{REJECTED}: {problem}"[:300]
+    log.warning("stripe event %s rejected: %s", event_id, problem)
+    session.add(WebhookEvent(event_id=event_id, event_type=event_type, outcome=outcome))
+    session.flush()
+    return WebhookResult(event_id, event_type, outcome)
 
 
 def receive_webhook(
@@ -356,10 +427,13 @@ def receive_webhook(
 def handle_event(session: Session, event: dict) -> WebhookResult:
     """Process one verified Stripe event. A redelivered event id changes nothing. Unknown types
     are acknowledged and kept as ignored; an event the books cannot take (a domain error) is
-    kept with the reason, its partial work rolled back, so Stripe does not retry forever."""
-    event_id, event_type = event.get("id"), event.get("type")
-    if not isinstance(event_id, str) or not isinstance(event_type, str):
-        raise MalformedEvent("the webhook body is not a Stripe event")
+    kept with the reason, its partial work rolled back, so Stripe does not retry forever. A
+    body not shaped as a Stripe event is kept as rejected (`WebhookResult.rejected`: the
+    endpoint answers 400), never a crash."""
+    problem = _shape_problem(event)
+    if problem is not None:
+        return _reject(session, event, problem)
+    event_id, event_type = event["id"], event["type"]
     seen = session.scalar(select(WebhookEvent).where(WebhookEvent.event_id == event_id))
     if seen is not None:
         return WebhookResult(event_id, event_type, seen.outcome, duplicate=True)
@@ -367,14 +441,17 @@ def handle_event(session: Session, event: dict) -> WebhookResult:
     if handler is None:
         outcome = "ignored: not an event the portal acts on"
     else:
-        obj = (event.get("data") or {}).get("object") or {}
-        on = datetime.fromtimestamp(int(event.get("created") or 0), UTC).date()
+        obj = event["data"]["object"]
+        on = datetime.fromtimestamp(event["created"], UTC).date()
         try:
             with session.begin_nested():
                 outcome = handler(session, obj, on)
         except BillingError as exc:
             outcome = f"{NOT_APPLIED}, needs staff: {exc}"
             log.warning("stripe event %s (%s) not applied: %s", event_id, event_type, exc)
+        except (KeyError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+            # A shape _shape_problem does not know (its partial work is rolled back).
+            return _reject(session, event, f"unreadable {type(exc).__name__} in data.object")
     session.add(
         WebhookEvent(event_id=event_id[:100], event_type=event_type[:100], outcome=outcome[:300])
     )

@@ -139,7 +139,12 @@ def verify_event(payload: bytes, sig_header: str | None, secret: str) -> dict:
         raise WebhookSignatureInvalid("the webhook carries no valid signature")
     try:
         text = payload.decode("utf-8")
-        stripe.Webhook.construct_event(text, sig_header, secret)
+        # The check stripe.Webhook.construct_event makes (signature and tolerance), without
+        # building its Event: that crashes on signed JSON that is not an object, which
+        # online.handle_event keeps as rejected instead.
+        stripe.WebhookSignature.verify_header(
+            text, sig_header, secret, stripe.Webhook.DEFAULT_TOLERANCE
+        )
         return json.loads(text)
     except (stripe.SignatureVerificationError, ValueError, UnicodeDecodeError) as exc:
         raise WebhookSignatureInvalid("the webhook signature does not verify") from exc

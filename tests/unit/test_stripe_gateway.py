@@ -446,11 +446,15 @@ def test_the_local_test_checkout_takes_the_webhook_path(session, cast):
     assert session.scalar(select(func.count(Payment.id))) == 1
 
 
-def test_handle_event_refuses_what_is_not_an_event(session):
-    from billing_core.payments.online import MalformedEvent
+def test_handle_event_keeps_what_is_not_an_event_as_rejected(session):
+    from billing_core.models import WebhookEvent
+    from billing_core.payments.online import REJECTED
 
-    with pytest.raises(MalformedEvent):
-        handle_event(session, {"hello": "world"})
+    result = handle_event(session, {"hello": "world"})
+    assert result.rejected and result.event_id.startswith("malformed-")
+    kept = session.scalar(select(WebhookEvent).where(WebhookEvent.event_id == result.event_id))
+    assert kept.outcome.startswith(REJECTED)
+    assert handle_event(session, {"hello": "world"}).duplicate
 
 
 # --- configuration and boundaries ------------------------------------------------------------
