@@ -22,6 +22,7 @@ CONTENT_SECURITY_POLICY = (
 )
 
 HSTS = "max-age=31536000; includeSubDomains"
+DOWNLOAD_CACHE_CONTROL = "no-store, private"
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -192,3 +193,7 @@ def _security_headers(response):
         response.headers.setdefault("Cache-Control", "no-store")
         response.vary.add("HX-Request")
     return response
+    if response.headers.get("Content-Disposition", "").startswith("attachment"):
+        # Downloads carry member names, SSN digits, premium: no shared or browser cache keeps
+        # them (send_file's own no-cache still lets a cache store the file).
+        response.headers["Cache-Control"] = DOWNLOAD_CACHE_CONTROL

@@ -154,7 +154,11 @@ def _download(content: bytes, filename: str, mimetype: str) -> Response:
     return Response(
         content,
         mimetype=mimetype,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            # Member names and premium: never kept by a cache (see portal._security_headers).
+            "Cache-Control": "no-store, private",
+        },
     )
 
 

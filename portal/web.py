@@ -7,6 +7,7 @@ import math
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import wraps
+from urllib.parse import urlsplit
 
 from flask import abort, render_template, request
 from flask_login import current_user, login_required
@@ -108,6 +109,21 @@ def paginate(query: Select, per_page: int = 25, *, rows: bool = False) -> Page:
 
 def client_ip() -> str | None:
     return request.remote_addr
+
+
+def same_site_path(target: str | None, default: str) -> str:
+    """`target` when it is a path on this site (a `next=` to go back to), else `default`.
+    Browsers read a backslash as a slash and drop tabs and line breaks, so `/\\evil`,
+    `/<TAB>/evil` and `//evil` all lead off-site: anything but a plain path is refused."""
+    target = target or ""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return default
+    if any(ch.isspace() or not ch.isprintable() for ch in target):
+        return default
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc:
+        return default
+    return target
 
 
 def format_date(value: date | datetime | None) -> str:

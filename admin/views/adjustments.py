@@ -41,7 +41,7 @@ from billing_core.models.enums import AdjustmentStatus
 from billing_core.money import ZERO, format_count, format_dollars
 from portal.confirmation import Ask, Done, Table, confirm_then
 from portal.extensions import db_session
-from portal.web import client_ip, format_period, paginate
+from portal.web import client_ip, format_period, paginate, same_site_path
 
 STATUSES = [s.value for s in AdjustmentStatus]
 
@@ -58,10 +58,7 @@ def authority_limit() -> Decimal:
 
 def _same_site(target: str | None, default: str) -> str:
     """`target` when it is a path on this site, else `default` (never an off-site redirect)."""
-    target = target or ""
-    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
-        return target
-    return default
+    return same_site_path(target, default)
 
 
 @bp.get("/adjustments")

@@ -82,7 +82,7 @@ from billing_core.receivables import (
 )
 from portal.confirmation import Ask, Done, confirm_then
 from portal.extensions import db_session
-from portal.web import client_ip, format_date, load_group, paginate, today
+from portal.web import client_ip, format_date, load_group, paginate, same_site_path, today
 
 
 def refund_gateway() -> RefundGateway | None:
@@ -98,10 +98,7 @@ def refund_gateway() -> RefundGateway | None:
 
 def _back(default: str) -> str:
     """Where to go after a POST: the form's `next` when it is a path on this site."""
-    target = request.form.get("next", "")
-    if target.startswith("/") and not target.startswith("//"):
-        return target
-    return default
+    return same_site_path(request.form.get("next"), default)
 
 
 def _form_errors(form) -> str:
