@@ -14,7 +14,7 @@ Everything else of the group is another tenant's to them: a 404."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
@@ -61,6 +61,35 @@ class GroupScope:
             or invoice.subgroup_id is None
             or invoice.subgroup_id in self.subgroup_ids
         )
+
+    def limit_preview(self, diff, retro: list, impact):
+        """What of an upload's preview (its census diff, retro exceptions and premium impact)
+        the user may see: a location's contact sees the changes of their locations' members
+        (an add: a row naming one of their locations) and their retro notes, never the premium
+        impact (priced for the whole group); the whole group's user sees it all. Returns
+        (diff, retro, impact); `enrolled_employees` becomes the enrolled members among the
+        changes kept (exact for a full file, which names or ends every enrolled member)."""
+        if self.subgroup_ids is None:
+            return diff, retro, impact
+        codes = {s.code for s in self.group.subgroups if s.id in self.subgroup_ids}
+        kept = [m for m in diff.members if self._sees_change(m, codes)]
+        diff = replace(
+            diff,
+            members=kept,
+            enrolled_employees=sum(1 for m in kept if m.member_id is not None),
+        )
+        names = {m.employee_id for m in kept}
+        return diff, [r for r in retro if r.employee_id in names], None
+
+    def _sees_change(self, change, codes: set[str]) -> bool:
+        if change.member_id is not None:
+            enrolled = change.enrolled
+            subgroup_id = enrolled.subgroup_id if enrolled is not None else None
+            if enrolled is None:
+                subgroup_id = change.member.subgroup_id
+            return subgroup_id in self.subgroup_ids
+        row = change.row
+        return row is not None and row.subgroup_code in codes
 
     def uploads(self) -> ColumnElement[bool]:
         return upload_in_scope(self.group.id, self.subgroup_ids, self.user_id)

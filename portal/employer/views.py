@@ -411,6 +411,8 @@ def _preview_context(scope, upload) -> dict:
         session, upload, actor=current_user, today=today(), priced_status=UploadStatus.RECEIVED
     )
     session.rollback()
+    # A location's contact: their members' changes only, no whole-group premium impact.
+    diff, retro, impact = scope.limit_preview(preview.diff, preview.retro, preview.impact)
     problems = preview.census.errors + preview.diff.errors
     message = None
     if problems:
@@ -425,11 +427,11 @@ def _preview_context(scope, upload) -> dict:
         message,
         problems,
         upload=upload,
-        diff=preview.diff,
-        impact=preview.impact,
+        diff=diff,
+        impact=impact,
         warnings=preview.warnings,
     )
-    return {**_upload_context(scope, upload, check), "retro": preview.retro}
+    return {**_upload_context(scope, upload, check), "retro": retro}
 
 
 @bp.get("/groups/<int:group_id>/uploads/<int:upload_id>")

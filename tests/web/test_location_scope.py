@@ -38,7 +38,11 @@ def test_a_location_contact_sees_only_the_uploads_they_made(client, login_as, wo
     west = _a(world, f"/uploads/{world.upload_west.id}")
     for suffix in ("", "/status", "/problems.csv", "/999.x12"):
         assert client.get(west + suffix).status_code == 404, suffix
-    assert client.get(_a(world, f"/uploads/{world.upload_east.id}")).status_code == 200
+    # Their own file, a full list naming East's member only: it would end West's member's
+    # coverage too, but they see their member's change only, and no whole-group impact.
+    east = _a(world, f"/uploads/{world.upload_east.id}")
+    page = client.get(east).get_data(as_text=True)
+    assert "Eastwood" in page and "Westbrook" not in page and "Premium impact" not in page
     home = client.get(_a(world)).get_data(as_text=True)
     assert WEST_FILE not in home
 
@@ -46,6 +50,8 @@ def test_a_location_contact_sees_only_the_uploads_they_made(client, login_as, wo
     listing = client.get(_a(world, "/uploads")).get_data(as_text=True)
     assert EAST_FILE in listing and WEST_FILE in listing
     assert client.get(west).status_code == 200
+    page = client.get(east).get_data(as_text=True)
+    assert "Westbrook" in page and "Premium impact" in page
 
 
 def test_an_upload_made_for_their_location_is_theirs_to_see(client, login_as, world, session):
