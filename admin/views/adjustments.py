@@ -143,27 +143,31 @@ def _audit(session, action: str, adjustments: list[Adjustment], note: str) -> No
         )
 
 
-def _table(session, adjustments: list[Adjustment]) -> Table:
+def adjustment_table(session, adjustments: list[Adjustment], *, queued: bool = False) -> Table:
+    """The adjustments a confirmation lists, one row each with its amount. `queued`: the ones
+    an action would queue, shown from a rolled-back run, so without their ids (not theirs
+    for good yet) or their requester (the person asking)."""
     groups = {a.group_id: session.get(EmployerGroup, a.group_id) for a in adjustments}
     rows = []
     for a in adjustments:
         member = session.get(Member, a.member_id) if a.member_id else None
         plan = session.get(Plan, a.plan_id) if a.plan_id else None
-        requester = session.get(User, a.requested_by_id) if a.requested_by_id else None
-        rows.append(
-            [
-                a.id,
-                groups[a.group_id].group_number,
-                f"{member.last_name}, {member.first_name}" if member else "group level",
-                plan.code if plan else "",
-                format_period(a.coverage_month),
-                reason_label(a.reason_code),
-                requester.full_name if requester else "",
-                a.amount,
-            ]
-        )
-    columns = ["#", "Group", "Member", "Plan", "Month", "Reason", "Requested by", "Amount"]
-    return Table(columns, rows)
+        what = [
+            groups[a.group_id].group_number,
+            f"{member.last_name}, {member.first_name}" if member else "group level",
+            plan.code if plan else "",
+            format_period(a.coverage_month),
+            reason_label(a.reason_code),
+        ]
+        if queued:
+            rows.append([*what, a.amount])
+        else:
+            requester = session.get(User, a.requested_by_id) if a.requested_by_id else None
+            rows.append([a.id, *what, requester.full_name if requester else "", a.amount])
+    columns = ["Group", "Member", "Plan", "Month", "Reason"]
+    if queued:
+        return Table([*columns, "Amount"], rows)
+    return Table(["#", *columns, "Requested by", "Amount"], rows)
 
 
 def _decision_ask(session, decision: Decision, rule: Authority | None, *, fields, back: str) -> Ask:
@@ -198,7 +202,7 @@ def _decision_ask(session, decision: Decision, rule: Authority | None, *, fields
         ],
         total=("Net change to the next bills", decision.net_total),
         notes=notes,
-        table=_table(session, adjustments),
+        table=adjustment_table(session, adjustments),
         cancel=back,
         fields=fields,
         danger=not approve,

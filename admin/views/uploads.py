@@ -14,7 +14,7 @@ from wtforms import TextAreaField
 from wtforms.validators import DataRequired, Length
 
 from admin import bp
-from admin.views.adjustments import authority_limit
+from admin.views.adjustments import adjustment_table, authority_limit
 from billing_core import audit
 from billing_core.adjustments import approval_authority
 from billing_core.census.uploads import (
@@ -170,6 +170,7 @@ def upload_approve(group_id: int, upload_id: int):
                 ),
             ],
             total=("Net of the adjustments queued", net),
+            table=adjustment_table(session, adjustments, queued=True) if adjustments else None,
             notes=notes,
             cancel=back,
         )

@@ -11,7 +11,7 @@ from datetime import date
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from billing_core.models import Adjustment, AuditLog
+from billing_core.models import Adjustment, AuditLog, Coverage, Plan
 from billing_core.models.enums import AdjustmentStatus, PaymentMethod, PaymentSource, Role
 from billing_core.money import D
 from billing_core.payments.allocation import open_balances
@@ -321,6 +321,24 @@ def test_approving_an_upload_shows_what_it_queues_before_applying_it(
     assert asked.status_code == 200 and "Approve changes.csv?" in page
     assert "Members termed" in page and "1 member" in page
     assert "Net of the adjustments queued" in page and "-38.20" in page
+    # ... and lists the adjustments it queues, each with its member, plan, month and amount.
+    listed = re.search(r'<table class="compact">.*?</table>', page, re.S).group(0)
+    rows = re.findall(r"<tr>(.*?)</tr>", listed, re.S)
+    cells = [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows]
+    assert [c for c in cells if c] == [
+        [
+            cast.group_a.group_number,
+            f"{west.last_name}, {west.first_name}",
+            session.scalar(
+                select(Plan.code)
+                .join(Coverage, Coverage.plan_id == Plan.id)
+                .where(Coverage.member_id == west.id)
+            ),
+            "Jan 2027",
+            "Late-reported termination",
+            "-38.20",
+        ]
+    ]
     session.expire_all()
     assert session.get(Upload, upload.id).status is UploadStatus.SUBMITTED
     assert session.scalars(select(Adjustment)).all() == []  # asked, nothing applied
