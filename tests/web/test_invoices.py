@@ -3,10 +3,13 @@ scope, the admin billing run (preview writes nothing, issue, issue again) and th
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import func, select
 
 from billing_core.models import CreditMemo, EmployerGroup, Invoice, JournalEntry
 from billing_core.models.enums import InvoiceStatus
+from billing_core.money import D
 from tests.factories import enroll, make_dental_plan, make_member
 from tests.web.confirming import confirmed_run, post_confirmed
 from tests.web.conftest import csrf_token
@@ -109,6 +112,35 @@ def test_admin_billing_run_preview_then_issue_then_issue_again(client, cast, log
     again = client.post("/admin/billing", data=form, follow_redirects=True)
     assert "Nothing to issue for this period" in again.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(Invoice)) == count + 1
+
+
+def test_billing_run_preview_totals_each_column_under_it(client, cast, login_as):
+    """The preview's total row sums each column under it: "Total due" there is the invoices'
+    total due (balances forward included), and the run's new charges are said apart."""
+    login_as(cast.users["billing_specialist"])
+    html = client.get("/admin/billing?period=2027-02").get_data(as_text=True)
+    table = re.search(r'<table class="compact preview">.*?</table>', html, re.S).group(0)
+    rows = [
+        [re.sub(r"<[^>]+>", " ", cell).split() for cell in re.findall(r"<td[^>]*>(.*?)</td>", r)]
+        for r in re.findall(r"<tr[^>]*>(.*?)</tr>", table, re.S)
+    ]
+    rows = [r for r in rows if r]
+    body, total = rows[:-1], rows[-1]
+    assert len(body) == 2 and " ".join(total[0]) == "2 invoice(s)"
+
+    def amount(cell):
+        return D(cell[0].replace(",", ""))
+
+    # Premium, Retro, Fees, Balance forward, Payments & credits, Total due; the total row's
+    # first cell spans three columns.
+    for column in range(4, 10):
+        assert sum(amount(r[column]) for r in body) == amount(total[column - 2]), column
+    new_charges = sum(amount(r[column]) for r in body for column in (4, 5, 6))
+    total_due = amount(total[-1])
+    assert total_due == new_charges + amount(total[5]) + amount(total[6])
+    assert total_due != new_charges  # group A's January bill is carried forward unpaid
+    said = re.search(r'<p id="new-charges">(.*?)</p>', html, re.S).group(1)
+    assert f"<strong>{new_charges:,.2f}</strong>" in said and "balance forward" in said
 
 
 def test_admin_billing_run_names_an_unknown_group(client, cast, login_as):
