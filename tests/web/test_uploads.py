@@ -4,6 +4,7 @@ one is previewed, submitted, approved by staff, and its retro credit waits in th
 from __future__ import annotations
 
 import io
+from datetime import date
 
 from sqlalchemy import func, select
 
@@ -89,3 +90,24 @@ def test_a_location_limited_user_cannot_upload_for_the_whole_group(client, cast,
     response = _post_file(client, url, "census.csv", text, token)
     assert "covers some locations only" in response.get_data(as_text=True)
     assert session.scalar(select(func.count()).select_from(Upload)) == 0
+
+
+def test_the_impact_says_what_the_next_bill_carries_in_all(client, cast, login_as, monkeypatch):
+    """A termination in a billed month changes the next bill twice: its own month's premium and
+    the retro credit of the month billed. The page adds the two up in words."""
+    monkeypatch.setattr("portal.employer.views.today", lambda: date(2027, 1, 20))
+    url = f"/employer/groups/{cast.group_a.id}/uploads"
+    login_as(cast.users["employer_a"])
+    west = cast.member_west
+    text = (
+        "Employee ID,First Name,Last Name,Date of Birth,Action,Termination Date\n"
+        f"{west.employee_id},{west.first_name},{west.last_name},{west.birth_date:%m/%d/%Y},"
+        "Term,12/31/2026\n"
+    )
+    html = _post_file(client, url, "changes.csv", text, csrf_token(client, url))
+    impact = html.get_data(as_text=True).split("Premium impact")[1]
+    assert "Next bill: Feb 2027" in impact
+    assert (
+        "In all, the Feb 2027 bill changes by <strong>-76.40</strong>: -38.20 of Feb 2027 "
+        "premium and -38.20 correcting Jan 2027."
+    ) in impact
