@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, or_, select, true
+from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
 from billing_core.models import (
@@ -129,6 +129,46 @@ def payment_in_scope(
         else false()
     )
     return or_(and_(allocated, ~elsewhere), theirs)
+
+
+def payment_seen(
+    session: Session, payment: Payment, subgroup_ids: frozenset[int] | None, user_id: int
+) -> bool:
+    """Whether a user limited to `subgroup_ids` hears of `payment` (mail.payment_received,
+    payment_failed): as `payment_in_scope`, or, before it is applied, when every invoice its
+    payer chose is one they see (a location's contact always chooses their own bills)."""
+    if subgroup_ids is None:
+        return True
+    chosen = set(payment.invoice_choice or [])
+    if chosen:
+        seen = session.scalar(
+            select(func.count())
+            .select_from(Invoice)
+            .where(
+                Invoice.id.in_(chosen),
+                Invoice.group_id == payment.group_id,
+                invoice_in_scope(subgroup_ids),
+            )
+        )
+        if seen == len(chosen):
+            return True
+    return (
+        session.scalar(
+            select(Payment.id).where(
+                Payment.id == payment.id, payment_in_scope(subgroup_ids, user_id)
+            )
+        )
+        is not None
+    )
+
+
+def upload_seen(upload: Upload, subgroup_ids: frozenset[int] | None, user_id: int) -> bool:
+    """`upload_in_scope` for one upload already loaded (who hears of it by mail)."""
+    return (
+        subgroup_ids is None
+        or upload.uploaded_by_id == user_id
+        or upload.subgroup_id in subgroup_ids
+    )
 
 
 def upload_in_scope(

@@ -30,6 +30,7 @@ from email.utils import format_datetime, parseaddr
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from billing_core.access import payment_seen, upload_seen
 from billing_core.config import Settings
 from billing_core.db import in_ids, utcnow
 from billing_core.errors import JobQueueUnavailable, ValidationFailed
@@ -214,14 +215,21 @@ def _queue_for_group(
     *,
     subgroup_id: int | None = None,
     people: dict[int, list[tuple[User, frozenset[int] | None]]] | None = None,
+    limited_sees: Callable[[User, frozenset[int]], bool] | None = None,
 ) -> list[OutboxMessage]:
+    """Mail the group's users of `kind`; a user limited to some subgroups hears of it when
+    `limited_sees(user, their subgroups)` says so (an upload, a payment: billing_core.access),
+    else when it is about one of their subgroups or the whole group (`subgroup_id` None)."""
     if session.info.get(_SUPPRESSED):
         return []
     if people is None:
         people = recipients(session, [group.id], kind)
     queued = []
     for user, limit in people.get(group.id, []):
-        if not _sees(limit, subgroup_id):
+        if limit is not None and limited_sees is not None:
+            if not limited_sees(user, limit):
+                continue
+        elif not _sees(limit, subgroup_id):
             continue
         message = queue(
             session,
@@ -307,7 +315,7 @@ def upload_received(session: Session, upload: Upload) -> list[OutboxMessage]:
         f"Census file received: {upload.original_filename}",
         body,
         _upload_path(upload),
-        subgroup_id=upload.subgroup_id,
+        limited_sees=lambda user, limit: upload_seen(upload, limit, user.id),
     )
 
 
@@ -327,7 +335,7 @@ def upload_returned(session: Session, upload: Upload) -> list[OutboxMessage]:
         f"Census file returned to you: {upload.original_filename}",
         body,
         _upload_path(upload),
-        subgroup_id=upload.subgroup_id,
+        limited_sees=lambda user, limit: upload_seen(upload, limit, user.id),
     )
 
 
@@ -347,7 +355,7 @@ def upload_approved(session: Session, upload: Upload) -> list[OutboxMessage]:
         f"Census file approved: {upload.original_filename}",
         body,
         _upload_path(upload),
-        subgroup_id=upload.subgroup_id,
+        limited_sees=lambda user, limit: upload_seen(upload, limit, user.id),
     )
 
 
@@ -388,6 +396,7 @@ def payment_received(session: Session, payment: Payment) -> list[OutboxMessage]:
         f"Payment received: {format_dollars(payment.amount)}",
         body,
         _payments_path(group.id),
+        limited_sees=lambda user, limit: payment_seen(session, payment, limit, user.id),
     )
 
 
@@ -412,7 +421,13 @@ def payment_failed(session: Session, payment: Payment, *, returned: bool) -> lis
             f"through ({reason}). Nothing was charged and your invoices are still open."
         )
     return _queue_for_group(
-        session, group, "payment_failed", subject, body, _payments_path(group.id)
+        session,
+        group,
+        "payment_failed",
+        subject,
+        body,
+        _payments_path(group.id),
+        limited_sees=lambda user, limit: payment_seen(session, payment, limit, user.id),
     )
 
 
@@ -436,7 +451,13 @@ def refund_decided(session: Session, refund: Refund) -> list[OutboxMessage]:
             f"{refund.decision_note}\n\nThe credit stays on your account."
         )
     return _queue_for_group(
-        session, group, "refund_decided", subject, body, _payments_path(group.id)
+        session,
+        group,
+        "refund_decided",
+        subject,
+        body,
+        _payments_path(group.id),
+        limited_sees=lambda user, limit: False,  # the credit is the group's, not a location's
     )
 
 

@@ -80,7 +80,7 @@ def _checkout(session, group, user, invoice_ids, nonce) -> Checkout:
     return checkout
 
 
-def _check(session, group, amount, reference, invoice_ids=()) -> Payment:
+def check_paid(session, group, amount, reference, invoice_ids=()) -> Payment:
     payment, _ = record_payment(
         session,
         group=group,
@@ -139,7 +139,7 @@ def build_locations(session, cast: Scenario) -> Locations:
             session, cast.group_a, users["employer_a"], [invoice_west.id], "west"
         ),
         # Paid in full on West's bill and on nothing else.
-        payment_west=_check(session, cast.group_a, "60.00", WEST_CHECK, [invoice_west.id]),
+        payment_west=check_paid(session, cast.group_a, "60.00", WEST_CHECK, [invoice_west.id]),
         upload_west=_upload(
             session, cast.group_a, cast.member_west, WEST_FILE, users["employer_a"]
         ),
@@ -151,7 +151,7 @@ def build_locations(session, cast: Scenario) -> Locations:
         ),
         upload_b=_upload(session, cast.group_b, cast.member_b, "b.csv", users["employer_b"]),
         checkout_b=_checkout(session, cast.group_b, users["employer_b"], [], "b"),
-        payment_b=_check(session, cast.group_b, "20.00", "B-CHECK-1"),
+        payment_b=check_paid(session, cast.group_b, "20.00", "B-CHECK-1"),
     )
     session.commit()
     return world

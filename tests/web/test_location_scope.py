@@ -17,7 +17,7 @@ from billing_core.models.enums import AdjustmentStatus
 from billing_core.money import D
 from billing_core.payments.allocation import group_credit
 from tests.web.conftest import csrf_token
-from tests.web.locations import EAST_FILE, WEST_CHECK, WEST_FILE, build_locations
+from tests.web.locations import EAST_FILE, WEST_CHECK, WEST_FILE, build_locations, check_paid
 
 FEB = date(2027, 2, 1)
 
@@ -170,3 +170,26 @@ def test_a_location_contact_cannot_pay_another_locations_bill_online(
     for suffix in ("/success", "/cancelled", "/test"):
         assert client.get(west + suffix).status_code == 404, suffix
     assert client.get(_a(world, f"/checkouts/{world.checkout_east.id}/success")).status_code == 200
+
+
+def test_mail_tells_a_location_contact_only_of_their_locations_things(session, world):
+    from billing_core import mail
+    from billing_core.models import OutboxMessage
+
+    east = world.cast.users["employer_a_east"]
+    whole = world.cast.users["employer_a"]
+
+    def kinds(user):
+        return sorted(
+            session.scalars(select(OutboxMessage.kind).where(OutboxMessage.user_id == user.id))
+        )
+
+    # build_locations received a check paid on West's bill: the whole group's user heard of it.
+    assert kinds(east).count("payment_received") == 0
+    assert kinds(whole).count("payment_received") == 1
+    check_paid(session, world.cast.group_a, "10.00", "CONSOLIDATED-1", [world.cast.invoice_a.id])
+    assert kinds(east).count("payment_received") == 1  # on the group's bill, which is theirs
+    mail.upload_received(session, world.upload_west)  # as each is submitted
+    mail.upload_received(session, world.upload_east)
+    assert kinds(east).count("upload_received") == 1  # their own file only
+    assert kinds(whole).count("upload_received") == 2
