@@ -149,7 +149,9 @@ def build_group(engine, number: str, census: CensusFile) -> dict[str, int]:
                     "id": group_id,
                     "group_number": number,
                     "name": f"Census Bench {number}",
-                    "tax_id": f"{group_id:09d}",
+                    # The generated 834's sponsor (N1*P5 ... FI*361234567): the file is this
+                    # group's, not refused as another employer's (census.diff).
+                    "tax_id": "36-1234567",
                     "original_effective_date": RATES_FROM,
                     "renewal_month": 1,
                 }

@@ -141,7 +141,14 @@ def corpus_group(session):
     (2012-03-01); E1002 at ES with spouse Lee Worker02 (1983-04-02); the others EE."""
     from tests.factories import make_group
 
-    group = make_group(session, group_number=CORPUS_GROUP_NUMBER, name="Corpus Manufacturing")
+    # The corpus's 834s name this sponsor (N1*P5*Corpus Manufacturing*FI*361234567): an 834
+    # for another employer's tax id is refused (census.diff.sponsor_problem).
+    group = make_group(
+        session,
+        group_number=CORPUS_GROUP_NUMBER,
+        name="Corpus Manufacturing",
+        tax_id="36-1234567",
+    )
     subgroups = []
     for code in ("NORTH", "SOUTH"):
         sub = BillingSubgroup(

@@ -801,12 +801,37 @@ def _settle_kind(census: CensusFile, enrolled_employees: int) -> tuple[UploadKin
     return UploadKind.SNAPSHOT, True
 
 
+def sponsor_problem(group: EmployerGroup, census: CensusFile) -> RowError | None:
+    """An 834 whose sponsor (N1*P5's N104) is not this group: its tax id (digits compared, with
+    or without the dash) or its group number. No sponsor id says nothing (read as before)."""
+    sponsor = census.detail.get("sponsor") if isinstance(census.detail, dict) else None
+    sent = str((sponsor or {}).get("id") or "").strip()
+    if not sent:
+        return None
+    digits = "".join(ch for ch in sent if ch.isdigit())
+    tax_digits = "".join(ch for ch in group.tax_id or "" if ch.isdigit())
+    if (digits and digits == tax_digits) or sent.upper() == group.group_number.upper():
+        return None
+    name = (sponsor or {}).get("name") or "another employer"
+    return RowError(
+        None,
+        "N104",
+        f"the file's sponsor (N1*P5, {name}) is not group {group.group_number}: its id is "
+        f"neither the group's tax id nor its group number. Send it for its own group",
+        census.source,
+        sent,
+    )
+
+
 def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: date) -> CensusDiff:
     enrollment = _Enrollment(session, group, as_of)
     enrolled_employees = sum(1 for m in enrollment.members if m.held_signature)
     kind, guessed = _settle_kind(census, enrolled_employees)
     loader = _MemberLoader(session)
     result = CensusDiff(as_of, kind, enrolled_employees=enrolled_employees, kind_guessed=guessed)
+    sponsor = sponsor_problem(group, census)
+    if sponsor is not None:
+        result.errors.append(sponsor)
     entries = result.members
     source = census.source
     file_lines = frozenset(c.line for row in census.members for c in row.coverages)

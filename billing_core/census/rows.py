@@ -17,6 +17,7 @@ from datetime import date
 from decimal import Decimal
 
 from billing_core.errors import RowError
+from billing_core.models import BenefitClass, BillingSubgroup, Member
 from billing_core.models.enums import (
     Gender,
     LineOfCoverage,
@@ -27,6 +28,35 @@ from billing_core.models.enums import (
     UploadKind,
 )
 from billing_core.security import mask_ssn
+
+# What the database keeps of each text field (dependents' names are as long as members'): a
+# longer value is a row error naming the column and this limit, never stored or carried onto
+# every bill (a megabyte of first name made the invoice PDF take ten seconds).
+TEXT_LIMITS = {
+    "employee_id": Member.__table__.c.employee_id.type.length,
+    "member_key": Member.__table__.c.member_key.type.length,
+    "first_name": Member.__table__.c.first_name.type.length,
+    "last_name": Member.__table__.c.last_name.type.length,
+    "postal_code": Member.__table__.c.postal_code.type.length,
+    "subgroup_code": BillingSubgroup.__table__.c.code.type.length,
+    "class_code": BenefitClass.__table__.c.code.type.length,
+}
+SHOWN_CHARACTERS = 40
+
+
+def length_problem(field: str, text: str | None) -> str | None:
+    """Why `text` cannot be kept as `field` (None when it fits or the field has no limit)."""
+    limit = TEXT_LIMITS.get(field)
+    if limit is None or text is None or len(text) <= limit:
+        return None
+    return f"at most {limit:,} characters fit here; this has {len(text):,}"
+
+
+def clipped(text: str) -> str:
+    """A value as a problem quotes it: a long one cut to its first SHOWN_CHARACTERS."""
+    if len(text) <= SHOWN_CHARACTERS + 20:
+        return text
+    return f"{text[:SHOWN_CHARACTERS]}… ({len(text):,} characters)"
 
 
 class Maintenance(enum.StrEnum):

@@ -76,12 +76,15 @@ import pandas as pd
 import python_calamine
 
 from billing_core.census.rows import (
+    TEXT_LIMITS,
     CensusCoverage,
     CensusDependent,
     CensusFile,
     CensusMember,
     Maintenance,
+    clipped,
     collector_paused,
+    length_problem,
 )
 from billing_core.census.values import (
     DAY_FIRST,
@@ -992,9 +995,16 @@ class _Reader:
                     value = None
                 if type(value) is Noted:
                     notes[code] = value.note
+        too_long: dict[int, str] = {}
                     value = value.value
                 parsed[code] = value
                 if dates is not None and dates.order_seen is not None:
+            if name in TEXT_LIMITS:  # longer than the database keeps: a row error
+                for code, text in enumerate(cleaned):
+                    problem = length_problem(name, text)
+                    if problem is not None:
+                        too_long[code] = problem
+                        parsed[code] = None
                     if dates.order_seen is EITHER:
                         either.append(code)
                     else:
@@ -1013,7 +1023,8 @@ class _Reader:
                 self.unreadable[name] = set(rows.tolist())
                 for i in rows.tolist():
                     text = texts[codes[i]]
-                    self.row_error(i, name, problems[codes[i]], _mask(text) if masked else text)
+                    shown = _mask(text) if masked else clipped(text)
+                    self.row_error(i, name, problems[codes[i]], shown)
         if notes:
             self.noted[name] = list(notes)
             rows = np.flatnonzero(np.isin(codes, list(notes)))
@@ -1023,6 +1034,11 @@ class _Reader:
     def settle_day_first(
         self,
         dates: DateParser,
+        if too_long:
+            rows = np.flatnonzero(np.isin(codes, list(too_long)))
+            self.unreadable.setdefault(name, set()).update(rows.tolist())
+            for i in rows.tolist():
+                self.row_error(i, name, too_long[codes[i]], clipped(texts[codes[i]]))
         header: str,
         cleaned: list[str],
         parsed: np.ndarray,

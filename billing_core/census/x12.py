@@ -48,13 +48,16 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from billing_core.census.rows import (
+    TEXT_LIMITS,
     CensusCoverage,
     CensusDependent,
     CensusFile,
     CensusMember,
     ControlTotals,
     Maintenance,
+    clipped,
     collector_paused,
+    length_problem,
     share_equal_coverages,
 )
 from billing_core.census.x12_ack import ACK_VERSION, acknowledgement_999
@@ -523,6 +526,7 @@ class _Reader(InterchangeReader):
                 if not value:
                     self.error("REF02", "the subscriber identifier is empty", value, ik4="1")
                     return
+                value = self.fitting("REF02", "employee_id", value)
                 if person.subscriber:
                     self.subscriber_id(person, value)
                 elif person.family is not None:
@@ -541,11 +545,12 @@ class _Reader(InterchangeReader):
             elif person.subscriber and qualifier == "DX" and value:
                 if ";" in value:
                     value = self.unpacked("REF02", value)
-                person.row.subgroup_code = value or None
+                person.row.subgroup_code = self.fitting("REF02", "subgroup_code", value) or None
             elif person.subscriber and qualifier == "17" and value:
                 if not person.row.subgroup_code:
                     if ";" in value:
                         value = self.unpacked("REF02", value)
+                    value = self.fitting("REF02", "subgroup_code", value)
                     person.row.subgroup_code = value or None
         elif loop == "2300":
             if qualifier == "1L":
@@ -553,9 +558,9 @@ class _Reader(InterchangeReader):
         elif loop == "2750" and person is not None and person.subscriber and value:
             name = self.category
             if any(word in name for word in _CLASS_WORDS):
-                person.row.class_code = value
+                person.row.class_code = self.fitting("REF02", "class_code", value)
             elif any(word in name for word in _SUBGROUP_WORDS) and not person.row.subgroup_code:
-                person.row.subgroup_code = value
+                person.row.subgroup_code = self.fitting("REF02", "subgroup_code", value)
         elif loop == "HEADER" and qualifier == "38":
             self.master_policies.add(value)
 
@@ -671,13 +676,49 @@ class _Reader(InterchangeReader):
         if self.loop != "2100A" or person is None:
             return
         row = person.row
-        row.last_name = el[3] if len(el) > 3 else ""
-        row.first_name = el[4] if len(el) > 4 else ""
+        row.last_name = self.fitting("NM103", "last_name", el[3] if len(el) > 3 else "")
+        row.first_name = self.fitting("NM104", "first_name", el[4] if len(el) > 4 else "")
         person.named = True
         if not row.last_name:
             self.error("NM103", "the member's last name is missing", "", ik4="1")
         if len(el) > 9 and el[9] and el[8] == "34":
             self.read_ssn(row, el[9])
+
+    def check_isa(self, isa: list[str]) -> None:
+        """The interchange header's own values: a nine-digit control number (ISA13), a date
+        and time (ISA09 YYMMDD, ISA10 HHMM), who sends it to whom (ISA05-ISA08), production
+        or test data (ISA15 P or T). A header that fails is not an interchange to apply."""
+        isa = ["".join(value.split()) for value in isa]  # a line wrapped inside an element
+        problems = []
+        if not (len(isa[13]) == 9 and isa[13].isascii() and isa[13].isdigit()):
+            problems.append(("ISA13", "the interchange control number must be nine digits"))
+        stamp = isa[9] + isa[10]
+        try:
+            if len(isa[9]) != 6 or len(isa[10]) != 4 or not (stamp.isascii() and stamp.isdigit()):
+                raise ValueError(stamp)
+            date(2000 + int(stamp[:2]), int(stamp[2:4]), int(stamp[4:6]))
+            if int(stamp[6:8]) > 23 or int(stamp[8:]) > 59:
+                raise ValueError(stamp)
+        except ValueError:
+            problems.append(("ISA09", "the interchange date and time must be YYMMDD and HHMM"))
+        for column, what in (("ISA06", "sender"), ("ISA08", "receiver")):
+            index = int(column[3:])
+            if not isa[index] or not isa[index - 1]:
+                problems.append((column, f"the interchange {what} and its qualifier are missing"))
+        if isa[15] not in ("P", "T"):
+            problems.append(("ISA15", "the usage indicator must be P (production) or T (test)"))
+        for column, message in problems:
+            value = isa[int(column[3:])]
+            self.file_error(column, message, clipped(value), at=1)
+
+    def fitting(self, column: str, field: str, value: str) -> str:
+        """`value`, or (longer than the database keeps `field`) an error at `column` naming the
+        limit and the value cut short (rows.length_problem)."""
+        problem = length_problem(field, value)
+        if problem is None:
+            return value
+        self.error(column, problem, clipped(value), ik4="5")
+        return value[: TEXT_LIMITS[field]]
 
     def read_ssn(self, row: CensusMember | CensusDependent, sent: str) -> None:
         """NM109 under NM108 34. The member key is REF*0F, so an SSN is never a reason to
@@ -709,7 +750,7 @@ class _Reader(InterchangeReader):
     def on_n4(self, el: list[str]) -> None:
         person = self.person
         if self.loop == "2100A" and person is not None and person.subscriber and len(el) > 3:
-            person.row.postal_code = el[3] or None
+            person.row.postal_code = self.fitting("N403", "postal_code", el[3]) or None
 
     def on_dmg(self, el: list[str]) -> None:
         person = self.person
@@ -1271,6 +1312,7 @@ class _Reader(InterchangeReader):
             return self.census
         width = len(separators.element.join(isa))
         self.isa = isa = [value.strip() for value in isa]
+        self.check_isa(isa)
         if width != _ISA_WIDTH:
             self.file_warning(
                 "ISA",
