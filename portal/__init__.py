@@ -192,8 +192,8 @@ def _security_headers(response):
     if response.mimetype == "text/html":
         response.headers.setdefault("Cache-Control", "no-store")
         response.vary.add("HX-Request")
-    return response
     if response.headers.get("Content-Disposition", "").startswith("attachment"):
         # Downloads carry member names, SSN digits, premium: no shared or browser cache keeps
         # them (send_file's own no-cache still lets a cache store the file).
         response.headers["Cache-Control"] = DOWNLOAD_CACHE_CONTROL
+    return response

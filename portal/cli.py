@@ -100,13 +100,13 @@ def _demo_login_lines(logins: list[dict]) -> list[str]:
         role = login["role"].replace("_", " ")
         lines.append(f"  {role:<19} {login['email']:<42} {login['group']}".rstrip())
         lines.append(f"  {'':<19} {login['story']}")
-    return lines
     keys = {login["authenticator_key"] for login in logins if login.get("authenticator_key")}
     if keys:
         lines.append(
             "Staff logins then ask for an authenticator code: add the key "
             f"{', '.join(sorted(keys))} to any authenticator app (time-based, six digits)."
         )
+    return lines
 
 
 @setup_cli.command("import")

@@ -976,9 +976,16 @@ class _Reader:
         parsed = np.empty(len(texts), dtype=object)
         problems: dict[int, str] = {}
         notes: dict[int, str] = {}
+        too_long: dict[int, str] = {}
         if parse is parse_text:  # names and codes: nothing to check, so no loop with a try
             parsed[:] = [text or None for text in cleaned]
             blank_codes = [code for code, text in enumerate(cleaned) if not text]
+            if name in TEXT_LIMITS:  # longer than the database keeps: a row error
+                for code, text in enumerate(cleaned):
+                    problem = length_problem(name, text)
+                    if problem is not None:
+                        too_long[code] = problem
+                        parsed[code] = None
         else:
             blank_codes = []
             dates = parse if isinstance(parse, DateParser) else None
@@ -995,16 +1002,9 @@ class _Reader:
                     value = None
                 if type(value) is Noted:
                     notes[code] = value.note
-        too_long: dict[int, str] = {}
                     value = value.value
                 parsed[code] = value
                 if dates is not None and dates.order_seen is not None:
-            if name in TEXT_LIMITS:  # longer than the database keeps: a row error
-                for code, text in enumerate(cleaned):
-                    problem = length_problem(name, text)
-                    if problem is not None:
-                        too_long[code] = problem
-                        parsed[code] = None
                     if dates.order_seen is EITHER:
                         either.append(code)
                     else:
@@ -1014,6 +1014,11 @@ class _Reader:
         column = _Column(header, index, codes, parsed, texts, np.isin(codes, blank_codes))
         self.columns[name] = column
         masked = name in ("ssn", "subscriber_ssn")
+        if too_long:
+            rows = np.flatnonzero(np.isin(codes, list(too_long)))
+            self.unreadable.setdefault(name, set()).update(rows.tolist())
+            for i in rows.tolist():
+                self.row_error(i, name, too_long[codes[i]], clipped(texts[codes[i]]))
         if problems:
             rows = np.flatnonzero(np.isin(codes, list(problems)))
             optional = OPTIONAL_FIELDS.get(name)
@@ -1034,11 +1039,6 @@ class _Reader:
     def settle_day_first(
         self,
         dates: DateParser,
-        if too_long:
-            rows = np.flatnonzero(np.isin(codes, list(too_long)))
-            self.unreadable.setdefault(name, set()).update(rows.tolist())
-            for i in rows.tolist():
-                self.row_error(i, name, too_long[codes[i]], clipped(texts[codes[i]]))
         header: str,
         cleaned: list[str],
         parsed: np.ndarray,
