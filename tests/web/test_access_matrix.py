@@ -210,7 +210,8 @@ MATRIX = {
         expect(302, 403, **STAFF),
     ),
     # The paid-vs-billed statement: the page and its downloads, for the group's employers
-    # (the East-only user too: the statement is the group's account) and for staff.
+    # (the East-only user too: the statement of their bills and the group's consolidated
+    # ones) and for staff.
     "employer.statement_view": ("GET", {"group_id": "A"}, EMPLOYER_A),
     "employer.statement_pdf": ("GET", {"group_id": "A"}, EMPLOYER_A),
     "employer.statement_download": ("GET", {"group_id": "A", "fmt": "xlsx"}, EMPLOYER_A),
