@@ -135,6 +135,12 @@ class Settings:
     database_url: str = f"sqlite:///{PROJECT_ROOT / 'instance' / 'portal.sqlite'}"
     secret_key: str = DEV_SECRET_KEY
     ssn_encryption_key: str = DEV_SSN_KEY
+    # Former keys, for decrypting only until `flask keys rotate` has re-encrypted everything
+    # under ssn_encryption_key (billing_core.keys).
+    ssn_encryption_old_keys: tuple[str, ...] = field(default=(), repr=False)
+    # A decided census upload's file is deleted this many days after its decision
+    # (billing_core.census.kept; `flask census purge`).
+    census_retention_days: int = 90
     stripe_secret_key: str = ""
     stripe_webhook_secret: str = DEV_STRIPE_WEBHOOK_SECRET
     stripe_api_base: str = ""
@@ -197,7 +203,8 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
-        """Read APP_ENV, DATABASE_URL, SECRET_KEY, SSN_ENCRYPTION_KEY, STRIPE_*, REDIS_URL,
+        """Read APP_ENV, DATABASE_URL, SECRET_KEY, SSN_ENCRYPTION_KEY, SSN_ENCRYPTION_OLD_KEYS
+        (comma-separated), STRIPE_*, REDIS_URL, CENSUS_RETENTION_DAYS,
         CENSUS_INLINE_MAX_BYTES, CENSUS_INLINE_MAX_MEMBERS, ADJUSTMENT_AUTHORITY_LIMIT,
         ONLINE_CARD_LIMIT, ONLINE_ACH_LIMIT (dollars) and REMIT_* (see the module docstring).
 
@@ -224,6 +231,12 @@ class Settings:
             database_url=env.get("DATABASE_URL") or defaults.database_url,
             secret_key=env.get("SECRET_KEY") or defaults.secret_key,
             ssn_encryption_key=env.get("SSN_ENCRYPTION_KEY") or defaults.ssn_encryption_key,
+            ssn_encryption_old_keys=tuple(
+                key.strip()
+                for key in env.get("SSN_ENCRYPTION_OLD_KEYS", "").split(",")
+                if key.strip()
+            ),
+            census_retention_days=_positive_days(env, "CENSUS_RETENTION_DAYS", 90),
             stripe_secret_key=env.get("STRIPE_SECRET_KEY", ""),
             stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET")
             or ("" if app_env == "production" else DEV_STRIPE_WEBHOOK_SECRET),
@@ -288,6 +301,13 @@ def _refuse_known_and_weak_secrets(env) -> None:
             f"{SECRET_KEY_MIN_LENGTH} random characters, e.g. python -c 'import secrets; "
             "print(secrets.token_urlsafe(48))'"
         )
+
+
+def _positive_days(env, name: str, default: int) -> int:
+    text = (env.get(name) or str(default)).strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < 1:
+        raise ConfigurationError(f"{name} must be a whole number of days, at least 1; got {text!r}")
+    return int(text)
 
 
 def _online_limits(env, defaults: Settings) -> dict:

@@ -54,6 +54,11 @@ class ConfigurationError(BillingError):
     """The environment is missing a setting that production requires."""
 
 
+class KeptFilePurged(BillingError):
+    """A census upload's file was deleted after the retention period (census.kept): what
+    needs its bytes (reading it again, its problems, its 999) cannot be done any more."""
+
+
 class JobQueueUnavailable(BillingError):
     """REDIS_URL is set but the job could not be queued (Redis unreachable)."""
 

@@ -91,7 +91,7 @@ def run_job(
         from billing_core.security import configure_vault
 
         settings = settings or Settings.from_env()
-        configure_vault(settings.ssn_encryption_key)
+        configure_vault(settings.ssn_encryption_key, settings.ssn_encryption_old_keys)
         engine = make_engine(settings.database_url)
         session_factory = make_session_factory(engine)
     try:

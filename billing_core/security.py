@@ -2,19 +2,32 @@
 
 SSNs are encrypted at rest with Fernet (AES-128-CBC + HMAC) under SSN_ENCRYPTION_KEY; a keyed
 HMAC digest lets uploads match a member by SSN without decrypting; screens only ever get the
-masked form built from the last four digits."""
+masked form built from the last four digits. Kept census files are encrypted under the same key
+(AES-256-GCM with a subkey derived from it, see `seal_file`).
+
+Keys rotate: SSN_ENCRYPTION_KEY encrypts everything new, and the keys in
+SSN_ENCRYPTION_OLD_KEYS still decrypt what was written under them until `flask keys rotate` has
+re-encrypted it (billing_core.keys). Every ciphertext names its key by a key id, a fingerprint
+of the key (`key_id`): an SSN as `<key id>:<Fernet token>`, a kept file in
+`upload.content_key_id`. An SSN token written before key ids (no prefix) is tried under every
+configured key; Fernet's MAC tells which one is right."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
 import logging
+import os
 import re
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 
-from cryptography.fernet import Fernet, InvalidToken
+from cryptography.exceptions import InvalidTag
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from billing_core.config import DEV_SSN_KEY
@@ -76,34 +89,140 @@ def mask_ssn(last4: str | None) -> str:
     return f"***-**-{last4}" if last4 else ""
 
 
+KEY_HELP = (
+    "32 url-safe base64-encoded bytes (python -c 'from cryptography.fernet import Fernet; "
+    "print(Fernet.generate_key().decode())')"
+)
+# Kept files: format byte, then the 96-bit nonce, then AES-256-GCM ciphertext and its tag.
+_FILE_FORMAT = b"\x01"
+_NONCE_BYTES = 12
+_FILE_HEADER = len(_FILE_FORMAT) + _NONCE_BYTES
+_FILE_SUBKEY_INFO = b"premium-billing kept census files v1"
+
+
+def _raw_key(key: str, name: str = "SSN_ENCRYPTION_KEY") -> bytes:
+    try:
+        raw = base64.urlsafe_b64decode(key.encode())
+    except ValueError:
+        raw = b""
+    if len(raw) != 32:
+        raise ConfigurationError(f"{name} must be {KEY_HELP}")
+    return raw
+
+
+def key_id(key: str) -> str:
+    """The key's id stored with every ciphertext: 16 hex digits of a SHA-256 fingerprint (names
+    the key without revealing it; the same key always has the same id)."""
+    return _key_id(_raw_key(key))
+
+
+def _key_id(raw: bytes) -> str:
+    return hashlib.sha256(b"premium-billing key id\0" + raw).hexdigest()[:16]
+
+
+class KeyNotConfigured(ConfigurationError):
+    """A ciphertext names a key that is not configured."""
+
+
 @dataclass(frozen=True)
 class SsnVault:
+    """`key` encrypts (and keys the matching digest); `old_keys` only decrypt, until
+    `flask keys rotate` has re-encrypted everything under `key`."""
+
     key: str
+    old_keys: tuple[str, ...] = ()
 
     def _fernet(self) -> Fernet:
-        try:
-            return Fernet(self._fernet_key())
-        except ValueError as exc:
-            raise ConfigurationError(
-                "SSN_ENCRYPTION_KEY must be 32 url-safe base64-encoded bytes "
-                "(python -c 'from cryptography.fernet import Fernet; print(Fernet.generate_key().decode())')"
-            ) from exc
+        return Fernet(self._fernet_key())
 
     def _fernet_key(self) -> bytes:
-        raw = base64.urlsafe_b64decode(self.key.encode())
-        if len(raw) != 32:
-            raise ValueError("bad key length")
-        return base64.urlsafe_b64encode(raw)
+        return base64.urlsafe_b64encode(_raw_key(self.key))
+
+    @cached_property
+    def key_id(self) -> str:
+        """The current key's id (see `key_id`)."""
+        return key_id(self.key)
+
+    @cached_property
+    def _keys_by_id(self) -> dict[str, bytes]:
+        """Every configured key's raw bytes by its id, the current one first."""
+        keys = {self.key_id: _raw_key(self.key)}
+        for old in self.old_keys:
+            raw = _raw_key(old, "SSN_ENCRYPTION_OLD_KEYS")
+            keys.setdefault(_key_id(raw), raw)
+        return keys
+
+    @property
+    def key_ids(self) -> tuple[str, ...]:
+        return tuple(self._keys_by_id)
+
+    def _raw(self, kid: str, what: str) -> bytes:
+        try:
+            return self._keys_by_id[kid]
+        except KeyError:
+            raise KeyNotConfigured(
+                f"{what} was encrypted under key {kid}, which is not configured: put that key "
+                "back in SSN_ENCRYPTION_OLD_KEYS (then run `flask keys rotate`)"
+            ) from None
 
     def encrypt(self, ssn: str) -> str:
-        """The nine digits encrypted, issued or not (a file's placeholder is kept as sent)."""
-        return self._fernet().encrypt(nine_digits(ssn).encode()).decode()
+        """The nine digits encrypted under the current key, as `<key id>:<Fernet token>`, issued
+        or not (a file's placeholder is kept as sent)."""
+        token = self._fernet().encrypt(nine_digits(ssn).encode()).decode()
+        return f"{self.key_id}:{token}"
 
     def decrypt(self, token: str) -> str:
+        """The nine digits of an SSN `encrypt` wrote, under any configured key; a token without
+        a key id (written before key ids) is tried under each."""
+        kid, sep, fernet_token = token.partition(":")
+        if sep:
+            fernet = Fernet(base64.urlsafe_b64encode(self._raw(kid, "an SSN")))
+        else:
+            fernet_token = token
+            fernet = MultiFernet(
+                [Fernet(base64.urlsafe_b64encode(raw)) for raw in self._keys_by_id.values()]
+            )
         try:
-            return self._fernet().decrypt(token.encode()).decode()
+            return fernet.decrypt(fernet_token.encode()).decode()
         except InvalidToken as exc:
-            raise ConfigurationError("an SSN could not be decrypted with this key") from exc
+            raise ConfigurationError(
+                "an SSN could not be decrypted with the keys configured"
+            ) from exc
+
+    def is_current(self, token: str) -> bool:
+        """Whether an SSN token is under the current key (and names it)."""
+        return token.startswith(self.key_id + ":")
+
+    def seal_file(self, data: bytes) -> tuple[str, bytearray]:
+        """A kept file encrypted under the current key: (key id, sealed bytes). AES-256-GCM
+        under a subkey derived from the key (HKDF-SHA256), a random 96-bit nonce, the key id
+        as associated data. One buffer of len(data) + 29 bytes is written: no other copy of a
+        file of up to 50 MB."""
+        kid = self.key_id
+        nonce = os.urandom(_NONCE_BYTES)
+        sealed = bytearray(_FILE_HEADER + len(data) + 16)
+        sealed[:_FILE_HEADER] = _FILE_FORMAT + nonce
+        self._file_cipher(kid).encrypt_into(
+            nonce, data, kid.encode(), memoryview(sealed)[_FILE_HEADER:]
+        )
+        return kid, sealed
+
+    def open_file(self, sealed: bytes, kid: str) -> bytes:
+        """The bytes `seal_file` sealed under key `kid` (any configured key)."""
+        view = memoryview(sealed)
+        if view[:1] != _FILE_FORMAT or len(view) < _FILE_HEADER + 16:
+            raise ConfigurationError("a kept file is not in the sealed format")
+        try:
+            return self._file_cipher(kid).decrypt(
+                view[1:_FILE_HEADER], view[_FILE_HEADER:], kid.encode()
+            )
+        except InvalidTag as exc:
+            raise ConfigurationError(f"a kept file does not open under key {kid}") from exc
+
+    def _file_cipher(self, kid: str) -> AESGCM:
+        raw = self._raw(kid, "a kept file")
+        subkey = HKDF(hashes.SHA256(), length=32, salt=None, info=_FILE_SUBKEY_INFO).derive(raw)
+        return AESGCM(subkey)
 
     @cached_property
     def _digest_pads(self) -> tuple:
@@ -136,6 +255,17 @@ class SsnVault:
             append(digest(ssn) if ssn else None)
         return result
 
+    def digests_as_stored(self, ssns: list[str | None], stored: Container[str]) -> list[str | None]:
+        """`digests(ssns)`, except that an SSN whose digest under an old key is in `stored` (a
+        member not yet re-keyed by `flask keys rotate`) gets that digest: a file still matches
+        people by SSN between a change of key and the rotation."""
+        digests = self.digests(ssns)
+        for old in self.old_keys:
+            for i, legacy in enumerate(SsnVault(old).digests(ssns)):
+                if legacy is not None and legacy in stored and digests[i] not in stored:
+                    digests[i] = legacy
+        return digests
+
     def _digest(self, digits: str) -> str:
         inner, outer = self._digest_pads
         digest = inner()
@@ -146,19 +276,33 @@ class SsnVault:
 
 
 _vault = SsnVault(DEV_SSN_KEY)
+_configured = False
 
 
-def configure_vault(key: str) -> SsnVault:
-    """Called once at start-up with Settings.ssn_encryption_key."""
-    global _vault
-    vault = SsnVault(key)
-    vault._fernet()  # fail at start-up, not at the first member
-    _vault = vault
+def configure_vault(key: str, old_keys: Iterable[str] = ()) -> SsnVault:
+    """Called once at start-up with Settings.ssn_encryption_key and
+    Settings.ssn_encryption_old_keys; a bad key refuses to start (ConfigurationError)."""
+    global _vault, _configured
+    vault = SsnVault(key, tuple(k for k in old_keys if k))
+    _ = vault.key_ids  # fail at start-up, not at the first member
+    _vault, _configured = vault, True
     return vault
 
 
 def vault() -> SsnVault:
     return _vault
+
+
+def app_vault() -> SsnVault:
+    """The vault start-up configured; else (a migration run by the alembic command, with no
+    app) one from the environment's settings, so nothing is encrypted under the development
+    key by mistake."""
+    if _configured:
+        return _vault
+    from billing_core.config import Settings
+
+    settings = Settings.from_env()
+    return configure_vault(settings.ssn_encryption_key, settings.ssn_encryption_old_keys)
 
 
 def redact_ssns(text: str) -> str:

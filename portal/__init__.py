@@ -48,7 +48,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     )
     app.config.update(overrides)
 
-    configure_vault(settings.ssn_encryption_key)
+    configure_vault(settings.ssn_encryption_key, settings.ssn_encryption_old_keys)
     second_factor.configure(settings.totp_encryption_keys)
     if not settings.mail_configured:
         app.logger.warning(

@@ -26,6 +26,7 @@ billing_cli = AppGroup("billing", help="Billing runs and invoices.")
 census_cli = AppGroup("census", help="Census and change files (CSV, XLSX, X12 834).")
 payments_cli = AppGroup("payments", help="Bank, lockbox and 820 remittance files.")
 mail_cli = AppGroup("mail", help="The mail outbox.")
+keys_cli = AppGroup("keys", help="The encryption key of SSNs and kept census files.")
 
 
 def json_option(command):
@@ -526,6 +527,61 @@ def census_sweep_jobs(older_than_minutes: int):
     return {"failed_upload_ids": [u.id for u in stuck], "lines": lines}
 
 
+@census_cli.command("purge")
+@click.option(
+    "--as-of",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="Purge as on this day (default: today, UTC).",
+)
+@json_option
+def census_purge(as_of):
+    """Delete the kept files of census uploads decided (approved, returned, refused or
+    discarded) CENSUS_RETENTION_DAYS or more days ago; the uploads, what they changed and the
+    audit log stay. Run it daily from cron; a second run the same day deletes nothing more."""
+    from billing_core.census.kept import purge_kept_files
+
+    session = db_session()
+    on = as_of.date() if as_of else datetime.now(UTC).date()
+    retention = current_app.config["SETTINGS"].census_retention_days
+    purge = purge_kept_files(session, as_of=on, retention_days=retention, actor_email="cli")
+    session.commit()
+    lines = [f"Upload {u.id} ({u.original_filename}): file deleted" for u in purge.uploads]
+    lines.append(
+        f"{len(purge.uploads)} census file(s) deleted ({purge.bytes_deleted:,} bytes), decided "
+        f"{retention} or more days before {on.isoformat()}."
+    )
+    return {**purge.as_dict(), "lines": lines}
+
+
+@keys_cli.command("rotate")
+@json_option
+def keys_rotate():
+    """Re-encrypt every SSN and every kept census file under SSN_ENCRYPTION_KEY (and take the
+    SSNs' matching digests under it), in batches, each committed. Set the new key as
+    SSN_ENCRYPTION_KEY and the former ones in SSN_ENCRYPTION_OLD_KEYS, run this, then remove
+    the former keys. A second run changes nothing; a run that stopped is run again."""
+    from billing_core import audit
+    from billing_core.keys import Rotated, rotate_batch
+    from billing_core.security import vault
+
+    session = db_session()
+    total = Rotated(vault().key_id)
+    while (batch := rotate_batch(session)).changed:
+        total.add(batch)
+        session.commit()
+    if total.changed:
+        audit.record(session, "keys.rotated", actor_email="cli", detail=total.as_dict())
+        session.commit()
+    lines = [
+        f"Under key {total.key_id}: re-encrypted {total.members} member SSN(s), "
+        f"{total.dependents} dependent SSN(s) and {total.uploads} census file(s) "
+        f"({total.upload_bytes:,} bytes)."
+        if total.changed
+        else f"Everything is already under key {total.key_id}; nothing changed."
+    ]
+    return {**total.as_dict(), "lines": lines}
+
+
 @payments_cli.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--as-user", "email", required=True, help="The staff user importing it.")
@@ -629,5 +685,6 @@ def register_cli(app: Flask) -> None:
         census_cli,
         payments_cli,
         mail_cli,
+        keys_cli,
     ):
         app.cli.add_command(group)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
@@ -17,6 +17,7 @@ from admin import bp
 from admin.views.adjustments import adjustment_table, authority_limit
 from billing_core import audit
 from billing_core.adjustments import approval_authority
+from billing_core.census.kept import kept_file_gone
 from billing_core.census.uploads import (
     approve_reviewed_upload,
     failed_uploads,
@@ -79,6 +80,9 @@ def _period_arg() -> date | None:
 def upload_review(group_id: int, upload_id: int):
     scope, upload = _load(group_id, upload_id)
     session = db_session()
+    retention = current_app.config["SETTINGS"].census_retention_days
+    if (gone := kept_file_gone(session, upload, retention)) is not None:
+        return render_template("admin/upload_gone.html", scope=scope, upload=upload, gone=gone)
     pay_periods = request.args.get("pay_periods", type=int)
     review = review_upload(
         session,

@@ -859,7 +859,7 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
     # terms) have their coverages read, typed, for the detailed comparison.
     matched: set[int] = set()
     checked = []
-    digests = vault().digests(row.ssn for row in rows)
+    digests = vault().digests_as_stored([row.ssn for row in rows], enrollment.by_digest)
     for row, digest in zip(rows, digests, strict=True):
         member = enrollment.match(row, digest)
         held = None
@@ -1136,7 +1136,9 @@ def _dependent_changes(
     employees only)."""
     changes: list[DependentChange] = []
     seen: set[int] = set()
-    digests = vault().digests(d.ssn for d in row.dependents)
+    digests = vault().digests_as_stored(
+        [d.ssn for d in row.dependents], {d.ssn_digest for d in enrolled if d.ssn_digest}
+    )
     for wanted, digest in zip(row.dependents, digests, strict=True):
         match = next((d for d in enrolled if _same_dependent(wanted, d, digest)), None)
         name = f"{wanted.first_name} {wanted.last_name}".strip()

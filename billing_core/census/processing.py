@@ -82,6 +82,7 @@ def keep_for_processing(
             Upload.group_id == group.id,
             Upload.sha256 == digest,
             Upload.status != UploadStatus.REJECTED,
+            Upload.content_purged_at.is_(None),  # a purged file sent again is a new upload
         )
     )
     if existing is not None:

@@ -94,6 +94,7 @@ def _keep(
             Upload.group_id == group.id,
             Upload.sha256 == digest,
             Upload.status != UploadStatus.REJECTED,
+            Upload.content_purged_at.is_(None),  # a purged file sent again is a new upload
         )
     )
     if existing is not None:
@@ -169,6 +170,7 @@ def keep_refused(
             Upload.sha256 == digest,
             Upload.status == UploadStatus.REJECTED,
             Upload.discarded_at.is_(None),
+            Upload.content_purged_at.is_(None),
         )
     )
     if upload is None:

@@ -1,5 +1,7 @@
 """Census and change files as received. The original bytes are kept in the database so any web
-or worker instance can read them, and a rejected file still shows what was wrong."""
+or worker instance can read them, and a rejected file still shows what was wrong: encrypted
+under the SSN key (`Upload.content`, the one way in and out), and deleted once the upload has
+been decided for CENSUS_RETENTION_DAYS (billing_core.census.kept)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
 from billing_core.db import Base, UTCDateTime, enum_type, utcnow
+from billing_core.errors import KeptFilePurged
 from billing_core.models.enums import JobStatus, UploadFormat, UploadKind, UploadStatus
+from billing_core.security import vault
 
 
 class Upload(Base):
@@ -38,7 +42,12 @@ class Upload(Base):
     # Neither the file nor its sender said full or change file: the portal guessed (see
     # census.diff._settle_kind), and the page says so and offers the other reading.
     file_kind_guessed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    content: Mapped[bytes] = deferred(mapped_column(LargeBinary))
+    # The file as received, encrypted (security.SsnVault.seal_file) under the key whose id is
+    # `content_key_id`; read and written only through `content`. NULL once purged
+    # (`content_purged_at`). A file kept before encryption has no key id and is plain.
+    content_sealed: Mapped[bytes | None] = deferred(mapped_column("content", LargeBinary))
+    content_key_id: Mapped[str | None] = mapped_column(String(16))
+    content_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[UploadStatus] = mapped_column(
@@ -81,6 +90,30 @@ class Upload(Base):
     discarded_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
     discarded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    @property
+    def content(self) -> bytes:
+        """The file's bytes, decrypted (a fresh copy each time: nothing keeps the plaintext).
+        KeptFilePurged once the file was deleted after the retention period."""
+        if self.content_purged_at is not None or self.content_sealed is None:
+            raise KeptFilePurged(
+                f"{self.original_filename} itself is no longer kept: census files are deleted "
+                "after the retention period once decided"
+            )
+        if self.content_key_id is None:
+            return bytes(self.content_sealed)  # kept before encryption (keys rotate seals it)
+        return vault().open_file(self.content_sealed, self.content_key_id)
+
+    @content.setter
+    def content(self, data: bytes) -> None:
+        """Keep `data` encrypted under the current key (this is also how `keys rotate`
+        re-encrypts a file)."""
+        self.content_key_id, self.content_sealed = vault().seal_file(data)
+        self.content_purged_at = None
+
+    @property
+    def content_purged(self) -> bool:
+        return self.content_purged_at is not None
 
 
 class CensusColumnMapping(Base):

@@ -15,6 +15,7 @@ from flask import (
 )
 from flask_login import current_user
 
+from billing_core.census.kept import kept_file_gone
 from billing_core.census.processing import (
     PENDING,
     PROCESS_UPLOAD,
@@ -434,12 +435,26 @@ def _preview_context(scope, upload) -> dict:
     return {**_upload_context(scope, upload, check), "retro": retro}
 
 
+def _gone(upload):
+    """What the page says of an upload whose file was deleted after the retention period
+    (census.kept); None while the file is kept."""
+    retention = current_app.config["SETTINGS"].census_retention_days
+    return kept_file_gone(db_session(), upload, retention)
+
+
+def _said_gone(gone, group_id: int, upload_id: int):
+    """A download that needs the purged file: said on the upload's page instead."""
+    flash(gone.words, "info")
+    return redirect(url_for("employer.upload_detail", group_id=group_id, upload_id=upload_id), 303)
+
+
 @bp.get("/groups/<int:group_id>/uploads/<int:upload_id>")
 @role_required(Role.EMPLOYER)
 def upload_detail(group_id: int, upload_id: int):
     scope, upload = _load_upload(group_id, upload_id)
-    if _being_read(upload):
-        return render_template("employer/upload.html", scope=scope, upload=upload)
+    gone = _gone(upload)
+    if gone is not None or _being_read(upload):
+        return render_template("employer/upload.html", scope=scope, upload=upload, gone=gone)
     return render_template("employer/upload.html", **_preview_context(scope, upload))
 
 
@@ -449,7 +464,17 @@ def upload_status(group_id: int, upload_id: int):
     """What the upload page's progress bar polls (htmx, every second): the progress while the
     job runs, then the preview or problems the page shows. Without htmx: the whole page."""
     scope, upload = _load_upload(group_id, upload_id)
-    if _being_read(upload):
+    if (gone := _gone(upload)) is not None:
+        response = make_response(
+            render_page_or_fragment(
+                "employer/upload.html",
+                "census/_upload_gone.html",
+                scope=scope,
+                upload=upload,
+                gone=gone,
+            )
+        )
+    elif _being_read(upload):
         response = make_response(
             render_page_or_fragment(
                 "employer/upload.html",
@@ -519,6 +544,8 @@ def upload_problems_download(group_id: int, upload_id: int):
         if not form.validate_on_submit():
             abort(400)
         chosen = form.chosen()
+    if (gone := _gone(upload)) is not None:
+        return _said_gone(gone, group_id, upload_id)
     session = db_session()
     errors, columns, warnings = upload_problems(session, upload, as_of=today(), chosen=chosen)
     session.rollback()
@@ -535,6 +562,8 @@ def upload_ack_download(group_id: int, upload_id: int):
     """The 999 acknowledgment of a kept 834 upload; 404 for a CSV/XLSX upload."""
     _, upload = _load_upload(group_id, upload_id)
     back = url_for("employer.upload_detail", group_id=group_id, upload_id=upload_id)
+    if (gone := _gone(upload)) is not None:
+        return _said_gone(gone, group_id, upload_id)
     return _ack(upload.content, upload.original_filename, back)
 
 

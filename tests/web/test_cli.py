@@ -22,7 +22,8 @@ def test_every_project_command_accepts_json(web_app):
     ours = [
         (path, cmd)
         for path, cmd in _commands(web_app.cli)
-        if path[0] in {"db", "demo", "setup", "users", "billing", "census", "payments", "mail"}
+        if path[0]
+        in {"db", "demo", "setup", "users", "billing", "census", "payments", "mail", "keys"}
     ]
     assert len(ours) >= 6
     missing = [
