@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 FLASK := $(BIN)/flask --app wsgi
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: serve test test-pg e2e bench lint chromium clean
+.PHONY: serve test test-pg e2e bench lint audit chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,23 @@ bench: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check billing_core portal admin tests
+	$(BIN)/bandit -q -c pyproject.toml -r billing_core portal admin
+
+# pip-audit looks the installed packages up in PyPI's advisory data. First a quick probe that
+# the source answers with advisory data for a release it must know (a mirror or a proxy without
+# it answers "not found" for every package, and pip-audit would then report nothing found):
+# without such an answer within AUDIT_TIMEOUT seconds the audit is skipped with a message.
+AUDIT_TIMEOUT ?= 10
+AUDIT_PROBE := import json, urllib.request; \
+  url = "https://pypi.org/pypi/pip/24.0/json"; \
+  assert "vulnerabilities" in json.load(urllib.request.urlopen(url, timeout=$(AUDIT_TIMEOUT)))
+audit: $(STAMP)
+	@if timeout $$(( $(AUDIT_TIMEOUT) + 5 )) $(BIN)/python -c '$(AUDIT_PROBE)' >/dev/null 2>&1; then \
+	  $(BIN)/pip-audit --progress-spinner off --skip-editable --timeout $(AUDIT_TIMEOUT); \
+	else \
+	  echo "make audit: skipped: PyPI's advisory data did not answer within $(AUDIT_TIMEOUT) s" \
+	    "(no network?); run it where it does"; \
+	fi
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache .ruff_cache

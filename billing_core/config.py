@@ -30,10 +30,10 @@ from billing_core.money import D
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 # A fixed key for development and tests only; production must set SSN_ENCRYPTION_KEY.
 DEV_SSN_KEY = "ZGV2LW9ubHktc3NuLWtleS1ub3QtZm9yLXByb2QhISE="
-DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"
+DEV_SECRET_KEY = "dev-only-secret-key-do-not-use-in-production"  # nosec B105 # refused in production
 # Signs the local test checkout's webhook events (development and tests only): with no Stripe
 # keys the portal pays through a local page that feeds signed events to the webhook code path.
-DEV_STRIPE_WEBHOOK_SECRET = "whsec_dev_only_local_test_checkout"
+DEV_STRIPE_WEBHOOK_SECRET = "whsec_dev_only_local_test_checkout"  # nosec B105 # development only
 # Encrypts second-factor (TOTP) secrets at rest in development and tests only.
 DEV_TOTP_ENCRYPTION_KEY = "ZGV2LW9ubHktdG90cC1rZXktbm90LWZvci1wcm9kISE="
 PRODUCTION_SECRETS = ("SECRET_KEY", "SSN_ENCRYPTION_KEY", "TOTP_ENCRYPTION_KEY", "DATABASE_URL")

@@ -38,10 +38,10 @@ from billing_core.payments.receipts import record_payment, return_payment
 from billing_core.retro import premium_differences
 from billing_core.setup_import import import_setup
 
-DEMO_PASSWORD = "demo-password-2026"
+DEMO_PASSWORD = "demo-password-2026"  # nosec B105 # the demo's published logins
 # Demo staff log in with a second factor like all staff: this authenticator key is published
 # with the demo logins (development only, like the password). Add it to any TOTP app.
-DEMO_TOTP_SECRET = "DEMOSTAFFSECONDFACTORKEYFORDEMOS"
+DEMO_TOTP_SECRET = "DEMOSTAFFSECONDFACTORKEYFORDEMOS"  # nosec B105 # published, as above
 DEMO_SOURCE = "demo"
 DEMO_SEED = 2026
 
@@ -364,7 +364,7 @@ class _Book:
 
     def __init__(self, today: date, seed: int):
         self.today = today
-        self.rng = random.Random(seed)
+        self.rng = random.Random(seed)  # nosec B311 # a repeatable made-up book, not a secret
         self.window_start = _add_months(_month_start(today), -12)
         self.ssns: set[str] = set()
         self.member_seq = 0

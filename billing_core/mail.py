@@ -61,7 +61,7 @@ KINDS: dict[str, str] = {
     "payment_failed": "A payment failed or was returned by the bank",
     "refund_decided": "A refund was approved or rejected",
 }
-PASSWORD_RESET = "password_reset"  # always sent: it is the way back into the account
+PASSWORD_RESET = "password_reset"  # nosec B105 # a kind of message; always sent (the way back in)
 PREFERENCES_PATH = "/account/notifications"
 
 MAX_ATTEMPTS = 6

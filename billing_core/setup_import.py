@@ -120,7 +120,7 @@ def load_document(path: str | Path) -> dict:
     suffix = path.suffix.lower()
     try:
         if suffix in (".yaml", ".yml"):
-            doc = yaml.load(text, Loader=_DatesAsTextLoader)  # noqa: S506 (a SafeLoader)
+            doc = yaml.load(text, Loader=_DatesAsTextLoader)  # nosec B506 # a yaml.SafeLoader
         elif suffix == ".json":
             doc = json.loads(text)
         else:

@@ -17,7 +17,7 @@ import base64
 import math
 from dataclasses import dataclass
 from decimal import Decimal
-from xml.sax.saxutils import escape, quoteattr
+from xml.sax.saxutils import escape, quoteattr  # nosec B406 # escapes SVG text; parses nothing
 
 from billing_core.bill_bridge import Bridge, BridgeTotals
 from billing_core.money import ZERO, cents
