@@ -49,3 +49,49 @@ def test_wrong_password_shows_plain_message(live_server, page):
     page.get_by_role("button", name="Log in").click()
     assert "do not match an account" in page.content()
     screenshot(page, "login-error")
+
+
+def test_staff_member_sets_up_the_second_factor_then_logs_in_with_it(live_server, page):
+    """A staff member without a second factor is sent to set it up: the QR code and its key,
+    the first code, the ten recovery codes; the next login asks for a code."""
+    import re
+
+    import pyotp
+    from sqlalchemy.orm import Session
+
+    from billing_core.db import make_engine
+    from billing_core.models.enums import Role
+    from tests.e2e.conftest import DATABASES
+    from tests.factories import PASSWORD, make_user
+
+    base_url, _cast = live_server
+    engine = make_engine(DATABASES[base_url])
+    with Session(engine) as session:
+        user = make_user(session, Role.SUPERVISOR, second_factor=False)
+        email = user.email
+        session.commit()
+    engine.dispose()
+
+    login(page, base_url, email)
+    assert "Set up your second factor" in page.locator("h1").inner_text()
+    assert page.get_by_role("img", name="QR code for your authenticator app").is_visible()
+    secret = page.locator("#totp-secret").inner_text()
+    screenshot(page, "second-factor-setup")
+    page.get_by_label("Authentication code").fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Confirm").click()
+    page.wait_for_load_state()
+    codes = re.findall(r"[a-z2-9]{5}-[a-z2-9]{5}", page.locator("ul.recovery-codes").inner_text())
+    assert len(codes) == 10
+    screenshot(page, "second-factor-recovery-codes")
+    page.get_by_role("link", name="Continue").click()
+    assert "Today" in page.locator("h1").inner_text()
+    page.get_by_role("button", name="Log out").click()
+
+    # Next time: the password, then a recovery code in place of the app's code.
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    assert "Enter your authentication code" in page.locator("h1").inner_text()
+    page.get_by_label("Authentication code").fill(codes[0])
+    page.get_by_role("button", name="Continue").click()
+    assert "Today" in page.locator("h1").inner_text()
