@@ -42,10 +42,10 @@ class MoneyField(StringField):
             value = D(text)
         except (TypeError, ValueError):
             raise ValueError("Enter an amount in dollars and cents, like 1,234.56.") from None
+        if value > 0 and not amount_in_range(value):  # before rounding: 1e999999 cannot be rounded
+            raise ValueError(f"Enter an amount of at most {MAX_AMOUNT:,}.")
         if value <= 0 or cents(value) != value:
             raise ValueError("Enter a positive amount in whole cents, like 1,234.56.")
-        if not amount_in_range(value):
-            raise ValueError(f"Enter an amount of at most {MAX_AMOUNT:,}.")
         self.data = value
 
     def _value(self):

@@ -82,10 +82,10 @@ def record_payment(
         existing = session.scalar(select(Payment).where(Payment.external_id == external_id))
         if existing is not None:
             return existing, False
+    if amount > 0 and not amount_in_range(amount):  # before rounding, which 1E+99999 breaks
+        raise PaymentError(f"a payment is at most {MAX_AMOUNT:,} dollars, got {amount}")
     if amount <= 0 or cents(amount) != amount:
         raise PaymentError(f"a payment must be a positive amount in cents, got {amount}")
-    if not amount_in_range(amount):
-        raise PaymentError(f"a payment is at most {MAX_AMOUNT:,} dollars, got {amount:,}")
     if not date_in_range(received_on):
         raise PaymentError(f"a payment is received on a date {DATE_RANGE_WORDS}")
     payment = Payment(

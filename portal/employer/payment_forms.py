@@ -16,6 +16,7 @@ from wtforms import (
 )
 from wtforms.validators import DataRequired, InputRequired, ValidationError
 
+from billing_core.bounds import MAX_AMOUNT, amount_in_range
 from billing_core.models.enums import PaymentMethod
 from billing_core.money import D
 from billing_core.payments.online import BANK_OUTCOMES
@@ -61,11 +62,18 @@ class PayForm(FlaskForm):
             raise ValidationError("Enter an amount in dollars and cents, e.g. 1,250.00.") from None
         if value <= 0:
             raise ValidationError("Enter an amount above zero.")
+        if not amount_in_range(value):  # before rounding: 1e999999 cannot be rounded
+            raise ValidationError(f"Enter an amount of at most {MAX_AMOUNT:,}.")
         if value != value.quantize(Decimal("0.01")):
             raise ValidationError("Enter dollars and cents only (two decimals at most).")
 
     def chosen_amount(self) -> Decimal | None:
-        return D(self.amount.data) if self.pay_what.data == "amount" else None
+        if self.pay_what.data != "amount":
+            return None
+        value = D(self.amount.data)
+        if not amount_in_range(value):
+            raise ValueError(f"not an amount the portal takes: {self.amount.data!r}")
+        return value
 
     def chosen_invoices(self) -> list[int]:
         return list(self.invoice_ids.data or []) if self.pay_what.data == "invoices" else []

@@ -60,6 +60,7 @@ def test_every_report_refuses_year_one_and_9999(client, cast, login_as, day):
     ("amount", "received_on", "message"),
     [
         ("12345678901234567890", None, "at most 9,999,999,999.99"),
+        ("1e999999", None, "at most 9,999,999,999.99"),
         ("100.00", "0001-01-01", "Enter a date in the last 10 years"),
         ("100.00", "9999-12-31", "That date is in the future"),
     ],
@@ -87,7 +88,11 @@ def test_staff_cannot_record_an_absurd_payment(
 
 @pytest.mark.parametrize(
     ("amount", "received_on"),
-    [(MAX_AMOUNT + D("0.01"), date(2027, 1, 5)), (D("10.00"), date(1, 1, 1))],
+    [
+        (MAX_AMOUNT + D("0.01"), date(2027, 1, 5)),
+        (D("1E+999999"), date(2027, 1, 5)),
+        (D("10.00"), date(1, 1, 1)),
+    ],
 )
 def test_record_payment_refuses_what_no_column_or_calendar_holds(
     session, cast, amount, received_on
@@ -101,3 +106,24 @@ def test_record_payment_refuses_what_no_column_or_calendar_holds(
             received_on=received_on,
             source=PaymentSource.STAFF,
         )
+
+
+@pytest.mark.parametrize("amount", ["1e999999", "12345678901234567890"])
+def test_an_employer_cannot_start_paying_an_absurd_amount(client, cast, login_as, session, amount):
+    from billing_core.models import Checkout
+    from tests.web.test_online_payments import pay_form
+
+    login_as(cast.users["employer_a"])
+    url = f"/employer/groups/{cast.group_a.id}/pay"
+    response = client.post(
+        url,
+        data={
+            **pay_form(client, cast.group_a.id),
+            "method": "card",
+            "pay_what": "amount",
+            "amount": amount,
+        },
+    )
+    assert response.status_code == 200
+    assert "at most 9,999,999,999.99" in response.get_data(as_text=True)
+    assert session.scalar(select(func.count(Checkout.id))) == 0
