@@ -154,6 +154,19 @@ class Settings:
     # So is any file for a group with more enrolled members than this: pricing its premium
     # impact rates the whole group (seconds for tens of thousands), however small the file.
     census_inline_max_members: int = 5_000
+    # Load safety (issue 17). A census file of more rows than this (members, for an 834) is
+    # refused before it is read, with the limit in words.
+    census_max_rows: int = 200_000
+    # Pricing an upload's premium impact runs the billing run for the group twice and reprices
+    # each late change one member at a time, holding SQLite's write lock throughout: above
+    # either bound it is not priced (the page says so and why); the billing run prices it.
+    census_pricing_max_member_months: int = 100_000
+    census_pricing_max_retro_members: int = 250
+    # Background jobs without REDIS_URL: "thread" (a runner thread in the web process, see
+    # billing_core.jobs.LocalRunner) or "inline" (in the caller: scripts, tests).
+    job_runner: str = "thread"
+    # Seconds SQLite waits for another connection's write lock (billing_core.db).
+    sqlite_busy_timeout: float = 15.0
     # Adjustments above this (absolute dollars) need a supervisor who did not request them.
     adjustment_authority_limit: Decimal = Decimal("500.00")
     # Paying online: a card up to this, a bank account (ACH Direct Debit) up to the other; above
@@ -206,6 +219,8 @@ class Settings:
         """Read APP_ENV, DATABASE_URL, SECRET_KEY, SSN_ENCRYPTION_KEY, SSN_ENCRYPTION_OLD_KEYS
         (comma-separated), STRIPE_*, REDIS_URL, CENSUS_RETENTION_DAYS,
         CENSUS_INLINE_MAX_BYTES, CENSUS_INLINE_MAX_MEMBERS, ADJUSTMENT_AUTHORITY_LIMIT,
+        CENSUS_MAX_ROWS, CENSUS_PRICING_MAX_MEMBER_MONTHS, CENSUS_PRICING_MAX_RETRO_MEMBERS,
+        JOB_RUNNER, SQLITE_BUSY_TIMEOUT (see _load_limits),
         ONLINE_CARD_LIMIT, ONLINE_ACH_LIMIT (dollars) and REMIT_* (see the module docstring).
 
         In production every secret in PRODUCTION_SECRETS must be set explicitly. In any
@@ -251,6 +266,7 @@ class Settings:
             census_inline_max_members=int(
                 env.get("CENSUS_INLINE_MAX_MEMBERS", defaults.census_inline_max_members)
             ),
+            **_load_limits(env, defaults),
             adjustment_authority_limit=D(
                 env.get("ADJUSTMENT_AUTHORITY_LIMIT") or defaults.adjustment_authority_limit
             ),
@@ -308,6 +324,35 @@ def _positive_days(env, name: str, default: int) -> int:
     if not (text.isascii() and text.isdigit()) or int(text) < 1:
         raise ConfigurationError(f"{name} must be a whole number of days, at least 1; got {text!r}")
     return int(text)
+
+
+JOB_RUNNERS = ("thread", "inline")
+
+
+def _load_limits(env, defaults: Settings) -> dict:
+    """CENSUS_MAX_ROWS, CENSUS_PRICING_MAX_MEMBER_MONTHS, CENSUS_PRICING_MAX_RETRO_MEMBERS
+    (whole numbers above zero), JOB_RUNNER (thread or inline) and SQLITE_BUSY_TIMEOUT
+    (seconds above zero)."""
+    limits = {}
+    for name in (
+        "CENSUS_MAX_ROWS",
+        "CENSUS_PRICING_MAX_MEMBER_MONTHS",
+        "CENSUS_PRICING_MAX_RETRO_MEMBERS",
+    ):
+        text = (env.get(name) or str(getattr(defaults, name.lower()))).strip().replace("_", "")
+        if not (text.isascii() and text.isdigit()) or int(text) < 1:
+            raise ConfigurationError(f"{name} must be a whole number above zero; got {text!r}")
+        limits[name.lower()] = int(text)
+    runner = (env.get("JOB_RUNNER") or defaults.job_runner).strip().lower()
+    if runner not in JOB_RUNNERS:
+        raise ConfigurationError(f"JOB_RUNNER must be one of {', '.join(JOB_RUNNERS)}")
+    try:
+        timeout = float(env.get("SQLITE_BUSY_TIMEOUT") or defaults.sqlite_busy_timeout)
+    except ValueError:
+        timeout = 0.0
+    if not 0 < timeout <= 600:
+        raise ConfigurationError("SQLITE_BUSY_TIMEOUT must be seconds, above 0 and at most 600")
+    return {**limits, "job_runner": runner, "sqlite_busy_timeout": timeout}
 
 
 def _online_limits(env, defaults: Settings) -> dict:

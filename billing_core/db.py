@@ -137,13 +137,30 @@ def enum_type(enum_class: type[enum.Enum], name: str) -> Enum:
     )
 
 
-def make_engine(url: str, **kwargs) -> Engine:
-    """An engine for `url`; SQLite gets its folder created, foreign keys on and a busy timeout."""
+# SQLite waits this long (seconds) for another connection's write lock before "database is
+# locked": long enough for any bounded write (a job's stage, a priced upload), short enough
+# that a request does not hang. SQLITE_BUSY_TIMEOUT sets it for the app and its jobs.
+DEFAULT_BUSY_TIMEOUT = 15.0
+# Execution options for a session (or one transaction) that will write: on SQLite its
+# transactions begin by taking the write lock (BEGIN IMMEDIATE), waiting up to the busy timeout
+# for it. A transaction that reads first and writes later cannot wait: in WAL mode, once
+# another connection has committed since its first read, its first write fails at once with
+# "database is locked" (SQLite cannot move its snapshot forward). Other databases ignore it.
+WRITES = {"sqlite_begin": "IMMEDIATE"}
+
+
+def make_engine(url: str, *, busy_timeout: float | None = None, **kwargs) -> Engine:
+    """An engine for `url`. SQLite gets its folder created, foreign keys on, a busy timeout
+    (`busy_timeout` seconds, default DEFAULT_BUSY_TIMEOUT) and, for a database file, WAL mode,
+    where readers and one writer do not block each other, so other users are served while a
+    job writes; a session opened with `execution_options=WRITES` begins IMMEDIATE."""
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30})
+        timeout = DEFAULT_BUSY_TIMEOUT if busy_timeout is None else busy_timeout
+        kwargs.setdefault("connect_args", {"timeout": timeout})
     engine = create_engine(url, **kwargs)
     if engine.dialect.name == "sqlite":
-        if engine.url.database and engine.url.database != ":memory:":
+        file_database = bool(engine.url.database) and engine.url.database != ":memory:"
+        if file_database:
             Path(engine.url.database).parent.mkdir(parents=True, exist_ok=True)
 
         @event.listens_for(engine, "connect")
@@ -153,13 +170,26 @@ def make_engine(url: str, **kwargs) -> Engine:
             dbapi_connection.isolation_level = None
             cursor = dbapi_connection.cursor()
             cursor.execute("PRAGMA foreign_keys=ON")
+            if file_database:
+                # Kept in the file once set; asking again on every connection is a no-op.
+                cursor.execute("PRAGMA journal_mode=WAL")
             cursor.close()
 
         @event.listens_for(engine, "begin")
         def _sqlite_begin(connection):
-            connection.exec_driver_sql("BEGIN")
+            mode = connection.get_execution_options().get("sqlite_begin")
+            connection.exec_driver_sql("BEGIN IMMEDIATE" if mode == "IMMEDIATE" else "BEGIN")
 
     return engine
+
+
+def begin_writing(session: Session) -> None:
+    """Commit what the session holds (its reads; its changes, which should be none) and begin
+    its next transaction with the write lock (WRITES): the way for a long job, which reads for
+    a while and then records something, to write without "database is locked". A session
+    joined to an outer transaction (the tests') only moves on to a new savepoint."""
+    session.commit()
+    session.connection(execution_options=WRITES)
 
 
 def make_session_factory(engine_or_connection) -> sessionmaker[Session]:

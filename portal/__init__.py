@@ -27,10 +27,14 @@ DOWNLOAD_CACHE_CONTROL = "no-store, private"
 
 def create_app(overrides: dict | None = None) -> Flask:
     """Build the app. `overrides` may carry Flask config keys, `SETTINGS` (a Settings) and
-    `SESSION_FACTORY` (tests bind sessions to their own transaction)."""
+    `SESSION_FACTORY` (tests bind sessions to their own transaction; background jobs then run
+    inline, in the request, as with JOB_RUNNER=inline)."""
     overrides = dict(overrides or {})
     settings: Settings = overrides.pop("SETTINGS", None) or Settings.from_env()
     session_factory = overrides.pop("SESSION_FACTORY", None)
+    if session_factory is not None and settings.job_runner == "thread":
+        # Jobs then run inline in it: no runner thread may share a test's connection.
+        settings = settings.with_overrides(job_runner="inline")
 
     app = Flask(__name__)
     app.config.update(
@@ -56,7 +60,7 @@ def create_app(overrides: dict | None = None) -> Flask:
             "in the outbox table and written to the log, not sent"
         )
     if session_factory is None:
-        engine = make_engine(settings.database_url)
+        engine = make_engine(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
         app.extensions["db_engine"] = engine
         session_factory = make_session_factory(engine)
     app.extensions["session_factory"] = session_factory

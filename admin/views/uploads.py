@@ -17,6 +17,7 @@ from admin import bp
 from admin.views.adjustments import adjustment_table, authority_limit
 from billing_core import audit
 from billing_core.adjustments import approval_authority
+from billing_core.census.impact import PricingLimits
 from billing_core.census.kept import kept_file_gone
 from billing_core.census.uploads import (
     approve_reviewed_upload,
@@ -91,6 +92,7 @@ def upload_review(group_id: int, upload_id: int):
         today=today(),
         period=_period_arg(),
         pay_periods=pay_periods if pay_periods and 0 < pay_periods <= 60 else None,
+        limits=PricingLimits.from_settings(current_app.config["SETTINGS"]),
     )
     session.rollback()
     found = review.reconciliation.discrepancies if review.reconciliation else []
@@ -107,6 +109,7 @@ def upload_review(group_id: int, upload_id: int):
         scope=scope,
         upload=upload,
         recon=review.reconciliation,
+        unreconciled=review.unreconciled,
         retro_exceptions=review.retro_exceptions,
         discrepancies=discrepancies,
         return_form=ReturnForm(),

@@ -36,7 +36,7 @@ from billing_core.models import (
     User,
 )
 from billing_core.models.enums import InvoiceStatus, UploadStatus
-from billing_core.money import ZERO
+from billing_core.money import ZERO, format_count
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,9 @@ class PremiumImpact:
     next_period: date | None
     products: list[ProductImpact] = field(default_factory=list)
     retro_months: list[date] = field(default_factory=list)
+    # Not priced, and why in words (PricingCost.over): pricing would cost more than the
+    # bounds allow. The products are then empty, not zero.
+    unpriced: str | None = None
 
     @property
     def next_bill_change(self) -> Decimal:
@@ -81,6 +84,7 @@ class PremiumImpact:
                 for p in data["products"]
             ],
             retro_months=[date.fromisoformat(m) for m in data["retro_months"]],
+            unpriced=data.get("unpriced"),
         )
 
     def as_dict(self) -> dict:
@@ -98,6 +102,7 @@ class PremiumImpact:
                 }
                 for p in self.products
             ],
+            **({"unpriced": self.unpriced} if self.unpriced else {}),
         }
 
 
@@ -128,6 +133,95 @@ def _next_bill_by_product(session: Session, group: EmployerGroup, period: date) 
         for code, (_count, amount) in draft.product_totals().items():
             totals[code] += amount
     return totals
+
+
+@dataclass(frozen=True)
+class PricingLimits:
+    """How much pricing one upload may cost (CENSUS_PRICING_MAX_MEMBER_MONTHS and
+    CENSUS_PRICING_MAX_RETRO_MEMBERS): see PricingCost. The defaults keep pricing to a few
+    seconds on one core; on SQLite it holds the write lock throughout, so other users' saves
+    wait for it (up to SQLITE_BUSY_TIMEOUT)."""
+
+    max_member_months: int = 100_000
+    max_retro_members: int = 250
+
+    @classmethod
+    def from_settings(cls, settings) -> PricingLimits:
+        return cls(
+            settings.census_pricing_max_member_months, settings.census_pricing_max_retro_members
+        )
+
+
+@dataclass(frozen=True)
+class PricingCost:
+    """What premium_impact would cost, counted before it starts (a few queries): the billing
+    run prices the next period for `members` members (enrolled, not terminated, plus the
+    file's adds) over `period_months` months, before and after the changes; and each of
+    `retro_members` changed members is repriced on its own for the months already billed its
+    change reaches back into (about 20 ms each, a few hundred member-months of the run)."""
+
+    members: int
+    period_months: int
+    retro_members: int
+    next_period: date | None = None
+
+    @property
+    def member_months(self) -> int:
+        return self.members * self.period_months * 2
+
+    def over(self, limits: PricingLimits) -> str | None:
+        """Why it is not priced, in words with the figures and the bounds; None within them."""
+        reasons = []
+        if self.member_months > limits.max_member_months:
+            reasons.append(
+                f"the next bill is {format_count(self.members, 'member')} over "
+                f"{format_count(self.period_months, 'month')}, priced before and after "
+                f"({self.member_months:,} member-months; at most "
+                f"{limits.max_member_months:,} are priced here)"
+            )
+        if self.retro_members > limits.max_retro_members:
+            reasons.append(
+                f"{format_count(self.retro_members, 'change')} reaching back into months "
+                "already billed, each repriced on its own (at most "
+                f"{limits.max_retro_members:,} are priced here)"
+            )
+        if not reasons:
+            return None
+        return (
+            "The premium impact of this file is not priced here: "
+            + "; and ".join(reasons)
+            + ". Its changes are priced by the billing run once the file is approved, and "
+            "the adjustments for months already billed are queued at approval."
+        )
+
+
+def pricing_cost(
+    session: Session, group: EmployerGroup, diff: CensusDiff, today: date
+) -> PricingCost:
+    """What pricing `diff` for `group` as of `today` would cost (see PricingCost): counted
+    the way premium_impact and apply_census go about it, without pricing anything."""
+    from billing_core.census.apply import billed_months
+    from billing_core.groups import member_counts
+
+    period = next_unbilled_period(session, group, today)
+    policy = group.policy_on(today) or (group.policies[-1] if group.policies else None)
+    months = policy.billing_frequency.months if period and policy else 0
+    changed = [e for e in diff.members if e.kind is not ChangeKind.UNCHANGED]
+    adds = sum(1 for e in changed if e.kind is ChangeKind.ADD)
+    billed = billed_months(session, group)
+    retro = 0
+    if billed:
+        last_billed = billed[-1]
+        for entry in changed:
+            starts = [
+                entry.effective_on,
+                *(c.effective_on for c in entry.coverages),
+                *(d.effective_on for d in entry.dependents),
+            ]
+            if month_start(min(starts)) <= last_billed:
+                retro += 1
+    members = member_counts(session, [group.id]).get(group.id, 0) + adds
+    return PricingCost(members, months, retro, period)
 
 
 def premium_impact(

@@ -488,6 +488,7 @@ def read_tabular(
     as_of: date | None = None,
     max_bytes: int = MAX_BYTES,
     tier_lines: Iterable[LineOfCoverage] = (LineOfCoverage.MEDICAL,),
+    max_rows: int | None = None,
 ) -> CensusFile:
     """Read a CSV or XLSX census (`kind` SNAPSHOT) or change file (CHANGE) into a CensusFile.
 
@@ -504,7 +505,9 @@ def read_tabular(
     row), the column's header text, the value (an SSN masked to its last 4) and what was
     expected. Salaries and volumes are Decimal dollars rounded half-up to the cent; coverage
     `effective_from` is the coverage effective date (else the effective date), `effective_to`
-    the termination date (inclusive)."""
+    the termination date (inclusive). With `max_rows`, a sheet of more rows with anything in
+    them (the header aside) is refused once loaded (census.reader refuses a CSV, and an XLSX
+    whose sheets record their size, before that)."""
     today = date.today()
     on = as_of or today
     census = CensusFile(
@@ -521,8 +524,24 @@ def read_tabular(
             return census
         census.file_format = grid.file_format
         census.detail.update(grid.detail)
+        if max_rows is not None and grid.rows is not None:
+            rows = sum(1 for row in grid.rows if any(_cell_text(cell).strip() for cell in row))
+            if rows - 1 > max_rows:
+                census.errors.append(
+                    RowError(None, None, row_limit_message(source, rows - 1, max_rows), source)
+                )
+                return census
         _Reader(census, grid, mapping, on, max(on, today), tuple(tier_lines)).run()
     return census
+
+
+def row_limit_message(source: str, rows: int, max_rows: int) -> str:
+    """The refusal of a file of `rows` rows when at most `max_rows` are read."""
+    return (
+        f"{source} has {rows:,} rows; the portal reads at most {max_rows:,} rows per file. "
+        f"Split it into files of at most {max_rows:,} rows, or send a change file with only "
+        "what changed."
+    )
 
 
 def _format_from_name(source: str) -> UploadFormat:

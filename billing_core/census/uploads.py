@@ -16,7 +16,13 @@ from billing_core import mail
 from billing_core.access import upload_in_scope
 from billing_core.census.apply import ApplyResult, apply_census
 from billing_core.census.diff import CensusDiff, diff_census
-from billing_core.census.impact import PremiumImpact, premium_impact, pricing_basis
+from billing_core.census.impact import (
+    PremiumImpact,
+    PricingLimits,
+    premium_impact,
+    pricing_basis,
+    pricing_cost,
+)
 from billing_core.census.reader import looks_like_834, read_census
 from billing_core.census.rows import CensusFile
 from billing_core.census.tabular import ALTERNATIVES, FIELDS, missing_fields, suggest_mapping
@@ -26,6 +32,7 @@ from billing_core.errors import AccessDenied, BillingError, RowError, Validation
 from billing_core.exports import Column, csv_bytes
 from billing_core.models import CensusColumnMapping, EmployerGroup, Upload, User
 from billing_core.models.enums import JobStatus, UploadFormat, UploadKind, UploadStatus
+from billing_core.money import format_count
 from billing_core.security import mask_ssn
 
 
@@ -327,11 +334,17 @@ class Preview:
 
 
 def preview_upload(
-    session: Session, upload: Upload, *, actor: User, today: date, priced_status: UploadStatus
+    session: Session,
+    upload: Upload,
+    *,
+    actor: User,
+    today: date,
+    priced_status: UploadStatus,
+    limits: PricingLimits | None = None,
 ) -> Preview:
     """What a kept upload changes against enrollment today, its changes older than the retro
     window (said in words to the sender) and, while it is `priced_status` (the status its
-    reader is deciding on), its premium impact. Writes nothing."""
+    reader is deciding on), its premium impact (within `limits`). Writes nothing."""
     census, diff = upload_diff(session, upload, today)
     impact = None
     retro: list[RetroException] = []
@@ -339,21 +352,36 @@ def preview_upload(
         group = session.get(EmployerGroup, upload.group_id)
         retro = retro_exceptions(session, group, diff, today)
         if upload.status is priced_status:
-            impact = upload_impact(session, upload, diff, actor=actor, today=today)
+            impact = upload_impact(session, upload, diff, actor=actor, today=today, limits=limits)
     return Preview(census, diff, impact, retro)
 
 
 def upload_impact(
-    session: Session, upload: Upload, diff: CensusDiff, *, actor: User, today: date, keep=False
+    session: Session,
+    upload: Upload,
+    diff: CensusDiff,
+    *,
+    actor: User,
+    today: date,
+    keep=False,
+    limits: PricingLimits | None = None,
 ) -> PremiumImpact:
     """`upload`'s premium impact: as kept on the upload while what it was priced from is
     unchanged (census.impact.pricing_basis), else priced now, and kept on the upload when
-    `keep` (the job and the column check keep it; a page view only reads)."""
+    `keep` (the job and the column check keep it; a page view only reads). Pricing that would
+    cost more than `limits` allow (census.impact.PricingCost, counted first) is not done: the
+    impact then says why (`unpriced`)."""
     group = session.get(EmployerGroup, upload.group_id)
     basis = pricing_basis(session, group, diff, today, upload)
-    if upload.impact is not None and upload.impact_basis == basis:
-        return PremiumImpact.from_dict(upload.impact)
-    impact = premium_impact(session, group, diff, actor=actor, today=today)
+    kept = PremiumImpact.from_dict(upload.impact) if upload.impact is not None else None
+    if kept is not None and upload.impact_basis == basis and not kept.unpriced:
+        return kept
+    cost = pricing_cost(session, group, diff, today)
+    refusal = cost.over(limits or PricingLimits())
+    if refusal:
+        impact = PremiumImpact(next_period=cost.next_period, unpriced=refusal)
+    else:
+        impact = premium_impact(session, group, diff, actor=actor, today=today)
     if keep:
         upload.impact, upload.impact_basis = impact.as_dict(), basis
     return impact
@@ -532,7 +560,14 @@ def group_plans(session: Session, group_id: int) -> list:
     return list(session.scalars(select(Plan).where(Plan.group_id == group_id).order_by(Plan.code)))
 
 
-def recheck_upload(session: Session, upload: Upload, *, actor: User, today: date) -> bool:
+def recheck_upload(
+    session: Session,
+    upload: Upload,
+    *,
+    actor: User,
+    today: date,
+    limits: PricingLimits | None = None,
+) -> bool:
     """Read a kept upload that was refused or is not yet submitted again (after the group's
     plan names were mapped, say): a refused one that now reads becomes an upload to preview
     and submit, priced and kept like any other. Returns whether it reads now."""
@@ -547,7 +582,7 @@ def recheck_upload(session: Session, upload: Upload, *, actor: User, today: date
         return False
     upload.status = UploadStatus.RECEIVED
     session.flush()
-    upload_impact(session, upload, diff, actor=actor, today=today, keep=True)
+    upload_impact(session, upload, diff, actor=actor, today=today, keep=True, limits=limits)
     return True
 
 
@@ -560,10 +595,12 @@ def read_with_columns(
     chosen: ColumnMap | None = None,
     saved: ColumnMap | None = None,
     saved_on: datetime | None = None,
+    max_rows: int | None = None,
 ) -> tuple[CensusFile, Columns | None]:
     """Read a file with its columns resolved (None for an 834). The headers come from a first
-    read by the synonyms; the file is read again only when the resolved mapping differs."""
-    census = read_census(data, filename, kind=kind, as_of=as_of)
+    read by the synonyms; the file is read again only when the resolved mapping differs. A
+    file of more than `max_rows` rows is refused unread (census.reader.read_census)."""
+    census = read_census(data, filename, kind=kind, as_of=as_of, max_rows=max_rows)
     if census.file_format is UploadFormat.X12_834:
         return census, None
     headers = [str(h) for h in census.detail.get("headers", [])]
@@ -603,6 +640,7 @@ def check_upload(
     chosen: ColumnMap | None,
     as_of: date,
     status: UploadStatus = UploadStatus.RECEIVED,
+    limits: PricingLimits | None = None,
 ) -> Check:
     """receive_upload with the columns resolved (the sender's choice, the group's saved
     mapping, the synonyms): a file that reads is kept with that mapping; a refused one writes
@@ -646,8 +684,9 @@ def check_upload(
     if upload.status in (UploadStatus.RECEIVED, UploadStatus.SUBMITTED):
         # Priced once here and kept: however small the file, the group may be large.
         impact = upload_impact(
-            session, upload, received.diff, actor=uploaded_by, today=as_of, keep=True
-        )
+            session, upload, received.diff, actor=uploaded_by, today=as_of, keep=True,
+            limits=limits,
+        )  # fmt: skip
     return Check(
         census,
         columns,
@@ -680,7 +719,13 @@ def upload_columns(
 
 
 def remap_upload(
-    session: Session, upload: Upload, chosen: ColumnMap, *, actor: User, today: date
+    session: Session,
+    upload: Upload,
+    chosen: ColumnMap,
+    *,
+    actor: User,
+    today: date,
+    limits: PricingLimits | None = None,
 ) -> Check:
     """Read a kept, not yet submitted upload again with the sender's columns. When it reads
     and applies, the upload keeps the new mapping and the check carries its diff and premium
@@ -712,7 +757,9 @@ def remap_upload(
         upload.column_mapping = columns.mapping
     upload.row_count = census.employee_count + census.dependent_count
     session.flush()
-    impact = upload_impact(session, upload, diff, actor=actor, today=today, keep=True)
+    impact = upload_impact(
+        session, upload, diff, actor=actor, today=today, keep=True, limits=limits
+    )
     return Check(census, columns, upload=upload, diff=diff, impact=impact)
 
 
@@ -1007,6 +1054,9 @@ class Review:
     preview: Preview
     reconciliation: object | None  # billing_core.reconciliation.Reconciliation
     retro_exceptions: list[RetroException] = field(default_factory=list)
+    # Not reconciled, and why in words: rating the file's members for the period would cost
+    # more than the pricing bound (review_upload).
+    unreconciled: str | None = None
 
 
 def review_upload(
@@ -1017,18 +1067,31 @@ def review_upload(
     today: date,
     period: date | None = None,
     pay_periods: int | None = None,
+    limits: PricingLimits | None = None,
 ) -> Review:
     """The preview (diff and premium impact), the reconciliation with the bill for `period`
     (default: the period the file speaks to) and the changes older than the retro window.
-    Writes nothing; the caller rolls back."""
+    The reconciliation rates every member the file lists for the period: beyond
+    `limits.max_member_months` (members x the period's months) it is not computed here and
+    `unreconciled` says so, so the page stays within seconds. Writes nothing; the caller
+    rolls back."""
     from billing_core.reconciliation import reconcile_census
 
     preview = preview_upload(
-        session, upload, actor=actor, today=today, priced_status=UploadStatus.SUBMITTED
+        session,
+        upload,
+        actor=actor,
+        today=today,
+        priced_status=UploadStatus.SUBMITTED,
+        limits=limits,
     )
     if preview.census.errors or preview.diff.errors:
         return Review(preview, None)
     group = session.get(EmployerGroup, upload.group_id)
+    retro = retro_exceptions(session, group, preview.diff, today)
+    refusal = _reconciliation_over(group, preview.census, today, limits or PricingLimits())
+    if refusal:
+        return Review(preview, None, retro, unreconciled=refusal)
     reconciliation = reconcile_census(
         session,
         group,
@@ -1039,4 +1102,21 @@ def review_upload(
         period=period,
         pay_periods=pay_periods,
     )
-    return Review(preview, reconciliation, retro_exceptions(session, group, preview.diff, today))
+    return Review(preview, reconciliation, retro)
+
+
+def _reconciliation_over(
+    group: EmployerGroup, census: CensusFile, today: date, limits: PricingLimits
+) -> str | None:
+    policy = group.policy_on(today) or (group.policies[-1] if group.policies else None)
+    months = policy.billing_frequency.months if policy else 1
+    member_months = len(census.members) * months
+    if member_months <= limits.max_member_months:
+        return None
+    return (
+        "The reconciliation with the bill is not computed on this page: it rates "
+        f"{format_count(len(census.members), 'member')} the file lists over the period "
+        f"({member_months:,} member-months; at most {limits.max_member_months:,} are rated here, "
+        "CENSUS_PRICING_MAX_MEMBER_MONTHS). What the file changes and its premium impact are "
+        "above; the billing run after approval bills the group as the file leaves it."
+    )

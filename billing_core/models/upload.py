@@ -12,11 +12,13 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     String,
     Text,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, deferred, mapped_column
 
@@ -30,6 +32,15 @@ class Upload(Base):
     __tablename__ = "upload"
     __table_args__ = (
         CheckConstraint("job_progress BETWEEN 0 AND 100", name="job_progress_percent"),
+        # One file at a time per group is waiting to be read or being read (issue 17): a
+        # second is refused (census.processing.refuse_over_limits says so in words first).
+        Index(
+            "uq_upload_one_read_per_group",
+            "group_id",
+            unique=True,
+            sqlite_where=text("job_status IN ('queued', 'running')"),
+            postgresql_where=text("job_status IN ('queued', 'running')"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,6 +87,13 @@ class Upload(Base):
     # When the job last recorded anything (queued, a stage, done, failed): what the stuck-job
     # sweep (census.processing.fail_stuck_jobs) judges a silent job by.
     job_updated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # What the job reads the file with (as_of, kind, chosen columns) and the limits it was
+    # admitted under (census.processing.job_args), so any runner, in any process, can run it
+    # from the row alone; who is running it (host:pid:token, set by the claim) and how many
+    # times a runner has started it (a job whose process died is queued again once).
+    job_args: Mapped[dict | None] = mapped_column(JSON)
+    job_worker: Mapped[str | None] = mapped_column(String(120))
+    job_attempts: Mapped[int | None] = mapped_column(Integer)
     # The premium impact as last priced (PremiumImpact.as_dict) and the digest of everything it
     # was priced from (census.impact.pricing_basis): the page shows it again while the digest
     # still matches instead of pricing the whole group on every view.

@@ -19,10 +19,12 @@ from billing_core.census.kept import kept_file_gone
 from billing_core.census.processing import (
     PENDING,
     PROCESS_UPLOAD,
+    CensusLimits,
     keep_for_processing,
     queue_for_new_columns,
     reads_in_background,
     record_failure,
+    refuse_over_limits,
 )
 from billing_core.census.template import census_template
 from billing_core.census.uploads import (
@@ -49,7 +51,7 @@ from billing_core.census.uploads import (
 from billing_core.errors import BillingError, JobQueueUnavailable, ValidationFailed
 from billing_core.groups import group_summary
 from billing_core.invoices import invoice_list_query, invoice_rows, period_label
-from billing_core.jobs import enqueue
+from billing_core.jobs import enqueue, ensure_runner
 from billing_core.models import Invoice
 from billing_core.models.enums import InvoiceStatus, JobStatus, Role, UploadKind, UploadStatus
 from portal import invoice_pages, statement_pages
@@ -191,6 +193,11 @@ def upload_list(group_id: int):
         if scope.subgroup_ids is not None:
             return _limited(scope, group_id)
         data, filename = form.file()
+        try:  # too many rows, or another file of the group still being read
+            refuse_over_limits(db_session(), scope.group, data, filename, _limits())
+        except BillingError as refused:
+            flash(str(refused), "error")
+            return _go(url_for("employer.upload_list", group_id=group_id))
         if _read_in_background(scope.group.id, len(data)):
             return _process_in_background(scope, form, data, filename)
         session = db_session()
@@ -203,6 +210,7 @@ def upload_list(group_id: int):
             kind=UploadKind(form.kind.data) if form.kind.data else None,
             chosen=form.chosen(),
             as_of=today(),
+            limits=_limits().pricing,
         )
         if check.upload is not None:
             session.commit()
@@ -232,22 +240,35 @@ def _read_in_background(group_id: int, size: int) -> bool:
     return reads_in_background(db_session(), group_id, size, current_app.config["SETTINGS"])
 
 
+def _limits() -> CensusLimits:
+    return CensusLimits.from_settings(current_app.config["SETTINGS"])
+
+
 def _process_in_background(scope, form: UploadForm, data: bytes, filename: str):
     """A file read in the background (`_read_in_background`): kept at once, read by a job (RQ,
-    or inline without Redis) while its page shows the progress."""
+    or the local runner without Redis: never in this request) while its page shows the
+    progress."""
     session = db_session()
     kind = form.kind.data or None
-    queued = keep_for_processing(
-        session,
-        scope.group,
-        data,
-        filename,
-        uploaded_by=current_user,
-        kind=UploadKind(kind) if kind else None,
-    )
+    try:
+        queued = keep_for_processing(
+            session,
+            scope.group,
+            data,
+            filename,
+            uploaded_by=current_user,
+            kind=UploadKind(kind) if kind else None,
+            as_of=today(),
+            chosen=form.chosen(),
+            limits=_limits(),
+        )
+    except BillingError as refused:  # another file of the group got there first
+        session.rollback()
+        flash(str(refused), "error")
+        return _go(url_for("employer.upload_list", group_id=scope.group.id))
     session.commit()  # the job reads the upload from the database, perhaps on another machine
     if queued.needs_job:
-        _enqueue_read(session, queued.upload, kind, form.chosen())
+        _enqueue_read(session, queued.upload)
     if queued.duplicate:
         flash(f"{filename} was received before: this is that upload.", "info")
     return _go(
@@ -260,26 +281,24 @@ def _reread_in_background(upload, chosen: dict, detail: str):
     shows the progress (as when it was first read)."""
     session = db_session()
     try:
-        queue_for_new_columns(session, upload)
+        queue_for_new_columns(session, upload, as_of=today(), chosen=chosen, limits=_limits())
     except BillingError as error:
         session.rollback()
         flash(str(error), "error")
         return _go(detail)
     session.commit()
-    _enqueue_read(session, upload, upload.file_kind.value, chosen)
+    _enqueue_read(session, upload)
     return _go(detail)
 
 
-def _enqueue_read(session, upload, kind: str | None, chosen: dict | None) -> None:
-    """Queue the job reading `upload` (committed first); a queue that cannot be reached fails
-    the upload with a message its page shows."""
+def _enqueue_read(session, upload) -> None:
+    """Queue the job reading `upload` (committed first, with what it is read with in its
+    job_args); a queue that cannot be reached fails the upload with a message its page
+    shows."""
     try:
         enqueue(
             PROCESS_UPLOAD,
             upload.id,
-            today().isoformat(),
-            kind,
-            chosen,
             settings=current_app.config["SETTINGS"],
             session_factory=current_app.extensions["session_factory"],
         )
@@ -402,14 +421,22 @@ def _upload_context(scope, upload, check: Check) -> dict:
 
 def _being_read(upload) -> bool:
     """A large file whose job has not finished (queued, running or failed): its page shows the
-    job's progress instead of a preview."""
+    job's progress instead of a preview. While it waits, this process's job runner is started
+    (without Redis), so a read left by a process that stopped is picked up when looked at."""
+    if upload.job_status in PENDING:
+        ensure_runner(current_app.config["SETTINGS"])
     return upload.job_status in PENDING or upload.job_status is JobStatus.FAILED
 
 
 def _preview_context(scope, upload) -> dict:
     session = db_session()
     preview = preview_upload(
-        session, upload, actor=current_user, today=today(), priced_status=UploadStatus.RECEIVED
+        session,
+        upload,
+        actor=current_user,
+        today=today(),
+        priced_status=UploadStatus.RECEIVED,
+        limits=_limits().pricing,
     )
     session.rollback()
     # A location's contact: their members' changes only, no whole-group premium impact.
@@ -513,7 +540,9 @@ def upload_mapping(group_id: int, upload_id: int):
         return _reread_in_background(upload, chosen, detail)
     session = db_session()
     try:
-        check = remap_upload(session, upload, chosen, actor=current_user, today=today())
+        check = remap_upload(
+            session, upload, chosen, actor=current_user, today=today(), limits=_limits().pricing
+        )
     except BillingError as error:
         session.rollback()
         flash(str(error), "error")
@@ -654,7 +683,9 @@ def upload_plan_names(group_id: int, upload_id: int):
         if not form.validate_on_submit():
             raise BillingError("choose one of the group's plans for each name")
         remember_plan_aliases(session, upload.group_id, form.aliases(), actor=current_user)
-        if not recheck_upload(session, upload, actor=current_user, today=today()):
+        if not recheck_upload(
+            session, upload, actor=current_user, today=today(), limits=_limits().pricing
+        ):
             return "The plan names are remembered; the file still has problems, listed below."
         return None
 
