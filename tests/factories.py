@@ -25,6 +25,7 @@ from billing_core.models import (
     EmployerGroup,
     Invoice,
     Member,
+    Payment,
     Plan,
     Product,
     RateAgeBand,
@@ -37,12 +38,16 @@ from billing_core.models.enums import (
     BillingFrequency,
     BillingMethod,
     LineOfCoverage,
+    PaymentMethod,
+    PaymentSource,
     RatingBasis,
     Relationship,
     Role,
     SubgroupKind,
     Tier,
 )
+from billing_core.money import D
+from billing_core.payments.receipts import record_payment
 from billing_core.second_factor import encrypt_secret, recovery_digest
 from billing_core.security import hash_password
 
@@ -136,26 +141,31 @@ def make_member(session, group, *, ssn=None, subgroup=None, **overrides) -> Memb
     return member
 
 
-def make_dental_plan(session, group, *, fam_rate="112.40") -> Plan:
-    product = session.query(Product).filter_by(code="DEN-T").one_or_none()
+def _new_plan(session, group, product_code, name, line, basis, plan_prefix) -> Plan:
+    """A plan of `group` (effective 2024-01-01, coded `plan_prefix` + a sequence number) on the
+    shared test product `product_code`, made on first use."""
+    product = session.query(Product).filter_by(code=product_code).one_or_none()
     if product is None:
-        product = Product(
-            code="DEN-T",
-            name="Dental PPO",
-            line_of_coverage=LineOfCoverage.DENTAL,
-            rating_basis=RatingBasis.TIERED_COMPOSITE,
-        )
+        product = Product(code=product_code, name=name, line_of_coverage=line, rating_basis=basis)
         session.add(product)
         session.flush()
     plan = Plan(
         group_id=group.id,
         product_id=product.id,
-        code=f"DEN{next(_seq)}",
-        name="Dental PPO",
+        code=f"{plan_prefix}{next(_seq)}",
+        name=name,
         effective_from=date(2024, 1, 1),
     )
     session.add(plan)
     session.flush()
+    return plan
+
+
+def make_dental_plan(session, group, *, fam_rate="112.40") -> Plan:
+    plan = _new_plan(
+        session, group, "DEN-T", "Dental PPO", LineOfCoverage.DENTAL,
+        RatingBasis.TIERED_COMPOSITE, "DEN",
+    )  # fmt: skip
     version = RateVersion(plan_id=plan.id, effective_from=date(2024, 1, 1))
     session.add(version)
     session.flush()
@@ -326,25 +336,10 @@ def renew_rates(session, plan, effective_from: date, rates: dict[str, str]) -> R
 def make_life_plan(session, group, *, unit_rate="0.12", multiple="2") -> Plan:
     """Basic life at `unit_rate` per $1,000 of `multiple` x salary, capped at 500,000, reduced to
     65% at 65 and 50% at 70."""
-    product = session.query(Product).filter_by(code="LIFE-T").one_or_none()
-    if product is None:
-        product = Product(
-            code="LIFE-T",
-            name="Basic Life",
-            line_of_coverage=LineOfCoverage.BASIC_LIFE,
-            rating_basis=RatingBasis.PER_THOUSAND_VOLUME,
-        )
-        session.add(product)
-        session.flush()
-    plan = Plan(
-        group_id=group.id,
-        product_id=product.id,
-        code=f"LIFE{next(_seq)}",
-        name="Basic Life",
-        effective_from=date(2024, 1, 1),
-    )
-    session.add(plan)
-    session.flush()
+    plan = _new_plan(
+        session, group, "LIFE-T", "Basic Life", LineOfCoverage.BASIC_LIFE,
+        RatingBasis.PER_THOUSAND_VOLUME, "LIFE",
+    )  # fmt: skip
     version = RateVersion(
         plan_id=plan.id,
         effective_from=date(2024, 1, 1),
@@ -403,25 +398,10 @@ def make_age_banded_plan(
 ) -> Plan:
     """Small-group medical rated per covered person by `bands` ([min_age, max_age, monthly
     rate]), with `child_rate` (and `child_rate_max_age`, `max_charged_children` in `rules`)."""
-    product = session.query(Product).filter_by(code="MED-AGE-T").one_or_none()
-    if product is None:
-        product = Product(
-            code="MED-AGE-T",
-            name="Small-group Medical",
-            line_of_coverage=LineOfCoverage.MEDICAL,
-            rating_basis=RatingBasis.AGE_BANDED,
-        )
-        session.add(product)
-        session.flush()
-    plan = Plan(
-        group_id=group.id,
-        product_id=product.id,
-        code=f"MED{next(_seq)}",
-        name="Medical Silver",
-        effective_from=date(2024, 1, 1),
-    )
-    session.add(plan)
-    session.flush()
+    plan = _new_plan(
+        session, group, "MED-AGE-T", "Medical Silver", LineOfCoverage.MEDICAL,
+        RatingBasis.AGE_BANDED, "MED",
+    )  # fmt: skip
     version = RateVersion(
         plan_id=plan.id,
         effective_from=date(2024, 1, 1),
@@ -457,3 +437,19 @@ def cover_dependent(
     session.add(CoveredDependent(coverage_id=coverage.id, dependent_id=dependent.id))
     session.flush()
     return dependent
+
+
+def pay_by_check(session, group, amount, on, invoices=(), reference="chk") -> Payment:
+    """A check from `group` recorded by staff (`amount` in dollars as text), allocated to
+    `invoices` when given, else by the group's policy."""
+    payment, _ = record_payment(
+        session,
+        group=group,
+        amount=D(amount),
+        method=PaymentMethod.CHECK,
+        received_on=on,
+        source=PaymentSource.STAFF,
+        reference=reference,
+        invoice_ids=[i.id for i in invoices],
+    )
+    return payment

@@ -25,10 +25,9 @@ from billing_core.models import (
     PaymentAllocation,
     Posting,
 )
-from billing_core.models.enums import CreditPolicy, PaymentMethod, PaymentSource, Role
+from billing_core.models.enums import CreditPolicy, Role
 from billing_core.money import ZERO, D
 from billing_core.payments.allocation import group_credit, live_allocations, unallocate
-from billing_core.payments.receipts import record_payment
 from billing_core.payments.refunds import request_refund
 from billing_core.receivables import credit_outlook
 from tests.factories import (
@@ -38,6 +37,7 @@ from tests.factories import (
     make_member,
     make_subgroup,
     make_user,
+    pay_by_check,
 )
 
 JAN, FEB, MAR = date(2027, 1, 1), date(2027, 2, 1), date(2027, 3, 1)
@@ -59,20 +59,6 @@ def _invoice(session, group, period) -> Invoice:
     return session.scalars(
         select(Invoice).where(Invoice.group_id == group.id, Invoice.period_start == period)
     ).one()
-
-
-def _pay(session, group, amount, on, invoices=(), reference="chk"):
-    payment, _ = record_payment(
-        session,
-        group=group,
-        amount=D(amount),
-        method=PaymentMethod.CHECK,
-        received_on=on,
-        source=PaymentSource.STAFF,
-        reference=reference,
-        invoice_ids=[i.id for i in invoices],
-    )
-    return payment
 
 
 def _run(session, group, period):
@@ -104,7 +90,7 @@ def _set_policy(session, group, policy: CreditPolicy) -> None:
 
 def test_credit_is_used_on_the_next_bill_when_it_is_issued(session, group):
     jan = _invoice(session, group, JAN)
-    over = _pay(session, group, "300.60", date(2027, 1, 3), [jan])  # 150.00 over
+    over = pay_by_check(session, group, "300.60", date(2027, 1, 3), [jan])  # 150.00 over
     assert group_credit(session, group) == D("150.00")
     assert over.review_reason and "over by $150.00" in over.review_reason
 
@@ -135,8 +121,8 @@ def test_credit_is_used_on_the_next_bill_when_it_is_issued(session, group):
     assert again.issued == [] and again.already_issued == [feb.invoice_number]
     assert _allocations(session) == before
     # Nor does a new credit arriving later touch a bill already issued; it waits for March.
-    _pay(session, group, "0.60", date(2027, 1, 20), [feb])
-    late = _pay(session, group, "25.00", date(2027, 1, 25))
+    pay_by_check(session, group, "0.60", date(2027, 1, 20), [feb])
+    late = pay_by_check(session, group, "25.00", date(2027, 1, 25))
     assert _run(session, group, FEB).issued == []
     assert group_credit(session, group) == D("25.00")
     [mar] = _run(session, group, MAR).issued
@@ -147,7 +133,7 @@ def test_credit_is_used_on_the_next_bill_when_it_is_issued(session, group):
 
 def test_a_dry_run_shows_the_credit_and_writes_nothing(session, group):
     jan = _invoice(session, group, JAN)
-    _pay(session, group, "200.60", date(2027, 1, 3), [jan])
+    pay_by_check(session, group, "200.60", date(2027, 1, 3), [jan])
     before = _allocations(session)
     [draft] = prepare_billing_run(session, FEB, group_numbers=[group.group_number]).drafts
     assert draft.credit_applied == D("50.00") and draft.total_due == D("100.60")
@@ -158,7 +144,7 @@ def test_a_dry_run_shows_the_credit_and_writes_nothing(session, group):
 def test_held_for_refund_the_credit_stays(session, group):
     _set_policy(session, group, CreditPolicy.HOLD_FOR_REFUND)
     jan = _invoice(session, group, JAN)
-    _pay(session, group, "300.60", date(2027, 1, 3), [jan])
+    pay_by_check(session, group, "300.60", date(2027, 1, 3), [jan])
 
     [feb] = _run(session, group, FEB).issued
 
@@ -171,7 +157,7 @@ def test_held_for_refund_the_credit_stays(session, group):
 
 def test_a_refund_asked_for_keeps_its_money(session, group):
     jan = _invoice(session, group, JAN)
-    over = _pay(session, group, "300.60", date(2027, 1, 3), [jan])
+    over = pay_by_check(session, group, "300.60", date(2027, 1, 3), [jan])
     request_refund(
         session,
         over,
@@ -190,7 +176,7 @@ def test_a_refund_asked_for_keeps_its_money(session, group):
 
 def test_a_credit_larger_than_the_bill_pays_it_and_the_rest_waits(session, group):
     jan = _invoice(session, group, JAN)
-    _pay(session, group, "350.60", date(2027, 1, 3), [jan])
+    pay_by_check(session, group, "350.60", date(2027, 1, 3), [jan])
 
     [feb] = _run(session, group, FEB).issued
 
@@ -203,7 +189,7 @@ def test_a_credit_larger_than_the_bill_pays_it_and_the_rest_waits(session, group
 
 def test_the_credit_goes_to_the_oldest_open_bill_first(session, group):
     jan = _invoice(session, group, JAN)
-    payment = _pay(session, group, "200.00", date(2027, 1, 3))  # 150.60 to January
+    payment = pay_by_check(session, group, "200.00", date(2027, 1, 3))  # 150.60 to January
     for allocation in live_allocations(session, payment):
         unallocate(session, allocation, on=date(2027, 1, 4), reason="test: kept as credit")
     assert group_credit(session, group) == D("200.00")
@@ -226,7 +212,7 @@ def test_a_group_billed_by_subgroup_uses_its_one_credit_across_its_bills(session
     enroll(session, make_member(session, group, last_name="Main"), plan, "FAM")  # 112.40
     enroll(session, make_member(session, group, subgroup=east, last_name="East"), plan, "EE")
     jan_main, jan_east = sorted(_run(session, group, JAN).issued, key=lambda i: i.invoice_number)
-    _pay(session, group, "162.40", date(2027, 1, 3), [jan_main])  # 50.00 over
+    pay_by_check(session, group, "162.40", date(2027, 1, 3), [jan_main])  # 50.00 over
 
     issued = {i.subgroup_id: i for i in _run(session, group, FEB).issued}
 
@@ -252,7 +238,7 @@ def test_a_void_and_its_credit_memo_are_not_counted_as_credit_again(session, gro
     """January paid, then voided for a reissue: the payment is moved off it (to credit), the
     credit memo reverses its charges, and the replacement bill uses the payment's credit once."""
     jan = _invoice(session, group, JAN)
-    payment = _pay(session, group, "150.60", date(2027, 1, 3), [jan])
+    payment = pay_by_check(session, group, "150.60", date(2027, 1, 3), [jan])
     for allocation in live_allocations(session, payment):
         unallocate(session, allocation, on=date(2027, 1, 8), reason="moved for the void")
     supervisor = make_user(session, Role.SUPERVISOR)

@@ -9,11 +9,11 @@ from datetime import date
 from sqlalchemy import select
 
 from billing_core.models import AuditLog, Payment
-from billing_core.models.enums import PaymentMethod, PaymentSource, ReviewCause, Role
+from billing_core.models.enums import ReviewCause, Role
 from billing_core.money import D
 from billing_core.payments.allocation import write_off
 from billing_core.payments.clearing import clear_settled_reviews
-from billing_core.payments.receipts import record_payment, return_payment
+from billing_core.payments.receipts import return_payment
 from billing_core.payments.refunds import approve_refund, request_refund
 from billing_core.payments.review import (
     cleared_reviews_query,
@@ -21,23 +21,9 @@ from billing_core.payments.review import (
     reconciliation_query,
 )
 from billing_core.work_queue import work_queue
-from tests.factories import make_user, scenario
+from tests.factories import make_user, pay_by_check, scenario
 
 TODAY = date(2027, 1, 20)
-
-
-def _pay(session, group, amount, on, invoices=(), reference="chk"):
-    payment, _ = record_payment(
-        session,
-        group=group,
-        amount=D(amount),
-        method=PaymentMethod.CHECK,
-        received_on=on,
-        source=PaymentSource.STAFF,
-        reference=reference,
-        invoice_ids=[i.id for i in invoices],
-    )
-    return payment
 
 
 def _waiting(session) -> list[Payment]:
@@ -51,12 +37,12 @@ def _reconcile_line(session):
 
 def test_a_short_payment_leaves_the_queue_once_its_invoice_is_paid_in_full(session):
     cast = scenario(session)
-    short = _pay(session, cast.group_a, "50.00", date(2027, 1, 5), reference="1001")
+    short = pay_by_check(session, cast.group_a, "50.00", date(2027, 1, 5), reference="1001")
     assert short.review_cause is ReviewCause.SHORT_PAYMENT
     assert _waiting(session) == [short]
     assert (_reconcile_line(session).waiting, _reconcile_line(session).amount) == (1, D("50.00"))
 
-    rest = _pay(session, cast.group_a, "100.60", date(2027, 1, 9), reference="1002")
+    rest = pay_by_check(session, cast.group_a, "100.60", date(2027, 1, 9), reference="1002")
 
     assert rest.review_reason is None
     assert _waiting(session) == []
@@ -80,8 +66,8 @@ def test_a_short_payment_leaves_the_queue_once_its_invoice_is_paid_in_full(sessi
 
 def test_an_item_still_caused_stays_until_the_difference_is_written_off(session):
     cast = scenario(session)
-    short = _pay(session, cast.group_a, "50.00", date(2027, 1, 5))
-    _pay(session, cast.group_a, "40.00", date(2027, 1, 7))  # still 60.60 open
+    short = pay_by_check(session, cast.group_a, "50.00", date(2027, 1, 5))
+    pay_by_check(session, cast.group_a, "40.00", date(2027, 1, 7))  # still 60.60 open
     assert _waiting(session)[0] == short
 
     write_off(
@@ -102,7 +88,7 @@ def test_an_item_still_caused_stays_until_the_difference_is_written_off(session)
 
 def test_an_over_payment_leaves_once_its_credit_is_refunded(session):
     cast = scenario(session)
-    over = _pay(session, cast.group_a, "300.60", date(2027, 1, 5), [cast.invoice_a])
+    over = pay_by_check(session, cast.group_a, "300.60", date(2027, 1, 5), [cast.invoice_a])
     assert over.review_cause is ReviewCause.OVER_PAYMENT
     refund = request_refund(
         session,
@@ -121,7 +107,7 @@ def test_an_over_payment_leaves_once_its_credit_is_refunded(session):
 
 def test_a_returned_payment_leaves_the_queue_recorded(session):
     cast = scenario(session)
-    short = _pay(session, cast.group_a, "50.00", date(2027, 1, 5))
+    short = pay_by_check(session, cast.group_a, "50.00", date(2027, 1, 5))
 
     return_payment(session, short, on=date(2027, 1, 9), reason="nsf")
 
@@ -131,7 +117,7 @@ def test_a_returned_payment_leaves_the_queue_recorded(session):
 
 def test_a_flag_the_portal_cannot_judge_waits_for_staff(session):
     cast = scenario(session)
-    paid = _pay(session, cast.group_a, "150.60", date(2027, 1, 5))
+    paid = pay_by_check(session, cast.group_a, "150.60", date(2027, 1, 5))
     paid.review_reason = "$10.00 refunded in Stripe outside the portal; record the refund"
     session.flush()
 

@@ -15,10 +15,10 @@ from sqlalchemy import select
 
 from billing_core.invoicing import issue_billing_run
 from billing_core.models import BillingPolicy
-from billing_core.models.enums import CreditPolicy, PaymentMethod, PaymentSource
+from billing_core.models.enums import CreditPolicy
 from billing_core.money import D
 from billing_core.payments.allocation import group_credit, live_allocations, unallocate
-from billing_core.payments.receipts import record_payment
+from tests.factories import pay_by_check
 from tests.web.conftest import csrf_token
 
 FEB = date(2027, 2, 1)
@@ -34,20 +34,6 @@ def _day(monkeypatch, day: date) -> None:
         "admin.views.payments.today",
     ):
         monkeypatch.setattr(where, lambda day=day: day, raising=False)
-
-
-def _pay(session, group, amount, on, invoices=(), reference="chk"):
-    payment, _ = record_payment(
-        session,
-        group=group,
-        amount=D(amount),
-        method=PaymentMethod.CHECK,
-        received_on=on,
-        source=PaymentSource.STAFF,
-        reference=reference,
-        invoice_ids=[i.id for i in invoices],
-    )
-    return payment
 
 
 def _text(html: str) -> str:
@@ -76,7 +62,7 @@ def test_the_credit_is_used_on_the_next_bill_as_the_payments_page_says(
     client, login_as, cast, session, monkeypatch, tmp_path
 ):
     group = cast.group_a
-    _pay(session, group, "300.60", date(2027, 1, 3), [cast.invoice_a])  # 150.00 over
+    pay_by_check(session, group, "300.60", date(2027, 1, 3), [cast.invoice_a])  # 150.00 over
     session.commit()
     _day(monkeypatch, date(2027, 1, 5))
     login_as(cast.users["employer_a"])
@@ -124,7 +110,7 @@ def test_held_for_a_refund_the_page_says_so_and_the_credit_stays(
     client, login_as, cast, session, monkeypatch
 ):
     group = cast.group_a
-    payment = _pay(session, group, "200.00", date(2027, 1, 3))
+    payment = pay_by_check(session, group, "200.00", date(2027, 1, 3))
     for allocation in live_allocations(session, payment):
         unallocate(session, allocation, on=date(2027, 1, 4), reason="test: kept as credit")
     _hold_credit(session, group)
@@ -157,7 +143,7 @@ def two_bills(cast, session):
     credit of 10.00 (a payment kept as credit)."""
     group = cast.group_b
     issue_billing_run(session, FEB, group_numbers=[group.group_number])
-    payment = _pay(session, group, "10.00", date(2027, 1, 10))
+    payment = pay_by_check(session, group, "10.00", date(2027, 1, 10))
     for allocation in live_allocations(session, payment):
         unallocate(session, allocation, on=date(2027, 1, 10), reason="test: kept as credit")
     session.commit()
@@ -217,14 +203,14 @@ def test_a_short_payment_clears_itself_once_the_invoice_is_paid(
     client, login_as, cast, session, monkeypatch
 ):
     _day(monkeypatch, date(2027, 1, 20))
-    short = _pay(session, cast.group_a, "50.00", date(2027, 1, 5), reference="CHK-501")
+    short = pay_by_check(session, cast.group_a, "50.00", date(2027, 1, 5), reference="CHK-501")
     session.commit()
     login_as(cast.users["billing_specialist"])
     assert _reconcile_waiting(client) == 1
     queue = _text(client.get("/admin/reconciliation").get_data(as_text=True))
     assert "CHK-501" in queue and "short by $100.60" in queue
 
-    _pay(session, cast.group_a, "100.60", date(2027, 1, 9), reference="CHK-502")
+    pay_by_check(session, cast.group_a, "100.60", date(2027, 1, 9), reference="CHK-502")
     session.commit()
 
     assert _reconcile_waiting(client) == 0
