@@ -7,9 +7,9 @@ polling the row sees it move).
 
 The local runner (LocalRunner) is for development and a single machine without Redis: one
 daemon thread per process, one job at a time, started when the process first needs it. It runs
-what this process enqueued and, every POLL_SECONDS, the census reads any process left waiting in
-the database (DATABASE_QUEUES: a restarted process's, another gunicorn worker's). Each read
-claims its row with a conditional UPDATE before it starts (census.processing.process_upload), so
+what this process enqueued and, every POLL_SECONDS, the census reads (and staff approvals too
+large for a request: census.approval) any process left waiting in the database
+(DATABASE_QUEUES: a restarted process's, another gunicorn worker's). Each job claims its row with a conditional UPDATE before it starts (census.processing.process_upload), so
 with several processes every job runs once. When it starts, and every RECOVER_SECONDS while
 idle, it recovers reads whose process died on this machine (queued again once, then failed) and
 fails those silent for longer than the stuck-job sweep allows; `flask census sweep-jobs` from

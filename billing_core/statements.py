@@ -38,7 +38,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import case, select
+from sqlalchemy import case, or_, select
 from sqlalchemy.orm import Session
 
 from billing_core import ledger
@@ -795,7 +795,11 @@ def group_dashboard(
             Upload.status != UploadStatus.REJECTED,
             Upload.error_count == 0,
             Upload.discarded_at.is_(None),
-            Upload.job_status.is_distinct_from(JobStatus.FAILED),
+            # (a failed background approval leaves its upload submitted: still the latest)
+            or_(
+                Upload.job_status.is_distinct_from(JobStatus.FAILED),
+                Upload.status != UploadStatus.RECEIVED,
+            ),
         )
         .order_by(Upload.created_at.desc(), Upload.id.desc())
         .limit(1)

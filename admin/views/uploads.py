@@ -7,7 +7,16 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    abort,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
@@ -17,8 +26,16 @@ from admin import bp
 from admin.views.adjustments import adjustment_table, authority_limit
 from billing_core import audit
 from billing_core.adjustments import approval_authority
+from billing_core.census.approval import (
+    ApprovalPlan,
+    approval_result,
+    plan_approval,
+    queue_approval,
+)
+from billing_core.census.approval import record_failure as record_approval_failure
 from billing_core.census.impact import PricingLimits
 from billing_core.census.kept import kept_file_gone
+from billing_core.census.processing import APPROVE_UPLOAD
 from billing_core.census.uploads import (
     approve_reviewed_upload,
     failed_uploads,
@@ -29,12 +46,28 @@ from billing_core.census.uploads import (
     review_upload,
     submitted_uploads,
 )
-from billing_core.errors import BillingError
+from billing_core.errors import BillingError, JobQueueUnavailable
+from billing_core.jobs import enqueue, ensure_runner
 from billing_core.models.enums import Role
 from billing_core.money import ZERO, format_count, format_dollars
-from portal.confirmation import Ask, Done, confirm_then
+from portal.confirmation import (
+    Ask,
+    Done,
+    confirm_then,
+    confirmed,
+    confirming,
+    flash_done,
+    render_ask,
+)
 from portal.extensions import db_session
-from portal.web import Page, client_ip, load_group, role_required, today
+from portal.web import (
+    Page,
+    client_ip,
+    load_group,
+    render_page_or_fragment,
+    role_required,
+    today,
+)
 
 DISCREPANCIES_PER_PAGE = 50
 
@@ -84,6 +117,25 @@ def upload_review(group_id: int, upload_id: int):
     retention = current_app.config["SETTINGS"].census_retention_days
     if (gone := kept_file_gone(session, upload, retention)) is not None:
         return render_template("admin/upload_gone.html", scope=scope, upload=upload, gone=gone)
+    if upload.being_approved:
+        # Its file is being applied: the progress only (polled by htmx), nothing read again.
+        ensure_runner(current_app.config["SETTINGS"])
+        response = make_response(
+            render_page_or_fragment(
+                "admin/upload_approving.html",
+                "admin/_upload_approving.html",
+                scope=scope,
+                upload=upload,
+            )
+        )
+        response.vary.add("HX-Request")
+        return response
+    if request.headers.get("HX-Trigger") == "approval-progress":
+        # The progress polled while it ran: the approval ended, so the whole page again.
+        response = make_response("", 200)
+        response.headers["HX-Refresh"] = "true"
+        response.vary.add("HX-Request")
+        return response
     pay_periods = request.args.get("pay_periods", type=int)
     review = review_upload(
         session,
@@ -115,6 +167,7 @@ def upload_review(group_id: int, upload_id: int):
         return_form=ReturnForm(),
         override_form=OverrideForm(),
         can_override=current_user.role in (Role.SUPERVISOR, Role.ADMIN),
+        approval=approval_result(upload),
         warning_rows=problem_rows([], None, review.preview.warnings),
         **vars(review.preview),
     )
@@ -132,6 +185,19 @@ def upload_approve(group_id: int, upload_id: int):
     scope, upload = _load(group_id, upload_id)
     session = db_session()
     back = _back(group_id, upload_id)
+    settings = current_app.config["SETTINGS"]
+    if upload.being_approved:
+        ensure_runner(settings)
+        flash(
+            f"{upload.original_filename} is already being approved in the background "
+            f"({upload.job_progress or 0}%); it was queued once.",
+            "info",
+        )
+        return redirect(back, 303)
+    limits = PricingLimits.from_settings(settings)
+    plan = plan_approval(session, upload, today=today(), limits=limits)
+    if plan is not None and plan.background:
+        return _approve_in_background(scope, upload, plan, limits, back)
 
     def act() -> Done:
         result = approve_reviewed_upload(session, upload, actor=current_user, today=today())
@@ -195,6 +261,91 @@ def upload_approve(group_id: int, upload_id: int):
         )
 
     return confirm_then(session, act, back=back, failure="Not approved")
+
+
+def _approve_in_background(scope, upload, plan: ApprovalPlan, limits: PricingLimits, back: str):
+    """Approval of an upload beyond the pricing bounds: the confirmation shows what the diff
+    counts and what applying it costs (not the adjustments: computing them is the cost), and
+    Confirm queues the job (census.approval), once."""
+    session = db_session()
+    cost = plan.cost
+    counts = plan.counts
+    question = Ask(
+        title=f"Approve {upload.original_filename} in the background?",
+        button=(
+            f"Confirm: approve {format_count(counts['add'], 'add')}, "
+            f"{format_count(counts['term'], 'term')}, {format_count(counts['change'], 'change')} "
+            "in the background"
+        ),
+        rows=[
+            ("Members added", format_count(counts["add"], "member")),
+            ("Members changed", format_count(counts["change"], "member")),
+            ("Members termed", format_count(counts["term"], "member")),
+            (
+                "Next bill priced",
+                f"{format_count(cost.members, 'member')} over "
+                f"{format_count(cost.period_months, 'month')}, before and after "
+                f"({cost.member_months:,} member-months; at most "
+                f"{limits.max_member_months:,} in a request)",
+            ),
+            (
+                "Changes reaching back into billed months",
+                f"{format_count(cost.retro_members, 'change')}, each repriced on its own "
+                f"(at most {limits.max_retro_members:,} in a request)",
+            ),
+        ],
+        notes=[
+            "This file is too large to apply while you wait, so its adjustments are not listed "
+            "here: confirming queues the approval and it is applied in the background, under "
+            "the same rules. This upload's page shows its progress, then the adjustments it "
+            "queued; they wait in the adjustment queue for a decision before any bill carries "
+            "them.",
+        ],
+        cancel=back,
+    )
+    if not confirmed(question):
+        session.rollback()
+        return render_ask(question, changed=confirming())
+    try:
+        queued = queue_approval(session, upload, actor=current_user, today=today(), ip=client_ip())
+    except BillingError as error:
+        session.rollback()
+        flash(f"Not approved: {error}", "error")
+        return redirect(back, 303)
+    if queued:
+        audit.record(
+            session,
+            "upload.approval_queued",
+            actor=current_user,
+            target=upload,
+            group_id=scope.group.id,
+            ip_address=client_ip(),
+            detail={**counts, "member_months": cost.member_months, "retro": cost.retro_members},
+        )
+    session.commit()
+    if not queued:
+        flash(f"{upload.original_filename} is already being approved; it was queued once.", "info")
+        return redirect(back, 303)
+    try:
+        enqueue(
+            APPROVE_UPLOAD,
+            upload.id,
+            settings=current_app.config["SETTINGS"],
+            session_factory=current_app.extensions["session_factory"],
+        )
+    except JobQueueUnavailable as error:
+        current_app.logger.error("approval of upload %s not queued: %s", upload.id, error)
+        record_approval_failure(session, upload.id, error)
+        session.commit()
+    flash_done(
+        f"{upload.original_filename} is being approved in the background; its page shows the "
+        "progress, then the adjustments it queued.",
+        link=(
+            url_for("admin.adjustment_queue", source=f"upload:{upload.id}"),
+            "This upload's adjustments",
+        ),
+    )
+    return redirect(back, 303)
 
 
 @bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/return")

@@ -37,6 +37,10 @@ from billing_core.money import format_count
 from billing_core.security import redact_ssns
 
 PROCESS_UPLOAD = "billing_core.census.processing.process_upload"  # the job, for jobs.enqueue
+# A staff approval too large for a request runs on the same job columns (census.approval),
+# told apart by job_args["job"] (Upload.job_kind): the function each kind of job runs.
+APPROVE_UPLOAD = "billing_core.census.approval.approve_in_background"
+JOB_FUNCTIONS = {"read": PROCESS_UPLOAD, "approve": APPROVE_UPLOAD}
 PENDING = (JobStatus.QUEUED, JobStatus.RUNNING)
 MAX_ATTEMPTS = 2  # a read whose process died is started again once, then failed
 FAILED_MESSAGE = (
@@ -100,6 +104,11 @@ def pending_read(session: Session, group_id: int, *, other_than: str | None = No
 
 
 def _busy_message(pending: Upload, filename: str) -> str:
+    if pending.job_kind == "approve":
+        return (
+            f"{pending.original_filename} is being approved for this group; a file is read "
+            f"once that is done. Send {filename} again in a few minutes."
+        )
     return (
         f"{pending.original_filename} is still being read for this group (sent "
         f"{pending.created_at:%Y-%m-%d %H:%M} UTC); one file is read at a time. Wait until it "
@@ -179,7 +188,7 @@ def keep_for_processing(
         )
     )
     if existing is not None:
-        if existing.job_status is not JobStatus.FAILED:
+        if existing.job_status is not JobStatus.FAILED or existing.job_kind != "read":
             return Queued(existing, duplicate=True, needs_job=False)
         _refuse_while_pending(session, group.id, filename)
         _queue(existing, args)
@@ -278,26 +287,40 @@ def fail_stuck_jobs(
             f"no progress since {upload.job_updated_at:%Y-%m-%d %H:%M} UTC "
             f"({upload.job_status.value}, {upload.job_progress or 0}%); failed by the sweep"
         )
-        _fail(upload, STUCK_MESSAGE, error, now)
+        _fail(upload, _stuck_message(upload), error, now)
     session.flush()
     return stuck
 
 
 def queued_jobs(session: Session, limit: int = 100) -> list[tuple[str, tuple]]:
-    """The reads waiting in the database, oldest first, as jobs (jobs.LocalRunner runs them
-    when it has nothing else to do; each claims its row first, so a read another process is
-    already running is skipped). Reads queued without their arguments kept (before they were,
-    or by hand) wait for the queue they were sent to."""
-    ids = session.scalars(
-        select(Upload.id)
+    """The reads and background approvals waiting in the database, oldest first, as jobs
+    (jobs.LocalRunner runs them when it has nothing else to do; each claims its row first, so
+    a job another process is already running is skipped). Jobs queued without their arguments
+    kept (before they were, or by hand) wait for the queue they were sent to."""
+    rows = session.execute(
+        select(Upload.id, Upload.job_args)
         .where(Upload.job_status == JobStatus.QUEUED, Upload.job_args.is_not(None))
         .order_by(Upload.job_updated_at, Upload.id)
         .limit(limit)
     )
-    return [(PROCESS_UPLOAD, (upload_id,)) for upload_id in ids]
+    return [
+        (JOB_FUNCTIONS.get((args or {}).get("job", "read"), PROCESS_UPLOAD), (upload_id,))
+        for upload_id, args in rows
+    ]
 
 
 RESTARTED_MESSAGE = "Waiting to be read again (reading it stopped when the service restarted)"
+APPROVAL_RESTARTED_MESSAGE = (
+    "Waiting to be approved again (approving it stopped when the service restarted)"
+)
+APPROVAL_STUCK_MESSAGE = (
+    "Approving this file stopped before it finished (the service restarted). Nothing from it "
+    "was applied; it is still submitted and can be approved again."
+)
+
+
+def _stuck_message(upload: Upload) -> str:
+    return APPROVAL_STUCK_MESSAGE if upload.job_kind == "approve" else STUCK_MESSAGE
 
 
 def recover_jobs(session: Session, now: datetime, alive) -> list[Upload]:
@@ -318,14 +341,18 @@ def recover_jobs(session: Session, now: datetime, alive) -> list[Upload]:
             {
                 "job_status": JobStatus.QUEUED,
                 "job_progress": 0,
-                "job_message": RESTARTED_MESSAGE,
+                "job_message": (
+                    APPROVAL_RESTARTED_MESSAGE
+                    if upload.job_kind == "approve"
+                    else RESTARTED_MESSAGE
+                ),
                 "job_worker": None,
                 "job_updated_at": now,
             }
             if again
             else {
                 "job_status": JobStatus.FAILED,
-                "job_message": STUCK_MESSAGE,
+                "job_message": _stuck_message(upload),
                 "job_error": (
                     f"its reader {upload.job_worker} stopped after "
                     f"{upload.job_attempts or 0} start(s) ({upload.job_progress or 0}%)"
@@ -360,10 +387,10 @@ def _queue(upload: Upload, args: dict) -> None:
     upload.job_attempts = 0
 
 
-def _claim(session: Session, upload: Upload) -> bool:
-    """Take a QUEUED upload for this process (RUNNING, this worker, one more attempt) in one
-    conditional UPDATE, committed: False when another runner took it first, or it is not
-    queued."""
+def _claim(session: Session, upload: Upload, message: str | None = None) -> bool:
+    """Take a QUEUED upload for this process (RUNNING, this worker, one more attempt, saying
+    `message`, default "Reading <file>") in one conditional UPDATE, committed: False when
+    another runner took it first, or it is not queued."""
     from billing_core.jobs import worker_id
 
     begin_writing(session)
@@ -373,7 +400,7 @@ def _claim(session: Session, upload: Upload) -> bool:
         .values(
             job_status=JobStatus.RUNNING,
             job_progress=5,
-            job_message=f"Reading {upload.original_filename}"[:255],
+            job_message=(message or f"Reading {upload.original_filename}")[:255],
             job_worker=worker_id(),
             job_attempts=func.coalesce(Upload.job_attempts, 0) + 1,
             job_updated_at=utcnow(),
@@ -416,8 +443,8 @@ def process_upload(
     upload = session.get(Upload, upload_id)
     if upload is None:
         raise BillingError(f"upload {upload_id} no longer exists")
-    if upload.job_status is JobStatus.DONE:
-        return JobStatus.DONE
+    if upload.job_status is JobStatus.DONE or upload.job_kind == "approve":
+        return upload.job_status
     if not _claim(session, upload):
         return upload.job_status
     kept = upload.job_args or {}

@@ -313,7 +313,9 @@ def failed_uploads(session: Session, limit: int = 50) -> list[tuple[Upload, Empl
         session.execute(
             select(Upload, EmployerGroup)
             .join(EmployerGroup, EmployerGroup.id == Upload.group_id)
-            .where(Upload.job_status == JobStatus.FAILED)
+            # A read fails on a received file; a background approval that failed leaves its
+            # upload submitted, in the review queue (census.approval).
+            .where(Upload.job_status == JobStatus.FAILED, Upload.status == UploadStatus.RECEIVED)
             .order_by(Upload.job_updated_at.desc(), Upload.id.desc())
             .limit(limit)
         ).all()

@@ -133,6 +133,23 @@ class Upload(Base):
     def content_purged(self) -> bool:
         return self.content_purged_at is not None
 
+    @property
+    def job_kind(self) -> str | None:
+        """What the upload's background job does: "read" (the file, for its sender) or
+        "approve" (a staff approval too large for a request: census.approval); None without
+        a job. Kept in `job_args` ("job"), so the two never pass for each other."""
+        if self.job_status is None:
+            return None
+        return (self.job_args or {}).get("job", "read")
+
+    @property
+    def being_approved(self) -> bool:
+        """A staff approval waiting to run or running in the background."""
+        return self.job_kind == "approve" and self.job_status in (
+            JobStatus.QUEUED,
+            JobStatus.RUNNING,
+        )
+
 
 class CensusColumnMapping(Base):
     """The column mapping a group's last tabular upload was read with (header -> field), offered

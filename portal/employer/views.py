@@ -423,6 +423,8 @@ def _being_read(upload) -> bool:
     """A large file whose job has not finished (queued, running or failed): its page shows the
     job's progress instead of a preview. While it waits, this process's job runner is started
     (without Redis), so a read left by a process that stopped is picked up when looked at."""
+    if upload.job_kind != "read":
+        return False  # no job, or staff approving it in the background (census.approval)
     if upload.job_status in PENDING:
         ensure_runner(current_app.config["SETTINGS"])
     return upload.job_status in PENDING or upload.job_status is JobStatus.FAILED
