@@ -883,11 +883,14 @@ def _login(role: str, email: str, group: str, story: str) -> dict:
 
 
 def _enrol_staff(session: Session, at: datetime) -> None:
-    """The demo's staff have their second factor set up with DEMO_TOTP_SECRET."""
+    """The demo's staff have their second factor set up with DEMO_TOTP_SECRET, and ten recovery
+    codes nobody was shown (renew them on the Second factor page to see a set), so logging in
+    does not warn that none are left."""
     for user in session.scalars(select(User).where(User.totp_confirmed_at.is_(None))):
         if user.role.is_staff:
             user.totp_secret_encrypted = second_factor.encrypt_secret(DEMO_TOTP_SECRET)
             user.totp_confirmed_at = at
+            second_factor.new_recovery_codes(user)
     session.flush()
 
 

@@ -148,7 +148,8 @@ def _normal_recovery(code: str) -> str:
     return "".join(ch for ch in code.lower() if ch.isalnum())
 
 
-def _new_recovery_codes(user: User) -> list[str]:
+def new_recovery_codes(user: User) -> list[str]:
+    """Ten new one-time recovery codes for `user` (only their digests are kept), as shown."""
     codes = [
         "".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(_RECOVERY_LENGTH))
         for _ in range(RECOVERY_CODE_COUNT)
@@ -172,7 +173,7 @@ def confirm_enrolment(
         raise ValidationFailed(WRONG_CODE)
     user.totp_last_step = step
     user.totp_confirmed_at = now
-    codes = _new_recovery_codes(user)
+    codes = new_recovery_codes(user)
     audit.record(session, "second_factor.enrolled", actor=user, target=user, ip_address=ip_address)
     return codes
 
@@ -213,7 +214,7 @@ def renew_recovery_codes(
     if step is None:
         raise ValidationFailed(WRONG_CODE)
     user.totp_last_step = step
-    codes = _new_recovery_codes(user)
+    codes = new_recovery_codes(user)
     audit.record(session, "second_factor.recovery_codes_renewed", actor=user, ip_address=ip_address)
     return codes
 

@@ -17,6 +17,7 @@ from billing_core import accounts, audit, mail, second_factor
 from billing_core.errors import AccountLocked, ValidationFailed
 from billing_core.models import User
 from billing_core.models.enums import Role
+from billing_core.money import format_count
 from portal.extensions import db_session, login_manager
 from portal.web import client_ip, home_endpoint, now, role_required
 
@@ -191,7 +192,11 @@ def login_code():
         login_user(user)
         left = second_factor.recovery_codes_left(user)
         if left <= 3:
-            flash(f"{left} recovery codes left: make new ones on the Second factor page.", "info")
+            flash(
+                f"{format_count(left, 'recovery code')} left: make new ones on the Second "
+                "factor page (under Account).",
+                "info",
+            )
         return redirect(url_for(home_endpoint(user)), code=303)
     return render_template("auth/login_code.html", form=form)
 
