@@ -100,6 +100,7 @@ def purge_kept_files(
     now = utcnow()
     for upload in due:
         decided = decided_at(upload)
+        upload.kept_problems = _problems_without_values(session, upload, as_of)
         upload.content_sealed = None
         upload.content_key_id = None
         upload.content_purged_at = now
@@ -118,6 +119,17 @@ def purge_kept_files(
         )
     session.flush()
     return Purge(as_of, retention_days, due)
+
+
+def _problems_without_values(session: Session, upload: Upload, as_of: date) -> list[dict]:
+    """The upload's problems, read one last time before its bytes go, without their values."""
+    from billing_core.census.uploads import problem_rows, upload_problems
+
+    errors, columns, warnings = upload_problems(session, upload, as_of=as_of)
+    return [
+        {"kind": p.severity, "row": p.row, "column": p.column, "message": p.message}
+        for p in problem_rows(errors, columns, warnings)
+    ]
 
 
 @dataclass(frozen=True)

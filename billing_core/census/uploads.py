@@ -840,6 +840,18 @@ def problem_rows(
     ]
 
 
+def kept_problems_csv(upload: Upload) -> bytes:
+    """A purged upload's problems as kept at the purge (no values), in the problems CSV's
+    columns."""
+    return csv_bytes(
+        PROBLEM_COLUMNS,
+        (
+            (upload.original_filename, p["kind"], p["row"], p["column"], None, p["message"])
+            for p in upload.kept_problems or []
+        ),
+    )
+
+
 def problems_csv(
     errors: list[RowError], columns: Columns | None = None, warnings: list[RowError] = ()
 ) -> bytes:

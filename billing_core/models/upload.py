@@ -59,6 +59,9 @@ class Upload(Base):
     content_sealed: Mapped[bytes | None] = deferred(mapped_column("content", LargeBinary))
     content_key_id: Mapped[str | None] = mapped_column(String(16))
     content_purged_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The file's problems as they stood when it was purged (kind, row, column, message; never
+    # the values, which may be SSNs or birth dates): its problems CSV after the purge.
+    kept_problems: Mapped[list | None] = mapped_column(JSON)
     size_bytes: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     status: Mapped[UploadStatus] = mapped_column(

@@ -36,6 +36,7 @@ from billing_core.census.uploads import (
     find_upload,
     group_plans,
     group_uploads,
+    kept_problems_csv,
     preview_upload,
     problem_rows,
     problems_csv,
@@ -576,7 +577,13 @@ def upload_problems_download(group_id: int, upload_id: int):
             abort(400)
         chosen = form.chosen()
     if (gone := _gone(upload)) is not None:
-        return _said_gone(gone, group_id, upload_id)
+        if upload.kept_problems is None:
+            return _said_gone(gone, group_id, upload_id)
+        return _download(
+            kept_problems_csv(upload),
+            f"{_stem(upload.original_filename)} problems.csv",
+            "text/csv",
+        )
     session = db_session()
     errors, columns, warnings = upload_problems(session, upload, as_of=today(), chosen=chosen)
     session.rollback()

@@ -265,3 +265,31 @@ def test_a_term_credited_for_fewer_months_than_it_asks_says_so(
     assert "Westbrook" in notes and "this term takes effect Dec 31, 2026" in notes
     assert "Credit is given from Feb 2027" in notes
     assert "the billed 1 month before it (Jan 2027) is credited only if our billing team" in notes
+
+
+def test_a_refused_files_problems_stay_after_its_bytes_are_purged(client, session, corpus):
+    """Issue 17: the parsed result and the problems stay when a kept file is purged; its
+    problems CSV then lists them without their values (which may be SSNs or birth dates)."""
+    from datetime import timedelta
+
+    from billing_core.census.kept import purge_kept_files
+
+    group, url, token = corpus
+    bad = HEADER.replace("Medical Tier", "Medical Tier,SSN") + (
+        "E1001,Pat,Worker01,13/45/1980,MED-PPO,EE,219-09-1001\n"
+    )
+    _post(client, url, token, "bad.csv", bad)
+    upload = session.scalar(select(Upload))
+    assert upload.status is UploadStatus.REJECTED
+    purge_kept_files(
+        session,
+        as_of=upload.created_at.date() + timedelta(days=91),
+        retention_days=90,
+        actor_email="ops@carrier.example.com",
+    )
+    session.commit()
+    assert upload.content_purged_at is not None
+    assert [p["kind"] for p in upload.kept_problems] == ["Error"]
+    csv = client.get(f"{url}/{upload.id}/problems.csv").get_data(as_text=True)
+    assert "not a real date" in csv or "date" in csv.splitlines()[1]
+    assert "13/45/1980" not in csv and "1001" not in csv.splitlines()[1].split(",")[4]
