@@ -46,7 +46,7 @@ from billing_core.models.enums import (
     Tier,
     ToleranceRule,
 )
-from billing_core.money import ZERO, cents
+from billing_core.money import ZERO, cents, percent
 
 # --------------------------------------------------------------------------- thresholds
 
@@ -103,13 +103,6 @@ def monthly_premium_from_deductions(
 # --------------------------------------------------------------------------- results
 
 
-def percent_of(change: Decimal, base: Decimal) -> Decimal | None:
-    """`change` as a percent of `base`, to two places; None against a zero base."""
-    if not base:
-        return None
-    return (change * 100 / abs(base)).quantize(Decimal("0.01"))
-
-
 @dataclass(frozen=True)
 class ProductVariance:
     """One product (or the total): billed vs computed from the census, in dollars."""
@@ -128,7 +121,7 @@ class ProductVariance:
 
     @property
     def variance_percent(self) -> Decimal | None:
-        return percent_of(self.variance, self.billed)
+        return percent(self.variance, self.billed)
 
 
 @dataclass(frozen=True)
@@ -149,7 +142,7 @@ class ReportedPremium:
 
     @property
     def variance_percent(self) -> Decimal | None:
-        return percent_of(self.variance, self.billed)
+        return percent(self.variance, self.billed)
 
     @property
     def converted(self) -> bool:
@@ -550,7 +543,7 @@ def _remitted(session, policy, invoices, billed_total, months) -> ReportedPremiu
 
 
 def _moved(before, after) -> Decimal | None:
-    return percent_of(Decimal(after - before), Decimal(before))
+    return percent(Decimal(after - before), Decimal(before))
 
 
 def _trend_flags(products, before: list[_Line], computed: list[_Line]) -> list[TrendFlag]:

@@ -57,7 +57,7 @@ from billing_core.models.enums import (
     PayrollFrequency,
     SuspenseStatus,
 )
-from billing_core.money import ZERO, cents
+from billing_core.money import ZERO, cents, percent
 from billing_core.payments.online import NOT_APPLIED
 from billing_core.receivables import AGING_BUCKETS
 
@@ -282,13 +282,6 @@ def sum_totals(columns: Sequence[ReportColumn], rows: Sequence[dict], **extra) -
         totals[label] = "Total"
     totals.update(extra)
     return totals
-
-
-def percent(part: Decimal, whole: Decimal) -> Decimal | None:
-    """`part` as a percent of `whole` to two places, half-up; None when `whole` is zero."""
-    if not whole:
-        return None
-    return cents(part * 100 / abs(whole))
 
 
 def report_sheet(run: ReportRun) -> Sheet:

@@ -53,3 +53,12 @@ def test_a_count_takes_the_singular_for_one():
     assert format_count(0, "add") == "0 adds"
     assert format_count(1250, "employee") == "1,250 employees"
     assert format_count(2, "child", "children") == "2 children"
+
+
+def test_a_percent_is_rounded_half_up_once_for_every_page_and_report():
+    # Issue 18: the review page (half-even) and the aging report (half-up) disagreed on 1/800.
+    from billing_core.money import percent
+
+    assert percent(Decimal("1"), Decimal("800")) == Decimal("0.13")
+    assert percent(Decimal("-1"), Decimal("-800")) == Decimal("-0.13")
+    assert percent(Decimal("5"), Decimal("0")) is None
