@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime
 from functools import wraps
 from urllib.parse import urlsplit
 
-from flask import abort, render_template, request
+from flask import abort, current_app, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import Select, func, select
 
@@ -143,3 +143,24 @@ def format_plain_decimal(value) -> str:
     if value is None:
         return ""
     return format(value.normalize(), "f")
+
+
+def enqueue_upload_job(session, job: str, upload_id: int, record_failure, what: str) -> None:
+    """Queue `job` for an upload (committed first: the job reads it from the database); a
+    queue that cannot be reached is recorded on the upload by `record_failure(session,
+    upload_id, error)`, which its page shows, and committed. One shape for the census read
+    and the background approval."""
+    from billing_core.errors import JobQueueUnavailable
+    from billing_core.jobs import enqueue
+
+    try:
+        enqueue(
+            job,
+            upload_id,
+            settings=current_app.config["SETTINGS"],
+            session_factory=current_app.extensions["session_factory"],
+        )
+    except JobQueueUnavailable as error:
+        current_app.logger.error("%s of upload %s not queued: %s", what, upload_id, error)
+        record_failure(session, upload_id, error)
+        session.commit()

@@ -46,8 +46,8 @@ from billing_core.census.uploads import (
     review_upload,
     submitted_uploads,
 )
-from billing_core.errors import BillingError, JobQueueUnavailable
-from billing_core.jobs import enqueue, ensure_runner
+from billing_core.errors import BillingError
+from billing_core.jobs import ensure_runner
 from billing_core.models.enums import Role
 from billing_core.money import ZERO, format_count, format_dollars
 from portal.confirmation import (
@@ -63,6 +63,7 @@ from portal.extensions import db_session
 from portal.web import (
     Page,
     client_ip,
+    enqueue_upload_job,
     load_group,
     render_page_or_fragment,
     role_required,
@@ -326,17 +327,7 @@ def _approve_in_background(scope, upload, plan: ApprovalPlan, limits: PricingLim
     if not queued:
         flash(f"{upload.original_filename} is already being approved; it was queued once.", "info")
         return redirect(back, 303)
-    try:
-        enqueue(
-            APPROVE_UPLOAD,
-            upload.id,
-            settings=current_app.config["SETTINGS"],
-            session_factory=current_app.extensions["session_factory"],
-        )
-    except JobQueueUnavailable as error:
-        current_app.logger.error("approval of upload %s not queued: %s", upload.id, error)
-        record_approval_failure(session, upload.id, error)
-        session.commit()
+    enqueue_upload_job(session, APPROVE_UPLOAD, upload.id, record_approval_failure, "approval")
     flash_done(
         f"{upload.original_filename} is being approved in the background; its page shows the "
         "progress, then the adjustments it queued.",

@@ -49,10 +49,10 @@ from billing_core.census.uploads import (
     upload_columns,
     upload_problems,
 )
-from billing_core.errors import BillingError, JobQueueUnavailable, ValidationFailed
+from billing_core.errors import BillingError, ValidationFailed
 from billing_core.groups import group_summary
 from billing_core.invoices import invoice_list_query, invoice_rows, period_label
-from billing_core.jobs import enqueue, ensure_runner
+from billing_core.jobs import ensure_runner
 from billing_core.models import Invoice
 from billing_core.models.enums import InvoiceStatus, JobStatus, Role, UploadKind, UploadStatus
 from portal import invoice_pages, statement_pages
@@ -65,7 +65,14 @@ from portal.employer.forms import (
     UploadForm,
 )
 from portal.extensions import db_session, htmx
-from portal.web import load_group, my_groups, render_page_or_fragment, role_required, today
+from portal.web import (
+    enqueue_upload_job,
+    load_group,
+    my_groups,
+    render_page_or_fragment,
+    role_required,
+    today,
+)
 
 AREA = "employer"
 
@@ -296,17 +303,7 @@ def _enqueue_read(session, upload) -> None:
     """Queue the job reading `upload` (committed first, with what it is read with in its
     job_args); a queue that cannot be reached fails the upload with a message its page
     shows."""
-    try:
-        enqueue(
-            PROCESS_UPLOAD,
-            upload.id,
-            settings=current_app.config["SETTINGS"],
-            session_factory=current_app.extensions["session_factory"],
-        )
-    except JobQueueUnavailable as error:
-        current_app.logger.error("census upload %s not queued: %s", upload.id, error)
-        record_failure(session, upload.id, error)
-        session.commit()
+    enqueue_upload_job(session, PROCESS_UPLOAD, upload.id, record_failure, "census read")
 
 
 def _posted_file_check(group_id: int):

@@ -163,7 +163,7 @@ def test_confirming_twice_queues_once_and_a_finished_job_does_nothing(
     client, cast, login_as, session, monkeypatch
 ):
     queued = []
-    monkeypatch.setattr("admin.views.uploads.enqueue", lambda *args, **kwargs: queued.append(args))
+    monkeypatch.setattr("billing_core.jobs.enqueue", lambda *args, **kwargs: queued.append(args))
     upload = _term_west(session, cast)
     login_as(cast.users["billing_specialist"])
     review = _review(cast, upload)
@@ -190,7 +190,7 @@ def test_confirming_twice_queues_once_and_a_finished_job_does_nothing(
 
 
 def test_the_job_applies_the_rules_of_approval(client, cast, login_as, session, monkeypatch):
-    monkeypatch.setattr("admin.views.uploads.enqueue", lambda *args, **kwargs: None)
+    monkeypatch.setattr("billing_core.jobs.enqueue", lambda *args, **kwargs: None)
     upload = _term_west(session, cast, override=False)
     login_as(cast.users["billing_specialist"])
     review = _review(cast, upload)

@@ -465,12 +465,12 @@ def test_an_unreachable_queue_is_refused_clearly():
 
 
 def test_a_file_that_cannot_be_queued_says_so(client, cast, login_as, session, monkeypatch):
-    from portal.employer import views
+    from billing_core import jobs
 
     def unavailable(*args, **kwargs):
         raise JobQueueUnavailable("the job queue is unavailable (connection refused)")
 
-    monkeypatch.setattr(views, "enqueue", unavailable)
+    monkeypatch.setattr(jobs, "enqueue", unavailable)  # what portal.web.enqueue_upload_job calls
     url = f"/employer/groups/{cast.group_a.id}/uploads"
     login_as(cast.users["employer_a"])
     html = _post(
