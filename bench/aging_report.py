@@ -35,8 +35,8 @@ from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
 
 from billing_core import migrate
+from billing_core.billing.enrollment import add_months
 from billing_core.db import make_engine, make_session_factory
-from billing_core.enrollment import add_months
 from billing_core.ledger import Chart
 from billing_core.models import (
     BillingPolicy,

@@ -31,9 +31,9 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Connection, make_url
 
 from billing_core import migrate
+from billing_core.billing.invoicing import issue_billing_run
 from billing_core.config import DEV_SSN_KEY
 from billing_core.db import make_engine, make_session_factory
-from billing_core.invoicing import issue_billing_run
 from billing_core.models import (
     AgeReduction,
     BillingPolicy,

@@ -64,6 +64,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from billing_core import migrate
+from billing_core.billing.rating import (
+    MemberFacts,
+    RateTable,
+    RatingDataMissing,
+    premium,
+    rating_key,
+)
 from billing_core.census.diff import CensusDiff, ChangeKind, diff_census
 from billing_core.census.impact import premium_impact
 from billing_core.census.reader import read_census
@@ -94,7 +101,6 @@ from billing_core.models.enums import (
     Tier,
 )
 from billing_core.money import ZERO, D
-from billing_core.rating import MemberFacts, RateTable, RatingDataMissing, premium, rating_key
 from billing_core.security import configure_vault, vault
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_census"

@@ -27,17 +27,17 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing_core import migrate
+from billing_core.billing.enrollment import add_months
+from billing_core.billing.invoicing import issue_billing_run
 from billing_core.config import DEV_SSN_KEY
 from billing_core.db import make_engine, make_session_factory
-from billing_core.enrollment import add_months
 from billing_core.exports import statement_sheets, xlsx_bytes
-from billing_core.invoicing import issue_billing_run
 from billing_core.models import EmployerGroup
 from billing_core.models.enums import PaymentMethod, PaymentSource
 from billing_core.payments.allocation import open_balances
 from billing_core.payments.receipts import record_payment
+from billing_core.reports.statements import ledger_differences, paid_vs_billed
 from billing_core.security import configure_vault
-from billing_core.statements import ledger_differences, paid_vs_billed
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from billing_run import (  # noqa: E402

@@ -33,8 +33,8 @@ from openpyxl.utils import get_column_letter
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from billing_core.adjustments import reason_label
-from billing_core.invoices import invoice_lines_query, period_label
+from billing_core.billing.adjustments import reason_label
+from billing_core.billing.invoices import invoice_lines_query, period_label
 from billing_core.models import Invoice, InvoiceLine, Member, Plan, Product
 from billing_core.models.enums import BillingMethod, InvoiceSection, InvoiceStatus
 from billing_core.money import ZERO, D, cents
@@ -699,7 +699,7 @@ def statement_payment_rows(statement):
 
 
 def statement_sheets(statement) -> list[Sheet]:
-    """The statement as workbook sheets, one per section (`billing_core.statements.Statement`):
+    """The statement as workbook sheets, one per section (`billing_core.reports.statements.Statement`):
     Summary, By period and product, Invoices, Payments, Aging, By month."""
     s = statement
     return [

@@ -9,11 +9,11 @@ from flask import Flask, current_app, redirect, render_template, request, url_fo
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
-from billing_core import second_factor
 from billing_core.config import Settings
 from billing_core.db import make_engine, make_session_factory
 from billing_core.money import format_count, format_money, format_rate
 from billing_core.security import configure_vault, install_log_redaction
+from billing_core.users import second_factor
 from portal.extensions import close_db_session, csrf, htmx, login_manager
 
 CONTENT_SECURITY_POLICY = (

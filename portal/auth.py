@@ -13,11 +13,12 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from wtforms import BooleanField, EmailField, PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
 
-from billing_core import accounts, audit, mail, second_factor
+from billing_core import audit, mail
 from billing_core.errors import AccountLocked, ValidationFailed
 from billing_core.models import User
 from billing_core.models.enums import Role
 from billing_core.money import format_count
+from billing_core.users import accounts, second_factor
 from portal.extensions import db_session, login_manager
 from portal.web import client_ip, home_endpoint, now, role_required
 

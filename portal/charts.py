@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from xml.sax.saxutils import escape, quoteattr  # nosec B406 # escapes SVG text; parses nothing
 
-from billing_core.bill_bridge import Bridge, BridgeTotals
+from billing_core.billing.bill_bridge import Bridge, BridgeTotals
 from billing_core.money import ZERO, cents
 
 TOTAL_COLOUR = "#1f4e8c"  # the portal's brand blue
@@ -357,7 +357,7 @@ def billed_paid_summary_text(months) -> str:
 
 def billed_paid_svg(months) -> str:
     """Billed vs paid by coverage month (`months`: objects with `label`, `billed`, `paid`,
-    `open`, as `billing_core.statements.MonthTotal`): a pair of bars a month, billed left and
+    `open`, as `billing_core.reports.statements.MonthTotal`): a pair of bars a month, billed left and
     paid right, with a legend; the month's open amount is printed above a month that is not
     fully paid. Paid bars are light with a dark outline, billed bars solid, so colour is not
     the only cue. 720 x 250 in its own units."""

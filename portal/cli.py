@@ -116,7 +116,7 @@ def _demo_login_lines(logins: list[dict]) -> list[str]:
 @json_option
 def setup_import(file: Path, dry_run: bool):
     """Create or update groups, policies, products, rates, plans and members from FILE (YAML/JSON)."""
-    from billing_core.setup_import import import_setup, load_document
+    from billing_core.setup import import_setup, load_document
 
     session = db_session()
     document = load_document(file)
@@ -171,7 +171,7 @@ def billing_run(period: str, group_numbers: tuple[str, ...], dry_run: bool, issu
     """Issue the invoices for billing periods starting in PERIOD. Safe to run twice: a billing
     account already invoiced for the period is skipped."""
     from billing_core.audit import record
-    from billing_core.invoicing import issue_billing_run, prepare_billing_run
+    from billing_core.billing.invoicing import issue_billing_run, prepare_billing_run
 
     session = db_session()
     run = prepare_billing_run if dry_run else issue_billing_run
@@ -212,9 +212,9 @@ def billing_invoice(number: str):
     """Print invoice NUMBER: header, sections, lines and the bill bridge."""
     from sqlalchemy import select
 
-    from billing_core.bill_bridge import bill_bridge
+    from billing_core.billing.bill_bridge import bill_bridge
+    from billing_core.billing.invoices import invoice_lines_query, invoice_view, period_label
     from billing_core.errors import NotFound
-    from billing_core.invoices import invoice_lines_query, invoice_view, period_label
     from billing_core.models import Invoice
 
     session = db_session()

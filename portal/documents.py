@@ -18,9 +18,9 @@ from flask import current_app, render_template
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from billing_core.bill_bridge import Bridge, BridgeRow, bill_bridge
+from billing_core.billing.bill_bridge import Bridge, BridgeRow, bill_bridge
+from billing_core.billing.invoices import invoice_lines_query, invoice_view, period_label
 from billing_core.exports import adjustment_line_rows, invoice_summary_rows
-from billing_core.invoices import invoice_lines_query, invoice_view, period_label
 from billing_core.models import BillingSubgroup, Invoice, InvoiceLine, Member, Plan, Product
 from billing_core.models.enums import InvoiceStatus
 from billing_core.money import cents, format_money, format_rate
@@ -265,7 +265,7 @@ def render_invoice_pdf(
 
 
 def statement_document_context(statement) -> dict:
-    """Everything the statement PDF shows (`billing_core.statements.Statement`): the figures,
+    """Everything the statement PDF shows (`billing_core.reports.statements.Statement`): the figures,
     the charts as data: URLs (billed vs paid by month, the latest bill's bridge) with their
     words for screen readers, and the tables beside them. Aging is a table only: a chart of
     its six figures added drawing time and nothing the table does not say."""

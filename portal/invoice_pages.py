@@ -7,9 +7,8 @@ from __future__ import annotations
 from flask import Response, abort, current_app, render_template, request
 
 from billing_core.access import GroupScope
-from billing_core.bill_bridge import STEP_LABELS, bill_bridge
-from billing_core.exports import csv_bytes, invoice_lines_sheets, invoice_lines_table, xlsx_bytes
-from billing_core.invoices import (
+from billing_core.billing.bill_bridge import STEP_LABELS, bill_bridge
+from billing_core.billing.invoices import (
     STATUS_LABELS,
     find_invoice,
     invoice_lines_query,
@@ -19,6 +18,7 @@ from billing_core.invoices import (
     invoice_view,
     period_label,
 )
+from billing_core.exports import csv_bytes, invoice_lines_sheets, invoice_lines_table, xlsx_bytes
 from billing_core.models import Invoice
 from billing_core.payments.online import OnlineLimits
 from portal.charts import bridge_waterfall_svg, svg_data_uri

@@ -4,7 +4,7 @@ passes the tenant-scoped GroupScope and its area ("employer" or "admin") so link
 
 The statement is the group's account (the ledger keeps one receivable per group); a user
 limited to some locations gets the statement of the bills and payments they see, without the
-group's credit (billing_core.statements), as on their payments page."""
+group's credit (billing_core.reports.statements), as on their payments page."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import io
 from flask import Response, redirect, render_template, request, send_file, url_for
 
 from billing_core.access import GroupScope
-from billing_core.enrollment import month_end, month_start
+from billing_core.billing.enrollment import month_end, month_start
 from billing_core.exports import (
     STATEMENT_SECTIONS,
     csv_bytes,
@@ -21,7 +21,7 @@ from billing_core.exports import (
     statement_table,
     xlsx_bytes,
 )
-from billing_core.statements import (
+from billing_core.reports.statements import (
     Statement,
     StatementRangeError,
     default_range,
@@ -137,7 +137,7 @@ def send_statement_download(scope: GroupScope, area: str, fmt: str) -> Response:
 def dashboard_context(scope: GroupScope) -> dict:
     """What the employer's group page adds for its dashboard: the account, billed vs paid for
     the last 12 months (chart and numbers) and the latest census upload."""
-    from billing_core.statements import group_dashboard
+    from billing_core.reports.statements import group_dashboard
 
     dashboard = group_dashboard(
         db_session(),

@@ -1,22 +1,28 @@
-"""The one place for access rules and page plumbing: role checks, tenant-scoped loaders,
-page-or-fragment rendering, pagination and display formats."""
+"""The one place for access rules and page plumbing: role checks, tenant-scoped loaders, the
+one handler shape for a state-changing request (`run_action`), page-or-fragment rendering,
+pagination and display formats."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import wraps
+from typing import TypeVar
 from urllib.parse import urlsplit
 
-from flask import abort, current_app, render_template, request
+from flask import Response, abort, current_app, flash, redirect, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import Select, func, select
 
 from billing_core.access import GroupScope, group_scope, visible_groups
+from billing_core.errors import BillingError
 from billing_core.models import EmployerGroup, User
 from billing_core.models.enums import Role
 from portal.extensions import db_session, htmx
+
+T = TypeVar("T")
 
 STAFF = (Role.BILLING_SPECIALIST, Role.SUPERVISOR, Role.ADMIN)
 HOME_ENDPOINTS = {
@@ -66,6 +72,48 @@ def load_group(group_id: int) -> GroupScope:
 
 def my_groups() -> list[EmployerGroup]:
     return visible_groups(db_session(), current_user, today())
+
+
+def see_other(url: str) -> Response:
+    """After a change, send the browser to `url` with 303 See Other (the house rule: a reload
+    never repeats the POST); an htmx request that swaps a fragment is told by `HX-Redirect`."""
+    if htmx and not htmx.boosted:
+        return Response(status=204, headers={"HX-Redirect": url})
+    return redirect(url, 303)
+
+
+def run_action(
+    act: Callable[[], T],
+    *,
+    to: str | Callable[[T], str],
+    done: str | Callable[[T], str | None] | None = None,
+    back: str | None = None,
+    refused: Callable[[BillingError], Response | str] | None = None,
+) -> Response | str:
+    """The one handler shape for a request that changes something. Runs `act()` (one
+    billing_core use case, which audits itself), commits once, flashes `done` (a string or a
+    function of the result; None says nothing) and answers 303 to `to` (a URL or a function of
+    the result). A `BillingError` rolls everything back and is shown to the person: by
+    `refused(error)` when given (a form page rendered again with the error beside its field),
+    else as a flash on the way back to `back` (default: `to` when it is a URL). Views never
+    catch `BillingError` themselves (`tests/web/test_handler_shape.py`)."""
+    session = db_session()
+    try:
+        result = act()
+    except BillingError as error:
+        session.rollback()
+        if refused is not None:
+            return refused(error)
+        flash(str(error), "error")
+        target = back if back is not None else to
+        if not isinstance(target, str):
+            raise TypeError("run_action needs `back` when `to` depends on the result") from error
+        return see_other(target)
+    session.commit()
+    said = done(result) if callable(done) else done
+    if said:
+        flash(said, "success")
+    return see_other(to(result) if callable(to) else to)
 
 
 def render_page_or_fragment(page_template: str, fragment_template: str, **context):

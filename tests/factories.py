@@ -48,8 +48,8 @@ from billing_core.models.enums import (
 )
 from billing_core.money import D
 from billing_core.payments.receipts import record_payment
-from billing_core.second_factor import encrypt_secret, recovery_digest
 from billing_core.security import hash_password
+from billing_core.users.second_factor import encrypt_secret, recovery_digest
 
 PASSWORD = "correct-horse-42"
 # Staff are made with a second factor already set up under this secret (they must log in with
@@ -298,7 +298,7 @@ def scenario(session) -> Scenario:
     }
     plan_b = make_dental_plan(session, group_b)
     enroll(session, member_b, plan_b, "ES")
-    from billing_core.invoicing import issue_billing_run
+    from billing_core.billing.invoicing import issue_billing_run
 
     outcome = issue_billing_run(session, SCENARIO_PERIOD, run_date=date(2026, 12, 17))
     invoice_a, invoice_b = sorted(outcome.issued, key=lambda i: i.group_id)

@@ -1,6 +1,6 @@
 """Staff: the future-bill adjustment queue. Approve, reject or reverse one adjustment, or decide
 a selection or everything one upload produced in one decision with its total shown; the
-four-eyes rules of billing_core.adjustments are enforced on the server (the buttons only mirror
+four-eyes rules of billing_core.billing.adjustments are enforced on the server (the buttons only mirror
 them), and every decision asks for confirmation showing the amounts first."""
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ from wtforms.validators import Length
 
 from admin import bp
 from billing_core import audit
-from billing_core.adjustments import (
+from billing_core.authority import Authority, gross
+from billing_core.billing.adjustments import (
     DEFAULT_AUTHORITY_LIMIT,
     SUPERVISING_ROLES,
     Decision,
@@ -34,7 +35,6 @@ from billing_core.adjustments import (
     source_key,
     source_label,
 )
-from billing_core.authority import Authority, gross
 from billing_core.errors import BillingError
 from billing_core.models import Adjustment, EmployerGroup, Member, Plan, User
 from billing_core.models.enums import AdjustmentStatus

@@ -13,15 +13,15 @@ from wtforms.validators import DataRequired, Length, Regexp
 
 from admin import bp
 from billing_core import audit
-from billing_core.enrollment import add_months
-from billing_core.errors import BillingError
-from billing_core.invoices import invoice_rows, period_label
-from billing_core.invoicing import (
+from billing_core.billing.enrollment import add_months
+from billing_core.billing.invoices import invoice_rows, period_label
+from billing_core.billing.invoicing import (
     VOIDING_ROLES,
     issue_billing_run,
     prepare_billing_run,
     void_invoice,
 )
+from billing_core.errors import BillingError
 from billing_core.models import EmployerGroup, Invoice
 from billing_core.models.enums import Role
 from billing_core.money import format_dollars

@@ -4,7 +4,7 @@ from flask import render_template, request
 
 from admin import bp
 from billing_core.audit import audit_log_query
-from billing_core.groups import (
+from billing_core.billing.groups import (
     group_search_query,
     group_summary,
     member_counts,

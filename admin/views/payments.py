@@ -27,6 +27,13 @@ from admin.views.payment_forms import (
 )
 from billing_core import audit
 from billing_core.errors import BillingError
+from billing_core.ledger.receivables import (
+    AGING_BUCKETS,
+    Aging,
+    account_summary,
+    aging_by_group,
+    payment_history,
+)
 from billing_core.models import (
     EmployerGroup,
     Invoice,
@@ -72,13 +79,6 @@ from billing_core.payments.write_offs import (
     withdraw_write_off,
     write_off_by_hand,
     write_off_queue_query,
-)
-from billing_core.receivables import (
-    AGING_BUCKETS,
-    Aging,
-    account_summary,
-    aging_by_group,
-    payment_history,
 )
 from portal.confirmation import Ask, Done, confirm_then
 from portal.extensions import db_session

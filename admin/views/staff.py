@@ -9,10 +9,11 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField
 
 from admin import bp
-from billing_core import audit, second_factor
+from billing_core import audit
 from billing_core.errors import ValidationFailed
 from billing_core.models import User
 from billing_core.models.enums import Role
+from billing_core.users import second_factor
 from portal.extensions import db_session
 from portal.web import client_ip, load_group, role_required
 

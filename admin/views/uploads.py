@@ -25,7 +25,7 @@ from wtforms.validators import DataRequired, Length
 from admin import bp
 from admin.views.adjustments import adjustment_table, authority_limit
 from billing_core import audit
-from billing_core.adjustments import approval_authority
+from billing_core.billing.adjustments import approval_authority
 from billing_core.census.approval import (
     ApprovalPlan,
     approval_result,

@@ -20,6 +20,8 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from billing_core.billing.enrollment import add_months, month_start
+from billing_core.billing.retro import premium_differences
 from billing_core.census.diff import (
     CensusDiff,
     ChangeKind,
@@ -29,7 +31,6 @@ from billing_core.census.diff import (
 )
 from billing_core.census.rows import CensusMember
 from billing_core.db import id_chunks
-from billing_core.enrollment import add_months, month_start
 from billing_core.models import (
     Adjustment,
     BenefitClass,
@@ -43,7 +44,6 @@ from billing_core.models import (
     User,
 )
 from billing_core.models.enums import AdjustmentStatus, InvoiceStatus, MemberStatus, Tier
-from billing_core.retro import premium_differences
 
 REASON_BY_KIND = {
     ChangeKind.ADD: "late_add",

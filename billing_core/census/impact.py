@@ -14,10 +14,10 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from billing_core.billing.enrollment import add_months, month_start
+from billing_core.billing.invoicing import billing_period_for, prepare_billing_run
 from billing_core.census.apply import apply_census
 from billing_core.census.diff import CensusDiff, ChangeKind
-from billing_core.enrollment import add_months, month_start
-from billing_core.invoicing import billing_period_for, prepare_billing_run
 from billing_core.models import (
     Adjustment,
     AgeReduction,
@@ -200,8 +200,8 @@ def pricing_cost(
 ) -> PricingCost:
     """What pricing `diff` for `group` as of `today` would cost (see PricingCost): counted
     the way premium_impact and apply_census go about it, without pricing anything."""
+    from billing_core.billing.groups import member_counts
     from billing_core.census.apply import billed_months
-    from billing_core.groups import member_counts
 
     period = next_unbilled_period(session, group, today)
     policy = group.policy_on(today) or (group.policies[-1] if group.policies else None)

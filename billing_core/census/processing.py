@@ -19,6 +19,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from billing_core.billing.groups import member_counts
 from billing_core.census.diff import diff_census
 from billing_core.census.impact import PricingLimits
 from billing_core.census.reader import looks_like_834, too_many_rows
@@ -30,7 +31,6 @@ from billing_core.census.uploads import (
 )
 from billing_core.db import begin_writing, utcnow
 from billing_core.errors import BillingError
-from billing_core.groups import member_counts
 from billing_core.models import EmployerGroup, Upload, User
 from billing_core.models.enums import JobStatus, UploadFormat, UploadKind, UploadStatus
 from billing_core.money import format_count

@@ -931,9 +931,9 @@ def retro_exceptions(
     that month), with the billed months outside the window."""
     from datetime import timedelta
 
+    from billing_core.billing.enrollment import month_start
     from billing_core.census.apply import billed_months
     from billing_core.census.diff import ChangeKind
-    from billing_core.enrollment import month_start
 
     policy = group.policy_on(today) or group.policies[-1]
     windows = {
@@ -988,7 +988,7 @@ def override_retro_window(
     window: approval is then possible, and late terms are credited for their billed months
     before the window too. Every such adjustment still waits for a supervisor's approval.
     Refused for anyone else, whatever the page showed; returns the changes it covers."""
-    from billing_core.adjustments import SUPERVISING_ROLES
+    from billing_core.billing.adjustments import SUPERVISING_ROLES
 
     if actor.role not in SUPERVISING_ROLES:
         raise AccessDenied("only a supervisor can override the retro window")
@@ -1015,10 +1015,10 @@ def approve_reviewed_upload(
     """Approval from the review page: refused while the upload has changes older than the
     retro window and no supervisor's override. With the override, late terms are also credited
     for their billed months before the window (pending, marked for a supervisor)."""
+    from billing_core.billing.retro import premium_differences
     from billing_core.census.diff import ChangeKind
     from billing_core.models import Adjustment, Member
     from billing_core.models.enums import AdjustmentStatus
-    from billing_core.retro import premium_differences
 
     group = session.get(EmployerGroup, upload.group_id)
     _census, diff = upload_diff(session, upload, today)
@@ -1066,7 +1066,7 @@ class Review:
     """Everything the staff review page shows for an upload."""
 
     preview: Preview
-    reconciliation: object | None  # billing_core.reconciliation.Reconciliation
+    reconciliation: object | None  # billing_core.census.reconciliation.Reconciliation
     retro_exceptions: list[RetroException] = field(default_factory=list)
     # Not reconciled, and why in words: rating the file's members for the period would cost
     # more than the pricing bound (review_upload).
@@ -1089,7 +1089,7 @@ def review_upload(
     `limits.max_member_months` (members x the period's months) it is not computed here and
     `unreconciled` says so, so the page stays within seconds. Writes nothing; the caller
     rolls back."""
-    from billing_core.reconciliation import reconcile_census
+    from billing_core.census.reconciliation import reconcile_census
 
     preview = preview_upload(
         session,

@@ -29,7 +29,7 @@ class User(Base):
     # Part of the session identity (get_id): logging out adds one, so every cookie issued
     # before, copied or not, stops working (checked on every request by the user loader).
     session_version: Mapped[int] = mapped_column(Integer, default=0)
-    # The second factor (billing_core.second_factor): the TOTP secret encrypted at rest, set
+    # The second factor (billing_core.users.second_factor): the TOTP secret encrypted at rest, set
     # when enrolment starts and confirmed by the first code; the last time step accepted (a
     # code is good once); the SHA-256 digests of the unused recovery codes.
     totp_secret_encrypted: Mapped[str | None] = mapped_column(String(255))

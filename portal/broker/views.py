@@ -2,7 +2,7 @@
 
 from flask import render_template
 
-from billing_core.groups import group_summary, member_counts
+from billing_core.billing.groups import group_summary, member_counts
 from billing_core.models.enums import Role
 from portal.broker import bp
 from portal.extensions import db_session

@@ -10,15 +10,15 @@ from flask import abort, current_app, flash, redirect, render_template, request,
 from flask_login import current_user
 from sqlalchemy.exc import IntegrityError
 
+from billing_core.billing.invoices import period_label
 from billing_core.config import Settings
 from billing_core.errors import BillingError
-from billing_core.invoices import period_label
+from billing_core.ledger.receivables import account_summary, credit_outlook, payment_history
 from billing_core.models.enums import CheckoutStatus, PaymentMethod, Role
 from billing_core.money import format_dollars
 from billing_core.payments import online
 from billing_core.payments.allocation import apply_credit
 from billing_core.payments.stripe_gateway import StripeGateway, gateway_from_settings
-from billing_core.receivables import account_summary, credit_outlook, payment_history
 from portal.employer import bp
 from portal.employer.payment_forms import LocalCheckoutForm, PayForm, UseCreditForm
 from portal.extensions import db_session

@@ -15,6 +15,8 @@ from flask import (
 )
 from flask_login import current_user
 
+from billing_core.billing.groups import group_summary
+from billing_core.billing.invoices import invoice_list_query, invoice_rows, period_label
 from billing_core.census.kept import kept_file_gone
 from billing_core.census.processing import (
     PENDING,
@@ -50,8 +52,6 @@ from billing_core.census.uploads import (
     upload_problems,
 )
 from billing_core.errors import BillingError, ValidationFailed
-from billing_core.groups import group_summary
-from billing_core.invoices import invoice_list_query, invoice_rows, period_label
 from billing_core.jobs import ensure_runner
 from billing_core.models import Invoice
 from billing_core.models.enums import InvoiceStatus, JobStatus, Role, UploadKind, UploadStatus

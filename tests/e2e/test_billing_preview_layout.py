@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from billing_core import migrate
+from billing_core.billing.enrollment import add_months
 from billing_core.config import Settings
 from billing_core.db import make_engine, make_session_factory
 from billing_core.demo import DEMO_PASSWORD, DEMO_TOTP_SECRET, load_demo
-from billing_core.enrollment import add_months
 from billing_core.models import Invoice
 from portal import create_app
 from tests.e2e.conftest import DATABASES, login, screenshot

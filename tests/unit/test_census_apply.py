@@ -9,8 +9,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from billing_core.adjustments import approve_adjustment, reject_adjustment, reverse_adjustment
-from billing_core.bill_bridge import bill_bridge
+from billing_core.billing.adjustments import (
+    approve_adjustment,
+    reject_adjustment,
+    reverse_adjustment,
+)
+from billing_core.billing.bill_bridge import bill_bridge
+from billing_core.billing.invoicing import issue_billing_run
 from billing_core.census.apply import apply_census
 from billing_core.census.diff import diff_census
 from billing_core.census.rows import (
@@ -21,7 +26,6 @@ from billing_core.census.rows import (
     Maintenance,
 )
 from billing_core.errors import AccessDenied, BillingError
-from billing_core.invoicing import issue_billing_run
 from billing_core.models import Adjustment, Coverage, Dependent, Member
 from billing_core.models.enums import (
     AdjustmentStatus,

@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import func, select
 
 from billing_core import ledger
-from billing_core.invoicing import (
+from billing_core.billing.invoicing import (
     issue_billing_run,
     next_bill,
     prepare_billing_run,
     void_invoice,
 )
+from billing_core.ledger.receivables import credit_outlook
 from billing_core.models import (
     BillingPolicy,
     Invoice,
@@ -29,7 +30,6 @@ from billing_core.models.enums import CreditPolicy, Role
 from billing_core.money import ZERO, D
 from billing_core.payments.allocation import group_credit, live_allocations, unallocate
 from billing_core.payments.refunds import request_refund
-from billing_core.receivables import credit_outlook
 from tests.factories import (
     enroll,
     make_dental_plan,
@@ -264,7 +264,7 @@ def test_the_set_up_import_reads_the_credit_policy(unit_session):
     from pathlib import Path
 
     from billing_core.errors import ValidationFailed
-    from billing_core.setup_import import import_setup, load_document
+    from billing_core.setup import import_setup, load_document
 
     example = load_document(Path(__file__).resolve().parent.parent / "data" / "setup_example.yaml")
     policies = example["groups"][0]["billing_policies"]
@@ -285,7 +285,7 @@ def test_the_set_up_import_reads_the_credit_policy(unit_session):
 
 
 def test_the_position_of_a_location_contact_covers_their_bills_and_the_groups(session):
-    from billing_core.receivables import account_summary
+    from billing_core.ledger.receivables import account_summary
 
     group = make_group(session, name="Two Sites Ltd")
     east = make_subgroup(session, group, "EAST", bill_separately=True)

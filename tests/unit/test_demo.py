@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 import billing_core.models  # noqa: F401  (every table on Base.metadata)
 from billing_core import ledger
-from billing_core.adjustments import REASONS
+from billing_core.billing.adjustments import REASONS
 from billing_core.demo import (
     DEMO_PASSWORD,
     DEMO_SEED,
@@ -53,7 +53,7 @@ from billing_core.models.enums import (
 from billing_core.money import D
 from billing_core.payments.allocation import group_credit, open_balances
 from billing_core.security import normalize_ssn, verify_password
-from billing_core.setup_import import validate_setup_document
+from billing_core.setup import validate_setup_document
 from tests.unit.conftest import DEMO_HISTORY_MONTHS, DEMO_TODAY
 from tests.unit.db_helpers import row_counts
 

@@ -4,7 +4,7 @@ from datetime import date
 
 import pytest
 
-from billing_core.enrollment import (
+from billing_core.billing.enrollment import (
     billing_periods,
     coverage_months,
     first_billed_month,

@@ -12,6 +12,7 @@ import openpyxl
 import pandas as pd
 import pytest
 
+from billing_core.billing.invoicing import issue_billing_run
 from billing_core.exports import (
     DATE_FORMAT,
     MONEY_FORMAT,
@@ -24,7 +25,6 @@ from billing_core.exports import (
     neutralise,
     xlsx_bytes,
 )
-from billing_core.invoicing import issue_billing_run
 from billing_core.models import Adjustment
 from billing_core.models.enums import AdjustmentStatus, Tier
 from billing_core.money import D

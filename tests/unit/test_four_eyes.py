@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from billing_core import ledger
-from billing_core.adjustments import (
+from billing_core.authority import Exposure, authority
+from billing_core.billing.adjustments import (
     approval_authority,
     approve_adjustment,
     approve_adjustments,
     reject_adjustments,
 )
-from billing_core.authority import Exposure, authority
 from billing_core.errors import AccessDenied, BillingError
 from billing_core.ledger import Chart
 from billing_core.models import Adjustment, SuspenseItem, WriteOffRequest
@@ -265,7 +265,7 @@ def test_a_refund_out_of_suspense_is_a_request_a_second_person_approves(session,
 
 
 def test_write_offs_waiting_for_a_supervisor_are_a_work_queue(session, cast):
-    from billing_core.work_queue import work_queue
+    from billing_core.reports.work_queue import work_queue
 
     invoice = _invoice(session, cast)
     write_off_by_hand(

@@ -12,9 +12,10 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from billing_core import ledger
-from billing_core.bill_bridge import bill_bridge, bridge_totals
+from billing_core.billing.bill_bridge import bill_bridge, bridge_totals
+from billing_core.billing.invoicing import issue_billing_run, prepare_billing_run, void_invoice
+from billing_core.billing.retro import premium_differences
 from billing_core.errors import AccessDenied, BillingError, ImmutableRecord
-from billing_core.invoicing import issue_billing_run, prepare_billing_run, void_invoice
 from billing_core.models import (
     Adjustment,
     CreditMemo,
@@ -34,7 +35,6 @@ from billing_core.models.enums import (
     Tier,
 )
 from billing_core.money import ZERO, D
-from billing_core.retro import premium_differences
 from tests.factories import (
     cover_dependent,
     enroll,

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from billing_core import mail
+from billing_core.billing.invoicing import issue_billing_run
 from billing_core.census.uploads import (
     approve_upload,
     receive_upload,
@@ -19,7 +20,6 @@ from billing_core.census.uploads import (
 )
 from billing_core.config import Settings
 from billing_core.errors import ConfigurationError
-from billing_core.invoicing import issue_billing_run
 from billing_core.models import OutboxMessage
 from billing_core.models.enums import (
     MailStatus,
@@ -251,7 +251,7 @@ def test_the_retry_delays_grow(session):
 
 def test_a_message_unsent_when_it_expires_is_given_up(session, smtp):
     user = make_user(session, Role.EMPLOYER)
-    from billing_core.accounts import queue_password_reset
+    from billing_core.users.accounts import queue_password_reset
 
     queue_password_reset(session, user, "https://portal.test/password/reset/t0ken")
     session.commit()

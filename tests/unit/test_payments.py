@@ -12,6 +12,7 @@ from sqlalchemy import select
 from billing_core import ledger
 from billing_core.errors import AccessDenied
 from billing_core.ledger import Chart
+from billing_core.ledger.receivables import account_summary, aging_by_group, payment_history
 from billing_core.models import Adjustment, PaymentAllocation, SuspenseItem
 from billing_core.models.enums import (
     PaymentMethod,
@@ -47,7 +48,6 @@ from billing_core.payments.suspense import (
     close_suspense,
     request_suspense_refund,
 )
-from billing_core.receivables import account_summary, aging_by_group, payment_history
 from tests.factories import scenario
 
 ON = date(2027, 1, 5)

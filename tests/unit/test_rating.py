@@ -7,10 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from billing_core.errors import BillingError, ValidationFailed
-from billing_core.models.enums import AgeReference, RatingBasis, Tier
-from billing_core.money import D
-from billing_core.rating import (
+from billing_core.billing.rating import (
     AgeBand,
     AgeReductionStep,
     MemberFacts,
@@ -28,6 +25,9 @@ from billing_core.rating import (
     std_weekly_benefit,
     tiered_premium,
 )
+from billing_core.errors import BillingError, ValidationFailed
+from billing_core.models.enums import AgeReference, RatingBasis, Tier
+from billing_core.money import D
 
 JAN = date(2025, 1, 1)
 BORN_1980 = date(1980, 6, 15)

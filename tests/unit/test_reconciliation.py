@@ -10,7 +10,13 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select, update
 
+from billing_core.billing.invoicing import issue_billing_run
 from billing_core.census.diff import diff_census
+from billing_core.census.reconciliation import (
+    monthly_premium_from_deductions,
+    period_for_upload,
+    reconcile_census,
+)
 from billing_core.census.rows import (
     CensusCoverage,
     CensusDependent,
@@ -18,7 +24,6 @@ from billing_core.census.rows import (
     CensusMember,
     Maintenance,
 )
-from billing_core.invoicing import issue_billing_run
 from billing_core.models import Adjustment, BillingPolicy, Coverage, Invoice
 from billing_core.models.enums import (
     BillingMethod,
@@ -33,11 +38,6 @@ from billing_core.models.enums import (
     UploadKind,
 )
 from billing_core.money import D
-from billing_core.reconciliation import (
-    monthly_premium_from_deductions,
-    period_for_upload,
-    reconcile_census,
-)
 from tests.factories import (
     enroll,
     make_dental_plan,

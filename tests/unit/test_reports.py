@@ -13,6 +13,7 @@ from openpyxl import load_workbook
 
 from billing_core import reports
 from billing_core.exports import csv_bytes, xlsx_bytes
+from billing_core.ledger.receivables import aging_by_group
 from billing_core.models import Adjustment, Invoice, SuspenseItem
 from billing_core.models.enums import (
     AdjustmentStatus,
@@ -25,7 +26,6 @@ from billing_core.models.enums import (
 )
 from billing_core.money import D
 from billing_core.payments.receipts import record_payment, return_payment
-from billing_core.receivables import aging_by_group
 from tests.factories import make_group, make_invoice
 
 JAN_31 = date(2027, 1, 31)

@@ -20,7 +20,7 @@ from billing_core.payments.review import (
     mark_reconciled,
     reconciliation_query,
 )
-from billing_core.work_queue import work_queue
+from billing_core.reports.work_queue import work_queue
 from tests.factories import make_user, pay_by_check, scenario
 
 TODAY = date(2027, 1, 20)

@@ -7,9 +7,9 @@ import pyotp
 import pytest
 from cryptography.fernet import Fernet
 
-from billing_core import second_factor
 from billing_core.errors import ValidationFailed
 from billing_core.models.enums import Role
+from billing_core.users import second_factor
 from tests.factories import RECOVERY_CODE, TOTP_SECRET, make_group, make_user
 
 NOW = datetime(2027, 1, 20, 9, 0, 15, tzinfo=UTC)

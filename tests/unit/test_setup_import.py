@@ -24,7 +24,7 @@ from billing_core.models import (
 )
 from billing_core.models.enums import Role, Tier
 from billing_core.security import vault, verify_password
-from billing_core.setup_import import import_setup, load_document, validate_setup_document
+from billing_core.setup import import_setup, load_document, validate_setup_document
 from tests.unit.db_helpers import row_counts
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "data" / "setup_example.yaml"

@@ -16,8 +16,9 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 import billing_core.models  # noqa: F401  (every table on Base.metadata)
+from billing_core.billing.invoicing import issue_billing_run
 from billing_core.exports import csv_bytes, statement_sheets, statement_table, xlsx_bytes
-from billing_core.invoicing import issue_billing_run
+from billing_core.ledger.receivables import account_summary
 from billing_core.models import Adjustment, EmployerGroup, Payment, SuspenseItem
 from billing_core.models.enums import (
     AdjustmentStatus,
@@ -28,8 +29,7 @@ from billing_core.models.enums import (
 )
 from billing_core.money import D
 from billing_core.payments.receipts import record_payment
-from billing_core.receivables import account_summary
-from billing_core.statements import (
+from billing_core.reports.statements import (
     StatementRangeError,
     default_range,
     group_dashboard,
@@ -226,7 +226,7 @@ def test_payments_split_across_products_add_back_exactly(book):
 
 
 def test_a_negative_split_weight_takes_no_share(book):
-    from billing_core.statements import _share
+    from billing_core.reports.statements import _share
 
     assert _share(D("10.00"), [D("30.00"), D("-5.00"), D("10.00")]) == [
         D("7.50"),

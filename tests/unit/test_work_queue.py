@@ -18,7 +18,7 @@ from billing_core.models.enums import (
 from billing_core.money import D
 from billing_core.payments.receipts import record_payment
 from billing_core.payments.refunds import request_refund
-from billing_core.work_queue import work_queue
+from billing_core.reports.work_queue import work_queue
 from tests.factories import scenario
 
 TODAY = date(2027, 2, 10)  # the scenario's January bills (due Jan 1) are 40 days past due

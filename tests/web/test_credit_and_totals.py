@@ -13,7 +13,7 @@ from datetime import date
 import pytest
 from sqlalchemy import select
 
-from billing_core.invoicing import issue_billing_run
+from billing_core.billing.invoicing import issue_billing_run
 from billing_core.models import BillingPolicy
 from billing_core.models.enums import CreditPolicy
 from billing_core.money import D

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
-from billing_core.adjustments import approve_adjustment, approve_adjustments
+from billing_core.billing.adjustments import approve_adjustment, approve_adjustments
 from billing_core.census.uploads import receive_upload
 from billing_core.errors import AccessDenied, BillingError
 from billing_core.models import Adjustment, Refund, SuspenseItem, Upload, WriteOffRequest

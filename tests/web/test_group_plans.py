@@ -4,7 +4,7 @@ from sqlalchemy import select
 
 from billing_core.models import EmployerGroup
 from billing_core.models.enums import Role
-from billing_core.setup_import import import_setup, load_document
+from billing_core.setup import import_setup, load_document
 from tests.factories import make_user
 
 CHILD_RATES = """

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from billing_core import ledger
-from billing_core.bill_bridge import bill_bridge
-from billing_core.invoices import period_label
-from billing_core.invoicing import issue_billing_run, void_invoice
+from billing_core.billing.bill_bridge import bill_bridge
+from billing_core.billing.invoices import period_label
+from billing_core.billing.invoicing import issue_billing_run, void_invoice
 from billing_core.models import Adjustment
 from billing_core.models.enums import AdjustmentStatus, Role
 from billing_core.money import D, format_rate

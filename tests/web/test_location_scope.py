@@ -11,7 +11,7 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from billing_core.invoicing import issue_billing_run
+from billing_core.billing.invoicing import issue_billing_run
 from billing_core.models import Adjustment, Checkout, PaymentAllocation
 from billing_core.models.enums import AdjustmentStatus
 from billing_core.money import D

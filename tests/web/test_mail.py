@@ -14,9 +14,9 @@ from datetime import date, timedelta
 import pytest
 from sqlalchemy import select
 
+from billing_core.billing.invoicing import issue_billing_run
 from billing_core.config import Settings
 from billing_core.db import utcnow
-from billing_core.invoicing import issue_billing_run
 from billing_core.models import OutboxMessage
 from billing_core.models.enums import MailStatus
 from portal import create_app

@@ -376,9 +376,10 @@ def test_a_local_ach_payment_stays_pending(client, login_as, cast, session):
 
 
 def test_the_local_test_checkout_is_404_in_production(session_factory, cast, session, monkeypatch):
-    from billing_core import second_factor, security
+    from billing_core import security
     from billing_core.config import Settings
     from billing_core.payments.online import start_checkout
+    from billing_core.users import second_factor
 
     # The production app configures its own keys: the process gets its own back afterwards.
     monkeypatch.setattr(security, "_vault", security.vault())

@@ -13,10 +13,10 @@ import pyotp
 import pytest
 from sqlalchemy import select
 
-from billing_core import accounts, second_factor
 from billing_core.config import Settings
 from billing_core.models import AuditLog, User
 from billing_core.models.enums import Role
+from billing_core.users import accounts, second_factor
 from portal import create_app
 from tests.factories import PASSWORD, RECOVERY_CODE, make_user, totp_code
 from tests.web.conftest import csrf_token, log_in, logout

@@ -15,7 +15,7 @@ from openpyxl import load_workbook
 from billing_core.models.enums import PaymentMethod, PaymentSource
 from billing_core.money import D
 from billing_core.payments.receipts import record_payment
-from billing_core.statements import paid_vs_billed
+from billing_core.reports.statements import paid_vs_billed
 from portal.documents import render_statement_pdf
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"

@@ -16,7 +16,7 @@ from pathlib import Path
 from sqlalchemy import select
 
 from billing_core import demo
-from billing_core.invoicing import issue_billing_run
+from billing_core.billing.invoicing import issue_billing_run
 from billing_core.models import Adjustment, BillingPolicy, Coverage, EmployerGroup, Payment
 from billing_core.models.enums import AdjustmentStatus, BillingMethod
 from billing_core.money import D

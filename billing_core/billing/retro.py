@@ -12,7 +12,8 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from billing_core.enrollment import coverage_months, month_end, proration_factor
+from billing_core.billing.enrollment import coverage_months, month_end, proration_factor
+from billing_core.billing.rating import MemberFacts, RateTable, rate_line
 from billing_core.models import (
     Adjustment,
     Coverage,
@@ -32,7 +33,6 @@ from billing_core.models.enums import (
     Relationship,
 )
 from billing_core.money import ZERO, cents
-from billing_core.rating import MemberFacts, RateTable, rate_line
 
 
 def premium_differences(

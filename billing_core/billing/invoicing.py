@@ -32,9 +32,8 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from billing_core import ledger, mail
-from billing_core.adjustments import FEE_REASONS, reason_label, source_label
-from billing_core.db import in_ids, typed_rows, utcnow
-from billing_core.enrollment import (
+from billing_core.billing.adjustments import FEE_REASONS, reason_label, source_label
+from billing_core.billing.enrollment import (
     add_months,
     coverage_months,
     first_billed_month,
@@ -43,6 +42,15 @@ from billing_core.enrollment import (
     period_containing,
     proration_factor,
 )
+from billing_core.billing.rating import (
+    MemberFacts,
+    RatedLine,
+    RateTable,
+    RatingDataMissing,
+    rate_line,
+    rating_key,
+)
+from billing_core.db import in_ids, typed_rows, utcnow
 from billing_core.errors import AccessDenied, BillingError, ImmutableRecord, RowError
 from billing_core.models import (
     Adjustment,
@@ -79,14 +87,6 @@ from billing_core.models.enums import (
 from billing_core.models.product import version_in_force
 from billing_core.money import ZERO, cents
 from billing_core.payments.allocation import allocate, credit_plan, open_invoices, usable_credit
-from billing_core.rating import (
-    MemberFacts,
-    RatedLine,
-    RateTable,
-    RatingDataMissing,
-    rate_line,
-    rating_key,
-)
 
 VOIDING_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 # Line dicts carry enum values as plain strings: the COPY path writes them as they are.

@@ -1,7 +1,7 @@
 """The demo book of business: eight employer groups (5 to 2,000 members) on every rating basis,
 a year of enrollment history, brokers and one login per role. Built as a set-up document and
-loaded through billing_core.setup_import, so the demo exercises the same path as a carrier's
-onboarding file; then a year of bills is issued through billing_core.invoicing, with a few
+loaded through billing_core.setup, so the demo exercises the same path as a carrier's
+onboarding file; then a year of bills is issued through billing_core.billing.invoicing, with a few
 late-reported changes billed as retro adjustments. Deterministic for a given `today` and seed."""
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from billing_core import mail, second_factor
-from billing_core.enrollment import add_months
-from billing_core.invoicing import billing_period_for, issue_billing_run
+from billing_core import mail
+from billing_core.billing.enrollment import add_months
+from billing_core.billing.invoicing import billing_period_for, issue_billing_run
+from billing_core.billing.retro import premium_differences
 from billing_core.models import (
     Adjustment,
     EmployerGroup,
@@ -35,8 +36,8 @@ from billing_core.models.enums import (
 from billing_core.money import D, cents
 from billing_core.payments.allocation import open_balances
 from billing_core.payments.receipts import record_payment, return_payment
-from billing_core.retro import premium_differences
-from billing_core.setup_import import import_setup
+from billing_core.setup import import_setup
+from billing_core.users import second_factor
 
 DEMO_PASSWORD = "demo-password-2026"  # nosec B105 # the demo's published logins
 # Demo staff log in with a second factor like all staff: this authenticator key is published

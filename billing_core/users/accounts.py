@@ -10,11 +10,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from billing_core import audit, mail, second_factor
+from billing_core import audit, mail
 from billing_core.db import utcnow
 from billing_core.errors import AccountLocked, ValidationFailed
 from billing_core.models import OutboxMessage, User
 from billing_core.security import hash_password, password_problems, verify_password
+from billing_core.users import second_factor
 
 WRONG_CREDENTIALS = "That email and password do not match an account."
 _stand_in_hash: str | None = None
@@ -117,7 +118,7 @@ def complete_second_factor(
     ip_address: str | None = None,
 ) -> str:
     """The login's second step for a user whose password was accepted: an authenticator code
-    or a recovery code (billing_core.second_factor.verify). A wrong code counts as a failed
+    or a recovery code (billing_core.users.second_factor.verify). A wrong code counts as a failed
     login (the same lockout); a locked account is refused with the login's one answer."""
     if _locked(user, now):
         audit.record(session, "login.locked_out", actor=user, ip_address=ip_address)

@@ -20,8 +20,8 @@ from decimal import Decimal
 from sqlalchemy import String, case, cast, func, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
+from billing_core.billing.invoicing import previous_invoice
 from billing_core.db import Money
-from billing_core.invoicing import previous_invoice
 from billing_core.models import Invoice, InvoiceLine, Member, Plan, Product
 from billing_core.models.enums import InvoiceSection
 from billing_core.money import ZERO, format_rate

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from billing_core import ledger
 from billing_core.access import invoice_in_scope, payment_in_scope
-from billing_core.invoicing import next_bill
+from billing_core.billing.invoicing import next_bill
 from billing_core.ledger import Chart
 from billing_core.models import (
     EmployerGroup,

@@ -181,7 +181,7 @@ def confirm_enrolment(
 def verify(session: Session, user: User, code: str, *, now: datetime) -> str:
     """Check a login's second factor: a current authenticator code (once) or an unused
     recovery code (then spent). Returns "authenticator" or "recovery code"; ValidationFailed
-    otherwise. The caller counts failures (billing_core.accounts)."""
+    otherwise. The caller counts failures (billing_core.users.accounts)."""
     if not user.second_factor_enrolled:
         raise ValidationFailed(WRONG_CODE)
     step = _matching_step(_secret(user), code, now, user.totp_last_step)

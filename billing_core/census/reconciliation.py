@@ -19,12 +19,12 @@ from typing import NamedTuple
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from billing_core.billing.enrollment import add_months, month_start
+from billing_core.billing.invoicing import billing_period_for, rate_period
 from billing_core.census.apply import apply_census
 from billing_core.census.diff import CensusDiff, ChangeKind, MemberDiff
 from billing_core.census.rows import CensusFile, CensusMember
 from billing_core.db import id_chunks, in_ids
-from billing_core.enrollment import add_months, month_start
-from billing_core.invoicing import billing_period_for, rate_period
 from billing_core.ledger import money_sum
 from billing_core.models import (
     BillingPolicy,

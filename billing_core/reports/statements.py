@@ -43,11 +43,19 @@ from sqlalchemy.orm import Session
 
 from billing_core import ledger
 from billing_core.access import invoice_in_scope, payment_in_scope, upload_in_scope
-from billing_core.bill_bridge import BridgeTotals, bridge_totals
+from billing_core.billing.bill_bridge import BridgeTotals, bridge_totals
+from billing_core.billing.enrollment import add_months, month_start
+from billing_core.billing.invoices import period_label
 from billing_core.bounds import DATE_RANGE_WORDS, date_in_range
-from billing_core.enrollment import add_months, month_start
-from billing_core.invoices import period_label
 from billing_core.ledger import Chart
+from billing_core.ledger.receivables import (
+    AGING_BUCKETS,
+    PAYMENT_STATUS_LABELS,
+    AccountSummary,
+    Aging,
+    account_summary,
+    aging_by_group,
+)
 from billing_core.models import (
     EmployerGroup,
     Invoice,
@@ -73,14 +81,6 @@ from billing_core.models.enums import (
 )
 from billing_core.money import ZERO, ratio_split
 from billing_core.payments.allocation import REFUND_TAKEN
-from billing_core.receivables import (
-    AGING_BUCKETS,
-    PAYMENT_STATUS_LABELS,
-    AccountSummary,
-    Aging,
-    account_summary,
-    aging_by_group,
-)
 
 OTHER_PRODUCT = "Other"
 DEFAULT_MONTHS = 12

@@ -29,13 +29,14 @@ from typing import Any, Literal
 from sqlalchemy import and_, case, func, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from billing_core.adjustments import REASONS as ADJUSTMENT_REASONS
-from billing_core.adjustments import reason_label
+from billing_core.billing.adjustments import REASONS as ADJUSTMENT_REASONS
+from billing_core.billing.adjustments import reason_label
+from billing_core.billing.enrollment import add_months, month_start
 from billing_core.bounds import DATE_RANGE_WORDS, MONTH_RANGE_WORDS, date_in_range
 from billing_core.db import Money
-from billing_core.enrollment import add_months, month_start
 from billing_core.exports import Column, Sheet
 from billing_core.ledger import Chart
+from billing_core.ledger.receivables import AGING_BUCKETS
 from billing_core.models import (
     Adjustment,
     BillingPolicy,
@@ -59,7 +60,6 @@ from billing_core.models.enums import (
 )
 from billing_core.money import ZERO, cents, percent
 from billing_core.payments.online import NOT_APPLIED
-from billing_core.receivables import AGING_BUCKETS
 
 # --------------------------------------------------------------------------- the framework
 
@@ -893,7 +893,10 @@ def variance_rows(
     The reported figure is the remittance converted from payroll deductions exactly as upload
     reconciliation converts it (`reconciliation.monthly_premium_from_deductions` at the usual
     pay dates of the group's payroll frequency), so a three-pay-date month is no variance."""
-    from billing_core.reconciliation import monthly_premium_from_deductions, usual_pay_periods
+    from billing_core.census.reconciliation import (
+        monthly_premium_from_deductions,
+        usual_pay_periods,
+    )
 
     query = (
         select(
@@ -1217,4 +1220,4 @@ register(
 
 
 # Reports kept beside their feature register themselves when imported here.
-import billing_core.mail_report  # noqa: E402, F401
+import billing_core.reports.mail_report  # noqa: E402, F401

@@ -1,15 +1,16 @@
-"""Creating users from the CLI or set-up documents."""
+"""Users: creating them from the CLI or set-up documents (here), logging in with lockout and
+password reset (`accounts`), and the TOTP second factor (`second_factor`)."""
 
 from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
 from billing_core import audit
-from billing_core.accounts import find_user_by_email
 from billing_core.errors import ValidationFailed
 from billing_core.models import User
 from billing_core.models.enums import Role
 from billing_core.security import hash_password, password_problems
+from billing_core.users.accounts import find_user_by_email
 
 
 def create_user(
