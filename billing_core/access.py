@@ -1,6 +1,8 @@
-"""Who may see which group: the one definition of tenant scope, used by every portal view
-through portal/web.py. Employers see the groups (or only the subgroups) granted to them,
-brokers the groups where their agency is broker of record today, staff every group.
+"""Who may see which group and who may do what: the one definition of tenant scope, used by
+every portal view through portal/web.py, and the permission questions views and templates ask
+(`GroupScope.may_upload`, `Powers.may_approve(amount)`, ...) instead of naming roles. Employers
+see the groups (or only the subgroups) granted to them, brokers the groups where their agency is
+broker of record today, staff every group.
 
 A user limited to some subgroups (a location's HR contact) sees, within the group:
 - invoices of their subgroups and the group's consolidated invoices (whose member lines,
@@ -14,12 +16,19 @@ Everything else of the group is another tenant's to them: a 404."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
 from sqlalchemy.orm import Session, aliased
 
+from billing_core.authority import (
+    DEFAULT_AUTHORITY_LIMIT,
+    SUPERVISING_ROLES,
+    Exposure,
+    authority,
+)
 from billing_core.models import (
     Broker,
     BrokerOfRecord,
@@ -33,21 +42,124 @@ from billing_core.models import (
     User,
     UserGroupAccess,
 )
-from billing_core.models.enums import Role
+from billing_core.models.enums import STAFF_ROLES, Role
+
+
+@dataclass(frozen=True)
+class Powers:
+    """What one person may do, asked by views and templates instead of naming roles. The
+    money questions follow the four-eyes rule (`billing_core.authority`): anyone on the staff
+    decides alone within `authority_limit`; above it, only a supervisor (or admin). Who
+    requested a particular decision is that decision's own check, not a power."""
+
+    user: User | None
+    authority_limit: Decimal = DEFAULT_AUTHORITY_LIMIT
+
+    @property
+    def role(self) -> Role | None:
+        return self.user.role if self.user is not None else None
+
+    # Which face of the application is theirs (the top bar's links).
+    @property
+    def in_employer_portal(self) -> bool:
+        return self.role is Role.EMPLOYER
+
+    @property
+    def in_broker_portal(self) -> bool:
+        return self.role is Role.BROKER
+
+    @property
+    def in_staff_area(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    @property
+    def may_pay(self) -> bool:
+        """Pay a group's bills online and use its credit: the employer's own people."""
+        return self.role is Role.EMPLOYER
+
+    @property
+    def may_choose_mail(self) -> bool:
+        """Turn kinds of mail off: employer users (staff and brokers get none of it)."""
+        return self.role is Role.EMPLOYER
+
+    @property
+    def may_supervise(self) -> bool:
+        """Decide above the authority limit, approve another's request, override the retro
+        window, read the audit log."""
+        return self.role in SUPERVISING_ROLES
+
+    @property
+    def may_void(self) -> bool:
+        """Void an issued invoice: a supervisor's decision."""
+        return self.role in SUPERVISING_ROLES
+
+    @property
+    def may_write_off(self) -> bool:
+        """Write off a balance (alone within the authority limit, else as a request for a
+        supervisor): anyone on the staff."""
+        return self.role in STAFF_ROLES
+
+    def may_approve(self, amount: Decimal) -> bool:
+        """Decide alone a decision moving `amount` dollars (either sign): within the
+        authority limit anyone on the staff, above it a supervisor."""
+        rule = authority(
+            what="this decision",
+            exposures=[Exposure(abs(amount), "this decision")],
+            limit=self.authority_limit,
+        )
+        return rule.refusal(self.user) is None
+
+    @property
+    def may_manage_staff(self) -> bool:
+        """Add staff, change their roles, reset their second factor: an admin."""
+        return self.role is Role.ADMIN
+
+    @property
+    def may_set_group_security(self) -> bool:
+        """Require a second factor of a group's employer users: an admin."""
+        return self.role is Role.ADMIN
 
 
 @dataclass(frozen=True)
 class GroupScope:
-    """What of one group a user may see; `subgroup_ids` None means the whole group."""
+    """What of one group a user may see, and may do there; `subgroup_ids` None means the
+    whole group."""
 
     group: EmployerGroup
     subgroup_ids: frozenset[int] | None
     shows_member_pii: bool
     user_id: int | None = None
+    powers: Powers = field(default_factory=lambda: Powers(None))
 
     @property
     def whole_group(self) -> bool:
         return self.subgroup_ids is None
+
+    @property
+    def may_decide_uploads(self) -> bool:
+        """Send, map, submit or discard a census for the group: a user limited to some
+        locations decides nothing for the whole group (their uploads are seen, not decided)."""
+        return self.subgroup_ids is None
+
+    @property
+    def may_upload(self) -> bool:
+        """Send the group's census from the portal: its own whole-group employer users."""
+        return self.powers.in_employer_portal and self.may_decide_uploads
+
+    @property
+    def may_pay(self) -> bool:
+        return self.powers.may_pay
+
+    @property
+    def may_void(self) -> bool:
+        return self.powers.may_void
+
+    @property
+    def may_write_off(self) -> bool:
+        return self.powers.may_write_off
+
+    def may_approve(self, amount: Decimal) -> bool:
+        return self.powers.may_approve(amount)
 
     def members_query(self) -> Select:
         query = select(Member).where(Member.group_id == self.group.id)
@@ -221,8 +333,15 @@ def visible_groups(session: Session, user: User, on: date) -> list[EmployerGroup
     )
 
 
-def group_scope(session: Session, user: User, group_id: int, on: date) -> GroupScope | None:
-    """The user's view of one group, or None when they may not see it at all."""
+def group_scope(
+    session: Session,
+    user: User,
+    group_id: int,
+    on: date,
+    authority_limit: Decimal = DEFAULT_AUTHORITY_LIMIT,
+) -> GroupScope | None:
+    """The user's view of one group, or None when they may not see it at all; its questions
+    about money decisions measure against `authority_limit`."""
     group = session.scalar(
         select(EmployerGroup).where(
             EmployerGroup.id == group_id, EmployerGroup.id.in_(visible_group_ids(user, on))
@@ -244,4 +363,5 @@ def group_scope(session: Session, user: User, group_id: int, on: date) -> GroupS
         subgroup_ids=subgroup_ids,
         shows_member_pii=user.role is not Role.BROKER,
         user_id=user.id,
+        powers=Powers(user, authority_limit),
     )

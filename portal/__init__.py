@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from flask import Flask, current_app, redirect, render_template, request, url_for
+from flask import (
+    Flask,
+    current_app,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 
@@ -108,7 +116,12 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from portal.web import format_date, format_period, format_plain_decimal
+    from portal.web import format_date, format_period, format_plain_decimal, powers
+
+    @app.context_processor
+    def person_powers():
+        """`powers`: what the person may do, which templates ask instead of naming roles."""
+        return {"powers": powers()} if has_request_context() else {}
 
     app.jinja_env.filters["money"] = format_money
     app.jinja_env.filters["plain"] = format_plain_decimal

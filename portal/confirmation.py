@@ -23,11 +23,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from flask import current_app, flash, g, redirect, request
+from flask import current_app, flash, g, request
 from flask_login import current_user
 
 from billing_core.errors import BillingError
-from portal.web import render_page_or_fragment
+from portal.web import NotYet, render_page_or_fragment, run_action
 
 # Fields of the first POST that the Confirm form does not post again as they were.
 _OWN_FIELDS = frozenset({"csrf_token", "confirm", "confirm_digest"})
@@ -112,14 +112,18 @@ def confirmed(ask: Ask) -> bool:
     return confirming() and hmac.compare_digest(given, digest(ask))
 
 
-def flash_done(message: str, link: tuple[str, str] | None = None, category="success") -> None:
-    """Flash what happened, with a link to the record: the message and the link's words are
-    text (escaped where the flash is shown), the url is built by url_for."""
+def said(message: str, link: tuple[str, str] | None = None):
+    """What to flash for what happened, with a link to the record: the message and the link's
+    words are text (escaped where the flash is shown), the url is built by url_for."""
     if link is None:
-        flash(message, category)
-    else:
-        url, label = link
-        flash({"text": message, "url": url, "label": label}, category)
+        return message
+    url, label = link
+    return {"text": message, "url": url, "label": label}
+
+
+def flash_done(message: str, link: tuple[str, str] | None = None, category="success") -> None:
+    """Flash what happened (`said`), for an action that answers by itself."""
+    flash(said(message, link), category)
 
 
 def render_ask(ask: Ask, *, changed: bool = False):
@@ -149,31 +153,31 @@ def confirm_then(
     ask: Callable[[], Ask] | None = None,
     on_error: Callable[[BillingError], object] | None = None,
 ):
-    """Ask, then act: the one path of every money action's POST.
+    """Ask, then act: the one path of every money action's POST, through `run_action`.
 
     With `ask`, it is called first (read-only; a refusal it raises is shown at once) and `act`
     runs only once confirmed. Without it, `act` runs and, unless this POST confirms exactly what
     it came to (`Done.ask`), is rolled back and its figures are asked about. A domain error is
     flashed (`failure: error`) with a 303 to `back` (or answered by `on_error`, e.g. the form
-    again with the error beside it); success commits once and flashes `Done`."""
-    try:
+    again with the error beside it); success commits once and flashes `Done`. `session` is the
+    request's (`run_action` commits or rolls it back)."""
+
+    def asked_or_done() -> Done | NotYet:
         if ask is not None:
             question = ask()
             if not confirmed(question):
-                session.rollback()
-                return render_ask(question, changed=confirming())
-            done = act()
-        else:
-            done = act()
-            if not confirmed(done.ask):
-                session.rollback()
-                return render_ask(done.ask, changed=confirming())
-    except BillingError as error:
-        session.rollback()
-        if on_error is not None:
-            return on_error(error)
-        flash(f"{failure}: {error}", "error")
-        return redirect(back, 303)
-    session.commit()
-    flash_done(done.message, done.link)
-    return redirect(done.then or back, 303)
+                return NotYet(lambda: render_ask(question, changed=confirming()))
+            return act()
+        done = act()
+        if not confirmed(done.ask):
+            return NotYet(lambda: render_ask(done.ask, changed=confirming()))
+        return done
+
+    return run_action(
+        asked_or_done,
+        to=lambda done: done.then or back,
+        done=lambda done: said(done.message, done.link),
+        back=back,
+        refused=on_error,
+        failed=failure,
+    )

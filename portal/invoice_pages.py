@@ -20,11 +20,12 @@ from billing_core.billing.invoices import (
 )
 from billing_core.exports import csv_bytes, invoice_lines_sheets, invoice_lines_table, xlsx_bytes
 from billing_core.models import Invoice
+from billing_core.paging import Page
 from billing_core.payments.online import OnlineLimits
 from portal.charts import bridge_waterfall_svg, svg_data_uri
 from portal.documents import adjustment_lines, render_invoice_pdf
 from portal.extensions import db_session
-from portal.web import Page, paginate, render_page_or_fragment, today
+from portal.web import paginate, render_page_or_fragment, today
 
 LINES_PER_PAGE = 50
 BRIDGE_ROWS_SHOWN = 200

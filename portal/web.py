@@ -1,30 +1,32 @@
 """The one place for access rules and page plumbing: role checks, tenant-scoped loaders, the
-one handler shape for a state-changing request (`run_action`), page-or-fragment rendering,
-pagination and display formats."""
+person's powers (`powers()`, also `powers` in every template), the one handler shape for a
+state-changing request (`run_action`, `see_other`), page-or-fragment rendering, pagination of
+billing_core's read models and display formats."""
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from functools import wraps
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from flask import Response, abort, current_app, flash, redirect, render_template, request
 from flask_login import current_user, login_required
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select
 
-from billing_core.access import GroupScope, group_scope, visible_groups
+from billing_core.access import GroupScope, Powers, group_scope, visible_groups
+from billing_core.authority import DEFAULT_AUTHORITY_LIMIT
 from billing_core.errors import BillingError
 from billing_core.models import EmployerGroup, User
 from billing_core.models.enums import Role
+from billing_core.paging import Page, page_of, page_of_list
 from portal.extensions import db_session, htmx
 
 T = TypeVar("T")
 
-STAFF = (Role.BILLING_SPECIALIST, Role.SUPERVISOR, Role.ADMIN)
 HOME_ENDPOINTS = {
     Role.EMPLOYER: "employer.home",
     Role.BROKER: "broker.home",
@@ -62,9 +64,23 @@ def role_required(*roles: Role):
     return decorator
 
 
+def authority_limit() -> Decimal:
+    """Dollars one person may decide alone (ADJUSTMENT_AUTHORITY_LIMIT; four eyes above)."""
+    return Decimal(
+        str(current_app.config.get("ADJUSTMENT_AUTHORITY_LIMIT", DEFAULT_AUTHORITY_LIMIT))
+    )
+
+
+def powers() -> Powers:
+    """What the current person may do (`powers.may_void`, `powers.may_approve(amount)`):
+    the questions views and templates ask instead of naming roles."""
+    user = current_user._get_current_object() if current_user.is_authenticated else None
+    return Powers(user, authority_limit())
+
+
 def load_group(group_id: int) -> GroupScope:
     """The current user's view of a group; another tenant's id is a 404, never a 403."""
-    scope = group_scope(db_session(), current_user, group_id, today())
+    scope = group_scope(db_session(), current_user, group_id, today(), authority_limit())
     if scope is None:
         abort(404)
     return scope
@@ -82,21 +98,34 @@ def see_other(url: str) -> Response:
     return redirect(url, 303)
 
 
+@dataclass(frozen=True)
+class NotYet:
+    """What an action returns when it only asks (a confirmation page, the form again):
+    `run_action` rolls back whatever it did, then answers `page()` (drawn after the rollback,
+    so it shows the records as they are)."""
+
+    page: Callable[[], Response | str]
+
+
 def run_action(
     act: Callable[[], T],
     *,
     to: str | Callable[[T], str],
-    done: str | Callable[[T], str | None] | None = None,
+    done: str | Callable[[T], object] | None = None,
     back: str | None = None,
     refused: Callable[[BillingError], Response | str] | None = None,
+    failed: str | None = None,
 ) -> Response | str:
     """The one handler shape for a request that changes something. Runs `act()` (one
-    billing_core use case, which audits itself), commits once, flashes `done` (a string or a
-    function of the result; None says nothing) and answers 303 to `to` (a URL or a function of
-    the result). A `BillingError` rolls everything back and is shown to the person: by
-    `refused(error)` when given (a form page rendered again with the error beside its field),
-    else as a flash on the way back to `back` (default: `to` when it is a URL). Views never
-    catch `BillingError` themselves (`tests/web/test_handler_shape.py`)."""
+    billing_core use case, which audits itself), commits once, flashes `done` and answers 303
+    to `to` (a URL or a function of the result). `done` is a string or a function of the
+    result giving a message (a string, or a dict with a link, see `_flashes.html`), a
+    (message, category) pair, or None to say nothing; the category is "success" unless given.
+    An `act` returning `NotYet(page)` changed nothing: it is rolled back and `page()` answered.
+    A `BillingError` rolls everything back and is shown to the person: by `refused(error)`
+    when given (a form page rendered again with the error beside its field), else as a flash
+    (after "`failed`: " when given) on the way back to `back` (default: `to` when it is a
+    URL). Views never catch `BillingError` themselves (`tests/web/test_handler_shape.py`)."""
     session = db_session()
     try:
         result = act()
@@ -104,15 +133,19 @@ def run_action(
         session.rollback()
         if refused is not None:
             return refused(error)
-        flash(str(error), "error")
+        flash(f"{failed}: {error}" if failed else str(error), "error")
         target = back if back is not None else to
         if not isinstance(target, str):
             raise TypeError("run_action needs `back` when `to` depends on the result") from error
         return see_other(target)
+    if isinstance(result, NotYet):
+        session.rollback()
+        return result.page()
     session.commit()
     said = done(result) if callable(done) else done
     if said:
-        flash(said, "success")
+        message, category = said if isinstance(said, tuple) else (said, "success")
+        flash(message, category)
     return see_other(to(result) if callable(to) else to)
 
 
@@ -123,36 +156,19 @@ def render_page_or_fragment(page_template: str, fragment_template: str, **contex
     return render_template(page_template, **context)
 
 
-@dataclass
-class Page:
-    items: list
-    page: int
-    per_page: int
-    total: int
-
-    @property
-    def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.per_page))
-
-    @property
-    def has_prev(self) -> bool:
-        return self.page > 1
-
-    @property
-    def has_next(self) -> bool:
-        return self.page < self.pages
+def _asked_page() -> int:
+    return request.args.get("page", 1, type=int) or 1
 
 
 def paginate(query: Select, per_page: int = 25, *, rows: bool = False) -> Page:
-    """Page `query` by the `page` request argument (1-based, clamped). Items are the first
-    entity of each row, or whole rows (tuples) with `rows=True`."""
-    session = db_session()
-    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    pages = max(1, math.ceil(total / per_page))
-    page = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
-    limited = query.limit(per_page).offset((page - 1) * per_page)
-    items = list(session.execute(limited).all() if rows else session.scalars(limited))
-    return Page(items=items, page=page, per_page=per_page, total=total)
+    """Page `query` (a billing_core read model's SELECT) by the `page` request argument
+    (1-based, clamped). Items are the first entity of each row, or whole rows with `rows`."""
+    return page_of(db_session(), query, _asked_page(), per_page, rows=rows)
+
+
+def paginate_list(items: list, per_page: int = 25) -> Page:
+    """Page rows already read (a report, a list filtered in Python) by the `page` argument."""
+    return page_of_list(items, _asked_page(), per_page)
 
 
 def client_ip() -> str | None:
