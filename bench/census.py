@@ -67,7 +67,6 @@ from billing_core import migrate
 from billing_core.billing.rating import (
     MemberFacts,
     RateTable,
-    RatingDataMissing,
     premium,
     rating_key,
 )
@@ -77,6 +76,7 @@ from billing_core.census.reader import read_census
 from billing_core.census.rows import CensusFile
 from billing_core.config import DEV_SSN_KEY
 from billing_core.db import make_engine, make_session_factory
+from billing_core.errors import RatingDataMissing
 from billing_core.models import (
     BenefitClass,
     BillingPolicy,

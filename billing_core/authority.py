@@ -1,13 +1,14 @@
 """Four eyes: the one rule for every decision that moves money on a person's say-so (approving
 adjustments, writing off, refunding a group's credit or cash out of suspense).
 
-A person may act alone only within the authority limit (`ADJUSTMENT_AUTHORITY_LIMIT`, default
-500.00 dollars), and the limit is measured on sums, never on one line or one call: the whole of
-what one decision approves, everything one source produced that waits for a decision, and what
-the same person has already moved on the same invoice (or payment) and on the same day. Above
-the limit, or where a rule says so regardless of the amount (a month older than the retro
-window), only a supervisor (or admin) who did not request it may decide. Some decisions always
-need a second person, whatever the amount (money leaving: refunds).
+A person may act alone only within the authority limit (the setting
+`ADJUSTMENT_AUTHORITY_LIMIT`, whose default is `DEFAULT_AUTHORITY_LIMIT` here and nowhere else),
+and the limit is measured on sums, never on one line or one call: the whole of what one decision
+approves, everything one source produced that waits for a decision, and what the same person has
+already moved on the same invoice (or payment) and on the same day. Above the limit, or where a
+rule says so regardless of the amount (a month older than the retro window), only a supervisor
+(or admin) who did not request it may decide. Some decisions always need a second person,
+whatever the amount (money leaving: refunds).
 """
 
 from __future__ import annotations

@@ -129,6 +129,13 @@ class RemitInstructions:
         )
 
 
+def _default_authority_limit() -> Decimal:
+    # Imported here: authority needs the models, whose security module needs this one.
+    from billing_core.authority import DEFAULT_AUTHORITY_LIMIT
+
+    return DEFAULT_AUTHORITY_LIMIT
+
+
 @dataclass(frozen=True)
 class Settings:
     env: str = "development"
@@ -167,8 +174,9 @@ class Settings:
     job_runner: str = "thread"
     # Seconds SQLite waits for another connection's write lock (billing_core.db).
     sqlite_busy_timeout: float = 15.0
-    # Adjustments above this (absolute dollars) need a supervisor who did not request them.
-    adjustment_authority_limit: Decimal = Decimal("500.00")
+    # Adjustments above this (absolute dollars) need a supervisor who did not request them;
+    # the default is the four-eyes rule's own (authority.DEFAULT_AUTHORITY_LIMIT).
+    adjustment_authority_limit: Decimal = field(default_factory=_default_authority_limit)
     # Paying online: a card up to this, a bank account (ACH Direct Debit) up to the other; above
     # both, the pay page shows the remittance instructions (see the module docstring).
     online_card_limit: Decimal = STRIPE_CARD_MAX

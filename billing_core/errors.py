@@ -63,6 +63,43 @@ class JobQueueUnavailable(BillingError):
     """REDIS_URL is set but the job could not be queued (Redis unreachable)."""
 
 
+class KeyNotConfigured(ConfigurationError):
+    """A ciphertext names a key that is not configured (billing_core.security)."""
+
+
+class RatingDataMissing(ValidationFailed):
+    """A rate or member fact the rating basis needs is absent (e.g. no FAM rate)."""
+
+
+class PaymentError(BillingError):
+    """A payment that cannot move to the asked state (e.g. returning a payment not received)."""
+
+
+class AllocationError(BillingError):
+    """An allocation that would move money that is not there: more than the payment has left,
+    more than the invoice has open, a payment not yet received, or another group's invoice."""
+
+
+class RemittanceFileError(ValidationFailed):
+    """A remittance file that cannot be read at all: not the format it claims (no BAI2 01
+    header, no X12 ISA, not text), or a CSV without the columns the layout requires. Nothing
+    in it is imported; `errors` lists each missing column or header problem."""
+
+
+class CheckoutError(BillingError):
+    """A pay request that cannot start: nothing chosen, an amount that is not a positive number
+    of cents within the online limit, or invoices that are not the group's open invoices."""
+
+
+class GatewayError(BillingError):
+    """Stripe refused or could not be reached; nothing was charged and the message says what
+    the payer can do."""
+
+
+class WebhookSignatureInvalid(BillingError):
+    """A webhook whose signature (or body) does not verify: it is refused and nothing is read."""
+
+
 @dataclass(frozen=True)
 class RowError:
     """One problem in bulk input: where it is (file, row or document path, column) and what was expected."""

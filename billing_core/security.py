@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from billing_core.config import DEV_SSN_KEY
-from billing_core.errors import ConfigurationError
+from billing_core.errors import ConfigurationError, KeyNotConfigured
 
 SSN_DIGITS = re.compile(r"^[0-9]{9}$")  # ASCII digits only: \d takes any script's
 # Anything that looks like a full SSN, with or without dashes or spaces.
@@ -118,10 +118,6 @@ def key_id(key: str) -> str:
 
 def _key_id(raw: bytes) -> str:
     return hashlib.sha256(b"premium-billing key id\0" + raw).hexdigest()[:16]
-
-
-class KeyNotConfigured(ConfigurationError):
-    """A ciphertext names a key that is not configured."""
 
 
 @dataclass(frozen=True)

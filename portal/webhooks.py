@@ -7,8 +7,8 @@ from __future__ import annotations
 from flask import Blueprint, current_app, request
 from sqlalchemy.exc import IntegrityError
 
-from billing_core.payments.online import MalformedEvent, receive_webhook
-from billing_core.payments.stripe_gateway import WebhookSignatureInvalid
+from billing_core.errors import WebhookSignatureInvalid
+from billing_core.payments.online import receive_webhook
 from portal.extensions import csrf, db_session
 
 bp = Blueprint("webhooks", __name__)
@@ -26,7 +26,7 @@ def stripe_event():
             secret=current_app.config["SETTINGS"].stripe_webhook_secret,
         )
         session.commit()
-    except (WebhookSignatureInvalid, MalformedEvent) as exc:
+    except WebhookSignatureInvalid as exc:
         session.rollback()
         return {"error": str(exc)}, 400
     except IntegrityError:

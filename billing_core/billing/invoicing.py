@@ -46,12 +46,17 @@ from billing_core.billing.rating import (
     MemberFacts,
     RatedLine,
     RateTable,
-    RatingDataMissing,
     rate_line,
     rating_key,
 )
 from billing_core.db import in_ids, typed_rows, utcnow
-from billing_core.errors import AccessDenied, BillingError, ImmutableRecord, RowError
+from billing_core.errors import (
+    AccessDenied,
+    BillingError,
+    ImmutableRecord,
+    RatingDataMissing,
+    RowError,
+)
 from billing_core.models import (
     Adjustment,
     AgeReduction,

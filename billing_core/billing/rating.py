@@ -12,7 +12,7 @@ from datetime import date
 from decimal import ROUND_CEILING, Decimal
 from typing import Any
 
-from billing_core.errors import ValidationFailed
+from billing_core.errors import RatingDataMissing, ValidationFailed
 from billing_core.models.enums import AgeReference, RatingBasis, Tier
 from billing_core.models.product import CHILD_RATE_MAX_AGE, MAX_CHARGED_CHILDREN
 from billing_core.money import ZERO, D, cents, format_rate
@@ -21,10 +21,6 @@ DEFAULT_VOLUME_ROUNDING_UNIT = D(1000)
 WEEKS_PER_YEAR = D(52)
 MONTHS_PER_YEAR = D(12)
 HUNDRED = D(100)
-
-
-class RatingDataMissing(ValidationFailed):
-    """A rate or member fact the rating basis needs is absent (e.g. no FAM rate)."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from billing_core import audit, ledger
 from billing_core.authority import DEFAULT_AUTHORITY_LIMIT
-from billing_core.errors import AccessDenied, BillingError
+from billing_core.errors import AccessDenied, AllocationError
 from billing_core.ledger import Chart, Leg
 from billing_core.models import (
     EmployerGroup,
@@ -44,11 +44,6 @@ from billing_core.money import ZERO, format_dollars
 # Refunds in these states have taken (or will take) the money off the payment.
 REFUND_HOLDS = (RefundStatus.REQUESTED, RefundStatus.APPROVED, RefundStatus.PAID)
 REFUND_TAKEN = (RefundStatus.APPROVED, RefundStatus.PAID)
-
-
-class AllocationError(BillingError):
-    """An allocation that would move money that is not there: more than the payment has left,
-    more than the invoice has open, a payment not yet received, or another group's invoice."""
 
 
 def lock_group(session: Session, group_id: int) -> EmployerGroup:

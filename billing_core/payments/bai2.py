@@ -31,13 +31,12 @@ import re
 from dataclasses import dataclass, field
 from datetime import date
 
-from billing_core.errors import RowError
+from billing_core.errors import RemittanceFileError, RowError
 from billing_core.models.enums import PaymentMethod
 from billing_core.money import ZERO, from_cents_int
 from billing_core.payments.remittance import (
     InvoiceRef,
     RemittanceFile,
-    RemittanceFileError,
     RemittanceItem,
     find_references,
     make_item_key,

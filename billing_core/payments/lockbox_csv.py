@@ -31,13 +31,12 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from billing_core.errors import RowError
+from billing_core.errors import RemittanceFileError, RowError
 from billing_core.models.enums import PaymentMethod
 from billing_core.money import ZERO
 from billing_core.payments.remittance import (
     InvoiceRef,
     RemittanceFile,
-    RemittanceFileError,
     RemittanceItem,
     find_references,
     make_item_key,

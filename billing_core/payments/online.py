@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from billing_core.access import checkout_in_scope
 from billing_core.config import DEFAULT_ACH_LIMIT, STRIPE_CARD_MAX
-from billing_core.errors import BillingError
+from billing_core.errors import BillingError, CheckoutError, PaymentError
 from billing_core.models import (
     Checkout,
     EmployerGroup,
@@ -46,7 +46,6 @@ from billing_core.models.enums import (
 from billing_core.money import ZERO, cents, format_dollars, from_cents_int, to_cents_int
 from billing_core.payments.allocation import group_credit, open_invoices
 from billing_core.payments.receipts import (
-    PaymentError,
     fail_payment,
     record_payment,
     return_payment,
@@ -69,15 +68,6 @@ BANK_OUTCOMES = {
     "pending": "It stays pending (the bank has not answered yet)",
     "fails": "The bank refuses it (pending, then failed)",
 }
-
-
-class CheckoutError(BillingError):
-    """A pay request that cannot start: nothing chosen, an amount that is not a positive number
-    of cents within the online limit, or invoices that are not the group's open invoices."""
-
-
-class MalformedEvent(BillingError):
-    """A verified webhook body that is not a Stripe event (no id or type)."""
 
 
 @dataclass(frozen=True)

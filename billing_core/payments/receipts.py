@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from billing_core import audit, ledger, mail
 from billing_core.bounds import DATE_RANGE_WORDS, MAX_AMOUNT, amount_in_range, date_in_range
-from billing_core.errors import BillingError
+from billing_core.errors import PaymentError
 from billing_core.ledger import Chart, Leg
 from billing_core.models import (
     Adjustment,
@@ -49,10 +49,6 @@ RETURN_REASONS = {
     "chargeback": "Card chargeback",
     "stop_payment": "Stop payment",
 }
-
-
-class PaymentError(BillingError):
-    """A payment that cannot move to the asked state (e.g. returning a payment not received)."""
 
 
 def record_payment(

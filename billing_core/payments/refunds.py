@@ -17,14 +17,13 @@ from sqlalchemy.orm import Session
 from billing_core import audit, ledger, mail
 from billing_core.authority import DEFAULT_AUTHORITY_LIMIT, Authority, Exposure, authority
 from billing_core.db import utcnow
-from billing_core.errors import AccessDenied
+from billing_core.errors import AccessDenied, PaymentError
 from billing_core.ledger import Chart, Leg
 from billing_core.models import EmployerGroup, Payment, Refund, SuspenseItem, User
 from billing_core.models.enums import STAFF_ROLES, PaymentMethod, PaymentStatus, RefundStatus
 from billing_core.money import cents, format_dollars
 from billing_core.payments.allocation import REFUND_HOLDS, lock_group, unallocated_amount
 from billing_core.payments.clearing import clear_settled_reviews
-from billing_core.payments.receipts import PaymentError
 
 # Refunded through Stripe rather than by check.
 ONLINE_METHODS = frozenset({PaymentMethod.CARD, PaymentMethod.ACH_DEBIT})

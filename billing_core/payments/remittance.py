@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Literal
 
-from billing_core.errors import RowError, ValidationFailed
+from billing_core.errors import RowError
 from billing_core.models.enums import PaymentMethod
 from billing_core.money import ZERO, D, cents
 
@@ -31,7 +31,6 @@ __all__ = [
     "MemberRemittance",
     "References",
     "RemittanceFile",
-    "RemittanceFileError",
     "RemittanceFormat",
     "RemittanceItem",
     "find_references",
@@ -43,12 +42,6 @@ __all__ = [
 RemittanceFormat = Literal["bai2", "lockbox_csv", "x12_820"]
 FORMATS: tuple[str, ...] = ("bai2", "lockbox_csv", "x12_820")
 ITEM_KEY_LENGTH = 100  # Payment.external_id is String(100)
-
-
-class RemittanceFileError(ValidationFailed):
-    """A remittance file that cannot be read at all: not the format it claims (no BAI2 01
-    header, no X12 ISA, not text), or a CSV without the columns the layout requires. Nothing
-    in it is imported; `errors` lists each missing column or header problem."""
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, aliased
 
 from billing_core import audit, ledger
 from billing_core.db import utcnow
+from billing_core.errors import PaymentError
 from billing_core.ledger import Chart
 from billing_core.models import (
     EmployerGroup,
@@ -37,7 +38,6 @@ from billing_core.payments.allocation import (
     unallocated_amount,
 )
 from billing_core.payments.clearing import CLEARED
-from billing_core.payments.receipts import PaymentError
 from billing_core.payments.refunds import refundable_amount
 
 # The group's own accounts a ledger page shows, in the order a specialist reads them.

@@ -14,22 +14,13 @@ from dataclasses import dataclass
 
 import stripe
 
-from billing_core.errors import BillingError
+from billing_core.errors import GatewayError, WebhookSignatureInvalid
 from billing_core.models import Checkout, Payment, Refund
 from billing_core.models.enums import PaymentMethod
 from billing_core.money import to_cents_int
 
 # Stripe's payment method type for each way an employer can pay online.
 METHOD_TYPES = {PaymentMethod.CARD: "card", PaymentMethod.ACH_DEBIT: "us_bank_account"}
-
-
-class GatewayError(BillingError):
-    """Stripe refused or could not be reached; nothing was charged and the message says what
-    the payer can do."""
-
-
-class WebhookSignatureInvalid(BillingError):
-    """A webhook whose signature (or body) does not verify: it is refused and nothing is read."""
 
 
 @dataclass(frozen=True)

@@ -14,13 +14,12 @@ from sqlalchemy.orm import Session
 
 from billing_core import audit, ledger
 from billing_core.db import utcnow
-from billing_core.errors import AccessDenied
+from billing_core.errors import AccessDenied, PaymentError
 from billing_core.ledger import Chart, Leg
 from billing_core.models import EmployerGroup, Payment, Refund, SuspenseItem, User
 from billing_core.models.enums import STAFF_ROLES, PaymentStatus, RefundStatus, SuspenseStatus
 from billing_core.money import format_dollars
 from billing_core.payments.allocation import Application, apply_payment
-from billing_core.payments.receipts import PaymentError
 
 
 def open_suspense_query():

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from billing_core import audit, ledger
 from billing_core.authority import DEFAULT_AUTHORITY_LIMIT, Authority, Exposure, authority
 from billing_core.db import utcnow
-from billing_core.errors import AccessDenied, BillingError
+from billing_core.errors import AccessDenied, AllocationError, BillingError
 from billing_core.ledger import Chart
 from billing_core.models import (
     EmployerGroup,
@@ -107,7 +107,6 @@ def requested_on_invoice(session: Session, invoice: Invoice) -> Decimal:
 
 def _check_available(session: Session, invoice: Invoice, amount: Decimal) -> None:
     """Never more than is open, less what write-off requests already ask for."""
-    from billing_core.payments.allocation import AllocationError
 
     owed = open_on_invoice(session, invoice)
     asked = requested_on_invoice(session, invoice)

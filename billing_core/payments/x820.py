@@ -31,14 +31,13 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from billing_core.errors import RowError
+from billing_core.errors import RemittanceFileError, RowError
 from billing_core.models.enums import PaymentMethod
 from billing_core.money import ZERO, D, cents
 from billing_core.payments.remittance import (
     InvoiceRef,
     MemberRemittance,
     RemittanceFile,
-    RemittanceFileError,
     RemittanceItem,
     find_references,
     make_item_key,

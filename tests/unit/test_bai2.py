@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from billing_core.errors import RemittanceFileError
 from billing_core.models.enums import PaymentMethod
 from billing_core.payments.bai2 import read_bai2
 from billing_core.payments.remittance import (
     InvoiceRef,
-    RemittanceFileError,
     find_references,
     parse_invoice_number,
 )

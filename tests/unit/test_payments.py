@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from billing_core import ledger
-from billing_core.errors import AccessDenied
+from billing_core.errors import AccessDenied, AllocationError, PaymentError
 from billing_core.ledger import Chart
 from billing_core.ledger.receivables import account_summary, aging_by_group, payment_history
 from billing_core.models import Adjustment, PaymentAllocation, SuspenseItem
@@ -24,14 +24,12 @@ from billing_core.models.enums import (
 )
 from billing_core.money import D
 from billing_core.payments.allocation import (
-    AllocationError,
     allocate,
     apply_credit,
     group_credit,
     open_balances,
 )
 from billing_core.payments.receipts import (
-    PaymentError,
     fail_payment,
     record_payment,
     return_payment,

@@ -12,10 +12,11 @@ from sqlalchemy.orm import Session
 
 from billing_core import migrate
 from billing_core.db import make_engine
+from billing_core.errors import AllocationError
 from billing_core.models import EmployerGroup, Invoice, Payment, PaymentAllocation
 from billing_core.models.enums import PaymentMethod, PaymentSource
 from billing_core.money import D
-from billing_core.payments.allocation import AllocationError, allocate, group_credit
+from billing_core.payments.allocation import allocate, group_credit
 from billing_core.payments.receipts import record_payment
 from tests.factories import make_group, make_invoice
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from billing_core import ledger
+from billing_core.errors import CheckoutError, GatewayError, WebhookSignatureInvalid
 from billing_core.ledger import Chart
 from billing_core.models import Checkout, JournalEntry, Payment, WebhookEvent
 from billing_core.models.enums import (
@@ -23,7 +24,6 @@ from billing_core.models.enums import (
 from billing_core.money import D
 from billing_core.payments.allocation import open_balances
 from billing_core.payments.online import (
-    CheckoutError,
     handle_event,
     pay_local_test_checkout,
     receive_webhook,
@@ -32,9 +32,7 @@ from billing_core.payments.online import (
 from billing_core.payments.receipts import record_payment
 from billing_core.payments.refunds import approve_refund, request_refund
 from billing_core.payments.stripe_gateway import (
-    GatewayError,
     StripeGateway,
-    WebhookSignatureInvalid,
     sign_payload,
 )
 from tests.factories import PRODUCTION_ENV, scenario

@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from billing_core.errors import RemittanceFileError
 from billing_core.models.enums import PaymentMethod
-from billing_core.payments.remittance import InvoiceRef, MemberRemittance, RemittanceFileError
+from billing_core.payments.remittance import InvoiceRef, MemberRemittance
 from billing_core.payments.x820 import read_820
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "remittance"

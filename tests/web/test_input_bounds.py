@@ -9,10 +9,11 @@ import pytest
 from sqlalchemy import func, select
 
 from billing_core.bounds import MAX_AMOUNT
+from billing_core.errors import PaymentError
 from billing_core.models import Payment
 from billing_core.models.enums import PaymentMethod, PaymentSource
 from billing_core.money import D
-from billing_core.payments.receipts import PaymentError, record_payment
+from billing_core.payments.receipts import record_payment
 from billing_core.reports import REPORTS
 from portal.web import today
 from tests.web.conftest import csrf_token
