@@ -1,0 +1,298 @@
+"""The groups of a set-up document: each employer group keyed on its group number, with its
+billing policies (effective-dated, never overlapping), subgroups, benefit classes and brokers of
+record; then its plans (plans.py) and members (members.py), which may only name what the group
+has."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing_core.models import (
+    BenefitClass,
+    BillingPolicy,
+    BillingSubgroup,
+    BrokerOfRecord,
+    EmployerGroup,
+)
+from billing_core.models.enums import (
+    BillingFrequency,
+    BillingMethod,
+    CoverageMonthRule,
+    CreditPolicy,
+    GraceDayKind,
+    PayrollFrequency,
+    RatingBasis,
+    SubgroupKind,
+    ToleranceRule,
+)
+from billing_core.setup.document import Checker, field_spec, join_path
+from billing_core.setup.facts import DbFacts, Existing
+from billing_core.setup.members import check_members, write_members
+from billing_core.setup.plans import check_plans, write_plans
+from billing_core.setup.writing import ImportSummary, upsert
+
+GROUP_FIELDS = (
+    field_spec("group_number", required=True, max_len=20),
+    field_spec("name", required=True, max_len=200),
+    field_spec("tax_id", "strict_text", required=True, max_len=10),
+    field_spec("original_effective_date", "date", required=True),
+    field_spec("renewal_month", "int", minimum=1, maximum=12),
+    field_spec("contact_email", "email", max_len=254),
+    field_spec("state", "strict_text", max_len=2),
+)
+POLICY_FIELDS = (
+    field_spec("effective_from", "date", required=True),
+    field_spec("effective_to", "date"),
+    field_spec("billing_method", "enum", required=True, enum=BillingMethod),
+    field_spec("billing_frequency", "enum", required=True, enum=BillingFrequency),
+    field_spec("lead_days", "int", minimum=0, maximum=90),
+    field_spec("tolerance_amount", "money", minimum=0, nullable=False),
+    field_spec("tolerance_percent", "money", minimum=0, maximum=100, nullable=False),
+    field_spec("tolerance_rule", "enum", enum=ToleranceRule),
+    field_spec("retro_add_days", "int", minimum=0),
+    field_spec("retro_term_days", "int", minimum=0),
+    field_spec("retro_change_days", "int", minimum=0),
+    field_spec("coverage_month_rule", "enum", enum=CoverageMonthRule),
+    field_spec("grace_days", "int", minimum=0),
+    field_spec("grace_day_kind", "enum", enum=GraceDayKind),
+    field_spec("payroll_frequency", "enum", enum=PayrollFrequency),
+    field_spec("credit_policy", "enum", enum=CreditPolicy),
+)
+SUBGROUP_FIELDS = (
+    field_spec("code", required=True, max_len=20),
+    field_spec("name", required=True, max_len=200),
+    field_spec("kind", "enum", required=True, enum=SubgroupKind),
+    field_spec("bill_separately", "bool"),
+)
+CLASS_FIELDS = (
+    field_spec("code", required=True, max_len=20),
+    field_spec("name", required=True, max_len=200),
+)
+BOR_FIELDS = (
+    field_spec("agency", required=True, max_len=20),
+    field_spec("writing_broker", max_len=20),
+    field_spec("effective_from", "date", required=True),
+    field_spec("effective_to", "date"),
+    field_spec(
+        "commission_split_percent", "money", minimum=Decimal("0.01"), maximum=100, nullable=False
+    ),
+)
+
+
+def check_groups(
+    c: Checker,
+    doc: dict,
+    facts: DbFacts,
+    product_basis: dict[str, RatingBasis],
+    agencies: set[str],
+    broker_agency: dict[str, str],
+) -> tuple[list[dict], dict[str, set[str]]]:
+    """The groups read from `doc`, and the subgroup codes of every group a user may be given
+    (the document's groups and the database's)."""
+    group_subgroups: dict[str, set[str]] = {}
+    rows = []
+    for path, item in c.items(doc, "groups", ""):
+        values = check_group(c, item, path, facts, product_basis, agencies, broker_agency)
+        if values is None:
+            continue
+        rows.append((path, values))
+        num = values.get("group_number")
+        if num:
+            group_subgroups[num] = {s["code"] for s in values["subgroups"] if s.get("code")} | (
+                facts.group_subgroups.get(num, set())
+            )
+    c.unique(rows, "group_number", "group number")
+    for num, codes in facts.group_subgroups.items():
+        group_subgroups.setdefault(num, codes)
+    return [v for _, v in rows], group_subgroups
+
+
+def check_group(
+    c: Checker,
+    item: dict,
+    path: str,
+    facts: DbFacts,
+    product_basis: dict[str, RatingBasis],
+    agencies: set[str],
+    broker_agency: dict[str, str],
+) -> dict | None:
+    """One group document `item` at `path`, its nested sections read and their references
+    resolved (agencies and brokers of record, classes, subgroups, plans); None when `item` is
+    not a mapping."""
+    values = c.read(
+        item,
+        path,
+        GROUP_FIELDS,
+        nested=(
+            "billing_policies",
+            "subgroups",
+            "classes",
+            "brokers_of_record",
+            "plans",
+            "members",
+        ),
+    )
+    if values is None:
+        return None
+    num = values.get("group_number")
+
+    policies = []
+    for ppath, pitem in c.items(item, "billing_policies", path):
+        pvalues = c.read(pitem, ppath, POLICY_FIELDS)
+        if pvalues is not None:
+            c.date_range(pvalues, ppath)
+            policies.append((ppath, pvalues))
+    c.unique(policies, "effective_from", "billing policy effective date")
+    c.no_overlap(policies, "billing policy")
+    values["billing_policies"] = [v for _, v in policies]
+
+    subgroups = [
+        (p, v)
+        for p, i in c.items(item, "subgroups", path)
+        if (v := c.read(i, p, SUBGROUP_FIELDS)) is not None
+    ]
+    c.unique(subgroups, "code", "subgroup code")
+    values["subgroups"] = [v for _, v in subgroups]
+    subgroup_codes = {v["code"] for v in values["subgroups"] if v.get("code")}
+    subgroup_codes |= facts.group_subgroups.get(num, set())
+
+    classes = [
+        (p, v)
+        for p, i in c.items(item, "classes", path)
+        if (v := c.read(i, p, CLASS_FIELDS)) is not None
+    ]
+    c.unique(classes, "code", "class code")
+    values["classes"] = [v for _, v in classes]
+    class_codes = {v["code"] for v in values["classes"] if v.get("code")}
+    class_codes |= facts.group_classes.get(num, set())
+
+    bors = []
+    for bpath, bitem in c.items(item, "brokers_of_record", path):
+        bvalues = c.read(bitem, bpath, BOR_FIELDS)
+        if bvalues is None:
+            continue
+        c.date_range(bvalues, bpath)
+        agency = bvalues.get("agency")
+        if agency is not None and agency not in agencies:
+            c.error(join_path(bpath, "agency"), "no broker agency with this code", agency)
+        npn = bvalues.get("writing_broker")
+        if npn is not None:
+            if npn not in broker_agency:
+                c.error(join_path(bpath, "writing_broker"), "no broker with this NPN", npn)
+            elif agency is not None and broker_agency[npn] != agency:
+                c.error(
+                    join_path(bpath, "writing_broker"),
+                    f"this broker is not with agency {agency}",
+                    npn,
+                )
+        bors.append((bpath, bvalues))
+    values["brokers_of_record"] = [v for _, v in bors]
+
+    values["plans"], plan_basis = check_plans(
+        c, item, path, facts.group_plans.get(num, {}), product_basis, class_codes
+    )
+    values["members"] = check_members(
+        c,
+        item,
+        path,
+        facts.member_dependents.get(num, {}),
+        subgroup_codes,
+        class_codes,
+        plan_basis,
+    )
+    return values
+
+
+def write_group(session: Session, g: dict, state: Existing, summary: ImportSummary) -> None:
+    """Create or update one checked group with everything under it."""
+    nested = ("billing_policies", "subgroups", "classes", "brokers_of_record", "plans", "members")
+    group, outcome = upsert(
+        session, summary, "groups", state.groups, g["group_number"], g, EmployerGroup, skip=nested
+    )
+    if outcome == "created":
+        session.flush()
+        policies, subgroups, classes, bors = {}, {}, {}, {}
+    else:
+        gid = group.id
+        policies = {
+            p.effective_from: p
+            for p in session.scalars(select(BillingPolicy).where(BillingPolicy.group_id == gid))
+        }
+        subgroups = {
+            s.code: s
+            for s in session.scalars(select(BillingSubgroup).where(BillingSubgroup.group_id == gid))
+        }
+        classes = {
+            k.code: k
+            for k in session.scalars(select(BenefitClass).where(BenefitClass.group_id == gid))
+        }
+        bors = {
+            (b.agency_id, b.effective_from): b
+            for b in session.scalars(select(BrokerOfRecord).where(BrokerOfRecord.group_id == gid))
+        }
+
+    for values in g["billing_policies"]:
+        upsert(
+            session,
+            summary,
+            "billing_policies",
+            policies,
+            values["effective_from"],
+            values,
+            BillingPolicy,
+            group_id=group.id,
+        )
+    for values in g["subgroups"]:
+        upsert(
+            session,
+            summary,
+            "subgroups",
+            subgroups,
+            values["code"],
+            values,
+            BillingSubgroup,
+            group_id=group.id,
+        )
+    for values in g["classes"]:
+        upsert(
+            session,
+            summary,
+            "classes",
+            classes,
+            values["code"],
+            values,
+            BenefitClass,
+            group_id=group.id,
+        )
+    for values in g["brokers_of_record"]:
+        agency = state.agencies[values["agency"]]
+        row = {
+            "agency_id": agency.id,
+            "effective_from": values["effective_from"],
+        }
+        if "effective_to" in values:
+            row["effective_to"] = values["effective_to"]
+        if "writing_broker" in values:
+            npn = values["writing_broker"]
+            row["writing_broker_id"] = state.brokers[npn].id if npn else None
+        if "commission_split_percent" in values:
+            row["commission_split_percent"] = values["commission_split_percent"]
+        upsert(
+            session,
+            summary,
+            "brokers_of_record",
+            bors,
+            (agency.id, values["effective_from"]),
+            row,
+            BrokerOfRecord,
+            group_id=group.id,
+        )
+    session.flush()
+    plans = write_plans(session, group, g["plans"], state, classes, summary)
+    session.flush()
+
+    if g["members"]:
+        write_members(session, group, g["members"], plans, subgroups, classes, summary)

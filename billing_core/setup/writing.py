@@ -1,0 +1,81 @@
+"""Writing a checked set-up document: the counts of what an import created, updated and left
+unchanged (`ImportSummary`), and the create-or-update of one row keyed on its natural key that
+every section's writer uses, so a re-import of the same document changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+# The kinds of row an import counts, in the order a summary lists them.
+KINDS = (
+    "products",
+    "broker_agencies",
+    "brokers",
+    "groups",
+    "billing_policies",
+    "subgroups",
+    "classes",
+    "brokers_of_record",
+    "plans",
+    "rate_versions",
+    "members",
+    "dependents",
+    "coverages",
+    "users",
+)
+
+
+@dataclass
+class ImportSummary:
+    """Rows created, updated and left unchanged per kind (products, groups, members ...)."""
+
+    created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    unchanged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+
+    def count(self, kind: str, outcome: str) -> None:
+        getattr(self, outcome)[kind] += 1
+
+    @property
+    def changed(self) -> bool:
+        return any(self.created.values()) or any(self.updated.values())
+
+    def as_dict(self) -> dict:
+        return {
+            "created": dict(self.created),
+            "updated": dict(self.updated),
+            "unchanged": dict(self.unchanged),
+        }
+
+
+def apply_values(obj: Any, values: dict) -> bool:
+    """Set the attributes that differ; True when any did."""
+    changed = False
+    for key, value in values.items():
+        if getattr(obj, key) != value:
+            setattr(obj, key, value)
+            changed = True
+    return changed
+
+
+def without(values: dict, skip: Iterable[str]) -> dict:
+    """`values` less the keys in `skip` (nested lists and references written on their own)."""
+    skip = set(skip)
+    return {k: v for k, v in values.items() if k not in skip}
+
+
+def upsert(session, summary, kind, existing, key, values, model, skip=(), **extra):
+    """Create or update one row keyed in `existing`; returns (obj, outcome)."""
+    obj = existing.get(key)
+    scalars = without(values, skip)
+    if obj is None:
+        obj = model(**scalars, **extra)
+        session.add(obj)
+        existing[key] = obj
+        outcome = "created"
+    else:
+        outcome = "updated" if apply_values(obj, scalars) else "unchanged"
+    summary.count(kind, outcome)
+    return obj, outcome
