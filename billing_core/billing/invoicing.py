@@ -40,14 +40,11 @@ from billing_core.billing.enrollment import (
     month_end,
     month_start,
     period_containing,
-    proration_factor,
 )
+from billing_core.billing.premium import member_month_premium
 from billing_core.billing.rating import (
-    MemberFacts,
     RatedLine,
     RateTable,
-    rate_line,
-    rating_key,
 )
 from billing_core.db import in_ids, typed_rows, utcnow
 from billing_core.errors import (
@@ -90,7 +87,7 @@ from billing_core.models.enums import (
     Role,
 )
 from billing_core.models.product import version_in_force
-from billing_core.money import ZERO, cents
+from billing_core.money import ZERO
 from billing_core.payments.allocation import allocate, credit_plan, open_invoices, usable_credit
 
 VOIDING_ROLES = (Role.SUPERVISOR, Role.ADMIN)
@@ -536,7 +533,6 @@ def _premium_lines(
     versions: dict[tuple[int, date], _VersionInForce] = {}
     plan_codes: dict[int, tuple[str, str]] = {}
     one_month = month_start(period_end) == period_start
-    last_days = {}
     first_months: dict[date, date] = {}
     draft_of: dict[int | None, DraftInvoice] = {}  # by the member's subgroup
     sort_of: dict[int, tuple[str, str, str]] = {}  # by member: name order, then key
@@ -594,59 +590,25 @@ def _premium_lines(
                     )
                     continue
                 versions[(plan_id, month)] = version
-            table = version.table
-            last_day = last_days.get(month) or last_days.setdefault(month, month_end(month))
-            covered = dependents_by_coverage.get(coverage_id)
-            dependent_births = child_births = ()
-            if covered:
-                in_month = [
-                    (birth, is_child)
-                    for birth, dep_from, dep_to, is_child in covered
-                    if (dep_from is None or dep_from <= last_day)
-                    and (dep_to is None or dep_to >= month)
-                ]
-                dependent_births = tuple(birth for birth, is_child in in_month if not is_child)
-                child_births = tuple(birth for birth, is_child in in_month if is_child)
-            # Rating is pure: lines with the same inputs share one result.
-            memo_key = (
-                version.id,
-                rating_key(
-                    table,
+            try:
+                premium = member_month_premium(
+                    version.id,
+                    version.table,
                     month,
-                    birth_date,
-                    salary,
-                    tier,
-                    elected_volume,
-                    dependent_births,
-                    child_births,
-                ),
-            )
-            rated = rated_memo.get(memo_key)
-            if rated is None:
-                facts = MemberFacts(
                     birth_date=birth_date,
                     annual_salary=salary,
                     tier=tier,
                     elected_volume=elected_volume,
-                    dependent_birth_dates=dependent_births,
-                    child_birth_dates=child_births,
+                    covered=dependents_by_coverage.get(coverage_id),
+                    coverage_from=cov_from,
+                    coverage_to=cov_to,
+                    rule=rule,
+                    memo=rated_memo,
                 )
-                try:
-                    rated = rated_memo[memo_key] = rate_line(table, facts, month)
-                except RatingDataMissing as problem:
-                    errors.append(RowError(row=member_key, column=plan.code, message=str(problem)))
-                    continue
-            amount = rated.amount
-            description = rated.explanation
-            if rule is CoverageMonthRule.DAILY_PRORATION:
-                factor = proration_factor(cov_from, cov_to, month)
-                if factor != 1:
-                    # Decision: the monthly premium is the rate; proration applies to it and the
-                    # line is rounded half-up again (a carrier bills a rounded monthly rate).
-                    amount = cents(amount * factor)
-                    last_day = month_end(month)
-                    days = (min(cov_to or last_day, last_day) - max(cov_from, month)).days + 1
-                    description += f", prorated {days}/{last_day.day} days"
+            except RatingDataMissing as problem:
+                errors.append(RowError(row=member_key, column=plan.code, message=str(problem)))
+                continue
+            rated = premium.rated
             draft.rate_version_ids.add(version.id)
             draft.add_line(
                 (0, *name_key, month),
@@ -659,8 +621,8 @@ def _premium_lines(
                 tier=tier_value,
                 volume=rated.volume or rated.weekly_benefit or rated.covered_payroll,
                 rate=rated.rate,
-                amount=amount,
-                description=description,
+                amount=premium.amount,
+                description=premium.description,
                 reason_code=None,
                 adjustment_id=None,
             )

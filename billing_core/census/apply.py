@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from billing_core.billing.enrollment import add_months, month_start
-from billing_core.billing.retro import premium_differences
+from billing_core.billing.retro import premium_differences, retro_window
 from billing_core.census.diff import (
     CensusDiff,
     ChangeKind,
@@ -324,12 +324,6 @@ def apply_census(
     codes = _codes(session, group)
     keys = _MemberKeys(session, group)
     result = ApplyResult()
-    policy = group.policy_on(today) or group.policies[-1]
-    windows = {
-        ChangeKind.ADD: policy.retro_add_days,
-        ChangeKind.TERM: policy.retro_term_days,
-        ChangeKind.CHANGE: policy.retro_change_days,
-    }
     billed = billed_months(session, group)
     enrolled = _load_enrollment(session, diff)
     for entry in diff.members:
@@ -345,7 +339,7 @@ def apply_census(
         if not touched:
             continue
         session.flush()  # the member's id, and its enrollment as the retro query reads it
-        window_start = month_start(today - timedelta(days=windows[entry.kind]))
+        window_start = retro_window(group, entry.kind, today)
         if entry.kind is ChangeKind.TERM:
             touched = [m for m in touched if m >= window_start]
         reason = REASON_BY_KIND.get(entry.kind) or _change_reason(entry)

@@ -929,18 +929,11 @@ def retro_exceptions(
     """The diff's changes whose effective month is billed and older than the group's retro
     window for their kind (add, term, change: policy days before `today`, from the first of
     that month), with the billed months outside the window."""
-    from datetime import timedelta
-
     from billing_core.billing.enrollment import month_start
+    from billing_core.billing.retro import retro_window
     from billing_core.census.apply import billed_months
     from billing_core.census.diff import ChangeKind
 
-    policy = group.policy_on(today) or group.policies[-1]
-    windows = {
-        ChangeKind.ADD: policy.retro_add_days,
-        ChangeKind.TERM: policy.retro_term_days,
-        ChangeKind.CHANGE: policy.retro_change_days,
-    }
     billed = billed_months(session, group)
     found = []
     for entry in diff.members:
@@ -948,7 +941,7 @@ def retro_exceptions(
             continue
         starts = [entry.effective_on, *(c.effective_on for c in entry.coverages)]
         first = month_start(min(starts))
-        window_start = month_start(today - timedelta(days=windows[entry.kind]))
+        window_start = retro_window(group, entry.kind, today)
         months = tuple(m for m in billed if first <= m < window_start)
         if months:
             found.append(
