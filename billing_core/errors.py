@@ -59,6 +59,12 @@ class KeptFilePurged(BillingError):
     needs its bytes (reading it again, its problems, its 999) cannot be done any more."""
 
 
+class CensusFileUnreadable(BillingError):
+    """A CSV or XLSX census that cannot be read at all (too large, not a spreadsheet, another
+    encoding, a damaged, encrypted or zip-bomb workbook); the tabular reader answers it with
+    one file-level error whose message says what to send instead."""
+
+
 class JobQueueUnavailable(BillingError):
     """REDIS_URL is set but the job could not be queued (Redis unreachable)."""
 

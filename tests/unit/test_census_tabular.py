@@ -14,14 +14,16 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from billing_core.census import tabular
-from billing_core.census.rows import Maintenance
+from billing_core.census.rows import CensusFile, Maintenance
 from billing_core.census.tabular import (
     FIELDS,
+    files,
     missing_fields,
+    read_sheet,
     read_tabular,
     suggest_mapping,
 )
+from billing_core.census.tabular.sheet import Sheet
 from billing_core.models.enums import (
     Gender,
     LineOfCoverage,
@@ -709,7 +711,7 @@ def test_xlsx_row_errors_name_the_spreadsheet_row():
 def test_none_and_nan_cells_are_blank_never_another_rows_value():
     # calamine gives "" for an empty cell; a None or NaN must not borrow a neighbour's value
     # (pandas.factorize codes them -1, which would index the last distinct value).
-    grid = tabular._Grid(
+    grid = files.Grid(
         UploadFormat.XLSX,
         {},
         rows=[
@@ -719,8 +721,8 @@ def test_none_and_nan_cells_are_blank_never_another_rows_value():
             ["3", "Cy", "Cole", "1980-01-01"],
         ],
     )
-    census = tabular.CensusFile(source="x.xlsx", file_format=UploadFormat.XLSX)
-    tabular._Reader(census, grid, None, AS_OF, AS_OF, (MEDICAL,)).run()
+    census = CensusFile(source="x.xlsx", file_format=UploadFormat.XLSX)
+    read_sheet(Sheet(census, grid, None, AS_OF, AS_OF, (MEDICAL,)))
     assert [m.last_name for m in census.members] == ["", "", "Cole"]
     assert [(e.row, e.column, e.message) for e in census.errors] == [
         (2, "Last", "a last name is required"),
@@ -956,7 +958,7 @@ def calamine_must_not_open(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the workbook was opened")
 
-    monkeypatch.setattr(tabular.python_calamine.CalamineWorkbook, "from_filelike", refuse)
+    monkeypatch.setattr(files.python_calamine.CalamineWorkbook, "from_filelike", refuse)
 
 
 def test_zip_bomb_is_refused_before_opening(calamine_must_not_open):
@@ -972,7 +974,7 @@ def test_zip_bomb_is_refused_before_opening(calamine_must_not_open):
 
 
 def test_total_expanded_size_is_limited_before_opening(monkeypatch, calamine_must_not_open):
-    monkeypatch.setattr(tabular, "XLSX_MAX_UNCOMPRESSED", 4096)
+    monkeypatch.setattr(files, "XLSX_MAX_UNCOMPRESSED", 4096)
     data = workbook(("Census", [["EE ID", "First", "Last", "DOB"]]))
     file_error(read_tabular(data, "census.xlsx"), "would expand to", "more than the 4 KB")
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from billing_core.census.vocabulary import PERSON_FIELDS, header_keys, match_key
+from billing_core.census.tabular.vocabulary import PERSON_FIELDS, header_keys, match_key
 
 # A dependent group's name in a header key, and its number: 'dep1dob', 'dependent2firstname',
 # 'child3ssn', 'spouse1lastname'; or the number last: 'dependentfirstname2'; or a spouse or

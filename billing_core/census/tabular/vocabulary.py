@@ -3,8 +3,8 @@ header texts real files name them by and how forgivingly a header is matched (`s
 `match_header`), what a file must have (`missing_fields`), and the words cells use for
 relationships, statuses, genders, tiers, Y/N flags, actions and pay frequencies.
 
-Pure data and string functions; the tabular reader (`tabular.py`) and the column-mapping page
-(`uploads.py`) read from here.
+Pure data and string functions; the tabular reader (census.tabular), the column-mapping page
+(census.uploads) and the census template (census.template) read from here.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from decimal import Decimal
 
-from billing_core.census.vocabulary import (
+from billing_core.census.tabular.vocabulary import (
     BLANK_WORDS,
     TIER_FILLER,
     TIERS,
@@ -257,7 +257,7 @@ class DateParser:
     cannot be a month (18/10/1980: day first). Each call leaves in `order_seen` what the text
     said: MONTH_FIRST, DAY_FIRST, EITHER (both numbers 12 or less: 05/04/1990) or None. The
     reader looks at the whole column: when no text was month first and some day first, the
-    EITHER ones are read again with `day_first` set (see tabular._Reader.convert)."""
+    EITHER ones are read again with `day_first` set (see columns.settle_day_first)."""
 
     def __init__(self, what: str, two_digit: TwoDigitYear, earliest: date, latest: date):
         self.what = what
