@@ -13,16 +13,14 @@ from billing_core import ledger
 from billing_core.billing.adjustments import REASONS
 from billing_core.demo import (
     DEMO_PASSWORD,
-    DEMO_SEED,
-    GROUPS,
-    SPECIALIST_EMAIL,
-    SUPERVISOR_EMAIL,
-    _build,
-    _issue_history,
     build_demo_document,
     database_is_empty,
     load_demo,
 )
+from billing_core.demo.book import GROUPS
+from billing_core.demo.document import DEMO_SEED, build_document
+from billing_core.demo.history import issue_history
+from billing_core.demo.logins import SPECIALIST_EMAIL, SUPERVISOR_EMAIL
 from billing_core.models import (
     Adjustment,
     Dependent,
@@ -132,8 +130,8 @@ def test_load_demo_twice_changes_nothing(demo):
     assert before["adjustment"] == first.history["adjustments"] > 0
     # Replaying the history itself is harmless too: every run finds its bills issued and every
     # late change finds its differences already adjusted.
-    document, book = _build(TODAY, DEMO_SEED)
-    replay = _issue_history(unit_session, document, book, TODAY, HISTORY_MONTHS)
+    document, book = build_document(TODAY, DEMO_SEED)
+    replay = issue_history(unit_session, document, book, TODAY, HISTORY_MONTHS)
     assert (replay["invoices"], replay["adjustments"]) == (0, 0)
     assert row_counts(unit_session) == before
 
