@@ -1,6 +1,8 @@
-"""Future-bill adjustments: the reason codes they carry, how they read on an invoice, and the
-staff decisions on them (approve with four eyes, reject, reverse), one line at a time or many
-in one decision (a selection, or everything one upload produced).
+"""Future-bill adjustments: the one place they are made (premium differences queued for a
+decision, fees the billing policy charges, reversals, a book's past ones), the reason codes
+they carry, how they read on an invoice, and the staff decisions on them (approve with four
+eyes, reject, reverse), one line at a time or many in one decision (a selection, or
+everything one upload produced).
 
 Approved adjustments that are not yet billed land on the group's next invoice: reason codes in
 `FEE_REASONS` in the fees section, every other code in the retro section."""
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -22,10 +25,11 @@ from billing_core.authority import (
     authority,
     gross,
 )
+from billing_core.billing.retro import premium_differences
 from billing_core.db import utcnow
 from billing_core.errors import AccessDenied, BillingError
 from billing_core.ledger import money_sum
-from billing_core.models import Adjustment, User
+from billing_core.models import Adjustment, EmployerGroup, Member, User
 from billing_core.models.enums import AdjustmentStatus
 from billing_core.money import ZERO, format_count, format_dollars
 
@@ -66,6 +70,131 @@ def reason_label(code: str | None) -> str:
 
 def source_label(source_type: str | None) -> str:
     return SOURCES.get(source_type or "", source_type or "")
+
+
+# --------------------------------------------------------------------------- making them
+
+
+def _add(session: Session, **columns) -> Adjustment:
+    """Every adjustment is made here: a known reason and source, a non-zero amount in dollars
+    (whole cents), a coverage month named by its first day."""
+    if columns["reason_code"] not in REASONS:
+        raise ValueError(f"unknown adjustment reason {columns['reason_code']!r}")
+    if columns["source_type"] not in SOURCES:
+        raise ValueError(f"unknown adjustment source {columns['source_type']!r}")
+    if not columns["amount"]:
+        raise ValueError("an adjustment moves a non-zero amount")
+    if columns["coverage_month"].day != 1:
+        raise ValueError("a coverage month is named by its first day")
+    adjustment = Adjustment(**columns)
+    session.add(adjustment)
+    return adjustment
+
+
+def queue_premium_differences(
+    session: Session,
+    group: EmployerGroup,
+    member: Member,
+    months: list[date],
+    *,
+    reason_code: str,
+    source_type: str,
+    source_id: int | None,
+    requested_by: User,
+    supervisor_before: date | None = None,
+) -> list[Adjustment]:
+    """One PENDING adjustment per plan and month of `months` (already billed, oldest first)
+    where `member`'s enrollment now calls for a premium other than what was billed and queued
+    (`retro.premium_differences`: dollars, rounded per line as the billing run rates them),
+    requested by `requested_by`. A month before `supervisor_before` (the first month of the
+    retro window) is marked for a supervisor's approval. Computing twice queues nothing
+    twice."""
+    return [
+        _add(
+            session,
+            group_id=group.id,
+            subgroup_id=member.subgroup_id,
+            member_id=member.id,
+            plan_id=plan_id,
+            coverage_month=month,
+            amount=amount,
+            reason_code=reason_code,
+            source_type=source_type,
+            source_id=source_id,
+            status=AdjustmentStatus.PENDING,
+            requested_by_id=requested_by.id,
+            requires_supervisor=supervisor_before is not None and month < supervisor_before,
+        )
+        for (plan_id, month), amount in premium_differences(session, group, member, months)
+    ]
+
+
+def charge_fee(
+    session: Session,
+    group: EmployerGroup,
+    *,
+    amount: Decimal,
+    on: date,
+    reason_code: str,
+    source_type: str,
+    source_id: int | None,
+    note: str,
+) -> Adjustment:
+    """A fee the group's billing policy charges (`FEE_REASONS`: late, returned payment,
+    reinstatement), `amount` dollars for the month holding `on`: approved as it is made, since
+    the policy decided it, not a person; the next invoice bills it in its fees section."""
+    if reason_code not in FEE_REASONS:
+        raise ValueError(f"{reason_code!r} is not a fee")
+    return _add(
+        session,
+        group_id=group.id,
+        coverage_month=on.replace(day=1),
+        amount=amount,
+        reason_code=reason_code,
+        source_type=source_type,
+        source_id=source_id,
+        status=AdjustmentStatus.APPROVED,
+        decision_note=note,
+    )
+
+
+def record_past_differences(
+    session: Session,
+    group: EmployerGroup,
+    member: Member,
+    months: list[date],
+    *,
+    reason_code: str,
+    source_type: str,
+    requested_by_id: int | None,
+    approved_by_id: int | None,
+    requested_at: datetime,
+    approved_at: datetime,
+    note: str,
+) -> list[Adjustment]:
+    """A book's history (the demo): `member`'s premium differences for `months`, as
+    `queue_premium_differences` works them out, already requested at `requested_at` and
+    approved at `approved_at` by the people named (not yet billed). No four-eyes check: these
+    decisions were taken in the past the book tells."""
+    return [
+        _add(
+            session,
+            group_id=group.id,
+            member_id=member.id,
+            plan_id=plan_id,
+            coverage_month=month,
+            amount=amount,
+            reason_code=reason_code,
+            source_type=source_type,
+            status=AdjustmentStatus.APPROVED,
+            requested_by_id=requested_by_id,
+            decided_by_id=approved_by_id,
+            decided_at=approved_at,
+            decision_note=note,
+            created_at=requested_at,
+        )
+        for (plan_id, month), amount in premium_differences(session, group, member, months)
+    ]
 
 
 # --------------------------------------------------------------------------- decisions
@@ -285,7 +414,8 @@ def reverse_adjustment(
             f"adjustment {adjustment.id} is {adjustment.status.value}; only an "
             "approved or billed adjustment can be reversed"
         )
-    opposite = Adjustment(
+    opposite = _add(
+        session,
         group_id=adjustment.group_id,
         subgroup_id=adjustment.subgroup_id,
         member_id=adjustment.member_id,
@@ -302,7 +432,6 @@ def reverse_adjustment(
         decision_note=reason.strip(),
         reverses_adjustment_id=adjustment.id,
     )
-    session.add(opposite)
     adjustment.status = AdjustmentStatus.REVERSED
     session.flush()
     return opposite

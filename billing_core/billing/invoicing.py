@@ -41,9 +41,8 @@ from billing_core.billing.enrollment import (
     month_start,
     period_containing,
 )
-from billing_core.billing.premium import member_month_premium
+from billing_core.billing.premium import MonthPremium, member_month_premium
 from billing_core.billing.rating import (
-    RatedLine,
     RateTable,
 )
 from billing_core.db import in_ids, typed_rows, utcnow
@@ -526,7 +525,7 @@ def _premium_lines(
     """Rate every coverage in force in the period into member x plan x month lines on the
     draft of the member's billing account. Problems are appended to `errors`."""
     plans = data.plans[group.id]
-    rated_memo: dict[tuple, RatedLine] = {}
+    rated_memo: dict[tuple, MonthPremium] = {}  # rating is pure: one per rating key
     rule = CoverageMonthRule(policy.coverage_month_rule)
     coverages = data.coverages[group.id]
     dependents_by_coverage = data.dependents

@@ -69,44 +69,61 @@ def member_month_premium(
         ]
         dependent_births = tuple(birth for birth, is_child in in_month if not is_child)
         child_births = tuple(birth for birth, is_child in in_month if is_child)
-    key = None
-    rated = None
-    if memo is not None:
+    if memo is None:
+        premium = _rated(
+            table, month, birth_date, annual_salary, tier, elected_volume, dependent_births,
+            child_births,
+        )  # fmt: skip
+    else:
         key = (
             version_id,
             rating_key(
-                table,
-                month,
-                birth_date,
-                annual_salary,
-                tier,
-                elected_volume,
-                dependent_births,
+                table, month, birth_date, annual_salary, tier, elected_volume, dependent_births,
                 child_births,
             ),
-        )
-        rated = memo.get(key)
-    if rated is None:
-        facts = MemberFacts(
+        )  # fmt: skip
+        premium = memo.get(key)
+        if premium is None:
+            premium = memo[key] = _rated(
+                table, month, birth_date, annual_salary, tier, elected_volume, dependent_births,
+                child_births,
+            )  # fmt: skip
+    if rule is CoverageMonthRule.DAILY_PRORATION:
+        factor = proration_factor(coverage_from, coverage_to, month)
+        if factor != 1:
+            # Decision: the monthly premium is the rate; proration applies to it and the line
+            # is rounded half-up again (a carrier bills a rounded monthly rate).
+            last_day = month_end(month)
+            days = (min(coverage_to or last_day, last_day) - max(coverage_from, month)).days + 1
+            return MonthPremium(
+                premium.rated,
+                cents(premium.amount * factor),
+                f"{premium.description}, prorated {days}/{last_day.day} days",
+            )
+    return premium
+
+
+def _rated(
+    table: RateTable,
+    month: date,
+    birth_date: date,
+    annual_salary: Decimal | None,
+    tier: Tier | None,
+    elected_volume: Decimal | None,
+    dependent_births: tuple[date, ...],
+    child_births: tuple[date, ...],
+) -> MonthPremium:
+    """The whole month's premium (no proration): shared through the caller's memo."""
+    rated = rate_line(
+        table,
+        MemberFacts(
             birth_date=birth_date,
             annual_salary=annual_salary,
             tier=tier,
             elected_volume=elected_volume,
             dependent_birth_dates=dependent_births,
             child_birth_dates=child_births,
-        )
-        rated = rate_line(table, facts, month)
-        if memo is not None:
-            memo[key] = rated
-    amount = rated.amount
-    description = rated.explanation
-    if rule is CoverageMonthRule.DAILY_PRORATION:
-        factor = proration_factor(coverage_from, coverage_to, month)
-        if factor != 1:
-            # Decision: the monthly premium is the rate; proration applies to it and the line
-            # is rounded half-up again (a carrier bills a rounded monthly rate).
-            amount = cents(amount * factor)
-            last_day = month_end(month)
-            days = (min(coverage_to or last_day, last_day) - max(coverage_from, month)).days + 1
-            description += f", prorated {days}/{last_day.day} days"
-    return MonthPremium(rated, amount, description)
+        ),
+        month,
+    )
+    return MonthPremium(rated, rated.amount, rated.explanation)

@@ -20,8 +20,9 @@ from datetime import date, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
+from billing_core.billing.adjustments import queue_premium_differences
 from billing_core.billing.enrollment import add_months, month_start
-from billing_core.billing.retro import premium_differences, retro_window
+from billing_core.billing.retro import retro_window
 from billing_core.census.diff import (
     CensusDiff,
     ChangeKind,
@@ -43,7 +44,7 @@ from billing_core.models import (
     Member,
     User,
 )
-from billing_core.models.enums import AdjustmentStatus, InvoiceStatus, MemberStatus, Tier
+from billing_core.models.enums import InvoiceStatus, MemberStatus, Tier
 
 REASON_BY_KIND = {
     ChangeKind.ADD: "late_add",
@@ -343,23 +344,17 @@ def apply_census(
         if entry.kind is ChangeKind.TERM:
             touched = [m for m in touched if m >= window_start]
         reason = REASON_BY_KIND.get(entry.kind) or _change_reason(entry)
-        for (plan_id, month), amount in premium_differences(session, group, member, touched):
-            adjustment = Adjustment(
-                group_id=group.id,
-                subgroup_id=member.subgroup_id,
-                member_id=member.id,
-                plan_id=plan_id,
-                coverage_month=month,
-                amount=amount,
-                reason_code=reason,
-                source_type="upload" if upload_id else "manual",
-                source_id=upload_id,
-                status=AdjustmentStatus.PENDING,
-                requested_by_id=actor.id,
-                requires_supervisor=month < window_start,
-            )
-            session.add(adjustment)
-            result.adjustments.append(adjustment)
+        result.adjustments += queue_premium_differences(
+            session,
+            group,
+            member,
+            touched,
+            reason_code=reason,
+            source_type="upload" if upload_id else "manual",
+            source_id=upload_id,
+            requested_by=actor,
+            supervisor_before=window_start,
+        )
     session.flush()
     return result
 

@@ -1008,10 +1008,9 @@ def approve_reviewed_upload(
     """Approval from the review page: refused while the upload has changes older than the
     retro window and no supervisor's override. With the override, late terms are also credited
     for their billed months before the window (pending, marked for a supervisor)."""
-    from billing_core.billing.retro import premium_differences
+    from billing_core.billing.adjustments import queue_premium_differences
     from billing_core.census.diff import ChangeKind
-    from billing_core.models import Adjustment, Member
-    from billing_core.models.enums import AdjustmentStatus
+    from billing_core.models import Member
 
     group = session.get(EmployerGroup, upload.group_id)
     _census, diff = upload_diff(session, upload, today)
@@ -1031,25 +1030,17 @@ def approve_reviewed_upload(
             e.member for e in diff.members if e.employee_id == exception.employee_id and e.member
         )
         member = session.get(Member, member.id)
-        for (plan_id, month), amount in premium_differences(
-            session, group, member, list(exception.months)
-        ):
-            adjustment = Adjustment(
-                group_id=group.id,
-                subgroup_id=member.subgroup_id,
-                member_id=member.id,
-                plan_id=plan_id,
-                coverage_month=month,
-                amount=amount,
-                reason_code="late_term",
-                source_type="upload",
-                source_id=upload.id,
-                status=AdjustmentStatus.PENDING,
-                requested_by_id=actor.id,
-                requires_supervisor=True,
-            )
-            session.add(adjustment)
-            result.adjustments.append(adjustment)
+        result.adjustments += queue_premium_differences(
+            session,
+            group,
+            member,
+            list(exception.months),
+            reason_code="late_term",
+            source_type="upload",
+            source_id=upload.id,
+            requested_by=actor,
+            supervisor_before=exception.window_start,  # every month here is before it
+        )
     session.flush()
     return result
 

@@ -14,11 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing_core import audit, ledger, mail
+from billing_core.billing.adjustments import charge_fee
 from billing_core.bounds import DATE_RANGE_WORDS, MAX_AMOUNT, amount_in_range, date_in_range
 from billing_core.errors import PaymentError
 from billing_core.ledger import Chart, Leg
 from billing_core.models import (
-    Adjustment,
     EmployerGroup,
     Payment,
     Refund,
@@ -26,7 +26,6 @@ from billing_core.models import (
     User,
 )
 from billing_core.models.enums import (
-    AdjustmentStatus,
     PaymentMethod,
     PaymentSource,
     PaymentStatus,
@@ -256,16 +255,14 @@ def _queue_returned_payment_fee(
     fee = policy.returned_payment_fee if policy else 0
     if not fee:
         return
-    session.add(
-        Adjustment(
-            group_id=group.id,
-            coverage_month=on.replace(day=1),
-            amount=fee,
-            reason_code="returned_payment_fee",
-            source_type="payment",
-            source_id=payment.id,
-            status=AdjustmentStatus.APPROVED,
-            decision_note=f"returned payment {payment.reference or payment.id} "
-            f"({format_dollars(payment.amount)}); fee per the group's billing policy",
-        )
+    charge_fee(
+        session,
+        group,
+        amount=fee,
+        on=on,
+        reason_code="returned_payment_fee",
+        source_type="payment",
+        source_id=payment.id,
+        note=f"returned payment {payment.reference or payment.id} "
+        f"({format_dollars(payment.amount)}); fee per the group's billing policy",
     )
