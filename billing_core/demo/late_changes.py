@@ -12,13 +12,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from billing_core.billing.adjustments import record_past_differences
 from billing_core.billing.enrollment import add_months, month_end
-from billing_core.billing.retro import premium_differences
 from billing_core.demo.book import DEMO_SOURCE, FEMALE, GROUPS, LAST, MALE
 from billing_core.demo.document import DocumentBuilder
 from billing_core.demo.logins import SPECIALIST_EMAIL, SUPERVISOR_EMAIL
-from billing_core.models import Adjustment, EmployerGroup, Member
-from billing_core.models.enums import AdjustmentStatus
+from billing_core.models import EmployerGroup, Member
 from billing_core.setup import import_setup
 
 
@@ -264,24 +263,18 @@ def report_late_change(
         months.append(month)
         month = add_months(month, 1)
     requested_at = datetime.combine(reported_on, time(15, 40), UTC)
-    differences = premium_differences(session, group, member, months)
-    for (plan_id, coverage_month), amount in differences:
-        session.add(
-            Adjustment(
-                group_id=group.id,
-                member_id=member.id,
-                plan_id=plan_id,
-                coverage_month=coverage_month,
-                amount=amount,
-                reason_code=change.reason_code,
-                source_type=change.source_type,
-                status=AdjustmentStatus.APPROVED,
-                requested_by_id=specialist.id if specialist else None,
-                decided_by_id=supervisor.id if supervisor else None,
-                decided_at=requested_at + timedelta(hours=18, minutes=25),
-                decision_note=change.note,
-                created_at=requested_at,
-            )
-        )
+    made = record_past_differences(
+        session,
+        group,
+        member,
+        months,
+        reason_code=change.reason_code,
+        source_type=change.source_type,
+        requested_by_id=specialist.id if specialist else None,
+        approved_by_id=supervisor.id if supervisor else None,
+        requested_at=requested_at,
+        approved_at=requested_at + timedelta(hours=18, minutes=25),
+        note=change.note,
+    )
     session.flush()
-    return len(differences)
+    return len(made)
