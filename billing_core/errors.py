@@ -65,6 +65,17 @@ class CensusFileUnreadable(BillingError):
     one file-level error whose message says what to send instead."""
 
 
+class InterchangeHeaderUnreadable(BillingError):
+    """An X12 file whose ISA interchange header cannot be read (missing, cut short, damaged
+    separators): `column` names the element (ISA, ISA16), `value` what stood there."""
+
+    def __init__(self, column: str, message: str, value: str | None = None):
+        super().__init__(message)
+        self.column = column
+        self.message = message
+        self.value = value
+
+
 class JobQueueUnavailable(BillingError):
     """REDIS_URL is set but the job could not be queued (Redis unreachable)."""
 

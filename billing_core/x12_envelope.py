@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from itertools import repeat
 
+from billing_core.errors import InterchangeHeaderUnreadable
+
 __all__ = [
-    "EnvelopeError",
     "Separators",
     "chunks",
     "decode",
@@ -39,16 +40,6 @@ class Separators:
     suffix: str = ""
 
 
-class EnvelopeError(Exception):
-    """An ISA header that cannot be read: `column` names the element (ISA, ISA16)."""
-
-    def __init__(self, column: str, message: str, value: str | None = None):
-        super().__init__(message)
-        self.column = column
-        self.message = message
-        self.value = value
-
-
 def decode(data: bytes | str) -> str:
     """The interchange as text: UTF-8, else Latin-1; a byte-order mark and leading blanks go.
     Unicode line and paragraph separators (U+2028, U+2029: a state feed puts them between
@@ -67,30 +58,35 @@ def decode(data: bytes | str) -> str:
 
 def read_isa(text: str, document: str = "X12") -> tuple[Separators, list[str]]:
     """Separators and ISA elements ("ISA", ISA01..ISA16), found by counting element
-    separators rather than trusting the fixed width, since not every sender pads the ISA."""
+    separators rather than trusting the fixed width, since not every sender pads the ISA.
+    Raises InterchangeHeaderUnreadable naming the element when the header cannot be read."""
     if not text.startswith("ISA"):
-        raise EnvelopeError(
+        raise InterchangeHeaderUnreadable(
             "ISA",
             f"the file does not start with an ISA interchange header: it is not an {document} file",
             text[:3] or None,
         )
     if len(text) < 4:
-        raise EnvelopeError("ISA", "the ISA interchange header is cut short")
+        raise InterchangeHeaderUnreadable("ISA", "the ISA interchange header is cut short")
     sep = text[3]
     if sep.isalnum() or sep.isspace():
-        raise EnvelopeError("ISA", "the character after ISA must be the element separator", sep)
+        raise InterchangeHeaderUnreadable(
+            "ISA", "the character after ISA must be the element separator", sep
+        )
     pos = 3
     for _ in range(15):
         pos = text.find(sep, pos + 1)
         if pos < 0:
-            raise EnvelopeError(
+            raise InterchangeHeaderUnreadable(
                 "ISA16", "the ISA interchange header is cut short: it needs 16 elements"
             )
     if pos + 2 >= len(text):
-        raise EnvelopeError("ISA16", "the ISA interchange header is cut short: no ISA16")
+        raise InterchangeHeaderUnreadable(
+            "ISA16", "the ISA interchange header is cut short: no ISA16"
+        )
     for damaged in _CONTROL.finditer(text, 0, pos + 1):
         if damaged.group() != sep:  # a control character may be the element separator
-            raise EnvelopeError(
+            raise InterchangeHeaderUnreadable(
                 "ISA",
                 "the ISA interchange header is damaged (it holds control characters): its "
                 "separators cannot be trusted",
@@ -102,14 +98,14 @@ def read_isa(text: str, document: str = "X12") -> tuple[Separators, list[str]]:
         end += 1
     term = text[end : end + 1]
     if component.isalnum() or component.isspace() or component == sep:
-        raise EnvelopeError(
+        raise InterchangeHeaderUnreadable(
             "ISA16",
             "ISA16 must be the component separator: the ISA interchange header is damaged or "
             "cut short",
             component,
         )
     if not term or term.isalnum() or term in (sep, component):
-        raise EnvelopeError(
+        raise InterchangeHeaderUnreadable(
             "ISA16",
             "the ISA must end with a segment terminator right after ISA16: the interchange "
             "header is damaged or cut short",
@@ -240,7 +236,7 @@ def split_interchange(
     text = decode(data)
     try:
         separators, _ = read_isa(text, document)
-    except EnvelopeError as exc:
+    except InterchangeHeaderUnreadable as exc:
         raise ValueError(exc.message) from None
     body, term = normalise(text, separators)
     sep = separators.element

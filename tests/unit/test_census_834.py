@@ -1006,7 +1006,7 @@ def _repeats_file(sep: str, term: str) -> bytes:
 def _read_with_and_without_shortcut(monkeypatch, data: bytes):
     """`data` read as usual and with the repeated-segment shortcut (`fast_spec`) off: members,
     errors, envelope detail and the 999 must be the same. Returns the usual read."""
-    import billing_core.census.x12 as x12
+    import billing_core.census.x12.reader as x12
 
     census = read(data)
     monkeypatch.setattr(x12._Reader, "fast_spec", lambda self, el: None)
@@ -1073,7 +1073,7 @@ def test_the_padding_check_finds_what_a_search_per_pair_finds(text):
      "(3.00)", "-5", "1.2.3", "", ".", "1e5", "NaN", "\u0663\u0661", "\u00b2"],
 )  # fmt: skip
 def test_plain_amounts_are_read_as_the_money_rules_read_them(value):
-    from billing_core.census.x12 import _Reader
+    from billing_core.census.x12.reader import _Reader
     from billing_core.money import D
 
     reader = _Reader("test")

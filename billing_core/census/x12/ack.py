@@ -15,8 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from billing_core.census.rows import CensusFile
-from billing_core.errors import ValidationFailed
-from billing_core.x12_envelope import EnvelopeError, decode, read_isa
+from billing_core.errors import InterchangeHeaderUnreadable, ValidationFailed
+from billing_core.x12_envelope import decode, read_isa
 
 __all__ = ["ACK_VERSION", "acknowledgement_999"]
 
@@ -44,7 +44,7 @@ def acknowledgement_999(
     text = decode(data)
     try:
         separators, isa = read_isa(text, "X12 834")
-    except EnvelopeError as exc:
+    except InterchangeHeaderUnreadable as exc:
         raise ValidationFailed(f"cannot acknowledge this file: {exc.message}") from None
     isa = [value.strip() for value in isa]
     e, c = separators.element, separators.component

@@ -1,8 +1,9 @@
-"""The envelope layer of the 834 reader (census.x12): the interchange, its functional groups
-and transaction sets, and how every problem is recorded and located. It owns the ISA/GS/ST/
-BGN/QTY/N1/SE/GE/IEA segments, the checks a transaction set must pass to be an employer
-group's benefit enrollment (a BGN, a sponsor and a payer loop; not the exchange 834), and the
-notes the 999 (census.x12_ack) is written from; the member loops are census.x12's.
+"""The envelope layer of the 834 reader (census.x12), the base of its reader class: the state
+of one read, the interchange, its functional groups and transaction sets, and how every problem
+is recorded and located. It owns the ISA/GS/ST/BGN/QTY/N1/SE/GE/IEA segments, the checks a
+transaction set must pass to be an employer group's benefit enrollment (a BGN, a sponsor and a
+payer loop; not the exchange 834), and the notes the 999 (census.x12.ack) is written from; the
+member loops are census.x12.members' and census.x12.closing's.
 
 Envelope problems that make a file untrustworthy (no SE, GE or IEA: truncated; the counts of
 sets or groups that do not add up; control numbers that do not repeat) are errors. Deviations
@@ -18,7 +19,7 @@ from datetime import date
 from decimal import Decimal
 
 from billing_core.census.rows import CensusCoverage, CensusFile, CensusMember
-from billing_core.census.x12_tolerance import first_packed
+from billing_core.census.x12.tolerance import first_packed
 from billing_core.errors import RowError
 from billing_core.models.enums import UploadFormat, UploadKind
 
@@ -39,8 +40,9 @@ _N1_LOOPS = {"P5": "1000A", "IN": "1000B", "BO": "1000C", "TV": "1000C", "75": "
 
 
 class InterchangeReader:
-    """The state of one read and the envelope's segment handlers; census.x12's reader adds
-    the member loops (`close_family` ends the subscriber being read when a set ends).
+    """The state of one read and the envelope's segment handlers; census.x12.closing and
+    census.x12.members add the member loops (`close_family` ends the subscriber being read
+    when a set ends).
 
     Problems: `error` (the file cannot be applied as sent) and `warning` (read as the sender
     meant it), each located at the current segment of the current set and person; with an
@@ -64,9 +66,9 @@ class InterchangeReader:
         self.st: dict | None = None
         self.sets: list[dict] = []
         self.ins_no = 0
-        self.person = None  # census.x12's _Person being read
+        self.person = None  # the census.x12.loops.Person being read
         self.subscriber = None  # and the subscriber whose family it is in
-        self.hd: list | None = None  # the HD loop being read (see census.x12's _COV)
+        self.hd: list | None = None  # the HD loop being read (see census.x12.loops)
         self.cov: CensusCoverage | None = None  # its coverage
         self.category: str = ""
         # every subscriber row of the file by employee id, in order: repeats, and the
@@ -80,7 +82,7 @@ class InterchangeReader:
         self.master_policies: set[str] = set()
 
     def close_family(self) -> None:
-        """End the subscriber's loops being read (census.x12)."""
+        """End the subscriber's loops being read (census.x12.closing)."""
         raise NotImplementedError
 
     @property

@@ -1,6 +1,7 @@
 """What real 834 senders write that the implementation guide does not allow, read the way they
-meant it. Pure functions over element lists and values: the reader (census.x12) turns what they
-return into warnings (the file is applied as read, a person should look), never into errors.
+meant it. Pure functions over element lists and values: the reader (census.x12.members) turns
+what they return into warnings (the file is applied as read, a person should look), never into
+errors.
 
 Kept apart from the reader so its per-segment path stays short: each helper is called only on
 the segments it concerns (an INS, an NM1's SSN, a value holding `;`).
@@ -10,9 +11,7 @@ from __future__ import annotations
 
 from datetime import date
 
-# Employment status (INS08) and benefit status (INS05) codes: what tells a shifted INS apart.
-EMPLOYMENT_STATUS = frozenset({"AC", "AO", "AU", "FT", "PT", "L1", "RT", "TE"})
-BENEFIT_STATUS = frozenset({"A", "C", "S", "T"})
+from billing_core.census.x12.codes import BENEFIT_STATUS, EMPLOYMENT_STATUS
 
 # An end date this far out is a sender's "no end" (22991231, 99991231), not a date to bill to.
 OPEN_ENDED_YEAR = 2200
