@@ -1,9 +1,7 @@
 """Importing a bank, lockbox or 820 remittance file: read it into RemittanceItems, refuse it
 whole if anything in it is wrong, then record each item as one Payment matched to a group and
-its invoices. Matching, in order: the invoice numbers the payer quoted, the group number, the
-trace number of money already recorded, and the remitter's name (a group of that name, or the
-group an earlier payment from the same remitter went to). What matches no group goes to
-suspense with the reason. Member-level 820 detail is kept as the premium the employer reports.
+its invoices by the one cash matcher (billing_core.payments.matching.Matcher). What matches no
+group goes to suspense with the reason. Member-level 820 detail is kept as the premium the employer reports.
 
 Idempotent twice over: the same file (by SHA-256) is recognised and changes nothing, and each
 item is recorded under its stable `item_key` (`Payment.external_id`), so an item re-sent in
@@ -17,32 +15,30 @@ what is left stays as the group's credit.
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing_core import audit
 from billing_core.errors import RowError, ValidationFailed
 from billing_core.models import (
     EmployerGroup,
-    Invoice,
     Payment,
     RemittanceDetail,
     User,
 )
 from billing_core.models import RemittanceFile as RemittanceFileRow
-from billing_core.models.enums import InvoiceStatus, PaymentSource
+from billing_core.models.enums import PaymentSource
 from billing_core.payments.bai2 import read_bai2
 from billing_core.payments.lockbox_csv import read_lockbox_csv
+from billing_core.payments.matching import Matcher
 from billing_core.payments.receipts import record_payment
 from billing_core.payments.remittance import RemittanceFile, RemittanceItem
 from billing_core.payments.x820 import read_820
 
 MAX_FILE_BYTES = 20 * 1024 * 1024
-_SUFFIXES = re.compile(r"\b(inc|llc|ltd|co|corp|company|the|grp|group)\b\.?")
 
 
 def read_remittance(data: bytes, filename: str) -> RemittanceFile:
@@ -111,7 +107,7 @@ def import_remittance_file(
     session.add(row)
     session.flush()
     outcome = ImportOutcome(file=row, already_imported=False, notes=remittance.notes)
-    matcher = _Matcher(session)
+    matcher = Matcher(session)
     for item in remittance.items:
         outcome.items.append(_import_item(session, item, row, matcher, remittance.format, actor))
     if actor is not None:
@@ -139,7 +135,7 @@ def _import_item(
     session: Session,
     item: RemittanceItem,
     file_row: RemittanceFileRow,
-    matcher: _Matcher,
+    matcher: Matcher,
     file_format: str,
     actor: User | None,
 ) -> ItemOutcome:
@@ -173,7 +169,7 @@ def _import_item(
     return ItemOutcome(item, "partial" if note else "matched", payment, note)
 
 
-def _attach_advice(session: Session, item: RemittanceItem, matcher: _Matcher) -> ItemOutcome:
+def _attach_advice(session: Session, item: RemittanceItem, matcher: Matcher) -> ItemOutcome:
     """An 820 that only describes money sent separately: keep its member detail on the
     payment the bank file recorded under the same trace number."""
     payment = None
@@ -195,7 +191,7 @@ def _keep_member_detail(
     item: RemittanceItem,
     payment: Payment,
     group: EmployerGroup | None,
-    matcher: _Matcher,
+    matcher: Matcher,
 ) -> None:
     if not item.member_detail:
         return
@@ -215,101 +211,6 @@ def _keep_member_detail(
                 product_ref=member.plan_code,
             )
         )
-
-
-class _Matcher:
-    """Finds the group and invoices an item speaks of, remembering lookups within one file."""
-
-    def __init__(self, session: Session):
-        self.session = session
-        self._invoices: dict[str, Invoice | None] = {}
-        self._groups: dict[str, EmployerGroup | None] = {}
-        self._names: dict[str, EmployerGroup] | None = None  # plain name -> group, read once
-
-    def invoice(self, number: str | None) -> Invoice | None:
-        if not number:
-            return None
-        key = number.strip().upper()
-        if key not in self._invoices:
-            self._invoices[key] = self.session.scalar(
-                select(Invoice).where(
-                    Invoice.invoice_number == key, Invoice.status == InvoiceStatus.ISSUED
-                )
-            )
-        return self._invoices[key]
-
-    def group(self, number: str | None) -> EmployerGroup | None:
-        if not number:
-            return None
-        key = number.strip().upper()
-        if key not in self._groups:
-            candidates = [key] + ([f"G-{key}"] if key.isdigit() else [])
-            self._groups[key] = self.session.scalar(
-                select(EmployerGroup).where(EmployerGroup.group_number.in_(candidates))
-            )
-        return self._groups[key]
-
-    def by_remitter(self, payer_name: str | None) -> EmployerGroup | None:
-        """A group whose name is the payer's (ignoring case, punctuation and Inc/LLC/Co), else
-        the group an earlier payment from the same payer was identified to."""
-        name = _plain_name(payer_name)
-        if not name:
-            return None
-        if self._names is None:
-            self._names = {}
-            for group in self.session.scalars(select(EmployerGroup).order_by(EmployerGroup.id)):
-                self._names.setdefault(_plain_name(group.name), group)
-        if name in self._names:
-            return self._names[name]
-        group_id = self.session.scalar(
-            select(Payment.group_id)
-            .where(func.upper(Payment.payer_name) == payer_name.strip().upper())
-            .where(Payment.group_id.is_not(None))
-            .order_by(Payment.id.desc())
-            .limit(1)
-        )
-        return self.session.get(EmployerGroup, group_id) if group_id else None
-
-    def by_trace(self, reference: str | None) -> EmployerGroup | None:
-        """The group of money already recorded under the same trace number."""
-        if not reference:
-            return None
-        group_id = self.session.scalar(
-            select(Payment.group_id)
-            .where(Payment.reference == reference, Payment.group_id.is_not(None))
-            .order_by(Payment.id.desc())
-            .limit(1)
-        )
-        return self.session.get(EmployerGroup, group_id) if group_id else None
-
-    def match(self, item: RemittanceItem) -> tuple[EmployerGroup | None, list[Invoice], str]:
-        """(group, invoices quoted that were found, note on what did not match)."""
-        quoted = [ref.invoice_number for ref in item.invoice_refs]
-        found = [invoice for invoice in map(self.invoice, quoted) if invoice is not None]
-        group = (
-            self.group(item.group_number)
-            or (self.session.get(EmployerGroup, found[0].group_id) if found else None)
-            or self.by_trace(item.reference)
-            or self.by_remitter(item.payer_name)
-        )
-        if group is None:
-            what = ", ".join(filter(None, [item.group_number, *quoted, item.payer_name]))
-            return None, [], f"no group matches {what or 'this payment'}"
-        ours = [invoice for invoice in found if invoice.group_id == group.id]
-        missing = [n for n in quoted if n.strip().upper() not in {i.invoice_number for i in ours}]
-        note = (
-            f"invoice(s) not found for {group.group_number}: {', '.join(missing)}"
-            if missing
-            else ""
-        )
-        return group, ours, note
-
-
-def _plain_name(name: str | None) -> str:
-    if not name:
-        return ""
-    text = re.sub(r"[^a-z0-9 ]", " ", name.lower())
-    return " ".join(_SUFFIXES.sub(" ", text).split())
 
 
 __all__ = ["ImportOutcome", "ItemOutcome", "import_remittance_file", "read_remittance"]

@@ -1,6 +1,7 @@
 """Refunds of credit left on a payment, and of cash in suspense back to its sender. One staff
-user requests, another approves (four eyes, billing_core.authority, enforced here; above the
-authority limit a supervisor). Approval moves the money from the group's unapplied cash (or
+user requests, another approves (four eyes, billing_core.authority, enforced in the shape
+refunds share with write-off requests: billing_core.payments.decisions; above the authority
+limit a supervisor). Approval moves the money from the group's unapplied cash (or
 suspense) to refunds payable; the refund is paid when the check is sent or, for card and ACH
 debit payments, when Stripe confirms the refund (the gateway is called at approval with an
 idempotency key)."""
@@ -16,14 +17,15 @@ from sqlalchemy.orm import Session
 
 from billing_core import audit, ledger, mail
 from billing_core.authority import DEFAULT_AUTHORITY_LIMIT, Authority, Exposure, authority
-from billing_core.db import utcnow
 from billing_core.errors import AccessDenied, PaymentError
 from billing_core.ledger import Chart, Leg
 from billing_core.models import EmployerGroup, Payment, Refund, SuspenseItem, User
 from billing_core.models.enums import STAFF_ROLES, PaymentMethod, PaymentStatus, RefundStatus
 from billing_core.money import cents, format_dollars
+from billing_core.payments import decisions
 from billing_core.payments.allocation import REFUND_HOLDS, lock_group, unallocated_amount
 from billing_core.payments.clearing import clear_settled_reviews
+from billing_core.payments.decisions import REFUND
 
 # Refunded through Stripe rather than by check.
 ONLINE_METHODS = frozenset({PaymentMethod.CARD, PaymentMethod.ACH_DEBIT})
@@ -41,10 +43,7 @@ def request_refund(
     session: Session, payment: Payment, amount: Decimal, *, reason: str, actor: User
 ) -> Refund:
     """Ask to refund `amount` dollars of a payment's unallocated credit. Posts nothing yet."""
-    if actor.role not in STAFF_ROLES:
-        raise AccessDenied("only billing staff can request a refund")
-    if len((reason or "").strip()) < 5:
-        raise PaymentError("give the reason for the refund (at least a few words)")
+    check_asker(actor, reason)
     if payment.group_id is None:
         raise PaymentError("a payment in suspense is refunded from the suspense workbench")
     lock_group(session, payment.group_id)
@@ -54,23 +53,43 @@ def request_refund(
             f"this payment has {format_dollars(available)} of credit that can be refunded; "
             f"{format_dollars(amount)} was asked"
         )
+    return write_refund_request(session, payment, amount, reason=reason, actor=actor)
+
+
+def check_asker(actor: User, reason: str) -> None:
+    """Who may ask for a refund (billing staff) and what they must say (a few words why)."""
+    if actor.role not in STAFF_ROLES:
+        raise AccessDenied("only billing staff can request a refund")
+    if len((reason or "").strip()) < 5:
+        raise PaymentError("give the reason for the refund (at least a few words)")
+
+
+def write_refund_request(
+    session: Session,
+    payment: Payment,
+    amount: Decimal,
+    *,
+    reason: str,
+    actor: User,
+    suspense_item: SuspenseItem | None = None,
+) -> Refund:
+    """The one place a refund request is written, once its checks passed (`request_refund`
+    for a group's credit, `suspense.request_suspense_refund` for cash in suspense, which goes
+    back to its sender: no group): REQUESTED, posting nothing, with its audit row."""
     refund = Refund(
-        group_id=payment.group_id,
+        group_id=payment.group_id if suspense_item is None else None,
         payment_id=payment.id,
+        suspense_item_id=suspense_item.id if suspense_item is not None else None,
         amount=amount,
         reason=reason.strip()[:300],
         requested_by_id=actor.id,
     )
-    session.add(refund)
-    session.flush()
-    audit.record(
-        session,
-        "refund.requested",
-        actor=actor,
-        target=refund,
-        group_id=refund.group_id,
-        detail={"amount": str(amount), "payment_id": payment.id},
+    where = (
+        {"suspense_item_id": suspense_item.id}
+        if suspense_item is not None
+        else {"payment_id": payment.id}
     )
+    decisions.record_request(session, REFUND, refund, actor=actor, detail=where)
     return refund
 
 
@@ -132,67 +151,23 @@ def refund_authority(
     )
 
 
-def _decide(
-    session: Session,
-    refund: Refund,
-    actor: User,
-    status: RefundStatus,
-    note: str,
-    rule: Authority,
-):
-    if refund.status is not RefundStatus.REQUESTED:
-        raise PaymentError(f"this refund is already {refund.status.value}")
-    if actor.role not in STAFF_ROLES:
-        raise AccessDenied("only billing staff can decide a refund")
-    rule.check(actor)
-    _record_decision(session, refund, actor, status, note, f"refund.{status.value}")
+def _decided(session: Session, refund: Refund) -> None:
     if refund.group_id is not None:
         mail.refund_decided(session, refund)
 
 
-def _record_decision(session, refund, actor, status: RefundStatus, note: str, action: str):
-    """Who ended the request, when, with what note, and the audit row saying so."""
-    refund.status = status
-    refund.decided_by_id = actor.id
-    refund.decided_at = utcnow()
-    refund.decision_note = note
-    audit.record(
-        session,
-        action,
-        actor=actor,
-        target=refund,
-        group_id=refund.group_id,
-        detail={"amount": str(refund.amount), "note": note},
-    )
-
-
 def reject_refund(session: Session, refund: Refund, *, actor: User, reason: str) -> None:
-    if len((reason or "").strip()) < 3:
-        raise PaymentError("say why the refund is rejected")
-    second_person = authority(
-        what=f"a refund of {format_dollars(refund.amount)}",
-        exposures=(),
-        limit=DEFAULT_AUTHORITY_LIMIT,
-        requested_by=[refund.requested_by_id],
-        second_person=True,
-    )
-    _decide(session, refund, actor, RefundStatus.REJECTED, reason.strip(), second_person)
+    """Someone other than the requester turns the refund down, with a reason; the credit (or
+    the suspense item) stays."""
+    decisions.reject(session, REFUND, refund, actor=actor, reason=reason)
+    _decided(session, refund)
     session.flush()
 
 
 def withdraw_refund(session: Session, refund: Refund, *, actor: User, reason: str) -> None:
     """The requester takes back a refund nobody has decided yet (asked in error, or the group
-    wants the credit kept after all). Recorded as rejected by the requester, which no decision
-    can be (`_decide` refuses the requester), so it reads as withdrawn; the credit stays."""
-    if refund.status is not RefundStatus.REQUESTED:
-        raise PaymentError(f"this refund is already {refund.status.value}")
-    if actor.id != refund.requested_by_id:
-        raise AccessDenied("only the person who requested a refund can withdraw it; reject it")
-    if len((reason or "").strip()) < 3:
-        raise PaymentError("say why the refund is withdrawn")
-    _record_decision(
-        session, refund, actor, RefundStatus.REJECTED, reason.strip()[:500], "refund.withdrawn"
-    )
+    wants the credit kept after all); the credit stays."""
+    decisions.withdraw(session, REFUND, refund, actor=actor, reason=reason)
     session.flush()
 
 
@@ -217,7 +192,7 @@ def approve_refund(
         return
     payment = refund.payment
     group = lock_group(session, refund.group_id)
-    _decide(session, refund, actor, RefundStatus.APPROVED, note.strip() or "approved", rule)
+    _approve(session, refund, actor, note, rule)
     left = unallocated_amount(session, payment)  # now counts this refund as taken
     if left < 0:
         raise PaymentError(
@@ -245,13 +220,20 @@ def approve_refund(
             mark_refund_paid(session, refund, on=on)
 
 
+def _approve(session: Session, refund: Refund, actor: User, note: str, rule: Authority) -> None:
+    decisions.approve(
+        session, REFUND, refund, actor=actor, rule=rule, note=note.strip() or "approved"
+    )
+    _decided(session, refund)
+
+
 def _approve_from_suspense(
     session: Session, refund: Refund, *, actor: User, on: date, note: str, rule: Authority
 ) -> None:
     from billing_core.payments.suspense import resolve_refunded
 
     item = session.get(SuspenseItem, refund.suspense_item_id)
-    _decide(session, refund, actor, RefundStatus.APPROVED, note.strip() or "approved", rule)
+    _approve(session, refund, actor, note, rule)
     resolve_refunded(session, item, refund, actor=actor, on=on)
     session.flush()
 

@@ -38,6 +38,7 @@ from billing_core.payments.allocation import (
     unallocated_amount,
 )
 from billing_core.payments.clearing import CLEARED
+from billing_core.payments.matching import Matcher
 from billing_core.payments.refunds import refundable_amount
 
 # The group's own accounts a ledger page shows, in the order a specialist reads them.
@@ -45,14 +46,15 @@ GROUP_ACCOUNTS = (Chart.RECEIVABLE, Chart.UNAPPLIED_CASH, Chart.REFUNDS_PAYABLE)
 
 
 def find_group(session: Session, text: str) -> EmployerGroup:
-    """The one group whose number is `text` (any case), else whose name contains it. Raises
-    PaymentError naming the candidates when there are none or several."""
+    """The group staff mean by `text`: by the cash matcher's rules (payments.matching: its
+    number, whatever the case; else the one group of that name), else the one group whose name
+    or number contains it. Raises PaymentError naming the candidates when there are none or
+    several."""
     text = (text or "").strip()
     if not text:
         raise PaymentError("enter a group number or name")
-    exact = session.scalar(
-        select(EmployerGroup).where(func.lower(EmployerGroup.group_number) == text.lower())
-    )
+    matcher = Matcher(session)
+    exact = matcher.group(text) or matcher.by_name(text)
     if exact is not None:
         return exact
     like = f"%{text.lower()}%"

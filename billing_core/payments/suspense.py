@@ -17,9 +17,10 @@ from billing_core.db import utcnow
 from billing_core.errors import AccessDenied, PaymentError
 from billing_core.ledger import Chart, Leg
 from billing_core.models import EmployerGroup, Payment, Refund, SuspenseItem, User
-from billing_core.models.enums import STAFF_ROLES, PaymentStatus, RefundStatus, SuspenseStatus
+from billing_core.models.enums import PaymentStatus, RefundStatus, SuspenseStatus
 from billing_core.money import format_dollars
 from billing_core.payments.allocation import Application, apply_payment
+from billing_core.payments.refunds import check_asker, write_refund_request
 
 
 def open_suspense_query():
@@ -113,31 +114,13 @@ def request_suspense_refund(
     open (nothing can apply it meanwhile) until a second person approves the refund in the
     refunds queue (`refunds.approve_refund`, which closes the item as refunded) or it is
     rejected or withdrawn."""
-    if actor.role not in STAFF_ROLES:
-        raise AccessDenied("only billing staff can request a refund")
+    check_asker(actor, reason)
     _check_open(item)
     _check_no_refund_waiting(session, item)
-    if len((reason or "").strip()) < 5:
-        raise PaymentError("give the reason for the refund (at least a few words)")
     payment = item.payment
-    refund = Refund(
-        group_id=None,
-        payment_id=payment.id,
-        suspense_item_id=item.id,
-        amount=payment.amount,
-        reason=reason.strip()[:300],
-        requested_by_id=actor.id,
+    return write_refund_request(
+        session, payment, payment.amount, reason=reason, actor=actor, suspense_item=item
     )
-    session.add(refund)
-    session.flush()
-    audit.record(
-        session,
-        "refund.requested",
-        actor=actor,
-        target=refund,
-        detail={"amount": str(payment.amount), "suspense_item_id": item.id},
-    )
-    return refund
 
 
 def resolve_refunded(

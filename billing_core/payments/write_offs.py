@@ -3,7 +3,8 @@ off alone only within the authority limit, measured on what they have written of
 same invoice (whenever) and on the same day (any invoice), this write-off included, so three
 write-offs of 500.00 are one of 1,500.00. Above it the write-off is a request: nothing posts
 until a supervisor who did not ask approves it; the requester may withdraw it meanwhile. The
-short-pay tolerance policy writes off without a person (bounded by the group's tolerance)."""
+short-pay tolerance policy writes off without a person (bounded by the group's tolerance).
+A request is decided in the shape it shares with refunds (billing_core.payments.decisions)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,8 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from billing_core import audit, ledger
+from billing_core import ledger
 from billing_core.authority import DEFAULT_AUTHORITY_LIMIT, Authority, Exposure, authority
-from billing_core.db import utcnow
 from billing_core.errors import AccessDenied, AllocationError, BillingError
 from billing_core.ledger import Chart
 from billing_core.models import (
@@ -30,6 +30,8 @@ from billing_core.models import (
 )
 from billing_core.models.enums import STAFF_ROLES, WriteOffStatus
 from billing_core.money import ZERO, format_dollars
+from billing_core.payments import decisions
+from billing_core.payments.decisions import WRITE_OFF
 
 
 def written_off_alone(
@@ -189,15 +191,12 @@ def request_write_off(
         reason=reason.strip()[:300],
         requested_by_id=actor.id,
     )
-    session.add(request)
-    session.flush()
-    audit.record(
+    decisions.record_request(
         session,
-        "write_off.requested",
+        WRITE_OFF,
+        request,
         actor=actor,
-        target=request,
-        group_id=invoice.group_id,
-        detail={"amount": str(amount), "invoice": invoice.invoice_number, "reason": reason},
+        detail={"invoice": invoice.invoice_number, "reason": reason},
     )
     return request
 
@@ -215,26 +214,6 @@ def approval_authority(request: WriteOffRequest) -> Authority:
     )
 
 
-def _check_requested(request: WriteOffRequest) -> None:
-    if request.status is not WriteOffStatus.REQUESTED:
-        raise BillingError(f"this write-off request is already {request.status.value}")
-
-
-def _record(session, request: WriteOffRequest, actor: User, status, note: str, action: str):
-    request.status = status
-    request.decided_by_id = actor.id
-    request.decided_at = utcnow()
-    request.decision_note = note
-    audit.record(
-        session,
-        action,
-        actor=actor,
-        target=request,
-        group_id=request.group_id,
-        detail={"amount": str(request.amount), "note": note},
-    )
-
-
 def approve_write_off(
     session: Session, request: WriteOffRequest, *, actor: User, on: date, note: str = ""
 ) -> ledger.JournalEntry:
@@ -242,8 +221,14 @@ def approve_write_off(
     receivable on the invoice), never more than is still open."""
     from billing_core.payments.allocation import lock_group, post_write_off
 
-    _check_requested(request)
-    approval_authority(request).check(actor)
+    decisions.approve(
+        session,
+        WRITE_OFF,
+        request,
+        actor=actor,
+        rule=approval_authority(request),
+        note=note.strip() or "approved",
+    )
     lock_group(session, request.group_id)
     invoice = session.get(Invoice, request.invoice_id)
     requester = session.get(User, request.requested_by_id)
@@ -256,8 +241,6 @@ def approve_write_off(
         actor=actor,
     )
     request.journal_entry_id = entry.id
-    note = note.strip() or "approved"
-    _record(session, request, actor, WriteOffStatus.APPROVED, note, "write_off.approved")
     session.flush()
     return entry
 
@@ -266,18 +249,7 @@ def reject_write_off(
     session: Session, request: WriteOffRequest, *, actor: User, reason: str
 ) -> None:
     """Someone other than the requester turns it down, with a reason; the balance stays."""
-    _check_requested(request)
-    if len((reason or "").strip()) < 3:
-        raise BillingError("say why the write-off is rejected")
-    authority(
-        what=f"a write-off of {format_dollars(request.amount)}",
-        exposures=(),
-        limit=DEFAULT_AUTHORITY_LIMIT,
-        requested_by=[request.requested_by_id],
-        second_person=True,
-    ).check(actor)
-    note = reason.strip()[:500]
-    _record(session, request, actor, WriteOffStatus.REJECTED, note, "write_off.rejected")
+    decisions.reject(session, WRITE_OFF, request, actor=actor, reason=reason)
     session.flush()
 
 
@@ -285,13 +257,7 @@ def withdraw_write_off(
     session: Session, request: WriteOffRequest, *, actor: User, reason: str
 ) -> None:
     """The requester takes back a request nobody decided yet (recorded as rejected by them)."""
-    _check_requested(request)
-    if actor.id != request.requested_by_id:
-        raise AccessDenied("only the person who asked for a write-off can withdraw it; reject it")
-    if len((reason or "").strip()) < 3:
-        raise BillingError("say why the write-off request is withdrawn")
-    note = reason.strip()[:500]
-    _record(session, request, actor, WriteOffStatus.REJECTED, note, "write_off.withdrawn")
+    decisions.withdraw(session, WRITE_OFF, request, actor=actor, reason=reason)
     session.flush()
 
 
