@@ -20,13 +20,16 @@ from admin.views import (  # noqa: E402,F401
     adjustments,
     billing,
     groups,
-    payments,
+    receipts,
+    refunds,
     remittance,
     reports,
     staff,
     statements,
+    suspense,
     uploads,
     work,
+    write_offs,
 )
 
 

@@ -1,26 +1,25 @@
 """Staff: the future-bill adjustment queue. Approve, reject or reverse one adjustment, or decide
 a selection or everything one upload produced in one decision with its total shown; the
-four-eyes rules of billing_core.billing.adjustments are enforced on the server (the buttons only mirror
-them), and every decision asks for confirmation showing the amounts first."""
+four-eyes rules of billing_core.billing.adjustments are enforced on the server (the buttons only
+mirror them), and every decision asks for confirmation showing the amounts first."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from sqlalchemy import select
-from sqlalchemy.orm import aliased
-from wtforms import TextAreaField
-from wtforms.validators import Length
 
 from admin import bp
+from admin.actions import confirm_form
+from admin.forms import DecisionNoteForm
 from billing_core import audit
-from billing_core.authority import Authority, gross
+from billing_core.authority import Authority
+from billing_core.billing.adjustment_queue import (
+    STATUSES,
+    adjustment_parties,
+    adjustment_queue_query,
+    pending_source,
+)
 from billing_core.billing.adjustments import (
-    DEFAULT_AUTHORITY_LIMIT,
-    SUPERVISING_ROLES,
     Decision,
     adjustments_by_ids,
     approval_authority,
@@ -36,72 +35,33 @@ from billing_core.billing.adjustments import (
     source_label,
 )
 from billing_core.errors import BillingError
-from billing_core.models import Adjustment, EmployerGroup, Member, Plan, User
+from billing_core.models import Adjustment
 from billing_core.models.enums import AdjustmentStatus
 from billing_core.money import ZERO, format_count, format_dollars
-from portal.confirmation import Ask, Done, Table, confirm_then
+from portal.confirmation import Ask, Done, Table
 from portal.extensions import db_session
-from portal.web import client_ip, format_period, paginate, same_site_path
+from portal.web import (
+    authority_limit,
+    client_ip,
+    format_period,
+    paginate,
+    same_site_path,
+    see_other,
+)
 
-STATUSES = [s.value for s in AdjustmentStatus]
-
-
-class DecisionForm(FlaskForm):
-    note = TextAreaField("Note or reason", validators=[Length(max=500)])
-
-
-def authority_limit() -> Decimal:
-    return Decimal(
-        str(current_app.config.get("ADJUSTMENT_AUTHORITY_LIMIT", DEFAULT_AUTHORITY_LIMIT))
-    )
-
-
-def _same_site(target: str | None, default: str) -> str:
-    """`target` when it is a path on this site, else `default` (never an off-site redirect)."""
-    return same_site_path(target, default)
+NOTE_TOO_LONG = "the note is too long (500 characters at most)"
 
 
 @bp.get("/adjustments")
 def adjustment_queue():
-    session = db_session()
     status = request.args.get("status", "pending")
     group_q = request.args.get("group", "").strip()
     source = parse_source(request.args.get("source", ""))
-    requester = aliased(User)
-    query = (
-        select(Adjustment, EmployerGroup, Member, Plan, requester)
-        .join(EmployerGroup, EmployerGroup.id == Adjustment.group_id)
-        .outerjoin(Member, Member.id == Adjustment.member_id)
-        .outerjoin(Plan, Plan.id == Adjustment.plan_id)
-        .outerjoin(requester, requester.id == Adjustment.requested_by_id)
-    )
-    if status in STATUSES:
-        query = query.where(Adjustment.status == AdjustmentStatus(status))
-    if group_q:
-        like = f"%{group_q}%"
-        query = query.where(EmployerGroup.group_number.ilike(like) | EmployerGroup.name.ilike(like))
-    if source:
-        query = query.where(Adjustment.source_type == source[0], Adjustment.source_id == source[1])
-    query = query.order_by(EmployerGroup.group_number, Adjustment.coverage_month, Adjustment.id)
-    page = paginate(query, per_page=50, rows=True)
+    page = paginate(adjustment_queue_query(status, group_q, source), per_page=50, rows=True)
     limit = authority_limit()
-    on_page = [row[0] for row in page.items]
-    by_source = pending_source_totals(session, [a for a in on_page if _pending(a)])
-    whole_source = None
-    if source:
-        pending = pending_of_source(session, *source)
-        if pending:
-            rule = approval_authority(session, pending, limit)
-            whole_source = {
-                "kind": source[0],
-                "id": source[1],
-                "label": f"{source_label(source[0])} {source[1]}",
-                "count": len(pending),
-                "net": sum((a.amount for a in pending), ZERO),
-                "gross": gross(a.amount for a in pending),
-                "rule": rule,
-                "refusal": rule.refusal(current_user),
-            }
+    pending_on_page = [row[0] for row in page.items if _pending(row[0])]
+    by_source = pending_source_totals(db_session(), pending_on_page)
+    whole_source = pending_source(db_session(), source, limit) if source else None
     return render_template(
         "admin/adjustments.html",
         page=page,
@@ -110,11 +70,11 @@ def adjustment_queue():
         group_q=group_q,
         source_arg=request.args.get("source", "") if source else "",
         whole_source=whole_source,
-        form=DecisionForm(),
+        source_refusal=whole_source.rule.refusal(current_user) if whole_source else None,
+        form=DecisionNoteForm(),
         limit=limit,
         needs_supervisor=lambda a: needs_supervisor(a, limit, by_source.get(source_key(a))),
         source_total=lambda a: by_source.get(source_key(a), ZERO),
-        may_supervise=current_user.role in SUPERVISING_ROLES,
         reason_label=reason_label,
         source_label=source_label,
     )
@@ -147,23 +107,20 @@ def adjustment_table(session, adjustments: list[Adjustment], *, queued: bool = F
     """The adjustments a confirmation lists, one row each with its amount. `queued`: the ones
     an action would queue, shown from a rolled-back run, so without their ids (not theirs
     for good yet) or their requester (the person asking)."""
-    groups = {a.group_id: session.get(EmployerGroup, a.group_id) for a in adjustments}
     rows = []
-    for a in adjustments:
-        member = session.get(Member, a.member_id) if a.member_id else None
-        plan = session.get(Plan, a.plan_id) if a.plan_id else None
+    for p in adjustment_parties(session, adjustments):
+        a = p.adjustment
         what = [
-            groups[a.group_id].group_number,
-            f"{member.last_name}, {member.first_name}" if member else "group level",
-            plan.code if plan else "",
+            p.group.group_number,
+            f"{p.member.last_name}, {p.member.first_name}" if p.member else "group level",
+            p.plan.code if p.plan else "",
             format_period(a.coverage_month),
             reason_label(a.reason_code),
         ]
         if queued:
             rows.append([*what, a.amount])
         else:
-            requester = session.get(User, a.requested_by_id) if a.requested_by_id else None
-            rows.append([a.id, *what, requester.full_name if requester else "", a.amount])
+            rows.append([a.id, *what, p.requester.full_name if p.requester else "", a.amount])
     columns = ["Group", "Member", "Plan", "Month", "Reason"]
     if queued:
         return Table([*columns, "Amount"], rows)
@@ -211,100 +168,94 @@ def _decision_ask(session, decision: Decision, rule: Authority | None, *, fields
 
 def _decide(adjustments_of, action: str, back: str, *, fields):
     """Approve or reject the adjustments `adjustments_of()` returns, in one decision."""
+    return confirm_form(
+        DecisionNoteForm(),
+        lambda form: _decided(adjustments_of(), action, form.note.data or "", back, fields),
+        back=back,
+        failure="Not changed",
+        invalid=NOTE_TOO_LONG,
+    )
+
+
+def _decided(adjustments: list[Adjustment], action: str, note: str, back: str, fields) -> Done:
     session = db_session()
-    form = DecisionForm()
-    note = (form.note.data or "") if form.validate() else None
-
-    def act() -> Done:
-        if note is None:
-            raise BillingError("the note is too long (500 characters at most)")
-        adjustments = adjustments_of()
-        rule = None
-        if action == "approve":
-            if all(_pending(a) for a in adjustments):
-                rule = approval_authority(session, adjustments, authority_limit())
-            decision = approve_adjustments(
-                session,
-                adjustments,
-                actor=current_user,
-                note=note,
-                authority_limit=authority_limit(),
-            )
-        else:
-            decision = reject_adjustments(session, adjustments, actor=current_user, reason=note)
-        _audit(session, action, decision.adjustments, note)
-        ids = [a.id for a in decision.adjustments]
-        net = format_dollars(decision.net_total)
-        if len(ids) == 1:
-            done = "approved; the next invoice bills it" if action == "approve" else "rejected"
-            message = f"Adjustment {ids[0]} of {net} {done}."
-        else:
-            done = "approved; the next invoices bill them" if action == "approve" else "rejected"
-            message = f"{format_count(len(ids), 'adjustment')} ({net} net) {done}."
-        status = "approved" if action == "approve" else "rejected"
-        link = (url_for("admin.adjustment_queue", status=status), f"See the {status} adjustments")
-        shown = fields(decision) if callable(fields) else fields
-        return Done(
-            message, link=link, ask=_decision_ask(session, decision, rule, fields=shown, back=back)
+    rule = None
+    if action == "approve":
+        if all(_pending(a) for a in adjustments):
+            rule = approval_authority(session, adjustments, authority_limit())
+        decision = approve_adjustments(
+            session, adjustments, actor=current_user, note=note, authority_limit=authority_limit()
         )
-
-    return confirm_then(session, act, back=back, failure="Not changed")
+    else:
+        decision = reject_adjustments(session, adjustments, actor=current_user, reason=note)
+    _audit(session, action, decision.adjustments, note)
+    ids = [a.id for a in decision.adjustments]
+    net = format_dollars(decision.net_total)
+    if len(ids) == 1:
+        done = "approved; the next invoice bills it" if action == "approve" else "rejected"
+        message = f"Adjustment {ids[0]} of {net} {done}."
+    else:
+        done = "approved; the next invoices bill them" if action == "approve" else "rejected"
+        message = f"{format_count(len(ids), 'adjustment')} ({net} net) {done}."
+    status = "approved" if action == "approve" else "rejected"
+    link = (url_for("admin.adjustment_queue", status=status), f"See the {status} adjustments")
+    shown = fields(decision) if callable(fields) else fields
+    return Done(
+        message, link=link, ask=_decision_ask(session, decision, rule, fields=shown, back=back)
+    )
 
 
 def _single(adjustment_id: int, action: str):
-    session = db_session()
-    back = _same_site(request.form.get("next"), url_for("admin.adjustment_queue"))
-    adjustment = session.get(Adjustment, adjustment_id)
+    back = same_site_path(request.form.get("next"), url_for("admin.adjustment_queue"))
+    adjustment = db_session().get(Adjustment, adjustment_id)
     if adjustment is None:
         flash("That adjustment no longer exists.", "error")
-        return redirect(back)
+        return see_other(back)
     if action == "reverse":
-        return _reverse(adjustment, back)
+        return confirm_form(
+            DecisionNoteForm(),
+            lambda form: _reversed(adjustment, form.note.data or "", back),
+            back=back,
+            failure=f"Adjustment {adjustment.id} not changed",
+            invalid=NOTE_TOO_LONG,
+        )
     return _decide(lambda: [adjustment], action, back, fields=None)
 
 
-def _reverse(adjustment: Adjustment, back: str):
+def _reversed(adjustment: Adjustment, note: str, back: str) -> Done:
     session = db_session()
-    form = DecisionForm()
-    note = (form.note.data or "") if form.validate() else None
-
-    def act() -> Done:
-        if note is None:
-            raise BillingError("the note is too long (500 characters at most)")
-        amount = adjustment.amount
-        billed = adjustment.invoice_id is not None
-        opposite = reverse_adjustment(session, adjustment, actor=current_user, reason=note)
-        _audit(session, "reverse", [adjustment], note)
-        message = (
-            f"Adjustment {adjustment.id} of {format_dollars(amount)} reversed; adjustment "
-            f"{opposite.id} credits it on the next invoice."
-            if opposite
-            else f"Adjustment {adjustment.id} of {format_dollars(amount)} reversed before "
-            "billing; it will not be billed."
-        )
-        ask = Ask(
-            title=f"Reverse adjustment {adjustment.id}?",
-            button=f"Confirm: reverse {format_dollars(amount)}",
-            rows=[
-                ("Adjustment", f"{adjustment.id}, {format_period(adjustment.coverage_month)}"),
-                ("Amount", amount),
-                ("Already billed", "yes" if billed else "no"),
-            ],
-            total=("Change to the next bill", -amount if billed else ZERO),
-            notes=[
-                "A billed adjustment is credited by an opposite adjustment on the next "
-                "invoice; one not yet billed is simply not billed."
-            ],
-            cancel=back,
-            danger=True,
-        )
-        return Done(
-            message,
-            link=(url_for("admin.adjustment_queue", status="all"), "See the adjustment queue"),
-            ask=ask,
-        )
-
-    return confirm_then(session, act, back=back, failure=f"Adjustment {adjustment.id} not changed")
+    amount = adjustment.amount
+    billed = adjustment.invoice_id is not None
+    opposite = reverse_adjustment(session, adjustment, actor=current_user, reason=note)
+    _audit(session, "reverse", [adjustment], note)
+    message = (
+        f"Adjustment {adjustment.id} of {format_dollars(amount)} reversed; adjustment "
+        f"{opposite.id} credits it on the next invoice."
+        if opposite
+        else f"Adjustment {adjustment.id} of {format_dollars(amount)} reversed before "
+        "billing; it will not be billed."
+    )
+    ask = Ask(
+        title=f"Reverse adjustment {adjustment.id}?",
+        button=f"Confirm: reverse {format_dollars(amount)}",
+        rows=[
+            ("Adjustment", f"{adjustment.id}, {format_period(adjustment.coverage_month)}"),
+            ("Amount", amount),
+            ("Already billed", "yes" if billed else "no"),
+        ],
+        total=("Change to the next bill", -amount if billed else ZERO),
+        notes=[
+            "A billed adjustment is credited by an opposite adjustment on the next "
+            "invoice; one not yet billed is simply not billed."
+        ],
+        cancel=back,
+        danger=True,
+    )
+    return Done(
+        message,
+        link=(url_for("admin.adjustment_queue", status="all"), "See the adjustment queue"),
+        ask=ask,
+    )
 
 
 @bp.post("/adjustments/<int:adjustment_id>/approve")
@@ -327,25 +278,10 @@ def adjustment_bulk_decide():
     """One decision on many: the adjustments ticked (`ids`) or every pending one of a source
     (`source`, e.g. `upload:12`). The confirmation lists them with their total and re-posts
     their ids, so what is confirmed is exactly what was shown."""
-    session = db_session()
     action = request.form.get("action", "")
-    back = _same_site(request.form.get("next"), url_for("admin.adjustment_queue"))
+    back = same_site_path(request.form.get("next"), url_for("admin.adjustment_queue"))
     ids = [int(i) for i in request.form.getlist("ids") if i.isdigit()]
     source = parse_source(request.form.get("source", ""))
-
-    def chosen() -> list[Adjustment]:
-        if action not in ("approve", "reject"):
-            raise BillingError("choose approve or reject")
-        if ids:
-            return adjustments_by_ids(session, ids)
-        if source:
-            found = pending_of_source(session, *source)
-            if not found:
-                raise BillingError(
-                    f"{source_label(source[0])} {source[1]} has no pending adjustments"
-                )
-            return found
-        raise BillingError("tick the adjustments to decide, or choose an upload's")
 
     def fields(decision: Decision):
         return (
@@ -354,4 +290,18 @@ def adjustment_bulk_decide():
             + [("note", request.form.get("note", "")), ("next", back)]
         )
 
-    return _decide(chosen, action, back, fields=fields)
+    return _decide(lambda: _chosen(action, ids, source), action, back, fields=fields)
+
+
+def _chosen(action: str, ids: list[int], source: tuple[str, int] | None) -> list[Adjustment]:
+    """The adjustments a bulk decision is about: those ticked, else a source's pending ones."""
+    if action not in ("approve", "reject"):
+        raise BillingError("choose approve or reject")
+    if ids:
+        return adjustments_by_ids(db_session(), ids)
+    if source:
+        found = pending_of_source(db_session(), *source)
+        if not found:
+            raise BillingError(f"{source_label(source[0])} {source[1]} has no pending adjustments")
+        return found
+    raise BillingError("tick the adjustments to decide, or choose an upload's")

@@ -4,56 +4,34 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from sqlalchemy import select
-from wtforms import StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, Regexp
 
 from admin import bp
+from admin.actions import confirm_form
+from admin.forms import BillingRunForm, InvoiceVoidForm
 from billing_core import audit
+from billing_core.access import GroupScope
 from billing_core.billing.enrollment import add_months
-from billing_core.billing.invoices import invoice_rows, period_label
-from billing_core.billing.invoicing import (
-    VOIDING_ROLES,
-    issue_billing_run,
-    prepare_billing_run,
-    void_invoice,
-)
-from billing_core.errors import BillingError
-from billing_core.models import EmployerGroup, Invoice
+from billing_core.billing.invoices import invoice_book_query, invoice_book_rows, period_label
+from billing_core.billing.invoicing import issue_billing_run, prepare_billing_run, void_invoice
+from billing_core.models import Invoice
 from billing_core.models.enums import Role
 from billing_core.money import format_dollars
 from portal import invoice_pages
-from portal.confirmation import (
-    Ask,
-    Done,
-    confirm_then,
-    confirmed_digest,
-    confirming,
-    digest_of,
-    flash_done,
-)
+from portal.confirmation import Ask, Done, confirmed_digest, confirming, digest_of, said
 from portal.extensions import db_session
-from portal.web import client_ip, load_group, paginate, role_required, today
+from portal.web import (
+    NotYet,
+    client_ip,
+    load_group,
+    paginate,
+    role_required,
+    run_action,
+    today,
+)
 
 AREA = "admin"
-
-
-class BillingRunForm(FlaskForm):
-    period = StringField(
-        "Billing period (month)",
-        validators=[DataRequired(), Regexp(r"^\d{4}-\d{2}$", message="Use YYYY-MM, e.g. 2027-01.")],
-    )
-    group = StringField("Only group number (optional)", validators=[Length(max=20)])
-
-
-class VoidForm(FlaskForm):
-    reason = TextAreaField(
-        "Reason for the void",
-        validators=[DataRequired(message="Say why the invoice is voided."), Length(min=5, max=500)],
-    )
 
 
 def _period(value: str) -> date | None:
@@ -88,49 +66,62 @@ def billing_run():
     form = BillingRunForm(request.values, meta={"csrf": request.method == "POST"})
     if not form.period.data:
         form.period.data = f"{add_months(today(), 1):%Y-%m}"
-    outcome = None
-    changed = False
-    session = db_session()
     period = _period(form.period.data or "")
     groups = [form.group.data.strip()] if form.group.data and form.group.data.strip() else None
     if request.method == "POST" and form.validate() and period and confirming():
-        try:
-            outcome = issue_billing_run(
-                session, period, group_numbers=groups, run_date=today(), actor_id=current_user.id
-            )
-        except BillingError as error:
-            session.rollback()
-            flash(str(error), "error")
-            return redirect(url_for("admin.billing_run", period=form.period.data))
-        if not confirmed_digest(_run_facts(period, groups, outcome)):
-            session.rollback()
-            outcome, changed = None, True
-    if outcome is not None:
-        audit.record(
-            session,
-            "billing.run",
-            actor=current_user,
-            ip_address=client_ip(),
-            detail={
-                "period": form.period.data,
-                "issued": [i.invoice_number for i in outcome.issued],
-            },
+        return run_action(
+            lambda: _issued(form, period, groups),
+            to=url_for("admin.invoice_list", period=form.period.data),
+            done=lambda outcome: _issued_said(form, period, outcome),
+            back=url_for("admin.billing_run", period=form.period.data),
         )
-        session.commit()
-        flash_done(
-            f"Issued {len(outcome.issued)} invoice(s) for {period:%b %Y}, "
-            f"{outcome.line_count:,} lines, new charges {outcome.total_new_charges:,.2f}."
-            + (f" {len(outcome.held)} group(s) held: see below." if outcome.held else ""),
-            (url_for("admin.invoice_list", period=form.period.data), "See the invoices issued"),
-        )
-        return redirect(url_for("admin.invoice_list", period=form.period.data), 303)
+    return _preview(form, period, groups)
+
+
+def _issued(form: BillingRunForm, period: date, groups):
+    outcome = issue_billing_run(
+        db_session(), period, group_numbers=groups, run_date=today(), actor_id=current_user.id
+    )
+    if not confirmed_digest(_run_facts(period, groups, outcome)):
+        return NotYet(lambda: _preview(form, period, groups, changed=True))
+    audit.record(
+        db_session(),
+        "billing.run",
+        actor=current_user,
+        ip_address=client_ip(),
+        detail={"period": form.period.data, "issued": [i.invoice_number for i in outcome.issued]},
+    )
+    return outcome
+
+
+def _issued_said(form: BillingRunForm, period: date, outcome):
+    return said(
+        f"Issued {len(outcome.issued)} invoice(s) for {period:%b %Y}, "
+        f"{outcome.line_count:,} lines, new charges {outcome.total_new_charges:,.2f}."
+        + (f" {len(outcome.held)} group(s) held: see below." if outcome.held else ""),
+        (url_for("admin.invoice_list", period=form.period.data), "See the invoices issued"),
+    )
+
+
+def _preview(form: BillingRunForm, period: date | None, groups, *, changed: bool = False):
+    """The run as it would be (a dry run, rolled back), or just the form before a period is
+    chosen; a refusal shows beside the group field."""
     previewing = request.method == "POST" or "period" in request.args
-    if previewing and form.validate() and period:
-        try:
-            outcome = prepare_billing_run(session, period, group_numbers=groups, run_date=today())
-        except BillingError as error:
-            form.group.errors = [str(error)]
-        session.rollback()
+    if not (previewing and form.validate() and period):
+        return _run_page(form, period, groups, None, changed)
+
+    def dry_run() -> NotYet:
+        outcome = prepare_billing_run(db_session(), period, group_numbers=groups, run_date=today())
+        return NotYet(lambda: _run_page(form, period, groups, outcome, changed))
+
+    def refused(error):
+        form.group.errors = [str(error)]
+        return _run_page(form, period, groups, None, changed)
+
+    return run_action(dry_run, to=request.full_path, refused=refused)
+
+
+def _run_page(form: BillingRunForm, period: date | None, groups, outcome, changed: bool) -> str:
     return render_template(
         "admin/billing_run.html",
         form=form,
@@ -146,32 +137,9 @@ def billing_run():
 def invoice_list():
     """Every invoice in the book, newest first; search by invoice or group number or name."""
     search = request.args.get("q", "").strip()
-    period = _period(request.args.get("period", ""))
-    query = select(Invoice, EmployerGroup).join(EmployerGroup, EmployerGroup.id == Invoice.group_id)
-    if search:
-        like = f"%{search}%"
-        query = query.where(
-            Invoice.invoice_number.ilike(like)
-            | EmployerGroup.name.ilike(like)
-            | EmployerGroup.group_number.ilike(like)
-        )
-    if period:
-        query = query.where(Invoice.period_start == period)
-    query = query.order_by(Invoice.period_start.desc(), Invoice.invoice_number)
-    session = db_session()
-    page = paginate(query.with_only_columns(Invoice), per_page=50)
-    groups = {
-        g.id: g
-        for g in session.scalars(
-            select(EmployerGroup).where(EmployerGroup.id.in_({i.group_id for i in page.items}))
-        )
-    }
-    # One ledger read per group on the page, not one per invoice; rows keep the page's order.
-    by_invoice = {}
-    for group_id, group in groups.items():
-        mine = [i for i in page.items if i.group_id == group_id]
-        by_invoice.update({r.invoice.id: r for r in invoice_rows(session, group, mine, today())})
-    page.items = [by_invoice[i.id] for i in page.items]
+    query = invoice_book_query(search, _period(request.args.get("period", "")))
+    page = paginate(query, per_page=50)
+    page.items, groups = invoice_book_rows(db_session(), page.items, today())
     return render_template(
         "admin/all_invoices.html",
         page=page,
@@ -190,11 +158,7 @@ def group_invoice_list(group_id: int):
 @bp.get("/groups/<int:group_id>/invoices/<int:invoice_id>")
 def invoice_detail(group_id: int, invoice_id: int):
     return invoice_pages.render_invoice_detail(
-        load_group(group_id),
-        invoice_id,
-        AREA,
-        void_form=VoidForm(),
-        may_void=current_user.role in VOIDING_ROLES,
+        load_group(group_id), invoice_id, AREA, void_form=InvoiceVoidForm()
     )
 
 
@@ -203,57 +167,54 @@ def invoice_detail(group_id: int, invoice_id: int):
 def invoice_void(group_id: int, invoice_id: int):
     scope = load_group(group_id)
     invoice = invoice_pages.load_invoice(scope, invoice_id)
-    form = VoidForm()
     back = url_for("admin.invoice_detail", group_id=group_id, invoice_id=invoice_id)
-    if not form.validate():
-        for errors in form.errors.values():
-            for error in errors:
-                flash(f"Not voided: {error}", "error")
-        return redirect(back)
+    return confirm_form(
+        InvoiceVoidForm(),
+        lambda form: _voided(scope, invoice, form, back),
+        back=back,
+        failure="Not voided",
+    )
+
+
+def _voided(scope: GroupScope, invoice: Invoice, form: InvoiceVoidForm, back: str) -> Done:
     session = db_session()
-
-    def act() -> Done:
-        memo = void_invoice(
-            session, invoice, reason=form.reason.data, actor=current_user, on=today()
-        )
-        audit.record(
-            session,
-            "invoice.voided",
-            actor=current_user,
-            target=invoice,
-            group_id=group_id,
-            ip_address=client_ip(),
-            detail={"invoice": invoice.invoice_number, "credit_memo": memo.memo_number},
-        )
-        ask = Ask(
-            title=f"Void invoice {invoice.invoice_number}?",
-            button=(
-                f"Confirm: void {invoice.invoice_number} with a credit memo of "
-                f"{format_dollars(memo.amount)}"
-            ),
-            rows=[
-                ("Invoice", invoice.invoice_number),
-                ("Group", scope.group.name),
-                ("Period", period_label(invoice.period_start, invoice.period_end)),
-                ("Reason", form.reason.data),
-            ],
-            total=("Credit memo reversing it", memo.amount),
-            notes=[
-                "Nothing is deleted: a reversing journal entry and a credit memo. Retro "
-                "adjustments on it go back to the queue for the next bill; billing the period "
-                "again issues a replacement."
-            ],
-            cancel=back,
-            danger=True,
-        )
-        return Done(
-            f"Invoice {invoice.invoice_number} voided; credit memo {memo.memo_number} for "
-            f"{memo.amount:,.2f} reverses it. Run billing for the period to issue a replacement.",
-            link=(back, f"Open {invoice.invoice_number}"),
-            ask=ask,
-        )
-
-    return confirm_then(session, act, back=back, failure="Not voided")
+    memo = void_invoice(session, invoice, reason=form.reason.data, actor=current_user, on=today())
+    audit.record(
+        session,
+        "invoice.voided",
+        actor=current_user,
+        target=invoice,
+        group_id=invoice.group_id,
+        ip_address=client_ip(),
+        detail={"invoice": invoice.invoice_number, "credit_memo": memo.memo_number},
+    )
+    ask = Ask(
+        title=f"Void invoice {invoice.invoice_number}?",
+        button=(
+            f"Confirm: void {invoice.invoice_number} with a credit memo of "
+            f"{format_dollars(memo.amount)}"
+        ),
+        rows=[
+            ("Invoice", invoice.invoice_number),
+            ("Group", scope.group.name),
+            ("Period", period_label(invoice.period_start, invoice.period_end)),
+            ("Reason", form.reason.data),
+        ],
+        total=("Credit memo reversing it", memo.amount),
+        notes=[
+            "Nothing is deleted: a reversing journal entry and a credit memo. Retro "
+            "adjustments on it go back to the queue for the next bill; billing the period "
+            "again issues a replacement."
+        ],
+        cancel=back,
+        danger=True,
+    )
+    return Done(
+        f"Invoice {invoice.invoice_number} voided; credit memo {memo.memo_number} for "
+        f"{memo.amount:,.2f} reverses it. Run billing for the period to issue a replacement.",
+        link=(back, f"Open {invoice.invoice_number}"),
+        ask=ask,
+    )
 
 
 @bp.get("/groups/<int:group_id>/invoices/<int:invoice_id>/lines")

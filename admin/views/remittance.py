@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from flask import render_template
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from flask_wtf.file import FileField, FileRequired
 
 from admin import bp
+from admin.actions import answer_with_page
+from admin.forms import RemittanceImportForm
 from billing_core.errors import BillingError, ValidationFailed
 from billing_core.payments import review
-from billing_core.payments.imports import import_remittance_file
+from billing_core.payments.imports import ImportOutcome, import_remittance_file
 from portal.extensions import db_session
 from portal.web import today
 
@@ -24,34 +24,34 @@ RESULT_LABELS = {
 }
 
 
-class RemittanceImportForm(FlaskForm):
-    file = FileField("Bank, lockbox or 820 file", validators=[FileRequired("Choose a file.")])
-
-
 @bp.route("/payments/import", methods=["GET", "POST"])
 def remittance_import():
-    session = db_session()
     form = RemittanceImportForm()
-    outcome, problems = None, []
-    if form.validate_on_submit():
-        upload = form.file.data
-        try:
-            outcome = import_remittance_file(
-                session, upload.read(), upload.filename or "upload", actor=current_user, on=today()
-            )
-        except ValidationFailed as error:
-            session.rollback()
-            problems = [str(str(error).splitlines()[0]), *(str(e) for e in error.errors)]
-        except BillingError as error:
-            session.rollback()
-            problems = [str(error)]
-        else:
-            session.commit()
+    if not form.validate_on_submit():
+        return _import_page(form)
+    upload = form.file.data
+    return answer_with_page(
+        lambda: import_remittance_file(
+            db_session(), upload.read(), upload.filename or "upload", actor=current_user, on=today()
+        ),
+        lambda outcome: _import_page(form, outcome=outcome),
+        refused=lambda error: _import_page(form, problems=_problems(error)),
+    )
+
+
+def _problems(error: BillingError) -> list[str]:
+    """A refused file: what is wrong with it, then every row and column named."""
+    if isinstance(error, ValidationFailed):
+        return [str(error).splitlines()[0], *(str(e) for e in error.errors)]
+    return [str(error)]
+
+
+def _import_page(form, *, outcome: ImportOutcome | None = None, problems=()) -> str:
     return render_template(
         "admin/payments/import.html",
         form=form,
         outcome=outcome,
-        problems=problems,
+        problems=list(problems),
         result_labels=RESULT_LABELS,
-        queues=review.cash_queues(session),
+        queues=review.cash_queues(db_session()),
     )

@@ -3,9 +3,7 @@ pages) and its CSV/XLSX downloads. The reports themselves live in billing_core.r
 
 from __future__ import annotations
 
-import math
-
-from flask import Response, abort, redirect, render_template, request, url_for
+from flask import Response, abort, render_template, request, url_for
 
 from admin import bp
 from billing_core.exports import csv_bytes, xlsx_bytes
@@ -21,7 +19,7 @@ from billing_core.reports import (
     sort_label,
 )
 from portal.extensions import db_session
-from portal.web import Page, render_page_or_fragment, today
+from portal.web import paginate_list, render_page_or_fragment, see_other, today
 
 PER_PAGE = 50
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -32,15 +30,6 @@ def _load(name: str) -> Report:
     if report is None:
         abort(404)
     return report
-
-
-def _page_of(rows: list) -> Page:
-    pages = max(1, math.ceil(len(rows) / PER_PAGE))
-    number = min(max(request.args.get("page", 1, type=int) or 1, 1), pages)
-    start = (number - 1) * PER_PAGE
-    return Page(
-        items=rows[start : start + PER_PAGE], page=number, per_page=PER_PAGE, total=len(rows)
-    )
 
 
 def _cell_link(key: str, row: dict) -> str | None:
@@ -75,7 +64,7 @@ def report_view(name: str):
         "admin/reports/_table.html",
         report=report,
         run=run,
-        page=_page_of(run.rows),
+        page=paginate_list(run.rows, per_page=PER_PAGE),
         args=_query_args(run),
         sort_label=sort_label(run),
         cell_link=_cell_link,
@@ -92,7 +81,7 @@ def report_download(name: str, fmt: str):
     report = _load(name)
     run = run_report(db_session(), report, request.args, today())
     if run.errors:
-        return redirect(url_for("admin.report_view", name=name, **request.args.to_dict()), 303)
+        return see_other(url_for("admin.report_view", name=name, **request.args.to_dict()))
     if fmt == "xlsx":
         content, mimetype = xlsx_bytes(report_sheets(run, today())), XLSX_MIMETYPE
     else:

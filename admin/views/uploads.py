@@ -7,23 +7,13 @@ from __future__ import annotations
 
 from datetime import date
 
-from flask import (
-    abort,
-    current_app,
-    flash,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    url_for,
-)
+from flask import abort, current_app, flash, make_response, render_template, request, url_for
 from flask_login import current_user
-from flask_wtf import FlaskForm
-from wtforms import TextAreaField
-from wtforms.validators import DataRequired, Length
 
 from admin import bp
-from admin.views.adjustments import adjustment_table, authority_limit
+from admin.actions import submit_form
+from admin.forms import RetroOverrideForm, UploadReturnForm
+from admin.views.adjustments import adjustment_table
 from billing_core import audit
 from billing_core.billing.adjustments import approval_authority
 from billing_core.census.approval import (
@@ -46,44 +36,26 @@ from billing_core.census.uploads import (
     review_upload,
     submitted_uploads,
 )
-from billing_core.errors import BillingError
 from billing_core.jobs import ensure_runner
 from billing_core.models.enums import Role
 from billing_core.money import ZERO, format_count, format_dollars
-from portal.confirmation import (
-    Ask,
-    Done,
-    confirm_then,
-    confirmed,
-    confirming,
-    flash_done,
-    render_ask,
-)
+from portal.confirmation import Ask, Done, confirm_then, confirmed, confirming, render_ask, said
 from portal.extensions import db_session
 from portal.web import (
-    Page,
+    NotYet,
+    authority_limit,
     client_ip,
     enqueue_upload_job,
     load_group,
+    paginate_list,
     render_page_or_fragment,
     role_required,
+    run_action,
+    see_other,
     today,
 )
 
 DISCREPANCIES_PER_PAGE = 50
-
-
-class ReturnForm(FlaskForm):
-    reason = TextAreaField(
-        "What the employer should correct (they see this)",
-        validators=[DataRequired(), Length(min=10, max=1000)],
-    )
-
-
-class OverrideForm(FlaskForm):
-    reason = TextAreaField(
-        "Why the retro window is overridden", validators=[DataRequired(), Length(min=5, max=500)]
-    )
 
 
 @bp.get("/uploads")
@@ -149,14 +121,6 @@ def upload_review(group_id: int, upload_id: int):
     )
     session.rollback()
     found = review.reconciliation.discrepancies if review.reconciliation else []
-    page = min(
-        max(request.args.get("page", 1, type=int) or 1, 1),
-        max(1, -(-len(found) // DISCREPANCIES_PER_PAGE)),
-    )
-    start = (page - 1) * DISCREPANCIES_PER_PAGE
-    discrepancies = Page(
-        found[start : start + DISCREPANCIES_PER_PAGE], page, DISCREPANCIES_PER_PAGE, len(found)
-    )
     return render_template(
         "admin/upload.html",
         scope=scope,
@@ -164,10 +128,9 @@ def upload_review(group_id: int, upload_id: int):
         recon=review.reconciliation,
         unreconciled=review.unreconciled,
         retro_exceptions=review.retro_exceptions,
-        discrepancies=discrepancies,
-        return_form=ReturnForm(),
-        override_form=OverrideForm(),
-        can_override=current_user.role in (Role.SUPERVISOR, Role.ADMIN),
+        discrepancies=paginate_list(found, per_page=DISCREPANCIES_PER_PAGE),
+        return_form=UploadReturnForm(),
+        override_form=RetroOverrideForm(),
         approval=approval_result(upload),
         warning_rows=problem_rows([], None, review.preview.warnings),
         **vars(review.preview),
@@ -182,9 +145,9 @@ def _back(group_id: int, upload_id: int) -> str:
 def upload_approve(group_id: int, upload_id: int):
     """Approval asks first: the file is applied and rolled back to show what it does (members
     added, changed and termed; the adjustments it queues and their total), then applied for
-    good once that is confirmed."""
+    good once that is confirmed. A file beyond the pricing bounds is approved in the
+    background instead."""
     scope, upload = _load(group_id, upload_id)
-    session = db_session()
     back = _back(group_id, upload_id)
     settings = current_app.config["SETTINGS"]
     if upload.being_approved:
@@ -194,84 +157,130 @@ def upload_approve(group_id: int, upload_id: int):
             f"({upload.job_progress or 0}%); it was queued once.",
             "info",
         )
-        return redirect(back, 303)
+        return see_other(back)
     limits = PricingLimits.from_settings(settings)
-    plan = plan_approval(session, upload, today=today(), limits=limits)
+    plan = plan_approval(db_session(), upload, today=today(), limits=limits)
     if plan is not None and plan.background:
-        return _approve_in_background(scope, upload, plan, limits, back)
+        return _approve_in_background(upload, plan, limits, back)
+    return confirm_then(
+        db_session(), lambda: _approved(scope, upload, back), back=back, failure="Not approved"
+    )
 
-    def act() -> Done:
-        result = approve_reviewed_upload(session, upload, actor=current_user, today=today())
-        audit.record(
-            session,
-            "upload.approved",
-            actor=current_user,
-            target=upload,
-            group_id=group_id,
-            ip_address=client_ip(),
-            detail=result.as_dict(),
+
+def _approved(scope, upload, back: str) -> Done:
+    session = db_session()
+    result = approve_reviewed_upload(session, upload, actor=current_user, today=today())
+    audit.record(
+        session,
+        "upload.approved",
+        actor=current_user,
+        target=upload,
+        group_id=upload.group_id,
+        ip_address=client_ip(),
+        detail=result.as_dict(),
+    )
+    adjustments = result.adjustments
+    net = sum((a.amount for a in adjustments), ZERO)
+    rule = approval_authority(session, adjustments, authority_limit()) if adjustments else None
+    notes = [
+        "Enrollment changes take effect as of their dates (history kept); the adjustments "
+        "wait in the adjustment queue for a decision before any bill carries them."
+    ]
+    if rule is not None and rule.needs_supervisor:
+        notes.append(
+            f"Deciding them: {rule.reason[0].lower()}{rule.reason[1:]}, so a supervisor "
+            "who did not request them (you request them by approving) must approve them."
         )
-        adjustments = result.adjustments
-        net = sum((a.amount for a in adjustments), ZERO)
-        rule = approval_authority(session, adjustments, authority_limit()) if adjustments else None
-        notes = [
-            "Enrollment changes take effect as of their dates (history kept); the adjustments "
-            "wait in the adjustment queue for a decision before any bill carries them."
-        ]
-        if rule is not None and rule.needs_supervisor:
-            notes.append(
-                f"Deciding them: {rule.reason[0].lower()}{rule.reason[1:]}, so a supervisor "
-                "who did not request them (you request them by approving) must approve them."
-            )
-        ask = Ask(
-            title=f"Approve {upload.original_filename}?",
-            button=(
-                f"Confirm: approve and queue {format_count(len(adjustments), 'adjustment')} "
-                f"({format_dollars(net)} net)"
+    ask = Ask(
+        title=f"Approve {upload.original_filename}?",
+        button=(
+            f"Confirm: approve and queue {format_count(len(adjustments), 'adjustment')} "
+            f"({format_dollars(net)} net)"
+        ),
+        rows=[
+            ("Members added", format_count(result.members_added, "member")),
+            ("Members changed", format_count(result.members_changed, "member")),
+            ("Members termed", format_count(result.members_termed, "member")),
+            ("Adjustments queued", format_count(len(adjustments), "adjustment")),
+            ("Charges (premium owed)", sum((a.amount for a in adjustments if a.amount > 0), ZERO)),
+            (
+                "Credits (premium returned)",
+                sum((a.amount for a in adjustments if a.amount < 0), ZERO),
             ),
-            rows=[
-                ("Members added", format_count(result.members_added, "member")),
-                ("Members changed", format_count(result.members_changed, "member")),
-                ("Members termed", format_count(result.members_termed, "member")),
-                ("Adjustments queued", format_count(len(adjustments), "adjustment")),
-                (
-                    "Charges (premium owed)",
-                    sum((a.amount for a in adjustments if a.amount > 0), ZERO),
-                ),
-                (
-                    "Credits (premium returned)",
-                    sum((a.amount for a in adjustments if a.amount < 0), ZERO),
-                ),
-            ],
-            total=("Net of the adjustments queued", net),
-            table=adjustment_table(session, adjustments, queued=True) if adjustments else None,
-            notes=notes,
-            cancel=back,
-        )
-        return Done(
-            f"{upload.original_filename} approved: {result.members_added} added, "
-            f"{result.members_changed} changed, {result.members_termed} termed; "
-            f"{len(adjustments)} adjustment(s) are pending in the adjustment queue "
-            f"({format_dollars(net)} net).",
-            link=(
-                url_for("admin.adjustment_queue", source=f"upload:{upload.id}"),
-                "Decide this upload's adjustments",
-            ),
-            then=url_for("admin.adjustment_queue", group=scope.group.group_number),
-            ask=ask,
-        )
-
-    return confirm_then(session, act, back=back, failure="Not approved")
+        ],
+        total=("Net of the adjustments queued", net),
+        table=adjustment_table(session, adjustments, queued=True) if adjustments else None,
+        notes=notes,
+        cancel=back,
+    )
+    return Done(
+        f"{upload.original_filename} approved: {result.members_added} added, "
+        f"{result.members_changed} changed, {result.members_termed} termed; "
+        f"{len(adjustments)} adjustment(s) are pending in the adjustment queue "
+        f"({format_dollars(net)} net).",
+        link=(
+            url_for("admin.adjustment_queue", source=f"upload:{upload.id}"),
+            "Decide this upload's adjustments",
+        ),
+        then=url_for("admin.adjustment_queue", group=scope.group.group_number),
+        ask=ask,
+    )
 
 
-def _approve_in_background(scope, upload, plan: ApprovalPlan, limits: PricingLimits, back: str):
+def _approve_in_background(upload, plan: ApprovalPlan, limits: PricingLimits, back: str):
     """Approval of an upload beyond the pricing bounds: the confirmation shows what the diff
     counts and what applying it costs (not the adjustments: computing them is the cost), and
-    Confirm queues the job (census.approval), once."""
-    session = db_session()
+    Confirm queues the job (census.approval), once: the job is sent after the commit, since
+    it reads the upload from the database."""
+    question = _background_question(upload, plan, limits, back)
+
+    def queue():
+        if not confirmed(question):
+            return NotYet(lambda: render_ask(question, changed=confirming()))
+        queued = queue_approval(
+            db_session(), upload, actor=current_user, today=today(), ip=client_ip()
+        )
+        if queued:
+            audit.record(
+                db_session(),
+                "upload.approval_queued",
+                actor=current_user,
+                target=upload,
+                group_id=upload.group_id,
+                ip_address=client_ip(),
+                detail={
+                    **plan.counts,
+                    "member_months": plan.cost.member_months,
+                    "retro": plan.cost.retro_members,
+                },
+            )
+        return queued
+
+    def sent(queued: bool):
+        if not queued:
+            return (
+                f"{upload.original_filename} is already being approved; it was queued once.",
+                "info",
+            )
+        enqueue_upload_job(
+            db_session(), APPROVE_UPLOAD, upload.id, record_approval_failure, "approval"
+        )
+        return said(
+            f"{upload.original_filename} is being approved in the background; its page shows "
+            "the progress, then the adjustments it queued.",
+            (
+                url_for("admin.adjustment_queue", source=f"upload:{upload.id}"),
+                "This upload's adjustments",
+            ),
+        )
+
+    return run_action(queue, to=back, done=sent, failed="Not approved")
+
+
+def _background_question(upload, plan: ApprovalPlan, limits: PricingLimits, back: str) -> Ask:
     cost = plan.cost
     counts = plan.counts
-    question = Ask(
+    return Ask(
         title=f"Approve {upload.original_filename} in the background?",
         button=(
             f"Confirm: approve {format_count(counts['add'], 'add')}, "
@@ -304,112 +313,74 @@ def _approve_in_background(scope, upload, plan: ApprovalPlan, limits: PricingLim
         ],
         cancel=back,
     )
-    if not confirmed(question):
-        session.rollback()
-        return render_ask(question, changed=confirming())
-    try:
-        queued = queue_approval(session, upload, actor=current_user, today=today(), ip=client_ip())
-    except BillingError as error:
-        session.rollback()
-        flash(f"Not approved: {error}", "error")
-        return redirect(back, 303)
-    if queued:
-        audit.record(
-            session,
-            "upload.approval_queued",
-            actor=current_user,
-            target=upload,
-            group_id=scope.group.id,
-            ip_address=client_ip(),
-            detail={**counts, "member_months": cost.member_months, "retro": cost.retro_members},
-        )
-    session.commit()
-    if not queued:
-        flash(f"{upload.original_filename} is already being approved; it was queued once.", "info")
-        return redirect(back, 303)
-    enqueue_upload_job(session, APPROVE_UPLOAD, upload.id, record_approval_failure, "approval")
-    flash_done(
-        f"{upload.original_filename} is being approved in the background; its page shows the "
-        "progress, then the adjustments it queued.",
-        link=(
-            url_for("admin.adjustment_queue", source=f"upload:{upload.id}"),
-            "This upload's adjustments",
-        ),
-    )
-    return redirect(back, 303)
 
 
 @bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/return")
 def upload_return(group_id: int, upload_id: int):
     _scope, upload = _load(group_id, upload_id)
-    session = db_session()
-    form = ReturnForm()
-    if not form.validate():
-        flash(
-            "Not returned: say what the employer should correct (10 to 1,000 characters).",
-            "error",
-        )
-        return redirect(_back(group_id, upload_id))
-    try:
+
+    def returned(form: UploadReturnForm) -> str:
         return_upload(upload, actor=current_user, reason=form.reason.data)
-    except BillingError as error:
-        session.rollback()
-        flash(f"Not returned: {error}", "error")
-        return redirect(_back(group_id, upload_id))
-    audit.record(
-        session,
-        "upload.returned",
-        actor=current_user,
-        target=upload,
-        group_id=group_id,
-        ip_address=client_ip(),
-        detail={"reason": upload.return_reason[:500]},
+        audit.record(
+            db_session(),
+            "upload.returned",
+            actor=current_user,
+            target=upload,
+            group_id=upload.group_id,
+            ip_address=client_ip(),
+            detail={"reason": upload.return_reason[:500]},
+        )
+        return (
+            f"{upload.original_filename} was returned to the employer with your reason; "
+            "nothing was applied."
+        )
+
+    return submit_form(
+        UploadReturnForm(),
+        returned,
+        back=_back(group_id, upload_id),
+        failure="Not returned",
+        invalid="say what the employer should correct (10 to 1,000 characters).",
     )
-    session.commit()
-    flash(
-        f"{upload.original_filename} was returned to the employer with your reason; "
-        "nothing was applied.",
-        "success",
-    )
-    return redirect(_back(group_id, upload_id))
 
 
 @bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/retro-override")
 @role_required(Role.SUPERVISOR, Role.ADMIN)
 def upload_retro_override(group_id: int, upload_id: int):
     _scope, upload = _load(group_id, upload_id)
-    session = db_session()
-    form = OverrideForm()
-    if not form.validate():
-        flash("Not overridden: say why (5 to 500 characters).", "error")
-        return redirect(_back(group_id, upload_id))
-    try:
+
+    def overridden(form: RetroOverrideForm) -> str:
         covered = override_retro_window(
-            session, upload, actor=current_user, reason=form.reason.data, today=today()
+            db_session(), upload, actor=current_user, reason=form.reason.data, today=today()
         )
-    except BillingError as error:
-        session.rollback()
-        flash(f"Not overridden: {error}", "error")
-        return redirect(_back(group_id, upload_id))
-    audit.record(
-        session,
-        "upload.retro_override",
-        actor=current_user,
-        target=upload,
-        group_id=group_id,
-        ip_address=client_ip(),
-        detail={
-            "reason": upload.retro_override_reason[:500],
-            "changes": [
-                {"employee_id": c.employee_id, "kind": c.kind, "effective_on": str(c.effective_on)}
-                for c in covered
-            ],
-        },
+        audit.record(
+            db_session(),
+            "upload.retro_override",
+            actor=current_user,
+            target=upload,
+            group_id=upload.group_id,
+            ip_address=client_ip(),
+            detail={
+                "reason": upload.retro_override_reason[:500],
+                "changes": [
+                    {
+                        "employee_id": c.employee_id,
+                        "kind": c.kind,
+                        "effective_on": str(c.effective_on),
+                    }
+                    for c in covered
+                ],
+            },
+        )
+        return (
+            f"Retro window overridden for {len(covered)} change(s); the upload can now be "
+            "approved and their older months wait for a supervisor in the adjustment queue."
+        )
+
+    return submit_form(
+        RetroOverrideForm(),
+        overridden,
+        back=_back(group_id, upload_id),
+        failure="Not overridden",
+        invalid="say why (5 to 500 characters).",
     )
-    session.commit()
-    flash(
-        f"Retro window overridden for {len(covered)} change(s); the upload can now be approved "
-        "and their older months wait for a supervisor in the adjustment queue.",
-        "success",
-    )
-    return redirect(_back(group_id, upload_id))

@@ -3,10 +3,9 @@
 from flask import render_template
 
 from admin import bp
-from admin.views.adjustments import authority_limit
 from billing_core.reports.work_queue import work_queue
 from portal.extensions import db_session
-from portal.web import today
+from portal.web import authority_limit, today
 
 
 @bp.get("/today")

@@ -8,7 +8,7 @@ paid, some open); past due (open after the due date); open; no payment due (a cr
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -105,6 +105,40 @@ def invoice_rows(
             InvoiceRow(invoice, charges, paid, balance, invoice_status(invoice, balance, today))
         )
     return rows
+
+
+def invoice_book_query(search: str = "", period: date | None = None) -> Select:
+    """Every invoice in the book (staff), newest period first; `search` matches the invoice
+    number or the group's number or name, `period` is the first day of a billing period."""
+    query = select(Invoice).join(EmployerGroup, EmployerGroup.id == Invoice.group_id)
+    if search:
+        like = f"%{search}%"
+        query = query.where(
+            Invoice.invoice_number.ilike(like)
+            | EmployerGroup.name.ilike(like)
+            | EmployerGroup.group_number.ilike(like)
+        )
+    if period:
+        query = query.where(Invoice.period_start == period)
+    return query.order_by(Invoice.period_start.desc(), Invoice.invoice_number)
+
+
+def invoice_book_rows(
+    session: Session, invoices: Sequence[Invoice], today: date
+) -> tuple[list[InvoiceRow], dict[int, EmployerGroup]]:
+    """A page of the invoice book as rows (in the page's order) and the groups they belong
+    to: one ledger read per group on the page, not one per invoice."""
+    groups = {
+        g.id: g
+        for g in session.scalars(
+            select(EmployerGroup).where(EmployerGroup.id.in_({i.group_id for i in invoices}))
+        )
+    }
+    by_invoice = {}
+    for group_id, group in groups.items():
+        mine = [i for i in invoices if i.group_id == group_id]
+        by_invoice.update({r.invoice.id: r for r in invoice_rows(session, group, mine, today)})
+    return [by_invoice[i.id] for i in invoices], groups
 
 
 def invoice_list_query(

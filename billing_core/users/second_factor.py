@@ -267,6 +267,29 @@ def reset(session: Session, user: User, *, actor: User, ip_address: str | None =
     )
 
 
+def require_for_group(
+    session: Session,
+    group: EmployerGroup,
+    required: bool,
+    *,
+    actor: User,
+    ip_address: str | None = None,
+) -> None:
+    """An admin requires (or makes optional again) a second factor of the group's employer
+    users; those without one set it up at their next page. Audited."""
+    if actor.role is not Role.ADMIN:
+        raise ValidationFailed("Only an administrator can change a group's login security.")
+    group.require_second_factor = required
+    audit.record(
+        session,
+        "group.second_factor_required" if required else "group.second_factor_optional",
+        actor=actor,
+        target=group,
+        group_id=group.id,
+        ip_address=ip_address,
+    )
+
+
 def staff_users(session: Session) -> list[User]:
     """Every staff account, by name (the admin's staff page)."""
     staff = (Role.BILLING_SPECIALIST, Role.SUPERVISOR, Role.ADMIN)

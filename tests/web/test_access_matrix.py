@@ -21,7 +21,6 @@ ROLES = [
     "admin",
 ]
 STAFF = {"billing_specialist": 200, "supervisor": 200, "admin": 200}
-STAFF_POST = {"billing_specialist": 302, "supervisor": 302, "admin": 302}
 STAFF_303 = {"billing_specialist": 303, "supervisor": 303, "admin": 303}
 STAFF_404 = {"billing_specialist": 404, "supervisor": 404, "admin": 404}
 
@@ -101,12 +100,12 @@ MATRIX = {
         expect(302, 403, **STAFF),
     ),
     # A void without a reason is refused with a message (redirect); a specialist may not void.
-    "admin.invoice_void": ("POST", INVOICE_A, expect(302, 403, supervisor=302, admin=302)),
+    "admin.invoice_void": ("POST", INVOICE_A, expect(302, 403, supervisor=303, admin=303)),
     "admin.adjustment_queue": ("GET", {}, expect(302, 403, **STAFF)),
     # Unknown adjustment: staff are sent back to the queue with a message.
-    "admin.adjustment_approve": ("POST", {"adjustment_id": 0}, expect(302, 403, **STAFF_POST)),
-    "admin.adjustment_reject": ("POST", {"adjustment_id": 0}, expect(302, 403, **STAFF_POST)),
-    "admin.adjustment_reverse": ("POST", {"adjustment_id": 0}, expect(302, 403, **STAFF_POST)),
+    "admin.adjustment_approve": ("POST", {"adjustment_id": 0}, expect(302, 403, **STAFF_303)),
+    "admin.adjustment_reject": ("POST", {"adjustment_id": 0}, expect(302, 403, **STAFF_303)),
+    "admin.adjustment_reverse": ("POST", {"adjustment_id": 0}, expect(302, 403, **STAFF_303)),
     # One decision on many adjustments: nothing chosen, sent back with a message.
     "admin.adjustment_bulk_decide": ("POST", {}, expect(302, 403, **STAFF_303)),
     "admin.upload_queue": ("GET", {}, expect(302, 403, **STAFF)),
@@ -115,12 +114,12 @@ MATRIX = {
     # can be approved asks first (its confirmation page, test_uploads), never applies at once.
     "admin.upload_approve": ("POST", UPLOAD_A, expect(302, 403, **STAFF_303)),
     # Without a reason: a redirect saying why not.
-    "admin.upload_return": ("POST", UPLOAD_A, expect(302, 403, **STAFF_POST)),
+    "admin.upload_return": ("POST", UPLOAD_A, expect(302, 403, **STAFF_303)),
     # Only a supervisor or admin may override the retro window; a specialist gets 403.
     "admin.upload_retro_override": (
         "POST",
         UPLOAD_A,
-        expect(302, 403, supervisor=302, admin=302),
+        expect(302, 403, supervisor=303, admin=303),
     ),
     "employer.upload_list": ("GET", {"group_id": "A"}, EMPLOYER_A),
     "employer.upload_detail": ("GET", UPLOAD_A, EMPLOYER_A_ONLY),
@@ -159,7 +158,8 @@ MATRIX = {
     "employer.invoice_bridge_step": ("GET", {**INVOICE_A, "step": "rate"}, EMPLOYER_A),
     "employer.invoice_pdf": ("GET", INVOICE_A, EMPLOYER_A),
     "employer.invoice_lines_download": ("GET", {**INVOICE_A, "fmt": "csv"}, EMPLOYER_A),
-    # Cash (admin/views/payments.py). An empty POST is refused with a message (a 303 back);
+    # Cash (admin/views/receipts.py, refunds.py, suspense.py, write_offs.py). An empty POST
+    # is refused with a message (a 303 back);
     # an unknown refund, suspense item or allocation is a 404.
     "admin.payment_new": ("GET", {}, expect(302, 403, **STAFF)),
     "admin.remittance_import": ("GET", {}, expect(302, 403, **STAFF)),

@@ -511,7 +511,7 @@ def test_card_refund_goes_through_the_gateway_on_approval(
         calls.append((paid.external_id, refund.amount))
         return "re_test_1", True
 
-    monkeypatch.setattr("admin.views.payments.refund_gateway", lambda: fake_gateway)
+    monkeypatch.setattr("admin.views.refunds.refund_gateway", lambda: fake_gateway)
     login_as(cast.users["billing_specialist"])
     post(client, f"/admin/payments/{payment.id}/refund", amount="49.40", reason="overpaid by card")
     refund = session.scalar(select(Refund).where(Refund.payment_id == payment.id))
@@ -524,7 +524,7 @@ def test_card_refund_goes_through_the_gateway_on_approval(
 
 
 def test_the_refund_gateway_is_stripe_only_with_keys(web_app):
-    from admin.views.payments import refund_gateway
+    from admin.views.refunds import refund_gateway
     from billing_core.payments.stripe_gateway import StripeGateway
 
     settings = web_app.config["SETTINGS"]

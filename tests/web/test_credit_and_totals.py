@@ -31,7 +31,10 @@ def _day(monkeypatch, day: date) -> None:
         "portal.statement_pages.today",
         "portal.invoice_pages.today",
         "admin.views.work.today",
-        "admin.views.payments.today",
+        "admin.views.receipts.today",
+        "admin.views.refunds.today",
+        "admin.views.suspense.today",
+        "admin.views.write_offs.today",
     ):
         monkeypatch.setattr(where, lambda day=day: day, raising=False)
 

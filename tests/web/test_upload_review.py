@@ -82,7 +82,7 @@ def test_return_to_employer_shows_the_employer_it_was_returned(
     token = csrf_token(client, review)
 
     too_short = client.post(f"{review}/return", data={"csrf_token": token, "reason": "no"})
-    assert too_short.status_code == 302
+    assert too_short.status_code == 303
     session.expire_all()
     assert session.get(Upload, upload.id).status is UploadStatus.SUBMITTED
 

@@ -1,9 +1,12 @@
-"""Forms of the staff cash screens: one per action. Views read plain values out of them
-(`amount` fields hold a Decimal) and pass those to billing_core."""
+"""Every form of the staff side, one per action, by area: cash (receipts, refunds, suspense,
+write-offs, bank files), billing (the run, voids), adjustments, census uploads, staff
+security. Views read plain values out of them (`amount` fields hold a Decimal) and pass those
+to billing_core, never the form."""
 
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
+from flask_wtf.file import FileField, FileRequired
 from wtforms import (
     BooleanField,
     DateField,
@@ -13,13 +16,23 @@ from wtforms import (
     SelectChoice,
     SelectField,
     StringField,
+    TextAreaField,
 )
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 from wtforms.widgets import HiddenInput
 
 from billing_core.bounds import MAX_AMOUNT, amount_in_range, years_before
 from billing_core.money import D, cents
 from billing_core.payments.receipts import RETURN_REASONS
+
+# --- cash ------------------------------------------------------------------------------------
 
 # Methods staff record by hand (card and ACH debit come through Stripe, lockbox from files).
 MANUAL_METHODS = [
@@ -114,7 +127,7 @@ class UndoAllocationForm(FlaskForm):
     )
 
 
-class ReturnForm(FlaskForm):
+class PaymentReturnForm(FlaskForm):
     reason = SelectField(
         "Why it came back",
         choices=[SelectChoice(code, label) for code, label in RETURN_REASONS.items()],
@@ -133,7 +146,9 @@ class RefundRequestForm(FlaskForm):
     )
 
 
-class RefundDecisionForm(FlaskForm):
+class DecisionNoteForm(FlaskForm):
+    """A decision on a request (refund, write-off, adjustment): the note or reason given."""
+
     note = StringField("Note or reason", validators=[Length(max=500)])
 
 
@@ -178,3 +193,52 @@ class WriteOffForm(FlaskForm):
 class ReconciledForm(FlaskForm):
     note = StringField("Note (what was done)", validators=[Optional(), Length(max=300)])
     next = HiddenField()
+
+
+class RemittanceImportForm(FlaskForm):
+    file = FileField("Bank, lockbox or 820 file", validators=[FileRequired("Choose a file.")])
+
+
+# --- billing ---------------------------------------------------------------------------------
+
+
+class BillingRunForm(FlaskForm):
+    period = StringField(
+        "Billing period (month)",
+        validators=[DataRequired(), Regexp(r"^\d{4}-\d{2}$", message="Use YYYY-MM, e.g. 2027-01.")],
+    )
+    group = StringField("Only group number (optional)", validators=[Length(max=20)])
+
+
+class InvoiceVoidForm(FlaskForm):
+    reason = TextAreaField(
+        "Reason for the void",
+        validators=[DataRequired(message="Say why the invoice is voided."), Length(min=5, max=500)],
+    )
+
+
+# --- census uploads --------------------------------------------------------------------------
+
+
+class UploadReturnForm(FlaskForm):
+    reason = TextAreaField(
+        "What the employer should correct (they see this)",
+        validators=[DataRequired(), Length(min=10, max=1000)],
+    )
+
+
+class RetroOverrideForm(FlaskForm):
+    reason = TextAreaField(
+        "Why the retro window is overridden", validators=[DataRequired(), Length(min=5, max=500)]
+    )
+
+
+# --- staff security --------------------------------------------------------------------------
+
+
+class SecondFactorResetForm(FlaskForm):
+    """The reset button: the CSRF token only."""
+
+
+class GroupSecondFactorForm(FlaskForm):
+    require_second_factor = BooleanField("Its employer users log in with a second factor")
