@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from billing_core import ledger
@@ -48,12 +48,8 @@ PAYMENT_STATUS_LABELS = {
 }
 
 
-def bucket_for(days_past_due: int) -> int:
-    """Index into AGING_BUCKETS for an item `days_past_due` days after its due date."""
-    for index, (_, low, high) in enumerate(AGING_BUCKETS):
-        if days_past_due >= low and (high is None or days_past_due <= high):
-            return index
-    return len(AGING_BUCKETS) - 1
+# The labels of the aging columns (and the aging report's keys), in AGING_BUCKETS order.
+AGING_KEYS = ("current", "days_1_30", "days_31_60", "days_61_90", "days_91_120", "over_120")
 
 
 @dataclass
@@ -70,8 +66,43 @@ class Aging:
     def past_due(self) -> Decimal:
         return sum(self.buckets[1:], ZERO)
 
-    def add(self, amount: Decimal, days_past_due: int) -> None:
-        self.buckets[bucket_for(days_past_due)] += amount
+
+def aging_columns(as_of: date) -> list:
+    """The one place aging is computed: the open receivable in each of AGING_BUCKETS on `as_of`,
+    as SUM columns labelled AGING_KEYS (Money, dollars) over Posting joined to LedgerAccount and
+    Invoice. Each receivable posting is added straight into the bucket of its invoice's days
+    past due (as_of - due_on), so an invoice paid in full adds up to zero there and the database
+    aggregates into one row per group without a row per invoice. Limit the postings to those
+    dated on or before `as_of` with `dated_on_or_before`."""
+    receivable = LedgerAccount.code == Chart.RECEIVABLE.code
+    owed = Posting.debit - Posting.credit
+    return [
+        ledger.money_sum(
+            case((and_(receivable, *_in_days(Invoice.due_on, as_of, low, high)), owed), else_=0)
+        ).label(key)
+        for key, (_, low, high) in zip(AGING_KEYS, AGING_BUCKETS, strict=True)
+    ]
+
+
+def _in_days(due_on, as_of: date, low: int, high: int | None) -> list:
+    """Days past due (as_of - due_on) between `low` and `high` inclusive, as a condition on the
+    due date, so the database compares dates the same way on SQLite and PostgreSQL."""
+    conditions = [due_on <= as_of - timedelta(days=low)] if low > -10_000 else []
+    if high is not None:
+        conditions.append(due_on >= as_of - timedelta(days=high))
+    return conditions
+
+
+def dated_on_or_before(session: Session, query, as_of: date):
+    """`query` (over Posting) limited to postings dated on or before `as_of` (end of day). When
+    no journal entry is dated after it (the usual "as of today") the join to the journal entry
+    is left out: it is the most expensive part of the query on a big book."""
+    latest = session.scalar(select(func.max(JournalEntry.entry_date)))
+    if latest is None or latest <= as_of:
+        return query
+    return query.join(JournalEntry, JournalEntry.id == Posting.entry_id).where(
+        JournalEntry.entry_date <= as_of
+    )
 
 
 def aging_by_group(
@@ -82,31 +113,25 @@ def aging_by_group(
     subgroup_ids: frozenset[int] | None = None,
 ) -> dict[int, Aging]:
     """Aging of every group's open invoices as of `as_of` (end of day): each invoice's balance
-    from postings dated on or before `as_of`, bucketed by days past its due date. One query.
-    `subgroup_ids`: only the invoices a user limited to those subgroups sees."""
+    from postings dated on or before `as_of`, bucketed by days past its due date (aging_columns).
+    One query; a group owing nothing in any bucket is left out. `subgroup_ids`: only the
+    invoices a user limited to those subgroups sees."""
     query = (
-        select(
-            LedgerAccount.group_id,
-            Invoice.due_on,
-            ledger.money_sum(Posting.debit),
-            ledger.money_sum(Posting.credit),
-        )
+        select(LedgerAccount.group_id, *aging_columns(as_of))
+        .select_from(Posting)
         .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
-        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .join(Invoice, Invoice.id == Posting.invoice_id)
-        .where(LedgerAccount.code == Chart.RECEIVABLE.code, JournalEntry.entry_date <= as_of)
+        .where(LedgerAccount.code == Chart.RECEIVABLE.code)
         .where(invoice_in_scope(subgroup_ids))
-        .group_by(LedgerAccount.group_id, Invoice.id, Invoice.due_on)
+        .group_by(LedgerAccount.group_id)
     )
     if group_ids is not None:
         query = query.where(LedgerAccount.group_id.in_(list(group_ids)))
-    result: dict[int, Aging] = {}
-    for group_id, due_on, debit, credit in session.execute(query):
-        owed = debit - credit
-        if owed == 0:
-            continue
-        result.setdefault(group_id, Aging()).add(owed, (as_of - due_on).days)
-    return result
+    return {
+        group_id: Aging(list(buckets))
+        for group_id, *buckets in session.execute(dated_on_or_before(session, query, as_of))
+        if any(buckets)
+    }
 
 
 @dataclass(frozen=True)

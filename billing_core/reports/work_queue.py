@@ -21,7 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing_core.billing.adjustments import needs_supervisor, pending_source_totals, source_key
-from billing_core.ledger.receivables import AGING_BUCKETS
+from billing_core.ledger.receivables import AGING_BUCKETS, AGING_KEYS
 from billing_core.models import (
     Adjustment,
     Payment,
@@ -42,7 +42,7 @@ from billing_core.models.enums import (
 from billing_core.money import ZERO
 from billing_core.payments.online import NOT_APPLIED
 from billing_core.payments.review import reconciliation_query
-from billing_core.reports import AGING_KEYS, aging_rows
+from billing_core.reports.aging import aging_rows
 
 TARGET_DAYS = {
     "uploads": 2,

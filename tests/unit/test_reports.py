@@ -13,7 +13,7 @@ from openpyxl import load_workbook
 
 from billing_core import reports
 from billing_core.exports import csv_bytes, xlsx_bytes
-from billing_core.ledger.receivables import aging_by_group
+from billing_core.ledger.receivables import AGING_KEYS, aging_by_group
 from billing_core.models import Adjustment, Invoice, SuspenseItem
 from billing_core.models.enums import (
     AdjustmentStatus,
@@ -24,8 +24,10 @@ from billing_core.models.enums import (
     PayrollFrequency,
     SuspenseStatus,
 )
-from billing_core.money import D
+from billing_core.money import D, percent
 from billing_core.payments.receipts import record_payment, return_payment
+from billing_core.reports.aging import aging_rows
+from billing_core.reports.suspense_aging import SUSPENSE_COLUMNS, SUSPENSE_KEYS
 from tests.factories import make_group, make_invoice
 
 JAN_31 = date(2027, 1, 31)
@@ -88,7 +90,7 @@ def by_group(rows):
 
 # --------------------------------------------------------------------------- aging
 
-BUCKETS = reports.AGING_KEYS
+BUCKETS = AGING_KEYS
 
 
 def buckets(row):
@@ -152,7 +154,7 @@ def test_aging_as_of_month_end(session, book):
     ],
 )
 def test_aging_at_other_dates(session, book, as_of, alpha_buckets, beta):
-    rows = by_group(reports.aging_rows(session, as_of))
+    rows = by_group(aging_rows(session, as_of))
     assert buckets(rows["R-ALPHA"]) == [D(x) for x in alpha_buckets]
     if beta is None:
         assert "R-BETA" not in rows
@@ -170,7 +172,7 @@ def test_aging_bucket_edges(session, days, bucket):
     group = make_group(session, group_number="R-EDGE")
     due = date(2026, 6, 1)
     make_invoice(session, group, D("12.34"), due)
-    row = by_group(reports.aging_rows(session, due + timedelta(days=days)))
+    row = by_group(aging_rows(session, due + timedelta(days=days)))
     expected = [D("0.00")] * 6
     expected[bucket] = D("12.34")
     assert buckets(row["R-EDGE"]) == expected
@@ -178,8 +180,8 @@ def test_aging_bucket_edges(session, days, bucket):
 
 @pytest.mark.parametrize("as_of", [date(2026, 11, 30), date(2027, 1, 23), JAN_31, date(2027, 6, 1)])
 def test_aging_ties_to_the_receivables_module(session, book, as_of):
-    """The SQL aggregate and receivables.aging_by_group (invoice by invoice) agree."""
-    rows = {r["group_id"]: r for r in reports.aging_rows(session, as_of)}
+    """The report and receivables.aging_by_group (both on receivables.aging_columns) agree."""
+    rows = {r["group_id"]: r for r in aging_rows(session, as_of)}
     for group_id, aging in aging_by_group(session, as_of).items():
         assert buckets(rows[group_id]) == aging.buckets
         assert rows[group_id]["past_due"] == aging.past_due
@@ -224,7 +226,7 @@ def test_suspense_aging(session, book):
     assert (old["over_90"], old["days_0_30"], old["amount"]) == (D("99.99"), None, D("99.99"))
     assert (new["days_0_30"], new["method"], new["payer_name"]) == (D("1234.56"), "Lockbox", EVIL)
     totals = result.totals
-    assert [totals[k] for k in reports.SUSPENSE_KEYS] == [
+    assert [totals[k] for k in SUSPENSE_KEYS] == [
         D("1234.56"),
         D("0.00"),
         D("0.00"),
@@ -518,7 +520,7 @@ def test_csv_download_reads_back_typed_and_safe(session, book):
     sheet = reports.report_sheet(run_)
     text = csv_bytes(sheet.columns, sheet.rows).decode("utf-8-sig")
     lines = list(csv.reader(io.StringIO(text)))
-    assert lines[0] == [c.header for c in reports.SUSPENSE_COLUMNS]
+    assert lines[0] == [c.header for c in SUSPENSE_COLUMNS]
     assert len(lines) == 3  # no totals row in the CSV
     first = dict(zip(lines[0], lines[1], strict=True))
     assert first["Payer"] == "'" + EVIL  # neutralised: opens as text, not a formula
@@ -574,8 +576,8 @@ def test_download_names(session):
 
 
 def test_percent_helper():
-    assert reports.percent(D("1"), D("3")) == D("33.33")
-    assert reports.percent(D("2"), D("3")) == D("66.67")
-    assert reports.percent(D("5"), D("0")) is None
-    assert reports.percent(D("-5"), D("-10")) == D("-50.00")
-    assert isinstance(reports.percent(D("1"), D("8")), Decimal)
+    assert percent(D("1"), D("3")) == D("33.33")
+    assert percent(D("2"), D("3")) == D("66.67")
+    assert percent(D("5"), D("0")) is None
+    assert percent(D("-5"), D("-10")) == D("-50.00")
+    assert isinstance(percent(D("1"), D("8")), Decimal)

@@ -4,7 +4,7 @@ the last error, so staff can see what did not reach an employer and why."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -12,7 +12,15 @@ from sqlalchemy.orm import Session
 from billing_core.mail import PASSWORD_RESET
 from billing_core.models import EmployerGroup, OutboxMessage
 from billing_core.models.enums import MailStatus
-from billing_core.reports import Filter, Report, ReportColumn, ReportResult, register
+from billing_core.reports.framework import (
+    Filter,
+    Report,
+    ReportColumn,
+    ReportResult,
+    register,
+    start_of,
+    today_text,
+)
 
 KIND_LABELS = {
     PASSWORD_RESET: "Password reset",
@@ -50,10 +58,6 @@ def _stamp(value: datetime | None) -> str | None:
     return f"{value.astimezone(UTC):%Y-%m-%d %H:%M}" if value is not None else None
 
 
-def _start_of(day: date) -> datetime:
-    return datetime.combine(day, time(), tzinfo=UTC)
-
-
 def outbox_rows(session: Session, start: date, end: date, show: str = "all") -> list[dict]:
     """The messages queued from `start` to `end` inclusive (UTC days), oldest first; `show` a
     status value to list only those."""
@@ -61,8 +65,8 @@ def outbox_rows(session: Session, start: date, end: date, show: str = "all") -> 
         select(OutboxMessage, EmployerGroup.group_number)
         .outerjoin(EmployerGroup, EmployerGroup.id == OutboxMessage.group_id)
         .where(
-            OutboxMessage.created_at >= _start_of(start),
-            OutboxMessage.created_at < _start_of(end + timedelta(days=1)),
+            OutboxMessage.created_at >= start_of(start),
+            OutboxMessage.created_at < start_of(end + timedelta(days=1)),
         )
         .order_by(OutboxMessage.created_at, OutboxMessage.id)
     )
@@ -94,8 +98,8 @@ def _outbox_report(session: Session, filters: dict) -> ReportResult:
         session.execute(
             select(OutboxMessage.status, func.count())
             .where(
-                OutboxMessage.created_at >= _start_of(start),
-                OutboxMessage.created_at < _start_of(end + timedelta(days=1)),
+                OutboxMessage.created_at >= start_of(start),
+                OutboxMessage.created_at < start_of(end + timedelta(days=1)),
             )
             .group_by(OutboxMessage.status)
         ).all()
@@ -126,7 +130,7 @@ register(
         columns=COLUMNS,
         filters=(
             Filter("date_from", "Queued from", "date", _week_ago),
-            Filter("date_to", "Queued to", "date", lambda today: today.isoformat()),
+            Filter("date_to", "Queued to", "date", today_text),
             Filter("show", "Show", "choice", "all", SHOW),
         ),
         rows=_outbox_report,

@@ -1,0 +1,165 @@
+"""The receivables aging report: per group, the open receivable by days past due as of any date
+(the buckets and their computation are billing_core.ledger.receivables': `aging_columns`), with
+unapplied credit and the net balance, in one aggregate query over the ledger."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import case, select
+from sqlalchemy.orm import Session
+
+from billing_core.ledger import Chart, money_sum
+from billing_core.ledger.receivables import (
+    AGING_BUCKETS,
+    AGING_KEYS,
+    aging_columns,
+    dated_on_or_before,
+)
+from billing_core.models import EmployerGroup, Invoice, LedgerAccount, Posting
+from billing_core.money import ZERO, percent
+from billing_core.reports.framework import (
+    AS_OF,
+    GROUP,
+    GROUP_COLUMNS,
+    Filter,
+    Report,
+    ReportColumn,
+    ReportResult,
+    group_match,
+    register,
+    sum_totals,
+)
+
+
+def aging_rows(session: Session, as_of: date, group: str | None = None) -> list[dict]:
+    """Per group with an open receivable or unapplied credit as of `as_of` (end of day): the open
+    receivable in each of AGING_BUCKETS (by days past each invoice's due date), the total open,
+    unapplied credit, net (open - credit), past due and over 90 days past due, in dollars.
+
+    One pass over the ledger: the buckets are `receivables.aging_columns` (the one computation
+    of aging, which `receivables.aging_by_group` uses too), summed beside the unapplied cash in
+    the same query, so the database returns one row per group and never a row per invoice."""
+    credit = case(
+        (LedgerAccount.code == Chart.UNAPPLIED_CASH.code, Posting.credit - Posting.debit),
+        else_=0,
+    )
+    per_group = dated_on_or_before(
+        session,
+        select(
+            LedgerAccount.group_id.label("group_id"),
+            *aging_columns(as_of),
+            money_sum(credit).label("credit"),
+        )
+        .select_from(Posting)
+        .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+        .outerjoin(Invoice, Invoice.id == Posting.invoice_id)
+        .where(LedgerAccount.code.in_([Chart.RECEIVABLE.code, Chart.UNAPPLIED_CASH.code]))
+        .group_by(LedgerAccount.group_id),
+        as_of,
+    ).subquery("per_group")
+    query = (
+        select(
+            EmployerGroup.id,
+            EmployerGroup.group_number,
+            EmployerGroup.name,
+            *(per_group.c[k] for k in AGING_KEYS),
+            per_group.c.credit,
+        )
+        .join(per_group, per_group.c.group_id == EmployerGroup.id)
+        .order_by(EmployerGroup.group_number)
+    )
+    match = group_match(group)
+    if match is not None:
+        query = query.where(match)
+    rows = []
+    for group_id, number, name, *amounts, credit_balance in session.execute(query):
+        if not any(amounts) and not credit_balance:
+            continue
+        total = sum(amounts, ZERO)
+        past_due = sum(amounts[1:], ZERO)
+        rows.append(
+            {
+                "group_id": group_id,
+                "group_number": number,
+                "group_name": name,
+                **dict(zip(AGING_KEYS, amounts, strict=True)),
+                "total_open": total,
+                "credit": credit_balance,
+                "net_balance": total - credit_balance,
+                "past_due": past_due,
+                "past_due_percent": percent(past_due, total),
+                "over_90": amounts[4] + amounts[5],
+            }
+        )
+    return rows
+
+
+AGING_COLUMNS = (
+    *GROUP_COLUMNS,
+    *(
+        ReportColumn(
+            key,
+            label if key == "current" else f"{label} days",
+            "money",
+            total=True,
+            label=label,
+            group="Days past due",
+        )
+        for key, (label, _, _) in zip(AGING_KEYS, AGING_BUCKETS, strict=True)
+    ),
+    ReportColumn("total_open", "Open receivable", "money", total=True),
+    ReportColumn("credit", "Unapplied credit", "money", total=True),
+    ReportColumn("net_balance", "Net balance", "money", total=True),
+    ReportColumn("past_due_percent", "% past due", "percent"),
+)
+
+
+def _aging_report(session: Session, filters: dict) -> ReportResult:
+    rows = aging_rows(session, filters["as_of"], filters["group"])
+    if filters["show"] == "past_due":
+        rows = [r for r in rows if r["past_due"] > 0]
+    totals = sum_totals(AGING_COLUMNS, rows)
+    past_due = sum((r["past_due"] for r in rows), ZERO)
+    totals["past_due_percent"] = percent(past_due, totals["total_open"])
+    over_90 = totals["days_91_120"] + totals["over_120"]
+    return ReportResult(
+        rows,
+        totals,
+        highlights=[
+            ("Open receivable", totals["total_open"], "money"),
+            ("Past due", past_due, "money"),
+            ("Over 90 days past due", over_90, "money"),
+            ("Unapplied credit", totals["credit"], "money"),
+            ("Groups listed", len(rows), "int"),
+        ],
+        notes=[
+            "Days past due count from each invoice's due date to the as-of date; "
+            "'Current' is not yet due.",
+            "Net balance = open receivable - unapplied credit (credit not yet used on an invoice).",
+        ],
+    )
+
+
+register(
+    Report(
+        name="aging",
+        title="Receivables aging",
+        description="Open receivable per group and for the whole book, by days past due, as of "
+        "any date; with unapplied credit and the net balance.",
+        columns=AGING_COLUMNS,
+        filters=(
+            AS_OF,
+            GROUP,
+            Filter(
+                "show",
+                "Show",
+                "choice",
+                "all",
+                (("all", "Every group with a balance or credit"), ("past_due", "Past due only")),
+            ),
+        ),
+        rows=_aging_report,
+        default_sort="group_number",
+    )
+)
