@@ -117,6 +117,11 @@ class WebhookSignatureInvalid(BillingError):
     """A webhook whose signature (or body) does not verify: it is refused and nothing is read."""
 
 
+class StatementRangeError(BillingError):
+    """A statement range that cannot be drawn: dates outside the supported range, the start
+    after the end, or longer than the statement's maximum number of months."""
+
+
 @dataclass(frozen=True)
 class RowError:
     """One problem in bulk input: where it is (file, row or document path, column) and what was expected."""

@@ -14,6 +14,7 @@ from flask import Response, redirect, render_template, request, send_file, url_f
 
 from billing_core.access import GroupScope
 from billing_core.billing.enrollment import month_end, month_start
+from billing_core.errors import StatementRangeError
 from billing_core.exports import (
     STATEMENT_SECTIONS,
     csv_bytes,
@@ -21,12 +22,7 @@ from billing_core.exports import (
     statement_table,
     xlsx_bytes,
 )
-from billing_core.reports.statements import (
-    Statement,
-    StatementRangeError,
-    default_range,
-    paid_vs_billed,
-)
+from billing_core.reports.statements import Statement, default_range, paid_vs_billed
 from portal.charts import billed_paid_summary_text, billed_paid_svg, svg_data_uri
 from portal.documents import render_statement_pdf
 from portal.extensions import db_session

@@ -47,6 +47,7 @@ from billing_core.billing.bill_bridge import BridgeTotals, bridge_totals
 from billing_core.billing.enrollment import add_months, month_start
 from billing_core.billing.invoices import period_label
 from billing_core.bounds import DATE_RANGE_WORDS, date_in_range
+from billing_core.errors import StatementRangeError
 from billing_core.ledger import Chart
 from billing_core.ledger.receivables import (
     AGING_BUCKETS,
@@ -101,11 +102,6 @@ UPLOAD_STATUS_LABELS = {
     "returned": "Returned to you",
     "rejected": "Rejected",
 }
-
-
-class StatementRangeError(ValueError):
-    """A statement range that cannot be drawn: the start after the end, or longer than
-    MAX_MONTHS months."""
 
 
 @dataclass(frozen=True)
@@ -332,6 +328,7 @@ def default_range(today: date, months: int = DEFAULT_MONTHS) -> tuple[date, date
 
 
 def check_range(start: date, end: date) -> None:
+    """Raise StatementRangeError unless `start`..`end` is a range a statement can cover."""
     if not (date_in_range(start) and date_in_range(end)):
         raise StatementRangeError(f"a statement covers dates {DATE_RANGE_WORDS}")
     if start > end:
