@@ -170,23 +170,17 @@ def _month(value: str) -> date:
 def billing_run(period: str, group_numbers: tuple[str, ...], dry_run: bool, issue_date):
     """Issue the invoices for billing periods starting in PERIOD. Safe to run twice: a billing
     account already invoiced for the period is skipped."""
-    from billing_core.audit import record
     from billing_core.billing.invoicing import issue_billing_run, prepare_billing_run
 
     session = db_session()
-    run = prepare_billing_run if dry_run else issue_billing_run
     run_date = issue_date.date() if issue_date else datetime.now(UTC).date()
-    outcome = run(session, _month(period), group_numbers=group_numbers or None, run_date=run_date)
-    if not dry_run:
-        record(
-            session,
-            "billing.run",
-            actor_email="cli",
-            detail={"period": period, "issued": [i.invoice_number for i in outcome.issued]},
-        )
-        session.commit()
-    else:
+    asked = {"group_numbers": group_numbers or None, "run_date": run_date}
+    if dry_run:
+        outcome = prepare_billing_run(session, _month(period), **asked)
         session.rollback()
+    else:  # audited by the run itself, as the CLI
+        outcome = issue_billing_run(session, _month(period), **asked, actor_email="cli")
+        session.commit()
     verb = "Would issue" if dry_run else "Issued"
     lines = [f"{verb} {len(outcome.drafts)} invoice(s) for {_month(period):%b %Y}:"]
     for draft in outcome.drafts:

@@ -11,7 +11,6 @@ from flask_login import current_user
 from admin import bp
 from admin.actions import confirm_form
 from admin.forms import DecisionNoteForm
-from billing_core import audit
 from billing_core.authority import Authority
 from billing_core.billing.adjustment_queue import (
     STATUSES,
@@ -82,25 +81,6 @@ def adjustment_queue():
 
 def _pending(adjustment: Adjustment) -> bool:
     return adjustment.status is AdjustmentStatus.PENDING
-
-
-def _audit(session, action: str, adjustments: list[Adjustment], note: str) -> None:
-    total = sum((a.amount for a in adjustments), ZERO)
-    for adjustment in adjustments:
-        audit.record(
-            session,
-            f"adjustment.{action}",
-            actor=current_user,
-            target=adjustment,
-            group_id=adjustment.group_id,
-            ip_address=client_ip(),
-            detail={
-                "amount": str(adjustment.amount),
-                "note": note[:200],
-                "decision_of": len(adjustments),
-                "decision_total": str(total),
-            },
-        )
 
 
 def adjustment_table(session, adjustments: list[Adjustment], *, queued: bool = False) -> Table:
@@ -184,11 +164,17 @@ def _decided(adjustments: list[Adjustment], action: str, note: str, back: str, f
         if all(_pending(a) for a in adjustments):
             rule = approval_authority(session, adjustments, authority_limit())
         decision = approve_adjustments(
-            session, adjustments, actor=current_user, note=note, authority_limit=authority_limit()
+            session,
+            adjustments,
+            actor=current_user,
+            note=note,
+            authority_limit=authority_limit(),
+            ip_address=client_ip(),
         )
     else:
-        decision = reject_adjustments(session, adjustments, actor=current_user, reason=note)
-    _audit(session, action, decision.adjustments, note)
+        decision = reject_adjustments(
+            session, adjustments, actor=current_user, reason=note, ip_address=client_ip()
+        )
     ids = [a.id for a in decision.adjustments]
     net = format_dollars(decision.net_total)
     if len(ids) == 1:
@@ -226,8 +212,9 @@ def _reversed(adjustment: Adjustment, note: str, back: str) -> Done:
     session = db_session()
     amount = adjustment.amount
     billed = adjustment.invoice_id is not None
-    opposite = reverse_adjustment(session, adjustment, actor=current_user, reason=note)
-    _audit(session, "reverse", [adjustment], note)
+    opposite = reverse_adjustment(
+        session, adjustment, actor=current_user, reason=note, ip_address=client_ip()
+    )
     message = (
         f"Adjustment {adjustment.id} of {format_dollars(amount)} reversed; adjustment "
         f"{opposite.id} credits it on the next invoice."

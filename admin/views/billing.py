@@ -10,7 +10,6 @@ from flask_login import current_user
 from admin import bp
 from admin.actions import confirm_form
 from admin.forms import BillingRunForm, InvoiceVoidForm
-from billing_core import audit
 from billing_core.access import GroupScope
 from billing_core.billing.enrollment import add_months
 from billing_core.billing.invoices import invoice_book_query, invoice_book_rows, period_label
@@ -80,17 +79,15 @@ def billing_run():
 
 def _issued(form: BillingRunForm, period: date, groups):
     outcome = issue_billing_run(
-        db_session(), period, group_numbers=groups, run_date=today(), actor_id=current_user.id
+        db_session(),
+        period,
+        group_numbers=groups,
+        run_date=today(),
+        actor_id=current_user.id,
+        ip_address=client_ip(),
     )
     if not confirmed_digest(_run_facts(period, groups, outcome)):
         return NotYet(lambda: _preview(form, period, groups, changed=True))
-    audit.record(
-        db_session(),
-        "billing.run",
-        actor=current_user,
-        ip_address=client_ip(),
-        detail={"period": form.period.data, "issued": [i.invoice_number for i in outcome.issued]},
-    )
     return outcome
 
 
@@ -177,16 +174,13 @@ def invoice_void(group_id: int, invoice_id: int):
 
 
 def _voided(scope: GroupScope, invoice: Invoice, form: InvoiceVoidForm, back: str) -> Done:
-    session = db_session()
-    memo = void_invoice(session, invoice, reason=form.reason.data, actor=current_user, on=today())
-    audit.record(
-        session,
-        "invoice.voided",
+    memo = void_invoice(
+        db_session(),
+        invoice,
+        reason=form.reason.data,
         actor=current_user,
-        target=invoice,
-        group_id=invoice.group_id,
+        on=today(),
         ip_address=client_ip(),
-        detail={"invoice": invoice.invoice_number, "credit_memo": memo.memo_number},
     )
     ask = Ask(
         title=f"Void invoice {invoice.invoice_number}?",

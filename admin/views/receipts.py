@@ -20,7 +20,6 @@ from admin.forms import (
     WriteOffForm,
 )
 from admin.views.cash import invoice_url, next_or, render_cash_page
-from billing_core import audit
 from billing_core.errors import NotFound
 from billing_core.ledger.receivables import (
     AGING_BUCKETS,
@@ -33,7 +32,12 @@ from billing_core.models import EmployerGroup, Invoice, Payment, PaymentAllocati
 from billing_core.models.enums import PaymentMethod, PaymentSource
 from billing_core.money import ZERO, format_dollars
 from billing_core.payments import review
-from billing_core.payments.allocation import allocate, live_allocations, open_invoices, unallocate
+from billing_core.payments.allocation import (
+    allocate_by_hand,
+    live_allocations,
+    open_invoices,
+    unallocate_by_hand,
+)
 from billing_core.payments.receipts import RETURN_REASONS, record_payment, return_payment
 from billing_core.payments.refunds import ONLINE_METHODS
 from billing_core.payments.worklists import (
@@ -199,15 +203,14 @@ def _allocated(payment: Payment, form: AllocateForm, back: str) -> Done:
         raise NotFound("that invoice does not exist.")
     owed = open_balance(session, invoice)
     left = review.payment_view(session, payment, today()).unallocated
-    made = allocate(session, payment, invoice, form.amount.data, on=today(), actor=current_user)
-    audit.record(
+    made = allocate_by_hand(
         session,
-        "payment.allocated",
+        payment,
+        invoice,
+        form.amount.data,
+        on=today(),
         actor=current_user,
-        target=made,
-        group_id=payment.group_id,
         ip_address=client_ip(),
-        detail={"payment_id": payment.id, "invoice_id": invoice.id, "amount": str(made.amount)},
     )
     ask = Ask(
         title=f"Allocate {format_dollars(made.amount)} to {invoice.invoice_number}?",
@@ -251,15 +254,13 @@ def _undone(
     session = db_session()
     invoice = session.get(Invoice, allocation.invoice_id)
     owed = open_balance(session, invoice)
-    undo = unallocate(session, allocation, on=today(), reason=form.reason.data, actor=current_user)
-    audit.record(
+    unallocate_by_hand(
         session,
-        "payment.unallocated",
+        allocation,
+        on=today(),
+        reason=form.reason.data,
         actor=current_user,
-        target=undo,
-        group_id=payment.group_id,
         ip_address=client_ip(),
-        detail={"allocation_id": allocation.id, "reason": form.reason.data[:200]},
     )
     ask = Ask(
         title=f"Undo {format_dollars(allocation.amount)} on {invoice.invoice_number}?",

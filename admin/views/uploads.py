@@ -14,7 +14,6 @@ from admin import bp
 from admin.actions import submit_form
 from admin.forms import RetroOverrideForm, UploadReturnForm
 from admin.views.adjustments import adjustment_table
-from billing_core import audit
 from billing_core.billing.adjustments import approval_authority
 from billing_core.census.approval import (
     ApprovalPlan,
@@ -25,13 +24,13 @@ from billing_core.census.approval import (
 from billing_core.census.approval import record_failure as record_approval_failure
 from billing_core.census.impact import PricingLimits
 from billing_core.census.kept import kept_file_gone
+from billing_core.census.problems import problem_rows
 from billing_core.census.processing import APPROVE_UPLOAD
 from billing_core.census.uploads import (
     approve_reviewed_upload,
     failed_uploads,
     find_upload,
     override_retro_window,
-    problem_rows,
     return_upload,
     review_upload,
     submitted_uploads,
@@ -169,15 +168,8 @@ def upload_approve(group_id: int, upload_id: int):
 
 def _approved(scope, upload, back: str) -> Done:
     session = db_session()
-    result = approve_reviewed_upload(session, upload, actor=current_user, today=today())
-    audit.record(
-        session,
-        "upload.approved",
-        actor=current_user,
-        target=upload,
-        group_id=upload.group_id,
-        ip_address=client_ip(),
-        detail=result.as_dict(),
+    result = approve_reviewed_upload(
+        session, upload, actor=current_user, today=today(), ip_address=client_ip()
     )
     adjustments = result.adjustments
     net = sum((a.amount for a in adjustments), ZERO)
@@ -237,24 +229,9 @@ def _approve_in_background(upload, plan: ApprovalPlan, limits: PricingLimits, ba
     def queue():
         if not confirmed(question):
             return NotYet(lambda: render_ask(question, changed=confirming()))
-        queued = queue_approval(
-            db_session(), upload, actor=current_user, today=today(), ip=client_ip()
+        return queue_approval(
+            db_session(), upload, actor=current_user, today=today(), ip=client_ip(), plan=plan
         )
-        if queued:
-            audit.record(
-                db_session(),
-                "upload.approval_queued",
-                actor=current_user,
-                target=upload,
-                group_id=upload.group_id,
-                ip_address=client_ip(),
-                detail={
-                    **plan.counts,
-                    "member_months": plan.cost.member_months,
-                    "retro": plan.cost.retro_members,
-                },
-            )
-        return queued
 
     def sent(queued: bool):
         if not queued:
@@ -320,16 +297,7 @@ def upload_return(group_id: int, upload_id: int):
     _scope, upload = _load(group_id, upload_id)
 
     def returned(form: UploadReturnForm) -> str:
-        return_upload(upload, actor=current_user, reason=form.reason.data)
-        audit.record(
-            db_session(),
-            "upload.returned",
-            actor=current_user,
-            target=upload,
-            group_id=upload.group_id,
-            ip_address=client_ip(),
-            detail={"reason": upload.return_reason[:500]},
-        )
+        return_upload(upload, actor=current_user, reason=form.reason.data, ip_address=client_ip())
         return (
             f"{upload.original_filename} was returned to the employer with your reason; "
             "nothing was applied."
@@ -351,26 +319,12 @@ def upload_retro_override(group_id: int, upload_id: int):
 
     def overridden(form: RetroOverrideForm) -> str:
         covered = override_retro_window(
-            db_session(), upload, actor=current_user, reason=form.reason.data, today=today()
-        )
-        audit.record(
             db_session(),
-            "upload.retro_override",
+            upload,
             actor=current_user,
-            target=upload,
-            group_id=upload.group_id,
+            reason=form.reason.data,
+            today=today(),
             ip_address=client_ip(),
-            detail={
-                "reason": upload.retro_override_reason[:500],
-                "changes": [
-                    {
-                        "employee_id": c.employee_id,
-                        "kind": c.kind,
-                        "effective_on": str(c.effective_on),
-                    }
-                    for c in covered
-                ],
-            },
         )
         return (
             f"Retro window overridden for {len(covered)} change(s); the upload can now be "

@@ -17,6 +17,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, object_session
 
+from billing_core import audit
 from billing_core.authority import (
     DEFAULT_AUTHORITY_LIMIT,
     SUPERVISING_ROLES,
@@ -323,6 +324,34 @@ def _decide(adjustment: Adjustment, actor: User, note: str, status: AdjustmentSt
     adjustment.decision_note = note
 
 
+def _audit_decision(
+    session: Session,
+    verb: str,
+    adjustments: Sequence[Adjustment],
+    actor: User,
+    note: str,
+    ip_address: str | None,
+) -> None:
+    """One audit row per adjustment decided (`adjustment.<verb>`), each naming the decision it
+    was part of (how many lines, their net dollars)."""
+    total = sum((a.amount for a in adjustments), ZERO)
+    for adjustment in adjustments:
+        audit.record(
+            session,
+            f"adjustment.{verb}",
+            actor=actor,
+            target=adjustment,
+            group_id=adjustment.group_id,
+            ip_address=ip_address,
+            detail={
+                "amount": str(adjustment.amount),
+                "note": note[:200],
+                "decision_of": len(adjustments),
+                "decision_total": str(total),
+            },
+        )
+
+
 def approve_adjustments(
     session: Session,
     adjustments: Sequence[Adjustment],
@@ -330,29 +359,37 @@ def approve_adjustments(
     actor: User,
     note: str = "",
     authority_limit: Decimal = DEFAULT_AUTHORITY_LIMIT,
+    ip_address: str | None = None,
 ) -> Decision:
     """Approve pending adjustments in one decision (one, a selection, or all of an upload's) so
     the next invoice bills them. Four eyes by `approval_authority`, enforced here whatever the
-    screen showed: all are approved or none."""
+    screen showed: all are approved or none. Audited, one row a line."""
     adjustments = list(adjustments)
     _check_pending(adjustments, actor)
     approval_authority(session, adjustments, authority_limit).check(actor)
     for adjustment in adjustments:
         _decide(adjustment, actor, note.strip(), AdjustmentStatus.APPROVED)
+    _audit_decision(session, "approve", adjustments, actor, note, ip_address)
     session.flush()
     return Decision(adjustments, AdjustmentStatus.APPROVED)
 
 
 def reject_adjustments(
-    session: Session, adjustments: Sequence[Adjustment], *, actor: User, reason: str
+    session: Session,
+    adjustments: Sequence[Adjustment],
+    *,
+    actor: User,
+    reason: str,
+    ip_address: str | None = None,
 ) -> Decision:
-    """Reject pending adjustments with one reason; they stay on record, never billed."""
+    """Reject pending adjustments with one reason; they stay on record, never billed. Audited."""
     adjustments = list(adjustments)
     _check_pending(adjustments, actor)
     if len(reason.strip()) < 5:
         raise BillingError("say why the adjustment is rejected")
     for adjustment in adjustments:
         _decide(adjustment, actor, reason.strip(), AdjustmentStatus.REJECTED)
+    _audit_decision(session, "reject", adjustments, actor, reason, ip_address)
     session.flush()
     return Decision(adjustments, AdjustmentStatus.REJECTED)
 
@@ -396,18 +433,24 @@ def pending_of_source(session: Session, source_type: str, source_id: int) -> lis
 
 
 def reverse_adjustment(
-    session: Session, adjustment: Adjustment, *, actor: User, reason: str
+    session: Session,
+    adjustment: Adjustment,
+    *,
+    actor: User,
+    reason: str,
+    ip_address: str | None = None,
 ) -> Adjustment | None:
     """Take back an approved adjustment, with a reason; nothing is deleted. Not yet billed: it
     is marked reversed and the next invoice does not bill it. Already billed: an opposite
     adjustment (approved, pointing at it) credits it on the next invoice and is returned; the
-    original keeps its invoice and is marked reversed."""
+    original keeps its invoice and is marked reversed. Audited."""
     if actor.role not in SUPERVISING_ROLES:
         raise AccessDenied("only a supervisor can reverse an approved adjustment")
     if len(reason.strip()) < 5:
         raise BillingError("say why the adjustment is reversed")
     if adjustment.status is AdjustmentStatus.APPROVED and adjustment.invoice_id is None:
         _decide(adjustment, actor, reason.strip(), AdjustmentStatus.REVERSED)
+        _audit_decision(session, "reverse", [adjustment], actor, reason, ip_address)
         return None
     if adjustment.status is not AdjustmentStatus.BILLED:
         raise BillingError(
@@ -433,6 +476,7 @@ def reverse_adjustment(
         reverses_adjustment_id=adjustment.id,
     )
     adjustment.status = AdjustmentStatus.REVERSED
+    _audit_decision(session, "reverse", [adjustment], actor, reason, ip_address)
     session.flush()
     return opposite
 

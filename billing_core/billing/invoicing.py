@@ -32,7 +32,7 @@ from functools import cached_property
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from billing_core import ledger, mail
+from billing_core import audit, ledger, mail
 from billing_core.billing.enrollment import add_months, month_end, month_start, period_containing
 from billing_core.billing.invoice_lines import (
     RunData,
@@ -450,14 +450,29 @@ def issue_billing_run(
     group_numbers: Iterable[str] | None = None,
     run_date: date | None = None,
     actor_id: int | None = None,
+    actor_email: str | None = None,
+    ip_address: str | None = None,
 ) -> RunOutcome:
     """Prepare the run and issue every draft: the invoice and its lines, the journal entry
     (receivable against premium revenue and fee income), approved adjustments marked billed,
-    and the rate versions used marked billed (frozen). Running it again issues nothing new."""
+    and the rate versions used marked billed (frozen). Running it again issues nothing new.
+    A run someone started (`actor_id` staff, or `actor_email` such as "cli") is audited."""
     outcome = prepare_billing_run(session, period, group_numbers=group_numbers, run_date=run_date)
     outcome.dry_run = False
     outcome.issued = _issue_all(session, outcome.drafts, actor_id)
     mail.invoices_ready(session, outcome.issued)
+    if actor_id is not None or actor_email is not None:
+        audit.record(
+            session,
+            "billing.run",
+            actor=session.get(User, actor_id) if actor_id is not None else None,
+            actor_email=actor_email,
+            ip_address=ip_address,
+            detail={
+                "period": f"{period:%Y-%m}",
+                "issued": [i.invoice_number for i in outcome.issued],
+            },
+        )
     return outcome
 
 
@@ -609,12 +624,18 @@ def _group(session: Session, invoice: Invoice) -> EmployerGroup:
 
 
 def void_invoice(
-    session: Session, invoice: Invoice, *, reason: str, actor: User, on: date
+    session: Session,
+    invoice: Invoice,
+    *,
+    reason: str,
+    actor: User,
+    on: date,
+    ip_address: str | None = None,
 ) -> CreditMemo:
     """Void an issued invoice: a supervisor (never the system, never a specialist) gives a
     reason; the invoice's entry is reversed by a new entry, a credit memo for its new charges is
     issued, and adjustments it billed return to approved so the next invoice bills them again.
-    An invoice with payments applied cannot be voided until they are moved."""
+    An invoice with payments applied cannot be voided until they are moved. Audited."""
     if actor.role not in VOIDING_ROLES:
         raise AccessDenied("only a supervisor can void an invoice")
     reason = (reason or "").strip()
@@ -660,6 +681,15 @@ def void_invoice(
         update(Adjustment)
         .where(Adjustment.invoice_id == invoice.id)
         .values(status=AdjustmentStatus.APPROVED, invoice_id=None)
+    )
+    audit.record(
+        session,
+        "invoice.voided",
+        actor=actor,
+        target=invoice,
+        group_id=invoice.group_id,
+        ip_address=ip_address,
+        detail={"invoice": invoice.invoice_number, "credit_memo": memo_number},
     )
     session.flush()
     return credit_memo

@@ -65,10 +65,19 @@ def plan_approval(
     return ApprovalPlan(dict(diff.counts), cost, cost.over(limits) is not None)
 
 
-def queue_approval(session: Session, upload: Upload, *, actor: User, today: date, ip=None) -> bool:
+def queue_approval(
+    session: Session,
+    upload: Upload,
+    *,
+    actor: User,
+    today: date,
+    ip=None,
+    plan: ApprovalPlan | None = None,
+) -> bool:
     """Queue the background approval of a SUBMITTED upload by `actor` as of `today` (the
-    caller commits, then enqueues APPROVE_UPLOAD when this returns True). False when its
-    approval is already queued or running (confirming twice queues once). Refuses at once
+    caller commits, then enqueues APPROVE_UPLOAD when this returns True), audited with the
+    `plan` confirmed (its counts and cost). False when its approval is already queued or
+    running (confirming twice queues once). Refuses at once
     what the job would refuse for certain (not staff, not submitted, changes older than the
     retro window without an override, a mass termination not confirmed as the complete list);
     the job checks all of it again. BillingError while a file of the group is being read."""
@@ -112,6 +121,18 @@ def queue_approval(session: Session, upload: Upload, *, actor: User, today: date
         if reading is None:
             raise
         raise BillingError(_reading_message(reading)) from None
+    detail = dict(diff.counts)
+    if plan is not None:
+        detail |= {"member_months": plan.cost.member_months, "retro": plan.cost.retro_members}
+    audit.record(
+        session,
+        "upload.approval_queued",
+        actor=actor,
+        target=upload,
+        group_id=upload.group_id,
+        ip_address=ip,
+        detail=detail,
+    )
     return True
 
 
@@ -143,15 +164,13 @@ def approve_in_background(session: Session, upload_id: int) -> JobStatus:
     try:
         _progress(session, upload, 10, f"Applying {upload.original_filename}")
         begin_writing(session)
-        result = approve_reviewed_upload(session, upload, actor=actor, today=today)
-        audit.record(
+        result = approve_reviewed_upload(
             session,
-            "upload.approved",
+            upload,
             actor=actor,
-            target=upload,
-            group_id=upload.group_id,
+            today=today,
             ip_address=args.get("ip_address"),
-            detail={**result.as_dict(), "in_background": True},
+            in_background=True,
         )
         net = sum((a.amount for a in result.adjustments), ZERO)
         upload.job_args = {

@@ -12,7 +12,7 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, object_session
 
-from billing_core import mail
+from billing_core import audit, mail
 from billing_core.access import upload_in_scope
 from billing_core.census.apply import ApplyResult, apply_census
 from billing_core.census.diff import CensusDiff, diff_census
@@ -957,9 +957,11 @@ def retro_exceptions(
     return found
 
 
-def return_upload(upload: Upload, *, actor: User, reason: str) -> None:
+def return_upload(
+    upload: Upload, *, actor: User, reason: str, ip_address: str | None = None
+) -> None:
     """Staff send a submitted upload back to the employer with `reason`, which the employer
-    reads on the upload. Nothing is applied; the employer sends a corrected file."""
+    reads on the upload. Nothing is applied; the employer sends a corrected file. Audited."""
     if not actor.role.is_staff:
         raise AccessDenied("only billing staff return uploads")
     if upload.status is not UploadStatus.SUBMITTED:
@@ -972,15 +974,31 @@ def return_upload(upload: Upload, *, actor: User, reason: str) -> None:
     upload.reviewed_by_id = actor.id
     upload.reviewed_at = utcnow()
     mail.upload_returned(object_session(upload), upload)
+    audit.record(
+        object_session(upload),
+        "upload.returned",
+        actor=actor,
+        target=upload,
+        group_id=upload.group_id,
+        ip_address=ip_address,
+        detail={"reason": reason[:500]},
+    )
 
 
 def override_retro_window(
-    session: Session, upload: Upload, *, actor: User, reason: str, today: date
+    session: Session,
+    upload: Upload,
+    *,
+    actor: User,
+    reason: str,
+    today: date,
+    ip_address: str | None = None,
 ) -> list[RetroException]:
     """A supervisor (or admin) allows this submitted upload's changes older than the retro
     window: approval is then possible, and late terms are credited for their billed months
     before the window too. Every such adjustment still waits for a supervisor's approval.
-    Refused for anyone else, whatever the page showed; returns the changes it covers."""
+    Refused for anyone else, whatever the page showed; returns the changes it covers.
+    Audited, with the changes it covers."""
     from billing_core.billing.adjustments import SUPERVISING_ROLES
 
     if actor.role not in SUPERVISING_ROLES:
@@ -998,16 +1016,38 @@ def override_retro_window(
     upload.retro_override_by_id = actor.id
     upload.retro_override_at = utcnow()
     upload.retro_override_reason = reason
+    audit.record(
+        session,
+        "upload.retro_override",
+        actor=actor,
+        target=upload,
+        group_id=upload.group_id,
+        ip_address=ip_address,
+        detail={
+            "reason": reason[:500],
+            "changes": [
+                {"employee_id": c.employee_id, "kind": c.kind, "effective_on": str(c.effective_on)}
+                for c in exceptions
+            ],
+        },
+    )
     session.flush()
     return exceptions
 
 
 def approve_reviewed_upload(
-    session: Session, upload: Upload, *, actor: User, today: date
+    session: Session,
+    upload: Upload,
+    *,
+    actor: User,
+    today: date,
+    ip_address: str | None = None,
+    in_background: bool = False,
 ) -> ApplyResult:
-    """Approval from the review page: refused while the upload has changes older than the
-    retro window and no supervisor's override. With the override, late terms are also credited
-    for their billed months before the window (pending, marked for a supervisor)."""
+    """Approval from the review page (or its background job, `in_background`): refused while
+    the upload has changes older than the retro window and no supervisor's override. With the
+    override, late terms are also credited for their billed months before the window (pending,
+    marked for a supervisor). Audited with what it did."""
     from billing_core.billing.adjustments import queue_premium_differences
     from billing_core.census.diff import ChangeKind
     from billing_core.models import Member
@@ -1022,6 +1062,7 @@ def approve_reviewed_upload(
         )
     result = approve_upload(session, upload, actor=actor, as_of=today, today=today)
     if upload.retro_override_at is None:
+        _audit_approval(session, upload, actor, result, ip_address, in_background)
         return result
     for exception in exceptions:
         if exception.kind != ChangeKind.TERM.value:
@@ -1042,7 +1083,30 @@ def approve_reviewed_upload(
             supervisor_before=exception.window_start,  # every month here is before it
         )
     session.flush()
+    _audit_approval(session, upload, actor, result, ip_address, in_background)
     return result
+
+
+def _audit_approval(
+    session: Session,
+    upload: Upload,
+    actor: User,
+    result: ApplyResult,
+    ip_address: str | None,
+    in_background: bool,
+) -> None:
+    detail = result.as_dict()
+    if in_background:
+        detail["in_background"] = True
+    audit.record(
+        session,
+        "upload.approved",
+        actor=actor,
+        target=upload,
+        group_id=upload.group_id,
+        ip_address=ip_address,
+        detail=detail,
+    )
 
 
 @dataclass

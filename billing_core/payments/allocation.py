@@ -233,6 +233,54 @@ def unallocate(
     return undo
 
 
+def allocate_by_hand(
+    session: Session,
+    payment: Payment,
+    invoice: Invoice,
+    amount: Decimal,
+    *,
+    on: date,
+    actor: User,
+    ip_address: str | None = None,
+) -> PaymentAllocation:
+    """A staff member allocates `amount` dollars of `payment` to `invoice` (`allocate`),
+    audited as theirs."""
+    made = allocate(session, payment, invoice, amount, on=on, actor=actor)
+    audit.record(
+        session,
+        "payment.allocated",
+        actor=actor,
+        target=made,
+        group_id=payment.group_id,
+        ip_address=ip_address,
+        detail={"payment_id": payment.id, "invoice_id": invoice.id, "amount": str(made.amount)},
+    )
+    return made
+
+
+def unallocate_by_hand(
+    session: Session,
+    allocation: PaymentAllocation,
+    *,
+    on: date,
+    reason: str,
+    actor: User,
+    ip_address: str | None = None,
+) -> PaymentAllocation:
+    """A staff member undoes an allocation, with a reason (`unallocate`), audited as theirs."""
+    undo = unallocate(session, allocation, on=on, reason=reason, actor=actor)
+    audit.record(
+        session,
+        "payment.unallocated",
+        actor=actor,
+        target=undo,
+        group_id=allocation.payment.group_id,
+        ip_address=ip_address,
+        detail={"allocation_id": allocation.id, "reason": reason[:200]},
+    )
+    return undo
+
+
 def write_off(
     session: Session,
     invoice: Invoice,
