@@ -51,7 +51,7 @@ class Upload(Base):
     file_format: Mapped[UploadFormat] = mapped_column(enum_type(UploadFormat, "upload_format"))
     file_kind: Mapped[UploadKind] = mapped_column(enum_type(UploadKind, "upload_kind"))
     # Neither the file nor its sender said full or change file: the portal guessed (see
-    # census.diff._settle_kind), and the page says so and offers the other reading.
+    # census.diff.reading.settle_kind), and the page says so and offers the other reading.
     file_kind_guessed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     # The file as received, encrypted (security.SsnVault.seal_file) under the key whose id is
     # `content_key_id`; read and written only through `content`. NULL once purged

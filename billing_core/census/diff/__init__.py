@@ -1,0 +1,310 @@
+"""A census (snapshot or change file) against the group's enrollment on a date: adds, terms,
+field-level changes and unchanged members. Reads only; approval applies the result.
+
+Matching: a file row is the enrolled member with the same employee id, else the same SSN
+(keyed digest). A snapshot lists everyone covered on `as_of`: an enrolled member it leaves out
+is a term effective the day before `as_of` (decision: the snapshot says they were no longer
+covered on its date; staff can correct the date on review). A change file only speaks for the
+rows it has: ADD / REINSTATE / CHANGE / TERM, each on its own effective date.
+
+Coverage lines are matched to the group's plans: the plan code the file names, else the one
+plan of that line of coverage (for the member's class when plans are class-specific) in force on
+`as_of`. A row whose plan cannot be told is an error, never a guess.
+
+Speed (100,000 members against 100,000 enrolled): members are read as plain rows, typed once
+per distinct value, each with its coverages in force as one text as stored
+(`Enrollment.held`). A quick check compares them with the file's values, its lines as they
+would be stored, and passes the members whose every field and line is as enrolled; only the
+others (and a snapshot's terms) have their coverages read, typed, and go through the
+field-by-field comparison, which says what changed.
+
+The package: this module runs the diff (`diff_census`) and its quick check; `results` is what
+it says, `enrollment` the group's enrollment as read and matched, `reading` the file's kind
+and repeated rows, `compare` a member's fields and lines, `dependents` their dependents,
+`checks` the errors and warnings beside the changes.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from sqlalchemy.orm import Session
+
+from billing_core.census.diff.checks import (
+    sponsor_problem,
+    warn_tier_without_dependent,
+    warn_unknown_codes,
+)
+from billing_core.census.diff.compare import (
+    coverage_changes,
+    ended_coverage,
+    field_changes,
+    member_fields,
+)
+from billing_core.census.diff.dependents import dependent_changes, speaks_for_dependents
+from billing_core.census.diff.enrollment import Enrolled, Enrollment
+from billing_core.census.diff.reading import merge_repeats, settle_kind
+from billing_core.census.diff.results import (
+    CensusDiff,
+    ChangeKind,
+    CoverageChange,
+    DependentChange,
+    FieldChange,
+    MemberDiff,
+    MemberLoader,
+)
+from billing_core.census.rows import CensusFile, CensusMember, Maintenance, collector_paused
+from billing_core.errors import RowError
+from billing_core.models import EmployerGroup
+from billing_core.models.enums import UploadKind
+from billing_core.security import mask_ssn, vault
+
+__all__ = [
+    "CensusDiff",
+    "ChangeKind",
+    "CoverageChange",
+    "DependentChange",
+    "FieldChange",
+    "MemberDiff",
+    "diff_census",
+    "sponsor_problem",
+]
+
+
+def diff_census(
+    session: Session, group: EmployerGroup, census: CensusFile, as_of: date
+) -> CensusDiff:
+    """Compare `census` (its `kind`, or `kind_guess`) with `group`'s enrollment on `as_of`.
+
+    Every member of the file appears once in the result (add, change, term or unchanged); a
+    snapshot also lists, as terms, enrolled members it leaves out. Plans that cannot be told
+    are errors in `errors` (with the file's row), never guesses."""
+    with collector_paused():
+        return _diff(session, group, census, as_of)
+
+
+def _unchanged(
+    member: Enrolled,
+    row: CensusMember,
+    digest: str | None,
+    held: tuple[frozenset, int],
+    enrollment: Enrollment,
+) -> bool:
+    """A quick yes for what most members of a full file are: every field equal to the enrolled
+    value, the same SSN, subgroup and class, and exactly the lines in force (`held`, as
+    stored), each on the same plan, tier and volume. A no proves nothing: field_changes and
+    coverage_changes then decide, and say what changed (a blank the file leaves, say, is no
+    change)."""
+    if member_fields(row) != member_fields(member):
+        return False
+    if digest is not None and member.ssn_digest and digest != member.ssn_digest:
+        return False
+    if row.subgroup_code and (
+        enrollment.subgroup_ids.get(row.subgroup_code, member.subgroup_id) != member.subgroup_id
+    ):
+        return False  # a code the group does not have is no change (see field_changes)
+    if row.class_code and (
+        enrollment.class_ids.get(row.class_code, member.class_id) != member.class_id
+    ):
+        return False
+    expected = enrollment.expected_held(row)
+    return expected is not None and held[1] == len(expected) and expected == held[0]
+
+
+def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: date) -> CensusDiff:
+    enrollment = Enrollment(session, group, as_of)
+    enrolled_employees = sum(1 for m in enrollment.members if m.held_signature)
+    kind, guessed = settle_kind(census, enrolled_employees)
+    loader = MemberLoader(session)
+    result = CensusDiff(as_of, kind, enrolled_employees=enrolled_employees, kind_guessed=guessed)
+    sponsor = sponsor_problem(group, census)
+    if sponsor is not None:
+        result.errors.append(sponsor)
+    entries = result.members
+    source = census.source
+    file_lines = frozenset(c.line for row in census.members for c in row.coverages)
+    rows = merge_repeats(census, result) if kind is UploadKind.CHANGE else census.members
+
+    def entry(change, employee_id, name, effective, member, row, fields=None, coverages=None):
+        entries.append(
+            MemberDiff(
+                change,
+                employee_id,
+                name,
+                effective,
+                member.id if member is not None else None,
+                row,
+                [] if fields is None else fields,
+                [] if coverages is None else coverages,
+                member.member_key if member is not None else None,
+                loader,
+                member,
+            )
+        )
+        return entries[-1]
+
+    # First the quick check for every row, then the members it did not pass (and a snapshot's
+    # terms) have their coverages read, typed, for the detailed comparison.
+    matched: set[int] = set()
+    checked = []
+    digests = vault().digests_as_stored([row.ssn for row in rows], enrollment.by_digest)
+    for row, digest in zip(rows, digests, strict=True):
+        member = enrollment.match(row, digest)
+        held = None
+        unchanged = False
+        if member is not None:
+            matched.add(member.id)
+            held = enrollment.held(member)
+            unchanged = bool(
+                held
+                and row.maintenance is not Maintenance.TERM
+                and not row.dependents_only
+                and not speaks_for_dependents(row, kind)
+                and _unchanged(member, row, digest, held, enrollment)
+            )
+        checked.append((row, digest, member, held, unchanged))
+    detailed = {member.id for _, _, member, held, unchanged in checked if held and not unchanged}
+    if kind is UploadKind.SNAPSHOT:
+        detailed.update(
+            m.id for m in enrollment.members if m.held_signature and m.id not in matched
+        )
+    enrollment.load_in_force(sorted(detailed))
+    enrolled_dependents = enrollment.dependents_of(
+        sorted(
+            member.id
+            for row, _, member, _, unchanged in checked
+            if member is not None and not unchanged and (row.dependents or row.coverages)
+        )
+    )
+
+    for row, digest, member, held, unchanged in checked:
+        if row.ssn and digest is None:
+            result.warnings.append(
+                RowError(
+                    row.source_row,
+                    "ssn",
+                    "not an issued SSN (a placeholder, a typo or an ITIN): kept as sent, but "
+                    "never used to match the member; correct it in the next file",
+                    source,
+                    mask_ssn(row.ssn[-4:]),
+                )
+            )
+        # The enrolled name when the row is someone enrolled (an all-capitals feed, a name
+        # in the wrong field), else the file's.
+        person = member if member is not None else row
+        name = f"{person.last_name}, {person.first_name}"
+        employee_id = row.employee_id or (member.employee_id or "" if member else "")
+        action = row.maintenance
+        effective = row.maintenance_date or as_of
+        if row.dependents_only:
+            if member is None:
+                result.errors.append(
+                    RowError(
+                        row.source_row,
+                        "employee_id",
+                        "a dependent is added, changed or ended under an enrolled employee, "
+                        "and no enrolled employee has this id; send the employee's enrollment "
+                        "first, or correct the subscriber id",
+                        source,
+                        row.employee_id,
+                    )
+                )
+                continue
+            name = f"{member.last_name}, {member.first_name}"
+            changes = dependent_changes(
+                row, enrolled_dependents.get(member.id, []), as_of, kind, whole=False
+            )
+            if not changes:
+                entry(ChangeKind.UNCHANGED, employee_id, name, effective, member, row)
+                continue
+            found = entry(
+                ChangeKind.CHANGE,
+                employee_id,
+                name,
+                min(c.effective_on for c in changes),
+                member,
+                row,
+            )
+            found.dependents = changes
+            warn_tier_without_dependent(found, member, enrolled_dependents, result, source)
+            continue
+        if unchanged:
+            entry(ChangeKind.UNCHANGED, employee_id, name, effective, member, row)
+            continue
+        in_force = enrollment.in_force(member) if held else {}
+        if action is Maintenance.TERM:
+            if member is None or not in_force:
+                result.warnings.append(
+                    RowError(
+                        row.source_row,
+                        "employee_id",
+                        f"{row.first_name} {row.last_name} is to be ended but is not enrolled "
+                        "(or their coverage has already ended): nothing to end",
+                        source,
+                        row.employee_id or None,
+                    )
+                )
+                entry(ChangeKind.UNCHANGED, employee_id, name, effective, member, row)
+                continue
+            last_day = row.maintenance_date or as_of - timedelta(days=1)
+            ended = [ended_coverage(c, enrollment, line, last_day) for line, c in in_force.items()]
+            entry(ChangeKind.TERM, employee_id, name, last_day, member, row, [], ended)
+            continue
+        # A full file speaks for the lines it lists anywhere: a line it leaves out for a
+        # member ends; a line no row of the file mentions (a medical-only census) is not
+        # its to end. A change file speaks only for the lines each row names.
+        whole = file_lines if kind is UploadKind.SNAPSHOT else frozenset()
+        coverages = coverage_changes(
+            member,
+            row,
+            enrollment,
+            as_of,
+            whole_picture=whole,
+            errors=result.errors,
+            source=source,
+        )
+        dependents = (
+            dependent_changes(
+                row,
+                enrolled_dependents.get(member.id, []) if member is not None else [],
+                as_of,
+                kind,
+                whole=kind is UploadKind.SNAPSHOT,
+            )
+            if member is not None and in_force
+            else []
+        )
+        if member is None or not in_force:
+            if not coverages:
+                continue
+            found = entry(ChangeKind.ADD, employee_id, name, effective, member, row, [], coverages)
+            warn_tier_without_dependent(found, member, enrolled_dependents, result, source)
+            continue
+        fields = field_changes(member, row, digest, enrollment)
+        changed = ChangeKind.CHANGE if fields or coverages or dependents else ChangeKind.UNCHANGED
+        found = entry(changed, employee_id, name, effective, member, row, fields, coverages)
+        found.dependents = dependents
+        if changed is ChangeKind.CHANGE:
+            warn_tier_without_dependent(found, member, enrolled_dependents, result, source)
+    if kind is UploadKind.SNAPSHOT:
+        last_day = as_of - timedelta(days=1)
+        for member in enrollment.members:
+            if member.id in matched or not member.held_signature:
+                continue
+            current = enrollment.in_force(member)
+            entry(
+                ChangeKind.TERM,
+                member.employee_id or member.member_key,
+                f"{member.last_name}, {member.first_name}",
+                last_day,
+                member,
+                None,
+                [],
+                [ended_coverage(c, enrollment, line, last_day) for line, c in current.items()],
+            )
+    result.unknown_plans = sorted(enrollment.unknown_plans)
+    warn_unknown_codes(census, enrollment, result)
+    changed = {e.member_id for e in entries if e.kind is not ChangeKind.UNCHANGED}
+    unchanged = {e.member_id for e in entries if e.kind is ChangeKind.UNCHANGED} - changed
+    loader.waves = [sorted(changed - {None}), sorted(unchanged - {None})]
+    return result
