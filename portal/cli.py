@@ -432,10 +432,11 @@ def census_import(
     (retro window, complete-list confirmation). The same file twice changes nothing."""
     from sqlalchemy import select
 
+    from billing_core.census.intake import take_in
+    from billing_core.census.processing import CensusLimits
     from billing_core.census.uploads import (
         approve_reviewed_upload,
         confirm_complete_list,
-        receive_upload,
         submit_upload,
     )
     from billing_core.errors import AccessDenied, NotFound
@@ -451,16 +452,22 @@ def census_import(
         raise AccessDenied(f"{email} is not a billing staff user")
     today = datetime.now(UTC).date()
     on = as_of.date() if as_of else today
-    received = receive_upload(
+    received = take_in(  # the page's intake, read here rather than by a background job
         session,
         group,
         file.read_bytes(),
         file.name,
         uploaded_by=user,
         kind=UploadKind(kind) if kind else None,
+        chosen=None,
         as_of=on,
-        status=UploadStatus.RECEIVED,
+        limits=CensusLimits.from_settings(current_app.config["SETTINGS"]),
+        in_background=False,
     )
+    if received.upload is None:  # refused: nothing is kept (the command rolls back)
+        raise ValidationFailed(
+            f"{file.name} was rejected; nothing was saved", received.errors, received.warnings
+        )
     upload = received.upload
     if upload.status is UploadStatus.RECEIVED:
         if complete_list and received.diff.ends_most_coverage:

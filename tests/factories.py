@@ -453,3 +453,40 @@ def pay_by_check(session, group, amount, on, invoices=(), reference="chk") -> Pa
         invoice_ids=[i.id for i in invoices],
     )
     return payment
+
+
+def receive_upload(
+    session,
+    group,
+    data: bytes,
+    filename: str,
+    *,
+    uploaded_by,
+    as_of: date,
+    kind=None,
+    status=None,
+):
+    """A census file taken in as the page takes it (census.intake.take_in, read now, the
+    default limits), kept as `status` (default SUBMITTED: in the staff queue); a refused file
+    raises ValidationFailed with its problems."""
+    from billing_core.census.intake import take_in
+    from billing_core.census.processing import CensusLimits
+    from billing_core.errors import ValidationFailed
+    from billing_core.models.enums import UploadStatus
+
+    check = take_in(
+        session,
+        group,
+        data,
+        filename,
+        uploaded_by=uploaded_by,
+        kind=kind,
+        chosen=None,
+        as_of=as_of,
+        limits=CensusLimits(),
+        in_background=False,
+        status=status or UploadStatus.SUBMITTED,
+    )
+    if check.upload is None:
+        raise ValidationFailed(check.message, check.errors, check.warnings)
+    return check

@@ -123,7 +123,7 @@ def purge_kept_files(
 
 def _problems_without_values(session: Session, upload: Upload, as_of: date) -> list[dict]:
     """The upload's problems, read one last time before its bytes go, without their values."""
-    from billing_core.census.uploads import problem_rows, upload_problems
+    from billing_core.census.problems import problem_rows, upload_problems
 
     errors, columns, warnings = upload_problems(session, upload, as_of=as_of)
     return [

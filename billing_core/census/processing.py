@@ -20,15 +20,12 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billing_core.billing.groups import member_counts
+from billing_core.census.columns import read_with_columns, saved_mapping
 from billing_core.census.diff import diff_census
 from billing_core.census.impact import PricingLimits
+from billing_core.census.problems import every_problem
 from billing_core.census.reader import looks_like_834, too_many_rows
-from billing_core.census.uploads import (
-    every_problem,
-    read_with_columns,
-    saved_mapping,
-    upload_impact,
-)
+from billing_core.census.uploads import received_before, upload_impact
 from billing_core.db import begin_writing, utcnow
 from billing_core.errors import BillingError
 from billing_core.models import EmployerGroup, Upload, User
@@ -179,14 +176,7 @@ def keep_for_processing(
     the group is waiting to be read or being read."""
     args = job_args(as_of or date.today(), kind, chosen, limits or CensusLimits())
     digest = hashlib.sha256(data).hexdigest()
-    existing = session.scalar(
-        select(Upload).where(
-            Upload.group_id == group.id,
-            Upload.sha256 == digest,
-            Upload.status != UploadStatus.REJECTED,
-            Upload.content_purged_at.is_(None),  # a purged file sent again is a new upload
-        )
-    )
+    existing = received_before(session, group.id, digest)
     if existing is not None:
         if existing.job_status is not JobStatus.FAILED or existing.job_kind != "read":
             return Queued(existing, duplicate=True, needs_job=False)

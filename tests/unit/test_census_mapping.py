@@ -6,19 +6,19 @@ from __future__ import annotations
 
 from datetime import date
 
-from billing_core.census.uploads import (
+from billing_core.census.columns import (
     CHOSEN,
     GUESSED,
     SAVED,
     UNKNOWN,
-    check_upload,
-    problem_rows,
     read_with_columns,
     remember_mapping,
     resolve_columns,
     saved_mapping,
-    upload_diff,
 )
+from billing_core.census.intake import check_upload
+from billing_core.census.problems import problem_rows
+from billing_core.census.uploads import upload_diff
 from billing_core.errors import RowError
 from billing_core.models.enums import Role, UploadKind
 from tests.factories import enroll, make_dental_plan, make_group, make_member, make_user

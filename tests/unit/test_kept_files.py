@@ -12,7 +12,6 @@ from sqlalchemy import select, text
 
 from billing_core import security
 from billing_core.census.kept import decided_at, purge_cutoff, purge_kept_files
-from billing_core.census.uploads import receive_upload
 from billing_core.config import DEV_SSN_KEY, Settings
 from billing_core.errors import ConfigurationError, KeptFilePurged
 from billing_core.keys import rotate_batch
@@ -26,6 +25,7 @@ from tests.factories import (
     make_group,
     make_member,
     make_user,
+    receive_upload,
 )
 
 KEY_A = Fernet.generate_key().decode()

@@ -12,12 +12,7 @@ from sqlalchemy import select
 
 from billing_core import mail
 from billing_core.billing.invoicing import issue_billing_run
-from billing_core.census.uploads import (
-    approve_upload,
-    receive_upload,
-    return_upload,
-    submit_upload,
-)
+from billing_core.census.uploads import approve_upload, return_upload, submit_upload
 from billing_core.config import Settings
 from billing_core.errors import ConfigurationError
 from billing_core.models import OutboxMessage
@@ -40,6 +35,7 @@ from tests.factories import (
     make_member,
     make_subgroup,
     make_user,
+    receive_upload,
     scenario,
 )
 from tests.smtp_server import SmtpServer, free_port, self_signed_tls

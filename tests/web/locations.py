@@ -10,14 +10,13 @@ from datetime import date
 
 from sqlalchemy import text
 
-from billing_core.census.uploads import receive_upload
 from billing_core.db import Base
 from billing_core.models import Checkout, Invoice, Payment, Upload
 from billing_core.models.enums import BillingMethod, PaymentMethod, PaymentSource, UploadStatus
 from billing_core.money import D
 from billing_core.payments.online import start_checkout
 from billing_core.payments.receipts import record_payment
-from tests.factories import Scenario
+from tests.factories import Scenario, receive_upload
 
 WEST_CHECK = "WEST-CHECK-1"
 WEST_FILE = "west-census.csv"

@@ -273,7 +273,7 @@ def _open_checkout(session, cast) -> int:
 
 def _submitted_upload(session, cast) -> int:
     """A small census upload of group A, submitted for review (what the upload routes show)."""
-    from billing_core.census.uploads import receive_upload
+    from tests.factories import receive_upload
 
     member = cast.member_west
     data = (

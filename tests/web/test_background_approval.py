@@ -12,16 +12,13 @@ from sqlalchemy import select
 
 from billing_core.census import approval, processing
 from billing_core.census.processing import APPROVE_UPLOAD
-from billing_core.census.uploads import (
-    approve_reviewed_upload,
-    override_retro_window,
-    receive_upload,
-)
+from billing_core.census.uploads import approve_reviewed_upload, override_retro_window
 from billing_core.config import Settings
 from billing_core.models import Adjustment, AuditLog, Coverage, Member, Upload
 from billing_core.models.enums import JobStatus, UploadKind, UploadStatus
 from billing_core.money import D
 from portal import create_app
+from tests.factories import receive_upload
 from tests.web.confirming import confirmation_form
 from tests.web.conftest import csrf_token
 

@@ -21,7 +21,6 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import MultiDict
 
 from billing_core.billing.adjustments import approve_adjustment, approve_adjustments
-from billing_core.census.uploads import receive_upload
 from billing_core.errors import AccessDenied, BillingError
 from billing_core.models import Adjustment, Refund, SuspenseItem, Upload, WriteOffRequest
 from billing_core.models.enums import (
@@ -39,7 +38,7 @@ from billing_core.payments.allocation import open_balances, write_off
 from billing_core.payments.receipts import record_payment
 from billing_core.payments.refunds import approve_refund, request_refund
 from billing_core.payments.suspense import close_suspense
-from tests.factories import make_invoice, make_user
+from tests.factories import make_invoice, make_user, receive_upload
 from tests.web.confirming import confirmation_form
 from tests.web.conftest import csrf_token
 

@@ -293,9 +293,9 @@ def test_a_billing_run_issues_nothing_without_the_confirmation_of_its_preview(
 def test_approving_an_upload_shows_what_it_queues_before_applying_it(
     client, cast, login_as, session, monkeypatch
 ):
-    from billing_core.census.uploads import receive_upload
     from billing_core.models import Upload
     from billing_core.models.enums import UploadKind, UploadStatus
+    from tests.factories import receive_upload
 
     monkeypatch.setattr("admin.views.uploads.today", lambda: date(2027, 1, 20))
     west = cast.member_west

@@ -291,7 +291,7 @@ def test_a_queued_read_keeps_what_it_is_read_with(session, cast):
 def test_the_staff_review_does_not_reconcile_beyond_the_bound(
     client, cast, login_as, session, web_app
 ):
-    from billing_core.census.uploads import receive_upload
+    from tests.factories import receive_upload
 
     received = receive_upload(
         session,

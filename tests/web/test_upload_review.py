@@ -8,10 +8,10 @@ from datetime import date
 
 from sqlalchemy import select
 
-from billing_core.census.uploads import receive_upload
 from billing_core.models import Adjustment, AuditLog, Upload
 from billing_core.models.enums import UploadKind, UploadStatus
 from billing_core.money import D
+from tests.factories import receive_upload
 from tests.web.confirming import post_confirmed
 from tests.web.conftest import csrf_token
 
