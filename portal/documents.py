@@ -18,7 +18,7 @@ from flask import current_app, render_template
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from billing_core.billing.bill_bridge import Bridge, BridgeRow, bill_bridge
+from billing_core.billing.bill_bridge import bill_bridge
 from billing_core.billing.invoices import invoice_lines_query, invoice_view, period_label
 from billing_core.exports import adjustment_line_rows, invoice_summary_rows
 from billing_core.models import BillingSubgroup, Invoice, InvoiceLine, Member, Plan, Product
@@ -106,16 +106,6 @@ def adjustment_lines(
     return [AdjustmentLine(*row) for row in adjustment_line_rows(session, invoice, subgroup_ids)]
 
 
-@dataclass(frozen=True)
-class BridgeDetail:
-    """One bridge step and the member rows behind it the reader may see."""
-
-    key: str
-    label: str
-    amount: Decimal
-    rows: list[BridgeRow]
-
-
 def _member_lines(
     session: Session, invoice: Invoice, subgroup_ids: frozenset[int] | None
 ) -> tuple[int, list[MemberLine]]:
@@ -156,28 +146,6 @@ def _member_lines(
     ]
 
 
-def _bridge_details(
-    bridge: Bridge, subgroup_ids: frozenset[int] | None
-) -> tuple[int, list[BridgeDetail]]:
-    """(number of member rows behind the bridge the reader may see, the steps with their rows
-    when there are few enough to print). Biggest change first within a step (as the bridge
-    sorts them); nothing when there is no prior bill, where every line would be an "add"."""
-    if bridge.prior_invoice is None:
-        return 0, []
-    details = [
-        BridgeDetail(
-            step.key,
-            step.label,
-            step.amount,
-            step.rows_seen(subgroup_ids),
-        )
-        for step in bridge.steps
-    ]
-    details = [d for d in details if d.rows]
-    count = sum(len(d.rows) for d in details)
-    return count, (details if count <= BRIDGE_DETAIL_LIMIT else [])
-
-
 def invoice_document_context(
     session: Session,
     invoice: Invoice,
@@ -192,7 +160,7 @@ def invoice_document_context(
     bridge = bill_bridge(session, invoice)
     line_count, member_lines = _member_lines(session, invoice, subgroup_ids)
     adjustments = adjustment_lines(session, invoice, subgroup_ids)
-    bridge_row_count, bridge_details = _bridge_details(bridge, subgroup_ids)
+    bridge_row_count, bridge_details = bridge.details(subgroup_ids, BRIDGE_DETAIL_LIMIT)
     settings = current_app.config["SETTINGS"]
     remit = settings.remit_instructions
     limits = OnlineLimits.from_settings(settings)

@@ -77,6 +77,17 @@ class BridgeStep:
         return [r for r in self.rows if r.member_id is None or r.subgroup_id in subgroup_ids]
 
 
+@dataclass(frozen=True)
+class BridgeDetail:
+    """One bridge step as a reader limited to some locations sees it: the whole step's
+    `amount`, and the member rows behind it that they may see (`BridgeStep.rows_seen`)."""
+
+    key: str
+    label: str
+    amount: Decimal
+    rows: list[BridgeRow]
+
+
 @dataclass
 class Bridge:
     invoice: Invoice
@@ -94,6 +105,23 @@ class Bridge:
     @property
     def balances(self) -> bool:
         return self.prior_billed + sum((s.amount for s in self.steps), ZERO) == self.current_billed
+
+    def details(
+        self, subgroup_ids: frozenset[int] | None, limit: int
+    ) -> tuple[int, list[BridgeDetail]]:
+        """(how many member rows behind the bridge the reader may see, the steps with those
+        rows when there are at most `limit` of them, else none: a document prints them). Biggest
+        change first within a step; nothing when there is no prior bill, where every line would
+        be an "add"."""
+        if self.prior_invoice is None:
+            return 0, []
+        details = [
+            BridgeDetail(step.key, step.label, step.amount, step.rows_seen(subgroup_ids))
+            for step in self.steps
+        ]
+        details = [d for d in details if d.rows]
+        count = sum(len(d.rows) for d in details)
+        return count, (details if count <= limit else [])
 
     def as_dict(self) -> dict:
         return {
