@@ -31,11 +31,12 @@ from billing_core.billing.enrollment import add_months
 from billing_core.billing.invoicing import issue_billing_run
 from billing_core.config import DEV_SSN_KEY
 from billing_core.db import make_engine, make_session_factory
-from billing_core.exports import statement_sheets, xlsx_bytes
+from billing_core.exports import xlsx_bytes
 from billing_core.models import EmployerGroup
 from billing_core.models.enums import PaymentMethod, PaymentSource
 from billing_core.payments.allocation import open_balances
 from billing_core.payments.receipts import record_payment
+from billing_core.reports.statement_sheets import statement_sheets
 from billing_core.reports.statements import ledger_differences, paid_vs_billed
 from billing_core.security import configure_vault
 

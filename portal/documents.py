@@ -1,6 +1,6 @@
 """Printable documents: the invoice as a PDF (WeasyPrint), from the same reads the invoice page
 uses (`invoice_view`, `invoice_lines_query`, `bill_bridge`) and the spreadsheet downloads use
-(`billing_core.exports`). Call inside an app context (a view, or `app.app_context()`).
+(`reports.invoice_sheets`). Call inside an app context (a view, or `app.app_context()`).
 
 Decision, for speed and size: the member detail is printed when the (visible) invoice has at
 most MEMBER_DETAIL_LIMIT premium lines, about 35 pages; beyond that WeasyPrint takes tens of
@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from billing_core.billing.bill_bridge import bill_bridge
 from billing_core.billing.invoices import invoice_lines_query, invoice_view, period_label
-from billing_core.exports import adjustment_line_rows, invoice_summary_rows
 from billing_core.models import BillingSubgroup, Invoice, InvoiceLine, Member, Plan, Product
 from billing_core.models.enums import InvoiceStatus
 from billing_core.money import cents, format_money, format_rate
 from billing_core.payments.online import OnlineLimits
+from billing_core.reports.invoice_sheets import adjustment_line_rows, invoice_summary_rows
 from portal.charts import bridge_summary_text, bridge_waterfall_svg, svg_data_uri
 
 __all__ = [
@@ -237,7 +237,7 @@ def statement_document_context(statement) -> dict:
     the charts as data: URLs (billed vs paid by month, the latest bill's bridge) with their
     words for screen readers, and the tables beside them. Aging is a table only: a chart of
     its six figures added drawing time and nothing the table does not say."""
-    from billing_core.exports import statement_summary_rows
+    from billing_core.reports.statement_sheets import statement_summary_rows
     from portal.charts import billed_paid_summary_text, billed_paid_svg
 
     s = statement

@@ -18,10 +18,11 @@ from billing_core.billing.invoices import (
     invoice_view,
     period_label,
 )
-from billing_core.exports import csv_bytes, invoice_lines_sheets, invoice_lines_table, xlsx_bytes
+from billing_core.exports import csv_bytes, xlsx_bytes
 from billing_core.models import Invoice
 from billing_core.paging import Page
 from billing_core.payments.online import OnlineLimits
+from billing_core.reports.invoice_sheets import invoice_lines_sheets, invoice_lines_table
 from portal.charts import bridge_waterfall_svg, svg_data_uri
 from portal.documents import adjustment_lines, render_invoice_pdf
 from portal.extensions import db_session

@@ -15,12 +15,11 @@ from flask import Response, redirect, render_template, request, send_file, url_f
 from billing_core.access import GroupScope
 from billing_core.billing.enrollment import month_end, month_start
 from billing_core.errors import StatementRangeError
-from billing_core.exports import (
+from billing_core.exports import csv_bytes, xlsx_bytes
+from billing_core.reports.statement_sheets import (
     STATEMENT_SECTIONS,
-    csv_bytes,
     statement_sheets,
     statement_table,
-    xlsx_bytes,
 )
 from billing_core.reports.statements import Statement, default_range, paid_vs_billed
 from portal.charts import billed_paid_summary_text, billed_paid_svg, svg_data_uri

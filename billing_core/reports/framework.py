@@ -357,7 +357,7 @@ def group_match(text: str | None):
 
 
 def start_of(day: date) -> datetime:
-    """Midnight UTC at the start of `day`: timestamps from it up to the next day's are that day's."""
+    """Midnight UTC at the start of `day` (timestamps from it to the next day's are that day's)."""
     return datetime.combine(day, time.min, tzinfo=UTC)
 
 

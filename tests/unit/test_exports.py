@@ -20,14 +20,13 @@ from billing_core.exports import (
     Column,
     Sheet,
     csv_bytes,
-    invoice_lines_sheets,
-    invoice_lines_table,
     neutralise,
     xlsx_bytes,
 )
 from billing_core.models import Adjustment
 from billing_core.models.enums import AdjustmentStatus, Tier
 from billing_core.money import D
+from billing_core.reports.invoice_sheets import invoice_lines_sheets, invoice_lines_table
 from tests.factories import enroll, make_dental_plan, make_group, make_member, make_subgroup
 
 FORMULAS = [

@@ -18,7 +18,7 @@ from sqlalchemy import select
 import billing_core.models  # noqa: F401  (every table on Base.metadata)
 from billing_core.billing.invoicing import issue_billing_run
 from billing_core.errors import StatementRangeError
-from billing_core.exports import csv_bytes, statement_sheets, statement_table, xlsx_bytes
+from billing_core.exports import csv_bytes, xlsx_bytes
 from billing_core.ledger.receivables import account_summary
 from billing_core.models import Adjustment, EmployerGroup, Payment, SuspenseItem
 from billing_core.models.enums import (
@@ -30,6 +30,7 @@ from billing_core.models.enums import (
 )
 from billing_core.money import D
 from billing_core.payments.receipts import record_payment
+from billing_core.reports.statement_sheets import statement_sheets, statement_table
 from billing_core.reports.statements import (
     default_range,
     group_dashboard,
