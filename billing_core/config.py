@@ -259,7 +259,9 @@ class Settings:
                 for key in env.get("SSN_ENCRYPTION_OLD_KEYS", "").split(",")
                 if key.strip()
             ),
-            census_retention_days=_positive_days(env, "CENSUS_RETENTION_DAYS", 90),
+            census_retention_days=_positive_days(
+                env, "CENSUS_RETENTION_DAYS", defaults.census_retention_days
+            ),
             stripe_secret_key=env.get("STRIPE_SECRET_KEY", ""),
             stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET")
             or ("" if app_env == "production" else DEV_STRIPE_WEBHOOK_SECRET),

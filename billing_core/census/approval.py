@@ -20,6 +20,7 @@ from billing_core.census.processing import _claim, _fail, pending_read
 from billing_core.census.uploads import (
     _refuse_unconfirmed_mass_term,
     approve_reviewed_upload,
+    refuse_outside_retro_window,
     retro_exceptions,
     upload_diff,
 )
@@ -90,12 +91,7 @@ def queue_approval(
     group = session.get(EmployerGroup, upload.group_id)
     _census, diff = upload_diff(session, upload, today)
     if not diff.errors:
-        exceptions = retro_exceptions(session, group, diff, today)
-        if exceptions and upload.retro_override_at is None:
-            raise BillingError(
-                f"{len(exceptions)} change(s) are older than the retro window; a supervisor must "
-                "override the window before this upload can be approved"
-            )
+        refuse_outside_retro_window(upload, retro_exceptions(session, group, diff, today))
         _refuse_unconfirmed_mass_term(upload, diff)
     reading = pending_read(session, upload.group_id)
     if reading is not None and reading.id != upload.id:

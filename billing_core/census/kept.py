@@ -18,7 +18,6 @@ from billing_core.db import utcnow
 from billing_core.models import AuditLog, Upload
 from billing_core.models.enums import UploadStatus
 
-DEFAULT_RETENTION_DAYS = 90
 PURGED_ACTION = "upload.file_purged"
 _REVIEWED = (UploadStatus.APPROVED, UploadStatus.RETURNED)
 

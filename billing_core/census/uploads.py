@@ -340,6 +340,16 @@ def retro_exceptions(
     return found
 
 
+def refuse_outside_retro_window(upload: Upload, exceptions: list[RetroException]) -> None:
+    """The one door for changes older than the retro window: no approval (in the request or
+    queued for the background) until a supervisor has overridden the window."""
+    if exceptions and upload.retro_override_at is None:
+        raise BillingError(
+            f"{len(exceptions)} change(s) are older than the retro window; a supervisor must "
+            "override the window before this upload can be approved"
+        )
+
+
 def return_upload(
     upload: Upload, *, actor: User, reason: str, ip_address: str | None = None
 ) -> None:
@@ -438,11 +448,7 @@ def approve_reviewed_upload(
     group = session.get(EmployerGroup, upload.group_id)
     _census, diff = upload_diff(session, upload, today)
     exceptions = retro_exceptions(session, group, diff, today) if not diff.errors else []
-    if exceptions and upload.retro_override_at is None:
-        raise BillingError(
-            f"{len(exceptions)} change(s) are older than the retro window; a supervisor must "
-            "override the window before this upload can be approved"
-        )
+    refuse_outside_retro_window(upload, exceptions)
     result = approve_upload(session, upload, actor=actor, as_of=today, today=today)
     if upload.retro_override_at is None:
         _audit_approval(session, upload, actor, result, ip_address, in_background)

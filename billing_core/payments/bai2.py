@@ -74,17 +74,6 @@ CREDIT_METHODS: dict[str, PaymentMethod] = {
     "208": _WIRE,
     "275": _WIRE,
 }
-# Credits are 100-399 and debits 400-699 (700-799 loans and 900-999 bank-defined codes are
-# neither here); below 100 are summary (status) codes, which belong in an 03 record.
-_RECORD_NAMES = {
-    "01": "file header",
-    "02": "group header",
-    "03": "account identifier",
-    "16": "transaction detail",
-    "49": "account trailer",
-    "98": "group trailer",
-    "99": "file trailer",
-}
 # The payer's name in an ACH or wire text: after one of these labels, up to the next label.
 _LABELS = (
     r"ORIG(?:INATOR)? CO(?:MPANY)? NAME|ORIG(?:INATOR)? ID|ORIGINATOR|ORIG|B/O|BY ORDER OF|"
@@ -312,6 +301,8 @@ class _Reader:
             self.error(r.line, "16-02", "expected a three-digit detail type code", code)
             return
         number = int(code)
+        # Credits are 100-399 and debits 400-699 (700-799 loans and 900-999 bank-defined codes
+        # are neither); below 100 are summary (status) codes, which belong in an 03 record.
         if 400 <= number <= 699:
             self.debits += cents
             self.notes.append(f"line {r.line}: debit {code} of ${amount:,.2f} ignored")

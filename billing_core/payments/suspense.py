@@ -16,21 +16,11 @@ from billing_core import audit, ledger
 from billing_core.db import utcnow
 from billing_core.errors import AccessDenied, PaymentError
 from billing_core.ledger import Chart, Leg
-from billing_core.models import EmployerGroup, Payment, Refund, SuspenseItem, User
+from billing_core.models import EmployerGroup, Refund, SuspenseItem, User
 from billing_core.models.enums import PaymentStatus, RefundStatus, SuspenseStatus
 from billing_core.money import format_dollars
 from billing_core.payments.allocation import Application, apply_payment
 from billing_core.payments.refunds import check_asker, write_refund_request
-
-
-def open_suspense_query():
-    """Open suspense items, oldest first, with their payments."""
-    return (
-        select(SuspenseItem, Payment)
-        .join(Payment, Payment.id == SuspenseItem.payment_id)
-        .where(SuspenseItem.status == SuspenseStatus.OPEN)
-        .order_by(Payment.received_on, SuspenseItem.id)
-    )
 
 
 def _check_open(item: SuspenseItem) -> None:
