@@ -6,6 +6,9 @@ month-over-month trend flags; and, member by member, why billed and census disag
 The census side is priced the way approval and the billing run would price it: the file's diff
 is applied inside a savepoint, the period is rated by the billing run's own line builder, and
 the savepoint is rolled back. Nothing is written.
+
+Longer than 700 lines on purpose: one report whose parts (the variances, the reported premium,
+the trend flags, the per-member reasons) read the same billed and computed lines.
 """
 
 from __future__ import annotations
