@@ -62,11 +62,21 @@ def clipped(text: str) -> str:
 class Maintenance(enum.StrEnum):
     """What a row asks for (834 INS03; a tabular change file's action column)."""
 
-    ADD = "add"  # 021
-    TERM = "term"  # 024
-    CHANGE = "change"  # 001
-    REINSTATE = "reinstate"  # 025
-    AUDIT = "audit"  # 030: a full file's "as is" row
+    ADD = "add"
+    TERM = "term"
+    CHANGE = "change"
+    REINSTATE = "reinstate"
+    AUDIT = "audit"  # a full file's "as is" row
+
+
+# The 834's maintenance type codes (INS03); a tabular change file's action column may use them.
+MAINTENANCE_CODES = {
+    "021": Maintenance.ADD,
+    "024": Maintenance.TERM,
+    "001": Maintenance.CHANGE,
+    "025": Maintenance.REINSTATE,
+    "030": Maintenance.AUDIT,
+}
 
 
 @dataclass

@@ -11,18 +11,14 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from billing_core.census.tabular import FIELDS
+from billing_core.census.tabular.vocabulary import FIELDS, TIERED_LINES
 from billing_core.exports import Column, Sheet, xlsx_bytes
 from billing_core.models import BenefitClass, BillingSubgroup, Coverage, Member, Plan
 from billing_core.models.enums import LineOfCoverage, MemberStatus, Relationship
 from billing_core.security import mask_ssn
 
 # The lines a census names by plan and coverage level, with their fields' columns.
-_PLAN_COLUMNS = {
-    LineOfCoverage.MEDICAL: ("medical_plan", "medical_tier"),
-    LineOfCoverage.DENTAL: ("dental_plan", "dental_tier"),
-    LineOfCoverage.VISION: ("vision_plan", "vision_tier"),
-}
+_PLAN_COLUMNS = {line: (plan, tier) for line, plan, tier in TIERED_LINES}
 _RELATIONSHIP_WORDS = {
     Relationship.SPOUSE: "Spouse",
     Relationship.DOMESTIC_PARTNER: "Domestic partner",

@@ -13,7 +13,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from billing_core.census.rows import Maintenance
+from billing_core.census.rows import MAINTENANCE_CODES, Maintenance
 from billing_core.models.enums import Gender, LineOfCoverage, MemberStatus, Relationship, Tier
 
 
@@ -30,6 +30,61 @@ class CensusField:
 
 def _f(name: str, label: str, description: str, *synonyms: str) -> CensusField:
     return CensusField(name, label, description, synonyms)
+
+
+# Lines with a tier, by the names a header calls them (the full name first). Each has a plan
+# field and a tier field ('medical_plan', 'medical_tier') whose headers are those names with
+# the same words: 'Medical Plan Code', 'Med Plan', 'Health'; 'Medical Coverage Level', 'Med Tier'.
+_TIERED_LINE_NAMES = (
+    (LineOfCoverage.MEDICAL, ("Medical", "Med", "Health")),
+    (LineOfCoverage.DENTAL, ("Dental", "Den", "Dent")),
+    (LineOfCoverage.VISION, ("Vision", "Vis")),
+)
+
+
+def _tiered_line_fields(full: str, *short: str) -> tuple[CensusField, CensusField]:
+    word = full.lower()
+    plan = _f(
+        f"{word}_plan",
+        f"{full} plan",
+        f"The group's {word} plan code; blank or Waive means no {word} coverage.",
+        full,
+        *short,
+        *(f"{name} Plan" for name in short),
+        *(
+            f"{full} {words}"
+            for words in ("Plan Code", "Plan Name", "Election", "Option", "Coverage")
+        ),
+    )
+    tier = _f(
+        f"{word}_tier",
+        f"{full} coverage level",
+        f"The {word} line's tier (see `tier`).",
+        *(f"{full} {words}" for words in ("Coverage Level", "Coverage Tier", "Cov Level", "Level")),
+        *(f"{name} {words}" for name in short for words in ("Tier", "Cov", "Cov Level", "Level")),
+    )
+    return plan, tier
+
+
+_TIERED_LINE_FIELDS = [
+    spec for _, names in _TIERED_LINE_NAMES for spec in _tiered_line_fields(*names)
+]
+
+
+def _disability(name: str, term: str) -> CensusField:
+    """A Y/N disability line ('std', 'Short'): 'STD', 'STD Y/N', 'Short-Term Disability'..."""
+    code, words = name.upper(), f"{term} Term Disability"
+    return _f(
+        name,
+        f"{term}-term disability (Y/N)",
+        f"Y/N: enrolled in {code}.",
+        code,
+        f"{code} Y/N",
+        words,
+        f"{term}-Term Disability",
+        f"{code} Coverage",
+        f"{words} Coverage",
+    )
 
 
 _FIELD_LIST = (
@@ -274,48 +329,7 @@ _FIELD_LIST = (
         "# Children", "# of Children", "Covered Children", "Dependent Children", "Kids",
         "Children Count", "Nbr Children",
     ),
-    _f(
-        "medical_plan",
-        "Medical plan",
-        "The group's medical plan code; blank or Waive means no medical coverage.",
-        "Med Plan", "Medical", "Health Plan", "Medical Plan Code", "Medical Election",
-        "Medical Option", "Med", "Health", "Medical Plan Name", "Medical Coverage",
-    ),
-    _f(
-        "medical_tier",
-        "Medical coverage level",
-        "The medical line's tier (see `tier`).",
-        "Med Tier", "Medical Coverage Level", "Medical Cov Level", "Medical Level", "Med Cov",
-        "Medical Coverage Tier", "Health Tier", "Med Level", "Med Cov Level",
-    ),
-    _f(
-        "dental_plan",
-        "Dental plan",
-        "The group's dental plan code; blank or Waive means no dental coverage.",
-        "Den Plan", "Dental", "Dental Plan Code", "Dental Election", "Dental Option", "Dent Plan",
-        "Dental Plan Name", "DEN", "Dental Coverage",
-    ),
-    _f(
-        "dental_tier",
-        "Dental coverage level",
-        "The dental line's tier (see `tier`).",
-        "Den Tier", "Dental Coverage Level", "Dental Cov Level", "Dental Level", "Den Cov",
-        "Dental Coverage Tier", "Den Level", "Dent Tier",
-    ),
-    _f(
-        "vision_plan",
-        "Vision plan",
-        "The group's vision plan code; blank or Waive means no vision coverage.",
-        "Vis Plan", "Vision", "Vision Plan Code", "Vision Election", "Vision Option", "VIS",
-        "Vision Plan Name", "Vision Coverage",
-    ),
-    _f(
-        "vision_tier",
-        "Vision coverage level",
-        "The vision line's tier (see `tier`).",
-        "Vis Tier", "Vision Coverage Level", "Vision Cov Level", "Vision Level", "Vis Cov",
-        "Vision Coverage Tier", "Vis Level",
-    ),
+    *_TIERED_LINE_FIELDS,
     _f(
         "life_volume",
         "Supplemental life amount",
@@ -340,29 +354,16 @@ _FIELD_LIST = (
         "AD&D", "ADD", "AD and D", "Basic AD&D", "AD&D Y/N", "Accidental Death",
         "Accidental Death and Dismemberment",
     ),
-    _f(
-        "std",
-        "Short-term disability (Y/N)",
-        "Y/N: enrolled in STD.",
-        "STD", "STD Y/N", "Short Term Disability", "Short-Term Disability", "STD Coverage",
-        "Short Term Disability Coverage",
-    ),
-    _f(
-        "ltd",
-        "Long-term disability (Y/N)",
-        "Y/N: enrolled in LTD.",
-        "LTD", "LTD Y/N", "Long Term Disability", "Long-Term Disability", "LTD Coverage",
-        "Long Term Disability Coverage",
-    ),
+    _disability("std", "Short"),
+    _disability("ltd", "Long"),
 )  # fmt: skip
 
 FIELDS: dict[str, CensusField] = {f.name: f for f in _FIELD_LIST}
 
 # Lines with a tier: (line, plan field, tier field).
-TIERED_LINES = (
-    (LineOfCoverage.MEDICAL, "medical_plan", "medical_tier"),
-    (LineOfCoverage.DENTAL, "dental_plan", "dental_tier"),
-    (LineOfCoverage.VISION, "vision_plan", "vision_tier"),
+TIERED_LINES = tuple(
+    (line, f"{names[0].lower()}_plan", f"{names[0].lower()}_tier")
+    for line, names in _TIERED_LINE_NAMES
 )
 # Y/N elections of employee-only lines.
 FLAG_LINES = {
@@ -607,6 +608,11 @@ GENDERS = _vocabulary(
         Gender.UNKNOWN: ("U", "Unknown", "X", "Other", "Non-binary", "Not Specified", "Undisclosed"),
     }
 )  # fmt: skip
+# A cell declining a line: a plan or tier cell (WAIVE) and a Y/N cell (no) alike.
+_DECLINED = (
+    "Waive", "Waived", "W", "WV", "Declined", "Decline", "None", "N", "No", "NA",
+    "No Coverage", "Not Covered", "Not Enrolled", "Opt Out", "Opted Out",
+)  # fmt: skip
 # Tier words after the filler ('and', 'plus', 'only', '+', '&') is dropped.
 TIERS = _vocabulary(
     {
@@ -628,37 +634,36 @@ TIERS = _vocabulary(
             "EE Spouse Children", "Employee Spouse Children", "Emp Family", "EE SP CH",
             "EE Spouse Child",
         ),
-        WAIVE: (
-            "Waive", "Waived", "W", "WV", "Declined", "Decline", "None", "N", "No", "NA",
-            "No Coverage", "Not Covered", "Not Enrolled", "Opt Out", "Opted Out",
-        ),
+        WAIVE: _DECLINED,
     }
 )  # fmt: skip
 TIER_FILLER = re.compile(r"\b(and|plus|only|with)\b|[+&/]")
 FLAGS = _vocabulary(
     {
         True: ("Y", "Yes", "True", "T", "1", "X", "Covered", "Enrolled", "Elected"),
-        False: (
-            "N", "No", "False", "F", "0", "Waive", "Waived", "Declined", "None", "NA",
-            "Not Covered", "Not Enrolled",
-        ),
+        False: ("False", "F", "0", *_DECLINED),
     }
 )  # fmt: skip
+# Action words, and the 834's maintenance codes (INS03) with or without their leading zeros
+# (a spreadsheet drops them: 021 -> 21).
 ACTIONS = _vocabulary(
     {
         Maintenance.ADD: (
-            "Add", "A", "New", "New Hire", "Addition", "Enroll", "Enrollment",
-            "New Enrollment", "021", "21",
+            "Add", "A", "New", "New Hire", "Addition", "Enroll", "Enrollment", "New Enrollment",
         ),
         Maintenance.TERM: (
             "Term", "T", "Terminate", "Termination", "Terminated", "Cancel", "Cancellation",
-            "Delete", "D", "Drop", "024", "24",
+            "Delete", "D", "Drop",
         ),
-        Maintenance.CHANGE: ("Change", "C", "Chg", "Update", "U", "Modify", "M", "Changes", "001", "1"),
-        Maintenance.REINSTATE: ("Reinstate", "R", "Reinstatement", "Reinstated", "025", "25"),
-        Maintenance.AUDIT: ("Audit", "No Change", "030", "30", "As Is"),
+        Maintenance.CHANGE: ("Change", "C", "Chg", "Update", "U", "Modify", "M", "Changes"),
+        Maintenance.REINSTATE: ("Reinstate", "R", "Reinstatement", "Reinstated"),
+        Maintenance.AUDIT: ("Audit", "No Change", "As Is"),
     }
-)  # fmt: skip
+) | {
+    written: maintenance
+    for code, maintenance in MAINTENANCE_CODES.items()
+    for written in (code, code.lstrip("0"))
+}  # fmt: skip
 PAY_PERIODS = _vocabulary(
     {
         52: ("Weekly", "W", "WK", "52"),

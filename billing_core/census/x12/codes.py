@@ -18,14 +18,7 @@ from billing_core.models.enums import (
     UploadKind,
 )
 
-# INS03.
-MAINTENANCE = {
-    "021": Maintenance.ADD,
-    "024": Maintenance.TERM,
-    "001": Maintenance.CHANGE,
-    "025": Maintenance.REINSTATE,
-    "030": Maintenance.AUDIT,
-}
+# INS03 is census.rows.MAINTENANCE_CODES (a tabular change file's action column reads them too).
 HD_MAINTENANCE = {"001", "002", "021", "024", "025", "026", "030", "032"}
 HD_ENDING = ("024", "002")  # a line ended (024) or deleted (002): both need their last day
 INS03_WORDS = {"021": "an add", "001": "a change", "025": "a reinstatement", "030": "an audit"}

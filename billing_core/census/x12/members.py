@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal
 
 from billing_core.census.rows import (
+    MAINTENANCE_CODES,
     TEXT_LIMITS,
     CensusCoverage,
     CensusDependent,
@@ -34,7 +35,6 @@ from billing_core.census.x12.codes import (
     HD_MAINTENANCE,
     LINE_WORDS,
     LINES,
-    MAINTENANCE,
     MEDICAL,
     MEDICAL_RIDERS,
     NM1_LOOPS,
@@ -86,7 +86,7 @@ class MemberLoops(MemberClosing):
                 el = el + [""] * (INS_ELEMENTS - len(el))
             benefit, employment, death, death_column, deviations = read_ins_statuses(el)
         indicator, relation, code = el[1], el[2], el[3]
-        maintenance = MAINTENANCE.get(code)
+        maintenance = MAINTENANCE_CODES.get(code)
         if indicator == "Y":
             if self.subscriber is not None:
                 self.close_family()
