@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 FLASK := $(BIN)/flask --app wsgi
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: serve test test-pg e2e bench lint audit chromium clean
+.PHONY: serve test test-pg e2e bench bench-load lint audit chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,19 @@ e2e: $(STAMP) chromium
 	$(BIN)/pytest tests/e2e
 
 bench: $(STAMP)
-	@for f in bench/*.py; do [ -e "$$f" ] || continue; case $$f in */_*) continue;; esac; echo "== $$f"; $(BIN)/python $$f || exit 1; done
+	@for f in bench/*.py; do [ -e "$$f" ] || continue; case $$f in */_*|bench/load.py) continue;; esac; echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# The load test (bench/load.py: gunicorn, PostgreSQL and locust on this machine, a few minutes)
+# has its own target: the `load` extra (locust) is installed for it only, never for `make test`.
+# Options through LOAD_ARGS, e.g. make bench-load LOAD_ARGS="--duration 30s --users 20".
+LOAD_STAMP := $(VENV)/.load-stamp
+LOAD_ARGS ?=
+$(LOAD_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install --quiet -e '.[dev,pg,worker,load]'
+	touch $(LOAD_STAMP)
+
+bench-load: $(LOAD_STAMP)
+	$(BIN)/python bench/load.py $(LOAD_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
