@@ -132,7 +132,7 @@ def send_statement_download(scope: GroupScope, area: str, fmt: str) -> Response:
 def dashboard_context(scope: GroupScope) -> dict:
     """What the employer's group page adds for its dashboard: the account, billed vs paid for
     the last 12 months (chart and numbers) and the latest census upload."""
-    from billing_core.reports.statements import group_dashboard
+    from billing_core.reports.dashboard import group_dashboard
 
     dashboard = group_dashboard(
         db_session(),

@@ -1,7 +1,7 @@
-"""The paid-vs-billed statement of one employer group over a range of coverage periods, and the
-figures of the employer dashboard. Pure reads of invoices, allocations and the ledger: every
-amount is dollars (Decimal, to the cent) and every balance is derived from receivable postings
-dated on or before the statement's `end`, so the statement ties to the ledger as of that day.
+"""The paid-vs-billed statement of one employer group over a range of coverage periods. Pure
+reads of invoices, allocations and the ledger: every amount is dollars (Decimal, to the cent)
+and every balance is derived from receivable postings dated on or before the statement's `end`,
+so the statement ties to the ledger as of that day.
 
 What the statement covers (decisions, so that it always adds up):
 - Rows are the group's invoices whose coverage period starts on or after `start` and that were
@@ -29,6 +29,11 @@ What the statement covers (decisions, so that it always adds up):
 - Suspense: cash in suspense names no group, so an open suspense item is never shown on a
   group's statement (it may be another payer's check); once staff identify it to this group it
   becomes one of the group's payments and is listed with the payments, marked as such.
+
+Why one module of about 730 lines: the statement's records, the builder that fills them and
+`ledger_differences`, which checks them against the ledger, are one contract (the decisions
+above); apart, each decision would be read in two places. Its downloads are statement_sheets.py
+and the employer dashboard built on it is dashboard.py.
 """
 
 from __future__ import annotations
@@ -38,11 +43,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import case, or_, select
+from sqlalchemy import case, select
 from sqlalchemy.orm import Session
 
 from billing_core import ledger
-from billing_core.access import invoice_in_scope, payment_in_scope, upload_in_scope
+from billing_core.access import invoice_in_scope, payment_in_scope
 from billing_core.billing.bill_bridge import BridgeTotals, bridge_totals
 from billing_core.billing.enrollment import add_months, month_start
 from billing_core.billing.invoices import period_label
@@ -52,9 +57,7 @@ from billing_core.ledger import Chart
 from billing_core.ledger.receivables import (
     AGING_BUCKETS,
     PAYMENT_STATUS_LABELS,
-    AccountSummary,
     Aging,
-    account_summary,
     aging_by_group,
 )
 from billing_core.models import (
@@ -69,16 +72,13 @@ from billing_core.models import (
     Product,
     Refund,
     SuspenseItem,
-    Upload,
 )
 from billing_core.models.enums import (
     InvoiceSection,
     InvoiceStatus,
-    JobStatus,
     PaymentStatus,
     RefundStatus,
     SuspenseStatus,
-    UploadStatus,
 )
 from billing_core.money import ZERO, ratio_split
 from billing_core.payments.allocation import REFUND_TAKEN
@@ -94,13 +94,6 @@ METHOD_LABELS = {
     "wire": "Wire",
     "ach_credit": "ACH credit",
     "lockbox": "Lockbox check",
-}
-UPLOAD_STATUS_LABELS = {
-    "received": "Not submitted yet",
-    "submitted": "With billing for review",
-    "approved": "Approved",
-    "returned": "Returned to you",
-    "rejected": "Rejected",
 }
 
 
@@ -736,73 +729,3 @@ def ledger_differences(session: Session, statement: Statement) -> list[str]:
             f"opening {s.opening_balance} != earlier open items {earlier[0] - earlier[1]}"
         )
     return problems
-
-
-# --------------------------------------------------------------------------- dashboard
-
-
-@dataclass(frozen=True)
-class Dashboard:
-    """What the employer's group page shows first: the account, the last 12 months billed vs
-    paid, and the latest census upload."""
-
-    summary: AccountSummary
-    months: list[MonthTotal]
-    latest_upload: Upload | None
-
-    @property
-    def upload_status_label(self) -> str:
-        if self.latest_upload is None:
-            return ""
-        return UPLOAD_STATUS_LABELS.get(
-            self.latest_upload.status.value, self.latest_upload.status.value
-        )
-
-
-def group_dashboard(
-    session: Session,
-    group: EmployerGroup,
-    today: date,
-    *,
-    subgroup_ids: frozenset[int] | None = None,
-    user_id: int | None = None,
-) -> Dashboard:
-    """The dashboard of `group` on `today`: the account's position (dollars: total due, past
-    due, next due, credit, all from `account_summary`, limited to `subgroup_ids`' bills for a
-    location's contact), billed vs paid for the 12 coverage months up to today's (and a bill
-    already issued for next month), and the newest census upload (for a location's contact
-    `user_id`, of those they may see)."""
-    start, end = default_range(today)
-    statement = paid_vs_billed(
-        session,
-        group,
-        start,
-        end,
-        today,
-        with_bridge=False,
-        subgroup_ids=subgroup_ids,
-        user_id=user_id,
-    )
-    latest_upload = session.scalars(
-        select(Upload)
-        .where(
-            # A refused, failed or put-away file is not "the latest upload" (its sender saw
-            # why on its page, and it is listed with the others).
-            upload_in_scope(group.id, subgroup_ids, user_id),
-            Upload.status != UploadStatus.REJECTED,
-            Upload.error_count == 0,
-            Upload.discarded_at.is_(None),
-            # (a failed background approval leaves its upload submitted: still the latest)
-            or_(
-                Upload.job_status.is_distinct_from(JobStatus.FAILED),
-                Upload.status != UploadStatus.RECEIVED,
-            ),
-        )
-        .order_by(Upload.created_at.desc(), Upload.id.desc())
-        .limit(1)
-    ).first()
-    return Dashboard(
-        summary=account_summary(session, group, today, subgroup_ids=subgroup_ids, user_id=user_id),
-        months=statement.months,
-        latest_upload=latest_upload,
-    )

@@ -274,8 +274,8 @@ def write_members(
 
 def _bulk_insert(session: Session, model, rows: list[dict]) -> None:
     """One executemany INSERT of `rows` on the session's connection (same transaction).
-    Rows are batched by their key set so an absent field takes the column default; ids are read back by
-    natural key afterwards (RETURNING many rows in order is slow on SQLite)."""
+    Rows are batched by their key set so an absent field takes the column default; ids are read
+    back by natural key afterwards (RETURNING many rows in order is slow on SQLite)."""
     batches: dict[frozenset, list[dict]] = {}
     for row in rows:
         batches.setdefault(frozenset(row), []).append(row)

@@ -30,13 +30,9 @@ from billing_core.models.enums import (
 )
 from billing_core.money import D
 from billing_core.payments.receipts import record_payment
+from billing_core.reports.dashboard import group_dashboard
 from billing_core.reports.statement_sheets import statement_sheets, statement_table
-from billing_core.reports.statements import (
-    default_range,
-    group_dashboard,
-    ledger_differences,
-    paid_vs_billed,
-)
+from billing_core.reports.statements import default_range, ledger_differences, paid_vs_billed
 from tests.factories import enroll, make_dental_plan, make_group, make_life_plan, make_member
 from tests.unit.conftest import DEMO_HISTORY_MONTHS, DEMO_TODAY
 

@@ -1,0 +1,92 @@
+"""The employer's group page, first screen: the account's position on a day (from
+ledger.receivables.account_summary), billed vs paid for the last 12 coverage months (the
+statement's month totals, reports/statements.py) and the latest census upload they may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from billing_core.access import upload_in_scope
+from billing_core.ledger.receivables import AccountSummary, account_summary
+from billing_core.models import EmployerGroup, Upload
+from billing_core.models.enums import JobStatus, UploadStatus
+from billing_core.reports.statements import MonthTotal, default_range, paid_vs_billed
+
+UPLOAD_STATUS_LABELS = {
+    "received": "Not submitted yet",
+    "submitted": "With billing for review",
+    "approved": "Approved",
+    "returned": "Returned to you",
+    "rejected": "Rejected",
+}
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    """What the employer's group page shows first: the account, the last 12 months billed vs
+    paid, and the latest census upload."""
+
+    summary: AccountSummary
+    months: list[MonthTotal]
+    latest_upload: Upload | None
+
+    @property
+    def upload_status_label(self) -> str:
+        if self.latest_upload is None:
+            return ""
+        return UPLOAD_STATUS_LABELS.get(
+            self.latest_upload.status.value, self.latest_upload.status.value
+        )
+
+
+def group_dashboard(
+    session: Session,
+    group: EmployerGroup,
+    today: date,
+    *,
+    subgroup_ids: frozenset[int] | None = None,
+    user_id: int | None = None,
+) -> Dashboard:
+    """The dashboard of `group` on `today`: the account's position (dollars: total due, past
+    due, next due, credit, all from `account_summary`, limited to `subgroup_ids`' bills for a
+    location's contact), billed vs paid for the 12 coverage months up to today's (and a bill
+    already issued for next month), and the newest census upload (for a location's contact
+    `user_id`, of those they may see)."""
+    start, end = default_range(today)
+    statement = paid_vs_billed(
+        session,
+        group,
+        start,
+        end,
+        today,
+        with_bridge=False,
+        subgroup_ids=subgroup_ids,
+        user_id=user_id,
+    )
+    latest_upload = session.scalars(
+        select(Upload)
+        .where(
+            # A refused, failed or put-away file is not "the latest upload" (its sender saw
+            # why on its page, and it is listed with the others).
+            upload_in_scope(group.id, subgroup_ids, user_id),
+            Upload.status != UploadStatus.REJECTED,
+            Upload.error_count == 0,
+            Upload.discarded_at.is_(None),
+            # (a failed background approval leaves its upload submitted: still the latest)
+            or_(
+                Upload.job_status.is_distinct_from(JobStatus.FAILED),
+                Upload.status != UploadStatus.RECEIVED,
+            ),
+        )
+        .order_by(Upload.created_at.desc(), Upload.id.desc())
+        .limit(1)
+    ).first()
+    return Dashboard(
+        summary=account_summary(session, group, today, subgroup_ids=subgroup_ids, user_id=user_id),
+        months=statement.months,
+        latest_upload=latest_upload,
+    )
