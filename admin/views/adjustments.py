@@ -57,26 +57,34 @@ def adjustment_queue():
     group_q = request.args.get("group", "").strip()
     source = parse_source(request.args.get("source", ""))
     page = paginate(adjustment_queue_query(status, group_q, source), per_page=50, rows=True)
-    limit = authority_limit()
-    pending_on_page = [row[0] for row in page.items if _pending(row[0])]
-    by_source = pending_source_totals(db_session(), pending_on_page)
-    whole_source = pending_source(db_session(), source, limit) if source else None
+    whole_source = pending_source(db_session(), source, authority_limit()) if source else None
     return render_template(
         "admin/adjustments.html",
         page=page,
         status=status,
-        statuses=STATUSES,
         group_q=group_q,
-        source_arg=request.args.get("source", "") if source else "",
+        source_arg=request.args["source"] if source else "",
         whole_source=whole_source,
         source_refusal=whole_source.rule.refusal(current_user) if whole_source else None,
         form=DecisionNoteForm(),
-        limit=limit,
-        needs_supervisor=lambda a: needs_supervisor(a, limit, by_source.get(source_key(a))),
-        source_total=lambda a: by_source.get(source_key(a), ZERO),
-        reason_label=reason_label,
-        source_label=source_label,
+        **_supervision([row[0] for row in page.items]),
     )
+
+
+def _supervision(on_page: list[Adjustment]) -> dict:
+    """What the queue shows of the four-eyes rule: the limit, which lines need a supervisor
+    (alone or with the rest of their source's pending lines) and each source's pending
+    total; and the words for reasons and sources."""
+    limit = authority_limit()
+    by_source = pending_source_totals(db_session(), [a for a in on_page if _pending(a)])
+    return {
+        "limit": limit,
+        "needs_supervisor": lambda a: needs_supervisor(a, limit, by_source.get(source_key(a))),
+        "source_total": lambda a: by_source.get(source_key(a), ZERO),
+        "statuses": STATUSES,
+        "reason_label": reason_label,
+        "source_label": source_label,
+    }
 
 
 def _pending(adjustment: Adjustment) -> bool:

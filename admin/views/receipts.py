@@ -157,27 +157,34 @@ def group_ledger(group_id: int):
 def payment_detail(payment_id: int):
     payment = load_or_404(Payment, payment_id)
     view = review.payment_view(db_session(), payment, today())
-    return_form = PaymentReturnForm()
-    return_form.returned_on.data = today()
-    return_form.charge_fee.data = bool(view.returned_payment_fee)
-    refund_form = RefundRequestForm()
-    refund_form.amount.data = view.refundable if view.refundable > 0 else None
     return render_template(
         "admin/payments/detail.html",
         view=view,
         payment=payment,
         label=payment_label(payment),
         method_label=method_label,
-        allocate_form=AllocateForm(),
-        undo_form=UndoAllocationForm(),
-        return_form=return_form,
-        refund_form=refund_form,
-        write_off_form=WriteOffForm(),
         write_off_limit=authority_limit(),
-        reconciled_form=ReconciledForm(),
         return_reasons=RETURN_REASONS,
         online=payment.method in ONLINE_METHODS,
+        **_payment_forms(view),
     )
+
+
+def _payment_forms(view) -> dict:
+    """The forms of what can be done with a payment, filled in with what it suggests."""
+    return_form = PaymentReturnForm()
+    return_form.returned_on.data = today()
+    return_form.charge_fee.data = bool(view.returned_payment_fee)
+    refund_form = RefundRequestForm()
+    refund_form.amount.data = view.refundable if view.refundable > 0 else None
+    return {
+        "allocate_form": AllocateForm(),
+        "undo_form": UndoAllocationForm(),
+        "return_form": return_form,
+        "refund_form": refund_form,
+        "write_off_form": WriteOffForm(),
+        "reconciled_form": ReconciledForm(),
+    }
 
 
 def _payment_url(payment: Payment) -> str:

@@ -177,30 +177,30 @@ def _approved(refund: Refund, form: DecisionNoteForm) -> Done:
 
 @bp.post("/refunds/<int:refund_id>/reject")
 def refund_reject(refund_id: int):
-    refund = load_or_404(Refund, refund_id)
-
-    def rejected(form: DecisionNoteForm) -> str:
-        reject_refund(db_session(), refund, actor=current_user, reason=form.note.data or "")
-        return f"Refund {refund.id} of {format_dollars(refund.amount)} rejected; the credit stays."
-
-    return submit_form(
-        DecisionNoteForm(), rejected, back=_queue_back(), failure=f"Refund {refund.id} not rejected"
-    )
+    return _closed(refund_id, reject_refund, "rejected")
 
 
 @bp.post("/refunds/<int:refund_id>/withdraw")
 def refund_withdraw(refund_id: int):
+    return _closed(refund_id, withdraw_refund, "withdrawn")
+
+
+def _closed(refund_id: int, close, closed_as: str):
+    """Reject or withdraw a refund request (`close`, a use case taking the reason): nothing
+    is paid and the credit stays."""
     refund = load_or_404(Refund, refund_id)
 
-    def withdrawn(form: DecisionNoteForm) -> str:
-        withdraw_refund(db_session(), refund, actor=current_user, reason=form.note.data or "")
-        return f"Refund {refund.id} of {format_dollars(refund.amount)} withdrawn; the credit stays."
+    def closed(form: DecisionNoteForm) -> str:
+        close(db_session(), refund, actor=current_user, reason=form.note.data or "")
+        return (
+            f"Refund {refund.id} of {format_dollars(refund.amount)} {closed_as}; the credit stays."
+        )
 
     return submit_form(
         DecisionNoteForm(),
-        withdrawn,
+        closed,
         back=_queue_back(),
-        failure=f"Refund {refund.id} not withdrawn",
+        failure=f"Refund {refund.id} not {closed_as}",
     )
 
 

@@ -84,33 +84,38 @@ def _period_arg() -> date | None:
 
 @bp.get("/groups/<int:group_id>/uploads/<int:upload_id>")
 def upload_review(group_id: int, upload_id: int):
+    """The review (read and reconciled, then rolled back); while the file is being approved in
+    the background, its progress only (polled by htmx); once the poll sees it end, the page."""
     scope, upload = _load(group_id, upload_id)
-    session = db_session()
     retention = current_app.config["SETTINGS"].census_retention_days
-    if (gone := kept_file_gone(session, upload, retention)) is not None:
+    if (gone := kept_file_gone(db_session(), upload, retention)) is not None:
         return render_template("admin/upload_gone.html", scope=scope, upload=upload, gone=gone)
     if upload.being_approved:
-        # Its file is being applied: the progress only (polled by htmx), nothing read again.
-        ensure_runner(current_app.config["SETTINGS"])
-        response = make_response(
-            render_page_or_fragment(
-                "admin/upload_approving.html",
-                "admin/_upload_approving.html",
-                scope=scope,
-                upload=upload,
-            )
-        )
-        response.vary.add("HX-Request")
-        return response
+        return _approving_page(scope, upload)
     if request.headers.get("HX-Trigger") == "approval-progress":
-        # The progress polled while it ran: the approval ended, so the whole page again.
-        response = make_response("", 200)
-        response.headers["HX-Refresh"] = "true"
-        response.vary.add("HX-Request")
-        return response
+        return _varying(make_response("", 200, {"HX-Refresh": "true"}))
+    return _review_page(scope, upload)
+
+
+def _varying(response):
+    """The same URL answers a page or its fragment: caches keep them apart."""
+    response.vary.add("HX-Request")
+    return response
+
+
+def _approving_page(scope, upload):
+    """Its file is being applied: the progress only, nothing read again."""
+    ensure_runner(current_app.config["SETTINGS"])
+    page = render_page_or_fragment(
+        "admin/upload_approving.html", "admin/_upload_approving.html", scope=scope, upload=upload
+    )
+    return _varying(make_response(page))
+
+
+def _review_page(scope, upload) -> str:
     pay_periods = request.args.get("pay_periods", type=int)
     review = review_upload(
-        session,
+        db_session(),
         upload,
         actor=current_user,
         today=today(),
@@ -118,7 +123,7 @@ def upload_review(group_id: int, upload_id: int):
         pay_periods=pay_periods if pay_periods and 0 < pay_periods <= 60 else None,
         limits=PricingLimits.from_settings(current_app.config["SETTINGS"]),
     )
-    session.rollback()
+    db_session().rollback()  # a read: whatever it touched is not kept
     found = review.reconciliation.discrepancies if review.reconciliation else []
     return render_template(
         "admin/upload.html",
@@ -148,22 +153,26 @@ def upload_approve(group_id: int, upload_id: int):
     background instead."""
     scope, upload = _load(group_id, upload_id)
     back = _back(group_id, upload_id)
-    settings = current_app.config["SETTINGS"]
     if upload.being_approved:
-        ensure_runner(settings)
-        flash(
-            f"{upload.original_filename} is already being approved in the background "
-            f"({upload.job_progress or 0}%); it was queued once.",
-            "info",
-        )
-        return see_other(back)
-    limits = PricingLimits.from_settings(settings)
+        return _already_approving(upload, back)
+    limits = PricingLimits.from_settings(current_app.config["SETTINGS"])
     plan = plan_approval(db_session(), upload, today=today(), limits=limits)
     if plan is not None and plan.background:
         return _approve_in_background(upload, plan, limits, back)
     return confirm_then(
         db_session(), lambda: _approved(scope, upload, back), back=back, failure="Not approved"
     )
+
+
+def _already_approving(upload, back: str):
+    """Confirmed twice, or approved again while its job runs: it was queued once."""
+    ensure_runner(current_app.config["SETTINGS"])
+    flash(
+        f"{upload.original_filename} is already being approved in the background "
+        f"({upload.job_progress or 0}%); it was queued once.",
+        "info",
+    )
+    return see_other(back)
 
 
 def _approved(scope, upload, back: str) -> Done:
@@ -295,20 +304,20 @@ def _background_question(upload, plan: ApprovalPlan, limits: PricingLimits, back
 @bp.post("/groups/<int:group_id>/uploads/<int:upload_id>/return")
 def upload_return(group_id: int, upload_id: int):
     _scope, upload = _load(group_id, upload_id)
-
-    def returned(form: UploadReturnForm) -> str:
-        return_upload(upload, actor=current_user, reason=form.reason.data, ip_address=client_ip())
-        return (
-            f"{upload.original_filename} was returned to the employer with your reason; "
-            "nothing was applied."
-        )
-
     return submit_form(
         UploadReturnForm(),
-        returned,
+        lambda form: _returned(upload, form),
         back=_back(group_id, upload_id),
         failure="Not returned",
         invalid="say what the employer should correct (10 to 1,000 characters).",
+    )
+
+
+def _returned(upload, form: UploadReturnForm) -> str:
+    return_upload(upload, actor=current_user, reason=form.reason.data, ip_address=client_ip())
+    return (
+        f"{upload.original_filename} was returned to the employer with your reason; "
+        "nothing was applied."
     )
 
 
@@ -316,25 +325,25 @@ def upload_return(group_id: int, upload_id: int):
 @role_required(Role.SUPERVISOR, Role.ADMIN)
 def upload_retro_override(group_id: int, upload_id: int):
     _scope, upload = _load(group_id, upload_id)
-
-    def overridden(form: RetroOverrideForm) -> str:
-        covered = override_retro_window(
-            db_session(),
-            upload,
-            actor=current_user,
-            reason=form.reason.data,
-            today=today(),
-            ip_address=client_ip(),
-        )
-        return (
-            f"Retro window overridden for {len(covered)} change(s); the upload can now be "
-            "approved and their older months wait for a supervisor in the adjustment queue."
-        )
-
     return submit_form(
         RetroOverrideForm(),
-        overridden,
+        lambda form: _overridden(upload, form),
         back=_back(group_id, upload_id),
         failure="Not overridden",
         invalid="say why (5 to 500 characters).",
+    )
+
+
+def _overridden(upload, form: RetroOverrideForm) -> str:
+    covered = override_retro_window(
+        db_session(),
+        upload,
+        actor=current_user,
+        reason=form.reason.data,
+        today=today(),
+        ip_address=client_ip(),
+    )
+    return (
+        f"Retro window overridden for {len(covered)} change(s); the upload can now be "
+        "approved and their older months wait for a supervisor in the adjustment queue."
     )

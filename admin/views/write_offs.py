@@ -152,37 +152,29 @@ def _approved(asked: WriteOffRequest, form: DecisionNoteForm, back: str) -> Done
 
 @bp.post("/write-offs/<int:request_id>/reject")
 def write_off_reject(request_id: int):
-    asked = load_or_404(WriteOffRequest, request_id)
-
-    def rejected(form: DecisionNoteForm) -> str:
-        reject_write_off(db_session(), asked, actor=current_user, reason=form.note.data or "")
-        return (
-            f"Write-off {asked.id} of {format_dollars(asked.amount)} rejected; the balance "
-            "stays open."
-        )
-
-    return submit_form(
-        DecisionNoteForm(),
-        rejected,
-        back=_queue_back(),
-        failure=f"Write-off {asked.id} not rejected",
-    )
+    return _closed(request_id, reject_write_off, "rejected")
 
 
 @bp.post("/write-offs/<int:request_id>/withdraw")
 def write_off_withdraw(request_id: int):
+    return _closed(request_id, withdraw_write_off, "withdrawn")
+
+
+def _closed(request_id: int, close, closed_as: str):
+    """Reject or withdraw a write-off request (`close`, a use case taking the reason): nothing
+    is written off and the balance stays open."""
     asked = load_or_404(WriteOffRequest, request_id)
 
-    def withdrawn(form: DecisionNoteForm) -> str:
-        withdraw_write_off(db_session(), asked, actor=current_user, reason=form.note.data or "")
+    def closed(form: DecisionNoteForm) -> str:
+        close(db_session(), asked, actor=current_user, reason=form.note.data or "")
         return (
-            f"Write-off {asked.id} of {format_dollars(asked.amount)} withdrawn; the balance "
+            f"Write-off {asked.id} of {format_dollars(asked.amount)} {closed_as}; the balance "
             "stays open."
         )
 
     return submit_form(
         DecisionNoteForm(),
-        withdrawn,
+        closed,
         back=_queue_back(),
-        failure=f"Write-off {asked.id} not withdrawn",
+        failure=f"Write-off {asked.id} not {closed_as}",
     )
