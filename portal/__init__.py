@@ -9,7 +9,6 @@ from flask import (
     Flask,
     current_app,
     has_request_context,
-    redirect,
     render_template,
     request,
     url_for,
@@ -104,11 +103,11 @@ def _register_blueprints(app: Flask) -> None:
 
     @app.get("/")
     def index():
-        if not current_user.is_authenticated:
-            return redirect(url_for("auth.login"))
-        from portal.web import home_endpoint
+        from portal.web import elsewhere, home_endpoint
 
-        return redirect(url_for(home_endpoint(current_user)))
+        if not current_user.is_authenticated:
+            return elsewhere(url_for("auth.login"))
+        return elsewhere(url_for(home_endpoint(current_user)))
 
     @app.get("/healthz")
     def healthz():

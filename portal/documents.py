@@ -1,6 +1,7 @@
 """Printable documents: the invoice as a PDF (WeasyPrint), from the same reads the invoice page
-uses (`invoice_view`, `invoice_lines_query`, `bill_bridge`) and the spreadsheet downloads use
-(`reports.invoice_sheets`). Call inside an app context (a view, or `app.app_context()`).
+uses (`invoice_view`, `bill_bridge`, `billing_core.billing.member_detail`) and the spreadsheet
+downloads use (`reports.invoice_sheets`). Call inside an app context (a view, or
+`app.app_context()`).
 
 Decision, for speed and size: the member detail is printed when the (visible) invoice has at
 most MEMBER_DETAIL_LIMIT premium lines, about 35 pages; beyond that WeasyPrint takes tens of
@@ -15,12 +16,13 @@ from datetime import date
 from decimal import Decimal
 
 from flask import current_app, render_template
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing_core.billing.bill_bridge import bill_bridge
-from billing_core.billing.invoices import invoice_lines_query, invoice_view, period_label
-from billing_core.models import BillingSubgroup, Invoice, InvoiceLine, Member, Plan, Product
+from billing_core.billing.groups import subgroup_names
+from billing_core.billing.invoices import invoice_view, period_label
+from billing_core.billing.member_detail import group_by_member, member_lines
+from billing_core.models import Invoice
 from billing_core.models.enums import InvoiceStatus
 from billing_core.money import cents, format_money, format_rate
 from billing_core.payments.online import OnlineLimits
@@ -49,43 +51,6 @@ def signed_money(amount: Decimal) -> str:
 
 
 @dataclass(frozen=True)
-class MemberLine:
-    line_number: int
-    member_key: str
-    name: str
-    product: str
-    plan: str
-    coverage_month: date | None
-    tier: str
-    volume: Decimal | None
-    rate: Decimal | None
-    amount: Decimal
-
-
-@dataclass
-class MemberGroup:
-    """One member's premium lines, as the member detail prints them."""
-
-    member_key: str
-    name: str
-    lines: list[MemberLine]
-
-    @property
-    def total(self) -> Decimal:
-        return sum((line.amount for line in self.lines), Decimal("0.00"))
-
-
-def group_by_member(lines: list[MemberLine]) -> list[MemberGroup]:
-    """Consecutive lines of one member together (lines are billed in member order)."""
-    groups: list[MemberGroup] = []
-    for line in lines:
-        if not groups or groups[-1].member_key != line.member_key:
-            groups.append(MemberGroup(line.member_key, line.name, []))
-        groups[-1].lines.append(line)
-    return groups
-
-
-@dataclass(frozen=True)
 class AdjustmentLine:
     section: str
     coverage_month: date | None
@@ -106,46 +71,6 @@ def adjustment_lines(
     return [AdjustmentLine(*row) for row in adjustment_line_rows(session, invoice, subgroup_ids)]
 
 
-def _member_lines(
-    session: Session, invoice: Invoice, subgroup_ids: frozenset[int] | None
-) -> tuple[int, list[MemberLine]]:
-    """(number of premium lines visible, the lines when there are few enough to print)."""
-    query = invoice_lines_query(invoice, subgroup_ids=subgroup_ids)
-    count = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    if count > MEMBER_DETAIL_LIMIT:
-        return count, []
-    rows = session.execute(
-        query.with_only_columns(
-            InvoiceLine.line_number,
-            Member.member_key,
-            Member.last_name,
-            Member.first_name,
-            Product.name,
-            Plan.name,
-            InvoiceLine.coverage_month,
-            InvoiceLine.tier,
-            InvoiceLine.volume,
-            InvoiceLine.rate,
-            InvoiceLine.amount,
-        )
-    )
-    return count, [
-        MemberLine(
-            number,
-            key,
-            f"{last}, {first}",
-            product,
-            plan,
-            month,
-            tier.value if tier else "",
-            volume,
-            rate,
-            amount,
-        )
-        for number, key, last, first, product, plan, month, tier, volume, rate, amount in rows
-    ]
-
-
 def invoice_document_context(
     session: Session,
     invoice: Invoice,
@@ -158,21 +83,12 @@ def invoice_document_context(
     view = invoice_view(session, invoice, today)
     period = period_label(invoice.period_start, invoice.period_end)
     bridge = bill_bridge(session, invoice)
-    line_count, member_lines = _member_lines(session, invoice, subgroup_ids)
+    line_count, lines = member_lines(session, invoice, subgroup_ids, MEMBER_DETAIL_LIMIT)
     adjustments = adjustment_lines(session, invoice, subgroup_ids)
     bridge_row_count, bridge_details = bridge.details(subgroup_ids, BRIDGE_DETAIL_LIMIT)
     settings = current_app.config["SETTINGS"]
     remit = settings.remit_instructions
     limits = OnlineLimits.from_settings(settings)
-    limited_to = []
-    if subgroup_ids is not None:
-        limited_to = list(
-            session.scalars(
-                select(BillingSubgroup.name)
-                .where(BillingSubgroup.id.in_(subgroup_ids))
-                .order_by(BillingSubgroup.name)
-            )
-        )
     return {
         "view": view,
         "invoice": invoice,
@@ -193,12 +109,12 @@ def invoice_document_context(
         "bridge_details": bridge_details,
         "bridge_row_count": bridge_row_count,
         "bridge_detail_limit": BRIDGE_DETAIL_LIMIT,
-        "member_lines": group_by_member(member_lines),
+        "member_lines": group_by_member(lines),
         "rate": format_rate,
         "member_line_count": line_count,
         "member_detail_limit": MEMBER_DETAIL_LIMIT,
         "subgroup_limited": subgroup_ids is not None,
-        "limited_to": limited_to,
+        "limited_to": subgroup_names(session, subgroup_ids),
         "remit": remit,
         "remit_reference": remit.reference(view.group.group_number, invoice.invoice_number),
         "online_limits": limits,
@@ -233,9 +149,9 @@ def render_invoice_pdf(
 
 
 def statement_document_context(statement) -> dict:
-    """Everything the statement PDF shows (`billing_core.reports.statements.Statement`): the figures,
-    the charts as data: URLs (billed vs paid by month, the latest bill's bridge) with their
-    words for screen readers, and the tables beside them. Aging is a table only: a chart of
+    """Everything the statement PDF shows (`billing_core.reports.statements.Statement`): the
+    figures, the charts as data: URLs (billed vs paid by month, the latest bill's bridge) with
+    their words for screen readers, and the tables beside them. Aging is a table only: a chart of
     its six figures added drawing time and nothing the table does not say."""
     from billing_core.reports.statement_sheets import statement_summary_rows
     from portal.charts import billed_paid_summary_text, billed_paid_svg

@@ -1,5 +1,5 @@
-"""The statement's date range: one GET form, shared by the employer portal and the admin side
-(both show the same statement of one group)."""
+"""Forms shared by the employer portal and the admin side: the statement's date range (one GET
+form; both show the same statement of one group)."""
 
 from __future__ import annotations
 

@@ -8,13 +8,12 @@ from flask import Response, abort, current_app, render_template, request
 
 from billing_core.access import GroupScope
 from billing_core.billing.bill_bridge import STEP_LABELS, bill_bridge
+from billing_core.billing.groups import invoice_list_page
 from billing_core.billing.invoices import (
     STATUS_LABELS,
     find_invoice,
     invoice_lines_query,
-    invoice_list_query,
     invoice_products,
-    invoice_rows,
     invoice_view,
     period_label,
 )
@@ -40,24 +39,17 @@ def load_invoice(scope: GroupScope, invoice_id: int) -> Invoice:
     return invoice
 
 
-def _status_filtered(rows, status: str):
-    return [r for r in rows if r.status == status] if status in STATUS_LABELS else rows
-
-
 def render_invoice_list(scope: GroupScope, area: str):
     search = request.args.get("q", "").strip()
     status = request.args.get("status", "")
-    session = db_session()
-    query = invoice_list_query(scope.group.id, scope.subgroup_ids, search)
-    if status in STATUS_LABELS:
-        # Status is derived from the ledger, so filter the (short) list in Python.
-        rows = _status_filtered(
-            invoice_rows(session, scope.group, session.scalars(query), today()), status
-        )
-        page = Page(items=rows, page=1, per_page=max(len(rows), 1), total=len(rows))
-    else:
-        page = paginate(query, per_page=24)
-        page.items = invoice_rows(session, scope.group, page.items, today())
+    page = invoice_list_page(
+        db_session(),
+        scope,
+        today(),
+        search=search,
+        status=status,
+        asked_page=request.args.get("page", 1, type=int),
+    )
     return render_page_or_fragment(
         f"{area}/group_invoices.html",
         "invoices/_list_rows.html",
@@ -147,7 +139,7 @@ def render_bridge_step(scope: GroupScope, invoice_id: int, step: str, area: str)
         step=bridge.step(step),
         rows=rows[:BRIDGE_ROWS_SHOWN],
         hidden=max(0, len(rows) - BRIDGE_ROWS_SHOWN),
-        limited=scope.subgroup_ids is not None,
+        limited=not scope.whole_group,
         area=area,
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import io
 
-from flask import Response, redirect, render_template, request, send_file, url_for
+from flask import Response, render_template, request, send_file, url_for
 
 from billing_core.access import GroupScope
 from billing_core.billing.enrollment import month_end, month_start
@@ -25,8 +25,8 @@ from billing_core.reports.statements import Statement, default_range, paid_vs_bi
 from portal.charts import billed_paid_summary_text, billed_paid_svg, svg_data_uri
 from portal.documents import render_statement_pdf
 from portal.extensions import db_session
-from portal.statement_forms import StatementRangeForm
-from portal.web import today
+from portal.forms import StatementRangeForm
+from portal.web import see_other, today
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -69,8 +69,8 @@ def _range_args(statement: Statement) -> dict:
 
 
 def _back_to_page(area: str, scope: GroupScope) -> Response:
-    return redirect(
-        url_for(f"{area}.statement_view", group_id=scope.group.id, **request.args.to_dict()), 303
+    return see_other(
+        url_for(f"{area}.statement_view", group_id=scope.group.id, **request.args.to_dict())
     )
 
 

@@ -98,39 +98,66 @@ def see_other(url: str) -> Response:
     return redirect(url, 303)
 
 
+def elsewhere(url: str) -> Response:
+    """A page that lives at another address (302 Found): for a GET that changed nothing,
+    like the home page of someone with one group. After a change, `see_other`."""
+    return redirect(url)
+
+
 @dataclass(frozen=True)
 class NotYet:
-    """What an action returns when it only asks (a confirmation page, the form again):
-    `run_action` rolls back whatever it did, then answers `page()` (drawn after the rollback,
-    so it shows the records as they are)."""
+    """What an action returns when it only asks (a confirmation page, the form again, a file
+    of a check nothing keeps): `run_action` rolls back whatever it did, then answers `page()`
+    (drawn after the rollback, so it shows the records as they are)."""
 
-    page: Callable[[], Response | str]
+    page: Callable[[], object]
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What an action returns to answer with a page or a file rather than a redirect (the
+    recovery codes shown once, a refused census file's problems): `run_action` commits, then
+    answers `page()`."""
+
+    page: Callable[[], object]
 
 
 def run_action(
     act: Callable[[], T],
     *,
-    to: str | Callable[[T], str],
+    to: str | Callable[[T], str] | None = None,
     done: str | Callable[[T], object] | None = None,
     back: str | None = None,
-    refused: Callable[[BillingError], Response | str] | None = None,
+    refused: Callable[[BillingError], object] | None = None,
     failed: str | None = None,
-) -> Response | str:
+    after: Callable[[T], None] | None = None,
+    keep_refused: bool = False,
+):
     """The one handler shape for a request that changes something. Runs `act()` (one
-    billing_core use case, which audits itself), commits once, flashes `done` and answers 303
-    to `to` (a URL or a function of the result). `done` is a string or a function of the
-    result giving a message (a string, or a dict with a link, see `_flashes.html`), a
-    (message, category) pair, or None to say nothing; the category is "success" unless given.
-    An `act` returning `NotYet(page)` changed nothing: it is rolled back and `page()` answered.
-    A `BillingError` rolls everything back and is shown to the person: by `refused(error)`
-    when given (a form page rendered again with the error beside its field), else as a flash
-    (after "`failed`: " when given) on the way back to `back` (default: `to` when it is a
-    URL). Views never catch `BillingError` themselves (`tests/web/test_handler_shape.py`)."""
+    billing_core use case, which audits itself), commits once, runs `after(result)` (what
+    needs the commit first: queueing a job that reads the record), flashes `done` and answers
+    303 to `to` (a URL or a function of the result).
+
+    `done` is a string or a function of the result giving a message (a string, or a dict with
+    a link, see `_flashes.html`), a (message, category) pair, or None to say nothing; the
+    category is "success" unless given. An `act` returning `NotYet(page)` changed nothing: it
+    is rolled back and `page()` answered; one returning `Reply(page)` is committed and `page()`
+    answered.
+
+    A `BillingError` rolls everything back (with `keep_refused`, what the act wrote before
+    refusing is committed instead: a failed login's count and audit row) and is shown to the
+    person: by `refused(error)` when given (a form page rendered again with the error beside
+    its field), else as a flash (after "`failed`: " when given) on the way back to `back`
+    (default: `to` when it is a URL). Views never catch `BillingError` themselves
+    (`tests/web/test_handler_shape.py`)."""
     session = db_session()
     try:
         result = act()
     except BillingError as error:
-        session.rollback()
+        if keep_refused:
+            session.commit()
+        else:
+            session.rollback()
         if refused is not None:
             return refused(error)
         flash(f"{failed}: {error}" if failed else str(error), "error")
@@ -142,11 +169,26 @@ def run_action(
         session.rollback()
         return result.page()
     session.commit()
+    if after is not None:
+        after(result)
+    if isinstance(result, Reply):
+        return result.page()
     said = done(result) if callable(done) else done
     if said:
         message, category = said if isinstance(said, tuple) else (said, "success")
         flash(message, category)
+    if to is None:
+        raise TypeError("run_action needs `to` unless the act replies itself")
     return see_other(to(result) if callable(to) else to)
+
+
+def dry_run(read: Callable[[], T]) -> T:
+    """Run `read()`, which may write to work something out (a preview priced by the code that
+    applies it, a check of a file nothing keeps), and roll back whatever it wrote."""
+    try:
+        return read()
+    finally:
+        db_session().rollback()
 
 
 def render_page_or_fragment(page_template: str, fragment_template: str, **context):

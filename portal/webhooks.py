@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from billing_core.errors import WebhookSignatureInvalid
 from billing_core.payments.online import receive_webhook
 from portal.extensions import csrf, db_session
+from portal.web import NotYet, Reply, run_action
 
 bp = Blueprint("webhooks", __name__)
 
@@ -17,22 +18,35 @@ bp = Blueprint("webhooks", __name__)
 @bp.post("/stripe")
 @csrf.exempt
 def stripe_event():
-    session = db_session()
+    return run_action(_receive, refused=_refused)
+
+
+def _refused(error):
+    """A signature (or body) that does not verify: 400, nothing read. Anything else is ours
+    to fix (500, and Stripe delivers the event again)."""
+    if not isinstance(error, WebhookSignatureInvalid):
+        raise error
+    return {"error": str(error)}, 400
+
+
+def _receive():
+    """The event processed and committed: its answer for Stripe (400 for a signed event we
+    cannot read, which is kept for staff)."""
     try:
         result = receive_webhook(
-            session,
+            db_session(),
             request.get_data(),
             request.headers.get("Stripe-Signature"),
             secret=current_app.config["SETTINGS"].stripe_webhook_secret,
         )
-        session.commit()
-    except WebhookSignatureInvalid as exc:
-        session.rollback()
-        return {"error": str(exc)}, 400
     except IntegrityError:
         # The same event delivered twice at once: the other delivery recorded it.
-        session.rollback()
-        return {"received": True, "duplicate": True}, 200
-    if result.rejected:  # signed, but not an event we can read: kept for staff, refused
-        return {"error": result.outcome, "duplicate": result.duplicate}, 400
-    return {"received": True, "duplicate": result.duplicate, "outcome": result.outcome}, 200
+        return NotYet(lambda: ({"received": True, "duplicate": True}, 200))
+    if result.rejected:
+        return Reply(lambda: ({"error": result.outcome, "duplicate": result.duplicate}, 400))
+    return Reply(
+        lambda: (
+            {"received": True, "duplicate": result.duplicate, "outcome": result.outcome},
+            200,
+        )
+    )

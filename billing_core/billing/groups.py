@@ -1,4 +1,6 @@
-"""Read models of a group for the screens: summary, plans with their current rates, members."""
+"""Read models of a group for the screens: summary, plans with their current rates, members,
+its invoices as the list shows them (a page, the latest bill) and the names of its locations.
+Each takes the reader's GroupScope, so a location's contact gets their locations' part."""
 
 from __future__ import annotations
 
@@ -9,15 +11,19 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from billing_core.access import GroupScope
+from billing_core.billing.invoices import STATUS_LABELS, invoice_list_query, invoice_rows
 from billing_core.models import (
+    BillingSubgroup,
     BrokerOfRecord,
     Coverage,
     EmployerGroup,
+    Invoice,
     Member,
     Plan,
     RateVersion,
 )
-from billing_core.models.enums import MemberStatus
+from billing_core.models.enums import InvoiceStatus, MemberStatus
+from billing_core.paging import Page, page_of
 
 
 @dataclass(frozen=True)
@@ -131,3 +137,55 @@ def member_search_query(scope: GroupScope, search: str = "") -> Select:
             )
         )
     return query.order_by(Member.last_name, Member.first_name, Member.id)
+
+
+def invoice_list_page(
+    session: Session,
+    scope: GroupScope,
+    on: date,
+    *,
+    search: str = "",
+    status: str = "",
+    asked_page: int | None = 1,
+    per_page: int = 24,
+) -> Page:
+    """A page of the invoices the scope sees, newest first, as rows (number, period, status,
+    balance as of `on`), matching `search`. With a `status` (one of STATUS_LABELS), every
+    invoice in it on one page: status is derived from the ledger, so the (short) list is
+    filtered in Python."""
+    query = invoice_list_query(scope.group.id, scope.subgroup_ids, search)
+    if status in STATUS_LABELS:
+        rows = [
+            row
+            for row in invoice_rows(session, scope.group, session.scalars(query), on)
+            if row.status == status
+        ]
+        return Page(items=rows, page=1, per_page=max(len(rows), 1), total=len(rows))
+    page = page_of(session, query, asked_page, per_page)
+    page.items = invoice_rows(session, scope.group, page.items, on)
+    return page
+
+
+def latest_invoice_row(session: Session, scope: GroupScope, on: date):
+    """The newest bill the scope sees that is not void, as the invoice list shows it (None
+    before the first bill)."""
+    latest = session.scalars(
+        invoice_list_query(scope.group.id, scope.subgroup_ids)
+        .where(Invoice.status != InvoiceStatus.VOID)
+        .limit(1)
+    ).first()
+    return invoice_rows(session, scope.group, [latest], on)[0] if latest else None
+
+
+def subgroup_names(session: Session, subgroup_ids: frozenset[int] | None) -> list[str]:
+    """The names of the locations a limited reader's copy is for, by name (none for the
+    whole group)."""
+    if subgroup_ids is None:
+        return []
+    return list(
+        session.scalars(
+            select(BillingSubgroup.name)
+            .where(BillingSubgroup.id.in_(subgroup_ids))
+            .order_by(BillingSubgroup.name)
+        )
+    )

@@ -26,6 +26,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billing_core.access import checkout_in_scope
@@ -291,8 +292,15 @@ def start_checkout(
         status=CheckoutStatus.OPEN,
         idempotency_key=key,
     )
-    session.add(checkout)
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(checkout)
+    except IntegrityError:
+        # The same submission raced itself (a double click): the other request's checkout.
+        raced = find_checkout(session, key)
+        if raced is None:
+            raise
+        return raced, False
     return checkout, True
 
 

@@ -163,6 +163,19 @@ def change_password(
     audit.record(session, "password.changed", actor=user)
 
 
+def reset_password(
+    session: Session,
+    user: User,
+    new_password: str,
+    *,
+    now: datetime,
+    ip_address: str | None = None,
+) -> None:
+    """Set the password chosen through a reset link (the link proved the mailbox), audited."""
+    set_password(session, user, new_password, now=now)
+    audit.record(session, "password.reset", actor=user, ip_address=ip_address)
+
+
 def queue_password_reset(
     session: Session, user: User, reset_link: str, *, expires_in: timedelta = timedelta(hours=1)
 ) -> OutboxMessage:

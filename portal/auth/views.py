@@ -1,28 +1,43 @@
 """Login (with the second factor's step), logout, password change and reset by token, the
-second factor's enrolment, and the user loader."""
+second factor's enrolment, and an employer user's mail preferences."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import current_app, flash, render_template, request, url_for
 from flask import session as cookie_session
 from flask_login import current_user, login_required, login_user, logout_user
-from flask_wtf import FlaskForm
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from wtforms import BooleanField, EmailField, PasswordField, StringField
-from wtforms.validators import EqualTo, InputRequired, Length
 
-from billing_core import audit, mail
-from billing_core.errors import AccountLocked, ValidationFailed
+from billing_core import mail
+from billing_core.errors import AccountLocked
+from billing_core.mail.delivery import send_soon
 from billing_core.models import User
 from billing_core.models.enums import Role
 from billing_core.money import format_count
 from billing_core.users import accounts, second_factor
-from portal.extensions import db_session, login_manager
-from portal.web import client_ip, home_endpoint, now, role_required
+from portal.auth import bp, load_user
+from portal.auth.forms import (
+    CodeForm,
+    LoginForm,
+    MailPreferencesForm,
+    PasswordChangeForm,
+    ResetForm,
+    ResetRequestForm,
+)
+from portal.extensions import db_session
+from portal.web import (
+    Reply,
+    client_ip,
+    elsewhere,
+    home_endpoint,
+    now,
+    role_required,
+    run_action,
+    see_other,
+)
 
-bp = Blueprint("auth", __name__)
 RESET_MAX_AGE_SECONDS = 3600
 # Between the password and the code: who, and since when (seconds); after this, start again.
 PENDING_LOGIN_KEY = "second_factor_pending"
@@ -30,63 +45,6 @@ PENDING_LOGIN_SECONDS = 300
 # What a user who must set up a second factor may still open before doing so.
 BEFORE_ENROLMENT = frozenset(
     {"auth.second_factor", "auth.logout", "auth.login", "auth.login_code", "static", "healthz"}
-)
-
-login_manager.login_view = "auth.login"
-login_manager.login_message = "Please log in to see this page."
-login_manager.login_message_category = "info"
-login_manager.session_protection = "strong"
-
-
-@login_manager.user_loader
-def load_user(identity: str) -> User | None:
-    user_id, _, stamp = identity.partition(":")
-    if not user_id.isdigit():
-        return None
-    user = db_session().get(User, int(user_id))
-    if user is None or not user.is_active or user.get_id() != identity:
-        return None
-    return user
-
-
-class LoginForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
-    password = PasswordField("Password", validators=[InputRequired(), Length(max=200)])
-
-
-class CodeForm(FlaskForm):
-    code = StringField(
-        "Authentication code",
-        validators=[InputRequired("Enter the code from your authenticator app."), Length(max=20)],
-    )
-
-
-class PasswordChangeForm(FlaskForm):
-    current_password = PasswordField("Current password", validators=[InputRequired()])
-    new_password = PasswordField("New password", validators=[InputRequired(), Length(max=200)])
-    confirm = PasswordField(
-        "Repeat the new password",
-        validators=[InputRequired(), EqualTo("new_password", "The two passwords differ.")],
-    )
-
-
-class ResetRequestForm(FlaskForm):
-    email = EmailField("Email", validators=[InputRequired(), Length(max=254)])
-
-
-class ResetForm(FlaskForm):
-    new_password = PasswordField("New password", validators=[InputRequired(), Length(max=200)])
-    confirm = PasswordField(
-        "Repeat the new password",
-        validators=[InputRequired(), EqualTo("new_password", "The two passwords differ.")],
-    )
-
-
-# One checkbox per kind of message an employer user may turn off (billing_core.mail.KINDS).
-MailPreferencesForm = type(
-    "MailPreferencesForm",
-    (FlaskForm,),
-    {kind: BooleanField(label) for kind, label in mail.KINDS.items()},
 )
 
 
@@ -110,35 +68,57 @@ def _user_from_token(token: str) -> User | None:
     return user
 
 
+def _field_refused(field, template: str, form, **context):
+    """A refusal shown beside `field` on the form again (200)."""
+
+    def refused(error):
+        field.errors.append(str(error))
+        return render_template(template, form=form, **context), 200
+
+    return refused
+
+
+def _home() -> str:
+    return url_for(home_endpoint(current_user))
+
+
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for(home_endpoint(current_user)))
+        return elsewhere(_home())
     form = LoginForm()
-    if form.validate_on_submit():
-        settings = current_app.config["SETTINGS"]
-        session = db_session()
-        try:
-            user = accounts.authenticate(
-                session,
-                form.email.data,
-                form.password.data,
-                now=now(),
-                max_failures=settings.login_max_failures,
-                lockout_minutes=settings.lockout_minutes,
-                ip_address=client_ip(),
-            )
-        except (ValidationFailed, AccountLocked) as error:
-            session.commit()  # keep the failure count and the audit row
-            form.password.errors.append(str(error))
-            return render_template("auth/login.html", form=form), 200
-        session.commit()
-        if user.second_factor_enrolled:
-            cookie_session[PENDING_LOGIN_KEY] = {"user": user.get_id(), "at": now().timestamp()}
-            return redirect(url_for("auth.login_code"), code=303)
+    if not form.validate_on_submit():
+        return render_template("auth/login.html", form=form)
+    return run_action(
+        lambda: _authenticate(form),
+        after=_password_accepted,
+        to=lambda user: url_for(
+            "auth.login_code" if user.second_factor_enrolled else home_endpoint(user)
+        ),
+        refused=_field_refused(form.password, "auth/login.html", form),
+        keep_refused=True,  # the failure count and its audit row
+    )
+
+
+def _authenticate(form: LoginForm) -> User:
+    settings = current_app.config["SETTINGS"]
+    return accounts.authenticate(
+        db_session(),
+        form.email.data,
+        form.password.data,
+        now=now(),
+        max_failures=settings.login_max_failures,
+        lockout_minutes=settings.lockout_minutes,
+        ip_address=client_ip(),
+    )
+
+
+def _password_accepted(user: User) -> None:
+    """Logged in now, or (with a second factor) remembered for the code's step."""
+    if user.second_factor_enrolled:
+        cookie_session[PENDING_LOGIN_KEY] = {"user": user.get_id(), "at": now().timestamp()}
+    else:
         login_user(user)
-        return redirect(url_for(home_endpoint(user)), code=303)
-    return render_template("auth/login.html", form=form)
 
 
 def _pending_user() -> User | None:
@@ -159,59 +139,82 @@ def _pending_user() -> User | None:
 def login_code():
     """The login's second step: the authenticator's code (or a recovery code)."""
     if current_user.is_authenticated:
-        return redirect(url_for(home_endpoint(current_user)))
+        return elsewhere(_home())
     user = _pending_user()
     if user is None:
         cookie_session.pop(PENDING_LOGIN_KEY, None)
         flash("Log in again: the code was not entered in time.", "info")
-        return redirect(url_for("auth.login"), code=303)
+        return see_other(url_for("auth.login"))
     form = CodeForm()
-    if form.validate_on_submit():
-        settings = current_app.config["SETTINGS"]
-        session = db_session()
-        try:
-            accounts.complete_second_factor(
-                session,
-                user,
-                form.code.data,
-                now=now(),
-                max_failures=settings.login_max_failures,
-                lockout_minutes=settings.lockout_minutes,
-                ip_address=client_ip(),
-            )
-        except AccountLocked as error:
-            session.commit()
-            cookie_session.pop(PENDING_LOGIN_KEY, None)
-            flash(str(error), "error")
-            return redirect(url_for("auth.login"), code=303)
-        except ValidationFailed as error:
-            session.commit()  # the failure counts towards the lockout
-            form.code.errors.append(str(error))
-            return render_template("auth/login_code.html", form=form), 200
-        session.commit()
+    if not form.validate_on_submit():
+        return render_template("auth/login_code.html", form=form)
+    return run_action(
+        lambda: _complete_second_factor(user, form.code.data),
+        after=lambda _: _code_accepted(user),
+        done=lambda _: _recovery_codes_note(user),
+        to=url_for(home_endpoint(user)),
+        refused=lambda error: _code_refused(form, error),
+        keep_refused=True,  # the failure counts towards the lockout
+    )
+
+
+def _complete_second_factor(user: User, code: str) -> None:
+    settings = current_app.config["SETTINGS"]
+    accounts.complete_second_factor(
+        db_session(),
+        user,
+        code,
+        now=now(),
+        max_failures=settings.login_max_failures,
+        lockout_minutes=settings.lockout_minutes,
+        ip_address=client_ip(),
+    )
+
+
+def _code_accepted(user: User) -> None:
+    cookie_session.pop(PENDING_LOGIN_KEY, None)
+    login_user(user)
+
+
+def _recovery_codes_note(user: User):
+    left = second_factor.recovery_codes_left(user)
+    if left > 3:
+        return None
+    note = (
+        f"{format_count(left, 'recovery code')} left: make new ones on the Second "
+        "factor page (under Account)."
+    )
+    return note, "info"
+
+
+def _code_refused(form: CodeForm, error):
+    """A wrong code: said beside the field; locked out: back to the login page."""
+    if isinstance(error, AccountLocked):
         cookie_session.pop(PENDING_LOGIN_KEY, None)
-        login_user(user)
-        left = second_factor.recovery_codes_left(user)
-        if left <= 3:
-            flash(
-                f"{format_count(left, 'recovery code')} left: make new ones on the Second "
-                "factor page (under Account).",
-                "info",
-            )
-        return redirect(url_for(home_endpoint(user)), code=303)
-    return render_template("auth/login_code.html", form=form)
+        flash(str(error), "error")
+        return see_other(url_for("auth.login"))
+    form.code.errors.append(str(error))
+    return render_template("auth/login_code.html", form=form), 200
 
 
 @bp.post("/logout")
 def logout():
+    return run_action(
+        _end_sessions,
+        after=lambda _: _forget_login(),
+        done=("You have logged out.", "info"),
+        to=url_for("auth.login"),
+    )
+
+
+def _end_sessions() -> None:
     if current_user.is_authenticated:
-        session = db_session()
-        accounts.end_sessions(session, current_user, ip_address=client_ip())
-        session.commit()
+        accounts.end_sessions(db_session(), current_user, ip_address=client_ip())
+
+
+def _forget_login() -> None:
     logout_user()
     cookie_session.pop(PENDING_LOGIN_KEY, None)
-    flash("You have logged out.", "info")
-    return redirect(url_for("auth.login"), code=303)
 
 
 @bp.before_app_request
@@ -225,7 +228,7 @@ def require_second_factor():
     if not second_factor.required_for(db_session(), current_user):
         return None
     flash("Set up your second factor before you continue.", "info")
-    return redirect(url_for("auth.second_factor"))
+    return elsewhere(url_for("auth.second_factor"))
 
 
 @bp.route("/account/second-factor", methods=["GET", "POST"], endpoint="second_factor")
@@ -234,35 +237,43 @@ def second_factor_page():
     """Set up the authenticator (QR code and text secret, confirmed by its first code, then ten
     recovery codes shown once); once set up, make new recovery codes or (where it is not
     required) turn it off, each with a current code."""
-    session = db_session()
     user = current_user._get_current_object()
     form = CodeForm()
+    if not form.validate_on_submit():
+        return _second_factor_form(user, form)
     action = request.form.get("action", "confirm")
-    required = second_factor.required_for(session, user)
-    if form.validate_on_submit():
-        try:
-            if action == "renew":
-                codes = second_factor.renew_recovery_codes(
-                    session, user, form.code.data, now=now(), ip_address=client_ip()
-                )
-            elif action == "turn_off":
-                second_factor.turn_off(
-                    session, user, form.code.data, now=now(), ip_address=client_ip()
-                )
-                session.commit()
-                login_user(user)  # this session goes on under the new session version
-                flash("Your second factor is turned off.", "success")
-                return redirect(url_for("auth.second_factor"), code=303)
-            else:
-                codes = second_factor.confirm_enrolment(
-                    session, user, form.code.data, now=now(), ip_address=client_ip()
-                )
-        except ValidationFailed as error:
-            session.rollback()
-            form.code.errors.append(str(error))
-        else:
-            session.commit()
-            return render_template("auth/recovery_codes.html", codes=codes)
+    return run_action(
+        lambda: _second_factor_act(user, action, form.code.data),
+        after=lambda _: login_user(user) if action == "turn_off" else None,
+        done="Your second factor is turned off.",
+        to=url_for("auth.second_factor"),
+        refused=lambda error: _second_factor_form(user, form, error),
+    )
+
+
+def _second_factor_act(user: User, action: str, code: str):
+    """Turn it off (this session goes on under the new session version), or confirm the
+    enrolment or renew the recovery codes: the new codes, shown once."""
+    session = db_session()
+    if action == "turn_off":
+        return second_factor.turn_off(session, user, code, now=now(), ip_address=client_ip())
+    if action == "renew":
+        codes = second_factor.renew_recovery_codes(
+            session, user, code, now=now(), ip_address=client_ip()
+        )
+    else:
+        codes = second_factor.confirm_enrolment(
+            session, user, code, now=now(), ip_address=client_ip()
+        )
+    return Reply(lambda: render_template("auth/recovery_codes.html", codes=codes))
+
+
+def _second_factor_form(user: User, form: CodeForm, error=None):
+    """The page managing a second factor once set up, else the set-up page with a new secret
+    (kept on the user until confirmed); `error` beside the code."""
+    if error is not None:
+        form.code.errors.append(str(error))
+    required = second_factor.required_for(db_session(), user)
     if user.second_factor_enrolled:
         return render_template(
             "auth/second_factor.html",
@@ -271,15 +282,20 @@ def second_factor_page():
             required=required,
             left=second_factor.recovery_codes_left(user),
         )
+    return run_action(lambda: _enrolment_page(user, form, required))
+
+
+def _enrolment_page(user: User, form: CodeForm, required: bool) -> Reply:
     secret = second_factor.start_enrolment(user, again=request.args.get("again") == "1")
-    session.commit()
     uri = second_factor.provisioning_uri(user, secret)
-    return render_template(
-        "auth/second_factor_setup.html",
-        form=form,
-        secret=secret,
-        qr=second_factor.qr_code_data_uri(uri),
-        required=required,
+    return Reply(
+        lambda: render_template(
+            "auth/second_factor_setup.html",
+            form=form,
+            secret=secret,
+            qr=second_factor.qr_code_data_uri(uri),
+            required=required,
+        )
     )
 
 
@@ -287,49 +303,63 @@ def second_factor_page():
 @login_required
 def password_change():
     form = PasswordChangeForm()
-    if form.validate_on_submit():
-        session = db_session()
-        try:
-            accounts.change_password(
-                session, current_user, form.current_password.data, form.new_password.data, now=now()
-            )
-        except ValidationFailed as error:
-            form.new_password.errors.append(str(error))
-        else:
-            session.commit()
-            # The session identity changed with the password: renew this session only.
-            login_user(current_user._get_current_object())
-            flash("Your password has been changed.", "success")
-            return redirect(url_for(home_endpoint(current_user)), code=303)
-    return render_template("auth/password_change.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("auth/password_change.html", form=form)
+    user = current_user._get_current_object()
+    return run_action(
+        lambda: accounts.change_password(
+            db_session(), user, form.current_password.data, form.new_password.data, now=now()
+        ),
+        # The session identity changed with the password: renew this session only.
+        after=lambda _: login_user(user),
+        done="Your password has been changed.",
+        to=lambda _: _home(),
+        refused=_field_refused(form.new_password, "auth/password_change.html", form),
+    )
 
 
 @bp.route("/password/reset", methods=["GET", "POST"])
 def password_reset_request():
     form = ResetRequestForm()
-    if form.validate_on_submit():
-        session = db_session()
-        user = accounts.find_user_by_email(session, form.email.data)
-        if user is not None and user.is_active:
-            link = url_for("auth.password_reset", token=make_reset_token(user), _external=True)
-            message = accounts.queue_password_reset(
-                session, user, link, expires_in=timedelta(seconds=RESET_MAX_AGE_SECONDS)
-            )
-            session.commit()
-            settings = current_app.config["SETTINGS"]
-            if settings.mail_configured:
-                # Sent now (or by the mail worker), not at the next `flask mail send`.
-                mail.send_soon(settings, current_app.extensions["session_factory"], [message.id])
-            else:
-                current_app.logger.info(
-                    "password reset mail kept in the outbox for user %s: %s", user.id, link
-                )
-        flash(
+    if not form.validate_on_submit():
+        return render_template("auth/reset_request.html", form=form)
+    return run_action(
+        lambda: _queue_reset(form.email.data),
+        after=_send_reset,
+        done=(
             "If that address has an account, a reset link is on its way. It works for one hour.",
             "info",
+        ),
+        to=url_for("auth.login"),
+    )
+
+
+def _queue_reset(email: str):
+    """(the user, the link, the queued message), or None for an unknown or inactive address
+    (which is told the same as a known one)."""
+    session = db_session()
+    user = accounts.find_user_by_email(session, email)
+    if user is None or not user.is_active:
+        return None
+    link = url_for("auth.password_reset", token=make_reset_token(user), _external=True)
+    message = accounts.queue_password_reset(
+        session, user, link, expires_in=timedelta(seconds=RESET_MAX_AGE_SECONDS)
+    )
+    return user, link, message
+
+
+def _send_reset(queued) -> None:
+    """Sent now (or by the mail worker), not at the next `flask mail send`."""
+    if queued is None:
+        return
+    user, link, message = queued
+    settings = current_app.config["SETTINGS"]
+    if settings.mail_configured:
+        send_soon(settings, current_app.extensions["session_factory"], [message.id])
+    else:
+        current_app.logger.info(
+            "password reset mail kept in the outbox for user %s: %s", user.id, link
         )
-        return redirect(url_for("auth.login"), code=303)
-    return render_template("auth/reset_request.html", form=form)
 
 
 @bp.route("/password/reset/<token>", methods=["GET", "POST"])
@@ -337,42 +367,42 @@ def password_reset(token: str):
     user = _user_from_token(token)
     if user is None:
         flash("That reset link has expired or was already used. Ask for a new one.", "error")
-        return redirect(url_for("auth.password_reset_request"), code=303)
+        return see_other(url_for("auth.password_reset_request"))
     form = ResetForm()
-    if form.validate_on_submit():
-        session = db_session()
-        try:
-            accounts.set_password(session, user, form.new_password.data, now=now())
-        except ValidationFailed as error:
-            form.new_password.errors.append(str(error))
-        else:
-            audit.record(session, "password.reset", actor=user, ip_address=client_ip())
-            session.commit()
-            flash("Your password has been reset. Log in with the new one.", "success")
-            return redirect(url_for("auth.login"), code=303)
-    return render_template("auth/reset_form.html", form=form, token=token)
+    if not form.validate_on_submit():
+        return render_template("auth/reset_form.html", form=form, token=token)
+    return run_action(
+        lambda: accounts.reset_password(
+            db_session(), user, form.new_password.data, now=now(), ip_address=client_ip()
+        ),
+        done="Your password has been reset. Log in with the new one.",
+        to=url_for("auth.login"),
+        refused=_field_refused(form.new_password, "auth/reset_form.html", form, token=token),
+    )
 
 
 @bp.route("/account/notifications", methods=["GET", "POST"])
 @role_required(Role.EMPLOYER)
 def mail_preferences():
     """Which messages an employer user receives by mail (all until turned off)."""
-    session = db_session()
     form = MailPreferencesForm()
     if form.validate_on_submit():
         chosen = {kind: bool(form[kind].data) for kind in mail.KINDS}
-        off = mail.set_preferences(session, current_user, chosen)
-        session.commit()
-        if off:
-            flash(
-                f"Saved. You receive {len(mail.KINDS) - len(off)} of the "
-                f"{len(mail.KINDS)} kinds of message by mail.",
-                "success",
-            )
-        else:
-            flash("Saved. You receive every kind of message by mail.", "success")
-        return redirect(url_for("auth.mail_preferences"), code=303)
+        return run_action(
+            lambda: mail.set_preferences(db_session(), current_user, chosen),
+            done=_preferences_saved,
+            to=url_for("auth.mail_preferences"),
+        )
     if not form.is_submitted():
-        for kind, receive in mail.preferences(session, current_user).items():
+        for kind, receive in mail.preferences(db_session(), current_user).items():
             form[kind].data = receive
     return render_template("auth/mail_preferences.html", form=form, kinds=mail.KINDS)
+
+
+def _preferences_saved(off: list[str]) -> str:
+    if not off:
+        return "Saved. You receive every kind of message by mail."
+    return (
+        f"Saved. You receive {len(mail.KINDS) - len(off)} of the "
+        f"{len(mail.KINDS)} kinds of message by mail."
+    )

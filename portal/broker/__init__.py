@@ -1,3 +1,6 @@
+"""The broker portal at /broker: the book of business of the broker's agency (groups, counts
+and bills; never member PII)."""
+
 from flask import Blueprint
 
 bp = Blueprint("broker", __name__)

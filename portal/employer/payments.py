@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import secrets
 
-from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.exc import IntegrityError
 
 from billing_core.billing.invoices import period_label
 from billing_core.config import Settings
@@ -20,9 +19,9 @@ from billing_core.payments import online
 from billing_core.payments.allocation import apply_credit
 from billing_core.payments.stripe_gateway import StripeGateway, gateway_from_settings
 from portal.employer import bp
-from portal.employer.payment_forms import LocalCheckoutForm, PayForm, UseCreditForm
+from portal.employer.forms import LocalCheckoutForm, PayForm, UseCreditForm
 from portal.extensions import db_session
-from portal.web import load_group, now, role_required, today
+from portal.web import load_group, now, role_required, run_action, see_other, today
 
 
 def _settings() -> Settings:
@@ -58,23 +57,31 @@ def payment_start(group_id: int):
     """Choose invoices (the oldest preselected) or an amount, and card or bank account; the
     POST starts a checkout and sends the payer to Stripe (or the local test checkout)."""
     scope = load_group(group_id)
-    session = db_session()
-    options = online.pay_options(session, scope.group, scope.subgroup_ids)
-    limits = online.OnlineLimits.from_settings(_settings())
     form = PayForm()
-    online_available = _gateway() is not None or _local_checkout_enabled()
+    if request.method == "GET":
+        return _pay_page(scope, form)
+    if not _online_available():
+        flash("Online payment is not available; pay by wire, ACH credit or check.", "error")
+    elif form.validate_on_submit():
+        return _start_checkout(scope, form)
+    return _pay_page(scope, form)
+
+
+def _online_available() -> bool:
+    return _gateway() is not None or _local_checkout_enabled()
+
+
+def _pay_page(scope, form: PayForm):
+    """The pay page: on a GET with a new nonce and the invoices asked for (else the oldest)
+    ticked; after a POST with the form as sent and its errors."""
+    options = online.pay_options(db_session(), scope.group, scope.subgroup_ids)
+    limits = online.OnlineLimits.from_settings(_settings())
     if request.method == "GET":
         form.nonce.data = secrets.token_urlsafe(18)
         preselected = request.args.getlist("invoice", type=int)
         form.invoice_ids.data = preselected or options.default_invoice_ids
         if not options.open_items:
             form.pay_what.data = "amount"
-    elif not online_available:
-        flash("Online payment is not available; pay by wire, ACH credit or check.", "error")
-    elif form.validate_on_submit():
-        response = _start_checkout(scope, form, limits)
-        if response is not None:
-            return response
     choice = online.pay_choice(options, limits, form.chosen_invoices(), _amount_or_none(form))
     offered = [method.value for method in choice.methods]
     if request.method == "GET" and offered and form.method.data not in offered:
@@ -89,7 +96,7 @@ def payment_start(group_id: int):
         limits=limits,
         remit=remit,
         remit_reference=remit.reference(scope.group.group_number, choice.invoice_numbers),
-        online_available=online_available,
+        online_available=_online_available(),
         local_checkout=_gateway() is None and _local_checkout_enabled(),
         period_label=period_label,
         today=today(),
@@ -104,40 +111,49 @@ def _amount_or_none(form: PayForm):
         return None
 
 
-def _start_checkout(scope, form: PayForm, limits: online.OnlineLimits):
+def _start_checkout(scope, form: PayForm):
     """Start (or find again, for the same form submission) the checkout and send the payer to
-    it; None with the reason on the form when it cannot start."""
-    session = db_session()
-    try:
-        checkout, created = online.start_checkout(
-            session,
-            group=scope.group,
-            user=current_user,
-            method=PaymentMethod(form.method.data),
-            invoice_ids=form.chosen_invoices(),
-            amount=form.chosen_amount(),
-            nonce=form.nonce.data,
-            limits=limits,
-            subgroup_ids=scope.subgroup_ids,
-        )
-        if created:
-            _open_session(checkout, scope.group)
-        session.commit()
-    except IntegrityError:
-        # The same submission raced itself (a double click): the other request's checkout.
-        session.rollback()
-        key = online.checkout_key(scope.group.id, current_user.id, form.nonce.data)
-        checkout = online.find_checkout(session, key)
-        if checkout is None:
-            raise
-    except BillingError as exc:
-        session.rollback()
-        form.form_errors.append(_sentence(str(exc)))
-        return None
-    if checkout.status is not CheckoutStatus.OPEN or not checkout.session_url:
-        flash("This payment was already submitted; here is where it stands.", "info")
-        return redirect(url_for("employer.payment_list", group_id=scope.group.id), 303)
-    return redirect(checkout.session_url, 303)
+    it; the pay page again with the reason on the form when it cannot start."""
+
+    def refused(error):
+        form.form_errors.append(_sentence(str(error)))
+        return _pay_page(scope, form)
+
+    return run_action(
+        lambda: _checkout(scope, form),
+        to=lambda checkout: (
+            checkout.session_url
+            if _still_open(checkout)
+            else url_for("employer.payment_list", group_id=scope.group.id)
+        ),
+        done=lambda checkout: (
+            None
+            if _still_open(checkout)
+            else ("This payment was already submitted; here is where it stands.", "info")
+        ),
+        refused=refused,
+    )
+
+
+def _checkout(scope, form: PayForm):
+    checkout, created = online.start_checkout(
+        db_session(),
+        group=scope.group,
+        user=current_user,
+        method=PaymentMethod(form.method.data),
+        invoice_ids=form.chosen_invoices(),
+        amount=form.chosen_amount(),
+        nonce=form.nonce.data,
+        limits=online.OnlineLimits.from_settings(_settings()),
+        subgroup_ids=scope.subgroup_ids,
+    )
+    if created:
+        _open_session(checkout, scope.group)
+    return checkout
+
+
+def _still_open(checkout) -> bool:
+    return checkout.status is CheckoutStatus.OPEN and bool(checkout.session_url)
 
 
 def _sentence(message: str) -> str:
@@ -175,37 +191,32 @@ def test_checkout(group_id: int, checkout_id: int):
         abort(404)
     scope = load_group(group_id)
     checkout = _load_checkout(scope, checkout_id)
+    ids = {"group_id": group_id, "checkout_id": checkout_id}
     form = LocalCheckoutForm()
     if checkout.status is CheckoutStatus.OPEN and form.validate_on_submit():
-        session = db_session()
-        try:
-            online.pay_local_test_checkout(
-                session,
-                checkout,
-                secret=_settings().stripe_webhook_secret,
-                bank_outcome=form.bank_outcome.data,
-                now=now(),
-            )
-        except BillingError as exc:
-            session.rollback()
-            flash(str(exc), "error")
-            return redirect(
-                url_for("employer.test_checkout", group_id=group_id, checkout_id=checkout_id), 303
-            )
-        session.commit()
-        return redirect(
-            url_for("employer.payment_success", group_id=group_id, checkout_id=checkout_id), 303
+        return run_action(
+            lambda: _pay_locally(checkout, form.bank_outcome.data),
+            to=url_for("employer.payment_success", **ids),
+            back=url_for("employer.test_checkout", **ids),
         )
     if request.method == "POST" and checkout.status is not CheckoutStatus.OPEN:
-        return redirect(
-            url_for("employer.payment_success", group_id=group_id, checkout_id=checkout_id), 303
-        )
+        return see_other(url_for("employer.payment_success", **ids))  # where it stands
     return render_template(
         "payments/test_checkout.html",
         scope=scope,
         checkout=checkout,
         form=form,
         invoice_numbers=online.invoice_numbers(db_session(), checkout),
+    )
+
+
+def _pay_locally(checkout, bank_outcome: str) -> None:
+    online.pay_local_test_checkout(
+        db_session(),
+        checkout,
+        secret=_settings().stripe_webhook_secret,
+        bank_outcome=bank_outcome,
+        now=now(),
     )
 
 
@@ -265,31 +276,24 @@ def payment_list(group_id: int):
 def credit_apply(group_id: int):
     """Use the group's credit on its open invoices, oldest first."""
     scope = load_group(group_id)
-    form = UseCreditForm()
     target = url_for("employer.payment_list", group_id=group_id)
-    if not form.validate_on_submit():
+    if not UseCreditForm().validate_on_submit():
         flash("Tick the box to confirm using your credit.", "error")
-        return redirect(target, 303)
+        return see_other(target)
+    return run_action(lambda: _use_credit(scope), done=_credit_used, to=target)
+
+
+def _use_credit(scope) -> list:
     session = db_session()
     if not credit_outlook(session, scope.group, today()).used_on_next_bill:
-        flash("Your group's credit is held for a refund: contact billing to use it.", "error")
-        return redirect(target, 303)
-    try:
-        made = apply_credit(
-            session,
-            scope.group,
-            on=today(),
-            actor=current_user,
-            subgroup_ids=scope.subgroup_ids,
-        )
-    except BillingError as exc:
-        session.rollback()
-        flash(str(exc), "error")
-        return redirect(target, 303)
-    session.commit()
-    if made:
-        used = sum(a.amount for a in made)
-        flash(f"{format_dollars(used)} of credit was applied to your open invoices.", "success")
-    else:
-        flash("There was no credit and open invoice to match; nothing changed.", "info")
-    return redirect(target, 303)
+        raise BillingError("Your group's credit is held for a refund: contact billing to use it.")
+    return apply_credit(
+        session, scope.group, on=today(), actor=current_user, subgroup_ids=scope.subgroup_ids
+    )
+
+
+def _credit_used(made: list):
+    if not made:
+        return "There was no credit and open invoice to match; nothing changed.", "info"
+    used = sum(a.amount for a in made)
+    return f"{format_dollars(used)} of credit was applied to your open invoices."

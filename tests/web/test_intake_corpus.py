@@ -35,14 +35,14 @@ def test_census_parse_reads_the_file_as_expected(web_app, path):
 @pytest.fixture
 def corpus_upload(session, login_as, client, monkeypatch):
     """The corpus group with an HR administrator logged in, the portal's day pinned."""
-    import portal.employer.views as employer_views
+    import portal.employer.uploads as employer_uploads
     from billing_core.models.enums import Role
     from tests.factories import make_user
     from tests.intake_corpus import corpus_group
     from tests.web.conftest import csrf_token
 
     monkeypatch.setattr(
-        employer_views, "today", lambda: __import__("datetime").date.fromisoformat(CORPUS_AS_OF)
+        employer_uploads, "today", lambda: __import__("datetime").date.fromisoformat(CORPUS_AS_OF)
     )
     group = corpus_group(session)
     user = make_user(session, Role.EMPLOYER, groups=[group])

@@ -268,7 +268,13 @@ def test_a_location_contact_sees_nothing_of_another_location_anywhere(
 ):
     # The pages' today is in January 2027, the month of the scenario's bills and payments, so
     # the dashboard and the statement's default range hold them.
-    for module in ("invoice_pages", "statement_pages", "employer.payments", "employer.views"):
+    for module in (
+        "invoice_pages",
+        "statement_pages",
+        "employer.payments",
+        "employer.uploads",
+        "employer.views",
+    ):
         monkeypatch.setattr(f"portal.{module}.today", lambda: date(2027, 1, 20))
     world = build_locations(session, cast)
     login_as(cast.users["employer_a_east"])

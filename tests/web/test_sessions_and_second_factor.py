@@ -196,7 +196,7 @@ def test_the_code_step_expires(client, cast, monkeypatch):
         },
     )
     later = datetime.now(UTC) + timedelta(minutes=6)
-    monkeypatch.setattr("portal.auth.now", lambda: later)
+    monkeypatch.setattr("portal.auth.views.now", lambda: later)
     response = client.get("/login/code")
     assert response.status_code == 303 and response.headers["Location"].endswith("/login")
 

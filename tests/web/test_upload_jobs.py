@@ -109,7 +109,7 @@ def test_the_page_shows_the_impact_the_job_priced_until_what_it_priced_from_chan
     group again (seconds for a large group, on every view), and prices it anew once what it
     was priced from has changed (here: the day)."""
     from billing_core.census import uploads
-    from portal.employer import views
+    from portal.employer import uploads as upload_views
 
     priced = []
     real = uploads.premium_impact
@@ -134,7 +134,7 @@ def test_the_page_shows_the_impact_the_job_priced_until_what_it_priced_from_chan
     assert len(priced) == 1
 
     tomorrow = priced[0] + timedelta(days=1)
-    monkeypatch.setattr(views, "today", lambda: tomorrow)
+    monkeypatch.setattr(upload_views, "today", lambda: tomorrow)
     page = client.get(f"{url}/{upload.id}").get_data(as_text=True)
     assert "-38.20" in page.split("Premium impact")[1]
     assert priced == [priced[0], tomorrow]

@@ -248,9 +248,9 @@ def test_a_term_credited_for_fewer_months_than_it_asks_says_so(
     employer reads that in words on the upload page, before submitting."""
     from datetime import date
 
-    import portal.employer.views as employer_views
+    import portal.employer.uploads as employer_uploads
 
-    monkeypatch.setattr(employer_views, "today", lambda: date(2027, 4, 15))
+    monkeypatch.setattr(employer_uploads, "today", lambda: date(2027, 4, 15))
     login_as(cast.users["employer_a"])
     url = f"/employer/groups/{cast.group_a.id}/uploads"
     token = csrf_token(client, url)

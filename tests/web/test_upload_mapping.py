@@ -280,9 +280,9 @@ def test_a_kept_uploads_problems_download(client, cast, session, employer):
 
 
 def test_a_refused_file_too_large_to_carry_is_chosen_again(client, cast, employer, monkeypatch):
-    import portal.employer.views as views
+    import portal.employer.uploads as uploads
 
-    monkeypatch.setattr(views, "KEEP_REFUSED_FILE_BYTES", 10)
+    monkeypatch.setattr(uploads, "KEEP_REFUSED_FILE_BYTES", 10)
     url, token = employer
     html = _post(client, url, token, file=("m.csv", _census(cast.member_west))).get_data(
         as_text=True

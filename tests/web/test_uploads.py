@@ -95,7 +95,7 @@ def test_a_location_limited_user_cannot_upload_for_the_whole_group(client, cast,
 def test_the_impact_says_what_the_next_bill_carries_in_all(client, cast, login_as, monkeypatch):
     """A termination in a billed month changes the next bill twice: its own month's premium and
     the retro credit of the month billed. The page adds the two up in words."""
-    monkeypatch.setattr("portal.employer.views.today", lambda: date(2027, 1, 20))
+    monkeypatch.setattr("portal.employer.uploads.today", lambda: date(2027, 1, 20))
     url = f"/employer/groups/{cast.group_a.id}/uploads"
     login_as(cast.users["employer_a"])
     west = cast.member_west
