@@ -20,7 +20,6 @@ __all__ = [
     "normalise",
     "normalise_with_repairs",
     "read_isa",
-    "segments",
     "split_interchange",
 ]
 
@@ -246,8 +245,3 @@ def split_interchange(
             yield from map(str.split, chunk, repeat(sep))
 
     return separators, iterate()
-
-
-def segments(data: bytes | str, document: str = "X12") -> list[list[str]]:
-    """Every segment of an interchange as its list of elements (element 0 is the segment id)."""
-    return list(split_interchange(data, document)[1])
