@@ -33,6 +33,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from billing_core import audit, ledger, mail
+from billing_core.authority import SUPERVISING_ROLES
 from billing_core.billing.enrollment import add_months, month_end, month_start, period_containing
 from billing_core.billing.invoice_lines import (
     RunData,
@@ -61,12 +62,9 @@ from billing_core.models.enums import (
     CreditPolicy,
     InvoiceSection,
     InvoiceStatus,
-    Role,
 )
 from billing_core.money import ZERO
 from billing_core.payments.allocation import allocate, credit_plan, open_invoices, usable_credit
-
-VOIDING_ROLES = (Role.SUPERVISOR, Role.ADMIN)
 
 
 @dataclass(frozen=True)
@@ -636,7 +634,7 @@ def void_invoice(
     reason; the invoice's entry is reversed by a new entry, a credit memo for its new charges is
     issued, and adjustments it billed return to approved so the next invoice bills them again.
     An invoice with payments applied cannot be voided until they are moved. Audited."""
-    if actor.role not in VOIDING_ROLES:
+    if actor.role not in SUPERVISING_ROLES:
         raise AccessDenied("only a supervisor can void an invoice")
     reason = (reason or "").strip()
     if len(reason) < 5:

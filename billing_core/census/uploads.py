@@ -392,7 +392,7 @@ def override_retro_window(
     before the window too. Every such adjustment still waits for a supervisor's approval.
     Refused for anyone else, whatever the page showed; returns the changes it covers.
     Audited, with the changes it covers."""
-    from billing_core.billing.adjustments import SUPERVISING_ROLES
+    from billing_core.authority import SUPERVISING_ROLES
 
     if actor.role not in SUPERVISING_ROLES:
         raise AccessDenied("only a supervisor can override the retro window")

@@ -26,7 +26,7 @@ from billing_core import audit
 from billing_core.config import DEV_TOTP_ENCRYPTION_KEY
 from billing_core.errors import ConfigurationError, ValidationFailed
 from billing_core.models import EmployerGroup, User, UserGroupAccess
-from billing_core.models.enums import Role
+from billing_core.models.enums import STAFF_ROLES, Role
 
 ISSUER = "Premium Billing"
 STEP_SECONDS = 30
@@ -292,7 +292,8 @@ def require_for_group(
 
 def staff_users(session: Session) -> list[User]:
     """Every staff account, by name (the admin's staff page)."""
-    staff = (Role.BILLING_SPECIALIST, Role.SUPERVISOR, Role.ADMIN)
     return list(
-        session.scalars(select(User).where(User.role.in_(staff)).order_by(User.full_name, User.id))
+        session.scalars(
+            select(User).where(User.role.in_(STAFF_ROLES)).order_by(User.full_name, User.id)
+        )
     )
