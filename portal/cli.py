@@ -657,7 +657,7 @@ def mail_send(limit: int):
     tried again by a later run, up to six attempts, then marked failed. Safe to run from cron
     as often as you like, even twice at once: a message is sent once. Without SMTP_HOST it
     sends nothing and the messages stay in the outbox."""
-    from billing_core.mail import send_queued
+    from billing_core.mail.delivery import send_queued
 
     run = send_queued(db_session(), current_app.config["SETTINGS"], limit=limit)
     if not run.configured:

@@ -15,6 +15,7 @@ from billing_core.billing.invoicing import issue_billing_run
 from billing_core.census.uploads import approve_upload, return_upload, submit_upload
 from billing_core.config import Settings
 from billing_core.errors import ConfigurationError
+from billing_core.mail import delivery
 from billing_core.models import OutboxMessage
 from billing_core.models.enums import (
     MailStatus,
@@ -105,7 +106,7 @@ def test_invoice_ready_arrives_after_a_billing_run(session, smtp, billed_group):
     [invoice] = issue_billing_run(session, FEB, group_numbers=[group.group_number]).issued
     session.commit()
 
-    run = mail.send_queued(session, settings_for(smtp.port), now=NOW)
+    run = delivery.send_queued(session, settings_for(smtp.port), now=NOW)
 
     assert len(run.sent) == 1 and run.error is None
     [arrived] = smtp.arrived
@@ -131,7 +132,7 @@ def test_smtp_down_keeps_messages_queued_and_the_next_run_sends_them_once(sessio
     first, second = put(session)
     down = settings_for(free_port())
 
-    run = mail.send_queued(session, down, now=NOW)
+    run = delivery.send_queued(session, down, now=NOW)
 
     assert run.sent == [] and sorted(run.retrying) == [first.id, second.id]
     assert "could not reach 127.0.0.1:" in run.error
@@ -140,11 +141,11 @@ def test_smtp_down_keeps_messages_queued_and_the_next_run_sends_them_once(sessio
         assert message.next_attempt_at == NOW + timedelta(minutes=1)
         assert "could not reach 127.0.0.1:" in message.last_error
     # Before its retry time a run leaves it alone, whatever the server.
-    early = mail.send_queued(session, settings_for(smtp.port), now=NOW + timedelta(seconds=30))
+    early = delivery.send_queued(session, settings_for(smtp.port), now=NOW + timedelta(seconds=30))
     assert early.sent == [] and smtp.arrived == [] and early.waiting == 2
 
     later = NOW + timedelta(minutes=2)
-    run = mail.send_queued(session, settings_for(smtp.port), now=later)
+    run = delivery.send_queued(session, settings_for(smtp.port), now=later)
 
     assert sorted(run.sent) == [first.id, second.id]
     assert sorted(a.subject for a in smtp.arrived) == ["Subject 0", "Subject 1"]
@@ -152,9 +153,9 @@ def test_smtp_down_keeps_messages_queued_and_the_next_run_sends_them_once(sessio
         assert message.status is MailStatus.SENT and message.attempts == 2
         assert message.last_error is None and message.next_attempt_at is None
     # Run again (and again): nothing is sent twice.
-    assert mail.send_queued(session, settings_for(smtp.port), now=later).sent == []
+    assert delivery.send_queued(session, settings_for(smtp.port), now=later).sent == []
     assert (
-        mail.send_queued(session, settings_for(smtp.port), now=later + timedelta(days=1)).sent == []
+        delivery.send_queued(session, settings_for(smtp.port), now=later + timedelta(days=1)).sent == []
     )
     assert len(smtp.arrived) == 2
 
@@ -167,10 +168,10 @@ def test_a_run_at_the_same_time_skips_what_the_first_has_claimed(session_factory
     def connect_while_another_run_starts(settings):
         # The first run has claimed its messages; a second one starts before it sends.
         with session_factory() as other:
-            second_run.append(mail.send_queued(other, settings, now=NOW))
-        return mail.connect(settings)
+            second_run.append(delivery.send_queued(other, settings, now=NOW))
+        return delivery.connect(settings)
 
-    first = mail.send_queued(session, settings, now=NOW, connector=connect_while_another_run_starts)
+    first = delivery.send_queued(session, settings, now=NOW, connector=connect_while_another_run_starts)
 
     assert len(first.sent) == 3
     assert second_run[0].sent == [] and second_run[0].retrying == []
@@ -183,11 +184,11 @@ def test_a_message_claimed_by_a_run_that_died_is_tried_again_later(session, smtp
     session.commit()
     settings = settings_for(smtp.port)
 
-    assert mail.send_queued(session, settings, now=NOW + timedelta(minutes=30)).sent == []
-    recovered = NOW + mail.CLAIM_TIMEOUT + timedelta(minutes=1)
-    run = mail.send_queued(session, settings, now=recovered)
+    assert delivery.send_queued(session, settings, now=NOW + timedelta(minutes=30)).sent == []
+    recovered = NOW + delivery.CLAIM_TIMEOUT + timedelta(minutes=1)
+    run = delivery.send_queued(session, settings, now=recovered)
     assert run.retrying == [message.id]  # counted as an attempt, due a minute later
-    run = mail.send_queued(session, settings, now=recovered + timedelta(minutes=2))
+    run = delivery.send_queued(session, settings, now=recovered + timedelta(minutes=2))
     assert run.sent == [message.id] and len(smtp.arrived) == 1
     assert outbox(session)[0].attempts == 2
 
@@ -196,7 +197,7 @@ def test_a_permanent_refusal_fails_at_once_and_the_others_still_go(session, smtp
     smtp.handler.refuse.add("hr0@example.test")
     refused, fine = put(session)
 
-    run = mail.send_queued(session, settings_for(smtp.port), now=NOW)
+    run = delivery.send_queued(session, settings_for(smtp.port), now=NOW)
 
     assert run.failed == [refused.id] and run.sent == [fine.id]
     refused, fine = outbox(session)
@@ -211,7 +212,7 @@ def test_a_header_that_would_inject_another_is_refused_not_sent(session, smtp):
     session.commit()
     assert odd.subject == "Census file received: a b.csv"  # one line, whatever a file held
 
-    run = mail.send_queued(session, settings_for(smtp.port), now=NOW)
+    run = delivery.send_queued(session, settings_for(smtp.port), now=NOW)
 
     assert run.failed == [bad.id] and run.sent == [odd.id]
     [bad, _] = outbox(session)
@@ -221,14 +222,14 @@ def test_a_header_that_would_inject_another_is_refused_not_sent(session, smtp):
 
 def test_after_the_last_attempt_a_message_is_failed(session):
     [message] = put(session, 1)
-    message.attempts = mail.MAX_ATTEMPTS - 1
+    message.attempts = delivery.MAX_ATTEMPTS - 1
     session.commit()
 
-    run = mail.send_queued(session, settings_for(free_port()), now=NOW)
+    run = delivery.send_queued(session, settings_for(free_port()), now=NOW)
 
     assert run.failed == [message.id]
     [message] = outbox(session)
-    assert message.status is MailStatus.FAILED and message.attempts == mail.MAX_ATTEMPTS
+    assert message.status is MailStatus.FAILED and message.attempts == delivery.MAX_ATTEMPTS
     assert message.next_attempt_at is None and "could not reach" in message.last_error
 
 
@@ -236,13 +237,13 @@ def test_the_retry_delays_grow(session):
     [message] = put(session, 1)
     down = settings_for(free_port())
     now, waits = NOW, []
-    for _ in range(mail.MAX_ATTEMPTS - 1):
-        mail.send_queued(session, down, now=now)
+    for _ in range(delivery.MAX_ATTEMPTS - 1):
+        delivery.send_queued(session, down, now=now)
         [message] = outbox(session)
         waits.append(message.next_attempt_at - now)
         now = message.next_attempt_at
-    assert waits == list(mail.RETRY_DELAYS)
-    assert message.status is MailStatus.QUEUED and message.attempts == mail.MAX_ATTEMPTS - 1
+    assert waits == list(delivery.RETRY_DELAYS)
+    assert message.status is MailStatus.QUEUED and message.attempts == delivery.MAX_ATTEMPTS - 1
 
 
 def test_a_message_unsent_when_it_expires_is_given_up(session, smtp):
@@ -254,7 +255,7 @@ def test_a_message_unsent_when_it_expires_is_given_up(session, smtp):
     [message] = outbox(session)
     assert abs(message.expires_at - message.created_at - timedelta(hours=1)).seconds < 1
 
-    run = mail.send_queued(session, settings_for(smtp.port), now=message.expires_at)
+    run = delivery.send_queued(session, settings_for(smtp.port), now=message.expires_at)
 
     assert run.expired == [message.id] and run.sent == [] and smtp.arrived == []
     [message] = outbox(session)
@@ -264,7 +265,7 @@ def test_a_message_unsent_when_it_expires_is_given_up(session, smtp):
 def test_without_smtp_configured_nothing_is_sent_and_messages_stay(session, smtp):
     put(session)
 
-    run = mail.send_queued(session, Settings(), now=NOW)
+    run = delivery.send_queued(session, Settings(), now=NOW)
 
     assert run.configured is False and run.waiting == 2 and run.sent == []
     assert smtp.arrived == []
@@ -283,15 +284,15 @@ def test_starttls_and_login_with_a_verified_certificate(session, tmp_path):
         )
 
         def connector(settings):
-            return mail.connect(settings, context=client_tls)
+            return delivery.connect(settings, context=client_tls)
 
-        refused = mail.send_queued(session, settings, now=NOW, connector=connector)
+        refused = delivery.send_queued(session, settings, now=NOW, connector=connector)
         assert refused.sent == [] and "535" in refused.error
         [message] = outbox(session)
         assert "wrong-pass-xyz" not in message.last_error  # no secret kept for staff
 
         settings = settings.with_overrides(smtp_password="s3cret-smtp-pass")
-        run = mail.send_queued(
+        run = delivery.send_queued(
             session, settings, now=NOW + timedelta(minutes=5), connector=connector
         )
         assert len(run.sent) == 1 and [a.subject for a in server.arrived] == ["Subject 0"]
@@ -304,7 +305,7 @@ def test_starttls_refuses_a_certificate_it_cannot_verify(session, tmp_path):
     server = SmtpServer(tls=server_tls).start()
     try:
         put(session, 1)
-        run = mail.send_queued(session, settings_for(server.port, smtp_tls="starttls"), now=NOW)
+        run = delivery.send_queued(session, settings_for(server.port, smtp_tls="starttls"), now=NOW)
         assert run.sent == [] and "CERTIFICATE_VERIFY_FAILED" in run.error
         assert server.arrived == []
     finally:
@@ -561,7 +562,7 @@ def test_the_worker_job_sends_with_its_own_session_and_the_environment(tmp_path,
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
 
-    result = jobs.run_job(mail.SEND_JOB, message_id)
+    result = jobs.run_job(delivery.SEND_JOB, message_id)
 
     assert result["sent"] == [message_id]
     assert [(a.mail_from, a.subject) for a in smtp.arrived] == [
@@ -579,15 +580,15 @@ def test_send_soon_hands_messages_to_the_mail_worker_when_there_is_redis(
     monkeypatch.setattr(jobs, "enqueue", lambda *args, **kw: calls.append((args, kw)))
     settings = settings_for(free_port(), redis_url="redis://127.0.0.1:6379/0")
 
-    assert mail.send_soon(settings, session_factory, [7]) is None
+    assert delivery.send_soon(settings, session_factory, [7]) is None
 
     [(args, kw)] = calls
-    assert args == (mail.SEND_JOB, 7) and kw["queue_name"] == mail.MAIL_QUEUE == "mail"
+    assert args == (delivery.SEND_JOB, 7) and kw["queue_name"] == delivery.MAIL_QUEUE == "mail"
 
     def unavailable(*args, **kw):
         raise JobQueueUnavailable("the job queue is unavailable (connection refused)")
 
     monkeypatch.setattr(jobs, "enqueue", unavailable)
-    assert mail.send_soon(settings, session_factory, [7]) is None  # left for the next cron run
+    assert delivery.send_soon(settings, session_factory, [7]) is None  # left for the next cron run
     assert "left for the next run" in caplog.text
-    assert mail.send_soon(Settings(), session_factory, [7]) is None  # no SMTP: nothing to do
+    assert delivery.send_soon(Settings(), session_factory, [7]) is None  # no SMTP: nothing to do
