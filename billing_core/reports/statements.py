@@ -290,11 +290,6 @@ class Statement:
             for name in sorted(totals, key=_product_order)
         ]
 
-    @property
-    def open_lines(self) -> list[StatementLine]:
-        """The period x product lines with something still owed (or overpaid)."""
-        return [line for line in self.lines if line.balance != 0]
-
 
 @dataclass(frozen=True)
 class PeriodTotal:
