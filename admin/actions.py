@@ -7,17 +7,14 @@ then call one of these with one billing_core use case and stay a few lines long.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
 
-from flask import Response, abort, request
+from flask import abort
 from flask_wtf import FlaskForm
 
 from billing_core.errors import BillingError
 from portal.confirmation import Ask, Done, confirm_then
 from portal.extensions import db_session
 from portal.web import run_action
-
-T = TypeVar("T")
 
 
 def load_or_404(model, record_id: int):
@@ -86,23 +83,3 @@ def submit_form(
         return act(form)
 
     return run_action(checked, to=back, done=lambda said: said, back=back, failed=failure)
-
-
-def answer_with_page(
-    act: Callable[[], T],
-    page: Callable[[T], Response | str],
-    *,
-    refused: Callable[[BillingError], Response | str],
-):
-    """A change whose answer is a page of what it did rather than a redirect (a bank file's
-    lines as they were matched: what became of each line is not kept to be shown again):
-    `run_action` runs it and commits once, then `page(result)` is drawn; a refusal is
-    `refused(error)`, the form again with the problems."""
-    results: list[T] = []
-
-    def acted() -> T:
-        results.append(act())
-        return results[-1]
-
-    answer = run_action(acted, to=request.full_path, refused=refused)
-    return page(results[-1]) if results else answer

@@ -7,13 +7,12 @@ from flask import render_template
 from flask_login import current_user
 
 from admin import bp
-from admin.actions import answer_with_page
 from admin.forms import RemittanceImportForm
 from billing_core.errors import BillingError, ValidationFailed
 from billing_core.payments import review
 from billing_core.payments.imports import ImportOutcome, import_remittance_file
 from portal.extensions import db_session
-from portal.web import today
+from portal.web import Reply, run_action, today
 
 RESULT_LABELS = {
     "matched": "Matched",
@@ -30,13 +29,14 @@ def remittance_import():
     if not form.validate_on_submit():
         return _import_page(form)
     upload = form.file.data
-    return answer_with_page(
-        lambda: import_remittance_file(
+
+    def imported() -> Reply:
+        outcome = import_remittance_file(
             db_session(), upload.read(), upload.filename or "upload", actor=current_user, on=today()
-        ),
-        lambda outcome: _import_page(form, outcome=outcome),
-        refused=lambda error: _import_page(form, problems=_problems(error)),
-    )
+        )
+        return Reply(lambda: _import_page(form, outcome=outcome))
+
+    return run_action(imported, refused=lambda error: _import_page(form, problems=_problems(error)))
 
 
 def _problems(error: BillingError) -> list[str]:

@@ -44,6 +44,7 @@ from portal.web import (
     NotYet,
     authority_limit,
     client_ip,
+    dry_run,
     enqueue_upload_job,
     load_group,
     paginate_list,
@@ -114,16 +115,17 @@ def _approving_page(scope, upload):
 
 def _review_page(scope, upload) -> str:
     pay_periods = request.args.get("pay_periods", type=int)
-    review = review_upload(
-        db_session(),
-        upload,
-        actor=current_user,
-        today=today(),
-        period=_period_arg(),
-        pay_periods=pay_periods if pay_periods and 0 < pay_periods <= 60 else None,
-        limits=PricingLimits.from_settings(current_app.config["SETTINGS"]),
+    review = dry_run(
+        lambda: review_upload(
+            db_session(),
+            upload,
+            actor=current_user,
+            today=today(),
+            period=_period_arg(),
+            pay_periods=pay_periods if pay_periods and 0 < pay_periods <= 60 else None,
+            limits=PricingLimits.from_settings(current_app.config["SETTINGS"]),
+        )
     )
-    db_session().rollback()  # a read: whatever it touched is not kept
     found = review.reconciliation.discrepancies if review.reconciliation else []
     return render_template(
         "admin/upload.html",
@@ -242,15 +244,12 @@ def _approve_in_background(upload, plan: ApprovalPlan, limits: PricingLimits, ba
             db_session(), upload, actor=current_user, today=today(), ip=client_ip(), plan=plan
         )
 
-    def sent(queued: bool):
+    def queued_once(queued: bool):
         if not queued:
             return (
                 f"{upload.original_filename} is already being approved; it was queued once.",
                 "info",
             )
-        enqueue_upload_job(
-            db_session(), APPROVE_UPLOAD, upload.id, record_approval_failure, "approval"
-        )
         return said(
             f"{upload.original_filename} is being approved in the background; its page shows "
             "the progress, then the adjustments it queued.",
@@ -260,7 +259,13 @@ def _approve_in_background(upload, plan: ApprovalPlan, limits: PricingLimits, ba
             ),
         )
 
-    return run_action(queue, to=back, done=sent, failed="Not approved")
+    def send_job(queued: bool) -> None:
+        if queued:
+            enqueue_upload_job(
+                db_session(), APPROVE_UPLOAD, upload.id, record_approval_failure, "approval"
+            )
+
+    return run_action(queue, to=back, done=queued_once, after=send_job, failed="Not approved")
 
 
 def _background_question(upload, plan: ApprovalPlan, limits: PricingLimits, back: str) -> Ask:

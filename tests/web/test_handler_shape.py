@@ -22,7 +22,6 @@ from portal import create_app
 ROOT = Path(__file__).resolve().parents[2]
 # The one module allowed to catch domain errors, commit and redirect: the handler shape itself.
 WEB_EDGE = "portal.web"
-ADMIN_PENDING = "admin/ is being converted by its own change of issue 18 (helper C2 removes this)"
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +109,6 @@ def test_portal_views_keep_the_handler_shape(view_modules):
     assert problems == []
 
 
-@pytest.mark.xfail(strict=False, reason=ADMIN_PENDING)
 def test_admin_views_keep_the_handler_shape(view_modules):
     problems = [p for m in _modules(view_modules, admin=True) for p in _shape_problems(m)]
     assert problems == []
@@ -144,7 +142,6 @@ def test_portal_templates_ask_questions_not_roles():
     assert _role_tests("portal/templates") == []
 
 
-@pytest.mark.xfail(strict=False, reason=ADMIN_PENDING)
 def test_admin_templates_ask_questions_not_roles():
     assert _role_tests("admin/templates") == []
 
