@@ -204,17 +204,16 @@ def billing_run(period: str, group_numbers: tuple[str, ...], dry_run: bool, issu
 @json_option
 def billing_invoice(number: str):
     """Print invoice NUMBER: header, sections, lines and the bill bridge."""
-    from sqlalchemy import select
-
     from billing_core.billing.bill_bridge import bill_bridge
-    from billing_core.billing.invoices import invoice_lines_query, invoice_view, period_label
-    from billing_core.errors import NotFound
-    from billing_core.models import Invoice
+    from billing_core.billing.invoices import (
+        invoice_lines_query,
+        invoice_numbered,
+        invoice_view,
+        period_label,
+    )
 
     session = db_session()
-    invoice = session.scalar(select(Invoice).where(Invoice.invoice_number == number))
-    if invoice is None:
-        raise NotFound(f"no invoice numbered {number}")
+    invoice = invoice_numbered(session, number)
     view = invoice_view(session, invoice, datetime.now(UTC).date())
     bridge = bill_bridge(session, invoice)
     member_lines = session.execute(invoice_lines_query(invoice)).all()
@@ -376,16 +375,11 @@ def census_parse(file: Path, kind: str | None, as_of):
 @json_option
 def census_check(file: Path, group_number: str, kind: str | None, as_of):
     """Compare FILE with the group's enrollment: adds, terms, changes. Writes nothing."""
-    from sqlalchemy import select
-
+    from billing_core.billing.groups import group_numbered
     from billing_core.census.diff import ChangeKind, diff_census
-    from billing_core.errors import NotFound
-    from billing_core.models import EmployerGroup
 
     session = db_session()
-    group = session.scalar(select(EmployerGroup).where(EmployerGroup.group_number == group_number))
-    if group is None:
-        raise NotFound(f"no group numbered {group_number}")
+    group = group_numbered(session, group_number)
     census = _read_census_file(file, kind, as_of)
     if census.errors:
         raise ValidationFailed(f"{file.name} was rejected", census.errors)
@@ -430,8 +424,7 @@ def census_import(
     """Receive FILE as an upload for the group on a staff user's behalf (kept in the database
     for review); with --approve, apply it at once through the same rules as the review page
     (retro window, complete-list confirmation). The same file twice changes nothing."""
-    from sqlalchemy import select
-
+    from billing_core.billing.groups import group_numbered
     from billing_core.census.intake import take_in
     from billing_core.census.processing import CensusLimits
     from billing_core.census.uploads import (
@@ -439,17 +432,11 @@ def census_import(
         confirm_complete_list,
         submit_upload,
     )
-    from billing_core.errors import AccessDenied, NotFound
-    from billing_core.models import EmployerGroup, User
     from billing_core.models.enums import UploadKind, UploadStatus
 
     session = db_session()
-    group = session.scalar(select(EmployerGroup).where(EmployerGroup.group_number == group_number))
-    if group is None:
-        raise NotFound(f"no group numbered {group_number}")
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.role.is_staff:
-        raise AccessDenied(f"{email} is not a billing staff user")
+    group = group_numbered(session, group_number)
+    user = _staff_user(session, email)
     today = datetime.now(UTC).date()
     on = as_of.date() if as_of else today
     received = take_in(  # the page's intake, read here rather than by a background job
@@ -591,16 +578,10 @@ def payments_import(file: Path, email: str):
     """Import a BAI2, lockbox CSV or X12 820 file: each item becomes a payment matched to its
     group and invoices, or a suspense item. The same file twice changes nothing; a file with
     any error is refused whole."""
-    from sqlalchemy import select
-
-    from billing_core.errors import AccessDenied
-    from billing_core.models import User
     from billing_core.payments.imports import import_remittance_file
 
     session = db_session()
-    user = session.scalar(select(User).where(User.email == email.strip().lower()))
-    if user is None or not user.role.is_staff:
-        raise AccessDenied(f"{email} is not a billing staff user")
+    user = _staff_user(session, email)
     outcome = import_remittance_file(
         session, file.read_bytes(), file.name, actor=user, on=datetime.now(UTC).date()
     )
@@ -689,3 +670,14 @@ def register_cli(app: Flask) -> None:
         keys_cli,
     ):
         app.cli.add_command(group)
+
+
+def _staff_user(session, email: str):
+    """The billing staff user a command acts as (audited as them)."""
+    from billing_core.errors import AccessDenied
+    from billing_core.users.accounts import find_user_by_email
+
+    user = find_user_by_email(session, email)
+    if user is None or not user.role.is_staff:
+        raise AccessDenied(f"{email} is not a billing staff user")
+    return user

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from flask import current_app, flash, g, request
+from flask import current_app, g, request
 from flask_login import current_user
 
 from billing_core.errors import BillingError
@@ -119,11 +119,6 @@ def said(message: str, link: tuple[str, str] | None = None):
         return message
     url, label = link
     return {"text": message, "url": url, "label": label}
-
-
-def flash_done(message: str, link: tuple[str, str] | None = None, category="success") -> None:
-    """Flash what happened (`said`), for an action that answers by itself."""
-    flash(said(message, link), category)
 
 
 def render_ask(ask: Ask, *, changed: bool = False):

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing_core.access import GroupScope
 from billing_core.billing.invoices import STATUS_LABELS, invoice_list_query, invoice_rows
+from billing_core.errors import NotFound
 from billing_core.models import (
     BillingSubgroup,
     BrokerOfRecord,
@@ -86,6 +87,14 @@ def group_summary(session: Session, scope: GroupScope, on: date) -> GroupSummary
         subgroups=subgroups,
         brokers_of_record=list(bors),
     )
+
+
+def group_numbered(session: Session, number: str) -> EmployerGroup:
+    """The group with `number` (the CLI's way in); NotFound when there is none."""
+    group = session.scalar(select(EmployerGroup).where(EmployerGroup.group_number == number))
+    if group is None:
+        raise NotFound(f"no group numbered {number}")
+    return group
 
 
 def group_search_query(search: str = "", sort: str = "name") -> Select:

@@ -17,6 +17,7 @@ from sqlalchemy import Select, func, or_, select
 from sqlalchemy.orm import Session
 
 from billing_core import ledger
+from billing_core.errors import NotFound
 from billing_core.models import (
     BillingSubgroup,
     CreditMemo,
@@ -164,6 +165,14 @@ def find_invoice(
     return session.scalar(
         invoice_list_query(group_id, subgroup_ids).where(Invoice.id == invoice_id)
     )
+
+
+def invoice_numbered(session: Session, number: str) -> Invoice:
+    """The invoice printed with `number` (the CLI's way in); NotFound when there is none."""
+    invoice = session.scalar(select(Invoice).where(Invoice.invoice_number == number))
+    if invoice is None:
+        raise NotFound(f"no invoice numbered {number}")
+    return invoice
 
 
 @dataclass(frozen=True)

@@ -142,9 +142,7 @@ def login_code():
         return elsewhere(_home())
     user = _pending_user()
     if user is None:
-        cookie_session.pop(PENDING_LOGIN_KEY, None)
-        flash("Log in again: the code was not entered in time.", "info")
-        return see_other(url_for("auth.login"))
+        return _too_late()
     form = CodeForm()
     if not form.validate_on_submit():
         return render_template("auth/login_code.html", form=form)
@@ -156,6 +154,12 @@ def login_code():
         refused=lambda error: _code_refused(form, error),
         keep_refused=True,  # the failure counts towards the lockout
     )
+
+
+def _too_late():
+    cookie_session.pop(PENDING_LOGIN_KEY, None)
+    flash("Log in again: the code was not entered in time.", "info")
+    return see_other(url_for("auth.login"))
 
 
 def _complete_second_factor(user: User, code: str) -> None:

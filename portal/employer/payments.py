@@ -194,29 +194,25 @@ def test_checkout(group_id: int, checkout_id: int):
     ids = {"group_id": group_id, "checkout_id": checkout_id}
     form = LocalCheckoutForm()
     if checkout.status is CheckoutStatus.OPEN and form.validate_on_submit():
-        return run_action(
-            lambda: _pay_locally(checkout, form.bank_outcome.data),
-            to=url_for("employer.payment_success", **ids),
-            back=url_for("employer.test_checkout", **ids),
-        )
+        return _pay_locally(checkout, form.bank_outcome.data, ids)
     if request.method == "POST" and checkout.status is not CheckoutStatus.OPEN:
         return see_other(url_for("employer.payment_success", **ids))  # where it stands
-    return render_template(
-        "payments/test_checkout.html",
-        scope=scope,
-        checkout=checkout,
-        form=form,
-        invoice_numbers=online.invoice_numbers(db_session(), checkout),
-    )
+    numbers = online.invoice_numbers(db_session(), checkout)
+    page = {"scope": scope, "checkout": checkout, "form": form, "invoice_numbers": numbers}
+    return render_template("payments/test_checkout.html", **page)
 
 
-def _pay_locally(checkout, bank_outcome: str) -> None:
-    online.pay_local_test_checkout(
-        db_session(),
-        checkout,
-        secret=_settings().stripe_webhook_secret,
-        bank_outcome=bank_outcome,
-        now=now(),
+def _pay_locally(checkout, bank_outcome: str, ids: dict):
+    return run_action(
+        lambda: online.pay_local_test_checkout(
+            db_session(),
+            checkout,
+            secret=_settings().stripe_webhook_secret,
+            bank_outcome=bank_outcome,
+            now=now(),
+        ),
+        to=url_for("employer.payment_success", **ids),
+        back=url_for("employer.test_checkout", **ids),
     )
 
 
@@ -249,26 +245,27 @@ def payment_cancelled(group_id: int, checkout_id: int):
 def payment_list(group_id: int):
     """Balance, open invoices, credit (and using it), and the payment history."""
     scope = load_group(group_id)
-    session = db_session()
     return render_template(
         "payments/payments.html",
         scope=scope,
-        summary=account_summary(
-            session,
-            scope.group,
-            today(),
-            subgroup_ids=scope.subgroup_ids,
-            user_id=scope.user_id,
-        ),
-        outlook=credit_outlook(session, scope.group, today()),
-        options=online.pay_options(session, scope.group, scope.subgroup_ids),
-        history=payment_history(
-            session, scope.group, subgroup_ids=scope.subgroup_ids, user_id=scope.user_id
-        ),
+        **_account(scope),
         credit_form=UseCreditForm(),
         period_label=period_label,
         today=today(),
     )
+
+
+def _account(scope) -> dict:
+    """The group's account as the scope sees it: balance, credit outlook, what is open to
+    pay, and the payments (a location's contact: theirs, never the group's credit)."""
+    session = db_session()
+    seen = {"subgroup_ids": scope.subgroup_ids, "user_id": scope.user_id}
+    return {
+        "summary": account_summary(session, scope.group, today(), **seen),
+        "outlook": credit_outlook(session, scope.group, today()),
+        "options": online.pay_options(session, scope.group, scope.subgroup_ids),
+        "history": payment_history(session, scope.group, **seen),
+    }
 
 
 @bp.post("/groups/<int:group_id>/credit/apply")

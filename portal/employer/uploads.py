@@ -246,22 +246,24 @@ def upload_file_problems(group_id: int):
     if back is not None:
         return back
     data, filename = form.file()
-    check = dry_run(
-        lambda: check_upload(
-            db_session(),
-            scope.group,
-            data,
-            filename,
-            uploaded_by=current_user,
-            kind=UploadKind(form.kind.data) if form.kind.data else None,
-            chosen=form.chosen(),
-            as_of=today(),
-        )
-    )
+    check = dry_run(lambda: _check_posted(scope, form, data, filename))
     return _download(
         problems_csv(check.errors, check.columns, check.warnings),
         f"{_stem(filename)} problems.csv",
         "text/csv",
+    )
+
+
+def _check_posted(scope, form: UploadForm, data: bytes, filename: str) -> Check:
+    return check_upload(
+        db_session(),
+        scope.group,
+        data,
+        filename,
+        uploaded_by=current_user,
+        kind=UploadKind(form.kind.data) if form.kind.data else None,
+        chosen=form.chosen(),
+        as_of=today(),
     )
 
 
@@ -432,16 +434,22 @@ def upload_mapping(group_id: int, upload_id: int):
         flash("Choose a field (or Ignore) for each column, then check again.", "error")
         return see_other(detail)
     if _read_in_background(upload.group_id, upload.size_bytes):
-        return run_action(
-            lambda: queue_for_new_columns(
-                db_session(), upload, as_of=today(), chosen=chosen, limits=_limits()
-            ),
-            after=lambda _: _enqueue_read(upload),
-            to=detail,
-        )
+        return _reread_in_background(upload, chosen, detail)
     return run_action(
         lambda: _remap(scope, upload, chosen),
         done=("The file reads with these columns: check what it changes and submit.", "info"),
+        to=detail,
+    )
+
+
+def _reread_in_background(upload, chosen: dict, detail: str):
+    """A large kept upload read again with the sender's columns by the job, while its page
+    shows the progress (as when it was first read)."""
+    return run_action(
+        lambda: queue_for_new_columns(
+            db_session(), upload, as_of=today(), chosen=chosen, limits=_limits()
+        ),
+        after=lambda _: _enqueue_read(upload),
         to=detail,
     )
 
