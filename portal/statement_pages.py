@@ -26,7 +26,7 @@ from portal.charts import billed_paid_summary_text, billed_paid_svg, svg_data_ur
 from portal.documents import render_statement_pdf
 from portal.extensions import db_session
 from portal.forms import StatementRangeForm
-from portal.web import see_other, today
+from portal.web import attempt, see_other, today
 
 XLSX_MIMETYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -46,8 +46,8 @@ def load_statement(
     if first > now:
         form.start.errors.append("Choose a month that has started.")
         return form, None
-    try:
-        statement = paid_vs_billed(
+    statement, refused = attempt(
+        lambda: paid_vs_billed(
             db_session(),
             scope.group,
             first,
@@ -56,11 +56,12 @@ def load_statement(
             with_bridge=with_bridge,
             subgroup_ids=scope.subgroup_ids,
             user_id=scope.user_id,
-        )
-    except StatementRangeError as error:
-        message = str(error)
+        ),
+        StatementRangeError,
+    )
+    if refused is not None:
+        message = str(refused)
         form.end.errors.append(f"{message[0].upper()}{message[1:]}.")
-        return form, None
     return form, statement
 
 

@@ -182,6 +182,18 @@ def run_action(
     return see_other(to(result) if callable(to) else to)
 
 
+def attempt(
+    read: Callable[[], T], refusal: type[BillingError] = BillingError
+) -> tuple[T | None, BillingError | None]:
+    """Run a read that may be refused (a statement range that cannot be drawn): (its result,
+    None), or (None, the `refusal` raised) for the page to show beside its field. It writes
+    nothing, so nothing is rolled back; any other error is not this page's to show."""
+    try:
+        return read(), None
+    except refusal as error:
+        return None, error
+
+
 def dry_run(read: Callable[[], T]) -> T:
     """Run `read()`, which may write to work something out (a preview priced by the code that
     applies it, a check of a file nothing keeps), and roll back whatever it wrote."""

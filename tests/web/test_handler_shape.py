@@ -1,9 +1,10 @@
 """One handler shape at the web edge (issue 18), read from the code itself: every view of the
 app (`app.view_functions`) lives in a module that catches no `BillingError` (of any subclass)
 by hand, builds no `select()`, commits nothing itself and redirects only through
-`portal/web.py` (`run_action`, `see_other`: 303 after a change; `elsewhere` for a GET). And no
-template decides by a role's name: templates ask `powers` and the tenant scope
-(`billing_core.access`)."""
+`portal/web.py` (`run_action`, `see_other`: 303 after a change; `elsewhere` for a GET); so do
+the portal's page helpers the views call (invoice and statement pages, documents, the
+confirmation step). And no template decides by a role's name: templates ask `powers` and the
+tenant scope (`billing_core.access`)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from portal import create_app
 ROOT = Path(__file__).resolve().parents[2]
 # The one module allowed to catch domain errors, commit and redirect: the handler shape itself.
 WEB_EDGE = "portal.web"
+# The CLI is not a view: it commits per command and prints a refusal its own way.
+CLI = "portal.cli"
 
 
 @pytest.fixture(scope="module")
@@ -95,13 +98,26 @@ def _shape_problems(module_name: str) -> list[str]:
 
 
 def _modules(view_modules, *, admin: bool) -> list[str]:
-    return sorted(m for m in view_modules if _is_admin(m) is admin and m != WEB_EDGE)
+    names = {m for m in view_modules if _is_admin(m) is admin}
+    if not admin:
+        names |= {_module_name(path) for path in (ROOT / "portal").rglob("*.py")}
+    return sorted(names - {WEB_EDGE, CLI})
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+    __import__(name)
+    return name
 
 
 def test_the_views_are_found(view_modules):
     names = set(view_modules)
     assert {"portal.employer.uploads", "portal.auth.views", "portal.webhooks"} <= names
     assert any(_is_admin(m) for m in names)
+    assert {"portal.statement_pages", "portal.documents"} <= set(
+        _modules(view_modules, admin=False)
+    )
 
 
 def test_portal_views_keep_the_handler_shape(view_modules):
