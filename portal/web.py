@@ -27,13 +27,8 @@ from portal.extensions import db_session, htmx
 
 T = TypeVar("T")
 
-HOME_ENDPOINTS = {
-    Role.EMPLOYER: "employer.home",
-    Role.BROKER: "broker.home",
-    Role.BILLING_SPECIALIST: "admin.work_queue_page",
-    Role.SUPERVISOR: "admin.work_queue_page",
-    Role.ADMIN: "admin.work_queue_page",
-}
+PORTAL_HOMES = {Role.EMPLOYER: "employer.home", Role.BROKER: "broker.home"}
+STAFF_HOME = "admin.work_queue_page"
 
 
 def today() -> date:
@@ -45,7 +40,8 @@ def now() -> datetime:
 
 
 def home_endpoint(user: User) -> str:
-    return HOME_ENDPOINTS[user.role]
+    """Where the user starts: their portal's home, or the staff's Today page."""
+    return STAFF_HOME if user.role.is_staff else PORTAL_HOMES[user.role]
 
 
 def role_required(*roles: Role):
