@@ -155,7 +155,8 @@ def test_smtp_down_keeps_messages_queued_and_the_next_run_sends_them_once(sessio
     # Run again (and again): nothing is sent twice.
     assert delivery.send_queued(session, settings_for(smtp.port), now=later).sent == []
     assert (
-        delivery.send_queued(session, settings_for(smtp.port), now=later + timedelta(days=1)).sent == []
+        delivery.send_queued(session, settings_for(smtp.port), now=later + timedelta(days=1)).sent
+        == []
     )
     assert len(smtp.arrived) == 2
 
@@ -171,7 +172,9 @@ def test_a_run_at_the_same_time_skips_what_the_first_has_claimed(session_factory
             second_run.append(delivery.send_queued(other, settings, now=NOW))
         return delivery.connect(settings)
 
-    first = delivery.send_queued(session, settings, now=NOW, connector=connect_while_another_run_starts)
+    first = delivery.send_queued(
+        session, settings, now=NOW, connector=connect_while_another_run_starts
+    )
 
     assert len(first.sent) == 3
     assert second_run[0].sent == [] and second_run[0].retrying == []
