@@ -43,7 +43,8 @@ def test_every_module_and_function_the_map_names_exists():
 
 
 def test_the_map_answers_where_the_named_rules_live():
-    text = MAP.read_text()
+    """In one hop: each rule has its own row of the rules table naming a module's function."""
+    rows = [line for line in MAP.read_text().splitlines() if line.startswith("| ") and "::" in line]
     for rule in (
         "15th",
         "retro window",
@@ -52,4 +53,4 @@ def test_the_map_answers_where_the_named_rules_live():
         "tolerance decision",
         "bill bridge",
     ):
-        assert rule in text, rule
+        assert any(rule in row.split("|")[1] for row in rows), rule

@@ -14,7 +14,7 @@ from billing_core.census.diff import diff_census
 from billing_core.census.reader import read_census
 from tests.factories import make_group
 
-EDI = (Path(__file__).resolve().parents[1] / "data" / "census" / "add_family_5010.edi").read_text()
+EDI = (Path(__file__).resolve().parents[2] / "data" / "census" / "add_family_5010.edi").read_text()
 HEADER = "Employee ID,First Name,Last Name,Date of Birth,Tier,Zip\n"
 
 

@@ -14,7 +14,7 @@ from billing_core.models.enums import PaymentMethod
 from billing_core.payments.lockbox_csv import read_lockbox_csv
 from billing_core.payments.remittance import InvoiceRef
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "remittance"
+DATA = Path(__file__).resolve().parents[2] / "data" / "remittance"
 HEADER = "deposit_date,check_number,amount,payer_name,group_number,invoice_number,amount_applied\n"
 
 

@@ -18,7 +18,7 @@ from billing_core.census.tabular import read_tabular
 from billing_core.config import Settings
 from billing_core.db import DEFAULT_BUSY_TIMEOUT, WRITES, begin_writing, make_engine
 from billing_core.errors import ConfigurationError
-from tests.unit.test_census_834 import dependent, interchange, subscriber, transaction
+from tests.unit.census.test_census_834 import dependent, interchange, subscriber, transaction
 
 HEADER = "Employee ID,First Name,Last Name,Date of Birth\n"
 

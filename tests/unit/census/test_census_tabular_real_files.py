@@ -29,7 +29,7 @@ import pytest
 from billing_core.census.tabular import read_tabular
 from billing_core.models.enums import Gender, MemberStatus, UploadFormat
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "real-files" / "census"
+REAL = Path(__file__).resolve().parents[4] / "shared" / "real-files" / "census"
 if not REAL.is_dir():  # the working tree may sit elsewhere: the machine's shared folder
     REAL = Path("/work/shared/real-files/census")
 

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from billing_core.census.rows import Maintenance
 from billing_core.census.x12 import acknowledgement_999, read_834, segments
 from billing_core.models.enums import LineOfCoverage, MemberStatus, Relationship, UploadKind
-from tests.unit.test_census_834 import (
+from tests.unit.census.test_census_834 import (
     NOW,
     dependent,
     interchange,

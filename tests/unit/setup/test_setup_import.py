@@ -27,7 +27,7 @@ from billing_core.security import vault, verify_password
 from billing_core.setup import import_setup, load_document, validate_setup_document
 from tests.unit.db_helpers import row_counts
 
-EXAMPLE = Path(__file__).resolve().parent.parent / "data" / "setup_example.yaml"
+EXAMPLE = Path(__file__).resolve().parents[2] / "data" / "setup_example.yaml"
 
 
 @pytest.fixture

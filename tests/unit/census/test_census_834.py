@@ -23,7 +23,7 @@ from billing_core.models.enums import (
     UploadKind,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "census"
+DATA = Path(__file__).resolve().parents[2] / "data" / "census"
 V5010 = "005010X220A1"
 V4010 = "004010X095A1"
 NOW = datetime(2026, 1, 15, 10, 30)

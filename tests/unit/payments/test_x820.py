@@ -14,7 +14,7 @@ from billing_core.models.enums import PaymentMethod
 from billing_core.payments.remittance import InvoiceRef, MemberRemittance
 from billing_core.payments.x820 import read_820
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "remittance"
+DATA = Path(__file__).resolve().parents[2] / "data" / "remittance"
 ISA = (
     "ISA*00*          *00*          *ZZ*PREMIUMHUB     *ZZ*HARBORLIFE     *270104*0930*^*00501*"
     "000004711*0*P*:"

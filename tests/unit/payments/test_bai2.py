@@ -18,7 +18,7 @@ from billing_core.payments.remittance import (
     parse_invoice_number,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "remittance"
+DATA = Path(__file__).resolve().parents[2] / "data" / "remittance"
 
 # One account: an 03 summary of $1,000.00, a $1,286.40 check deposit and a $500.00 check paid.
 # Account total 100000 + 128640 + 50000 = 278640 cents over 4 records (03, 16, 16, 49); the

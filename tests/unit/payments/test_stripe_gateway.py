@@ -461,7 +461,7 @@ def test_handle_event_keeps_what_is_not_an_event_as_rejected(session):
 def test_only_the_gateway_imports_stripe():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
+    root = Path(__file__).resolve().parents[3]
     importers = [
         str(path.relative_to(root))
         for folder in ("billing_core", "portal", "admin")

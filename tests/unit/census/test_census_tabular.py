@@ -34,7 +34,7 @@ from billing_core.models.enums import (
     UploadKind,
 )
 
-DATA = Path(__file__).resolve().parents[1] / "data" / "census"
+DATA = Path(__file__).resolve().parents[2] / "data" / "census"
 AS_OF = date(2026, 1, 1)
 MEDICAL, DENTAL, VISION = LineOfCoverage.MEDICAL, LineOfCoverage.DENTAL, LineOfCoverage.VISION
 

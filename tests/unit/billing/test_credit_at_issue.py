@@ -266,7 +266,7 @@ def test_the_set_up_import_reads_the_credit_policy(unit_session):
     from billing_core.errors import ValidationFailed
     from billing_core.setup import import_setup, load_document
 
-    example = load_document(Path(__file__).resolve().parent.parent / "data" / "setup_example.yaml")
+    example = load_document(Path(__file__).resolve().parents[2] / "data" / "setup_example.yaml")
     policies = example["groups"][0]["billing_policies"]
     assert all("credit_policy" not in p for p in policies)
     policies[0]["credit_policy"] = "sometimes"

@@ -14,7 +14,7 @@ from billing_core.census.rows import Maintenance
 from billing_core.census.x12 import acknowledgement_999, read_834, segments
 from billing_core.models.enums import Gender, LineOfCoverage, MemberStatus, UploadKind
 
-REAL = Path(__file__).resolve().parents[3] / "shared" / "real-files" / "x12"
+REAL = Path(__file__).resolve().parents[4] / "shared" / "real-files" / "x12"
 if not REAL.is_dir():  # the working tree may sit elsewhere: the machine's shared folder
     REAL = Path("/work/shared/real-files/x12")
 
