@@ -147,3 +147,51 @@ class CreditMemo(AppendOnly, Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     invoice: Mapped[Invoice] = relationship()
+
+
+class InvoiceBridge(AppendOnly, Base):
+    """An invoice's bill bridge as computed when it was issued (`billing.bill_bridge`): from
+    the previous non-void invoice of its billing account (`prior_invoice_id`, None: the first
+    bill) to it. Both invoices' lines never change, so neither does this; a void that changes
+    which invoice comes before keeps this row and a reader computes (and may keep) the bridge
+    from the new prior: one row per (invoice, prior) pair."""
+
+    __tablename__ = "invoice_bridge"
+    __table_args__ = (Index("ix_invoice_bridge_invoice_prior", "invoice_id", "prior_invoice_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"))
+    prior_invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoice.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class InvoiceBridgeStep(AppendOnly, Base):
+    """One step of a kept bridge: its amount (dollars, current - prior) and how many member x
+    product differences (or retro lines) make it up."""
+
+    __tablename__ = "invoice_bridge_step"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bridge_id: Mapped[int] = mapped_column(ForeignKey("invoice_bridge.id"), index=True)
+    step: Mapped[str] = mapped_column(String(20))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    row_count: Mapped[int] = mapped_column(Integer)
+
+
+class InvoiceBridgeRow(AppendOnly, Base):
+    """One member x product (or retro line) behind a kept bridge's step, in the step's order
+    (`position`: biggest change first). Names are read from the member when shown, as they
+    were before the bridge was kept; `member_id` None is a group-level line."""
+
+    __tablename__ = "invoice_bridge_row"
+    __table_args__ = (Index("ix_invoice_bridge_row_bridge_step", "bridge_id", "step", "position"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    bridge_id: Mapped[int] = mapped_column(ForeignKey("invoice_bridge.id"))
+    step: Mapped[str] = mapped_column(String(20))
+    position: Mapped[int] = mapped_column(Integer)
+    member_id: Mapped[int | None] = mapped_column(Integer)
+    product_name: Mapped[str] = mapped_column(String(200), default="")
+    prior_amount: Mapped[Decimal] = mapped_column(Money())
+    current_amount: Mapped[Decimal] = mapped_column(Money())
+    detail: Mapped[str] = mapped_column(Text, default="")
