@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from billing_core.db import Money
 from billing_core.errors import UnbalancedEntry
+from billing_core.ledger.kept import keep_postings
 from billing_core.models import EmployerGroup, JournalEntry, LedgerAccount, Posting
 from billing_core.models.enums import AccountKind
 from billing_core.money import ZERO, cents
@@ -146,7 +147,8 @@ def group_accounts(
 
 def post_entries(session: Session, specs: Sequence[EntrySpec]) -> list[JournalEntry]:
     """Post many balanced entries at once (a billing run posts one per invoice). Every entry is
-    checked before anything is written: one unbalanced entry and none is posted."""
+    checked before anything is written: one unbalanced entry and none is posted. The kept
+    balances (`billing_core.ledger.kept`) change with the postings, in the same transaction."""
     for spec in specs:
         _check_balanced(spec)
     entries = [
@@ -176,6 +178,7 @@ def post_entries(session: Session, specs: Sequence[EntrySpec]) -> list[JournalEn
     ]
     if rows:
         session.execute(insert(Posting.__table__), rows)
+        keep_postings(session, [leg for spec in specs for leg in spec.legs])
     for entry in entries:
         session.expire(entry, ["postings"])
     return entries

@@ -64,3 +64,30 @@ class Posting(AppendOnly, Base):
 
     entry: Mapped[JournalEntry] = relationship(back_populates="postings")
     account: Mapped[LedgerAccount] = relationship()
+
+
+class KeptBalance(Base):
+    """The balance (debits - credits, dollars) of each per-group account (receivable, unapplied
+    cash, refunds payable), kept by `billing_core.ledger.post_entries` in the same transaction
+    as the postings that change it, so a page reads a group's balance without summing postings.
+    `billing_core.ledger.kept.kept_balance_errors` checks it equals the ledger."""
+
+    __tablename__ = "kept_balance"
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_account.id"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("employer_group.id"), index=True)
+    code: Mapped[str] = mapped_column(String(10))
+    balance: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))
+
+
+class KeptOpenItem(Base):
+    """Each invoice with a non-zero balance on its group's receivable (debits - credits,
+    dollars; negative is a credit balance) and its due date, kept like KeptBalance: a row is
+    deleted when its invoice's balance reaches zero, so aging as of today reads a small table."""
+
+    __tablename__ = "kept_open_item"
+
+    invoice_id: Mapped[int] = mapped_column(ForeignKey("invoice.id"), primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("employer_group.id"), index=True)
+    due_on: Mapped[date] = mapped_column(Date)
+    open_amount: Mapped[Decimal] = mapped_column(Money())

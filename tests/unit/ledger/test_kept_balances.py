@@ -1,0 +1,148 @@
+"""The kept balances (billing_core.ledger.kept) equal the ledger after any sequence of postings:
+charges, payments, allocations, write-offs, refunds and reversals of any of them, over several
+groups, each through the one door (post_entry / reverse_entry)."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import date, timedelta
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+
+from billing_core import ledger
+from billing_core.ledger import Chart, Leg
+from billing_core.ledger.kept import kept_balance_errors, rebuild_kept_balances
+from billing_core.models.ledger import KeptBalance, KeptOpenItem
+from billing_core.money import D
+from tests.factories import make_group, make_invoice
+
+START = date(2027, 1, 1)
+GROUPS = 3
+_memo = itertools.count(1)
+
+amounts = st.integers(min_value=1, max_value=50_000).map(lambda c: D(c) / 100)
+pick = st.integers(min_value=0, max_value=1_000)
+operation = st.one_of(
+    st.tuples(st.just("charge"), pick, amounts),
+    st.tuples(st.just("credit_bill"), pick, amounts),
+    st.tuples(st.just("pay"), pick, amounts),
+    st.tuples(st.just("allocate"), pick, pick, amounts),
+    st.tuples(st.just("write_off"), pick, pick, amounts),
+    st.tuples(st.just("refund"), pick, amounts),
+    st.tuples(st.just("reverse"), pick),
+)
+
+
+def kept_rows(session) -> tuple[set, set]:
+    return (
+        set(session.execute(select(KeptBalance.account_id, KeptBalance.balance)).all()),
+        set(session.execute(select(KeptOpenItem.invoice_id, KeptOpenItem.open_amount)).all()),
+    )
+
+
+def run_sequence(session, steps) -> None:
+    groups = [make_group(session) for _ in range(GROUPS)]
+    invoices: list = []
+    entries: list = []
+    cash = ledger.account(session, Chart.CASH)
+    write_off = ledger.account(session, Chart.WRITE_OFF)
+
+    def post(day, legs, source_type):
+        entries.append(
+            ledger.post_entry(
+                session,
+                entry_date=day,
+                memo=f"kept {next(_memo)}",
+                source_type=source_type,
+                legs=legs,
+            )
+        )
+
+    for number, (kind, *args) in enumerate(steps):
+        day = START + timedelta(days=number)
+        group = groups[args[0] % GROUPS]
+        receivable = ledger.account(session, Chart.RECEIVABLE, group)
+        unapplied = ledger.account(session, Chart.UNAPPLIED_CASH, group)
+        mine = [i for i in invoices if i.group_id == group.id]
+        if kind == "charge":
+            invoices.append(make_invoice(session, group, args[1], day))
+        elif kind == "credit_bill":
+            invoices.append(make_invoice(session, group, -args[1], day))
+        elif kind == "pay":
+            post(day, [Leg(cash, args[1]), Leg(unapplied, -args[1])], "payment")
+        elif kind == "allocate" and mine:
+            invoice = mine[args[1] % len(mine)]
+            legs = [Leg(unapplied, args[2]), Leg(receivable, -args[2], invoice.id)]
+            post(day, legs, "allocation")
+        elif kind == "write_off" and mine:
+            invoice = mine[args[1] % len(mine)]
+            post(day, [Leg(write_off, args[2]), Leg(receivable, -args[2], invoice.id)], "write_off")
+        elif kind == "refund":
+            payable = ledger.account(session, Chart.REFUNDS_PAYABLE, group)
+            post(day, [Leg(unapplied, args[1]), Leg(payable, -args[1])], "refund")
+            post(day, [Leg(payable, args[1]), Leg(cash, -args[1])], "refund_paid")
+        elif kind == "reverse" and entries:
+            entry = entries[args[0] % len(entries)]
+            if entry.reverses_entry_id is None and all(
+                e.reverses_entry_id != entry.id for e in entries
+            ):
+                entries.append(
+                    ledger.reverse_entry(
+                        session, entry, entry_date=day, memo="reversal", source_type="reversal"
+                    )
+                )
+    session.flush()
+
+
+@settings(
+    max_examples=150,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(steps=st.lists(operation, min_size=1, max_size=15))
+def test_kept_balances_equal_the_ledger_after_any_postings(session, steps):
+    savepoint = session.begin_nested()
+    try:
+        run_sequence(session, steps)
+        assert kept_balance_errors(session) == []
+        kept = kept_rows(session)
+        rebuild_kept_balances(session)
+        assert kept_rows(session) == kept, "rebuilding from postings changed the kept rows"
+    finally:
+        savepoint.rollback()
+        session.info.pop("ledger_accounts", None)
+
+
+def test_a_paid_invoice_leaves_the_open_items_and_a_reversal_brings_it_back(session):
+    group = make_group(session)
+    invoice = make_invoice(session, group, D("100.00"), START)
+    receivable = ledger.account(session, Chart.RECEIVABLE, group)
+    unapplied = ledger.account(session, Chart.UNAPPLIED_CASH, group)
+    assert session.get(KeptOpenItem, invoice.id).open_amount == D("100.00")
+    paid = ledger.post_entry(
+        session,
+        entry_date=START,
+        memo="paid",
+        source_type="allocation",
+        legs=[Leg(unapplied, D("100.00")), Leg(receivable, D("-100.00"), invoice.id)],
+    )
+    session.expire_all()
+    assert session.get(KeptOpenItem, invoice.id) is None
+    assert session.get(KeptBalance, receivable.id).balance == D("0.00")
+    assert session.get(KeptBalance, unapplied.id).balance == D("100.00")
+    ledger.reverse_entry(session, paid, entry_date=START, memo="undo", source_type="reversal")
+    session.expire_all()
+    item = session.get(KeptOpenItem, invoice.id)
+    assert (item.open_amount, item.due_on, item.group_id) == (D("100.00"), START, group.id)
+    assert kept_balance_errors(session) == []
+
+
+def test_the_check_names_a_kept_balance_that_drifted(session):
+    group = make_group(session)
+    invoice = make_invoice(session, group, D("80.00"), START)
+    session.get(KeptOpenItem, invoice.id).open_amount = D("79.99")
+    session.flush()
+    errors = kept_balance_errors(session)
+    assert len(errors) == 1 and f"invoice {invoice.id}" in errors[0] and "80.00" in errors[0]
