@@ -172,6 +172,8 @@ class Settings:
     # Background jobs without REDIS_URL: "thread" (a runner thread in the web process, see
     # billing_core.jobs.LocalRunner) or "inline" (in the caller: scripts, tests).
     job_runner: str = "thread"
+    # Groups per chunk of a billing run, each chunk its own transaction (billing.run).
+    billing_run_chunk_groups: int = 100
     # Seconds SQLite waits for another connection's write lock (billing_core.db).
     sqlite_busy_timeout: float = 15.0
     # Adjustments above this (absolute dollars) need a supervisor who did not request them;
@@ -340,14 +342,15 @@ JOB_RUNNERS = ("thread", "inline")
 
 
 def _load_limits(env, defaults: Settings) -> dict:
-    """CENSUS_MAX_ROWS, CENSUS_PRICING_MAX_MEMBER_MONTHS, CENSUS_PRICING_MAX_RETRO_MEMBERS
-    (whole numbers above zero), JOB_RUNNER (thread or inline) and SQLITE_BUSY_TIMEOUT
-    (seconds above zero)."""
+    """CENSUS_MAX_ROWS, CENSUS_PRICING_MAX_MEMBER_MONTHS, CENSUS_PRICING_MAX_RETRO_MEMBERS,
+    BILLING_RUN_CHUNK_GROUPS (whole numbers above zero), JOB_RUNNER (thread or inline) and
+    SQLITE_BUSY_TIMEOUT (seconds above zero)."""
     limits = {}
     for name in (
         "CENSUS_MAX_ROWS",
         "CENSUS_PRICING_MAX_MEMBER_MONTHS",
         "CENSUS_PRICING_MAX_RETRO_MEMBERS",
+        "BILLING_RUN_CHUNK_GROUPS",
     ):
         text = (env.get(name) or str(getattr(defaults, name.lower()))).strip().replace("_", "")
         if not (text.isascii() and text.isdigit()) or int(text) < 1:

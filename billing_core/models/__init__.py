@@ -2,6 +2,7 @@
 
 from billing_core.models.adjustment import Adjustment
 from billing_core.models.audit import AuditLog, MailPreference, OutboxMessage
+from billing_core.models.billing_run import BillingRun, BillingRunChunk
 from billing_core.models.broker import Broker, BrokerAgency, BrokerOfRecord
 from billing_core.models.enums import *  # noqa: F403
 from billing_core.models.group import BenefitClass, BillingPolicy, BillingSubgroup, EmployerGroup
@@ -36,6 +37,8 @@ __all__ = [
     "AuditLog",
     "BenefitClass",
     "BillingPolicy",
+    "BillingRun",
+    "BillingRunChunk",
     "BillingSubgroup",
     "Broker",
     "BrokerAgency",
