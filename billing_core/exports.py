@@ -6,7 +6,7 @@ is data we did not write. A spreadsheet runs a cell that starts with `=`, `+`, `
 some read a leading tab or carriage return the same way) as a formula ("CSV injection"). Every
 TEXT cell starting with one of those is neutralised by a leading single quote, the OWASP
 recommendation, in CSV and XLSX alike; numbers stay numbers (a credit of -12.50 is written as
-the number -12.50, never as text). Money is Decimal throughout; openpyxl takes Decimal as it is.
+the number -12.50, never as text). Money is Decimal throughout; xlsxwriter takes Decimal as it is.
 
 What each download holds is its subject's: the reports (reports/framework.py), an invoice's
 lines (reports/invoice_sheets.py), a statement's sections (reports/statement_sheets.py), a
@@ -20,17 +20,14 @@ import enum
 import io
 import itertools
 import re
+import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Literal
+from typing import BinaryIO, Literal
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
+import xlsxwriter
 
 from billing_core.money import ZERO, D, cents
 
@@ -47,6 +44,8 @@ INTEGER_FORMAT = "0"
 DATE_FORMAT = "yyyy-mm-dd"
 PERIOD_FORMAT = "mmm yyyy"
 
+# Control characters XML cannot hold (openpyxl's ILLEGAL_CHARACTERS_RE): dropped from text.
+ILLEGAL_CHARACTERS_RE = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 _SHEET_TITLE_BAD = re.compile(r"[\[\]:*?/\\]")
 _WIDTH_SAMPLE_ROWS = 500
 _MIN_WIDTH, _MAX_WIDTH = 8, 60
@@ -167,8 +166,7 @@ def _xlsx_value(kind: str, value):
     if value is None:
         return None
     if kind == "text":
-        # openpyxl refuses control characters XML cannot hold; drop them rather than fail.
-        return ILLEGAL_CHARACTERS_RE.sub("", _text(value))
+        return _xml_text(_text(value))
     if kind == "money":
         return _money(value)
     if kind == "rate":
@@ -176,6 +174,16 @@ def _xlsx_value(kind: str, value):
     if kind == "integer":
         return _integer(value)
     return _day(value)
+
+
+def _xml_text(text: str) -> str:
+    """Text as an XML reader gets it back: control characters XML cannot hold are dropped (a name
+    never carries one), line ends are line feeds (what XML makes of a carriage return anyway;
+    xlsxwriter would escape it as `_x000D_`, which not every reader undoes)."""
+    text = ILLEGAL_CHARACTERS_RE.sub("", text)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text
 
 
 _NUMBER_FORMATS = {
@@ -219,75 +227,90 @@ def _sheet_titles(sheets: Sequence[Sheet]) -> list[str]:
     return titles
 
 
-def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
-    """An XLSX workbook, one worksheet per Sheet in order. Money and rates are numbers (money
-    `#,##0.00`, negatives with a minus sign), dates real dates (`yyyy-mm-dd`), periods the
-    date of the month's first day shown `mmm yyyy`; a bold header row that is frozen and
-    carries an autofilter; column widths from the header and the first 500 rows."""
+def write_xlsx(sheets: Sequence[Sheet], out: BinaryIO) -> None:
+    """Write an XLSX workbook to `out`, one worksheet per Sheet in order. Money and rates are
+    numbers (money `#,##0.00`, negatives with a minus sign), dates real dates (`yyyy-mm-dd`),
+    periods the date of the month's first day shown `mmm yyyy`; a bold header row that is frozen
+    and carries an autofilter; column widths from the header and the first 500 rows.
+
+    Constant memory: xlsxwriter's `constant_memory` mode writes each row to a temporary file as
+    soon as the next one starts (strings inline, no shared-string table), so a sheet of any
+    length holds one row of cells at a time; `rows` may be a generator over a database cursor."""
     if not sheets:
         raise ValueError("a workbook needs at least one sheet")
-    # Write-only mode streams rows to the file instead of holding every cell object.
-    workbook = Workbook(write_only=True)
+    workbook = xlsxwriter.Workbook(out, _WORKBOOK_OPTIONS)
+    formats = {kind: workbook.add_format({"num_format": f}) for kind, f in _NUMBER_FORMATS.items()}
+    header_format = workbook.add_format(
+        {"bold": True, "pattern": 1, "bg_color": "#EEF1F6", "valign": "top"}
+    )
     for sheet, title in zip(sheets, _sheet_titles(sheets), strict=True):
-        _write_sheet(workbook.create_sheet(title), sheet)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
+        _write_sheet(workbook.add_worksheet(title), sheet, formats, header_format)
+    workbook.close()
 
 
-_HEADER_FONT = Font(bold=True)
-_HEADER_FILL = PatternFill("solid", fgColor="EEF1F6")
-_HEADER_ALIGNMENT = Alignment(vertical="top")
+def xlsx_bytes(sheets: Sequence[Sheet]) -> bytes:
+    """The workbook `write_xlsx` writes, as bytes (spooled to disk past a few megabytes)."""
+    with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as out:
+        write_xlsx(sheets, out)
+        out.seek(0)
+        return out.read()
 
 
-def _write_sheet(ws, sheet: Sheet) -> None:
+# Text is written as text whatever it looks like: never read as a formula, a URL or a number.
+_WORKBOOK_OPTIONS = {
+    "constant_memory": True,
+    "strings_to_formulas": False,
+    "strings_to_urls": False,
+    "strings_to_numbers": False,
+}
+_SPOOL_BYTES = 8 * 1024 * 1024
+
+
+def _write_sheet(ws, sheet: Sheet, formats: dict, header_format) -> None:
     kinds = [c.kind for c in sheet.columns]
-    formats = [_NUMBER_FORMATS.get(kind) for kind in kinds]
     rows = iter(sheet.rows)
     sample = [
         _xlsx_row(kinds, row, number)
         for number, row in enumerate(itertools.islice(rows, _WIDTH_SAMPLE_ROWS), start=1)
     ]
-    # In write-only mode widths and panes must be set before the first row is written.
     for index, column in enumerate(sheet.columns):
         widest = max(
             [len(column.header) + 3]  # room for the autofilter button
             + [_display_width(column.kind, row[index]) + 1 for row in sample]
         )
-        ws.column_dimensions[get_column_letter(index + 1)].width = min(
-            max(widest, _MIN_WIDTH), _MAX_WIDTH
+        ws.set_column(index, index, min(max(widest, _MIN_WIDTH), _MAX_WIDTH))
+    ws.freeze_panes(1, 0)
+    for index, column in enumerate(sheet.columns):
+        ws.write_string(0, index, _xml_text(neutralise(column.header)), header_format)
+    # One writer per column, chosen once: the row loop is the whole cost of a large sheet.
+    writers = [
+        (
+            ws.write_string
+            if kind == "text"
+            else ws.write_datetime
+            if kind in ("date", "period")
+            else ws.write_number,
+            formats.get(kind),
         )
-    ws.freeze_panes = "A2"
-    header = []
-    for column in sheet.columns:
-        cell = WriteOnlyCell(ws, ILLEGAL_CHARACTERS_RE.sub("", neutralise(column.header)))
-        cell.font, cell.fill, cell.alignment = _HEADER_FONT, _HEADER_FILL, _HEADER_ALIGNMENT
-        header.append(cell)
-    ws.append(header)
+        for kind in kinds
+    ]
     count = 0
     for values in sample:
-        ws.append(_styled(ws, values, formats))
         count += 1
+        _write_row(writers, count, values)
     for number, row in enumerate(rows, start=count + 1):
-        ws.append(_styled(ws, _xlsx_row(kinds, row, number), formats))
-        count += 1
-    ws.auto_filter.ref = f"A1:{get_column_letter(max(len(kinds), 1))}{count + 1}"
+        _write_row(writers, number, _xlsx_row(kinds, row, number))
+        count = number
+    ws.autofilter(0, 0, count, max(len(kinds), 1) - 1)
+
+
+def _write_row(writers: list, number: int, values: list) -> None:
+    for index, ((write, number_format), value) in enumerate(zip(writers, values, strict=True)):
+        if value is not None:
+            write(number, index, value, number_format)
 
 
 def _xlsx_row(kinds: list[str], row: Sequence, number: int) -> list:
     if len(row) != len(kinds):
         raise ValueError(f"row {number} has {len(row)} values for {len(kinds)} columns")
     return [_xlsx_value(kind, value) for kind, value in zip(kinds, row, strict=True)]
-
-
-def _styled(ws, values: list, formats: list[str | None]) -> list:
-    """Plain values as they are; numbers and dates as cells carrying their number format."""
-    out = []
-    for value, number_format in zip(values, formats, strict=True):
-        if number_format is None or value is None:
-            out.append(value)
-        else:
-            cell = WriteOnlyCell(ws, value)
-            cell.number_format = number_format
-            out.append(cell)
-    return out
