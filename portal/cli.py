@@ -204,7 +204,7 @@ def billing_run(period: str, group_numbers: tuple[str, ...], dry_run: bool, issu
 @json_option
 def billing_invoice(number: str):
     """Print invoice NUMBER: header, sections, lines and the bill bridge."""
-    from billing_core.billing.bill_bridge import bill_bridge
+    from billing_core.billing.bill_bridge import kept_bridge
     from billing_core.billing.invoices import (
         invoice_lines_query,
         invoice_numbered,
@@ -215,7 +215,7 @@ def billing_invoice(number: str):
     session = db_session()
     invoice = invoice_numbered(session, number)
     view = invoice_view(session, invoice, datetime.now(UTC).date())
-    bridge = bill_bridge(session, invoice)
+    bridge = kept_bridge(session, invoice)
     member_lines = session.execute(invoice_lines_query(invoice)).all()
     summary = [
         ("Balance forward", invoice.balance_forward),

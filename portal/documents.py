@@ -1,5 +1,5 @@
 """Printable documents: the invoice as a PDF (WeasyPrint), from the same reads the invoice page
-uses (`invoice_view`, `bill_bridge`, `billing_core.billing.member_detail`) and the spreadsheet
+uses (`invoice_view`, `kept_bridge`, `billing_core.billing.member_detail`) and the spreadsheet
 downloads use (`reports.invoice_sheets`). Call inside an app context (a view, or
 `app.app_context()`).
 
@@ -18,7 +18,7 @@ from decimal import Decimal
 from flask import current_app, render_template
 from sqlalchemy.orm import Session
 
-from billing_core.billing.bill_bridge import bill_bridge
+from billing_core.billing.bill_bridge import kept_bridge, kept_details
 from billing_core.billing.groups import subgroup_names
 from billing_core.billing.invoices import invoice_view, period_label
 from billing_core.billing.member_detail import group_by_member, member_lines
@@ -82,10 +82,12 @@ def invoice_document_context(
     the totals, product table and bridge steps stay the whole bill's, and the PDF says so."""
     view = invoice_view(session, invoice, today)
     period = period_label(invoice.period_start, invoice.period_end)
-    bridge = bill_bridge(session, invoice)
+    bridge = kept_bridge(session, invoice)
     line_count, lines = member_lines(session, invoice, subgroup_ids, MEMBER_DETAIL_LIMIT)
     adjustments = adjustment_lines(session, invoice, subgroup_ids)
-    bridge_row_count, bridge_details = bridge.details(subgroup_ids, BRIDGE_DETAIL_LIMIT)
+    bridge_row_count, bridge_details = kept_details(
+        session, bridge, subgroup_ids, BRIDGE_DETAIL_LIMIT
+    )
     settings = current_app.config["SETTINGS"]
     remit = settings.remit_instructions
     limits = OnlineLimits.from_settings(settings)

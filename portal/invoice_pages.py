@@ -7,7 +7,7 @@ from __future__ import annotations
 from flask import Response, abort, current_app, render_template, request
 
 from billing_core.access import GroupScope
-from billing_core.billing.bill_bridge import STEP_LABELS, bill_bridge
+from billing_core.billing.bill_bridge import STEP_LABELS, kept_bridge, kept_counts_seen, kept_rows
 from billing_core.billing.groups import invoice_list_page
 from billing_core.billing.invoices import (
     STATUS_LABELS,
@@ -67,7 +67,7 @@ def render_invoice_detail(scope: GroupScope, invoice_id: int, area: str, **extra
     session = db_session()
     invoice = load_invoice(scope, invoice_id)
     view = invoice_view(session, invoice, today())
-    bridge = bill_bridge(session, invoice)
+    bridge = kept_bridge(session, invoice)
     settings = current_app.config["SETTINGS"]
     remit = settings.remit_instructions
     return render_template(
@@ -81,7 +81,7 @@ def render_invoice_detail(scope: GroupScope, invoice_id: int, area: str, **extra
         online_limits=OnlineLimits.from_settings(settings),
         bridge=bridge,
         # How many people behind each step the reader may see (their locations' only).
-        bridge_counts={s.key: len(s.rows_seen(scope.subgroup_ids)) for s in bridge.steps},
+        bridge_counts=kept_counts_seen(session, bridge, scope.subgroup_ids),
         chart_src=svg_data_uri(bridge_waterfall_svg(bridge)),
         lines=_lines_page(scope, invoice),
         products=invoice_products(session, invoice),
@@ -129,16 +129,18 @@ def render_bridge_step(scope: GroupScope, invoice_id: int, step: str, area: str)
     if step not in STEP_LABELS:
         abort(404)
     invoice = load_invoice(scope, invoice_id)
-    bridge = bill_bridge(db_session(), invoice)
-    rows = bridge.step(step).rows_seen(scope.subgroup_ids)
+    session = db_session()
+    bridge = kept_bridge(session, invoice)
+    seen = kept_counts_seen(session, bridge, scope.subgroup_ids)[step]
+    rows = kept_rows(session, bridge, scope.subgroup_ids, step=step, limit=BRIDGE_ROWS_SHOWN)
     return render_page_or_fragment(
         "invoices/bridge_page.html",
         "invoices/_bridge_rows.html",
         scope=scope,
         invoice=invoice,
         step=bridge.step(step),
-        rows=rows[:BRIDGE_ROWS_SHOWN],
-        hidden=max(0, len(rows) - BRIDGE_ROWS_SHOWN),
+        rows=rows,
+        hidden=max(0, seen - len(rows)),
         limited=not scope.whole_group,
         area=area,
     )

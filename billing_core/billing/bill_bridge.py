@@ -9,6 +9,11 @@ difference goes wholly to one step, by the first of these that changed: plan or 
 volume (volume, weekly benefit or covered payroll), then rate version or rate, then covered
 months or days (an add if premium went up, a term if it went down). So the steps always sum
 exactly from prior to current, and each step's member rows sum exactly to the step.
+
+Issued means computed: `keep_issued_bridges` computes an invoice's bridge once when it is
+issued and keeps it (`InvoiceBridge`, its steps and rows); pages, the PDF, the statement and the
+CLI read it through `kept_bridge`, `kept_counts_seen`, `kept_rows` and `kept_details`, a handful
+of indexed reads whatever the invoice's size.
 """
 
 from __future__ import annotations
@@ -17,13 +22,13 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import String, case, cast, func, literal, or_, select, type_coerce
+from sqlalchemy import String, case, cast, func, insert, literal, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from billing_core.billing.invoicing import previous_invoice
 from billing_core.db import Money
 from billing_core.models import Invoice, InvoiceLine, Member, Plan, Product
 from billing_core.models.enums import InvoiceSection
+from billing_core.models.invoice import InvoiceBridge, InvoiceBridgeRow, InvoiceBridgeStep
 from billing_core.money import ZERO, format_rate
 
 STEPS: tuple[tuple[str, str], ...] = (
@@ -243,11 +248,19 @@ def _retro_rows(session: Session, invoice: Invoice, sign: int) -> list[tuple]:
     )
 
 
+def _previous_invoice(session: Session, invoice: Invoice) -> Invoice | None:
+    # invoicing issues invoices through keep_issued_bridges, so it is imported when called.
+    from billing_core.billing.invoicing import previous_invoice
+
+    return previous_invoice(session, invoice)
+
+
 def bill_bridge(session: Session, invoice: Invoice) -> Bridge:
     """The bridge from the previous non-void invoice of `invoice`'s billing account (none: from
-    zero, every line an add) to `invoice`. Amounts in dollars; rows carry member names, so only
-    show them to users who may see the group's members."""
-    prior = previous_invoice(session, invoice)
+    zero, every line an add) to `invoice`, computed from both invoices' lines (what
+    `keep_issued_bridges` keeps; readers use `kept_bridge`). Amounts in dollars; rows carry
+    member names, so only show them to users who may see the group's members."""
+    prior = _previous_invoice(session, invoice)
     current_sides = _premium_sides(session, invoice.id)
     prior_sides = _premium_sides(session, prior.id) if prior else {}
     products = dict(session.execute(select(Product.id, Product.name)).all())
@@ -381,7 +394,7 @@ def bridge_totals(session: Session, invoice: Invoice) -> BridgeTotals:
     its lowest and highest value, which decides the same step unless one member x product was
     billed on three or more different values within one invoice. Totals are exact either way:
     the steps always sum from prior to current."""
-    prior = previous_invoice(session, invoice)
+    prior = _previous_invoice(session, invoice)
     ids = [invoice.id] + ([prior.id] if prior else [])
     now = InvoiceLine.invoice_id == invoice.id
     was = InvoiceLine.invoice_id != invoice.id
@@ -465,6 +478,212 @@ def bridge_totals(session: Session, invoice: Invoice) -> BridgeTotals:
         current_billed=billed_premium(invoice),
         steps=[StepTotal(key, label, *totals.get(key, (ZERO, 0))) for key, label in STEPS],
     )
+
+
+# --------------------------------------------------------------------------- kept bridges
+
+
+@dataclass(frozen=True)
+class KeptBridge(BridgeTotals):
+    """An invoice's bridge as kept (`InvoiceBridge` `kept_id`): the step totals, read in a
+    handful of queries; the rows behind the steps through `kept_rows` and `kept_details`."""
+
+    kept_id: int
+
+    def as_dict(self) -> dict:
+        return {
+            "prior_invoice": self.prior_invoice.invoice_number if self.prior_invoice else None,
+            "prior_billed": str(self.prior_billed),
+            "steps": [
+                {"step": s.key, "label": s.label, "amount": str(s.amount), "rows": s.count}
+                for s in self.steps
+            ],
+            "current_billed": str(self.current_billed),
+        }
+
+
+def keep_bridge(session: Session, bridge: Bridge) -> int:
+    """Keep a computed bridge (`bill_bridge`): its header, six step totals and its rows in
+    each step's order; the kept id. Flushes only; append-only like the invoice it explains."""
+    kept_id = session.scalar(
+        insert(InvoiceBridge)
+        .values(
+            invoice_id=bridge.invoice.id,
+            prior_invoice_id=bridge.prior_invoice.id if bridge.prior_invoice else None,
+        )
+        .returning(InvoiceBridge.id)
+    )
+    session.execute(
+        insert(InvoiceBridgeStep.__table__),
+        [
+            {"bridge_id": kept_id, "step": s.key, "amount": s.amount, "row_count": s.count}
+            for s in bridge.steps
+        ],
+    )
+    rows = [
+        {
+            "bridge_id": kept_id,
+            "step": s.key,
+            "position": position,
+            "member_id": r.member_id,
+            "product_name": r.product,
+            "prior_amount": r.prior_amount,
+            "current_amount": r.current_amount,
+            "detail": r.detail,
+        }
+        for s in bridge.steps
+        for position, r in enumerate(s.rows)
+    ]
+    if rows:
+        session.execute(insert(InvoiceBridgeRow.__table__), rows)
+    return kept_id
+
+
+def keep_issued_bridges(session: Session, invoices: list[Invoice]) -> None:
+    """Compute and keep the bill bridge of each invoice just issued (its lines written), one
+    invoice at a time so memory is bounded by the largest invoice, not the run."""
+    for invoice in invoices:
+        keep_bridge(session, bill_bridge(session, invoice))
+
+
+def kept_bridge(session: Session, invoice: Invoice) -> KeptBridge:
+    """`invoice`'s bill bridge as kept at issue (dollars): three indexed reads. An invoice
+    issued before bridges were kept, or whose prior invoice changed since (a void of the bill
+    before it, a reissue), has its bridge computed from the lines as `bill_bridge` always did
+    and kept (flushed; it stays if the caller commits), so a void or credit reads as before."""
+    prior = _previous_invoice(session, invoice)
+    kept_id = session.scalar(
+        select(InvoiceBridge.id)
+        .where(
+            InvoiceBridge.invoice_id == invoice.id,
+            InvoiceBridge.prior_invoice_id.is_(None)
+            if prior is None
+            else InvoiceBridge.prior_invoice_id == prior.id,
+        )
+        .order_by(InvoiceBridge.id)
+        .limit(1)
+    )
+    if kept_id is None:
+        kept_id = keep_bridge(session, bill_bridge(session, invoice))
+    totals = {
+        step: (amount, count)
+        for step, amount, count in session.execute(
+            select(
+                InvoiceBridgeStep.step, InvoiceBridgeStep.amount, InvoiceBridgeStep.row_count
+            ).where(InvoiceBridgeStep.bridge_id == kept_id)
+        )
+    }
+    return KeptBridge(
+        invoice=invoice,
+        prior_invoice=prior,
+        prior_billed=billed_premium(prior),
+        current_billed=billed_premium(invoice),
+        steps=[StepTotal(key, label, *totals.get(key, (ZERO, 0))) for key, label in STEPS],
+        kept_id=kept_id,
+    )
+
+
+def _seen(query, subgroup_ids: frozenset[int] | None):
+    """Limit a query over kept rows to those a reader limited to `subgroup_ids` may see (as
+    `BridgeStep.rows_seen`): their members' rows and the group-level ones."""
+    if subgroup_ids is None:
+        return query
+    return query.where(
+        or_(InvoiceBridgeRow.member_id.is_(None), Member.subgroup_id.in_(subgroup_ids))
+    )
+
+
+def kept_counts_seen(
+    session: Session, kept: KeptBridge, subgroup_ids: frozenset[int] | None
+) -> dict[str, int]:
+    """How many rows behind each step a reader limited to `subgroup_ids` may see (every row
+    when None: the kept counts, no query)."""
+    if subgroup_ids is None:
+        return {s.key: s.count for s in kept.steps}
+    counts = dict.fromkeys(STEP_LABELS, 0)
+    query = (
+        select(InvoiceBridgeRow.step, func.count())
+        .outerjoin(Member, Member.id == InvoiceBridgeRow.member_id)
+        .where(InvoiceBridgeRow.bridge_id == kept.kept_id)
+        .group_by(InvoiceBridgeRow.step)
+    )
+    counts.update(session.execute(_seen(query, subgroup_ids)).all())
+    return counts
+
+
+def kept_rows(
+    session: Session,
+    kept: KeptBridge,
+    subgroup_ids: frozenset[int] | None,
+    *,
+    step: str | None = None,
+    limit: int | None = None,
+) -> list[BridgeRow]:
+    """The kept rows behind `step` (every step when None, in the bridge's order) that a reader
+    limited to `subgroup_ids` may see, biggest change first, at most `limit`; names and
+    locations as the member has them now."""
+    order = case({key: n for n, (key, _) in enumerate(STEPS)}, value=InvoiceBridgeRow.step)
+    query = (
+        select(
+            InvoiceBridgeRow.member_id,
+            Member.member_key,
+            Member.first_name,
+            Member.last_name,
+            Member.subgroup_id,
+            InvoiceBridgeRow.product_name,
+            InvoiceBridgeRow.prior_amount,
+            InvoiceBridgeRow.current_amount,
+            InvoiceBridgeRow.detail,
+        )
+        .outerjoin(Member, Member.id == InvoiceBridgeRow.member_id)
+        .where(InvoiceBridgeRow.bridge_id == kept.kept_id)
+        .order_by(order, InvoiceBridgeRow.position)
+    )
+    if step is not None:
+        query = query.where(InvoiceBridgeRow.step == step)
+    if limit is not None:
+        query = query.limit(limit)
+    return [
+        BridgeRow(
+            member_id=member_id,
+            member_key=key if key is not None else "",
+            member_name=f"{last}, {first}" if key is not None else "(group level)",
+            subgroup_id=subgroup_id,
+            product=product,
+            prior_amount=prior_amount,
+            current_amount=current_amount,
+            detail=detail,
+        )
+        for (
+            member_id,
+            key,
+            first,
+            last,
+            subgroup_id,
+            product,
+            prior_amount,
+            current_amount,
+            detail,
+        ) in session.execute(_seen(query, subgroup_ids))
+    ]
+
+
+def kept_details(
+    session: Session, kept: KeptBridge, subgroup_ids: frozenset[int] | None, limit: int
+) -> tuple[int, list[BridgeDetail]]:
+    """`Bridge.details` from the kept bridge: (how many rows the reader may see, the steps with
+    those rows when there are at most `limit`, else none); nothing without a prior bill."""
+    if kept.prior_invoice is None:
+        return 0, []
+    counts = kept_counts_seen(session, kept, subgroup_ids)
+    count = sum(counts.values())
+    if count > limit:
+        return count, []
+    return count, [
+        BridgeDetail(s.key, s.label, s.amount, kept_rows(session, kept, subgroup_ids, step=s.key))
+        for s in kept.steps
+        if counts[s.key]
+    ]
 
 
 def _period(month: date | None) -> str:

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing_core import audit, ledger, mail
 from billing_core.authority import SUPERVISING_ROLES
+from billing_core.billing.bill_bridge import keep_issued_bridges
 from billing_core.billing.enrollment import add_months, month_end, month_start, period_containing
 from billing_core.billing.invoice_lines import (
     RunData,
@@ -510,6 +511,7 @@ def _issue_all(session: Session, drafts: list[DraftInvoice], actor_id: int | Non
         rows.extend(draft.lines)
     write_lines(session, rows)
     write_plan_totals(session, [invoice.id for invoice in invoices])
+    keep_issued_bridges(session, invoices)
 
     groups = {d.account.group.id: d.account.group for d in drafts}
     receivables = ledger.group_accounts(session, ledger.Chart.RECEIVABLE, groups.values())

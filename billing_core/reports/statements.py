@@ -48,7 +48,7 @@ from sqlalchemy.orm import Session
 
 from billing_core import ledger
 from billing_core.access import invoice_in_scope, payment_in_scope
-from billing_core.billing.bill_bridge import BridgeTotals, bridge_totals
+from billing_core.billing.bill_bridge import BridgeTotals, kept_bridge
 from billing_core.billing.enrollment import add_months, month_start
 from billing_core.billing.invoices import period_label
 from billing_core.bounds import DATE_RANGE_WORDS, date_in_range
@@ -559,7 +559,7 @@ def paid_vs_billed(
         credit=credit,
         ledger_receivable=ledger_receivable,
         latest_invoice=latest,
-        bridge=bridge_totals(session, latest) if with_bridge and latest is not None else None,
+        bridge=kept_bridge(session, latest) if with_bridge and latest is not None else None,
         products=sorted(products, key=_product_order),
         limited=subgroup_ids is not None,
     )
