@@ -16,6 +16,7 @@ from flask.cli import AppGroup
 from billing_core import migrate
 from billing_core.errors import BillingError, ValidationFailed
 from billing_core.models.enums import Role
+from billing_core.money import D
 from portal.extensions import db_session
 
 db_cli = AppGroup("db", help="Database schema.")
@@ -166,37 +167,85 @@ def _month(value: str) -> date:
 @click.option("--group", "group_numbers", multiple=True, help="Only this group (repeatable).")
 @click.option("--dry-run", is_flag=True, help="Show what would be issued; write nothing.")
 @click.option("--issue-date", type=click.DateTime(["%Y-%m-%d"]), help="Default: today.")
+@click.option(
+    "--chunk-groups",
+    type=click.IntRange(min=1),
+    help="Groups per chunk, each its own transaction (default: BILLING_RUN_CHUNK_GROUPS).",
+)
 @json_option
-def billing_run(period: str, group_numbers: tuple[str, ...], dry_run: bool, issue_date):
-    """Issue the invoices for billing periods starting in PERIOD. Safe to run twice: a billing
-    account already invoiced for the period is skipped."""
-    from billing_core.billing.invoicing import issue_billing_run, prepare_billing_run
+def billing_run(
+    period: str, group_numbers: tuple[str, ...], dry_run: bool, issue_date, chunk_groups
+):
+    """Issue the invoices for billing periods starting in PERIOD, in chunks of groups, each
+    committed on its own. Safe to run twice: a billing account already invoiced for the period
+    is skipped, and a run of the same period, groups and issue date that stopped or has failed
+    chunks is resumed (only its unfinished chunks run). With REDIS_URL the chunks are queued
+    for `rq worker billing` and the command returns at once with the run's progress."""
+    from billing_core.billing import run as billing_runs
+    from billing_core.billing.invoicing import prepare_billing_run
 
     session = db_session()
+    settings = current_app.config["SETTINGS"]
+    month = _month(period)
     run_date = issue_date.date() if issue_date else datetime.now(UTC).date()
     asked = {"group_numbers": group_numbers or None, "run_date": run_date}
     if dry_run:
-        outcome = prepare_billing_run(session, _month(period), **asked)
+        outcome = prepare_billing_run(session, month, **asked)
         session.rollback()
-    else:  # audited by the run itself, as the CLI
-        outcome = issue_billing_run(session, _month(period), **asked, actor_email="cli")
+        result = outcome.as_dict()
+        progress = None
+    else:  # audited by each chunk, as the CLI
+        run = billing_runs.unfinished_run(session, month, **asked)
+        if run is not None:
+            billing_runs.reopen(session, run)
+        else:
+            run = billing_runs.start_run(
+                session,
+                month,
+                **asked,
+                chunk_groups=chunk_groups or settings.billing_run_chunk_groups,
+                actor_email="cli",
+            )
+        summaries = billing_runs.execute_run(session, run, settings=settings)
+        result = billing_runs.merged(month, run_date, summaries)
+        progress = billing_runs.progress(session, run)
         session.commit()
     verb = "Would issue" if dry_run else "Issued"
-    lines = [f"{verb} {len(outcome.drafts)} invoice(s) for {_month(period):%b %Y}:"]
-    for draft in outcome.drafts:
+    lines = [f"{verb} {len(result['invoices'])} invoice(s) for {month:%b %Y}:"]
+    for invoice in result["invoices"]:
+        label = f"{invoice['group_number']} {invoice['group_name']}"
+        if invoice["subgroup"]:
+            label += f" — {invoice['subgroup']}"
         lines.append(
-            f"  {draft.invoice_number:<22} {draft.account.label[:40]:<40} "
-            f"{len(draft.lines):>6} lines  total due {draft.total_due:>14,.2f}"
+            f"  {invoice['invoice_number']:<22} {label[:40]:<40} "
+            f"{invoice['lines']:>6} lines  total due {D(invoice['total_due']):>14,.2f}"
         )
-    lines.append(f"  {outcome.line_count:,} lines, new charges {outcome.total_new_charges:,.2f}")
-    if outcome.already_issued:
-        lines.append(f"Already issued (unchanged): {', '.join(outcome.already_issued)}")
-    for number, reason in outcome.not_due.items():
+    lines.append(
+        f"  {result['line_count']:,} lines, new charges {D(result['total_new_charges']):,.2f}"
+    )
+    if result["already_issued"]:
+        lines.append(f"Already issued (unchanged): {', '.join(result['already_issued'])}")
+    for number, reason in result["not_due"].items():
         lines.append(f"Not billed this period: {number}: {reason}")
-    for number, errors in outcome.held.items():
+    for number, errors in result["held"].items():
         lines.append(f"HELD {number}: {len(errors)} problem(s), nothing issued for this group:")
         lines += [f"    {error}" for error in errors[:20]]
-    return {**outcome.as_dict(), "lines": lines}
+    if progress is not None:
+        chunks = progress.chunks_dict()
+        lines.append(
+            f"Run {progress.run.id}: {chunks['done']} of {chunks['total']} chunk(s) done"
+            f" ({chunks['pending']} pending, {chunks['running']} running,"
+            f" {chunks['failed']} failed)"
+        )
+        for chunk in progress.failed_chunks:
+            lines.append(
+                f"FAILED chunk {chunk.number} ({', '.join(chunk.group_numbers[:5])}"
+                f"{' ...' if len(chunk.group_numbers) > 5 else ''}), "
+                f"attempt {chunk.attempts}: {chunk.error}; run the same command again to retry"
+            )
+        result["chunks"] = chunks
+        result["failed_chunks"] = progress.failed_dicts()
+    return {**result, "lines": lines}
 
 
 @billing_cli.command("invoice")

@@ -1,20 +1,29 @@
-"""Staff: the billing run (preview, then issue), every invoice, one invoice, and voids."""
+"""Staff: the billing run (preview, then issue in chunks; its progress and failed chunks, and
+their retry), every invoice, one invoice, and voids."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from flask import render_template, request, url_for
+from flask import current_app, render_template, request, url_for
 from flask_login import current_user
 
 from admin import bp
-from admin.actions import confirm_form
+from admin.actions import confirm_form, load_or_404
 from admin.forms import BillingRunForm, InvoiceVoidForm
 from billing_core.access import GroupScope
 from billing_core.billing.enrollment import add_months
 from billing_core.billing.invoices import invoice_book_query, invoice_book_rows, period_label
-from billing_core.billing.invoicing import issue_billing_run, prepare_billing_run, void_invoice
-from billing_core.models import Invoice
+from billing_core.billing.invoicing import prepare_billing_run, void_invoice
+from billing_core.billing.run import (
+    RunProgress,
+    execute_run,
+    progress,
+    recent_runs,
+    retry_failed,
+    start_run,
+)
+from billing_core.models import BillingRun, Invoice
 from billing_core.models.enums import Role
 from billing_core.money import format_dollars
 from portal import invoice_pages
@@ -78,26 +87,65 @@ def billing_run():
 
 
 def _issued(form: BillingRunForm, period: date, groups):
-    outcome = issue_billing_run(
-        db_session(),
+    """Only what the preview showed is issued: the run is prepared again and compared with the
+    confirmed digest before its first chunk is written (each chunk commits on its own)."""
+    session = db_session()
+    outcome = prepare_billing_run(session, period, group_numbers=groups, run_date=today())
+    if not confirmed_digest(_run_facts(period, groups, outcome)):
+        return NotYet(lambda: _preview(form, period, groups, changed=True))
+    del outcome
+    settings = current_app.config["SETTINGS"]
+    run = start_run(
+        session,
         period,
         group_numbers=groups,
         run_date=today(),
+        chunk_groups=settings.billing_run_chunk_groups,
         actor_id=current_user.id,
         ip_address=client_ip(),
     )
-    if not confirmed_digest(_run_facts(period, groups, outcome)):
-        return NotYet(lambda: _preview(form, period, groups, changed=True))
-    return outcome
+    execute_run(session, run, settings=settings)
+    return progress(session, run)
 
 
-def _issued_said(form: BillingRunForm, period: date, outcome):
+def _issued_said(form: BillingRunForm, period: date, run: RunProgress):
+    if not run.finished:
+        return said(
+            f"Billing run {run.run.id} for {period:%b %Y} started: {run.chunks} chunk(s) of "
+            "groups queued for the workers. Its progress is below.",
+            (url_for("admin.billing_run"), "See the run's progress"),
+        )
+    failed = len(run.failed_chunks)
     return said(
-        f"Issued {len(outcome.issued)} invoice(s) for {period:%b %Y}, "
-        f"{outcome.line_count:,} lines, new charges {outcome.total_new_charges:,.2f}."
-        + (f" {len(outcome.held)} group(s) held: see below." if outcome.held else ""),
+        f"Issued {run.issued} invoice(s) for {period:%b %Y}, "
+        f"{run.line_count:,} lines, new charges {run.new_charges:,.2f}."
+        + (f" {run.held} group(s) held: see the preview." if run.held else "")
+        + (f" {failed} chunk(s) failed: retry them on the billing page." if failed else ""),
         (url_for("admin.invoice_list", period=form.period.data), "See the invoices issued"),
     )
+
+
+@bp.post("/billing/runs/<int:run_id>/retry")
+def billing_run_retry(run_id: int):
+    """Issue a run's failed chunks again, alone (the chunks done are not touched). The run was
+    confirmed from its preview when it started; a chunk issues only what is still unissued."""
+    run = load_or_404(BillingRun, run_id)
+    back = url_for("admin.billing_run")
+    return run_action(
+        lambda: _retried(run),
+        to=back,
+        done=lambda result: (
+            f"Billing run {run_id}: {result.done} of {result.chunks} chunk(s) done, "
+            f"{len(result.failed_chunks)} failed."
+        ),
+        failed="Not retried",
+    )
+
+
+def _retried(run: BillingRun) -> RunProgress:
+    session = db_session()
+    retry_failed(session, run, settings=current_app.config["SETTINGS"])
+    return progress(session, run)
 
 
 def _preview(form: BillingRunForm, period: date | None, groups, *, changed: bool = False):
@@ -127,6 +175,7 @@ def _run_page(form: BillingRunForm, period: date | None, groups, outcome, change
         changed=changed,
         asking=request.method == "POST",
         run_digest=digest_of(_run_facts(period, groups, outcome)) if outcome else "",
+        runs=recent_runs(db_session()),
     )
 
 

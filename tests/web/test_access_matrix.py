@@ -88,6 +88,7 @@ MATRIX = {
     "admin.staff_second_factor_reset": ("POST", {"user_id": 999999}, expect(302, 403, admin=303)),
     "admin.group_second_factor": ("POST", {"group_id": "A"}, expect(302, 403, admin=303)),
     "admin.billing_run": ("GET", {"period": "2027-02"}, expect(302, 403, **STAFF)),
+    "admin.billing_run_retry": ("POST", {"run_id": 0}, expect(302, 403, **STAFF_404)),
     "admin.invoice_list": ("GET", {}, expect(302, 403, **STAFF)),
     "admin.group_invoice_list": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
     "admin.invoice_detail": ("GET", INVOICE_A, expect(302, 403, **STAFF)),

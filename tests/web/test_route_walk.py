@@ -66,7 +66,15 @@ PLAIN_ARGS = {
     "filename": "css/portal.css",
 }
 # Staff-only objects: no employer or broker route names them (the walk fails if one does).
-STAFF_ONLY_IDS = {"adjustment_id", "allocation_id", "refund_id", "item_id", "request_id", "user_id"}
+STAFF_ONLY_IDS = {
+    "adjustment_id",
+    "allocation_id",
+    "refund_id",
+    "item_id",
+    "request_id",
+    "user_id",
+    "run_id",
+}
 METHODS = ("GET", "POST")
 
 
