@@ -27,6 +27,7 @@ from billing_core.models import (
     Refund,
 )
 from billing_core.models.enums import CreditPolicy, PaymentStatus, RefundStatus
+from billing_core.models.ledger import KeptOpenItem
 from billing_core.money import ZERO
 from billing_core.payments.allocation import unallocated_amount
 
@@ -73,15 +74,36 @@ def aging_columns(as_of: date) -> list:
     Invoice. Each receivable posting is added straight into the bucket of its invoice's days
     past due (as_of - due_on), so an invoice paid in full adds up to zero there and the database
     aggregates into one row per group without a row per invoice. Limit the postings to those
-    dated on or before `as_of` with `dated_on_or_before`."""
+    dated on or before `as_of` with `dated_on_or_before`. The kept open items
+    (`kept_aging_columns`) bucket the same way."""
     receivable = LedgerAccount.code == Chart.RECEIVABLE.code
-    owed = Posting.debit - Posting.credit
+    return aging_buckets(as_of, Invoice.due_on, Posting.debit - Posting.credit, receivable)
+
+
+def aging_buckets(as_of: date, due_on, owed, *where) -> list:
+    """SUM(`owed`) (Money, dollars) into each of AGING_BUCKETS by days past `due_on` on `as_of`,
+    labelled AGING_KEYS, counting only rows meeting `where`."""
     return [
         ledger.money_sum(
-            case((and_(receivable, *_in_days(Invoice.due_on, as_of, low, high)), owed), else_=0)
+            case((and_(*where, *_in_days(due_on, as_of, low, high)), owed), else_=0)
         ).label(key)
         for key, (_, low, high) in zip(AGING_KEYS, AGING_BUCKETS, strict=True)
     ]
+
+
+def kept_aging_columns(as_of: date) -> list:
+    """aging_columns over the kept open items (KeptOpenItem: one row per invoice with a non-zero
+    receivable balance, kept by the postings): the same buckets without reading a posting.
+    Right only for an `as_of` on or after the latest entry date (`kept_is_current`)."""
+    return aging_buckets(as_of, KeptOpenItem.due_on, KeptOpenItem.open_amount)
+
+
+def kept_is_current(session: Session, as_of: date) -> bool:
+    """The kept balances (every posting, whatever its date) are the balances as of `as_of`:
+    no journal entry is dated after it (the usual "as of today"). A past date is computed from
+    postings (`aging_columns` with `dated_on_or_before`)."""
+    latest = session.scalar(select(func.max(JournalEntry.entry_date)))
+    return latest is None or latest <= as_of
 
 
 def _in_days(due_on, as_of: date, low: int, high: int | None) -> list:
@@ -115,7 +137,19 @@ def aging_by_group(
     """Aging of every group's open invoices as of `as_of` (end of day): each invoice's balance
     from postings dated on or before `as_of`, bucketed by days past its due date (aging_columns).
     One query; a group owing nothing in any bucket is left out. `subgroup_ids`: only the
-    invoices a user limited to those subgroups sees."""
+    invoices a user limited to those subgroups sees. As of today (`kept_is_current`) and for
+    the whole group it reads the kept open items instead of the postings."""
+    if subgroup_ids is None and kept_is_current(session, as_of):
+        query = select(KeptOpenItem.group_id, *kept_aging_columns(as_of)).group_by(
+            KeptOpenItem.group_id
+        )
+        if group_ids is not None:
+            query = query.where(KeptOpenItem.group_id.in_(list(group_ids)))
+        return {
+            group_id: Aging(list(buckets))
+            for group_id, *buckets in session.execute(query)
+            if any(buckets)
+        }
     query = (
         select(LedgerAccount.group_id, *aging_columns(as_of))
         .select_from(Posting)

@@ -1,22 +1,26 @@
 """The receivables aging report: per group, the open receivable by days past due as of any date
-(the buckets and their computation are billing_core.ledger.receivables': `aging_columns`), with
-unapplied credit and the net balance, in one aggregate query over the ledger."""
+(the buckets and their computation are billing_core.ledger.receivables': `aging_buckets`), with
+unapplied credit and the net balance, in one aggregate query: over the kept balances as of
+today, over the ledger's postings as of a past date."""
 
 from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import case, select
+from sqlalchemy import case, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
 from billing_core.ledger import Chart, money_sum
 from billing_core.ledger.receivables import (
     AGING_BUCKETS,
     AGING_KEYS,
+    aging_buckets,
     aging_columns,
     dated_on_or_before,
+    kept_is_current,
 )
 from billing_core.models import EmployerGroup, Invoice, LedgerAccount, Posting
+from billing_core.models.ledger import KeptBalance, KeptOpenItem
 from billing_core.money import ZERO, percent
 from billing_core.reports.framework import (
     AS_OF,
@@ -32,32 +36,22 @@ from billing_core.reports.framework import (
 )
 
 
-def aging_rows(session: Session, as_of: date, group: str | None = None) -> list[dict]:
+def aging_rows(
+    session: Session, as_of: date, group: str | None = None, *, from_postings: bool = False
+) -> list[dict]:
     """Per group with an open receivable or unapplied credit as of `as_of` (end of day): the open
     receivable in each of AGING_BUCKETS (by days past each invoice's due date), the total open,
     unapplied credit, net (open - credit), past due and over 90 days past due, in dollars.
 
-    One pass over the ledger: the buckets are `receivables.aging_columns` (the one computation
-    of aging, which `receivables.aging_by_group` uses too), summed beside the unapplied cash in
-    the same query, so the database returns one row per group and never a row per invoice."""
-    credit = case(
-        (LedgerAccount.code == Chart.UNAPPLIED_CASH.code, Posting.credit - Posting.debit),
-        else_=0,
-    )
-    per_group = dated_on_or_before(
-        session,
-        select(
-            LedgerAccount.group_id.label("group_id"),
-            *aging_columns(as_of),
-            money_sum(credit).label("credit"),
-        )
-        .select_from(Posting)
-        .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
-        .outerjoin(Invoice, Invoice.id == Posting.invoice_id)
-        .where(LedgerAccount.code.in_([Chart.RECEIVABLE.code, Chart.UNAPPLIED_CASH.code]))
-        .group_by(LedgerAccount.group_id),
-        as_of,
-    ).subquery("per_group")
+    As of today (no entry dated after `as_of`: `receivables.kept_is_current`) it reads the kept
+    balances (`billing_core.ledger.kept`: the open items with their due dates and each group's
+    unapplied cash), a small table, not the book's postings. A past date, or `from_postings`,
+    computes from the postings in one pass (`receivables.aging_columns`, summed beside the
+    unapplied cash in the same query); either way the database returns one row per group."""
+    if not from_postings and kept_is_current(session, as_of):
+        per_group = _kept_per_group(as_of)
+    else:
+        per_group = _ledger_per_group(session, as_of)
     query = (
         select(
             EmployerGroup.id,
@@ -93,6 +87,56 @@ def aging_rows(session: Session, as_of: date, group: str | None = None) -> list[
             }
         )
     return rows
+
+
+def _ledger_per_group(session: Session, as_of: date):
+    """Per group: the aging buckets and unapplied credit as of `as_of`, from postings."""
+    credit = case(
+        (LedgerAccount.code == Chart.UNAPPLIED_CASH.code, Posting.credit - Posting.debit),
+        else_=0,
+    )
+    return dated_on_or_before(
+        session,
+        select(
+            LedgerAccount.group_id.label("group_id"),
+            *aging_columns(as_of),
+            money_sum(credit).label("credit"),
+        )
+        .select_from(Posting)
+        .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+        .outerjoin(Invoice, Invoice.id == Posting.invoice_id)
+        .where(LedgerAccount.code.in_([Chart.RECEIVABLE.code, Chart.UNAPPLIED_CASH.code]))
+        .group_by(LedgerAccount.group_id),
+        as_of,
+    ).subquery("per_group")
+
+
+def _kept_per_group(as_of: date):
+    """Per group: the same columns from the kept open items and the kept unapplied cash (only
+    groups with an open item or a credit have rows there)."""
+    rows = union_all(
+        select(
+            KeptOpenItem.group_id,
+            KeptOpenItem.due_on,
+            KeptOpenItem.open_amount.label("owed"),
+            literal(0).label("credit"),
+        ),
+        select(
+            KeptBalance.group_id,
+            null().label("due_on"),
+            literal(0).label("owed"),
+            (-KeptBalance.balance).label("credit"),
+        ).where(KeptBalance.code == Chart.UNAPPLIED_CASH.code, KeptBalance.balance != 0),
+    ).subquery("kept")
+    return (
+        select(
+            rows.c.group_id,
+            *aging_buckets(as_of, rows.c.due_on, rows.c.owed),
+            money_sum(rows.c.credit).label("credit"),
+        )
+        .group_by(rows.c.group_id)
+        .subquery("per_group")
+    )
 
 
 AGING_COLUMNS = (

@@ -1,6 +1,7 @@
 """The kept balances (billing_core.ledger.kept) equal the ledger after any sequence of postings:
 charges, payments, allocations, write-offs, refunds and reversals of any of them, over several
-groups, each through the one door (post_entry / reverse_entry)."""
+groups, each through the one door (post_entry / reverse_entry); and the aging report read from
+them as of today equals the one computed from postings."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from billing_core.ledger import Chart, Leg
 from billing_core.ledger.kept import kept_balance_errors, rebuild_kept_balances
 from billing_core.models.ledger import KeptBalance, KeptOpenItem
 from billing_core.money import D
+from billing_core.reports.aging import aging_rows
 from tests.factories import make_group, make_invoice
 
 START = date(2027, 1, 1)
@@ -107,6 +109,9 @@ def test_kept_balances_equal_the_ledger_after_any_postings(session, steps):
     try:
         run_sequence(session, steps)
         assert kept_balance_errors(session) == []
+        for days in (0, 45, 200):  # as of today and later: the kept rows answer
+            as_of = START + timedelta(days=len(steps) + days)
+            assert aging_rows(session, as_of) == aging_rows(session, as_of, from_postings=True)
         kept = kept_rows(session)
         rebuild_kept_balances(session)
         assert kept_rows(session) == kept, "rebuilding from postings changed the kept rows"
