@@ -1,16 +1,29 @@
 """Benchmark: one monthly billing run over a full book on PostgreSQL.
 
 Builds 1,000 groups, 100,000 members and about 300,000 member-product coverages (every rating
-basis) with bulk Core inserts, then times `issue_billing_run` + commit for January 2027 and
+basis) with bulk Core inserts, then times the billing run for January 2027 in chunks of groups
+(`billing_core.billing.run`, inline: each chunk its own transaction, ANALYZE at the end) and
 compares it with a COPY of as many rows into a scratch table shaped like invoice_line (see
 `measure_copy` for why that table and what else is printed). Targets: the run takes at most
-60 s and at most 10x the COPY. Exit code 0 whatever the result (a benchmark, not a test);
-an unreachable PostgreSQL skips, or fails under CI.
+60 s and at most 6x the COPY. `--runner single` times the run as one transaction
+(`issue_billing_run` + commit, the code before issue 19); `--compare` times single and chunked
+alternately, each on a fresh copy of the same book (CREATE DATABASE ... TEMPLATE).
+
+`--members 1000000` builds 5,000 groups of 200 members (about 2.9 million lines; the set-up
+takes several minutes) and times the run on RQ workers started as subprocesses
+(`rq worker --burst`, SimpleWorker) against Redis (REDIS_URL, default
+redis://127.0.0.1:6379/0) for one, two and three workers (`--workers 1,2,3`), each on a fresh
+copy of the book: targets under 3 minutes with two workers and a peak RSS per worker under
+500 MB. Exit code 0 whatever the result (a benchmark, not a test); an unreachable PostgreSQL
+skips, or fails under CI.
 
     .venv/bin/python bench/billing_run.py [--groups N] [--members-per-group N] [--profile FILE]
+        [--runner chunked|single] [--chunk-groups N] [--compare]
+        [--members 1000000 [--workers 1,2,3]]
 
 BENCH_DATABASE_URL picks the database (default postgresql+psycopg://postgres@127.0.0.1:5432/bench);
-it is created when missing and its `public` schema is dropped and recreated on every run.
+it is created when missing and its `public` schema is dropped and recreated on every run; the
+runs are timed on copies of it named `<database>_run`.
 """
 
 from __future__ import annotations
@@ -20,8 +33,11 @@ import cProfile
 import os
 import pstats
 import random
+import shutil
+import subprocess
 import sys
 import time
+import uuid
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -31,8 +47,9 @@ from sqlalchemy import func, insert, select, text
 from sqlalchemy.engine import Connection, make_url
 
 from billing_core import migrate
+from billing_core.billing import run as billing_runs
 from billing_core.billing.invoicing import issue_billing_run
-from billing_core.config import DEV_SSN_KEY
+from billing_core.config import DEV_SSN_KEY, Settings
 from billing_core.db import make_engine, make_session_factory
 from billing_core.models import (
     AgeReduction,
@@ -74,7 +91,10 @@ PERIOD = date(2027, 1, 1)
 BOOK_START = date(2026, 1, 1)
 RENEWAL = date(2027, 1, 1)
 TARGET_SECONDS = 60.0
-TARGET_COPY_RATIO = 10.0
+TARGET_COPY_RATIO = 6.0
+TARGET_WORKERS_SECONDS = 180.0  # 1 million members with two workers
+TARGET_WORKER_RSS_MB = 500.0
+MILLION_MEMBERS_PER_GROUP = 200
 AGE_BANDED_EVERY = 50  # every 50th group rates medical by age band (20 groups of 1,000)
 SEED = 20270101
 
@@ -148,6 +168,29 @@ def reset_schema(engine) -> None:
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
+
+
+def run_copy_url(url: str) -> str:
+    """The database the runs are timed on: a fresh copy of the built book each time."""
+    parsed = make_url(url)
+    return parsed.set(database=f"{parsed.database}_run").render_as_string(hide_password=False)
+
+
+def fresh_copy(book_url: str) -> str:
+    """Drop the run copy and make it again from the book (CREATE DATABASE ... TEMPLATE: a file
+    copy, seconds even for the million-member book). Returns its URL."""
+    target = run_copy_url(book_url)
+    book, copy = make_url(book_url).database, make_url(target).database
+    with psycopg.connect(**psycopg_conninfo(book_url, "postgres"), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(copy))
+        )
+        conn.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(copy), sql.Identifier(book)
+            )
+        )
+    return target
 
 
 # --------------------------------------------------------------------------- the book
@@ -477,9 +520,12 @@ def process_cpu_seconds(pid: int) -> float | None:
         return None
 
 
-def measure_billing_run(engine, profile_path: str | None):
-    """Wall seconds of issue_billing_run + commit, and the CPU seconds spent by this process
-    and by the PostgreSQL backend (which tell work from waiting on a busy machine)."""
+def measure_billing_run(engine, profile_path: str | None, runner: str, chunk_groups: int):
+    """Wall seconds of the run (`runner` "single": issue_billing_run + commit, one
+    transaction; "chunked": billing.run's start_run + execute_run inline, a commit per chunk
+    and ANALYZE at the end), and the CPU seconds spent by this process and by the PostgreSQL
+    backend (which tell work from waiting on a busy machine). Returns (invoices, lines, held,
+    seconds, client CPU, backend CPU)."""
     session = make_session_factory(engine)()
     profiler = cProfile.Profile() if profile_path else None
     try:
@@ -489,8 +535,16 @@ def measure_billing_run(engine, profile_path: str | None):
         started = time.perf_counter()
         if profiler:
             profiler.enable()
-        outcome = issue_billing_run(session, PERIOD)
-        session.commit()
+        if runner == "single":
+            outcome = issue_billing_run(session, PERIOD)
+            session.commit()
+            invoices, lines, held = len(outcome.issued), outcome.line_count, outcome.held
+            del outcome
+        else:
+            run = billing_runs.start_run(session, PERIOD, chunk_groups=chunk_groups)
+            summaries = billing_runs.execute_run(session, run)
+            merged = billing_runs.merged(PERIOD, None, summaries)
+            invoices, lines, held = len(merged["issued"]), merged["line_count"], merged["held"]
         if profiler:
             profiler.disable()
         seconds = time.perf_counter() - started
@@ -505,7 +559,84 @@ def measure_billing_run(engine, profile_path: str | None):
         profiler.dump_stats(profile_path)
         say(f"profile written to {profile_path}; top 25 by cumulative time:")
         pstats.Stats(profiler).sort_stats("cumulative").print_stats(25)
-    return outcome, seconds, client_cpu, backend_cpu
+    return invoices, lines, held, seconds, client_cpu, backend_cpu
+
+
+def peak_rss_mb(pid: int) -> float | None:
+    """The peak resident set (VmHWM) of a live local process, in MB."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
+
+
+def measure_workers(url: str, workers: int, chunk_groups: int, redis_url: str):
+    """The run on `workers` RQ workers (subprocesses, `rq worker --burst` with SimpleWorker so
+    each chunk runs in the worker process itself) against the database at `url`: the run and
+    its chunks recorded, every chunk queued on a queue of this bench's own, then the workers
+    started; timed until the last worker has emptied the queue and exited. Returns (seconds,
+    peak RSS in MB of each worker, the run's progress)."""
+    from redis import Redis
+    from rq import Queue
+
+    engine = make_engine(url)
+    session = make_session_factory(engine)()
+    queue_name = f"bench-billing-{uuid.uuid4().hex[:8]}"
+    connection = Redis.from_url(redis_url)
+    queue = Queue(queue_name, connection=connection)
+    rq_bin = shutil.which("rq", path=os.path.dirname(sys.executable)) or "rq"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "SSN_ENCRYPTION_KEY": DEV_SSN_KEY,
+        "REDIS_URL": redis_url,
+        "BILLING_RUN_CHUNK_GROUPS": str(chunk_groups),
+    }
+    try:
+        started = time.perf_counter()
+        run = billing_runs.start_run(session, PERIOD, chunk_groups=chunk_groups)
+        session.commit()
+        chunk_ids = [chunk.id for chunk in run.chunks]
+        for chunk_id in chunk_ids:
+            queue.enqueue(
+                "billing_core.jobs.run_job", billing_runs.CHUNK_JOB, chunk_id, job_timeout=1800
+            )
+        processes = [
+            subprocess.Popen(
+                [
+                    rq_bin,
+                    "worker",
+                    "--burst",
+                    "--quiet",
+                    "--worker-class",
+                    "rq.worker.SimpleWorker",
+                    "--url",
+                    redis_url,
+                    queue_name,
+                ],
+                env=env,
+                stdout=subprocess.DEVNULL,
+            )  # fmt: skip
+            for _ in range(workers)
+        ]
+        peaks = [0.0] * workers
+        while any(p.poll() is None for p in processes):
+            for index, process in enumerate(processes):
+                if process.poll() is None:
+                    peaks[index] = max(peaks[index], peak_rss_mb(process.pid) or 0.0)
+            time.sleep(0.2)
+        seconds = time.perf_counter() - started
+        progress = billing_runs.progress(session, run)
+        session.commit()
+    finally:
+        session.close()
+        engine.dispose()
+        queue.delete(delete_jobs=True)
+    return seconds, peaks, progress
 
 
 LINE_COLUMNS = (
@@ -602,11 +733,78 @@ def postgres_ready(url: str, create=None) -> bool:
     return True
 
 
+def build(url: str, n_groups: int, members_per_group: int) -> None:
+    started = time.perf_counter()
+    engine = make_engine(url)
+    try:
+        reset_schema(engine)
+        migrate.upgrade(engine)
+        counts = build_book(engine, n_groups, members_per_group)
+    finally:
+        engine.dispose()
+    say(
+        f"set-up (not measured): {time.perf_counter() - started:.1f} s for "
+        f"{counts['employer_group']:,} groups, {counts['member']:,} members, "
+        f"{counts['coverage']:,} coverages, {counts['plan']:,} plans, "
+        f"{counts['rate_version']:,} rate versions, {counts.get('dependent', 0):,} dependents"
+    )
+
+
+def one_run(book_url: str, runner: str, chunk_groups: int, profile: str | None) -> dict:
+    """One timed run of `runner` on a fresh copy of the book, its checks and the COPY floor."""
+    url = fresh_copy(book_url)
+    engine = make_engine(url)
+    try:
+        invoices, lines, held, seconds, client_cpu, backend_cpu = measure_billing_run(
+            engine, profile, runner, chunk_groups
+        )
+        what = "one transaction" if runner == "single" else f"chunks of {chunk_groups} groups"
+        say(
+            f"billing run {PERIOD:%Y-%m} ({runner}: {what}): {invoices:,} invoices, "
+            f"{lines:,} lines in {seconds:.2f} s = {lines / seconds:,.0f} lines/s "
+            f"(load average {load_average()})"
+        )
+        backend = "unknown (not local)" if backend_cpu is None else f"{backend_cpu:.1f} s"
+        say(f"  CPU: Python {client_cpu:.1f} s, PostgreSQL backend {backend}")
+        if held:
+            say(f"  held groups: {len(held)} (first: {next(iter(held.items()))})")
+        problems = check_run(engine)
+        say("  checks: " + ("ok" if not problems else "; ".join(problems)))
+    finally:
+        engine.dispose()
+    copied, copy_seconds, bare_seconds, table_copy_seconds = measure_copy(url)
+    copy_seconds = max(copy_seconds, 1e-6)
+    ratio = seconds / copy_seconds
+    say(
+        f"  COPY of {copied:,} rows into a scratch table shaped like invoice_line: "
+        f"{copy_seconds:.2f} s = {copied / copy_seconds:,.0f} rows/s; "
+        f"billing run / COPY = {ratio:.1f}x"
+    )
+    say(
+        f"  for information: into a bare temp table {bare_seconds:.2f} s "
+        f"(run = {seconds / max(bare_seconds, 1e-6):.1f}x); into invoice_line itself "
+        f"(reference trigger, WAL; rolled back) {table_copy_seconds:.2f} s "
+        f"(run = {seconds / table_copy_seconds:.1f}x)"
+    )
+    return {"runner": runner, "seconds": seconds, "ratio": ratio, "problems": problems}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=1000)
     parser.add_argument("--members-per-group", type=int, default=100)
     parser.add_argument("--profile", metavar="FILE", help="cProfile the billing run into FILE")
+    parser.add_argument("--runner", choices=("chunked", "single"), default="chunked")
+    parser.add_argument("--chunk-groups", type=int, default=Settings.billing_run_chunk_groups)
+    parser.add_argument(
+        "--compare", action="store_true", help="single and chunked alternately, twice each"
+    )
+    parser.add_argument(
+        "--members",
+        type=int,
+        help=f"a book of this many members, {MILLION_MEMBERS_PER_GROUP} a group, run on RQ workers",
+    )
+    parser.add_argument("--workers", default="1,2,3", help="worker counts, with --members")
     args = parser.parse_args()
 
     url = bench_url()
@@ -615,61 +813,74 @@ def main() -> int:
 
     say(f"machine: {os.cpu_count()} CPUs, load average {load_average()} at start")
     configure_vault(DEV_SSN_KEY)
-    engine = make_engine(url)
-    try:
-        started = time.perf_counter()
-        reset_schema(engine)
-        migrate.upgrade(engine)
-        counts = build_book(engine, args.groups, args.members_per_group)
-        setup_seconds = time.perf_counter() - started
-        say(
-            f"set-up (not measured): {setup_seconds:.1f} s for {counts['employer_group']:,} groups,"
-            f" {counts['member']:,} members, {counts['coverage']:,} coverages,"
-            f" {counts['plan']:,} plans, {counts['rate_version']:,} rate versions,"
-            f" {counts.get('dependent', 0):,} dependents"
-        )
-
-        outcome, billing_seconds, client_cpu, backend_cpu = measure_billing_run(
-            engine, args.profile
-        )
-        invoices = len(outcome.issued)
-        lines = outcome.line_count
-        say(
-            f"billing run {PERIOD:%Y-%m}: {invoices:,} invoices, {lines:,} lines in "
-            f"{billing_seconds:.2f} s = {lines / billing_seconds:,.0f} lines/s"
-        )
-        backend = "unknown (not local)" if backend_cpu is None else f"{backend_cpu:.1f} s"
-        say(f"  CPU: Python {client_cpu:.1f} s, PostgreSQL backend {backend}")
-        if outcome.held:
-            say(f"  held groups: {len(outcome.held)} (first: {next(iter(outcome.held.items()))})")
-        problems = check_run(engine)
-        say("  checks: " + ("ok" if not problems else "; ".join(problems)))
-
-        copied, copy_seconds, bare_seconds, table_copy_seconds = measure_copy(url)
-        copy_seconds = max(copy_seconds, 1e-6)
-        ratio = billing_seconds / copy_seconds
-        say(
-            f"COPY of {copied:,} rows into a scratch table shaped like invoice_line: "
-            f"{copy_seconds:.2f} s = {copied / copy_seconds:,.0f} rows/s; "
-            f"billing run / COPY = {ratio:.1f}x"
-        )
-        say(
-            f"  for information: into a bare temp table {bare_seconds:.2f} s "
-            f"(run = {billing_seconds / max(bare_seconds, 1e-6):.1f}x); into invoice_line itself "
-            f"(reference trigger, WAL; rolled back) {table_copy_seconds:.2f} s "
-            f"(run = {billing_seconds / table_copy_seconds:.1f}x)"
-        )
-    finally:
-        engine.dispose()
+    if args.members:
+        return million(url, args)
+    build(url, args.groups, args.members_per_group)
+    runners = ["single", "chunked", "single", "chunked"] if args.compare else [args.runner]
+    results = [one_run(url, runner, args.chunk_groups, args.profile) for runner in runners]
 
     say(f"load average {load_average()} at end (other work on the machine slows every figure)")
-    time_ok = billing_seconds <= TARGET_SECONDS
-    ratio_ok = ratio <= TARGET_COPY_RATIO
-    say(
-        f"{verdict(time_ok)}: billing run {billing_seconds:.2f} s (target <= {TARGET_SECONDS:.0f} s)"
-    )
-    say(f"{verdict(ratio_ok)}: {ratio:.1f}x COPY (target <= {TARGET_COPY_RATIO:.0f}x)")
-    say(f"RESULT: {verdict(time_ok and ratio_ok and not problems)}")
+    ok = True
+    for result in results:
+        time_ok = result["seconds"] <= TARGET_SECONDS
+        ratio_ok = result["ratio"] <= TARGET_COPY_RATIO
+        ok = ok and time_ok and ratio_ok and not result["problems"]
+        say(
+            f"{verdict(time_ok)}: billing run ({result['runner']}) {result['seconds']:.2f} s "
+            f"(target <= {TARGET_SECONDS:.0f} s)"
+        )
+        say(
+            f"{verdict(ratio_ok)}: billing run ({result['runner']}) {result['ratio']:.1f}x COPY "
+            f"(target <= {TARGET_COPY_RATIO:.0f}x)"
+        )
+    say(f"RESULT: {verdict(ok)}")
+    return 0
+
+
+def million(url: str, args) -> int:
+    """The book of `args.members` members on one, two and three RQ workers."""
+    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    groups = max(1, args.members // MILLION_MEMBERS_PER_GROUP)
+    build(url, groups, MILLION_MEMBERS_PER_GROUP)
+    results = []
+    for workers in [int(n) for n in args.workers.split(",") if n.strip()]:
+        copy_url = fresh_copy(url)
+        seconds, peaks, progress = measure_workers(copy_url, workers, args.chunk_groups, redis_url)
+        engine = make_engine(copy_url)
+        try:
+            problems = check_run(engine)
+        finally:
+            engine.dispose()
+        if progress.failed_chunks or progress.run.status.value != "done":
+            problems.append(
+                f"run {progress.run.status.value}: {len(progress.failed_chunks)} failed chunk(s)"
+                + (f", first: {progress.failed_chunks[0].error}" if progress.failed_chunks else "")
+            )
+        say(
+            f"{workers} worker(s): {progress.issued:,} invoices, {progress.line_count:,} lines in "
+            f"{seconds:.1f} s = {progress.line_count / seconds:,.0f} lines/s; peak RSS per "
+            f"worker {', '.join(f'{p:.0f}' for p in peaks)} MB; load average {load_average()}; "
+            f"checks: {'ok' if not problems else '; '.join(problems)}"
+        )
+        results.append((workers, seconds, max(peaks), problems))
+    say(f"load average {load_average()} at end (other work on the machine slows every figure)")
+    ok = True
+    for workers, seconds, peak, problems in results:
+        say(f"  {workers} worker(s): {seconds:.1f} s, peak RSS per worker {peak:.0f} MB")
+        if workers == 2:
+            time_ok = seconds < TARGET_WORKERS_SECONDS
+            ok = ok and time_ok
+            say(
+                f"{verdict(time_ok)}: {args.members:,} members with two workers {seconds:.1f} s "
+                f"(target < {TARGET_WORKERS_SECONDS:.0f} s)"
+            )
+        rss_ok = peak < TARGET_WORKER_RSS_MB
+        ok = ok and rss_ok and not problems
+        say(
+            f"{verdict(rss_ok)}: peak RSS per worker with {workers} worker(s) {peak:.0f} MB "
+            f"(target < {TARGET_WORKER_RSS_MB:.0f} MB)"
+        )
+    say(f"RESULT: {verdict(ok)}")
     return 0
 
 

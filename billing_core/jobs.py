@@ -13,7 +13,11 @@ large for a request: census.approval) any process left waiting in the database
 with several processes every job runs once. When it starts, and every RECOVER_SECONDS while
 idle, it recovers reads whose process died on this machine (queued again once, then failed) and
 fails those silent for longer than the stuck-job sweep allows; `flask census sweep-jobs` from
-cron does the latter wherever jobs run."""
+cron does the latter wherever jobs run.
+
+With REDIS_URL, a billing run's chunks go on the `billing` queue (billing_core.billing.run,
+each chunk one job `billing.run.run_chunk`): start `rq worker census billing` on as many
+machines as the run should use; without it a run's chunks run inline in the caller."""
 
 from __future__ import annotations
 

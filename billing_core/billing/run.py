@@ -38,10 +38,17 @@ FILLED_TABLES = (
     "invoice",
     "invoice_line",
     "invoice_plan_total",
+    "invoice_bridge",
+    "invoice_bridge_step",
+    "invoice_bridge_row",
     "journal_entry",
     "posting",
+    "kept_balance",
+    "kept_open_item",
     "payment_allocation",
     "adjustment",
+    "outbox_message",
+    "audit_log",
 )
 ERROR_CHARS = 2000
 
