@@ -179,13 +179,15 @@ def build_book(engine, n_groups: int, months: int) -> dict[str, int]:
                 "code": "1000",
                 "name": "Cash",
                 "kind": AccountKind.ASSET,
-            },
+                "group_id": None,  # every row names every column: an executemany takes the
+            },  # first row's keys, and the groups' accounts would lose their group_id
             {
                 "id": revenue_id,
                 "number": "4000",
                 "code": "4000",
                 "name": "Premium revenue",
                 "kind": AccountKind.REVENUE,
+                "group_id": None,
             },
         ]
         for g in range(1, n_groups + 1):
