@@ -28,6 +28,7 @@ census_cli = AppGroup("census", help="Census and change files (CSV, XLSX, X12 83
 payments_cli = AppGroup("payments", help="Bank, lockbox and 820 remittance files.")
 mail_cli = AppGroup("mail", help="The mail outbox.")
 keys_cli = AppGroup("keys", help="The encryption key of SSNs and kept census files.")
+ledger_cli = AppGroup("ledger", help="The ledger and the balances kept beside it.")
 
 
 def json_option(command):
@@ -706,6 +707,36 @@ def mail_send(limit: int):
     return {**run.as_dict(), "lines": lines}
 
 
+@ledger_cli.command("check-balances")
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="Recompute the kept balances from the postings first (after a bulk load or a repair).",
+)
+@json_option
+def ledger_check_balances(rebuild: bool):
+    """Check that the kept group balances and open items (what the Today page and the aging
+    report read) equal the ledger's postings; exit 1 with every difference when they do not.
+    Safe to run from cron beside the daily sweep."""
+    from billing_core.ledger.kept import kept_balance_errors, rebuild_kept_balances
+
+    session = db_session()
+    if rebuild:
+        rebuild_kept_balances(session)
+        session.commit()
+    errors = kept_balance_errors(session)
+    if errors:
+        raise ValidationFailed(
+            f"The kept balances differ from the ledger in {len(errors)} place(s).", errors
+        )
+    done = "Rebuilt from the postings; the" if rebuild else "The"
+    return {
+        "differences": 0,
+        "rebuilt": rebuild,
+        "lines": [f"{done} kept balances equal the ledger."],
+    }
+
+
 def register_cli(app: Flask) -> None:
     for group in (
         db_cli,
@@ -717,6 +748,7 @@ def register_cli(app: Flask) -> None:
         payments_cli,
         mail_cli,
         keys_cli,
+        ledger_cli,
     ):
         app.cli.add_command(group)
 
