@@ -292,13 +292,14 @@ def invoice_lines_query(
 
 
 def invoice_products(session: Session, invoice: Invoice) -> list[tuple[str, str]]:
-    """(code, name) of the products billed on the invoice, for a filter."""
+    """(code, name) of the products billed on the invoice, for a filter (from the invoice's
+    plan totals, kept at issue, rather than every line)."""
     return list(
         session.execute(
             select(Product.code, Product.name)
             .join(Plan, Plan.product_id == Product.id)
-            .join(InvoiceLine, InvoiceLine.plan_id == Plan.id)
-            .where(InvoiceLine.invoice_id == invoice.id)
+            .join(InvoicePlanTotal, InvoicePlanTotal.plan_id == Plan.id)
+            .where(InvoicePlanTotal.invoice_id == invoice.id)
             .distinct()
             .order_by(Product.name)
         ).all()

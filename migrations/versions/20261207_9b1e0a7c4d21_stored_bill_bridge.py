@@ -11,6 +11,9 @@ when the caller commits; `flask billing keep-bridges` fills every issued invoice
 batches, after this upgrade. Until then a page reads what it read before: nothing changes but
 the speed.
 
+Also: invoice_line's index by invoice becomes (invoice_id, section, line_number), so a page of an
+invoice's lines is read in order from the index.
+
 Revision ID: 9b1e0a7c4d21
 Revises: a8b9c0d1e2f3
 Create Date: 2026-12-07 01:20:00
@@ -28,6 +31,15 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # The invoice page reads a page of premium lines in line order from the index; the
+    # composite index serves every lookup by invoice the old one did, so the billing run still
+    # fills one index by invoice.
+    op.create_index(
+        "ix_invoice_line_invoice_section_line",
+        "invoice_line",
+        ["invoice_id", "section", "line_number"],
+    )
+    op.drop_index("ix_invoice_line_invoice_id", table_name="invoice_line")
     op.create_table(
         "invoice_bridge",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -94,3 +106,5 @@ def downgrade() -> None:
     op.drop_table("invoice_bridge_step")
     op.drop_index("ix_invoice_bridge_invoice_prior", table_name="invoice_bridge")
     op.drop_table("invoice_bridge")
+    op.create_index("ix_invoice_line_invoice_id", "invoice_line", ["invoice_id"])
+    op.drop_index("ix_invoice_line_invoice_section_line", table_name="invoice_line")
