@@ -9,7 +9,8 @@ asked for, an approved refund from its approval, a flagged payment or suspense i
 day the money was received. The targets are the team's turnaround in days (TARGET_DAYS); a
 past-due group is late once any of its bills is more than 30 days past due (the notice stage).
 A few small queries (the queues hold tens or hundreds of items), and the aging report's
-one-row-per-group aggregate for the past-due groups."""
+one-row-per-group aggregate for the past-due groups, read as of today from the kept open items
+(`billing_core.ledger.kept`), not the book's postings (bench/today_page.py)."""
 
 from __future__ import annotations
 
@@ -250,7 +251,7 @@ def work_queue(session: Session, today: date, *, authority_limit: Decimal) -> Wo
 
 def _past_due(session: Session, today: date) -> QueueLine:
     """Groups with a bill past due today: late once any is more than 30 days past due. From
-    the aging report's one-row-per-group query (benchmarked over a full book)."""
+    the aging report's rows as of today, which read the kept open items."""
     rows = [row for row in aging_rows(session, today) if row["past_due"] > 0]
     beyond_30 = AGING_KEYS[2:]
     oldest = max(
