@@ -249,6 +249,22 @@ def billing_run(
     return {**result, "lines": lines}
 
 
+@billing_cli.command("keep-bridges")
+@click.option("--batch", default=200, show_default=True, help="Invoices per commit.")
+@json_option
+def billing_keep_bridges(batch: int):
+    """Compute and keep the bill bridge of every invoice issued before bridges were kept (once,
+    after migration 9b1e0a7c4d21), committing each batch; safe to run again."""
+    from billing_core.billing.bill_bridge import keep_missing_bridges
+
+    session = db_session()
+    kept = 0
+    while done := keep_missing_bridges(session, batch):
+        session.commit()
+        kept += done
+    return {"kept": kept, "lines": [f"Kept the bill bridge of {kept:,} invoice(s)."]}
+
+
 @billing_cli.command("invoice")
 @click.argument("number")
 @json_option

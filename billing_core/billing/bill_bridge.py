@@ -546,6 +546,21 @@ def keep_issued_bridges(session: Session, invoices: list[Invoice]) -> None:
         keep_bridge(session, bill_bridge(session, invoice))
 
 
+def keep_missing_bridges(session: Session, limit: int = 200) -> int:
+    """Compute and keep the bridge of up to `limit` invoices that have none (issued before
+    bridges were kept: migration 9b1e0a7c4d21); how many. Oldest first, so each one's prior is
+    looked up as it stands. Flushes only: the caller commits each batch."""
+    missing = session.scalars(
+        select(Invoice)
+        .where(~select(InvoiceBridge.id).where(InvoiceBridge.invoice_id == Invoice.id).exists())
+        .order_by(Invoice.period_start, Invoice.id)
+        .limit(limit)
+    ).all()
+    for invoice in missing:
+        keep_bridge(session, bill_bridge(session, invoice))
+    return len(missing)
+
+
 def kept_bridge(session: Session, invoice: Invoice) -> KeptBridge:
     """`invoice`'s bill bridge as kept at issue (dollars): three indexed reads. An invoice
     issued before bridges were kept, or whose prior invoice changed since (a void of the bill

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from billing_core.billing.bill_bridge import (
     bill_bridge,
+    keep_missing_bridges,
     kept_bridge,
     kept_counts_seen,
     kept_details,
@@ -135,3 +136,17 @@ def test_an_invoice_issued_before_bridges_were_kept_is_computed_on_first_read(se
     assert session.scalar(select(func.count()).select_from(InvoiceBridge)) == 1
     assert kept_bridge(session, feb).current_billed == feb.current_premium + feb.retro_total
     assert session.get(Invoice, feb.id).current_premium > D("0")
+
+
+def test_keep_missing_bridges_fills_invoices_issued_before_bridges_were_kept(session):
+    group, east, jan, feb = _book(session)
+    from billing_core.models.invoice import InvoiceBridgeRow, InvoiceBridgeStep
+
+    for table in (InvoiceBridgeRow, InvoiceBridgeStep, InvoiceBridge):
+        session.execute(table.__table__.delete())
+    assert keep_missing_bridges(session, limit=1) == 1
+    assert keep_missing_bridges(session) == 1
+    assert keep_missing_bridges(session) == 0
+    kept = session.execute(select(InvoiceBridge.invoice_id, InvoiceBridge.prior_invoice_id)).all()
+    assert sorted(kept) == [(jan.id, None), (feb.id, jan.id)]
+    _assert_kept_equals_computed(session, feb, frozenset({east.id}))
