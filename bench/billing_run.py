@@ -789,6 +789,37 @@ def one_run(book_url: str, runner: str, chunk_groups: int, profile: str | None) 
     return {"runner": runner, "seconds": seconds, "ratio": ratio, "problems": problems}
 
 
+def rq_run(book_url: str, workers: int, chunk_groups: int) -> dict:
+    """The chunked run on `workers` RQ workers on a fresh copy of the book, against the COPY
+    floor measured on the rows it wrote."""
+    redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
+    url = fresh_copy(book_url)
+    seconds, peaks, progress = measure_workers(url, workers, chunk_groups, redis_url)
+    engine = make_engine(url)
+    try:
+        problems = check_run(engine)
+    finally:
+        engine.dispose()
+    if progress.failed_chunks or progress.run.status.value != "done":
+        problems.append(f"run {progress.run.status.value}")
+    copied, copy_seconds, _, _ = measure_copy(url)
+    ratio = seconds / max(copy_seconds, 1e-6)
+    say(
+        f"billing run {PERIOD:%Y-%m} (chunks of {chunk_groups} groups on {workers} RQ "
+        f"workers): {progress.issued:,} invoices, {progress.line_count:,} lines in "
+        f"{seconds:.2f} s (workers started and imported inside the time); peak RSS per worker "
+        f"{', '.join(f'{p:.0f}' for p in peaks)} MB; COPY {copy_seconds:.2f} s; "
+        f"run / COPY = {ratio:.1f}x; load average {load_average()}; "
+        f"checks: {'ok' if not problems else '; '.join(problems)}"
+    )
+    return {
+        "runner": f"{workers} RQ workers",
+        "seconds": seconds,
+        "ratio": ratio,
+        "problems": problems,
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--groups", type=int, default=1000)
@@ -805,6 +836,12 @@ def main() -> int:
         help=f"a book of this many members, {MILLION_MEMBERS_PER_GROUP} a group, run on RQ workers",
     )
     parser.add_argument("--workers", default="1,2,3", help="worker counts, with --members")
+    parser.add_argument(
+        "--rq-workers",
+        type=int,
+        default=2,
+        help="also time the run on this many RQ workers (0: not; needs Redis)",
+    )
     args = parser.parse_args()
 
     url = bench_url()
@@ -818,6 +855,8 @@ def main() -> int:
     build(url, args.groups, args.members_per_group)
     runners = ["single", "chunked", "single", "chunked"] if args.compare else [args.runner]
     results = [one_run(url, runner, args.chunk_groups, args.profile) for runner in runners]
+    if args.rq_workers:
+        results.append(rq_run(url, args.rq_workers, args.chunk_groups))
 
     say(f"load average {load_average()} at end (other work on the machine slows every figure)")
     ok = True

@@ -17,8 +17,10 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select, text, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from billing_core import ledger
 from billing_core.billing.invoicing import issue_billing_run
 from billing_core.config import Settings
 from billing_core.db import utcnow
@@ -51,6 +53,9 @@ FILLED_TABLES = (
     "audit_log",
 )
 ERROR_CHARS = 2000
+# A chunk that fails in the database (a deadlock, a lost race on a shared row) is tried again
+# at once, up to this many attempts in all, before it is recorded failed.
+DATABASE_ATTEMPTS = 3
 
 
 @dataclass
@@ -150,6 +155,11 @@ def start_run(
         for index in range(0, len(numbers), chunk_groups)
     ]
     session.add(run)
+    if numbers:
+        # The accounts every chunk posts to, created here once: concurrent chunks on a new
+        # book would otherwise race to create them.
+        ledger.account(session, ledger.Chart.PREMIUM_REVENUE)
+        ledger.account(session, ledger.Chart.FEE_INCOME)
     session.flush()
     return run
 
@@ -249,54 +259,80 @@ def run_chunk(session: Session, chunk_id: int) -> dict | None:
     if not claimed:
         return None
     known = set(session.identity_map.keys())
-    chunk = session.get(BillingRunChunk, chunk_id)
-    session.refresh(chunk)
-    run = chunk.run
-    run_id = run.id
     summary = None
     try:
-        outcome = issue_billing_run(
-            session,
-            run.period,
-            group_numbers=chunk.group_numbers,
-            run_date=run.run_date,
-            actor_id=run.started_by_id,
-            actor_email=run.started_by_email,
-            ip_address=run.ip_address,
-        )
-        chunk.status = ChunkStatus.DONE
-        chunk.issued_count = len(outcome.issued)
-        chunk.already_issued_count = len(outcome.already_issued)
-        chunk.held_count = len(outcome.held)
-        chunk.line_count = outcome.line_count
-        chunk.new_charges = outcome.total_new_charges
-        chunk.finished_at = utcnow()
-        session.flush()
-        summary = outcome.as_dict()
-        del outcome
-        session.commit()
-    except Exception as error:
-        session.rollback()
-        log.exception("billing run %s: chunk %s failed", run_id, chunk_id)
-        session.execute(
-            update(BillingRunChunk)
-            .where(BillingRunChunk.id == chunk_id)
-            .values(
-                status=ChunkStatus.FAILED,
-                error=f"{type(error).__name__}: {error}"[:ERROR_CHARS],
-                finished_at=utcnow(),
-            )
-            .execution_options(synchronize_session=False)
-        )
-        session.commit()
-        summary = None
+        for attempt in range(1, DATABASE_ATTEMPTS + 1):
+            try:
+                summary = _issue_chunk(session, chunk_id)
+                break
+            except DBAPIError as error:
+                session.rollback()
+                if attempt == DATABASE_ATTEMPTS:
+                    _record_failure(session, chunk_id, error)
+                    break
+                log.warning("chunk %s: %s; trying again", chunk_id, error)
+                session.execute(
+                    update(BillingRunChunk)
+                    .where(BillingRunChunk.id == chunk_id)
+                    .values(attempts=BillingRunChunk.attempts + 1)
+                    .execution_options(synchronize_session=False)
+                )
+                session.commit()
+            except Exception as error:
+                session.rollback()
+                _record_failure(session, chunk_id, error)
+                break
     finally:
         # Memory is bounded by the chunk: forget what it loaded (the caller's objects stay).
         for key, obj in list(session.identity_map.items()):
             if key not in known:
                 session.expunge(obj)
+    run_id = session.scalar(select(BillingRunChunk.run_id).where(BillingRunChunk.id == chunk_id))
     _finish(session, run_id)
     return summary
+
+
+def _issue_chunk(session: Session, chunk_id: int) -> dict:
+    """Issue the chunk's groups and record its counts; commits. Returns its RunOutcome as a
+    dict."""
+    chunk = session.get(BillingRunChunk, chunk_id)
+    session.refresh(chunk)
+    run = chunk.run
+    outcome = issue_billing_run(
+        session,
+        run.period,
+        group_numbers=chunk.group_numbers,
+        run_date=run.run_date,
+        actor_id=run.started_by_id,
+        actor_email=run.started_by_email,
+        ip_address=run.ip_address,
+    )
+    chunk.status = ChunkStatus.DONE
+    chunk.issued_count = len(outcome.issued)
+    chunk.already_issued_count = len(outcome.already_issued)
+    chunk.held_count = len(outcome.held)
+    chunk.line_count = outcome.line_count
+    chunk.new_charges = outcome.total_new_charges
+    chunk.finished_at = utcnow()
+    session.flush()
+    summary = outcome.as_dict()
+    session.commit()
+    return summary
+
+
+def _record_failure(session: Session, chunk_id: int, error: Exception) -> None:
+    log.error("billing run chunk %s failed: %s", chunk_id, error, exc_info=error)
+    session.execute(
+        update(BillingRunChunk)
+        .where(BillingRunChunk.id == chunk_id)
+        .values(
+            status=ChunkStatus.FAILED,
+            error=f"{type(error).__name__}: {error}"[:ERROR_CHARS],
+            finished_at=utcnow(),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
 
 
 def _finish(session: Session, run_id: int) -> None:

@@ -180,3 +180,16 @@ def test_a_run_of_no_group_is_done_at_once(session):
     run = billing_runs.start_run(session, FEB, group_numbers=[])
     assert run.status is RunStatus.DONE and run.chunks == []
     assert billing_runs.execute_run(session, run) == []
+
+
+def test_a_chunk_failing_in_the_database_is_tried_again_at_once(session, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    numbers = _book(session, 2)
+    _fail_in(monkeypatch, numbers[0], OperationalError("INSERT", {}, Exception("deadlock")))
+    run = billing_runs.start_run(session, FEB, group_numbers=numbers, chunk_groups=2)
+    billing_runs.execute_run(session, run)
+    [chunk] = run.chunks
+    session.refresh(chunk)
+    assert chunk.status is ChunkStatus.DONE and chunk.attempts == 2 and chunk.error is None
+    assert _invoices_per_group(session, numbers) == dict.fromkeys(numbers, 1)
