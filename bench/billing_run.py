@@ -837,6 +837,11 @@ def main() -> int:
     )
     parser.add_argument("--workers", default="1,2,3", help="worker counts, with --members")
     parser.add_argument(
+        "--keep-book",
+        action="store_true",
+        help="with --members: reuse the book a previous run built (runs are on copies of it)",
+    )
+    parser.add_argument(
         "--rq-workers",
         type=int,
         default=2,
@@ -876,11 +881,26 @@ def main() -> int:
     return 0
 
 
+def book_groups(url: str) -> int | None:
+    """How many groups the built book holds (None: no book)."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            return conn.scalar(select(func.count()).select_from(EmployerGroup))
+    except Exception:
+        return None
+    finally:
+        engine.dispose()
+
+
 def million(url: str, args) -> int:
     """The book of `args.members` members on one, two and three RQ workers."""
     redis_url = os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
     groups = max(1, args.members // MILLION_MEMBERS_PER_GROUP)
-    build(url, groups, MILLION_MEMBERS_PER_GROUP)
+    if not (args.keep_book and book_groups(url) == groups):
+        build(url, groups, MILLION_MEMBERS_PER_GROUP)
+    else:
+        say(f"set-up: the book of {groups:,} groups already built is kept (--keep-book)")
     results = []
     for workers in [int(n) for n in args.workers.split(",") if n.strip()]:
         copy_url = fresh_copy(url)
