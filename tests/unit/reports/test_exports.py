@@ -243,3 +243,53 @@ def test_subgroup_limited_downloads_show_only_their_members(session, invoiced):
     )
     assert len(list(members.rows)) == 1 and list(adjustments.rows) == []
     assert "limited to your locations" in list(summary.rows)[-1][0]
+
+
+def test_a_large_invoice_is_streamed_row_by_row_and_still_neutralised(session, monkeypatch):
+    """The member lines of a big invoice go through the constant-memory writer: read from the
+    cursor as a generator, written by xlsxwriter in constant_memory mode (each row flushed to a
+    temporary file as the next starts, strings inline: no shared-string table held for the
+    whole sheet). A formula-like name past the 500-row width sample is still neutralised."""
+    import zipfile
+    from collections.abc import Iterator
+
+    import xlsxwriter
+
+    from billing_core import exports
+
+    group = make_group(session)
+    plan = make_dental_plan(session, group)
+    for n in range(510):
+        member = make_member(session, group, last_name=f"Member{n:04d}", first_name="Pat")
+        enroll(session, member, plan, "EE")
+    attacker = make_member(session, group, last_name='=HYPERLINK("http://x/")', first_name="+1")
+    enroll(session, attacker, plan, "EE")
+    session.flush()
+    [invoice] = issue_billing_run(session, FEB, group_numbers=[group.group_number]).issued
+
+    options_seen = []
+
+    class SpyWorkbook(xlsxwriter.Workbook):
+        def __init__(self, filename, options=None):
+            options_seen.append(dict(options or {}))
+            super().__init__(filename, options)
+
+    monkeypatch.setattr(exports.xlsxwriter, "Workbook", SpyWorkbook)
+    sheets = invoice_lines_sheets(session, invoice)
+    assert isinstance(sheets[0].rows, Iterator), "member lines stream from the cursor"
+    data = xlsx_bytes(sheets)
+
+    assert options_seen == [exports._WORKBOOK_OPTIONS]
+    assert options_seen[0]["constant_memory"] is True
+    assert options_seen[0]["strings_to_formulas"] is False
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert "xl/sharedStrings.xml" not in archive.namelist()
+        assert b't="inlineStr"' in archive.read("xl/worksheets/sheet1.xml")
+        assert b"<f>" not in archive.read("xl/worksheets/sheet1.xml")  # no formula anywhere
+
+    ws = openpyxl.load_workbook(io.BytesIO(data), read_only=True)["Member lines"]
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 511
+    by_last = {row[3]: row for row in rows}
+    assert by_last['\'=HYPERLINK("http://x/")'][4] == "'+1"
+    assert all(isinstance(row[11], int | float) and row[11] > 0 for row in rows)  # money: numbers
