@@ -4,7 +4,7 @@ Builds one group of 2,000 members (every product line; the billing-run benchmark
 issues 24 monthly bills (Jan 2026 to Dec 2027) with the real billing run and records a payment
 for each (on time, one short and written off, one overpaid, the last two unpaid), then times
 only what a download does: `paid_vs_billed` + `render_statement_pdf`, best of three. Target:
-at most 1 s. Also reports the XLSX. Exit code 0 whatever the result (a benchmark, not a test);
+at most 1 s, with margin: at most 0.8 s (issue 19). Also reports the XLSX. Exit code 0 whatever the result (a benchmark, not a test);
 an unreachable PostgreSQL skips, or fails under CI.
 
     .venv/bin/python bench/statement.py [--members N] [--months N]
@@ -53,7 +53,7 @@ from billing_run import (  # noqa: E402
 
 DEFAULT_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/bench_statement"
 FIRST_MONTH = date(2026, 1, 1)
-TARGET_SECONDS = 1.0
+TARGET_SECONDS = 0.8  # 1 s with margin (issue 19, item 5)
 RUNS = 3
 
 
@@ -95,30 +95,34 @@ def issue_history(engine, months: int) -> tuple[int, int]:
     return invoices, lines
 
 
-def measure(engine, months: int, app) -> tuple[float, float, float, int, int, list[str]]:
-    """Best of RUNS: (statement seconds, PDF seconds, XLSX seconds, PDF bytes, lines, problems)."""
+def measure(engine, months: int, app) -> tuple[float, float, float, float, int, int, list[str]]:
+    """Best of RUNS: (statement seconds, PDF seconds, XLSX seconds, this process's CPU seconds
+    for statement + PDF, PDF bytes, lines, problems). The CPU figure moves less than the wall
+    clock when other work loads the machine (PostgreSQL's share is not in it)."""
     from portal.documents import render_statement_pdf
 
     end = add_months(FIRST_MONTH, months) - timedelta(days=11)
     best = (float("inf"), 0.0)
-    xlsx_best = float("inf")
+    xlsx_best = cpu_best = float("inf")
     with Session(engine) as session, app.app_context():
         group = session.scalars(select(EmployerGroup)).one()
         render_statement_pdf(paid_vs_billed(session, group, FIRST_MONTH, end, end))  # warm-up
         for _ in range(RUNS):
             session.expire_all()
+            cpu_started = time.process_time()
             started = time.perf_counter()
             statement = paid_vs_billed(session, group, FIRST_MONTH, end, end)
             built = time.perf_counter()
             pdf = render_statement_pdf(statement)
             done = time.perf_counter()
+            cpu_best = min(cpu_best, time.process_time() - cpu_started)
             if done - started < sum(best):
                 best = (built - started, done - built)
             xlsx_started = time.perf_counter()
             xlsx_bytes(statement_sheets(statement))
             xlsx_best = min(xlsx_best, time.perf_counter() - xlsx_started)
         problems = ledger_differences(session, statement)
-    return best[0], best[1], xlsx_best, len(pdf), len(statement.lines), problems
+    return best[0], best[1], xlsx_best, cpu_best, len(pdf), len(statement.lines), problems
 
 
 def main() -> int:
@@ -149,7 +153,7 @@ def main() -> int:
         )
         app = create_app({"TESTING": True, "SESSION_FACTORY": make_session_factory(engine)})
         cpu_started = time.process_time()
-        build, pdf, xlsx, size, rows, problems = measure(engine, args.months, app)
+        build, pdf, xlsx, cpu_best, size, rows, problems = measure(engine, args.months, app)
         cpu = (time.process_time() - cpu_started) / (RUNS + 1)
     finally:
         engine.dispose()
@@ -160,10 +164,11 @@ def main() -> int:
         f" PDF {pdf:.3f} s ({size / 1024:,.0f} KiB); XLSX {xlsx:.3f} s (not in the target)"
     )
     say(f"  CPU per download (average, with the XLSX): {cpu:.2f} s")
+    say(f"  CPU of statement + PDF (best of {RUNS}, this process): {cpu_best:.3f} s")
     say("  ties to the ledger: " + ("ok" if not problems else "; ".join(problems)))
     say(f"load average {load_average()} at end (other work on the machine slows every figure)")
     ok = total <= TARGET_SECONDS
-    say(f"{verdict(ok)}: statement + PDF {total:.2f} s (target <= {TARGET_SECONDS:.0f} s)")
+    say(f"{verdict(ok)}: statement + PDF {total:.2f} s (target <= {TARGET_SECONDS:.1f} s)")
     say(f"RESULT: {verdict(ok and not problems)}")
     return 0
 
