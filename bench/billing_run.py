@@ -839,7 +839,7 @@ def main() -> int:
     parser.add_argument(
         "--keep-book",
         action="store_true",
-        help="with --members: reuse the book a previous run built (runs are on copies of it)",
+        help="reuse the book a previous run built with the same size (runs are on copies of it)",
     )
     parser.add_argument(
         "--rq-workers",
@@ -857,7 +857,10 @@ def main() -> int:
     configure_vault(DEV_SSN_KEY)
     if args.members:
         return million(url, args)
-    build(url, args.groups, args.members_per_group)
+    if args.keep_book and book_groups(url) == args.groups:
+        say(f"set-up: the book of {args.groups:,} groups already built is kept (--keep-book)")
+    else:
+        build(url, args.groups, args.members_per_group)
     runners = ["single", "chunked", "single", "chunked"] if args.compare else [args.runner]
     results = [one_run(url, runner, args.chunk_groups, args.profile) for runner in runners]
     if args.rq_workers:
