@@ -162,20 +162,6 @@ def csv_bytes(columns: Sequence[Column], rows: Iterable[Sequence]) -> bytes:
 # --------------------------------------------------------------------------- XLSX
 
 
-def _xlsx_value(kind: str, value):
-    if value is None:
-        return None
-    if kind == "text":
-        return _xml_text(_text(value))
-    if kind == "money":
-        return _money(value)
-    if kind == "rate":
-        return _rate(value)
-    if kind == "integer":
-        return _integer(value)
-    return _day(value)
-
-
 def _xml_text(text: str) -> str:
     """Text as an XML reader gets it back: control characters XML cannot hold are dropped (a name
     never carries one), line ends are line feeds (what XML makes of a carriage return anyway;
@@ -185,6 +171,20 @@ def _xml_text(text: str) -> str:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return text
 
+
+def _xlsx_text(value) -> str:
+    return _xml_text(_text(value))
+
+
+# What each kind of column holds in a workbook, chosen once per column rather than per cell.
+_XLSX_CONVERTERS = {
+    "text": _xlsx_text,
+    "money": _money,
+    "rate": _rate,
+    "integer": _integer,
+    "date": _day,
+    "period": _day,
+}
 
 _NUMBER_FORMATS = {
     "money": MONEY_FORMAT,
@@ -268,9 +268,10 @@ _SPOOL_BYTES = 8 * 1024 * 1024
 
 def _write_sheet(ws, sheet: Sheet, formats: dict, header_format) -> None:
     kinds = [c.kind for c in sheet.columns]
+    converters = [_XLSX_CONVERTERS[kind] for kind in kinds]
     rows = iter(sheet.rows)
     sample = [
-        _xlsx_row(kinds, row, number)
+        _xlsx_row(converters, row, number)
         for number, row in enumerate(itertools.islice(rows, _WIDTH_SAMPLE_ROWS), start=1)
     ]
     for index, column in enumerate(sheet.columns):
@@ -299,7 +300,7 @@ def _write_sheet(ws, sheet: Sheet, formats: dict, header_format) -> None:
         count += 1
         _write_row(writers, count, values)
     for number, row in enumerate(rows, start=count + 1):
-        _write_row(writers, number, _xlsx_row(kinds, row, number))
+        _write_row(writers, number, _xlsx_row(converters, row, number))
         count = number
     ws.autofilter(0, 0, count, max(len(kinds), 1) - 1)
 
@@ -310,7 +311,7 @@ def _write_row(writers: list, number: int, values: list) -> None:
             write(number, index, value, number_format)
 
 
-def _xlsx_row(kinds: list[str], row: Sequence, number: int) -> list:
-    if len(row) != len(kinds):
-        raise ValueError(f"row {number} has {len(row)} values for {len(kinds)} columns")
-    return [_xlsx_value(kind, value) for kind, value in zip(kinds, row, strict=True)]
+def _xlsx_row(converters: list, row: Sequence, number: int) -> list:
+    if len(row) != len(converters):
+        raise ValueError(f"row {number} has {len(row)} values for {len(converters)} columns")
+    return [None if v is None else convert(v) for convert, v in zip(converters, row, strict=True)]
