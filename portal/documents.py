@@ -145,7 +145,7 @@ def render_invoice_pdf(
     # The document needs nothing from outside; refusing every fetch but data: URLs means text
     # from the database can never make the server request a URL.
     fetcher = URLFetcher(allowed_protocols={"data"}, fail_on_errors=False)
-    return HTML(string=html, url_fetcher=fetcher).write_pdf()
+    return HTML(string=html, url_fetcher=fetcher).write_pdf(font_config=_font_config())
 
 
 # --------------------------------------------------------------------------- statement
