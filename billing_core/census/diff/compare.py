@@ -5,31 +5,13 @@ the file leaves is no change; a code the group does not have is no change."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from operator import attrgetter
 
-from billing_core.census.diff.enrollment import Enrolled, Enrollment, Held
+from billing_core.census.diff.enrollment import MEMBER_FIELDS, Enrolled, Enrollment, Held
 from billing_core.census.diff.results import CoverageChange, FieldChange, display_text
 from billing_core.census.rows import CensusMember
 from billing_core.errors import RowError
 from billing_core.models.enums import LineOfCoverage
 from billing_core.security import mask_ssn
-
-MEMBER_FIELDS = (
-    "first_name",
-    "last_name",
-    "birth_date",
-    "gender",
-    "hire_date",
-    "annual_salary",
-    "status",
-    "postal_code",
-)
-
-
-# What the diff reads of each enrolled member and coverage: plain rows, not ORM objects (a
-# 100,000-member group is 100,000 members and some 600,000 coverages).
-
-member_fields = attrgetter(*MEMBER_FIELDS)
 
 
 def field_changes(

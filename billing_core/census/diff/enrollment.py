@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 from typing import NamedTuple
 
-from sqlalchemy import String, cast, func, select
+import numpy as np
+import pandas as pd
+from sqlalchemy import String, cast, func, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.types import NullType
 
 from billing_core.census.rows import CensusCoverage, CensusMember
-from billing_core.db import id_chunks, in_ids, stored_value, typed_rows
+from billing_core.db import _Typed, id_chunks, in_ids, stored_value, typed_rows
 from billing_core.models import (
     BenefitClass,
     BillingSubgroup,
@@ -45,6 +49,17 @@ _MEMBER_COLUMNS = (
     Member.ssn_last4,
 )
 _CENT = Decimal("0.01")
+# The member's own fields a file states (compared by census.diff.compare and the quick check).
+MEMBER_FIELDS = (
+    "first_name",
+    "last_name",
+    "birth_date",
+    "gender",
+    "hire_date",
+    "annual_salary",
+    "status",
+    "postal_code",
+)
 
 
 _COVERAGE_COLUMNS = (
@@ -99,18 +114,36 @@ class Enrollment:
         session.flush()  # Core reads below do not autoflush
         connection = session.connection()
         self.connection = connection
-        self.members = list(
-            map(
-                Enrolled._make,
-                typed_rows(
-                    connection,
-                    select(Member.id).where(Member.group_id == group.id).order_by(Member.id),
-                    (*_MEMBER_COLUMNS, self._held_signature(connection)),
-                ),
+        # The members as stored, one array per column: the quick check compares whole
+        # columns with the file's (`quick_unchanged`); a member is typed (`enrolled`) only
+        # when the diff looks at it closely.
+        raw, processors = _raw_rows(
+            connection,
+            select(Member.id).where(Member.group_id == group.id).order_by(Member.id),
+            (*_MEMBER_COLUMNS, self._held_signature(connection)),
+        )
+        self._raw = raw
+        self._typers = [None if p is None else _Typed(p) for p in processors]
+        self.column = dict(
+            zip(
+                Enrolled._fields,
+                (np.array(values, dtype=object) for values in zip(*raw, strict=True))
+                if raw
+                else (np.empty(0, dtype=object) for _ in Enrolled._fields),
+                strict=True,
             )
         )
-        self.by_employee_id = {m.employee_id: m for m in self.members if m.employee_id}
-        self.by_digest = {m.ssn_digest: m for m in self.members if m.ssn_digest}
+        self._typed: dict[int, Enrolled] = {}
+        self._typed_columns: dict[str, np.ndarray] = {}
+        self._members: list[Enrolled] | None = None
+        self.position_of_employee_id = {
+            employee_id: i
+            for i, employee_id in enumerate(self.column["employee_id"])
+            if employee_id
+        }
+        self.by_digest = {digest: i for i, digest in enumerate(self.column["ssn_digest"]) if digest}
+        self.held_in_force = np.not_equal(self.column["held_signature"], None)
+        self.employees_in_force = int(self.held_in_force.sum())
         self.plans = list(
             session.scalars(
                 select(Plan).where(Plan.group_id == group.id).options(selectinload(Plan.product))
@@ -167,11 +200,10 @@ class Enrollment:
             .scalar_subquery()
         )
 
-    def held(self, member: Enrolled) -> tuple[frozenset, int] | None:
-        """The member's coverages in force as stored: the distinct "plan:tier:volume" texts
-        and how many coverages there are; None without any. Worked out once per distinct
-        signature (most members of a group share one with others)."""
-        signature = member.held_signature
+    def held(self, signature: str | None) -> tuple[frozenset, int] | None:
+        """A member's coverages in force as stored (its `held_signature`): the distinct
+        "plan:tier:volume" texts and how many coverages there are; None without any. Worked
+        out once per distinct signature (most members of a group share one with others)."""
         if signature is None:
             return None
         held = self._held.get(signature)
@@ -227,30 +259,111 @@ class Enrollment:
         found = self._expected[key] = None if expected is None else frozenset(expected)
         return found
 
-    def match(self, row: CensusMember, digest: str | None) -> Enrolled | None:
-        """The enrolled member with the row's employee id, else with its SSN (`digest`, only
-        ever an issued number's), else, for a file without employee ids, the one member with
-        the same first and last name and birth date."""
-        member = self.by_employee_id.get(row.employee_id) if row.employee_id else None
-        if member is None and digest is not None:
-            member = self.by_digest.get(digest)
-        if member is None and not row.employee_id and row.birth_date is not None:
-            found = self.by_name_and_birth.get(name_key(row))
-            member = found if isinstance(found, Enrolled) else None  # None when two share it
+    def match(self, row: CensusMember, digest: str | None) -> int:
+        """The position (in `column`) of the enrolled member with the row's employee id, else
+        with its SSN (`digest`, only ever an issued number's), else, for a file without
+        employee ids, the one member with the same first and last name and birth date; -1
+        when none."""
+        found = self.position_of_employee_id.get(row.employee_id) if row.employee_id else None
+        if found is None and digest is not None:
+            found = self.by_digest.get(digest)
+        if found is None and not row.employee_id and row.birth_date is not None:
+            found = self.by_name_and_birth.get(name_key(row))  # None when two share it
+        return -1 if found is None else found
+
+    def enrolled(self, position: int) -> Enrolled:
+        """The member at `position`, typed as the ORM types it (once)."""
+        member = self._typed.get(position)
+        if member is None:
+            member = self._typed[position] = Enrolled._make(
+                value if typer is None else typer[value]
+                for typer, value in zip(self._typers, self._raw[position], strict=True)
+            )
         return member
 
     @property
-    def by_name_and_birth(self) -> dict[tuple, Enrolled | None]:
-        """Members by (first name, last name, birth date), folded; a key two members share
-        maps to None (never a guess). Built on first use: only files without employee ids
-        need it."""
+    def members(self) -> list[Enrolled]:
+        """Every enrolled member, typed (built on first use: the diff itself types only the
+        members it looks at closely)."""
+        if self._members is None:
+            self._members = [self.enrolled(i) for i in range(len(self._raw))]
+        return self._members
+
+    @property
+    def by_name_and_birth(self) -> dict[tuple, int | None]:
+        """Member positions by (first name, last name, birth date), folded; a key two members
+        share maps to None (never a guess). Built on first use: only files without employee
+        ids need it."""
         if self._by_name is None:
-            found: dict[tuple, Enrolled | None] = {}
-            for member in self.members:
+            found: dict[tuple, int | None] = {}
+            for position, member in enumerate(self.members):
                 key = name_key(member)
-                found[key] = None if key in found else member
+                found[key] = None if key in found else position
             self._by_name = found
         return self._by_name
+
+    def typed_column(self, name: str) -> np.ndarray:
+        """The enrolled members' `name` typed as the ORM types it, as one array: each
+        distinct stored value typed once (pandas factorize), then spread back."""
+        found = self._typed_columns.get(name)
+        if found is None:
+            raw = self.column[name]
+            typer = self._typers[Enrolled._fields.index(name)]
+            if typer is None:
+                found = raw
+            else:
+                codes, uniques = pd.factorize(raw)
+                typed = np.empty(len(uniques) + 1, dtype=object)
+                typed[:-1] = [typer.process(value) for value in uniques]
+                typed[-1] = None  # code -1: a NULL
+                found = typed[codes]
+            self._typed_columns[name] = found
+        return found
+
+    def quick_unchanged(
+        self, rows: list[CensusMember], digests: list[str | None], positions: np.ndarray
+    ) -> np.ndarray:
+        """Per row (each matched to the member at `positions`, who has coverage in force), a
+        quick yes for what most members of a full file are, column by column: every field
+        equal to the enrolled value, the same SSN, subgroup and class, and exactly the lines
+        in force (`held`, as stored), each on the same plan, tier and volume. A no proves
+        nothing: field_changes and coverage_changes then decide, and say what changed (a
+        blank the file leaves, say, is no change)."""
+        same = np.ones(len(rows), dtype=bool)
+        if not rows:
+            return same
+        n = len(rows)
+
+        def stated(name: str) -> np.ndarray:
+            return np.fromiter(map(attrgetter(name), rows), dtype=object, count=n)
+
+        for name in MEMBER_FIELDS:
+            same &= (stated(name) == self.typed_column(name)[positions]).astype(bool)
+        digest = np.fromiter(digests, dtype=object, count=n)
+        enrolled = self.column["ssn_digest"][positions]
+        same &= ~(
+            np.not_equal(digest, None)
+            & np.not_equal(enrolled, None)
+            & np.not_equal(enrolled, "")
+            & (digest != enrolled).astype(bool)
+        )
+        # A code the group does not have is no change (see field_changes).
+        for field, ids, name in (("subgroup_code", self.subgroup_ids, "subgroup_id"),
+                                 ("class_code", self.class_ids, "class_id")):  # fmt: skip
+            said = np.fromiter(
+                (ids.get(code) if code else None for code in map(attrgetter(field), rows)),
+                dtype=object,
+                count=n,
+            )
+            member = self.column[name][positions]
+            same &= ~(np.not_equal(said, None) & (said != member).astype(bool))
+        signatures = self.column["held_signature"][positions]
+        expected_held, held = self.expected_held, self.held
+        for i in np.flatnonzero(same):
+            expected = expected_held(rows[i])
+            lines = held(signatures[i])
+            same[i] = expected is not None and lines[1] == len(expected) and expected == lines[0]
+        return same
 
     def dependents_of(self, member_ids: list[int]) -> dict[int, list[Dependent]]:
         """The enrolled dependents of `member_ids` in force on `as_of` (or starting later),
@@ -344,3 +457,22 @@ def name_key(person) -> tuple:
         (person.last_name or "").strip().casefold(),
         person.birth_date,
     )
+
+
+def _raw_rows(connection, statement, columns: tuple) -> tuple[list[tuple], list]:
+    """The rows of `statement` with `columns` selected as the driver returns them (as stored),
+    and per column the processor that types a value as SQLAlchemy would (None: as it is)."""
+    raw = connection.execute(
+        statement.with_only_columns(
+            *(type_coerce(c, NullType()).label(f"c{i}") for i, c in enumerate(columns)),
+            maintain_column_froms=True,
+        )
+    )
+    dialect = connection.dialect
+    processors = [
+        column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+        for column, described in zip(columns, raw.cursor.description, strict=True)
+    ]
+    rows = raw.cursor.fetchall()
+    raw.close()
+    return rows, processors

@@ -136,7 +136,7 @@ class MemberDiff:
     member_key: str | None = None
     loader: MemberLoader | None = field(default=None, repr=False, compare=False)
     # The enrolled values the diff compared (names, dates, salary...), without loading the
-    # ORM member: what pricing a change needs.
+    # ORM member: what pricing a change needs. None on an unchanged line (`member` loads it).
     enrolled: Enrolled | None = field(default=None, repr=False, compare=False)
     dependents: list[DependentChange] = field(default_factory=list)
 

@@ -6,10 +6,11 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
+import numpy as np
 import pytest
 
-from billing_core.census import diff as diff_module
 from billing_core.census.diff import ChangeKind, diff_census
+from billing_core.census.diff.enrollment import Enrollment
 from billing_core.census.rows import (
     CensusCoverage,
     CensusDependent,
@@ -267,18 +268,19 @@ def test_a_snapshot_with_one_change_of_each_kind(session, book):
 
 def test_the_quick_unchanged_check_agrees_with_the_detailed_comparison(session, book, monkeypatch):
     group, census, _ = book
-    check = diff_module._unchanged
+    check = Enrollment.quick_unchanged
     passed = []
 
-    def spy(member, row, *args):
-        said = check(member, row, *args)
-        if said:
-            passed.append(row.first_name)
+    def spy(enrollment, rows, *args):
+        said = check(enrollment, rows, *args)
+        passed.extend(row.first_name for row, yes in zip(rows, said, strict=True) if yes)
         return said
 
-    monkeypatch.setattr(diff_module, "_unchanged", spy)
+    monkeypatch.setattr(Enrollment, "quick_unchanged", spy)
     quick = diff_census(session, group, census, AS_OF)
-    monkeypatch.setattr(diff_module, "_unchanged", lambda *args: False)
+    monkeypatch.setattr(
+        Enrollment, "quick_unchanged", lambda _, rows, *args: np.zeros(len(rows), dtype=bool)
+    )
     detailed = diff_census(session, group, census, AS_OF)
 
     assert quick.as_dict(include_unchanged=True) == detailed.as_dict(include_unchanged=True)
