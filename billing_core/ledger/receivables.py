@@ -169,6 +169,46 @@ def aging_by_group(
 
 
 @dataclass(frozen=True)
+class PastDueGroups:
+    """The groups with money past due on a day: how many, how many owe in the 31–60 bucket or
+    later (`late`), the dollars past due, and the oldest bucket any of them owes in (an index
+    into AGING_BUCKETS; 0 when none)."""
+
+    groups: int
+    late: int
+    amount: Decimal
+    oldest_bucket: int
+
+
+def past_due_groups(session: Session, today: date) -> PastDueGroups | None:
+    """PastDueGroups as of `today` from the kept open items in one aggregate over the small
+    kept table (the per-group buckets of `kept_aging_columns`, summed again into one row), as
+    `aging_by_group` would give them; None when an entry is dated after `today`
+    (`kept_is_current`), for the caller to compute from postings."""
+    if not kept_is_current(session, today):
+        return None
+    per_group = (
+        select(*kept_aging_columns(today)).group_by(KeptOpenItem.group_id).subquery("per_group")
+    )
+    buckets = [per_group.c[key] for key in AGING_KEYS]
+    past_due = sum(buckets[1:], ZERO)
+    beyond_30 = sum(buckets[2:], ZERO)
+    owing = past_due > 0
+    oldest = case(
+        *((bucket > 0, index) for index, bucket in reversed(list(enumerate(buckets)))), else_=0
+    )
+    groups, late, amount, oldest_bucket = session.execute(
+        select(
+            func.coalesce(func.sum(case((owing, 1), else_=0)), 0),
+            func.coalesce(func.sum(case((and_(owing, beyond_30 > 0), 1), else_=0)), 0),
+            ledger.money_sum(case((owing, past_due), else_=0)),
+            func.coalesce(func.max(case((owing, oldest), else_=0)), 0),
+        ).select_from(per_group)
+    ).one()
+    return PastDueGroups(int(groups), int(late), amount, int(oldest_bucket))
+
+
+@dataclass(frozen=True)
 class AccountSummary:
     """A group's receivable position on one day (`on`), in dollars: the one source of every
     figure the employer's dashboard and payments page show, so they agree.

@@ -22,7 +22,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing_core.billing.adjustments import needs_supervisor, pending_source_totals, source_key
-from billing_core.ledger.receivables import AGING_BUCKETS, AGING_KEYS
+from billing_core.ledger.receivables import (
+    AGING_BUCKETS,
+    AGING_KEYS,
+    PastDueGroups,
+    past_due_groups,
+)
 from billing_core.models import (
     Adjustment,
     Payment,
@@ -250,20 +255,30 @@ def work_queue(session: Session, today: date, *, authority_limit: Decimal) -> Wo
 
 
 def _past_due(session: Session, today: date) -> QueueLine:
-    """Groups with a bill past due today: late once any is more than 30 days past due. From
-    the aging report's rows as of today, which read the kept open items."""
-    rows = [row for row in aging_rows(session, today) if row["past_due"] > 0]
-    beyond_30 = AGING_KEYS[2:]
-    oldest = max(
-        (max(i for i, key in enumerate(AGING_KEYS) if row[key] > 0) for row in rows), default=0
-    )
+    """Groups with a bill past due today: late once any is more than 30 days past due. As of
+    today one aggregate row over the kept open items (`receivables.past_due_groups`); when an
+    entry is dated after today, from the aging report's rows (postings)."""
+    summary = past_due_groups(session, today)
+    if summary is None:
+        rows = [row for row in aging_rows(session, today) if row["past_due"] > 0]
+        beyond_30 = AGING_KEYS[2:]
+        summary = PastDueGroups(
+            groups=len(rows),
+            late=sum(1 for row in rows if sum((row[k] for k in beyond_30), ZERO) > 0),
+            amount=sum((row["past_due"] for row in rows), ZERO),
+            oldest_bucket=max(
+                (max(i for i, key in enumerate(AGING_KEYS) if row[key] > 0) for row in rows),
+                default=0,
+            ),
+        )
+    oldest = summary.oldest_bucket
     return QueueLine(
         "past_due",
         "Groups with bills past due",
-        waiting=len(rows),
-        late=sum(1 for row in rows if sum((row[k] for k in beyond_30), ZERO) > 0),
+        waiting=summary.groups,
+        late=summary.late,
         oldest_days=None,
-        amount=sum((row["past_due"] for row in rows), ZERO),
+        amount=summary.amount,
         target_days=None,
         endpoint="admin.report_view",
         args={"name": "aging", "sort": "-past_due_percent"},
