@@ -8,17 +8,16 @@ import threading
 from datetime import date
 
 import pytest
-from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from billing_core import ledger, migrate
-from billing_core.db import make_engine
+from billing_core import ledger
 from billing_core.ledger import Chart, Leg
 from billing_core.ledger.kept import kept_balance_errors
 from billing_core.models import EmployerGroup
 from billing_core.models.ledger import KeptBalance, KeptOpenItem
 from billing_core.money import D
 from tests.factories import make_group, make_invoice
+from tests.unit.db_helpers import own_postgres_database
 
 THREADS = 12
 ON = date(2027, 1, 5)
@@ -26,25 +25,8 @@ ON = date(2027, 1, 5)
 
 @pytest.fixture
 def own_database(engine):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("row locks are PostgreSQL's; SQLite lets one writer in at a time anyway")
-    url = engine.url
-    name = f"{url.database}_kept_concurrency"
-    server = make_engine(url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    own = make_engine(
-        url.set(database=name).render_as_string(hide_password=False), pool_size=THREADS + 1
-    )
-    migrate.upgrade(own)
-    try:
+    with own_postgres_database(engine, "kept_concurrency", pool_size=THREADS + 1) as own:
         yield own
-    finally:
-        own.dispose()
-        with server.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        server.dispose()
 
 
 def test_payments_for_one_group_at_once_all_land_in_the_kept_balances(own_database):

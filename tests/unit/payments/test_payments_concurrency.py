@@ -7,11 +7,9 @@ import threading
 from datetime import date
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from billing_core import migrate
-from billing_core.db import make_engine
 from billing_core.errors import AllocationError
 from billing_core.models import EmployerGroup, Invoice, Payment, PaymentAllocation
 from billing_core.models.enums import PaymentMethod, PaymentSource
@@ -19,31 +17,15 @@ from billing_core.money import D
 from billing_core.payments.allocation import allocate, group_credit
 from billing_core.payments.receipts import record_payment
 from tests.factories import make_group, make_invoice
+from tests.unit.db_helpers import own_postgres_database
 
 THREADS = 20
 
 
 @pytest.fixture
 def own_database(engine):
-    if engine.dialect.name != "postgresql":
-        pytest.skip("row locks are PostgreSQL's; SQLite lets one writer in at a time anyway")
-    url = engine.url
-    name = f"{url.database}_concurrency"
-    server = make_engine(url.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
-    with server.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    own = make_engine(
-        url.set(database=name).render_as_string(hide_password=False), pool_size=THREADS + 1
-    )
-    migrate.upgrade(own)
-    try:
+    with own_postgres_database(engine, "concurrency", pool_size=THREADS + 1) as own:
         yield own
-    finally:
-        own.dispose()
-        with server.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
-        server.dispose()
 
 
 def test_twenty_threads_allocating_one_payment_allocate_it_once(own_database):
