@@ -134,17 +134,10 @@ def bench_url() -> str:
 
 
 def conninfo(url: str, database: str | None = None) -> dict:
-    from sqlalchemy.engine import make_url
+    """psycopg's keywords for `url`: billing_run's, the one copy the benches share."""
+    from billing_run import psycopg_conninfo
 
-    parsed = make_url(url)
-    return {
-        "host": parsed.host or "127.0.0.1",
-        "port": parsed.port or 5432,
-        "user": parsed.username or "postgres",
-        "password": parsed.password,
-        "dbname": database or parsed.database,
-        "connect_timeout": 5,
-    }
+    return psycopg_conninfo(url, database)
 
 
 def refuse_other_databases(url: str) -> None:
