@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import and_, case, distinct, func, or_, select
 from sqlalchemy.orm import Session
 
 from billing_core import ledger
@@ -51,6 +51,8 @@ PAYMENT_STATUS_LABELS = {
 
 # The labels of the aging columns (and the aging report's keys), in AGING_BUCKETS order.
 AGING_KEYS = ("current", "days_1_30", "days_31_60", "days_61_90", "days_91_120", "over_120")
+# A group with money more than this many days past due is late (the 31–60 bucket on).
+PAST_DUE_LATE_DAYS = AGING_BUCKETS[1][2]
 
 
 @dataclass
@@ -181,21 +183,60 @@ class PastDueGroups:
 
 
 def past_due_groups(session: Session, today: date) -> PastDueGroups | None:
-    """PastDueGroups as of `today` from the kept open items in one aggregate over the small
-    kept table (the per-group buckets of `kept_aging_columns`, summed again into one row), as
-    `aging_by_group` would give them; None when an entry is dated after `today`
-    (`kept_is_current`), for the caller to compute from postings."""
+    """PastDueGroups as of `today` from the kept open items, as `aging_by_group` would give them;
+    None when an entry is dated after `today` (`kept_is_current`), for the caller to compute
+    from postings. Only items already past due (due before `today`) are read: a group owing
+    past due has some past-due bucket above zero, so the current bucket decides nothing.
+
+    When no past-due item is a credit (found through a partial index over the credit items),
+    every past-due item owes, so a group owes past due exactly when it has such an item, is
+    late exactly when one is more than 30 days past due, and the oldest bucket is the oldest
+    item's: one plain aggregate, without summing each group's buckets. With a credit among
+    them, the per-group buckets are summed (`_past_due_by_buckets`)."""
     if not kept_is_current(session, today):
         return None
-    per_group = (
-        select(*kept_aging_columns(today)).group_by(KeptOpenItem.group_id).subquery("per_group")
+    past_due = KeptOpenItem.due_on < today
+    credit = session.scalar(
+        select(KeptOpenItem.invoice_id).where(KeptOpenItem.open_amount < 0, past_due).limit(1)
     )
-    buckets = [per_group.c[key] for key in AGING_KEYS]
-    past_due = sum(buckets[1:], ZERO)
-    beyond_30 = sum(buckets[2:], ZERO)
+    if credit is not None:
+        return _past_due_by_buckets(session, today)
+    late = KeptOpenItem.due_on < today - timedelta(days=PAST_DUE_LATE_DAYS)
+    groups, late_groups, amount, oldest_due = session.execute(
+        select(
+            func.count(distinct(KeptOpenItem.group_id)),
+            func.count(distinct(case((late, KeptOpenItem.group_id)))),
+            ledger.money_sum(KeptOpenItem.open_amount),
+            func.min(KeptOpenItem.due_on),
+        ).where(past_due)
+    ).one()
+    oldest = 0 if oldest_due is None else bucket_of((today - oldest_due).days)
+    return PastDueGroups(int(groups), int(late_groups), amount, oldest)
+
+
+def bucket_of(days_past_due: int) -> int:
+    """The index into AGING_BUCKETS of an item `days_past_due` days past its due date."""
+    for index, (_, low, high) in enumerate(AGING_BUCKETS):
+        if days_past_due >= low and (high is None or days_past_due <= high):
+            return index
+    return 0
+
+
+def _past_due_by_buckets(session: Session, today: date) -> PastDueGroups:
+    """PastDueGroups from each group's past-due buckets summed (credits may offset debts)."""
+    per_group = (
+        select(*aging_buckets(today, KeptOpenItem.due_on, KeptOpenItem.open_amount)[1:])
+        .where(KeptOpenItem.due_on < today)
+        .group_by(KeptOpenItem.group_id)
+        .subquery("per_group")
+    )
+    buckets = [per_group.c[key] for key in AGING_KEYS[1:]]
+    past_due = sum(buckets, ZERO)
+    beyond_30 = sum(buckets[1:], ZERO)
     owing = past_due > 0
     oldest = case(
-        *((bucket > 0, index) for index, bucket in reversed(list(enumerate(buckets)))), else_=0
+        *((bucket > 0, index) for index, bucket in reversed(list(enumerate(buckets, 1)))),
+        else_=0,
     )
     groups, late, amount, oldest_bucket = session.execute(
         select(

@@ -8,7 +8,18 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import JSON, CheckConstraint, Date, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from billing_core.db import AppendOnly, Base, Money, UTCDateTime, enum_type, utcnow
@@ -23,13 +34,27 @@ from billing_core.models.enums import (
     WriteOffStatus,
 )
 
+# A payment waiting for manual reconciliation (payments.review.reconciliation_query).
+TO_REVIEW = "review_reason IS NOT NULL AND reviewed_at IS NULL"
+
 
 class Payment(Base):
     """Money received (or on its way: an ACH debit stays pending until it settles). `group_id`
     is empty while the cash sits in suspense. Nothing posts to the ledger until it succeeds."""
 
     __tablename__ = "payment"
-    __table_args__ = (CheckConstraint("amount > 0", name="positive_amount"),)
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="positive_amount"),
+        # The reconciliation queue (staff Today, the queue's page): the few payments flagged
+        # and not yet reviewed, found without reading the book's payments.
+        Index(
+            "ix_payment_to_review",
+            "received_on",
+            "id",
+            sqlite_where=text(TO_REVIEW),
+            postgresql_where=text(TO_REVIEW),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     group_id: Mapped[int | None] = mapped_column(ForeignKey("employer_group.id"), index=True)
@@ -192,7 +217,8 @@ class WebhookEvent(AppendOnly, Base):
     event_id: Mapped[str] = mapped_column(String(100), unique=True)
     event_type: Mapped[str] = mapped_column(String(100))
     outcome: Mapped[str] = mapped_column(String(300))
-    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Indexed for the last days' events (staff Today's Stripe line reads 30 days of them).
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
 
 class RemittanceFile(Base):

@@ -8,8 +8,9 @@ Ages are whole days from when the item started waiting: an upload from when it w
 asked for, an approved refund from its approval, a flagged payment or suspense item from the
 day the money was received. The targets are the team's turnaround in days (TARGET_DAYS); a
 past-due group is late once any of its bills is more than 30 days past due (the notice stage).
-A few small queries (the queues hold tens or hundreds of items), and the aging report's
-one-row-per-group aggregate for the past-due groups, read as of today from the kept open items
+A few small queries (the queues hold tens or hundreds of items; each is found through an index
+over its waiting items, e.g. the payments to reconcile, not a read of the book), and one
+aggregate row for the past-due groups, read as of today from the kept open items
 (`billing_core.ledger.kept`), not the book's postings (bench/today_page.py)."""
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from billing_core.billing.adjustments import needs_supervisor, pending_source_to
 from billing_core.ledger.receivables import (
     AGING_BUCKETS,
     AGING_KEYS,
+    PAST_DUE_LATE_DAYS,
     PastDueGroups,
     past_due_groups,
 )
@@ -61,7 +63,6 @@ TARGET_DAYS = {
     "write_offs_to_approve": 2,
     "stripe": 1,
 }
-PAST_DUE_LATE_DAYS = 30
 STRIPE_LOOKBACK_DAYS = 30
 
 
@@ -162,15 +163,17 @@ def work_queue(session: Session, today: date, *, authority_limit: Decimal) -> Wo
         )
     )
 
-    flagged = [payment for payment, _ in session.execute(reconciliation_query())]
+    flagged = session.execute(
+        reconciliation_query().with_only_columns(Payment.received_on, Payment.amount)
+    ).all()
     lines.append(
         _line(
             "reconcile",
             "Payments to reconcile (short or over)",
-            [p.received_on for p in flagged],
+            [received for received, _ in flagged],
             today,
             "admin.reconciliation_queue",
-            amount=sum((p.amount for p in flagged), ZERO),
+            amount=sum((amount for _, amount in flagged), ZERO),
         )
     )
     suspense = session.execute(

@@ -168,3 +168,36 @@ def test_the_check_names_a_kept_balance_that_drifted(session):
     session.flush()
     errors = kept_balance_errors(session)
     assert len(errors) == 1 and f"invoice {invoice.id}" in errors[0] and "80.00" in errors[0]
+
+
+def test_past_due_line_sums_buckets_only_when_a_past_due_item_is_a_credit(session, monkeypatch):
+    """With every past-due item owing, the past-due line is one plain aggregate (a group with
+    such an item owes; one over 30 days makes it late; the oldest item gives the oldest
+    bucket); a past-due credit item may offset a group's debts, and then each group's buckets
+    are summed. Both agree with the aging report computed from postings."""
+    from billing_core.ledger import receivables
+
+    summed = []
+    by_buckets = receivables._past_due_by_buckets
+    monkeypatch.setattr(
+        receivables,
+        "_past_due_by_buckets",
+        lambda session, today: summed.append(today) or by_buckets(session, today),
+    )
+    owes, offset = make_group(session), make_group(session)
+    today = START + timedelta(days=100)
+    make_invoice(session, owes, D("100.00"), today - timedelta(days=45))
+    make_invoice(session, owes, D("40.00"), today - timedelta(days=3))
+    make_invoice(session, owes, D("70.00"), today)  # due today: not yet past due
+    make_invoice(session, offset, D("25.00"), today - timedelta(days=95))
+
+    def expected():
+        return past_due_from(aging_rows(session, today, from_postings=True))
+
+    quick = past_due_groups(session, today)
+    assert quick == expected() == PastDueGroups(2, 2, D("165.00"), 4)
+    assert summed == []
+
+    make_invoice(session, offset, D("-25.00"), today - timedelta(days=10))  # a credit bill
+    assert past_due_groups(session, today) == expected() == PastDueGroups(1, 1, D("140.00"), 2)
+    assert summed == [today]
