@@ -5,7 +5,7 @@ engine and session factory, and the flush guard that keeps money rows append-onl
 from __future__ import annotations
 
 import enum
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -20,6 +20,7 @@ from sqlalchemy import (
     bindparam,
     create_engine,
     event,
+    insert,
     type_coerce,
 )
 from sqlalchemy.engine import Engine
@@ -254,6 +255,30 @@ def in_ids(column, ids):
     one parameter per id: for the thousands of ids of a billing run, handing each to the
     driver cost more than the query."""
     return column.in_(bindparam(None, [int(i) for i in ids], expanding=True, literal_execute=True))
+
+
+def copy_rows(session: Session, table, columns: dict[str, str], rows: Iterable[Sequence]) -> None:
+    """Insert `rows` (tuples in the order of `columns`, a column name -> its PostgreSQL type)
+    into `table`: PostgreSQL's COPY, several times faster than INSERTs for the hundreds of
+    thousands of rows of a billing run, told each column's type so it need not work one out
+    per value; a Core executemany elsewhere (the values go through the columns' types, so a
+    Money amount is stored as SQLite keeps it). Values are exact: Decimal amounts, enums as
+    their values."""
+    connection = session.connection()
+    if connection.dialect.name != "postgresql":
+        names = list(columns)
+        values = [dict(zip(names, row, strict=True)) for row in rows]
+        if values:
+            session.execute(insert(table), values)
+        return
+    driver = connection.connection.driver_connection
+    with (
+        driver.cursor() as cursor,
+        cursor.copy(f"COPY {table.name} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
+        copy.set_types(list(columns.values()))
+        for row in rows:
+            copy.write_row(row)
 
 
 class _Typed(dict):

@@ -21,11 +21,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
-from sqlalchemy import String, case, cast, func, insert, literal, or_, select, type_coerce
+from sqlalchemy import case, func, insert, or_, select
 from sqlalchemy.orm import Session
 
-from billing_core.db import Money
+from billing_core.db import copy_rows, in_ids, typed_rows
 from billing_core.models import Invoice, InvoiceLine, Member, Plan, Product
 from billing_core.models.enums import InvoiceSection
 from billing_core.models.invoice import InvoiceBridge, InvoiceBridgeRow, InvoiceBridgeStep
@@ -42,9 +43,9 @@ STEPS: tuple[tuple[str, str], ...] = (
 STEP_LABELS = dict(STEPS)
 
 
-@dataclass(frozen=True)
-class BridgeRow:
-    """One member x product behind a step (or one retro line). `change` = current - prior."""
+class BridgeRow(NamedTuple):
+    """One member x product behind a step (or one retro line). `change` = current - prior.
+    A named tuple: a first bill has one per member and product."""
 
     member_id: int | None
     member_key: str
@@ -161,44 +162,111 @@ def billed_premium(invoice: Invoice | None) -> Decimal:
     return invoice.current_premium + invoice.retro_total
 
 
-def _premium_sides(session: Session, invoice_id: int) -> dict[tuple[int, int], _Side]:
-    sides: dict[tuple[int, int], _Side] = {}
-    rows = session.execute(
-        select(
-            InvoiceLine.member_id,
-            Plan.product_id,
-            InvoiceLine.plan_id,
-            Plan.name,
-            InvoiceLine.tier,
-            InvoiceLine.volume,
-            InvoiceLine.rate_version_id,
-            InvoiceLine.rate,
-            InvoiceLine.amount,
-            InvoiceLine.description,
-        )
-        .join(Plan, Plan.id == InvoiceLine.plan_id)
-        .where(
-            InvoiceLine.invoice_id == invoice_id,
-            InvoiceLine.section == InvoiceSection.PREMIUM,
-        )
+# A premium line as `_premium_lines` reads it, by position.
+_PLAN, _TIER, _VOLUME, _VERSION, _RATE, _AMOUNT, _REDUCED = range(7)
+
+
+def _premium_lines(
+    session: Session, invoice_ids: list[int]
+) -> tuple[dict[int, dict[tuple, tuple | list]], dict[int, tuple[int, str]]]:
+    """(invoice id -> (member id, product id) -> its premium line, or a list of them when it has
+    several; plan id -> (product id, plan name)) for every invoice in `invoice_ids` in one read.
+    Lines stay the driver's tuples: most member x products have one line on each of two bills
+    and the same amount, and are skipped without building anything (a billing run keeps a
+    whole chunk's bridges at once)."""
+    lines = InvoiceLine.__table__.c
+    columns = (
+        lines.invoice_id,
+        lines.member_id,
+        lines.plan_id,
+        lines.tier,
+        lines.volume,
+        lines.rate_version_id,
+        lines.rate,
+        lines.amount,
+        # The description only where it says why a volume changed (an age reduction).
+        case((lines.description.contains("reduced to"), lines.description)),
     )
+    query = select(*columns).where(
+        in_ids(lines.invoice_id, invoice_ids), lines.section == InvoiceSection.PREMIUM.value
+    )
+    rows = typed_rows(session.connection(), query, columns)
+    plan_ids = {row[2] for row in rows}
+    plans = (
+        {
+            plan_id: (product_id, name)
+            for plan_id, product_id, name in session.execute(
+                select(Plan.id, Plan.product_id, Plan.name).where(in_ids(Plan.id, plan_ids))
+            )
+        }
+        if plan_ids
+        else {}
+    )
+    by_invoice: dict[int, dict[tuple, tuple | list]] = {i: {} for i in invoice_ids}
     for row in rows:
-        member_id, product_id, plan_id, plan_name, tier, volume, version, rate, amount, text = row
-        side = sides.setdefault((member_id, product_id), _Side())
-        if "reduced to" in text:
+        of_invoice = by_invoice[row[0]]
+        key = (row[1], plans[row[2]][0])
+        line = row[2:]
+        found = of_invoice.get(key)
+        if found is None:
+            of_invoice[key] = line
+        elif type(found) is list:
+            found.append(line)
+        else:
+            of_invoice[key] = [found, line]
+    return by_invoice, plans
+
+
+def _side(found: tuple | list, plans: dict[int, tuple[int, str]]) -> _Side:
+    """One member x product's premium lines (`_premium_lines`) summed."""
+    side = _Side()
+    for line in found if type(found) is list else (found,):
+        if line[_REDUCED]:
+            text = line[_REDUCED]
             side.age_reduction = text[text.index("reduced to") :].split(" /")[0]
-        side.amount += amount
+        side.amount += line[_AMOUNT]
         side.months += 1
-        side.plans.add(plan_id)
-        side.plan_names.add(plan_name)
-        side.tiers.add(tier)
-        side.volumes.add(volume)
-        side.versions.add(version)
-        side.rates.add(rate)
-    return sides
+        side.plans.add(line[_PLAN])
+        side.plan_names.add(plans[line[_PLAN]][1])
+        side.tiers.add(line[_TIER])
+        side.volumes.add(line[_VOLUME])
+        side.versions.add(line[_VERSION])
+        side.rates.add(line[_RATE])
+    return side
 
 
-def _one(values: set) -> str:
+def _added_or_ended(word: str, found: tuple | list, plans: dict[int, tuple[int, str]]) -> str:
+    """ "new: Plan tier" or "ended: Plan tier" for a member x product on one bill only."""
+    found = found if type(found) is list else (found,)
+    names = {plans[line[_PLAN]][1] for line in found}
+    return f"{word}: {_one(names)} {_one({line[_TIER] for line in found})}".rstrip(" —")
+
+
+class _AddedOrEnded(dict):
+    """`_added_or_ended` of one-line member x products, worded once per plan and tier (a first
+    bill has a row per member and product, and a handful of plans and tiers)."""
+
+    def __init__(self, plans: dict[int, tuple[int, str]]):
+        super().__init__()
+        self.plans = plans
+
+    def of(self, word: str, found: tuple | list) -> str:
+        if type(found) is list:
+            return _added_or_ended(word, found, self.plans)
+        key = (word, found[_PLAN], found[_TIER])
+        text = self.get(key)
+        if text is None:
+            text = self[key] = _added_or_ended(word, found, self.plans)
+        return text
+
+
+def _amount(found: tuple | list) -> Decimal:
+    if type(found) is list:
+        return sum((line[_AMOUNT] for line in found), ZERO)
+    return found[_AMOUNT]
+
+
+def _one(values) -> str:
     shown = sorted(str(v.value if hasattr(v, "value") else v) for v in values if v is not None)
     return "/".join(shown) or "—"
 
@@ -227,25 +295,29 @@ def _plain(values: set) -> str:
     return "/".join(format_rate(v) for v in sorted(v for v in values if v is not None)) or "—"
 
 
-def _retro_rows(session: Session, invoice: Invoice, sign: int) -> list[tuple]:
-    return list(
-        session.execute(
-            select(
-                InvoiceLine.member_id,
-                InvoiceLine.amount,
-                InvoiceLine.coverage_month,
-                InvoiceLine.description,
-                Product.name,
-            )
-            .outerjoin(Plan, Plan.id == InvoiceLine.plan_id)
-            .outerjoin(Product, Product.id == Plan.product_id)
-            .where(
-                InvoiceLine.invoice_id == invoice.id,
-                InvoiceLine.section == InvoiceSection.RETRO,
-            )
-            .order_by(InvoiceLine.line_number)
-        ).all()
-    )
+def _retro_rows(session: Session, invoice_ids: list[int]) -> dict[int, list[tuple]]:
+    """invoice id -> its retro lines (member id, amount, coverage month, description, product
+    name) in line order, for every invoice in `invoice_ids` in one read."""
+    rows: dict[int, list[tuple]] = {invoice_id: [] for invoice_id in invoice_ids}
+    for invoice_id, *row in session.execute(
+        select(
+            InvoiceLine.invoice_id,
+            InvoiceLine.member_id,
+            InvoiceLine.amount,
+            InvoiceLine.coverage_month,
+            InvoiceLine.description,
+            Product.name,
+        )
+        .outerjoin(Plan, Plan.id == InvoiceLine.plan_id)
+        .outerjoin(Product, Product.id == Plan.product_id)
+        .where(
+            in_ids(InvoiceLine.invoice_id, invoice_ids),
+            InvoiceLine.section == InvoiceSection.RETRO,
+        )
+        .order_by(InvoiceLine.invoice_id, InvoiceLine.line_number)
+    ):
+        rows[invoice_id].append(tuple(row))
+    return rows
 
 
 def _previous_invoice(session: Session, invoice: Invoice) -> Invoice | None:
@@ -260,98 +332,101 @@ def bill_bridge(session: Session, invoice: Invoice) -> Bridge:
     zero, every line an add) to `invoice`, computed from both invoices' lines (what
     `keep_issued_bridges` keeps; readers use `kept_bridge`). Amounts in dollars; rows carry
     member names, so only show them to users who may see the group's members."""
-    prior = _previous_invoice(session, invoice)
-    current_sides = _premium_sides(session, invoice.id)
-    prior_sides = _premium_sides(session, prior.id) if prior else {}
+    return bill_bridges(session, [(invoice, _previous_invoice(session, invoice))])[0]
+
+
+def bill_bridges(session: Session, pairs: list[tuple[Invoice, Invoice | None]]) -> list[Bridge]:
+    """`bill_bridge` of each (invoice, its previous invoice or None), in a handful of reads
+    for all of them: a billing run computes a whole chunk's bridges at once."""
+    ids = sorted({i.id for pair in pairs for i in pair if i is not None})
+    premium, plans = _premium_lines(session, ids)
+    worded = _AddedOrEnded(plans)
+    retro = _retro_rows(session, ids)
     products = dict(session.execute(select(Product.id, Product.name)).all())
 
-    changed: list[tuple[str, int, int, Decimal, Decimal, str]] = []
-    for key in current_sides.keys() | prior_sides.keys():
-        member_id, product_id = key
-        cur = current_sides.get(key)
-        old = prior_sides.get(key)
-        if old is None:
-            step, detail = "adds", f"new: {_one(cur.plan_names)} {_one(cur.tiers)}".rstrip(" —")
-        elif cur is None:
-            step, detail = "terms", f"ended: {_one(old.plan_names)} {_one(old.tiers)}".rstrip(" —")
-        elif cur.amount == old.amount:
-            continue
-        else:
-            step, detail = _classify(old, cur)
-        changed.append(
-            (
-                step,
-                member_id,
-                product_id,
-                old.amount if old else ZERO,
-                cur.amount if cur else ZERO,
-                detail,
-            )
-        )
+    changes: list[list[tuple]] = []
+    member_ids: set[int] = set()
+    for invoice, prior in pairs:
+        current_lines = premium[invoice.id]
+        prior_lines = premium[prior.id] if prior else {}
+        changed = []
+        for key in current_lines.keys() | prior_lines.keys():
+            cur = current_lines.get(key)
+            old = prior_lines.get(key)
+            if old is None:
+                was, now = ZERO, _amount(cur)
+                step, detail = "adds", worded.of("new", cur)
+            elif cur is None:
+                was, now = _amount(old), ZERO
+                step, detail = "terms", worded.of("ended", old)
+            else:
+                was, now = _amount(old), _amount(cur)
+                if was == now:
+                    continue
+                step, detail = _classify(_side(old, plans), _side(cur, plans))
+            changed.append((step, key[0], products.get(key[1]), was, now, detail))
+            member_ids.add(key[0])
+        changes.append(changed)
+        for row in retro[invoice.id] + (retro[prior.id] if prior else []):
+            if row[0] is not None:
+                member_ids.add(row[0])
 
-    retro_current = _retro_rows(session, invoice, 1)
-    retro_prior = _retro_rows(session, prior, -1) if prior else []
-    member_ids = {c[1] for c in changed} | {
-        r[0] for r in retro_current + retro_prior if r[0] is not None
-    }
+    # member id -> (member key, "Last, First", subgroup id)
     members = (
         {
-            m.id: m
-            for m in session.execute(
+            member_id: (key, f"{last}, {first}", subgroup_id)
+            for member_id, key, first, last, subgroup_id in session.execute(
                 select(
                     Member.id,
                     Member.member_key,
                     Member.first_name,
                     Member.last_name,
                     Member.subgroup_id,
-                ).where(Member.id.in_(member_ids))
+                ).where(in_ids(Member.id, member_ids))
             )
         }
         if member_ids
         else {}
     )
+    group_level = ("", "(group level)", None)
 
     def row(member_id, product, prior_amount, current_amount, detail) -> BridgeRow:
-        m = members.get(member_id)
+        key, name, subgroup_id = members.get(member_id, group_level)
         return BridgeRow(
-            member_id=member_id,
-            member_key=m.member_key if m else "",
-            member_name=f"{m.last_name}, {m.first_name}" if m else "(group level)",
-            subgroup_id=m.subgroup_id if m else None,
-            product=product or "",
-            prior_amount=prior_amount,
-            current_amount=current_amount,
-            detail=detail,
+            member_id, key, name, subgroup_id, product or "", prior_amount, current_amount, detail
         )
 
-    steps = {key: BridgeStep(key, label) for key, label in STEPS}
-    for step, member_id, product_id, old_amount, cur_amount, detail in changed:
-        steps[step].rows.append(
-            row(member_id, products.get(product_id), old_amount, cur_amount, detail)
-        )
-    for member_id, amount, month, description, product in retro_current:
-        steps["retro"].rows.append(
-            row(member_id, product, ZERO, amount, f"{_period(month)}: {description}")
-        )
-    for member_id, amount, month, description, product in retro_prior:
-        steps["retro"].rows.append(
-            row(
-                member_id,
-                product,
-                amount,
-                ZERO,
-                f"last bill's retro, {_period(month)}: {description}",
+    bridges = []
+    for (invoice, prior), changed in zip(pairs, changes, strict=True):
+        steps = {key: BridgeStep(key, label) for key, label in STEPS}
+        for step, member_id, product, old_amount, cur_amount, detail in changed:
+            steps[step].rows.append(row(member_id, product, old_amount, cur_amount, detail))
+        for member_id, amount, month, description, product in retro[invoice.id]:
+            steps["retro"].rows.append(
+                row(member_id, product, ZERO, amount, f"{_period(month)}: {description}")
+            )
+        for member_id, amount, month, description, product in retro[prior.id] if prior else []:
+            steps["retro"].rows.append(
+                row(
+                    member_id,
+                    product,
+                    amount,
+                    ZERO,
+                    f"last bill's retro, {_period(month)}: {description}",
+                )
+            )
+        for step in steps.values():
+            step.rows.sort(key=lambda r: (-abs(r.change), r.member_name, r.product))
+        bridges.append(
+            Bridge(
+                invoice=invoice,
+                prior_invoice=prior,
+                prior_billed=billed_premium(prior),
+                current_billed=billed_premium(invoice),
+                steps=list(steps.values()),
             )
         )
-    for step in steps.values():
-        step.rows.sort(key=lambda r: (-abs(r.change), r.member_name, r.product))
-    return Bridge(
-        invoice=invoice,
-        prior_invoice=prior,
-        prior_billed=billed_premium(prior),
-        current_billed=billed_premium(invoice),
-        steps=list(steps.values()),
-    )
+    return bridges
 
 
 @dataclass(frozen=True)
@@ -386,100 +461,6 @@ class BridgeTotals:
         return self.prior_billed + sum((s.amount for s in self.steps), ZERO) == self.current_billed
 
 
-def bridge_totals(session: Session, invoice: Invoice) -> BridgeTotals:
-    """`bill_bridge`'s step amounts and row counts (dollars), for a document that prints only
-    the steps (the statement PDF): one grouped query in the database instead of loading every
-    premium line of both invoices. Same steps and the same first-match rule as `bill_bridge`;
-    what each side was billed on (plans, tiers, volumes, rate versions, rates) is compared by
-    its lowest and highest value, which decides the same step unless one member x product was
-    billed on three or more different values within one invoice. Totals are exact either way:
-    the steps always sum from prior to current."""
-    prior = _previous_invoice(session, invoice)
-    ids = [invoice.id] + ([prior.id] if prior else [])
-    now = InvoiceLine.invoice_id == invoice.id
-    was = InvoiceLine.invoice_id != invoice.id
-    billed_on = {
-        "plan": InvoiceLine.plan_id,
-        "tier": cast(InvoiceLine.tier, String),
-        "volume": InvoiceLine.volume,
-        "version": InvoiceLine.rate_version_id,
-        "rate": InvoiceLine.rate,
-    }
-    columns = [
-        func.sum(case((now, InvoiceLine.amount), else_=0)).label("now_amount"),
-        func.sum(case((was, InvoiceLine.amount), else_=0)).label("was_amount"),
-        func.count(case((now, 1))).label("now_lines"),
-        func.count(case((was, 1))).label("was_lines"),
-    ]
-    for name, column in billed_on.items():
-        for side, condition in (("now", now), ("was", was)):
-            columns.append(func.min(case((condition, column))).label(f"{side}_{name}_lo"))
-            columns.append(func.max(case((condition, column))).label(f"{side}_{name}_hi"))
-    per = (
-        select(*columns)
-        .join(Plan, Plan.id == InvoiceLine.plan_id)
-        .where(InvoiceLine.invoice_id.in_(ids), InvoiceLine.section == InvoiceSection.PREMIUM)
-        .group_by(InvoiceLine.member_id, Plan.product_id)
-        .subquery()
-    )
-
-    def differs(*names: str):
-        return or_(
-            *(
-                getattr(per.c, f"now_{n}_{end}").is_distinct_from(getattr(per.c, f"was_{n}_{end}"))
-                for n in names
-                for end in ("lo", "hi")
-            )
-        )
-
-    step = case(
-        (per.c.was_lines == 0, literal("adds")),
-        (per.c.now_lines == 0, literal("terms")),
-        (differs("plan", "tier"), literal("tier_plan")),
-        (differs("volume"), literal("volume")),
-        (differs("version", "rate"), literal("rate")),
-        (per.c.now_amount > per.c.was_amount, literal("adds")),
-        else_=literal("terms"),
-    ).label("step")
-    totals = {
-        key: (amount, count)
-        for key, amount, count in session.execute(
-            select(
-                step,
-                type_coerce(func.sum(per.c.now_amount - per.c.was_amount), Money()),
-                func.count(),
-            )
-            .where(
-                (per.c.now_amount != per.c.was_amount)
-                | (per.c.now_lines == 0)
-                | (per.c.was_lines == 0)
-            )
-            .group_by(step)
-        )
-    }
-    retro = dict.fromkeys(ids, (ZERO, 0))
-    for invoice_id, amount, count in session.execute(
-        select(
-            InvoiceLine.invoice_id,
-            type_coerce(func.sum(InvoiceLine.amount), Money()),
-            func.count(),
-        )
-        .where(InvoiceLine.invoice_id.in_(ids), InvoiceLine.section == InvoiceSection.RETRO)
-        .group_by(InvoiceLine.invoice_id)
-    ):
-        retro[invoice_id] = (amount, count)
-    now_retro = retro[invoice.id]
-    was_retro = retro[prior.id] if prior else (ZERO, 0)
-    totals["retro"] = (now_retro[0] - was_retro[0], now_retro[1] + was_retro[1])
-    return BridgeTotals(
-        invoice=invoice,
-        prior_invoice=prior,
-        prior_billed=billed_premium(prior),
-        current_billed=billed_premium(invoice),
-        steps=[StepTotal(key, label, *totals.get(key, (ZERO, 0))) for key, label in STEPS],
-    )
-
-
 # --------------------------------------------------------------------------- kept bridges
 
 
@@ -502,62 +483,86 @@ class KeptBridge(BridgeTotals):
         }
 
 
-def keep_bridge(session: Session, bridge: Bridge) -> int:
-    """Keep a computed bridge (`bill_bridge`): its header, six step totals and its rows in
-    each step's order; the kept id. Flushes only; append-only like the invoice it explains."""
-    kept_id = session.scalar(
-        insert(InvoiceBridge)
-        .values(
-            invoice_id=bridge.invoice.id,
-            prior_invoice_id=bridge.prior_invoice.id if bridge.prior_invoice else None,
+# The kept rows' columns with their PostgreSQL types (COPY is told them: see `db.copy_rows`).
+BRIDGE_ROW_COLUMNS = {
+    "bridge_id": "int4",
+    "step": "varchar",
+    "position": "int4",
+    "member_id": "int4",
+    "product_name": "varchar",
+    "prior_amount": "numeric",
+    "current_amount": "numeric",
+    "detail": "text",
+}
+
+
+def keep_bridges(session: Session, bridges: list[Bridge]) -> list[int]:
+    """Keep computed bridges (`bill_bridges`): each one's header, six step totals and its rows
+    in each step's order; their kept ids. One insert per table for all of them (the rows by
+    COPY on PostgreSQL: a first bill has a row per member and product). Flushes only;
+    append-only like the invoices they explain."""
+    if not bridges:
+        return []
+    kept_ids = list(
+        session.scalars(
+            insert(InvoiceBridge).returning(InvoiceBridge.id, sort_by_parameter_order=True),
+            [
+                {
+                    "invoice_id": b.invoice.id,
+                    "prior_invoice_id": b.prior_invoice.id if b.prior_invoice else None,
+                }
+                for b in bridges
+            ],
         )
-        .returning(InvoiceBridge.id)
     )
     session.execute(
         insert(InvoiceBridgeStep.__table__),
         [
             {"bridge_id": kept_id, "step": s.key, "amount": s.amount, "row_count": s.count}
+            for kept_id, bridge in zip(kept_ids, bridges, strict=True)
             for s in bridge.steps
         ],
     )
-    rows = [
-        {
-            "bridge_id": kept_id,
-            "step": s.key,
-            "position": position,
-            "member_id": r.member_id,
-            "product_name": r.product,
-            "prior_amount": r.prior_amount,
-            "current_amount": r.current_amount,
-            "detail": r.detail,
-        }
-        for s in bridge.steps
-        for position, r in enumerate(s.rows)
-    ]
-    if rows:
-        session.execute(insert(InvoiceBridgeRow.__table__), rows)
-    return kept_id
+    copy_rows(
+        session,
+        InvoiceBridgeRow.__table__,
+        BRIDGE_ROW_COLUMNS,
+        (
+            (
+                kept_id,
+                s.key,
+                position,
+                r.member_id,
+                r.product,
+                r.prior_amount,
+                r.current_amount,
+                r.detail,
+            )
+            for kept_id, bridge in zip(kept_ids, bridges, strict=True)
+            for s in bridge.steps
+            for position, r in enumerate(s.rows)
+        ),
+    )
+    return kept_ids
 
 
-def keep_issued_bridges(session: Session, invoices: list[Invoice]) -> None:
-    """Compute and keep the bill bridge of each invoice just issued (its lines written), one
-    invoice at a time so memory is bounded by the largest invoice, not the run."""
-    for invoice in invoices:
-        keep_bridge(session, bill_bridge(session, invoice))
+def keep_issued_bridges(session: Session, issued: list[tuple[Invoice, Invoice | None]]) -> None:
+    """Compute and keep the bill bridge of each (invoice just issued, its previous invoice):
+    a billing run's chunk at a time, so memory is bounded by the chunk, not the run."""
+    keep_bridges(session, bill_bridges(session, issued))
 
 
 def keep_missing_bridges(session: Session, limit: int = 200) -> int:
     """Compute and keep the bridge of up to `limit` invoices that have none (issued before
-    bridges were kept: migration 9b1e0a7c4d21); how many. Oldest first, so each one's prior is
-    looked up as it stands. Flushes only: the caller commits each batch."""
+    bridges were kept: migration 9b1e0a7c4d21); how many. Each one's prior is looked up as it
+    stands. Flushes only: the caller commits each batch."""
     missing = session.scalars(
         select(Invoice)
         .where(~select(InvoiceBridge.id).where(InvoiceBridge.invoice_id == Invoice.id).exists())
         .order_by(Invoice.period_start, Invoice.id)
         .limit(limit)
     ).all()
-    for invoice in missing:
-        keep_bridge(session, bill_bridge(session, invoice))
+    keep_issued_bridges(session, [(i, _previous_invoice(session, i)) for i in missing])
     return len(missing)
 
 
@@ -579,7 +584,7 @@ def kept_bridge(session: Session, invoice: Invoice) -> KeptBridge:
         .limit(1)
     )
     if kept_id is None:
-        kept_id = keep_bridge(session, bill_bridge(session, invoice))
+        [kept_id] = keep_bridges(session, bill_bridges(session, [(invoice, prior)]))
     totals = {
         step: (amount, count)
         for step, amount, count in session.execute(

@@ -23,7 +23,7 @@ from billing_core.billing.adjustments import FEE_REASONS, reason_label, source_l
 from billing_core.billing.enrollment import coverage_months, first_billed_month, month_start
 from billing_core.billing.premium import MonthPremium, member_month_premium
 from billing_core.billing.rating import RateTable
-from billing_core.db import in_ids, typed_rows
+from billing_core.db import copy_rows, in_ids, typed_rows
 from billing_core.errors import RatingDataMissing, RowError
 from billing_core.models import (
     Adjustment,
@@ -444,26 +444,14 @@ INVOICE_LINE_COLUMNS = {
 
 
 def write_lines(session: Session, rows: list[dict]) -> None:
-    """Insert invoice lines: PostgreSQL COPY (several times faster than INSERTs for a run's
-    hundreds of thousands of lines), a Core executemany elsewhere. Values are already exact:
-    amounts in cents, rates as stored, enums written as their values."""
-    if not rows:
-        return
-    connection = session.connection()
-    if connection.dialect.name != "postgresql":
-        # Core executemany: the ORM bulk path splits rows by which columns are None.
-        session.execute(insert(InvoiceLine.__table__), rows)
-        return
-    driver = connection.connection.driver_connection
-    columns = ", ".join(INVOICE_LINE_COLUMNS)
-    values_of = operator.itemgetter(*INVOICE_LINE_COLUMNS)
-    with (
-        driver.cursor() as cursor,
-        cursor.copy(f"COPY invoice_line ({columns}) FROM STDIN") as copy,
-    ):
-        copy.set_types(list(INVOICE_LINE_COLUMNS.values()))
-        for row in rows:
-            copy.write_row(values_of(row))
+    """Insert invoice lines (COPY on PostgreSQL: `db.copy_rows`). Values are already exact:
+    Decimal amounts, rates as stored, enums written as their values."""
+    copy_rows(
+        session,
+        InvoiceLine.__table__,
+        INVOICE_LINE_COLUMNS,
+        map(operator.itemgetter(*INVOICE_LINE_COLUMNS), rows),
+    )
 
 
 def write_plan_totals(session: Session, invoice_ids: list[int]) -> None:

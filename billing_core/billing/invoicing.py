@@ -101,6 +101,9 @@ class DraftInvoice:
     lines: list[dict] = field(default_factory=list)
     balance_forward: Decimal = ZERO
     prior_open: Decimal = ZERO
+    # The account's latest non-void invoice before this one (`previous_invoice`): its bill
+    # bridge starts there.
+    previous: Invoice | None = None
     # The group's credit used on this account at issue: (payment, invoice or draft, dollars).
     credit_uses: list[tuple] = field(default_factory=list)
     rate_version_ids: set[int] = field(default_factory=set)
@@ -408,6 +411,7 @@ def prepare_billing_run(
         for subgroup_id, draft in drafts.items():
             draft.finish()
             previous = data.previous.get((group.id, subgroup_id))
+            draft.previous = previous
             draft.balance_forward = previous.total_due if previous else ZERO
             draft.prior_open = data.open[(group.id, subgroup_id)]
             outcome.drafts.append(draft)
@@ -511,7 +515,10 @@ def _issue_all(session: Session, drafts: list[DraftInvoice], actor_id: int | Non
         rows.extend(draft.lines)
     write_lines(session, rows)
     write_plan_totals(session, [invoice.id for invoice in invoices])
-    keep_issued_bridges(session, invoices)
+    keep_issued_bridges(
+        session,
+        [(invoice, draft.previous) for invoice, draft in zip(invoices, drafts, strict=True)],
+    )
 
     groups = {d.account.group.id: d.account.group for d in drafts}
     receivables = ledger.group_accounts(session, ledger.Chart.RECEIVABLE, groups.values())

@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from billing_core import ledger
-from billing_core.billing.bill_bridge import bill_bridge, bridge_totals
+from billing_core.billing.bill_bridge import bill_bridge, kept_bridge
 from billing_core.billing.invoicing import issue_billing_run, prepare_billing_run, void_invoice
 from billing_core.billing.retro import premium_differences
 from billing_core.errors import AccessDenied, BillingError, ImmutableRecord
@@ -454,8 +454,8 @@ def test_bill_bridge_explains_every_step_down_to_members(session, dental_group):
     assert [r.member_id for r in bridge.step("terms").rows] == [ee.id]
     assert "EC" not in bridge.step("rate").rows[0].detail
     assert bridge.step("rate").rows[0].detail == "rate 84.10 → 90.00"
-    # The statement's grouped-SQL totals agree with the line-by-line bridge, step by step.
-    totals = bridge_totals(session, feb)
+    # The bridge kept at issue agrees with the one computed from the lines, step by step.
+    totals = kept_bridge(session, feb)
     assert [(s.key, s.amount, s.count) for s in totals.steps] == [
         (s.key, s.amount, len(s.rows)) for s in bridge.steps
     ]
@@ -527,7 +527,7 @@ def test_property_totals_and_bridge_add_up(session, tiers, next_tiers, adjustmen
     assert feb.balance_forward == jan.total_due and feb.payments_credits == paid
     bridge = bill_bridge(session, feb)
     assert bridge.balances
-    assert [(s.key, s.amount, s.count) for s in bridge_totals(session, feb).steps] == [
+    assert [(s.key, s.amount, s.count) for s in kept_bridge(session, feb).steps] == [
         (s.key, s.amount, len(s.rows)) for s in bridge.steps
     ]
     assert bridge.prior_billed + sum((s.amount for s in bridge.steps), ZERO) == (
