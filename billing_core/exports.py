@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import enum
+import functools
 import io
 import itertools
 import re
@@ -173,7 +174,30 @@ def _xml_text(text: str) -> str:
 
 
 def _xlsx_text(value) -> str:
-    return _xml_text(_text(value))
+    """A text cell: neutralised, and XML-clean. Most text is printable (no control character,
+    no line end), which `str.isprintable` tells at C speed: only the rest is scrubbed, and
+    neutralised again in case dropping a control character bared a formula trigger."""
+    text = _text(value)
+    if text.isprintable():
+        return text
+    return neutralise(_xml_text(text))
+
+
+# Excel's serial day numbers: days since 1899-12-31, one more from 1900-03-01 on (Excel counts
+# a 29 February 1900 that never was). A date cell is that number with a date format.
+_EXCEL_EPOCH = date(1899, 12, 31)
+
+
+@functools.lru_cache(maxsize=1024)
+def _serial_of(day: date) -> int:
+    days = (day - _EXCEL_EPOCH).days
+    return days + 1 if days > 59 else days
+
+
+def _xlsx_day(value) -> int:
+    """A date or period cell as Excel's serial day number (coverage months and due dates repeat
+    down a sheet, so each day is converted once)."""
+    return _serial_of(_day(value))
 
 
 # What each kind of column holds in a workbook, chosen once per column rather than per cell.
@@ -182,8 +206,8 @@ _XLSX_CONVERTERS = {
     "money": _money,
     "rate": _rate,
     "integer": _integer,
-    "date": _day,
-    "period": _day,
+    "date": _xlsx_day,
+    "period": _xlsx_day,
 }
 
 _NUMBER_FORMATS = {
@@ -283,32 +307,28 @@ def _write_sheet(ws, sheet: Sheet, formats: dict, header_format) -> None:
     ws.freeze_panes(1, 0)
     for index, column in enumerate(sheet.columns):
         ws.write_string(0, index, _xml_text(neutralise(column.header)), header_format)
-    # One writer per column, chosen once: the row loop is the whole cost of a large sheet.
-    writers = [
-        (
-            ws.write_string
-            if kind == "text"
-            else ws.write_datetime
-            if kind in ("date", "period")
-            else ws.write_number,
-            formats.get(kind),
-        )
-        for kind in kinds
+    # The row loop is the whole cost of a large sheet: per column one converter, one writer
+    # and one format, chosen once (text cells are strings, every other kind a number, dates
+    # as Excel's serial day with a date format), and each cell converted and written at once.
+    plan = [
+        (index, convert, ws.write_string if kind == "text" else ws.write_number, formats.get(kind))
+        for index, (kind, convert) in enumerate(zip(kinds, converters, strict=True))
     ]
+    width = len(plan)
     count = 0
     for values in sample:
         count += 1
-        _write_row(writers, count, values)
+        for (index, _, write, number_format), value in zip(plan, values, strict=True):
+            if value is not None:
+                write(count, index, value, number_format)
     for number, row in enumerate(rows, start=count + 1):
-        _write_row(writers, number, _xlsx_row(converters, row, number))
+        if len(row) != width:
+            raise ValueError(f"row {number} has {len(row)} values for {width} columns")
+        for (index, convert, write, number_format), value in zip(plan, row, strict=False):
+            if value is not None:
+                write(number, index, convert(value), number_format)
         count = number
-    ws.autofilter(0, 0, count, max(len(kinds), 1) - 1)
-
-
-def _write_row(writers: list, number: int, values: list) -> None:
-    for index, ((write, number_format), value) in enumerate(zip(writers, values, strict=True)):
-        if value is not None:
-            write(number, index, value, number_format)
+    ws.autofilter(0, 0, count, max(width, 1) - 1)
 
 
 def _xlsx_row(converters: list, row: Sequence, number: int) -> list:

@@ -52,23 +52,33 @@ ADJUSTMENT_COLUMNS = (
 
 SUMMARY_COLUMNS = (Column("Item"), Column("Amount", "money"))
 
+# The CSV's one flat table: every line's section first, its reason code before the amount, the
+# member line's columns otherwise (so the two downloads cannot drift apart).
 ALL_LINE_COLUMNS = (
     Column("Section"),
-    Column("Line", "integer"),
-    Column("Member ID"),
-    Column("Employee ID"),
-    Column("Last name"),
-    Column("First name"),
-    Column("Product"),
-    Column("Plan"),
-    Column("Coverage month", "period"),
-    Column("Tier"),
-    Column("Volume/benefit", "money"),
-    Column("Rate", "rate"),
+    *MEMBER_LINE_COLUMNS[:-2],
     Column("Reason"),
-    Column("Amount", "money"),
-    Column("Description"),
+    *MEMBER_LINE_COLUMNS[-2:],
 )
+
+
+def _member_line_fields() -> tuple:
+    """The columns read for MEMBER_LINE_COLUMNS, in its order (`invoice_lines_query`'s joins)."""
+    return (
+        InvoiceLine.line_number,
+        Member.member_key,
+        Member.employee_id,
+        Member.last_name,
+        Member.first_name,
+        Product.name,
+        Plan.name,
+        InvoiceLine.coverage_month,
+        InvoiceLine.tier,
+        InvoiceLine.volume,
+        InvoiceLine.rate,
+        InvoiceLine.amount,
+        InvoiceLine.description,
+    )
 
 
 def premium_heading(invoice: Invoice) -> str:
@@ -102,23 +112,9 @@ def _member_filter(subgroup_ids: frozenset[int] | None):
 
 def _member_line_rows(session: Session, invoice: Invoice, subgroup_ids: frozenset[int] | None):
     query = invoice_lines_query(invoice, subgroup_ids=subgroup_ids).with_only_columns(
-        InvoiceLine.line_number,
-        Member.member_key,
-        Member.employee_id,
-        Member.last_name,
-        Member.first_name,
-        Product.name,
-        Plan.name,
-        InvoiceLine.coverage_month,
-        InvoiceLine.tier,
-        InvoiceLine.volume,
-        InvoiceLine.rate,
-        InvoiceLine.amount,
-        InvoiceLine.description,
-        maintain_column_froms=True,
+        *_member_line_fields(), maintain_column_froms=True
     )
-    for row in session.execute(query):
-        yield tuple(row)
+    yield from session.execute(query)  # each Row is a sequence of the columns' values
 
 
 def adjustment_line_rows(
@@ -201,24 +197,9 @@ def invoice_lines_table(
 ) -> Sheet:
     """Every line of the invoice as one flat table (the CSV download): premium, retro and fee
     lines in invoice order, told apart by the Section column; same subgroup rule as the sheets."""
+    fields = _member_line_fields()
     query = (
-        select(
-            InvoiceLine.section,
-            InvoiceLine.line_number,
-            Member.member_key,
-            Member.employee_id,
-            Member.last_name,
-            Member.first_name,
-            Product.name,
-            Plan.name,
-            InvoiceLine.coverage_month,
-            InvoiceLine.tier,
-            InvoiceLine.volume,
-            InvoiceLine.rate,
-            InvoiceLine.reason_code,
-            InvoiceLine.amount,
-            InvoiceLine.description,
-        )
+        select(InvoiceLine.section, *fields[:-2], InvoiceLine.reason_code, *fields[-2:])
         .outerjoin(Member, Member.id == InvoiceLine.member_id)
         .outerjoin(Plan, Plan.id == InvoiceLine.plan_id)
         .outerjoin(Product, Product.id == Plan.product_id)

@@ -156,6 +156,20 @@ def test_xlsx_sheets_titles_are_made_safe_and_control_characters_dropped():
         xlsx_bytes([])
 
 
+def test_xlsx_control_character_dropped_before_a_formula_is_still_neutralised():
+    """Dropping a control character XML cannot hold may bare a formula trigger: neutralised
+    after the drop too. Printable text (the quick path) and text with line ends alike."""
+    rows = [("\x07=cmd|' /C calc'!A0",), ("\x1b@SUM(A1)",), ("Ann\r\nBaker",), ("=1+1",)]
+    data = xlsx_bytes([Sheet("T", [Column("A")], rows)])
+    ws = openpyxl.load_workbook(io.BytesIO(data))["T"]
+    assert [ws[f"A{n}"].value for n in range(2, 6)] == [
+        "'=cmd|' /C calc'!A0",
+        "'@SUM(A1)",
+        "Ann\nBaker",
+        "'=1+1",
+    ]
+
+
 def test_rows_may_be_a_generator_longer_than_the_width_sample():
     rows = ((n, D(n) / 100) for n in range(1, 1201))
     data = xlsx_bytes([Sheet("Many", [Column("N", "integer"), Column("Amt", "money")], rows)])
