@@ -29,6 +29,7 @@ payments_cli = AppGroup("payments", help="Bank, lockbox and 820 remittance files
 mail_cli = AppGroup("mail", help="The mail outbox.")
 keys_cli = AppGroup("keys", help="The encryption key of SSNs and kept census files.")
 ledger_cli = AppGroup("ledger", help="The ledger and the balances kept beside it.")
+collections_cli = AppGroup("collections", help="Delinquency: the daily sweep and its notices.")
 
 
 def json_option(command):
@@ -753,6 +754,35 @@ def ledger_check_balances(rebuild: bool):
     }
 
 
+@collections_cli.command("sweep")
+@click.option(
+    "--as-of", type=click.DateTime(["%Y-%m-%d"]), help="Sweep as on this day (default: today, UTC)."
+)
+@json_option
+def collections_sweep(as_of):
+    """Move every late group through its delinquency plan as of the day: transitions, each
+    stage's consolidated notice (kept and queued in the mail outbox), late fees and plan steps,
+    each once per delinquency episode. Run it daily from cron; a second run, or a run after
+    missed days, does nothing twice."""
+    from billing_core.collections.sweep import run_sweep
+
+    session = db_session()
+    on = as_of.date() if as_of else datetime.now(UTC).date()
+    result = run_sweep(session, on)
+    session.commit()
+    lines = [
+        f"{m['group_id']}: {m['from']} -> {m['to']} (effective {m['effective_on']})"
+        for m in result.moves
+    ]
+    lines.append(
+        f"Swept {result.groups} group(s) as of {on.isoformat()}: {result.transitions} "
+        f"transition(s), {result.notices_sent} notice(s) ({result.messages} message(s)), "
+        f"{result.late_fees} late fee(s) ({result.late_fee_total}), {result.steps} step(s), "
+        f"{result.held} held by a moratorium."
+    )
+    return {**result.as_dict(), "lines": lines}
+
+
 def register_cli(app: Flask) -> None:
     for group in (
         db_cli,
@@ -765,6 +795,7 @@ def register_cli(app: Flask) -> None:
         mail_cli,
         keys_cli,
         ledger_cli,
+        collections_cli,
     ):
         app.cli.add_command(group)
 

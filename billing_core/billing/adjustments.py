@@ -59,6 +59,7 @@ SOURCES: dict[str, str] = {
     "void": "re-billed after a void",
     "reversal": "reversal of an earlier adjustment",
     "payment": "returned payment",
+    "collections": "delinquency sweep (late fee)",
 }
 
 

@@ -4,6 +4,16 @@ from billing_core.models.adjustment import Adjustment
 from billing_core.models.audit import AuditLog, MailPreference, OutboxMessage
 from billing_core.models.billing_run import BillingRun, BillingRunChunk
 from billing_core.models.broker import Broker, BrokerAgency, BrokerOfRecord
+from billing_core.models.collections import (
+    DelinquencyAction,
+    DelinquencyDispute,
+    DelinquencyPlan,
+    DelinquencyStep,
+    DelinquencyTransition,
+    GroupDelinquency,
+    GroupDelinquencyPlan,
+    Moratorium,
+)
 from billing_core.models.enums import *  # noqa: F403
 from billing_core.models.group import BenefitClass, BillingPolicy, BillingSubgroup, EmployerGroup
 from billing_core.models.invoice import CreditMemo, Invoice, InvoiceLine, InvoicePlanTotal
@@ -48,8 +58,15 @@ __all__ = [
     "Coverage",
     "CoveredDependent",
     "CreditMemo",
+    "DelinquencyAction",
+    "DelinquencyDispute",
+    "DelinquencyPlan",
+    "DelinquencyStep",
+    "DelinquencyTransition",
     "Dependent",
     "EmployerGroup",
+    "GroupDelinquency",
+    "GroupDelinquencyPlan",
     "Invoice",
     "InvoiceLine",
     "InvoicePlanTotal",
@@ -57,6 +74,7 @@ __all__ = [
     "LedgerAccount",
     "MailPreference",
     "Member",
+    "Moratorium",
     "OutboxMessage",
     "Payment",
     "PaymentAllocation",

@@ -1,0 +1,95 @@
+"""What a group owes past due, for the collections clock, read from the balances kept beside
+the ledger (billing_core.ledger.kept: each invoice's open receivable with its due date, each
+per-group account's balance), never from a scan of postings, in one query per figure for any
+number of groups.
+
+Balances are the kept ones (every posting so far); `as_of` decides only which bills are past
+due (due before it), so the sweep dates its clock by `as_of` and reads money as it stands."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session
+
+from billing_core.db import in_ids
+from billing_core.ledger import Chart, money_sum
+from billing_core.models.collections import DelinquencyDispute
+from billing_core.models.ledger import KeptBalance, KeptOpenItem
+from billing_core.money import ZERO
+
+
+@dataclass(frozen=True)
+class Position:
+    """A group's overdue position on `as_of`, in dollars: bills past due (`past_due_bills`,
+    the oldest due on `oldest_due_on`), credits that offset them (unapplied cash and credit
+    balances left on bills), amounts in open dispute, and what is overdue after both
+    (`overdue`, never below zero): the cure amount."""
+
+    group_id: int
+    past_due_bills: Decimal
+    oldest_due_on: date | None
+    unapplied_cash: Decimal
+    bill_credits: Decimal
+    disputed: Decimal
+
+    @property
+    def credits(self) -> Decimal:
+        return self.unapplied_cash + self.bill_credits
+
+    @property
+    def overdue(self) -> Decimal:
+        return max(self.past_due_bills - self.credits - self.disputed, ZERO)
+
+
+def positions(
+    session: Session, as_of: date, group_ids: Iterable[int] | None = None
+) -> dict[int, Position]:
+    """Position of every group with a kept open item, unapplied cash or an open dispute (or of
+    `group_ids` only; a group owing nothing and holding nothing is left out). Three queries."""
+    ids = sorted(set(group_ids)) if group_ids is not None else None
+    late = and_(KeptOpenItem.due_on < as_of, KeptOpenItem.open_amount > 0)
+    items = select(
+        KeptOpenItem.group_id,
+        money_sum(case((late, KeptOpenItem.open_amount), else_=0)),
+        func.min(case((late, KeptOpenItem.due_on), else_=None)),
+        money_sum(case((KeptOpenItem.open_amount < 0, -KeptOpenItem.open_amount), else_=0)),
+    ).group_by(KeptOpenItem.group_id)
+    cash = select(KeptBalance.group_id, -KeptBalance.balance).where(
+        KeptBalance.code == Chart.UNAPPLIED_CASH.code, KeptBalance.balance < 0
+    )
+    disputes = (
+        select(DelinquencyDispute.group_id, money_sum(DelinquencyDispute.amount))
+        .where(DelinquencyDispute.resolved_on.is_(None), DelinquencyDispute.opened_on <= as_of)
+        .group_by(DelinquencyDispute.group_id)
+    )
+    if ids is not None:
+        items = items.where(in_ids(KeptOpenItem.group_id, ids))
+        cash = cash.where(in_ids(KeptBalance.group_id, ids))
+        disputes = disputes.where(in_ids(DelinquencyDispute.group_id, ids))
+    found: dict[int, list] = {}
+
+    def row(group_id: int) -> list:
+        return found.setdefault(group_id, [ZERO, None, ZERO, ZERO, ZERO])
+
+    for group_id, past_due, oldest, bill_credits in session.execute(items):
+        r = row(group_id)
+        r[0], r[1], r[3] = past_due, oldest, bill_credits
+    for group_id, credit in session.execute(cash):
+        row(group_id)[2] += credit
+    for group_id, disputed in session.execute(disputes):
+        row(group_id)[4] = disputed
+    return {
+        group_id: Position(group_id, r[0], r[1], r[2], r[3], r[4]) for group_id, r in found.items()
+    }
+
+
+def position(session: Session, group_id: int, as_of: date) -> Position:
+    """One group's Position (all zero when it owes and holds nothing)."""
+    return positions(session, as_of, [group_id]).get(
+        group_id, Position(group_id, ZERO, None, ZERO, ZERO, ZERO)
+    )

@@ -1,0 +1,342 @@
+"""The daily collections sweep: every group with a bill past due, or with a delinquency
+clock running, is moved through its plan as far as `as_of` allows (states.py's rules), with
+its stage's consolidated notice, its late fee and its plan steps done once per episode.
+
+Idempotent and catch-up safe: every notice, fee and step is a DelinquencyAction unique per
+(group, episode, kind, key), checked before it is done and backed by the database; a second
+run on the same day changes nothing, and one run after days missed does what each missed day
+would have done, once (a notice due during the outage is sent on the day of the run and
+dated so; termination then moves so the notice period is still served). A group is never
+swept back in time (`as_of` before its last sweep). Each group runs in a savepoint: a group
+another sweep is working at the same moment (a unique key taken) is left to that sweep.
+
+Money is read from the balances kept beside the ledger (collections.overdue), never by
+summing postings. The caller commits (the CLI, `sweep_job`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from billing_core.billing.adjustments import charge_fee
+from billing_core.collections import clock
+from billing_core.collections.notices import send_stage_notice
+from billing_core.collections.overdue import Position, positions
+from billing_core.collections.plans import moratorium_on, plan_for, threshold
+from billing_core.collections.states import RUNNING, SETTLED, clock_paused, move
+from billing_core.db import in_ids
+from billing_core.models import EmployerGroup
+from billing_core.models.collections import (
+    ActionKind,
+    DelinquencyAction,
+    DelinquencyState,
+    GroupDelinquency,
+    LateFeeKind,
+    Moratorium,
+    StepAction,
+)
+from billing_core.money import ZERO, cents, format_dollars
+
+S = DelinquencyState
+STEP_KINDS = {
+    StepAction.EMAIL: ActionKind.EMAIL,
+    StepAction.LETTER: ActionKind.LETTER,
+    StepAction.TASK: ActionKind.TASK,
+}
+
+
+@dataclass
+class SweepResult:
+    """What one sweep did (counts), and per group the transitions it made."""
+
+    as_of: date
+    groups: int = 0
+    transitions: int = 0
+    notices_sent: int = 0
+    messages: int = 0
+    late_fees: int = 0
+    late_fee_total: Decimal = ZERO
+    steps: int = 0
+    held: int = 0
+    skipped: int = 0
+    moves: list[dict] = field(default_factory=list)
+
+    def as_dict(self) -> dict:
+        return {
+            "as_of": self.as_of.isoformat(),
+            "groups": self.groups,
+            "transitions": self.transitions,
+            "notices_sent": self.notices_sent,
+            "messages": self.messages,
+            "late_fees": self.late_fees,
+            "late_fee_total": str(self.late_fee_total),
+            "steps": self.steps,
+            "held": self.held,
+            "skipped": self.skipped,
+            "moves": self.moves,
+        }
+
+
+def run_sweep(session: Session, as_of: date, *, group_ids: list[int] | None = None) -> SweepResult:
+    """Sweep every group (or `group_ids`) as of `as_of` (see the module docstring); flush
+    only. Returns the counts: transitions made, notices sent (one per group and stage),
+    outbox messages queued, late fees charged, plan steps done, cancellations held by a
+    moratorium."""
+    result = SweepResult(as_of)
+    found = positions(session, as_of, group_ids)
+    running = select(GroupDelinquency.group_id).where(
+        GroupDelinquency.state.in_([*RUNNING, S.CANCELLED])
+    )
+    if group_ids is not None:
+        running = running.where(in_ids(GroupDelinquency.group_id, group_ids))
+    ids = {gid for gid, p in found.items() if p.past_due_bills > 0}
+    ids |= set(session.scalars(running))
+    if not ids:
+        return result
+    ordered = sorted(ids)
+    groups = {
+        g.id: g
+        for g in session.scalars(
+            select(EmployerGroup)
+            .where(in_ids(EmployerGroup.id, ordered))
+            .options(selectinload(EmployerGroup.policies))
+        )
+    }
+    rows = {
+        r.group_id: r
+        for r in session.scalars(
+            select(GroupDelinquency)
+            .where(in_ids(GroupDelinquency.group_id, ordered))
+            .options(selectinload(GroupDelinquency.plan))
+        )
+    }
+    for group_id in ordered:
+        pos = found.get(group_id) or Position(group_id, ZERO, None, ZERO, ZERO, ZERO)
+        row = rows.get(group_id)
+        if row is not None and row.last_swept_on is not None and as_of < row.last_swept_on:
+            result.skipped += 1
+            continue
+        result.groups += 1
+        try:
+            with session.begin_nested():
+                if row is None:
+                    row = GroupDelinquency(group_id=group_id, state=S.CURRENT, episode=0)
+                    session.add(row)
+                _sweep_group(session, groups[group_id], row, pos, as_of, result)
+        except IntegrityError:
+            result.skipped += 1  # another sweep holds this group's actions at this moment
+    session.flush()
+    return result
+
+
+def _sweep_group(
+    session: Session,
+    group: EmployerGroup,
+    row: GroupDelinquency,
+    pos: Position,
+    as_of: date,
+    result: SweepResult,
+) -> None:
+    policy = group.policy_on(as_of)
+    overdue = pos.overdue
+    for _ in range(len(S)):  # each pass moves at most one state
+        state = row.state
+        if state in SETTLED:
+            plan = plan_for(session, group, as_of)
+            if pos.oldest_due_on is None or overdue <= threshold(plan, policy):
+                break
+            _start_episode(row, plan, policy, group, pos)
+            _move(session, row, S.PAST_DUE, result,
+                  reason=f"{format_dollars(overdue)} overdue after credits, over the "
+                  f"threshold of {format_dollars(threshold(plan, policy))}",
+                  effective_on=pos.oldest_due_on + timedelta(days=1), as_of=as_of)  # fmt: skip
+            continue
+        plan = row.plan
+        limit = threshold(plan, policy)
+        if state in RUNNING and overdue <= limit:
+            _move(session, row, S.CURRENT, result,
+                  reason=f"paid: {format_dollars(overdue)} overdue, at or under the threshold",
+                  effective_on=as_of, as_of=as_of)  # fmt: skip
+            break
+        if state is S.CANCELLED:
+            if overdue <= limit and row.reinstate_until and as_of <= row.reinstate_until:
+                _move(session, row, S.REINSTATED, result,
+                      reason=f"paid in full within the reinstatement window (to "
+                      f"{row.reinstate_until})", effective_on=as_of, as_of=as_of)  # fmt: skip
+            break
+        if state not in RUNNING or clock_paused(row, as_of):
+            break
+        if state is S.PAST_DUE:
+            if as_of < clock.notice_due_on(plan, row.grace_starts_on):
+                break
+            row.notice_sent_on = as_of
+            row.terminates_on = clock.terminates_on(plan, row.grace_ends_on, as_of)
+            _move(session, row, S.IN_GRACE, result,
+                  reason=f"grace notice sent; grace ends {row.grace_ends_on}, cancellation "
+                  f"possible from {row.terminates_on}", effective_on=as_of, as_of=as_of)  # fmt: skip
+            _stage_actions(session, group, row, S.IN_GRACE, pos, as_of, result)
+            continue
+        if state is S.IN_GRACE:
+            if as_of < row.terminates_on:
+                break
+            held = moratorium_on(session, group.state, as_of)
+            if held is not None:
+                _hold(session, row, held, as_of, result)
+                break
+            effective = row.terminates_on
+            if row.held_by_moratorium_id is not None:
+                before = session.get(Moratorium, row.held_by_moratorium_id)
+                if before is not None and before.ends_on is not None:
+                    effective = max(effective, before.ends_on + timedelta(days=1))
+            _move(session, row, S.PENDING_CANCELLATION, result,
+                  reason=f"grace ended {row.grace_ends_on} and the notice of "
+                  f"{row.notice_sent_on} is served; {format_dollars(overdue)} unpaid",
+                  effective_on=effective, as_of=as_of)  # fmt: skip
+            _stage_actions(session, group, row, S.PENDING_CANCELLATION, pos, as_of, result)
+            continue
+        break  # pending cancellation waits for a supervisor (states.cancel_for_nonpayment)
+    if row.state in RUNNING and not clock_paused(row, as_of):
+        _steps(session, group, row, pos, as_of, result)
+    if row.overdue_amount != overdue:
+        row.overdue_amount = overdue
+    if row.last_swept_on is None or row.last_swept_on < as_of:
+        row.last_swept_on = as_of
+    session.flush()
+
+
+def _start_episode(row, plan, policy, group, pos: Position) -> None:
+    row.episode += 1
+    row.plan_id, row.plan = plan.id, plan
+    row.grace_starts_on = pos.oldest_due_on
+    row.grace_ends_on = clock.grace_ends_on(plan, policy, pos.oldest_due_on, group.state)
+    row.notice_sent_on = row.terminates_on = None
+    row.cancelled_on = row.coverage_ends_on = row.reinstate_until = None
+    row.held_by_moratorium_id = None
+
+
+def _move(session, row, to, result: SweepResult, **kw) -> None:
+    before = row.state
+    move(session, row, to, **kw)
+    result.transitions += 1
+    result.moves.append(
+        {"group_id": row.group_id, "from": before.value, "to": to.value,
+         "effective_on": kw["effective_on"].isoformat()}
+    )  # fmt: skip
+
+
+def _done(session, row, kind: ActionKind, key: str) -> bool:
+    return (
+        session.scalar(
+            select(DelinquencyAction.id).where(
+                DelinquencyAction.group_id == row.group_id,
+                DelinquencyAction.episode == row.episode,
+                DelinquencyAction.kind == kind,
+                DelinquencyAction.key == key,
+            )
+        )
+        is not None
+    )
+
+
+def _stage_actions(session, group, row, stage, pos, as_of, result: SweepResult) -> None:
+    notice = send_stage_notice(session, group, row, stage, as_of, pos)
+    if notice is not None:
+        result.notices_sent += 1
+        result.messages += notice.messages
+    _late_fee(session, group, row, stage, pos, as_of, result)
+
+
+def late_fee_amount(plan, overdue: Decimal) -> Decimal:
+    """The plan's late fee on `overdue` dollars: flat, or the percent of it rounded half-up
+    to the cent; zero without a fee."""
+    if plan.late_fee_kind is LateFeeKind.FLAT:
+        return plan.late_fee_amount
+    if plan.late_fee_kind is LateFeeKind.PERCENT:
+        return cents(overdue * plan.late_fee_percent / 100)
+    return ZERO
+
+
+def _late_fee(session, group, row, stage, pos: Position, as_of, result: SweepResult) -> None:
+    plan = row.plan
+    if stage.value not in (plan.late_fee_stages or []):
+        return
+    amount = late_fee_amount(plan, pos.overdue)
+    if amount <= 0 or _done(session, row, ActionKind.LATE_FEE, stage.value):
+        return
+    action = DelinquencyAction(
+        group_id=row.group_id, episode=row.episode, kind=ActionKind.LATE_FEE,
+        key=stage.value, done_on=as_of, amount=amount, content={"overdue": str(pos.overdue)},
+    )  # fmt: skip
+    session.add(action)
+    session.flush()
+    adjustment = charge_fee(
+        session, group, amount=amount, on=as_of, reason_code="late_fee",
+        source_type="collections", source_id=action.id,
+        note=f"late fee: {stage.value.replace('_', ' ')}, delinquency episode {row.episode}",
+    )  # fmt: skip
+    session.flush()
+    action.adjustment_id = adjustment.id
+    result.late_fees += 1
+    result.late_fee_total += amount
+
+
+def _hold(session, row, held: Moratorium, as_of, result: SweepResult) -> None:
+    if row.held_by_moratorium_id != held.id:
+        row.held_by_moratorium_id = held.id
+    key = f"moratorium-{held.id}"
+    if _done(session, row, ActionKind.HOLD, key):
+        return
+    session.add(
+        DelinquencyAction(
+            group_id=row.group_id, episode=row.episode, kind=ActionKind.HOLD, key=key,
+            done_on=as_of, subject=f"cancellation held by the {held.jurisdiction} moratorium",
+            content={"moratorium_id": held.id, "reason": held.reason,
+                     "ends_on": held.ends_on.isoformat() if held.ends_on else None},
+        )
+    )  # fmt: skip
+    result.held += 1
+
+
+def _steps(session, group, row, pos, as_of, result: SweepResult) -> None:
+    for step in row.plan.steps:
+        if as_of < row.grace_starts_on + timedelta(days=step.day):
+            continue
+        kind, key = STEP_KINDS[step.action], f"step-{step.id}"
+        if _done(session, row, kind, key):
+            continue
+        if kind is ActionKind.TASK:
+            session.add(
+                DelinquencyAction(
+                    group_id=row.group_id, episode=row.episode, kind=kind, key=key,
+                    done_on=as_of, amount=pos.overdue, subject=step.name,
+                    content={"state": row.state.value, "day": step.day},
+                )
+            )  # fmt: skip
+            session.flush()
+        else:
+            action = send_stage_notice(
+                session, group, row, row.state, as_of, pos, kind=kind, key=key
+            )
+            if action is not None:
+                result.messages += action.messages
+        result.steps += 1
+
+
+def sweep_job(session: Session, as_of: str | None = None) -> dict:
+    """The background job (and cron's): `run_sweep` as of `as_of` (ISO date; default today,
+    UTC), committed; returns SweepResult.as_dict()."""
+    from datetime import UTC, datetime
+
+    on = date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
+    try:
+        result = run_sweep(session, on)
+        session.commit()
+    except Exception:
+        session.rollback()
+        raise
+    return result.as_dict()
