@@ -12,7 +12,7 @@ from billing_core.billing.groups import invoice_list_page
 from billing_core.billing.invoices import (
     STATUS_LABELS,
     find_invoice,
-    invoice_lines_query,
+    invoice_lines_page,
     invoice_products,
     invoice_view,
     period_label,
@@ -25,7 +25,7 @@ from billing_core.reports.invoice_sheets import invoice_lines_sheets, invoice_li
 from portal.charts import bridge_waterfall_svg, svg_data_uri
 from portal.documents import adjustment_lines, render_invoice_pdf
 from portal.extensions import db_session
-from portal.web import paginate, render_page_or_fragment, today
+from portal.web import render_page_or_fragment, today
 
 LINES_PER_PAGE = 50
 BRIDGE_ROWS_SHOWN = 200
@@ -75,7 +75,9 @@ def render_invoice_detail(scope: GroupScope, invoice_id: int, area: str, **extra
         scope=scope,
         view=view,
         invoice=invoice,
-        adjustments=adjustment_lines(session, invoice, scope.subgroup_ids),
+        adjustments=adjustment_lines(session, invoice, scope.subgroup_ids)
+        if view.retro_lines or view.fee_lines
+        else [],
         remit=remit,
         remit_reference=remit.reference(view.group.group_number, invoice.invoice_number),
         online_limits=OnlineLimits.from_settings(settings),
@@ -83,7 +85,7 @@ def render_invoice_detail(scope: GroupScope, invoice_id: int, area: str, **extra
         # How many people behind each step the reader may see (their locations' only).
         bridge_counts=kept_counts_seen(session, bridge, scope.subgroup_ids),
         chart_src=svg_data_uri(bridge_waterfall_svg(bridge)),
-        lines=_lines_page(scope, invoice),
+        lines=_lines_page(scope, invoice, line_count=view.line_count),
         products=invoice_products(session, invoice),
         search="",
         product="",
@@ -93,17 +95,18 @@ def render_invoice_detail(scope: GroupScope, invoice_id: int, area: str, **extra
     )
 
 
-def _lines_page(scope: GroupScope, invoice: Invoice) -> Page:
-    """The page of member lines the request asks for (search, product, page)."""
-    return paginate(
-        invoice_lines_query(
-            invoice,
-            search=request.args.get("q", "").strip(),
-            product=request.args.get("product", ""),
-            subgroup_ids=scope.subgroup_ids,
-        ),
-        per_page=LINES_PER_PAGE,
-        rows=True,
+def _lines_page(scope: GroupScope, invoice: Invoice, line_count: int | None = None) -> Page:
+    """The page of member lines the request asks for (search, product, page); `line_count`:
+    the bill's premium lines when the caller has read them already."""
+    return invoice_lines_page(
+        db_session(),
+        invoice,
+        request.args.get("page", 1, type=int),
+        LINES_PER_PAGE,
+        search=request.args.get("q", "").strip(),
+        product=request.args.get("product", ""),
+        subgroup_ids=scope.subgroup_ids,
+        line_count=line_count,
     )
 
 

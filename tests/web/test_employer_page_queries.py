@@ -1,0 +1,78 @@
+"""The employer's pages under load (issue 19, item 6): each runs a bounded number of SQL
+statements that does not grow with the group's payments (the payments page used to ask two
+more per payment) and the invoice page reads its line count as kept at issue."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import event
+
+from billing_core.models.enums import PaymentMethod, PaymentSource
+from billing_core.payments.receipts import record_payment
+
+PAGES = ["", "/invoices", "/invoices/{invoice}", "/statement", "/payments"]
+MOST_STATEMENTS = 30
+
+
+@pytest.fixture
+def statements(connection):
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(connection, "before_cursor_execute", count)
+    yield seen
+    event.remove(connection, "before_cursor_execute", count)
+
+
+def _statements_for(client, statements, url: str) -> int:
+    client.get(url)  # the first request of a session loads what every page needs
+    statements.clear()
+    response = client.get(url)
+    assert response.status_code == 200, url
+    return len(statements)
+
+
+def _pay(session, cast, count: int) -> None:
+    """`count` checks of 10.00 on the group's invoice, received today."""
+    for n in range(count):
+        record_payment(
+            session,
+            group=cast.group_a,
+            amount=Decimal("10.00"),
+            method=PaymentMethod.CHECK,
+            received_on=datetime.now(UTC).date(),
+            source=PaymentSource.STAFF,
+            reference=f"check {n}",
+            invoice_ids=[cast.invoice_a.id],
+        )
+    session.commit()
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_an_employer_page_runs_as_many_queries_for_1_or_12_payments(
+    client, cast, session, login_as, statements, page
+):
+    login_as(cast.users["employer_a"])
+    url = f"/employer/groups/{cast.group_a.id}" + page.format(invoice=cast.invoice_a.id)
+    _pay(session, cast, 1)
+    few = _statements_for(client, statements, url)
+    _pay(session, cast, 11)
+    many = _statements_for(client, statements, url)
+    assert few == many <= MOST_STATEMENTS, (page, few, many)
+
+
+def test_the_invoice_page_does_not_count_its_lines(client, cast, login_as, statements):
+    """The member lines' pager shows the bill's line count kept at issue: no count(*) over
+    the lines (most of a 10,000-line bill's page) unless a search or a location limits them."""
+    login_as(cast.users["employer_a"])
+    url = f"/employer/groups/{cast.group_a.id}/invoices/{cast.invoice_a.id}"
+    _statements_for(client, statements, url)
+    counted = [s for s in statements if "count(*)" in s.lower() and "invoice_line" in s]
+    assert counted == []
+    _statements_for(client, statements, url + "/lines?q=East")
+    assert [s for s in statements if "count(*)" in s.lower() and "invoice_line" in s]
