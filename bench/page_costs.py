@@ -9,7 +9,7 @@ this process (Python's share; PostgreSQL's own CPU is not counted), and the SQL 
 runs (a SQLAlchemy event counter), beside the 100 ms target. A bare authenticated page
 (`/employer/`, which only redirects) shows what log-in, session and CSRF cost every request.
 
-    .venv/bin/python bench/page_costs.py [--runs N] [--profile LABEL] [--group G-1008]
+    .venv/bin/python bench/page_costs.py [--runs N] [--profile LABEL] [--slow-sql] [--reuse]
 
 `--profile dashboard` (any part of a page's label) prints the cProfile of that page's runs,
 sorted by cumulative time. The database is bench/load.py's (BENCH_LOAD_DATABASE_URL, default
@@ -47,12 +47,14 @@ SLOWEST_SHOWN = int(os.environ.get("PAGE_COSTS_SLOWEST", "5"))
 BARE_PAGE = ("employer: home (redirect only)", "/employer/", 1)
 
 
-def ensure_book(url: str) -> None:
-    """The load test's book in `url`: built by load.py's set-up unless already there."""
+def ensure_book(url: str, reuse: bool) -> None:
+    """The load test's book in `url`: built by load.py's set-up unless already there (with
+    `reuse`, any book load.py built, whatever its version or migrations' head)."""
     today = date.today()
     key = load.book_key(today)
-    if load.stored_book_key(url) == key:
-        load.say(f"set-up: database {url.rsplit('/', 1)[-1]} already holds book {key}")
+    stored = load.stored_book_key(url)
+    if stored == key or (reuse and stored):
+        load.say(f"set-up: database {url.rsplit('/', 1)[-1]} already holds book {stored}")
         return
     load.say(f"set-up (not measured): building book {key}")
     detail = load.build(url, today)
@@ -138,6 +140,9 @@ def main() -> int:
     parser.add_argument("--profile", default="", help="cProfile the page whose label has this")
     parser.add_argument("--top", type=int, default=30, help="cProfile lines to print")
     parser.add_argument("--slow-sql", action="store_true", help="each page's slowest SQL")
+    parser.add_argument(
+        "--reuse", action="store_true", help="time the book already built, whatever its version"
+    )
     args = parser.parse_args()
 
     url = load.bench_url()
@@ -145,7 +150,7 @@ def main() -> int:
     if not load.postgres_reachable(url):
         return 1 if load.IN_CI else 0
     load.say(f"machine: {os.cpu_count()} CPUs, load average {load.load_average()} at start")
-    ensure_book(url)
+    ensure_book(url, args.reuse)
 
     os.environ.update(load.app_environment(url))
     from sqlalchemy import event

@@ -45,8 +45,11 @@ class GroupSummary:
     brokers_of_record: list[BrokerOfRecord]
 
 
-def group_summary(session: Session, scope: GroupScope, on: date) -> GroupSummary:
-    """Counts as of `on`, limited to the subgroups the scope allows."""
+def group_summary(
+    session: Session, scope: GroupScope, on: date, *, with_brokers: bool = True
+) -> GroupSummary:
+    """Counts as of `on`, limited to the subgroups the scope allows; the brokers of record
+    only `with_brokers` (the staff's group page shows them, the employer's does not)."""
     group = scope.group
     members = scope.members_query().subquery()
     by_status = dict(
@@ -56,25 +59,41 @@ def group_summary(session: Session, scope: GroupScope, on: date) -> GroupSummary
             .group_by(members.c.status)
         ).all()
     )
+    # Driven by the group's plans (coverage has no group column): the plan index reads the
+    # group's coverages instead of a scan of every coverage in the book.
     enrolled = dict(
         session.execute(
             select(Coverage.plan_id, func.count(func.distinct(Coverage.member_id)))
-            .where(Coverage.member_id.in_(select(members.c.id)), Coverage.in_force_at(on))
+            .join(members, members.c.id == Coverage.member_id)
+            .where(
+                Coverage.plan_id.in_(select(Plan.id).where(Plan.group_id == group.id)),
+                Coverage.in_force_at(on),
+            )
             .group_by(Coverage.plan_id)
         ).all()
     )
     plans = session.scalars(
         select(Plan)
         .where(Plan.group_id == group.id)
-        .options(selectinload(Plan.product), selectinload(Plan.rate_versions))
+        .options(
+            selectinload(Plan.product),
+            selectinload(Plan.rate_versions).selectinload(RateVersion.tier_rates),
+            selectinload(Plan.rate_versions).selectinload(RateVersion.age_bands),
+        )
         .order_by(Plan.code)
     ).all()
-    bors = session.scalars(
-        select(BrokerOfRecord)
-        .where(BrokerOfRecord.group_id == group.id)
-        .options(selectinload(BrokerOfRecord.agency), selectinload(BrokerOfRecord.writing_broker))
-        .order_by(BrokerOfRecord.effective_from.desc())
-    ).all()
+    bors = (
+        session.scalars(
+            select(BrokerOfRecord)
+            .where(BrokerOfRecord.group_id == group.id)
+            .options(
+                selectinload(BrokerOfRecord.agency), selectinload(BrokerOfRecord.writing_broker)
+            )
+            .order_by(BrokerOfRecord.effective_from.desc())
+        ).all()
+        if with_brokers
+        else []
+    )
     subgroups = [
         s for s in group.subgroups if scope.subgroup_ids is None or s.id in scope.subgroup_ids
     ]

@@ -1,6 +1,7 @@
 """The employer's group page, first screen: the account's position on a day (from
 ledger.receivables.account_summary), billed vs paid for the last 12 coverage months (the
-statement's month totals, reports/statements.py) and the latest census upload they may see."""
+statement's month totals, reports/statements.py::month_totals) and the latest census upload
+they may see."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from billing_core.access import upload_in_scope
 from billing_core.ledger.receivables import AccountSummary, account_summary
 from billing_core.models import EmployerGroup, Upload
 from billing_core.models.enums import JobStatus, UploadStatus
-from billing_core.reports.statements import MonthTotal, default_range, paid_vs_billed
+from billing_core.reports.statements import MonthTotal, default_range, month_totals
 
 UPLOAD_STATUS_LABELS = {
     "received": "Not submitted yet",
@@ -57,16 +58,7 @@ def group_dashboard(
     already issued for next month), and the newest census upload (for a location's contact
     `user_id`, of those they may see)."""
     start, end = default_range(today)
-    statement = paid_vs_billed(
-        session,
-        group,
-        start,
-        end,
-        today,
-        with_bridge=False,
-        subgroup_ids=subgroup_ids,
-        user_id=user_id,
-    )
+    months = month_totals(session, group, start, end, subgroup_ids=subgroup_ids)
     latest_upload = session.scalars(
         select(Upload)
         .where(
@@ -87,6 +79,6 @@ def group_dashboard(
     ).first()
     return Dashboard(
         summary=account_summary(session, group, today, subgroup_ids=subgroup_ids, user_id=user_id),
-        months=statement.months,
+        months=months,
         latest_upload=latest_upload,
     )

@@ -455,21 +455,7 @@ def paid_vs_billed(
             # when issued, before their period); counted as a negative credit if it ever does.
             earlier_credited -= amount
 
-    void_ids = (
-        {
-            entry_invoice
-            for (entry_invoice,) in session.execute(
-                select(JournalEntry.source_id).where(
-                    JournalEntry.source_type == "void",
-                    JournalEntry.source_id.in_(in_range),
-                    JournalEntry.entry_date <= end,
-                )
-            )
-        }
-        if in_range
-        else set()
-    )
-    voided |= void_ids
+    voided |= _voided(session, in_range, end)
 
     by_invoice: dict[int, dict[str, list[Decimal]]] = defaultdict(dict)
     for invoice_id, section, product, amount in _line_totals(session, list(in_range)):
@@ -534,8 +520,8 @@ def paid_vs_billed(
         group.id, Aging()
     )
     if seen is None:
-        ledger_receivable = _balance_on(session, receivable.id, end)
-        credit = -_balance_on(session, unapplied.id, end)
+        balances = _balances_on(session, [receivable.id, unapplied.id], end)
+        ledger_receivable, credit = balances[receivable.id], -balances[unapplied.id]
     else:
         ledger_receivable, credit = seen_receivable, ZERO
     latest = next(
@@ -565,42 +551,149 @@ def paid_vs_billed(
     )
 
 
-def _balance_on(session: Session, account_id: int, on: date) -> Decimal:
-    """Debits minus credits on the account from entries dated on or before `on`."""
-    debit, credit = session.execute(
-        select(ledger.money_sum(Posting.debit), ledger.money_sum(Posting.credit))
-        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .where(Posting.account_id == account_id, JournalEntry.entry_date <= on)
-    ).one()
-    return debit - credit
-
-
-def statement_payments(
+def month_totals(
     session: Session,
     group: EmployerGroup,
     start: date,
     end: date,
     *,
     subgroup_ids: frozenset[int] | None = None,
-    user_id: int | None = None,
-) -> list[StatementPayment]:
-    """The group's payments received from `start` to `end`, oldest first, with what each paid
-    by invoice, what is left of it as credit and what was refunded (as they stand today: a
-    returned payment pays nothing), and whether it reached the group through suspense. Four
-    queries whatever the number of payments. `subgroup_ids`, `user_id`: the payments a user
-    limited to some locations sees (access.payment_in_scope)."""
-    payments = list(
-        session.scalars(
-            select(Payment)
-            .where(
-                Payment.group_id == group.id,
-                Payment.received_on >= start,
-                Payment.received_on <= end,
-                payment_in_scope(subgroup_ids, user_id),
+) -> list[MonthTotal]:
+    """The statement's `months` alone (billed vs paid per coverage month, dollars, balances as
+    of `end`), as `paid_vs_billed(...).months` counts them, in three small reads (and the
+    receivable's account) instead of the whole statement: the employer's dashboard shows only
+    these. Billed = the new charges of the invoices not void on `end`; paid = receivable
+    postings of allocations (and their undoing) dated on or before `end`."""
+    check_range(start, end)
+    start = month_start(start)
+    # An invoice's new charges (premium + retro + fees) are the sum of its plan totals, which
+    # the statement reads (ledger_differences checks the two agree): read from the invoice.
+    invoices = list(
+        session.execute(
+            select(
+                Invoice.id,
+                Invoice.period_start,
+                Invoice.current_premium,
+                Invoice.retro_total,
+                Invoice.fees_total,
             )
-            .order_by(Payment.received_on, Payment.id)
+            .where(
+                Invoice.group_id == group.id,
+                Invoice.period_start >= start,
+                Invoice.issued_on <= end,
+                invoice_in_scope(subgroup_ids),
+            )
+            .order_by(Invoice.period_start, Invoice.invoice_number)
         )
     )
+    if not invoices:
+        return []
+    ids = [row[0] for row in invoices]
+    receivable = ledger.account(session, Chart.RECEIVABLE, group)
+    paid = {
+        invoice_id: credit - debit
+        for invoice_id, debit, credit in session.execute(
+            select(
+                Posting.invoice_id,
+                ledger.money_sum(Posting.debit),
+                ledger.money_sum(Posting.credit),
+            )
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(
+                Posting.account_id == receivable.id,
+                Posting.invoice_id.in_(ids),
+                JournalEntry.source_type.in_(PAID_SOURCES),
+                JournalEntry.entry_date <= end,
+            )
+            .group_by(Posting.invoice_id)
+        )
+    }
+    voided = _voided(session, set(ids), end)
+    months: dict[date, list[Decimal]] = {}
+    for invoice_id, period_start, premium, retro, fees in invoices:
+        month = months.setdefault(month_start(period_start), [ZERO, ZERO])
+        if invoice_id not in voided:
+            month[0] += premium + retro + fees
+        month[1] += paid.get(invoice_id, ZERO)
+    return [MonthTotal(m, b, p) for m, (b, p) in sorted(months.items())]
+
+
+def _voided(session: Session, invoice_ids: set[int], end: date) -> set[int]:
+    """Those of `invoice_ids` voided on or before `end` (a void's journal entry by then)."""
+    if not invoice_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(JournalEntry.source_id).where(
+                JournalEntry.source_type == "void",
+                JournalEntry.source_id.in_(invoice_ids),
+                JournalEntry.entry_date <= end,
+            )
+        )
+    )
+
+
+def _balances_on(session: Session, account_ids: list[int], on: date) -> dict[int, Decimal]:
+    """Debits minus credits on each account from entries dated on or before `on`, in one
+    read."""
+    balances = dict.fromkeys(account_ids, ZERO)
+    for account_id, debit, credit in session.execute(
+        select(
+            Posting.account_id, ledger.money_sum(Posting.debit), ledger.money_sum(Posting.credit)
+        )
+        .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+        .where(Posting.account_id.in_(account_ids), JournalEntry.entry_date <= on)
+        .group_by(Posting.account_id)
+    ):
+        balances[account_id] = debit - credit
+    return balances
+
+
+def payment_rows(
+    session: Session,
+    group: EmployerGroup,
+    *,
+    subgroup_ids: frozenset[int] | None = None,
+    user_id: int | None = None,
+) -> list[StatementPayment]:
+    """Every payment of the group, newest first, as the statement lists them (what each paid
+    by invoice, its credit left, what was refunded): the employer's payment history, in four
+    reads whatever the number of payments (`ledger.receivables.payment_history` asks two
+    more per payment). `subgroup_ids`, `user_id`: as `statement_payments`."""
+    return statement_payments(
+        session, group, None, None, subgroup_ids=subgroup_ids, user_id=user_id, newest_first=True
+    )
+
+
+def statement_payments(
+    session: Session,
+    group: EmployerGroup,
+    start: date | None,
+    end: date | None,
+    *,
+    subgroup_ids: frozenset[int] | None = None,
+    user_id: int | None = None,
+    newest_first: bool = False,
+) -> list[StatementPayment]:
+    """The group's payments received from `start` to `end` (None: no bound), oldest first
+    (`newest_first`: the other way), with what each paid by invoice, what is left of it as
+    credit and what was refunded (as they stand today: a returned payment pays nothing), and
+    whether it reached the group through suspense. Four queries whatever the number of
+    payments. `subgroup_ids`, `user_id`: the payments a user limited to some locations sees
+    (access.payment_in_scope)."""
+    query = select(Payment).where(
+        Payment.group_id == group.id, payment_in_scope(subgroup_ids, user_id)
+    )
+    if start is not None:
+        query = query.where(Payment.received_on >= start)
+    if end is not None:
+        query = query.where(Payment.received_on <= end)
+    order = (
+        (Payment.received_on.desc(), Payment.id.desc())
+        if newest_first
+        else (Payment.received_on, Payment.id)
+    )
+    payments = list(session.scalars(query.order_by(*order)))
     ids = [p.id for p in payments]
     if not ids:
         return []

@@ -31,7 +31,7 @@ def group_home(group_id: int):
     return render_template(
         "employer/group.html",
         scope=scope,
-        summary=group_summary(session, scope, today()),
+        summary=group_summary(session, scope, today(), with_brokers=False),
         latest=latest_invoice_row(session, scope, today()),
         period_label=period_label,
         **statement_pages.dashboard_context(scope),

@@ -32,7 +32,12 @@ from billing_core.money import D
 from billing_core.payments.receipts import record_payment
 from billing_core.reports.dashboard import group_dashboard
 from billing_core.reports.statement_sheets import statement_sheets, statement_table
-from billing_core.reports.statements import default_range, ledger_differences, paid_vs_billed
+from billing_core.reports.statements import (
+    default_range,
+    ledger_differences,
+    month_totals,
+    paid_vs_billed,
+)
 from tests.factories import enroll, make_dental_plan, make_group, make_life_plan, make_member
 from tests.unit.conftest import DEMO_HISTORY_MONTHS, DEMO_TODAY
 
@@ -72,6 +77,46 @@ def test_statement_ties_to_the_ledger_for_every_demo_group(demo, start, end):
             running += line.billed + line.adjusted - line.paid - line.credited
             assert line.running_balance == running
         assert running == statement.closing_balance
+
+
+@pytest.mark.parametrize("start, end", RANGES)
+def test_the_dashboards_month_totals_are_the_statements_months(demo, start, end):
+    """The dashboard reads `month_totals` instead of drawing the whole statement: the same
+    months, billed and paid, to the cent, for the whole group and for one location."""
+    from billing_core.models import BillingSubgroup
+
+    for number, group in demo.groups.items():
+        whole = paid_vs_billed(demo.session, group, start, end, TODAY, with_bridge=False)
+        assert month_totals(demo.session, group, start, end) == whole.months, number
+    northstar = demo.groups["G-1008"]
+    houston = frozenset(
+        demo.session.scalars(
+            select(BillingSubgroup.id).where(BillingSubgroup.group_id == northstar.id).limit(1)
+        )
+    )
+    assert houston
+    limited = paid_vs_billed(
+        demo.session, northstar, start, end, TODAY, with_bridge=False, subgroup_ids=houston
+    )
+    assert limited.months
+    assert month_totals(demo.session, northstar, start, end, subgroup_ids=houston) == (
+        limited.months
+    )
+
+
+def test_the_payments_pages_rows_are_the_payment_history(demo):
+    """The employer's payments page reads `payment_rows` (four reads) instead of
+    `payment_history` (two more per payment): the same payments, in the same order, each
+    paying, holding as credit and refunded the same dollars."""
+    from billing_core.ledger.receivables import payment_history
+    from billing_core.reports.statements import payment_rows
+
+    def seen(rows):
+        return [(r.payment.id, r.applied, r.unallocated, r.refunded, r.status_label) for r in rows]
+
+    for number, group in demo.groups.items():
+        history = payment_history(demo.session, group)
+        assert history and seen(payment_rows(demo.session, group)) == seen(history), number
 
 
 def test_invoice_plan_totals_are_the_sums_of_every_demo_invoice_lines(demo):
@@ -301,3 +346,48 @@ def test_failed_and_pending_payments_hold_no_credit(book):
     assert payment.status is PaymentStatus.SUCCEEDED
     row = next(p for p in book.statement.payments if p.payment.id == payment.id)
     assert row.unallocated == D("0.00") and row.applied[0][1] == D("33.33")
+
+
+def test_month_totals_leave_out_a_bill_voided_by_then(book):
+    """A void counts from its day: before it the month is billed, after it not, as on the
+    statement."""
+    from billing_core.billing.invoicing import void_invoice
+    from billing_core.models.enums import Role
+    from tests.factories import make_user
+
+    s = book.session
+    supervisor = make_user(s, Role.SUPERVISOR)
+    void_invoice(s, book.feb, reason="wrong tier", actor=supervisor, on=date(2027, 2, 12))
+    s.flush()
+    for end in (date(2027, 2, 10), date(2027, 2, 20)):
+        statement = paid_vs_billed(s, book.group, JAN, end, end, with_bridge=False)
+        assert month_totals(s, book.group, JAN, end) == statement.months
+    before, after = (
+        {m.month: m.billed for m in month_totals(s, book.group, JAN, end)}
+        for end in (date(2027, 2, 10), date(2027, 2, 20))
+    )
+    assert before[FEB] > 0 and after[FEB] == 0 and before[JAN] == after[JAN] > 0
+
+
+def test_payment_rows_hold_credit_as_the_payment_history_does(book):
+    """A payment on account (no invoice chosen) beyond what is owed holds credit: the payments
+    page's rows say so as the payment history does."""
+    from billing_core.ledger.receivables import payment_history
+    from billing_core.reports.statements import payment_rows
+
+    record_payment(
+        book.session,
+        group=book.group,
+        amount=D("5000.00"),
+        method=PaymentMethod.WIRE,
+        received_on=date(2027, 2, 15),
+        source=PaymentSource.STAFF,
+        reference="on account",
+    )
+    book.session.flush()
+    history = payment_history(book.session, book.group)
+    rows = payment_rows(book.session, book.group)
+    assert any(r.unallocated > 0 for r in history)
+    assert [(r.payment.id, r.applied, r.unallocated, r.refunded) for r in rows] == [
+        (r.payment.id, r.applied, r.unallocated, r.refunded) for r in history
+    ]
