@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, case, distinct, func, or_, select
+from sqlalchemy import and_, case, func, or_, select
 from sqlalchemy.orm import Session
 
 from billing_core import ledger
@@ -191,7 +191,7 @@ def past_due_groups(session: Session, today: date) -> PastDueGroups | None:
     When no past-due item is a credit (found through a partial index over the credit items),
     every past-due item owes, so a group owes past due exactly when it has such an item, is
     late exactly when one is more than 30 days past due, and the oldest bucket is the oldest
-    item's: one plain aggregate, without summing each group's buckets. With a credit among
+    item's: each group's oldest due date and sum, without its buckets. With a credit among
     them, the per-group buckets are summed (`_past_due_by_buckets`)."""
     if not kept_is_current(session, today):
         return None
@@ -201,14 +201,23 @@ def past_due_groups(session: Session, today: date) -> PastDueGroups | None:
     )
     if credit is not None:
         return _past_due_by_buckets(session, today)
-    late = KeptOpenItem.due_on < today - timedelta(days=PAST_DUE_LATE_DAYS)
+    per_group = (
+        select(
+            func.min(KeptOpenItem.due_on).label("oldest_due"),
+            ledger.money_sum(KeptOpenItem.open_amount).label("owed"),
+        )
+        .where(past_due)
+        .group_by(KeptOpenItem.group_id)
+        .subquery("per_group")
+    )
+    late = per_group.c.oldest_due < today - timedelta(days=PAST_DUE_LATE_DAYS)
     groups, late_groups, amount, oldest_due = session.execute(
         select(
-            func.count(distinct(KeptOpenItem.group_id)),
-            func.count(distinct(case((late, KeptOpenItem.group_id)))),
-            ledger.money_sum(KeptOpenItem.open_amount),
-            func.min(KeptOpenItem.due_on),
-        ).where(past_due)
+            func.count(),
+            func.coalesce(func.sum(case((late, 1), else_=0)), 0),
+            ledger.money_sum(per_group.c.owed),
+            func.min(per_group.c.oldest_due),
+        ).select_from(per_group)
     ).one()
     oldest = 0 if oldest_due is None else bucket_of((today - oldest_due).days)
     return PastDueGroups(int(groups), int(late_groups), amount, oldest)
