@@ -10,13 +10,14 @@ runs (a SQLAlchemy event counter), beside the 100 ms target. A bare authenticate
 (`/employer/`, which only redirects) shows what log-in, session and CSRF cost every request.
 
     .venv/bin/python bench/page_costs.py [--runs N] [--profile LABEL] [--slow-sql] [--reuse]
+                                         [--build]
 
 `--profile dashboard` (any part of a page's label) prints the cProfile of that page's runs,
 sorted by cumulative time. The database is bench/load.py's (BENCH_LOAD_DATABASE_URL, default
-postgresql+psycopg://postgres@127.0.0.1:5432/bench_load), built by load.py's own set-up when it
-is missing or holds another book version, and otherwise only read (the login leaves its audit
-row). Exit code 0 whatever the result (a benchmark, not a test); an unreachable PostgreSQL
-skips, or fails under CI.
+postgresql+psycopg://postgres@127.0.0.1:5432/bench_load), built by load.py's own set-up with
+--build when it is missing or holds another book version (else SKIP), and otherwise only read
+(the login leaves its audit row). Exit code 0 whatever the result (a benchmark, not a test);
+an unreachable PostgreSQL skips, or fails under CI.
 """
 
 from __future__ import annotations
@@ -47,19 +48,27 @@ SLOWEST_SHOWN = int(os.environ.get("PAGE_COSTS_SLOWEST", "5"))
 BARE_PAGE = ("employer: home (redirect only)", "/employer/", 1)
 
 
-def ensure_book(url: str, reuse: bool) -> None:
-    """The load test's book in `url`: built by load.py's set-up unless already there (with
-    `reuse`, any book load.py built, whatever its version or migrations' head)."""
+def ensure_book(url: str, reuse: bool, build: bool) -> bool:
+    """The load test's book in `url` (with `reuse`, any book load.py built, whatever its
+    version or migrations' head); built by load.py's set-up when asked (`build`: about ten
+    minutes here), else False after saying SKIP, so `make bench` stays quick."""
     today = date.today()
     key = load.book_key(today)
     stored = load.stored_book_key(url)
     if stored == key or (reuse and stored):
         load.say(f"set-up: database {url.rsplit('/', 1)[-1]} already holds book {stored}")
-        return
+        return True
+    if not build:
+        load.say(
+            f"SKIP: database {url.rsplit('/', 1)[-1]} does not hold book {key} (stored: "
+            f"{stored}); build it with --build (or run make bench-load), or --reuse"
+        )
+        return False
     load.say(f"set-up (not measured): building book {key}")
     detail = load.build(url, today)
     load.store_book_key(url, key, detail)
     load.say(f"set-up: built in {detail['seconds']:.0f} s")
+    return True
 
 
 def employer_login(session_factory, group_number: str) -> tuple[str, int, list[int]]:
@@ -143,6 +152,7 @@ def main() -> int:
     parser.add_argument(
         "--reuse", action="store_true", help="time the book already built, whatever its version"
     )
+    parser.add_argument("--build", action="store_true", help="build the book when missing")
     args = parser.parse_args()
 
     url = load.bench_url()
@@ -150,7 +160,8 @@ def main() -> int:
     if not load.postgres_reachable(url):
         return 1 if load.IN_CI else 0
     load.say(f"machine: {os.cpu_count()} CPUs, load average {load.load_average()} at start")
-    ensure_book(url, args.reuse)
+    if not ensure_book(url, args.reuse, args.build):
+        return 0
 
     os.environ.update(load.app_environment(url))
     from sqlalchemy import event

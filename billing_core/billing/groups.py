@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import Select, func, or_, select
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from billing_core.access import GroupScope
 from billing_core.billing.invoices import STATUS_LABELS, invoice_list_query, invoice_rows
@@ -76,7 +76,7 @@ def group_summary(
         select(Plan)
         .where(Plan.group_id == group.id)
         .options(
-            selectinload(Plan.product),
+            joinedload(Plan.product),
             selectinload(Plan.rate_versions).selectinload(RateVersion.tier_rates),
             selectinload(Plan.rate_versions).selectinload(RateVersion.age_bands),
         )
