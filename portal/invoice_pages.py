@@ -86,7 +86,7 @@ def render_invoice_detail(scope: GroupScope, invoice_id: int, area: str, **extra
         bridge_counts=kept_counts_seen(session, bridge, scope.subgroup_ids),
         chart_src=svg_data_uri(bridge_waterfall_svg(bridge)),
         lines=_lines_page(scope, invoice, line_count=view.line_count),
-        products=invoice_products(session, invoice),
+        products=view.product_choices,
         search="",
         product="",
         area=area,

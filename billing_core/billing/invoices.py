@@ -9,7 +9,7 @@ paid, some open); past due (open after the due date); open; no payment due (a cr
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
@@ -216,6 +216,8 @@ class InvoiceView:
     line_count: int
     credit_memo: CreditMemo | None
     voided_by: User | None
+    # (code, name) of the products billed in any section, by name: as `invoice_products`.
+    product_choices: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def is_self_bill(self) -> bool:
@@ -228,23 +230,27 @@ class InvoiceView:
 
 def invoice_view(session: Session, invoice: Invoice, today: date) -> InvoiceView:
     group = session.get(EmployerGroup, invoice.group_id)
+    # Every plan total of the bill in one read: the premium's product table and line count,
+    # and the products billed in any section (the member lines' product filter).
+    totals = session.execute(
+        select(
+            InvoicePlanTotal.section,
+            Product.code,
+            Product.name,
+            Plan.name,
+            InvoicePlanTotal.member_count,
+            InvoicePlanTotal.amount,
+            InvoicePlanTotal.line_count,
+        )
+        .join(Plan, Plan.id == InvoicePlanTotal.plan_id)
+        .join(Product, Product.id == Plan.product_id)
+        .where(InvoicePlanTotal.invoice_id == invoice.id)
+        .order_by(Product.name, Plan.name)
+    ).all()
+    premium = [row for row in totals if row[0] is InvoiceSection.PREMIUM]
     products = [
         ProductTotal(product, plan, lives, amount)
-        for product, plan, lives, amount in session.execute(
-            select(
-                Product.name,
-                Plan.name,
-                InvoicePlanTotal.member_count,
-                InvoicePlanTotal.amount,
-            )
-            .join(Plan, Plan.id == InvoicePlanTotal.plan_id)
-            .join(Product, Product.id == Plan.product_id)
-            .where(
-                InvoicePlanTotal.invoice_id == invoice.id,
-                InvoicePlanTotal.section == InvoiceSection.PREMIUM,
-            )
-            .order_by(Product.name, Plan.name)
-        )
+        for _, _, product, plan, lives, amount, _ in premium
     ]
     adjustment_lines = session.scalars(
         select(InvoiceLine)
@@ -254,7 +260,6 @@ def invoice_view(session: Session, invoice: Invoice, today: date) -> InvoiceView
         )
         .order_by(InvoiceLine.line_number)
     ).all()
-    line_count = premium_line_count(session, invoice)
     return InvoiceView(
         invoice=invoice,
         group=group,
@@ -263,7 +268,8 @@ def invoice_view(session: Session, invoice: Invoice, today: date) -> InvoiceView
         products=products,
         retro_lines=[ln for ln in adjustment_lines if ln.section is InvoiceSection.RETRO],
         fee_lines=[ln for ln in adjustment_lines if ln.section is InvoiceSection.FEE],
-        line_count=line_count,
+        line_count=sum(row[6] for row in premium),
+        product_choices=sorted({(code, name) for _, code, name, *_ in totals}, key=_by_name),
         # Only a void leaves a credit memo behind.
         credit_memo=session.scalar(select(CreditMemo).where(CreditMemo.invoice_id == invoice.id))
         if invoice.status is InvoiceStatus.VOID
@@ -340,6 +346,10 @@ def premium_line_count(session: Session, invoice: Invoice) -> int:
             InvoicePlanTotal.section == InvoiceSection.PREMIUM,
         )
     )
+
+
+def _by_name(choice: tuple[str, str]) -> tuple[str, str]:
+    return choice[1], choice[0]
 
 
 def invoice_products(session: Session, invoice: Invoice) -> list[tuple[str, str]]:

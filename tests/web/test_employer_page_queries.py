@@ -76,3 +76,24 @@ def test_the_invoice_page_does_not_count_its_lines(client, cast, login_as, state
     assert counted == []
     _statements_for(client, statements, url + "/lines?q=East")
     assert [s for s in statements if "count(*)" in s.lower() and "invoice_line" in s]
+
+
+def test_the_invoice_view_reads_its_plan_totals_once(cast, session):
+    """The product table, the line count and the product filter come from one read of the
+    plan totals: the same as reading each on its own."""
+    from sqlalchemy import func, select
+
+    from billing_core.billing.invoices import invoice_products, invoice_view
+    from billing_core.models import InvoiceLine
+    from billing_core.models.enums import InvoiceSection
+
+    invoice = cast.invoice_a
+    view = invoice_view(session, invoice, datetime.now(UTC).date())
+    lines = session.scalar(
+        select(func.count())
+        .select_from(InvoiceLine)
+        .where(InvoiceLine.invoice_id == invoice.id, InvoiceLine.section == InvoiceSection.PREMIUM)
+    )
+    assert view.line_count == lines > 0
+    assert view.product_choices == invoice_products(session, invoice) != []
+    assert sum(p.amount for p in view.products) == invoice.current_premium
