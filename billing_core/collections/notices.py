@@ -48,23 +48,28 @@ def _period(start: date, end: date) -> str:
     return f"{start:%b %Y} to {end:%b %Y}"
 
 
-def _suspense_for(session: Session, group: EmployerGroup) -> list[dict]:
-    """Open suspense items whose payer name is the group's (the matcher's rule): cash we hold
-    but could not tie to the group, listed so the employer can claim it."""
+def suspense_by_name(session: Session) -> dict[str, list[dict]]:
+    """Open suspense items by their payer's plain name (the matcher's rule): cash we hold but
+    could not tie to a group, listed on the notice of the group of that name so the employer
+    can claim it. One query, read once per sweep."""
     from billing_core.payments.matching import plain_name
 
-    name = plain_name(group.name)
-    rows = session.execute(
+    found: dict[str, list[dict]] = {}
+    for received_on, amount, payer, reference in session.execute(
         select(Payment.received_on, Payment.amount, Payment.payer_name, Payment.reference)
         .join(SuspenseItem, SuspenseItem.payment_id == Payment.id)
         .where(SuspenseItem.status == SuspenseStatus.OPEN, Payment.payer_name.is_not(None))
         .order_by(Payment.received_on, Payment.id)
-    ).all()
-    return [
-        {"received_on": r.isoformat(), "amount": str(a), "reference": ref or ""}
-        for r, a, payer, ref in rows
-        if plain_name(payer) == name
-    ]
+    ):
+        found.setdefault(plain_name(payer), []).append(
+            {"received_on": received_on.isoformat(), "amount": str(amount),
+             "reference": reference or ""}
+        )  # fmt: skip
+    return found
+
+
+def _oldest(invoice: Invoice) -> tuple:
+    return (invoice.due_on, invoice.period_start, invoice.id)
 
 
 def notice_content(
@@ -74,10 +79,12 @@ def notice_content(
     stage: DelinquencyState,
     as_of: date,
     pos: Position | None = None,
+    suspense: dict[str, list[dict]] | None = None,
 ) -> dict:
     """Everything the notice of `stage` says on `as_of`, as plain values (dates ISO, money
     strings of dollars): kept as the notice's content."""
     from billing_core.collections.states import coverage_end
+    from billing_core.payments.matching import plain_name
 
     pos = pos or position(session, group.id, as_of)
     bills = session.execute(
@@ -108,8 +115,9 @@ def notice_content(
         )
     ).all()
     plan = row.plan
+    late = [inv for inv, amount in bills if amount > 0 and inv.due_on < as_of]
     coverage_ends = row.coverage_ends_on or coverage_end(
-        session, row, as_of, plan.coverage_end_rule
+        session, row, as_of, plan.coverage_end_rule, min(late, key=_oldest, default=None)
     )
     return {
         "stage": stage.value,
@@ -123,7 +131,9 @@ def notice_content(
         "bill_credits": bill_credits,
         "disputed": str(pos.disputed),
         "pending_payments": [{"received_on": d.isoformat(), "amount": str(a)} for d, a in pending],
-        "suspense": _suspense_for(session, group),
+        "suspense": (suspense if suspense is not None else suspense_by_name(session)).get(
+            plain_name(group.name), []
+        ),
         "cure_amount": str(pos.overdue),
         "dates": {
             "grace_starts_on": row.grace_starts_on.isoformat() if row.grace_starts_on else None,
@@ -223,23 +233,32 @@ def send_stage_notice(
     *,
     kind: ActionKind = ActionKind.NOTICE,
     key: str | None = None,
+    checked: bool = False,
+    people: dict | None = None,
+    suspense: dict[str, list[dict]] | None = None,
 ) -> DelinquencyAction | None:
     """The notice of `stage` (or a plan step's e-mail or letter: `kind`, `key`) for the
     group's current episode, once: None when it was already kept. Kept, then queued through
     the outbox to each active employer user of the group and its contact address (a letter is
-    kept to print, not e-mailed)."""
+    kept to print, not e-mailed). The sweep passes what it read once for all its groups:
+    `checked` (it knows the action is not kept yet), `people` (mail.recipients) and
+    `suspense` (suspense_by_name)."""
     key = key or stage.value
-    done = session.scalar(
-        select(DelinquencyAction.id).where(
-            DelinquencyAction.group_id == group.id,
-            DelinquencyAction.episode == row.episode,
-            DelinquencyAction.kind == kind,
-            DelinquencyAction.key == key,
+    done = (
+        None
+        if checked
+        else session.scalar(
+            select(DelinquencyAction.id).where(
+                DelinquencyAction.group_id == group.id,
+                DelinquencyAction.episode == row.episode,
+                DelinquencyAction.kind == kind,
+                DelinquencyAction.key == key,
+            )
         )
     )
     if done is not None:
         return None
-    content = notice_content(session, group, row, stage, as_of, pos)
+    content = notice_content(session, group, row, stage, as_of, pos, suspense)
     subject, body = notice_text(content)
     action = DelinquencyAction(
         group_id=group.id,
@@ -254,14 +273,20 @@ def send_stage_notice(
         messages=0,
     )
     session.add(action)
-    session.flush()
     if kind is not ActionKind.LETTER:
-        action.messages = len(_mail(session, group, subject, body))
+        action.messages = len(_mail(session, group, subject, body, people))
     return action
 
 
-def _mail(session: Session, group: EmployerGroup, subject: str, body: str) -> list:
-    people = mail.recipients(session, [group.id], KIND).get(group.id, [])
+def recipients(session: Session, group_ids: list[int]) -> dict:
+    """Who receives the notices of `group_ids` (mail.recipients of KIND), in one query."""
+    return mail.recipients(session, group_ids, KIND)
+
+
+def _mail(session: Session, group: EmployerGroup, subject: str, body: str, people=None) -> list:
+    if people is None:
+        people = recipients(session, [group.id])
+    people = people.get(group.id, [])
     sent, seen = [], set()
     link = f"/employer/groups/{group.id}/invoices"
     for user, _ in people:

@@ -115,6 +115,52 @@ def plan_for(session: Session, group: EmployerGroup, on: date) -> DelinquencyPla
     return default_plan(session, on)
 
 
+class PlanBook:
+    """`plan_for` for many groups on one day without a query per group (the sweep): every plan
+    version in force on `on` (a small table) and the own plans of `group_ids`, read once."""
+
+    def __init__(self, session: Session, group_ids: list[int], on: date):
+        from sqlalchemy.orm import selectinload
+
+        from billing_core.db import in_ids
+
+        self.session, self.on = session, on
+        self.by_code: dict[str, DelinquencyPlan] = {}
+        self.by_state: dict[str, DelinquencyPlan] = {}
+        for plan in session.scalars(
+            select(DelinquencyPlan)
+            .where(_in_force(DelinquencyPlan, on))
+            .order_by(DelinquencyPlan.effective_from, DelinquencyPlan.id.desc())
+            .options(selectinload(DelinquencyPlan.steps))
+        ):
+            self.by_code[plan.code] = plan  # the latest start wins, as plan_version
+            if plan.jurisdiction:
+                self.by_state[plan.jurisdiction] = plan
+        self.own: dict[int, str] = {}
+        if group_ids:
+            for group_id, code in session.execute(
+                select(GroupDelinquencyPlan.group_id, GroupDelinquencyPlan.plan_code)
+                .where(
+                    in_ids(GroupDelinquencyPlan.group_id, group_ids),
+                    _in_force(GroupDelinquencyPlan, on),
+                )
+                .order_by(GroupDelinquencyPlan.effective_from)
+            ):
+                self.own[group_id] = code
+        self._default: DelinquencyPlan | None = None
+
+    def plan_for(self, group: EmployerGroup) -> DelinquencyPlan:
+        """As `plan_for(session, group, on)`."""
+        code = self.own.get(group.id)
+        if code is not None and code in self.by_code:
+            return self.by_code[code]
+        if group.state and group.state in self.by_state:
+            return self.by_state[group.state]
+        if self._default is None:
+            self._default = self.by_code.get(DEFAULT_CODE) or default_plan(self.session, self.on)
+        return self._default
+
+
 def _check(fields: dict) -> None:
     errors = []
     for name in (

@@ -166,14 +166,19 @@ def oldest_unpaid(session: Session, group_id: int, as_of: date) -> Invoice | Non
 
 
 def coverage_end(
-    session: Session, row: GroupDelinquency, as_of: date, rule: CoverageEndRule
+    session: Session,
+    row: GroupDelinquency,
+    as_of: date,
+    rule: CoverageEndRule,
+    oldest: Invoice | None = None,
 ) -> date | None:
     """The last day of coverage if the group is cancelled for non-payment: the day before the
-    first month of the oldest unpaid bill (the last day of the last month paid in full), or
-    the last day of grace under CoverageEndRule.GRACE_END."""
+    first month of the oldest unpaid bill (`oldest`, read when not given; the last day of the
+    last month paid in full), or the last day of grace under CoverageEndRule.GRACE_END."""
     if rule is CoverageEndRule.GRACE_END:
         return row.grace_ends_on
-    oldest = oldest_unpaid(session, row.group_id, as_of)
+    if oldest is None:
+        oldest = oldest_unpaid(session, row.group_id, as_of)
     if oldest is None:
         return row.grace_ends_on
     return oldest.period_start.replace(day=1) - timedelta(days=1)

@@ -25,15 +25,16 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing_core.billing.adjustments import charge_fee
 from billing_core.collections import clock
-from billing_core.collections.notices import send_stage_notice
+from billing_core.collections.notices import recipients, send_stage_notice, suspense_by_name
 from billing_core.collections.overdue import Position, positions
-from billing_core.collections.plans import moratorium_on, plan_for, threshold
+from billing_core.collections.plans import PlanBook, moratorium_on, threshold
 from billing_core.collections.states import RUNNING, SETTLED, clock_paused, move
 from billing_core.db import in_ids
 from billing_core.models import EmployerGroup
 from billing_core.models.collections import (
     ActionKind,
     DelinquencyAction,
+    DelinquencyPlan,
     DelinquencyState,
     GroupDelinquency,
     LateFeeKind,
@@ -48,6 +49,17 @@ STEP_KINDS = {
     StepAction.LETTER: ActionKind.LETTER,
     StepAction.TASK: ActionKind.TASK,
 }
+
+
+@dataclass
+class _Read:
+    """What the sweep reads once for all its groups: the plans, the actions already done, the
+    notices' recipients and the unidentified cash by payer name."""
+
+    book: PlanBook
+    done: set[tuple[int, int, ActionKind, str]]
+    people: dict
+    suspense: dict
 
 
 @dataclass
@@ -112,9 +124,25 @@ def run_sweep(session: Session, as_of: date, *, group_ids: list[int] | None = No
         for r in session.scalars(
             select(GroupDelinquency)
             .where(in_ids(GroupDelinquency.group_id, ordered))
-            .options(selectinload(GroupDelinquency.plan))
+            .options(selectinload(GroupDelinquency.plan).selectinload(DelinquencyPlan.steps))
         )
     }
+    read = _Read(
+        book=PlanBook(session, ordered, as_of),
+        done={
+            (g, e, k, key)
+            for g, e, k, key in session.execute(
+                select(
+                    DelinquencyAction.group_id,
+                    DelinquencyAction.episode,
+                    DelinquencyAction.kind,
+                    DelinquencyAction.key,
+                ).where(in_ids(DelinquencyAction.group_id, ordered))
+            )
+        },
+        people=recipients(session, ordered),
+        suspense=suspense_by_name(session),
+    )
     for group_id in ordered:
         pos = found.get(group_id) or Position(group_id, ZERO, None, ZERO, ZERO, ZERO)
         row = rows.get(group_id)
@@ -127,7 +155,8 @@ def run_sweep(session: Session, as_of: date, *, group_ids: list[int] | None = No
                 if row is None:
                     row = GroupDelinquency(group_id=group_id, state=S.CURRENT, episode=0)
                     session.add(row)
-                _sweep_group(session, groups[group_id], row, pos, as_of, result)
+                with session.no_autoflush:
+                    _sweep_group(session, read, groups[group_id], row, pos, as_of, result)
         except IntegrityError:
             result.skipped += 1  # another sweep holds this group's actions at this moment
     session.flush()
@@ -136,6 +165,7 @@ def run_sweep(session: Session, as_of: date, *, group_ids: list[int] | None = No
 
 def _sweep_group(
     session: Session,
+    read: _Read,
     group: EmployerGroup,
     row: GroupDelinquency,
     pos: Position,
@@ -147,7 +177,7 @@ def _sweep_group(
     for _ in range(len(S)):  # each pass moves at most one state
         state = row.state
         if state in SETTLED:
-            plan = plan_for(session, group, as_of)
+            plan = read.book.plan_for(group)
             if pos.oldest_due_on is None or overdue <= threshold(plan, policy):
                 break
             _start_episode(row, plan, policy, group, pos)
@@ -179,14 +209,14 @@ def _sweep_group(
             _move(session, row, S.IN_GRACE, result,
                   reason=f"grace notice sent; grace ends {row.grace_ends_on}, cancellation "
                   f"possible from {row.terminates_on}", effective_on=as_of, as_of=as_of)  # fmt: skip
-            _stage_actions(session, group, row, S.IN_GRACE, pos, as_of, result)
+            _stage_actions(session, read, group, row, S.IN_GRACE, pos, as_of, result)
             continue
         if state is S.IN_GRACE:
             if as_of < row.terminates_on:
                 break
             held = moratorium_on(session, group.state, as_of)
             if held is not None:
-                _hold(session, row, held, as_of, result)
+                _hold(session, read, row, held, as_of, result)
                 break
             effective = row.terminates_on
             if row.held_by_moratorium_id is not None:
@@ -197,11 +227,11 @@ def _sweep_group(
                   reason=f"grace ended {row.grace_ends_on} and the notice of "
                   f"{row.notice_sent_on} is served; {format_dollars(overdue)} unpaid",
                   effective_on=effective, as_of=as_of)  # fmt: skip
-            _stage_actions(session, group, row, S.PENDING_CANCELLATION, pos, as_of, result)
+            _stage_actions(session, read, group, row, S.PENDING_CANCELLATION, pos, as_of, result)
             continue
         break  # pending cancellation waits for a supervisor (states.cancel_for_nonpayment)
     if row.state in RUNNING and not clock_paused(row, as_of):
-        _steps(session, group, row, pos, as_of, result)
+        _steps(session, read, group, row, pos, as_of, result)
     if row.overdue_amount != overdue:
         row.overdue_amount = overdue
     if row.last_swept_on is None or row.last_swept_on < as_of:
@@ -229,26 +259,24 @@ def _move(session, row, to, result: SweepResult, **kw) -> None:
     )  # fmt: skip
 
 
-def _done(session, row, kind: ActionKind, key: str) -> bool:
-    return (
-        session.scalar(
-            select(DelinquencyAction.id).where(
-                DelinquencyAction.group_id == row.group_id,
-                DelinquencyAction.episode == row.episode,
-                DelinquencyAction.kind == kind,
-                DelinquencyAction.key == key,
-            )
-        )
-        is not None
-    )
+def _done(read: _Read, row, kind: ActionKind, key: str) -> bool:
+    """Already done in this episode (else marked done now: the caller does it)."""
+    mark = (row.group_id, row.episode, kind, key)
+    if mark in read.done:
+        return True
+    read.done.add(mark)
+    return False
 
 
-def _stage_actions(session, group, row, stage, pos, as_of, result: SweepResult) -> None:
-    notice = send_stage_notice(session, group, row, stage, as_of, pos)
-    if notice is not None:
+def _stage_actions(session, read, group, row, stage, pos, as_of, result: SweepResult) -> None:
+    if not _done(read, row, ActionKind.NOTICE, stage.value):
+        notice = send_stage_notice(
+            session, group, row, stage, as_of, pos,
+            checked=True, people=read.people, suspense=read.suspense,
+        )  # fmt: skip
         result.notices_sent += 1
         result.messages += notice.messages
-    _late_fee(session, group, row, stage, pos, as_of, result)
+    _late_fee(session, read, group, row, stage, pos, as_of, result)
 
 
 def late_fee_amount(plan, overdue: Decimal) -> Decimal:
@@ -261,12 +289,12 @@ def late_fee_amount(plan, overdue: Decimal) -> Decimal:
     return ZERO
 
 
-def _late_fee(session, group, row, stage, pos: Position, as_of, result: SweepResult) -> None:
+def _late_fee(session, read, group, row, stage, pos: Position, as_of, result) -> None:
     plan = row.plan
     if stage.value not in (plan.late_fee_stages or []):
         return
     amount = late_fee_amount(plan, pos.overdue)
-    if amount <= 0 or _done(session, row, ActionKind.LATE_FEE, stage.value):
+    if amount <= 0 or _done(read, row, ActionKind.LATE_FEE, stage.value):
         return
     action = DelinquencyAction(
         group_id=row.group_id, episode=row.episode, kind=ActionKind.LATE_FEE,
@@ -285,11 +313,11 @@ def _late_fee(session, group, row, stage, pos: Position, as_of, result: SweepRes
     result.late_fee_total += amount
 
 
-def _hold(session, row, held: Moratorium, as_of, result: SweepResult) -> None:
+def _hold(session, read, row, held: Moratorium, as_of, result: SweepResult) -> None:
     if row.held_by_moratorium_id != held.id:
         row.held_by_moratorium_id = held.id
     key = f"moratorium-{held.id}"
-    if _done(session, row, ActionKind.HOLD, key):
+    if _done(read, row, ActionKind.HOLD, key):
         return
     session.add(
         DelinquencyAction(
@@ -302,12 +330,12 @@ def _hold(session, row, held: Moratorium, as_of, result: SweepResult) -> None:
     result.held += 1
 
 
-def _steps(session, group, row, pos, as_of, result: SweepResult) -> None:
+def _steps(session, read, group, row, pos, as_of, result: SweepResult) -> None:
     for step in row.plan.steps:
         if as_of < row.grace_starts_on + timedelta(days=step.day):
             continue
         kind, key = STEP_KINDS[step.action], f"step-{step.id}"
-        if _done(session, row, kind, key):
+        if _done(read, row, kind, key):
             continue
         if kind is ActionKind.TASK:
             session.add(
@@ -320,10 +348,10 @@ def _steps(session, group, row, pos, as_of, result: SweepResult) -> None:
             session.flush()
         else:
             action = send_stage_notice(
-                session, group, row, row.state, as_of, pos, kind=kind, key=key
-            )
-            if action is not None:
-                result.messages += action.messages
+                session, group, row, row.state, as_of, pos, kind=kind, key=key,
+                checked=True, people=read.people, suspense=read.suspense,
+            )  # fmt: skip
+            result.messages += action.messages
         result.steps += 1
 
 
