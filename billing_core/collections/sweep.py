@@ -7,8 +7,10 @@ Idempotent and catch-up safe: every notice, fee and step is a DelinquencyAction 
 run on the same day changes nothing, and one run after days missed does what each missed day
 would have done, once (a notice due during the outage is sent on the day of the run and
 dated so; termination then moves so the notice period is still served). A group is never
-swept back in time (`as_of` before its last sweep). Each group runs in a savepoint: a group
-another sweep is working at the same moment (a unique key taken) is left to that sweep.
+swept back in time (`as_of` before its last sweep). Two sweeps at once: each group's row is
+locked by the sweep that reads it first and skipped by the other, and each group runs in a
+savepoint, so a key the other sweep took (a new group's row, an action) leaves that group to
+it.
 
 Money is read from the balances kept beside the ledger (collections.overdue), never by
 summing postings. The caller commits (the CLI, `sweep_job`)."""
@@ -78,6 +80,18 @@ class SweepResult:
     skipped: int = 0
     moves: list[dict] = field(default_factory=list)
 
+    _COUNTS = ("transitions", "notices_sent", "messages", "late_fees", "late_fee_total", "steps",
+               "held")  # fmt: skip
+
+    def counts(self) -> tuple:
+        return (*(getattr(self, name) for name in self._COUNTS), len(self.moves))
+
+    def restore(self, counts: tuple) -> None:
+        """Back to `counts` (a group whose savepoint was rolled back did nothing)."""
+        for name, value in zip(self._COUNTS, counts, strict=False):
+            setattr(self, name, value)
+        del self.moves[counts[-1] :]
+
     def as_dict(self) -> dict:
         return {
             "as_of": self.as_of.isoformat(),
@@ -119,12 +133,21 @@ def run_sweep(session: Session, as_of: date, *, group_ids: list[int] | None = No
             .options(selectinload(EmployerGroup.policies))
         )
     }
+    # Locked for this sweep's transaction; a row another sweep holds is skipped, not waited for
+    # (PostgreSQL; SQLite has one writer). A group without a row yet is claimed by inserting
+    # it: the second insert fails on the key and that group is skipped.
+    existing = set(
+        session.scalars(
+            select(GroupDelinquency.group_id).where(in_ids(GroupDelinquency.group_id, ordered))
+        )
+    )
     rows = {
         r.group_id: r
         for r in session.scalars(
             select(GroupDelinquency)
             .where(in_ids(GroupDelinquency.group_id, ordered))
             .options(selectinload(GroupDelinquency.plan).selectinload(DelinquencyPlan.steps))
+            .with_for_update(skip_locked=True)
         )
     }
     read = _Read(
@@ -146,10 +169,14 @@ def run_sweep(session: Session, as_of: date, *, group_ids: list[int] | None = No
     for group_id in ordered:
         pos = found.get(group_id) or Position(group_id, ZERO, None, ZERO, ZERO, ZERO)
         row = rows.get(group_id)
+        if row is None and group_id in existing:
+            result.skipped += 1  # another sweep is moving it now
+            continue
         if row is not None and row.last_swept_on is not None and as_of < row.last_swept_on:
             result.skipped += 1
             continue
         result.groups += 1
+        counted = result.counts()
         try:
             with session.begin_nested():
                 if row is None:
@@ -157,8 +184,9 @@ def run_sweep(session: Session, as_of: date, *, group_ids: list[int] | None = No
                     session.add(row)
                 with session.no_autoflush:
                     _sweep_group(session, read, groups[group_id], row, pos, as_of, result)
-        except IntegrityError:
-            result.skipped += 1  # another sweep holds this group's actions at this moment
+        except IntegrityError:  # another sweep took this group's row or action first
+            result.restore(counted)
+            result.skipped += 1
     session.flush()
     return result
 
