@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed-stamp
 FLASK := $(BIN)/flask --app wsgi
 PG_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 
-.PHONY: serve test test-pg e2e bench bench-load lint audit chromium clean
+.PHONY: serve test test-pg e2e bench bench-million bench-load lint audit chromium clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,13 @@ e2e: $(STAMP) chromium
 
 bench: $(STAMP)
 	@for f in bench/*.py; do [ -e "$$f" ] || continue; case $$f in */_*|bench/load.py) continue;; esac; echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# The billing run at scale: a book of 1 million members (5,000 groups, about 2.9 million lines)
+# billed on one, two and three RQ workers (Redis). The set-up takes several minutes, so the book
+# is kept between runs (database bench_million) and each run is timed on a fresh copy of it.
+bench-million: $(STAMP)
+	BENCH_DATABASE_URL=$${BENCH_MILLION_DATABASE_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/bench_million} \
+	  $(BIN)/python bench/billing_run.py --members 1000000 --workers 1,2,3 --keep-book
 
 # The load test (bench/load.py: gunicorn, PostgreSQL and locust on this machine, a few minutes)
 # has its own target: the `load` extra (locust) is installed for it only, never for `make test`.

@@ -23,10 +23,10 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import case, func, insert, or_, select
+from sqlalchemy import case, func, insert, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from billing_core.db import copy_rows, in_ids, typed_rows
+from billing_core.db import Money, copy_rows, in_ids, typed_rows
 from billing_core.models import Invoice, InvoiceLine, Member, Plan, Product
 from billing_core.models.enums import InvoiceSection
 from billing_core.models.invoice import InvoiceBridge, InvoiceBridgeRow, InvoiceBridgeStep
@@ -66,13 +66,20 @@ class BridgeStep:
     key: str
     label: str
     rows: list[BridgeRow] = field(default_factory=list)
+    # (amount, count) of a step whose rows are not listed: a first bill's adds when it is kept,
+    # whose rows are the invoice's own premium lines (`kept_rows` reads them there).
+    totals: tuple[Decimal, int] | None = None
 
     @property
     def amount(self) -> Decimal:
+        if self.totals is not None:
+            return self.totals[0]
         return sum((r.change for r in self.rows), ZERO)
 
     @property
     def count(self) -> int:
+        if self.totals is not None:
+            return self.totals[1]
         return len(self.rows)
 
     def rows_seen(self, subgroup_ids: frozenset[int] | None) -> list[BridgeRow]:
@@ -320,6 +327,30 @@ def _retro_rows(session: Session, invoice_ids: list[int]) -> dict[int, list[tupl
     return rows
 
 
+def _first_bill_adds(session: Session, invoice_ids: list[int]) -> dict[int, tuple[Decimal, int]]:
+    """invoice id -> (premium, how many member x products) of first bills: their adds step,
+    every premium line being an add."""
+    if not invoice_ids:
+        return {}
+    lines = InvoiceLine.__table__.c
+    per = (
+        select(lines.invoice_id, func.sum(lines.amount).label("amount"))
+        .join(Plan.__table__, Plan.id == lines.plan_id)
+        .where(in_ids(lines.invoice_id, invoice_ids))
+        .where(lines.section == InvoiceSection.PREMIUM.value)
+        .group_by(lines.invoice_id, lines.member_id, Plan.product_id)
+        .subquery()
+    )
+    totals = dict.fromkeys(invoice_ids, (ZERO, 0))
+    for invoice_id, amount, count in session.execute(
+        select(
+            per.c.invoice_id, type_coerce(func.sum(per.c.amount), Money()), func.count()
+        ).group_by(per.c.invoice_id)
+    ):
+        totals[invoice_id] = (amount, count)
+    return totals
+
+
 def _previous_invoice(session: Session, invoice: Invoice) -> Invoice | None:
     # invoicing issues invoices through keep_issued_bridges, so it is imported when called.
     from billing_core.billing.invoicing import previous_invoice
@@ -335,11 +366,20 @@ def bill_bridge(session: Session, invoice: Invoice) -> Bridge:
     return bill_bridges(session, [(invoice, _previous_invoice(session, invoice))])[0]
 
 
-def bill_bridges(session: Session, pairs: list[tuple[Invoice, Invoice | None]]) -> list[Bridge]:
+def bill_bridges(
+    session: Session,
+    pairs: list[tuple[Invoice, Invoice | None]],
+    *,
+    first_bill_rows: bool = True,
+) -> list[Bridge]:
     """`bill_bridge` of each (invoice, its previous invoice or None), in a handful of reads
-    for all of them: a billing run computes a whole chunk's bridges at once."""
+    for all of them: a billing run computes a whole chunk's bridges at once. Without
+    `first_bill_rows`, a first bill's adds are only totalled (`_first_bill_adds`): its rows
+    would be its premium lines again, one per member and product (what is kept)."""
     ids = sorted({i.id for pair in pairs for i in pair if i is not None})
-    premium, plans = _premium_lines(session, ids)
+    first_bills = set() if first_bill_rows else {i.id for i, prior in pairs if prior is None}
+    premium, plans = _premium_lines(session, [i for i in ids if i not in first_bills])
+    first_adds = _first_bill_adds(session, sorted(first_bills))
     worded = _AddedOrEnded(plans)
     retro = _retro_rows(session, ids)
     products = dict(session.execute(select(Product.id, Product.name)).all())
@@ -347,7 +387,7 @@ def bill_bridges(session: Session, pairs: list[tuple[Invoice, Invoice | None]]) 
     changes: list[list[tuple]] = []
     member_ids: set[int] = set()
     for invoice, prior in pairs:
-        current_lines = premium[invoice.id]
+        current_lines = premium.get(invoice.id, {})  # none read for a first bill's totals
         prior_lines = premium[prior.id] if prior else {}
         changed = []
         for key in current_lines.keys() | prior_lines.keys():
@@ -399,6 +439,8 @@ def bill_bridges(session: Session, pairs: list[tuple[Invoice, Invoice | None]]) 
     bridges = []
     for (invoice, prior), changed in zip(pairs, changes, strict=True):
         steps = {key: BridgeStep(key, label) for key, label in STEPS}
+        if invoice.id in first_adds:
+            steps["adds"].totals = first_adds[invoice.id]
         for step, member_id, product, old_amount, cur_amount, detail in changed:
             steps[step].rows.append(row(member_id, product, old_amount, cur_amount, detail))
         for member_id, amount, month, description, product in retro[invoice.id]:
@@ -442,7 +484,7 @@ class StepTotal:
 
 @dataclass(frozen=True)
 class BridgeTotals:
-    """The bill bridge's step totals without the people behind them (see `bridge_totals`)."""
+    """The bill bridge's step totals without the people behind them (what `KeptBridge` reads)."""
 
     invoice: Invoice
     prior_invoice: Invoice | None
@@ -549,7 +591,7 @@ def keep_bridges(session: Session, bridges: list[Bridge]) -> list[int]:
 def keep_issued_bridges(session: Session, issued: list[tuple[Invoice, Invoice | None]]) -> None:
     """Compute and keep the bill bridge of each (invoice just issued, its previous invoice):
     a billing run's chunk at a time, so memory is bounded by the chunk, not the run."""
-    keep_bridges(session, bill_bridges(session, issued))
+    keep_bridges(session, bill_bridges(session, issued, first_bill_rows=False))
 
 
 def keep_missing_bridges(session: Session, limit: int = 200) -> int:
@@ -584,7 +626,9 @@ def kept_bridge(session: Session, invoice: Invoice) -> KeptBridge:
         .limit(1)
     )
     if kept_id is None:
-        [kept_id] = keep_bridges(session, bill_bridges(session, [(invoice, prior)]))
+        [kept_id] = keep_bridges(
+            session, bill_bridges(session, [(invoice, prior)], first_bill_rows=False)
+        )
     totals = {
         step: (amount, count)
         for step, amount, count in session.execute(
@@ -628,7 +672,93 @@ def kept_counts_seen(
         .group_by(InvoiceBridgeRow.step)
     )
     counts.update(session.execute(_seen(query, subgroup_ids)).all())
+    if kept.prior_invoice is None:
+        counts["adds"] = session.scalar(
+            select(func.count()).select_from(_first_bill_keys(kept, subgroup_ids).subquery())
+        )
     return counts
+
+
+def _first_bill_keys(kept: KeptBridge, subgroup_ids: frozenset[int] | None):
+    """A first bill's adds, one row per member x product of its premium lines (member id,
+    product id, amount), limited to the members of `subgroup_ids` (None: all)."""
+    query = (
+        select(
+            InvoiceLine.member_id,
+            Plan.product_id,
+            type_coerce(func.sum(InvoiceLine.amount), Money()).label("amount"),
+        )
+        .join(Plan, Plan.id == InvoiceLine.plan_id)
+        .where(
+            InvoiceLine.invoice_id == kept.invoice.id,
+            InvoiceLine.section == InvoiceSection.PREMIUM,
+        )
+        .group_by(InvoiceLine.member_id, Plan.product_id)
+    )
+    if subgroup_ids is not None:
+        query = query.join(Member, Member.id == InvoiceLine.member_id).where(
+            Member.subgroup_id.in_(subgroup_ids)
+        )
+    return query
+
+
+def _first_bill_rows(
+    session: Session, kept: KeptBridge, subgroup_ids: frozenset[int] | None, limit: int | None
+) -> list[BridgeRow]:
+    """A first bill's adds read from its premium lines, as `bill_bridges` words and orders them
+    (biggest first, then "Last, First" and product in code-point order, as Python sorts)."""
+    keys = _first_bill_keys(kept, subgroup_ids).subquery()
+    name = Member.last_name + ", " + Member.first_name
+    product = Product.name
+    if session.get_bind().dialect.name == "postgresql":
+        name, product = name.collate("C"), product.collate("C")
+    query = (
+        select(
+            keys.c.member_id,
+            keys.c.product_id,
+            keys.c.amount,
+            Member.member_key,
+            Member.first_name,
+            Member.last_name,
+            Member.subgroup_id,
+            Product.name,
+        )
+        .join(Member, Member.id == keys.c.member_id)
+        .join(Product, Product.id == keys.c.product_id)
+        .order_by(func.abs(keys.c.amount).desc(), name, product)
+    )
+    if limit is not None:
+        query = query.limit(limit)
+    found = session.execute(query).all()
+    if not found:
+        return []
+    # What each member x product was billed on, to word it ("new: Plan tier").
+    plans: dict[int, tuple[int, str]] = {}
+    billed_on: dict[tuple[int, int], list[tuple]] = {}
+    for member_id, plan_id, product_id, plan_name, tier in session.execute(
+        select(InvoiceLine.member_id, Plan.id, Plan.product_id, Plan.name, InvoiceLine.tier)
+        .join(Plan, Plan.id == InvoiceLine.plan_id)
+        .where(
+            InvoiceLine.invoice_id == kept.invoice.id,
+            InvoiceLine.section == InvoiceSection.PREMIUM,
+            in_ids(InvoiceLine.member_id, {row.member_id for row in found}),
+        )
+    ):
+        plans[plan_id] = (product_id, plan_name)
+        billed_on.setdefault((member_id, product_id), []).append((plan_id, tier))
+    return [
+        BridgeRow(
+            member_id,
+            key,
+            f"{last}, {first}",
+            subgroup_id,
+            product_name,
+            ZERO,
+            amount,
+            _added_or_ended("new", billed_on[(member_id, product_id)], plans),
+        )
+        for member_id, product_id, amount, key, first, last, subgroup_id, product_name in found
+    ]
 
 
 def kept_rows(
@@ -641,7 +771,15 @@ def kept_rows(
 ) -> list[BridgeRow]:
     """The kept rows behind `step` (every step when None, in the bridge's order) that a reader
     limited to `subgroup_ids` may see, biggest change first, at most `limit`; names and
-    locations as the member has them now."""
+    locations as the member has them now. A first bill's adds are read from its premium
+    lines (`_first_bill_rows`): they are not kept twice."""
+    first_bill = kept.prior_invoice is None
+    rows: list[BridgeRow] = []
+    if first_bill and step in (None, "adds"):
+        rows = _first_bill_rows(session, kept, subgroup_ids, limit)
+        if step == "adds" or (limit is not None and len(rows) >= limit):
+            return rows
+        limit = None if limit is None else limit - len(rows)
     order = case({key: n for n, (key, _) in enumerate(STEPS)}, value=InvoiceBridgeRow.step)
     query = (
         select(
@@ -661,18 +799,21 @@ def kept_rows(
     )
     if step is not None:
         query = query.where(InvoiceBridgeRow.step == step)
+    if first_bill:
+        # Bridges kept before first bills' adds were read from their lines also kept them.
+        query = query.where(InvoiceBridgeRow.step != "adds")
     if limit is not None:
         query = query.limit(limit)
-    return [
+    return rows + [
         BridgeRow(
-            member_id=member_id,
-            member_key=key if key is not None else "",
-            member_name=f"{last}, {first}" if key is not None else "(group level)",
-            subgroup_id=subgroup_id,
-            product=product,
-            prior_amount=prior_amount,
-            current_amount=current_amount,
-            detail=detail,
+            member_id,
+            key if key is not None else "",
+            f"{last}, {first}" if key is not None else "(group level)",
+            subgroup_id,
+            product,
+            prior_amount,
+            current_amount,
+            detail,
         )
         for (
             member_id,
