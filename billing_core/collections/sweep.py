@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing_core.billing.adjustments import charge_fee
 from billing_core.collections import clock
+from billing_core.collections.contacts import check_promises
 from billing_core.collections.notices import recipients, send_stage_notice, suspense_by_name
 from billing_core.collections.overdue import Position, positions
 from billing_core.collections.plans import PlanBook, moratorium_on, threshold
@@ -78,6 +79,7 @@ class SweepResult:
     steps: int = 0
     held: int = 0
     skipped: int = 0
+    promises_broken: int = 0
     moves: list[dict] = field(default_factory=list)
 
     _COUNTS = ("transitions", "notices_sent", "messages", "late_fees", "late_fee_total", "steps",
@@ -104,6 +106,7 @@ class SweepResult:
             "steps": self.steps,
             "held": self.held,
             "skipped": self.skipped,
+            "promises_broken": self.promises_broken,
             "moves": self.moves,
         }
 
@@ -114,6 +117,7 @@ def run_sweep(session: Session, as_of: date, *, group_ids: list[int] | None = No
     outbox messages queued, late fees charged, plan steps done, cancellations held by a
     moratorium."""
     result = SweepResult(as_of)
+    result.promises_broken = check_promises(session, as_of).broken  # before the clock moves
     found = positions(session, as_of, group_ids)
     running = select(GroupDelinquency.group_id).where(
         GroupDelinquency.state.in_([*RUNNING, S.CANCELLED])

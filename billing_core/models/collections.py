@@ -273,3 +273,72 @@ class DelinquencyAction(Base):
     content: Mapped[dict] = mapped_column(JSON, default=dict)
     messages: Mapped[int] = mapped_column(Integer, default=0)  # outbox messages queued
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --------------------------------------------------------------------------- the collector's log
+
+
+class ContactKind(enum.StrEnum):
+    CALL = "call"
+    EMAIL = "email"
+    LETTER = "letter"
+    MEETING = "meeting"
+
+
+class PromiseStatus(enum.StrEnum):
+    OPEN = "open"  # in force: the group's clock is paused until the promised date
+    KEPT = "kept"  # the group paid at least the amount since the promise was taken
+    BROKEN = "broken"  # the promised date passed short of the amount: the clock resumed
+    CANCELLED = "cancelled"  # replaced by a later promise, or withdrawn
+
+
+class CollectionContact(AppendOnly, Base):
+    """One contact a collector had (or tried) with a group about what it owes: the kind, when
+    (`at`), by whom, what came of it and the day to follow up. Append-only: a correction is a
+    new contact. `episode` is the group's delinquency episode at the time."""
+
+    __tablename__ = "collection_contact"
+    __table_args__ = (Index("ix_collection_contact_group", "group_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("employer_group.id"))
+    episode: Mapped[int] = mapped_column(Integer, default=0)
+    kind: Mapped[ContactKind] = mapped_column(enum_type(ContactKind, "collection_contact_kind"))
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    by: Mapped[str] = mapped_column(String(254))  # the staff user's email
+    outcome: Mapped[str] = mapped_column(String(1000))
+    next_follow_up_on: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class PromiseToPay(Base):
+    """A group's promise to pay `amount` dollars by `promised_on`, taken by a collector. While
+    open it pauses the group's clock to the promised date (states.pause_clock); checked daily
+    (contacts.check_promises, from the sweep): kept once the group has paid the amount since
+    `taken_on`, broken when the date passes short of it (`checked_on`: the day it was
+    decided)."""
+
+    __tablename__ = "promise_to_pay"
+    __table_args__ = (
+        Index("ix_promise_to_pay_group", "group_id", "id"),
+        Index("ix_promise_to_pay_status", "status"),
+        CheckConstraint("amount > 0", name="amount"),
+        CheckConstraint("promised_on >= taken_on", name="dates"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("employer_group.id"))
+    episode: Mapped[int] = mapped_column(Integer, default=0)
+    amount: Mapped[Decimal] = mapped_column(Money())
+    promised_on: Mapped[date] = mapped_column(Date)
+    taken_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    taken_by: Mapped[str] = mapped_column(String(254))
+    taken_on: Mapped[date] = mapped_column(Date)
+    taken_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    status: Mapped[PromiseStatus] = mapped_column(
+        enum_type(PromiseStatus, "promise_status"), default=PromiseStatus.OPEN
+    )
+    checked_on: Mapped[date | None] = mapped_column(Date)
+    paid: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))  # as last checked
+    note: Mapped[str] = mapped_column(String(300), default="")

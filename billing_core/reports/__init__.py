@@ -41,6 +41,7 @@ from billing_core.reports import variances
 from billing_core.reports import adjustments
 from billing_core.reports import stripe_events
 from billing_core.reports import mail_outbox
+from billing_core.reports import collections_worklist
 # isort: on
 
 __all__ = [
@@ -53,6 +54,7 @@ __all__ = [
     "adjustments",
     "aging",
     "cash_receipts",
+    "collections_worklist",
     "download_name",
     "get_report",
     "mail_outbox",

@@ -1,0 +1,379 @@
+"""The collector's worklist (issue 20, item 5): every delinquent group (past due, in grace,
+pending cancellation, cancelled for non-payment, referred), with what it owes, its aging, the
+days to termination, the last contact, its promise to pay and its broker of record, ranked by
+the next recommended action and the amount at stake. The admin page and the "collections
+worklist" report (CSV/XLSX) read this one function.
+
+Money is read from the balances kept beside the ledger (KeptOpenItem, KeptBalance: the aging
+buckets, unapplied credit, net balance) and `overdue.positions` (the overdue amount after
+credits and disputes, the cure amount), never from a scan of postings; a fixed number of
+queries for any number of groups.
+
+The next action (`next_action`), from the group's state, days to termination, contacts and
+promises of its current delinquency episode, first rule that applies:
+
+1. a promise to pay in force (open, promised date today or later): "call" to follow up, due
+   the day after the promised date (the clock is paused until then);
+2. its latest promise broken and no contact logged since it was found broken: "call", most
+   urgent of all (the clock has resumed; the group goes back to the top), whatever its state;
+3. pending cancellation: "cancel" (a supervisor confirms the cancellation for non-payment);
+4. cancelled: "refer" (to an outside agency) once the reinstatement window is over, else
+   "call" (payment in full reinstates coverage);
+5. referred: "charge off" (review for charge-off);
+6. in grace with termination 10 days away or less (`PLAN_OFFER_DAYS`): "plan offer" (offer
+   a payment plan before coverage can be cancelled);
+7. two calls or more this episode without a promise (`CALLS_BEFORE_NOTICE`): "notice" (put
+   it in writing: a letter or an email);
+8. otherwise "call".
+
+An action of rules 6-8 (and 4's call) waits for the follow-up date the latest contact of the
+episode set, when that is after today. Ranking: actions due today or before come first,
+ordered by urgency (broken-promise call, cancel, plan offer, refer, call, notice, charge off),
+then by the amount at stake (overdue, largest first), then days to termination (fewest first)
+and group number; actions due later follow, by due date. `rank` numbers the rows 1..n in that
+order."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from billing_core.collections.overdue import positions
+from billing_core.db import in_ids
+from billing_core.ledger import Chart
+from billing_core.ledger.receivables import AGING_KEYS, kept_aging_columns
+from billing_core.models import Broker, BrokerAgency, BrokerOfRecord, EmployerGroup
+from billing_core.models.collections import (
+    CollectionContact,
+    ContactKind,
+    DelinquencyState,
+    GroupDelinquency,
+    PromiseStatus,
+    PromiseToPay,
+)
+from billing_core.models.ledger import KeptBalance, KeptOpenItem
+from billing_core.money import ZERO, format_dollars
+
+S = DelinquencyState
+# The states on the worklist (current, reinstated and charged off are not).
+WORKLIST_STATES = (S.PAST_DUE, S.IN_GRACE, S.PENDING_CANCELLATION, S.CANCELLED, S.REFERRED)
+PLAN_OFFER_DAYS = 10
+CALLS_BEFORE_NOTICE = 2
+
+CALL, NOTICE, PLAN_OFFER, CANCEL, REFER, CHARGE_OFF = (
+    "call", "notice", "plan_offer", "cancel", "refer", "charge_off"
+)  # fmt: skip
+ACTIONS = (CALL, NOTICE, PLAN_OFFER, CANCEL, REFER, CHARGE_OFF)
+ACTION_LABELS = {
+    CALL: "Call",
+    NOTICE: "Notice",
+    PLAN_OFFER: "Plan offer",
+    CANCEL: "Cancel",
+    REFER: "Refer",
+    CHARGE_OFF: "Charge off",
+}
+BROKEN_CALL = "broken_call"  # a call after a broken promise: the most urgent
+URGENCY = {BROKEN_CALL: 0, CANCEL: 1, PLAN_OFFER: 2, REFER: 3, CALL: 4, NOTICE: 5, CHARGE_OFF: 6}
+STATE_LABELS = {s: s.value.replace("_", " ").capitalize() for s in S}
+SORT_KEYS = (
+    "rank", "group_number", "group_name", "state", "action", "overdue", "net_balance",
+    "days_to_termination", "last_contact_on", "promised_on", "broker",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the rule reads about one group (see the module docstring)."""
+
+    state: DelinquencyState
+    terminates_on: date | None
+    reinstate_until: date | None
+    calls: int  # calls this episode
+    last_contact_id: int | None
+    last_contact_at_day: date | None
+    follow_up_on: date | None  # the latest contact's, this episode
+    promise_status: PromiseStatus | None  # the latest promise's, this episode
+    promised_on: date | None
+    promise_checked_on: date | None
+
+
+def next_action(facts: Facts, today: date) -> tuple[str, str, date, str]:
+    """(action, urgency key, due on, why) for one group, by the module docstring's rule."""
+    f = facts
+    if f.promise_status is PromiseStatus.OPEN and f.promised_on and f.promised_on >= today:
+        return (
+            CALL,
+            CALL,
+            f.promised_on + timedelta(days=1),
+            (f"promise in force to {f.promised_on}: follow up if it is not kept"),
+        )
+    broken_unanswered = f.promise_status is PromiseStatus.BROKEN and (
+        f.last_contact_at_day is None
+        or f.promise_checked_on is None
+        or f.last_contact_at_day < f.promise_checked_on
+    )
+    if broken_unanswered:
+        return CALL, BROKEN_CALL, today, f"promise broken on {f.promise_checked_on}: call now"
+    if f.state is S.PENDING_CANCELLATION:
+        return CANCEL, CANCEL, today, "pending cancellation: confirm the cancellation"
+    waits = f.follow_up_on if f.follow_up_on and f.follow_up_on > today else today
+    if f.state is S.CANCELLED:
+        if f.reinstate_until is not None and today > f.reinstate_until:
+            return REFER, REFER, today, f"reinstatement window ended {f.reinstate_until}"
+        return CALL, CALL, waits, "cancelled: payment in full reinstates coverage"
+    if f.state is S.REFERRED:
+        return CHARGE_OFF, CHARGE_OFF, today, "referred: review for charge-off"
+    days = (f.terminates_on - today).days if f.terminates_on else None
+    if f.state is S.IN_GRACE and days is not None and days <= PLAN_OFFER_DAYS:
+        return PLAN_OFFER, PLAN_OFFER, waits, f"cancellation possible in {days} days"
+    if f.calls >= CALLS_BEFORE_NOTICE:
+        return NOTICE, NOTICE, waits, f"{f.calls} calls this episode without a promise"
+    return CALL, CALL, waits, "no promise yet"
+
+
+def worklist(
+    session: Session,
+    today: date,
+    filters: Mapping[str, Any] | None = None,
+    sort: str = "rank",
+) -> list[dict]:
+    """The worklist as of `today` (see the module docstring): one dict per delinquent group.
+    `filters`: `state` (a DelinquencyState value), `action` (one of ACTIONS), `broker` (part of
+    the agency's or writing broker's name), `group` (part of the group number or name); empty
+    or "all": no filter. `sort`: one of SORT_KEYS, "-key" for descending (default the rank)."""
+    filters = filters or {}
+    query = (
+        select(GroupDelinquency, EmployerGroup.group_number, EmployerGroup.name)
+        .join(EmployerGroup, EmployerGroup.id == GroupDelinquency.group_id)
+        .where(GroupDelinquency.state.in_(WORKLIST_STATES))
+    )
+    state = filters.get("state")
+    if state and state != "all":
+        query = query.where(GroupDelinquency.state == S(state))
+    text = (filters.get("group") or "").strip()
+    if text:
+        like = f"%{text}%"
+        query = query.where(
+            or_(EmployerGroup.group_number.ilike(like), EmployerGroup.name.ilike(like))
+        )
+    found = session.execute(query).all()
+    ids = [row.group_id for row, _, _ in found]
+    if not ids:
+        return []
+    owed = positions(session, today, ids)
+    aging = _aging(session, today, ids)
+    calls, last = _contacts(session, ids)
+    promise = _promises(session, ids)
+    brokers = _brokers(session, today, ids)
+    rows = []
+    for row, number, name in found:
+        gid = row.group_id
+        contact = last.get(gid)
+        latest = promise.get(gid)
+        facts = Facts(
+            state=row.state,
+            terminates_on=row.terminates_on,
+            reinstate_until=row.reinstate_until,
+            calls=calls.get(gid, 0),
+            last_contact_id=contact.id if contact else None,
+            last_contact_at_day=contact.at.date() if contact else None,
+            follow_up_on=contact.next_follow_up_on if contact else None,
+            promise_status=latest.status if latest else None,
+            promised_on=latest.promised_on if latest else None,
+            promise_checked_on=latest.checked_on if latest else None,
+        )
+        action, urgency, due_on, why = next_action(facts, today)
+        buckets = aging.get(gid, {k: ZERO for k in (*AGING_KEYS, "credit")})
+        total_open = sum((buckets[k] for k in AGING_KEYS), ZERO)
+        position = owed.get(gid)
+        overdue = position.overdue if position else ZERO
+        rows.append(
+            {
+                "group_id": gid,
+                "group_number": number,
+                "group_name": name,
+                "state": row.state.value,
+                "state_label": STATE_LABELS[row.state],
+                "action": action,
+                "action_label": ACTION_LABELS[action],
+                "urgency": URGENCY[urgency],
+                "action_due_on": due_on,
+                "due": due_on <= today,
+                "why": why,
+                "overdue": overdue,
+                **{k: buckets[k] for k in AGING_KEYS},
+                "past_due": total_open - buckets["current"],
+                "total_open": total_open,
+                "credit": buckets["credit"],
+                "net_balance": total_open - buckets["credit"],
+                "terminates_on": row.terminates_on,
+                "days_to_termination": (row.terminates_on - today).days
+                if row.terminates_on and row.state in (S.IN_GRACE, S.PENDING_CANCELLATION)
+                else None,
+                "paused": row.paused_reason,
+                "last_contact_on": contact.at.date() if contact else None,
+                "last_contact": _contact_text(contact),
+                "last_contact_kind": contact.kind.value if contact else None,
+                "last_contact_by": contact.by if contact else None,
+                "last_contact_outcome": contact.outcome if contact else None,
+                "follow_up_on": facts.follow_up_on,
+                "promise_status": latest.status.value if latest else None,
+                "promise": _promise_text(latest),
+                "promised_on": latest.promised_on if latest else None,
+                "broker": brokers.get(gid),
+            }
+        )
+    rows.sort(
+        key=lambda r: (
+            not r["due"],
+            r["action_due_on"] if not r["due"] else date.min,
+            r["urgency"],
+            -r["overdue"],
+            r["days_to_termination"] if r["days_to_termination"] is not None else 10**6,
+            r["group_number"],
+        )
+    )
+    for rank, r in enumerate(rows, start=1):
+        r["rank"] = rank
+    action = filters.get("action")
+    if action and action != "all":
+        rows = [r for r in rows if r["action"] == action]
+    broker = (filters.get("broker") or "").strip().casefold()
+    if broker:
+        rows = [r for r in rows if r["broker"] and broker in r["broker"].casefold()]
+    return sort_worklist(rows, sort)
+
+
+def sort_worklist(rows: list[dict], sort: str) -> list[dict]:
+    """`rows` by one of SORT_KEYS ("-key" descending); empty values last; else by rank."""
+    descending = sort.startswith("-")
+    key = sort.lstrip("-")
+    if key not in SORT_KEYS or key == "rank":
+        return sorted(rows, key=lambda r: r["rank"], reverse=descending)
+    present = [r for r in rows if r.get(key) is not None]
+    empty = [r for r in rows if r.get(key) is None]
+
+    def value(r):
+        v = r[key]
+        return v.casefold() if isinstance(v, str) else v
+
+    return sorted(present, key=value, reverse=descending) + empty
+
+
+def _aging(session: Session, today: date, ids: list[int]) -> dict[int, dict]:
+    """Per group: the kept open items in each aging bucket as of `today`, and unapplied
+    credit (the kept unapplied cash balance)."""
+    found: dict[int, dict] = {}
+    query = (
+        select(KeptOpenItem.group_id, *kept_aging_columns(today))
+        .where(in_ids(KeptOpenItem.group_id, ids))
+        .group_by(KeptOpenItem.group_id)
+    )
+    for gid, *amounts in session.execute(query):
+        found[gid] = {**dict(zip(AGING_KEYS, amounts, strict=True)), "credit": ZERO}
+    cash = select(KeptBalance.group_id, -KeptBalance.balance).where(
+        KeptBalance.code == Chart.UNAPPLIED_CASH.code,
+        KeptBalance.balance != 0,
+        in_ids(KeptBalance.group_id, ids),
+    )
+    for gid, credit in session.execute(cash):
+        found.setdefault(gid, {**{k: ZERO for k in AGING_KEYS}, "credit": ZERO})
+        found[gid]["credit"] += credit
+    return found
+
+
+def _contacts(session: Session, ids: list[int]):
+    """Per group, this episode: the number of calls, and the latest contact."""
+    this_episode = and_(
+        GroupDelinquency.group_id == CollectionContact.group_id,
+        GroupDelinquency.episode == CollectionContact.episode,
+    )
+    query = (
+        select(
+            CollectionContact.group_id,
+            func.count().filter(CollectionContact.kind == ContactKind.CALL),
+            func.max(CollectionContact.id),
+        )
+        .join(GroupDelinquency, this_episode)
+        .where(in_ids(CollectionContact.group_id, ids))
+        .group_by(CollectionContact.group_id)
+    )
+    calls, latest_ids = {}, []
+    for gid, count, latest in session.execute(query):
+        calls[gid] = count
+        latest_ids.append(latest)
+    last = {}
+    if latest_ids:
+        for c in session.scalars(
+            select(CollectionContact).where(in_ids(CollectionContact.id, latest_ids))
+        ):
+            last[c.group_id] = c
+    return calls, last
+
+
+def _promises(session: Session, ids: list[int]) -> dict[int, PromiseToPay]:
+    """Per group: its latest promise of this episode (not a cancelled one)."""
+    latest = (
+        select(func.max(PromiseToPay.id))
+        .join(
+            GroupDelinquency,
+            and_(
+                GroupDelinquency.group_id == PromiseToPay.group_id,
+                GroupDelinquency.episode == PromiseToPay.episode,
+            ),
+        )
+        .where(in_ids(PromiseToPay.group_id, ids), PromiseToPay.status != PromiseStatus.CANCELLED)
+        .group_by(PromiseToPay.group_id)
+    )
+    return {
+        p.group_id: p
+        for p in session.scalars(select(PromiseToPay).where(PromiseToPay.id.in_(latest)))
+    }
+
+
+def _brokers(session: Session, today: date, ids: list[int]) -> dict[int, str]:
+    """Per group: its broker of record today ("Agency (writing broker)")."""
+    query = (
+        select(BrokerOfRecord.group_id, BrokerAgency.name, Broker.full_name)
+        .join(BrokerAgency, BrokerAgency.id == BrokerOfRecord.agency_id)
+        .outerjoin(Broker, Broker.id == BrokerOfRecord.writing_broker_id)
+        .where(
+            in_ids(BrokerOfRecord.group_id, ids),
+            BrokerOfRecord.effective_from <= today,
+            or_(BrokerOfRecord.effective_to.is_(None), BrokerOfRecord.effective_to >= today),
+        )
+        .order_by(BrokerOfRecord.group_id, BrokerOfRecord.effective_from)
+    )
+    found = {}
+    for gid, agency, writer in session.execute(query):
+        found[gid] = f"{agency} ({writer})" if writer else agency
+    return found
+
+
+def _contact_text(contact: CollectionContact | None) -> str | None:
+    if contact is None:
+        return None
+    return f"{contact.kind.value} {contact.at.date()} by {contact.by}: {contact.outcome}"[:200]
+
+
+def _promise_text(promise: PromiseToPay | None) -> str | None:
+    if promise is None:
+        return None
+    words = f"{format_dollars(promise.amount)} by {promise.promised_on}"
+    if promise.status is PromiseStatus.OPEN:
+        return f"open: {words}"
+    return f"{promise.status.value} {promise.checked_on}: {words} ({format_dollars(promise.paid)} paid)"
+
+
+def worklist_totals(rows: list[dict]) -> dict[str, Decimal | int]:
+    return {
+        "groups": len(rows),
+        "overdue": sum((r["overdue"] for r in rows), ZERO),
+        "due": sum(1 for r in rows if r["due"]),
+    }
