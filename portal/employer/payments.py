@@ -83,6 +83,11 @@ def _pay_page(scope, form: PayForm):
         form.invoice_ids.data = preselected or options.default_invoice_ids
         if not options.open_items:
             form.pay_what.data = "amount"
+        asked = request.args.get("amount", "")
+        if asked and not request.args.getlist("invoice"):
+            # The delinquency clock's pay link: the cure amount when credits or disputes make
+            # it differ from the overdue bills' sum (checked as typed when the form is sent).
+            form.pay_what.data, form.amount.data = "amount", asked[:20]
     choice = online.pay_choice(options, limits, form.chosen_invoices(), _amount_or_none(form))
     offered = [method.value for method in choice.methods]
     if request.method == "GET" and offered and form.method.data not in offered:

@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from billing_core.db import Base
 from billing_core.models import Checkout, Invoice, Payment, Upload
+from billing_core.models.collections import ActionKind, DelinquencyAction
 from billing_core.models.enums import BillingMethod, PaymentMethod, PaymentSource, UploadStatus
 from billing_core.money import D
 from billing_core.payments.online import start_checkout
@@ -35,6 +36,11 @@ class Locations:
     upload_b: Upload
     checkout_b: Checkout
     payment_b: Payment
+    # Past-due notices (the employer's notices page): one naming West's bill, one naming the
+    # consolidated bill only (East's user sees it), and group B's.
+    notice_west: DelinquencyAction
+    notice_east: DelinquencyAction
+    notice_b: DelinquencyAction
 
     def west_markers(self) -> list[str]:
         """Words that appear only on another location's (West's) objects."""
@@ -128,6 +134,23 @@ def _west_bill(session, cast: Scenario) -> Invoice:
     return invoice
 
 
+def _notice(session, invoice: Invoice, key: str) -> DelinquencyAction:
+    """A kept grace notice naming `invoice` (as the sweep keeps one)."""
+    number = invoice.invoice_number
+    action = DelinquencyAction(
+        group_id=invoice.group_id, episode=1, kind=ActionKind.NOTICE, key=key,
+        done_on=date(2027, 1, 11), amount=invoice.total_due,
+        subject=f"Premium past due: grace period notice ({number})",
+        body=f"Invoice {number}, due {invoice.due_on}", content={
+            "stage": "in_grace", "title": "Premium past due: grace period notice",
+            "overdue_bills": [{"invoice": number, "open": str(invoice.total_due)}],
+        },
+    )  # fmt: skip
+    session.add(action)
+    session.flush()
+    return action
+
+
 def build_locations(session, cast: Scenario) -> Locations:
     users = cast.users
     invoice_west = _west_bill(session, cast)
@@ -151,6 +174,9 @@ def build_locations(session, cast: Scenario) -> Locations:
         upload_b=_upload(session, cast.group_b, cast.member_b, "b.csv", users["employer_b"]),
         checkout_b=_checkout(session, cast.group_b, users["employer_b"], [], "b"),
         payment_b=check_paid(session, cast.group_b, "20.00", "B-CHECK-1"),
+        notice_west=_notice(session, invoice_west, "in_grace"),
+        notice_east=_notice(session, cast.invoice_a, "step-east"),
+        notice_b=_notice(session, cast.invoice_b, "in_grace"),
     )
     session.commit()
     return world

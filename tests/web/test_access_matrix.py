@@ -158,6 +158,9 @@ MATRIX = {
     "employer.invoice_lines": ("GET", INVOICE_A, EMPLOYER_A),
     "employer.invoice_bridge_step": ("GET", {**INVOICE_A, "step": "rate"}, EMPLOYER_A),
     "employer.invoice_pdf": ("GET", INVOICE_A, EMPLOYER_A),
+    # Past-due notices: the list and a PDF of one naming the consolidated bill only.
+    "employer.notice_list": ("GET", {"group_id": "A"}, EMPLOYER_A),
+    "employer.notice_download": ("GET", {"group_id": "A", "notice_id": "NOT_A"}, EMPLOYER_A),
     "employer.invoice_lines_download": ("GET", {**INVOICE_A, "fmt": "csv"}, EMPLOYER_A),
     # Cash (admin/views/receipts.py, refunds.py, suspense.py, write_offs.py). An empty POST
     # is refused with a message (a 303 back);
@@ -210,6 +213,12 @@ MATRIX = {
         {"name": "cash_receipts", "fmt": "xlsx"},
         expect(302, 403, **STAFF),
     ),
+    # Collections (admin/views/collections.py): the worklist, a group's page, its two forms
+    # (posted empty here: refused, back to the page).
+    "admin.collections_worklist": ("GET", {}, expect(302, 403, **STAFF)),
+    "admin.group_collections": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
+    "admin.collections_log_contact": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
+    "admin.collections_take_promise": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
     # The paid-vs-billed statement: the page and its downloads, for the group's employers
     # (the East-only user too: the statement of their bills and the group's consolidated
     # ones) and for staff.
@@ -251,6 +260,22 @@ def _recorded_payment(session, cast) -> int:
     )
     session.commit()
     return payment.id
+
+
+def _kept_notice(session, cast) -> int:
+    """A grace notice kept for group A naming its consolidated January bill."""
+    from billing_core.models.collections import ActionKind, DelinquencyAction
+
+    number = cast.invoice_a.invoice_number
+    action = DelinquencyAction(
+        group_id=cast.group_a.id, episode=1, kind=ActionKind.NOTICE, key="in_grace",
+        done_on=date(2027, 1, 11), amount=cast.invoice_a.total_due, subject="Premium past due",
+        body=f"Invoice {number}", content={"stage": "in_grace", "overdue_bills": [
+            {"invoice": number, "open": str(cast.invoice_a.total_due)}]},
+    )  # fmt: skip
+    session.add(action)
+    session.commit()
+    return action.id
 
 
 def _open_checkout(session, cast) -> int:
@@ -316,6 +341,7 @@ def test_route_statuses_for_role(matrix_client, role, session):
     upload_id = _submitted_upload(session, cast)
     payment_id = _recorded_payment(session, cast)
     checkout_id = _open_checkout(session, cast)
+    notice_id = _kept_notice(session, cast)
     failures = []
 
     # Log in once (password hashing is slow on purpose) and give every request a fresh client
@@ -346,6 +372,7 @@ def test_route_statuses_for_role(matrix_client, role, session):
             "UPL_A": upload_id,
             "PAY_A": payment_id,
             "CHK_A": checkout_id,
+            "NOT_A": notice_id,
         }
         values = {k: placeholders.get(v, v) for k, v in args.items()}
         with app.test_request_context():

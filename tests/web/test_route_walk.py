@@ -91,6 +91,7 @@ def _objects(world, tenant: str) -> dict[str, int]:
             "upload_id": world.upload_b.id,
             "checkout_id": world.checkout_b.id,
             "payment_id": world.payment_b.id,
+            "notice_id": world.notice_b.id,
         }
     if tenant == "A-east":
         return {
@@ -99,6 +100,7 @@ def _objects(world, tenant: str) -> dict[str, int]:
             "upload_id": world.upload_east.id,
             "checkout_id": world.checkout_east.id,
             "payment_id": world.payment_west.id,  # no employer route shows a payment by id
+            "notice_id": world.notice_east.id,
         }
     return {
         "group_id": cast.group_a.id,
@@ -106,6 +108,7 @@ def _objects(world, tenant: str) -> dict[str, int]:
         "upload_id": world.upload_west.id,
         "checkout_id": world.checkout_west.id,
         "payment_id": world.payment_west.id,
+        "notice_id": world.notice_west.id,
     }
 
 

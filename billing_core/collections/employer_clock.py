@@ -1,0 +1,289 @@
+"""The delinquency clock as the employer's HR administrator sees it (issue 20, item 4): what is
+overdue, the cure amount, the date of the next step and what happens then, a moratorium's hold
+or a paused clock, and the group's notices.
+
+One read model, computed from the functions the sweep and the notice use (overdue.position for
+the money, clock.py for the dates, states.coverage_end for the coverage end, plans.threshold
+and plans.moratorium_on), so the page and the notice cannot disagree: the cure amount here is
+`Position.overdue` on the day asked, the figure a notice sent that day says. The views only
+render it. Read only: nothing here changes the group's state (the sweep does)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing_core.collections import clock
+from billing_core.collections.notices import notices
+from billing_core.collections.overdue import Position, position
+from billing_core.collections.plans import moratorium_on, threshold
+from billing_core.collections.states import RUNNING, clock_paused, coverage_end
+from billing_core.models import EmployerGroup, Invoice
+from billing_core.models.collections import (
+    ActionKind,
+    DelinquencyAction,
+    DelinquencyState,
+    DelinquencyTransition,
+    GroupDelinquency,
+    Moratorium,
+)
+from billing_core.models.ledger import KeptOpenItem
+
+S = DelinquencyState
+# States the employer is told about: the clock running, or cancelled (reinstatement open).
+SHOWN = frozenset({*RUNNING, S.CANCELLED})
+# A reinstatement is mentioned on the dashboard for this many days after it.
+REINSTATED_SHOWN_DAYS = 60
+PAUSE_WORDS = {
+    "payment_plan": "a payment plan",
+    "promise": "your promise to pay",
+    "bankruptcy": "a bankruptcy filing",
+}
+STAGE_WORDS = {
+    S.IN_GRACE.value: "Grace period notice",
+    S.PENDING_CANCELLATION.value: "Final notice before cancellation",
+    S.CANCELLED.value: "Cancellation notice",
+}
+
+
+@dataclass(frozen=True)
+class OverdueBill:
+    """A bill past due on the day: its invoice and what is still open on it."""
+
+    invoice_id: int
+    invoice_number: str
+    subgroup_id: int | None
+    due_on: date
+    open_amount: Decimal
+
+
+@dataclass(frozen=True)
+class EmployerClock:
+    """Where the group stands on `on`. `cure_amount` is what to pay now (overdue bills less
+    credits and open disputes: overdue.Position.overdue, the notice's cure amount);
+    `caught_up` when it is at or under the plan's threshold while the clock still runs (the
+    next sweep brings the group back to current).
+
+    The next step and its date, by state: past due: the grace notice (`notice_on`); in grace:
+    cancellation possible from `cancellable_from` unless paid by `pay_by`; pending
+    cancellation: cancellation by the carrier, any day now; cancelled: coverage ended on
+    `coverage_ends_on`, reinstated if paid by `reinstate_until`. `held_until`/`held_by`: a
+    moratorium stops cancellation (None `held_until`: until lifted); `paused`: why the clock
+    stands still (a payment plan, a promise, a bankruptcy) until `paused_until`.
+    `arrangement`: the payment plan or promise in force, filled by a later slice (None)."""
+
+    state: DelinquencyState
+    on: date
+    position: Position
+    threshold: Decimal
+    bills: tuple[OverdueBill, ...]
+    grace_starts_on: date | None
+    grace_ends_on: date | None
+    notice_on: date | None
+    notice_sent: bool
+    cancellable_from: date | None
+    coverage_ends_on: date | None
+    cancelled_on: date | None
+    reinstate_until: date | None
+    moratorium: Moratorium | None
+    paused: str | None
+    paused_until: date | None
+    latest_notice: DelinquencyAction | None
+    reinstated_on: date | None = None
+    arrangement: object | None = field(default=None)
+
+    @property
+    def cure_amount(self) -> Decimal:
+        return self.position.overdue
+
+    @property
+    def caught_up(self) -> bool:
+        return self.state in RUNNING and self.cure_amount <= self.threshold
+
+    @property
+    def pay_by(self) -> date | None:
+        """The last day a payment stops the cancellation from starting: the day before the
+        group may be cancelled."""
+        if self.cancellable_from is None:
+            return None
+        return self.cancellable_from - timedelta(days=1)
+
+    @property
+    def reinstatement_open(self) -> bool:
+        return self.reinstate_until is not None and self.on <= self.reinstate_until
+
+    @property
+    def held_until(self) -> date | None:
+        return self.moratorium.ends_on if self.moratorium is not None else None
+
+    @property
+    def held_open_ended(self) -> bool:
+        """A moratorium with no end date holds the cancellation: there is no date to say."""
+        return self.moratorium is not None and self.moratorium.ends_on is None
+
+    @property
+    def paused_words(self) -> str | None:
+        return PAUSE_WORDS.get(self.paused, self.paused) if self.paused else None
+
+    @property
+    def notice_amount_differs(self) -> bool:
+        """The latest notice asked for another amount (a payment, a credit or a bill that came
+        due since): the page says both, and which one counts now."""
+        return self.latest_notice is not None and self.latest_notice.amount != self.cure_amount
+
+    @property
+    def reinstated(self) -> bool:
+        return self.state is S.REINSTATED
+
+
+def overdue_bills(session: Session, group_id: int, on: date) -> tuple[OverdueBill, ...]:
+    """The group's bills past due on `on` (due before it, still open), oldest first: the
+    notice's list of overdue bills (notices.notice_content), from the kept open items."""
+    rows = session.execute(
+        select(Invoice.id, Invoice.invoice_number, Invoice.subgroup_id, Invoice.due_on,
+               KeptOpenItem.open_amount)
+        .join(KeptOpenItem, KeptOpenItem.invoice_id == Invoice.id)
+        .where(KeptOpenItem.group_id == group_id, KeptOpenItem.open_amount > 0,
+               KeptOpenItem.due_on < on)
+        .order_by(KeptOpenItem.due_on, Invoice.period_start, Invoice.id)
+    )  # fmt: skip
+    return tuple(OverdueBill(*row) for row in rows)
+
+
+def employer_clock(session: Session, group: EmployerGroup, on: date) -> EmployerClock | None:
+    """The group's clock on `on` as its employer sees it, or None when there is nothing to say
+    (current, never late, or reinstated more than REINSTATED_SHOWN_DAYS ago; referred and
+    charged-off groups are the staff's to explain)."""
+    row = session.get(GroupDelinquency, group.id)
+    if row is None or row.plan is None:
+        return None
+    reinstated_on = None
+    if row.state is S.REINSTATED:
+        reinstated_on = session.scalar(
+            select(DelinquencyTransition.effective_on)
+            .where(
+                DelinquencyTransition.group_id == group.id,
+                DelinquencyTransition.episode == row.episode,
+                DelinquencyTransition.to_state == S.REINSTATED,
+            )
+            .order_by(DelinquencyTransition.id.desc())
+            .limit(1)
+        )
+        if reinstated_on is None or on > reinstated_on + timedelta(days=REINSTATED_SHOWN_DAYS):
+            return None
+    elif row.state not in SHOWN:
+        return None
+    plan = row.plan
+    pos = position(session, group.id, on)
+    bills = overdue_bills(session, group.id, on)
+    paused = clock_paused(row, on) if row.state in RUNNING else None
+
+    notice_on, cancellable_from = row.notice_sent_on, row.terminates_on
+    if row.state is S.PAST_DUE and row.grace_starts_on is not None:
+        # Not sent yet: due on its day, sent by the first sweep from then (today at the
+        # earliest); cancellation then follows the notice by the plan's rule.
+        notice_on = max(clock.notice_due_on(plan, row.grace_starts_on), on)
+        if row.grace_ends_on is not None:
+            cancellable_from = clock.terminates_on(plan, row.grace_ends_on, notice_on)
+    moratorium = None
+    if row.state in RUNNING:
+        moratorium = moratorium_on(session, group.state, max(on, cancellable_from or on))
+        if moratorium is not None and cancellable_from is not None:
+            if moratorium.ends_on is not None:
+                cancellable_from = max(cancellable_from, moratorium.ends_on + timedelta(days=1))
+    coverage_ends = row.coverage_ends_on
+    if coverage_ends is None and row.state in RUNNING:
+        oldest = session.get(Invoice, bills[0].invoice_id) if bills else None
+        coverage_ends = coverage_end(session, row, on, plan.coverage_end_rule, oldest)
+    latest = next(
+        (
+            n
+            for n in notices(session, group.id)
+            if n.episode == row.episode and n.kind is ActionKind.NOTICE
+        ),
+        None,
+    )
+    return EmployerClock(
+        state=row.state,
+        on=on,
+        position=pos,
+        threshold=threshold(plan, group.policy_on(on)),
+        bills=bills,
+        grace_starts_on=row.grace_starts_on,
+        grace_ends_on=row.grace_ends_on,
+        notice_on=notice_on,
+        notice_sent=row.notice_sent_on is not None,
+        cancellable_from=cancellable_from,
+        coverage_ends_on=coverage_ends,
+        cancelled_on=row.cancelled_on,
+        reinstate_until=row.reinstate_until,
+        moratorium=moratorium,
+        paused=paused,
+        paused_until=row.paused_until if paused else None,
+        latest_notice=latest,
+        reinstated_on=reinstated_on,
+    )
+
+
+# --------------------------------------------------------------------------- notices
+
+
+def stage_words(action: DelinquencyAction) -> str:
+    """What a kept notice is, in plain words."""
+    stage = (action.content or {}).get("stage", "")
+    if action.kind is ActionKind.NOTICE:
+        return STAGE_WORDS.get(stage, "Past-due notice")
+    return "Reminder letter" if action.kind is ActionKind.LETTER else "Reminder e-mail"
+
+
+def _invoices_seen(
+    session: Session, group_id: int, actions: list[DelinquencyAction], subgroup_ids
+) -> list[DelinquencyAction]:
+    """The notices a user limited to `subgroup_ids` sees: those naming only bills they see
+    (the group's consolidated bills and their locations'), as a payment applied to bills they
+    see and no other (access.payment_in_scope). Everyone else sees them all."""
+    if subgroup_ids is None or not actions:
+        return actions
+    named = {b["invoice"] for a in actions for b in (a.content or {}).get("overdue_bills", [])}
+    where = dict(
+        session.execute(
+            select(Invoice.invoice_number, Invoice.subgroup_id).where(
+                Invoice.group_id == group_id, Invoice.invoice_number.in_(sorted(named))
+            )
+        ).all()
+    )
+
+    def seen(number: str) -> bool:
+        if number not in where:
+            return False
+        return where[number] is None or where[number] in subgroup_ids
+
+    return [
+        a
+        for a in actions
+        if all(seen(b["invoice"]) for b in (a.content or {}).get("overdue_bills", []))
+    ]
+
+
+def group_notices(
+    session: Session, group_id: int, subgroup_ids: frozenset[int] | None = None
+) -> list[DelinquencyAction]:
+    """The group's notices and reminder letters, newest first, that the user sees."""
+    return _invoices_seen(session, group_id, notices(session, group_id), subgroup_ids)
+
+
+def group_notice(
+    session: Session, group_id: int, notice_id: int, subgroup_ids: frozenset[int] | None = None
+) -> DelinquencyAction | None:
+    """One notice of the group the user sees, or None (another group's, a fee or a task, or
+    one naming a bill of a location the user does not look after)."""
+    action = session.get(DelinquencyAction, notice_id)
+    if action is None or action.group_id != group_id:
+        return None
+    if action.kind not in (ActionKind.NOTICE, ActionKind.EMAIL, ActionKind.LETTER):
+        return None
+    return next(iter(_invoices_seen(session, group_id, [action], subgroup_ids)), None)
