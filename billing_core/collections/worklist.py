@@ -111,7 +111,7 @@ def next_action(facts: Facts, today: date) -> tuple[str, str, date, str]:
             CALL,
             CALL,
             f.promised_on + timedelta(days=1),
-            (f"promise in force to {f.promised_on}: follow up if it is not kept"),
+            (f"promise in force to {_on(f.promised_on)}: follow up if it is not kept"),
         )
     broken_unanswered = f.promise_status is PromiseStatus.BROKEN and (
         f.last_contact_at_day is None
@@ -119,13 +119,13 @@ def next_action(facts: Facts, today: date) -> tuple[str, str, date, str]:
         or f.last_contact_at_day < f.promise_checked_on
     )
     if broken_unanswered:
-        return CALL, BROKEN_CALL, today, f"promise broken on {f.promise_checked_on}: call now"
+        return CALL, BROKEN_CALL, today, f"promise broken on {_on(f.promise_checked_on)}: call now"
     if f.state is S.PENDING_CANCELLATION:
         return CANCEL, CANCEL, today, "pending cancellation: confirm the cancellation"
     waits = f.follow_up_on if f.follow_up_on and f.follow_up_on > today else today
     if f.state is S.CANCELLED:
         if f.reinstate_until is not None and today > f.reinstate_until:
-            return REFER, REFER, today, f"reinstatement window ended {f.reinstate_until}"
+            return REFER, REFER, today, f"reinstatement window ended {_on(f.reinstate_until)}"
         return CALL, CALL, waits, "cancelled: payment in full reinstates coverage"
     if f.state is S.REFERRED:
         return CHARGE_OFF, CHARGE_OFF, today, "referred: review for charge-off"
@@ -356,6 +356,11 @@ def _brokers(session: Session, today: date, ids: list[int]) -> dict[int, str]:
     return found
 
 
+def _on(day: date | None) -> str:
+    """A date as the screens write it: Feb 5, 2027."""
+    return f"{day:%b} {day.day}, {day.year}" if day else ""
+
+
 def _contact_text(contact: CollectionContact | None) -> str | None:
     if contact is None:
         return None
@@ -365,10 +370,10 @@ def _contact_text(contact: CollectionContact | None) -> str | None:
 def _promise_text(promise: PromiseToPay | None) -> str | None:
     if promise is None:
         return None
-    words = f"{format_dollars(promise.amount)} by {promise.promised_on}"
+    words = f"{format_dollars(promise.amount)} by {_on(promise.promised_on)}"
     if promise.status is PromiseStatus.OPEN:
         return f"open: {words}"
-    return f"{promise.status.value} {promise.checked_on}: {words} ({format_dollars(promise.paid)} paid)"
+    return f"{promise.status.value} {_on(promise.checked_on)}: {words} ({format_dollars(promise.paid)} paid)"
 
 
 def worklist_totals(rows: list[dict]) -> dict[str, Decimal | int]:

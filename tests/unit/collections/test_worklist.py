@@ -158,7 +158,7 @@ def test_a_broken_promise_resumes_the_clock_and_ranks_first(session, book):
     rows = worklist(session, date(2027, 1, 26))
     assert rows[-1]["group_number"] == grace.group_number
     assert (rows[-1]["action"], rows[-1]["action_due_on"]) == ("call", date(2027, 2, 6))
-    assert rows[-1]["promise"] == "open: $1,000.00 by 2027-02-05"
+    assert rows[-1]["promise"] == "open: $1,000.00 by Feb 5, 2027"
     pay_by_check(session, grace, "400.00", date(2027, 1, 28), [book["grace_bill"]])
     # The clock stands still: Feb 2 would have made it pending cancellation.
     assert run_sweep(session, date(2027, 2, 3)).promises_broken == 0
