@@ -6,8 +6,10 @@ late-reported changes billed as retro adjustments. Deterministic for a given `to
 
 book.py is its shape (products, groups, agencies, paying habits); document.py the set-up
 document built from it; history.py the billing runs it issues, with payments.py (the cash) and
-late_changes.py (retro adjustments); logins.py the logins and the story each shows. Callers
-look `load_demo` up through this package (`demo.load_demo`), so a test may replace it there."""
+late_changes.py (retro adjustments); late_groups.py six small groups that pay late, one at
+each collections state, reached by the real sweep; logins.py the logins and the story each
+shows. Callers look `load_demo` up through this package (`demo.load_demo`), so a test may
+replace it there."""
 
 from __future__ import annotations
 
@@ -18,9 +20,11 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing_core import mail
+from billing_core.collections.sweep import run_sweep
 from billing_core.demo.book import DEMO_FIRST_GROUP, DEMO_SOURCE
 from billing_core.demo.document import DEMO_SEED, build_demo_document, build_document
 from billing_core.demo.history import issue_history
+from billing_core.demo.late_groups import load_late_groups
 from billing_core.demo.logins import DEMO_PASSWORD, DEMO_TOTP_SECRET, demo_logins, enrol_staff
 from billing_core.models import EmployerGroup, User
 from billing_core.setup import import_setup
@@ -86,8 +90,16 @@ def load_demo(
     wraps this function). A change whose wrongly billed months fall before the history is left
     out (its credits would take back bills that were never issued).
 
+    With any history, six small late-paying groups follow (`late_groups`): their bills, their
+    payments and the daily collections sweep over them, so one group stands at each collections
+    state (current after paying in grace, past due, in grace, pending cancellation, cancelled,
+    reinstated) with its notices and transitions; then the sweep runs once as of `today` over
+    the whole book, as the daily job would.
+
     `summary` is the set-up import of the book; `history` lists the months run and counts the
-    invoices, lines and adjustments (and any group held by a run, which the demo never has).
+    invoices, lines, payments (the late groups' included; their own counts under
+    `late_groups`) and adjustments (and any group held by a run, which the demo never has),
+    and `sweep` is today's sweep.
     A second call returns before any of this, so it issues and queues nothing again."""
     existing = session.scalar(
         select(EmployerGroup.id).where(EmployerGroup.group_number == DEMO_FIRST_GROUP)
@@ -100,6 +112,12 @@ def load_demo(
     enrol_staff(session, datetime.combine(today, time(), UTC))
     with mail.suppressed(session):  # a made-up history tells nobody anything
         history = issue_history(session, document, book, today, history_months)
+        if history_months > 0:
+            late = load_late_groups(session, today, history_months)
+            for key in ("invoices", "invoice_lines", "payments"):
+                history[key] += late[key]
+            history["late_groups"] = late
+            history["sweep"] = run_sweep(session, today).as_dict()
     return DemoResult(loaded=True, summary=summary.as_dict(), logins=demo_logins(), history=history)
 
 

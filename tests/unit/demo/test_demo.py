@@ -20,6 +20,7 @@ from billing_core.demo import (
 from billing_core.demo.book import GROUPS
 from billing_core.demo.document import DEMO_SEED, build_document
 from billing_core.demo.history import issue_history
+from billing_core.demo.late_groups import LATE_GROUPS
 from billing_core.demo.logins import SPECIALIST_EMAIL, SUPERVISOR_EMAIL
 from billing_core.models import (
     Adjustment,
@@ -136,13 +137,15 @@ def test_load_demo_twice_changes_nothing(demo):
     assert row_counts(unit_session) == before
 
     # What was loaded.
-    assert unit_session.scalar(select(func.count()).select_from(EmployerGroup)) == 8
+    assert unit_session.scalar(select(func.count()).select_from(EmployerGroup)) == 8 + len(
+        LATE_GROUPS
+    )
     bases = set(unit_session.scalars(select(Product.rating_basis)))
     assert bases == set(RatingBasis)
     counts = unit_session.execute(
         select(Member.group_id, func.count()).group_by(Member.group_id)
     ).all()
-    assert all(5 <= n <= 2000 for _, n in counts) and len(counts) == 8
+    assert all(5 <= n <= 2000 for _, n in counts) and len(counts) == 8 + len(LATE_GROUPS)
     assert set(unit_session.scalars(select(User.role))) == set(Role)
     admin = unit_session.scalars(
         select(User).where(User.email == "admin@carrier.example.com")
@@ -176,6 +179,11 @@ def _expected_invoice_numbers(month: date) -> set[str]:
         numbers |= {
             f"{spec.number}-{month:%Y%m}-{code}" for code, _, _, alone in spec.subgroups if alone
         }
+    # The late groups are billed monthly, but the cancelled one not after its cancellation
+    # (May 6; June's bill would be issued May 17).
+    for late in LATE_GROUPS:
+        if not (late.state == "cancelled" and month >= date(2026, 6, 1)):
+            numbers.add(f"{late.spec.number}-{month:%Y%m}")
     return numbers
 
 

@@ -1,0 +1,211 @@
+"""Six small employer groups that pay late, one at each collections state a new user should
+see (issue 20): current again after paying in grace, past due, in grace, pending cancellation,
+cancelled for non-payment and reinstated. Nothing here writes a state: their bills are issued
+by the real billing run, their payments recorded as any payment is, and the real collections
+sweep (`collections.sweep.run_sweep`) runs over them every day of their history, so every
+transition, notice and date is the one the rules give. A billing supervisor confirms the two
+cancellations (`collections.states.cancel_for_nonpayment`), one of which is paid in full
+within the reinstatement window.
+
+Their dates are placed against `today`: bills are due on the first of each month, so which
+bill each group leaves unpaid is chosen from today's day of the month (see `_unpaid_from`).
+Two of them carry terms that keep their state whatever that day is: the past-due group is
+governed by an extended plan (60 days of grace, the notice on day 35), the in-grace group's
+billing policy grants 45 days of grace. Built from their own seeded document, so the eight
+groups of the demo book and every figure of theirs are unchanged."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from billing_core.billing.enrollment import add_months, month_start
+from billing_core.billing.invoicing import issue_billing_run
+from billing_core.collections.plans import new_plan_version, set_group_plan
+from billing_core.collections.states import cancel_for_nonpayment
+from billing_core.collections.sweep import run_sweep
+from billing_core.demo.book import DEMO_SOURCE, GroupSpec
+from billing_core.demo.document import DocumentBuilder
+from billing_core.demo.logins import SUPERVISOR_EMAIL
+from billing_core.models import EmployerGroup, User
+from billing_core.models.enums import PaymentMethod, PaymentSource
+from billing_core.payments.allocation import open_balances
+from billing_core.payments.receipts import record_payment
+from billing_core.setup import import_setup
+
+LATE_SEED = 20_400
+HISTORY_MONTHS = 3  # bills from three months before today's month
+LEAD_DAYS = 15
+EXTENDED_PLAN = "extended-60"
+
+
+def _spec(number: str, name: str, slug: str, size: int, state: str, zips, since: int):
+    return GroupSpec(number, name, slug, size, state, zips, "list_bill", "monthly", 1, since,
+                     (34_000, 78_000), False)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LateGroup:
+    spec: GroupSpec
+    state: str  # the collections state it reaches today
+    story: str
+
+
+LATE_GROUPS = [
+    LateGroup(_spec("G-1101", "Copperline Coffee Roasters", "copperlinecoffee", 6, "OR",
+                    (970, 972), 2018), "current",
+              "paid a bill 14 days late, after its grace notice: back to current"),
+    LateGroup(_spec("G-1102", "Redfern Landscaping", "redfernlandscaping", 8, "CO", (800, 803),
+                    2016), "past_due",
+              "its latest bill unpaid; governed by an extended plan (notice on day 35)"),
+    LateGroup(_spec("G-1103", "Harborview Dental Studio", "harborviewdental", 7, "WA",
+                    (980, 984), 2019), "in_grace",
+              "a bill unpaid past its notice day; 45 days of grace in its billing policy"),
+    LateGroup(_spec("G-1104", "Millbrook Print & Sign", "millbrookprint", 5, "OH", (430, 436),
+                    2017), "pending_cancellation",
+              "stopped paying: grace over and the notice served, waiting for a supervisor"),
+    LateGroup(_spec("G-1105", "Granite Peak Outfitters", "granitepeak", 9, "PA", (150, 160),
+                    2015), "cancelled",
+              "stopped paying: cancelled for non-payment by the supervisor"),
+    LateGroup(_spec("G-1106", "Tidewater Yoga Collective", "tidewateryoga", 6, "MI",
+                    (480, 486), 2020), "reinstated",
+              "cancelled for non-payment, then paid in full within the reinstatement window"),
+]  # fmt: skip
+LATE_GROUP_NUMBERS = [g.spec.number for g in LATE_GROUPS]
+
+
+def _periods(today: date, history_months: int) -> list[date]:
+    """The late groups' billing periods: from `history_months` before today's month (but 2 at
+    least and HISTORY_MONTHS at most: every state needs a bill due 38 days before today, which
+    two months back always is), every month whose bill is issued (LEAD_DAYS before it starts)
+    on or before today."""
+    back = max(2, min(HISTORY_MONTHS, history_months))
+    periods, month = [], add_months(month_start(today), -back)
+    while month - timedelta(days=LEAD_DAYS) <= today:
+        periods.append(month)
+        month = add_months(month, 1)
+    return periods
+
+
+def _unpaid_from(state: str, periods: list[date], today: date) -> date:
+    """The due date of the oldest bill the group leaves unpaid (or pays late): the most recent
+    due date before today at least so many days ago that the state is reached by today."""
+    at_least = {
+        "current": 20,  # late 14 days, paid, then back to on time
+        "past_due": 1,  # extended plan: no notice before day 35
+        "in_grace": 10,  # notice on day 10; 45 days of grace
+        "pending_cancellation": 32,  # grace of 31 days over
+        "cancelled": 35,  # pending from day 32, cancelled on day 35
+        "reinstated": 38,  # cancelled on day 35, paid on day 38
+    }[state]
+    return max(d for d in periods if (today - d).days >= at_least)
+
+
+def _document(today: date) -> dict:
+    builder = DocumentBuilder(today, LATE_SEED)
+    groups = []
+    for late in LATE_GROUPS:
+        group = builder.group(late.spec, "18273699")
+        group["contact_email"] = f"accounts@{late.spec.slug}.example.com"
+        if late.state == "in_grace":
+            group["billing_policies"][0]["grace_days"] = 45
+        groups.append(group)
+    return {"groups": groups}
+
+
+def load_late_groups(session: Session, today: date, history_months: int = HISTORY_MONTHS) -> dict:
+    """Import the six late groups and run their history up to `today` (module docstring; their
+    bills start `history_months` before today's month, see `_periods`); flush only. Returns
+    what was done: invoices and lines issued, payments recorded, sweeps run, cancellations."""
+    import_setup(session, _document(today), source=DEMO_SOURCE)
+    groups = {
+        g.group_number: g
+        for g in session.scalars(
+            select(EmployerGroup).where(EmployerGroup.group_number.in_(LATE_GROUP_NUMBERS))
+        )
+    }
+    supervisor = session.scalar(select(User).where(User.email == SUPERVISOR_EMAIL))
+    periods = _periods(today, history_months)
+    start = periods[0] - timedelta(days=LEAD_DAYS)
+    new_plan_version(
+        session, EXTENDED_PLAN, start, name="Extended grace (60 days, notice on day 35)",
+        grace_days=60, notice_day=35,
+    )  # fmt: skip
+    set_group_plan(
+        session, groups["G-1102"], EXTENDED_PLAN, start, "negotiated at the last renewal"
+    )
+    unpaid = {g.spec.number: _unpaid_from(g.state, periods, today) for g in LATE_GROUPS}
+    by_state = {g.state: g.spec.number for g in LATE_GROUPS}
+    cancel_on = {
+        by_state[s]: unpaid[by_state[s]] + timedelta(days=35) for s in ("cancelled", "reinstated")
+    }
+    pay_all_on = {
+        by_state["reinstated"]: unpaid[by_state["reinstated"]] + timedelta(days=38),
+        by_state["current"]: unpaid[by_state["current"]] + timedelta(days=14),
+    }
+    first_late = min(unpaid.values())
+    payments: dict[date, list] = {}  # pay on -> (group, invoice id) paid that day, on time
+    done = {"invoices": 0, "invoice_lines": 0, "payments": 0, "sweeps": 0, "cancelled": 0}
+    ids = [g.id for g in groups.values()]
+    day = start
+    while day <= today:
+        month = day + timedelta(days=LEAD_DAYS)
+        if month.day == 1 and month in periods:
+            gone = by_state["cancelled"]  # no bill after its cancellation; the reinstated
+            numbers = [  # group is billed on, as before it was cancelled
+                n for n in LATE_GROUP_NUMBERS if n != gone or day <= cancel_on[gone]
+            ]
+            outcome = issue_billing_run(session, month, group_numbers=numbers, run_date=day)
+            done["invoices"] += len(outcome.issued)
+            done["invoice_lines"] += outcome.line_count
+            for invoice in outcome.issued:
+                number = invoice.invoice_number[:6]
+                if invoice.due_on < unpaid[number] or (
+                    number in pay_all_on and invoice.due_on > pay_all_on[number]
+                ):
+                    pay_on = invoice.due_on - timedelta(days=3)
+                    payments.setdefault(pay_on, []).append((groups[number], invoice.id))
+        for group, invoice_id in payments.pop(day, []):
+            done["payments"] += _pay(session, group, day, invoice_id)
+        for number, on in cancel_on.items():
+            if on == day:
+                cancel_for_nonpayment(session, groups[number], on=day, actor=supervisor)
+                done["cancelled"] += 1
+        for number, on in pay_all_on.items():
+            if on == day:
+                done["payments"] += _pay(session, groups[number], day)
+        if day > first_late:  # before, no bill of theirs is past due: a sweep finds nothing
+            run_sweep(session, day, group_ids=ids)
+            done["sweeps"] += 1
+        day += timedelta(days=1)
+    return done
+
+
+def _pay(session: Session, group: EmployerGroup, on: date, invoice_id: int | None = None) -> int:
+    """Pay bill `invoice_id` in full, or everything the group owes, by ACH on `on`."""
+    owed = {
+        i: amount
+        for i, amount in open_balances(session, group).items()
+        if amount > 0 and (invoice_id is None or i == invoice_id)
+    }
+    if not owed:
+        return 0
+    amount = sum(owed.values(), Decimal("0.00"))
+    key = "-".join(str(i) for i in sorted(owed))
+    record_payment(
+        session,
+        group=group,
+        amount=amount,
+        method=PaymentMethod.ACH_CREDIT,
+        received_on=on,
+        source=PaymentSource.STAFF,
+        reference=f"ACH-{group.group_number}-{on:%Y%m%d}",
+        payer_name=group.name,
+        external_id=f"demo-late-{group.group_number}-{key}",
+        invoice_ids=sorted(owed),
+    )
+    return 1

@@ -1,0 +1,140 @@
+"""The demo book shows every collections state (issue 20): one late group at each, reached by
+the real sweep over its bills and payments (and the supervisor's cancellation), with its
+notices and transitions; whatever today's day of the month."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+import billing_core.models  # noqa: F401  (every table on Base.metadata)
+from billing_core import mail
+from billing_core.collections.states import history
+from billing_core.collections.sweep import run_sweep
+from billing_core.db import Base, make_engine
+from billing_core.demo.document import DEMO_SEED, build_document
+from billing_core.demo.late_groups import LATE_GROUPS, load_late_groups
+from billing_core.demo.logins import SUPERVISOR_EMAIL
+from billing_core.models import EmployerGroup
+from billing_core.models.collections import (
+    ActionKind,
+    DelinquencyAction,
+    DelinquencyState,
+    GroupDelinquency,
+)
+from billing_core.setup import import_setup
+from tests.unit.conftest import DEMO_TODAY
+
+S = DelinquencyState
+STATES = [S.CURRENT, S.PAST_DUE, S.IN_GRACE, S.PENDING_CANCELLATION, S.CANCELLED, S.REINSTATED]
+# The notices each state implies, by stage, in the episode that led there.
+NOTICES = {
+    S.CURRENT: [],
+    S.PAST_DUE: [],
+    S.IN_GRACE: ["in_grace"],
+    S.PENDING_CANCELLATION: ["in_grace", "pending_cancellation"],
+    S.CANCELLED: ["in_grace", "pending_cancellation", "cancelled"],
+    S.REINSTATED: ["in_grace", "pending_cancellation", "cancelled"],
+}
+
+
+def _rows(session) -> dict[str, GroupDelinquency]:
+    return {
+        number: row
+        for number, row in session.execute(
+            select(EmployerGroup.group_number, GroupDelinquency).join(
+                GroupDelinquency, GroupDelinquency.group_id == EmployerGroup.id
+            )
+        )
+    }
+
+
+def _notices(session, row) -> list[DelinquencyAction]:
+    return list(
+        session.scalars(
+            select(DelinquencyAction)
+            .where(
+                DelinquencyAction.group_id == row.group_id,
+                DelinquencyAction.episode == row.episode,
+                DelinquencyAction.kind == ActionKind.NOTICE,
+            )
+            .order_by(DelinquencyAction.id)
+        )
+    )
+
+
+def _check_late_groups(session, today: date) -> None:
+    rows = _rows(session)
+    for late in LATE_GROUPS:
+        number, row = late.spec.number, rows[late.spec.number]
+        state = S(late.state)
+        assert row.state is state, (number, today)
+        notices = _notices(session, row)
+        # The current group was in grace before it paid: its episode kept that notice.
+        expected = ["in_grace"] if state is S.CURRENT else NOTICES[state]
+        assert [n.key for n in notices] == expected, number
+        for notice in notices:
+            assert notice.body and notice.amount > 0 and notice.done_on <= today
+        # Its transitions chain from current to its state, each from the state before.
+        moves = history(session, row.group_id)
+        assert moves[0].from_state is S.CURRENT and moves[-1].to_state is state, number
+        assert all(a.to_state is b.from_state for a, b in zip(moves, moves[1:], strict=False))
+        for move in moves:
+            expected = SUPERVISOR_EMAIL if move.to_state is S.CANCELLED else "sweep"
+            assert move.actor == expected and move.as_of <= today
+        if state is S.PAST_DUE:
+            assert row.overdue_amount > 0 and row.notice_sent_on is None
+        if S.IN_GRACE in [m.to_state for m in moves]:
+            # The sweep ran every day: the grace notice went out on the plan's day 10.
+            assert row.notice_sent_on == row.grace_starts_on + timedelta(days=10), number
+    current = rows[next(g.spec.number for g in LATE_GROUPS if g.state == "current")]
+    # "Current" is a group that was late: in grace, then paid, back to current.
+    assert [m.to_state for m in history(session, current.group_id)] == [
+        S.PAST_DUE,
+        S.IN_GRACE,
+        S.CURRENT,
+    ]
+    # A second sweep today changes nothing.
+    again = run_sweep(session, today)
+    assert (again.transitions, again.notices_sent, again.late_fees, again.steps) == (0, 0, 0, 0)
+
+
+def test_the_demo_has_a_group_at_every_collections_state_with_its_notices(demo_book):
+    session = demo_book.session
+    rows = _rows(session)
+    for state in STATES:
+        assert any(row.state is state for row in rows.values()), state
+    for state, stages in NOTICES.items():
+        if stages:
+            late = [row for row in rows.values() if row.state is state]
+            assert all(_notices(session, row) for row in late), state
+    try:
+        _check_late_groups(session, DEMO_TODAY)
+    finally:
+        session.rollback()  # the shared book is only read: undo the second sweep's flush
+    # The whole book was swept today too: Bayview, which stopped paying, is late.
+    assert rows["G-1007"].state in (S.PAST_DUE, S.IN_GRACE)
+    assert demo_book.first.history["sweep"]["as_of"] == DEMO_TODAY.isoformat()
+
+
+@pytest.mark.parametrize("today", [date(2026, 6, 3), date(2026, 8, 31)])
+def test_the_late_groups_reach_their_states_whatever_the_day_of_the_month(today):
+    """June 3rd: the latest bill is 2 days past due; August 31st: 30 days."""
+    engine = make_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    document, _ = build_document(today, DEMO_SEED)
+    base = {
+        "products": document["products"],
+        "broker_agencies": document["broker_agencies"],
+        "groups": [],
+        "users": [u for u in document["users"] if u["email"] == SUPERVISOR_EMAIL],
+    }
+    with Session(engine) as session, mail.suppressed(session):
+        import_setup(session, base, source="test")
+        done = load_late_groups(session, today, history_months=2)
+        assert done["cancelled"] == 2 and done["invoices"] > 0
+        _check_late_groups(session, today)
+    engine.dispose()
