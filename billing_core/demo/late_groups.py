@@ -30,7 +30,7 @@ from billing_core.collections.states import cancel_for_nonpayment
 from billing_core.collections.sweep import run_sweep
 from billing_core.demo.book import DEMO_SOURCE, GroupSpec
 from billing_core.demo.document import DocumentBuilder
-from billing_core.demo.logins import SUPERVISOR_EMAIL
+from billing_core.demo.logins import DEMO_PASSWORD, SUPERVISOR_EMAIL
 from billing_core.models import EmployerGroup, User
 from billing_core.models.enums import PaymentMethod, PaymentSource
 from billing_core.payments.allocation import open_balances
@@ -114,7 +114,22 @@ def _document(today: date) -> dict:
         if late.state == "in_grace":
             group["billing_policies"][0]["grace_days"] = 45
         groups.append(group)
-    return {"groups": groups}
+    users = [
+        {
+            "email": late_group_login(late),
+            "full_name": f"{late.spec.name} HR",
+            "role": "employer",
+            "password": DEMO_PASSWORD,
+            "groups": [late.spec.number],
+        }
+        for late in LATE_GROUPS
+    ]
+    return {"groups": groups, "users": users}
+
+
+def late_group_login(late: LateGroup) -> str:
+    """The e-mail of the late group's HR login (a demo login: it sees the group's clock)."""
+    return f"hr@{late.spec.slug}.example.com"
 
 
 def load_late_groups(session: Session, today: date, history_months: int = HISTORY_MONTHS) -> dict:

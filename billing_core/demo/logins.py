@@ -46,6 +46,18 @@ def demo_logins() -> list[dict]:
             "upload), not the whole group",
         )
     )
+    # late_groups imports this module's names: imported here, when the logins are listed.
+    from billing_core.demo.late_groups import LATE_GROUPS, late_group_login
+
+    logins += [
+        _login(
+            "employer",
+            late_group_login(late),
+            f"{late.spec.number} {late.spec.name}",
+            f"late payer, {late.state.replace('_', ' ')}: {late.story}",
+        )
+        for late in LATE_GROUPS
+    ]
     for agency in AGENCIES:
         numbers = [spec.number for spec in GROUPS if spec.agency == agency["code"]]
         for broker in agency["brokers"]:

@@ -16,15 +16,16 @@ from billing_core.collections.states import history
 from billing_core.collections.sweep import run_sweep
 from billing_core.db import Base, make_engine
 from billing_core.demo.document import DEMO_SEED, build_document
-from billing_core.demo.late_groups import LATE_GROUPS, load_late_groups
+from billing_core.demo.late_groups import LATE_GROUPS, late_group_login, load_late_groups
 from billing_core.demo.logins import SUPERVISOR_EMAIL
-from billing_core.models import EmployerGroup
+from billing_core.models import EmployerGroup, User
 from billing_core.models.collections import (
     ActionKind,
     DelinquencyAction,
     DelinquencyState,
     GroupDelinquency,
 )
+from billing_core.models.user import UserGroupAccess
 from billing_core.setup import import_setup
 from tests.unit.conftest import DEMO_TODAY
 
@@ -138,3 +139,21 @@ def test_the_late_groups_reach_their_states_whatever_the_day_of_the_month(today)
         assert done["cancelled"] == 2 and done["invoices"] > 0
         _check_late_groups(session, today)
     engine.dispose()
+
+
+def test_each_late_group_has_an_hr_login_that_sees_it_and_no_other_group(demo_book):
+    """So a new user can open a late group's dashboard and see its clock and notices."""
+    session = demo_book.session
+    logins = {login["email"]: login for login in demo_book.first.logins}
+    for late in LATE_GROUPS:
+        email = late_group_login(late)
+        assert logins[email]["role"] == "employer"
+        assert logins[email]["group"].startswith(late.spec.number)
+        assert late.state.replace("_", " ") in logins[email]["story"]
+        user = session.scalar(select(User).where(User.email == email))
+        seen = session.scalars(
+            select(EmployerGroup.group_number)
+            .join(UserGroupAccess, UserGroupAccess.group_id == EmployerGroup.id)
+            .where(UserGroupAccess.user_id == user.id)
+        ).all()
+        assert seen == [late.spec.number]
