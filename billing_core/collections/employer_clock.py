@@ -18,7 +18,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing_core.collections import clock
-from billing_core.collections.notices import notices
+from billing_core.collections.notices import notices, notices_seen
 from billing_core.collections.overdue import Position, position
 from billing_core.collections.plans import moratorium_on, threshold
 from billing_core.collections.states import RUNNING, clock_paused, coverage_end
@@ -240,40 +240,11 @@ def stage_words(action: DelinquencyAction) -> str:
     return "Reminder letter" if action.kind is ActionKind.LETTER else "Reminder e-mail"
 
 
-def _invoices_seen(
-    session: Session, group_id: int, actions: list[DelinquencyAction], subgroup_ids
-) -> list[DelinquencyAction]:
-    """The notices a user limited to `subgroup_ids` sees: those naming only bills they see
-    (the group's consolidated bills and their locations'), as a payment applied to bills they
-    see and no other (access.payment_in_scope). Everyone else sees them all."""
-    if subgroup_ids is None or not actions:
-        return actions
-    named = {b["invoice"] for a in actions for b in (a.content or {}).get("overdue_bills", [])}
-    where = dict(
-        session.execute(
-            select(Invoice.invoice_number, Invoice.subgroup_id).where(
-                Invoice.group_id == group_id, Invoice.invoice_number.in_(sorted(named))
-            )
-        ).all()
-    )
-
-    def seen(number: str) -> bool:
-        if number not in where:
-            return False
-        return where[number] is None or where[number] in subgroup_ids
-
-    return [
-        a
-        for a in actions
-        if all(seen(b["invoice"]) for b in (a.content or {}).get("overdue_bills", []))
-    ]
-
-
 def group_notices(
     session: Session, group_id: int, subgroup_ids: frozenset[int] | None = None
 ) -> list[DelinquencyAction]:
     """The group's notices and reminder letters, newest first, that the user sees."""
-    return _invoices_seen(session, group_id, notices(session, group_id), subgroup_ids)
+    return notices_seen(session, group_id, notices(session, group_id), subgroup_ids)
 
 
 def group_notice(
@@ -286,4 +257,4 @@ def group_notice(
         return None
     if action.kind not in (ActionKind.NOTICE, ActionKind.EMAIL, ActionKind.LETTER):
         return None
-    return next(iter(_invoices_seen(session, group_id, [action], subgroup_ids)), None)
+    return next(iter(notices_seen(session, group_id, [action], subgroup_ids)), None)

@@ -274,7 +274,7 @@ def send_stage_notice(
     )
     session.add(action)
     if kind is not ActionKind.LETTER:
-        action.messages = len(_mail(session, group, subject, body, people))
+        action.messages = len(_mail(session, group, action, people))
     return action
 
 
@@ -283,14 +283,20 @@ def recipients(session: Session, group_ids: list[int]) -> dict:
     return mail.recipients(session, group_ids, KIND)
 
 
-def _mail(session: Session, group: EmployerGroup, subject: str, body: str, people=None) -> list:
+def _mail(session: Session, group: EmployerGroup, action: DelinquencyAction, people=None) -> list:
+    """Queue the notice to the group's employer users and its contact address. A user limited
+    to some locations receives it only when it names only bills they see (`notices_seen`, the
+    rule of the notices page)."""
     if people is None:
         people = recipients(session, [group.id])
     people = people.get(group.id, [])
+    subject, body = action.subject, action.body
     sent, seen = [], set()
     link = f"/employer/groups/{group.id}/invoices"
-    for user, _ in people:
+    for user, limit in people:
         seen.add(user.email.strip().lower())
+        if limit is not None and not notices_seen(session, group.id, [action], limit):
+            continue
         message = mail.queue(
             session, user.email, subject, f"Hello {user.full_name},\n\n{body}", kind=KIND,
             user_id=user.id, group_id=group.id, link_path=link,
@@ -305,6 +311,35 @@ def _mail(session: Session, group: EmployerGroup, subject: str, body: str, peopl
         if message is not None:
             sent.append(message)
     return sent
+
+
+def notices_seen(
+    session: Session, group_id: int, actions: list[DelinquencyAction], subgroup_ids
+) -> list[DelinquencyAction]:
+    """The notices a user limited to `subgroup_ids` sees: those naming only bills they see
+    (the group's consolidated bills and their locations'), as a payment applied to bills they
+    see and no other (access.payment_in_scope). Everyone else sees them all."""
+    if subgroup_ids is None or not actions:
+        return actions
+    named = {b["invoice"] for a in actions for b in (a.content or {}).get("overdue_bills", [])}
+    where = dict(
+        session.execute(
+            select(Invoice.invoice_number, Invoice.subgroup_id).where(
+                Invoice.group_id == group_id, Invoice.invoice_number.in_(sorted(named))
+            )
+        ).all()
+    )
+
+    def seen(number: str) -> bool:
+        if number not in where:
+            return False
+        return where[number] is None or where[number] in subgroup_ids
+
+    return [
+        a
+        for a in actions
+        if all(seen(b["invoice"]) for b in (a.content or {}).get("overdue_bills", []))
+    ]
 
 
 def notices(session: Session, group_id: int) -> list[DelinquencyAction]:

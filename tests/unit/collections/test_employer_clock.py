@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from billing_core import ledger
 from billing_core.collections import plans
@@ -16,10 +17,10 @@ from billing_core.collections.employer_clock import employer_clock, group_notice
 from billing_core.collections.notices import notices
 from billing_core.collections.states import cancel_for_nonpayment, pause_clock
 from billing_core.collections.sweep import run_sweep
-from billing_core.models import Invoice
+from billing_core.models import Invoice, OutboxMessage
 from billing_core.models.collections import DelinquencyDispute, DelinquencyState
-from billing_core.models.enums import BillingMethod
-from tests.factories import make_group, make_invoice, make_subgroup, pay_by_check
+from billing_core.models.enums import BillingMethod, Role
+from tests.factories import make_group, make_invoice, make_subgroup, make_user, pay_by_check
 
 S = DelinquencyState
 DEC1, JAN1 = date(2026, 12, 1), date(2027, 1, 1)
@@ -182,3 +183,24 @@ def test_an_open_ended_moratorium_leaves_no_date_to_say(session, late_group):
     run_sweep(session, date(2027, 1, 11))
     clock = employer_clock(session, group, date(2027, 1, 12))
     assert clock.held_open_ended and clock.held_until is None
+
+
+def test_the_notice_is_mailed_only_to_users_who_may_see_every_bill_it_names(session):
+    """As the notices page: a user limited to another location is not sent it."""
+    group = make_group(session, state="CA", name="Harbor Co")
+    east, west = make_subgroup(session, group, "EAST"), make_subgroup(session, group, "WEST")
+    whole = make_user(session, Role.EMPLOYER, groups=[group])
+    west_hr = make_user(session, Role.EMPLOYER, subgroups=[west])
+    east_hr = make_user(session, Role.EMPLOYER, subgroups=[east])
+    location_bill(session, group, west, "1000.00", JAN1)
+    run_sweep(session, date(2027, 1, 2))
+    run_sweep(session, date(2027, 1, 11))
+    [notice] = notices(session, group.id)
+    sent_to = set(
+        session.scalars(
+            select(OutboxMessage.to_address).where(OutboxMessage.subject == notice.subject)
+        )
+    )
+    assert {whole.email, west_hr.email} <= sent_to
+    assert east_hr.email not in sent_to
+    assert notice.messages == len(sent_to)
