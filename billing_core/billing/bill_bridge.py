@@ -378,7 +378,11 @@ def bill_bridges(
     would be its premium lines again, one per member and product (what is kept)."""
     ids = sorted({i.id for pair in pairs for i in pair if i is not None})
     first_bills = set() if first_bill_rows else {i.id for i, prior in pairs if prior is None}
-    premium, plans = _premium_lines(session, [i for i in ids if i not in first_bills])
+    priors = {prior.id for _, prior in pairs if prior is not None}
+    # A first bill's lines are read only when it is also the prior of another bill here.
+    premium, plans = _premium_lines(
+        session, [i for i in ids if i not in first_bills or i in priors]
+    )
     first_adds = _first_bill_adds(session, sorted(first_bills))
     worded = _AddedOrEnded(plans)
     retro = _retro_rows(session, ids)
@@ -387,7 +391,7 @@ def bill_bridges(
     changes: list[list[tuple]] = []
     member_ids: set[int] = set()
     for invoice, prior in pairs:
-        current_lines = premium.get(invoice.id, {})  # none read for a first bill's totals
+        current_lines = {} if invoice.id in first_bills else premium[invoice.id]
         prior_lines = premium[prior.id] if prior else {}
         changed = []
         for key in current_lines.keys() | prior_lines.keys():

@@ -150,3 +150,17 @@ def test_keep_missing_bridges_fills_invoices_issued_before_bridges_were_kept(ses
     kept = session.execute(select(InvoiceBridge.invoice_id, InvoiceBridge.prior_invoice_id)).all()
     assert sorted(kept) == [(jan.id, None), (feb.id, jan.id)]
     _assert_kept_equals_computed(session, feb, frozenset({east.id}))
+
+
+def test_keep_missing_bridges_keeps_a_first_bill_and_the_bill_after_it_in_one_batch(session):
+    """As `flask billing keep-bridges` after the migration: January (a first bill) is both kept
+    and February's prior in the same batch."""
+    group, east, jan, feb = _book(session)
+    from billing_core.models.invoice import InvoiceBridgeRow, InvoiceBridgeStep
+
+    for table in (InvoiceBridgeRow, InvoiceBridgeStep, InvoiceBridge):
+        session.execute(table.__table__.delete())
+    assert keep_missing_bridges(session) == 2
+    for invoice in (jan, feb):
+        _assert_kept_equals_computed(session, invoice, frozenset({east.id}))
+    assert session.scalar(select(func.count()).select_from(InvoiceBridge)) == 2
