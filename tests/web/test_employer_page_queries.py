@@ -8,25 +8,12 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
 
 from billing_core.models.enums import PaymentMethod, PaymentSource
 from billing_core.payments.receipts import record_payment
 
 PAGES = ["", "/invoices", "/invoices/{invoice}", "/statement", "/payments"]
 MOST_STATEMENTS = 30
-
-
-@pytest.fixture
-def statements(connection):
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(connection, "before_cursor_execute", count)
-    yield seen
-    event.remove(connection, "before_cursor_execute", count)
 
 
 def _statements_for(client, statements, url: str) -> int:

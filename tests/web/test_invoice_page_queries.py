@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import pytest
-from sqlalchemy import event
-
 from billing_core.billing.invoicing import issue_billing_run
 from tests.factories import enroll, make_dental_plan, make_group, make_member
 
@@ -31,18 +28,6 @@ def _two_bills(session, members: int):
     [feb] = issue_billing_run(session, FEB, group_numbers=[group.group_number]).issued
     session.commit()
     return feb
-
-
-@pytest.fixture
-def statements(connection):
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(connection, "before_cursor_execute", count)
-    yield seen
-    event.remove(connection, "before_cursor_execute", count)
 
 
 def _statements_for(client, statements, url: str) -> int:

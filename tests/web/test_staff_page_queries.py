@@ -7,22 +7,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-import pytest
-from sqlalchemy import event
-
 from tests.factories import make_group, make_invoice
-
-
-@pytest.fixture
-def statements(connection):
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(connection, "before_cursor_execute", count)
-    yield seen
-    event.remove(connection, "before_cursor_execute", count)
 
 
 def _statements_for(client, statements, url: str) -> tuple[int, str]:
