@@ -1,4 +1,5 @@
-"""Every model, imported here so Alembic's autogenerate and `Base.metadata` see every table."""
+"""Every model, imported here so Alembic's autogenerate and `Base.metadata` see every table.
+The modules imported with * list their models in their own __all__."""
 
 from billing_core.models.adjustment import Adjustment
 from billing_core.models.audit import AuditLog, MailPreference, OutboxMessage
@@ -14,6 +15,8 @@ from billing_core.models.collections import (
     GroupDelinquencyPlan,
     Moratorium,
 )
+from billing_core.models.collections_legal import *  # noqa: F403
+from billing_core.models.commissions import *  # noqa: F403
 from billing_core.models.enums import *  # noqa: F403
 from billing_core.models.group import BenefitClass, BillingPolicy, BillingSubgroup, EmployerGroup
 from billing_core.models.invoice import CreditMemo, Invoice, InvoiceLine, InvoicePlanTotal
@@ -30,6 +33,7 @@ from billing_core.models.payment import (
     WebhookEvent,
     WriteOffRequest,
 )
+from billing_core.models.payment_plans import *  # noqa: F403
 from billing_core.models.product import (
     AgeReduction,
     Plan,
@@ -40,6 +44,7 @@ from billing_core.models.product import (
 )
 from billing_core.models.upload import CensusColumnMapping, Upload
 from billing_core.models.user import User, UserGroupAccess
+from billing_core.models.watchlist import *  # noqa: F403
 
 __all__ = [
     "Adjustment",
