@@ -43,6 +43,11 @@ class Chart(enum.Enum):
     PREMIUM_REVENUE = ("4000", "Premium revenue", AccountKind.REVENUE, False)
     FEE_INCOME = ("4100", "Fee income", AccountKind.REVENUE, False)
     WRITE_OFF = ("5100", "Premium write-off", AccountKind.EXPENSE, False)
+    # Collections (issue 20, item 8): a charged-off receivable, the agency's fee, and money
+    # recovered after a charge-off (never premium: the receivable stays closed).
+    BAD_DEBT = ("5200", "Bad debt (charged off)", AccountKind.EXPENSE, False)
+    COLLECTION_EXPENSE = ("5300", "Collection agency fees", AccountKind.EXPENSE, False)
+    RECOVERIES = ("4200", "Bad debt recoveries", AccountKind.REVENUE, False)
 
     def __init__(self, code: str, title: str, kind: AccountKind, per_group: bool):
         self.code = code
