@@ -6,11 +6,13 @@ from billing_core.models.audit import AuditLog, MailPreference, OutboxMessage
 from billing_core.models.billing_run import BillingRun, BillingRunChunk
 from billing_core.models.broker import Broker, BrokerAgency, BrokerOfRecord
 from billing_core.models.collections import (
+    CancelledCoverage,
     DelinquencyAction,
     DelinquencyDispute,
     DelinquencyPlan,
     DelinquencyStep,
     DelinquencyTransition,
+    GroupCancellation,
     GroupDelinquency,
     GroupDelinquencyPlan,
     Moratorium,
@@ -58,6 +60,7 @@ __all__ = [
     "Broker",
     "BrokerAgency",
     "BrokerOfRecord",
+    "CancelledCoverage",
     "CensusColumnMapping",
     "Checkout",
     "Coverage",
@@ -70,6 +73,7 @@ __all__ = [
     "DelinquencyTransition",
     "Dependent",
     "EmployerGroup",
+    "GroupCancellation",
     "GroupDelinquency",
     "GroupDelinquencyPlan",
     "Invoice",

@@ -342,3 +342,58 @@ class PromiseToPay(Base):
     checked_on: Mapped[date | None] = mapped_column(Date)
     paid: Mapped[Decimal] = mapped_column(Money(), default=Decimal("0.00"))  # as last checked
     note: Mapped[str] = mapped_column(String(300), default="")
+
+
+# --------------------------------------------------------------------------- cancellation
+
+
+class GroupCancellation(Base):
+    """A group's cancellation for non-payment in one delinquency episode
+    (collections.cancellation): decided on `cancelled_on` by a supervisor, coverage ended on
+    `coverage_ends_on`, reinstatable until `reinstate_until`; `overdue` the cure amount then
+    (dollars). Once reinstated, `reinstated_on` and by whom, and `billed_through` the last day
+    of the last billing period whose missed months were queued for the next invoice (the run
+    does not bill those periods again)."""
+
+    __tablename__ = "group_cancellation"
+    __table_args__ = (
+        UniqueConstraint("group_id", "episode"),
+        CheckConstraint("reinstate_until >= cancelled_on", name="window"),
+        CheckConstraint(
+            "reinstated_on IS NULL OR reinstated_on >= cancelled_on", name="reinstated_on"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    group_id: Mapped[int] = mapped_column(ForeignKey("employer_group.id"), index=True)
+    episode: Mapped[int] = mapped_column(Integer)
+    cancelled_on: Mapped[date] = mapped_column(Date)
+    coverage_ends_on: Mapped[date] = mapped_column(Date)
+    reinstate_until: Mapped[date] = mapped_column(Date)
+    overdue: Mapped[Decimal] = mapped_column(Money())
+    cancelled_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    cancelled_by: Mapped[str] = mapped_column(String(254))
+    note: Mapped[str] = mapped_column(String(300), default="")
+    reinstated_on: Mapped[date | None] = mapped_column(Date)
+    reinstated_by: Mapped[str | None] = mapped_column(String(254))  # an email, or "sweep"
+    billed_through: Mapped[date | None] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    coverages: Mapped[list[CancelledCoverage]] = relationship(
+        back_populates="cancellation", order_by="CancelledCoverage.id"
+    )
+
+
+class CancelledCoverage(Base):
+    """A coverage a cancellation ended: its last covered day before (`effective_to_before`,
+    None when open-ended), restored when the group is reinstated."""
+
+    __tablename__ = "cancelled_coverage"
+    __table_args__ = (UniqueConstraint("cancellation_id", "coverage_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    cancellation_id: Mapped[int] = mapped_column(ForeignKey("group_cancellation.id"))
+    coverage_id: Mapped[int] = mapped_column(ForeignKey("coverage.id"), index=True)
+    effective_to_before: Mapped[date | None] = mapped_column(Date)
+
+    cancellation: Mapped[GroupCancellation] = relationship(back_populates="coverages")
