@@ -49,9 +49,7 @@ def upgrade() -> None:
         sa.UniqueConstraint("group_id", "episode",
                             name=op.f("uq_group_cancellation_group_id_episode")),
     )  # fmt: skip
-    op.create_index(
-        op.f("ix_group_cancellation_group_id"), "group_cancellation", ["group_id"]
-    )
+    op.create_index(op.f("ix_group_cancellation_group_id"), "group_cancellation", ["group_id"])
     op.create_table(
         "cancelled_coverage",
         sa.Column("id", sa.Integer(), nullable=False),
