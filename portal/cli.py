@@ -133,6 +133,7 @@ def setup_import(file: Path, dry_run: bool):
     lines = [f"{verb} {file.name}:"] + [
         f"  {kind:<20} {counts}" for kind, counts in data.items() if isinstance(counts, dict)
     ]
+    lines += [f"Warning: {warning}" for warning in summary.warnings]
     return {"dry_run": dry_run, "summary": data, "lines": lines}
 
 

@@ -42,6 +42,7 @@ from billing_core.reports import adjustments
 from billing_core.reports import stripe_events
 from billing_core.reports import mail_outbox
 from billing_core.reports import collections_worklist
+from billing_core.reports import credit_control
 # isort: on
 
 __all__ = [
@@ -55,6 +56,7 @@ __all__ = [
     "aging",
     "cash_receipts",
     "collections_worklist",
+    "credit_control",
     "download_name",
     "get_report",
     "mail_outbox",

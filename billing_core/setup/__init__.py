@@ -18,12 +18,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from billing_core.audit import record
+from billing_core.db import utcnow
 from billing_core.errors import RowError, ValidationFailed
 from billing_core.models import User
 from billing_core.setup.agencies import check_agencies, write_agencies
 from billing_core.setup.document import Checker, load_document
 from billing_core.setup.facts import DbFacts, Existing
-from billing_core.setup.groups import check_groups, write_group
+from billing_core.setup.groups import check_groups, warn_watched, write_group
 from billing_core.setup.plans import billed_conflicts
 from billing_core.setup.products import check_products, write_products
 from billing_core.setup.users import check_users, write_user
@@ -57,7 +58,9 @@ def import_setup(
 
     Fields absent from the document are left as they are on existing rows (and take the model
     default on new ones); an explicit null clears an optional field. Records one
-    `setup.imported` audit row when anything changed. Flushes only; the caller commits."""
+    `setup.imported` audit row when anything changed. A group whose tax id is on the
+    credit-control watchlist today is imported all the same, with a line in
+    `summary.warnings`. Flushes only; the caller commits."""
     facts = DbFacts.load(session, doc)
     errors, norm = _check(doc, source, facts)
     with session.no_autoflush:
@@ -104,5 +107,6 @@ def _write(session: Session, norm: dict, state: Existing, summary: ImportSummary
     session.flush()
     for values in norm["groups"]:
         write_group(session, values, state, summary)
+    warn_watched(session, norm["groups"], summary, utcnow().date())
     for values in norm["users"]:
         write_user(session, values, state, summary)

@@ -5,11 +5,13 @@ has."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from billing_core.collections.watchlist import setup_warnings
 from billing_core.models import (
     BenefitClass,
     BillingPolicy,
@@ -296,3 +298,10 @@ def write_group(session: Session, g: dict, state: Existing, summary: ImportSumma
 
     if g["members"]:
         write_members(session, group, g["members"], plans, subgroups, classes, summary)
+
+
+def warn_watched(session: Session, groups: list[dict], summary: ImportSummary, on: date) -> None:
+    """Add a warning to `summary` for each group of the document (set up or renewed) whose tax id
+    is on the credit-control watchlist on `on`: a warning, never a refusal."""
+    named = [(g["group_number"], g["name"], g["tax_id"]) for g in groups if g.get("tax_id")]
+    summary.warnings.extend(setup_warnings(session, named, on))

@@ -34,6 +34,8 @@ class ImportSummary:
     created: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     updated: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     unchanged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    # What the import did but someone should look at (a group on the credit-control watchlist).
+    warnings: list[str] = field(default_factory=list)
 
     def count(self, kind: str, outcome: str) -> None:
         getattr(self, outcome)[kind] += 1
@@ -47,6 +49,7 @@ class ImportSummary:
             "created": dict(self.created),
             "updated": dict(self.updated),
             "unchanged": dict(self.unchanged),
+            "warnings": list(self.warnings),
         }
 
 
