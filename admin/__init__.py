@@ -29,6 +29,7 @@ from admin.views import (  # noqa: E402,F401
     statements,
     suspense,
     uploads,
+    watchlist,
     work,
     write_offs,
 )

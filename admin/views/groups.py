@@ -10,6 +10,7 @@ from billing_core.billing.groups import (
     member_counts,
     member_search_query,
 )
+from billing_core.collections.watchlist import matches, warning
 from billing_core.models.enums import Role
 from portal.extensions import db_session
 from portal.web import load_group, paginate, render_page_or_fragment, role_required, today
@@ -37,8 +38,18 @@ def group_detail(group_id: int):
     summary = group_summary(db_session(), scope, today())
     search = request.args.get("q", "").strip()
     members = paginate(member_search_query(scope, search), per_page=25)
+    group = scope.group
+    watched = [
+        warning(group.group_number, group.name, entry)
+        for entry in matches(db_session(), group.tax_id, today())
+    ]
     return render_template(
-        "admin/group.html", scope=scope, summary=summary, members=members, search=search
+        "admin/group.html",
+        scope=scope,
+        summary=summary,
+        members=members,
+        search=search,
+        watched=watched,
     )
 
 

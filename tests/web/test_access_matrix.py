@@ -219,6 +219,12 @@ MATRIX = {
     "admin.group_collections": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
     "admin.collections_log_contact": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
     "admin.collections_take_promise": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
+    # The credit-control watchlist (admin/views/watchlist.py): the list, its add form (posted
+    # empty: refused, back to the list), an unknown entry's expiry and removal.
+    "admin.watchlist": ("GET", {}, expect(302, 403, **STAFF)),
+    "admin.watchlist_add": ("POST", {}, expect(302, 403, **STAFF_303)),
+    "admin.watchlist_expiry": ("POST", {"entry_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.watchlist_remove": ("POST", {"entry_id": 0}, expect(302, 403, **STAFF_404)),
     # The paid-vs-billed statement: the page and its downloads, for the group's employers
     # (the East-only user too: the statement of their bills and the group's consolidated
     # ones) and for staff.

@@ -74,6 +74,7 @@ STAFF_ONLY_IDS = {
     "request_id",
     "user_id",
     "run_id",
+    "entry_id",
 }
 METHODS = ("GET", "POST")
 
