@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from billing_core.collections import clock
 from billing_core.collections.notices import notices, notices_seen
 from billing_core.collections.overdue import Position, position
+from billing_core.collections.payment_plans import open_plan, plan_view
 from billing_core.collections.plans import moratorium_on, threshold
 from billing_core.collections.states import RUNNING, clock_paused, coverage_end
 from billing_core.models import EmployerGroup, Invoice
@@ -74,7 +75,8 @@ class EmployerClock:
     `coverage_ends_on`, reinstated if paid by `reinstate_until`. `held_until`/`held_by`: a
     moratorium stops cancellation (None `held_until`: until lifted); `paused`: why the clock
     stands still (a payment plan, a promise, a bankruptcy) until `paused_until`.
-    `arrangement`: the payment plan or promise in force, filled by a later slice (None)."""
+    `arrangement`: the payment plan in force (payment_plans.PlanView: its next installment,
+    what was paid since it started), or None."""
 
     state: DelinquencyState
     on: date
@@ -226,7 +228,16 @@ def employer_clock(session: Session, group: EmployerGroup, on: date) -> Employer
         paused_until=row.paused_until if paused else None,
         latest_notice=latest,
         reinstated_on=reinstated_on,
+        arrangement=_arrangement(session, group.id, row, on),
     )
+
+
+def _arrangement(session: Session, group_id: int, row: GroupDelinquency, on: date):
+    """The payment plan in force while the clock runs (or is paused for it), or None."""
+    if row.state not in RUNNING:
+        return None
+    plan = open_plan(session, group_id)
+    return plan_view(session, plan, on) if plan is not None else None
 
 
 # --------------------------------------------------------------------------- notices

@@ -30,6 +30,7 @@ from billing_core.collections import clock
 from billing_core.collections.contacts import check_promises
 from billing_core.collections.notices import recipients, send_stage_notice, suspense_by_name
 from billing_core.collections.overdue import Position, positions
+from billing_core.collections.payment_plans import check_payment_plans
 from billing_core.collections.plans import PlanBook, moratorium_on, threshold
 from billing_core.collections.states import RUNNING, SETTLED, clock_paused, move
 from billing_core.db import in_ids
@@ -80,6 +81,8 @@ class SweepResult:
     held: int = 0
     skipped: int = 0
     promises_broken: int = 0
+    plans_broken: int = 0
+    plans_completed: int = 0
     moves: list[dict] = field(default_factory=list)
 
     _COUNTS = ("transitions", "notices_sent", "messages", "late_fees", "late_fee_total", "steps",
@@ -107,6 +110,8 @@ class SweepResult:
             "held": self.held,
             "skipped": self.skipped,
             "promises_broken": self.promises_broken,
+            "plans_broken": self.plans_broken,
+            "plans_completed": self.plans_completed,
             "moves": self.moves,
         }
 
@@ -118,6 +123,8 @@ def run_sweep(session: Session, as_of: date, *, group_ids: list[int] | None = No
     moratorium."""
     result = SweepResult(as_of)
     result.promises_broken = check_promises(session, as_of).broken  # before the clock moves
+    plans = check_payment_plans(session, as_of)
+    result.plans_broken, result.plans_completed = plans.broken, plans.completed
     found = positions(session, as_of, group_ids)
     running = select(GroupDelinquency.group_id).where(
         GroupDelinquency.state.in_([*RUNNING, S.CANCELLED])

@@ -12,10 +12,13 @@ queries for any number of groups.
 The next action (`next_action`), from the group's state, days to termination, contacts and
 promises of its current delinquency episode, first rule that applies:
 
-1. a promise to pay in force (open, promised date today or later): "call" to follow up, due
-   the day after the promised date (the clock is paused until then);
-2. its latest promise broken and no contact logged since it was found broken: "call", most
-   urgent of all (the clock has resumed; the group goes back to the top), whatever its state;
+1. a payment plan in force (collections.payment_plans): "call" to follow up, due the day
+   after its next installment's date; else a promise to pay in force (open, promised date
+   today or later): "call" to follow up, due the day after the promised date (the clock is
+   paused meanwhile);
+2. its latest payment plan or its latest promise broken and no contact logged since it was
+   found broken: "call", most urgent of all (the clock has resumed; the group goes back to
+   the top), whatever its state;
 3. pending cancellation: "cancel" (a supervisor confirms the cancellation for non-payment);
 4. cancelled: "refer" (to an outside agency) once the reinstatement window is over, else
    "call" (payment in full reinstates coverage);
@@ -42,7 +45,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from billing_core.collections.overdue import positions
 from billing_core.db import in_ids
@@ -58,6 +61,7 @@ from billing_core.models.collections import (
     PromiseToPay,
 )
 from billing_core.models.ledger import KeptBalance, KeptOpenItem
+from billing_core.models.payment_plans import InstallmentStatus, PaymentPlan, PaymentPlanStatus
 from billing_core.money import ZERO, format_dollars
 
 S = DelinquencyState
@@ -101,11 +105,33 @@ class Facts:
     promise_status: PromiseStatus | None  # the latest promise's, this episode
     promised_on: date | None
     promise_checked_on: date | None
+    plan_status: PaymentPlanStatus | None = None  # the latest payment plan's, this episode
+    plan_next_on: date | None = None  # an open plan's next installment date
+    plan_decided_on: date | None = None
 
 
 def next_action(facts: Facts, today: date) -> tuple[str, str, date, str]:
     """(action, urgency key, due on, why) for one group, by the module docstring's rule."""
     f = facts
+    if f.plan_status is PaymentPlanStatus.OPEN and f.plan_next_on is not None:
+        return (
+            CALL,
+            CALL,
+            max(f.plan_next_on + timedelta(days=1), today),
+            f"payment plan in force: next installment {_on(f.plan_next_on)}; follow up if it "
+            "is not paid",
+        )
+    if f.plan_status is PaymentPlanStatus.BROKEN and (
+        f.last_contact_at_day is None
+        or f.plan_decided_on is None
+        or f.last_contact_at_day < f.plan_decided_on
+    ):
+        return (
+            CALL,
+            BROKEN_CALL,
+            today,
+            f"payment plan broken on {_on(f.plan_decided_on)}: call now",
+        )
     if f.promise_status is PromiseStatus.OPEN and f.promised_on and f.promised_on >= today:
         return (
             CALL,
@@ -170,12 +196,15 @@ def worklist(
     aging = _aging(session, today, ids)
     calls, last = _contacts(session, ids)
     promise = _promises(session, ids)
+    plan = _plans(session, ids)
     brokers = _brokers(session, today, ids)
     rows = []
     for row, number, name in found:
         gid = row.group_id
         contact = last.get(gid)
         latest = promise.get(gid)
+        in_plan = plan.get(gid)
+        plan_next = _next_installment(in_plan)
         facts = Facts(
             state=row.state,
             terminates_on=row.terminates_on,
@@ -187,6 +216,9 @@ def worklist(
             promise_status=latest.status if latest else None,
             promised_on=latest.promised_on if latest else None,
             promise_checked_on=latest.checked_on if latest else None,
+            plan_status=in_plan.status if in_plan else None,
+            plan_next_on=plan_next.due_on if plan_next else None,
+            plan_decided_on=in_plan.decided_on if in_plan else None,
         )
         action, urgency, due_on, why = next_action(facts, today)
         buckets = aging.get(gid, {k: ZERO for k in (*AGING_KEYS, "credit")})
@@ -226,6 +258,8 @@ def worklist(
                 "promise_status": latest.status.value if latest else None,
                 "promise": _promise_text(latest),
                 "promised_on": latest.promised_on if latest else None,
+                "plan_status": in_plan.status.value if in_plan else None,
+                "plan": _plan_text(in_plan, plan_next),
                 "broker": brokers.get(gid),
             }
         )
@@ -335,6 +369,46 @@ def _promises(session: Session, ids: list[int]) -> dict[int, PromiseToPay]:
         p.group_id: p
         for p in session.scalars(select(PromiseToPay).where(PromiseToPay.id.in_(latest)))
     }
+
+
+def _plans(session: Session, ids: list[int]) -> dict[int, PaymentPlan]:
+    """Per group: its latest payment plan of this episode (not a cancelled one)."""
+    latest = (
+        select(func.max(PaymentPlan.id))
+        .join(
+            GroupDelinquency,
+            and_(
+                GroupDelinquency.group_id == PaymentPlan.group_id,
+                GroupDelinquency.episode == PaymentPlan.episode,
+            ),
+        )
+        .where(in_ids(PaymentPlan.group_id, ids), PaymentPlan.status != PaymentPlanStatus.CANCELLED)
+        .group_by(PaymentPlan.group_id)
+    )
+    return {
+        p.group_id: p
+        for p in session.scalars(
+            select(PaymentPlan)
+            .where(PaymentPlan.id.in_(latest))
+            .options(selectinload(PaymentPlan.installments))
+        )
+    }
+
+
+def _next_installment(plan: PaymentPlan | None):
+    if plan is None or plan.status is not PaymentPlanStatus.OPEN:
+        return None
+    return next((i for i in plan.installments if i.status is InstallmentStatus.OPEN), None)
+
+
+def _plan_text(plan: PaymentPlan | None, upcoming) -> str | None:
+    if plan is None:
+        return None
+    met = sum(1 for i in plan.installments if i.status is InstallmentStatus.MET)
+    of = f"{met} of {len(plan.installments)} met"
+    if upcoming is not None:
+        return f"in force: next {format_dollars(upcoming.amount)} by {_on(upcoming.due_on)} ({of})"
+    return f"{plan.status.value} {_on(plan.decided_on)}: {format_dollars(plan.balance)} ({of})"
 
 
 def _brokers(session: Session, today: date, ids: list[int]) -> dict[int, str]:
