@@ -94,6 +94,12 @@ class Powers:
         return self.role in SUPERVISING_ROLES
 
     @property
+    def may_cancel_for_nonpayment(self) -> bool:
+        """Cancel a group for non-payment, reverse the bills issued after it, reinstate it:
+        a supervisor's decision (billing_core.collections.cancellation checks the same)."""
+        return self.role in SUPERVISING_ROLES
+
+    @property
     def may_write_off(self) -> bool:
         """Write off a balance (alone within the authority limit, else as a request for a
         supervisor): anyone on the staff."""

@@ -60,6 +60,7 @@ SOURCES: dict[str, str] = {
     "reversal": "reversal of an earlier adjustment",
     "payment": "returned payment",
     "collections": "delinquency sweep (late fee)",
+    "reinstatement": "reinstatement after cancellation for non-payment",
 }
 
 
@@ -158,6 +159,41 @@ def charge_fee(
         status=AdjustmentStatus.APPROVED,
         decision_note=note,
     )
+
+
+def bill_reinstated_months(
+    session: Session,
+    group: EmployerGroup,
+    member: Member,
+    months: list[date],
+    *,
+    cancellation_id: int,
+    decided_by_id: int | None,
+    note: str,
+) -> list[Adjustment]:
+    """The months a reinstated group was not billed while cancelled (`months`, first days):
+    `member`'s premium differences for them (`retro.premium_differences`, so a month already
+    billed or queued adds nothing), APPROVED as made (the reinstatement decided them, like a
+    fee the policy charges); the next invoice bills them in its retro section."""
+    return [
+        _add(
+            session,
+            group_id=group.id,
+            subgroup_id=member.subgroup_id,
+            member_id=member.id,
+            plan_id=plan_id,
+            coverage_month=month,
+            amount=amount,
+            reason_code="reinstatement",
+            source_type="reinstatement",
+            source_id=cancellation_id,
+            status=AdjustmentStatus.APPROVED,
+            decided_by_id=decided_by_id,
+            decided_at=utcnow(),
+            decision_note=note,
+        )
+        for (plan_id, month), amount in premium_differences(session, group, member, months)
+    ]
 
 
 def record_past_differences(

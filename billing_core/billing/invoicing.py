@@ -347,15 +347,21 @@ def prepare_billing_run(
 ) -> RunOutcome:
     """Compute the invoices for billing periods starting in `period`'s month, writing nothing.
 
-    A group is billed when a billing period of its policy starts that month. A billing account
+    A group is billed when a billing period of its policy starts that month, unless cancelled
+    for non-payment with coverage ended before it (or reinstated with that period billed as
+    missed months: collections.cancellation.billing_hold), said in `not_due`. A billing account
     that already has a non-void invoice for the period is reported in `already_issued` (the run
     is idempotent). A group with any rating problem is held whole, with every problem listed.
     `run_date` (default: the period's scheduled issue date, first of period minus lead days)
     is the issue date printed on the invoices."""
+    from billing_core.collections.cancellation import billing_hold, billing_holds
+
     period = period.replace(day=1)
     outcome = RunOutcome(period=period, run_date=run_date, dry_run=True)
     due: list[tuple[EmployerGroup, BillingPolicy, date, date]] = []
-    for group in _groups_for_run(session, group_numbers):
+    groups = _groups_for_run(session, group_numbers)
+    cancellations = billing_holds(session, [g.id for g in groups])
+    for group in groups:
         policy = group.policy_on(period)
         if policy is None:
             outcome.not_due[group.group_number] = f"no billing policy in force in {period:%b %Y}"
@@ -366,6 +372,10 @@ def prepare_billing_run(
                 f"billed {policy.billing_frequency.value.replace('_', '-')}; "
                 f"the period holding {period:%b %Y} started {period_start:%b %Y}"
             )
+            continue
+        hold = billing_hold(cancellations.get(group.id), period_start, period_end)
+        if hold is not None:
+            outcome.not_due[group.group_number] = hold
             continue
         if month_end(period_end) < group.original_effective_date:
             outcome.not_due[group.group_number] = (

@@ -1,13 +1,14 @@
 """A group's delinquency state and its transitions: the one place GroupDelinquency changes
 (`move`, which records every transition with its reason, effective date, as-of date and who),
 the pause hook the later slices set (payment plans, promises, a bankruptcy's automatic stay),
-and cancellation for non-payment (the supervisor's confirmation of a pending cancellation).
+and the coverage end a cancellation for non-payment would have (collections.cancellation
+cancels).
 
 States: current -> past_due (a bill unpaid after its due date, over the threshold) -> in_grace
 (the grace notice sent) -> pending_cancellation (grace over and the notice period served, no
-moratorium) -> cancelled (by `cancel_for_nonpayment`; coverage ends per the plan's rule) ->
-reinstated (paid in full within the reinstatement window) or referred -> charged_off (later
-slices). Paid (overdue at or under the threshold) before cancellation: back to current."""
+moratorium) -> cancelled (by a supervisor, collections.cancellation: coverage ends per the
+plan's rule, billing stops) -> reinstated (paid in full within the reinstatement window) or
+referred -> charged_off (later slices). Paid (overdue at or under the threshold) before cancellation: back to current."""
 
 from __future__ import annotations
 
@@ -18,7 +19,6 @@ from sqlalchemy.orm import Session
 
 from billing_core import audit
 from billing_core.db import utcnow
-from billing_core.errors import ValidationFailed
 from billing_core.models import EmployerGroup, Invoice, User
 from billing_core.models.collections import (
     CoverageEndRule,
@@ -185,51 +185,10 @@ def coverage_end(
 
 
 def cancel_for_nonpayment(
-    session: Session, group: EmployerGroup, *, on: date, actor: User | None
-) -> GroupDelinquency:
-    """Cancel a group pending cancellation for non-payment, decided on `on` (the supervisor's
-    confirmation; the screen is a later slice): coverage ends per the plan's rule (the
-    transition's effective date), the reinstatement window runs `reinstatement_days` from
-    `on`. Refused while a moratorium covers the group's state, or unless pending
-    cancellation."""
-    from billing_core.collections.plans import moratorium_on
+    session: Session, group: EmployerGroup, *, on: date, actor: User | None, note: str = ""
+):
+    """A supervisor cancels a group pending cancellation for non-payment: see
+    `collections.cancellation.cancel_for_nonpayment` (kept here under its first name)."""
+    from billing_core.collections import cancellation
 
-    row = delinquency_of(session, group.id)
-    if row.state is not S.PENDING_CANCELLATION:
-        raise ValidationFailed(
-            f"group {group.group_number} is {row.state.value.replace('_', ' ')}, not pending "
-            "cancellation"
-        )
-    held = moratorium_on(session, group.state, on)
-    if held is not None:
-        ends = f" until {held.ends_on}" if held.ends_on else ""
-        raise ValidationFailed(
-            f"a moratorium in {held.jurisdiction}{ends} holds cancellations for non-payment "
-            f"({held.reason})"
-        )
-    plan = row.plan
-    row.coverage_ends_on = coverage_end(session, row, on, plan.coverage_end_rule)
-    row.cancelled_on = on
-    row.reinstate_until = on + timedelta(days=plan.reinstatement_days)
-    move(
-        session,
-        row,
-        S.CANCELLED,
-        reason=f"cancelled for non-payment; coverage ends {row.coverage_ends_on}",
-        effective_on=row.coverage_ends_on,
-        as_of=on,
-        actor=actor,
-    )
-    audit.record(
-        session,
-        "collections.cancelled",
-        actor=actor,
-        actor_email=None if actor else SWEEP,
-        group_id=group.id,
-        detail={"coverage_ends_on": row.coverage_ends_on.isoformat(), "episode": row.episode},
-    )
-    from billing_core.collections.notices import send_stage_notice
-
-    send_stage_notice(session, group, row, S.CANCELLED, on)
-    session.flush()
-    return row
+    return cancellation.cancel_for_nonpayment(session, group, on=on, actor=actor, note=note)

@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from billing_core.billing.adjustments import charge_fee
 from billing_core.collections import clock
+from billing_core.collections.cancellation import restore_coverage
 from billing_core.collections.contacts import check_promises
 from billing_core.collections.notices import recipients, send_stage_notice, suspense_by_name
 from billing_core.collections.overdue import Position, positions
@@ -234,6 +235,7 @@ def _sweep_group(
             break
         if state is S.CANCELLED:
             if overdue <= limit and row.reinstate_until and as_of <= row.reinstate_until:
+                restore_coverage(session, group, row, on=as_of, actor=None)
                 _move(session, row, S.REINSTATED, result,
                       reason=f"paid in full within the reinstatement window (to "
                       f"{row.reinstate_until})", effective_on=as_of, as_of=as_of)  # fmt: skip

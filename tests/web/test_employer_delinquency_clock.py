@@ -139,7 +139,9 @@ def test_pending_cancellation(client, login_as, session, harbor, on_day):
 def test_cancelled(client, login_as, session, harbor, on_day):
     group, hr, _, january = harbor
     sweep(session, date(2027, 1, 11), date(2027, 2, 2))
-    cancel_for_nonpayment(session, group, on=date(2027, 2, 5), actor=None)
+    cancel_for_nonpayment(
+        session, group, on=date(2027, 2, 5), actor=make_user(session, Role.SUPERVISOR)
+    )
     session.commit()
     on_day(date(2027, 2, 6))
     login_as(hr)

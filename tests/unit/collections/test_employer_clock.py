@@ -98,7 +98,9 @@ def test_pending_cancellation_and_cancelled(session, late_group):
     assert clock.state is S.PENDING_CANCELLATION
     assert clock.coverage_ends_on == date(2026, 12, 31)
     assert clock.cure_amount == Decimal("1000.00")
-    cancel_for_nonpayment(session, group, on=date(2027, 2, 5), actor=None)
+    cancel_for_nonpayment(
+        session, group, on=date(2027, 2, 5), actor=make_user(session, Role.SUPERVISOR)
+    )
     clock = employer_clock(session, group, date(2027, 2, 6))
     assert clock.state is S.CANCELLED
     assert (clock.cancelled_on, clock.coverage_ends_on) == (date(2027, 2, 5), date(2026, 12, 31))
@@ -112,7 +114,9 @@ def test_reinstated_is_said_for_a_while(session, late_group):
     group, january = late_group
     run_sweep(session, date(2027, 1, 11))
     run_sweep(session, date(2027, 2, 2))
-    cancel_for_nonpayment(session, group, on=date(2027, 2, 5), actor=None)
+    cancel_for_nonpayment(
+        session, group, on=date(2027, 2, 5), actor=make_user(session, Role.SUPERVISOR)
+    )
     pay_by_check(session, group, "1000.00", date(2027, 2, 20), [january])
     run_sweep(session, date(2027, 2, 20))
     clock = employer_clock(session, group, date(2027, 2, 21))

@@ -86,7 +86,9 @@ def test_a_group_walks_through_every_state_with_exact_dates(session, late_group)
     assert (final.transitions, final.notices_sent) == (1, 1)
     assert state(session, group).state is S.PENDING_CANCELLATION
 
-    cancel_for_nonpayment(session, group, on=date(2027, 2, 5), actor=None)
+    cancel_for_nonpayment(
+        session, group, on=date(2027, 2, 5), actor=make_user(session, Role.SUPERVISOR)
+    )
     row = state(session, group)
     assert row.state is S.CANCELLED
     assert row.coverage_ends_on == date(2026, 12, 31)  # December was the last month paid
@@ -108,7 +110,8 @@ def test_a_group_walks_through_every_state_with_exact_dates(session, late_group)
     ]
     kept = notices(session, group.id)
     assert [n.key for n in kept] == ["cancelled", "pending_cancellation", "in_grace"]
-    assert all(t.actor == "sweep" for t in history(session, group.id))
+    actors = [t.actor for t in history(session, group.id)]
+    assert actors[3].startswith("supervisor") and {*actors[:3], actors[4]} == {"sweep"}
 
 
 def test_the_grace_notice_lists_bills_credits_cure_amount_and_dates(session, late_group):
@@ -303,7 +306,9 @@ def test_cancellation_is_refused_during_a_moratorium(session, late_group):
     run_sweep(session, date(2027, 2, 2))
     plans.add_moratorium(session, "CA", date(2027, 2, 3), None, "state of emergency")
     with pytest.raises(ValidationFailed, match="moratorium in CA"):
-        cancel_for_nonpayment(session, group, on=date(2027, 2, 4), actor=None)
+        cancel_for_nonpayment(
+            session, group, on=date(2027, 2, 4), actor=make_user(session, Role.SUPERVISOR)
+        )
     assert state(session, group).state is S.PENDING_CANCELLATION
 
 
