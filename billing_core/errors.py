@@ -117,6 +117,10 @@ class WebhookSignatureInvalid(BillingError):
     """A webhook whose signature (or body) does not verify: it is refused and nothing is read."""
 
 
+class CommissionError(BillingError):
+    """A commission schedule, split or run that cannot be accepted as asked."""
+
+
 class StatementRangeError(BillingError):
     """A statement range that cannot be drawn: dates outside the supported range, the start
     after the end, or longer than the statement's maximum number of months."""

@@ -40,9 +40,15 @@ class Chart(enum.Enum):
         False,
     )
     COMMISSION_PAYABLE = ("2300", "Commission payable", AccountKind.LIABILITY, False)
+    # Kept per agency by billing_core.commissions.ledger (number `2305-<agency code>`):
+    # commission a run has earned, waiting for its approval; and commission held back while a
+    # group is delinquent.
+    COMMISSION_PENDING = ("2305", "Commission awaiting approval", AccountKind.LIABILITY, False)
+    COMMISSION_HELD = ("2310", "Commission held (group delinquent)", AccountKind.LIABILITY, False)
     PREMIUM_REVENUE = ("4000", "Premium revenue", AccountKind.REVENUE, False)
     FEE_INCOME = ("4100", "Fee income", AccountKind.REVENUE, False)
     WRITE_OFF = ("5100", "Premium write-off", AccountKind.EXPENSE, False)
+    COMMISSION_EXPENSE = ("5400", "Commission expense", AccountKind.EXPENSE, False)
     # Collections (issue 20, item 8): a charged-off receivable, the agency's fee, and money
     # recovered after a charge-off (never premium: the receivable stays closed).
     BAD_DEBT = ("5200", "Bad debt (charged off)", AccountKind.EXPENSE, False)

@@ -1,0 +1,400 @@
+"""What commission is owed, in total, as of a day: the premium basis of every group, product
+and coverage month (billed, less written off; or collected: cash applied to it), each
+schedule's commission on it, and its split between the agencies and brokers of record for the
+coverage month. A run compares these totals with the lines already stated (run.py).
+
+Collected premium by coverage month: an invoice's premium and retro lines are paid in the
+proportion its allocations (net of undone ones, dated up to the day) bear to its new charges,
+fees included; a credit invoice (new charges at or below zero) counts in full when issued.
+Billed premium: an invoice's lines when issued, less the same proportion of what was written
+off (or charged off). A voided invoice counts for nothing from its void. Dollars, half-up to
+the cent per invoice, product and coverage month."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, select, type_coerce
+from sqlalchemy.orm import Session
+
+from billing_core.commissions.of_record import governing_rows, split_errors
+from billing_core.commissions.schedules import (
+    HUNDRED,
+    ScheduleBook,
+    flat_commission,
+    graded_commission,
+    per_employee_commission,
+    policy_year_kind,
+    policy_year_start,
+)
+from billing_core.db import Money
+from billing_core.ledger import money_sum
+from billing_core.models import (
+    BrokerOfRecord,
+    EmployerGroup,
+    Invoice,
+    InvoiceLine,
+    JournalEntry,
+    LedgerAccount,
+    PaymentAllocation,
+    Plan,
+    Posting,
+    Product,
+)
+from billing_core.models.collections import DelinquencyState, DelinquencyTransition
+from billing_core.models.commissions import CommissionBasis, CommissionKind, CommissionSchedule
+from billing_core.models.enums import InvoiceSection, InvoiceStatus, LineOfCoverage
+from billing_core.money import ZERO, cents, ratio_split
+
+# A group in these states has its new commission held until it is current (or reinstated)
+# again. Past due alone does not hold: a payment a few days late is common, and commission on
+# collected premium is not earned on what is unpaid anyway; the grace notice marks a group
+# as delinquent.
+HOLD_STATES = frozenset(
+    {
+        DelinquencyState.IN_GRACE,
+        DelinquencyState.PENDING_CANCELLATION,
+        DelinquencyState.CANCELLED,
+        DelinquencyState.REFERRED,
+        DelinquencyState.CHARGED_OFF,
+    }
+)
+WRITE_OFF_CODES = ("5100", "5200")  # premium write-off, bad debt (charge-off)
+RECEIVABLE_CODE = "1100"
+
+
+@dataclass
+class MonthBasis:
+    """One group's premium on one product for one coverage month, in dollars."""
+
+    billed_gross: Decimal = ZERO  # billed on issued, not voided invoices
+    billed: Decimal = ZERO  # less written off
+    collected: Decimal = ZERO  # cash applied to it
+    employees: int = 0  # members with premium billed for the month (per-employee schedules)
+
+    def of(self, basis: CommissionBasis) -> Decimal:
+        return self.collected if basis is CommissionBasis.COLLECTED else self.billed
+
+
+Key = tuple[int, int, date]  # group id, product id, coverage month
+
+
+def _end_of(as_of: date) -> datetime:
+    return datetime.combine(as_of + timedelta(days=1), datetime.min.time(), UTC)
+
+
+def premium_basis(
+    session: Session, as_of: date, *, employees: bool = True
+) -> dict[Key, MonthBasis]:
+    """The premium basis of every group with a broker of record, by product and coverage
+    month, counting what is dated up to `as_of` (see the module's docstring)."""
+    with_broker = select(BrokerOfRecord.group_id).distinct()
+    invoices = {
+        row.id: row
+        for row in session.execute(
+            select(
+                Invoice.id,
+                Invoice.status,
+                Invoice.voided_at,
+                type_coerce(
+                    Invoice.current_premium + Invoice.retro_total + Invoice.fees_total, Money()
+                ).label("charge"),
+            ).where(Invoice.issued_on <= as_of, Invoice.group_id.in_(with_broker))
+        )
+    }
+    end = _end_of(as_of)
+    void = {
+        i
+        for i, row in invoices.items()
+        if row.status is InvoiceStatus.VOID and row.voided_at is not None and row.voided_at < end
+    }
+    allocated = dict(
+        session.execute(
+            select(PaymentAllocation.invoice_id, money_sum(PaymentAllocation.amount))
+            .join(JournalEntry, JournalEntry.id == PaymentAllocation.journal_entry_id)
+            .where(JournalEntry.entry_date <= as_of)
+            .group_by(PaymentAllocation.invoice_id)
+        ).all()
+    )
+    written_entries = (
+        select(Posting.entry_id)
+        .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+        .where(LedgerAccount.code.in_(WRITE_OFF_CODES))
+    )
+    written_off = dict(
+        session.execute(
+            select(
+                Posting.invoice_id,
+                type_coerce(
+                    func.coalesce(func.sum(Posting.credit), 0)
+                    - func.coalesce(func.sum(Posting.debit), 0),
+                    Money(),
+                ),
+            )
+            .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .where(
+                LedgerAccount.code == RECEIVABLE_CODE,
+                Posting.invoice_id.is_not(None),
+                Posting.entry_id.in_(written_entries),
+                JournalEntry.entry_date <= as_of,
+            )
+            .group_by(Posting.invoice_id)
+        ).all()
+    )
+    premium = (InvoiceSection.PREMIUM, InvoiceSection.RETRO)
+    lines = session.execute(
+        select(
+            InvoiceLine.invoice_id,
+            Invoice.group_id,
+            Plan.product_id,
+            InvoiceLine.coverage_month,
+            money_sum(InvoiceLine.amount),
+        )
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .join(Plan, Plan.id == InvoiceLine.plan_id)
+        .where(
+            InvoiceLine.section.in_(premium),
+            InvoiceLine.coverage_month.is_not(None),
+            Invoice.issued_on <= as_of,
+            Invoice.group_id.in_(with_broker),
+        )
+        .group_by(
+            InvoiceLine.invoice_id, Invoice.group_id, Plan.product_id, InvoiceLine.coverage_month
+        )
+    )
+    basis: dict[Key, MonthBasis] = defaultdict(MonthBasis)
+    for invoice_id, group_id, product_id, month, amount in lines:
+        if invoice_id in void or amount == 0:
+            continue
+        charge = invoices[invoice_id].charge
+        item = basis[(group_id, product_id, month.replace(day=1))]
+        item.billed_gross += amount
+        if charge <= 0:
+            item.billed += amount
+            item.collected += amount
+            continue
+        paid = min(max(allocated.get(invoice_id, ZERO), ZERO), charge)
+        lost = min(max(written_off.get(invoice_id, ZERO), ZERO), charge)
+        item.billed += amount - cents(amount * lost / charge)
+        item.collected += cents(amount * paid / charge)
+    if employees:
+        for (group_id, product_id, month), count in _employees(session, as_of, void).items():
+            if (group_id, product_id, month) in basis:
+                basis[(group_id, product_id, month)].employees = count
+    return dict(basis)
+
+
+def _employees(session: Session, as_of: date, void: set[int]) -> dict[Key, int]:
+    """Members with premium billed (net of retro credits) for each group, product and month."""
+    per_member = (
+        select(
+            Invoice.group_id,
+            Plan.product_id,
+            InvoiceLine.coverage_month,
+            InvoiceLine.member_id,
+        )
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .join(Plan, Plan.id == InvoiceLine.plan_id)
+        .where(
+            InvoiceLine.section.in_((InvoiceSection.PREMIUM, InvoiceSection.RETRO)),
+            InvoiceLine.member_id.is_not(None),
+            InvoiceLine.coverage_month.is_not(None),
+            Invoice.issued_on <= as_of,
+            Invoice.group_id.in_(select(BrokerOfRecord.group_id).distinct()),
+        )
+        .group_by(
+            Invoice.group_id, Plan.product_id, InvoiceLine.coverage_month, InvoiceLine.member_id
+        )
+        .having(func.sum(InvoiceLine.amount) > 0)
+    )
+    if void:
+        per_member = per_member.where(Invoice.id.not_in(sorted(void)))
+    per_member = per_member.subquery()
+    rows = session.execute(
+        select(
+            per_member.c.group_id,
+            per_member.c.product_id,
+            per_member.c.coverage_month,
+            func.count(),
+        ).group_by(per_member.c.group_id, per_member.c.product_id, per_member.c.coverage_month)
+    )
+    return {(g, p, m.replace(day=1)): n for g, p, m, n in rows}
+
+
+def held_groups(session: Session, as_of: date) -> set[int]:
+    """Groups whose delinquency state on `as_of` (their last transition effective by then)
+    holds commission (HOLD_STATES)."""
+    rows = session.execute(
+        select(DelinquencyTransition.group_id, DelinquencyTransition.to_state)
+        .where(DelinquencyTransition.effective_on <= as_of)
+        .order_by(
+            DelinquencyTransition.group_id,
+            DelinquencyTransition.effective_on,
+            DelinquencyTransition.id,
+        )
+    )
+    state: dict[int, DelinquencyState] = {}
+    for group_id, to_state in rows:
+        state[group_id] = to_state
+    return {g for g, s in state.items() if s in HOLD_STATES}
+
+
+@dataclass(frozen=True)
+class Target:
+    """What an agency (and broker) is owed in total on one group, product and coverage month."""
+
+    amount: Decimal
+    basis: Decimal  # its share of the premium basis
+    rate: Decimal | None
+    employees: int | None
+    schedule_id: int
+    split_percent: Decimal
+
+
+TargetKey = tuple[int, int | None, int, int, date]  # agency, broker, group, product, month
+
+
+@dataclass(frozen=True)
+class _Full:
+    commission: Decimal
+    basis: Decimal
+    rate: Decimal | None
+    employees: int | None
+
+
+def _effective_rate(commission: Decimal, basis: Decimal) -> Decimal | None:
+    return (commission * HUNDRED / basis).quantize(Decimal("0.0001")) if basis else None
+
+
+def _full_commission(
+    schedule: CommissionSchedule,
+    book: ScheduleBook,
+    group: EmployerGroup,
+    months: dict[date, dict[int, MonthBasis]],
+) -> dict[tuple[date, int], _Full]:
+    """The schedule's commission on all of the group's premium of its line (100%), by month
+    and product."""
+    out: dict[tuple[date, int], _Full] = {}
+    if schedule.kind is CommissionKind.GRADED:
+        cumulative, year_start = ZERO, None
+        for month in sorted(months):
+            start = policy_year_start(group, month)
+            if start != year_start:
+                cumulative, year_start = ZERO, start
+            bands = book.bands_of(schedule, policy_year_kind(group, month))
+            products = months[month]
+            amounts = {p: b.of(schedule.basis) for p, b in products.items()}
+            before = cumulative
+            cumulative += sum(amounts.values(), ZERO)
+            earned = graded_commission(cumulative, bands) - graded_commission(before, bands)
+            parts = _split_by(earned, amounts)
+            for product_id, part in parts.items():
+                out[(month, product_id)] = _Full(
+                    part, amounts[product_id], _effective_rate(part, amounts[product_id]), None
+                )
+        return out
+    for month, products in months.items():
+        bands = book.bands_of(schedule, policy_year_kind(group, month))
+        rate = bands[0].rate if bands else ZERO
+        for product_id, item in products.items():
+            amount = item.of(schedule.basis)
+            if schedule.kind is CommissionKind.FLAT:
+                out[(month, product_id)] = _Full(flat_commission(amount, rate), amount, rate, None)
+                continue
+            share = (
+                min(max(amount / item.billed_gross, Decimal(0)), Decimal(1))
+                if item.billed_gross > 0
+                else Decimal(0)
+            )
+            commission = per_employee_commission(item.employees, rate, share)
+            out[(month, product_id)] = _Full(commission, amount, rate, item.employees)
+    return out
+
+
+def _split_by(total: Decimal, weights: dict[int, Decimal]) -> dict[int, Decimal]:
+    """`total` shared by the products' premium (all to the largest when they do not share
+    one sign)."""
+    ids = sorted(weights)
+    values = [weights[i] for i in ids]
+    if len(ids) == 1 or total == 0:
+        return {i: (total if n == 0 else ZERO) for n, i in enumerate(ids)}
+    if all(v >= 0 for v in values) and sum(values) > 0:
+        return dict(zip(ids, ratio_split(total, values), strict=True))
+    largest = max(ids, key=lambda i: abs(weights[i]))
+    return {i: (total if i == largest else ZERO) for i in ids}
+
+
+def commission_targets(
+    session: Session, as_of: date, book: ScheduleBook
+) -> tuple[dict[TargetKey, Target], list[str]]:
+    """What each agency and broker of record is owed in total, as of `as_of`, on each group,
+    product and coverage month (the commission follows the broker of record of the coverage
+    month, `of_record.governing_rows`), and the problems that kept a group's month out (shares
+    that do not add up to 100%)."""
+    basis = premium_basis(session, as_of, employees=book.any_per_employee)
+    group_ids = sorted({g for g, _, _ in basis})
+    groups = {
+        g.id: g
+        for g in session.scalars(select(EmployerGroup).where(EmployerGroup.id.in_(group_ids)))
+    } if group_ids else {}  # fmt: skip
+    lines: dict[int, LineOfCoverage] = dict(
+        session.execute(select(Product.id, Product.line_of_coverage)).all()
+    )
+    of_record: dict[int, list[BrokerOfRecord]] = defaultdict(list)
+    for row in session.scalars(select(BrokerOfRecord).order_by(BrokerOfRecord.effective_from)):
+        of_record[row.group_id].append(row)
+    by_line: dict[tuple[int, LineOfCoverage], dict[date, dict[int, MonthBasis]]] = defaultdict(
+        lambda: defaultdict(dict)
+    )
+    for (group_id, product_id, month), item in basis.items():
+        by_line[(group_id, lines[product_id])][month][product_id] = item
+    targets: dict[TargetKey, Target] = {}
+    problems: list[str] = []
+    for (group_id, line), months in sorted(by_line.items()):
+        group = groups[group_id]
+        full_of: dict[int, dict[tuple[date, int], _Full]] = {}
+        for month in sorted(months):
+            rows = governing_rows(of_record[group_id], month)
+            errors = split_errors(
+                [(r.agency_id, r.writing_broker_id, r.commission_split_percent) for r in rows]
+            )
+            if errors:
+                problems.append(
+                    f"{group.group_number} {month:%b %Y} {line.value}: {'; '.join(errors)}"
+                )
+                continue
+            by_schedule: dict[int, tuple[CommissionSchedule, list[BrokerOfRecord]]] = {}
+            for row in rows:
+                schedule = book.governing(row.agency_id, line, month)
+                if schedule is not None:
+                    by_schedule.setdefault(schedule.id, (schedule, []))[1].append(row)
+            for schedule, shared in by_schedule.values():
+                if schedule.id not in full_of:
+                    full_of[schedule.id] = _full_commission(schedule, book, group, months)
+                full = full_of[schedule.id]
+                percents = [r.commission_split_percent for r in shared]
+                together = sum(percents, Decimal(0))
+                for product_id in months[month]:
+                    whole = full[(month, product_id)]
+                    amounts = ratio_split(cents(whole.commission * together / HUNDRED), percents)
+                    bases = ratio_split(cents(whole.basis * together / HUNDRED), percents)
+                    for row, amount, share in zip(shared, amounts, bases, strict=True):
+                        key = (row.agency_id, row.writing_broker_id, group_id, product_id, month)
+                        targets[key] = Target(
+                            amount=amount,
+                            basis=share,
+                            rate=whole.rate,
+                            employees=whole.employees,
+                            schedule_id=schedule.id,
+                            split_percent=row.commission_split_percent,
+                        )
+    return targets, problems
+
+
+def agencies_of(targets: Iterable[TargetKey]) -> set[int]:
+    return {key[0] for key in targets}
