@@ -93,6 +93,11 @@ def notice_content(
         .where(KeptOpenItem.group_id == group.id)
         .order_by(KeptOpenItem.due_on, Invoice.id)
     ).all()
+    if pos.stayed:  # a bankruptcy stay: the pre-petition bills are not asked for
+        from billing_core.collections.bankruptcy import stays
+
+        filed = stays(session, [group.id], on=as_of).get(group.id)
+        bills = [(inv, amount) for inv, amount in bills if inv.period_start >= filed]
     overdue = [
         {
             "invoice": inv.invoice_number,

@@ -28,7 +28,9 @@ class Position:
     """A group's overdue position on `as_of`, in dollars: bills past due (`past_due_bills`,
     the oldest due on `oldest_due_on`), credits that offset them (unapplied cash and credit
     balances left on bills), amounts in open dispute, and what is overdue after both
-    (`overdue`, never below zero): the cure amount."""
+    (`overdue`, never below zero): the cure amount. Under a bankruptcy's automatic stay
+    (collections.bankruptcy) the pre-petition bills are left out of `past_due_bills` and
+    `oldest_due_on`; `stayed` is what they hold past due."""
 
     group_id: int
     past_due_bills: Decimal
@@ -36,6 +38,7 @@ class Position:
     unapplied_cash: Decimal
     bill_credits: Decimal
     disputed: Decimal
+    stayed: Decimal = ZERO
 
     @property
     def credits(self) -> Decimal:
@@ -83,9 +86,48 @@ def positions(
         row(group_id)[2] += credit
     for group_id, disputed in session.execute(disputes):
         row(group_id)[4] = disputed
+    stayed = _stayed(session, as_of, found)
     return {
-        group_id: Position(group_id, r[0], r[1], r[2], r[3], r[4]) for group_id, r in found.items()
+        group_id: Position(group_id, r[0], r[1], r[2], r[3], r[4], stayed.get(group_id, ZERO))
+        for group_id, r in found.items()
     }
+
+
+def _stayed(session: Session, as_of: date, found: dict[int, list]) -> dict[int, Decimal]:
+    """Take the pre-petition bills of groups under a bankruptcy stay out of `found` (past due
+    and oldest due date from the post-petition bills only); returns each such group's stayed
+    past-due dollars. One query when any group of `found` has a stay, else none."""
+    from billing_core.collections.bankruptcy import stays
+    from billing_core.models import Invoice
+
+    if not found:
+        return {}
+    # Filings are few: read them all and keep the groups in `found`.
+    filed = {gid: on for gid, on in stays(session, on=as_of).items() if gid in found}
+    if not filed:
+        return {}
+    late: dict[int, list] = {gid: [ZERO, None] for gid in filed}
+    held: dict[int, Decimal] = {}
+    for gid, period_start, due_on, amount in session.execute(
+        select(
+            Invoice.group_id, Invoice.period_start, KeptOpenItem.due_on, KeptOpenItem.open_amount
+        )
+        .join(Invoice, Invoice.id == KeptOpenItem.invoice_id)
+        .where(
+            in_ids(KeptOpenItem.group_id, sorted(filed)),
+            KeptOpenItem.due_on < as_of,
+            KeptOpenItem.open_amount > 0,
+        )
+    ):
+        if period_start < filed[gid]:
+            held[gid] = held.get(gid, ZERO) + amount
+            continue
+        r = late[gid]
+        r[0] += amount
+        r[1] = due_on if r[1] is None else min(r[1], due_on)
+    for gid, (past_due, oldest) in late.items():
+        found[gid][0], found[gid][1] = past_due, oldest
+    return held
 
 
 def position(session: Session, group_id: int, as_of: date) -> Position:

@@ -234,7 +234,9 @@ def _sweep_group(
                   effective_on=as_of, as_of=as_of)  # fmt: skip
             break
         if state is S.CANCELLED:
-            if overdue <= limit and row.reinstate_until and as_of <= row.reinstate_until:
+            # A balance held by a bankruptcy stay is not paid: no reinstatement.
+            paid = overdue <= limit and not pos.stayed
+            if paid and row.reinstate_until and as_of <= row.reinstate_until:
                 restore_coverage(session, group, row, on=as_of, actor=None)
                 _move(session, row, S.REINSTATED, result,
                       reason=f"paid in full within the reinstatement window (to "

@@ -12,6 +12,8 @@ queries for any number of groups.
 The next action (`next_action`), from the group's state, days to termination, contacts and
 promises of its current delinquency episode, first rule that applies:
 
+0. under a bankruptcy's automatic stay with nothing post-petition overdue (all it owes past
+   due is pre-petition, collections.bankruptcy): "stay", no call, ranked last;
 1. a payment plan in force (collections.payment_plans): "call" to follow up, due the day
    after its next installment's date; else a promise to pay in force (open, promised date
    today or later): "call" to follow up, due the day after the promised date (the clock is
@@ -31,7 +33,8 @@ promises of its current delinquency episode, first rule that applies:
 
 An action of rules 6-8 (and 4's call) waits for the follow-up date the latest contact of the
 episode set, when that is after today. Ranking: actions due today or before come first,
-ordered by urgency (broken-promise call, cancel, plan offer, refer, call, notice, charge off),
+ordered by urgency (broken-promise call, cancel, plan offer, refer, call, notice, charge off,
+stay),
 then by the amount at stake (overdue, largest first), then days to termination (fewest first)
 and group number; actions due later follow, by due date. `rank` numbers the rows 1..n in that
 order."""
@@ -73,7 +76,8 @@ CALLS_BEFORE_NOTICE = 2
 CALL, NOTICE, PLAN_OFFER, CANCEL, REFER, CHARGE_OFF = (
     "call", "notice", "plan_offer", "cancel", "refer", "charge_off"
 )  # fmt: skip
-ACTIONS = (CALL, NOTICE, PLAN_OFFER, CANCEL, REFER, CHARGE_OFF)
+STAY = "stay"  # a bankruptcy's automatic stay: nothing to do while it holds
+ACTIONS = (CALL, NOTICE, PLAN_OFFER, CANCEL, REFER, CHARGE_OFF, STAY)
 ACTION_LABELS = {
     CALL: "Call",
     NOTICE: "Notice",
@@ -81,9 +85,11 @@ ACTION_LABELS = {
     CANCEL: "Cancel",
     REFER: "Refer",
     CHARGE_OFF: "Charge off",
+    STAY: "None (bankruptcy stay)",
 }
 BROKEN_CALL = "broken_call"  # a call after a broken promise: the most urgent
-URGENCY = {BROKEN_CALL: 0, CANCEL: 1, PLAN_OFFER: 2, REFER: 3, CALL: 4, NOTICE: 5, CHARGE_OFF: 6}
+URGENCY = {BROKEN_CALL: 0, CANCEL: 1, PLAN_OFFER: 2, REFER: 3, CALL: 4, NOTICE: 5, CHARGE_OFF: 6,
+           STAY: 7}  # fmt: skip
 STATE_LABELS = {s: s.value.replace("_", " ").capitalize() for s in S}
 SORT_KEYS = (
     "rank", "group_number", "group_name", "state", "action", "overdue", "net_balance",
@@ -108,11 +114,15 @@ class Facts:
     plan_status: PaymentPlanStatus | None = None  # the latest payment plan's, this episode
     plan_next_on: date | None = None  # an open plan's next installment date
     plan_decided_on: date | None = None
+    # Under a bankruptcy stay with nothing post-petition overdue: collect nothing.
+    stay_only: bool = False
 
 
 def next_action(facts: Facts, today: date) -> tuple[str, str, date, str]:
     """(action, urgency key, due on, why) for one group, by the module docstring's rule."""
     f = facts
+    if f.stay_only:
+        return STAY, STAY, today, "bankruptcy: the pre-petition balance is stayed; no call"
     if f.plan_status is PaymentPlanStatus.OPEN and f.plan_next_on is not None:
         return (
             CALL,
@@ -219,6 +229,7 @@ def worklist(
             plan_status=in_plan.status if in_plan else None,
             plan_next_on=plan_next.due_on if plan_next else None,
             plan_decided_on=in_plan.decided_on if in_plan else None,
+            stay_only=bool(owed.get(gid) and owed[gid].stayed and not owed[gid].overdue),
         )
         action, urgency, due_on, why = next_action(facts, today)
         buckets = aging.get(gid, {k: ZERO for k in (*AGING_KEYS, "credit")})

@@ -70,6 +70,16 @@ def unallocated_amount(session: Session, payment: Payment, *, holds=REFUND_TAKEN
             Refund.payment_id == payment.id, Refund.status.in_(holds)
         )
     )
+    from billing_core.models.collections_legal import CollectionRecovery
+
+    # A recovery after a charge-off took the whole payment to bad-debt recoveries.
+    recovered = session.scalar(
+        select(CollectionRecovery.id).where(
+            CollectionRecovery.payment_id == payment.id, CollectionRecovery.after_charge_off
+        )
+    )
+    if recovered is not None:
+        return ZERO
     return payment.amount - allocated - refunded
 
 
