@@ -30,6 +30,7 @@ mail_cli = AppGroup("mail", help="The mail outbox.")
 keys_cli = AppGroup("keys", help="The encryption key of SSNs and kept census files.")
 ledger_cli = AppGroup("ledger", help="The ledger and the balances kept beside it.")
 collections_cli = AppGroup("collections", help="Delinquency: the daily sweep and its notices.")
+commissions_cli = AppGroup("commissions", help="The monthly commission run and its approval.")
 
 
 def json_option(command):
@@ -784,6 +785,95 @@ def collections_sweep(as_of):
     return {**result.as_dict(), "lines": lines}
 
 
+def _commission_lines(month: date, summaries: list[dict]) -> list[str]:
+    lines = []
+    for item in summaries:
+        lines.append(
+            f"  {item['agency']:<12} {item['name'][:30]:<30} {item['lines']:>6} line(s)  "
+            f"earned {D(item['earned']):>12,.2f}  adjustments {D(item['adjustment']):>10,.2f}  "
+            f"chargebacks {D(item['chargeback']):>10,.2f}  held {D(item['hold']):>10,.2f}  "
+            f"released {D(item['release']):>10,.2f}  net {D(item['net']):>12,.2f}"
+        )
+    return lines
+
+
+@commissions_cli.command("run")
+@click.option("--month", required=True, help="The month to run (YYYY-MM).")
+@click.option("--as-user", "email", help="The staff user running it (default: recorded as cli).")
+@json_option
+def commissions_run(month: str, email: str | None):
+    """Run commissions for MONTH: premium collected (or billed) and everything else dated up to
+    its last day, each agency's new lines (earned, adjustments, chargebacks, holds, releases)
+    posted to the ledger. Safe to run again: only what changed since is added; an approved month
+    adds nothing, and a correction to it lands in the next month's run. A supervisor then
+    approves it (`flask commissions approve`)."""
+    from billing_core.commissions.run import agency_summaries, run_commissions
+
+    session = db_session()
+    actor = _staff_user(session, email) if email else None
+    when = _month(month)
+    result = run_commissions(session, when, actor=actor)
+    run = result.run
+    new = agency_summaries(session, run, result.lines)
+    whole = agency_summaries(session, run)
+    session.commit()
+    if result.closed:
+        lines = [f"{when:%b %Y} is approved and closed: nothing added (corrections land in the "
+                 "next month's run)."]  # fmt: skip
+    else:
+        lines = [f"Commission run {when:%b %Y}, pass {run.passes}: {len(result.lines)} new "
+                 f"line(s), {result.commission_total:,.2f} net to {len(new)} agency(ies)."]  # fmt: skip
+        lines += _commission_lines(when, new)
+    lines += [f"Problem: {problem}" for problem in result.problems]
+    lines.append(
+        f"Status: {run.status.value}"
+        + ("; a supervisor approves it with `flask commissions approve`." if run.status.value == "open" else ".")
+    )  # fmt: skip
+    return {
+        "month": when.strftime("%Y-%m"),
+        "run_id": run.id,
+        "status": run.status.value,
+        "pass": run.passes,
+        "closed": result.closed,
+        "new_lines": len(result.lines),
+        "commission_total": str(result.commission_total),
+        "agencies": new,
+        "run_total": str(sum((D(a["net"]) for a in whole), D("0"))),
+        "run_agencies": whole,
+        "problems": result.problems,
+        "lines": lines,
+    }
+
+
+@commissions_cli.command("approve")
+@click.option("--month", required=True, help="The month whose run to approve (YYYY-MM).")
+@click.option("--as-user", "email", required=True, help="The supervisor approving it.")
+@json_option
+def commissions_approve(month: str, email: str):
+    """Approve MONTH's commission run as a supervisor who did not run it: the month closes and
+    each agency's net moves to commission payable."""
+    from billing_core.commissions.run import agency_summaries, approve_run, run_for
+
+    session = db_session()
+    actor = _staff_user(session, email)
+    when = _month(month)
+    run = run_for(session, when)
+    nets = approve_run(session, run, actor=actor)
+    summaries = agency_summaries(session, run)
+    session.commit()
+    total = sum(nets.values(), D("0"))
+    lines = [f"Approved the {when:%b %Y} commission run: {total:,.2f} payable to "
+             f"{len(summaries)} agency(ies)."]  # fmt: skip
+    lines += _commission_lines(when, summaries)
+    return {
+        "month": when.strftime("%Y-%m"),
+        "status": run.status.value,
+        "payable_total": str(total),
+        "agencies": summaries,
+        "lines": lines,
+    }
+
+
 def register_cli(app: Flask) -> None:
     for group in (
         db_cli,
@@ -797,6 +887,7 @@ def register_cli(app: Flask) -> None:
         keys_cli,
         ledger_cli,
         collections_cli,
+        commissions_cli,
     ):
         app.cli.add_command(group)
 
