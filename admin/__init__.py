@@ -20,6 +20,7 @@ from admin.views import (  # noqa: E402,F401
     adjustments,
     billing,
     collections,
+    collections_legal,
     groups,
     receipts,
     refunds,

@@ -1,0 +1,86 @@
+"""In Chromium (issue 20's acceptance): a late group's HR administrator sees the delinquency
+clock running on the dashboard (pay by a date, or coverage can be cancelled); a billing
+specialist opens the group's collections page, logs a call and records a promise to pay
+(asked, then confirmed); the HR administrator's dashboard then says the steps are on hold
+because of the promise, until its date. Screenshots under test-artifacts/."""
+
+from __future__ import annotations
+
+import re
+from datetime import date, timedelta
+from decimal import Decimal
+
+import pytest
+
+from billing_core.collections.sweep import run_sweep
+from billing_core.db import make_engine, make_session_factory
+from billing_core.models import EmployerGroup
+from tests.e2e.conftest import DATABASES, login, screenshot
+from tests.factories import make_invoice
+
+pytestmark = pytest.mark.e2e
+
+
+def _make_late(base_url: str, group_id: int, today: date) -> None:
+    """Group A owes 1,500.00 due 20 days ago: in grace after today's sweep."""
+    engine = make_engine(DATABASES[base_url])
+    with make_session_factory(engine)() as session:
+        group = session.get(EmployerGroup, group_id)
+        make_invoice(session, group, Decimal("1500.00"), today - timedelta(days=20))
+        run_sweep(session, today)
+        session.commit()
+    engine.dispose()
+
+
+def _clock(page) -> str:
+    return " ".join(page.locator("#delinquency-clock").inner_text().split())
+
+
+def test_a_call_and_a_promise_put_the_employers_clock_on_hold(live_server, browser, page):
+    base_url, cast = live_server
+    today = date.today()
+    group = cast.group_a
+    _make_late(base_url, group.id, today)
+    promised = today + timedelta(days=7)
+
+    hr = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    login(hr, base_url, cast.users["employer_a"].email)
+    hr.goto(f"{base_url}/employer/groups/{group.id}")
+    before = _clock(hr)
+    assert "grace period" in before and "on hold" not in before
+    assert "can be cancelled for non-payment" in before
+    screenshot(hr, "collections-1-employer-clock-running")
+
+    login(page, base_url, cast.users["billing_specialist"].email)
+    page.goto(f"{base_url}/admin/collections")
+    page.get_by_role("link", name=group.name).click()
+    page.wait_for_load_state()
+    assert "In grace" in page.content()
+
+    page.get_by_label("Kind").select_option("call")
+    page.get_by_label("Outcome").fill("Spoke to AP: wire of the full amount next week")
+    page.get_by_role("button", name="Log contact").click()
+    page.wait_for_load_state()
+    assert "Logged the call with Acme Tooling" in page.locator(".flash-success").inner_text()
+    assert "Spoke to AP: wire of the full amount next week" in page.content()
+
+    page.get_by_label("Promised amount ($)").fill("1,500.00")
+    page.get_by_label("To be paid by").fill(promised.isoformat())
+    page.get_by_label("Note (optional)").fill("by wire")
+    page.get_by_role("button", name=re.compile("Record promise")).click()
+    page.wait_for_load_state()
+    assert page.locator("#confirmation").is_visible()
+    screenshot(page, "collections-2-promise-confirmation")
+    page.get_by_role("button", name=re.compile(r"Confirm: promise of \$1,500\.00")).click()
+    page.wait_for_load_state()
+    assert "Recorded the promise to pay $1,500.00" in page.locator(".flash-success").inner_text()
+    assert "paused: promise" in page.content()
+    screenshot(page, "collections-3-group-page-after-promise")
+
+    hr.reload()
+    after = _clock(hr)
+    assert "on hold because of your promise to pay" in after
+    assert f"until {promised:%b} {promised.day}, {promised.year}" in after
+    assert "can be cancelled for non-payment" not in after
+    screenshot(hr, "collections-4-employer-clock-on-hold")
+    hr.context.close()
