@@ -240,7 +240,26 @@ class SsnVault:
         readers have reported these)."""
         result: list[str | None] = []
         append, digest = result.append, self._digest
+        inner, outer = self._digest_pads
         for ssn in ssns:
+            if (
+                ssn
+                and len(ssn) == 9
+                and ssn.isdigit()
+                and ssn.isascii()
+                and not ssn.startswith(("000", "666", "9"))
+                and ssn[3:5] != "00"
+                and ssn[5:] != "0000"
+                and ssn not in PLACEHOLDER_SSNS
+            ):
+                # What a reader hands over: nine digits of an issued number (is_issued
+                # inline, and the digest below without a call per SSN: half the time).
+                hashed = inner()
+                hashed.update(ssn.encode())
+                keyed = outer()
+                keyed.update(hashed.digest())
+                append(keyed.hexdigest())
+                continue
             if ssn:
                 try:
                     ssn = normalize_ssn(ssn)

@@ -42,6 +42,22 @@ def test_digests_of_many_match_one_by_one_and_skip_what_is_not_an_ssn():
     ]
 
 
+def test_digests_of_nine_digits_agree_with_one_by_one():
+    # The nine-digit fast path (what readers hand over) decides issued numbers as
+    # normalize_ssn does: ITINs, area 000/666, group 00, serial 0000, other scripts' digits.
+    vault = SsnVault(Fernet.generate_key().decode())
+    ssns = ["219091234", "900123456", "666123456", "000123456", "219001234", "219090000",
+            "１２３４５６７８９", "21909123", "2190912345", "987654321", "111111111"]  # fmt: skip
+    expected = []
+    for ssn in ssns:
+        try:
+            expected.append(None if ssn == "111111111" else vault.digest(ssn))
+        except ValueError:
+            expected.append(None)
+    assert expected[0] is not None and expected.count(None) == len(ssns) - 1
+    assert vault.digests(ssns) == expected
+
+
 @pytest.mark.parametrize(
     "written", ["123-45-6789", "123 45 6789", "123456789", " 123-45-6789 ", "123\t45\t6789"]
 )

@@ -219,6 +219,46 @@ MATRIX = {
     "admin.group_collections": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
     "admin.collections_log_contact": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
     "admin.collections_take_promise": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
+    # Outside collections, charge-off, recoveries, bankruptcy (admin/views/collections_legal.py):
+    # posted empty (refused, back to the page); an unknown referral, request or case is a 404.
+    "admin.collections_refer": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
+    "admin.collections_referral_package": (
+        "GET",
+        {"group_id": "A", "referral_id": 0},
+        expect(302, 403, **STAFF_404),
+    ),
+    "admin.collections_referral_update": (
+        "POST",
+        {"group_id": "A", "referral_id": 0},
+        expect(302, 403, **STAFF_404),
+    ),
+    "admin.collections_referral_sue": (
+        "POST",
+        {"group_id": "A", "referral_id": 0},
+        expect(302, 403, **STAFF_404),
+    ),
+    "admin.collections_charge_off_request": (
+        "POST",
+        {"group_id": "A"},
+        expect(302, 403, **STAFF_303),
+    ),
+    "admin.collections_charge_off_approve": (
+        "POST",
+        {"group_id": "A", "charge_off_id": 0},
+        expect(302, 403, **STAFF_404),
+    ),
+    "admin.collections_charge_off_reject": (
+        "POST",
+        {"group_id": "A", "charge_off_id": 0},
+        expect(302, 403, **STAFF_404),
+    ),
+    "admin.collections_recovery": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
+    "admin.collections_bankruptcy_file": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
+    "admin.collections_bankruptcy_close": (
+        "POST",
+        {"group_id": "A", "filing_id": 0},
+        expect(302, 403, **STAFF_404),
+    ),
     # The credit-control watchlist (admin/views/watchlist.py): the list, its add form (posted
     # empty: refused, back to the list), an unknown entry's expiry and removal.
     "admin.watchlist": ("GET", {}, expect(302, 403, **STAFF)),

@@ -75,6 +75,9 @@ STAFF_ONLY_IDS = {
     "user_id",
     "run_id",
     "entry_id",
+    "referral_id",
+    "charge_off_id",
+    "filing_id",
 }
 METHODS = ("GET", "POST")
 
