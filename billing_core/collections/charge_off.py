@@ -352,3 +352,31 @@ def record_recovery(
         detail={"amount": str(gross), "fee": str(fee), "after_charge_off": after},
     )
     return recovery
+
+
+def decline_charge_off(session: Session, request: ChargeOff, *, actor: User, reason: str) -> str:
+    """End a waiting request without posting: withdrawn when `actor` asked for it, else
+    rejected (by anyone on the staff but the requester). Returns "withdrawn" or "rejected"."""
+    if actor.id == request.requested_by_id:
+        withdraw_charge_off(session, request, actor=actor, reason=reason)
+        return "withdrawn"
+    reject_charge_off(session, request, actor=actor, reason=reason)
+    return "rejected"
+
+
+def recoverable_payments(session: Session, group_id: int, limit: int = 30) -> list[Payment]:
+    """The group's received payments not yet recorded as a recovery, newest first (what a
+    recovery may name)."""
+    taken = select(CollectionRecovery.payment_id).where(CollectionRecovery.payment_id.is_not(None))
+    return list(
+        session.scalars(
+            select(Payment)
+            .where(
+                Payment.group_id == group_id,
+                Payment.status == PaymentStatus.SUCCEEDED,
+                Payment.id.not_in(taken),
+            )
+            .order_by(Payment.received_on.desc(), Payment.id.desc())
+            .limit(limit)
+        )
+    )
