@@ -2,20 +2,39 @@
 (billing_core.collections.worklist: filters, sort, CSV/XLSX through the "collections_worklist"
 report), and a group's collections page: its delinquency state and history, notices, contacts
 and promises, with the forms to log a contact and to record a promise to pay (asked and
-confirmed first: it pauses the group's clock)."""
+confirmed first: it pauses the group's clock); its payment plans, with the form that proposes
+N equal monthly installments, lets staff edit them and makes the plan (asked and confirmed
+first: a money commitment that pauses the clock), and the form to cancel a plan in force."""
 
 from __future__ import annotations
 
-from flask import render_template, request, url_for
+from datetime import timedelta
+
+from flask import abort, render_template, request, url_for
 from flask_login import current_user
 
 from admin import bp
 from admin.actions import confirm_form, submit_form
-from admin.views.collections_forms import ContactForm, PromiseForm
+from admin.views.collections_forms import (
+    CancelPlanForm,
+    ContactForm,
+    PlanForm,
+    PlanProposalForm,
+    PromiseForm,
+)
 from billing_core.collections.contacts import contacts, log_contact, promises, take_promise
 from billing_core.collections.notices import notices
 from billing_core.collections.overdue import position
-from billing_core.collections.states import clock_paused, history
+from billing_core.collections.payment_plans import (
+    GRACE_DAYS,
+    cancel_plan,
+    make_plan,
+    open_plan,
+    plan_view,
+    plans,
+    propose_schedule,
+)
+from billing_core.collections.states import RUNNING, clock_paused, history
 from billing_core.collections.worklist import (
     ACTION_LABELS,
     SORT_KEYS,
@@ -24,9 +43,11 @@ from billing_core.collections.worklist import (
     worklist,
     worklist_totals,
 )
+from billing_core.errors import BillingError
 from billing_core.models.collections import GroupDelinquency
+from billing_core.models.payment_plans import PaymentPlan
 from billing_core.money import format_dollars
-from portal.confirmation import Ask, Done
+from portal.confirmation import Ask, Done, Table
 from portal.extensions import db_session
 from portal.web import load_group, paginate_list, today
 
@@ -66,20 +87,53 @@ def group_collections(group_id: int):
     session = db_session()
     on = today()
     row = session.get(GroupDelinquency, group_id)
+    owed = position(session, group_id, on)
+    in_force = open_plan(session, group_id)
+    plannable = row is not None and row.state in RUNNING and owed.overdue > 0 and not in_force
     return render_template(
         "admin/collections/group.html",
         group=scope.group,
         row=row,
         paused=clock_paused(row, on) if row is not None else None,
-        owed=position(session, group_id, on),
+        owed=owed,
         transitions=list(reversed(history(session, group_id))),
         notices=notices(session, group_id),
         contacts=contacts(session, group_id),
         promises=promises(session, group_id),
         contact_form=ContactForm(),
         promise_form=PromiseForm(),
+        plans=plans(session, group_id),
+        in_force=plan_view(session, in_force, on) if in_force else None,
+        cancel_form=CancelPlanForm(),
+        plannable=plannable,
+        grace_days=GRACE_DAYS,
+        **(_plan_forms(owed.overdue, on) if plannable else {}),
         today=on,
     )
+
+
+def _plan_forms(balance, on) -> dict:
+    """The proposal form (from the query string) and the schedule it proposes, to edit: three
+    monthly installments from a week today unless asked otherwise, two empty lines to add."""
+    proposal = PlanProposalForm(formdata=request.args)
+    proposed, problem = [], None
+    if proposal.validate():
+        try:
+            proposed = propose_schedule(
+                balance,
+                proposal.installments.data or 3,
+                proposal.first_on.data or on + timedelta(days=7),
+                down_payment=proposal.down_payment.data or 0,
+                down_payment_on=proposal.down_payment_on.data,
+            )
+        except BillingError as error:
+            problem = str(error)
+    lines = [{"due_on": x.due_on, "amount": x.amount} for x in proposed]
+    lines += [{"due_on": None, "amount": None}] * 2
+    form = PlanForm(
+        data={"lines": lines, "first_is_down_payment": bool(proposed and proposed[0].down_payment)}
+    )
+    return {"proposal_form": proposal, "plan_form": form, "proposal_problem": problem}
 
 
 @bp.post("/groups/<int:group_id>/collections/contacts")
@@ -144,3 +198,79 @@ def collections_take_promise(group_id: int):
         return Done(f"Recorded the promise to pay {amount} by {promise.promised_on}.", ask=ask)
 
     return confirm_form(PromiseForm(), taken, back=back, failure="Promise not recorded")
+
+
+@bp.post("/groups/<int:group_id>/collections/plans")
+def collections_make_plan(group_id: int):
+    scope = load_group(group_id)
+    back = _group_page_url(group_id)
+
+    def made(form: PlanForm) -> Done:
+        session = db_session()
+        plan = make_plan(
+            session,
+            scope.group,
+            form.schedule(),
+            actor=current_user,
+            today=today(),
+            note=form.note.data or "",
+        )
+        lines = plan.installments
+        last = lines[-1]
+        ask = Ask(
+            title=f"Put {scope.group.name} on a payment plan of {format_dollars(plan.balance)} "
+            f"in {len(lines)} installments to {last.due_on:%b %-d, %Y}?",
+            button=f"Confirm: payment plan of {format_dollars(plan.balance)}",
+            rows=[
+                ("Group", f"{scope.group.name} ({scope.group.group_number})"),
+                ("Overdue now (the plan's balance)", plan.balance),
+                ("Installments", str(len(lines))),
+            ],
+            table=Table(
+                ["Installment", "Due on", "Amount", "Scheduled to date"],
+                [
+                    [
+                        "Down payment" if i.down_payment else str(i.seq),
+                        i.due_on.isoformat(),
+                        i.amount,
+                        i.cumulative,
+                    ]
+                    for i in lines
+                ],
+            ),
+            total=("Plan balance", plan.balance),
+            notes=[
+                "The collections clock stops while the plan runs: no notice, fee or "
+                "cancellation step meanwhile.",
+                f"An installment is met when the group has paid the plan down to what is left "
+                f"after it, and missed {plan.grace_days} days after its date if not: the plan "
+                "is broken, the clock resumes from the dates it had and the group goes to the "
+                "top of the worklist.",
+                "Bills that fall due during the plan are not in it: they must be paid too, or "
+                "the next installment is missed.",
+                "When every installment is met the plan is completed and the group is current.",
+            ],
+            cancel=back,
+        )
+        return Done(
+            f"{scope.group.name} is on a payment plan of {format_dollars(plan.balance)}: "
+            f"{len(lines)} installments to {last.due_on}.",
+            ask=ask,
+        )
+
+    return confirm_form(PlanForm(), made, back=back, failure="Payment plan not made")
+
+
+@bp.post("/groups/<int:group_id>/collections/plans/<int:plan_id>/cancel")
+def collections_cancel_plan(group_id: int, plan_id: int):
+    scope = load_group(group_id)
+    plan = db_session().get(PaymentPlan, plan_id)
+    if plan is None or plan.group_id != scope.group.id:
+        abort(404)
+    back = _group_page_url(group_id)
+
+    def cancelled(form: CancelPlanForm) -> str:
+        cancel_plan(db_session(), plan, actor=current_user, today=today(), reason=form.reason.data)
+        return f"Cancelled {scope.group.name}'s payment plan: the collections clock runs again."
+
+    return submit_form(CancelPlanForm(), cancelled, back=back, failure="Plan not cancelled")

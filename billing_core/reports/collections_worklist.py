@@ -59,6 +59,7 @@ WORKLIST_COLUMNS = (
     ReportColumn("last_contact_by", "Contact by"),
     ReportColumn("last_contact_outcome", "Last contact outcome"),
     ReportColumn("promise", "Promise to pay"),
+    ReportColumn("plan", "Payment plan"),
     ReportColumn("broker", "Broker of record"),
 )
 
