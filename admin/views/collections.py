@@ -22,6 +22,7 @@ from admin.views.collections_forms import (
     PlanProposalForm,
     PromiseForm,
 )
+from admin.views.collections_legal import legal_context
 from billing_core.collections.contacts import contacts, log_contact, promises, take_promise
 from billing_core.collections.notices import notices
 from billing_core.collections.overdue import position
@@ -108,6 +109,7 @@ def group_collections(group_id: int):
         plannable=plannable,
         grace_days=GRACE_DAYS,
         **(_plan_forms(owed.overdue, on) if plannable else {}),
+        **legal_context(scope.group, row),
         today=on,
     )
 

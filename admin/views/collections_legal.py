@@ -115,7 +115,6 @@ def legal_context(group: EmployerGroup, row: GroupDelinquency | None) -> dict:
         "recovery_form": recovery_form,
         "bankruptcy_form": BankruptcyForm(),
         "bankruptcy_close_form": BankruptcyCloseForm(),
-        "today": today(),
     }
 
 
