@@ -260,7 +260,7 @@ def warning(group_number: str, group_name: str, entry: WatchlistEntry) -> str:
         f"Group {group_number} ({group_name}), tax id {format_tax_id(entry.tax_id)}, is on the "
         f"credit-control watchlist as {entry.name}{until}: {entry.reason} (added by "
         f"{entry.added_by} on {entry.added_on:%b %-d, %Y}). Review its credit terms before "
-        "billing it; the set-up went ahead."
+        "extending it credit."
     )
 
 
@@ -278,4 +278,8 @@ def setup_warnings(session: Session, groups: Iterable[tuple[str, str, str]], on:
         .order_by(WatchlistEntry.id)
     ):
         by_tax.setdefault(entry.tax_id, []).append(entry)
-    return [warning(num, name, e) for num, name, tax in wanted for e in by_tax.get(tax, [])]
+    return [
+        f"{warning(num, name, e)} The import went ahead all the same."
+        for num, name, tax in wanted
+        for e in by_tax.get(tax, [])
+    ]

@@ -32,15 +32,22 @@ def _make_late(base_url: str, group_id: int, today: date) -> None:
     engine.dispose()
 
 
+@pytest.fixture(scope="module")
+def late_a(live_server):
+    """The live server with group A late (in grace), once for the module."""
+    base_url, cast = live_server
+    _make_late(base_url, cast.group_a.id, date.today())
+    return live_server
+
+
 def _clock(page) -> str:
     return " ".join(page.locator("#delinquency-clock").inner_text().split())
 
 
-def test_a_call_and_a_promise_put_the_employers_clock_on_hold(live_server, browser, page):
-    base_url, cast = live_server
+def test_a_call_and_a_promise_put_the_employers_clock_on_hold(late_a, browser, page):
+    base_url, cast = late_a
     today = date.today()
     group = cast.group_a
-    _make_late(base_url, group.id, today)
     promised = today + timedelta(days=7)
 
     hr = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
@@ -84,3 +91,35 @@ def test_a_call_and_a_promise_put_the_employers_clock_on_hold(live_server, brows
     assert "can be cancelled for non-payment" not in after
     screenshot(hr, "collections-4-employer-clock-on-hold")
     hr.context.close()
+
+
+def test_watchlist_report_and_the_brokers_book(late_a, browser, page):
+    """A specialist puts group A's employer on the watchlist; its page warns, the credit-control
+    report lists it; its broker's book shows it late, with no member's name."""
+    base_url, cast = late_a
+    group = cast.group_a
+    login(page, base_url, cast.users["billing_specialist"].email)
+    page.get_by_role("link", name="Watchlist").click()
+    page.get_by_label("Tax id (EIN)").fill(f"{group.tax_id[:2]}-{group.tax_id[2:]}")
+    page.get_by_label("Employer name").fill("Acme Tooling")
+    page.get_by_label("Reason").fill("Three returned ACH debits in 2026")
+    page.get_by_role("button", name="Add to the watchlist").click()
+    page.wait_for_load_state()
+    assert "Added Acme Tooling" in page.locator(".flash-success").inner_text()
+    screenshot(page, "collections-5-watchlist")
+    page.get_by_role("link", name="Acme Tooling").last.click()
+    page.wait_for_load_state()
+    assert "Three returned ACH debits" in page.locator("#watchlist-warning").inner_text()
+    screenshot(page, "collections-5b-group-page-warning")
+    page.goto(f"{base_url}/admin/reports/credit_control")
+    table = page.locator("table").first.inner_text()
+    assert "Acme Tooling" in table and "On the watchlist, Delinquent" in table
+    screenshot(page, "collections-6-credit-control-report")
+
+    broker = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    login(broker, base_url, cast.users["broker_a"].email)
+    row = " ".join(broker.locator(f"#group-{group.id}").inner_text().split())
+    assert "In grace" in row and "1,500.00" in row
+    assert "Eastwood" not in broker.content()
+    screenshot(broker, "collections-7-broker-book")
+    broker.context.close()

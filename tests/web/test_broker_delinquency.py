@@ -52,7 +52,7 @@ def test_the_book_shows_who_is_late(client, login_as, cast, late_a, session):
                  today=late_a)  # fmt: skip
     session.commit()
     row = _row(client.get("/broker/").get_data(as_text=True), cast.group_a.id)
-    assert "Promise to pay to" in row and "In grace" in row
+    assert "Promise to pay by" in row and "In grace" in row
     late_only = client.get("/broker/?late=1").get_data(as_text=True)
     assert f'id="group-{cast.group_a.id}"' in late_only
 
