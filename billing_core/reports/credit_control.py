@@ -4,7 +4,7 @@ row each: on the credit-control watchlist (its tax id matches an active entry), 
 a promise to pay (the clock paused for it, or an open promise), referred to an outside
 agency, or charged off. Each row says why it is listed, the state, days past due, the overdue
 amount (cure amount), the arrangement in force and the watchlist entry. CSV/XLSX through the
-report framework.
+report framework. Beside it, the "watchlist" report: the entries themselves, for download.
 
 States, arrangements and money are as they stand now (the kept balances, GroupDelinquency);
 the as-of date decides which watchlist entries are active, which bills are past due and the
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from billing_core.collections.standing import STATE_LABELS, standings
 from billing_core.collections.watchlist import (
+    entries,
     format_tax_id,
     normalise_tax_id,
     watched_group_ids,
@@ -221,5 +222,73 @@ register(
         filters=CREDIT_CONTROL_FILTERS,
         rows=credit_control_rows,
         default_sort="-overdue",
+    )
+)
+
+
+# --------------------------------------------------------------------------- the watchlist itself
+
+WATCHLIST_STATUS_CHOICES = (
+    ("active", "Active"),
+    ("expired", "Expired"),
+    ("removed", "Removed"),
+    ("all", "All"),
+)
+WATCHLIST_COLUMNS = (
+    ReportColumn("tax_id", "Tax id", wrap=False),
+    ReportColumn("name", "Employer"),
+    ReportColumn("reason", "Reason"),
+    ReportColumn("added_on", "Added on", "date"),
+    ReportColumn("added_by", "Added by"),
+    ReportColumn("expires_on", "Expires on", "date"),
+    ReportColumn("status", "Status"),
+    ReportColumn("removed_on", "Removed on", "date"),
+    ReportColumn("removed_by", "Removed by"),
+    ReportColumn("removed_reason", "Why removed"),
+    ReportColumn("groups", "Groups with this tax id"),
+)
+
+
+def watchlist_rows(session: Session, filters: dict) -> ReportResult:
+    """The watchlist's entries with their status on `as_of` (`status`: active, expired,
+    removed or all) and the groups set up with each tax id."""
+    found = entries(session, filters["as_of"], status=filters.get("status") or "active")
+    rows = [
+        {
+            "tax_id": r.tax_id,
+            "name": r.entry.name,
+            "reason": r.entry.reason,
+            "added_on": r.entry.added_on,
+            "added_by": r.entry.added_by,
+            "expires_on": r.entry.expires_on,
+            "status": r.status.capitalize(),
+            "removed_on": r.entry.removed_on,
+            "removed_by": r.entry.removed_by,
+            "removed_reason": r.entry.removed_reason,
+            "groups": ", ".join(f"{g.group_number} {g.name}" for g in r.groups) or None,
+        }
+        for r in found
+    ]
+    return ReportResult(
+        rows,
+        None,
+        highlights=[("Entries", len(rows), "int")],
+        notes=["Tax ids match on their digits: dashes and spaces are ignored."],
+    )
+
+
+register(
+    Report(
+        name="watchlist",
+        title="Credit-control watchlist",
+        description="The watchlist's entries: tax id, employer, reason, who added it and when, "
+        "expiry, status and the groups set up with the tax id.",
+        columns=WATCHLIST_COLUMNS,
+        filters=(
+            Filter("as_of", "As of", "date", today_text, help="Each entry's status on this day."),
+            Filter("status", "Status", "choice", "active", WATCHLIST_STATUS_CHOICES),
+        ),
+        rows=watchlist_rows,
+        default_sort="-added_on",
     )
 )

@@ -56,6 +56,12 @@ def test_staff_keep_the_watchlist(client, login_as, cast, session):
         as_text=True
     )
 
+    entries_csv = client.get("/admin/reports/watchlist/download/csv").get_data(as_text=True)
+    assert "two returned checks" in entries_csv and f"{cast.group_a.group_number} Acme" in (
+        entries_csv
+    )
+    assert "/admin/reports/watchlist/download/csv?status=active" in listed
+
     later = (today() + timedelta(days=10)).isoformat()
     url = f"{URL}/{entry.id}/expiry"
     assert client.post(url, data={"expires_on": later}).status_code == 400  # no CSRF token
@@ -71,6 +77,11 @@ def test_staff_keep_the_watchlist(client, login_as, cast, session):
     assert "No employer is on the watchlist" in client.get(URL).get_data(as_text=True)
     removed = client.get(f"{URL}?status=removed").get_data(as_text=True)
     assert "paid in full" in removed
+    removed_csv = client.get("/admin/reports/watchlist/download/csv?status=removed")
+    assert "paid in full" in removed_csv.get_data(as_text=True)
+    assert "paid in full" not in client.get("/admin/reports/watchlist/download/csv").get_data(
+        as_text=True
+    )
     group_page = client.get(f"/admin/groups/{cast.group_a.id}").get_data(as_text=True)
     assert 'id="watchlist-warning"' not in group_page
     actions = set(session.scalars(select(AuditLog.action).where(AuditLog.action.like("watch%"))))
