@@ -88,14 +88,16 @@ def _end_of(as_of: date) -> datetime:
 
 
 def premium_basis(
-    session: Session, as_of: date, *, employees: bool = True
+    session: Session, as_of: date, *, employee_lines: frozenset[LineOfCoverage] | None = None
 ) -> dict[Key, MonthBasis]:
     """The premium basis of every group with a broker of record, by product and coverage
-    month, counting what is dated up to `as_of` (see the module's docstring)."""
+    month, counting what is dated up to `as_of` (see the module's docstring); employees are
+    counted on the products of `employee_lines` (default: every line)."""
+    conn = session.connection()  # column reads: no ORM rows to build
     with_broker = select(BrokerOfRecord.group_id).distinct()
     invoices = {
         row.id: row
-        for row in session.execute(
+        for row in conn.execute(
             select(
                 Invoice.id,
                 Invoice.status,
@@ -113,7 +115,7 @@ def premium_basis(
         if row.status is InvoiceStatus.VOID and row.voided_at is not None and row.voided_at < end
     }
     allocated = dict(
-        session.execute(
+        conn.execute(
             select(PaymentAllocation.invoice_id, money_sum(PaymentAllocation.amount))
             .join(JournalEntry, JournalEntry.id == PaymentAllocation.journal_entry_id)
             .where(JournalEntry.entry_date <= as_of)
@@ -126,7 +128,7 @@ def premium_basis(
         .where(LedgerAccount.code.in_(WRITE_OFF_CODES))
     )
     written_off = dict(
-        session.execute(
+        conn.execute(
             select(
                 Posting.invoice_id,
                 type_coerce(
@@ -147,7 +149,7 @@ def premium_basis(
         ).all()
     )
     premium = (InvoiceSection.PREMIUM, InvoiceSection.RETRO)
-    lines = session.execute(
+    lines = conn.execute(
         select(
             InvoiceLine.invoice_id,
             Invoice.group_id,
@@ -182,14 +184,17 @@ def premium_basis(
         lost = min(max(written_off.get(invoice_id, ZERO), ZERO), charge)
         item.billed += amount - cents(amount * lost / charge)
         item.collected += cents(amount * paid / charge)
-    if employees:
-        for (group_id, product_id, month), count in _employees(session, as_of, void).items():
+    if employee_lines is None or employee_lines:
+        counted = _employees(session, as_of, void, employee_lines)
+        for (group_id, product_id, month), count in counted.items():
             if (group_id, product_id, month) in basis:
                 basis[(group_id, product_id, month)].employees = count
     return dict(basis)
 
 
-def _employees(session: Session, as_of: date, void: set[int]) -> dict[Key, int]:
+def _employees(
+    session: Session, as_of: date, void: set[int], lines: frozenset[LineOfCoverage] | None
+) -> dict[Key, int]:
     """Members with premium billed (net of retro credits) for each group, product and month."""
     per_member = (
         select(
@@ -214,8 +219,11 @@ def _employees(session: Session, as_of: date, void: set[int]) -> dict[Key, int]:
     )
     if void:
         per_member = per_member.where(Invoice.id.not_in(sorted(void)))
+    if lines is not None:
+        products = select(Product.id).where(Product.line_of_coverage.in_(sorted(lines)))
+        per_member = per_member.where(Plan.product_id.in_(products))
     per_member = per_member.subquery()
-    rows = session.execute(
+    rows = session.connection().execute(
         select(
             per_member.c.group_id,
             per_member.c.product_id,
@@ -336,7 +344,7 @@ def commission_targets(
     product and coverage month (the commission follows the broker of record of the coverage
     month, `of_record.governing_rows`), and the problems that kept a group's month out (shares
     that do not add up to 100%)."""
-    basis = premium_basis(session, as_of, employees=book.any_per_employee)
+    basis = premium_basis(session, as_of, employee_lines=book.per_employee_lines)
     group_ids = sorted({g for g, _, _ in basis})
     groups = {
         g.id: g
@@ -381,8 +389,13 @@ def commission_targets(
                 together = sum(percents, Decimal(0))
                 for product_id in months[month]:
                     whole = full[(month, product_id)]
-                    amounts = ratio_split(cents(whole.commission * together / HUNDRED), percents)
-                    bases = ratio_split(cents(whole.basis * together / HUNDRED), percents)
+                    if len(shared) == 1 and together == HUNDRED:  # one agency: no split
+                        amounts, bases = [whole.commission], [whole.basis]
+                    else:
+                        amounts = ratio_split(
+                            cents(whole.commission * together / HUNDRED), percents
+                        )
+                        bases = ratio_split(cents(whole.basis * together / HUNDRED), percents)
                     for row, amount, share in zip(shared, amounts, bases, strict=True):
                         key = (row.agency_id, row.writing_broker_id, group_id, product_id, month)
                         targets[key] = Target(

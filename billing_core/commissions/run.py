@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing_core import audit
@@ -26,6 +26,7 @@ from billing_core.authority import Authority
 from billing_core.commissions.earning import Target, TargetKey, commission_targets, held_groups
 from billing_core.commissions.postings import approval_entries, run_entries
 from billing_core.commissions.schedules import ScheduleBook, add_months
+from billing_core.db import copy_rows
 from billing_core.errors import CommissionError
 from billing_core.models import BrokerAgency, User
 from billing_core.models.commissions import (
@@ -70,7 +71,7 @@ def month_end(month: date) -> date:
 
 
 def _recorded(session: Session) -> dict[TargetKey, Recorded]:
-    rows = session.execute(
+    rows = session.connection().execute(
         select(
             CommissionLine.agency_id,
             CommissionLine.broker_id,
@@ -250,20 +251,7 @@ def run_commissions(
             month=month,
             created_by_id=user_id,
         )
-        now = datetime.now(UTC)
-        rows = [
-            {
-                **line,
-                "run_id": run.id,
-                "run_pass": run.passes,
-                "journal_entry_id": entries[line["agency_id"]].id
-                if line["agency_id"] in entries
-                else None,
-                "created_at": now,
-            }
-            for line in planned
-        ]
-        session.execute(insert(CommissionLine.__table__), rows)
+        _write_lines(session, run, planned, entries)
     session.flush()
     audit.record(
         session,
@@ -274,6 +262,42 @@ def run_commissions(
         detail={"month": month.isoformat(), "pass": run.passes, "new_lines": len(planned)},
     )
     return RunResult(run=run, lines=planned, problems=problems)
+
+
+LINE_COLUMNS = {
+    "run_id": "int4",
+    "run_pass": "int4",
+    "agency_id": "int4",
+    "broker_id": "int4",
+    "group_id": "int4",
+    "product_id": "int4",
+    "coverage_month": "date",
+    "kind": "varchar",
+    "schedule_id": "int4",
+    "premium_basis": "numeric",
+    "employees": "int4",
+    "rate": "numeric",
+    "split_percent": "numeric",
+    "amount": "numeric",
+    "note": "varchar",
+    "journal_entry_id": "int4",
+    "created_at": "timestamp",
+}
+
+
+def _write_lines(session: Session, run: CommissionRun, planned: list[dict], entries) -> None:
+    """The pass's lines in one COPY on PostgreSQL (thousands in a first run over a book)."""
+    now = datetime.now(UTC)
+    if session.get_bind().dialect.name == "postgresql":
+        now = now.replace(tzinfo=None)  # the column is UTC without a zone
+    fixed = {"run_id": run.id, "run_pass": run.passes, "created_at": now}
+    rows = []
+    for line in planned:
+        entry = entries.get(line["agency_id"])
+        values = {**line, **fixed, "kind": line["kind"].value,
+                  "journal_entry_id": entry.id if entry is not None else None}  # fmt: skip
+        rows.append(tuple(values[name] for name in LINE_COLUMNS))
+    copy_rows(session, CommissionLine.__table__, LINE_COLUMNS, rows)
 
 
 def approve_run(

@@ -191,8 +191,11 @@ class ScheduleBook:
         return self.bands.get((schedule.id, year), [])
 
     @property
-    def any_per_employee(self) -> bool:
-        return any(s.kind is CommissionKind.PER_EMPLOYEE for s in self.schedules)
+    def per_employee_lines(self) -> frozenset[LineOfCoverage]:
+        """The lines some schedule pays per employee on (their employees are counted)."""
+        return frozenset(
+            s.line_of_coverage for s in self.schedules if s.kind is CommissionKind.PER_EMPLOYEE
+        )
 
 
 def flat_commission(basis: Decimal, percent: Decimal) -> Decimal:
