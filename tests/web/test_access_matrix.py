@@ -213,12 +213,29 @@ MATRIX = {
         {"name": "cash_receipts", "fmt": "xlsx"},
         expect(302, 403, **STAFF),
     ),
+    # Cancellation for non-payment (admin/views/cancellation.py): the page, its three forms
+    # (posted empty: refused by billing_core, back to the page).
+    "admin.collections_cancellation": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
+    "admin.collections_cancel": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
+    "admin.collections_reverse_later_bills": (
+        "POST",
+        {"group_id": "A"},
+        expect(302, 403, **STAFF_303),
+    ),
+    "admin.collections_reinstate": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
     # Collections (admin/views/collections.py): the worklist, a group's page, its two forms
     # (posted empty here: refused, back to the page).
     "admin.collections_worklist": ("GET", {}, expect(302, 403, **STAFF)),
     "admin.group_collections": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
     "admin.collections_log_contact": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
     "admin.collections_take_promise": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
+    # Payment plans (same page): made empty (refused, back); an unknown plan's cancel is a 404.
+    "admin.collections_make_plan": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
+    "admin.collections_cancel_plan": (
+        "POST",
+        {"group_id": "A", "plan_id": 0},
+        expect(302, 403, **STAFF_404),
+    ),
     # Outside collections, charge-off, recoveries, bankruptcy (admin/views/collections_legal.py):
     # posted empty (refused, back to the page); an unknown referral, request or case is a 404.
     "admin.collections_refer": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),

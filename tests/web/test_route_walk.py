@@ -78,6 +78,7 @@ STAFF_ONLY_IDS = {
     "referral_id",
     "charge_off_id",
     "filing_id",
+    "plan_id",
 }
 METHODS = ("GET", "POST")
 
