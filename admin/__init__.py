@@ -19,6 +19,7 @@ def admit_staff_only():
 from admin.views import (  # noqa: E402,F401
     adjustments,
     billing,
+    cancellation,
     collections,
     collections_legal,
     groups,

@@ -38,8 +38,8 @@ PAUSE_LABELS = {
 @dataclass(frozen=True)
 class Standing:
     """One group on `on`: its state (current when it was never delinquent), the days its
-    oldest bill still open is past due (0 when nothing is past due), the overdue amount in
-    dollars and why the clock is paused (None when it runs)."""
+    oldest bill still open is past due (0 when nothing is overdue after credits and disputes),
+    the overdue amount in dollars and why the clock is paused (None when it runs)."""
 
     group_id: int
     state: DelinquencyState
@@ -79,7 +79,8 @@ def standings(session: Session, on: date, group_ids: Iterable[int]) -> dict[int,
         row, position = rows.get(gid), owed.get(gid)
         overdue = position.overdue if position else ZERO
         oldest = position.oldest_due_on if position else None
-        days = (on - oldest).days if oldest is not None and position.past_due_bills > 0 else 0
+        # Credits or disputes that cover every bill past due leave nothing late to count.
+        days = (on - oldest).days if oldest is not None and overdue > 0 else 0
         paused = clock_paused(row, on) if row is not None else None
         found[gid] = Standing(
             group_id=gid,

@@ -13,6 +13,13 @@ from portal.broker import bp
 from portal.extensions import db_session
 from portal.web import load_group, my_groups, role_required, today
 
+# The book's orders: by name, or the latest / most overdue first (then by name).
+SORTS = {
+    "name": lambda standing: lambda g: g.name.casefold(),
+    "days_past_due": lambda standing: lambda g: (-standing[g.id].days_past_due, g.name.casefold()),
+    "overdue": lambda standing: lambda g: (-standing[g.id].overdue, g.name.casefold()),
+}
+
 
 @bp.get("/")
 @role_required(Role.BROKER)
@@ -23,9 +30,14 @@ def home():
     standing = standings(session, on, [g.id for g in groups])
     late = [g for g in groups if standing[g.id].late]
     late_only = request.args.get("late") == "1"
+    sort = request.args.get("sort", "name")
+    if sort not in SORTS:
+        sort = "name"
+    shown = sorted(late if late_only else groups, key=SORTS[sort](standing))
     return render_template(
         "broker/home.html",
-        groups=late if late_only else groups,
+        groups=shown,
+        sort=sort,
         counts=counts,
         standings=standing,
         late_count=len(late),

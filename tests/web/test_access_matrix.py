@@ -213,6 +213,16 @@ MATRIX = {
         {"name": "cash_receipts", "fmt": "xlsx"},
         expect(302, 403, **STAFF),
     ),
+    # Cancellation for non-payment (admin/views/cancellation.py): the page, its three forms
+    # (posted empty: refused by billing_core, back to the page).
+    "admin.collections_cancellation": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
+    "admin.collections_cancel": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
+    "admin.collections_reverse_later_bills": (
+        "POST",
+        {"group_id": "A"},
+        expect(302, 403, **STAFF_303),
+    ),
+    "admin.collections_reinstate": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
     # Collections (admin/views/collections.py): the worklist, a group's page, its two forms
     # (posted empty here: refused, back to the page).
     "admin.collections_worklist": ("GET", {}, expect(302, 403, **STAFF)),

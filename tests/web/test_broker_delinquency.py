@@ -57,6 +57,28 @@ def test_the_book_shows_who_is_late(client, login_as, cast, late_a, session):
     assert f'id="group-{cast.group_a.id}"' in late_only
 
 
+def test_the_book_sorts_the_most_overdue_first(client, login_as, cast, late_a, session):
+    """Agency AG-A also writes a second group owing 300.00 for 40 days."""
+    from billing_core.models import BrokerOfRecord
+    from tests.factories import make_group
+
+    other = make_group(session, name="Zephyr Cafe")
+    session.add(BrokerOfRecord(group_id=other.id, agency_id=cast.users["broker_a"].broker.agency_id,
+                               effective_from=cast.group_a.original_effective_date))  # fmt: skip
+    make_invoice(session, other, Decimal("300.00"), late_a - timedelta(days=40))
+    session.commit()
+    login_as(cast.users["broker_a"])
+
+    def names(url: str) -> list[str]:
+        page = client.get(url).get_data(as_text=True)
+        return re.findall(r'<tr id="group-\d+"><td><a [^>]*>([^<]+)</a>', page)
+
+    assert names("/broker/") == ["Acme Tooling", "Zephyr Cafe"]
+    assert names("/broker/?sort=overdue") == ["Acme Tooling", "Zephyr Cafe"]
+    assert names("/broker/?sort=days_past_due") == ["Zephyr Cafe", "Acme Tooling"]
+    assert names("/broker/?sort=nonsense") == ["Acme Tooling", "Zephyr Cafe"]
+
+
 def test_a_group_that_is_not_late_shows_current(client, login_as, cast):
     login_as(cast.users["broker_a"])
     row = _row(client.get("/broker/").get_data(as_text=True), cast.group_a.id)

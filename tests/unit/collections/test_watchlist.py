@@ -31,7 +31,11 @@ from billing_core.collections.watchlist import (
 from billing_core.db import utcnow
 from billing_core.errors import ValidationFailed
 from billing_core.models import AuditLog
-from billing_core.models.collections import DelinquencyState, GroupDelinquency
+from billing_core.models.collections import (
+    DelinquencyDispute,
+    DelinquencyState,
+    GroupDelinquency,
+)
 from billing_core.models.enums import Role
 from billing_core.reports import get_report, report_sheets, run_report
 from billing_core.setup import import_setup, load_document
@@ -196,3 +200,16 @@ def test_the_brokers_figures_are_counts_and_amounts(session, book):
     )  # fmt: skip
     assert (promised.paused_label, promised.paused_until) == ("Promise to pay", FEB1)
     assert (fine.state, fine.days_past_due, fine.overdue, fine.late) == (S.CURRENT, 0, 0, False)
+
+
+def test_a_bill_wholly_in_dispute_counts_no_days_past_due(session):
+    group = make_group(session, name="Disputing Co")
+    bill = make_invoice(session, group, D("800.00"), date(2027, 1, 1))
+    session.add(DelinquencyDispute(group_id=group.id, invoice_id=bill.id, amount=D("800.00"),
+                                   opened_on=date(2027, 1, 5), reason="wrong rates"))  # fmt: skip
+    session.flush()
+    got = standings(session, JAN25, [group.id])[group.id]
+    assert (got.days_past_due, got.overdue) == (0, 0)
+    make_invoice(session, group, D("100.00"), date(2027, 1, 15))
+    got = standings(session, JAN25, [group.id])[group.id]
+    assert (got.days_past_due, got.overdue) == (24, D("100.00"))  # from the oldest bill open
