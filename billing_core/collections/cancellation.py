@@ -69,7 +69,7 @@ from billing_core.models.enums import InvoiceStatus
 from billing_core.money import ZERO, format_dollars
 
 S = DelinquencyState
-SUPERVISOR_RULE = "cancellation for non-payment is a supervisor's decision"
+SUPERVISOR_RULE = "only a supervisor or an admin decides it"
 # How far the missed months are looked for after the coverage end (billing periods).
 MISSED_PERIODS_MAX = 36
 
@@ -475,4 +475,53 @@ def _missed_premium(session: Session, cancellation: GroupCancellation) -> Decima
             Adjustment.source_type == "reinstatement",
             Adjustment.source_id == cancellation.id,
         )
+    )
+
+
+# --------------------------------------------------------------------------- the staff page
+
+
+@dataclass(frozen=True)
+class Outlook:
+    """What the group's collections page shows of cancellation on `on`: pending (the coverage
+    end a cancellation would have, the window it would open), or the latest cancellation with
+    its bills to review and whether it can still be reinstated."""
+
+    state: DelinquencyState | None
+    cancellation: GroupCancellation | None
+    coverage_would_end: date | None = None
+    window_days: int | None = None
+    review: tuple[ReviewRow, ...] = ()
+    reinstatable: bool = False
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancellation is not None and self.cancellation.reinstated_on is None
+
+    @property
+    def review_total(self) -> Decimal:
+        return sum((r.charges for r in self.review), ZERO)
+
+
+def outlook(session: Session, group: EmployerGroup, on: date) -> Outlook:
+    """The cancellation part of the group's collections page (read only)."""
+    row = session.get(GroupDelinquency, group.id)
+    cancellation = latest_cancellation(session, group.id)
+    if row is None:
+        return Outlook(None, cancellation)
+    if row.state is S.PENDING_CANCELLATION and row.plan is not None:
+        return Outlook(
+            row.state,
+            cancellation,
+            coverage_would_end=coverage_end(session, row, on, row.plan.coverage_end_rule),
+            window_days=row.plan.reinstatement_days,
+        )
+    if cancellation is None:
+        return Outlook(row.state, None)
+    open_ = cancellation.reinstated_on is None
+    return Outlook(
+        row.state,
+        cancellation,
+        review=tuple(invoices_after(session, cancellation)) if open_ else (),
+        reinstatable=open_ and row.state is S.CANCELLED and on <= cancellation.reinstate_until,
     )
