@@ -122,4 +122,9 @@ def test_watchlist_report_and_the_brokers_book(late_a, browser, page):
     assert "In grace" in row and "1,500.00" in row
     assert "Eastwood" not in broker.content()
     screenshot(broker, "collections-7-broker-book")
+    broker.get_by_role("link", name=group.name).click()
+    broker.wait_for_load_state()
+    standing = " ".join(broker.locator("#collections-standing").inner_text().split())
+    assert "In grace" in standing and "Days past due 20" in standing
+    screenshot(broker, "collections-8-broker-group")
     broker.context.close()
