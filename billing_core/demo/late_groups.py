@@ -1,6 +1,8 @@
-"""Six small employer groups that pay late, one at each collections state a new user should
+"""Nine small employer groups that pay late, one at each collections state a new user should
 see (issue 20): current again after paying in grace, past due, in grace, pending cancellation,
-cancelled for non-payment and reinstated. Nothing here writes a state: their bills are issued
+cancelled for non-payment and reinstated; referred to an agency, charged off (with a
+recovery), and one in bankruptcy whose post-petition bill is in grace (items 8-9: the
+specialist refers, asks for the charge-off and records the filing, the supervisor approves). Nothing here writes a state: their bills are issued
 by the real billing run, their payments recorded as any payment is, and the real collections
 sweep (`collections.sweep.run_sweep`) runs over them every day of their history, so every
 transition, notice and date is the one the rules give. A billing supervisor confirms the two
@@ -74,8 +76,25 @@ LATE_GROUPS = [
     LateGroup(_spec("G-1106", "Tidewater Yoga Collective", "tidewateryoga", 6, "MI",
                     (480, 486), 2020), "reinstated",
               "cancelled for non-payment, then paid in full within the reinstatement window"),
+    # Outside collections, charge-off and bankruptcy (issue 20, items 8-9).
+    LateGroup(_spec("G-1107", "Lakeshore Auto Glass", "lakeshoreautoglass", 7, "IL",
+                    (600, 606), 2017), "referred",
+              "cancelled for non-payment, its 10-day reinstatement window over: referred to "
+              "an agency (the agency's package is on its collections page)"),
+    LateGroup(_spec("G-1108", "Pinecrest Veterinary Clinic", "pinecrestvet", 6, "NC",
+                    (270, 286), 2018), "charged_off",
+              "cancelled, referred, then charged off to bad debt with a supervisor's "
+              "approval; the agency's first recovery went to recoveries, not premium"),
+    LateGroup(_spec("G-1109", "Sunbelt Solar Installers", "sunbeltsolar", 8, "AZ", (850, 853),
+                    2019), "in_grace",
+              "filed for chapter 11 while in grace: the pre-petition bill is stayed (no "
+              "notice, no call), the bills after the filing are collected as usual"),
 ]  # fmt: skip
+GONE = ("cancelled", "referred", "charged_off")  # not billed after their cancellation
+SHORT_WINDOW_PLAN = "short-window-10"
+AGENCY = "Keystone Recovery Partners"
 LATE_GROUP_NUMBERS = [g.spec.number for g in LATE_GROUPS]
+BANKRUPT = "G-1109"
 
 
 def _periods(today: date, history_months: int) -> list[date]:
@@ -101,6 +120,9 @@ def _unpaid_from(state: str, periods: list[date], today: date) -> date:
         "pending_cancellation": 32,  # grace of 31 days over
         "cancelled": 35,  # pending from day 32, cancelled on day 35
         "reinstated": 38,  # cancelled on day 35, paid on day 38
+        "referred": 48,  # cancelled on day 35, a 10-day window, referred on day 46
+        "charged_off": 48,  # referred on day 46, charged off on day 47, recovery day 48
+        "bankrupt": 42,  # filed on day 14; next month's bill 10 days late by today
     }[state]
     return max(d for d in periods if (today - d).days >= at_least)
 
@@ -111,7 +133,7 @@ def _document(today: date) -> dict:
     for late in LATE_GROUPS:
         group = builder.group(late.spec, "18273699")
         group["contact_email"] = f"accounts@{late.spec.slug}.example.com"
-        if late.state == "in_grace":
+        if late.state == "in_grace":  # the bankrupt group too: its later bill stays in grace
             group["billing_policies"][0]["grace_days"] = 45
         groups.append(group)
     users = [
@@ -153,11 +175,23 @@ def load_late_groups(session: Session, today: date, history_months: int = HISTOR
     set_group_plan(
         session, groups["G-1102"], EXTENDED_PLAN, start, "negotiated at the last renewal"
     )
-    unpaid = {g.spec.number: _unpaid_from(g.state, periods, today) for g in LATE_GROUPS}
-    by_state = {g.state: g.spec.number for g in LATE_GROUPS}
+    new_plan_version(
+        session, SHORT_WINDOW_PLAN, start, name="Standard, 10-day reinstatement window",
+        reinstatement_days=10,
+    )  # fmt: skip
+    for number in ("G-1107", "G-1108"):
+        set_group_plan(session, groups[number], SHORT_WINDOW_PLAN, start, "a repeat late payer")
+    unpaid = {
+        g.spec.number: _unpaid_from("bankrupt" if g.spec.number == BANKRUPT else g.state,
+                                    periods, today)
+        for g in LATE_GROUPS
+    }  # fmt: skip
+    by_state = {g.state: g.spec.number for g in LATE_GROUPS if g.spec.number != BANKRUPT}
     cancel_on = {
-        by_state[s]: unpaid[by_state[s]] + timedelta(days=35) for s in ("cancelled", "reinstated")
+        by_state[s]: unpaid[by_state[s]] + timedelta(days=35)
+        for s in ("cancelled", "reinstated", "referred", "charged_off")
     }
+    legal = _legal_steps(unpaid)
     pay_all_on = {
         by_state["reinstated"]: unpaid[by_state["reinstated"]] + timedelta(days=38),
         by_state["current"]: unpaid[by_state["current"]] + timedelta(days=14),
@@ -170,9 +204,9 @@ def load_late_groups(session: Session, today: date, history_months: int = HISTOR
     while day <= today:
         month = day + timedelta(days=LEAD_DAYS)
         if month.day == 1 and month in periods:
-            gone = by_state["cancelled"]  # no bill after its cancellation; the reinstated
-            numbers = [  # group is billed on, as before it was cancelled
-                n for n in LATE_GROUP_NUMBERS if n != gone or day <= cancel_on[gone]
+            gone = {by_state[s] for s in GONE}  # no bill after their cancellation; the
+            numbers = [  # reinstated group is billed on, as before it was cancelled
+                n for n in LATE_GROUP_NUMBERS if n not in gone or day <= cancel_on[n]
             ]
             outcome = issue_billing_run(session, month, group_numbers=numbers, run_date=day)
             done["invoices"] += len(outcome.issued)
@@ -193,6 +227,8 @@ def load_late_groups(session: Session, today: date, history_months: int = HISTOR
         for number, on in pay_all_on.items():
             if on == day:
                 done["payments"] += _pay(session, groups[number], day)
+        for step in legal.pop(day, []):
+            done["payments"] += step(session, groups, day)
         if day > first_late:  # before, no bill of theirs is past due: a sweep finds nothing
             run_sweep(session, day, group_ids=ids)
             done["sweeps"] += 1
@@ -224,3 +260,114 @@ def _pay(session: Session, group: EmployerGroup, on: date, invoice_id: int | Non
         invoice_ids=sorted(owed),
     )
     return 1
+
+
+def _staff(session: Session) -> tuple[User, User]:
+    from billing_core.demo.logins import SPECIALIST_EMAIL
+
+    specialist = session.scalar(select(User).where(User.email == SPECIALIST_EMAIL))
+    supervisor = session.scalar(select(User).where(User.email == SUPERVISOR_EMAIL))
+    return specialist, supervisor
+
+
+def _legal_steps(unpaid: dict[str, date]) -> dict[date, list]:
+    """What the collectors do for the referred, charged-off and bankrupt groups, by day (each
+    step returns the payments it recorded): calls logged, the referrals, the charge-off asked
+    by the specialist and approved by the supervisor, the agency's recovery (its net cash
+    through the payments path, its fee kept), the bankruptcy filing."""
+    from billing_core.collections.bankruptcy import file_bankruptcy
+    from billing_core.collections.charge_off import (
+        approve_charge_off,
+        charge_offs,
+        record_recovery,
+        request_charge_off,
+    )
+    from billing_core.collections.contacts import log_contact
+    from billing_core.collections.referrals import open_referral, refer, update_referral
+    from billing_core.models.collections_legal import ReferralStatus
+
+    def call(number: str, outcome: str):
+        def step(session, groups, day):
+            specialist, _ = _staff(session)
+            log_contact(session, groups[number], kind="call", outcome=outcome,
+                        actor=specialist, today=day)  # fmt: skip
+            return 0
+
+        return step
+
+    def referred(number: str):
+        def step(session, groups, day):
+            specialist, _ = _staff(session)
+            refer(session, groups[number], agency=AGENCY, on=day, actor=specialist,
+                  notes="no answer to three calls and every notice")  # fmt: skip
+            return 0
+
+        return step
+
+    def working(number: str):
+        def step(session, groups, day):
+            specialist, _ = _staff(session)
+            update_referral(session, open_referral(session, groups[number].id),
+                            status=ReferralStatus.IN_COLLECTION, on=day, actor=specialist,
+                            note="the agency reached the owner")  # fmt: skip
+            return 0
+
+        return step
+
+    def charge_off(number: str):
+        def step(session, groups, day):
+            specialist, supervisor = _staff(session)
+            asked = request_charge_off(session, groups[number], on=day, actor=specialist,
+                                       reason="the agency expects little back")  # fmt: skip
+            session.flush()
+            approve_charge_off(session, asked, actor=supervisor, on=day,
+                               note="agreed: charge off, the agency keeps working it")  # fmt: skip
+            return 0
+
+        return step
+
+    def recovery(number: str):
+        def step(session, groups, day):
+            specialist, _ = _staff(session)
+            group = groups[number]
+            assert charge_offs(session, group.id)
+            payment, _ = record_payment(
+                session, group=group, amount=Decimal("250.00"), method=PaymentMethod.CHECK,
+                received_on=day, source=PaymentSource.STAFF, reference=f"KRP-{day:%Y%m%d}",
+                payer_name=AGENCY, external_id=f"demo-recovery-{group.group_number}",
+                actor=specialist,
+            )  # fmt: skip
+            record_recovery(session, group, payment, on=day, actor=specialist,
+                            fee=Decimal("62.50"), referral=open_referral(session, group.id),
+                            note="first remittance: 312.50 collected, 20% fee")  # fmt: skip
+            return 1
+
+        return step
+
+    def filed(number: str):
+        def step(session, groups, day):
+            specialist, _ = _staff(session)
+            file_bankruptcy(session, groups[number], filed_on=day - timedelta(days=1), chapter=11,
+                            case_number="26-bk-10417",
+                            court="U.S. Bankruptcy Court, District of Arizona",
+                            actor=specialist, today=day,
+                            note="notice of filing received from the debtor's counsel")  # fmt: skip
+            return 0
+
+        return step
+
+    steps: dict[date, list] = {}
+
+    def at(number: str, days: int, step) -> None:
+        steps.setdefault(unpaid[number] + timedelta(days=days), []).append(step)
+
+    at("G-1107", 20, call("G-1107", "left a message with the office manager"))
+    at("G-1107", 46, referred("G-1107"))
+    at("G-1107", 47, working("G-1107"))
+    at("G-1108", 20, call("G-1108", "owner says the clinic is closing"))
+    at("G-1108", 46, referred("G-1108"))
+    at("G-1108", 47, charge_off("G-1108"))
+    at("G-1108", 48, recovery("G-1108"))
+    at(BANKRUPT, 12, call(BANKRUPT, "CFO says they are filing for chapter 11 this week"))
+    at(BANKRUPT, 15, filed(BANKRUPT))
+    return steps

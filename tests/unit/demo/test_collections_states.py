@@ -5,6 +5,7 @@ notices and transitions; whatever today's day of the month."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -17,7 +18,7 @@ from billing_core.collections.sweep import run_sweep
 from billing_core.db import Base, make_engine
 from billing_core.demo.document import DEMO_SEED, build_document
 from billing_core.demo.late_groups import LATE_GROUPS, late_group_login, load_late_groups
-from billing_core.demo.logins import SUPERVISOR_EMAIL
+from billing_core.demo.logins import SPECIALIST_EMAIL, SUPERVISOR_EMAIL
 from billing_core.models import EmployerGroup, User
 from billing_core.models.collections import (
     ActionKind,
@@ -30,7 +31,8 @@ from billing_core.setup import import_setup
 from tests.unit.conftest import DEMO_TODAY
 
 S = DelinquencyState
-STATES = [S.CURRENT, S.PAST_DUE, S.IN_GRACE, S.PENDING_CANCELLATION, S.CANCELLED, S.REINSTATED]
+STATES = [S.CURRENT, S.PAST_DUE, S.IN_GRACE, S.PENDING_CANCELLATION, S.CANCELLED, S.REINSTATED,
+          S.REFERRED, S.CHARGED_OFF]  # fmt: skip
 # The notices each state implies, by stage, in the episode that led there.
 NOTICES = {
     S.CURRENT: [],
@@ -39,6 +41,14 @@ NOTICES = {
     S.PENDING_CANCELLATION: ["in_grace", "pending_cancellation"],
     S.CANCELLED: ["in_grace", "pending_cancellation", "cancelled"],
     S.REINSTATED: ["in_grace", "pending_cancellation", "cancelled"],
+    S.REFERRED: ["in_grace", "pending_cancellation", "cancelled"],
+    S.CHARGED_OFF: ["in_grace", "pending_cancellation", "cancelled"],
+}
+# Who moves a group there when the sweep does not (the bankrupt group's filing: the specialist).
+ACTORS = {
+    S.CANCELLED: SUPERVISOR_EMAIL,
+    S.CHARGED_OFF: SUPERVISOR_EMAIL,
+    S.REFERRED: SPECIALIST_EMAIL,
 }
 
 
@@ -84,13 +94,16 @@ def _check_late_groups(session, today: date) -> None:
         assert moves[0].from_state is S.CURRENT and moves[-1].to_state is state, number
         assert all(a.to_state is b.from_state for a, b in zip(moves, moves[1:], strict=False))
         for move in moves:
-            expected = SUPERVISOR_EMAIL if move.to_state is S.CANCELLED else "sweep"
+            expected = ACTORS.get(move.to_state, "sweep")
+            if "bankruptcy filed" in move.reason:
+                expected = SPECIALIST_EMAIL
             assert move.actor == expected and move.as_of <= today
         if state is S.PAST_DUE:
             assert row.overdue_amount > 0 and row.notice_sent_on is None
         if S.IN_GRACE in [m.to_state for m in moves]:
             # The sweep ran every day: the grace notice went out on the plan's day 10.
             assert row.notice_sent_on == row.grace_starts_on + timedelta(days=10), number
+    _check_legal_groups(session, rows, today)
     current = rows[next(g.spec.number for g in LATE_GROUPS if g.state == "current")]
     # "Current" is a group that was late: in grace, then paid, back to current.
     assert [m.to_state for m in history(session, current.group_id)] == [
@@ -101,6 +114,24 @@ def _check_late_groups(session, today: date) -> None:
     # A second sweep today changes nothing.
     again = run_sweep(session, today)
     assert (again.transitions, again.notices_sent, again.late_fees, again.steps) == (0, 0, 0, 0)
+
+
+def _check_legal_groups(session, rows, today: date) -> None:
+    """The referred group's referral, the charged-off group's balance in bad debt with a
+    recovery, the bankrupt group's pre-petition bill stayed and its later one in grace."""
+    from billing_core.collections.charge_off import receivable, recoveries
+    from billing_core.collections.overdue import position
+    from billing_core.collections.referrals import referrals
+
+    referred, charged, bankrupt = (rows[n] for n in ("G-1107", "G-1108", "G-1109"))
+    [referral] = referrals(session, referred.group_id)
+    assert referral.balance_referred > 0 and referral.referred_on <= today
+    group = session.get(EmployerGroup, charged.group_id)
+    assert receivable(session, group).open == 0
+    [recovery] = recoveries(session, charged.group_id)
+    assert recovery.after_charge_off and recovery.fee == Decimal("62.50")
+    owed = position(session, bankrupt.group_id, today)
+    assert owed.stayed > 0 and owed.overdue > 0  # pre-petition stayed, post-petition collected
 
 
 def test_the_demo_has_a_group_at_every_collections_state_with_its_notices(demo_book):
@@ -131,12 +162,14 @@ def test_the_late_groups_reach_their_states_whatever_the_day_of_the_month(today)
         "products": document["products"],
         "broker_agencies": document["broker_agencies"],
         "groups": [],
-        "users": [u for u in document["users"] if u["email"] == SUPERVISOR_EMAIL],
+        "users": [
+            u for u in document["users"] if u["email"] in (SUPERVISOR_EMAIL, SPECIALIST_EMAIL)
+        ],
     }
     with Session(engine) as session, mail.suppressed(session):
         import_setup(session, base, source="test")
         done = load_late_groups(session, today, history_months=2)
-        assert done["cancelled"] == 2 and done["invoices"] > 0
+        assert done["cancelled"] == 4 and done["invoices"] > 0
         _check_late_groups(session, today)
     engine.dispose()
 

@@ -20,7 +20,7 @@ from billing_core.demo import (
 from billing_core.demo.book import GROUPS
 from billing_core.demo.document import DEMO_SEED, build_document
 from billing_core.demo.history import issue_history
-from billing_core.demo.late_groups import LATE_GROUPS
+from billing_core.demo.late_groups import GONE, LATE_GROUPS
 from billing_core.demo.logins import SPECIALIST_EMAIL, SUPERVISOR_EMAIL
 from billing_core.models import (
     Adjustment,
@@ -179,10 +179,10 @@ def _expected_invoice_numbers(month: date) -> set[str]:
         numbers |= {
             f"{spec.number}-{month:%Y%m}-{code}" for code, _, _, alone in spec.subgroups if alone
         }
-    # The late groups are billed monthly, but the cancelled one not after its cancellation
-    # (May 6; June's bill would be issued May 17).
+    # The late groups are billed monthly, but the cancelled ones (cancelled, referred, charged
+    # off) not after their cancellation (May 6; June's bill would be issued May 17).
     for late in LATE_GROUPS:
-        if not (late.state == "cancelled" and month >= date(2026, 6, 1)):
+        if not (late.state in GONE and month >= date(2026, 6, 1)):
             numbers.add(f"{late.spec.number}-{month:%Y%m}")
     return numbers
 
