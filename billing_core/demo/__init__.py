@@ -6,8 +6,8 @@ late-reported changes billed as retro adjustments. Deterministic for a given `to
 
 book.py is its shape (products, groups, agencies, paying habits); document.py the set-up
 document built from it; history.py the billing runs it issues, with payments.py (the cash) and
-late_changes.py (retro adjustments); late_groups.py six small groups that pay late, one at
-each collections state, reached by the real sweep; logins.py the logins and the story each
+late_changes.py (retro adjustments); late_groups.py nine small groups that pay late, one at
+each collections state, reached by the real sweep (and the collectors' own steps); logins.py the logins and the story each
 shows. Callers look `load_demo` up through this package (`demo.load_demo`), so a test may
 replace it there."""
 
@@ -90,10 +90,10 @@ def load_demo(
     wraps this function). A change whose wrongly billed months fall before the history is left
     out (its credits would take back bills that were never issued).
 
-    With any history, six small late-paying groups follow (`late_groups`): their bills, their
+    With any history, nine small late-paying groups follow (`late_groups`): their bills, their
     payments and the daily collections sweep over them, so one group stands at each collections
     state (current after paying in grace, past due, in grace, pending cancellation, cancelled,
-    reinstated) with its notices and transitions; then the sweep runs once as of `today` over
+    reinstated, referred, charged off, and one in bankruptcy) with its notices and transitions; then the sweep runs once as of `today` over
     the whole book, as the daily job would.
 
     `summary` is the set-up import of the book; `history` lists the months run and counts the
