@@ -17,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import func, select, type_coerce
 from sqlalchemy.orm import Session
@@ -88,11 +89,16 @@ def _end_of(as_of: date) -> datetime:
 
 
 def premium_basis(
-    session: Session, as_of: date, *, employee_lines: frozenset[LineOfCoverage] | None = None
+    session: Session,
+    as_of: date,
+    *,
+    employee_lines: frozenset[LineOfCoverage] | None = None,
+    employee_agencies: frozenset[int] | None = None,
 ) -> dict[Key, MonthBasis]:
     """The premium basis of every group with a broker of record, by product and coverage
     month, counting what is dated up to `as_of` (see the module's docstring); employees are
-    counted on the products of `employee_lines` (default: every line)."""
+    counted on the products of `employee_lines` (default: every line) of the groups an agency
+    of `employee_agencies` is or was broker of record for (default: every group)."""
     conn = session.connection()  # column reads: no ORM rows to build
     with_broker = select(BrokerOfRecord.group_id).distinct()
     invoices = {
@@ -106,7 +112,7 @@ def premium_basis(
                     Invoice.current_premium + Invoice.retro_total + Invoice.fees_total, Money()
                 ).label("charge"),
             ).where(Invoice.issued_on <= as_of, Invoice.group_id.in_(with_broker))
-        )
+        ).all()
     }
     end = _end_of(as_of)
     void = {
@@ -168,7 +174,7 @@ def premium_basis(
         .group_by(
             InvoiceLine.invoice_id, Invoice.group_id, Plan.product_id, InvoiceLine.coverage_month
         )
-    )
+    ).all()
     basis: dict[Key, MonthBasis] = defaultdict(MonthBasis)
     for invoice_id, group_id, product_id, month, amount in lines:
         if invoice_id in void or amount == 0:
@@ -185,7 +191,7 @@ def premium_basis(
         item.billed += amount - cents(amount * lost / charge)
         item.collected += cents(amount * paid / charge)
     if employee_lines is None or employee_lines:
-        counted = _employees(session, as_of, void, employee_lines)
+        counted = _employees(session, as_of, void, employee_lines, employee_agencies)
         for (group_id, product_id, month), count in counted.items():
             if (group_id, product_id, month) in basis:
                 basis[(group_id, product_id, month)].employees = count
@@ -193,7 +199,11 @@ def premium_basis(
 
 
 def _employees(
-    session: Session, as_of: date, void: set[int], lines: frozenset[LineOfCoverage] | None
+    session: Session,
+    as_of: date,
+    void: set[int],
+    lines: frozenset[LineOfCoverage] | None,
+    agencies: frozenset[int] | None,
 ) -> dict[Key, int]:
     """Members with premium billed (net of retro credits) for each group, product and month."""
     per_member = (
@@ -222,14 +232,23 @@ def _employees(
     if lines is not None:
         products = select(Product.id).where(Product.line_of_coverage.in_(sorted(lines)))
         per_member = per_member.where(Plan.product_id.in_(products))
+    if agencies is not None:
+        theirs = select(BrokerOfRecord.group_id).where(
+            BrokerOfRecord.agency_id.in_(sorted(agencies))
+        )
+        per_member = per_member.where(Invoice.group_id.in_(theirs))
     per_member = per_member.subquery()
-    rows = session.connection().execute(
-        select(
-            per_member.c.group_id,
-            per_member.c.product_id,
-            per_member.c.coverage_month,
-            func.count(),
-        ).group_by(per_member.c.group_id, per_member.c.product_id, per_member.c.coverage_month)
+    rows = (
+        session.connection()
+        .execute(
+            select(
+                per_member.c.group_id,
+                per_member.c.product_id,
+                per_member.c.coverage_month,
+                func.count(),
+            ).group_by(per_member.c.group_id, per_member.c.product_id, per_member.c.coverage_month)
+        )
+        .all()
     )
     return {(g, p, m.replace(day=1)): n for g, p, m, n in rows}
 
@@ -250,6 +269,24 @@ def held_groups(session: Session, as_of: date) -> set[int]:
     for group_id, to_state in rows:
         state[group_id] = to_state
     return {g for g, s in state.items() if s in HOLD_STATES}
+
+
+class GroupYears(NamedTuple):
+    """What a group's policy years are read from (`schedules.policy_year_kind`)."""
+
+    group_number: str
+    original_effective_date: date
+    renewal_month: int
+
+
+class Share(NamedTuple):
+    """A broker of record row, read as a plain tuple (the run reads every group's)."""
+
+    agency_id: int
+    writing_broker_id: int | None
+    commission_split_percent: Decimal
+    effective_from: date
+    effective_to: date | None
 
 
 @dataclass(frozen=True)
@@ -282,13 +319,14 @@ def _effective_rate(commission: Decimal, basis: Decimal) -> Decimal | None:
 def _full_commission(
     schedule: CommissionSchedule,
     book: ScheduleBook,
-    group: EmployerGroup,
+    group: GroupYears,
     months: dict[date, dict[int, MonthBasis]],
 ) -> dict[tuple[date, int], _Full]:
     """The schedule's commission on all of the group's premium of its line (100%), by month
     and product."""
     out: dict[tuple[date, int], _Full] = {}
-    if schedule.kind is CommissionKind.GRADED:
+    kind, basis = schedule.kind, schedule.basis
+    if kind is CommissionKind.GRADED:
         cumulative, year_start = ZERO, None
         for month in sorted(months):
             start = policy_year_start(group, month)
@@ -296,7 +334,7 @@ def _full_commission(
                 cumulative, year_start = ZERO, start
             bands = book.bands_of(schedule, policy_year_kind(group, month))
             products = months[month]
-            amounts = {p: b.of(schedule.basis) for p, b in products.items()}
+            amounts = {p: b.of(basis) for p, b in products.items()}
             before = cumulative
             cumulative += sum(amounts.values(), ZERO)
             earned = graded_commission(cumulative, bands) - graded_commission(before, bands)
@@ -310,8 +348,8 @@ def _full_commission(
         bands = book.bands_of(schedule, policy_year_kind(group, month))
         rate = bands[0].rate if bands else ZERO
         for product_id, item in products.items():
-            amount = item.of(schedule.basis)
-            if schedule.kind is CommissionKind.FLAT:
+            amount = item.of(basis)
+            if kind is CommissionKind.FLAT:
                 out[(month, product_id)] = _Full(flat_commission(amount, rate), amount, rate, None)
                 continue
             share = (
@@ -344,18 +382,41 @@ def commission_targets(
     product and coverage month (the commission follows the broker of record of the coverage
     month, `of_record.governing_rows`), and the problems that kept a group's month out (shares
     that do not add up to 100%)."""
-    basis = premium_basis(session, as_of, employee_lines=book.per_employee_lines)
+    employee_lines, employee_agencies = book.per_employee_scope()
+    basis = premium_basis(
+        session, as_of, employee_lines=employee_lines, employee_agencies=employee_agencies
+    )
     group_ids = sorted({g for g, _, _ in basis})
     groups = {
-        g.id: g
-        for g in session.scalars(select(EmployerGroup).where(EmployerGroup.id.in_(group_ids)))
+        row[0]: GroupYears(*row[1:])
+        for row in session.connection().execute(
+            select(
+                EmployerGroup.id,
+                EmployerGroup.group_number,
+                EmployerGroup.original_effective_date,
+                EmployerGroup.renewal_month,
+            ).where(EmployerGroup.id.in_(group_ids))
+        ).all()
     } if group_ids else {}  # fmt: skip
     lines: dict[int, LineOfCoverage] = dict(
         session.execute(select(Product.id, Product.line_of_coverage)).all()
     )
-    of_record: dict[int, list[BrokerOfRecord]] = defaultdict(list)
-    for row in session.scalars(select(BrokerOfRecord).order_by(BrokerOfRecord.effective_from)):
-        of_record[row.group_id].append(row)
+    of_record: dict[int, list[Share]] = defaultdict(list)
+    for row in (
+        session.connection()
+        .execute(
+            select(
+                BrokerOfRecord.group_id,
+                BrokerOfRecord.agency_id,
+                BrokerOfRecord.writing_broker_id,
+                BrokerOfRecord.commission_split_percent,
+                BrokerOfRecord.effective_from,
+                BrokerOfRecord.effective_to,
+            ).order_by(BrokerOfRecord.effective_from, BrokerOfRecord.id)
+        )
+        .all()
+    ):
+        of_record[row[0]].append(Share(*row[1:]))
     by_line: dict[tuple[int, LineOfCoverage], dict[date, dict[int, MonthBasis]]] = defaultdict(
         lambda: defaultdict(dict)
     )
@@ -366,17 +427,20 @@ def commission_targets(
     for (group_id, line), months in sorted(by_line.items()):
         group = groups[group_id]
         full_of: dict[int, dict[tuple[date, int], _Full]] = {}
+        checked: dict[tuple[Share, ...], list[str]] = {}
         for month in sorted(months):
-            rows = governing_rows(of_record[group_id], month)
-            errors = split_errors(
-                [(r.agency_id, r.writing_broker_id, r.commission_split_percent) for r in rows]
-            )
+            rows = tuple(governing_rows(of_record[group_id], month))
+            errors = checked.get(rows)
+            if errors is None:
+                errors = checked[rows] = split_errors(
+                    [(r.agency_id, r.writing_broker_id, r.commission_split_percent) for r in rows]
+                )
             if errors:
                 problems.append(
                     f"{group.group_number} {month:%b %Y} {line.value}: {'; '.join(errors)}"
                 )
                 continue
-            by_schedule: dict[int, tuple[CommissionSchedule, list[BrokerOfRecord]]] = {}
+            by_schedule: dict[int, tuple[CommissionSchedule, list[Share]]] = {}
             for row in rows:
                 schedule = book.governing(row.agency_id, line, month)
                 if schedule is not None:

@@ -71,28 +71,32 @@ def month_end(month: date) -> date:
 
 
 def _recorded(session: Session) -> dict[TargetKey, Recorded]:
-    rows = session.connection().execute(
-        select(
-            CommissionLine.agency_id,
-            CommissionLine.broker_id,
-            CommissionLine.group_id,
-            CommissionLine.product_id,
-            CommissionLine.coverage_month,
-            CommissionLine.kind,
-            CommissionRun.status,
-            _money_sum(CommissionLine.amount),
-            _money_sum(CommissionLine.premium_basis),
+    rows = (
+        session.connection()
+        .execute(
+            select(
+                CommissionLine.agency_id,
+                CommissionLine.broker_id,
+                CommissionLine.group_id,
+                CommissionLine.product_id,
+                CommissionLine.coverage_month,
+                CommissionLine.kind,
+                CommissionRun.status,
+                _money_sum(CommissionLine.amount),
+                _money_sum(CommissionLine.premium_basis),
+            )
+            .join(CommissionRun, CommissionRun.id == CommissionLine.run_id)
+            .group_by(
+                CommissionLine.agency_id,
+                CommissionLine.broker_id,
+                CommissionLine.group_id,
+                CommissionLine.product_id,
+                CommissionLine.coverage_month,
+                CommissionLine.kind,
+                CommissionRun.status,
+            )
         )
-        .join(CommissionRun, CommissionRun.id == CommissionLine.run_id)
-        .group_by(
-            CommissionLine.agency_id,
-            CommissionLine.broker_id,
-            CommissionLine.group_id,
-            CommissionLine.product_id,
-            CommissionLine.coverage_month,
-            CommissionLine.kind,
-            CommissionRun.status,
-        )
+        .all()
     )
     out: dict[TargetKey, Recorded] = defaultdict(Recorded)
     for agency_id, broker_id, group_id, product_id, month, kind, status, amount, basis in rows:

@@ -38,7 +38,8 @@ def add_months(day: date, months: int) -> date:
 
 def policy_year_kind(group: EmployerGroup, coverage_month: date) -> PolicyYear:
     """First year for coverage months before the 12th month after the group's original
-    effective date's month; renewal after."""
+    effective date's month; renewal after. (`group`: or anything with its
+    `original_effective_date`, as the run's plain rows.)"""
     first_renewal = add_months(group.original_effective_date, 12)
     return PolicyYear.FIRST_YEAR if coverage_month < first_renewal else PolicyYear.RENEWAL
 
@@ -170,6 +171,7 @@ class ScheduleBook:
             self.bands.setdefault((rate.schedule_id, rate.policy_year), []).append(
                 Band(rate.band_floor, rate.rate)
             )
+        self._governing: dict[tuple, CommissionSchedule | None] = {}
         self._by_key: dict[tuple[int | None, LineOfCoverage], list[CommissionSchedule]] = {}
         for schedule in self.schedules:
             self._by_key.setdefault((schedule.agency_id, schedule.line_of_coverage), []).append(
@@ -179,6 +181,12 @@ class ScheduleBook:
     def governing(
         self, agency_id: int, line: LineOfCoverage, month: date
     ) -> CommissionSchedule | None:
+        asked = (agency_id, line, month)
+        if asked not in self._governing:
+            self._governing[asked] = self._find(agency_id, line, month)
+        return self._governing[asked]
+
+    def _find(self, agency_id: int, line: LineOfCoverage, month: date) -> CommissionSchedule | None:
         for key in ((agency_id, line), (None, line)):
             for schedule in reversed(self._by_key.get(key, [])):
                 if schedule.effective_from <= month and (
@@ -190,12 +198,14 @@ class ScheduleBook:
     def bands_of(self, schedule: CommissionSchedule, year: PolicyYear) -> list[Band]:
         return self.bands.get((schedule.id, year), [])
 
-    @property
-    def per_employee_lines(self) -> frozenset[LineOfCoverage]:
-        """The lines some schedule pays per employee on (their employees are counted)."""
-        return frozenset(
-            s.line_of_coverage for s in self.schedules if s.kind is CommissionKind.PER_EMPLOYEE
-        )
+    def per_employee_scope(self) -> tuple[frozenset[LineOfCoverage], frozenset[int] | None]:
+        """The lines some schedule pays per employee on, and the agencies whose groups' employees
+        need counting (None: every agency's, a schedule for every agency pays per employee)."""
+        paying = [s for s in self.schedules if s.kind is CommissionKind.PER_EMPLOYEE]
+        lines = frozenset(s.line_of_coverage for s in paying)
+        if any(s.agency_id is None for s in paying):
+            return lines, None
+        return lines, frozenset(s.agency_id for s in paying)
 
 
 def flat_commission(basis: Decimal, percent: Decimal) -> Decimal:

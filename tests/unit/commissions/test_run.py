@@ -350,3 +350,16 @@ def test_no_schedule_no_commission_and_a_bad_split_is_reported(session):
     assert result.problems == [
         f"{book.group.group_number} Jan 2026 dental: the shares add up to 90.00%, not 100%"
     ]
+
+
+def test_an_agencys_own_per_employee_schedule_counts_its_groups_employees(session):
+    book = make_book(session, members=2, bor=False)
+    change_broker_of_record(session, book.group, [Split(book.agency_b)], effective_from=JAN)
+    flat(session)  # every other agency: 5%
+    set_schedule(session, line=DENTAL, kind=CommissionKind.PER_EMPLOYEE, agency=book.agency_b,
+                 effective_from=date(2024, 1, 1), rates=[("0", "12.50")])  # fmt: skip
+    jan = month_bill(session, book, JAN)
+    pay(session, book.group, "1000.00", JAN, jan)
+    result = run(session, book, JAN)
+    assert lines_of(result) == [(book.agency_b.id, JAN, "earned", D("25.00"))]  # 2 x 12.50
+    assert result.lines[0]["employees"] == 2
