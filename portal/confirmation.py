@@ -58,6 +58,8 @@ class Ask:
     table: Table | None = None
     danger: bool = False
     cancel: str | None = None
+    # The words of the link back to `cancel` (another where "cancel" is the action itself).
+    cancel_words: str = "Cancel: change nothing"
     fields: list[tuple[str, str]] | None = None
 
     def facts(self) -> list:

@@ -88,13 +88,17 @@ def collections_cancel(group_id: int):
                     else _day(done.coverage_ends_on),
                 ),
                 ("Coverages ended", f"{len(done.coverages)}"),
-                ("Billing", f"no bill for periods from {first_unbilled:%B %Y} on"),
+                (
+                    "Billing",
+                    f"stops: the billing run skips the group for periods from "
+                    f"{first_unbilled:%B %Y} on",
+                ),
                 (
                     "Reinstatement window",
                     f"until {_day(done.reinstate_until)}: paid in full "
                     "by then, coverage and billing are restored",
                 ),
-                ("Bills issued for periods after today", f"{len(later)}"),
+                ("Bills issued for periods after the cancellation date", f"{len(later)}"),
             ],  # fmt: skip
             total=("Cure amount", owed.overdue),
             table=Table(
@@ -112,12 +116,16 @@ def collections_cancel(group_id: int):
             if later
             else None,
             notes=[
-                "The employer is sent the cancellation notice. The bills listed stay as they "
-                "are until you review them on the next page (reverse by credit memo or keep).",
+                "The bills already issued for the months up to the cancellation stay owed: "
+                "they are the cure amount the notices named.",
+                "The employer is sent the cancellation notice. The bills listed above stay as "
+                "they are until you review them on the next page (reverse by credit memo, or "
+                "keep).",
                 "After the window the group stays cancelled (refer the balance to collections).",
             ],
             danger=True,
             cancel=back,
+            cancel_words="Go back: do not cancel",
         )
         return Done(
             f"Cancelled {scope.group.name} for non-payment: coverage ended "
@@ -149,7 +157,8 @@ def collections_reverse_later_bills(group_id: int):
         ask = Ask(
             title=f"Reverse {len(memos)} bill{'s' if len(memos) != 1 else ''} of "
             f"{scope.group.name} issued after its cancellation?",
-            button=f"Confirm: credit memos for {format_dollars(total)}",
+            button=f"Confirm: credit memo{'s' if len(memos) != 1 else ''} for "
+            f"{format_dollars(total)}",
             rows=[("Group", f"{scope.group.name} ({scope.group.group_number})")],
             total=("Credited", total),
             table=Table(
@@ -166,10 +175,11 @@ def collections_reverse_later_bills(group_id: int):
             ),
             notes=[
                 "Each bill is voided by a credit memo whose ledger entry reverses the bill's; "
-                "the bills themselves are kept as issued.",
+                "the bill is marked void, its figures kept as issued.",
             ],
             danger=True,
             cancel=back,
+            cancel_words="Go back: reverse nothing",
         )
         return Done(
             f"Reversed {len(memos)} bill(s) by credit memo: {format_dollars(total)} credited.",
@@ -214,6 +224,7 @@ def collections_reinstate(group_id: int):
                 "as retro lines, once.",
             ],
             cancel=back,
+            cancel_words="Go back: do not reinstate",
         )
         return Done(f"Reinstated {scope.group.name} on {_day(on)}.", ask=ask)
 

@@ -492,7 +492,8 @@ class Outlook:
     coverage_would_end: date | None = None
     window_days: int | None = None
     review: tuple[ReviewRow, ...] = ()
-    reinstatable: bool = False
+    reinstatable: bool = False  # cancelled and within the window
+    paid_in_full: bool = False  # overdue at or under the plan's threshold
 
     @property
     def cancelled(self) -> bool:
@@ -519,9 +520,13 @@ def outlook(session: Session, group: EmployerGroup, on: date) -> Outlook:
     if cancellation is None:
         return Outlook(row.state, None)
     open_ = cancellation.reinstated_on is None
+    paid = row.plan is not None and position(session, group.id, on).overdue <= threshold(
+        row.plan, group.policy_on(on)
+    )
     return Outlook(
         row.state,
         cancellation,
         review=tuple(invoices_after(session, cancellation)) if open_ else (),
         reinstatable=open_ and row.state is S.CANCELLED and on <= cancellation.reinstate_until,
+        paid_in_full=paid,
     )

@@ -100,7 +100,8 @@ def test_a_supervisor_cancels_after_seeing_the_figures_then_reverses_and_reinsta
     assert asked.status_code == 200
     for shown in ("Cancel Harbor Co for non-payment?", "Overdue now (cure amount)", "152.80",
                   "Coverage ends on", "Dec 31, 2026", "until Mar 7, 2027",
-                  bills[3].invoice_number, "Confirm: cancel for non-payment"):  # fmt: skip
+                  bills[3].invoice_number, "Confirm: cancel for non-payment",
+                  "Go back: do not cancel"):  # fmt: skip
         assert shown in text, shown
     assert state_of(session, group) is S.PENDING_CANCELLATION  # nothing done yet
     action, fields = confirmation_form(text)
@@ -126,7 +127,9 @@ def test_a_supervisor_cancels_after_seeing_the_figures_then_reverses_and_reinsta
     session.expire_all()
     assert session.get(Invoice, bills[3].id).status is InvoiceStatus.VOID
 
-    # Reinstating before payment is refused in words; after payment it goes through.
+    # Reinstating before payment is not offered, and refused in words; after payment it is.
+    page = client.get(url).get_data(as_text=True)
+    assert "Reinstate…" not in page and "by Mar 7, 2027, the group is reinstated" in page
     refused = post_confirmed_or_refused(client, group, url)
     assert refused.status_code == 303
     flashed = client.get(url).get_data(as_text=True)
@@ -134,6 +137,7 @@ def test_a_supervisor_cancels_after_seeing_the_figures_then_reverses_and_reinsta
     pay_by_check(session, group, "152.80", date(2027, 2, 10), [bills[1], bills[2]])
     session.commit()
     on_day(date(2027, 2, 10))
+    assert "Reinstate…" in client.get(url).get_data(as_text=True)
     reinstated = post_confirmed(
         client,
         f"/admin/groups/{group.id}/collections/reinstate",
