@@ -363,3 +363,61 @@ def test_an_agencys_own_per_employee_schedule_counts_its_groups_employees(sessio
     result = run(session, book, JAN)
     assert lines_of(result) == [(book.agency_b.id, JAN, "earned", D("25.00"))]  # 2 x 12.50
     assert result.lines[0]["employees"] == 2
+
+
+def test_a_chargeback_while_held_comes_out_of_the_hold_first(session):
+    book = make_book(session)
+    flat(session)
+    jan = month_bill(session, book, JAN)
+    payment = pay(session, book.group, "1500.00", JAN, jan)
+    delinquent(session, book.group, DelinquencyState.IN_GRACE, date(2026, 1, 20))
+    run(session, book, JAN)  # 75.00 earned and held
+    approve(session, book, JAN)
+    unallocate(session, live_allocations(session, payment)[0], on=date(2026, 2, 4),
+               reason="check returned")  # fmt: skip
+    feb = run(session, book, FEB)
+    assert lines_of(feb) == [
+        (book.agency_a.id, JAN, "chargeback", D("-75.00")),
+        (book.agency_a.id, JAN, "release", D("75.00")),
+    ]
+    approve(session, book, FEB)
+    # The agency was never paid it, and owes nothing back.
+    assert agency_balances(session, book.agency_a) == {
+        "commission_payable": D("0.00"), "commission_pending": D("0.00"),
+        "commission_held": D("0.00"),
+    }  # fmt: skip
+
+
+def test_every_commission_entry_balances_and_the_agency_accounts_equal_the_lines(session):
+    book = make_book(session, bor=False)
+    change_broker_of_record(
+        session, book.group, [Split(book.agency_a, "70"), Split(book.agency_b, "30")],
+        effective_from=JAN,
+    )  # fmt: skip
+    flat(session)
+    jan = month_bill(session, book, JAN)
+    pay(session, book.group, "1000.00", JAN, jan)
+    run(session, book, JAN)
+    approve(session, book, JAN)
+    delinquent(session, book.group, DelinquencyState.IN_GRACE, date(2026, 2, 10))
+    pay(session, book.group, "500.00", date(2026, 2, 12), jan, reference="rest")
+    run(session, book, FEB)
+    entries = session.scalars(
+        select(JournalEntry).where(JournalEntry.source_type.like("commission%"))
+    ).all()
+    assert entries and all(ledger.entry_is_balanced(e) for e in entries)
+    from billing_core.models.commissions import CommissionLine
+
+    for agency in (book.agency_a, book.agency_b):
+        lines = session.scalars(
+            select(CommissionLine).where(CommissionLine.agency_id == agency.id)
+        ).all()
+        balances = agency_balances(session, agency)
+        # payable and awaiting approval: every line's net; held: the holds not released
+        owed = balances["commission_payable"] + balances["commission_pending"]
+        assert owed == sum((x.amount for x in lines), D("0"))
+        kept_back = [x.amount for x in lines if x.kind.value in ("hold", "release")]
+        assert balances["commission_held"] == -sum(kept_back, D("0"))
+    # Feb: 25.00 more earned, held: 17.50 and 7.50
+    assert agency_balances(session, book.agency_a)["commission_held"] == D("17.50")
+    assert agency_balances(session, book.agency_b)["commission_held"] == D("7.50")
