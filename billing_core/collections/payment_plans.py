@@ -26,7 +26,9 @@ during the plan is due at once); the break is audited and kept as a staff task (
 DelinquencyAction "task", unique per group, episode and plan), and the worklist puts the group
 back on top (a call) until a contact is logged. Every installment met completes the plan: the
 clock resumes and, the overdue balance being gone, the same sweep returns the group to
-current. After a sweep that did not run for some days, the first one decides what each missed
+current. A group that is back to current with the plan still open (what it owes past due is
+within its tolerance) has its plan completed; one cancelled for non-payment or referred by
+staff meanwhile has it cancelled. After a sweep that did not run for some days, the first one decides what each missed
 day would have, with the money as it stands then (a payment that came in meanwhile counts, as
 for a promise)."""
 
@@ -44,7 +46,13 @@ from sqlalchemy.orm import Session, selectinload
 from billing_core import audit
 from billing_core.collections.contacts import paid_since
 from billing_core.collections.overdue import position
-from billing_core.collections.states import RUNNING, delinquency_of, pause_clock, resume_clock
+from billing_core.collections.states import (
+    RUNNING,
+    SETTLED,
+    delinquency_of,
+    pause_clock,
+    resume_clock,
+)
 from billing_core.errors import ValidationFailed
 from billing_core.models import EmployerGroup, User
 from billing_core.models.collections import ActionKind, DelinquencyAction
@@ -304,6 +312,11 @@ def check_payment_plans(session: Session, as_of: date) -> PlanCheck:
         )
     )
     for plan in open_plans:
+        state = delinquency_of(session, plan.group_id).state
+        if state not in RUNNING:
+            _overtaken(session, plan, state, as_of)
+            result.completed += state in SETTLED
+            continue
         for installment in plan.installments:
             if installment.status is not InstallmentStatus.OPEN:
                 continue
@@ -376,6 +389,30 @@ def _broken(session, plan: PaymentPlan, installment, overdue: Decimal, as_of: da
             )
         )  # fmt: skip
     _resume(session, plan, None, f"payment plan broken: {words}")
+
+
+def _overtaken(session, plan: PaymentPlan, state, as_of: date) -> None:
+    """The group left the running clock while the plan was open: back to current (what it
+    owes past due is within its tolerance: the plan has done its work, completed) or moved on
+    by staff (cancelled for non-payment, referred: the plan is cancelled)."""
+    words = state.value.replace("_", " ")
+    if state in SETTLED:
+        plan.status, plan.closed_reason = (
+            PaymentPlanStatus.COMPLETED, f"the group is {words}: what is overdue is within its "
+            "tolerance"
+        )  # fmt: skip
+    else:
+        plan.status, plan.closed_reason = PaymentPlanStatus.CANCELLED, f"the group is {words}"
+    plan.decided_on = as_of
+    audit.record(
+        session,
+        f"collections.payment_plan_{plan.status.value}",
+        actor_email="sweep",
+        target=plan,
+        group_id=plan.group_id,
+        detail={"state": state.value, "as_of": as_of.isoformat()},
+    )
+    _resume(session, plan, None, f"payment plan {plan.status.value}: the group is {words}")
 
 
 def _completed(session, plan: PaymentPlan, as_of: date) -> None:

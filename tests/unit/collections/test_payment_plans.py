@@ -298,3 +298,23 @@ def test_the_employer_sees_the_next_installment(session, late):
     assert (view.paid, view.met, view.count, view.scheduled_left) == (
         D("333.33"), 1, 3, D("666.67"),
     )  # fmt: skip
+
+
+def test_a_group_back_to_current_within_its_tolerance_completes_its_plan(session, late):
+    group, january, plan, _ = late
+    make_invoice(session, group, D("20.00"), date(2027, 2, 1))  # a small bill, left unpaid
+    pay_by_check(session, group, "333.33", JAN25, [january])
+    run_sweep(session, JAN25)
+    pay_by_check(session, group, "666.67", FEB25, [january])  # the plan paid ahead
+    swept = run_sweep(session, FEB25)
+    # 20.00 overdue: within the $50.00 tolerance (current), but more than the plan's last
+    # installment allows (0.00), so the plan was still open when the sweep moved the group.
+    assert swept.transitions == 1 and state(session, group).state is S.CURRENT
+    assert plan.status is PaymentPlanStatus.OPEN
+    done = run_sweep(session, date(2027, 2, 26))
+    assert (done.plans_completed, plan.status, plan.decided_on) == (
+        1, PaymentPlanStatus.COMPLETED, date(2027, 2, 26),
+    )  # fmt: skip
+    assert "within its tolerance" in plan.closed_reason
+    assert state(session, group).paused_reason is None
+    assert run_sweep(session, date(2027, 4, 1)).plans_broken == 0  # nothing left to miss
