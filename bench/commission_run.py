@@ -4,12 +4,13 @@ book of 1,000 groups and 50 agencies on PostgreSQL (issue 21).
 Builds, by bulk Core inserts: 50 agencies with a broker each; `--groups` groups, each with
 `--members` members on a dental and a basic life plan, an agency of record (one group in ten
 split 60/40 between two agencies, one in ten changing agency mid-year); `--months` monthly
-bills up to the run's month with their premium lines by member and coverage month, posted to
-the receivable; 90% of groups pay each bill in full, 10% pay part of their last bills and are
-in grace (their new commission held). Schedules: dental a flat 10% first year, 7% renewal for
-every agency; basic life graded (15% to $5,000, 10% to $15,000, 5% to $40,000, 3% above) by
-the policy year; five agencies earn dental per employee per month instead. Then runs the month before the last (the book's first run: every month of history at once;
-timed and reported, not the target), and times:
+bills up to the run's month with their premium lines by member and coverage month and their
+totals by plan (as the billing run keeps them), posted to the receivable; 90% of groups pay
+each bill in full, 10% pay part of their last bills and are in grace (their new commission
+held). Schedules: dental a flat 10% first year, 7% renewal for every agency; basic life graded
+(15% to $5,000, 10% to $15,000, 5% to $40,000, 3% above) by the policy year; five agencies
+earn dental per employee per month instead. Then runs the month before the last (the book's
+first run: every month of history at once; timed and reported, not the target), and times:
 
   month   the last month's run: every coverage month recomputed and compared, that month's
           new lines (and the holds of the late groups) written and posted (target < 10 s)
@@ -55,6 +56,7 @@ from billing_core.models import (
     EmployerGroup,
     Invoice,
     InvoiceLine,
+    InvoicePlanTotal,
     JournalEntry,
     LedgerAccount,
     Member,
@@ -111,8 +113,8 @@ def build_book(engine, n_groups: int, n_agencies: int, members: int, months: int
     ids = Ids()
     counts: dict[str, int] = {}
     order = [BrokerAgency, Broker, Product, EmployerGroup, BillingPolicy, LedgerAccount, Plan,
-             Member, BrokerOfRecord, Invoice, InvoiceLine, JournalEntry, Posting, Payment,
-             PaymentAllocation, DelinquencyTransition]  # fmt: skip
+             Member, BrokerOfRecord, Invoice, InvoiceLine, InvoicePlanTotal, JournalEntry,
+             Posting, Payment, PaymentAllocation, DelinquencyTransition]  # fmt: skip
     buffers: dict[type, list[dict]] = {m: [] for m in order}
     first = add_months(RUN_MONTH, -(months - 1))
 
@@ -248,6 +250,13 @@ def build_book(engine, n_groups: int, n_agencies: int, members: int, months: int
                         })  # fmt: skip
                 premium = (dental_rate + life_rate) * len(people)
                 buffers[InvoiceLine] += lines
+                for plan_id, rate in ((plans[0], dental_rate), (plans[1], life_rate)):
+                    buffers[InvoicePlanTotal].append({
+                        "id": ids(InvoicePlanTotal), "invoice_id": invoice_id,
+                        "section": InvoiceSection.PREMIUM, "plan_id": plan_id,
+                        "amount": rate * len(people), "line_count": len(people),
+                        "member_count": len(people),
+                    })  # fmt: skip
                 issued = period - timedelta(days=15)
                 buffers[Invoice].append({
                     "id": invoice_id, "invoice_number": f"{number}-{period:%Y%m}",

@@ -32,13 +32,14 @@ from billing_core.commissions.schedules import (
     policy_year_kind,
     policy_year_start,
 )
-from billing_core.db import Money
+from billing_core.db import Money, id_chunks, in_ids
 from billing_core.ledger import money_sum
 from billing_core.models import (
     BrokerOfRecord,
     EmployerGroup,
     Invoice,
     InvoiceLine,
+    InvoicePlanTotal,
     JournalEntry,
     LedgerAccount,
     PaymentAllocation,
@@ -106,6 +107,9 @@ def premium_basis(
         for row in conn.execute(
             select(
                 Invoice.id,
+                Invoice.group_id,
+                Invoice.period_start,
+                Invoice.period_end,
                 Invoice.status,
                 Invoice.voided_at,
                 type_coerce(
@@ -154,27 +158,7 @@ def premium_basis(
             .group_by(Posting.invoice_id)
         ).all()
     )
-    premium = (InvoiceSection.PREMIUM, InvoiceSection.RETRO)
-    lines = conn.execute(
-        select(
-            InvoiceLine.invoice_id,
-            Invoice.group_id,
-            Plan.product_id,
-            InvoiceLine.coverage_month,
-            money_sum(InvoiceLine.amount),
-        )
-        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .join(Plan, Plan.id == InvoiceLine.plan_id)
-        .where(
-            InvoiceLine.section.in_(premium),
-            InvoiceLine.coverage_month.is_not(None),
-            Invoice.issued_on <= as_of,
-            Invoice.group_id.in_(with_broker),
-        )
-        .group_by(
-            InvoiceLine.invoice_id, Invoice.group_id, Plan.product_id, InvoiceLine.coverage_month
-        )
-    ).all()
+    lines = _premium_by_month(conn, as_of, invoices, with_broker)
     basis: dict[Key, MonthBasis] = defaultdict(MonthBasis)
     for invoice_id, group_id, product_id, month, amount in lines:
         if invoice_id in void or amount == 0:
@@ -196,6 +180,71 @@ def premium_basis(
             if (group_id, product_id, month) in basis:
                 basis[(group_id, product_id, month)].employees = count
     return dict(basis)
+
+
+def _premium_by_month(conn, as_of: date, invoices: dict, with_broker) -> list[tuple]:
+    """(invoice id, group id, product id, coverage month, dollars) of the premium and retro
+    lines of `invoices`. A one-month bill's premium is read from the totals kept at issue
+    (`InvoicePlanTotal`: its premium lines all cover its month), so a run over years of bills
+    does not sum every member line again; retro lines (any month), the premium of a bill of
+    several months, and bills without kept totals are read from their lines."""
+    premium, retro = InvoiceSection.PREMIUM, InvoiceSection.RETRO
+    totals = conn.execute(
+        select(
+            InvoicePlanTotal.invoice_id,
+            InvoicePlanTotal.section,
+            Plan.product_id,
+            money_sum(InvoicePlanTotal.amount),
+        )
+        .join(Plan, Plan.id == InvoicePlanTotal.plan_id)
+        .join(Invoice, Invoice.id == InvoicePlanTotal.invoice_id)
+        .where(
+            InvoicePlanTotal.section.in_((premium, retro)),
+            Invoice.issued_on <= as_of,
+            Invoice.group_id.in_(with_broker),
+        )
+        .group_by(InvoicePlanTotal.invoice_id, InvoicePlanTotal.section, Plan.product_id)
+    ).all()
+    rows, from_totals, to_read, kept = [], set(), set(), set()
+    for invoice_id, section, product_id, amount in totals:
+        kept.add(invoice_id)
+        bill = invoices[invoice_id]
+        one_month = (bill.period_start.year, bill.period_start.month) == (
+            bill.period_end.year,
+            bill.period_end.month,
+        )
+        if section is premium and one_month:
+            from_totals.add(invoice_id)
+            rows.append((invoice_id, bill.group_id, product_id, bill.period_start, amount))
+        else:
+            to_read.add(invoice_id)
+    to_read |= invoices.keys() - kept
+    for ids in id_chunks(sorted(to_read)):
+        for invoice_id, section, product_id, month, amount in conn.execute(
+            select(
+                InvoiceLine.invoice_id,
+                InvoiceLine.section,
+                Plan.product_id,
+                InvoiceLine.coverage_month,
+                money_sum(InvoiceLine.amount),
+            )
+            .join(Plan, Plan.id == InvoiceLine.plan_id)
+            .where(
+                in_ids(InvoiceLine.invoice_id, ids),
+                InvoiceLine.section.in_((premium, retro)),
+                InvoiceLine.coverage_month.is_not(None),
+            )
+            .group_by(
+                InvoiceLine.invoice_id,
+                InvoiceLine.section,
+                Plan.product_id,
+                InvoiceLine.coverage_month,
+            )
+        ).all():
+            if section is premium and invoice_id in from_totals:
+                continue
+            rows.append((invoice_id, invoices[invoice_id].group_id, product_id, month, amount))
+    return rows
 
 
 def _employees(

@@ -16,6 +16,7 @@ from billing_core.models import (
     EmployerGroup,
     Invoice,
     InvoiceLine,
+    InvoicePlanTotal,
     Member,
     Plan,
 )
@@ -76,9 +77,12 @@ def bill(
     *,
     retro: list[tuple[Member, Plan, date, str]] = (),
     fees: str = "0.00",
+    period_end: date | None = None,
+    totals: bool = True,
 ) -> Invoice:
     """An issued invoice of `lines` (member, plan, coverage month, dollars) and `retro` lines,
-    posted Dr receivable / Cr premium revenue for its new charges."""
+    posted Dr receivable / Cr premium revenue for its new charges; with its totals by section
+    and plan kept as the billing run keeps them (`totals`)."""
     current = sum((D(a) for *_, a in lines), D("0"))
     retro_total = sum((D(a) for *_, a in retro), D("0"))
     charges = current + retro_total + D(fees)
@@ -87,7 +91,7 @@ def bill(
         group_id=group.id,
         billing_method=BillingMethod.LIST_BILL,
         period_start=issued_on.replace(day=1),
-        period_end=issued_on.replace(day=28),
+        period_end=period_end or issued_on.replace(day=28),
         issued_on=issued_on,
         due_on=issued_on,
         current_premium=current,
@@ -112,6 +116,20 @@ def bill(
                 )
             )
     session.flush()
+    if totals:
+        sums: dict[tuple, list] = {}
+        for section, rows in ((InvoiceSection.PREMIUM, lines), (InvoiceSection.RETRO, retro)):
+            for member, plan, _month, amount in rows:
+                item = sums.setdefault((section, plan.id), [D("0"), 0, set()])
+                item[0] += D(amount)
+                item[1] += 1
+                item[2].add(member.id)
+        for (section, plan_id), (amount, n_lines, members) in sums.items():
+            session.add(
+                InvoicePlanTotal(invoice_id=invoice.id, section=section, plan_id=plan_id,
+                                 amount=amount, line_count=n_lines, member_count=len(members))
+            )  # fmt: skip
+        session.flush()
     if charges:
         ledger.post_entry(
             session,

@@ -421,3 +421,21 @@ def test_every_commission_entry_balances_and_the_agency_accounts_equal_the_lines
     # Feb: 25.00 more earned, held: 17.50 and 7.50
     assert agency_balances(session, book.agency_a)["commission_held"] == D("17.50")
     assert agency_balances(session, book.agency_b)["commission_held"] == D("7.50")
+
+
+@pytest.mark.parametrize("totals", [True, False], ids=["kept totals", "lines only"])
+def test_a_bill_of_several_months_and_one_without_kept_totals_are_read_from_lines(session, totals):
+    book = make_book(session, members=1)
+    flat(session)
+    member = book.members[0]
+    quarter = bill(
+        session, book.group, JAN, [(member, book.plan, m, "100.00") for m in (JAN, FEB, MAR)],
+        period_end=date(2026, 3, 31), totals=totals,
+    )  # fmt: skip
+    april = bill(session, book.group, APR, [(member, book.plan, APR, "100.00")],
+                 retro=[(member, book.plan, MAR, "-40.00")], totals=totals)  # fmt: skip
+    pay(session, book.group, "300.00", JAN, quarter)
+    pay(session, book.group, "60.00", APR, april, reference="apr")
+    assert [(x[1], x[3]) for x in lines_of(run(session, book, APR))] == [
+        (JAN, D("5.00")), (FEB, D("5.00")), (MAR, D("3.00")), (APR, D("5.00")),
+    ]  # fmt: skip
