@@ -251,7 +251,8 @@ def billing_period_for(
 def next_bill(session: Session, group: EmployerGroup, on: date) -> tuple[date, date] | None:
     """The group's next bill not yet issued as of `on`: (first day of its period, the day the
     billing run issues it: period start less the policy's lead days, which may already have
-    passed when the run is late). Looks up to 13 months ahead; None without a policy."""
+    passed when the run is late). Looks up to 13 months ahead; None without a policy, or
+    while the group is cancelled for non-payment (the run does not bill it)."""
     first = month_start(max(on, group.original_effective_date))
     issued = set(
         session.scalars(
@@ -263,12 +264,19 @@ def next_bill(session: Session, group: EmployerGroup, on: date) -> tuple[date, d
             )
         )
     )
+    from billing_core.collections.cancellation import billing_hold, latest_cancellation
+
+    cancellation = latest_cancellation(session, group.id)
     month = first
     for _ in range(13):
         policy = group.policy_on(month) or group.policy_on(month_end(month))
         if policy is not None:
-            start, _ = billing_period_for(group, policy, month)
-            if start == month and month not in issued:
+            start, end = billing_period_for(group, policy, month)
+            if (
+                start == month
+                and month not in issued
+                and billing_hold(cancellation, start, end) is None
+            ):
                 return month, month - timedelta(days=policy.lead_days)
         month = add_months(month, 1)
     return None

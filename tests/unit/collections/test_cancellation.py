@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select
 
 from billing_core import ledger
-from billing_core.billing.invoicing import issue_billing_run, prepare_billing_run
+from billing_core.billing.invoicing import issue_billing_run, next_bill, prepare_billing_run
 from billing_core.collections import plans
 from billing_core.collections.cancellation import (
     cancel_for_nonpayment,
@@ -122,6 +122,7 @@ def test_the_next_billing_run_does_not_bill_a_cancelled_group_and_says_why(sessi
         )
         is None
     )
+    assert next_bill(session, group, CANCELLED_ON) is None  # no "next bill" to use credit on
 
 
 def test_a_bill_issued_for_a_later_period_is_listed_and_reversed_by_a_credit_memo(session, book):
@@ -208,6 +209,7 @@ def test_reinstatement_in_the_window_restores_billing_and_bills_the_missed_month
         == [(MAR1, Decimal("38.20"), AdjustmentStatus.APPROVED)] * 2
     )
 
+    assert next_bill(session, group, date(2027, 2, 20)) == (APR1, date(2027, 3, 17))
     again = run(session, MAR1, group=group)  # March is billed as a missed month, not again
     assert (
         again.issued == [] and "billed with the missed months" in again.not_due[group.group_number]
