@@ -109,6 +109,18 @@ def test_a_supervisor_cancels_after_seeing_the_figures_then_reverses_and_reinsta
     assert done.status_code == 303
     assert state_of(session, group) is S.CANCELLED
 
+    preview = client.post(
+        "/admin/billing",
+        data={
+            "period": "2027-04",
+            "group": group.group_number,
+            "csrf_token": csrf_token(client, "/admin/billing"),
+        },  # fmt: skip
+    ).get_data(as_text=True)
+    assert (
+        f"{group.group_number}: cancelled for non-payment on Feb 5, 2027: coverage ended "
+        "Dec 31, 2026" in preview
+    )
     page = client.get(url).get_data(as_text=True)
     assert "Bills issued for periods after the cancellation date" in page
     assert bills[3].invoice_number in page and "no answer to three calls" in page
