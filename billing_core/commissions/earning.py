@@ -172,8 +172,9 @@ def premium_basis(
             continue
         paid = min(max(allocated.get(invoice_id, ZERO), ZERO), charge)
         lost = min(max(written_off.get(invoice_id, ZERO), ZERO), charge)
-        item.billed += amount - cents(amount * lost / charge)
-        item.collected += cents(amount * paid / charge)
+        # most bills are paid in full and nothing is written off: no arithmetic for those
+        item.billed += amount - cents(amount * lost / charge) if lost else amount
+        item.collected += amount if paid == charge else cents(amount * paid / charge)
     if employee_lines is None or employee_lines:
         counted = _employees(session, as_of, void, employee_lines, employee_agencies)
         for (group_id, product_id, month), count in counted.items():
