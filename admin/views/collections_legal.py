@@ -41,6 +41,7 @@ from billing_core.collections.charge_off import (
 from billing_core.collections.referrals import (
     STATUS_LABELS,
     decide_to_sue,
+    open_referral,
     package_name,
     refer,
     referral_package,
@@ -93,13 +94,17 @@ def legal_context(group: EmployerGroup, row: GroupDelinquency | None) -> dict:
     recovery_form.referral_id.choices = [SelectChoice(0, "The group itself (no agency)")] + [
         SelectChoice(r.id, f"{r.agency} (referred {r.referred_on})") for r in found
     ]
+    status_form = ReferralStatusForm()
+    if found:  # the form starts from where the latest referral stands
+        status_form.status.data = found[0].status.value
     state = row.state if row is not None else S.CURRENT
     owed = receivable(session, group)
     asked = charge_offs(session, group.id)
     return {
         "referrals": found,
         "referral_labels": STATUS_LABELS,
-        "may_refer": state in (S.CANCELLED, S.REFERRED),
+        "may_refer": state is S.CANCELLED
+        or (state is S.REFERRED and open_referral(session, group.id) is None),
         "may_charge_off": state in CHARGEABLE,
         "receivable": owed,
         "charge_offs": asked,
@@ -108,7 +113,7 @@ def legal_context(group: EmployerGroup, row: GroupDelinquency | None) -> dict:
         "filings": filings(session, group.id),
         "user_name": lambda user_id: user_name(session, user_id),
         "refer_form": ReferForm(),
-        "status_form": ReferralStatusForm(),
+        "status_form": status_form,
         "sue_form": SueForm(),
         "charge_off_form": ChargeOffForm(),
         "decision_form": DecisionForm(),

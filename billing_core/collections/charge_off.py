@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing_core import audit, ledger
@@ -365,8 +365,20 @@ def decline_charge_off(session: Session, request: ChargeOff, *, actor: User, rea
 
 
 def recoverable_payments(session: Session, group_id: int, limit: int = 30) -> list[Payment]:
-    """The group's received payments not yet recorded as a recovery, newest first (what a
-    recovery may name)."""
+    """The group's received payments a recovery may name, newest first: received since it was
+    first referred (or, never referred, cancelled for non-payment) and not yet a recovery.
+    None for a group neither referred nor cancelled."""
+    from billing_core.models.collections import GroupDelinquency
+
+    referred = session.scalar(
+        select(func.min(CollectionReferral.referred_on)).where(
+            CollectionReferral.group_id == group_id
+        )
+    )
+    row = session.get(GroupDelinquency, group_id)
+    since = referred or (row.cancelled_on if row is not None else None)
+    if since is None:
+        return []
     taken = select(CollectionRecovery.payment_id).where(CollectionRecovery.payment_id.is_not(None))
     return list(
         session.scalars(
@@ -374,6 +386,7 @@ def recoverable_payments(session: Session, group_id: int, limit: int = 30) -> li
             .where(
                 Payment.group_id == group_id,
                 Payment.status == PaymentStatus.SUCCEEDED,
+                Payment.received_on >= since,
                 Payment.id.not_in(taken),
             )
             .order_by(Payment.received_on.desc(), Payment.id.desc())

@@ -171,7 +171,7 @@ def update_referral(
         raise ValidationFailed("nothing changes: choose another status or write a note")
     before = referral.status
     referral.status, referral.status_on = status, on
-    line = _note(on, f"{STATUS_LABELS[status]}. {note.strip()}" if note.strip() else "")
+    line = _note(on, f"{STATUS_LABELS[status]}: {note.strip()}" if note.strip() else "")
     if status is not before and not line:
         line = f"{on}: {STATUS_LABELS[status]}."
     referral.notes = "\n".join(x for x in (referral.notes, line) if x)

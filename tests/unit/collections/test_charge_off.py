@@ -17,6 +17,7 @@ from billing_core.collections.charge_off import (
     approve_charge_off,
     receivable,
     record_recovery,
+    recoverable_payments,
     reject_charge_off,
     request_charge_off,
 )
@@ -119,6 +120,10 @@ def test_a_recovery_after_charge_off_posts_to_recoveries_and_the_receivable_stay
     # The agency collected 750.00 and remits 600.00, keeping its fee of 150.00.
     payment = pay_by_check(session, group, "600.00", date(2027, 4, 1), reference="agency-1")
     assert balance(session, Chart.UNAPPLIED_CASH, group) == Decimal("-600.00")  # waits as credit
+    # Only money received since the referral can be named (not December's premium check).
+    assert [(p.received_on, p.amount) for p in recoverable_payments(session, group.id)] == [
+        (date(2027, 4, 1), Decimal("600.00"))
+    ]
     recovery = record_recovery(session, group, payment, on=date(2027, 4, 1), actor=collector,
                                fee=Decimal("150.00"), referral=referral)  # fmt: skip
 

@@ -63,7 +63,7 @@ def test_status_notes_and_a_decision_to_sue_are_kept(session):
         session, referral, status=ReferralStatus.IN_COLLECTION, on=date(2027, 3, 15),
         actor=collector, note="debtor contacted",
     )  # fmt: skip
-    assert referral.notes == "2027-03-15: In collection. debtor contacted"
+    assert referral.notes == "2027-03-15: In collection: debtor contacted"
     assert referral.status_on == date(2027, 3, 15)
     decide_to_sue(session, referral, on=date(2027, 4, 1), actor=other, note="no answer in 3 weeks")
     assert (referral.suit_decided_on, referral.suit_decided_by) == (date(2027, 4, 1), other.email)
