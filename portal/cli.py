@@ -785,6 +785,75 @@ def collections_sweep(as_of):
     return {**result.as_dict(), "lines": lines}
 
 
+@collections_cli.command("cancel")
+@click.argument("group_number")
+@click.option("--as-user", "email", required=True, help="The supervisor cancelling it.")
+@click.option("--on", type=click.DateTime(["%Y-%m-%d"]), help="Default: today (UTC).")
+@click.option("--note", default="", help="A note for the record.")
+@json_option
+def collections_cancel(group_number: str, email: str, on, note: str):
+    """Cancel GROUP_NUMBER, pending cancellation, for non-payment (a supervisor's decision, as
+    on the group's cancellation page): coverage ends per the plan, billing stops, the notice
+    goes out; lists the bills issued for periods after the day, to review on the page."""
+    from billing_core.billing.groups import group_numbered
+    from billing_core.collections.cancellation import cancel_for_nonpayment, invoices_after
+
+    session = db_session()
+    day = on.date() if on else datetime.now(UTC).date()
+    group = group_numbered(session, group_number)
+    done = cancel_for_nonpayment(
+        session, group, on=day, actor=_staff_user(session, email), note=note
+    )
+    later = [r.invoice.invoice_number for r in invoices_after(session, done)]
+    session.commit()
+    lines = [
+        f"{group.group_number} cancelled for non-payment on {day}: coverage ended "
+        f"{done.coverage_ends_on}, {len(done.coverages)} coverage(s); overdue {done.overdue}; "
+        f"reinstatement possible until {done.reinstate_until}.",
+    ]
+    if later:
+        lines.append(f"Bills for periods after {day} to review: {', '.join(later)}.")
+    return {
+        "group": group.group_number,
+        "cancelled_on": day.isoformat(),
+        "coverage_ends_on": done.coverage_ends_on.isoformat(),
+        "reinstate_until": done.reinstate_until.isoformat(),
+        "overdue": str(done.overdue),
+        "later_bills": later,
+        "lines": lines,
+    }
+
+
+@collections_cli.command("reinstate")
+@click.argument("group_number")
+@click.option("--as-user", "email", required=True, help="The supervisor reinstating it.")
+@click.option("--on", type=click.DateTime(["%Y-%m-%d"]), help="Default: today (UTC).")
+@json_option
+def collections_reinstate(group_number: str, email: str, on):
+    """Reinstate GROUP_NUMBER, cancelled for non-payment and paid in full, within its window
+    (the daily sweep does it by itself): coverage restored, the missed months billed on the
+    next invoice."""
+    from billing_core.billing.groups import group_numbered
+    from billing_core.collections.cancellation import reinstate
+
+    session = db_session()
+    day = on.date() if on else datetime.now(UTC).date()
+    group = group_numbered(session, group_number)
+    done = reinstate(session, group, on=day, actor=_staff_user(session, email))
+    session.commit()
+    months = [m.isoformat() for m in done.months]
+    return {
+        "group": group.group_number,
+        "reinstated_on": day.isoformat(),
+        "missed_months": months,
+        "missed_premium": str(done.missed_premium),
+        "lines": [
+            f"{group.group_number} reinstated on {day}; {done.missed_premium} of missed "
+            "premium goes on the next invoice."
+        ],
+    }
+
+
 def _commission_lines(month: date, summaries: list[dict]) -> list[str]:
     lines = []
     for item in summaries:
@@ -820,6 +889,9 @@ def commissions_run(month: str, email: str | None):
     if result.closed:
         lines = [f"{when:%b %Y} is approved and closed: nothing added (corrections land in the "
                  "next month's run)."]  # fmt: skip
+    elif not result.lines:
+        lines = [f"Commission run {when:%b %Y}, pass {run.passes}: nothing changed since the "
+                 f"last pass; nothing added (run total {sum((D(a['net']) for a in whole), D('0')):,.2f})."]  # fmt: skip
     else:
         lines = [f"Commission run {when:%b %Y}, pass {run.passes}: {len(result.lines)} new "
                  f"line(s), {result.commission_total:,.2f} net to {len(new)} agency(ies)."]  # fmt: skip

@@ -7,6 +7,7 @@ an employer gets 403 and an unknown group 404. The pages' today is patched."""
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from decimal import Decimal
 
@@ -202,3 +203,26 @@ def test_an_employer_gets_403_and_an_unknown_group_404(client, login_as, session
     assert client.get(f"/admin/groups/{group.id}/collections/cancellation").status_code == 403
     login_as(users["supervisor"])
     assert client.get("/admin/groups/999999/collections/cancellation").status_code == 404
+
+
+def test_the_cli_cancels_and_reinstates_through_the_same_rule(web_app, session, harbor):
+    group, bills, users = harbor
+    runner = web_app.test_cli_runner()
+    base = ["collections", "cancel", group.group_number, "--on", "2027-02-05", "--json"]
+    refused = runner.invoke(args=[*base, "--as-user", users["specialist"].email])
+    assert refused.exit_code == 1 and "needs a supervisor" in refused.output
+    done = runner.invoke(args=[*base, "--as-user", users["supervisor"].email])
+    assert done.exit_code == 0, done.output
+    payload = json.loads(done.output)
+    assert (payload["coverage_ends_on"], payload["reinstate_until"], payload["overdue"]) == (
+        "2026-12-31", "2027-03-07", "152.80",
+    )  # fmt: skip
+    assert payload["later_bills"] == [bills[3].invoice_number]
+    assert state_of(session, group) is S.CANCELLED
+    pay_by_check(session, group, "152.80", date(2027, 2, 10), [bills[1], bills[2]])
+    session.commit()
+    reinstate = ["collections", "reinstate", group.group_number, "--on", "2027-02-10"]
+    back = runner.invoke(args=[*reinstate, "--as-user", users["supervisor"].email])
+    assert back.exit_code == 0, back.output
+    assert "reinstated on 2027-02-10" in back.output
+    assert state_of(session, group) is S.REINSTATED
