@@ -167,6 +167,12 @@ class SsnVault:
         token = self._fernet().encrypt(nine_digits(ssn).encode()).decode()
         return f"{self.key_id}:{token}"
 
+    def encrypt_text(self, text: str) -> str:
+        """Any short secret (a bank account number) encrypted like an SSN, under the current
+        key as `<key id>:<Fernet token>`; `decrypt` reads it back."""
+        token = self._fernet().encrypt(text.encode()).decode()
+        return f"{self.key_id}:{token}"
+
     def decrypt(self, token: str) -> str:
         """The nine digits of an SSN `encrypt` wrote, under any configured key; a token without
         a key id (written before key ids) is tried under each."""

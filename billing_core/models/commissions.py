@@ -15,6 +15,7 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -23,6 +24,14 @@ from billing_core.db import AppendOnly, Base, Money, Rate, UTCDateTime, enum_typ
 from billing_core.models.enums import LineOfCoverage
 
 __all__ = [
+    "AchEntry",
+    "AchEntryStatus",
+    "AchFile",
+    "AchFileStatus",
+    "BankAccountType",
+    "PayeeAccount",
+    "PayeeAccountStatus",
+    "PayeeKind",
     "CommissionBasis",
     "CommissionKind",
     "CommissionLine",
@@ -181,3 +190,141 @@ class CommissionLine(AppendOnly, Base):
     note: Mapped[str] = mapped_column(String(200), default="")
     journal_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entry.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+# --- Paying agencies (issue 21, item 6; billing_core/commissions/payees.py, ach.py,
+# disbursements.py): payee bank details confirmed by a second person, ACH files and their
+# entries. Everything below this line belongs to that slice.
+
+
+class PayeeKind(enum.StrEnum):
+    COMPANY = "company"  # paid with a CCD entry
+    PERSON = "person"  # paid with a PPD entry
+
+
+class BankAccountType(enum.StrEnum):
+    CHECKING = "checking"
+    SAVINGS = "savings"
+
+
+class PayeeAccountStatus(enum.StrEnum):
+    PENDING = "pending"  # entered, waiting for a second staff member; pays nothing yet
+    ACTIVE = "active"  # confirmed by a second person: payments go here
+    SUPERSEDED = "superseded"  # replaced by later confirmed details
+    REJECTED = "rejected"  # refused by a second person, or withdrawn by who entered it
+
+
+class PayeeAccount(Base):
+    """Bank details of one payee (an agency, or an employer group owed a refund): the routing
+    number as is, the account number encrypted at rest (`security.vault`) with its last four
+    digits for the masked display. Rows are never edited into other details: a change is a new
+    PENDING row that takes effect only when a staff member other than who entered it confirms
+    it (the old ACTIVE row stays in force until then)."""
+
+    __tablename__ = "payee_account"
+    __table_args__ = (
+        CheckConstraint("(agency_id IS NULL) <> (group_id IS NULL)", name="one_payee"),
+        CheckConstraint("length(routing_number) = 9", name="routing_length"),
+        CheckConstraint(
+            "decided_by_id IS NULL OR status = 'rejected' OR decided_by_id <> entered_by_id",
+            name="second_person",
+        ),
+        CheckConstraint(
+            "status NOT IN ('active', 'superseded') OR decided_by_id IS NOT NULL",
+            name="confirmed_has_decider",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("broker_agency.id"), index=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("employer_group.id"), index=True)
+    payee_kind: Mapped[PayeeKind] = mapped_column(enum_type(PayeeKind, "payee_kind"))
+    name_on_account: Mapped[str] = mapped_column(String(22))  # NACHA's receiver name field
+    routing_number: Mapped[str] = mapped_column(String(9))
+    account_number_encrypted: Mapped[str] = mapped_column(String(255))
+    account_last4: Mapped[str] = mapped_column(String(4))
+    account_type: Mapped[BankAccountType] = mapped_column(
+        enum_type(BankAccountType, "bank_account_type")
+    )
+    status: Mapped[PayeeAccountStatus] = mapped_column(
+        enum_type(PayeeAccountStatus, "payee_account_status"), default=PayeeAccountStatus.PENDING
+    )
+    source: Mapped[str] = mapped_column(String(200), default="entered by hand")
+    entered_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    entered_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    decision_note: Mapped[str | None] = mapped_column(String(300))
+
+    @property
+    def account_masked(self) -> str:
+        return f"****{self.account_last4}"
+
+
+class AchFileStatus(enum.StrEnum):
+    MADE = "made"  # written, not yet sent to the bank: nothing paid in the ledger
+    SENT = "sent"  # sent: each entry's payment posted
+
+
+class AchFile(Base):
+    """One NACHA file paying a batch of payables (`batch_key` names the batch: the same batch
+    never makes two files). `content` is the file exactly as made; downloads return it."""
+
+    __tablename__ = "ach_file"
+    __table_args__ = (
+        CheckConstraint("status <> 'sent' OR sent_on IS NOT NULL", name="sent_has_date"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    batch_key: Mapped[str] = mapped_column(String(64), unique=True)
+    effective_date: Mapped[date] = mapped_column(Date)
+    status: Mapped[AchFileStatus] = mapped_column(
+        enum_type(AchFileStatus, "ach_file_status"), default=AchFileStatus.MADE
+    )
+    content: Mapped[str] = mapped_column(Text)
+    entry_count: Mapped[int] = mapped_column(Integer)
+    total_credit: Mapped[Decimal] = mapped_column(Money())
+    made_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    made_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    sent_on: Mapped[date | None] = mapped_column(Date)
+    sent_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+
+    entries: Mapped[list[AchEntry]] = relationship(back_populates="file", order_by="AchEntry.id")
+
+
+class AchEntryStatus(enum.StrEnum):
+    IN_FILE = "in_file"  # in a file not yet sent
+    PAID = "paid"  # the file was sent: payable debited, cash credited
+    RETURNED = "returned"  # the bank returned it (R01 ...): the payment reversed, payable open
+
+
+class AchEntry(Base):
+    """One credit in an ACH file: an agency's commission payable, or an approved refund owed
+    to an employer group, to the payee account in force when the file was made."""
+
+    __tablename__ = "ach_entry"
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="positive_amount"),
+        CheckConstraint("(agency_id IS NULL) <> (group_id IS NULL)", name="one_payee"),
+        CheckConstraint("status <> 'returned' OR return_code IS NOT NULL", name="return_code"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    file_id: Mapped[int] = mapped_column(ForeignKey("ach_file.id"), index=True)
+    agency_id: Mapped[int | None] = mapped_column(ForeignKey("broker_agency.id"), index=True)
+    group_id: Mapped[int | None] = mapped_column(ForeignKey("employer_group.id"))
+    refund_id: Mapped[int | None] = mapped_column(ForeignKey("refund.id"), index=True)
+    payee_account_id: Mapped[int] = mapped_column(ForeignKey("payee_account.id"))
+    amount: Mapped[Decimal] = mapped_column(Money())
+    trace_number: Mapped[str] = mapped_column(String(15), unique=True)
+    status: Mapped[AchEntryStatus] = mapped_column(
+        enum_type(AchEntryStatus, "ach_entry_status"), default=AchEntryStatus.IN_FILE
+    )
+    paid_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entry.id"))
+    return_code: Mapped[str | None] = mapped_column(String(3))
+    returned_on: Mapped[date | None] = mapped_column(Date)
+    returned_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    return_entry_id: Mapped[int | None] = mapped_column(ForeignKey("journal_entry.id"))
+
+    file: Mapped[AchFile] = relationship(back_populates="entries")
+    payee_account: Mapped[PayeeAccount] = relationship()
