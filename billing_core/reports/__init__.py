@@ -43,6 +43,7 @@ from billing_core.reports import stripe_events
 from billing_core.reports import mail_outbox
 from billing_core.reports import collections_worklist
 from billing_core.reports import credit_control
+from billing_core.reports import commission_payments_1099
 # isort: on
 
 __all__ = [
@@ -56,6 +57,7 @@ __all__ = [
     "aging",
     "cash_receipts",
     "collections_worklist",
+    "commission_payments_1099",
     "credit_control",
     "download_name",
     "get_report",

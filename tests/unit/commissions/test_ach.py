@@ -27,6 +27,7 @@ from billing_core.models.enums import RefundStatus, Role
 from billing_core.money import D
 from billing_core.payments.allocation import live_allocations, unallocate
 from billing_core.payments.refunds import approve_refund, request_refund
+from billing_core.reports import get_report, report_sheet, run_report
 from tests.factories import make_user
 from tests.unit.commissions.book import approve, make_book, month_bill, pay, run
 from tests.unit.commissions.nacha_parser import NachaError, parse
@@ -171,6 +172,12 @@ def test_a_return_reopens_the_payable_for_the_next_file(session):
     [row] = paid_in_year(session, 2026)
     assert (row["agency_code"], row["paid"], row["payments"]) == (book.agency_a.code, D("75.00"), 2)
     assert paid_in_year(session, 2025) == []
+    report = get_report("commission_payments_1099")
+    ran = run_report(session, report, {"year": "2026"}, date(2026, 12, 31))
+    assert [(r["agency_code"], r["paid"]) for r in ran.rows] == [(book.agency_a.code, D("75.00"))]
+    assert ran.result.totals["paid"] == D("75.00")
+    sheet = report_sheet(ran)
+    assert sheet is not None
 
 
 def test_an_approved_refund_is_paid_to_the_groups_account(session):
