@@ -151,8 +151,11 @@ def resume_clock(session: Session, group: EmployerGroup, *, actor: User | None, 
 
 def oldest_unpaid(session: Session, group_id: int, as_of: date) -> Invoice | None:
     """The group's oldest bill (by due date) still owing and due before `as_of`, from the kept
-    open items."""
-    return session.scalar(
+    open items; under a bankruptcy stay, the oldest post-petition one (a pre-petition bill
+    is not what coverage ends for)."""
+    from billing_core.collections.bankruptcy import stays
+
+    query = (
         select(Invoice)
         .join(KeptOpenItem, KeptOpenItem.invoice_id == Invoice.id)
         .where(
@@ -163,6 +166,10 @@ def oldest_unpaid(session: Session, group_id: int, as_of: date) -> Invoice | Non
         .order_by(KeptOpenItem.due_on, Invoice.period_start, Invoice.id)
         .limit(1)
     )
+    filed = stays(session, [group_id], on=as_of).get(group_id)
+    if filed is not None:
+        query = query.where(Invoice.period_start >= filed)
+    return session.scalar(query)
 
 
 def coverage_end(

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from billing_core.collections.bankruptcy import close_bankruptcy, file_bankruptcy, stays
 from billing_core.collections.notices import notices
 from billing_core.collections.overdue import position
-from billing_core.collections.states import history
+from billing_core.collections.states import coverage_end, history
 from billing_core.collections.sweep import run_sweep
 from billing_core.collections.worklist import worklist
 from billing_core.errors import ValidationFailed
@@ -83,6 +83,11 @@ def test_post_petition_bills_are_collected_normally(session):
     assert [b["invoice"] for b in notice.content["overdue_bills"]] == [february.invoice_number]
     assert notice.content["cure_amount"] == "400.00"
     assert january.invoice_number not in notice.body
+    # Coverage would end for the post-petition bill: January (stayed) is not what ends it.
+    row = session.get(GroupDelinquency, group.id)
+    assert coverage_end(session, row, date(2027, 2, 11), row.plan.coverage_end_rule) == date(
+        2027, 1, 31
+    )
 
 
 def test_a_cancelled_groups_stayed_balance_suggests_no_call_and_does_not_reinstate(session):
