@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import enum
 import gc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+
+import numpy as np
+import pandas as pd
 
 from billing_core.errors import RowError
 from billing_core.models import BenefitClass, BillingSubgroup, Member
@@ -231,12 +234,26 @@ class CensusFile:
     detail: dict = field(default_factory=dict)  # format specifics (834 envelope ids, versions)
 
     @property
+    def rows(self) -> Sequence[CensusMember]:
+        """The members as the diff reads them: `members` itself, or a reader's columns
+        (`MemberColumns`) whose objects are built one by one as they are asked for (the
+        diff builds only the rows it does not pass column by column)."""
+        lazy = self.__dict__.get("_lazy")
+        return lazy if lazy is not None else self.members
+
+    @property
     def employee_count(self) -> int:
         """Employees the file lists (not the enrolled employees a dependent-only row names)."""
+        lazy = self.__dict__.get("_lazy")
+        if lazy is not None:
+            return lazy.employee_count
         return sum(1 for m in self.members if not m.dependents_only)
 
     @property
     def dependent_count(self) -> int:
+        lazy = self.__dict__.get("_lazy")
+        if lazy is not None:
+            return lazy.dependent_count
         return sum(len(m.dependents) for m in self.members)
 
     @property
@@ -260,6 +277,131 @@ class CensusFile:
         if include_members:
             result["members"] = [m.as_dict() for m in self.members]
         return result
+
+
+def _members(census: CensusFile) -> list[CensusMember]:
+    found = census.__dict__
+    lazy = found.get("_lazy")
+    if lazy is not None:
+        found["_members"] = lazy.built()
+        found["_lazy"] = None
+    return found["_members"]
+
+
+def _set_members(census: CensusFile, members) -> None:
+    found = census.__dict__
+    if isinstance(members, MemberColumns):
+        found["_lazy"], found["_members"] = members, None
+    else:
+        found["_lazy"], found["_members"] = None, members
+
+
+# `members` is a list as it always was; a reader may set it to its columns (MemberColumns),
+# and the list is then built on first use (`rows` reads them without building it).
+CensusFile.members = property(_members, _set_members)  # type: ignore[assignment]
+
+
+class MemberColumns(Sequence):
+    """A reader's subscribers as columns (one array per CensusMember field, in file order),
+    with `build(i)` making the i-th member object (its coverages and dependents) when asked
+    for, once; `extra` are members built already, after them (a change file's
+    dependent-only rows). A 100,000-row census whose members the diff passes column by
+    column never builds most of them."""
+
+    def __init__(
+        self,
+        columns: dict[str, np.ndarray],
+        count: int,
+        build: Callable[[int], CensusMember],
+        *,
+        dependent_count: int,
+        lines: frozenset[LineOfCoverage],
+        shapes: tuple[np.ndarray, list[list[CensusCoverage]]],
+        extra: list[CensusMember] | None = None,
+    ):
+        self.columns = columns
+        # Per row its coverages' shape: `shape_coverages[shape[i]]` are row i's coverage
+        # objects (shared by the rows of that shape; a built row gets its own list).
+        self.shape, self.shape_coverages = shapes
+        self.count = count
+        self._build = build
+        self._built: list[CensusMember | None] = [None] * count
+        self.extra = extra or []
+        self.lines = lines  # every line any member's coverages name
+        self.employee_count = count + sum(1 for m in self.extra if not m.dependents_only)
+        self.dependent_count = dependent_count + sum(len(m.dependents) for m in self.extra)
+
+    def __len__(self) -> int:
+        return self.count + len(self.extra)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        if i >= self.count:
+            return self.extra[i - self.count]
+        member = self._built[i]
+        if member is None:
+            member = self._built[i] = self._build(i)
+        return member
+
+    def __iter__(self) -> Iterator[CensusMember]:
+        return iter(self.built())
+
+    def built(self) -> list[CensusMember]:
+        """Every member, built (the ones built already kept: the same objects)."""
+        return [self[i] for i in range(self.count)] + self.extra
+
+    def coverages_of(self, i: int) -> list[CensusCoverage]:
+        """Row i's coverages, without building the row."""
+        if i < self.count:
+            return self.shape_coverages[self.shape[i]]
+        return self.extra[i - self.count].coverages
+
+    def column(self, name: str) -> np.ndarray:
+        """A CensusMember field of every row as one object array (the extra rows' too)."""
+        found = self.columns[name]
+        if self.extra:
+            tail = np.empty(len(self.extra), dtype=object)
+            tail[:] = [getattr(m, name) for m in self.extra]
+            found = np.concatenate([found, tail])
+        return found
+
+
+def distinct_rows(codes: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct combinations of several columns of integer codes (each -1 or more, all
+    of one length): per row the combination's number, and per combination its first row.
+    Two columns at a time, each pair's codes renumbered (pandas factorize) so that the
+    combined number never overflows."""
+    count = len(codes[0]) if codes else 0
+    if not count:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    combined = np.asarray(codes[0], dtype=np.int64) + 1
+    for more in codes[1:]:
+        more = np.asarray(more, dtype=np.int64) + 1
+        combined = combined * (int(more.max()) + 1) + more
+        combined = pd.factorize(combined)[0]
+    numbers = pd.factorize(combined)[0]  # numbered in order of first appearance
+    _, first = np.unique(numbers, return_index=True)
+    return numbers, first
+
+
+def row_coverages(rows: Sequence[CensusMember], i: int) -> list[CensusCoverage]:
+    """Row i's coverages, without building a reader's row."""
+    if isinstance(rows, MemberColumns):
+        return rows.coverages_of(i)
+    return rows[i].coverages
+
+
+def row_column(rows: Sequence[CensusMember], name: str) -> np.ndarray:
+    """One field of `rows` as an object array: a reader's column when it kept one, else
+    read from the objects."""
+    if isinstance(rows, MemberColumns) and name in rows.columns:
+        return rows.column(name)
+    found = np.empty(len(rows), dtype=object)
+    found[:] = [getattr(row, name) for row in rows]
+    return found
 
 
 def share_equal_coverages(members: list[CensusMember]) -> None:

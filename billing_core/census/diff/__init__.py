@@ -58,8 +58,15 @@ from billing_core.census.diff.results import (
     FieldChange,
     MemberDiff,
     MemberLoader,
+    RowAt,
 )
-from billing_core.census.rows import CensusFile, Maintenance, collector_paused
+from billing_core.census.rows import (
+    CensusFile,
+    Maintenance,
+    MemberColumns,
+    collector_paused,
+    row_column,
+)
 from billing_core.errors import RowError
 from billing_core.models import EmployerGroup
 from billing_core.models.enums import UploadKind
@@ -100,10 +107,15 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
         result.errors.append(sponsor)
     entries = result.members
     source = census.source
-    file_lines = frozenset(
-        map(attrgetter("line"), chain.from_iterable(map(attrgetter("coverages"), census.members)))
-    )
-    rows = merge_repeats(census, result) if kind is UploadKind.CHANGE else census.members
+    # A reader's columns (census.rows) are read as columns here; a row's object is built
+    # only when the loop below visits it (what the quick check did not pass).
+    rows = merge_repeats(census, result) if kind is UploadKind.CHANGE else census.rows
+    if isinstance(rows, MemberColumns):
+        file_lines = rows.lines
+    else:
+        file_lines = frozenset(
+            map(attrgetter("line"), chain.from_iterable(map(attrgetter("coverages"), rows)))
+        )
 
     def entry(change, employee_id, name, effective, member, row, fields=None, coverages=None):
         entries.append(
@@ -126,25 +138,25 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
     # First every row is matched and the quick check runs column by column over the rows it
     # may pass; then the members it did not pass (and a snapshot's terms) have their
     # coverages read, typed, for the detailed comparison.
-    digests = vault().digests_as_stored([row.ssn for row in rows], enrollment.by_digest)
+    ssns = row_column(rows, "ssn")
+    digests = vault().digests_as_stored(ssns.tolist(), enrollment.by_digest)
     positions = enrollment.match_all(rows, digests)
     matched_at = positions >= 0
     held_at = np.zeros(len(rows), dtype=bool)
     held_at[matched_at] = enrollment.held_in_force[positions[matched_at]]
-    may_pass = held_at & np.fromiter(
-        (
-            row.maintenance is not Maintenance.TERM
-            and not row.dependents_only
-            and not speaks_for_dependents(row, kind)
-            for row in rows
-        ),
-        dtype=bool,
-        count=len(rows),
+    may_pass = (
+        held_at
+        & (row_column(rows, "maintenance") != Maintenance.TERM)
+        & ~row_column(rows, "dependents_only").astype(bool)
     )
+    if kind is UploadKind.CHANGE:
+        may_pass &= np.fromiter(
+            (not speaks_for_dependents(row, kind) for row in rows), dtype=bool, count=len(rows)
+        )
     unchanged_at = np.zeros(len(rows), dtype=bool)
     candidates = np.flatnonzero(may_pass)
     unchanged_at[candidates] = enrollment.quick_unchanged(
-        [rows[i] for i in candidates], [digests[i] for i in candidates], positions[candidates]
+        rows, candidates, [digests[i] for i in candidates], positions[candidates]
     )
     member_ids = enrollment.column["id"]
     matched_positions = np.zeros(len(member_ids), dtype=bool)
@@ -173,19 +185,21 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
     quick_entries = [
         MemberDiff(
             ChangeKind.UNCHANGED,
-            row.employee_id or employee_id or "",
+            row_employee_id or employee_id or "",
             name,
-            row.maintenance_date or as_of,
+            maintenance_date or as_of,
             member_id,
-            row,
+            RowAt(rows, i),
             [],
             [],
             member_key,
             loader,
             None,
         )
-        for row, employee_id, name, member_id, member_key in zip(
-            [rows[i] for i in quick_rows],
+        for i, row_employee_id, maintenance_date, employee_id, name, member_id, member_key in zip(
+            quick_rows,
+            row_column(rows, "employee_id")[quick].tolist(),
+            row_column(rows, "maintenance_date")[quick].tolist(),
             columns["employee_id"][at].tolist(),
             (columns["last_name"][at] + ", " + columns["first_name"][at]).tolist(),
             member_ids[at].tolist(),
@@ -194,8 +208,8 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
         )
     ]
     ssn_not_matched = [
-        i for i, (row, digest) in enumerate(zip(rows, digests, strict=True))
-        if digest is None and row.ssn
+        i for i, (ssn, digest) in enumerate(zip(ssns.tolist(), digests, strict=True))
+        if digest is None and ssn
     ]  # fmt: skip
     visited = sorted(set(np.flatnonzero(~unchanged_at).tolist()).union(ssn_not_matched))
     passed = 0  # quick_entries[:passed] are in `entries`

@@ -4,9 +4,11 @@ with nobody of that kind enrolled or listed (warnings: applied as read, a person
 
 from __future__ import annotations
 
+import pandas as pd
+
 from billing_core.census.diff.enrollment import Enrolled, Enrollment
 from billing_core.census.diff.results import CensusDiff, MemberDiff
-from billing_core.census.rows import CensusFile, Maintenance
+from billing_core.census.rows import CensusFile, Maintenance, row_column
 from billing_core.errors import RowError
 from billing_core.models import Dependent, EmployerGroup
 from billing_core.models.enums import Relationship, Tier
@@ -42,10 +44,13 @@ def warn_unknown_codes(census: CensusFile, enrollment: Enrollment, result: Censu
         ("class_code", enrollment.classes, "class"),
     ):
         first_row: dict[str, object] = {}
-        for row in census.members:
-            code = getattr(row, attribute)
-            if code and code not in known:
-                first_row.setdefault(code, row.source_row)
+        codes = pd.Series(row_column(census.rows, attribute))
+        firsts = codes[codes.notna() & (codes != "")].drop_duplicates()
+        if len(firsts):
+            source_rows = row_column(census.rows, "source_row")
+            for i, code in zip(firsts.index.tolist(), firsts.tolist(), strict=True):
+                if code not in known:
+                    first_row[code] = source_rows[i]
         for code, source_row in first_row.items():
             codes = ", ".join(sorted(known)) or "none"
             result.warnings.append(

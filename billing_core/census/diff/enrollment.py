@@ -6,9 +6,9 @@ coverage to a plan (the code it names, else the one plan of its line)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
-from operator import attrgetter
 from typing import NamedTuple
 
 import numpy as np
@@ -17,7 +17,14 @@ from sqlalchemy import String, cast, func, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.types import NullType
 
-from billing_core.census.rows import CensusCoverage, CensusMember
+from billing_core.census.rows import (
+    CensusCoverage,
+    CensusMember,
+    MemberColumns,
+    distinct_rows,
+    row_column,
+    row_coverages,
+)
 from billing_core.db import _Typed, id_chunks, in_ids, stored_value, typed_rows
 from billing_core.models import (
     BenefitClass,
@@ -226,20 +233,26 @@ class Enrollment:
                 coverages.setdefault(held[0], {})[line_of_plan[held[1]]] = Held._make(held)
 
     def expected_held(self, row: CensusMember) -> frozenset | None:
+        """`expected_lines` of the row's class and coverages."""
+        return self.expected_lines(row.class_code, row.coverages)
+
+    def expected_lines(
+        self, class_code: str | None, coverages: list[CensusCoverage]
+    ) -> frozenset | None:
         """The "plan:tier:volume" texts the row's lines would store (see `held`); None when
         the row cannot be unchanged on its face (a line named twice, a line ending before
         `as_of`, a plan that cannot be told, a volume with fractions of a cent). Readers share
         one coverage object between members with the same values, so this is worked out once
         per distinct set of lines and class (keyed by the objects' ids: they live as long as
         the census, which outlives the diff)."""
-        key = (row.class_code, *map(id, row.coverages))
+        key = (class_code, *map(id, coverages))
         try:
             return self._expected[key]
         except KeyError:
             pass
         expected: set[str] | None = set()
         lines = set()
-        for wanted in row.coverages:
+        for wanted in coverages:
             volume = wanted.elected_volume
             if (
                 wanted.line in lines
@@ -249,7 +262,7 @@ class Enrollment:
                 expected = None
                 break
             lines.add(wanted.line)
-            plan_id = self.plan_for(wanted, row.class_code, wanted.effective_from or self.as_of)[1]
+            plan_id = self.plan_for(wanted, class_code, wanted.effective_from or self.as_of)[1]
             if plan_id is None:
                 expected = None
                 break
@@ -281,8 +294,7 @@ class Enrollment:
         if self.position_of_employee_id:
             index = pd.Index(list(self.position_of_employee_id), dtype=object)
             at = np.fromiter(self.position_of_employee_id.values(), dtype=np.int64)
-            wanted = np.fromiter(map(attrgetter("employee_id"), rows), dtype=object, count=n)
-            found = index.get_indexer(wanted)
+            found = index.get_indexer(row_column(rows, "employee_id"))
             positions[found >= 0] = at[found[found >= 0]]
         match = self.match
         for i in np.flatnonzero(positions < 0).tolist():
@@ -339,25 +351,31 @@ class Enrollment:
         return found
 
     def quick_unchanged(
-        self, rows: list[CensusMember], digests: list[str | None], positions: np.ndarray
+        self,
+        rows: Sequence[CensusMember],
+        candidates: np.ndarray,
+        digests: list[str | None],
+        positions: np.ndarray,
     ) -> np.ndarray:
-        """Per row (each matched to the member at `positions`, who has coverage in force), a
-        quick yes for what most members of a full file are, column by column: every field
-        equal to the enrolled value, the same SSN, subgroup and class, and exactly the lines
-        in force (`held`, as stored), each on the same plan, tier and volume. A no proves
-        nothing: field_changes and coverage_changes then decide, and say what changed (a
-        blank the file leaves, say, is no change)."""
-        same = np.ones(len(rows), dtype=bool)
-        if not rows:
+        """Per row `candidates[k]` of `rows` (matched to the member at `positions[k]`, who has
+        coverage in force), a quick yes for what most members of a full file are, column by
+        column: every field equal to the enrolled value, the same SSN, subgroup and class, and
+        exactly the lines in force (`held`, as stored), each on the same plan, tier and
+        volume. A no proves nothing: field_changes and coverage_changes then decide, and say
+        what changed (a blank the file leaves, say, is no change). A reader's columns are
+        compared as they are; no row object is built."""
+        n = len(candidates)
+        same = np.ones(n, dtype=bool)
+        if not n:
             return same
-        n = len(rows)
 
         def stated(name: str) -> np.ndarray:
-            return np.fromiter(map(attrgetter(name), rows), dtype=object, count=n)
+            return row_column(rows, name)[candidates]
 
         for name in MEMBER_FIELDS:
             same &= (stated(name) == self.typed_column(name)[positions]).astype(bool)
-        digest = np.fromiter(digests, dtype=object, count=n)
+        digest = np.empty(n, dtype=object)
+        digest[:] = digests
         enrolled = self.column["ssn_digest"][positions]
         same &= ~(
             np.not_equal(digest, None)
@@ -366,21 +384,40 @@ class Enrollment:
             & (digest != enrolled).astype(bool)
         )
         # A code the group does not have is no change (see field_changes).
-        for field, ids, name in (("subgroup_code", self.subgroup_ids, "subgroup_id"),
-                                 ("class_code", self.class_ids, "class_id")):  # fmt: skip
-            said = np.fromiter(
-                (ids.get(code) if code else None for code in map(attrgetter(field), rows)),
-                dtype=object,
-                count=n,
-            )
+        class_codes = stated("class_code")
+        for said_codes, ids, name in ((stated("subgroup_code"), self.subgroup_ids, "subgroup_id"),
+                                      (class_codes, self.class_ids, "class_id")):  # fmt: skip
+            said = np.empty(n, dtype=object)
+            said[:] = [ids.get(code) if code else None for code in said_codes.tolist()]
             member = self.column[name][positions]
             same &= ~(np.not_equal(said, None) & (said != member).astype(bool))
+        # The lines: each distinct (class, coverages, stored signature) decided once; a
+        # reader's columns give each row's coverages as a shape code, so the distinct
+        # triples are found column by column.
         signatures = self.column["held_signature"][positions]
-        expected_held, held = self.expected_held, self.held
-        for i in np.flatnonzero(same):
-            expected = expected_held(rows[i])
-            lines = held(signatures[i])
-            same[i] = expected is not None and lines[1] == len(expected) and expected == lines[0]
+        at = np.flatnonzero(same)
+        if isinstance(rows, MemberColumns):
+            shapes = rows.shape[candidates[at]]
+        else:
+            seen: dict[tuple, int] = {}
+            shapes = np.array(
+                [
+                    seen.setdefault(tuple(map(id, rows[i].coverages)), len(seen))
+                    for i in candidates[at].tolist()
+                ],
+                dtype=np.int64,
+            )
+        inverse, first = distinct_rows(
+            [pd.factorize(class_codes[at])[0], pd.factorize(signatures[at])[0], shapes]
+        )
+        verdicts = np.empty(len(first), dtype=bool)
+        for u, k in enumerate(at[first].tolist()):
+            expected = self.expected_lines(class_codes[k], row_coverages(rows, int(candidates[k])))
+            lines = self.held(signatures[k])
+            verdicts[u] = (
+                expected is not None and lines[1] == len(expected) and expected == lines[0]
+            )
+        same[at] = verdicts[inverse]
         return same
 
     def dependents_of(self, member_ids: list[int]) -> dict[int, list[Dependent]]:

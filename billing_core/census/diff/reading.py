@@ -22,7 +22,7 @@ def settle_kind(census: CensusFile, enrolled_employees: int) -> tuple[UploadKind
         return census.kind, False
     if census.kind_guess is UploadKind.CHANGE:
         return UploadKind.CHANGE, True
-    if enrolled_employees and len(census.members) * 2 < enrolled_employees:
+    if enrolled_employees and len(census.rows) * 2 < enrolled_employees:
         census.kind_guess = UploadKind.CHANGE
         return UploadKind.CHANGE, True
     census.kind_guess = UploadKind.SNAPSHOT

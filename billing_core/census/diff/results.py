@@ -161,6 +161,31 @@ class MemberDiff:
         }
 
 
+class RowAt:
+    """A file's row not built yet: row `at` of a reader's columns (census.rows), built when
+    a line's `row` is first read (the diff passes most rows of a full file without it)."""
+
+    __slots__ = ("rows", "at")
+
+    def __init__(self, rows, at: int):
+        self.rows, self.at = rows, at
+
+
+def _row(entry: MemberDiff) -> CensusMember | None:
+    found = entry.__dict__["_row"]
+    if found.__class__ is RowAt:
+        found = entry.__dict__["_row"] = found.rows[found.at]
+    return found
+
+
+def _set_row(entry: MemberDiff, row: CensusMember | RowAt | None) -> None:
+    entry.__dict__["_row"] = row
+
+
+# `row` may be given as a RowAt, and is the file's row (CensusMember) when read.
+MemberDiff.row = property(_row, _set_row)  # type: ignore[assignment]
+
+
 MASS_TERM_SHARE = Decimal("0.2")  # a full file ending more than a fifth of the employees...
 MASS_TERM_COUNT = 10  # ...or more than ten of them (whichever is smaller) asks first
 

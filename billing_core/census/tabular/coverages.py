@@ -7,13 +7,13 @@ few hundred, not 600,000)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import fields
-from itertools import repeat
 
 import numpy as np
 import pandas as pd
 
-from billing_core.census.rows import CensusCoverage, CensusMember, Maintenance
+from billing_core.census.rows import CensusCoverage, CensusMember, Maintenance, distinct_rows
 from billing_core.census.tabular.sheet import Sheet
 from billing_core.census.tabular.vocabulary import FLAG_LINES, TIERED_LINES, WAIVE
 from billing_core.models.enums import LineOfCoverage, Relationship, Tier
@@ -53,14 +53,16 @@ def row_tiers(sheet: Sheet) -> np.ndarray:
 def read_coverages(
     sheet: Sheet,
     accepted: np.ndarray,
-    members: list[CensusMember],
+    member: Callable[[int], CensusMember],
     start: np.ndarray,
     end: np.ndarray,
-) -> list[list[CensusCoverage]]:
+) -> tuple[np.ndarray, list[list[CensusCoverage]], frozenset[LineOfCoverage]]:
     """Each accepted subscriber's coverages, line by line (see the module docstring for the
-    tier rules)."""
+    tier rules), as its shape (`shapes[shape[j]]` are subscriber j's coverages; members with
+    the same coverages share the objects and the list), and the lines any of them has. `member(j)` is the j-th subscriber's row
+    (its fields and dependents), asked for only when a line's tier must be derived."""
     columns = sheet.columns
-    result: list[list[CensusCoverage]] = [[] for _ in members]
+    lines: set[LineOfCoverage] = set()
     starts, ends = start[accepted], end[accepted]
     bare = row_tiers(sheet)[accepted]
     tier_stated = any(
@@ -94,35 +96,44 @@ def read_coverages(
         none = np.full(len(bare), None, dtype=object)
         elections = [(line, elected, none, bare, "tier") for line in sheet.tier_lines]
 
+    count = len(accepted)
+    start_codes, end_codes = pd.factorize(starts)[0], pd.factorize(ends)[0]
+    slots: list[tuple[np.ndarray, list[CensusCoverage]]] = []  # per line read: codes, objects
+
     def add(line, rows, plans=None, tiers=None, volumes=None) -> None:
         """Coverages of `line` for the members at positions `rows` (an index array). One
         object per distinct set of values, shared by the members who have it: a 100,000-row
-        file has a few hundred, not 600,000 (and the diff checks each once). The field
-        order of the positional arguments is checked at import."""
-        count = len(rows)
-        made: dict[tuple, CensusCoverage] = {}
-        for j, values in zip(
-            rows.tolist(),
-            zip(
-                repeat(None, count) if plans is None else plans[rows].tolist(),
-                repeat(None, count) if tiers is None else tiers[rows].tolist(),
-                repeat(None, count) if volumes is None else volumes[rows].tolist(),
-                starts[rows].tolist(),
-                ends[rows].tolist(),
-                strict=True,
-            ),
-            strict=True,
-        ):
-            coverage = made.get(values)
-            if coverage is None:
-                coverage = made[values] = CensusCoverage(line, *values)
-            result[j].append(coverage)
+        file has a few hundred, not 600,000 (and the diff checks each once). The distinct
+        sets are found column by column (factorize), not row by row. The field order of
+        the positional arguments is checked at import."""
+        codes = np.full(count, -1, dtype=np.int64)
+        made: list[CensusCoverage] = []
+        if len(rows):
+            lines.add(line)
+            values = [
+                None if values is None else values[rows]
+                for values in (plans, tiers, volumes, starts, ends)
+            ]
+            keys = [start_codes[rows], end_codes[rows]]
+            if plans is not None:
+                keys.append(pd.factorize(values[0])[0])
+            if tiers is not None:
+                keys.append(object_codes(values[1]))
+            if volumes is not None:
+                keys.append(pd.factorize(values[2])[0])
+            inverse, first = distinct_rows(keys)
+            made = [
+                CensusCoverage(line, *(None if v is None else v[k] for v in values))
+                for k in first.tolist()
+            ]
+            codes[rows] = inverse
+        slots.append((codes, made))
 
     for line, elected, plan, tier, column in elections:
         rows = np.flatnonzero(elected)
         tier = tier.copy()
         for j in rows[[not isinstance(t, Tier) for t in tier[rows].tolist()]].tolist():
-            tier[j] = missing_tier(sheet, members[j], accepted[j], line, tier[j], column, derive)
+            tier[j] = missing_tier(sheet, member(j), accepted[j], line, tier[j], column, derive)
         add(line, rows, plans=plan, tiers=tier)
     for name, line in FLAG_LINES.items():
         if name in columns:
@@ -131,7 +142,20 @@ def read_coverages(
         volumes = sheet.col("life_volume")[accepted]
         elected = np.flatnonzero(sheet.mask("life_volume", bool)[accepted])
         add(LineOfCoverage.SUPPLEMENTAL_LIFE, elected, volumes=volumes)
-    return result
+    # Each member's coverages are one of a few hundred shapes (the same objects in the same
+    # order, line by line as read): the shape per member, and each shape's coverages.
+    if not slots or not count:
+        return np.zeros(count, dtype=np.int64), [[]], frozenset(lines)
+    shape, first = distinct_rows([codes for codes, _ in slots])
+    shapes = [[made[codes[j]] for codes, made in slots if codes[j] >= 0] for j in first.tolist()]
+    return shape, shapes, frozenset(lines)
+
+
+def object_codes(values: np.ndarray) -> np.ndarray:
+    """Codes of a column of tiers (enum members, each one object, or None), by identity:
+    hashing an enum member runs Python code. Two equal texts (an unreadable tier) may get
+    two codes: only the sharing of their coverage objects is lost."""
+    return pd.factorize(np.fromiter(map(id, values.tolist()), dtype=np.int64, count=len(values)))[0]
 
 
 def missing_tier(
@@ -163,29 +187,30 @@ def missing_tier(
 
 
 def attach_coverages(
-    members: list[CensusMember], coverages: list[list[CensusCoverage]], ends: list
+    member: CensusMember,
+    listed: list[CensusCoverage],
+    last,
+    shapes: dict[tuple[int, ...], dict[Relationship, frozenset[LineOfCoverage]]],
 ) -> None:
-    """Each subscriber's coverages, and each of its dependents on the lines whose tier covers
+    """A subscriber's coverages, and each of its dependents on the lines whose tier covers
     it (spouse or partner: ES, FAM; child: EC, FAM; never life or disability), ending when the
-    subscriber's coverage ends (`ends`, per member) unless its own row ends it sooner."""
-    lines_by_shape: dict[tuple[int, ...], dict[Relationship, frozenset[LineOfCoverage]]] = {}
-    for member, listed, last in zip(members, coverages, ends, strict=True):
-        member.coverages = listed
-        if member.dependents:
-            # A dependent is on the lines whose tier covers it, and ends with the subscriber.
-            # (Members with the same coverages share the objects: one shape per set of ids.)
-            shape_key = tuple(map(id, listed))
-            lines = lines_by_shape.get(shape_key)
-            if lines is None:
-                shape = [(c.line, c.tier) for c in listed if c.tier is not None]
-                lines = lines_by_shape[shape_key] = {
-                    relationship: frozenset(line for line, tier in shape if tier in covered)
-                    for relationship, covered in _COVERED_BY.items()
-                }
-            for dependent in member.dependents:
-                dependent.lines = set(lines[dependent.relationship])
-                if dependent.effective_to is None:
-                    dependent.effective_to = last
+    subscriber's coverage ends (`last`) unless its own row ends it sooner. `shapes`: the
+    lines per relationship of each set of coverage objects met so far (members with the
+    same coverages share the objects), kept by the caller across members."""
+    member.coverages = listed
+    if member.dependents:
+        shape_key = tuple(map(id, listed))
+        lines = shapes.get(shape_key)
+        if lines is None:
+            shape = [(c.line, c.tier) for c in listed if c.tier is not None]
+            lines = shapes[shape_key] = {
+                relationship: frozenset(line for line, tier in shape if tier in covered)
+                for relationship, covered in _COVERED_BY.items()
+            }
+        for dependent in member.dependents:
+            dependent.lines = set(lines[dependent.relationship])
+            if dependent.effective_to is None:
+                dependent.effective_to = last
 
 
 _COVERED_BY = {

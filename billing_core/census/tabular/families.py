@@ -21,15 +21,15 @@ def link_dependents(
     is_dependent: np.ndarray,
     kept: np.ndarray,
     accepted: np.ndarray,
-    members: list[CensusMember],
     repeat_of: dict[int, int],
     own_ssn: np.ndarray,
     start: np.ndarray,
     dependent_to: np.ndarray,
-) -> None:
+) -> Families:
     """Each dependent row under its subscriber: by employee id, else family id, else
     subscriber SSN (wherever the subscriber's row is), else the nearest subscriber row
-    above. A dependent with nothing to join is an error; an exact repeat is read once."""
+    above. A dependent with nothing to join is an error; an exact repeat is read once.
+    Returns the dependents per subscriber (by position in `accepted`) as columns."""
     n = sheet.n
     dependents = np.flatnonzero(is_dependent)
     target = np.full(len(dependents), -1, dtype=np.int64)
@@ -110,8 +110,8 @@ def link_dependents(
     def cells(name: str) -> list:
         return sheet.col(name)[rows].tolist()
 
-    for subscriber, row, first, last, born, relationship, gender, ssn, since, until in zip(
-        [members[m] for m in member_of[targets].tolist()],
+    return Families(
+        member_of[targets],
         sheet.row_no[rows].tolist(),
         cells("first_name"),
         cells("last_name"),
@@ -121,21 +121,42 @@ def link_dependents(
         cells("ssn"),
         starts.tolist(),
         dependent_to[rows].tolist(),
-        strict=True,
-    ):
-        subscriber.dependents.append(
-            CensusDependent(
-                source_row=row,
-                first_name=first or "",
-                last_name=last or subscriber.last_name,
-                birth_date=born,
-                relationship=relationship,
-                gender=gender or Gender.UNKNOWN,
-                ssn=ssn,
-                effective_from=since,
-                effective_to=until,
+    )
+
+
+class Families:
+    """The dependent rows linked to their subscribers, as columns in file order (`owner`:
+    the subscriber's position among the accepted rows); `of(j, last_name)` builds the
+    dependents of subscriber j (a blank last name is the subscriber's)."""
+
+    def __init__(self, owner: np.ndarray, *cells: list):
+        self.count = len(owner)
+        order = np.argsort(owner, kind="stable")  # file order within each subscriber
+        self.order = order.tolist()
+        counts = np.bincount(owner, minlength=int(owner.max()) + 1 if len(owner) else 0)
+        self.bounds = np.concatenate(([0], np.cumsum(counts))).tolist()
+        self.cells = cells
+
+    def of(self, j: int, last_name: str) -> list[CensusDependent]:
+        if j + 1 >= len(self.bounds):
+            return []
+        found = []
+        row_no, first, last, born, relationship, gender, ssn, since, until = self.cells
+        for k in self.order[self.bounds[j] : self.bounds[j + 1]]:
+            found.append(
+                CensusDependent(
+                    source_row=row_no[k],
+                    first_name=first[k] or "",
+                    last_name=last[k] or last_name,
+                    birth_date=born[k],
+                    relationship=relationship[k],
+                    gender=gender[k] or Gender.UNKNOWN,
+                    ssn=ssn[k],
+                    effective_from=since[k],
+                    effective_to=until[k],
+                )
             )
-        )
+        return found
 
 
 def dependents_only_members(

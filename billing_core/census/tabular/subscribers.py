@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from billing_core.census.rows import CensusMember, Maintenance
+from billing_core.census.rows import CensusMember, Maintenance, MemberColumns
 from billing_core.census.tabular.coverages import attach_coverages, read_coverages
 from billing_core.census.tabular.families import dependents_only_members, link_dependents
 from billing_core.census.tabular.sheet import Sheet, masked_ssn
@@ -121,78 +121,75 @@ def read_members(sheet: Sheet) -> None:
         )
     accepted = np.flatnonzero(kept)
 
-    def pick(name: str, default: object = None, values: np.ndarray | None = None) -> list:
+    def pick(name: str, default: object = None, values: np.ndarray | None = None) -> np.ndarray:
         picked = (sheet.col(name) if values is None else values)[accepted]
+        if picked.dtype != object:
+            picked = picked.astype(object)
         if default is not None:
             # Assigned, not np.where: np.where would turn an enum default into a plain str.
             picked[pd.isna(picked)] = default
-        return picked.tolist()
+        return picked
 
-    members = [
-        CensusMember(
-            source_row=row,
-            employee_id=employee_id,
-            first_name=first_name,
-            last_name=last_name,
-            birth_date=birth_date,
-            ssn=ssn,
-            gender=gender,
-            hire_date=hire_date,
-            annual_salary=salary,
-            status=status,
-            subgroup_code=subgroup,
-            class_code=klass,
-            postal_code=postal,
-            maintenance=act,
-            maintenance_date=when,
+    # The subscribers as columns (census.rows.MemberColumns): the objects are built only for
+    # the rows something asks for (the diff passes most rows of a full file column by column).
+    source_rows = np.empty(len(accepted), dtype=object)
+    source_rows[:] = row_no[accepted].tolist()
+    fields = {
+        "source_row": source_rows,
+        "employee_id": pick("employee_id", ""),
+        "first_name": pick("first_name", ""),
+        "last_name": pick("last_name", ""),
+        "birth_date": pick("birth_date"),
+        "ssn": pick("", values=own_ssn),
+        "gender": pick("gender", Gender.UNKNOWN),
+        "hire_date": pick("hire_date"),
+        "annual_salary": pick("", values=salaries(sheet, kept)),
+        "status": pick("status", MemberStatus.ACTIVE),
+        "subgroup_code": pick("subgroup_code"),
+        "class_code": pick("class_code"),
+        "postal_code": pick("postal_code"),
+        "maintenance": pick("", values=action),
+        "maintenance_date": pick("", values=maintenance_date),
+        "dependents_only": np.zeros(len(accepted), dtype=bool).astype(object),
+    }
+    names = tuple(fields)
+    listed = [fields[name].tolist() for name in names]
+
+    def bare(j: int) -> CensusMember:
+        """Member j's own fields and dependents (no coverages yet)."""
+        member = CensusMember(
+            **{name: values[j] for name, values in zip(names, listed, strict=True)}
         )
-        for (
-            row,
-            employee_id,
-            first_name,
-            last_name,
-            birth_date,
-            ssn,
-            gender,
-            hire_date,
-            salary,
-            status,
-            subgroup,
-            klass,
-            postal,
-            act,
-            when,
-        ) in zip(
-            row_no[accepted].tolist(),
-            pick("employee_id", ""),
-            pick("first_name", ""),
-            pick("last_name", ""),
-            pick("birth_date"),
-            pick("", values=own_ssn),
-            pick("gender", Gender.UNKNOWN),
-            pick("hire_date"),
-            pick("", values=salaries(sheet, kept)),
-            pick("status", MemberStatus.ACTIVE),
-            pick("subgroup_code"),
-            pick("class_code"),
-            pick("postal_code"),
-            pick("", values=action),
-            pick("", values=maintenance_date),
-            strict=True,
-        )
-    ]
+        member.dependents = family.of(j, member.last_name)
+        return member
+
     dependent_to = np.where(pd.isna(termination), np.where(is_term, effective, None), termination)
     sheet.dependent_action, sheet.dependent_action_date = action, maintenance_date
-    link_dependents(
-        sheet, is_subscriber, is_dependent, kept, accepted, members, repeat_of, own_ssn,
-        start, dependent_to,
+    family = link_dependents(
+        sheet, is_subscriber, is_dependent, kept, accepted, repeat_of, own_ssn, start,
+        dependent_to,
     )  # fmt: skip
 
     end = np.where(is_term, last_day, termination)
-    coverages = read_coverages(sheet, accepted, members, start, end)
-    attach_coverages(members, coverages, end[accepted].tolist())
+    shape, shapes, lines = read_coverages(sheet, accepted, bare, start, end)
+    ends = end[accepted].tolist()
+    shape_of = shape.tolist()
+    dependent_lines: dict = {}
 
-    sheet.census.members = members + dependents_only_members(sheet, start, dependent_to)
+    def build(j: int) -> CensusMember:
+        member = bare(j)
+        attach_coverages(member, list(shapes[shape_of[j]]), ends[j], dependent_lines)
+        return member
+
+    sheet.census.members = MemberColumns(
+        fields,
+        len(accepted),
+        build,
+        dependent_count=family.count,
+        lines=lines,
+        shapes=(shape, shapes),
+        extra=dependents_only_members(sheet, start, dependent_to),
+    )
     ages = valid & pd.isna(sheet.col("birth_date")) & ~pd.isna(sheet.col("age"))
     if ages.any():
         sheet.census.detail["age_by_row"] = {

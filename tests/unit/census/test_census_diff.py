@@ -271,15 +271,15 @@ def test_the_quick_unchanged_check_agrees_with_the_detailed_comparison(session, 
     check = Enrollment.quick_unchanged
     passed = []
 
-    def spy(enrollment, rows, *args):
-        said = check(enrollment, rows, *args)
-        passed.extend(row.first_name for row, yes in zip(rows, said, strict=True) if yes)
+    def spy(enrollment, rows, candidates, *args):
+        said = check(enrollment, rows, candidates, *args)
+        passed.extend(rows[i].first_name for i, yes in zip(candidates, said, strict=True) if yes)
         return said
 
     monkeypatch.setattr(Enrollment, "quick_unchanged", spy)
     quick = diff_census(session, group, census, AS_OF)
     monkeypatch.setattr(
-        Enrollment, "quick_unchanged", lambda _, rows, *args: np.zeros(len(rows), dtype=bool)
+        Enrollment, "quick_unchanged", lambda _, rows, at, *args: np.zeros(len(at), dtype=bool)
     )
     detailed = diff_census(session, group, census, AS_OF)
 
