@@ -18,6 +18,7 @@ def admit_staff_only():
 
 from admin.views import (  # noqa: E402,F401
     adjustments,
+    agency_payments,
     billing,
     cancellation,
     collections,

@@ -351,3 +351,42 @@ def waiting_changes(session: Session) -> Sequence[PayeeAccount]:
             .order_by(PayeeAccount.id)
         )
     )
+
+
+@dataclass(frozen=True)
+class PayeeRow:
+    """One agency on the payments page: its details in force and a change waiting, if any."""
+
+    agency: BrokerAgency
+    in_force: PayeeAccount | None
+    pending: PayeeAccount | None
+
+
+def agency_payees(session: Session) -> list[PayeeRow]:
+    """Every agency by code with its details in force and its pending change (two reads)."""
+    agencies = session.scalars(select(BrokerAgency).order_by(BrokerAgency.code)).all()
+    live = session.scalars(
+        select(PayeeAccount).where(
+            PayeeAccount.agency_id.is_not(None),
+            PayeeAccount.status.in_([PayeeAccountStatus.ACTIVE, PayeeAccountStatus.PENDING]),
+        )
+    ).all()
+    by_agency: dict[tuple[int, PayeeAccountStatus], PayeeAccount] = {
+        (a.agency_id, a.status): a for a in live
+    }
+    return [
+        PayeeRow(
+            agency,
+            by_agency.get((agency.id, PayeeAccountStatus.ACTIVE)),
+            by_agency.get((agency.id, PayeeAccountStatus.PENDING)),
+        )
+        for agency in agencies
+    ]
+
+
+def user_names(session: Session, ids: set[int | None]) -> dict[int, str]:
+    """Staff names by id, for "entered by" and "confirmed by"."""
+    wanted = {i for i in ids if i is not None}
+    if not wanted:
+        return {}
+    return dict(session.execute(select(User.id, User.full_name).where(User.id.in_(wanted))).all())

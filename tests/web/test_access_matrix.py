@@ -282,6 +282,21 @@ MATRIX = {
     "admin.watchlist_add": ("POST", {}, expect(302, 403, **STAFF_303)),
     "admin.watchlist_expiry": ("POST", {"entry_id": 0}, expect(302, 403, **STAFF_404)),
     "admin.watchlist_remove": ("POST", {"entry_id": 0}, expect(302, 403, **STAFF_404)),
+    # Paying agencies (admin/views/agency_payments.py): the page, a payee's bank details
+    # (agency or group), their forms (posted empty: refused, back), unknown records' 404s.
+    "admin.agency_payments": ("GET", {}, expect(302, 403, **STAFF)),
+    "admin.agency_payee": ("GET", {"agency_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.group_payee": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
+    "admin.agency_bank_details_enter": ("POST", {"agency_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.group_bank_details_enter": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
+    "admin.bank_details_confirm": ("POST", {"account_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.bank_details_reject": ("POST", {"account_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.bank_details_upload": ("POST", {}, expect(302, 403, **STAFF_303)),
+    "admin.ach_file_make": ("POST", {}, expect(302, 403, **STAFF_303)),
+    "admin.ach_file_detail": ("GET", {"file_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.ach_file_download": ("GET", {"file_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.ach_file_sent": ("POST", {"file_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.ach_entry_return": ("POST", {"entry_id": 0}, expect(302, 403, **STAFF_404)),
     # The paid-vs-billed statement: the page and its downloads, for the group's employers
     # (the East-only user too: the statement of their bills and the group's consolidated
     # ones) and for staff.

@@ -79,6 +79,9 @@ STAFF_ONLY_IDS = {
     "charge_off_id",
     "filing_id",
     "plan_id",
+    "agency_id",
+    "account_id",
+    "file_id",
 }
 METHODS = ("GET", "POST")
 
