@@ -208,3 +208,38 @@ def test_non_staff_are_refused(client, login_as, cancelled, session, role):
     url = _page(cast)
     assert client.get(f"{url}/referrals/{theirs.id}/package").status_code == 403
     assert client.post(f"{url}/bankruptcy", data={}).status_code in (400, 403)
+
+
+def test_a_recovery_after_charge_off_through_the_form(client, login_as, cancelled, session):
+    from billing_core.collections.charge_off import approve_charge_off, request_charge_off
+    from billing_core.models.collections_legal import CollectionRecovery
+    from tests.factories import pay_by_check
+
+    cast = cancelled
+    group = cast.group_a
+    referral = refer(session, group, agency="Summit Recovery", on=today(),
+                     actor=cast.users["billing_specialist"])  # fmt: skip
+    asked = request_charge_off(session, group, on=today(), reason="gone",
+                               actor=cast.users["billing_specialist"])  # fmt: skip
+    approve_charge_off(session, asked, actor=cast.users["supervisor"], on=today())
+    payment = pay_by_check(session, group, "300.00", today(), reference="AGENCY-1")
+    session.commit()
+    login_as(cast.users["billing_specialist"])
+    url = _page(cast)
+    page = client.get(url).get_data(as_text=True)
+    assert "AGENCY-1" in page  # the payment to name, and no older premium payment
+    done = post_confirmed(
+        client, f"{url}/recoveries",
+        {"payment_id": str(payment.id), "fee": "75.00", "referral_id": str(referral.id),
+         "note": "first remittance", "csrf_token": csrf_token(client, url)},
+    )  # fmt: skip
+    assert done.status_code == 303
+    session.expire_all()
+    [recovery] = session.scalars(select(CollectionRecovery)).all()
+    assert (recovery.amount, recovery.fee, recovery.after_charge_off, recovery.referral_id) == (
+        Decimal("375.00"), Decimal("75.00"), True, referral.id,
+    )  # fmt: skip
+    recovered = ledger.account_balance(session, ledger.account(session, Chart.RECOVERIES))
+    assert recovered == Decimal("-375.00")
+    assert session.get(GroupDelinquency, group.id).state is S.CHARGED_OFF
+    assert "Bad-debt recoveries" in client.get(url).get_data(as_text=True)
