@@ -33,7 +33,7 @@ from billing_core.collections.payment_plans import (
     open_plan,
     plan_view,
     plans,
-    propose_schedule,
+    schedule_proposal,
 )
 from billing_core.collections.states import RUNNING, clock_paused, history
 from billing_core.collections.worklist import (
@@ -44,7 +44,6 @@ from billing_core.collections.worklist import (
     worklist,
     worklist_totals,
 )
-from billing_core.errors import BillingError
 from billing_core.models.collections import GroupDelinquency
 from billing_core.models.payment_plans import PaymentPlan
 from billing_core.money import format_dollars
@@ -120,16 +119,13 @@ def _plan_forms(balance, on) -> dict:
     proposal = PlanProposalForm(formdata=request.args)
     proposed, problem = [], None
     if proposal.validate():
-        try:
-            proposed = propose_schedule(
-                balance,
-                proposal.installments.data or 3,
-                proposal.first_on.data or on + timedelta(days=7),
-                down_payment=proposal.down_payment.data or 0,
-                down_payment_on=proposal.down_payment_on.data,
-            )
-        except BillingError as error:
-            problem = str(error)
+        proposed, problem = schedule_proposal(
+            balance,
+            proposal.installments.data or 3,
+            proposal.first_on.data or on + timedelta(days=7),
+            down_payment=proposal.down_payment.data or 0,
+            down_payment_on=proposal.down_payment_on.data,
+        )
     lines = [{"due_on": x.due_on, "amount": x.amount} for x in proposed]
     lines += [{"due_on": None, "amount": None}] * 2
     form = PlanForm(

@@ -118,6 +118,25 @@ def propose_schedule(
     return lines
 
 
+def schedule_proposal(
+    balance: Decimal,
+    count: int,
+    first_on: date,
+    *,
+    down_payment: Decimal = ZERO,
+    down_payment_on: date | None = None,
+) -> tuple[list[Line], str | None]:
+    """`propose_schedule` for a page that shows a proposal as it is asked for: the schedule and
+    None, or no lines and why not in words (a proposal that cannot be made is not an error)."""
+    try:
+        lines = propose_schedule(
+            balance, count, first_on, down_payment=down_payment, down_payment_on=down_payment_on
+        )
+    except ValidationFailed as error:
+        return [], str(error)
+    return lines, None
+
+
 def check_schedule(lines: Sequence[Line], balance: Decimal, today: date) -> list[str]:
     """What is wrong with a schedule for `balance` dollars made on `today`, every problem at
     once (empty when none): amounts more than zero, dates today or later and each after the
