@@ -11,7 +11,7 @@ from flask import Response, render_template, url_for
 from flask_login import current_user
 
 from admin import bp
-from admin.actions import confirm_form, load_or_404, submit_form
+from admin.actions import confirm_form, load_or_404, require_valid, submit_form
 from admin.views.agency_payments_forms import (
     AchReturnForm,
     BankDetailsForm,
@@ -22,13 +22,13 @@ from admin.views.agency_payments_forms import (
     RejectDetailsForm,
 )
 from billing_core.commissions import disbursements, payees
-from billing_core.errors import CommissionError
+from billing_core.errors import BillingError, CommissionError
 from billing_core.models import BrokerAgency, EmployerGroup
 from billing_core.models.commissions import AchEntry, AchFile, PayeeAccount
 from billing_core.money import format_dollars
 from portal.confirmation import Ask, Done, Table
 from portal.extensions import db_session
-from portal.web import today
+from portal.web import run_action, today
 
 
 def _index_url() -> str:
@@ -37,26 +37,34 @@ def _index_url() -> str:
 
 @bp.get("/agency-payments")
 def agency_payments():
+    return _index_page()
+
+
+def _index_page(upload_problem: BillingError | None = None, status: int = 200):
     session = db_session()
     make_form = MakeAchFileForm()
     make_form.effective_date.data = today()
     waiting = payees.waiting_changes(session)
     owed = disbursements.payables(session)
-    return render_template(
+    agencies = payees.agency_payees(session)
+    page = render_template(
         "admin/agency_payments/index.html",
         payables=owed,
         ready_total=sum((p.amount for p in owed if p.payable), start=0),
         open_file=disbursements.open_file(session),
         files=disbursements.files(session),
         waiting=waiting,
-        agencies=payees.agency_payees(session),
+        agencies=agencies,
+        agency_names={row.agency.id: row.agency.name for row in agencies},
         names=payees.user_names(session, {a.entered_by_id for a in waiting}),
         make_form=make_form,
         upload_form=BankDetailsUploadForm(),
+        upload_problem=upload_problem,
         decide_form=DecideDetailsForm(),
         reject_form=RejectDetailsForm(),
         columns=", ".join(payees.UPLOAD_COLUMNS),
     )
+    return page, status
 
 
 def _payee_page(agency: BrokerAgency | None, group: EmployerGroup | None):
@@ -158,7 +166,10 @@ def bank_details_reject(account_id: int):
 
 @bp.post("/agency-payments/bank-details/upload")
 def bank_details_upload():
-    def uploaded(form: BankDetailsUploadForm) -> str:
+    form = BankDetailsUploadForm()
+
+    def uploaded() -> str:
+        require_valid(form)
         upload = form.file.data
         kept = payees.upload_bank_details(
             db_session(), upload.filename or "upload", upload.read(), actor=current_user
@@ -168,8 +179,12 @@ def bank_details_upload():
             f"{upload.filename}; each waits for a second staff member to confirm it."
         )
 
-    return submit_form(
-        BankDetailsUploadForm(), uploaded, back=_index_url(), failure="Nothing was kept"
+    # A refused file is answered with the page listing every bad row and column.
+    return run_action(
+        uploaded,
+        to=_index_url(),
+        done=lambda said: said,
+        refused=lambda error: _index_page(upload_problem=error, status=422),
     )
 
 
@@ -281,8 +296,8 @@ def ach_entry_return(entry_id: int):
             cancel=back,
         )
         return Done(
-            f"Return {entry.return_code} recorded: {format_dollars(entry.amount)} is owed again "
-            f"({disbursements.return_advice(entry.return_code)}).",
+            f"Return {entry.return_code} recorded: {format_dollars(entry.amount)} is owed again. "
+            f"{disbursements.return_advice(entry.return_code)}",
             ask=ask,
         )
 

@@ -346,11 +346,13 @@ def record_return(
 
 
 def return_advice(code: str) -> str:
-    """What staff should do after a return, in words for the page."""
+    """What staff should do after a return, in a sentence for the page."""
     if code in DETAILS_WRONG:
-        return ("the bank details look wrong: enter new ones (a second person confirms them) "
-                "before the next file")  # fmt: skip
-    return "the amount is owed again and goes in the next file"
+        return (
+            "The bank details look wrong: enter new ones (a second person confirms them) "
+            "before the next file."
+        )
+    return "It goes in the next file."
 
 
 def files(session: Session, limit: int = 50) -> list[AchFile]:

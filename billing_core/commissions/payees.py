@@ -332,7 +332,7 @@ def upload_bank_details(
             planned.append((agency, details))
     if errors:
         raise ValidationFailed(
-            f"{filename}: nothing was kept; fix these rows and upload the whole file again",
+            f"{filename}: nothing was kept; fix these rows, then upload the whole file again",
             errors,
         )
     source = f"uploaded in {filename}"
