@@ -30,7 +30,7 @@ from billing_core.models.collections_legal import (
     ReferralStatus,
 )
 from billing_core.models.enums import STAFF_ROLES
-from billing_core.money import format_dollars
+from billing_core.money import ZERO, format_dollars
 
 S = DelinquencyState
 STATUS_LABELS = {s: s.value.replace("_", " ").capitalize() for s in ReferralStatus}
@@ -231,7 +231,8 @@ INVOICE_COLUMNS = [
     Column("Issued", "date"),
     Column("Due", "date"),
     Column("Status"),
-    Column("Total due", "money"),
+    Column("Charges", "money"),
+    Column("Total due (with balance forward)", "money"),
     Column("Open", "money"),
 ]
 
@@ -276,7 +277,7 @@ def referral_package(
     base = package_name(group, referral)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(f"{base}/cover.txt", _cover(group, referral, owed, today))
+        archive.writestr(f"{base}/cover.txt", _cover(session, group, referral, owed, today))
         archive.writestr(f"{base}/statement.pdf", statement_pdf(statement))
         for n in notices(session, group.id):
             archive.writestr(f"{base}/notices/{n.done_on.isoformat()}-{n.key}.pdf", notice_pdf(n))
@@ -302,6 +303,7 @@ def referral_package(
                         i.issued_on,
                         i.due_on,
                         i.status.value,
+                        i.current_premium + i.retro_total + i.fees_total,
                         i.total_due,
                         open_by_id.get(i.id, 0),
                     )
@@ -312,13 +314,31 @@ def referral_package(
     return buffer.getvalue()
 
 
-def _cover(group: EmployerGroup, referral: CollectionReferral, owed, today: date) -> str:
+def _cover(session, group: EmployerGroup, referral: CollectionReferral, owed, today: date) -> str:
+    from billing_core.collections.charge_off import charged_off, recoveries
+
     lines = [
         f"Referral to {referral.agency}",
         f"Group: {group.name} ({group.group_number})",
         f"Referred on: {referral.referred_on}",
         f"Balance referred: {format_dollars(referral.balance_referred)}",
-        f"Balance owed on {today}: {format_dollars(owed.open - owed.credit)}",
+        f"Open on our books on {today}: {format_dollars(owed.open - owed.credit)}",
+    ]
+    written = charged_off(session, group.id)
+    if written is not None:
+        lines.append(
+            f"Charged off to bad debt on {written.charged_off_on}: "
+            f"{format_dollars(written.amount)} (still owed by the group; recoveries are ours)"
+        )
+    got = [r for r in recoveries(session, group.id) if r.referral_id == referral.id]
+    if got:
+        gross = sum((r.amount for r in got), ZERO)
+        fees = sum((r.fee for r in got), ZERO)
+        lines.append(
+            f"Recovered through this referral: {format_dollars(gross)} "
+            f"(agency fees {format_dollars(fees)})"
+        )
+    lines += [
         f"Status: {STATUS_LABELS[referral.status]} (since {referral.status_on})",
         "",
         "Contents: statement.pdf (paid vs billed), notices/ (every notice sent),",

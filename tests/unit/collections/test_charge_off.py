@@ -6,6 +6,8 @@ receivable stays closed; before it, the fee the agency kept reduces what the gro
 
 from __future__ import annotations
 
+import io
+import zipfile
 from datetime import date
 from decimal import Decimal
 
@@ -21,7 +23,7 @@ from billing_core.collections.charge_off import (
     reject_charge_off,
     request_charge_off,
 )
-from billing_core.collections.referrals import refer
+from billing_core.collections.referrals import refer, referral_package
 from billing_core.errors import AccessDenied, BillingError, ValidationFailed
 from billing_core.ledger import Chart
 from billing_core.ledger.kept import kept_balance_errors
@@ -141,6 +143,14 @@ def test_a_recovery_after_charge_off_posts_to_recoveries_and_the_receivable_stay
     assert kept_balance_errors(session) == []
     with pytest.raises(ValidationFailed, match="already a recovery"):
         record_recovery(session, group, payment, on=date(2027, 4, 1), actor=collector)
+    # The agency's package says what became of the balance.
+    package = referral_package(session, referral, date(2027, 4, 2), lambda s: b"%PDF")
+    [cover] = [
+        n for n in zipfile.ZipFile(io.BytesIO(package)).namelist() if n.endswith("cover.txt")
+    ]
+    text = zipfile.ZipFile(io.BytesIO(package)).read(cover).decode()
+    assert "Charged off to bad debt on 2027-03-22: $1,000.00" in text
+    assert "Recovered through this referral: $750.00 (agency fees $150.00)" in text
 
 
 def test_an_agency_recovery_before_charge_off_reduces_what_the_group_owes(session):

@@ -111,7 +111,7 @@ def test_the_package_is_one_zip_with_this_groups_documents_only(session):
     invoices = list(
         csv.DictReader(io.StringIO(archive.read(f"{base}/invoices.csv").decode("utf-8-sig")))
     )
-    assert [(r["Invoice"], r["Total due"], r["Open"]) for r in invoices][-1] == (
+    assert [(r["Invoice"], r["Charges"], r["Open"]) for r in invoices][-1] == (
         january.invoice_number, "1000.00", "1000.00",
     )  # fmt: skip
     assert len(invoices) == 2  # December (paid) and January
