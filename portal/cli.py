@@ -765,12 +765,13 @@ def collections_sweep(as_of):
     """Move every late group through its delinquency plan as of the day: transitions, each
     stage's consolidated notice (kept and queued in the mail outbox), late fees and plan steps,
     each once per delinquency episode. Run it daily from cron; a second run, or a run after
-    missed days, does nothing twice."""
-    from billing_core.collections.sweep import run_sweep
+    missed days, does nothing twice. A day before the last sweep is refused (balances are
+    read as they stand today)."""
+    from billing_core.collections.sweep import sweep_book
 
     session = db_session()
     on = as_of.date() if as_of else datetime.now(UTC).date()
-    result = run_sweep(session, on)
+    result = sweep_book(session, on)
     session.commit()
     lines = [
         f"{m['group_id']}: {m['from']} -> {m['to']} (effective {m['effective_on']})"
@@ -944,6 +945,86 @@ def commissions_approve(month: str, email: str):
         "agencies": summaries,
         "lines": lines,
     }
+
+
+# Paying agencies by ACH (billing_core/commissions/disbursements.py): the same calls as the page.
+def _iso_day(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"expected a day as YYYY-MM-DD, got {value!r}") from None
+
+
+@commissions_cli.command("ach-file")
+@click.option("--pay-on", "pay_on", required=True, help="Effective entry date (YYYY-MM-DD).")
+@click.option("--as-user", "email", required=True, help="The staff user making it.")
+@click.option("--out", "out", type=click.Path(dir_okay=False), help="Write the file here.")
+@json_option
+def commissions_ach_file(pay_on: str, email: str, out: str | None):
+    """Make the NACHA ACH file paying every approved commission payable and approved refund
+    whose payee has confirmed bank details. While a file is made and not sent, this gives that
+    same file (nothing is paid twice). Nothing posts until `flask commissions ach-sent`."""
+    from billing_core.commissions.disbursements import describe, make_ach_file
+
+    session = db_session()
+    actor = _staff_user(session, email)
+    file = make_ach_file(session, actor=actor, effective_date=_iso_day(pay_on))
+    session.commit()
+    if out:
+        with open(out, "w", encoding="ascii", newline="\n") as handle:
+            handle.write(file.content)
+    lines = [f"{describe(file)}, pay on {file.effective_date}, status {file.status.value}."]
+    lines += [f"Written to {out}." if out else "Use --out FILE to write it."]
+    return {"file_id": file.id, "status": file.status.value, "entries": file.entry_count,
+            "total": str(file.total_credit), "lines": lines}  # fmt: skip
+
+
+@commissions_cli.command("ach-sent")
+@click.option("--file", "file_id", type=int, required=True, help="The ACH file's number.")
+@click.option("--on", "sent_on", required=True, help="The day it went to the bank.")
+@click.option("--as-user", "email", required=True, help="The staff user marking it.")
+@json_option
+def commissions_ach_sent(file_id: int, sent_on: str, email: str):
+    """Mark an ACH file sent: each entry posts Dr payable, Cr cash, once."""
+    from billing_core.commissions.disbursements import describe, mark_sent
+    from billing_core.errors import NotFound
+    from billing_core.models.commissions import AchFile
+
+    session = db_session()
+    actor = _staff_user(session, email)
+    file = session.get(AchFile, file_id)
+    if file is None:
+        raise NotFound(f"there is no ACH file {file_id}")
+    posted = mark_sent(session, file, actor=actor, on=_iso_day(sent_on))
+    session.commit()
+    said = "marked sent; payments posted" if posted else "was already sent; nothing posted"
+    return {"file_id": file.id, "posted": posted, "lines": [f"{describe(file)} {said}."]}
+
+
+@commissions_cli.command("ach-return")
+@click.option("--trace", required=True, help="The returned entry's 15-digit trace number.")
+@click.option("--code", required=True, help="The return reason code (R01, R02, ...).")
+@click.option("--on", "returned_on", required=True, help="The day of the return.")
+@click.option("--as-user", "email", required=True, help="The staff user entering it.")
+@json_option
+def commissions_ach_return(trace: str, code: str, returned_on: str, email: str):
+    """Enter an ACH return: the entry's payment is reversed and the amount is owed again."""
+    from billing_core.commissions.disbursements import (
+        entry_by_trace,
+        record_return,
+        return_advice,
+    )
+    from billing_core.money import format_dollars
+
+    session = db_session()
+    actor = _staff_user(session, email)
+    entry = entry_by_trace(session, trace)
+    record_return(session, entry, code=code, actor=actor, on=_iso_day(returned_on))
+    session.commit()
+    lines = [f"Return {entry.return_code} of trace {entry.trace_number} entered: "
+             f"{format_dollars(entry.amount)} is owed again. {return_advice(entry.return_code)}"]  # fmt: skip
+    return {"trace": entry.trace_number, "code": entry.return_code,
+            "amount": str(entry.amount), "lines": lines}  # fmt: skip
 
 
 def register_cli(app: Flask) -> None:

@@ -21,7 +21,7 @@ from billing_core.commissions import ach
 from billing_core.commissions.payees import account_in_force, account_number
 from billing_core.commissions.postings import agency_account
 from billing_core.db import utcnow
-from billing_core.errors import AccessDenied, CommissionError
+from billing_core.errors import AccessDenied, CommissionError, NotFound
 from billing_core.ledger import Chart, Leg
 from billing_core.models import BrokerAgency, EmployerGroup, JournalEntry, Refund, User
 from billing_core.models.commissions import (
@@ -353,6 +353,15 @@ def return_advice(code: str) -> str:
             "before the next file."
         )
     return "It goes in the next file."
+
+
+def entry_by_trace(session: Session, trace: str) -> AchEntry:
+    """The entry with this trace number (NotFound when none: the number is on the bank's
+    return notice)."""
+    entry = session.scalar(select(AchEntry).where(AchEntry.trace_number == trace.strip()))
+    if entry is None:
+        raise NotFound(f"no ACH entry has the trace number {trace.strip()}")
+    return entry
 
 
 def files(session: Session, limit: int = 50) -> list[AchFile]:

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import html
 import io
+import json
 from datetime import date
 
 from sqlalchemy import select
 
+from billing_core.commissions.payees import BankDetails, confirm_bank_details, enter_bank_details
 from billing_core.commissions.postings import agency_balances
 from billing_core.models.commissions import AchFile, PayeeAccount, PayeeAccountStatus
+from billing_core.models.enums import Role
 from billing_core.money import D
 from portal.web import today
+from tests.factories import make_user
 from tests.unit.commissions.book import approve, make_book, month_bill, pay, run
 from tests.unit.commissions.nacha_parser import parse
 from tests.unit.commissions.test_run import JAN, flat
@@ -132,3 +136,41 @@ def test_non_staff_are_refused(client, login_as, cast):
     assert client.get(f"{INDEX}/files/1/download").status_code == 403
     login_as(cast.users["broker_a"])
     assert client.get(INDEX).status_code == 403
+
+
+def test_the_cli_makes_sends_and_returns_the_same_way(web_app, session, tmp_path):
+    book = _book(session)
+    clerk = make_user(session, Role.BILLING_SPECIALIST)
+    details = BankDetails.of(name_on_account="Agency A LLC", routing_number="021000021",
+                             account_number="000123456789", account_type="checking")  # fmt: skip
+    confirm_bank_details(
+        session,
+        enter_bank_details(session, details, actor=clerk, agency=book.agency_a),
+        actor=book.supervisor,
+    )
+    session.commit()
+    runner = web_app.test_cli_runner()
+    out = tmp_path / "ach.txt"
+    make = ["commissions", "ach-file", "--pay-on", "2026-02-05", "--as-user", clerk.email]
+    made = runner.invoke(args=[*make, "--out", str(out), "--json"])
+    assert made.exit_code == 0, made.output
+    payload = json.loads(made.output)
+    assert (payload["entries"], payload["total"]) == (1, "75.00")
+    [entry] = parse(out.read_text()).batches[0].entries
+    again = json.loads(runner.invoke(args=[*make, "--json"]).output)
+    assert again["file_id"] == payload["file_id"]  # the same file, not a second one
+
+    sent = ["commissions", "ach-sent", "--file", str(payload["file_id"]), "--on", "2026-02-05",
+            "--as-user", clerk.email, "--json"]  # fmt: skip
+    assert json.loads(runner.invoke(args=sent).output)["posted"] is True
+    assert json.loads(runner.invoke(args=sent).output)["posted"] is False
+    bad_day = runner.invoke(args=[*sent[:5], "05/02/2026", *sent[6:]])
+    assert bad_day.exit_code == 2 and "YYYY-MM-DD" in bad_day.output
+    back = runner.invoke(args=["commissions", "ach-return", "--trace", entry.trace, "--code",
+                               "R01", "--on", "2026-02-09", "--as-user", clerk.email])  # fmt: skip
+    assert back.exit_code == 0 and "75.00 is owed again" in back.output
+    unknown = runner.invoke(args=["commissions", "ach-return", "--trace", "1", "--code", "R01",
+                                  "--on", "2026-02-09", "--as-user", clerk.email])  # fmt: skip
+    assert unknown.exit_code == 1 and "no ACH entry has the trace number 1" in unknown.output
+    session.expire_all()
+    assert agency_balances(session, book.agency_a)["commission_payable"] == D("75.00")
