@@ -45,7 +45,12 @@ from billing_core.models.product import (
     RateVersion,
 )
 from billing_core.models.upload import CensusColumnMapping, Upload
-from billing_core.models.user import User, UserGroupAccess
+from billing_core.models.user import (
+    GroupAdministrator,
+    User,
+    UserGroupAccess,
+    UserInvitation,
+)
 from billing_core.models.watchlist import *  # noqa: F403
 
 __all__ = [
@@ -73,6 +78,7 @@ __all__ = [
     "DelinquencyTransition",
     "Dependent",
     "EmployerGroup",
+    "GroupAdministrator",
     "GroupCancellation",
     "GroupDelinquency",
     "GroupDelinquencyPlan",
@@ -100,6 +106,7 @@ __all__ = [
     "Upload",
     "User",
     "UserGroupAccess",
+    "UserInvitation",
     "WebhookEvent",
     "WriteOffRequest",
 ]

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing_core.db import Base, UTCDateTime, enum_type, utcnow
@@ -78,3 +86,43 @@ class UserGroupAccess(Base):
     subgroup_id: Mapped[int | None] = mapped_column(ForeignKey("billing_subgroup.id"))
 
     user: Mapped[User] = relationship(back_populates="group_access")
+
+
+class UserInvitation(Base):
+    """A set-password link sent to a user invited by e-mail (billing_core.users.invitations):
+    only the SHA-256 digest of its token is kept; good once, until `expires_at`; a resend
+    revokes the open one. The user is invited until one invitation of theirs is used."""
+
+    __tablename__ = "user_invitation"
+    __table_args__ = (
+        CheckConstraint("used_at IS NULL OR revoked_at IS NULL", name="used_or_revoked"),
+        CheckConstraint("expires_at > created_at", name="expires_after_creation"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("user_account.id", ondelete="CASCADE"), index=True
+    )
+    token_digest: Mapped[str] = mapped_column(String(64), unique=True)
+    invited_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("user_account.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    user: Mapped[User] = relationship(foreign_keys=[user_id])
+
+
+class GroupAdministrator(Base):
+    """An employer user who administers the group's users in the portal: invites colleagues
+    within their own reach (their subgroups, or the whole group)."""
+
+    __tablename__ = "group_administrator"
+    __table_args__ = (UniqueConstraint("user_id", "group_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"))
+    group_id: Mapped[int] = mapped_column(ForeignKey("employer_group.id"), index=True)
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)

@@ -1,0 +1,280 @@
+"""Managing users after they exist: the users list (staff, employer and broker users with their
+status), disabling and re-enabling (a disabled user cannot log in and their sessions end),
+staff roles (an admin's decision, never one's own), the second factor reset, and a user's
+timeline (every change audited with who, when, before and after)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from billing_core import audit
+from billing_core.errors import ValidationFailed
+from billing_core.models import (
+    AuditLog,
+    EmployerGroup,
+    GroupAdministrator,
+    User,
+    UserGroupAccess,
+    UserInvitation,
+)
+from billing_core.models.enums import STAFF_ROLES, Role
+from billing_core.users import second_factor
+from billing_core.users.invitations import _check_may_manage
+
+STATUSES = {
+    "active": "Active",
+    "invited": "Invited (no password yet)",
+    "disabled": "Disabled",
+}
+ROLE_CHOICES = [(role.value, role.label) for role in Role]
+STAFF_ROLE_CHOICES = [(role.value, role.label) for role in Role if role in STAFF_ROLES]
+
+
+def _invited_clause():
+    """Invited and never used a link."""
+    any_invitation = exists().where(UserInvitation.user_id == User.id)
+    used = exists().where(UserInvitation.user_id == User.id, UserInvitation.used_at.is_not(None))
+    return and_(any_invitation, ~used)
+
+
+def users_query(
+    *,
+    search: str = "",
+    role: str = "",
+    group_id: int | None = None,
+    status: str = "",
+) -> Select:
+    """Every user, by name, filtered: `search` in the name or e-mail, a role, a group (its
+    employer users), a status (`STATUSES`). A SELECT of User for paging."""
+    query = select(User).order_by(func.lower(User.full_name), User.id)
+    words = (search or "").strip().lower()
+    if words:
+        like = f"%{words}%"
+        query = query.where(
+            or_(func.lower(User.full_name).like(like), func.lower(User.email).like(like))
+        )
+    if role:
+        query = query.where(User.role == Role(role))
+    if group_id:
+        query = query.where(
+            exists().where(UserGroupAccess.user_id == User.id, UserGroupAccess.group_id == group_id)
+        )
+    if status == "disabled":
+        query = query.where(User.is_active.is_(False))
+    elif status == "invited":
+        query = query.where(User.is_active.is_(True), _invited_clause())
+    elif status == "active":
+        query = query.where(User.is_active.is_(True), ~_invited_clause())
+    return query
+
+
+def status_of(session: Session, user: User) -> str:
+    """One of `STATUSES`."""
+    from billing_core.users.invitations import is_invited
+
+    if not user.is_active:
+        return "disabled"
+    return "invited" if is_invited(session, user) else "active"
+
+
+@dataclass(frozen=True)
+class Access:
+    """One group an employer user sees: the whole group or some locations, and whether they
+    administer its users."""
+
+    group: EmployerGroup
+    location_names: list[str]  # empty: the whole group
+    administrator: bool
+
+
+def access_of(session: Session, user: User) -> list[Access]:
+    rows = session.execute(
+        select(UserGroupAccess.group_id, UserGroupAccess.subgroup_id).where(
+            UserGroupAccess.user_id == user.id
+        )
+    ).all()
+    grants: dict[int, list[int | None]] = {}
+    for group_id, subgroup_id in rows:
+        grants.setdefault(group_id, []).append(subgroup_id)
+    admin_of = set(
+        session.scalars(
+            select(GroupAdministrator.group_id).where(GroupAdministrator.user_id == user.id)
+        )
+    )
+    result = []
+    for group_id, subgroups in sorted(grants.items()):
+        group = session.get(EmployerGroup, group_id)
+        names = (
+            []
+            if None in subgroups
+            else sorted(f"{s.code} {s.name}" for s in group.subgroups if s.id in subgroups)
+        )
+        result.append(Access(group, names, group_id in admin_of))
+    return result
+
+
+def team_query(group_id: int, reach: frozenset[int] | None) -> Select:
+    """The employer users of a group an administrator with `reach` sees on their team page:
+    everyone of the group for a whole-group administrator; for a location-limited one, those
+    whose access lies within their locations."""
+    query = (
+        select(User)
+        .where(
+            User.role == Role.EMPLOYER,
+            exists().where(
+                UserGroupAccess.user_id == User.id, UserGroupAccess.group_id == group_id
+            ),
+        )
+        .order_by(func.lower(User.full_name), User.id)
+    )
+    if reach is not None:
+        outside = exists().where(
+            UserGroupAccess.user_id == User.id,
+            UserGroupAccess.group_id == group_id,
+            or_(UserGroupAccess.subgroup_id.is_(None), UserGroupAccess.subgroup_id.not_in(reach)),
+        )
+        query = query.where(~outside)
+    return query
+
+
+def disable(session: Session, user: User, *, actor: User, ip_address: str | None = None) -> None:
+    """The user can no longer log in and every session of theirs ends now; their invitation
+    link, if any, stops working. Staff disable employer and broker users, an admin staff users
+    too; nobody disables themselves."""
+    _check_change(session, actor, user)
+    if not user.is_active:
+        raise ValidationFailed(f"{user.full_name} is already disabled.")
+    user.is_active = False
+    user.session_version = (user.session_version or 0) + 1
+    audit.record(
+        session,
+        "user.disabled",
+        actor=actor,
+        target=user,
+        ip_address=ip_address,
+        detail={"before": {"status": "enabled"}, "after": {"status": "disabled"}},
+    )
+
+
+def enable(session: Session, user: User, *, actor: User, ip_address: str | None = None) -> None:
+    """A disabled user may log in again (with their password; a user who never set one needs
+    their invitation resent)."""
+    _check_change(session, actor, user)
+    if user.is_active:
+        raise ValidationFailed(f"{user.full_name} is already enabled.")
+    user.is_active = True
+    audit.record(
+        session,
+        "user.enabled",
+        actor=actor,
+        target=user,
+        ip_address=ip_address,
+        detail={"before": {"status": "disabled"}, "after": {"status": "enabled"}},
+    )
+
+
+def _check_change(session: Session, actor: User, user: User) -> None:
+    if actor.id == user.id:
+        raise ValidationFailed("You cannot change your own account here: ask an administrator.")
+    if not actor.role.is_staff:
+        raise ValidationFailed("Only staff disable or enable users.")
+    _check_may_manage(session, actor, user)
+
+
+def change_role(
+    session: Session,
+    user: User,
+    role: Role | str,
+    *,
+    actor: User,
+    ip_address: str | None = None,
+) -> None:
+    """An admin moves a staff user between the staff roles (billing specialist, supervisor,
+    admin). Nobody changes their own role (so nobody raises it); employer and broker users keep
+    theirs."""
+    role = Role(role)
+    if actor.role is not Role.ADMIN:
+        raise ValidationFailed("Only an administrator changes staff roles.")
+    if actor.id == user.id:
+        raise ValidationFailed("You cannot change your own role: ask another administrator.")
+    if not user.role.is_staff or role not in STAFF_ROLES:
+        raise ValidationFailed("Only staff users move between the staff roles.")
+    if role is user.role:
+        raise ValidationFailed(f"{user.full_name} is already {role.label.lower()}.")
+    before = user.role
+    user.role = role
+    # What they may do changed: their sessions start again with the new role.
+    user.session_version = (user.session_version or 0) + 1
+    audit.record(
+        session,
+        "user.role_changed",
+        actor=actor,
+        target=user,
+        ip_address=ip_address,
+        detail={"before": {"role": before.value}, "after": {"role": role.value}},
+    )
+
+
+def reset_second_factor(
+    session: Session, user: User, *, actor: User, ip_address: str | None = None
+) -> None:
+    """An admin clears a staff user's authenticator (billing_core.users.second_factor.reset)."""
+    second_factor.reset(session, user, actor=actor, ip_address=ip_address)
+
+
+ACTION_WORDS = {
+    "user.created": "Account created",
+    "user.invited": "Invited",
+    "user.invitation_resent": "Invitation sent again (the earlier link stopped working)",
+    "user.invitation_accepted": "Chose a password through the invitation",
+    "user.disabled": "Disabled (sessions ended)",
+    "user.enabled": "Enabled",
+    "user.role_changed": "Role changed",
+    "second_factor.reset": "Second factor reset",
+    "password.reset": "Password reset through a reset link",
+    "password.changed": "Password changed",
+}
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    at: datetime
+    what: str
+    who: str
+    before: object
+    after: object
+
+
+def timeline(session: Session, user: User, limit: int = 200) -> list[TimelineEntry]:
+    """The changes to a user's account, newest first: who, when, before and after."""
+    rows = session.scalars(
+        select(AuditLog)
+        .where(
+            or_(
+                and_(AuditLog.target_type == "User", AuditLog.target_id == user.id),
+                and_(
+                    AuditLog.actor_id == user.id,
+                    AuditLog.action.in_(["password.changed", "password.reset"]),
+                ),
+            )
+        )
+        .order_by(AuditLog.id.desc())
+        .limit(limit)
+    )
+    entries = []
+    for row in rows:
+        detail = row.detail or {}
+        entries.append(
+            TimelineEntry(
+                at=row.occurred_at,
+                what=ACTION_WORDS.get(row.action, row.action),
+                who=row.actor_email or "the system",
+                before=detail.get("before"),
+                after=detail.get("after"),
+            )
+        )
+    return entries
