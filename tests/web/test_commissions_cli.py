@@ -29,9 +29,13 @@ def test_run_twice_approve_and_closed(web_app, session):
         (book.agency_a.code, "75.00", "75.00")
     ]
 
+    assert (
+        "nothing changed since the last pass; nothing added (run total 75.00)"
+        in runner.invoke(args=run).output
+    )
     again = json.loads(runner.invoke(args=[*run, "--json"]).output)
     assert (again["new_lines"], again["commission_total"], again["agencies"]) == (0, "0.00", [])
-    assert again["run_total"] == "75.00" and again["pass"] == 2
+    assert again["run_total"] == "75.00" and again["pass"] == 3
 
     refused = runner.invoke(
         args=["commissions", "approve", "--month", "2026-01", "--as-user", book.runner.email]
