@@ -918,6 +918,70 @@ def commissions_run(month: str, email: str | None):
     }
 
 
+@commissions_cli.command("statement")
+@click.option("--month", required=True, help="The run's month (YYYY-MM).")
+@click.option("--agency", "code", required=True, help="The agency's code.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write it as CSV or XLSX (by the file's extension).",
+)
+@json_option
+def commissions_statement(month: str, code: str, out: Path | None):
+    """The agency's statement of MONTH's run: each group, product and coverage month with the
+    premium basis, rate, commission, holds, releases and chargebacks, and the totals (an open
+    run's lines so far: a preview until it is approved)."""
+    from billing_core.commissions.run import run_for
+    from billing_core.commissions.statements import (
+        agency_by_code,
+        agency_statement,
+        statement_csv,
+        statement_xlsx,
+    )
+
+    session = db_session()
+    when = _month(month)
+    statement = agency_statement(session, run_for(session, when), agency_by_code(session, code))
+    totals = {k: str(v) for k, v in statement.totals.items()}
+    state = "closed" if statement.run.status.value == "approved" else "open: a preview"
+    lines = [f"{code} commission statement, {when:%b %Y} ({state}): {len(statement.lines)} "
+             f"line(s), net {statement.totals['net']:,.2f}"]  # fmt: skip
+    for line in statement.lines:
+        lines.append(
+            f"  {line.group_number:<10} {line.product[:20]:<20} {line.coverage_month:%b %Y} "
+            f"{line.kind.value:<10} basis {line.premium_basis:>11,.2f} {line.amount:>10,.2f}"
+        )
+    if out is not None:
+        suffix = out.suffix.lower()
+        if suffix not in (".csv", ".xlsx"):
+            raise click.BadParameter("write a .csv or .xlsx file", param_hint="--out")
+        out.write_bytes(statement_csv(statement) if suffix == ".csv" else statement_xlsx(statement))
+        lines.append(f"Written to {out}.")
+    return {
+        "month": when.strftime("%Y-%m"),
+        "agency": code,
+        "status": statement.run.status.value,
+        "line_count": len(statement.lines),
+        "totals": totals,
+        "statement": [
+            {
+                "group": x.group_number,
+                "product": x.product,
+                "coverage_month": x.coverage_month.strftime("%Y-%m"),
+                "kind": x.kind.value,
+                "premium_basis": str(x.premium_basis),
+                "rate": None if x.rate is None else str(x.rate.normalize()),
+                "employees": x.employees,
+                "split_percent": str(x.split_percent),
+                "commission": str(x.amount),
+                "note": x.note,
+            }
+            for x in statement.lines
+        ],
+        "lines": lines,
+    }
+
+
 @commissions_cli.command("approve")
 @click.option("--month", required=True, help="The month whose run to approve (YYYY-MM).")
 @click.option("--as-user", "email", required=True, help="The supervisor approving it.")

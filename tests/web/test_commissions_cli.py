@@ -11,7 +11,7 @@ from billing_core.models.enums import LineOfCoverage
 from tests.unit.commissions.book import make_book, month_bill, pay
 
 
-def test_run_twice_approve_and_closed(web_app, session):
+def test_run_twice_approve_and_closed(web_app, session, tmp_path):
     book = make_book(session)
     set_schedule(session, line=LineOfCoverage.DENTAL, kind=CommissionKind.FLAT,
                  effective_from=date(2024, 1, 1), rates=[("0", "5")])  # fmt: skip
@@ -49,6 +49,21 @@ def test_run_twice_approve_and_closed(web_app, session):
     )  # fmt: skip
     assert approved.exit_code == 0, approved.output
     assert json.loads(approved.output)["payable_total"] == "75.00"
+
+    statement = runner.invoke(
+        args=["commissions", "statement", "--month", "2026-01", "--agency", book.agency_a.code,
+              "--out", str(tmp_path / "jan.csv"), "--json"]
+    )  # fmt: skip
+    assert statement.exit_code == 0, statement.output
+    payload = json.loads(statement.output)
+    assert (payload["status"], payload["totals"]["net"]) == ("approved", "75.00")
+    assert [(x["kind"], x["premium_basis"], x["rate"], x["commission"])
+            for x in payload["statement"]] == [("earned", "1500.00", "5", "75.00")]  # fmt: skip
+    assert "75.00" in (tmp_path / "jan.csv").read_text(encoding="utf-8-sig")
+    unknown = runner.invoke(
+        args=["commissions", "statement", "--month", "2026-01", "--agency", "NOPE"]
+    )
+    assert unknown.exit_code == 1 and "no agency has the code 'NOPE'" in unknown.output
 
     closed = runner.invoke(args=run)
     assert closed.exit_code == 0, closed.output
