@@ -32,6 +32,7 @@ from admin.views import (  # noqa: E402,F401
     statements,
     suspense,
     uploads,
+    users,
     watchlist,
     work,
     write_offs,

@@ -69,6 +69,20 @@ def administers(session: Session, user: User, group_id: int) -> bool:
     )
 
 
+def administered_groups(session: Session, user: User) -> list[EmployerGroup]:
+    """The groups whose users `user` administers in the portal, by name."""
+    if user.role is not Role.EMPLOYER:
+        return []
+    return list(
+        session.scalars(
+            select(EmployerGroup)
+            .join(GroupAdministrator, GroupAdministrator.group_id == EmployerGroup.id)
+            .where(GroupAdministrator.user_id == user.id)
+            .order_by(EmployerGroup.name)
+        )
+    )
+
+
 def reach(session: Session, actor: User, group: EmployerGroup) -> frozenset[int] | None:
     """The subgroups `actor` may grant in `group` (None: the whole group). Staff reach the
     whole group; an employer administrator their own subgroups; anyone else is refused."""

@@ -41,6 +41,16 @@ def _invited_clause():
     return and_(any_invitation, ~used)
 
 
+def find_group(session: Session, group_number: str) -> EmployerGroup | None:
+    """The group with this number (case and spaces ignored), or None."""
+    number = (group_number or "").strip().upper()
+    if not number:
+        return None
+    return session.scalar(
+        select(EmployerGroup).where(func.upper(EmployerGroup.group_number) == number)
+    )
+
+
 def users_query(
     *,
     search: str = "",
@@ -49,7 +59,8 @@ def users_query(
     status: str = "",
 ) -> Select:
     """Every user, by name, filtered: `search` in the name or e-mail, a role, a group (its
-    employer users), a status (`STATUSES`). A SELECT of User for paging."""
+    employer users), a status (`STATUSES`); unknown filter values are ignored. A SELECT of
+    User for paging."""
     query = select(User).order_by(func.lower(User.full_name), User.id)
     words = (search or "").strip().lower()
     if words:
@@ -57,7 +68,7 @@ def users_query(
         query = query.where(
             or_(func.lower(User.full_name).like(like), func.lower(User.email).like(like))
         )
-    if role:
+    if role in {r.value for r in Role}:
         query = query.where(User.role == Role(role))
     if group_id:
         query = query.where(
@@ -139,6 +150,44 @@ def team_query(group_id: int, reach: frozenset[int] | None) -> Select:
         )
         query = query.where(~outside)
     return query
+
+
+@dataclass(frozen=True)
+class Allowed:
+    """What `actor` may do to one user's account (the buttons a page shows; the use cases
+    check the same)."""
+
+    resend: bool = False
+    disable: bool = False
+    enable: bool = False
+    change_role: bool = False
+    reset_second_factor: bool = False
+
+
+def allowed(session: Session, actor: User, user: User) -> Allowed:
+    from billing_core.users.invitations import is_invited
+
+    if actor.id == user.id or not actor.role.is_staff:
+        return Allowed()
+    if user.role.is_staff and actor.role is not Role.ADMIN:
+        return Allowed()
+    invited = is_invited(session, user)
+    is_admin_on_staff = actor.role is Role.ADMIN and user.role.is_staff
+    return Allowed(
+        resend=invited and user.is_active,
+        disable=user.is_active,
+        enable=not user.is_active,
+        change_role=is_admin_on_staff,
+        reset_second_factor=is_admin_on_staff
+        and (user.second_factor_enrolled or bool(user.totp_secret_encrypted)),
+    )
+
+
+def team_member(
+    session: Session, group_id: int, reach: frozenset[int] | None, user_id: int
+) -> User | None:
+    """One user of an administrator's team page (None: not theirs to see, a 404)."""
+    return session.scalar(team_query(group_id, reach).where(User.id == user_id))
 
 
 def disable(session: Session, user: User, *, actor: User, ip_address: str | None = None) -> None:
@@ -238,6 +287,27 @@ ACTION_WORDS = {
     "password.reset": "Password reset through a reset link",
     "password.changed": "Password changed",
 }
+
+
+_FIELD_WORDS = {"administrator": "invites colleagues", "locations": "access"}
+
+
+def describe_change(value: object) -> str:
+    """A timeline's before or after in words: `role: Supervisor; status: disabled`."""
+    if value is None:
+        return "—"
+    if not isinstance(value, dict):
+        return str(value)
+    parts = []
+    for key, item in value.items():
+        if key == "role":
+            item = Role(item).label
+        elif isinstance(item, bool):
+            item = "yes" if item else "no"
+        elif isinstance(item, list):
+            item = ", ".join(str(i) for i in item)
+        parts.append(f"{_FIELD_WORDS.get(key, key)}: {item}")
+    return "; ".join(parts)
 
 
 @dataclass(frozen=True)

@@ -29,4 +29,4 @@ def load_user(identity: str) -> User | None:
     return user
 
 
-from portal.auth import views  # noqa: E402,F401
+from portal.auth import invitation, views  # noqa: E402,F401

@@ -6,4 +6,4 @@ from flask import Blueprint
 
 bp = Blueprint("employer", __name__)
 
-from portal.employer import payments, statements, uploads, views  # noqa: E402,F401
+from portal.employer import payments, statements, team, uploads, views  # noqa: E402,F401

@@ -86,6 +86,35 @@ MATRIX = {
     # Admins only: staff accounts and their second factor; a group's second-factor rule.
     "admin.staff_list": ("GET", {}, expect(302, 403, admin=200)),
     "admin.staff_second_factor_reset": ("POST", {"user_id": 999999}, expect(302, 403, admin=303)),
+    # Users (admin/views/users.py): every staff member lists, opens and invites employer users
+    # (an unknown user: 404; a post without its fields: refused, 303, or the form again, 200);
+    # only an admin invites staff.
+    "admin.user_list": ("GET", {}, expect(302, 403, **STAFF)),
+    "admin.user_invite_start": ("GET", {}, expect(302, 403, **STAFF_303)),
+    "admin.group_user_invite": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
+    "admin.staff_user_invite": ("POST", {}, expect(302, 403, admin=303)),
+    "admin.user_detail": ("GET", {"user_id": 999999}, expect(302, 403, **STAFF_404)),
+    "admin.user_resend": ("POST", {"user_id": 999999}, expect(302, 403, **STAFF_404)),
+    "admin.user_disable": ("POST", {"user_id": 999999}, expect(302, 403, **STAFF_404)),
+    "admin.user_enable": ("POST", {"user_id": 999999}, expect(302, 403, **STAFF_404)),
+    "admin.user_role": ("POST", {"user_id": 999999}, expect(302, 403, **STAFF_404)),
+    "admin.user_second_factor_reset": ("POST", {"user_id": 999999}, expect(302, 403, **STAFF_404)),
+    # An invitation's link: anyone; a token that opens nothing goes to the login page.
+    "auth.invitation_accept": ("GET", {"token": "not-a-token"}, expect(303, 303)),
+    # An employer's team page: the group's own users (not administrators: the page says whom
+    # to ask; a post without its fields: the form again, or 400), another group's: 404.
+    "employer.team_home": (
+        "GET",
+        {},
+        expect(302, 403, employer_a=200, employer_a_east=200, employer_b=200),
+    ),
+    "employer.team": ("GET", {"group_id": "A"}, EMPLOYER_A),
+    "employer.team_invite": ("POST", {"group_id": "A"}, EMPLOYER_A),
+    "employer.team_resend": (
+        "POST",
+        {"group_id": "A"},
+        expect(302, 403, employer_a=400, employer_a_east=400, employer_b=404),
+    ),
     "admin.group_second_factor": ("POST", {"group_id": "A"}, expect(302, 403, admin=303)),
     "admin.billing_run": ("GET", {"period": "2027-02"}, expect(302, 403, **STAFF)),
     "admin.billing_run_retry": ("POST", {"run_id": 0}, expect(302, 403, **STAFF_404)),
