@@ -192,6 +192,23 @@ def _sort_key(key: TargetKey):
     return (agency_id, group_id, product_id, month, broker_id or 0)
 
 
+def planned_lines(session: Session, as_of: date) -> tuple[list[dict], list[str]]:
+    """The lines a pass as of `as_of` writes (and the problems it finds), computed without
+    writing: the run writes them, the preview (`preview.py`) shows them."""
+    targets, problems = commission_targets(session, as_of, ScheduleBook(session))
+    return plan_lines(targets, _recorded(session), held_groups(session, as_of)), problems
+
+
+def check_month(session: Session, month: date) -> None:
+    """A month before the latest run is refused: its corrections belong to a later run."""
+    latest = session.scalar(select(func.max(CommissionRun.month)))
+    if latest is not None and month < latest:
+        raise CommissionError(
+            f"commissions have been run for {latest:%b %Y}; {month:%b %Y} cannot be run again "
+            f"(a correction to it appears in the next month's run)"
+        )
+
+
 def _runner(actor: User | None, actor_email: str) -> tuple[str, int | None]:
     return (actor.email if actor else actor_email), (actor.id if actor else None)
 
@@ -210,12 +227,7 @@ def run_commissions(
     corrections belong to the latest open or next run. Lines and postings are flushed, not
     committed. `today` dates the postings (default: the month's last day)."""
     month = month.replace(day=1)
-    latest = session.scalar(select(func.max(CommissionRun.month)))
-    if latest is not None and month < latest:
-        raise CommissionError(
-            f"commissions have been run for {latest:%b %Y}; {month:%b %Y} cannot be run again "
-            f"(a correction to it appears in the next month's run)"
-        )
+    check_month(session, month)
     run = session.scalar(
         select(CommissionRun).where(CommissionRun.month == month).with_for_update()
     )
@@ -228,9 +240,7 @@ def run_commissions(
         session.flush()
     if run.status is CommissionRunStatus.APPROVED:
         return RunResult(run=run, closed=True)
-    book = ScheduleBook(session)
-    targets, problems = commission_targets(session, run.as_of, book)
-    planned = plan_lines(targets, _recorded(session), held_groups(session, run.as_of))
+    planned, problems = planned_lines(session, run.as_of)
     run.passes += 1
     if email not in run.run_by.split(", "):
         run.run_by = f"{run.run_by}, {email}"[:254]
@@ -403,7 +413,9 @@ __all__ = [
     "RunResult",
     "agency_summaries",
     "approve_run",
+    "check_month",
     "month_end",
+    "planned_lines",
     "plan_lines",
     "run_commissions",
     "run_for",

@@ -1,0 +1,180 @@
+"""What the staff's commission pages show: the months' runs with their totals and who ran and
+approved them, each run's totals per agency, and the preview of a month before it is run (the
+lines a pass would write, per agency: new lines, earned, adjustments, holds, releases,
+chargebacks and net), computed by the run's own `run.planned_lines` without writing anything,
+so the preview is what the run then writes, to the cent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from billing_core.commissions.run import check_month, month_end, planned_lines
+from billing_core.models import BrokerAgency, User
+from billing_core.models.commissions import (
+    CommissionLine,
+    CommissionLineKind,
+    CommissionRun,
+    CommissionRunStatus,
+)
+from billing_core.money import ZERO
+
+__all__ = [
+    "AgencyTotals",
+    "MonthPreview",
+    "RunRow",
+    "agency_totals",
+    "preview_month",
+    "run_rows",
+]
+
+
+@dataclass
+class AgencyTotals:
+    agency: BrokerAgency
+    lines: int = 0
+    earned: Decimal = ZERO
+    adjustment: Decimal = ZERO
+    hold: Decimal = ZERO
+    release: Decimal = ZERO
+    chargeback: Decimal = ZERO
+
+    @property
+    def net(self) -> Decimal:
+        return self.earned + self.adjustment + self.hold + self.release + self.chargeback
+
+    def add(self, kind: CommissionLineKind, amount: Decimal, lines: int = 1) -> None:
+        self.lines += lines
+        setattr(self, kind.value, getattr(self, kind.value) + amount)
+
+
+def _totals(session: Session, rows) -> list[AgencyTotals]:
+    """(agency id, kind, amount, line count) rows as totals per agency, by agency code."""
+    rows = list(rows)
+    ids = sorted({row[0] for row in rows})
+    agencies = (
+        {a.id: a for a in session.scalars(select(BrokerAgency).where(BrokerAgency.id.in_(ids)))}
+        if ids
+        else {}
+    )
+    out: dict[int, AgencyTotals] = {}
+    for agency_id, kind, amount, count in rows:
+        item = out.setdefault(agency_id, AgencyTotals(agencies[agency_id]))
+        item.add(CommissionLineKind(kind), amount, count)
+    return sorted(out.values(), key=lambda t: t.agency.code)
+
+
+def agency_totals(session: Session, run: CommissionRun) -> list[AgencyTotals]:
+    """Each agency's totals over all of the run's lines (what its statement adds up to)."""
+    from billing_core.ledger import money_sum
+
+    rows = session.execute(
+        select(
+            CommissionLine.agency_id,
+            CommissionLine.kind,
+            money_sum(CommissionLine.amount),
+            func.count(),
+        )
+        .where(CommissionLine.run_id == run.id)
+        .group_by(CommissionLine.agency_id, CommissionLine.kind)
+    ).all()
+    return _totals(session, rows)
+
+
+@dataclass
+class MonthPreview:
+    month: date
+    as_of: date
+    run: CommissionRun | None  # the month's run so far (a pass adds to it), if any
+    closed: bool  # approved: a run adds nothing
+    agencies: list[AgencyTotals] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def new_lines(self) -> int:
+        return sum(a.lines for a in self.agencies)
+
+    @property
+    def total(self) -> Decimal:
+        return sum((a.net for a in self.agencies), ZERO)
+
+
+def preview_month(session: Session, month: date) -> MonthPreview:
+    """What running `month` (any day in it) now would write, per agency, without writing. A
+    month before the latest run is refused as the run refuses it; an approved month previews
+    as closed with nothing to add."""
+    month = month.replace(day=1)
+    check_month(session, month)
+    run = session.scalar(select(CommissionRun).where(CommissionRun.month == month))
+    as_of = run.as_of if run is not None else month_end(month)
+    if run is not None and run.status is CommissionRunStatus.APPROVED:
+        return MonthPreview(month, as_of, run, closed=True)
+    planned, problems = planned_lines(session, as_of)
+    agencies = _totals(
+        session, ((line["agency_id"], line["kind"], line["amount"], 1) for line in planned)
+    )
+    return MonthPreview(month, as_of, run, closed=False, agencies=agencies, problems=problems)
+
+
+@dataclass(frozen=True)
+class RunRow:
+    run: CommissionRun
+    lines: int
+    agencies: int
+    net: Decimal
+    held: Decimal
+    chargeback: Decimal
+    approved_by: str
+
+
+def run_rows(session: Session) -> list[RunRow]:
+    """Every month's run, latest first, with its totals and who approved it."""
+    from billing_core.ledger import money_sum
+
+    sums = {
+        (run_id, kind): (amount, count)
+        for run_id, kind, amount, count in session.execute(
+            select(
+                CommissionLine.run_id,
+                CommissionLine.kind,
+                money_sum(CommissionLine.amount),
+                func.count(),
+            ).group_by(CommissionLine.run_id, CommissionLine.kind)
+        )
+    }
+    agencies = dict(
+        session.execute(
+            select(
+                CommissionLine.run_id, func.count(func.distinct(CommissionLine.agency_id))
+            ).group_by(CommissionLine.run_id)
+        ).all()
+    )
+    runs = list(session.scalars(select(CommissionRun).order_by(CommissionRun.month.desc())))
+    approvers = {
+        u.id: u.email
+        for u in session.scalars(
+            select(User).where(User.id.in_([r.approved_by_id for r in runs if r.approved_by_id]))
+        )
+    }
+    out = []
+    for run in runs:
+
+        def of(kind: CommissionLineKind, index: int, run_id: int = run.id):
+            return sums.get((run_id, kind), (ZERO, 0))[index]
+
+        out.append(
+            RunRow(
+                run,
+                lines=sum(of(k, 1) for k in CommissionLineKind),
+                agencies=agencies.get(run.id, 0),
+                net=sum((of(k, 0) for k in CommissionLineKind), ZERO),
+                held=of(CommissionLineKind.HOLD, 0),
+                chargeback=of(CommissionLineKind.CHARGEBACK, 0),
+                approved_by=approvers.get(run.approved_by_id, ""),
+            )
+        )
+    return out
