@@ -45,6 +45,7 @@ from billing_core.billing.invoicing import (
     void_invoice,
 )
 from billing_core.collections.overdue import position
+from billing_core.collections.payment_plans import open_plan
 from billing_core.collections.plans import moratorium_on, threshold
 from billing_core.collections.states import SWEEP, coverage_end, delinquency_of, move
 from billing_core.db import in_ids
@@ -105,14 +106,36 @@ def cancel_for_nonpayment(
     on `on`: coverage ends per the plan's rule (the transition's effective date) on every
     coverage in force then, billing stops after it, the reinstatement window runs
     `reinstatement_days` from `on`, the cancellation notice goes out. Refused to anyone but a
-    supervisor, while a moratorium covers the group's state, or unless pending cancellation.
-    Audited. Returns the cancellation's record."""
+    supervisor, while a moratorium covers the group's state, while a payment plan is in force,
+    or unless pending cancellation (a second supervisor at the same moment waits for the row's
+    lock and is told it is cancelled already). Audited. Returns the cancellation's record."""
     check_supervisor(actor, "cancelling a group for non-payment")
-    row = delinquency_of(session, group.id)
+    delinquency_of(session, group.id)
+    # Locked (PostgreSQL) and read afresh: a second supervisor confirming at the same moment
+    # waits for the first and is then told the group is cancelled already.
+    row = session.scalars(
+        select(GroupDelinquency)
+        .where(GroupDelinquency.group_id == group.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+    if row.state is S.CANCELLED and row.cancelled_on is not None:
+        done = latest_cancellation(session, group.id)
+        who = f" by {done.cancelled_by}" if done is not None else ""
+        raise ValidationFailed(
+            f"group {group.group_number} was cancelled for non-payment on {row.cancelled_on}"
+            f"{who} already: nothing more to do (reload the page to see it)"
+        )
     if row.state is not S.PENDING_CANCELLATION:
         raise ValidationFailed(
             f"group {group.group_number} is {row.state.value.replace('_', ' ')}, not pending "
             "cancellation"
+        )
+    in_force = open_plan(session, group.id)
+    if in_force is not None:
+        raise ValidationFailed(
+            f"group {group.group_number} has a payment plan in force (made {in_force.starts_on}): "
+            "cancel the plan first (saying why) or wait for the sweep to find it broken"
         )
     held = moratorium_on(session, group.state, on)
     if held is not None:

@@ -1,6 +1,6 @@
 """The collector's contact log and promises to pay (issue 20, item 5): `log_contact` records a
 call, email, letter or meeting with its outcome and follow-up date (append-only); `take_promise`
-records a group's promise to pay an amount by a date and pauses its collections clock to that
+records a group's promise to pay an amount by a date (refused when nothing is overdue) and pauses its collections clock to that
 date (`states.pause_clock`, reason "promise"); `check_promises` (run first by the daily sweep)
 decides each open promise:
 
@@ -25,6 +25,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing_core import audit
+from billing_core.collections.overdue import position
 from billing_core.collections.states import delinquency_of, pause_clock, resume_clock
 from billing_core.db import utcnow
 from billing_core.errors import ValidationFailed
@@ -109,6 +110,11 @@ def take_promise(
         raise ValidationFailed("the promised amount must be more than $0.00")
     if promised_on < today:
         raise ValidationFailed(f"the promised date {promised_on} is in the past")
+    if position(session, group.id, today).overdue <= 0:
+        raise ValidationFailed(
+            f"group {group.group_number} has nothing overdue today: a promise to pay is taken "
+            "for an overdue balance (log the call as a contact instead)"
+        )
     row = delinquency_of(session, group.id)
     for earlier in session.scalars(
         select(PromiseToPay).where(

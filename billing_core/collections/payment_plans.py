@@ -25,8 +25,9 @@ plan) and the next sweep takes the group on from the dates it had (a cancellatio
 during the plan is due at once); the break is audited and kept as a staff task (a
 DelinquencyAction "task", unique per group, episode and plan), and the worklist puts the group
 back on top (a call) until a contact is logged. Every installment met completes the plan: the
-clock resumes and, the overdue balance being gone, the same sweep returns the group to
-current. A group that is back to current with the plan still open (what it owes past due is
+clock resumes and the group returns to current (the episode is over), so a bill that fell
+due since, the last installment being decided late, starts a new episode from its own due
+date rather than resuming the old episode's dates. A group that is back to current with the plan still open (what it owes past due is
 within its tolerance) has its plan completed; one cancelled for non-payment or referred by
 staff meanwhile has it cancelled. After a sweep that did not run for some days, the first one decides what each missed
 day would have, with the money as it stands then (a payment that came in meanwhile counts, as
@@ -50,12 +51,13 @@ from billing_core.collections.states import (
     RUNNING,
     SETTLED,
     delinquency_of,
+    move,
     pause_clock,
     resume_clock,
 )
 from billing_core.errors import ValidationFailed
 from billing_core.models import EmployerGroup, User
-from billing_core.models.collections import ActionKind, DelinquencyAction
+from billing_core.models.collections import ActionKind, DelinquencyAction, DelinquencyState
 from billing_core.models.payment_plans import (
     InstallmentStatus,
     PaymentPlan,
@@ -67,6 +69,7 @@ from billing_core.money import ZERO, cents, format_dollars
 PAYMENT_PLAN = "payment_plan"
 GRACE_DAYS = 5
 MAX_INSTALLMENTS = 36
+S = DelinquencyState
 REASON_MAX = 300
 
 
@@ -446,6 +449,19 @@ def _completed(session, plan: PaymentPlan, as_of: date) -> None:
         detail={"balance": str(plan.balance), "as_of": as_of.isoformat()},
     )
     _resume(session, plan, None, "payment plan completed: every installment met")
+    # The episode the plan settled ends here: a bill that fell due since (the sweep having
+    # decided the last installment late) starts a new episode from its own due date.
+    row = delinquency_of(session, plan.group_id)
+    if row.state in RUNNING:
+        move(
+            session,
+            row,
+            S.CURRENT,
+            reason=f"payment plan of {format_dollars(plan.balance)} completed: every "
+            "installment met",
+            effective_on=as_of,
+            as_of=as_of,
+        )
 
 
 # --------------------------------------------------------------------------- what people see

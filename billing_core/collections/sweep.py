@@ -7,7 +7,8 @@ Idempotent and catch-up safe: every notice, fee and step is a DelinquencyAction 
 run on the same day changes nothing, and one run after days missed does what each missed day
 would have done, once (a notice due during the outage is sent on the day of the run and
 dated so; termination then moves so the notice period is still served). A group is never
-swept back in time (`as_of` before its last sweep). Two sweeps at once: each group's row is
+swept back in time (`as_of` before its last sweep), and the whole book's sweep (`sweep_book`:
+the CLI and the job) refuses a day before the last sweep, with the day it may run as. Two sweeps at once: each group's row is
 locked by the sweep that reads it first and skipped by the other, and each group runs in a
 savepoint, so a key the other sweep took (a new group's row, an action) leaves that group to
 it.
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -35,6 +36,7 @@ from billing_core.collections.payment_plans import check_payment_plans
 from billing_core.collections.plans import PlanBook, moratorium_on, threshold
 from billing_core.collections.states import RUNNING, SETTLED, clock_paused, move
 from billing_core.db import in_ids
+from billing_core.errors import ValidationFailed
 from billing_core.models import EmployerGroup
 from billing_core.models.collections import (
     ActionKind,
@@ -398,14 +400,34 @@ def _steps(session, read, group, row, pos, as_of, result: SweepResult) -> None:
         result.steps += 1
 
 
+def last_sweep_on(session: Session) -> date | None:
+    """The latest day any group was swept as of, or None before the first sweep."""
+    return session.scalar(select(func.max(GroupDelinquency.last_swept_on)))
+
+
+def sweep_book(session: Session, as_of: date) -> SweepResult:
+    """The whole book's sweep as the CLI and the job run it: `run_sweep` as of `as_of`, refused
+    for a day before the last sweep. Money is read as it stands (the kept balances hold every
+    payment so far), so a sweep dated before the last one would date today's payments back and
+    decide the past with them; a day on or after the last sweep is the catch-up the sweep is
+    made for (module docstring). Flush only."""
+    last = last_sweep_on(session)
+    if last is not None and as_of < last:
+        raise ValidationFailed(
+            f"the book was last swept as of {last}: a sweep as of {as_of} would read today's "
+            f"balances as that day's. Sweep as of {last} or later (today, by default)"
+        )
+    return run_sweep(session, as_of)
+
+
 def sweep_job(session: Session, as_of: str | None = None) -> dict:
-    """The background job (and cron's): `run_sweep` as of `as_of` (ISO date; default today,
+    """The background job (and cron's): `sweep_book` as of `as_of` (ISO date; default today,
     UTC), committed; returns SweepResult.as_dict()."""
     from datetime import UTC, datetime
 
     on = date.fromisoformat(as_of) if as_of else datetime.now(UTC).date()
     try:
-        result = run_sweep(session, on)
+        result = sweep_book(session, on)
         session.commit()
     except Exception:
         session.rollback()
