@@ -1,7 +1,7 @@
-"""Rotating the encryption key: every SSN (members, dependents) and every kept census file is
-re-encrypted under the current SSN_ENCRYPTION_KEY, and every SSN's matching digest is taken
-again under it. Until it has run, the former keys must stay in SSN_ENCRYPTION_OLD_KEYS;
-afterwards they can go. It works in batches the caller commits one by one, so a large book
+"""Rotating the encryption key: every SSN (members, dependents), every payee's bank account
+number and every kept census file is re-encrypted under the current SSN_ENCRYPTION_KEY, and
+every SSN's matching digest is taken again under it. Until it has run, the former keys must
+stay in SSN_ENCRYPTION_OLD_KEYS; afterwards they can go. It works in batches the caller commits one by one, so a large book
 neither holds one long transaction nor more than a few files in memory, and a run that stops
 half-way is simply run again: what is already under the current key is not touched."""
 
@@ -28,16 +28,18 @@ class Rotated:
     dependents: int = 0
     uploads: int = 0
     upload_bytes: int = 0
+    bank_accounts: int = 0  # payee account numbers (billing_core.commissions.payees)
 
     @property
     def changed(self) -> int:
-        return self.members + self.dependents + self.uploads
+        return self.members + self.dependents + self.uploads + self.bank_accounts
 
     def add(self, other: Rotated) -> None:
         self.members += other.members
         self.dependents += other.dependents
         self.uploads += other.uploads
         self.upload_bytes += other.upload_bytes
+        self.bank_accounts += other.bank_accounts
 
     def as_dict(self) -> dict:
         return {
@@ -46,6 +48,7 @@ class Rotated:
             "dependents": self.dependents,
             "uploads": self.uploads,
             "upload_bytes": self.upload_bytes,
+            "bank_accounts": self.bank_accounts,
         }
 
 
@@ -60,7 +63,28 @@ def rotate_batch(session: Session) -> Rotated:
     done.members = _rotate_ssns(session, Member)
     done.dependents = _rotate_ssns(session, Dependent)
     done.uploads, done.upload_bytes = _rotate_files(session, current.key_id)
+    done.bank_accounts = _rotate_bank_accounts(session)
     return done
+
+
+def _rotate_bank_accounts(session: Session) -> int:
+    """Payee account numbers (kept forever: history of bank details) encrypted again."""
+    from billing_core.models.commissions import PayeeAccount
+
+    prefix = vault().key_id + ":"
+    accounts = list(
+        session.scalars(
+            select(PayeeAccount)
+            .where(~PayeeAccount.account_number_encrypted.startswith(prefix))
+            .order_by(PayeeAccount.id)
+            .limit(SSN_BATCH)
+        )
+    )
+    for account in accounts:
+        plain = vault().decrypt(account.account_number_encrypted)
+        account.account_number_encrypted = vault().encrypt_text(plain)
+    session.flush()
+    return len(accounts)
 
 
 def _rotate_ssns(session: Session, model) -> int:

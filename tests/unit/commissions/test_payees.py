@@ -176,3 +176,27 @@ def test_an_upload_without_the_columns_says_which(session, people):
     with pytest.raises(ValidationFailed, match="account_number, account_type"):
         upload_bank_details(session, "b.csv", b"agency_code,name_on_account,routing_number\n"
                             b"AG-PAY,A,021000021\n", actor=clerk)  # fmt: skip
+
+
+def test_key_rotation_re_encrypts_account_numbers(session, people):
+    from cryptography.fernet import Fernet
+
+    from billing_core import security
+    from billing_core.keys import rotate_batch
+    from billing_core.security import configure_vault, key_id
+
+    agency, clerk, _ = people
+    saved = security._vault, security._configured
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    try:
+        configure_vault(old)
+        account = enter_bank_details(session, details(account="31415926"), actor=clerk,
+                                     agency=agency)  # fmt: skip
+        configure_vault(new, [old])
+        assert rotate_batch(session).bank_accounts == 1
+        assert rotate_batch(session).changed == 0  # a second batch changes nothing
+        configure_vault(new)  # the old key gone: the number still reads
+        assert account.account_number_encrypted.startswith(key_id(new) + ":")
+        assert account_number(account) == "31415926"
+    finally:
+        security._vault, security._configured = saved
