@@ -1,9 +1,10 @@
 """Rotating the encryption key: every SSN (members, dependents), every payee's bank account
 number and every kept census file is re-encrypted under the current SSN_ENCRYPTION_KEY, and
 every SSN's matching digest is taken again under it. Until it has run, the former keys must
-stay in SSN_ENCRYPTION_OLD_KEYS; afterwards they can go. It works in batches the caller commits one by one, so a large book
-neither holds one long transaction nor more than a few files in memory, and a run that stops
-half-way is simply run again: what is already under the current key is not touched."""
+stay in SSN_ENCRYPTION_OLD_KEYS; afterwards they can go. It works in batches the caller
+commits one by one, so a large book neither holds one long transaction nor more than a few
+files in memory, and a run that stops half-way is simply run again: what is already under the
+current key is not touched."""
 
 from __future__ import annotations
 
