@@ -40,12 +40,14 @@ from billing_core.setup.writing import ImportSummary
 
 __all__ = [
     "STEPS",
+    "STEP_BY_KEY",
     "DraftProblem",
     "Step",
     "add_row",
     "check_draft",
     "draft_step_problems",
     "go_live",
+    "known_products",
     "open_drafts",
     "remove_row",
     "save_step",

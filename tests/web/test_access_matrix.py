@@ -311,6 +311,31 @@ MATRIX = {
     "admin.watchlist_add": ("POST", {}, expect(302, 403, **STAFF_303)),
     "admin.watchlist_expiry": ("POST", {"entry_id": 0}, expect(302, 403, **STAFF_404)),
     "admin.watchlist_remove": ("POST", {"entry_id": 0}, expect(302, 403, **STAFF_404)),
+    # Group set-up on screens (admin/views/group_setup.py): the drafts and start, an unknown
+    # draft's steps, check and going live (404), a group's termination (posted empty: refused,
+    # back) and history.
+    "admin.group_setup_start": ("GET", {}, expect(302, 403, **STAFF)),
+    "admin.group_setup_new": ("POST", {}, expect(302, 403, **STAFF_303)),
+    "admin.group_setup_step": (
+        "GET",
+        {"draft_id": 0, "step": "group"},
+        expect(302, 403, **STAFF_404),
+    ),
+    "admin.group_setup_save": (
+        "POST",
+        {"draft_id": 0, "step": "group"},
+        expect(302, 403, **STAFF_404),
+    ),
+    "admin.group_setup_remove_row": (
+        "POST",
+        {"draft_id": 0, "step": "subgroups", "row": 1},
+        expect(302, 403, **STAFF_404),
+    ),
+    "admin.group_setup_check": ("GET", {"draft_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.group_setup_live": ("POST", {"draft_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.group_terminate_page": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
+    "admin.group_terminate": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
+    "admin.group_history": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
     # Paying agencies (admin/views/agency_payments.py): the page, a payee's bank details
     # (agency or group), their forms (posted empty: refused, back), unknown records' 404s.
     "admin.agency_payments": ("GET", {}, expect(302, 403, **STAFF)),

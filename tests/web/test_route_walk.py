@@ -64,6 +64,7 @@ PLAIN_ARGS = {
     "period": "2027-02",
     "token": "not-a-token",
     "filename": "css/portal.css",
+    "row": 1,
 }
 # Staff-only objects: no employer or broker route names them (the walk fails if one does).
 STAFF_ONLY_IDS = {
@@ -82,6 +83,7 @@ STAFF_ONLY_IDS = {
     "agency_id",
     "account_id",
     "file_id",
+    "draft_id",
 }
 METHODS = ("GET", "POST")
 

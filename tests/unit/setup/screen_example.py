@@ -6,6 +6,10 @@ from __future__ import annotations
 
 import copy
 
+from sqlalchemy import select
+
+from billing_core.models import EmployerGroup, Invoice, Plan
+
 GROUP = {
     "group_number": "G-3001",
     "name": "Cedar Valley Dental Lab (screens)",
@@ -99,3 +103,29 @@ def members_document(example: dict, group_number: str) -> dict:
     g["renewal_month"] = int(g["renewal_month"])
     g["members"] = copy.deepcopy(example["groups"][0]["members"])
     return {"groups": [g]}
+
+
+def invoice_lines(session, group_number: str) -> list[tuple]:
+    """Every line billed to the group, without what names the group or the bill, sorted."""
+    invoices = session.scalars(
+        select(Invoice).join(EmployerGroup).where(EmployerGroup.group_number == group_number)
+    ).all()
+    plan_code = dict(session.execute(select(Plan.id, Plan.code)).all())
+    out = []
+    for invoice in invoices:
+        for line in invoice.lines:
+            out.append(
+                (
+                    invoice.period_start,
+                    line.line_number,
+                    line.section,
+                    plan_code.get(line.plan_id),
+                    line.coverage_month,
+                    line.tier,
+                    line.volume,
+                    line.rate,
+                    line.amount,
+                    line.description,
+                )
+            )
+    return sorted(out, key=repr)

@@ -13,12 +13,18 @@ from sqlalchemy import select
 
 from billing_core.billing.invoicing import issue_billing_run
 from billing_core.errors import BillingError
-from billing_core.models import AuditLog, EmployerGroup, Invoice, Plan
+from billing_core.models import AuditLog, EmployerGroup
 from billing_core.models.enums import Role
 from billing_core.setup import import_setup, load_document
 from billing_core.setup.drafts import add_row, check_draft, go_live, save_step, start_draft
 from tests.factories import make_user
-from tests.unit.setup.screen_example import BILLING, GROUP, ROWS, members_document
+from tests.unit.setup.screen_example import (
+    BILLING,
+    GROUP,
+    ROWS,
+    invoice_lines,
+    members_document,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "data" / "setup_example.yaml"
 TODAY = date(2025, 1, 20)
@@ -98,31 +104,6 @@ def test_going_live_refused_while_incomplete_then_written_by_the_import(session)
         save_step(session, draft, "group", GROUP)
 
 
-def _lines(session, group_number):
-    invoices = session.scalars(
-        select(Invoice).join(EmployerGroup).where(EmployerGroup.group_number == group_number)
-    ).all()
-    plan_code = dict(session.execute(select(Plan.id, Plan.code)).all())
-    out = []
-    for invoice in invoices:
-        for line in invoice.lines:
-            out.append(
-                (
-                    invoice.period_start,
-                    line.line_number,
-                    line.section,
-                    plan_code.get(line.plan_id),
-                    line.coverage_month,
-                    line.tier,
-                    line.volume,
-                    line.rate,
-                    line.amount,
-                    line.description,
-                )
-            )
-    return sorted(out, key=repr)
-
-
 def test_the_import_and_the_screens_bill_the_same_lines(session):
     example = load_document(EXAMPLE)
     import_setup(session, example)
@@ -132,6 +113,6 @@ def test_the_import_and_the_screens_bill_the_same_lines(session):
     import_setup(session, members_document(example, "G-3001"))
     for period in (date(2024, 11, 1), date(2025, 1, 1)):
         issue_billing_run(session, period, group_numbers=["G-2001", "G-3001"])
-    imported, screened = _lines(session, "G-2001"), _lines(session, "G-3001")
+    imported, screened = invoice_lines(session, "G-2001"), invoice_lines(session, "G-3001")
     assert len(imported) >= 8
     assert imported == screened

@@ -1,0 +1,284 @@
+"""Staff: a new group set up on screens (issue 22, item 1), its termination (item 4) and its
+history (item 6).
+
+/admin/groups/new lists the drafts and starts one; /admin/setup/<id>/<step> is one step of the
+guided set-up (a one-form step saved whole, a list step row by row), each problem of the
+import's check shown beside its field; /admin/setup/<id>/check lists what keeps the draft from
+going live, and going live writes it through the set-up import (billing_core.setup.drafts).
+/admin/groups/<id>/terminate ends a group at a date (asked and confirmed first; a supervisor's,
+billing_core.setup.lifecycle's rule); /admin/groups/<id>/history is the readable timeline."""
+
+from __future__ import annotations
+
+from flask import abort, render_template, url_for
+from flask_login import current_user
+
+from admin import bp
+from admin.actions import confirm_form, load_or_404, require_valid, submit_form
+from admin.views.group_setup_forms import (
+    PlainForm,
+    TerminateForm,
+    form_values,
+    label_for,
+    step_form,
+)
+from billing_core.billing.enrollment import add_months, month_start
+from billing_core.collections.watchlist import matches, warning
+from billing_core.models.setup_draft import GroupSetupDraft
+from billing_core.setup.drafts import (
+    STEP_BY_KEY,
+    STEPS,
+    add_row,
+    check_draft,
+    draft_step_problems,
+    go_live,
+    known_products,
+    open_drafts,
+    remove_row,
+    save_step,
+    start_draft,
+)
+from billing_core.setup.history import timeline
+from billing_core.setup.lifecycle import standing, terminate_group, termination_of
+from portal.confirmation import Ask, Done
+from portal.extensions import db_session
+from portal.web import load_group, run_action, today
+
+
+def _draft(draft_id: int) -> GroupSetupDraft:
+    return load_or_404(GroupSetupDraft, draft_id)
+
+
+def _step(key: str):
+    step = STEP_BY_KEY.get(key)
+    if step is None:
+        abort(404)
+    return step
+
+
+def _step_url(draft_id: int, key: str) -> str:
+    return url_for("admin.group_setup_step", draft_id=draft_id, step=key)
+
+
+def _choices(draft: GroupSetupDraft) -> dict:
+    data = draft.document
+    products = known_products(db_session())
+    products += [
+        (p["code"], f"{p['code']} - {p.get('name', '')} (new)")
+        for p in data.get("products") or []
+        if p.get("code")
+    ]
+    return {
+        "product": products,
+        "plan": [(p["code"], p["code"]) for p in data.get("plans") or [] if p.get("code")],
+        "class": [(k["code"], k["code"]) for k in data.get("classes") or [] if k.get("code")],
+    }
+
+
+@bp.get("/groups/new")
+def group_setup_start():
+    return render_template(
+        "admin/setup/start.html", drafts=open_drafts(db_session()), form=PlainForm()
+    )
+
+
+@bp.post("/groups/new")
+def group_setup_new():
+    return run_action(
+        lambda: start_draft(db_session(), current_user),
+        to=lambda draft: _step_url(draft.id, "group"),
+        done="A new set-up is started: fill in the steps in any order; it is saved as you go.",
+        back=url_for("admin.group_setup_start"),
+    )
+
+
+@bp.get("/setup/<int:draft_id>/<step>")
+def group_setup_step(draft_id: int, step: str):
+    draft = _draft(draft_id)
+    this = _step(step)
+    problems = check_draft(db_session(), draft, today())
+    per_step = {s.key: sum(1 for p in problems if p.step == s.key) for s in STEPS}
+    mine = draft_step_problems(problems, step)
+    data = draft.document.get(step) or ({} if not this.many else [])
+    choices = _choices(draft)
+    if this.many:
+        form = step_form(this, prefix="add", choices=choices)
+        rows = data
+    else:
+        form = step_form(this, data, choices=choices)
+        rows = []
+        if data:  # an untouched step says nothing yet; the check page lists all
+            for (_, fname), messages in mine.items():
+                if fname and fname in form:
+                    form[fname].errors = list(messages)
+    watched = []
+    if step == "group" and data.get("tax_id"):
+        watched = [
+            warning(data.get("group_number", ""), data.get("name", ""), entry)
+            for entry in matches(db_session(), data["tax_id"], today())
+        ]
+    return render_template(
+        "admin/setup/step.html",
+        draft=draft,
+        step=this,
+        steps=STEPS,
+        per_step=per_step,
+        form=form,
+        rows=rows,
+        mine=mine,
+        label_for=label_for,
+        remove_form=PlainForm(),
+        watched=watched,
+        live=draft.group_id is not None,
+    )
+
+
+@bp.post("/setup/<int:draft_id>/<step>")
+def group_setup_save(draft_id: int, step: str):
+    draft = _draft(draft_id)
+    this = _step(step)
+    back = _step_url(draft_id, step)
+    choices = _choices(draft)
+
+    if this.many:
+        form = step_form(this, prefix="add", choices=choices)
+
+        def added(f) -> str:
+            n = add_row(db_session(), draft, step, form_values(f, this))
+            return f"{this.title}: row {n} added. Anything wrong with it is shown beside it."
+
+        return submit_form(form, added, back=back, failure="Not added")
+
+    form = step_form(this, choices=choices)
+
+    def saved(f) -> str:
+        save_step(db_session(), draft, step, form_values(f, this))
+        return f"{this.title} saved. Anything wrong is shown beside its field."
+
+    return submit_form(form, saved, back=back, failure="Not saved")
+
+
+@bp.post("/setup/<int:draft_id>/<step>/<int:row>/remove")
+def group_setup_remove_row(draft_id: int, step: str, row: int):
+    draft = _draft(draft_id)
+    this = _step(step)
+
+    def removed(_f) -> str:
+        remove_row(db_session(), draft, step, row)
+        return f"{this.title}: row {row} removed."
+
+    return submit_form(PlainForm(), removed, back=_step_url(draft_id, step), failure="Not removed")
+
+
+@bp.get("/setup/<int:draft_id>/check")
+def group_setup_check(draft_id: int):
+    draft = _draft(draft_id)
+    problems = check_draft(db_session(), draft, today())
+    return render_template(
+        "admin/setup/check.html",
+        draft=draft,
+        steps=STEPS,
+        problems=problems,
+        form=PlainForm(),
+        live=draft.group_id is not None,
+    )
+
+
+@bp.post("/setup/<int:draft_id>/live")
+def group_setup_live(draft_id: int):
+    draft = _draft(draft_id)
+    back = url_for("admin.group_setup_check", draft_id=draft_id)
+
+    def live(_f) -> str:
+        group, summary = go_live(db_session(), draft, actor=current_user, on=today())
+        said = f"{group.name} ({group.group_number}) is live: it is billed in the next run."
+        if summary.warnings:
+            said += " Note: " + " ".join(summary.warnings)
+        return said
+
+    form = PlainForm()
+
+    def act() -> str:
+        require_valid(form)
+        return live(form)
+
+    return run_action(
+        act,
+        to=lambda _said: url_for("admin.group_detail", group_id=draft.group_id),
+        done=lambda said: said,
+        back=back,
+        failed="Not live",
+    )
+
+
+# --------------------------------------------------------------------------- termination
+
+
+@bp.get("/groups/<int:group_id>/terminate")
+def group_terminate_page(group_id: int):
+    scope = load_group(group_id)
+    session = db_session()
+    return render_template(
+        "admin/setup/terminate.html",
+        group=scope.group,
+        done=termination_of(session, group_id),
+        standing=standing(session, scope.group),
+        form=TerminateForm(),
+    )
+
+
+@bp.post("/groups/<int:group_id>/terminate")
+def group_terminate(group_id: int):
+    scope = load_group(group_id)
+    group = scope.group
+    back = url_for("admin.group_terminate_page", group_id=group_id)
+
+    def terminated(form: TerminateForm) -> Done:
+        session = db_session()
+        day = form.terminated_on.data
+        done = terminate_group(
+            session, group, terminated_on=day, reason=form.reason.data, actor=current_user
+        )
+        now = standing(session, group)
+        ask = Ask(
+            title=f"Terminate {group.name}?",
+            button="Confirm: terminate the group",
+            rows=[
+                ("Group", f"{group.name} ({group.group_number})"),
+                ("Last covered day", f"{day:%b %-d, %Y}"),
+                ("Coverages ending that day", f"{done.coverages_ended}"),
+                ("Final bill", f"the period holding {month_start(day):%B %Y}"),
+                (
+                    "Billing",
+                    f"stops: nothing is billed from {add_months(month_start(day), 1):%B %Y} on",
+                ),
+                ("Open bills", now.open_bills),
+                ("Unapplied credit", now.credit),
+                ("Today", now.words),
+                ("Reason", form.reason.data),
+            ],  # fmt: skip
+            notes=[
+                "The final bill is issued by the billing run as usual. A balance left after it "
+                "is collected; a credit left is refunded from the refunds page.",
+                "Only a supervisor or an admin terminates a group. It is kept in the group's "
+                "history.",
+            ],
+            danger=True,
+            cancel=back,
+            cancel_words="Go back: do not terminate",
+        )
+        return Done(
+            f"{group.name} is terminated: its last covered day is {day:%b %-d, %Y}.", ask=ask
+        )
+
+    return confirm_form(TerminateForm(), terminated, back=back, failure="Not terminated")
+
+
+@bp.get("/groups/<int:group_id>/history")
+def group_history(group_id: int):
+    scope = load_group(group_id)
+    return render_template(
+        "admin/setup/history.html",
+        group=scope.group,
+        events=timeline(db_session(), group_id),
+    )
