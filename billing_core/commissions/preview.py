@@ -11,22 +11,27 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from billing_core.commissions.run import check_month, month_end, planned_lines
-from billing_core.models import BrokerAgency, User
+from billing_core.errors import CommissionError
+from billing_core.models import BrokerAgency, BrokerOfRecord, EmployerGroup, User
 from billing_core.models.commissions import (
     CommissionLine,
     CommissionLineKind,
     CommissionRun,
     CommissionRunStatus,
+    CommissionSchedule,
 )
 from billing_core.money import ZERO
 
 __all__ = [
+    "AgencySetup",
     "AgencyTotals",
     "MonthPreview",
     "RunRow",
+    "agency_setup",
+    "all_agencies",
     "agency_totals",
     "preview_month",
     "run_rows",
@@ -93,6 +98,7 @@ class MonthPreview:
     closed: bool  # approved: a run adds nothing
     agencies: list[AgencyTotals] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    refused: str | None = None  # why the month cannot be run (a later month has been)
 
     @property
     def new_lines(self) -> int:
@@ -105,12 +111,15 @@ class MonthPreview:
 
 def preview_month(session: Session, month: date) -> MonthPreview:
     """What running `month` (any day in it) now would write, per agency, without writing. A
-    month before the latest run is refused as the run refuses it; an approved month previews
-    as closed with nothing to add."""
+    month before the latest run is closed with the run's own refusal in `refused`; an approved
+    month previews as closed with nothing to add."""
     month = month.replace(day=1)
-    check_month(session, month)
     run = session.scalar(select(CommissionRun).where(CommissionRun.month == month))
     as_of = run.as_of if run is not None else month_end(month)
+    try:
+        check_month(session, month)
+    except CommissionError as error:
+        return MonthPreview(month, as_of, run, closed=True, refused=str(error))
     if run is not None and run.status is CommissionRunStatus.APPROVED:
         return MonthPreview(month, as_of, run, closed=True)
     planned, problems = planned_lines(session, as_of)
@@ -178,3 +187,60 @@ def run_rows(session: Session) -> list[RunRow]:
             )
         )
     return out
+
+
+@dataclass(frozen=True)
+class AgencySetup:
+    """An agency's schedules (its own and those every agency without its own uses) and the
+    groups it is (or was) broker of record for: read-only (set-up is issue 22's)."""
+
+    agency: BrokerAgency
+    schedules: list[CommissionSchedule]
+    of_record: list[BrokerOfRecord]
+    runs: list[RunRow]  # the runs with lines of this agency, latest first
+    group_names: dict[int, str]  # group id -> "number name"
+
+
+def agency_setup(session: Session, agency: BrokerAgency) -> AgencySetup:
+    schedules = list(
+        session.scalars(
+            select(CommissionSchedule)
+            .where(
+                (CommissionSchedule.agency_id == agency.id) | CommissionSchedule.agency_id.is_(None)
+            )
+            .options(selectinload(CommissionSchedule.rates))
+            .order_by(
+                CommissionSchedule.line_of_coverage,
+                CommissionSchedule.agency_id.is_(None),
+                CommissionSchedule.effective_from.desc(),
+            )
+        )
+    )
+    of_record = list(
+        session.scalars(
+            select(BrokerOfRecord)
+            .where(BrokerOfRecord.agency_id == agency.id)
+            .options(selectinload(BrokerOfRecord.writing_broker))
+            .order_by(BrokerOfRecord.group_id, BrokerOfRecord.effective_from.desc())
+        )
+    )
+    with_lines = set(
+        session.scalars(
+            select(CommissionLine.run_id).where(CommissionLine.agency_id == agency.id).distinct()
+        )
+    )
+    runs = [r for r in run_rows(session) if r.run.id in with_lines]
+    ids = sorted({b.group_id for b in of_record})
+    names = {
+        gid: f"{number} {name}"
+        for gid, number, name in session.execute(
+            select(EmployerGroup.id, EmployerGroup.group_number, EmployerGroup.name).where(
+                EmployerGroup.id.in_(ids)
+            )
+        )
+    } if ids else {}  # fmt: skip
+    return AgencySetup(agency, schedules, of_record, runs, names)
+
+
+def all_agencies(session: Session) -> list[BrokerAgency]:
+    return list(session.scalars(select(BrokerAgency).order_by(BrokerAgency.code)))

@@ -44,6 +44,10 @@ from billing_core.reports import mail_outbox
 from billing_core.reports import collections_worklist
 from billing_core.reports import credit_control
 from billing_core.reports import commission_payments_1099
+from billing_core.reports import commissions_by_agency
+from billing_core.reports import commission_holds
+from billing_core.reports import commission_chargebacks
+from billing_core.reports import commission_payables_aging
 # isort: on
 
 __all__ = [
@@ -57,7 +61,11 @@ __all__ = [
     "aging",
     "cash_receipts",
     "collections_worklist",
+    "commission_chargebacks",
+    "commission_holds",
+    "commission_payables_aging",
     "commission_payments_1099",
+    "commissions_by_agency",
     "credit_control",
     "download_name",
     "get_report",

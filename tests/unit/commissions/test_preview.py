@@ -65,6 +65,8 @@ def test_preview_equals_the_run_to_the_cent(session):
     assert run_rows(session)[0].approved_by == book.supervisor.email
 
     run(session, book, FEB)
+    refused = preview_month(session, JAN)
+    assert refused.closed and "cannot be run again" in refused.refused
     with pytest.raises(CommissionError, match="cannot be run again"):
-        preview_month(session, JAN)
+        run(session, book, JAN)
     assert run_for(session, FEB).passes == 1
