@@ -29,7 +29,7 @@ class Rotated:
     dependents: int = 0
     uploads: int = 0
     upload_bytes: int = 0
-    bank_accounts: int = 0  # payee account numbers (billing_core.commissions.payees)
+    bank_accounts: int = 0  # payee account numbers and ACH files (billing_core.commissions)
 
     @property
     def changed(self) -> int:
@@ -69,8 +69,9 @@ def rotate_batch(session: Session) -> Rotated:
 
 
 def _rotate_bank_accounts(session: Session) -> int:
-    """Payee account numbers (kept forever: history of bank details) encrypted again."""
-    from billing_core.models.commissions import PayeeAccount
+    """Payee account numbers (kept forever: history of bank details) and the ACH files that
+    hold them encrypted again."""
+    from billing_core.models.commissions import AchFile, PayeeAccount
 
     prefix = vault().key_id + ":"
     accounts = list(
@@ -84,8 +85,18 @@ def _rotate_bank_accounts(session: Session) -> int:
     for account in accounts:
         plain = vault().decrypt(account.account_number_encrypted)
         account.account_number_encrypted = vault().encrypt_text(plain)
+    files = list(
+        session.scalars(
+            select(AchFile)
+            .where(~AchFile.content.startswith(prefix))
+            .order_by(AchFile.id)
+            .limit(50)
+        )
+    )
+    for file in files:  # ACH files hold whole account numbers too
+        file.content = vault().encrypt_text(vault().decrypt(file.content))
     session.flush()
-    return len(accounts)
+    return len(accounts) + len(files)
 
 
 def _rotate_ssns(session: Session, model) -> int:

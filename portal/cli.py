@@ -1027,7 +1027,11 @@ def commissions_ach_file(pay_on: str, email: str, out: str | None):
     """Make the NACHA ACH file paying every approved commission payable and approved refund
     whose payee has confirmed bank details. While a file is made and not sent, this gives that
     same file (nothing is paid twice). Nothing posts until `flask commissions ach-sent`."""
-    from billing_core.commissions.disbursements import describe, make_ach_file
+    from billing_core.commissions.disbursements import (
+        describe,
+        download_ach_file,
+        make_ach_file,
+    )
 
     session = db_session()
     actor = _staff_user(session, email)
@@ -1035,7 +1039,8 @@ def commissions_ach_file(pay_on: str, email: str, out: str | None):
     session.commit()
     if out:
         with open(out, "w", encoding="ascii", newline="\n") as handle:
-            handle.write(file.content)
+            handle.write(download_ach_file(session, file, actor=actor))
+        session.commit()
     lines = [f"{describe(file)}, pay on {file.effective_date}, status {file.status.value}."]
     lines += [f"Written to {out}." if out else "Use --out FILE to write it."]
     return {"file_id": file.id, "status": file.status.value, "entries": file.entry_count,

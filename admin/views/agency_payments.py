@@ -28,7 +28,7 @@ from billing_core.models.commissions import AchEntry, AchFile, PayeeAccount
 from billing_core.money import format_dollars
 from portal.confirmation import Ask, Done, Table
 from portal.extensions import db_session
-from portal.web import run_action, today
+from portal.web import Reply, run_action, today
 
 
 def _index_url() -> str:
@@ -240,11 +240,18 @@ def ach_file_detail(file_id: int):
 @bp.get("/agency-payments/files/<int:file_id>/download")
 def ach_file_download(file_id: int):
     file = load_or_404(AchFile, file_id)
-    return Response(
-        file.content,
-        mimetype="text/plain",
-        headers={"Content-Disposition": f'attachment; filename="ach-{file.id:05d}.txt"'},
-    )
+
+    def downloaded() -> Reply:
+        text = disbursements.download_ach_file(db_session(), file, actor=current_user)
+        return Reply(
+            lambda: Response(
+                text,
+                mimetype="text/plain",
+                headers={"Content-Disposition": f'attachment; filename="ach-{file.id:05d}.txt"'},
+            )
+        )
+
+    return run_action(downloaded, back=url_for("admin.ach_file_detail", file_id=file.id))
 
 
 @bp.post("/agency-payments/files/<int:file_id>/sent")

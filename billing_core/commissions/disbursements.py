@@ -35,6 +35,7 @@ from billing_core.models.commissions import (
 from billing_core.models.enums import RefundStatus
 from billing_core.money import ZERO, format_dollars
 from billing_core.payments.refunds import ONLINE_METHODS, mark_refund_paid
+from billing_core.security import vault
 
 COMMISSION_DESCRIPTION = "COMMISSION"
 REFUND_DESCRIPTION = "REFUND"
@@ -240,9 +241,12 @@ def make_ach_file(
                 trace_sequence=entry.id,
             )
         )  # fmt: skip
-    file.content = ach.write_file(
-        credits, originator=originator, made_at=made_at, effective_date=effective_date,
-        file_id_modifier="ABCDEFGHIJKLMNOPQRSTUVWXYZ"[(file.id - 1) % 26],
+    # The file holds whole account numbers: kept encrypted like them (`file_content` opens it).
+    file.content = vault().encrypt_text(
+        ach.write_file(
+            credits, originator=originator, made_at=made_at, effective_date=effective_date,
+            file_id_modifier="ABCDEFGHIJKLMNOPQRSTUVWXYZ"[(file.id - 1) % 26],
+        )
     )  # fmt: skip
     session.flush()
     audit.record(
@@ -254,6 +258,19 @@ def make_ach_file(
                 "effective_date": effective_date.isoformat()},
     )  # fmt: skip
     return file
+
+
+def file_content(file: AchFile) -> str:
+    """The NACHA file as made (decrypted; it holds whole account numbers)."""
+    return vault().decrypt(file.content)
+
+
+def download_ach_file(session: Session, file: AchFile, *, actor: User) -> str:
+    """The file for sending to the bank, audited (who took whole account numbers, when)."""
+    _check_staff(actor)
+    audit.record(session, "ach.file_downloaded", actor=actor, target=file,
+                 detail={"entries": file.entry_count, "total": str(file.total_credit)})  # fmt: skip
+    return file_content(file)
 
 
 def mark_sent(session: Session, file: AchFile, *, actor: User, on: date) -> bool:

@@ -268,7 +268,8 @@ class AchFileStatus(enum.StrEnum):
 
 class AchFile(Base):
     """One NACHA file paying a batch of payables (`batch_key` names the batch: the same batch
-    never makes two files). `content` is the file exactly as made; downloads return it."""
+    never makes two files). `content` is the file exactly as made, encrypted by the vault (it
+    holds whole account numbers); downloads decrypt it."""
 
     __tablename__ = "ach_file"
     __table_args__ = (

@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from billing_core.commissions.payees import BankDetails, confirm_bank_details, enter_bank_details
 from billing_core.commissions.postings import agency_balances
+from billing_core.models import AuditLog
 from billing_core.models.commissions import AchFile, PayeeAccount, PayeeAccountStatus
 from billing_core.models.enums import Role
 from billing_core.money import D
@@ -85,6 +86,7 @@ def test_bank_details_a_file_sent_and_a_return(client, login_as, cast, session):
     assert made.headers["Location"].endswith(f"{INDEX}/files/{file.id}")
     download = client.get(f"{INDEX}/files/{file.id}/download")
     assert download.status_code == 200 and "attachment" in download.headers["Content-Disposition"]
+    assert session.scalar(select(AuditLog.id).where(AuditLog.action == "ach.file_downloaded"))
     parsed = parse(download.get_data(as_text=True))
     [entry] = parsed.batches[0].entries
     assert (entry.account, entry.cents, parsed.batches[0].sec_code) == ("000123456789", 7500, "CCD")

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from billing_core.commissions import ach
 from billing_core.commissions.disbursements import (
+    file_content,
     make_ach_file,
     mark_sent,
     paid_in_year,
@@ -127,11 +128,12 @@ def test_a_file_is_made_once_sent_once_and_posts_balanced_entries(session):
     book, clerk, _ = _payable_book(session)
     file = make_ach_file(session, actor=clerk, effective_date=date(2026, 2, 5),
                          originator=ORIGINATOR)  # fmt: skip
-    parsed = parse(file.content)
+    parsed = parse(file_content(file))
     [entry] = parsed.batches[0].entries
     assert (entry.account, entry.cents, entry.receiver_id) == ("000123456789", 7500,
                                                                book.agency_a.code)  # fmt: skip
     assert file.total_credit == D("75.00")
+    assert "000123456789" not in file.content  # kept encrypted, like the account number
     # Making it again gives the same file; nothing is paid before it is sent.
     assert make_ach_file(session, actor=clerk, effective_date=date(2026, 2, 6)) is file
     assert payables(session) == []
@@ -192,7 +194,7 @@ def test_an_approved_refund_is_paid_to_the_groups_account(session):
     account = enter_bank_details(session, details, actor=clerk, group=book.group)
     confirm_bank_details(session, account, actor=book.supervisor)
     file = make_ach_file(session, actor=clerk, effective_date=date(2026, 2, 5))
-    parsed = parse(file.content)
+    parsed = parse(file_content(file))
     assert [(b.description, [e.cents for e in b.entries]) for b in parsed.batches] == [
         ("COMMISSION", [7500]), ("REFUND", [40000])]  # fmt: skip
     mark_sent(session, file, actor=clerk, on=date(2026, 2, 5))
