@@ -122,7 +122,7 @@ def access_of(session: Session, user: User) -> list[Access]:
         names = (
             []
             if None in subgroups
-            else sorted(f"{s.code} {s.name}" for s in group.subgroups if s.id in subgroups)
+            else sorted(f"{s.code} ({s.name})" for s in group.subgroups if s.id in subgroups)
         )
         result.append(Access(group, names, group_id in admin_of))
     return result
