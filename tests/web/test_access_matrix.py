@@ -78,6 +78,24 @@ MATRIX = {
         {"group_id": "A"},
         expect(302, 403, broker_a=200, broker_other=404),
     ),
+    # The broker's money (portal/broker/views.py): the disclosure of a group of the book;
+    # statements (the matrix's book has no approved run: a month's statement is a 404).
+    "broker.disclosure": (
+        "GET",
+        {"group_id": "A"},
+        expect(302, 403, broker_a=200, broker_other=404),
+    ),
+    "broker.statements": ("GET", {}, expect(302, 403, broker_a=200, broker_other=200)),
+    "broker.statement": (
+        "GET",
+        {"period": "2027-02"},
+        expect(302, 403, broker_a=404, broker_other=404),
+    ),
+    "broker.statement_download": (
+        "GET",
+        {"period": "2027-02", "fmt": "pdf"},
+        expect(302, 403, broker_a=404, broker_other=404),
+    ),
     "admin.home": ("GET", {}, expect(302, 403, **STAFF)),
     "admin.work_queue_page": ("GET", {}, expect(302, 403, **STAFF)),
     "admin.group_detail": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
