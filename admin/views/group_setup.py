@@ -31,6 +31,7 @@ from billing_core.setup.drafts import (
     add_row,
     check_draft,
     draft_step_problems,
+    draft_summary,
     go_live,
     known_products,
     open_drafts,
@@ -73,6 +74,18 @@ def _choices(draft: GroupSetupDraft) -> dict:
         "plan": [(p["code"], p["code"]) for p in data.get("plans") or [] if p.get("code")],
         "class": [(k["code"], k["code"]) for k in data.get("classes") or [] if k.get("code")],
     }
+
+
+def _to_fix(draft: GroupSetupDraft, step: str, row: int | None) -> str:
+    """What the import's check finds in the row (or step) just saved, counted for the flash."""
+    found = [
+        p
+        for p in check_draft(db_session(), draft, today())
+        if p.step == step and (row is None or p.row == row)
+    ]
+    if not found:
+        return ": nothing to fix here"
+    return f", with {len(found)} thing{'s' if len(found) != 1 else ''} to fix shown beside it"
 
 
 @bp.get("/groups/new")
@@ -145,7 +158,7 @@ def group_setup_save(draft_id: int, step: str):
 
         def added(f) -> str:
             n = add_row(db_session(), draft, step, form_values(f, this))
-            return f"{this.title}: row {n} added. Anything wrong with it is shown beside it."
+            return f"{this.title}: row {n} added{_to_fix(draft, step, n)}."
 
         return submit_form(form, added, back=back, failure="Not added")
 
@@ -153,7 +166,7 @@ def group_setup_save(draft_id: int, step: str):
 
     def saved(f) -> str:
         save_step(db_session(), draft, step, form_values(f, this))
-        return f"{this.title} saved. Anything wrong is shown beside its field."
+        return f"{this.title} saved{_to_fix(draft, step, None)}."
 
     return submit_form(form, saved, back=back, failure="Not saved")
 
@@ -179,6 +192,7 @@ def group_setup_check(draft_id: int):
         draft=draft,
         steps=STEPS,
         problems=problems,
+        summary=draft_summary(draft),
         form=PlainForm(),
         live=draft.group_id is not None,
     )

@@ -46,6 +46,7 @@ __all__ = [
     "add_row",
     "check_draft",
     "draft_step_problems",
+    "draft_summary",
     "go_live",
     "known_products",
     "open_drafts",
@@ -460,8 +461,15 @@ def _readable(document: dict) -> dict:
         "plans": [
             f"{p.get('code')}: {len(p['rate_versions'])} rate version(s)" for p in g["plans"]
         ],
-        "billing": {k: str(v) for k, v in (g["billing_policies"] or [{}])[0].items()},
+        "billing": {
+            k.replace("_", " "): str(v) for k, v in (g["billing_policies"] or [{}])[0].items()
+        },
     }
+
+
+def draft_summary(draft: GroupSetupDraft) -> dict:
+    """What the draft would set up, in words (the check page; the audit row's `after`)."""
+    return _readable(build_document(draft.document).document)
 
 
 def known_products(session: Session) -> list[tuple[str, str]]:
