@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billing_core import audit, ledger
@@ -212,8 +213,12 @@ def make_ach_file(
         made_by_id=actor.id,
         made_at=made_at,
     )
-    session.add(file)
-    session.flush()
+    try:
+        with session.begin_nested():  # two people pressing at once: the second gets the first's
+            session.add(file)
+            session.flush()
+    except IntegrityError:
+        return session.scalars(select(AchFile).where(AchFile.batch_key == key)).one()
     entries = []
     for item in items:
         entry = AchEntry(

@@ -211,3 +211,17 @@ def test_an_approved_refund_is_paid_to_the_groups_account(session):
     # the refund's own "refund_paid" entry)
     assert all(entry_is_balanced(e) for e in session.scalars(select(JournalEntry)))
     assert sum((e.amount for e in file.entries), Decimal("0")) == file.total_credit
+
+
+def test_a_second_file_for_the_same_batch_is_refused_by_the_database(session):
+    from sqlalchemy.exc import IntegrityError
+
+    from billing_core.models.commissions import AchFile
+
+    _, clerk, _ = _payable_book(session)
+    file = make_ach_file(session, actor=clerk, effective_date=date(2026, 2, 5))
+    session.add(AchFile(batch_key=file.batch_key, effective_date=date(2026, 2, 5), content="",
+                        entry_count=1, total_credit=D("75.00")))  # fmt: skip
+    with pytest.raises(IntegrityError):
+        session.flush()
+    session.rollback()
