@@ -6,8 +6,8 @@ late-reported changes billed as retro adjustments. Deterministic for a given `to
 
 book.py is its shape (products, groups, agencies, paying habits); document.py the set-up
 document built from it; history.py the billing runs it issues, with payments.py (the cash) and
-late_changes.py (retro adjustments); late_groups.py nine small groups that pay late, one at
-each collections state, reached by the real sweep (and the collectors' own steps); logins.py the logins and the story each
+late_changes.py (retro adjustments); late_groups.py eleven small groups that pay late, one at
+each collections state and two on a payment plan or a promise to pay, reached by the real sweep (and the collectors' own steps); logins.py the logins and the story each
 shows. Callers look `load_demo` up through this package (`demo.load_demo`), so a test may
 replace it there."""
 
@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from billing_core import mail
 from billing_core.collections.sweep import run_sweep
 from billing_core.demo.book import DEMO_FIRST_GROUP, DEMO_SOURCE
+from billing_core.demo.commissions import load_demo_commissions
 from billing_core.demo.document import DEMO_SEED, build_demo_document, build_document
 from billing_core.demo.history import issue_history
 from billing_core.demo.late_groups import load_late_groups
@@ -90,16 +91,20 @@ def load_demo(
     wraps this function). A change whose wrongly billed months fall before the history is left
     out (its credits would take back bills that were never issued).
 
-    With any history, nine small late-paying groups follow (`late_groups`): their bills, their
+    With any history, eleven small late-paying groups follow (`late_groups`): their bills, their
     payments and the daily collections sweep over them, so one group stands at each collections
     state (current after paying in grace, past due, in grace, pending cancellation, cancelled,
-    reinstated, referred, charged off, and one in bankruptcy) with its notices and transitions; then the sweep runs once as of `today` over
+    reinstated, referred, charged off, one in bankruptcy, one on a payment plan and one with a
+    promise to pay) with its notices and transitions; then the sweep runs once as of `today` over
     the whole book, as the daily job would.
 
     `summary` is the set-up import of the book; `history` lists the months run and counts the
     invoices, lines, payments (the late groups' included; their own counts under
     `late_groups`) and adjustments (and any group held by a run, which the demo never has),
     and `sweep` is today's sweep.
+    Last, the commissions (`commissions`, under `history["commissions"]`): schedules, a split
+    between the two agencies, and a commission run per month of the history approved by the
+    supervisor (this month's left open).
     A second call returns before any of this, so it issues and queues nothing again."""
     existing = session.scalar(
         select(EmployerGroup.id).where(EmployerGroup.group_number == DEMO_FIRST_GROUP)
@@ -118,6 +123,7 @@ def load_demo(
                 history[key] += late[key]
             history["late_groups"] = late
             history["sweep"] = run_sweep(session, today).as_dict()
+            history["commissions"] = load_demo_commissions(session, today, history_months)
     return DemoResult(loaded=True, summary=summary.as_dict(), logins=demo_logins(), history=history)
 
 

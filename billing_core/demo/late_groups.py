@@ -1,5 +1,6 @@
-"""Nine small employer groups that pay late, one at each collections state a new user should
-see (issue 20): current again after paying in grace, past due, in grace, pending cancellation,
+"""Eleven small employer groups that pay late, one at each collections state a new user should
+see (issue 20), and two whose clocks a payment plan and a promise to pay hold (`PLAN_GROUP`,
+`PROMISE_GROUP`): current again after paying in grace, past due, in grace, pending cancellation,
 cancelled for non-payment and reinstated; referred to an agency, charged off (with a
 recovery), and one in bankruptcy whose post-petition bill is in grace (items 8-9: the
 specialist refers, asks for the charge-off and records the filing, the supervisor approves). Nothing here writes a state: their bills are issued
@@ -90,11 +91,24 @@ LATE_GROUPS = [
               "filed for chapter 11 while in grace: the pre-petition bill is stayed (no "
               "notice, no call), the bills after the filing are collected as usual"),
 ]  # fmt: skip
+# A payment plan and a promise to pay in force (issue 20, items 5-6): their clocks paused, the
+# employer's page shows the next installment or the promise (`_arrangement_steps`).
+PLAN_GROUP, PROMISE_GROUP = "G-1110", "G-1111"
+LATE_GROUPS += [
+    LateGroup(_spec(PLAN_GROUP, "Mesa Verde Family Pharmacy", "mesaverdepharmacy", 6, "NM",
+                    (870, 884), 2018), "in_grace",
+              "in grace, then on a payment plan (three monthly installments, the first paid): "
+              "its clock paused while the plan is kept"),
+    LateGroup(_spec(PROMISE_GROUP, "Peachtree Pet Grooming", "peachtreepets", 5, "GA",
+                    (300, 319), 2020), "past_due",
+              "past due, then promised to pay by a date: its clock paused until then"),
+]  # fmt: skip
 GONE = ("cancelled", "referred", "charged_off")  # not billed after their cancellation
 SHORT_WINDOW_PLAN = "short-window-10"
 AGENCY = "Keystone Recovery Partners"
 LATE_GROUP_NUMBERS = [g.spec.number for g in LATE_GROUPS]
 BANKRUPT = "G-1109"
+UNPAID_KEY = {BANKRUPT: "bankrupt", PLAN_GROUP: "plan", PROMISE_GROUP: "promise"}
 
 
 def _periods(today: date, history_months: int) -> list[date]:
@@ -123,6 +137,8 @@ def _unpaid_from(state: str, periods: list[date], today: date) -> date:
         "referred": 48,  # cancelled on day 35, a 10-day window, referred on day 46
         "charged_off": 48,  # referred on day 46, charged off on day 47, recovery day 48
         "bankrupt": 42,  # filed on day 14; next month's bill 10 days late by today
+        "plan": 20,  # notice on day 10, the plan on day 12, its first installment on day 15
+        "promise": 2,  # past due on day 1, the promise on day 2 (to pay by day 35)
     }[state]
     return max(d for d in periods if (today - d).days >= at_least)
 
@@ -182,16 +198,17 @@ def load_late_groups(session: Session, today: date, history_months: int = HISTOR
     for number in ("G-1107", "G-1108"):
         set_group_plan(session, groups[number], SHORT_WINDOW_PLAN, start, "a repeat late payer")
     unpaid = {
-        g.spec.number: _unpaid_from("bankrupt" if g.spec.number == BANKRUPT else g.state,
-                                    periods, today)
+        g.spec.number: _unpaid_from(UNPAID_KEY.get(g.spec.number, g.state), periods, today)
         for g in LATE_GROUPS
     }  # fmt: skip
-    by_state = {g.state: g.spec.number for g in LATE_GROUPS if g.spec.number != BANKRUPT}
+    by_state = {g.state: g.spec.number for g in LATE_GROUPS if g.spec.number not in UNPAID_KEY}
     cancel_on = {
         by_state[s]: unpaid[by_state[s]] + timedelta(days=35)
         for s in ("cancelled", "reinstated", "referred", "charged_off")
     }
     legal = _legal_steps(unpaid)
+    for on, more in _arrangement_steps(unpaid).items():
+        legal.setdefault(on, []).extend(more)
     pay_all_on = {
         by_state["reinstated"]: unpaid[by_state["reinstated"]] + timedelta(days=38),
         by_state["current"]: unpaid[by_state["current"]] + timedelta(days=14),
@@ -213,8 +230,10 @@ def load_late_groups(session: Session, today: date, history_months: int = HISTOR
             done["invoice_lines"] += outcome.line_count
             for invoice in outcome.issued:
                 number = invoice.invoice_number[:6]
-                if invoice.due_on < unpaid[number] or (
-                    number in pay_all_on and invoice.due_on > pay_all_on[number]
+                if (
+                    invoice.due_on < unpaid[number]
+                    or (number in pay_all_on and invoice.due_on > pay_all_on[number])
+                    or (number == PLAN_GROUP and invoice.due_on > unpaid[number])
                 ):
                     pay_on = invoice.due_on - timedelta(days=3)
                     payments.setdefault(pay_on, []).append((groups[number], invoice.id))
@@ -370,4 +389,63 @@ def _legal_steps(unpaid: dict[str, date]) -> dict[date, list]:
     at("G-1108", 48, recovery("G-1108"))
     at(BANKRUPT, 12, call(BANKRUPT, "CFO says they are filing for chapter 11 this week"))
     at(BANKRUPT, 15, filed(BANKRUPT))
+    return steps
+
+
+def _arrangement_steps(unpaid: dict[str, date]) -> dict[date, list]:
+    """The payment plan and the promise, by day (each step returns the payments it recorded):
+    the specialist puts PLAN_GROUP, in grace since day 10, on a plan of three monthly
+    installments from day 15 on day 12 (it pays each on its day, and its later bills on time,
+    so the plan is kept); PROMISE_GROUP promises on day 2 to pay its overdue by day 35."""
+    from billing_core.collections.contacts import log_contact, take_promise
+    from billing_core.collections.overdue import position
+    from billing_core.collections.payment_plans import (
+        add_months as plus_months,
+    )
+    from billing_core.collections.payment_plans import (
+        make_plan,
+        open_plan,
+        propose_schedule,
+    )
+
+    plan_from = unpaid[PLAN_GROUP] + timedelta(days=15)
+
+    def plan(session, groups, day):
+        specialist, _ = _staff(session)
+        group = groups[PLAN_GROUP]
+        owed = position(session, group.id, day).overdue
+        make_plan(session, group, propose_schedule(owed, 3, plan_from), actor=specialist,
+                  today=day, note="cash flow short after a slow season; asked for three months")  # fmt: skip
+        return 0
+
+    def installment(session, groups, day):
+        group = groups[PLAN_GROUP]
+        kept = open_plan(session, group.id)
+        due = [i for i in kept.installments if i.due_on == day] if kept else []
+        if not due:
+            return 0
+        bill = min(i for i, amount in open_balances(session, group).items() if amount > 0)
+        record_payment(
+            session, group=group, amount=due[0].amount, method=PaymentMethod.ACH_CREDIT,
+            received_on=day, source=PaymentSource.STAFF, reference=f"PLAN-{day:%Y%m%d}",
+            payer_name=group.name, external_id=f"demo-plan-{group.group_number}-{due[0].seq}",
+            invoice_ids=[bill],
+        )  # fmt: skip
+        return 1
+
+    def promise(session, groups, day):
+        specialist, _ = _staff(session)
+        group = groups[PROMISE_GROUP]
+        log_contact(session, group, kind="call", actor=specialist, today=day,
+                    outcome="the owner promised to pay the whole balance when a client pays")  # fmt: skip
+        take_promise(session, group, amount=position(session, group.id, day).overdue,
+                     promised_on=unpaid[PROMISE_GROUP] + timedelta(days=35), actor=specialist,
+                     today=day)  # fmt: skip
+        return 0
+
+    steps: dict[date, list] = {}
+    steps.setdefault(unpaid[PLAN_GROUP] + timedelta(days=12), []).append(plan)
+    for k in range(3):
+        steps.setdefault(plus_months(plan_from, k), []).append(installment)
+    steps.setdefault(unpaid[PROMISE_GROUP] + timedelta(days=2), []).append(promise)
     return steps

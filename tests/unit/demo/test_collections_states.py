@@ -17,7 +17,13 @@ from billing_core.collections.states import history
 from billing_core.collections.sweep import run_sweep
 from billing_core.db import Base, make_engine
 from billing_core.demo.document import DEMO_SEED, build_document
-from billing_core.demo.late_groups import LATE_GROUPS, late_group_login, load_late_groups
+from billing_core.demo.late_groups import (
+    LATE_GROUPS,
+    PLAN_GROUP,
+    PROMISE_GROUP,
+    late_group_login,
+    load_late_groups,
+)
 from billing_core.demo.logins import SPECIALIST_EMAIL, SUPERVISOR_EMAIL
 from billing_core.models import EmployerGroup, User
 from billing_core.models.collections import (
@@ -104,6 +110,7 @@ def _check_late_groups(session, today: date) -> None:
             # The sweep ran every day: the grace notice went out on the plan's day 10.
             assert row.notice_sent_on == row.grace_starts_on + timedelta(days=10), number
     _check_legal_groups(session, rows, today)
+    _check_arrangements(session, rows, today)
     current = rows[next(g.spec.number for g in LATE_GROUPS if g.state == "current")]
     # "Current" is a group that was late: in grace, then paid, back to current.
     assert [m.to_state for m in history(session, current.group_id)] == [
@@ -132,6 +139,28 @@ def _check_legal_groups(session, rows, today: date) -> None:
     assert recovery.after_charge_off and recovery.fee == Decimal("62.50")
     owed = position(session, bankrupt.group_id, today)
     assert owed.stayed > 0 and owed.overdue > 0  # pre-petition stayed, post-petition collected
+
+
+def _check_arrangements(session, rows, today: date) -> None:
+    """A payment plan in force (its first installment met, the clock paused, nothing missed)
+    and a promise to pay in force (open, its date still to come), each on its group's page."""
+    from billing_core.collections.employer_clock import employer_clock
+    from billing_core.collections.payment_plans import open_plan
+    from billing_core.models.collections import PromiseStatus, PromiseToPay
+    from billing_core.models.payment_plans import InstallmentStatus
+
+    planned, promised = rows[PLAN_GROUP], rows[PROMISE_GROUP]
+    plan = open_plan(session, planned.group_id)
+    assert plan is not None and planned.paused_reason == "payment_plan"
+    assert plan.installments[0].status is InstallmentStatus.MET
+    assert InstallmentStatus.MISSED not in {i.status for i in plan.installments}
+    clock = employer_clock(session, session.get(EmployerGroup, planned.group_id), today)
+    assert clock.arrangement is not None and clock.arrangement.next is not None
+    [promise] = session.scalars(
+        select(PromiseToPay).where(PromiseToPay.group_id == promised.group_id)
+    ).all()
+    assert promise.status is PromiseStatus.OPEN and promise.promised_on >= today
+    assert promised.paused_reason == "promise" and promise.amount == promised.overdue_amount
 
 
 def test_the_demo_has_a_group_at_every_collections_state_with_its_notices(demo_book):
