@@ -363,7 +363,12 @@ MATRIX = {
     "admin.group_bank_details_enter": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
     "admin.bank_details_confirm": ("POST", {"account_id": 0}, expect(302, 403, **STAFF_404)),
     "admin.bank_details_reject": ("POST", {"account_id": 0}, expect(302, 403, **STAFF_404)),
-    "admin.bank_details_upload": ("POST", {}, expect(302, 403, **STAFF_303)),
+    # An upload refused (posted empty) answers the page with what is wrong: 422.
+    "admin.bank_details_upload": (
+        "POST",
+        {},
+        expect(302, 403, billing_specialist=422, supervisor=422, admin=422),
+    ),
     "admin.ach_file_make": ("POST", {}, expect(302, 403, **STAFF_303)),
     "admin.ach_file_detail": ("GET", {"file_id": 0}, expect(302, 403, **STAFF_404)),
     "admin.ach_file_download": ("GET", {"file_id": 0}, expect(302, 403, **STAFF_404)),
