@@ -23,6 +23,7 @@ from admin.views import (  # noqa: E402,F401
     cancellation,
     collections,
     collections_legal,
+    commissions,
     group_setup,
     groups,
     receipts,

@@ -117,6 +117,11 @@ MATRIX = {
     "admin.user_enable": ("POST", {"user_id": 999999}, expect(302, 403, **STAFF_404)),
     "admin.user_role": ("POST", {"user_id": 999999}, expect(302, 403, **STAFF_404)),
     "admin.user_second_factor_reset": ("POST", {"user_id": 999999}, expect(302, 403, **STAFF_404)),
+    "admin.user_group_administrator": (
+        "POST",
+        {"user_id": 999999, "group_id": "A"},
+        expect(302, 403, **STAFF_404),
+    ),
     # An invitation's link: anyone; a token that opens nothing goes to the login page.
     "auth.invitation_accept": ("GET", {"token": "not-a-token"}, expect(303, 303)),
     # An employer's team page: the group's own users (not administrators: the page says whom
@@ -374,6 +379,24 @@ MATRIX = {
     "admin.ach_file_download": ("GET", {"file_id": 0}, expect(302, 403, **STAFF_404)),
     "admin.ach_file_sent": ("POST", {"file_id": 0}, expect(302, 403, **STAFF_404)),
     "admin.ach_entry_return": ("POST", {"entry_id": 0}, expect(302, 403, **STAFF_404)),
+    # Commissions (admin/views/commissions.py): the runs, a month's preview (no month: the
+    # form), run (posted empty: refused, back), unknown runs' and agencies' 404s.
+    "admin.commissions": ("GET", {}, expect(302, 403, **STAFF)),
+    "admin.commission_preview": ("GET", {}, expect(302, 403, **STAFF)),
+    "admin.commission_run": ("POST", {}, expect(302, 403, **STAFF_303)),
+    "admin.commission_run_detail": ("GET", {"run_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.commission_run_approve": ("POST", {"run_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.commission_statement": (
+        "GET",
+        {"run_id": 0, "agency_id": 0},
+        expect(302, 403, **STAFF_404),
+    ),
+    "admin.commission_statement_download": (
+        "GET",
+        {"run_id": 0, "agency_id": 0, "fmt": "pdf"},
+        expect(302, 403, **STAFF_404),
+    ),
+    "admin.commission_agency": ("GET", {"agency_id": 0}, expect(302, 403, **STAFF_404)),
     # The paid-vs-billed statement: the page and its downloads, for the group's employers
     # (the East-only user too: the statement of their bills and the group's consolidated
     # ones) and for staff.
