@@ -13,7 +13,13 @@ from wtforms import SelectChoice
 
 from admin import bp
 from admin.actions import load_or_404, require_valid, submit_form
-from admin.views.users_forms import EmployerInviteForm, RoleForm, StaffInviteForm, UserActionForm
+from admin.views.users_forms import (
+    AdministratorForm,
+    EmployerInviteForm,
+    RoleForm,
+    StaffInviteForm,
+    UserActionForm,
+)
 from billing_core.models import User
 from billing_core.users import invitations, management
 from portal.auth.invitation import send_invitation_now
@@ -248,3 +254,20 @@ def user_second_factor_reset(user_id: int):
         "authenticator again at their next login.",
         "Not reset",
     )
+
+
+@bp.post("/users/<int:user_id>/groups/<int:group_id>/administrator")
+def user_group_administrator(user_id: int, group_id: int):
+    user = load_or_404(User, user_id)
+    group = load_group(group_id).group
+
+    def change(form: AdministratorForm) -> str:
+        chosen = bool(form.administrator.data)
+        management.set_group_administrator(
+            db_session(), user, group, chosen, actor=_actor(), ip_address=client_ip()
+        )
+        if chosen:
+            return f"{user.full_name} may now invite colleagues for {group.name}."
+        return f"{user.full_name} no longer invites colleagues for {group.name}."
+
+    return submit_form(AdministratorForm(), change, back=_user_url(user_id), failure="Not changed")

@@ -5,12 +5,18 @@ role; inviting an employer user and the buttons share the employer team page's f
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import SelectChoice, SelectField
+from wtforms import BooleanField, SelectChoice, SelectField
 
 from billing_core.users.management import STAFF_ROLE_CHOICES
 from portal.employer.team_forms import EmployerInviteForm, PersonForm, UserActionForm
 
-__all__ = ["EmployerInviteForm", "RoleForm", "StaffInviteForm", "UserActionForm"]
+__all__ = [
+    "AdministratorForm",
+    "EmployerInviteForm",
+    "RoleForm",
+    "StaffInviteForm",
+    "UserActionForm",
+]
 
 
 class StaffInviteForm(PersonForm):
@@ -21,3 +27,9 @@ class RoleForm(FlaskForm):
     role = SelectField(
         "New role", choices=lambda: [SelectChoice(v, t) for v, t in STAFF_ROLE_CHOICES]
     )
+
+
+class AdministratorForm(FlaskForm):
+    """Whether an employer user invites colleagues for one group (unticked: no longer)."""
+
+    administrator = BooleanField("May invite colleagues")

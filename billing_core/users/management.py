@@ -234,6 +234,48 @@ def _check_change(session: Session, actor: User, user: User) -> None:
     _check_may_manage(session, actor, user)
 
 
+def set_group_administrator(
+    session: Session,
+    user: User,
+    group: EmployerGroup,
+    administrator: bool,
+    *,
+    actor: User,
+    ip_address: str | None = None,
+) -> None:
+    """Staff let an employer user of `group` invite colleagues there (within their own access),
+    or stop them. Audited with before and after."""
+    if not actor.role.is_staff:
+        raise ValidationFailed("Only staff choose who administers a group's users.")
+    if user.role is not Role.EMPLOYER or group.id not in {
+        a.group.id for a in access_of(session, user)
+    }:
+        raise ValidationFailed(f"{user.full_name} is not one of {group.name}'s users.")
+    row = session.scalar(
+        select(GroupAdministrator).where(
+            GroupAdministrator.user_id == user.id, GroupAdministrator.group_id == group.id
+        )
+    )
+    if (row is not None) == administrator:
+        return
+    if administrator:
+        session.add(GroupAdministrator(user_id=user.id, group_id=group.id))
+    else:
+        session.delete(row)
+    audit.record(
+        session,
+        "user.administrator_changed",
+        actor=actor,
+        target=user,
+        group_id=group.id,
+        ip_address=ip_address,
+        detail={
+            "before": {"group": group.group_number, "administrator": not administrator},
+            "after": {"group": group.group_number, "administrator": administrator},
+        },
+    )
+
+
 def change_role(
     session: Session,
     user: User,
@@ -283,6 +325,7 @@ ACTION_WORDS = {
     "user.disabled": "Disabled (sessions ended)",
     "user.enabled": "Enabled",
     "user.role_changed": "Role changed",
+    "user.administrator_changed": "May invite colleagues: changed",
     "second_factor.reset": "Second factor reset",
     "password.reset": "Password reset through a reset link",
     "password.changed": "Password changed",

@@ -263,3 +263,27 @@ def test_staff_see_the_employer_administrator_on_the_users_page(client, login_as
     assert re.search(r"Their link works until \w{3} \d{1,2}, \d{4}", page)
     unknown = client.get("/admin/users/999999")
     assert unknown.status_code == 404
+
+
+def test_staff_let_an_existing_hr_user_invite_colleagues(client, login_as, cast, session):
+    hr = cast.users["employer_a"]
+    login_as(cast.users["billing_specialist"])
+    url = f"/admin/users/{hr.id}"
+    action = f"{url}/groups/{cast.group_a.id}/administrator"
+    granted = client.post(
+        action, data={"administrator": "y", "csrf_token": csrf_token(client, url)}
+    )
+    assert granted.status_code == 303
+    page = _text(client.get(url))
+    assert "may now invite colleagues for Acme Tooling" in page
+    assert "May invite colleagues: changed" in page and "invites colleagues: yes" in page
+    other = client.post(
+        f"{url}/groups/{cast.group_b.id}/administrator",
+        data={"administrator": "y", "csrf_token": csrf_token(client, url)},
+    )
+    assert other.status_code == 303
+    assert "is not one of Borealis Foods's users" in _text(client.get(url))
+
+    login_as(hr)
+    team = _text(client.get(f"/employer/groups/{cast.group_a.id}/team"))
+    assert "Invite a colleague" in team and "WEST" in team and "EAST" in team
