@@ -69,7 +69,7 @@ def import_setup(
         if errors:
             raise ValidationFailed(f"{source}: {len(errors)} problems", errors)
         summary = ImportSummary()
-        _write(session, norm, state, summary)
+        _write(session, norm, state, summary, actor=actor, source=source)
     if summary.changed:
         record(
             session,
@@ -79,6 +79,39 @@ def import_setup(
         )
     session.flush()
     return summary
+
+
+def _group_fields(group) -> dict:
+    return {name: getattr(group, name) for name in HISTORY_FIELDS}
+
+
+def _record_group_change(session, values, state, summary, counted, before, actor, source):
+    """One audit row on the group (its history) when the import created or changed anything of
+    it: the group's own fields before and after, and the rows created or updated by kind."""
+    rows = {
+        f"{kind.replace('_', ' ')} {outcome}": getattr(summary, outcome)[kind]
+        - counted[outcome][kind]
+        for outcome in ("created", "updated")
+        for kind in summary.created
+        if getattr(summary, outcome)[kind] != counted[outcome][kind]
+    }
+    if not rows:
+        return
+    group = state.groups[values["group_number"]]
+    after = _group_fields(group)
+    record(
+        session,
+        "setup.group_changed",
+        actor=actor,
+        target=group,
+        group_id=group.id,
+        detail={
+            "source": source,
+            "before": {k: v for k, v in before.items() if v != after[k]} if before else None,
+            "after": {k: v for k, v in after.items() if before is None or v != before[k]},
+            "rows": rows,
+        },
+    )
 
 
 def _check(doc: Any, source: str, facts: DbFacts) -> tuple[list[RowError], dict]:
@@ -101,12 +134,28 @@ def _check(doc: Any, source: str, facts: DbFacts) -> tuple[list[RowError], dict]
     return c.errors, out
 
 
-def _write(session: Session, norm: dict, state: Existing, summary: ImportSummary) -> None:
+# The group's own fields a history entry shows before and after an import changed the group.
+HISTORY_FIELDS = ("name", "tax_id", "contact_email", "state", "renewal_month")
+
+
+def _write(
+    session: Session,
+    norm: dict,
+    state: Existing,
+    summary: ImportSummary,
+    *,
+    actor: User | None = None,
+    source: str = "document",
+) -> None:
     write_products(session, norm["products"], state, summary)
     write_agencies(session, norm["broker_agencies"], state, summary)
     session.flush()
     for values in norm["groups"]:
+        existing = state.groups.get(values["group_number"])
+        before = _group_fields(existing) if existing is not None else None
+        counted = summary.as_dict()
         write_group(session, values, state, summary)
+        _record_group_change(session, values, state, summary, counted, before, actor, source)
     warn_watched(session, norm["groups"], summary, utcnow().date())
     for values in norm["users"]:
         write_user(session, values, state, summary)

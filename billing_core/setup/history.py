@@ -17,6 +17,7 @@ __all__ = ["Change", "Event", "timeline"]
 LABELS = {
     "setup.group_live": "Set up on the screens and made live",
     "setup.imported": "Set-up document imported",
+    "setup.group_changed": "Set-up changed",
     "group.terminated": "Group terminated",
     "collections.cancelled": "Cancelled for non-payment",
     "collections.reinstated": "Reinstated",

@@ -5,8 +5,10 @@ the group's history."""
 
 from __future__ import annotations
 
+import copy
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -14,8 +16,9 @@ from sqlalchemy import select
 from billing_core.billing.invoices import invoice_charges
 from billing_core.billing.invoicing import issue_billing_run, prepare_billing_run
 from billing_core.errors import AccessDenied, ValidationFailed
-from billing_core.models import Coverage, Invoice
+from billing_core.models import Coverage, EmployerGroup, Invoice
 from billing_core.models.enums import Role
+from billing_core.setup import import_setup, load_document
 from billing_core.setup.history import timeline
 from billing_core.setup.lifecycle import standing, terminate_group
 from tests.factories import (
@@ -26,6 +29,8 @@ from tests.factories import (
     make_user,
     pay_by_check,
 )
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "data" / "setup_example.yaml"
 
 
 def _group(session):
@@ -113,3 +118,32 @@ def test_the_termination_is_in_the_groups_history_with_before_and_after(session)
     assert changes["status"] == ("active", "terminated 2025-03-31")
     assert changes["billing policies end"] == ("2024-01-01: open", "2025-03-31")
     assert "reason: moved" in event.notes
+
+
+def test_an_import_that_changes_a_group_is_in_its_history_with_who_before_and_after(session):
+    example = load_document(EXAMPLE)
+    staff = make_user(session, Role.BILLING_SPECIALIST)
+    import_setup(session, example, actor=staff, source="setup_example.yaml")
+    group = session.scalar(select(EmployerGroup).where(EmployerGroup.group_number == "G-2001"))
+    [created] = timeline(session, group.id)
+    assert created.what == "Set-up changed" and created.who == staff.email
+    assert ("contact email", "-", "hr@cedarvalley.example.com") in [
+        (c.what, c.before, c.after) for c in created.changes
+    ]
+    changed = copy.deepcopy(example)
+    changed["groups"][0]["contact_email"] = "billing@cedarvalley.example.com"
+    changed["groups"][0]["plans"][1]["rate_versions"][0]["effective_to"] = "2025-12-31"
+    changed["groups"][0]["plans"][1]["rate_versions"].append(
+        {"effective_from": "2026-01-01", "unit_rate": "0.13", "volume_salary_multiple": "2"}
+    )
+    import_setup(session, changed, actor=staff, source="renewal.yaml")
+    import_setup(session, changed, actor=staff, source="renewal.yaml")  # no change: no entry
+    latest, first = timeline(session, group.id)
+    assert first == created
+    assert [(c.what, c.before, c.after) for c in latest.changes] == [
+        ("contact email", "hr@cedarvalley.example.com", "billing@cedarvalley.example.com")
+    ]
+    assert "source: renewal.yaml" in latest.notes
+    assert "rows: rate versions created: 1; groups updated: 1; rate versions updated: 1" in (
+        latest.notes
+    )

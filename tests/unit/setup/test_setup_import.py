@@ -85,10 +85,14 @@ def test_the_example_imports_with_the_right_counts(unit_session, example):
     staff = unit_session.scalars(select(User).where(User.role == Role.BILLING_SPECIALIST)).one()
     assert not verify_password(staff.password_hash, "")  # random, unusable password
 
-    audit = unit_session.scalars(select(AuditLog)).one()
+    audit, group_change = unit_session.scalars(select(AuditLog).order_by(AuditLog.id.desc()))
     assert audit.action == "setup.imported"
-    assert "123-45-6789" not in json.dumps(audit.detail)
-    assert "123456789" not in json.dumps(audit.detail)
+    # The group's history: one row on the group with what was created.
+    assert group_change.action == "setup.group_changed" and group_change.group_id is not None
+    assert group_change.detail["rows"]["members created"] == 2
+    for row in (audit, group_change):
+        assert "123-45-6789" not in json.dumps(row.detail)
+        assert "123456789" not in json.dumps(row.detail)
 
 
 def test_importing_twice_changes_nothing(unit_session, example):
