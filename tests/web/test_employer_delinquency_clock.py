@@ -244,6 +244,28 @@ def test_a_dispute_makes_the_pay_link_the_cure_amount(client, login_as, session,
     assert re.search(r'value="amount"[^>]*checked|checked[^>]*value="amount"', pay_page)
 
 
+def test_the_total_due_says_it_includes_the_disputed_amount_the_clock_leaves_out(
+    client, login_as, session, harbor, on_day
+):
+    """The account's total due (1,000.00, the dispute still billed) and the clock's amount to
+    pay now (900.00) differ by the open dispute: the total says so, naming both figures."""
+    group, hr, _, january = harbor
+    session.add(
+        DelinquencyDispute(group_id=group.id, invoice_id=january.id, amount=Decimal("100.00"),
+                           opened_on=date(2027, 1, 3), reason="two members after their term")
+    )  # fmt: skip
+    session.commit()
+    sweep(session, date(2027, 1, 11))
+    on_day(date(2027, 1, 12))
+    login_as(hr)
+    page = client.get(f"/employer/groups/{group.id}").get_data(as_text=True)
+    total = re.search(r'<div class="stat" id="total-due">.*?</div>', page, re.S).group(0)
+    words = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", total)))
+    assert "Total due now 1,000.00" in words
+    assert "Includes 100.00 in open dispute, still billed until the dispute is settled; to keep " \
+        "your coverage pay 900.00 now" in words  # fmt: skip
+
+
 def test_a_moratorium_is_said(client, login_as, session, harbor, on_day):
     from billing_core.collections.plans import add_moratorium
 
