@@ -1,16 +1,19 @@
-"""What each employer page costs the server, one request at a time (issue 19, item 6).
+"""What each page of the load test costs the server, one request at a time (issue 19, item 6).
 
 The load test (bench/load.py) asks for p95 under 100 ms on every page with think time and over
-150 requests a second on this 2-core machine: each employer page may cost a few milliseconds of
-server CPU. This times each employer page of the load test's mix with the Flask test client (no
+150 requests a second on this 2-core machine: each page may cost a few milliseconds of server
+CPU. This times each employer page of the load test's mix with the Flask test client (no
 gunicorn, no network), logged in as the employer of the largest group (the demo's G-1008, 2,000
 members), on the load test's database: per page the median wall time, the median CPU time of
 this process (Python's share; PostgreSQL's own CPU is not counted), and the SQL statements it
 runs (a SQLAlchemy event counter), beside the 100 ms target. A bare authenticated page
 (`/employer/`, which only redirects) shows what log-in, session and CSRF cost every request.
+The staff pages of the mix (Today, the upload queue and a review, aging, the book's invoices,
+the collections worklist) follow, as one of load.py's staff logins (its second-factor code
+from pyotp); `--employer-only` leaves them out.
 
     .venv/bin/python bench/page_costs.py [--runs N] [--profile LABEL] [--slow-sql] [--reuse]
-                                         [--build]
+                                         [--build] [--employer-only]
 
 `--profile dashboard` (any part of a page's label) prints the cProfile of that page's runs,
 sorted by cumulative time. The database is bench/load.py's (BENCH_LOAD_DATABASE_URL, default
@@ -102,13 +105,46 @@ def employer_login(session_factory, group_number: str) -> tuple[str, int, list[i
     return email, group_id, invoices
 
 
-def log_in(client, email: str, password: str) -> None:
+def _token(html: str) -> str:
+    match = CSRF.search(html)
+    return (match.group(1) or match.group(2)) if match else ""
+
+
+def log_in(client, email: str, password: str, totp_secret: str | None = None) -> None:
+    """Log `client` in as `email`; with `totp_secret`, answer the second-factor step too."""
     page = client.get("/login").get_data(as_text=True)
-    match = CSRF.search(page)
-    token = (match.group(1) or match.group(2)) if match else ""
-    answer = client.post("/login", data={"csrf_token": token, "email": email, "password": password})
+    data = {"csrf_token": _token(page), "email": email, "password": password}
+    answer = client.post("/login", data=data)
+    if totp_secret and answer.status_code == 303 and "/login/code" in answer.headers["Location"]:
+        import pyotp
+
+        page = client.get("/login/code").get_data(as_text=True)
+        code = pyotp.TOTP(totp_secret).now()
+        answer = client.post("/login/code", data={"csrf_token": _token(page), "code": code})
     if answer.status_code != 303 or "/login" in answer.headers.get("Location", ""):
         raise SystemExit(f"log-in as {email} refused (HTTP {answer.status_code})")
+
+
+def staff_client(app, url: str):
+    """A test client logged in as load.py's first staff login (made, and its second factor's
+    last step cleared, by load.py's set-up), and the staff pages with their paths filled: an
+    upload waiting for review (submitted when missing) and the worklist when it answers."""
+    load.ensure_uploads(url, date.today())
+    reviews = load.ensure_users(url, 0, 1)["upload_reviews"]
+    client = app.test_client()
+    log_in(client, load.STAFF_EMAIL.format(0), load.LOAD_PASSWORD, load.LOAD_TOTP_SECRET)
+    pages = []
+    for label, path, weight in load.STAFF_PAGES:
+        if "{upload_review}" in path:
+            if not reviews:
+                continue
+            path = reviews[0]
+        pages.append((label, path, weight))
+    for path in load.WORKLIST_CANDIDATES:
+        if client.get(path).status_code == 200:
+            pages.append((load.WORKLIST_PAGE[0], path, load.WORKLIST_PAGE[1]))
+            break
+    return client, pages
 
 
 def time_page(client, path: str, runs: int, counter: dict, profiler=None) -> dict:
@@ -153,6 +189,7 @@ def main() -> int:
         "--reuse", action="store_true", help="time the book already built, whatever its version"
     )
     parser.add_argument("--build", action="store_true", help="build the book when missing")
+    parser.add_argument("--employer-only", action="store_true", help="no staff pages")
     args = parser.parse_args()
 
     url = load.bench_url()
@@ -192,10 +229,13 @@ def main() -> int:
         f" {invoices[0] if invoices else '-'}; {args.runs} requests per page, one warm-up"
     )
 
-    pages = [BARE_PAGE, *load.EMPLOYER_PAGES]
+    pages = [(client, label, template) for label, template, _ in [BARE_PAGE, *load.EMPLOYER_PAGES]]
+    if not args.employer_only:
+        staff, staff_paths = staff_client(app, url)
+        pages += [(staff, label, path) for label, path, _ in staff_paths]
     rows = []
     profiled = None
-    for label, template, _weight in pages:
+    for browser, label, template in pages:
         if "{invoice}" in template and not invoices:
             continue
         path = template.format(group=group_id, invoice=invoices[0] if invoices else 0)
@@ -203,7 +243,7 @@ def main() -> int:
         if args.profile and args.profile.lower() in label.lower():
             profiler = cProfile.Profile()
             profiled = (label, profiler)
-        rows.append((label, time_page(client, path, args.runs, counter, profiler)))
+        rows.append((label, time_page(browser, path, args.runs, counter, profiler)))
 
     load.say()
     load.say(
@@ -228,7 +268,11 @@ def main() -> int:
     if profiled:
         label, profiler = profiled
         out = io.StringIO()
-        stats = pstats.Stats(profiler, stream=out).strip_dirs().sort_stats("cumulative")
+        stats = (
+            pstats.Stats(profiler, stream=out)
+            .strip_dirs()
+            .sort_stats(os.environ.get("PAGE_COSTS_SORT", "cumulative"))
+        )
         stats.print_stats(args.top)
         load.say(f"\ncProfile of {label} ({args.runs} requests):")
         load.say(out.getvalue())

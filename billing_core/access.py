@@ -347,23 +347,29 @@ def group_scope(
     authority_limit: Decimal = DEFAULT_AUTHORITY_LIMIT,
 ) -> GroupScope | None:
     """The user's view of one group, or None when they may not see it at all; its questions
-    about money decisions measure against `authority_limit`."""
-    group = session.scalar(
-        select(EmployerGroup).where(
-            EmployerGroup.id == group_id, EmployerGroup.id.in_(visible_group_ids(user, on))
-        )
-    )
-    if group is None:
-        return None
+    about money decisions measure against `authority_limit`. One statement: an employer's
+    grants of the group (its visibility and their subgroups) are read with it."""
     subgroup_ids: frozenset[int] | None = None
     if user.role is Role.EMPLOYER:
-        grants = session.scalars(
-            select(UserGroupAccess.subgroup_id).where(
-                UserGroupAccess.user_id == user.id, UserGroupAccess.group_id == group_id
-            )
+        granted = session.execute(
+            select(EmployerGroup, UserGroupAccess.subgroup_id)
+            .join(UserGroupAccess, UserGroupAccess.group_id == EmployerGroup.id)
+            .where(EmployerGroup.id == group_id, UserGroupAccess.user_id == user.id)
         ).all()
+        if not granted:
+            return None
+        group = granted[0][0]
+        grants = [subgroup_id for _, subgroup_id in granted]
         if None not in grants:
             subgroup_ids = frozenset(grants)
+    else:
+        group = session.scalar(
+            select(EmployerGroup).where(
+                EmployerGroup.id == group_id, EmployerGroup.id.in_(visible_group_ids(user, on))
+            )
+        )
+        if group is None:
+            return None
     return GroupScope(
         group=group,
         subgroup_ids=subgroup_ids,

@@ -24,6 +24,8 @@ from billing_core.models import (
     RateVersion,
 )
 from billing_core.models.enums import InvoiceStatus, MemberStatus
+from billing_core.models.ledger import KeptOpenItem
+from billing_core.money import ZERO
 from billing_core.paging import Page, page_of
 
 
@@ -46,10 +48,18 @@ class GroupSummary:
 
 
 def group_summary(
-    session: Session, scope: GroupScope, on: date, *, with_brokers: bool = True
+    session: Session,
+    scope: GroupScope,
+    on: date,
+    *,
+    with_brokers: bool = True,
+    rate_history: bool = True,
 ) -> GroupSummary:
     """Counts as of `on`, limited to the subgroups the scope allows; the brokers of record
-    only `with_brokers` (the staff's group page shows them, the employer's does not)."""
+    only `with_brokers` (the staff's group page shows them, the employer's does not). Without
+    `rate_history` (the employer's page shows only today's rates) each plan's rate version in
+    force on `on` is read alone, in one statement with its rates, not every version's; the
+    locations are read only for a scope limited to some of them."""
     group = scope.group
     members = scope.members_query().subquery()
     by_status = dict(
@@ -60,28 +70,33 @@ def group_summary(
         ).all()
     )
     # Driven by the group's plans (coverage has no group column): the plan index reads the
-    # group's coverages instead of a scan of every coverage in the book.
-    enrolled = dict(
-        session.execute(
-            select(Coverage.plan_id, func.count(func.distinct(Coverage.member_id)))
-            .join(members, members.c.id == Coverage.member_id)
-            .where(
-                Coverage.plan_id.in_(select(Plan.id).where(Plan.group_id == group.id)),
-                Coverage.in_force_at(on),
-            )
-            .group_by(Coverage.plan_id)
-        ).all()
-    )
-    plans = session.scalars(
-        select(Plan)
-        .where(Plan.group_id == group.id)
-        .options(
-            joinedload(Plan.product),
-            selectinload(Plan.rate_versions).selectinload(RateVersion.tier_rates),
-            selectinload(Plan.rate_versions).selectinload(RateVersion.age_bands),
+    # group's coverages instead of a scan of every coverage in the book, from the index alone
+    # (ix_coverage_plan_in_force). Every member of a group plan's coverage is the group's, so
+    # the members are joined only to limit them to a location's.
+    enrolled_query = (
+        select(Coverage.plan_id, func.count(func.distinct(Coverage.member_id)))
+        .where(
+            Coverage.plan_id.in_(select(Plan.id).where(Plan.group_id == group.id)),
+            Coverage.in_force_at(on),
         )
-        .order_by(Plan.code)
-    ).all()
+        .group_by(Coverage.plan_id)
+    )
+    if scope.subgroup_ids is not None:
+        enrolled_query = enrolled_query.join(members, members.c.id == Coverage.member_id)
+    enrolled = dict(session.execute(enrolled_query).all())
+    plans_query = select(Plan).where(Plan.group_id == group.id).order_by(Plan.code)
+    if rate_history:
+        plans = session.scalars(
+            plans_query.options(
+                joinedload(Plan.product),
+                selectinload(Plan.rate_versions).selectinload(RateVersion.tier_rates),
+                selectinload(Plan.rate_versions).selectinload(RateVersion.age_bands),
+            )
+        ).all()
+        in_force = {p.id: p.rate_version_on(on) for p in plans}
+    else:
+        plans = session.scalars(plans_query.options(joinedload(Plan.product))).all()
+        in_force = _rates_in_force(session, group.id, on)
     bors = (
         session.scalars(
             select(BrokerOfRecord)
@@ -94,18 +109,37 @@ def group_summary(
         if with_brokers
         else []
     )
-    subgroups = [
-        s for s in group.subgroups if scope.subgroup_ids is None or s.id in scope.subgroup_ids
-    ]
+    if rate_history or scope.subgroup_ids is not None:
+        subgroups = [
+            s for s in group.subgroups if scope.subgroup_ids is None or s.id in scope.subgroup_ids
+        ]
+    else:
+        subgroups = []  # the employer's page names the locations of a limited scope only
     return GroupSummary(
         group=group,
         policy=group.current_policy(session, on),
         member_count=sum(by_status.values()),
         members_by_status={str(k): v for k, v in by_status.items()},
-        plans=[PlanSummary(p, enrolled.get(p.id, 0), p.rate_version_on(on)) for p in plans],
+        plans=[PlanSummary(p, enrolled.get(p.id, 0), in_force.get(p.id)) for p in plans],
         subgroups=subgroups,
         brokers_of_record=list(bors),
     )
+
+
+def _rates_in_force(session: Session, group_id: int, on: date) -> dict[int, RateVersion]:
+    """Each of the group's plans' rate version in force on `on` (the latest starting, as
+    `Plan.rate_version_on`), with its tier rates and age bands, in one statement."""
+    versions = session.scalars(
+        select(RateVersion)
+        .where(
+            RateVersion.plan_id.in_(select(Plan.id).where(Plan.group_id == group_id)),
+            RateVersion.effective_from <= on,
+            or_(RateVersion.effective_to.is_(None), RateVersion.effective_to >= on),
+        )
+        .options(joinedload(RateVersion.tier_rates), joinedload(RateVersion.age_bands))
+        .order_by(RateVersion.effective_from, RateVersion.id)
+    ).unique()
+    return {version.plan_id: version for version in versions}  # the latest start wins
 
 
 def group_numbered(session: Session, number: str) -> EmployerGroup:
@@ -197,12 +231,20 @@ def invoice_list_page(
 def latest_invoice_row(session: Session, scope: GroupScope, on: date):
     """The newest bill the scope sees that is not void, as the invoice list shows it (None
     before the first bill)."""
-    latest = session.scalars(
+    latest = session.execute(
         invoice_list_query(scope.group.id, scope.subgroup_ids)
+        .add_columns(KeptOpenItem.open_amount)
+        .outerjoin(
+            KeptOpenItem,
+            (KeptOpenItem.invoice_id == Invoice.id) & (KeptOpenItem.group_id == scope.group.id),
+        )
         .where(Invoice.status != InvoiceStatus.VOID)
         .limit(1)
     ).first()
-    return invoice_rows(session, scope.group, [latest], on)[0] if latest else None
+    if latest is None:
+        return None
+    invoice, open_amount = latest  # its open balance read with it (no kept row: none open)
+    return invoice_rows(session, scope.group, [invoice], on, {invoice.id: open_amount or ZERO})[0]
 
 
 def subgroup_names(session: Session, subgroup_ids: frozenset[int] | None) -> list[str]:

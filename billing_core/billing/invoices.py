@@ -90,14 +90,19 @@ class InvoiceRow:
 
 
 def invoice_rows(
-    session: Session, group: EmployerGroup, invoices: Iterable[Invoice], today: date
+    session: Session,
+    group: EmployerGroup,
+    invoices: Iterable[Invoice],
+    today: date,
+    balances: dict[int, Decimal] | None = None,
 ) -> list[InvoiceRow]:
     """Each invoice as a list shows it on `today`; open balances from the kept open items
-    (`KeptOpenItem`, kept with every posting: no row means nothing open), one small read."""
+    (`KeptOpenItem`, kept with every posting: no row means nothing open), one small read, or
+    `balances` when the caller read them with the invoices."""
     invoices = list(invoices)
-    return _rows(
-        invoices, _kept_balances(session, invoices, KeptOpenItem.group_id == group.id), today
-    )
+    if balances is None:
+        balances = _kept_balances(session, invoices, KeptOpenItem.group_id == group.id)
+    return _rows(invoices, balances, today)
 
 
 def _kept_balances(session: Session, invoices: list[Invoice], *where) -> dict[int, Decimal]:

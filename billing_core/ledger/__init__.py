@@ -72,11 +72,17 @@ class Leg:
     invoice_id: int | None = None
 
 
-def account(session: Session, chart: Chart, group: EmployerGroup | None = None) -> LedgerAccount:
-    """The ledger account for `chart` (and `group` for per-group accounts), created on first use."""
+def account_number(chart: Chart, group: EmployerGroup | None = None) -> str:
+    """The number of `chart`'s ledger account (of `group` for a per-group account): a read may
+    join the account by it instead of loading it first."""
     if chart.per_group and group is None:
         raise ValueError(f"{chart.title} is kept per group; pass the group")
-    number = f"{chart.code}-{group.group_number}" if chart.per_group else chart.code
+    return f"{chart.code}-{group.group_number}" if chart.per_group else chart.code
+
+
+def account(session: Session, chart: Chart, group: EmployerGroup | None = None) -> LedgerAccount:
+    """The ledger account for `chart` (and `group` for per-group accounts), created on first use."""
+    number = account_number(chart, group)
     cache = session.info.setdefault("ledger_accounts", {})
     found = cache.get(number)
     if found is not None and found in session:

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, case, func, select
+from sqlalchemy.orm import Session, aliased
 
 from billing_core import ledger
 from billing_core.access import invoice_in_scope, payment_in_scope
@@ -27,7 +27,7 @@ from billing_core.models import (
     Refund,
 )
 from billing_core.models.enums import CreditPolicy, PaymentStatus, RefundStatus
-from billing_core.models.ledger import KeptOpenItem
+from billing_core.models.ledger import KeptBalance, KeptOpenItem
 from billing_core.money import ZERO
 from billing_core.payments.allocation import unallocated_amount
 
@@ -316,24 +316,29 @@ def open_items(
 ) -> list[tuple[Invoice, Decimal]]:
     """Every invoice of `group` with a non-zero balance on the receivable (owed, or a credit
     balance), oldest due first. With `subgroup_ids` (a user limited to some locations): the
-    bills of those subgroups and the group's consolidated bills, as their invoice list shows."""
-    receivable = ledger.account(session, Chart.RECEIVABLE, group)
+    bills of those subgroups and the group's consolidated bills, as their invoice list shows.
+    Read from the kept open items (`billing_core.ledger.kept`: every posting, whatever its
+    date, kept in the posting's transaction), not summed from the postings."""
     query = (
-        select(Invoice, ledger.money_sum(Posting.debit), ledger.money_sum(Posting.credit))
-        .join(Posting, Posting.invoice_id == Invoice.id)
-        .where(Posting.account_id == receivable.id)
-        .group_by(Invoice.id)
+        select(Invoice, KeptOpenItem.open_amount)
+        .join(KeptOpenItem, KeptOpenItem.invoice_id == Invoice.id)
+        .where(KeptOpenItem.group_id == group.id, KeptOpenItem.open_amount != 0)
         .order_by(Invoice.due_on, Invoice.id)
     )
     if subgroup_ids is not None:
-        query = query.where(
-            or_(Invoice.subgroup_id.is_(None), Invoice.subgroup_id.in_(list(subgroup_ids)))
+        query = query.where(invoice_in_scope(frozenset(subgroup_ids)))
+    return [(invoice, amount) for invoice, amount in session.execute(query)]
+
+
+def unapplied_credit(session: Session, group: EmployerGroup) -> Decimal:
+    """The group's unapplied cash (dollars, positive when the carrier holds credit), every
+    posting whatever its date: the kept balance of its unapplied-cash account."""
+    balance = session.scalar(
+        select(KeptBalance.balance).where(
+            KeptBalance.group_id == group.id, KeptBalance.code == Chart.UNAPPLIED_CASH.code
         )
-    return [
-        (invoice, debit - credit)
-        for invoice, debit, credit in session.execute(query)
-        if debit != credit
-    ]
+    )
+    return -(balance or ZERO)
 
 
 def account_summary(
@@ -347,39 +352,56 @@ def account_summary(
     """`group`'s position on `today` (see AccountSummary); `subgroup_ids` limits it to what a
     user limited to those locations (`user_id`) sees: their bills and the group's consolidated
     ones, the payments of access.payment_in_scope, and no credit (the ledger keeps unapplied
-    cash per group, so none of it is a location's)."""
+    cash per group, so none of it is a location's). Balances are the kept ones (every posting
+    whatever its date), read with the invoices' due dates only: no posting is summed."""
     scoped = frozenset(subgroup_ids) if subgroup_ids is not None else None
-    items = open_items(session, group, scoped)
-    owed = [(invoice, amount) for invoice, amount in items if amount > 0]
-    late = [(invoice, amount) for invoice, amount in owed if invoice.due_on < today]
-    ahead = [(invoice, amount) for invoice, amount in owed if invoice.due_on >= today]
-    next_due_on = min((invoice.due_on for invoice, _ in ahead), default=None)
-    credit = ZERO
-    if scoped is None:
-        credit = -ledger.account_balance(
-            session, ledger.account(session, Chart.UNAPPLIED_CASH, group)
-        )
-    seen = payment_in_scope(scoped, user_id)
-    pending = session.scalar(
-        select(ledger.money_sum(Payment.amount)).where(
-            Payment.group_id == group.id, Payment.status == PaymentStatus.PENDING, seen
-        )
+    query = (
+        select(Invoice.due_on, KeptOpenItem.open_amount)
+        .join(KeptOpenItem, KeptOpenItem.invoice_id == Invoice.id)
+        .where(KeptOpenItem.group_id == group.id, KeptOpenItem.open_amount != 0)
+        .order_by(Invoice.due_on, Invoice.id)
     )
-    last_payment = session.scalar(
-        select(Payment)
+    if scoped is not None:
+        query = query.where(invoice_in_scope(scoped))
+    items = session.execute(query).all()
+    late = [(due_on, amount) for due_on, amount in items if amount > 0 and due_on < today]
+    ahead = [(due_on, amount) for due_on, amount in items if amount > 0 and due_on >= today]
+    next_due_on = min((due_on for due_on, _ in ahead), default=None)
+    # The credit, the pending payments and the last payment in one statement: the group's row,
+    # with the last payment joined to it (none yet: NULLs) and the two sums beside it.
+    seen = payment_in_scope(scoped, user_id)
+    pending = (
+        select(ledger.money_sum(Payment.amount))
+        .where(Payment.group_id == group.id, Payment.status == PaymentStatus.PENDING, seen)
+        .scalar_subquery()
+    )
+    last_id = (
+        select(Payment.id)
         .where(Payment.group_id == group.id, Payment.status != PaymentStatus.FAILED, seen)
         .order_by(Payment.received_on.desc(), Payment.id.desc())
         .limit(1)
+        .scalar_subquery()
     )
+    credit_kept = (
+        select(KeptBalance.balance)
+        .where(KeptBalance.group_id == group.id, KeptBalance.code == Chart.UNAPPLIED_CASH.code)
+        .scalar_subquery()
+    )
+    last = aliased(Payment)  # not the subqueries' payment table: nothing correlates
+    last_payment, pending, kept = session.execute(
+        select(last, pending, credit_kept)
+        .select_from(EmployerGroup)
+        .outerjoin(last, last.id == last_id)
+        .where(EmployerGroup.id == group.id)
+    ).one()
+    credit = -(kept or ZERO) if scoped is None else ZERO
     return AccountSummary(
         on=today,
         past_due=sum((amount for _, amount in late), ZERO),
-        oldest_past_due_on=late[0][0].due_on if late else None,
+        oldest_past_due_on=late[0][0] if late else None,
         not_yet_due=sum((amount for _, amount in ahead), ZERO),
         next_due_on=next_due_on,
-        next_due_amount=sum(
-            (amount for invoice, amount in ahead if invoice.due_on == next_due_on), ZERO
-        ),
+        next_due_amount=sum((amount for due_on, amount in ahead if due_on == next_due_on), ZERO),
         credit=credit,
         bill_credits=-sum((amount for _, amount in items if amount < 0), ZERO),
         pending=pending,
@@ -414,7 +436,7 @@ def credit_outlook(session: Session, group: EmployerGroup, today: date) -> Credi
     policy is the one in force for the next bill's period (today's when none is ahead)."""
     upcoming = next_bill(session, group, today)
     policy = group.policy_on(upcoming[0] if upcoming else today) or group.policy_on(today)
-    credit = -ledger.account_balance(session, ledger.account(session, Chart.UNAPPLIED_CASH, group))
+    credit = unapplied_credit(session, group)
     being_refunded = session.scalar(
         select(ledger.money_sum(Refund.amount)).where(
             Refund.group_id == group.id, Refund.status == RefundStatus.REQUESTED

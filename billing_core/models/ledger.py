@@ -30,6 +30,9 @@ class LedgerAccount(Base):
 
 class JournalEntry(AppendOnly, Base):
     __tablename__ = "journal_entry"
+    # The entries of one source (an invoice's void, a payment's postings): the statement and
+    # the dashboard ask whether each of a group's invoices was voided by a date.
+    __table_args__ = (Index("ix_journal_entry_source", "source_type", "source_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     entry_date: Mapped[date] = mapped_column(Date, index=True)
@@ -52,6 +55,14 @@ class Posting(AppendOnly, Base):
         CheckConstraint("debit >= 0 AND credit >= 0", name="non_negative"),
         CheckConstraint(
             "(debit > 0 AND credit = 0) OR (credit > 0 AND debit = 0)", name="one_side"
+        ),
+        # A group's postings per invoice on one account, summed from the index alone (the
+        # statement's and the dashboard's billed-vs-paid months).
+        Index(
+            "ix_posting_account_invoice",
+            "account_id",
+            "invoice_id",
+            postgresql_include=["entry_id", "debit", "credit"],
         ),
     )
 

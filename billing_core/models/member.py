@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
-from sqlalchemy import CheckConstraint, Date, ForeignKey, String, UniqueConstraint
+from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from billing_core.db import Base, Money, UTCDateTime, enum_type, utcnow
@@ -115,6 +115,14 @@ class Coverage(Base):
             "effective_to IS NULL OR effective_to >= effective_from", name="effective_range"
         ),
         CheckConstraint("elected_volume IS NULL OR elected_volume >= 0", name="elected_volume"),
+        # A plan's coverages in force on a day, read from the index alone (the employer's
+        # dashboard counts each plan's enrolled members).
+        Index(
+            "ix_coverage_plan_in_force",
+            "plan_id",
+            "effective_from",
+            postgresql_include=["member_id", "effective_to"],
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -65,6 +65,7 @@ from billing_core.models import (
     Invoice,
     InvoicePlanTotal,
     JournalEntry,
+    LedgerAccount,
     Payment,
     PaymentAllocation,
     Plan,
@@ -567,8 +568,18 @@ def month_totals(
     check_range(start, end)
     start = month_start(start)
     # An invoice's new charges (premium + retro + fees) are the sum of its plan totals, which
-    # the statement reads (ledger_differences checks the two agree): read from the invoice.
-    invoices = list(
+    # the statement reads (ledger_differences checks the two agree): read from the invoice,
+    # with whether it was voided by `end` (a void's journal entry by then).
+    voided_by_end = (
+        select(JournalEntry.id)
+        .where(
+            JournalEntry.source_type == "void",
+            JournalEntry.source_id == Invoice.id,
+            JournalEntry.entry_date <= end,
+        )
+        .exists()
+    )
+    rows = list(
         session.execute(
             select(
                 Invoice.id,
@@ -576,6 +587,7 @@ def month_totals(
                 Invoice.current_premium,
                 Invoice.retro_total,
                 Invoice.fees_total,
+                voided_by_end,
             )
             .where(
                 Invoice.group_id == group.id,
@@ -586,10 +598,12 @@ def month_totals(
             .order_by(Invoice.period_start, Invoice.invoice_number)
         )
     )
-    if not invoices:
+    if not rows:
         return []
+    voided = {row[0] for row in rows if row[5]}
+    invoices = [row[:5] for row in rows]
     ids = [row[0] for row in invoices]
-    receivable = ledger.account(session, Chart.RECEIVABLE, group)
+    # The group's receivable by its number, joined: no read of the account first.
     paid = {
         invoice_id: credit - debit
         for invoice_id, debit, credit in session.execute(
@@ -599,8 +613,9 @@ def month_totals(
                 ledger.money_sum(Posting.credit),
             )
             .join(JournalEntry, JournalEntry.id == Posting.entry_id)
+            .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
             .where(
-                Posting.account_id == receivable.id,
+                LedgerAccount.number == ledger.account_number(Chart.RECEIVABLE, group),
                 Posting.invoice_id.in_(ids),
                 JournalEntry.source_type.in_(PAID_SOURCES),
                 JournalEntry.entry_date <= end,
@@ -608,7 +623,6 @@ def month_totals(
             .group_by(Posting.invoice_id)
         )
     }
-    voided = _voided(session, set(ids), end)
     months: dict[date, list[Decimal]] = {}
     for invoice_id, period_start, premium, retro, fees in invoices:
         month = months.setdefault(month_start(period_start), [ZERO, ZERO])

@@ -80,23 +80,43 @@ def _secret(user: User) -> str:
         ) from exc
 
 
+# session.info key: {user id: whether a group of theirs requires a second factor}, read with
+# the user by `load_user` so the check every request makes costs no statement of its own.
+_GROUPS_REQUIRE = "second_factor_required_by_groups"
+
+
+def _groups_require(user_id) -> object:
+    """Whether any group `user_id` has access to requires a second factor (a SQL EXISTS)."""
+    return exists().where(
+        UserGroupAccess.user_id == user_id,
+        UserGroupAccess.group_id == EmployerGroup.id,
+        EmployerGroup.require_second_factor.is_(True),
+    )
+
+
+def load_user(session: Session, user_id: int) -> User | None:
+    """The user `user_id` (the login session's, on every request), with whether a group of
+    theirs requires a second factor read in the same statement and remembered for this
+    session (`required_for` then asks nothing more)."""
+    row = session.execute(select(User, _groups_require(User.id)).where(User.id == user_id)).first()
+    if row is None:
+        return None
+    user, groups_require = row
+    session.info.setdefault(_GROUPS_REQUIRE, {})[user.id] = bool(groups_require)
+    return user
+
+
 def required_for(session: Session, user: User) -> bool:
-    """Staff always; an employer user when any group they have access to requires it."""
+    """Staff always; an employer user when any group they have access to requires it (as
+    read with the user by `load_user` in this session, else asked now)."""
     if user.role.is_staff:
         return True
     if user.role is not Role.EMPLOYER:
         return False
-    return bool(
-        session.scalar(
-            select(
-                exists().where(
-                    UserGroupAccess.user_id == user.id,
-                    UserGroupAccess.group_id == EmployerGroup.id,
-                    EmployerGroup.require_second_factor.is_(True),
-                )
-            )
-        )
-    )
+    known = session.info.get(_GROUPS_REQUIRE, {}).get(user.id)
+    if known is not None:
+        return known
+    return bool(session.scalar(select(_groups_require(user.id))))
 
 
 def start_enrolment(user: User, *, again: bool = False) -> str:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from billing_core.models import User
+from billing_core.users import second_factor
 from portal.extensions import db_session, login_manager
 
 bp = Blueprint("auth", __name__)
@@ -23,7 +24,7 @@ def load_user(identity: str) -> User | None:
     user_id, _, _stamp = identity.partition(":")
     if not user_id.isdigit():
         return None
-    user = db_session().get(User, int(user_id))
+    user = second_factor.load_user(db_session(), int(user_id))
     if user is None or not user.is_active or user.get_id() != identity:
         return None
     return user

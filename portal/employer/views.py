@@ -38,7 +38,7 @@ def group_home(group_id: int):
     return render_template(
         "employer/group.html",
         scope=scope,
-        summary=group_summary(session, scope, today(), with_brokers=False),
+        summary=group_summary(session, scope, today(), with_brokers=False, rate_history=False),
         latest=latest_invoice_row(session, scope, today()),
         period_label=period_label,
         **_clock_context(scope),

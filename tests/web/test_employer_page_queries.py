@@ -84,3 +84,53 @@ def test_the_invoice_view_reads_its_plan_totals_once(cast, session):
     assert view.line_count == lines > 0
     assert view.product_choices == invoice_products(session, invoice) != []
     assert sum(p.amount for p in view.products) == invoice.current_premium
+
+
+# Each page's most statements (SQLite, one group and invoice; the count does not grow with the
+# group's data, above). Every request pays for the login session's user, with whether a group
+# of theirs requires a second factor (one statement), and the group scope with the user's
+# grants (one statement).
+MOST_PER_PAGE = {
+    "/employer/": 2,  # the user; their groups (then a redirect)
+    "": 14,
+    "/invoices": 6,
+    "/invoices/{invoice}": 12,
+    "/statement": 13,
+    "/payments": 17,
+}
+
+
+def _sql(statements) -> list[str]:
+    return [s for s in statements if not s.lstrip().upper().startswith(("SAVEPOINT", "ROLLBACK"))]
+
+
+@pytest.mark.parametrize("page", list(MOST_PER_PAGE))
+def test_each_employer_page_runs_at_most_its_statements(client, cast, login_as, statements, page):
+    login_as(cast.users["employer_a"])
+    base = "" if page == "/employer/" else f"/employer/groups/{cast.group_a.id}"
+    url = base + page.format(invoice=cast.invoice_a.id)
+    client.get(url)
+    statements.clear()
+    assert client.get(url).status_code in (200, 302)
+    ran = _sql(statements)
+    assert len(ran) <= MOST_PER_PAGE[page], "\n".join(s[:120] for s in ran)
+    # The user and their second-factor requirement in one statement, the group with the
+    # user's grants in one: neither asked again on its own.
+    assert sum("FROM user_account" in s for s in ran) == 1
+    assert not any(s.lstrip().startswith("SELECT EXISTS") for s in ran)
+    assert not any(s.lstrip().startswith("SELECT user_group_access.subgroup_id") for s in ran)
+
+
+def test_the_dashboard_reads_kept_balances_not_postings(client, cast, login_as, statements):
+    """The account's position (open bills, credit, pending and last payment) comes from the
+    kept balances in two reads: no ledger account is loaded first, no account's postings are
+    summed; only the billed-vs-paid months sum the receivable's postings per invoice."""
+    login_as(cast.users["employer_a"])
+    url = f"/employer/groups/{cast.group_a.id}"
+    client.get(url)
+    statements.clear()
+    assert client.get(url).status_code == 200
+    ran = _sql(statements)
+    assert not [s for s in ran if "FROM ledger_account" in s and "JOIN" not in s]
+    summed = [s for s in ran if "posting" in s]
+    assert all("GROUP BY posting.invoice_id" in s for s in summed), summed
