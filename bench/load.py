@@ -2,8 +2,8 @@
 
 Sets up a database of its own holding the demo book and a 1,000-group book (bench/billing_run.py's
 builder, with the last few months invoiced), one login per virtual user (staff with a known
-second-factor key, codes computed with pyotp), starts `gunicorn -w 3 wsgi:app` on loopback and
-runs locust headless in two phases:
+second-factor key, codes computed with pyotp), starts `gunicorn -w N wsgi:app` on loopback (two
+sync workers per CPU; --workers to change) and runs locust headless in two phases:
 
 1. 50 users with 1 to 3 s of think time mixing employer pages (dashboard, invoice list, invoice
    detail, statement, payments) and staff pages (Today, the upload queue and an upload's review,
@@ -672,7 +672,12 @@ def main() -> int:
     parser.add_argument("--duration", type=seconds, default=120.0, help="per phase (120s, 2m)")
     parser.add_argument("--users", type=int, default=50, help="phase 1 users (think time)")
     parser.add_argument("--peak-users", type=int, default=50, help="phase 2 users (none)")
-    parser.add_argument("--workers", type=int, default=3, help="gunicorn workers")
+    # Sync workers, two per CPU: a worker waits on PostgreSQL (on the same cores) for about
+    # half of each request, so one per CPU leaves the cores idle while they wait, and more
+    # only queue more requests behind the same two cores (and locust shares them).
+    parser.add_argument(
+        "--workers", type=int, default=2 * (os.cpu_count() or 1), help="gunicorn workers"
+    )
     parser.add_argument("--warmup", type=seconds, default=10.0, help="after logging in")
     parser.add_argument("--rebuild", action="store_true", help="build the database again")
     parser.add_argument("--phases", default="1,2", help="which phases to run (1, 2 or 1,2)")
