@@ -238,7 +238,10 @@ def user_role(user_id: int):
         management.change_role(
             db_session(), user, form.role.data, actor=_actor(), ip_address=client_ip()
         )
-        return f"{user.full_name} is now {user.role.label.lower()}; their sessions started again."
+        return (
+            f"{user.full_name} is now {user.role.label.lower()}: their sessions ended, so they "
+            "log in again with the new role."
+        )
 
     return submit_form(RoleForm(), change, back=_user_url(user_id), failure="Role not changed")
 

@@ -74,3 +74,22 @@ def test_staff_invite_an_hr_user_who_sets_a_password_and_sees_their_group(live_s
     assert "Your team at Acme Tooling" in page.locator("h1").inner_text()
     assert "erin.east@acme.test" in page.content() and "WEST" not in page.content()
     screenshot(page, "users-team")
+
+
+def test_an_admin_changes_a_staff_role_and_sees_it_in_the_history(live_server, page):
+    base_url, cast = live_server
+    specialist = cast.users["billing_specialist"]
+    login(page, base_url, cast.users["admin"].email)
+    page.get_by_role("link", name="Users", exact=True).click()
+    page.get_by_label("Role").first.select_option("billing_specialist")
+    page.get_by_role("button", name="Show").click()
+    page.wait_for_load_state()
+    page.get_by_role("link", name=specialist.full_name).click()
+    page.wait_for_load_state()
+    page.get_by_label("New role").select_option("supervisor")
+    page.get_by_role("button", name="Change the role").click()
+    page.wait_for_load_state()
+    assert "is now supervisor" in page.content()
+    history = page.locator("table").last.inner_text()
+    assert "Role changed" in history and "Billing specialist" in history
+    screenshot(page, "users-staff-role")
