@@ -42,10 +42,12 @@ def _run_url(run: CommissionRun) -> str:
 def commissions():
     session = db_session()
     rows = previews.run_rows(session)
+    preview_form = PreviewForm(formdata=None)
+    preview_form.month.data = previews.month_to_run(session)
     return render_template(
         "admin/commissions/index.html",
         rows=rows,
-        preview_form=PreviewForm(formdata=None),
+        preview_form=preview_form,
         agencies=previews.all_agencies(session),
     )
 

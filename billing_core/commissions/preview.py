@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from billing_core.commissions.run import check_month, month_end, planned_lines
+from billing_core.commissions.schedules import add_months
 from billing_core.errors import CommissionError
 from billing_core.models import BrokerAgency, BrokerOfRecord, EmployerGroup, User
 from billing_core.models.commissions import (
@@ -33,6 +34,7 @@ __all__ = [
     "agency_setup",
     "all_agencies",
     "agency_totals",
+    "month_to_run",
     "preview_month",
     "run_rows",
 ]
@@ -127,6 +129,16 @@ def preview_month(session: Session, month: date) -> MonthPreview:
         session, ((line["agency_id"], line["kind"], line["amount"], 1) for line in planned)
     )
     return MonthPreview(month, as_of, run, closed=False, agencies=agencies, problems=problems)
+
+
+def month_to_run(session: Session) -> date | None:
+    """The month a run is due for: the latest run's while open, else the month after it."""
+    latest = session.scalar(select(CommissionRun).order_by(CommissionRun.month.desc()).limit(1))
+    if latest is None:
+        return None
+    if latest.status is CommissionRunStatus.OPEN:
+        return latest.month
+    return add_months(latest.month, 1)
 
 
 @dataclass(frozen=True)
