@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from operator import attrgetter
 
 import numpy as np
 import pandas as pd
@@ -394,13 +395,16 @@ def row_coverages(rows: Sequence[CensusMember], i: int) -> list[CensusCoverage]:
     return rows[i].coverages
 
 
-def row_column(rows: Sequence[CensusMember], name: str) -> np.ndarray:
-    """One field of `rows` as an object array: a reader's column when it kept one, else
-    read from the objects."""
+def row_column(rows: Sequence[CensusMember], name: str, at: np.ndarray | None = None) -> np.ndarray:
+    """One field of `rows` (of the rows at positions `at`, when given) as an object array:
+    a reader's column when it kept one, else read from the objects."""
     if isinstance(rows, MemberColumns) and name in rows.columns:
-        return rows.column(name)
+        found = rows.column(name)
+        return found if at is None else found[at]
+    if at is not None:
+        rows = [rows[i] for i in at.tolist()]
     found = np.empty(len(rows), dtype=object)
-    found[:] = [getattr(row, name) for row in rows]
+    found[:] = list(map(attrgetter(name), rows))
     return found
 
 

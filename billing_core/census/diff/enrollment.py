@@ -375,8 +375,12 @@ class Enrollment:
         if not n:
             return same
 
+        if not isinstance(rows, MemberColumns):
+            rows = [rows[i] for i in candidates.tolist()]  # objects: read only these
+            candidates = np.arange(n)
+
         def stated(name: str) -> np.ndarray:
-            return row_column(rows, name)[candidates]
+            return row_column(rows, name, candidates)
 
         for name in MEMBER_FIELDS:
             same &= (stated(name) == self.typed_column(name)[positions]).astype(bool)
