@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from billing_core import mail
 from billing_core.collections.sweep import run_sweep
 from billing_core.demo.book import DEMO_FIRST_GROUP, DEMO_SOURCE
+from billing_core.demo.commissions import load_demo_commissions
 from billing_core.demo.document import DEMO_SEED, build_demo_document, build_document
 from billing_core.demo.history import issue_history
 from billing_core.demo.late_groups import load_late_groups
@@ -101,6 +102,9 @@ def load_demo(
     invoices, lines, payments (the late groups' included; their own counts under
     `late_groups`) and adjustments (and any group held by a run, which the demo never has),
     and `sweep` is today's sweep.
+    Last, the commissions (`commissions`, under `history["commissions"]`): schedules, a split
+    between the two agencies, and a commission run per month of the history approved by the
+    supervisor (this month's left open).
     A second call returns before any of this, so it issues and queues nothing again."""
     existing = session.scalar(
         select(EmployerGroup.id).where(EmployerGroup.group_number == DEMO_FIRST_GROUP)
@@ -119,6 +123,7 @@ def load_demo(
                 history[key] += late[key]
             history["late_groups"] = late
             history["sweep"] = run_sweep(session, today).as_dict()
+            history["commissions"] = load_demo_commissions(session, today, history_months)
     return DemoResult(loaded=True, summary=summary.as_dict(), logins=demo_logins(), history=history)
 
 

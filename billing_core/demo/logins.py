@@ -58,8 +58,16 @@ def demo_logins() -> list[dict]:
         )
         for late in LATE_GROUPS
     ]
+    from billing_core.demo.commissions import SPLIT_GROUP  # imports this module's names
+
     for agency in AGENCIES:
         numbers = [spec.number for spec in GROUPS if spec.agency == agency["code"]]
+        late_payers = (  # the late groups are Harbor's (Marcus Lee writes them)
+            f" and the {len(LATE_GROUPS)} late payers {LATE_GROUPS[0].spec.number} to "
+            f"{LATE_GROUPS[-1].spec.number}, whose commission is held while they are delinquent"
+        )
+        if SPLIT_GROUP not in numbers:  # shared with Harbor (60/40) from mid-history
+            numbers.append(SPLIT_GROUP)
         for broker in agency["brokers"]:
             logins.append(
                 _login(
@@ -68,7 +76,11 @@ def demo_logins() -> list[dict]:
                     "",
                     f"{broker['full_name']}, {agency['name']}: the book of "
                     f"{len(numbers)} group{'s' if len(numbers) > 1 else ''} "
-                    f"({', '.join(numbers)}), premium and who is late, never member names",
+                    f"({', '.join(numbers)}; {SPLIT_GROUP} shared 60/40 between the agencies)"
+                    f"{late_payers if agency['code'] == 'HARBOR' else ''}, "
+                    "premium billed and collected, who is late, monthly commission statements "
+                    "(PDF/CSV/XLSX) with holds and chargebacks, the compensation disclosure; "
+                    "never member names",
                 )
             )
     logins += [
