@@ -14,9 +14,11 @@ from pathlib import Path
 from sqlalchemy import select
 
 from billing_core.billing.invoicing import issue_billing_run
+from billing_core.collections.watchlist import add_entry
 from billing_core.models import EmployerGroup
 from billing_core.models.setup_draft import GroupSetupDraft, GroupTermination
 from billing_core.setup import import_setup, load_document
+from portal.web import today
 from tests.unit.setup.screen_example import (
     BILLING,
     GROUP,
@@ -63,6 +65,12 @@ def test_a_group_set_up_on_the_screens_bills_like_the_imported_one(client, login
     assert 'aria-invalid="true"' in page and '<label for="tax_id">Tax id (EIN)</label>' in page
 
     assert _post(client, f"{base}/group", GROUP).status_code == 303
+    # A tax id on the credit-control watchlist: warned on the step, never refused.
+    add_entry(session, tax_id=GROUP["tax_id"], name="Cedar Valley", reason="two returned checks",
+              actor=cast.users["supervisor"], today=today())  # fmt: skip
+    session.commit()
+    warned = _page(client, f"{base}/group")
+    assert 'id="watchlist-warning"' in warned and "two returned checks" in warned
     assert _post(client, f"{base}/billing", BILLING).status_code == 303
     for step, rows in ROWS.items():
         for row in rows:
@@ -90,9 +98,8 @@ def test_a_group_set_up_on_the_screens_bills_like_the_imported_one(client, login
     group = session.scalar(select(EmployerGroup).where(EmployerGroup.group_number == "G-3001"))
     assert live.headers["Location"].endswith(f"/admin/groups/{group.id}")
     assert session.get(GroupSetupDraft, draft_id).group_id == group.id
-    assert "(G-3001) is live: it is billed in the next run." in _page(
-        client, live.headers["Location"]
-    )
+    live_page = _page(client, live.headers["Location"])
+    assert "(G-3001) is live: it is billed in the next run. Note:" in live_page
     assert "Cedar Valley Dental Lab (screens)" not in _page(client, "/admin/groups/new")
 
     # The acceptance: the same members, the same months, line for line the same bills.
