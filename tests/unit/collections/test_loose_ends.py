@@ -184,3 +184,41 @@ def test_two_supervisors_cancelling_at_once_the_second_is_told(own_database):
     assert "was cancelled for non-payment on 2027-02-05 by first@carrier.test" in str(error)
     with Session(own_database) as session:
         assert session.scalar(select(func.count()).select_from(GroupCancellation)) == 1
+
+
+def test_ten_missed_days_across_termination_one_notice_and_one_fee_per_stage(session):
+    """Swept daily to Jan 24, then not until Feb 4 (Jan 25 to Feb 3 missed, termination on
+    Feb 2 among them): one catch-up sweep makes it pending cancellation with that stage's one
+    notice and one late fee; the days after add none; each stage has exactly one of each."""
+    from billing_core.collections import plans
+    from billing_core.models import Adjustment
+    from billing_core.models.collections import DelinquencyAction, LateFeeKind
+
+    group, _ = late_group(session, name="Fee Co")
+    plans.new_plan_version(session, "fees", date(2026, 1, 1), late_fee_kind=LateFeeKind.FLAT,
+                           late_fee_amount=D("25.00"),
+                           late_fee_stages=["in_grace", "pending_cancellation"])  # fmt: skip
+    plans.set_group_plan(session, group, "fees", date(2026, 1, 1), "contract")
+    for day in days(date(2027, 1, 2), date(2027, 1, 24)):
+        run_sweep(session, day, group_ids=[group.id])
+    caught_up = run_sweep(session, date(2027, 2, 4), group_ids=[group.id])
+    assert (caught_up.transitions, caught_up.notices_sent, caught_up.late_fees) == (1, 1, 1)
+    assert row_of(session, group).state is S.PENDING_CANCELLATION
+    for day in days(date(2027, 2, 4), date(2027, 2, 14)):
+        again = run_sweep(session, day, group_ids=[group.id])
+        assert (again.notices_sent, again.late_fees) == (0, 0)
+    kept = session.execute(
+        select(DelinquencyAction.kind, DelinquencyAction.key).where(
+            DelinquencyAction.group_id == group.id
+        )
+    ).all()
+    assert sorted((k.value, key) for k, key in kept) == [
+        ("late_fee", "in_grace"), ("late_fee", "pending_cancellation"),
+        ("notice", "in_grace"), ("notice", "pending_cancellation"),
+    ]  # fmt: skip
+    fees = session.scalars(
+        select(Adjustment.amount).where(
+            Adjustment.group_id == group.id, Adjustment.reason_code == "late_fee"
+        )
+    ).all()
+    assert fees == [D("25.00"), D("25.00")]
