@@ -70,17 +70,27 @@ def unallocated_amount(session: Session, payment: Payment, *, holds=REFUND_TAKEN
             Refund.payment_id == payment.id, Refund.status.in_(holds)
         )
     )
-    from billing_core.models.collections_legal import CollectionRecovery
-
-    # A recovery after a charge-off took the whole payment to bad-debt recoveries.
-    recovered = session.scalar(
-        select(CollectionRecovery.id).where(
-            CollectionRecovery.payment_id == payment.id, CollectionRecovery.after_charge_off
-        )
-    )
-    if recovered is not None:
+    if recovered_after_charge_off(session, [payment.id]):
         return ZERO
     return payment.amount - allocated - refunded
+
+
+def recovered_after_charge_off(session: Session, payment_ids: list[int]) -> set[int]:
+    """Those of `payment_ids` that a recovery after a charge-off took whole to bad-debt
+    recoveries: they hold no credit (the one rule for `unallocated_amount` and the statement's
+    and payments page's rows)."""
+    from billing_core.models.collections_legal import CollectionRecovery
+
+    if not payment_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(CollectionRecovery.payment_id).where(
+                CollectionRecovery.payment_id.in_(payment_ids),
+                CollectionRecovery.after_charge_off,
+            )
+        )
+    )
 
 
 def open_balances(session: Session, group: EmployerGroup) -> dict[int, Decimal]:

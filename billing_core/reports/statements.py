@@ -82,7 +82,7 @@ from billing_core.models.enums import (
     SuspenseStatus,
 )
 from billing_core.money import ZERO, ratio_split
-from billing_core.payments.allocation import REFUND_TAKEN
+from billing_core.payments.allocation import REFUND_TAKEN, recovered_after_charge_off
 
 OTHER_PRODUCT = "Other"
 DEFAULT_MONTHS = 12
@@ -671,7 +671,7 @@ def payment_rows(
     user_id: int | None = None,
 ) -> list[StatementPayment]:
     """Every payment of the group, newest first, as the statement lists them (what each paid
-    by invoice, its credit left, what was refunded): the employer's payment history, in four
+    by invoice, its credit left, what was refunded): the employer's payment history, in five
     reads whatever the number of payments (`ledger.receivables.payment_history` asks two
     more per payment). `subgroup_ids`, `user_id`: as `statement_payments`."""
     return statement_payments(
@@ -692,7 +692,7 @@ def statement_payments(
     """The group's payments received from `start` to `end` (None: no bound), oldest first
     (`newest_first`: the other way), with what each paid by invoice, what is left of it as
     credit and what was refunded (as they stand today: a returned payment pays nothing), and
-    whether it reached the group through suspense. Four queries whatever the number of
+    whether it reached the group through suspense. Five queries whatever the number of
     payments. `subgroup_ids`, `user_id`: the payments a user limited to some locations sees
     (access.payment_in_scope)."""
     query = select(Payment).where(
@@ -737,18 +737,20 @@ def statement_payments(
             )
         )
     )
+    recovered = recovered_after_charge_off(session, ids)
     rows = []
     for payment in payments:
         by_invoice = applied[payment.id]
         allocated = sum(by_invoice.values(), ZERO)
-        received = payment.status is PaymentStatus.SUCCEEDED
+        received = payment.status is PaymentStatus.SUCCEEDED and payment.id not in recovered
         rows.append(
             StatementPayment(
                 payment=payment,
                 method_label=METHOD_LABELS.get(payment.method.value, payment.method.value),
                 status_label=PAYMENT_STATUS_LABELS[payment.status],
                 applied=tuple((n, a) for n, a in by_invoice.items() if a != 0),
-                # as allocation.unallocated_amount: only a received payment holds credit
+                # as allocation.unallocated_amount: only a received payment holds credit, and
+                # not one a recovery after a charge-off took
                 unallocated=payment.amount - allocated - taken[payment.id] if received else ZERO,
                 refunded=refunded[payment.id],
                 from_suspense=payment.id in from_suspense,

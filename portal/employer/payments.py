@@ -270,7 +270,7 @@ def _account(scope) -> dict:
         "summary": account_summary(session, scope.group, today(), **seen),
         "outlook": credit_outlook(session, scope.group, today()),
         "options": online.pay_options(session, scope.group, scope.subgroup_ids),
-        # The statement's payment rows: four reads, not two more per payment.
+        # The statement's payment rows: five reads, not two more per payment.
         "history": payment_rows(session, scope.group, **seen),
     }
 

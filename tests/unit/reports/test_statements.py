@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 import billing_core.models  # noqa: F401  (every table on Base.metadata)
 from billing_core.billing.invoicing import issue_billing_run
+from billing_core.demo.late_groups import LATE_GROUPS
 from billing_core.errors import StatementRangeError
 from billing_core.exports import csv_bytes, xlsx_bytes
 from billing_core.ledger.receivables import account_summary
@@ -66,7 +67,7 @@ RANGES = [
 
 @pytest.mark.parametrize("start, end", RANGES)
 def test_statement_ties_to_the_ledger_for_every_demo_group(demo, start, end):
-    assert len(demo.groups) == 14  # the book's eight and the six late groups
+    assert len(demo.groups) == 8 + len(LATE_GROUPS)  # the book's eight and the late groups
     for number, group in demo.groups.items():
         statement = paid_vs_billed(demo.session, group, start, end, TODAY, with_bridge=False)
         assert ledger_differences(demo.session, statement) == [], number
@@ -105,7 +106,7 @@ def test_the_dashboards_month_totals_are_the_statements_months(demo, start, end)
 
 
 def test_the_payments_pages_rows_are_the_payment_history(demo):
-    """The employer's payments page reads `payment_rows` (four reads) instead of
+    """The employer's payments page reads `payment_rows` (five reads) instead of
     `payment_history` (two more per payment): the same payments, in the same order, each
     paying, holding as credit and refunded the same dollars."""
     from billing_core.ledger.receivables import payment_history
