@@ -143,8 +143,9 @@ def premium_months(
     session: Session, book: Iterable[BookGroup], start: date, end: date, on: date
 ) -> dict[int, list[PremiumMonth]]:
     """Per group of `book`: premium billed and collected (as of `on`) for each month from
-    `start` to `end` (their months) in which the agency was of record, oldest first (see the
-    module's docstring). Two reads whatever the number of groups."""
+    `start` to `end` (their months) in which the agency was of record, oldest first, from the
+    group's first bill in the range (see the module's docstring). Two reads whatever the
+    number of groups."""
     start, end = month_start(start), month_start(end)
     book = list(book)
     ids = [b.group.id for b in book]
@@ -199,6 +200,9 @@ def premium_months(
             if entry.of_record_in(month):
                 found.append(months[entry.group.id].get(month, PremiumMonth(month)))
             month = add_months(month, 1)
+        billed_months = months[entry.group.id]
+        while found and found[0].month not in billed_months:  # before its first bill: nothing
+            found.pop(0)
         out[entry.group.id] = found
     return out
 

@@ -94,6 +94,7 @@ def home():
         gid: (sum((m.billed for m in ms), ZERO), sum((m.collected for m in ms), ZERO))
         for gid, ms in months.items()
     }
+    shown_months = book_months({g.id: months[g.id] for g in groups if g.id in months})
     return render_template(
         "broker/home.html",
         groups=shown,
@@ -107,7 +108,9 @@ def home():
         entries=entries,
         former=[b for b in book if not b.current],
         totals=totals,
-        book_months=book_months({g.id: months[g.id] for g in groups if g.id in months}),
+        book_months=shown_months,
+        book_billed=sum((m.billed for m in shown_months), ZERO),
+        book_collected=sum((m.collected for m in shown_months), ZERO),
         months_shown=BOOK_MONTHS,
     )
 
