@@ -765,12 +765,13 @@ def collections_sweep(as_of):
     """Move every late group through its delinquency plan as of the day: transitions, each
     stage's consolidated notice (kept and queued in the mail outbox), late fees and plan steps,
     each once per delinquency episode. Run it daily from cron; a second run, or a run after
-    missed days, does nothing twice."""
-    from billing_core.collections.sweep import run_sweep
+    missed days, does nothing twice. A day before the last sweep is refused (balances are
+    read as they stand today)."""
+    from billing_core.collections.sweep import sweep_book
 
     session = db_session()
     on = as_of.date() if as_of else datetime.now(UTC).date()
-    result = run_sweep(session, on)
+    result = sweep_book(session, on)
     session.commit()
     lines = [
         f"{m['group_id']}: {m['from']} -> {m['to']} (effective {m['effective_on']})"

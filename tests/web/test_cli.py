@@ -280,3 +280,16 @@ def test_payments_import_refuses_a_bad_file_whole(web_app, session, cast, tmp_pa
     payload = json.loads(result.output)
     assert not payload["ok"] and any("row" in e and "amount" in e for e in payload["errors"])
     assert session.scalar(select(func.count()).select_from(Payment)) == 0
+
+
+def test_collections_sweep_prints_counts_and_refuses_a_day_before_the_last_sweep(web_app, cast):
+    runner = web_app.test_cli_runner()
+    first = runner.invoke(args=["collections", "sweep", "--as-of", "2027-03-10", "--json"])
+    assert first.exit_code == 0, first.output
+    payload = json.loads(first.output)
+    assert {"transitions", "notices_sent", "late_fees"} <= payload.keys()
+    again = runner.invoke(args=["collections", "sweep", "--as-of", "2027-03-10", "--json"])
+    assert again.exit_code == 0 and json.loads(again.output)["transitions"] == 0
+    earlier = runner.invoke(args=["collections", "sweep", "--as-of", "2027-03-01", "--json"])
+    assert earlier.exit_code == 1
+    assert "last swept as of 2027-03-10" in json.loads(earlier.output)["error"]
