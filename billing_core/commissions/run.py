@@ -280,7 +280,7 @@ def run_commissions(
 
 LINE_COLUMNS = {
     "run_id": "int4",
-    "run_pass": "int4",
+    "run_pass": "int4",  # nosec B105 # a column name and its type, not a password
     "agency_id": "int4",
     "broker_id": "int4",
     "group_id": "int4",
