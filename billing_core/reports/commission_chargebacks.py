@@ -48,8 +48,8 @@ def _rows(session: Session, filters: dict) -> ReportResult:
         .join(Product, Product.id == CommissionLine.product_id)
         .where(
             CommissionLine.kind == CommissionLineKind.CHARGEBACK,
-            CommissionRun.month >= filters["month_from"],
-            CommissionRun.month <= filters["month_to"],
+            CommissionRun.month >= filters["period_from"],
+            CommissionRun.month <= filters["period_to"],
         )
         .order_by(
             CommissionRun.month, BrokerAgency.code, EmployerGroup.group_number, CommissionLine.id
@@ -101,8 +101,8 @@ register(
         "run month, agency and group.",
         columns=COLUMNS,
         filters=(
-            Filter("month_from", "First run month", "month", year_ago),
-            Filter("month_to", "Last run month", "month", this_month),
+            Filter("period_from", "First run month", "month", year_ago),
+            Filter("period_to", "Last run month", "month", this_month),
             AGENCY,
         ),
         rows=_rows,

@@ -46,7 +46,7 @@ def agency_matches(agency: BrokerAgency, text: str | None) -> bool:
 
 
 def _rows(session: Session, filters: dict) -> ReportResult:
-    start, end = filters["month_from"], filters["month_to"]
+    start, end = filters["period_from"], filters["period_to"]
     found = session.execute(
         select(
             CommissionRun.month,
@@ -107,8 +107,8 @@ register(
         "released, chargebacks and net.",
         columns=COLUMNS,
         filters=(
-            Filter("month_from", "First run month", "month", year_ago),
-            Filter("month_to", "Last run month", "month", this_month),
+            Filter("period_from", "First run month", "month", year_ago),
+            Filter("period_to", "Last run month", "month", this_month),
             AGENCY,
         ),
         rows=_rows,

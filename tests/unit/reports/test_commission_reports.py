@@ -54,7 +54,7 @@ def _book(session):
 def test_commissions_by_agency_equal_the_runs(session):
     book, jan, feb = _book(session)
     result = _run(
-        session, "commissions_by_agency", {"month_from": "2026-01", "month_to": "2026-02"}
+        session, "commissions_by_agency", {"period_from": "2026-01", "period_to": "2026-02"}
     )
     rows = [(r["month"], r["agency_code"], r["status"], r["lines"], r["earned"], r["hold"],
              r["chargeback"], r["net"]) for r in result.rows]  # fmt: skip
@@ -67,11 +67,11 @@ def test_commissions_by_agency_equal_the_runs(session):
     totals = result.result.totals
     assert totals["net"] == jan.commission_total + feb.commission_total == D("50.00")
     only_feb = _run(
-        session, "commissions_by_agency", {"month_from": "2026-02", "month_to": "2026-02"}
+        session, "commissions_by_agency", {"period_from": "2026-02", "period_to": "2026-02"}
     )
     assert [r["month"] for r in only_feb.rows] == [FEB]
     nobody = _run(session, "commissions_by_agency",
-                  {"month_from": "2026-01", "month_to": "2026-02", "agency": "no such agency"})  # fmt: skip
+                  {"period_from": "2026-01", "period_to": "2026-02", "agency": "no such agency"})  # fmt: skip
     assert nobody.rows == []
 
     sheet = reports.report_sheet(result)
@@ -93,7 +93,7 @@ def test_holds_chargebacks_and_payables_aging(session):
     )
 
     chargebacks = _run(
-        session, "commission_chargebacks", {"month_from": "2026-01", "month_to": "2026-02"}
+        session, "commission_chargebacks", {"period_from": "2026-01", "period_to": "2026-02"}
     )
     assert [(r["month"], r["coverage_month"], r["premium_basis"], r["amount"]) for r in chargebacks.rows] == [
         (FEB, JAN, D("-500.00"), D("-25.00"))
