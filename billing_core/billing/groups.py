@@ -259,3 +259,21 @@ def subgroup_names(session: Session, subgroup_ids: frozenset[int] | None) -> lis
             .order_by(BillingSubgroup.name)
         )
     )
+
+
+def coverages_running_past(session: Session, group_id: int, day: date) -> list[Coverage]:
+    """The group's coverages in force on `day` that run past it (open-ended or ending later),
+    oldest first: what ending the group's coverage on `day` changes (a cancellation for
+    non-payment, a group's termination)."""
+    return list(
+        session.scalars(
+            select(Coverage)
+            .join(Member, Member.id == Coverage.member_id)
+            .where(
+                Member.group_id == group_id,
+                Coverage.effective_from <= day,
+                or_(Coverage.effective_to.is_(None), Coverage.effective_to > day),
+            )
+            .order_by(Coverage.id)
+        )
+    )

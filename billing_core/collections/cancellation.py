@@ -32,13 +32,14 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing_core import audit
 from billing_core.authority import DEFAULT_AUTHORITY_LIMIT, authority
 from billing_core.billing.adjustments import bill_reinstated_months
 from billing_core.billing.enrollment import add_months, month_end, month_start
+from billing_core.billing.groups import coverages_running_past
 from billing_core.billing.invoicing import (
     billing_period_for,
     invoice_payments_applied,
@@ -195,16 +196,7 @@ def _end_coverages(session: Session, group: EmployerGroup, cancellation: GroupCa
     covered day, keeping the day it had (a coverage starting later bills nothing: the run
     does not bill the group). Returns how many were ended."""
     ends = cancellation.coverage_ends_on
-    coverages = session.scalars(
-        select(Coverage)
-        .join(Member, Member.id == Coverage.member_id)
-        .where(
-            Member.group_id == group.id,
-            Coverage.effective_from <= ends,
-            or_(Coverage.effective_to.is_(None), Coverage.effective_to > ends),
-        )
-        .order_by(Coverage.id)
-    ).all()
+    coverages = coverages_running_past(session, group.id, ends)
     for coverage in coverages:
         cancellation.coverages.append(
             CancelledCoverage(coverage_id=coverage.id, effective_to_before=coverage.effective_to)

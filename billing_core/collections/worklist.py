@@ -362,48 +362,39 @@ def _contacts(session: Session, ids: list[int]):
     return calls, last
 
 
-def _promises(session: Session, ids: list[int]) -> dict[int, PromiseToPay]:
-    """Per group: its latest promise of this episode (not a cancelled one)."""
+def _latest_of_episode(session: Session, model, cancelled, ids: list[int], *options) -> dict:
+    """Per group: its latest `model` row (a promise or a payment plan) of the group's current
+    delinquency episode, not a cancelled one; `options` load what the worklist reads of it."""
     latest = (
-        select(func.max(PromiseToPay.id))
+        select(func.max(model.id))
         .join(
             GroupDelinquency,
             and_(
-                GroupDelinquency.group_id == PromiseToPay.group_id,
-                GroupDelinquency.episode == PromiseToPay.episode,
+                GroupDelinquency.group_id == model.group_id,
+                GroupDelinquency.episode == model.episode,
             ),
         )
-        .where(in_ids(PromiseToPay.group_id, ids), PromiseToPay.status != PromiseStatus.CANCELLED)
-        .group_by(PromiseToPay.group_id)
+        .where(in_ids(model.group_id, ids), model.status != cancelled)
+        .group_by(model.group_id)
     )
     return {
-        p.group_id: p
-        for p in session.scalars(select(PromiseToPay).where(PromiseToPay.id.in_(latest)))
+        row.group_id: row
+        for row in session.scalars(select(model).where(model.id.in_(latest)).options(*options))
     }
+
+
+def _promises(session: Session, ids: list[int]) -> dict[int, PromiseToPay]:
+    return _latest_of_episode(session, PromiseToPay, PromiseStatus.CANCELLED, ids)
 
 
 def _plans(session: Session, ids: list[int]) -> dict[int, PaymentPlan]:
-    """Per group: its latest payment plan of this episode (not a cancelled one)."""
-    latest = (
-        select(func.max(PaymentPlan.id))
-        .join(
-            GroupDelinquency,
-            and_(
-                GroupDelinquency.group_id == PaymentPlan.group_id,
-                GroupDelinquency.episode == PaymentPlan.episode,
-            ),
-        )
-        .where(in_ids(PaymentPlan.group_id, ids), PaymentPlan.status != PaymentPlanStatus.CANCELLED)
-        .group_by(PaymentPlan.group_id)
+    return _latest_of_episode(
+        session,
+        PaymentPlan,
+        PaymentPlanStatus.CANCELLED,
+        ids,
+        selectinload(PaymentPlan.installments),
     )
-    return {
-        p.group_id: p
-        for p in session.scalars(
-            select(PaymentPlan)
-            .where(PaymentPlan.id.in_(latest))
-            .options(selectinload(PaymentPlan.installments))
-        )
-    }
 
 
 def _next_installment(plan: PaymentPlan | None):

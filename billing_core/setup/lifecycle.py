@@ -11,19 +11,18 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from billing_core.audit import record
 from billing_core.billing.enrollment import month_start
+from billing_core.billing.groups import coverages_running_past
 from billing_core.collections.cancellation import check_supervisor
 from billing_core.errors import ValidationFailed
 from billing_core.models import (
     BillingPolicy,
-    Coverage,
     EmployerGroup,
     Invoice,
-    Member,
     User,
 )
 from billing_core.models.enums import InvoiceStatus
@@ -121,16 +120,7 @@ def terminate_group(
     for p in policies:
         if p.effective_to is None or p.effective_to > terminated_on:
             p.effective_to = terminated_on
-    coverages = session.scalars(
-        select(Coverage)
-        .join(Member, Member.id == Coverage.member_id)
-        .where(
-            Member.group_id == group.id,
-            Coverage.effective_from <= terminated_on,
-            or_(Coverage.effective_to.is_(None), Coverage.effective_to > terminated_on),
-        )
-        .order_by(Coverage.id)
-    ).all()
+    coverages = coverages_running_past(session, group.id, terminated_on)
     for coverage in coverages:
         coverage.effective_to = terminated_on
     ended = len(coverages)
