@@ -45,6 +45,15 @@ class EmployerGroup(Base):
     renewal_month: Mapped[int] = mapped_column(Integer, default=1)
     contact_email: Mapped[str | None] = mapped_column(String(254))
     state: Mapped[str | None] = mapped_column(String(2))
+    # The mailing/billing address and the billing contact (issue 22, item 1); all optional on
+    # the table (groups imported before had none), required to go live on the screens.
+    address_line1: Mapped[str | None] = mapped_column(String(200))
+    address_line2: Mapped[str | None] = mapped_column(String(200))
+    city: Mapped[str | None] = mapped_column(String(100))
+    address_state: Mapped[str | None] = mapped_column(String(2))
+    zip_code: Mapped[str | None] = mapped_column(String(10))
+    contact_name: Mapped[str | None] = mapped_column(String(200))
+    contact_phone: Mapped[str | None] = mapped_column(String(30))
     # Its employer users must log in with a second factor (staff always do).
     require_second_factor: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
@@ -60,6 +69,20 @@ class EmployerGroup(Base):
     )
 
     __table_args__ = (CheckConstraint("renewal_month BETWEEN 1 AND 12", name="renewal_month"),)
+
+    @property
+    def address_lines(self) -> list[str]:
+        """The mailing address as a document prints it: the street lines, then
+        "City, ST 12345"; empty when the group has no address."""
+        last = " ".join(
+            part
+            for part in (
+                ", ".join(p for p in (self.city, self.address_state) if p),
+                self.zip_code or "",
+            )
+            if part
+        )
+        return [line for line in (self.address_line1, self.address_line2, last) if line]
 
     def policy_on(self, on: date) -> BillingPolicy | None:
         """The billing policy in force on `on` (effective_from inclusive, effective_to inclusive)."""

@@ -28,6 +28,9 @@ class GroupSetupDraft(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     group_id: Mapped[int | None] = mapped_column(ForeignKey("employer_group.id"))
+    # A draft editing a live group (its page's "Edit set-up"): pre-filled from the group and
+    # written through the same import, which updates the group's rows in place.
+    edits_group_id: Mapped[int | None] = mapped_column(ForeignKey("employer_group.id"))
     went_live_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

@@ -135,7 +135,20 @@ def _check(doc: Any, source: str, facts: DbFacts) -> tuple[list[RowError], dict]
 
 
 # The group's own fields a history entry shows before and after an import changed the group.
-HISTORY_FIELDS = ("name", "tax_id", "contact_email", "state", "renewal_month")
+HISTORY_FIELDS = (
+    "name",
+    "tax_id",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "address_line1",
+    "address_line2",
+    "city",
+    "address_state",
+    "zip_code",
+    "state",
+    "renewal_month",
+)
 
 
 def _write(

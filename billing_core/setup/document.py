@@ -24,6 +24,13 @@ from billing_core.security import normalize_ssn
 MONEY_EXAMPLE = "expected a decimal amount such as 112.40"
 DATE_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+ZIP_PATTERN = re.compile(r"^(\d{5})(?:-?(\d{4}))?$")
+PHONE_PATTERN = re.compile(r"^\+?[\d\s().-]{10,25}(?:\s*(?:x|ext\.?)\s*\d{1,6})?$", re.IGNORECASE)
+# The US Postal Service's codes: the states, DC, the territories and the military addresses.
+US_STATES = frozenset(
+    "AL AK AZ AR CA CO CT DE FL GA HI ID IL IN IA KS KY LA ME MD MA MI MN MS MO MT NE NV NH NJ "
+    "NM NY NC ND OH OK OR PA RI SC SD TN TX UT VT VA WA WV WI WY DC PR GU VI AS MP AA AE AP".split()
+)
 
 
 class _DatesAsTextLoader(yaml.SafeLoader):
@@ -87,8 +94,9 @@ def load_document(path: str | Path) -> dict:
 @dataclass(frozen=True)
 class FieldSpec:
     """One scalar field of the document. `kind` is text (ints accepted and turned to text),
-    strict_text (must be a quoted string so leading zeros survive), email, money, int, date,
-    enum, bool or ssn. `column` names the model attribute when it differs from `name`."""
+    strict_text (must be a quoted string so leading zeros survive), email, zip (a US ZIP of 5
+    or 9 digits, kept as 12345 or 12345-6789), us_state (a two-letter US postal code, kept in
+    capitals), phone (at least ten digits), money, int, date, enum, bool or ssn. `column` names the model attribute when it differs from `name`."""
 
     name: str
     kind: str
@@ -195,6 +203,8 @@ class Checker:
 
     def convert(self, spec: FieldSpec, raw: Any, path: str) -> Any:
         kind = spec.kind
+        if kind in ("zip", "us_state", "phone"):
+            return self.postal(kind, raw, path)
         if kind in ("text", "strict_text", "email"):
             if isinstance(raw, int) and not isinstance(raw, bool) and kind == "text":
                 raw = str(raw)
@@ -261,6 +271,34 @@ class Checker:
                 self.error(path, str(exc), f"***-**-{digits[-4:]}" if len(digits) >= 4 else None)
                 return BAD
         raise AssertionError(kind)
+
+    def postal(self, kind: str, raw: Any, path: str) -> Any:
+        """A ZIP, a US state code or a phone number, as text (a ZIP must be quoted in YAML, or
+        02134 would be read as a number and lose its zero)."""
+        if not isinstance(raw, str):
+            self.error(path, "expected text (quote it so leading zeros are kept)", raw)
+            return BAD
+        text = raw.strip()
+        if kind == "zip":
+            m = ZIP_PATTERN.match(text)
+            if m is None:
+                self.error(path, "expected a ZIP code of 5 or 9 digits such as 60601-1234", text)
+                return BAD
+            return m[1] + (f"-{m[2]}" if m[2] else "")
+        if kind == "us_state":
+            if text.upper() not in US_STATES:
+                self.error(path, "expected a US state's two-letter code such as IL", text)
+                return BAD
+            return text.upper()
+        if (
+            PHONE_PATTERN.match(text) is None
+            or len(re.sub(r"\D", "", re.split(r"x|ext", text, flags=re.I)[0])) < 10
+        ):
+            self.error(
+                path, "expected a phone number with its area code such as 312-555-0100", text
+            )
+            return BAD
+        return text
 
     def money(self, raw: Any, path: str, *, places: int = 2, minimum=None, maximum=None) -> Any:
         """Decimal from a string or int. A float (YAML reads 112.40 as one) is accepted only

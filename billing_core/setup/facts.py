@@ -23,6 +23,7 @@ from billing_core.models import (
     RateVersion,
     User,
 )
+from billing_core.models.collections import DelinquencyPlan
 from billing_core.models.enums import RatingBasis
 
 
@@ -38,6 +39,8 @@ class DbFacts:
     group_classes: dict[str, set[str]] = field(default_factory=dict)
     # group number -> member key -> dependent keys
     member_dependents: dict[str, dict[str, set[str]]] = field(default_factory=dict)
+    # The delinquency plans' codes (None: not known, the document is checked without a session).
+    delinquency_plans: set[str] | None = None
 
     @classmethod
     def load(cls, session: Session | None, doc: Any) -> DbFacts:
@@ -48,6 +51,7 @@ class DbFacts:
             session.execute(select(Product.code, Product.rating_basis)).all()
         )
         facts.agencies = set(session.scalars(select(BrokerAgency.code)))
+        facts.delinquency_plans = set(session.scalars(select(DelinquencyPlan.code).distinct()))
         facts.broker_agency = dict(
             session.execute(select(Broker.npn, BrokerAgency.code).join(Broker.agency)).all()
         )

@@ -5,13 +5,15 @@ has."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from billing_core.collections.plans import DEFAULT_CODE, default_plan, set_group_plan
 from billing_core.collections.watchlist import setup_warnings
+from billing_core.db import utcnow
 from billing_core.models import (
     BenefitClass,
     BillingPolicy,
@@ -19,6 +21,7 @@ from billing_core.models import (
     BrokerOfRecord,
     EmployerGroup,
 )
+from billing_core.models.collections import GroupDelinquencyPlan
 from billing_core.models.enums import (
     BillingFrequency,
     BillingMethod,
@@ -44,6 +47,17 @@ GROUP_FIELDS = (
     field_spec("renewal_month", "int", minimum=1, maximum=12),
     field_spec("contact_email", "email", max_len=254),
     field_spec("state", "strict_text", max_len=2),
+    # The billing contact and the mailing/billing address (issue 22, item 1).
+    field_spec("contact_name", max_len=200),
+    field_spec("contact_phone", "phone", max_len=30),
+    field_spec("address_line1", max_len=200),
+    field_spec("address_line2", max_len=200),
+    field_spec("city", max_len=100),
+    field_spec("address_state", "us_state"),
+    field_spec("zip", "zip", column="zip_code"),
+    # The delinquency plan: "state" (the state's plan, else the default), or a plan's code
+    # ("standard" is the default plan); kept as the group's own plan (collections/plans.py).
+    field_spec("delinquency_plan", max_len=30),
 )
 POLICY_FIELDS = (
     field_spec("effective_from", "date", required=True),
@@ -140,6 +154,8 @@ def check_group(
     if values is None:
         return None
     num = values.get("group_number")
+    check_address(c, values, path)
+    check_delinquency_plan(c, values, path, facts)
 
     policies = []
     for ppath, pitem in c.items(item, "billing_policies", path):
@@ -208,9 +224,89 @@ def check_group(
     return values
 
 
+ADDRESS_PARTS = ("address_line1", "address_line2", "city", "address_state", "zip_code")
+ADDRESS_NEEDED = {"address_line1": "address_line1", "city": "city",
+                  "address_state": "address_state", "zip_code": "zip"}  # fmt: skip
+STATE_PLAN = "state"
+
+
+def check_address(c: Checker, values: dict, path: str) -> None:
+    """An address is whole or absent: once any part is given, the first line, city, state and
+    ZIP are required (an explicit null of every part clears it)."""
+    if any(values.get(part) for part in ADDRESS_PARTS):
+        for attr, name in ADDRESS_NEEDED.items():
+            if not values.get(attr) and join_path(path, name) not in {e.row for e in c.errors}:
+                c.error(join_path(path, name), "required with the rest of the address")
+
+
+def check_delinquency_plan(c: Checker, values: dict, path: str, facts: DbFacts) -> None:
+    """`delinquency_plan` is "state" (the state's plan, else the default), "standard" (the
+    default plan, made on first use) or the code of a plan the database holds."""
+    code = values.get("delinquency_plan")
+    if code in (None, STATE_PLAN, DEFAULT_CODE) or facts.delinquency_plans is None:
+        return
+    if code not in facts.delinquency_plans:
+        c.error(
+            join_path(path, "delinquency_plan"),
+            f'no delinquency plan with this code; use "{STATE_PLAN}", "{DEFAULT_CODE}" or the '
+            "code of an existing plan",
+            code,
+        )
+
+
+def write_delinquency_plan(
+    session: Session, group: EmployerGroup, code: str, created: bool, summary: ImportSummary
+) -> None:
+    """The group's own delinquency plan from its effective date (a new group) or from today (a
+    live one; the past is never rewritten): "state" ends its own plan, any other code starts
+    one (collections/plans.py::set_group_plan) unless that plan already governs it."""
+    today = utcnow().date()
+    start = group.original_effective_date if created else max(today, group.original_effective_date)
+    own = session.scalar(
+        select(GroupDelinquencyPlan)
+        .where(GroupDelinquencyPlan.group_id == group.id)
+        .where(
+            (GroupDelinquencyPlan.effective_to.is_(None))
+            | (GroupDelinquencyPlan.effective_to >= start)
+        )
+        .order_by(GroupDelinquencyPlan.effective_from.desc())
+        .limit(1)
+    )
+    if code == STATE_PLAN:
+        if own is None:
+            summary.count("delinquency_plans", "unchanged")
+            return
+        if own.effective_from >= start:
+            session.delete(own)  # never in force yet: nothing of the past is changed
+        else:
+            own.effective_to = start - timedelta(days=1)
+        summary.count("delinquency_plans", "updated")
+        return
+    if own is not None and own.plan_code == code and own.effective_to is None:
+        summary.count("delinquency_plans", "unchanged")
+        return
+    if code == DEFAULT_CODE:
+        default_plan(session, start)
+    if own is not None and own.effective_from >= start:
+        own.plan_code = code  # chosen again before it began: the same row, another plan
+        own.effective_to = None
+        summary.count("delinquency_plans", "updated")
+        return
+    set_group_plan(session, group, code, start, reason="group set-up")
+    summary.count("delinquency_plans", "created")
+
+
 def write_group(session: Session, g: dict, state: Existing, summary: ImportSummary) -> None:
     """Create or update one checked group with everything under it."""
-    nested = ("billing_policies", "subgroups", "classes", "brokers_of_record", "plans", "members")
+    nested = (
+        "billing_policies",
+        "subgroups",
+        "classes",
+        "brokers_of_record",
+        "plans",
+        "members",
+        "delinquency_plan",
+    )
     group, outcome = upsert(
         session, summary, "groups", state.groups, g["group_number"], g, EmployerGroup, skip=nested
     )
@@ -293,6 +389,8 @@ def write_group(session: Session, g: dict, state: Existing, summary: ImportSumma
             group_id=group.id,
         )
     session.flush()
+    if g.get("delinquency_plan"):
+        write_delinquency_plan(session, group, g["delinquency_plan"], outcome == "created", summary)
     plans = write_plans(session, group, g["plans"], state, classes, summary)
     session.flush()
 

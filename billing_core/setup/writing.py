@@ -24,6 +24,7 @@ KINDS = (
     "dependents",
     "coverages",
     "users",
+    "delinquency_plans",
 )
 
 

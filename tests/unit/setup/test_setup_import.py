@@ -57,6 +57,7 @@ def test_the_example_imports_with_the_right_counts(unit_session, example):
         "dependents": 1,
         "coverages": 5,
         "users": 3,
+        "delinquency_plans": 0,
     }
     assert not any(summary.updated.values()) and not any(summary.unchanged.values())
     assert json.loads(json.dumps(summary.as_dict()))["created"]["members"] == 2
