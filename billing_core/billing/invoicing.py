@@ -43,6 +43,13 @@ from billing_core.billing.invoice_lines import (
     write_lines,
     write_plan_totals,
 )
+from billing_core.billing.invoice_templates import (
+    DEFAULT,
+    TemplateChoice,
+    keep_printed,
+    separate_subgroups,
+    templates_of,
+)
 from billing_core.db import in_ids, utcnow
 from billing_core.errors import AccessDenied, BillingError, ImmutableRecord, RowError
 from billing_core.models import (
@@ -108,6 +115,8 @@ class DraftInvoice:
     credit_uses: list[tuple] = field(default_factory=list)
     rate_version_ids: set[int] = field(default_factory=set)
     adjustment_ids: list[int] = field(default_factory=list)
+    # The group's invoice template when it has one (kept with the invoice at issue).
+    template: TemplateChoice | None = None
     _sort_keys: list[tuple] = field(default_factory=list, repr=False)
     _product_codes: list[str] = field(default_factory=list, repr=False)
 
@@ -282,10 +291,14 @@ def next_bill(session: Session, group: EmployerGroup, on: date) -> tuple[date, d
     return None
 
 
-def billing_accounts(group: EmployerGroup) -> list[BillingAccount]:
-    """The consolidated account first, then each subgroup billed separately."""
+def billing_accounts(
+    group: EmployerGroup, template: TemplateChoice = DEFAULT
+) -> list[BillingAccount]:
+    """The consolidated account first, then each subgroup billed separately: as each subgroup
+    is set up (`bill_separately`), unless the group's invoice template consolidates them all
+    or bills every one on its own (`invoice_templates.separate_subgroups`)."""
     return [BillingAccount(group, None)] + [
-        BillingAccount(group, s) for s in group.subgroups if s.bill_separately
+        BillingAccount(group, s) for s in separate_subgroups(group, template)
     ]
 
 
@@ -352,6 +365,7 @@ def prepare_billing_run(
     *,
     group_numbers: Iterable[str] | None = None,
     run_date: date | None = None,
+    templates: dict[int, TemplateChoice] | None = None,
 ) -> RunOutcome:
     """Compute the invoices for billing periods starting in `period`'s month, writing nothing.
 
@@ -393,9 +407,12 @@ def prepare_billing_run(
         due.append((group, policy, period_start, period_end))
     longest_end = max((end for *_, end in due), default=period)
     data = RunData(session, [g for g, *_ in due], period, longest_end)
+    if templates is None:  # `templates`: the preview's unsaved template
+        templates = templates_of(session, [g.id for g, *_ in due])
     for group, policy, period_start, period_end in due:
         issued_on = run_date or (period_start - timedelta(days=policy.lead_days))
-        accounts = {a.subgroup_id: a for a in billing_accounts(group)}
+        template = templates.get(group.id)
+        accounts = {a.subgroup_id: a for a in billing_accounts(group, template or DEFAULT)}
         drafts: dict[int | None, DraftInvoice] = {}
         for subgroup_id, account in accounts.items():
             existing = data.existing[(group.id, subgroup_id)]
@@ -411,6 +428,7 @@ def prepare_billing_run(
                 period_end=period_end,
                 issued_on=issued_on,
                 due_on=period_start,
+                template=template,
             )
         if not drafts:
             continue
@@ -533,6 +551,7 @@ def _issue_all(session: Session, drafts: list[DraftInvoice], actor_id: int | Non
         rows.extend(draft.lines)
     write_lines(session, rows)
     write_plan_totals(session, [invoice.id for invoice in invoices])
+    keep_printed(session, invoices, drafts)
     keep_issued_bridges(
         session,
         [(invoice, draft.previous) for invoice, draft in zip(invoices, drafts, strict=True)],

@@ -22,6 +22,7 @@ from billing_core.models.commissions import *  # noqa: F403
 from billing_core.models.enums import *  # noqa: F403
 from billing_core.models.group import BenefitClass, BillingPolicy, BillingSubgroup, EmployerGroup
 from billing_core.models.invoice import CreditMemo, Invoice, InvoiceLine, InvoicePlanTotal
+from billing_core.models.invoice_templates import *  # noqa: F403
 from billing_core.models.ledger import JournalEntry, LedgerAccount, Posting
 from billing_core.models.member import Coverage, CoveredDependent, Dependent, Member
 from billing_core.models.payment import (
