@@ -61,6 +61,7 @@ SOURCES: dict[str, str] = {
     "payment": "returned payment",
     "collections": "delinquency sweep (late fee)",
     "reinstatement": "reinstatement after cancellation for non-payment",
+    "rate_change": "approved rate correction",
 }
 
 
@@ -193,6 +194,44 @@ def bill_reinstated_months(
             decision_note=note,
         )
         for (plan_id, month), amount in premium_differences(session, group, member, months)
+    ]
+
+
+def bill_rate_change(
+    session: Session,
+    group: EmployerGroup,
+    member: Member,
+    billed: set[tuple[int, date]],
+    *,
+    rate_change_id: int,
+    decided_by_id: int,
+    note: str,
+) -> list[Adjustment]:
+    """A rate change's differences for `member` in the (plan id, coverage month) pairs of
+    `billed` (already billed, on the changed plans): `retro.premium_differences` once the new
+    rate versions are written, so a month already queued adds nothing. APPROVED as made (the
+    rate change's second approver decided them); the next invoice bills them in its retro
+    section."""
+    months = sorted({month for _plan, month in billed})
+    return [
+        _add(
+            session,
+            group_id=group.id,
+            subgroup_id=member.subgroup_id,
+            member_id=member.id,
+            plan_id=plan_id,
+            coverage_month=month,
+            amount=amount,
+            reason_code="rate_correction",
+            source_type="rate_change",
+            source_id=rate_change_id,
+            status=AdjustmentStatus.APPROVED,
+            decided_by_id=decided_by_id,
+            decided_at=utcnow(),
+            decision_note=note,
+        )
+        for (plan_id, month), amount in premium_differences(session, group, member, months)
+        if (plan_id, month) in billed
     ]
 
 

@@ -137,7 +137,7 @@ def _rates_in_force(session: Session, group_id: int, on: date) -> dict[int, Rate
             or_(RateVersion.effective_to.is_(None), RateVersion.effective_to >= on),
         )
         .options(joinedload(RateVersion.tier_rates), joinedload(RateVersion.age_bands))
-        .order_by(RateVersion.effective_from, RateVersion.id)
+        .order_by(RateVersion.effective_from, RateVersion.revision, RateVersion.id)
     ).unique()
     return {version.plan_id: version for version in versions}  # the latest start wins
 

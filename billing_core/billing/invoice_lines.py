@@ -118,7 +118,8 @@ def _rate_versions_in_force(
                 SimpleNamespace(**dict(zip(columns, row[1:], strict=True)))
             )
     by_plan: dict[int, list[_VersionInForce]] = defaultdict(list)
-    for row in sorted(rows, key=lambda r: r.effective_from, reverse=True):
+    # Latest first; of versions starting the same day the highest revision (a correction).
+    for row in sorted(rows, key=lambda r: (r.effective_from, r.revision), reverse=True):
         attributes = SimpleNamespace(
             **row._mapping,
             tier_rates=children["tier"][row.id],

@@ -45,6 +45,7 @@ from billing_core.models.product import (
     RateTier,
     RateVersion,
 )
+from billing_core.models.rate_changes import *  # noqa: F403
 from billing_core.models.setup_draft import *  # noqa: F403
 from billing_core.models.upload import CensusColumnMapping, Upload
 from billing_core.models.user import (

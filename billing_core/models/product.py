@@ -66,7 +66,8 @@ class Plan(Base):
     product: Mapped[Product] = relationship()
     benefit_class: Mapped[BenefitClass | None] = relationship()  # noqa: F821
     rate_versions: Mapped[list[RateVersion]] = relationship(
-        back_populates="plan", order_by="RateVersion.effective_from"
+        back_populates="plan",
+        order_by=lambda: (RateVersion.effective_from, RateVersion.revision),
     )
 
     def rate_version_on(self, on: date) -> RateVersion | None:
@@ -95,11 +96,17 @@ class RateVersion(Base):
     An age-banded version may carry `child_rate` (monthly, per child): covered children younger
     than `child_rate_max_age` (NULL: 21) are charged that rate instead of their band's, and only
     the `max_charged_children` (NULL: 3) oldest of them are charged. The two limits exist only
-    beside a child rate."""
+    beside a child rate.
+
+    `revision`: a rate correction effective the very day a billed version starts cannot edit it
+    nor close it before it began, so it adds a version with the same `effective_from` and the
+    next revision; of versions starting the same day the highest revision is in force (the
+    lookups order by (effective_from, revision)), the one it supersedes stays as billed."""
 
     __tablename__ = "rate_version"
     __table_args__ = (
-        UniqueConstraint("plan_id", "effective_from"),
+        UniqueConstraint("plan_id", "effective_from", "revision"),
+        CheckConstraint("revision >= 0", name="revision"),
         CheckConstraint(
             "effective_to IS NULL OR effective_to >= effective_from", name="effective_range"
         ),
@@ -123,6 +130,7 @@ class RateVersion(Base):
     plan_id: Mapped[int] = mapped_column(ForeignKey("plan.id"), index=True)
     effective_from: Mapped[date] = mapped_column(Date)
     effective_to: Mapped[date | None] = mapped_column(Date)
+    revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     unit_rate: Mapped[Decimal | None] = mapped_column(Rate())
     volume_flat_amount: Mapped[Decimal | None] = mapped_column(Money())
     volume_salary_multiple: Mapped[Decimal | None] = mapped_column(Money(6, 2))

@@ -252,8 +252,25 @@ def billed_conflicts(norm: dict, state: Existing, source: str) -> list[RowError]
             if plan is None:
                 continue
             by_from = {rv.effective_from: rv for rv in plan.rate_versions}
+            billed = [rv for rv in plan.rate_versions if rv.first_billed_on is not None]
             for ri, r in enumerate(p["rate_versions"]):
                 rv = by_from.get(r["effective_from"])
+                if rv is None and billed:
+                    # New rates for a plan already billed need a second staff member's
+                    # approval: a renewal or correction (billing_core.setup.rate_changes).
+                    errors.append(
+                        RowError(
+                            f"groups[{gi}].plans[{pi}].rate_versions[{ri}]",
+                            None,
+                            f"plan {p['code']} has been billed: new rates effective "
+                            f"{r['effective_from']:%Y-%m-%d} go through a renewal or rate "
+                            "correction approved by a second staff member (the group's Rates "
+                            "page, or flask rates renew), not the set-up import",
+                            source=source,
+                            value=r["effective_from"].isoformat(),
+                        )
+                    )
+                    continue
                 if rv is not None and rv.first_billed_on is not None and _rate_differs(rv, r):
                     errors.append(
                         RowError(

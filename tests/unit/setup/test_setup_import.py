@@ -228,15 +228,22 @@ def test_editing_a_billed_rate_version_is_refused(unit_session, example):
         select(Member.annual_salary).where(Member.member_key == "M0000002")
     ).one() == Decimal("48500.00")
 
-    # The same document as billed is fine, and so is closing the billed version when a
-    # renewal is added after it.
+    # The same document as billed is fine, and so is closing the billed version; but new
+    # rates for a billed plan need a second approver: a renewal on the Rates page, not the
+    # import (billing_core.setup.rate_changes).
     import_setup(unit_session, example)
-    renewal = copy.deepcopy(example)
+    closing = copy.deepcopy(example)
+    closing["groups"][0]["plans"][0]["rate_versions"][1]["effective_to"] = "2025-12-31"
+    summary = import_setup(unit_session, closing)
+    assert summary.updated["rate_versions"] == 1 and summary.created["rate_versions"] == 0
+    renewal = copy.deepcopy(closing)
     versions = renewal["groups"][0]["plans"][0]["rate_versions"]
-    versions[1]["effective_to"] = "2025-12-31"
     versions.append({"effective_from": "2026-01-01", "tier_rates": {"EE": "42.00"}})
-    summary = import_setup(unit_session, renewal)
-    assert summary.updated["rate_versions"] == 1 and summary.created["rate_versions"] == 1
+    with pytest.raises(ValidationFailed) as caught:
+        import_setup(unit_session, renewal)
+    [error] = caught.value.errors
+    assert error.row == "groups[0].plans[0].rate_versions[2]"
+    assert "plan DEN has been billed" in error.message and "renewal" in error.message
 
 
 def test_load_document_reports_the_line_of_a_syntax_error(tmp_path):
