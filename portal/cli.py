@@ -31,6 +31,7 @@ keys_cli = AppGroup("keys", help="The encryption key of SSNs and kept census fil
 ledger_cli = AppGroup("ledger", help="The ledger and the balances kept beside it.")
 collections_cli = AppGroup("collections", help="Delinquency: the daily sweep and its notices.")
 commissions_cli = AppGroup("commissions", help="The monthly commission run and its approval.")
+rates_cli = AppGroup("rates", help="Renewals and rate corrections, approved by a second person.")
 
 
 def json_option(command):
@@ -1096,6 +1097,214 @@ def commissions_ach_return(trace: str, code: str, returned_on: str, email: str):
             "amount": str(entry.amount), "lines": lines}  # fmt: skip
 
 
+# --------------------------------------------------------------------------- rates
+
+
+def _rate_change_lines(change, result) -> list[str]:
+    lines = [
+        f"Rate change {change.id}: {change.kind.value} effective "
+        f"{change.effective_from:%Y-%m-%d}, {change.status.value}."
+    ]
+    for plan in result.plans:
+        pct = f" ({plan.percent}%)" if plan.percent is not None else ""
+        lines.append(
+            f"  {plan.plan.code}: {plan.members} member(s), {plan.old:,.2f} -> {plan.new:,.2f}, "
+            f"change {plan.change:,.2f}{pct}" + (f", retro {plan.retro:,.2f}" if plan.retro else "")
+        )
+    lines.append(
+        f"  Total {result.month:%b %Y}: {result.old:,.2f} -> {result.new:,.2f}, change "
+        f"{result.total_change:,.2f}"
+        + (f"; retro for billed months {result.retro:,.2f}" if result.billed_months else "")
+    )
+    return lines
+
+
+def _rate_change_json(change, result, per_member: bool = False) -> dict:
+    out = {
+        "id": change.id,
+        "kind": change.kind.value,
+        "status": change.status.value,
+        "effective_from": change.effective_from.isoformat(),
+        "month": result.month.isoformat(),
+        "old": str(result.old),
+        "new": str(result.new),
+        "change": str(result.total_change),
+        "retro": str(result.retro),
+        "billed_months": [m.isoformat() for m in result.billed_months],
+        "plans": [
+            {"plan": p.plan.code, "members": p.members, "old": str(p.old), "new": str(p.new),
+             "change": str(p.change), "retro": str(p.retro)}
+            for p in result.plans
+        ],
+    }  # fmt: skip
+    if per_member:
+        out["members"] = [
+            {"member": m.member_key, "plan": m.plan_code, "old": str(m.old), "new": str(m.new),
+             "change": str(m.change)}
+            for m in result.members
+        ]  # fmt: skip
+    return out
+
+
+def _rate_change_result(session, change, per_member: bool = False) -> dict:
+    from billing_core.setup.rate_changes import impact
+
+    result = impact(session, change, per_member=per_member)
+    out = _rate_change_json(change, result, per_member)
+    out["lines"] = _rate_change_lines(change, result)
+    return out
+
+
+@rates_cli.command("renew")
+@click.argument("group_number")
+@click.option(
+    "--effective",
+    type=click.DateTime(["%Y-%m-%d"]),
+    help="A first of month (default: the group's next renewal month).",
+)
+@click.option("--as-user", "email", required=True, help="The staff member proposing it.")
+@json_option
+def rates_renew(group_number: str, effective: datetime | None, email: str):
+    """Start a renewal of GROUP_NUMBER's rates: the rates in force on the renewal date copied
+    into a proposal per plan (edit them with `flask rates set`, then `submit`)."""  # fmt: skip
+    from billing_core.billing.groups import group_numbered
+    from billing_core.setup.rate_changes import start_renewal
+
+    session = db_session()
+    actor = _staff_user(session, email)
+    change = start_renewal(
+        session, group_numbered(session, group_number), actor=actor,
+        today=datetime.now(UTC).date(), effective_from=effective.date() if effective else None,
+    )  # fmt: skip
+    out = _rate_change_result(session, change)
+    session.commit()
+    return out
+
+
+@rates_cli.command("correct")
+@click.argument("group_number")
+@click.option(
+    "--effective",
+    type=click.DateTime(["%Y-%m-%d"]),
+    required=True,
+    help="A past or the current first of month.",
+)
+@click.option("--reason", required=True, help="Why the rates are corrected.")
+@click.option("--as-user", "email", required=True, help="The staff member proposing it.")
+@json_option
+def rates_correct(group_number: str, effective: datetime, reason: str, email: str):
+    """Start a mid-year rate correction of GROUP_NUMBER (months already billed get their
+    differences on the next invoice once it is approved)."""  # fmt: skip
+    from billing_core.billing.groups import group_numbered
+    from billing_core.setup.rate_changes import start_correction
+
+    session = db_session()
+    change = start_correction(
+        session, group_numbered(session, group_number), actor=_staff_user(session, email),
+        today=datetime.now(UTC).date(), effective_from=effective.date(), reason=reason,
+    )  # fmt: skip
+    out = _rate_change_result(session, change)
+    session.commit()
+    return out
+
+
+@rates_cli.command("set")
+@click.argument("change_id", type=int)
+@click.argument("plan_code")
+@click.argument("values", nargs=-1, required=True)
+@click.option("--as-user", "email", required=True, help="The staff member who proposed it.")
+@json_option
+def rates_set(change_id: int, plan_code: str, values: tuple[str, ...], email: str):
+    """Set PLAN_CODE's proposed rates in rate change CHANGE_ID: FIELD=VALUE pairs (tier_EE=40.10,
+    unit_rate=0.13, age_bands='0-20: 150\\n21-64: 300'); other fields keep their value."""
+    from billing_core.setup.rate_changes import edit_plan_rates, form_values, rate_change_of
+
+    session = db_session()
+    actor = _staff_user(session, email)
+    change = rate_change_of(session, change_id)
+    item = next((p for p in change.plans if p.plan.code == plan_code), None)
+    if item is None:
+        raise BillingError(f"plan {plan_code} is not in rate change {change_id}")
+    form = form_values(item.rates, item.plan.product.rating_basis)
+    for pair in values:
+        name, sep, value = pair.partition("=")
+        if not sep or name not in form:
+            raise click.BadParameter(f"expected FIELD=VALUE with FIELD one of {', '.join(form)}")
+        form[name] = value.replace("\\n", "\n")
+    edit_plan_rates(session, change, item.plan_id, form, actor=actor)
+    out = _rate_change_result(session, change)
+    session.commit()
+    return out
+
+
+@rates_cli.command("impact")
+@click.argument("change_id", type=int)
+@click.option("--members", is_flag=True, help="Also each member's old and new premium.")
+@json_option
+def rates_impact(change_id: int, members: bool):
+    """The premium impact of rate change CHANGE_ID on current enrollment: old vs new per plan
+    and in total for the effective month (per member with --members); for months already
+    billed, the differences approval would queue."""
+    from billing_core.setup.rate_changes import rate_change_of
+
+    session = db_session()
+    out = _rate_change_result(session, rate_change_of(session, change_id), members)
+    if members:
+        out["lines"] += [
+            f"    {m['member']} {m['plan']}: {m['old']} -> {m['new']} ({m['change']})"
+            for m in out["members"]
+        ]
+    session.rollback()
+    return out
+
+
+def _rate_decision(change_id: int, email: str, decide) -> dict:
+    from billing_core.setup.rate_changes import rate_change_of
+
+    session = db_session()
+    actor = _staff_user(session, email)
+    change = rate_change_of(session, change_id)
+    decide(session, change, actor=actor)
+    out = _rate_change_result(session, change)
+    session.commit()
+    return out
+
+
+@rates_cli.command("submit")
+@click.argument("change_id", type=int)
+@click.option("--as-user", "email", required=True, help="The staff member who proposed it.")
+@json_option
+def rates_submit(change_id: int, email: str):
+    """Submit rate change CHANGE_ID for a second staff member's approval."""
+    from billing_core.setup.rate_changes import submit
+
+    return _rate_decision(change_id, email, submit)
+
+
+@rates_cli.command("approve")
+@click.argument("change_id", type=int)
+@click.option("--as-user", "email", required=True, help="The approver (not the proposer).")
+@json_option
+def rates_approve(change_id: int, email: str):
+    """Approve rate change CHANGE_ID: its rate versions are written (and a correction's billed
+    months queued for the next invoice). Never by the proposer; a correction by a supervisor.
+    Approving again changes nothing."""
+    from billing_core.setup.rate_changes import approve
+
+    return _rate_decision(change_id, email, approve)
+
+
+@rates_cli.command("withdraw")
+@click.argument("change_id", type=int)
+@click.option("--as-user", "email", required=True, help="The staff member withdrawing it.")
+@json_option
+def rates_withdraw(change_id: int, email: str):
+    """Withdraw rate change CHANGE_ID: nothing it proposed is written."""
+    from billing_core.setup.rate_changes import withdraw
+
+    return _rate_decision(change_id, email, withdraw)
+
+
 def register_cli(app: Flask) -> None:
     for group in (
         db_cli,
@@ -1110,6 +1319,7 @@ def register_cli(app: Flask) -> None:
         ledger_cli,
         collections_cli,
         commissions_cli,
+        rates_cli,
     ):
         app.cli.add_command(group)
 
