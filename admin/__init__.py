@@ -26,6 +26,8 @@ from admin.views import (  # noqa: E402,F401
     commissions,
     group_setup,
     groups,
+    invoice_templates,
+    rate_changes,
     receipts,
     refunds,
     remittance,

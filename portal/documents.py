@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from billing_core.billing.bill_bridge import kept_bridge, kept_details
 from billing_core.billing.groups import subgroup_names
+from billing_core.billing.invoice_templates import printed
 from billing_core.billing.invoices import invoice_view, period_label
 from billing_core.billing.member_detail import group_by_member, member_lines
 from billing_core.models import Invoice
@@ -120,6 +121,8 @@ def invoice_document_context(
         "limited_to": subgroup_names(session, subgroup_ids),
         "remit": remit,
         "remit_reference": remit.reference(view.group.group_number, invoice.invoice_number),
+        # What the invoice printed from its group's template when it was issued (kept).
+        "printed": printed(session, invoice),
         "online_limits": limits,
         "signed": signed_money,
         "today": today,

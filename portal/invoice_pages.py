@@ -9,6 +9,7 @@ from flask import Response, abort, current_app, render_template, request
 from billing_core.access import GroupScope
 from billing_core.billing.bill_bridge import STEP_LABELS, kept_bridge, kept_counts_seen, kept_rows
 from billing_core.billing.groups import invoice_list_page
+from billing_core.billing.invoice_templates import printed
 from billing_core.billing.invoices import (
     STATUS_LABELS,
     find_invoice,
@@ -80,6 +81,7 @@ def render_invoice_detail(scope: GroupScope, invoice_id: int, area: str, **extra
         else [],
         remit=remit,
         remit_reference=remit.reference(view.group.group_number, invoice.invoice_number),
+        printed=printed(session, invoice),
         online_limits=OnlineLimits.from_settings(settings),
         bridge=bridge,
         # How many people behind each step the reader may see (their locations' only).

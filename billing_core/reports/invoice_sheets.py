@@ -12,6 +12,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from billing_core.billing.adjustments import reason_label
+from billing_core.billing.invoice_templates import printed
 from billing_core.billing.invoices import invoice_lines_query
 from billing_core.exports import Column, Sheet
 from billing_core.models import Invoice, InvoiceLine, Member, Plan, Product
@@ -51,6 +52,11 @@ ADJUSTMENT_COLUMNS = (
 )
 
 SUMMARY_COLUMNS = (Column("Item"), Column("Amount", "money"))
+SUBTOTAL_COLUMNS = (
+    Column("Members", "integer"),
+    Column("Lines", "integer"),
+    Column("Premium", "money"),
+)
 
 # The CSV's one flat table: every line's section first, its reason code before the amount, the
 # member line's columns otherwise (so the two downloads cannot drift apart).
@@ -171,8 +177,11 @@ def invoice_lines_sheets(
     `invoice_lines_table` (every line in one table), not one of these sheets. `subgroup_ids`
     limits the member rows to those subgroups' members (and group-level lines); the summary
     stays the whole invoice's, and says so. The member lines are read while the workbook is
-    written, so write it while `session` is open."""
-    summary: list[tuple] = list(invoice_summary_rows(invoice))
+    written, so write it while `session` is open. An invoice issued under a template also has
+    its reference fields atop the summary and its kept subtotals as a "Subtotals" sheet."""
+    kept = printed(session, invoice)
+    summary: list[tuple] = [(f"{label}: {value}", None) for label, value in kept.references]
+    summary += list(invoice_summary_rows(invoice))
     if invoice.status is InvoiceStatus.VOID:
         summary.insert(0, (f"VOID: do not pay. Reason: {invoice.void_reason}", None))
     if subgroup_ids is not None:
@@ -189,14 +198,28 @@ def invoice_lines_sheets(
             adjustment_line_rows(session, invoice, subgroup_ids),
         ),
         Sheet("Summary", SUMMARY_COLUMNS, summary),
-    ]
+    ] + (
+        [
+            Sheet(
+                "Subtotals",
+                (Column(kept.subtotal_label), *SUBTOTAL_COLUMNS),
+                [(s.label, s.member_count, s.line_count, s.amount) for s in kept.subtotals]
+                + [("Total", None, None, invoice.current_premium)],
+            )
+        ]
+        if kept.subtotals
+        else []
+    )
 
 
 def invoice_lines_table(
     session: Session, invoice: Invoice, subgroup_ids: frozenset[int] | None = None
 ) -> Sheet:
     """Every line of the invoice as one flat table (the CSV download): premium, retro and fee
-    lines in invoice order, told apart by the Section column; same subgroup rule as the sheets."""
+    lines in invoice order, told apart by the Section column; same subgroup rule as the sheets.
+    An invoice issued under a template with reference fields (PO number, cost centre) has one
+    column per field first, its value on every line (what an accounts-payable import keys on)."""
+    references = printed(session, invoice).references
     fields = _member_line_fields()
     query = (
         select(InvoiceLine.section, *fields[:-2], InvoiceLine.reason_code, *fields[-2:])
@@ -210,8 +233,18 @@ def invoice_lines_table(
     if limit is not None:
         query = query.where(limit)
 
+    values = tuple(value for _, value in references)
+
     def rows():
         for section, *middle, reason, amount, description in session.execute(query):
-            yield (SECTION_LABELS[section], *middle, reason_label(reason), amount, description)
+            yield (
+                *values,
+                SECTION_LABELS[section],
+                *middle,
+                reason_label(reason),
+                amount,
+                description,
+            )
 
-    return Sheet(f"Invoice {invoice.invoice_number}", ALL_LINE_COLUMNS, rows())
+    columns = (*(Column(label) for label, _ in references), *ALL_LINE_COLUMNS)
+    return Sheet(f"Invoice {invoice.invoice_number}", columns, rows())

@@ -359,6 +359,13 @@ MATRIX = {
     "admin.group_terminate_page": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
     "admin.group_terminate": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
     "admin.group_history": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
+    # The invoice template: staff read and save (no CSRF token here: the form again, 422).
+    "admin.invoice_template": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
+    "admin.invoice_template_save": (
+        "POST",
+        {"group_id": "A"},
+        expect(302, 403, billing_specialist=422, supervisor=422, admin=422),
+    ),
     # Paying agencies (admin/views/agency_payments.py): the page, a payee's bank details
     # (agency or group), their forms (posted empty: refused, back), unknown records' 404s.
     "admin.agency_payments": ("GET", {}, expect(302, 403, **STAFF)),
