@@ -230,14 +230,18 @@ def group_setup_live(draft_id: int):
 
 @bp.get("/groups/<int:group_id>/terminate")
 def group_terminate_page(group_id: int):
-    scope = load_group(group_id)
+    return _terminate_page(load_group(group_id).group, TerminateForm())
+
+
+def _terminate_page(group, form: TerminateForm):
+    """The termination form (after a refused one: each error beside its field)."""
     session = db_session()
     return render_template(
         "admin/setup/terminate.html",
-        group=scope.group,
-        done=termination_of(session, group_id),
-        standing=standing(session, scope.group),
-        form=TerminateForm(),
+        group=group,
+        done=termination_of(session, group.id),
+        standing=standing(session, group),
+        form=form,
     )
 
 
@@ -285,7 +289,10 @@ def group_terminate(group_id: int):
             f"{group.name} is terminated: its last covered day is {day:%b %-d, %Y}.", ask=ask
         )
 
-    return confirm_form(TerminateForm(), terminated, back=back, failure="Not terminated")
+    form = TerminateForm()
+    if not form.validate_on_submit():  # the form again, each error beside its field
+        return _terminate_page(group, form)
+    return confirm_form(form, terminated, back=back, failure="Not terminated")
 
 
 @bp.get("/groups/<int:group_id>/history")

@@ -49,6 +49,12 @@ def invited_words(invited: invitations.Invited) -> dict:
 
 @bp.get("/users")
 def user_list():
+    return _list_page(StaffInviteForm())
+
+
+def _list_page(staff_form: StaffInviteForm):
+    """The users list with its filters and the invitation forms (`staff_form` with its errors
+    beside its fields after a refused staff invitation)."""
     session = db_session()
     search = request.args.get("q", "").strip()
     role = request.args.get("role", "")
@@ -73,7 +79,7 @@ def user_list():
         roles=management.ROLE_CHOICES,
         statuses=management.STATUSES,
         status_of=lambda user: management.status_of(session, user),
-        staff_form=StaffInviteForm(),
+        staff_form=staff_form,
     )
 
 
@@ -136,10 +142,15 @@ def staff_user_invite():
     if not powers().may_manage_staff:
         abort(403)
     form = StaffInviteForm()
+    if not form.validate_on_submit():  # the list again, each error beside its field
+        return _list_page(form)
 
-    def invite() -> invitations.Invited:
-        require_valid(form)
-        return invitations.invite_staff_user(
+    def refused(error):
+        form.email.errors.append(str(error))
+        return _list_page(form)
+
+    return run_action(
+        lambda: invitations.invite_staff_user(
             db_session(),
             email=form.email.data,
             full_name=form.full_name.data,
@@ -147,15 +158,11 @@ def staff_user_invite():
             actor=_actor(),
             now=now(),
             ip_address=client_ip(),
-        )
-
-    return run_action(
-        invite,
+        ),
         after=send_invitation_now,
         done=invited_words,
         to=lambda invited: url_for("admin.user_list", role=invited.user.role.value),
-        back=url_for("admin.user_list"),
-        failed="Not invited",
+        refused=refused,
     )
 
 
