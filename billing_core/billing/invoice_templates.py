@@ -31,7 +31,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from billing_core import audit
@@ -44,9 +44,10 @@ from billing_core.models import (
     Invoice,
     Member,
     Plan,
+    Product,
     User,
 )
-from billing_core.models.enums import InvoiceSection, SubgroupKind
+from billing_core.models.enums import InvoiceSection, InvoiceStatus, SubgroupKind
 from billing_core.models.invoice_templates import InvoicePrint, InvoiceSubtotal, InvoiceTemplate
 from billing_core.money import ZERO
 
@@ -460,11 +461,15 @@ def printed(session: Session, invoice: Invoice) -> Printed:
 class PreviewBill:
     draft: DraftInvoice
     printed: Printed
+    product_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def products(self) -> list[tuple[str, int, Decimal]]:
-        """Premium by product code: (code, lines, amount)."""
-        return [(code, n, amount) for code, (n, amount) in self.draft.product_totals().items()]
+        """Premium by product: (name, lines, amount)."""
+        return [
+            (self.product_names.get(code, code), n, amount)
+            for code, (n, amount) in self.draft.product_totals().items()
+        ]
 
 
 @dataclass
@@ -483,13 +488,19 @@ class Preview:
 def preview_invoice(
     session: Session, group: EmployerGroup, choice: TemplateChoice, today: date
 ) -> Preview:
-    """The group's next bill (`next_bill`) as the run would price it today under `choice`,
-    with its subtotals by `subtotals`, the function the run keeps them with. Writes nothing:
-    the run's preparation reads only."""
+    """The group's next bill (`next_bill`, after its latest bill issued) as the run would price
+    it today under `choice`, with its subtotals by `subtotals`, the function the run keeps them
+    with. Writes nothing: the run's preparation reads only."""
+    from billing_core.billing.enrollment import add_months
     from billing_core.billing.invoicing import next_bill, prepare_billing_run
 
     choice = checked(choice)
-    upcoming = next_bill(session, group, today)
+    latest = session.scalar(
+        select(func.max(Invoice.period_start)).where(
+            Invoice.group_id == group.id, Invoice.status != InvoiceStatus.VOID
+        )
+    )
+    upcoming = next_bill(session, group, max(today, add_months(latest, 1)) if latest else today)
     if upcoming is None:
         return Preview(group, choice, None, why_none="no bill is due: no billing policy ahead")
     period, _ = upcoming
@@ -508,9 +519,16 @@ def preview_invoice(
     elif outcome.already_issued and not outcome.drafts:
         preview.why_none = f"the bills for {period:%B %Y} are issued already"
     keys = LineKeys(session, [group.id]) if choice.subtotal_by else None
+    names = dict(
+        session.execute(
+            select(Product.code, Product.name)
+            .join(Plan, Plan.product_id == Product.id)
+            .where(Plan.group_id == group.id)
+        ).all()
+    )
     for draft in outcome.drafts:
         cut = subtotals(draft.lines, choice.subtotal_by, keys) if keys else []
-        preview.bills.append(PreviewBill(draft, Printed(choice, cut)))
+        preview.bills.append(PreviewBill(draft, Printed(choice, cut), names))
     return preview
 
 

@@ -109,6 +109,8 @@ def test_preview_writes_nothing_then_save_bills_with_po_and_subtotals(
     assert preview.status_code == 200
     page = _text(preview)
     assert "Preview: a sample of the next bill" in page
+    assert f"Sample invoice {group.group_number}-202702" in page  # after January's bill
+    assert "Dental PPO" in page
     assert "PO-55821" in page and "Premium by subgroup" in page
     assert "East location" in page and "West location" in page
     assert "Acme Life Lockbox" in page
