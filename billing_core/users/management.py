@@ -167,7 +167,11 @@ class Allowed:
 def allowed(session: Session, actor: User, user: User) -> Allowed:
     from billing_core.users.invitations import is_invited
 
-    if actor.id == user.id or not actor.role.is_staff:
+    if actor.id == user.id:
+        return Allowed()
+    if actor.role is Role.EMPLOYER:
+        return _allowed_colleague(session, actor, user)
+    if not actor.role.is_staff:
         return Allowed()
     if user.role.is_staff and actor.role is not Role.ADMIN:
         return Allowed()
@@ -178,9 +182,18 @@ def allowed(session: Session, actor: User, user: User) -> Allowed:
         disable=user.is_active,
         enable=not user.is_active,
         change_role=is_admin_on_staff,
-        reset_second_factor=is_admin_on_staff
+        reset_second_factor=second_factor.may_reset(actor, user)
         and (user.second_factor_enrolled or bool(user.totp_secret_encrypted)),
     )
+
+
+def _allowed_colleague(session: Session, actor: User, user: User) -> Allowed:
+    """An employer administrator's buttons for a colleague within their reach (none outside)."""
+    try:
+        _check_may_manage(session, actor, user)
+    except ValidationFailed:
+        return Allowed()
+    return Allowed(disable=user.is_active, enable=not user.is_active)
 
 
 def team_member(
@@ -193,8 +206,9 @@ def team_member(
 def disable(session: Session, user: User, *, actor: User, ip_address: str | None = None) -> None:
     """The user can no longer log in and every session of theirs ends now; their invitation
     link, if any, stops working. Staff disable employer and broker users, an admin staff users
-    too; nobody disables themselves."""
-    _check_change(session, actor, user)
+    too, an employer administrator the colleagues within their reach
+    (invitations.within_reach's reach); nobody disables themselves."""
+    group = _check_change(session, actor, user)
     if not user.is_active:
         raise ValidationFailed(f"{user.full_name} is already disabled.")
     user.is_active = False
@@ -204,6 +218,7 @@ def disable(session: Session, user: User, *, actor: User, ip_address: str | None
         "user.disabled",
         actor=actor,
         target=user,
+        group_id=group.id if group is not None else None,
         ip_address=ip_address,
         detail={"before": {"status": "enabled"}, "after": {"status": "disabled"}},
     )
@@ -211,8 +226,8 @@ def disable(session: Session, user: User, *, actor: User, ip_address: str | None
 
 def enable(session: Session, user: User, *, actor: User, ip_address: str | None = None) -> None:
     """A disabled user may log in again (with their password; a user who never set one needs
-    their invitation resent)."""
-    _check_change(session, actor, user)
+    their invitation resent). The same people as `disable` decide it."""
+    group = _check_change(session, actor, user)
     if user.is_active:
         raise ValidationFailed(f"{user.full_name} is already enabled.")
     user.is_active = True
@@ -221,17 +236,21 @@ def enable(session: Session, user: User, *, actor: User, ip_address: str | None 
         "user.enabled",
         actor=actor,
         target=user,
+        group_id=group.id if group is not None else None,
         ip_address=ip_address,
         detail={"before": {"status": "disabled"}, "after": {"status": "enabled"}},
     )
 
 
-def _check_change(session: Session, actor: User, user: User) -> None:
+def _check_change(session: Session, actor: User, user: User) -> EmployerGroup | None:
+    """Refuse unless `actor` may disable or enable `user`: staff (an admin for staff users), or
+    an employer administrator for a colleague within their reach; never oneself. The group an
+    employer administrator acts for (its history), else the user's first group or None."""
     if actor.id == user.id:
         raise ValidationFailed("You cannot change your own account here: ask an administrator.")
-    if not actor.role.is_staff:
+    if not actor.role.is_staff and actor.role is not Role.EMPLOYER:
         raise ValidationFailed("Only staff disable or enable users.")
-    _check_may_manage(session, actor, user)
+    return _check_may_manage(session, actor, user)
 
 
 def set_group_administrator(
@@ -313,7 +332,8 @@ def change_role(
 def reset_second_factor(
     session: Session, user: User, *, actor: User, ip_address: str | None = None
 ) -> None:
-    """An admin clears a staff user's authenticator (billing_core.users.second_factor.reset)."""
+    """Clear a user's authenticator: an admin a staff user's, a supervisor or an admin an
+    employer user's (billing_core.users.second_factor.reset)."""
     second_factor.reset(session, user, actor=actor, ip_address=ip_address)
 
 

@@ -264,17 +264,34 @@ def turn_off(
     )
 
 
+def may_reset(actor: User, user: User) -> bool:
+    """Whether `actor` may clear `user`'s second factor: an admin another staff member's; a
+    supervisor or an admin an employer user's (a lost phone, called in to the billing team).
+    Nobody their own."""
+    if actor.id == user.id:
+        return False
+    if user.role.is_staff:
+        return actor.role is Role.ADMIN
+    return user.role is Role.EMPLOYER and actor.role in (Role.SUPERVISOR, Role.ADMIN)
+
+
 def reset(session: Session, user: User, *, actor: User, ip_address: str | None = None) -> None:
-    """An admin clears another staff member's enrolment (a lost phone): their sessions end and
-    they enrol again at their next login. Audited; an admin cannot reset their own."""
-    if actor.role is not Role.ADMIN:
-        raise ValidationFailed("Only an administrator can reset a second factor.")
+    """Clear `user`'s enrolment (a lost phone): their sessions end and they enrol again at their
+    next login (at once where it is required, staff and groups requiring it). An admin resets
+    another staff member's, a supervisor or an admin an employer user's (`may_reset`).
+    Audited; nobody resets their own."""
     if actor.id == user.id:
         raise ValidationFailed(
             "You cannot reset your own second factor: ask another administrator."
         )
-    if not user.role.is_staff:
-        raise ValidationFailed("Only staff accounts are reset here.")
+    if not may_reset(actor, user):
+        if user.role.is_staff:
+            raise ValidationFailed(
+                "Only an administrator can reset a staff member's second factor."
+            )
+        if user.role is not Role.EMPLOYER:
+            raise ValidationFailed("Only staff and employer accounts are reset here.")
+        raise ValidationFailed("Only a supervisor or an administrator can reset a second factor.")
     was_enrolled = user.second_factor_enrolled
     _clear(user)
     audit.record(
@@ -283,7 +300,12 @@ def reset(session: Session, user: User, *, actor: User, ip_address: str | None =
         actor=actor,
         target=user,
         ip_address=ip_address,
-        detail={"user_email": user.email, "was_enrolled": was_enrolled},
+        detail={
+            "user_email": user.email,
+            "was_enrolled": was_enrolled,
+            "before": {"second factor": "enrolled" if was_enrolled else "not enrolled"},
+            "after": {"second factor": "not enrolled"},
+        },
     )
 
 

@@ -1,6 +1,7 @@
 """An employer administrator's own team (issue 22, item 5): the colleagues of their group
-within their reach, their status, and inviting one (limited to the administrator's own
-locations or fewer) or sending an invitation again. The rules are billing_core.users.
+within their reach, their status, inviting one (limited to the administrator's own
+locations or fewer), sending an invitation again, and disabling or re-enabling a colleague
+(never themselves). The rules are billing_core.users.
 invitations'; another group is a 404, a group they do not administer a 403."""
 
 from __future__ import annotations
@@ -145,4 +146,48 @@ def team_resend(group_id: int):
         after=send_invitation_now,
         done=f"A new invitation was sent to {user.email}; the earlier link no longer works.",
         to=_team_url(group_id),
+    )
+
+
+def _colleague_action(group_id: int, act, done: str, failed: str):
+    """Disable or enable the colleague named in the form (`user`): one of the administrator's
+    team, else 404; billing_core.users.management decides the rest (never oneself)."""
+    scope, _ = _team_scope(group_id)
+    form = ResendForm()
+    if not form.validate_on_submit():
+        abort(400)
+    user = management.team_member(db_session(), group_id, scope.subgroup_ids, form.user.data)
+    if user is None:
+        abort(404)
+    return run_action(
+        lambda: act(user),
+        done=done.format(name=user.full_name),
+        to=_team_url(group_id),
+        failed=failed,
+    )
+
+
+@bp.post("/groups/<int:group_id>/team/disable")
+@role_required(Role.EMPLOYER)
+def team_disable(group_id: int):
+    return _colleague_action(
+        group_id,
+        lambda user: management.disable(
+            db_session(), user, actor=current_user._get_current_object(), ip_address=client_ip()
+        ),
+        "{name} is disabled: they cannot log in and their sessions have ended.",
+        "Not disabled",
+    )
+
+
+@bp.post("/groups/<int:group_id>/team/enable")
+@role_required(Role.EMPLOYER)
+def team_enable(group_id: int):
+    return _colleague_action(
+        group_id,
+        lambda user: management.enable(
+            db_session(), user, actor=current_user._get_current_object(), ip_address=client_ip()
+        ),
+        "{name} is enabled again and can log in with their password.",
+        "Not enabled",
     )

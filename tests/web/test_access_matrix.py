@@ -138,6 +138,16 @@ MATRIX = {
         {"group_id": "A"},
         expect(302, 403, employer_a=400, employer_a_east=400, employer_b=404),
     ),
+    "employer.team_disable": (
+        "POST",
+        {"group_id": "A"},
+        expect(302, 403, employer_a=400, employer_a_east=400, employer_b=404),
+    ),
+    "employer.team_enable": (
+        "POST",
+        {"group_id": "A"},
+        expect(302, 403, employer_a=400, employer_a_east=400, employer_b=404),
+    ),
     "admin.group_second_factor": ("POST", {"group_id": "A"}, expect(302, 403, admin=303)),
     "admin.billing_run": ("GET", {"period": "2027-02"}, expect(302, 403, **STAFF)),
     "admin.billing_run_retry": ("POST", {"run_id": 0}, expect(302, 403, **STAFF_404)),
