@@ -226,10 +226,12 @@ def save_template(
     group: EmployerGroup,
     choice: TemplateChoice,
     *,
-    actor: User,
+    actor: User | None,
+    actor_email: str | None = None,
     ip_address: str | None = None,
 ) -> bool:
-    """Save the group's template (staff), audited with before and after as
+    """Save the group's template (from the staff page, or the set-up import with no staff
+    `actor` and `actor_email` "setup import"), audited with before and after as
     `invoice_template.changed` (the group's history shows it). False when nothing changed
     (nothing written). The run follows it from its next bill; issued bills never change."""
     choice = checked(choice)
@@ -246,12 +248,13 @@ def save_template(
     row.reference_fields = [list(pair) for pair in choice.reference_fields]
     row.remit_to = choice.remit_to or None
     row.message = choice.message or None
-    row.updated_by_id = actor.id
+    row.updated_by_id = actor.id if actor is not None else None
     row.updated_at = utcnow()
     audit.record(
         session,
         "invoice_template.changed",
         actor=actor,
+        actor_email=actor_email,
         target=group,
         group_id=group.id,
         ip_address=ip_address,

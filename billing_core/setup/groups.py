@@ -35,6 +35,7 @@ from billing_core.models.enums import (
 )
 from billing_core.setup.document import Checker, field_spec, join_path
 from billing_core.setup.facts import DbFacts, Existing
+from billing_core.setup.invoice_templates import check_invoice_template, write_invoice_template
 from billing_core.setup.members import check_members, write_members
 from billing_core.setup.plans import check_plans, write_plans
 from billing_core.setup.writing import ImportSummary, upsert
@@ -149,6 +150,7 @@ def check_group(
             "brokers_of_record",
             "plans",
             "members",
+            "invoice_template",
         ),
     )
     if values is None:
@@ -156,6 +158,7 @@ def check_group(
     num = values.get("group_number")
     check_address(c, values, path)
     check_delinquency_plan(c, values, path, facts)
+    values["invoice_template"] = check_invoice_template(c, item, path)
 
     policies = []
     for ppath, pitem in c.items(item, "billing_policies", path):
@@ -306,6 +309,7 @@ def write_group(session: Session, g: dict, state: Existing, summary: ImportSumma
         "plans",
         "members",
         "delinquency_plan",
+        "invoice_template",
     )
     group, outcome = upsert(
         session, summary, "groups", state.groups, g["group_number"], g, EmployerGroup, skip=nested
@@ -396,6 +400,7 @@ def write_group(session: Session, g: dict, state: Existing, summary: ImportSumma
 
     if g["members"]:
         write_members(session, group, g["members"], plans, subgroups, classes, summary)
+    write_invoice_template(session, group, g.get("invoice_template"))
 
 
 def warn_watched(session: Session, groups: list[dict], summary: ImportSummary, on: date) -> None:
