@@ -38,7 +38,7 @@ def _page_url(group_id: int) -> str:
     return url_for("admin.invoice_template", group_id=group_id)
 
 
-def _page(group, form: InvoiceTemplateForm, preview=None, status: int = 200):
+def _page(group, form: InvoiceTemplateForm, preview=None, status: int = 200, refused=False):
     return render_template(
         "admin/invoice_templates/edit.html",
         group=group,
@@ -48,6 +48,7 @@ def _page(group, form: InvoiceTemplateForm, preview=None, status: int = 200):
         separate=[s for s in group.subgroups if s.bill_separately],
         subgroup_billing=SUBGROUP_BILLING,
         preview=preview,
+        refused=refused,
         period_label=period_label,
     ), status
 
@@ -65,7 +66,7 @@ def invoice_template_save(group_id: int):
     group = load_group(group_id).group
     form = InvoiceTemplateForm()
     if not form.validate_on_submit():
-        return _page(group, form, status=422)
+        return _page(group, form, status=422, refused=True)
     previewing = request.form.get("action") == "preview"
 
     def refused(error):
@@ -73,7 +74,7 @@ def invoice_template_save(group_id: int):
             show_refusal(form, error.errors)
         else:
             form.subtotal_by.errors = [*form.subtotal_by.errors, str(error)]
-        return _page(group, form, status=422)
+        return _page(group, form, status=422, refused=True)
 
     if previewing:
         g.confirmation_only = True  # a preview asks; it changes nothing (no staff-change row)

@@ -51,6 +51,18 @@ def test_template_preview_save_and_the_bill_that_follows(browser, live_server):
     assert box.is_checked()
     screenshot(page, "invoice-template-form")
 
+    # A value without its label: refused, the problem beside the field, the rest kept.
+    page.get_by_label("Reference field 3: value").fill("orphan")
+    page.get_by_role("button", name="Save template").click()
+    page.wait_for_load_state()
+    error = page.locator("#reference_label_3-errors")
+    assert "give the field a label" in error.inner_text()
+    assert page.get_by_label("Reference field 3: label").get_attribute("aria-invalid") == "true"
+    assert page.get_by_label("Reference field 1: value").input_value() == "PO-55821"
+    error.scroll_into_view_if_needed()
+    screenshot(page, "invoice-template-error")
+    page.get_by_label("Reference field 3: value").fill("")
+
     page.get_by_role("button", name="Preview the next bill").click()
     page.wait_for_load_state()
     preview = page.locator("#preview")

@@ -123,6 +123,7 @@ def test_preview_writes_nothing_then_save_bills_with_po_and_subtotals(
     text = _text(bad)
     assert re.search(r'id="reference_label_2-errors"><li>give the field a label', text)
     assert 'value="PO-55821"' in text
+    assert 'role="alert">Not saved and not previewed' in text
     assert template_of(session, group.id) == DEFAULT
 
     saved = _post(client, group, FORM)
