@@ -253,7 +253,11 @@ def id_chunks(ids: Sequence[int], size: int = IN_LIST_SIZE) -> Iterator[Sequence
 def in_ids(column, ids):
     """`column IN (...)` for a list of integer ids written into the SQL text rather than bound
     one parameter per id: for the thousands of ids of a billing run, handing each to the
-    driver cost more than the query."""
+    driver cost more than the query. `ids` may also be a SELECT of the ids (`column IN
+    (SELECT ...)`): a page that reads a thousand groups' figures in several queries names
+    them once in SQL instead of writing the thousand ids into each query's text."""
+    if isinstance(ids, Select):
+        return column.in_(ids)
     return column.in_(bindparam(None, [int(i) for i in ids], expanding=True, literal_execute=True))
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import Select, and_, case, func, select
 from sqlalchemy.orm import Session
 
 from billing_core.db import in_ids
@@ -50,11 +50,14 @@ class Position:
 
 
 def positions(
-    session: Session, as_of: date, group_ids: Iterable[int] | None = None
+    session: Session, as_of: date, group_ids: Iterable[int] | Select | None = None
 ) -> dict[int, Position]:
     """Position of every group with a kept open item, unapplied cash or an open dispute (or of
-    `group_ids` only; a group owing nothing and holding nothing is left out). Three queries."""
-    ids = sorted(set(group_ids)) if group_ids is not None else None
+    `group_ids` only, a list or a SELECT of them; a group owing nothing and holding nothing is
+    left out). Three queries."""
+    ids = group_ids
+    if group_ids is not None and not isinstance(group_ids, Select):
+        ids = sorted(set(group_ids))
     late = and_(KeptOpenItem.due_on < as_of, KeptOpenItem.open_amount > 0)
     items = select(
         KeptOpenItem.group_id,
