@@ -22,8 +22,8 @@ from billing_core.billing.invoice_templates import (
 )
 from billing_core.billing.invoicing import issue_billing_run
 from billing_core.db import Base
-from billing_core.models import BenefitClass, Invoice, InvoiceLine, Member
-from billing_core.models.enums import InvoiceSection, Role
+from billing_core.models import BenefitClass, BillingSubgroup, Invoice, InvoiceLine, Member
+from billing_core.models.enums import InvoiceSection, Role, SubgroupKind
 from billing_core.models.invoice_templates import InvoicePrint, InvoiceSubtotal
 from billing_core.money import D
 from billing_core.setup.history import timeline
@@ -221,3 +221,21 @@ def test_a_change_is_audited_with_before_and_after_into_the_history(session, two
     changed = {c.what: (c.before, c.after) for c in event.changes}
     assert changed["reference fields"] == ("none", "PO number: PO-77123, Cost centre: CC-4410")
     assert changed["subtotals by"] == ("none", "Subgroup")
+
+
+def test_subtotals_by_location_count_only_location_subgroups(session, two_locations):
+    group, staff = two_locations
+    division = BillingSubgroup(
+        group_id=group.id, code="OPS", name="Operations", kind=SubgroupKind.DIVISION
+    )
+    session.add(division)
+    session.flush()
+    moved = session.scalar(select(Member).where(Member.last_name == "Dunn"))
+    moved.subgroup_id = division.id
+    session.flush()
+    save_template(session, group, TemplateChoice(subtotal_by="location"), actor=staff)
+    [invoice] = issue_billing_run(session, FEB, group_numbers=[group.group_number]).issued
+    rows = dict(_subtotals(session, invoice))
+    assert list(rows) == ["East plant", "West office", "No location"]
+    assert rows["No location"] == D("38.20")  # Dunn, in a division, not a location
+    assert sum(rows.values()) == invoice.current_premium
