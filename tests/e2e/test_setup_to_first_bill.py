@@ -27,6 +27,7 @@ from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
 import pytest
 
 from billing_core.billing.enrollment import add_months, month_start
+from portal.web import today
 from tests.e2e.conftest import login, screenshot
 from tests.e2e.test_invitation import _outbox_link
 
@@ -68,8 +69,9 @@ HIRES = (
 
 
 def coverage_start() -> date:
-    """The first of next month: the month the next billing run bills (its page's default)."""
-    return add_months(month_start(date.today()), 1)
+    """The first of next month by the live server's date (UTC): the month the next billing
+    run bills (its page's default)."""
+    return add_months(month_start(today()), 1)
 
 
 def _cents(amount: Decimal) -> Decimal:
