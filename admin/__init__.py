@@ -27,6 +27,7 @@ from admin.views import (  # noqa: E402,F401
     group_setup,
     groups,
     invoice_templates,
+    rate_changes,
     receipts,
     refunds,
     remittance,

@@ -79,12 +79,15 @@ __all__ = [
     "edit_plan_rates",
     "form_values",
     "impact",
+    "impact_or_problem",
     "next_renewal_date",
+    "plans_with_rates",
     "rate_change_of",
     "rate_changes_of",
     "start_correction",
     "start_renewal",
     "submit",
+    "version_rates",
     "withdraw",
 ]
 
@@ -124,10 +127,19 @@ FORM_FIELDS: dict[RatingBasis, list[tuple[str, str, str]]] = {
 
 
 def _text(value: Any) -> str:
-    return "" if value is None else str(value)
+    """A value as the form shows it; an amount without the zeros of its column's scale beyond
+    the cents (38.200000 -> 38.20, 0.120000 -> 0.12, 0.137 stays)."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        trimmed = value.normalize()
+        if trimmed.as_tuple().exponent > -2:
+            trimmed = value.quantize(Decimal("0.01"))
+        return f"{trimmed:f}"
+    return str(value)
 
 
-def _version_rates(version: RateVersion, basis: RatingBasis) -> dict:
+def version_rates(version: RateVersion, basis: RatingBasis) -> dict:
     """A rate version's rates in the set-up document's shape (text amounts), the fields its
     basis accepts and the age reference: what a proposal starts from."""
     accepts = BASIS_ACCEPTS[basis]
@@ -266,7 +278,8 @@ def rate_changes_of(session: Session, group: EmployerGroup) -> list[RateChange]:
     )
 
 
-def _plans(session: Session, group_id: int) -> list[Plan]:
+def plans_with_rates(session: Session, group_id: int) -> list[Plan]:
+    """The group's plans with every rate version and its rates, by code."""
     return list(
         session.scalars(
             select(Plan)
@@ -331,7 +344,7 @@ def _start(
         proposed_by_id=actor.id,
         proposed_at=utcnow(),
     )
-    for plan in _plans(session, group.id):
+    for plan in plans_with_rates(session, group.id):
         if plan.effective_from > effective_from or (
             plan.effective_to is not None and plan.effective_to < effective_from
         ):
@@ -346,7 +359,7 @@ def _start(
             RateChangePlan(
                 plan_id=plan.id,
                 replaces_rate_version_id=version.id if version is not None else None,
-                rates=_version_rates(source, plan.product.rating_basis),
+                rates=version_rates(source, plan.product.rating_basis),
             )
         )
     if not change.plans:
@@ -712,7 +725,7 @@ def impact(session: Session, change: RateChange, *, per_member: bool = False) ->
     """The premium impact of `change` (see `Impact`), priced by `member_month_premium` on the
     rate versions in force and on transient versions of the proposal (never flushed)."""
     group = session.get(EmployerGroup, change.group_id)
-    plans = {p.id: p for p in _plans(session, change.group_id)}
+    plans = {p.id: p for p in plans_with_rates(session, change.group_id)}
     changed = {item.plan_id: plans[item.plan_id] for item in change.plans}
     month = change.effective_from
     old = _premiums(session, group, changed, [month], _in_force_pick)
@@ -761,6 +774,17 @@ def impact(session: Session, change: RateChange, *, per_member: bool = False) ->
             key=lambda r: (r.name.lower(), r.member_key, r.plan_code),
         )
     return result
+
+
+def impact_or_problem(
+    session: Session, change: RateChange, *, per_member: bool = False
+) -> tuple[Impact | None, str | None]:
+    """`impact`, or why it cannot be priced (a member fact or rate the engine needs is
+    missing): what a page shows instead of the figures."""
+    try:
+        return impact(session, change, per_member=per_member), None
+    except BillingError as error:
+        return None, str(error).splitlines()[0]
 
 
 # --------------------------------------------------------------------------- deciding
@@ -861,7 +885,7 @@ def approve(
     group = session.get(EmployerGroup, change.group_id)
     # Lock the change: two approvers at once write the versions once.
     session.execute(select(RateChange.id).where(RateChange.id == change.id).with_for_update()).all()
-    plans = {p.id: p for p in _plans(session, change.group_id)}
+    plans = {p.id: p for p in plans_with_rates(session, change.group_id)}
     written = {}
     for item in change.plans:
         plan = plans[item.plan_id]
@@ -901,7 +925,7 @@ def approve(
             "reason": change.reason,
             "before": {
                 item.plan.code: form_values(
-                    _version_rates(item.replaces, item.plan.product.rating_basis),
+                    version_rates(item.replaces, item.plan.product.rating_basis),
                     item.plan.product.rating_basis,
                 )
                 if item.replaces

@@ -370,6 +370,38 @@ MATRIX = {
     # An empty form is shown again with its errors beside the fields (200).
     "admin.group_terminate": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF)),
     "admin.group_history": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
+    "admin.group_rates": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
+    "admin.rates_start_renewal": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
+    "admin.rates_start_correction": (
+        "POST",
+        {"group_id": "A"},
+        expect(302, 403, billing_specialist=422, supervisor=422, admin=422),
+    ),
+    "admin.rate_change": ("GET", {"group_id": "A", "change_id": 0}, expect(302, 403, **STAFF_404)),
+    "admin.rate_change_plan": (
+        "GET",
+        {"group_id": "A", "change_id": 0, "plan_id": 0},
+        expect(302, 403, **STAFF_404),
+    ),
+    "admin.rate_change_plan_save": (
+        "POST",
+        {"group_id": "A", "change_id": 0, "plan_id": 0},
+        expect(302, 403, **STAFF_404),
+    ),
+    "admin.rate_change_submit": (
+        "POST",
+        {"group_id": "A", "change_id": 0},
+        expect(302, 403, **STAFF_404),
+    ),
+    "admin.rate_change_withdraw": (
+        "POST",
+        {"group_id": "A", "change_id": 0},
+        expect(302, 403, **STAFF_404),
+    ),
+    "admin.rate_change_approve": (
+        "POST",
+        {"group_id": "A", "change_id": 0},
+        expect(302, 403, **STAFF_404),
     # The invoice template: staff read and save (no CSRF token here: the form again, 422).
     "admin.invoice_template": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
     "admin.invoice_template_save": (

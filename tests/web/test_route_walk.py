@@ -84,6 +84,7 @@ STAFF_ONLY_IDS = {
     "account_id",
     "file_id",
     "draft_id",
+    "change_id",
 }
 METHODS = ("GET", "POST")
 
