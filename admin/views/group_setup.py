@@ -5,6 +5,9 @@ history (item 6).
 guided set-up (a one-form step saved whole, a list step row by row), each problem of the
 import's check shown beside its field; /admin/setup/<id>/check lists what keeps the draft from
 going live, and going live writes it through the set-up import (billing_core.setup.drafts).
+/admin/groups/<id>/edit starts (or resumes) a draft pre-filled from a live group, through the
+same steps, check and import (billing_core.setup.editing: rates read-only, a changed billing
+policy from a new date); /admin/setup/<id>/<step>/<row> changes one row of a list step.
 /admin/groups/<id>/terminate ends a group at a date (asked and confirmed first; a supervisor's,
 billing_core.setup.lifecycle's rule); /admin/groups/<id>/history is the readable timeline."""
 
@@ -24,6 +27,7 @@ from admin.views.group_setup_forms import (
 )
 from billing_core.billing.enrollment import add_months, month_start
 from billing_core.collections.watchlist import matches, warning
+from billing_core.models import EmployerGroup
 from billing_core.models.setup_draft import GroupSetupDraft
 from billing_core.setup.drafts import (
     STEP_BY_KEY,
@@ -32,12 +36,21 @@ from billing_core.setup.drafts import (
     check_draft,
     draft_step_problems,
     draft_summary,
+    draft_warnings,
     go_live,
     known_products,
     open_drafts,
     remove_row,
+    save_row,
     save_step,
     start_draft,
+)
+from billing_core.setup.editing import (
+    LIVE_KEYS,
+    delinquency_plan_choices,
+    live_rate_plans,
+    live_row_key,
+    start_edit,
 )
 from billing_core.setup.history import timeline
 from billing_core.setup.lifecycle import standing, terminate_group, termination_of
@@ -70,6 +83,7 @@ def _choices(draft: GroupSetupDraft) -> dict:
         if p.get("code")
     ]
     return {
+        "delinquency_plan": delinquency_plan_choices(db_session()),
         "product": products,
         "plan": [(p["code"], p["code"]) for p in data.get("plans") or [] if p.get("code")],
         "class": [(k["code"], k["code"]) for k in data.get("classes") or [] if k.get("code")],
@@ -105,6 +119,32 @@ def group_setup_new():
     )
 
 
+def _watched(data: dict) -> list[str]:
+    """The credit-control watchlist's warnings for the tax id typed on the group step."""
+    if not data.get("tax_id"):
+        return []
+    return [
+        warning(data.get("group_number", ""), data.get("name", ""), entry)
+        for entry in matches(db_session(), data["tax_id"], today())
+    ]
+
+
+def _editing(draft: GroupSetupDraft) -> EmployerGroup | None:
+    return db_session().get(EmployerGroup, draft.edits_group_id) if draft.edits_group_id else None
+
+
+@bp.post("/groups/<int:group_id>/edit")
+def group_setup_edit(group_id: int):
+    scope = load_group(group_id)
+    return run_action(
+        lambda: start_edit(db_session(), scope.group, current_user, today()),
+        to=lambda draft: _step_url(draft.id, "group"),
+        done=f"Editing {scope.group.name}'s set-up: change any step, then check and apply. "
+        "Nothing changes on the group until you apply.",
+        back=url_for("admin.group_detail", group_id=group_id),
+    )
+
+
 @bp.get("/setup/<int:draft_id>/<step>")
 def group_setup_step(draft_id: int, step: str):
     draft = _draft(draft_id)
@@ -124,12 +164,8 @@ def group_setup_step(draft_id: int, step: str):
             for (_, fname), messages in mine.items():
                 if fname and fname in form:
                     form[fname].errors = list(messages)
-    watched = []
-    if step == "group" and data.get("tax_id"):
-        watched = [
-            warning(data.get("group_number", ""), data.get("name", ""), entry)
-            for entry in matches(db_session(), data["tax_id"], today())
-        ]
+    watched = _watched(data) if step == "group" else []
+    editing = _editing(draft)
     return render_template(
         "admin/setup/step.html",
         draft=draft,
@@ -143,6 +179,60 @@ def group_setup_step(draft_id: int, step: str):
         remove_form=PlainForm(),
         watched=watched,
         live=draft.group_id is not None,
+        editing=editing,
+        live_rates=live_rate_plans(db_session(), editing) if step == "rates" else [],
+        live_keys=set(((draft.document.get("edit") or {}).get("live") or {}).get(step) or []),
+        row_key=lambda row: live_row_key(step, row),
+        keyed=step in LIVE_KEYS,
+    )
+
+
+def _row_of(draft: GroupSetupDraft, step, row: int) -> dict:
+    rows = draft.document.get(step.key) or []
+    if not step.many or not 1 <= row <= len(rows):
+        abort(404)
+    return rows[row - 1]
+
+
+@bp.get("/setup/<int:draft_id>/<step>/<int:row>")
+def group_setup_row(draft_id: int, step: str, row: int):
+    draft = _draft(draft_id)
+    this = _step(step)
+    values = _row_of(draft, this, row)
+    problems = draft_step_problems(check_draft(db_session(), draft, today()), step)
+    form = step_form(this, values, prefix="row", choices=_choices(draft))
+    for (r, fname), messages in problems.items():
+        if r == row and fname and fname in form:
+            form[fname].errors = list(messages)
+    return render_template(
+        "admin/setup/row.html",
+        draft=draft,
+        step=this,
+        steps=STEPS,
+        row=row,
+        form=form,
+        general=problems.get((row, None), []),
+        live=draft.group_id is not None,
+        editing=_editing(draft),
+    )
+
+
+@bp.post("/setup/<int:draft_id>/<step>/<int:row>")
+def group_setup_row_save(draft_id: int, step: str, row: int):
+    draft = _draft(draft_id)
+    this = _step(step)
+    _row_of(draft, this, row)
+    form = step_form(this, prefix="row", choices=_choices(draft))
+
+    def saved(f) -> str:
+        save_row(db_session(), draft, step, row, form_values(f, this))
+        return f"{this.title}: row {row} saved{_to_fix(draft, step, row)}."
+
+    return submit_form(
+        form,
+        saved,
+        back=_step_url(draft_id, step),
+        failure="Not saved",
     )
 
 
@@ -195,6 +285,9 @@ def group_setup_check(draft_id: int):
         summary=draft_summary(draft),
         form=PlainForm(),
         live=draft.group_id is not None,
+        watched=_watched(draft.document.get("group") or {}),
+        warnings=draft_warnings(draft),
+        editing=_editing(draft),
     )
 
 
@@ -204,8 +297,14 @@ def group_setup_live(draft_id: int):
     back = url_for("admin.group_setup_check", draft_id=draft_id)
 
     def live(_f) -> str:
+        editing = draft.edits_group_id is not None
         group, summary = go_live(db_session(), draft, actor=current_user, on=today())
-        said = f"{group.name} ({group.group_number}) is live: it is billed in the next run."
+        said = (
+            f"{group.name} ({group.group_number}): the set-up changes are applied and kept in "
+            "its history."
+            if editing
+            else f"{group.name} ({group.group_number}) is live: it is billed in the next run."
+        )
         if summary.warnings:
             said += " Note: " + " ".join(summary.warnings)
         return said

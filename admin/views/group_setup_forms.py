@@ -19,6 +19,14 @@ LABELS = {
     "renewal_month": "Renewal month (1-12)",
     "contact_email": "Billing contact e-mail",
     "state": "State (two letters)",
+    "contact_name": "Billing contact name",
+    "contact_phone": "Billing contact phone",
+    "address_line1": "Mailing address, line 1",
+    "address_line2": "Mailing address, line 2 (optional)",
+    "city": "City",
+    "address_state": "Mailing address state (two letters)",
+    "zip": "ZIP code (5 or 9 digits)",
+    "delinquency_plan": "Delinquency plan",
     "effective_from": "Effective from",
     "effective_to": "Effective to (optional)",
     "lead_days": "Bill this many days before the period",
@@ -87,6 +95,10 @@ def _field(spec: FieldSpec, choices: dict[str, list[tuple[str, str]]]):
         kw = {"inputmode": "decimal" if spec.kind == "money" else "numeric"}
     elif spec.kind == "email":
         kw = {"type": "email"}
+    elif spec.kind == "phone":
+        kw = {"type": "tel", "autocomplete": "off"}
+    elif spec.kind == "zip":
+        kw = {"inputmode": "numeric", "autocomplete": "off"}
     return StringField(label, validators=opts, render_kw=kw or None)
 
 

@@ -5,8 +5,13 @@ one group), `check_draft` runs the import's checker on it (`validate_setup_docum
 live group needs (every plan has rates in force, every class a plan, a billing contact), and
 `go_live` writes it through `import_setup`. Every problem names the step, the row and the field.
 
-Steps, in order: group; subgroups; classes; billing policy; broker of record; products;
-plans; rates (each rate version names its plan). A step's fields are the import's own field
+Steps, in order: group (with its address and billing contact); subgroups; classes; billing
+policy; delinquency plan; broker of record; products; plans; rates (each rate version names
+its plan).
+
+A draft may also edit a live group (`edits_group_id`, started by billing_core.setup.editing):
+the same steps, check and import, with that module's guards (rates read-only, a changed
+billing policy from a new date, live rows never removed). A step's fields are the import's own field
 specs (groups.py, products.py, plans.py), so a screen cannot accept what the import refuses."""
 
 from __future__ import annotations
@@ -22,11 +27,12 @@ from sqlalchemy.orm import Session
 from billing_core.audit import record
 from billing_core.db import utcnow
 from billing_core.errors import BillingError, ValidationFailed
-from billing_core.models import EmployerGroup, Product, User
+from billing_core.models import EmployerGroup, Plan, Product, User
 from billing_core.models.enums import Tier
 from billing_core.models.setup_draft import GroupSetupDraft
 from billing_core.setup import import_setup, validate_setup_document
 from billing_core.setup.document import FieldSpec, field_spec
+from billing_core.setup.editing import LIVE_KEYS, live_row_key, policies_for_edit
 from billing_core.setup.groups import (
     BOR_FIELDS,
     CLASS_FIELDS,
@@ -45,12 +51,14 @@ __all__ = [
     "Step",
     "add_row",
     "check_draft",
+    "draft_warnings",
     "draft_step_problems",
     "draft_summary",
     "go_live",
     "known_products",
     "open_drafts",
     "remove_row",
+    "save_row",
     "save_step",
     "start_draft",
 ]
@@ -75,10 +83,24 @@ class Step:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("group", "Group", GROUP_FIELDS, False, "Who the employer is and its billing contact."),
+    Step(
+        "group",
+        "Group",
+        tuple(f for f in GROUP_FIELDS if f.name != "delinquency_plan"),
+        False,
+        "Who the employer is, its mailing address and its billing contact.",
+    ),
     Step("subgroups", "Subgroups", SUBGROUP_FIELDS, True, "Locations or divisions billed."),
     Step("classes", "Classes", CLASS_FIELDS, True, "Benefit classes such as full-time."),
     Step("billing", "Billing policy", POLICY_FIELDS, False, "How and when the group is billed."),
+    Step(
+        "delinquency",
+        "Delinquency plan",
+        tuple(f for f in GROUP_FIELDS if f.name == "delinquency_plan"),
+        False,
+        "What happens when the group pays late: the state's plan (the standard plan where the "
+        "state has none), the standard plan, or another plan by its code.",
+    ),
     Step("brokers", "Broker of record", BOR_FIELDS, True, "The agency and its dates."),
     Step("products", "Products", PRODUCT_FIELDS, True, "New products (existing ones by code)."),
     Step(
@@ -195,13 +217,46 @@ def add_row(session: Session, draft: GroupSetupDraft, step_key: str, values: dic
     return len(rows)
 
 
+def _live_keys(draft: GroupSetupDraft, step_key: str) -> set[str]:
+    """The keys of the live group's rows a step started with (an edit draft's; else none)."""
+    return set(((draft.document.get("edit") or {}).get("live") or {}).get(step_key) or [])
+
+
 def remove_row(session: Session, draft: GroupSetupDraft, step_key: str, row: int) -> None:
     _editable(draft)
     data = dict(draft.document)
     rows = list(data.get(step_key) or [])
     if not 1 <= row <= len(rows):
         raise BillingError(f"There is no row {row} in {STEP_BY_KEY[step_key].title}.")
+    if live_row_key(step_key, rows[row - 1]) in _live_keys(draft, step_key):
+        raise BillingError(
+            f"Row {row} is the live group's: it is kept (change it, or end it with its dates)."
+        )
     del rows[row - 1]
+    data[step_key] = rows
+    _store(draft, data)
+
+
+def save_row(
+    session: Session, draft: GroupSetupDraft, step_key: str, row: int, values: dict
+) -> None:
+    """Change one row of a list step (a subgroup's name ...); a live row keeps its key (the
+    import matches it on its code), else it would be another row."""
+    _editable(draft)
+    step = STEP_BY_KEY[step_key]
+    data = dict(draft.document)
+    rows = list(data.get(step_key) or [])
+    if not step.many or not 1 <= row <= len(rows):
+        raise BillingError(f"There is no row {row} in {step.title}.")
+    new = _clean(step, values)
+    was = live_row_key(step_key, rows[row - 1])
+    if was in _live_keys(draft, step_key) and live_row_key(step_key, new) != was:
+        raise BillingError(
+            f"Row {row} is the live group's {was}: its "
+            + " and ".join(n.replace("_", " ") for n in LIVE_KEYS[step_key])
+            + " stay as they are (add a new row instead)."
+        )
+    rows[row - 1] = new
     data[step_key] = rows
     _store(draft, data)
 
@@ -245,15 +300,27 @@ def _lines(text: str, what: str, step: str, row: int, fname: str, b: _Built) -> 
     return out
 
 
-def build_document(data: dict) -> _Built:
-    """The set-up document the draft's steps describe, and where each part came from."""
+def build_document(data: dict, on: date | None = None) -> _Built:
+    """The set-up document the draft's steps describe, and where each part came from. An edit
+    draft's billing policies are the live ones and, when changed, a new one (editing.py)."""
     b = _Built(document={})
     group = dict(data.get("group") or {})
     g = dict(group)
     b.places.append(("groups[0]", "group", None))
+    plan_choice = (data.get("delinquency") or {}).get("delinquency_plan")
+    if plan_choice:
+        g["delinquency_plan"] = plan_choice
     policy = dict(data.get("billing") or {})
-    g["billing_policies"] = [policy] if policy else []
-    b.places.append(("groups[0].billing_policies[0]", "billing", None))
+    if "edit" in data:
+        policies, problem = policies_for_edit(data, on or utcnow().date())
+        if problem is not None:
+            b.problems.append(DraftProblem("billing", None, problem[0], problem[1]))
+        g["billing_policies"] = policies
+        b.places += [(f"groups[0].billing_policies[{i}]", "billing", None) for i in
+                     range(len(policies))]  # fmt: skip
+    else:
+        g["billing_policies"] = [policy] if policy else []
+        b.places.append(("groups[0].billing_policies[0]", "billing", None))
     for key, step in (("subgroups", "subgroups"), ("classes", "classes")):
         g[key] = [dict(r) for r in data.get(step) or []]
         b.places += [(f"groups[0].{key}[{i}]", step, i) for i in range(len(g[key]))]
@@ -321,6 +388,8 @@ def _place(b: _Built, path: str) -> tuple[str, int | None, str | None]:
     if step == "rates" and fname == "tier_rates":
         tier = rest.split(".")[1] if "." in rest else None
         fname = f"tier_{tier}" if tier else "tier_EE"
+    if step == "group" and fname == "delinquency_plan":
+        step = "delinquency"
     if step == "group" and fname in (
         "billing_policies",
         "subgroups",
@@ -339,14 +408,30 @@ def _place(b: _Built, path: str) -> tuple[str, int | None, str | None]:
 def check_draft(session: Session, draft: GroupSetupDraft, on: date) -> list[DraftProblem]:
     """Everything keeping the draft from going live, each naming its step, row and field: the
     set-up import's own check of the document, then what a live group needs."""
-    b = build_document(draft.document)
+    b = build_document(draft.document, on)
     problems = list(b.problems)
     for error in validate_setup_document(b.document, "set-up", session=session):
         step, row, fname = _place(b, error.row or "")
         problems.append(DraftProblem(step, row, fname, error.message))
     g = b.document["groups"][0]
     number = (g.get("group_number") or "").strip()
-    if number and session.scalar(
+    live = draft.edits_group_id is not None
+    live_plans: set[str] = set()
+    if live:
+        group = session.get(EmployerGroup, draft.edits_group_id)
+        live_plans = set(
+            session.scalars(select(Plan.code).where(Plan.group_id == draft.edits_group_id))
+        )
+        if number != group.group_number:
+            problems.append(
+                DraftProblem(
+                    "group",
+                    None,
+                    "group_number",
+                    f"the group number of a live group stays {group.group_number}",
+                )
+            )
+    elif number and session.scalar(
         select(EmployerGroup.id).where(EmployerGroup.group_number == number)
     ):
         problems.append(
@@ -362,6 +447,18 @@ def check_draft(session: Session, draft: GroupSetupDraft, on: date) -> list[Draf
         problems.append(DraftProblem("plans", None, None, "add at least one plan"))
     start = _date(g.get("original_effective_date"))
     for i, p in enumerate(g["plans"]):
+        if live:
+            if p.get("code") and p["code"] not in live_plans:
+                problems.append(
+                    DraftProblem(
+                        "plans",
+                        i + 1,
+                        "code",
+                        "a plan cannot be added to a live group here (its rates are not edited "
+                        "on these screens): add it through the rate pages",
+                    )
+                )
+            continue
         begins = max(d for d in (start, _date(p.get("effective_from")), on) if d is not None)
         in_force = [
             r
@@ -394,6 +491,18 @@ def check_draft(session: Session, draft: GroupSetupDraft, on: date) -> list[Draf
     return problems
 
 
+def draft_warnings(draft: GroupSetupDraft) -> list[str]:
+    """What is not required to go live but a reader should see: a group without a mailing
+    address (documents print none) or without its billing contact's name."""
+    g = dict(draft.document.get("group") or {})
+    said = []
+    if not g.get("address_line1"):
+        said.append("No mailing address: the group's documents will print none.")
+    if not g.get("contact_name"):
+        said.append("No billing contact name: only the contact's e-mail is kept.")
+    return said
+
+
 def draft_step_problems(problems: list[DraftProblem], step: str) -> dict:
     """A step's problems by (row, field): what the screen shows beside each field."""
     out: dict[tuple[int | None, str | None], list[str]] = {}
@@ -420,10 +529,13 @@ def go_live(
     problems = check_draft(session, draft, on)
     if problems:
         raise BillingError(
-            f"Not live yet: {len(problems)} problem{'s' if len(problems) != 1 else ''}. "
+            f"Not {'changed' if draft.edits_group_id else 'live'} yet: {len(problems)} "
+            f"problem{'s' if len(problems) != 1 else ''}. "
             + " ".join(f"{p}." for p in problems[:5])
         )
-    document = build_document(draft.document).document
+    document = build_document(draft.document, on).document
+    if draft.edits_group_id is not None:
+        return _apply_edit(session, draft, document, actor=actor)
     try:
         summary = import_setup(session, document, actor=actor, source=f"set-up draft {draft.id}")
     except ValidationFailed as exc:  # the same check ran above; kept for a race
@@ -452,17 +564,43 @@ def go_live(
     return group, summary
 
 
+def _apply_edit(
+    session: Session, draft: GroupSetupDraft, document: dict, *, actor: User | None
+) -> tuple[EmployerGroup, ImportSummary]:
+    """Write an edit draft through the set-up import: it updates the live group's rows in place
+    and records `setup.group_changed` with the group's fields before and after."""
+    try:
+        summary = import_setup(session, document, actor=actor, source=f"set-up edit {draft.id}")
+    except ValidationFailed as exc:  # the same check ran first; kept for a race
+        raise BillingError(str(exc)) from None
+    group = session.get(EmployerGroup, draft.edits_group_id)
+    draft.group_id = group.id
+    draft.went_live_at = utcnow()
+    session.flush()
+    return group, summary
+
+
 def _readable(document: dict) -> dict:
     g = document["groups"][0]
+    address = ", ".join(
+        str(g[k]) for k in ("address_line1", "address_line2", "city", "address_state", "zip")
+        if g.get(k)
+    )  # fmt: skip
+    contact = ", ".join(str(g[k]) for k in ("contact_name", "contact_email", "contact_phone")
+                        if g.get(k))  # fmt: skip
     return {
         "group": f"{g.get('name')} ({g.get('group_number')})",
+        "mailing address": address or "—",
+        "billing contact": contact or "—",
+        "delinquency plan": PLAN_WORDS.get(g.get("delinquency_plan") or "state")
+        or g["delinquency_plan"],
         "subgroups": [s.get("code") for s in g["subgroups"]],
         "classes": [k.get("code") for k in g["classes"]],
         "plans": [
             f"{p.get('code')}: {len(p['rate_versions'])} rate version(s)" for p in g["plans"]
         ],
         "billing": {
-            k.replace("_", " "): str(v) for k, v in (g["billing_policies"] or [{}])[0].items()
+            k.replace("_", " "): str(v) for k, v in (g["billing_policies"] or [{}])[-1].items()
         },
     }
 
@@ -470,6 +608,12 @@ def _readable(document: dict) -> dict:
 def draft_summary(draft: GroupSetupDraft) -> dict:
     """What the draft would set up, in words (the check page; the audit row's `after`)."""
     return _readable(build_document(draft.document).document)
+
+
+PLAN_WORDS = {
+    "state": "the state's plan (the standard plan where the state has none)",
+    "standard": "the standard plan (31-day grace)",
+}
 
 
 def known_products(session: Session) -> list[tuple[str, str]]:

@@ -299,6 +299,23 @@ def write_delinquency_plan(
     summary.count("delinquency_plans", "created")
 
 
+# What a billing policy holds that the document does not say (set elsewhere): a new version of
+# a live group's policy carries it over from the version before, rather than the defaults.
+CARRIED_POLICY_COLUMNS = ("short_pay_policy", "returned_payment_fee")
+
+
+def _carried(policies: dict, values: dict) -> dict:
+    """For a policy not yet written: the columns the document does not give, from the latest
+    existing policy starting before it (nothing for the group's first policy)."""
+    if values["effective_from"] in policies:
+        return {}
+    before = [p for start, p in policies.items() if start < values["effective_from"]]
+    if not before:
+        return {}
+    previous = max(before, key=lambda p: p.effective_from)
+    return {c: getattr(previous, c) for c in CARRIED_POLICY_COLUMNS if c not in values}
+
+
 def write_group(session: Session, g: dict, state: Existing, summary: ImportSummary) -> None:
     """Create or update one checked group with everything under it."""
     nested = (
@@ -346,6 +363,7 @@ def write_group(session: Session, g: dict, state: Existing, summary: ImportSumma
             values,
             BillingPolicy,
             group_id=group.id,
+            **_carried(policies, values),
         )
     for values in g["subgroups"]:
         upsert(

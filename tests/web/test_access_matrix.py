@@ -364,6 +364,18 @@ MATRIX = {
         {"draft_id": 0, "step": "subgroups", "row": 1},
         expect(302, 403, **STAFF_404),
     ),
+    "admin.group_setup_row": (
+        "GET",
+        {"draft_id": 0, "step": "subgroups", "row": 1},
+        expect(302, 403, **STAFF_404),
+    ),
+    "admin.group_setup_row_save": (
+        "POST",
+        {"draft_id": 0, "step": "subgroups", "row": 1},
+        expect(302, 403, **STAFF_404),
+    ),
+    # Editing a live group's set-up: a draft pre-filled from the group (resumed when open).
+    "admin.group_setup_edit": ("POST", {"group_id": "A"}, expect(302, 403, **STAFF_303)),
     "admin.group_setup_check": ("GET", {"draft_id": 0}, expect(302, 403, **STAFF_404)),
     "admin.group_setup_live": ("POST", {"draft_id": 0}, expect(302, 403, **STAFF_404)),
     "admin.group_terminate_page": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
