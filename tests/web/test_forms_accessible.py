@@ -182,6 +182,7 @@ def _staff_pages(client, login_as, cast, session) -> dict[str, str]:
         f"/admin/users/{cast.users['employer_a'].id}",
         f"/admin/groups/{cast.group_b.id}/terminate",
         f"/admin/groups/{cast.group_b.id}/history",
+        f"/admin/groups/{cast.group_a.id}/invoice-template",
     ]
     pages = {}
     for url in urls:
@@ -340,4 +341,16 @@ def test_a_refused_termination_and_staff_invitation_show_errors_beside_the_field
     assert [e.attrs.get("id") for e in Page(html).elements if e.attrs.get("aria-invalid")] == [
         "email"
     ]
+    assert errors_not_beside_their_field(html) == []
+
+
+def test_a_refused_invoice_template_shows_the_error_beside_its_field(client, login_as, cast):
+    login_as(cast.users["billing_specialist"])
+    url = f"/admin/groups/{cast.group_a.id}/invoice-template"
+    refused = _post(client, url, {"subtotal_by": "", "subgroup_billing": "consolidated",
+                                  "reference_value_1": "4500012345"})  # fmt: skip
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and has_errors(html)
+    shown = {e.attrs.get("id") for e in Page(html).elements if e.attrs.get("aria-invalid")}
+    assert "reference_label_1" in shown or "reference_value_1" in shown
     assert errors_not_beside_their_field(html) == []
