@@ -1,10 +1,10 @@
 """Keyboard use of the group set-up in Chromium (issue 22's acceptance: "keyboard use"): a
 billing specialist who does not use a mouse starts a set-up, fills the group step and saves it,
 then adds a subgroup (a select among the fields), with Tab, typing and Enter alone. Tab visits
-the fields in the order they are shown, each with a visible focus outline; an error after a
-save is reached by Tab from the field's label order and read from the field (its
-aria-describedby). The labels and error markup of every set-up and user form are checked
-from the HTML in tests/web/test_forms_accessible.py."""
+the fields in the order they are shown, each with its label; the focused start button and
+first field show a focus outline; after a save, the field in error is reached by Tab and its
+error read from it (aria-describedby). The labels and error markup of every set-up and user
+form are checked from the HTML in tests/web/test_forms_accessible.py."""
 
 from __future__ import annotations
 
