@@ -63,14 +63,19 @@ def _beside(form, error: BillingError) -> list[str]:
             form[problem.column].errors = [*form[problem.column].errors, problem.message]
         else:
             rest.append(problem.message)
-    if not problems:
+    if not problems and not form.errors:
         rest.append(str(error))
     return rest
 
 
+def short_label(label: str) -> str:
+    """A field's label without its hint, for a summary (Age bands, Child rate)."""
+    return label.split(" (")[0]
+
+
 def _versions_text(plan) -> list[dict]:
     basis = plan.product.rating_basis
-    labels = {name: label for name, label, _ in FORM_FIELDS[basis]}
+    labels = {name: short_label(label) for name, label, _ in FORM_FIELDS[basis]}
     rows = []
     for version in reversed(plan.rate_versions):
         values = form_values(version_rates(version, basis), basis)
@@ -91,8 +96,8 @@ def _rates_page(group, renewal=None, correction=None, problems=(), status=200):
         group=group,
         plans=[(p, _versions_text(p)) for p in plans],
         changes=rate_changes_of(session, group),
-        renewal=renewal or RenewalForm(),
-        correction=correction or CorrectionForm(),
+        renewal=renewal or RenewalForm(prefix="renewal"),
+        correction=correction or CorrectionForm(prefix="correction"),
         next_renewal=next_renewal_date(group, today()),
         problems=list(problems),
     ), status
@@ -106,7 +111,7 @@ def group_rates(group_id: int):
 @bp.post("/groups/<int:group_id>/rates/renew")
 def rates_start_renewal(group_id: int):
     group = load_group(group_id).group
-    form = RenewalForm()
+    form = RenewalForm(prefix="renewal")
 
     def act() -> RateChange:
         require_valid(form)
@@ -129,7 +134,7 @@ def rates_start_renewal(group_id: int):
 @bp.post("/groups/<int:group_id>/rates/correct")
 def rates_start_correction(group_id: int):
     group = load_group(group_id).group
-    form = CorrectionForm()
+    form = CorrectionForm(prefix="correction")
 
     def act() -> RateChange:
         require_valid(form)
@@ -180,8 +185,8 @@ def rate_change(group_id: int, change_id: int):
             (
                 item,
                 [
-                    (label, value)
-                    for (name, label, _), value in zip(
+                    (short_label(label), value)
+                    for (_name, label, _), value in zip(
                         FORM_FIELDS[item.plan.product.rating_basis],
                         form_values(item.rates, item.plan.product.rating_basis).values(),
                         strict=True,

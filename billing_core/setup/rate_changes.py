@@ -221,6 +221,12 @@ def _field_of(path: str) -> str:
     return re.split(r"[.\[]", rest, maxsplit=1)[0] if rest else ""
 
 
+def _line_of(path: str) -> str:
+    """`line 2: ` for a problem of one age band or reduction (rates.age_bands[1][2])."""
+    m = re.search(r"\.age_(?:bands|reductions)\[(\d+)\]", path)
+    return f"line {int(m[1]) + 1}: " if m else ""
+
+
 def _check(rates: dict, basis: RatingBasis, effective_from: date, plan_code: str) -> dict:
     """The import's own check of one rate version (field specs, basis rules, child rule).
     Raises ValidationFailed naming the plan and each field; returns the checked values."""
@@ -231,9 +237,14 @@ def _check(rates: dict, basis: RatingBasis, effective_from: date, plan_code: str
         raise ValidationFailed(
             f"the proposed rates of plan {plan_code} are not right",
             [
-                RowError(plan_code, _field_of(str(e.row)) or None, e.message, value=e.value)
+                RowError(
+                    plan_code,
+                    _field_of(str(e.row)) or None,
+                    _line_of(str(e.row)) + e.message,
+                    value=e.value,
+                )
                 for e in c.errors
-            ],
+            ],  # fmt: skip
         )
     return values
 
@@ -817,7 +828,7 @@ def submit(
 
 def approval_authority(change: RateChange):
     """Who may approve: never the proposer; a correction needs a supervisor."""
-    what = f"the rate {change.kind.value} effective {change.effective_from:%b %d, %Y}"
+    what = f"the rate {change.kind.value} effective {change.effective_from:%b %-d, %Y}"
     return authority(
         what=what,
         exposures=[],

@@ -33,8 +33,8 @@ def _page(client, url) -> str:
     return html.unescape(response.get_data(as_text=True))
 
 
-def _post(client, url, values, page=None):
-    data = {**values, "csrf_token": csrf_token(client, page or url)}
+def _post(client, url, values, page=None, prefix=""):
+    data = {**values, f"{prefix}csrf_token": csrf_token(client, page or url)}
     return client.post(url, data=data)
 
 
@@ -56,15 +56,27 @@ def test_a_renewal_through_the_pages(client, login_as, session):
     assert "Rates, renewals and corrections" in _page(client, f"/admin/groups/{group.id}")
     page = _page(client, rates)
     assert dental.code in page and life.code in page and '<span class="badge">billed ' in page
-    assert 'for="effective_from"' in page and 'for="reason"' in page
+    assert 'for="renewal-effective_from"' in page and 'for="correction-reason"' in page
 
     # A correction without a reason: the form again, the message beside the field.
-    refused = _post(client, f"{rates}/correct", {"effective_from": "2024-01-01"}, page=rates)
+    refused = _post(
+        client,
+        f"{rates}/correct",
+        {"correction-effective_from": "2024-01-01"},
+        page=rates,
+        prefix="correction-",
+    )
     assert refused.status_code == 422
     body = html.unescape(refused.get_data(as_text=True))
-    assert 'id="reason-errors"' in body and "Say why the rates are corrected." in body
+    assert 'id="correction-reason-errors"' in body and "Say why the rates are corrected." in body
 
-    started = _post(client, f"{rates}/renew", {"effective_from": "2027-01-01"}, page=rates)
+    started = _post(
+        client,
+        f"{rates}/renew",
+        {"renewal-effective_from": "2027-01-01"},
+        page=rates,
+        prefix="renewal-",
+    )
     assert started.status_code == 303
     change = session.scalars(select(RateChange).where(RateChange.group_id == group.id)).one()
     change_url = f"{rates}/{change.id}"
