@@ -176,7 +176,7 @@ def test_a_live_groups_contact_and_subgroup_are_edited_through_the_screens(
     assert not again.headers["Location"].startswith(base + "/")
 
 
-def test_a_new_group_chooses_its_delinquency_plan_on_its_own_step(client, login_as, cast):
+def test_a_new_group_chooses_its_delinquency_plan_on_its_own_step(client, login_as, cast, session):
     login_as(cast.users["billing_specialist"])
     started = _post(client, "/admin/groups/new", {})
     base = re.search(r"(/admin/setup/\d+)/group", started.headers["Location"]).group(1)
@@ -192,3 +192,12 @@ def test_a_new_group_chooses_its_delinquency_plan_on_its_own_step(client, login_
     check = _page(client, f"{base}/check")
     assert "the standard plan (31-day grace)" in check
     assert "No mailing address" in check  # a warning, not a problem
+    assert 'id="watchlist-warning"' not in check
+    # A tax id on the credit-control watchlist is warned on the check page too.
+    _post(client, f"{base}/group", {"group_number": "G-7001", "name": "Watched Co",
+                                    "tax_id": "11-2233445"})  # fmt: skip
+    add_entry(session, tax_id="112233445", name="Watched Co", reason="bounced twice",
+              actor=cast.users["supervisor"], today=today())  # fmt: skip
+    session.commit()
+    check = _page(client, f"{base}/check")
+    assert 'id="watchlist-warning"' in check and "bounced twice" in check
