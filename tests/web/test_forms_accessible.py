@@ -115,8 +115,15 @@ class Page(HTMLParser):
 
 
 def unlabelled(html: str) -> list[str]:
+    """Fields without an accessible name, and fields sharing an id (a label names only the
+    first of them: two forms of one page built from one form class without a prefix)."""
     page = Page(html)
-    return [f.describe() for f in page.fields() if not page.accessible_name(f)]
+    ids = [e.attrs["id"] for e in page.elements if e.attrs.get("id")]
+    return [f.describe() for f in page.fields() if not page.accessible_name(f)] + [
+        f"{f.describe()} shares its id"
+        for f in page.fields()
+        if f.attrs.get("id") and ids.count(f.attrs["id"]) > 1
+    ]
 
 
 def errors_not_beside_their_field(html: str) -> list[str]:
@@ -170,6 +177,21 @@ def _invitation_link(session, email: str) -> str:
     ).first()
 
 
+def _renewal_pages(client, cast) -> list[str]:
+    """A renewal of group A's rates started: its page and its plan's rate form."""
+    rates = f"/admin/groups/{cast.group_a.id}/rates"
+    started = _post(
+        client, f"{rates}/renew", {"effective_from": "2027-03-01"}, prefix="renewal-",
+        token_from=rates,
+    )  # fmt: skip
+    assert started.status_code == 303, started.get_data(as_text=True)[:2000]
+    change = started.headers["Location"]
+    plan = re.search(
+        r'href="([^"]*/rates/\d+/plans/\d+)"', client.get(change).get_data(as_text=True)
+    )
+    return [change, plan.group(1)]
+
+
 def _staff_pages(client, login_as, cast, session) -> dict[str, str]:
     """Every staff set-up and user-management form page as served, by URL."""
     login_as(cast.users["admin"])  # an admin also sees the staff invitation form
@@ -183,7 +205,9 @@ def _staff_pages(client, login_as, cast, session) -> dict[str, str]:
         f"/admin/groups/{cast.group_b.id}/terminate",
         f"/admin/groups/{cast.group_b.id}/history",
         f"/admin/groups/{cast.group_a.id}/invoice-template",
+        f"/admin/groups/{cast.group_a.id}/rates",
     ]
+    urls += _renewal_pages(client, cast)
     pages = {}
     for url in urls:
         response = client.get(url)
@@ -290,6 +314,8 @@ def test_the_checker_finds_what_it_looks_for():
         "<input {'name': 'a'}>"
     ]
     assert unlabelled('<label for="x">X</label><input id="x"><input type="hidden" name="h">') == []
+    assert unlabelled('<label for="x">X</label><input id="x"><label for="x">Y</label>'
+                      '<input id="x">') == ["<input {'id': 'x'}> shares its id"] * 2  # fmt: skip
     assert unlabelled('<select aria-label="Sort"></select><textarea aria-labelledby="n">'
                       '</textarea><p id="n">Note</p>') == []  # fmt: skip
     bad = (
@@ -353,4 +379,16 @@ def test_a_refused_invoice_template_shows_the_error_beside_its_field(client, log
     assert refused.status_code == 422 and has_errors(html)
     shown = {e.attrs.get("id") for e in Page(html).elements if e.attrs.get("aria-invalid")}
     assert "reference_label_1" in shown or "reference_value_1" in shown
+    assert errors_not_beside_their_field(html) == []
+
+
+def test_a_refused_rate_correction_shows_its_errors_beside_the_fields(client, login_as, cast):
+    login_as(cast.users["billing_specialist"])
+    rates = f"/admin/groups/{cast.group_a.id}/rates"
+    refused = _post(client, f"{rates}/correct", {"effective_from": "", "reason": ""},
+                    prefix="correction-", token_from=rates)  # fmt: skip
+    html = refused.get_data(as_text=True)
+    assert refused.status_code == 422 and has_errors(html)
+    shown = {e.attrs["name"] for e in Page(html).elements if e.attrs.get("aria-invalid")}
+    assert {name.split("-")[-1] for name in shown} >= {"effective_from", "reason"}
     assert errors_not_beside_their_field(html) == []
