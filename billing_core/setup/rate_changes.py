@@ -886,6 +886,9 @@ def approve(
     the new rate versions and queues, approved, the differences of the months already billed
     on the changed plans (once: they count as billed after). Approving an approved change
     again changes nothing."""
+    # The change's row locked and read again: of two approvers at the same moment, the second
+    # finds it approved and changes nothing.
+    session.refresh(change, with_for_update=True)
     if change.status is RateChangeStatus.APPROVED:
         return change
     approval_authority(change).check(actor)
@@ -894,8 +897,6 @@ def approve(
             f"rate change {change.id} is {change.status.value}: only a submitted change is approved"
         )
     group = session.get(EmployerGroup, change.group_id)
-    # Lock the change: two approvers at once write the versions once.
-    session.execute(select(RateChange.id).where(RateChange.id == change.id).with_for_update()).all()
     plans = {p.id: p for p in plans_with_rates(session, change.group_id)}
     written = {}
     for item in change.plans:
