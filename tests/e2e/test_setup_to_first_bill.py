@@ -4,14 +4,16 @@
    billing policy, a broker of record, three products on three rating bases (age-banded
    medical, tiered composite dental, basic life per $1,000 of a salary-multiple volume), their
    plans and rates, a billing contact; checks it and makes it live;
-2. (the invoice template step: `set_the_invoice_template`, a no-op until templates exist);
+2. sets the group's invoice template from its contract: premium subtotals by subgroup and a
+   purchase order number printed on the bill (`set_the_invoice_template`);
 3. invites the group's HR contact at /admin/users; the invitee opens the set-password link read
    from the mail outbox, chooses a password, logs in and sees the group;
 4. the HR contact uploads the group's first census (three new hires, a change file) and submits
    it; the specialist approves it;
 5. the specialist runs the next billing run (the page's default month) and opens the group's
    first invoice: each plan's premium is what the rates give by hand, to the cent
-   (`expected_premium` works it out, `assert_first_invoice` holds every invoice assertion).
+   (`expected_premium` works it out, `assert_first_invoice` holds every invoice assertion),
+   with the template's subtotal per subgroup and its PO number, on the page and in the PDF.
 
 Dates follow the real date (the live server's `today()`): the group's coverage starts on the
 first of next month, which is the month the next billing run bills. Every step is screenshot
@@ -20,6 +22,8 @@ into test-artifacts/ (`chain-*.png`)."""
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from dataclasses import dataclass
 from datetime import date
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
@@ -28,7 +32,7 @@ import pytest
 
 from billing_core.billing.enrollment import add_months, month_start
 from portal.web import today
-from tests.e2e.conftest import login, screenshot
+from tests.e2e.conftest import ARTIFACTS, login, screenshot
 from tests.e2e.test_invitation import _outbox_link
 
 pytestmark = pytest.mark.e2e
@@ -39,6 +43,7 @@ HR_NAME = "Hana Holt"
 HR_EMAIL = "hana.holt@larkspur.example.com"
 HR_PASSWORD = "Kiln-Glaze-Teapot-77"
 CENSUS_FILE = "Larkspur first census.csv"
+PO_NUMBER = "PO-LC-2027-0415"
 
 # The rates typed on the Rates step.
 AGE_BANDS = {(18, 29): Decimal("210.00"), (30, 39): Decimal("262.50"),
@@ -105,6 +110,11 @@ BY_HAND = {
 }
 
 
+# The template's subtotals by subgroup, by hand: North (Ada, Bram) 262.50 + 331.75 medical,
+# 41.00 + 120.00 dental, 7.99 + 8.15 life; South (Cleo) 449.10 medical, 6.52 life.
+BY_SUBGROUP = {"North studio": Decimal("771.39"), "South kiln yard": Decimal("455.62")}
+
+
 # --------------------------------------------------------------------------- screen helpers
 
 
@@ -162,6 +172,12 @@ def set_up_the_group(page, base_url: str, start: date) -> None:
             "Renewal month (1-12)": str(start.month),
             "Billing contact e-mail": "billing@larkspur.example.com",
             "State (two letters)": "WA",
+            "Billing contact name": "Rosa Reyes",
+            "Billing contact phone": "206-555-0142",
+            "Mailing address, line 1": "1200 Kiln Road",
+            "City": "Tacoma",
+            "Mailing address state (two letters)": "WA",
+            "ZIP code (5 or 9 digits)": "98402",
         },
     )
     _save(page, "Save group")
@@ -245,11 +261,19 @@ def set_up_the_group(page, base_url: str, start: date) -> None:
 
 
 def set_the_invoice_template(page, base_url: str) -> None:
-    """The group's invoice template from its contract (issue 22, item 3): subtotals by
-    subgroup and a purchase order number printed on the bill. A no-op until the invoice
-    template pages exist; the integrator fills it in (from the staff group page, which the
-    browser is on when this is called) and adds the template's assertions to
-    `assert_first_invoice`."""
+    """The group's invoice template from its contract (issue 22, item 3): premium subtotals by
+    subgroup and the employer's purchase order number printed on the bill; saved from the
+    staff group page's "Invoice template" link (the page going live left the browser on)."""
+    assert GROUP_NUMBER in page.locator("h1").inner_text()
+    page.get_by_role("link", name="Invoice template").click()
+    page.wait_for_load_state()
+    page.get_by_label("Subtotals of the premium by").select_option("subgroup")
+    page.get_by_label("Reference field 1: label").fill("PO number")
+    page.get_by_label("Reference field 1: value").fill(PO_NUMBER)
+    screenshot(page, "chain-06-invoice-template")
+    page.get_by_role("button", name="Save template").click()
+    page.wait_for_load_state()
+    assert "Saved the invoice template" in page.content()
 
 
 def invite_the_hr_contact(page, base_url: str) -> None:
@@ -373,8 +397,8 @@ def _money(text: str) -> Decimal:
 def assert_first_invoice(page, start: date) -> None:
     """Everything the first bill must show, in one place: its number and period, and per plan
     (Premium by product: product, plan, lives, premium) the figures worked out by hand; the
-    premium is the sum of the plans'. The invoice template's subtotals and PO number go here
-    too once `set_the_invoice_template` sets them."""
+    premium is the sum of the plans'; the invoice template's PO number and subtotal per
+    subgroup (`set_the_invoice_template`); and the PDF's text."""
     expected = expected_premium()
     assert expected == BY_HAND
     assert f"{GROUP_NUMBER}-{start:%Y%m}" in page.locator("h1").inner_text()
@@ -397,6 +421,36 @@ def assert_first_invoice(page, start: date) -> None:
     assert f"{total:,.2f}" in total_row
     summary = page.locator("table.summary").inner_text()
     assert "Total due by" in summary and f"{total:,.2f}" in summary
+
+    # The invoice template: the PO number in the bill's header, the premium by subgroup.
+    references = page.locator("dl.references").inner_text()
+    assert "PO number" in references and PO_NUMBER in references
+    subtotals = page.locator("#subtotals")
+    assert "Premium by subgroup" in subtotals.locator("h2").inner_text()
+    by_subgroup = {}
+    for row in subtotals.locator("tbody tr:not(.total)").all():
+        label, members, amount = row.locator("td").all_inner_texts()
+        name = next(n for n in BY_SUBGROUP if n in label)
+        by_subgroup[name] = (int(members), _money(amount))
+    assert by_subgroup == {
+        "North studio": (2, BY_SUBGROUP["North studio"]),
+        "South kiln yard": (1, BY_SUBGROUP["South kiln yard"]),
+    }
+    assert sum(BY_SUBGROUP.values(), Decimal("0")) == total
+    assert f"{total:,.2f}" in subtotals.locator("tr.total").inner_text()
+
+    # And the PDF the employer downloads says the same.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download PDF").click()
+    pdf = ARTIFACTS / "chain-14-first-invoice.pdf"
+    download.value.save_as(pdf)
+    if shutil.which("pdftotext"):
+        text = subprocess.run(
+            ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        assert PO_NUMBER in text
+        assert "North studio" in text and "771.39" in text
+        assert "South kiln yard" in text and "455.62" in text
 
 
 def test_a_new_group_is_set_up_staffed_and_billed_on_the_screens(live_server, page, tmp_path):
