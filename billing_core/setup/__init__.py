@@ -85,9 +85,13 @@ def _group_fields(group) -> dict:
     return {name: getattr(group, name) for name in HISTORY_FIELDS}
 
 
-def _record_group_change(session, values, state, summary, counted, before, actor, source):
+def _record_group_change(
+    session, values, state, summary, counted, before, actor, source, changes_from=0
+):
     """One audit row on the group (its history) when the import created or changed anything of
-    it: the group's own fields before and after, and the rows created or updated by kind."""
+    it: the group's own fields before and after, the changed fields of its existing subgroups,
+    classes, policies, brokers of record and plans ("subgroup EAST name") before and after, and
+    the rows created or updated by kind."""
     rows = {
         f"{kind.replace('_', ' ')} {outcome}": getattr(summary, outcome)[kind]
         - counted[outcome][kind]
@@ -99,19 +103,31 @@ def _record_group_change(session, values, state, summary, counted, before, actor
         return
     group = state.groups[values["group_number"]]
     after = _group_fields(group)
+    was = {k: v for k, v in before.items() if v != after[k]} if before else None
+    now = {k: v for k, v in after.items() if before is None or v != before[k]}
+    if was is not None:
+        for kind, key, fields in summary.row_changes[changes_from:]:
+            what = ROW_WORDS.get(kind, kind)
+            for name, (old, new) in fields.items():
+                label = f"{what} {key} {name.replace('_', ' ')}"
+                was[label], now[label] = old, new
     record(
         session,
         "setup.group_changed",
         actor=actor,
         target=group,
         group_id=group.id,
-        detail={
-            "source": source,
-            "before": {k: v for k, v in before.items() if v != after[k]} if before else None,
-            "after": {k: v for k, v in after.items() if before is None or v != before[k]},
-            "rows": rows,
-        },
+        detail={"source": source, "before": was, "after": now, "rows": rows},
     )
+
+
+ROW_WORDS = {
+    "subgroups": "subgroup",
+    "classes": "class",
+    "billing_policies": "billing policy from",
+    "brokers_of_record": "broker of record",
+    "plans": "plan",
+}
 
 
 def _check(doc: Any, source: str, facts: DbFacts) -> tuple[list[RowError], dict]:
@@ -167,8 +183,11 @@ def _write(
         existing = state.groups.get(values["group_number"])
         before = _group_fields(existing) if existing is not None else None
         counted = summary.as_dict()
+        changes_from = len(summary.row_changes)
         write_group(session, values, state, summary)
-        _record_group_change(session, values, state, summary, counted, before, actor, source)
+        _record_group_change(
+            session, values, state, summary, counted, before, actor, source, changes_from
+        )
     warn_watched(session, norm["groups"], summary, utcnow().date())
     for values in norm["users"]:
         write_user(session, values, state, summary)

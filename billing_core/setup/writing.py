@@ -37,6 +37,9 @@ class ImportSummary:
     unchanged: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
     # What the import did but someone should look at (a group on the credit-control watchlist).
     warnings: list[str] = field(default_factory=list)
+    # The fields changed on existing rows of a group's set-up (TRACKED kinds only, never a
+    # member's): (kind, key, {field: (before, after)}), for the group's history.
+    row_changes: list[tuple[str, str, dict]] = field(default_factory=list)
 
     def count(self, kind: str, outcome: str) -> None:
         getattr(self, outcome)[kind] += 1
@@ -70,6 +73,18 @@ def without(values: dict, skip: Iterable[str]) -> dict:
     return {k: v for k, v in values.items() if k not in skip}
 
 
+# The kinds whose changed fields a group's history shows before and after.
+TRACKED = ("subgroups", "classes", "billing_policies", "brokers_of_record", "plans")
+
+
+def _shown(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return getattr(value, "value", None) or (
+        value.isoformat() if hasattr(value, "isoformat") else str(value)
+    )
+
+
 def upsert(session, summary, kind, existing, key, values, model, skip=(), **extra):
     """Create or update one row keyed in `existing`; returns (obj, outcome)."""
     obj = existing.get(key)
@@ -80,6 +95,20 @@ def upsert(session, summary, kind, existing, key, values, model, skip=(), **extr
         existing[key] = obj
         outcome = "created"
     else:
+        before = {k: getattr(obj, k) for k in scalars}
         outcome = "updated" if apply_values(obj, scalars) else "unchanged"
+        if outcome == "updated" and kind in TRACKED:
+            shown_key = " ".join(_shown(k) for k in key) if isinstance(key, tuple) else key
+            summary.row_changes.append(
+                (
+                    kind,
+                    str(_shown(shown_key)),
+                    {
+                        k: (_shown(before[k]), _shown(v))
+                        for k, v in scalars.items()
+                        if before[k] != v
+                    },
+                )
+            )
     summary.count(kind, outcome)
     return obj, outcome

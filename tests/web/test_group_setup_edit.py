@@ -168,6 +168,11 @@ def test_a_live_groups_contact_and_subgroup_are_edited_through_the_screens(
     assert "Set-up changed" in history
     assert "Lee Park" in history and "1 Foundry Way" in history
     assert "subgroups updated" in history and "billing policies created" in history
+    # The subgroup's name before and after, in the timeline's table.
+    assert re.search(
+        r"Subgroup EAST name</td>\s*<td>East location</td>\s*<td>East warehouse</td>", history
+    ), history
+    assert re.search(r"Billing policy from 2024-01-01 effective to</td>\s*<td>-</td>", history)
     # Invoices unchanged: the same bills, lines and totals.
     assert _invoices(session, group.id) == invoices_before
     # The applied draft is closed; a new "Edit set-up" starts a fresh one.

@@ -83,8 +83,11 @@ def test_live_rows_keep_their_keys_and_are_never_removed(session, group):
     changed = session.scalars(
         select(AuditLog).where(AuditLog.action == "setup.group_changed").order_by(AuditLog.id)
     ).all()[-1]
-    assert changed.detail["before"] == {"contact_name": None}
-    assert changed.detail["after"] == {"contact_name": "Lee Park"}
+    assert changed.detail["before"] == {"contact_name": None, "subgroup MAIN name": "Main office"}
+    assert changed.detail["after"] == {
+        "contact_name": "Lee Park",
+        "subgroup MAIN name": "Head office",
+    }
     assert changed.detail["rows"] == {"groups updated": 1, "subgroups updated": 1}
     with pytest.raises(BillingError, match="already live"):
         save_step(session, draft, "group", {})
