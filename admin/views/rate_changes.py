@@ -173,7 +173,7 @@ def rate_change(group_id: int, change_id: int):
     group, change = _load_change(group_id, change_id)
     per_member = request.args.get("members") == "1"
     result, problem = impact_or_problem(db_session(), change, per_member=per_member)
-    authority = approval_authority(change)
+    authority = approval_authority(db_session(), change)
     return render_template(
         "admin/rates/change.html",
         group=group,

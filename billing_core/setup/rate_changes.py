@@ -15,9 +15,10 @@ on the changed plans get their differences queued, approved, for the next invoic
 section, once.
 
 Four eyes: the proposer never approves (refused here, whatever the screen showed, and by a
-CHECK). A renewal needs any other staff member; a correction needs a supervisor (or admin),
-since it changes months already billed and its retro adjustments are approved as made, which
-the authority rule would otherwise put before a supervisor above the limit."""
+CHECK). A renewal needs any other staff member; a correction, or a renewal keyed late that
+reaches months already billed, needs a supervisor (or admin): its retro adjustments are
+approved as made, which the authority rule would otherwise put before a supervisor above the
+limit."""
 
 from __future__ import annotations
 
@@ -33,7 +34,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from billing_core import audit
-from billing_core.authority import authority
+from billing_core.authority import Authority, authority
 from billing_core.billing.adjustments import bill_rate_change
 from billing_core.billing.enrollment import coverage_months, month_start
 from billing_core.billing.premium import member_month_premium
@@ -826,20 +827,23 @@ def submit(
     return change
 
 
-def approval_authority(change: RateChange):
-    """Who may approve: never the proposer; a correction needs a supervisor."""
+def approval_authority(session: Session, change: RateChange) -> Authority:
+    """Who may approve: never the proposer; a supervisor (or admin) for a correction, and for
+    a renewal reaching months already billed (keyed late): either queues retro differences
+    approved as made."""
     what = f"the rate {change.kind.value} effective {change.effective_from:%b %-d, %Y}"
+    because = ""
+    if change.kind is RateChangeKind.CORRECTION:
+        because = "a correction changes months already billed"
+    elif billed_pairs(session, change):
+        because = "it reaches months already billed"
     return authority(
         what=what,
         exposures=[],
         limit=Decimal("Infinity"),
         requested_by=[change.proposed_by_id],
         second_person=True,
-        supervisor_because=(
-            "a correction changes months already billed"
-            if change.kind is RateChangeKind.CORRECTION
-            else ""
-        ),
+        supervisor_because=because,
     )
 
 
@@ -891,7 +895,7 @@ def approve(
     session.refresh(change, with_for_update=True)
     if change.status is RateChangeStatus.APPROVED:
         return change
-    approval_authority(change).check(actor)
+    approval_authority(session, change).check(actor)
     if change.status is not RateChangeStatus.SUBMITTED:
         raise BillingError(
             f"rate change {change.id} is {change.status.value}: only a submitted change is approved"

@@ -371,3 +371,24 @@ def test_postgresql_itself_refuses_to_edit_a_billed_rate_version(connection, ses
         connection.exec_driver_sql(
             f"UPDATE rate_tier SET monthly_rate = 41 WHERE rate_version_id = {unbilled.id}"
         )
+
+
+def test_a_renewal_keyed_after_its_month_was_billed_needs_a_supervisor(session):
+    group, dental = _billed_dental_group(session, [date(2025, 1, 1)])
+    specialist = make_user(session, Role.BILLING_SPECIALIST)
+    change = rc.start_renewal(
+        session, group, actor=specialist, today=date(2024, 12, 20),
+        effective_from=date(2025, 1, 1),
+    )  # fmt: skip
+    rc.edit_plan_rates(
+        session, change, dental.id,
+        {"tier_EE": "40.20", "tier_ES": "76.90", "tier_EC": "84.10", "tier_FAM": "112.40"},
+        actor=specialist,
+    )  # fmt: skip
+    rc.submit(session, change, actor=specialist)
+    assert rc.impact(session, change).retro == Decimal("2.00")
+    with pytest.raises(AccessDenied, match="reaches months already billed"):
+        rc.approve(session, change, actor=make_user(session, Role.BILLING_SPECIALIST))
+    rc.approve(session, change, actor=make_user(session, Role.SUPERVISOR))
+    queued = session.scalars(select(Adjustment).where(Adjustment.source_id == change.id)).all()
+    assert [(a.coverage_month, a.amount) for a in queued] == [(date(2025, 1, 1), Decimal("2.00"))]
