@@ -205,3 +205,22 @@ def test_period_and_rate_formats():
         "0.03",
     ]
     assert format_rate(None) == ""
+
+
+def test_invoice_pdf_is_addressed_to_the_groups_billing_contact(web_app, session, billed, tmp_path):
+    """The bill-to block carries the group's billing contact and mailing address (set up on the
+    Group step or in the set-up document); a group without them prints its name and number."""
+    group, east, jan, feb = billed
+    group.contact_name = "Pat Payables"
+    group.address_line1 = "400 Harbor Way"
+    group.address_line2 = "Suite 12"
+    group.city = "Tacoma"
+    group.address_state = "WA"
+    group.zip_code = "98402-1234"
+    session.flush()
+    with web_app.app_context():
+        pdf = render_invoice_pdf(session, feb, date(2027, 1, 20))
+    flat = " ".join(_pdf_text(pdf, tmp_path).split())
+    bill_to = flat[flat.index("BILL TO") : flat.index("Summary")]  # columns interleave
+    for line in ("Attn: Pat Payables", "400 Harbor Way", "Suite 12", "Tacoma, WA 98402-1234"):
+        assert line in bill_to
