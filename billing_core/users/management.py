@@ -23,7 +23,7 @@ from billing_core.models import (
 )
 from billing_core.models.enums import STAFF_ROLES, Role
 from billing_core.users import second_factor
-from billing_core.users.invitations import _check_may_manage
+from billing_core.users.invitations import _check_may_manage, _grants
 
 STATUSES = {
     "active": "Active",
@@ -190,7 +190,7 @@ def allowed(session: Session, actor: User, user: User) -> Allowed:
 def _allowed_colleague(session: Session, actor: User, user: User) -> Allowed:
     """An employer administrator's buttons for a colleague within their reach (none outside)."""
     try:
-        _check_may_manage(session, actor, user)
+        _check_change(session, actor, user)
     except ValidationFailed:
         return Allowed()
     return Allowed(disable=user.is_active, enable=not user.is_active)
@@ -250,7 +250,13 @@ def _check_change(session: Session, actor: User, user: User) -> EmployerGroup | 
         raise ValidationFailed("You cannot change your own account here: ask an administrator.")
     if not actor.role.is_staff and actor.role is not Role.EMPLOYER:
         raise ValidationFailed("Only staff disable or enable users.")
-    return _check_may_manage(session, actor, user)
+    group = _check_may_manage(session, actor, user)
+    if actor.role is Role.EMPLOYER and set(_grants(session, user)) - {group.id}:
+        # Their account serves another employer too: not one group's administrator's call.
+        raise ValidationFailed(
+            f"{user.full_name} also uses the portal for another group: ask the billing team."
+        )
+    return group
 
 
 def set_group_administrator(

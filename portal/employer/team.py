@@ -72,6 +72,7 @@ def _render_team(scope, administrator: bool, form, status=200):
             form=form,
             action_form=UserActionForm(),
             status_of=lambda user: management.status_of(session, user),
+            allowed=lambda user: management.allowed(session, current_user, user),
             access_of=lambda user: management.access_of(session, user),
             statuses=management.STATUSES,
         ),

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from billing_core.errors import ValidationFailed
-from billing_core.models import AuditLog, GroupAdministrator, User
+from billing_core.models import AuditLog, GroupAdministrator, User, UserGroupAccess
 from billing_core.models.enums import Role
 from billing_core.users import management, second_factor
 from tests.factories import make_user
@@ -83,6 +83,21 @@ def test_an_employer_administrator_disables_and_enables_colleagues_in_reach(
     )
     session.expire_all()
     assert session.get(User, cast.users["employer_a"].id).is_active is True
+
+
+def test_a_colleague_who_also_serves_another_group_is_the_billing_teams_to_disable(
+    login_as, cast, session
+):
+    east_admin = cast.users["employer_a_east"]
+    session.add(GroupAdministrator(user_id=east_admin.id, group_id=cast.group_a.id))
+    shared = make_user(session, Role.EMPLOYER, subgroups=[cast.sub_east])
+    session.add(UserGroupAccess(user_id=shared.id, group_id=cast.group_b.id))
+    session.flush()
+    with pytest.raises(ValidationFailed, match="another group"):
+        management.disable(session, shared, actor=east_admin)
+    assert management.allowed(session, east_admin, shared).disable is False
+    management.disable(session, shared, actor=cast.users["billing_specialist"])
+    assert shared.is_active is False
 
 
 def test_a_non_administrator_cannot_disable_a_colleague(client, login_as, cast, session):
