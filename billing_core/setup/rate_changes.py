@@ -42,6 +42,7 @@ from billing_core.billing.rating import RateTable
 from billing_core.db import utcnow
 from billing_core.errors import AccessDenied, BillingError, NotFound, RowError, ValidationFailed
 from billing_core.models import (
+    Adjustment,
     AgeReduction,
     Coverage,
     CoveredDependent,
@@ -56,6 +57,7 @@ from billing_core.models import (
     User,
 )
 from billing_core.models.enums import (
+    AdjustmentStatus,
     CoverageMonthRule,
     InvoiceSection,
     InvoiceStatus,
@@ -696,9 +698,6 @@ def billed_pairs(session: Session, change: RateChange) -> dict[int, set[tuple[in
 def _billed_so_far(session: Session, change: RateChange, pairs) -> dict[tuple, Decimal]:
     """(member, plan, month) -> what was billed and queued (premium lines of non-void invoices
     and pending, approved or billed adjustments), as `retro.premium_differences` reads it."""
-    from billing_core.models import Adjustment
-    from billing_core.models.enums import AdjustmentStatus
-
     members = list(pairs)
     out: dict[tuple, Decimal] = defaultdict(lambda: ZERO)
     if not members:
@@ -902,10 +901,8 @@ def approve(
         )
     group = session.get(EmployerGroup, change.group_id)
     plans = {p.id: p for p in plans_with_rates(session, change.group_id)}
-    written = {}
     for item in change.plans:
-        plan = plans[item.plan_id]
-        written[plan.code] = _write_version(session, plan, item, change.effective_from)
+        _write_version(session, plans[item.plan_id], item, change.effective_from)
     for plan in plans.values():
         session.expire(plan, ["rate_versions"])
     change.status = RateChangeStatus.APPROVED
