@@ -95,9 +95,10 @@ def upsert(session, summary, kind, existing, key, values, model, skip=(), **extr
         existing[key] = obj
         outcome = "created"
     else:
-        before = {k: getattr(obj, k) for k in scalars}
+        tracked = kind in TRACKED
+        before = {k: getattr(obj, k) for k in scalars} if tracked else {}
         outcome = "updated" if apply_values(obj, scalars) else "unchanged"
-        if outcome == "updated" and kind in TRACKED:
+        if outcome == "updated" and tracked:
             shown_key = " ".join(_shown(k) for k in key) if isinstance(key, tuple) else key
             summary.row_changes.append(
                 (
