@@ -45,6 +45,11 @@ class GroupSummary:
     plans: list[PlanSummary]
     subgroups: list
     brokers_of_record: list[BrokerOfRecord]
+    # The day the figures are as of: today, or the group's first day of coverage while it has
+    # not started (a new group's page shows the policy, rates and enrollment it starts with,
+    # not "nothing in force"); `starts_on` is that first day then, else None.
+    as_of: date | None = None
+    starts_on: date | None = None
 
 
 def group_summary(
@@ -55,12 +60,15 @@ def group_summary(
     with_brokers: bool = True,
     rate_history: bool = True,
 ) -> GroupSummary:
-    """Counts as of `on`, limited to the subgroups the scope allows; the brokers of record
+    """Counts as of `on` (or, for a group whose coverage starts later, as of its first day),
+    limited to the subgroups the scope allows; the brokers of record
     only `with_brokers` (the staff's group page shows them, the employer's does not). Without
     `rate_history` (the employer's page shows only today's rates) each plan's rate version in
     force on `on` is read alone, in one statement with its rates, not every version's; the
     locations are read only for a scope limited to some of them."""
     group = scope.group
+    starts_on = group.original_effective_date if group.original_effective_date > on else None
+    on = starts_on or on
     members = scope.members_query().subquery()
     by_status = dict(
         session.execute(
@@ -123,6 +131,8 @@ def group_summary(
         plans=[PlanSummary(p, enrolled.get(p.id, 0), in_force.get(p.id)) for p in plans],
         subgroups=subgroups,
         brokers_of_record=list(bors),
+        as_of=on,
+        starts_on=starts_on,
     )
 
 
