@@ -46,6 +46,7 @@ from portal.web import (
     client_ip,
     dry_run,
     enqueue_upload_job,
+    format_period,
     load_group,
     paginate_list,
     render_page_or_fragment,
@@ -188,18 +189,27 @@ def _approved(scope, upload, back: str) -> Done:
     notes = [
         "Enrollment changes take effect as of their dates (history kept); the adjustments "
         "wait in the adjustment queue for a decision before any bill carries them."
+        if adjustments
+        else "Enrollment changes take effect as of their dates (history kept)."
     ]
     if rule is not None and rule.needs_supervisor:
         notes.append(
             f"Deciding them: {rule.reason[0].lower()}{rule.reason[1:]}, so a supervisor "
             "who did not request them (you request them by approving) must approve them."
         )
-    ask = Ask(
-        title=f"Approve {upload.original_filename}?",
-        button=(
+    if adjustments:
+        button = (
             f"Confirm: approve and queue {format_count(len(adjustments), 'adjustment')} "
             f"({format_dollars(net)} net)"
-        ),
+        )
+    else:
+        button = f"Confirm: approve {_counted(result)}{_lands(result)}"
+        notes.insert(
+            0, f"No month already billed changes, so no adjustment is queued{_lands(result)}."
+        )
+    ask = Ask(
+        title=f"Approve {upload.original_filename}?",
+        button=button,
         rows=[
             ("Members added", format_count(result.members_added, "member")),
             ("Members changed", format_count(result.members_changed, "member")),
@@ -228,6 +238,34 @@ def _approved(scope, upload, back: str) -> Done:
         then=url_for("admin.adjustment_queue", group=scope.group.group_number),
         ask=ask,
     )
+
+
+def _counted(result) -> str:
+    return (
+        f"{format_count(result.members_added, 'add')}, {format_count(result.members_termed, 'term')}"
+        f", {format_count(result.members_changed, 'change')}"
+    )
+
+
+def _lands(result) -> str:
+    """Where what an approval applies is billed: the bill its adds (else its changes) first
+    land on (census.impact.landing_period), in words; '' when there is none."""
+    landing = result.lands_on
+    if landing is None or not (
+        result.members_added or result.members_changed or result.members_termed
+    ):
+        return ""
+    month = format_period(landing.period)
+    which = (
+        "the group's first bill"
+        if landing.first_bill
+        else "the next bill"
+        if landing.next_bill
+        else f"the {month} bill"
+    )
+    if result.members_added:
+        return f"; the adds are billed from {month} on {which}"
+    return f"; they count from the {month} bill on"
 
 
 def _approve_in_background(upload, plan: ApprovalPlan, limits: PricingLimits, back: str):

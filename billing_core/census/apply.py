@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -46,6 +47,9 @@ from billing_core.models import (
 )
 from billing_core.models.enums import InvoiceStatus, MemberStatus, Tier
 
+if TYPE_CHECKING:
+    from billing_core.census.impact import Landing
+
 REASON_BY_KIND = {
     ChangeKind.ADD: "late_add",
     ChangeKind.TERM: "late_term",
@@ -60,6 +64,9 @@ class ApplyResult:
     coverages_opened: int = 0
     coverages_closed: int = 0
     adjustments: list[Adjustment] = field(default_factory=list)
+    # The bill the adds (or, without adds, the changes) first land on: set by the approval
+    # (census.uploads.approve_reviewed_upload), for its words.
+    lands_on: Landing | None = None
 
     def as_dict(self) -> dict:
         return {

@@ -14,7 +14,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from billing_core.billing.enrollment import add_months, month_start
+from billing_core.billing.enrollment import add_months, first_billed_month, month_start
 from billing_core.billing.invoicing import billing_period_for, prepare_billing_run
 from billing_core.census.apply import apply_census
 from billing_core.census.diff import CensusDiff, ChangeKind
@@ -53,12 +53,23 @@ class ProductImpact:
 
 @dataclass
 class PremiumImpact:
+    # The bill the changes first land on (landing_period), not always the next one out.
     next_period: date | None
     products: list[ProductImpact] = field(default_factory=list)
     retro_months: list[date] = field(default_factory=list)
     # Not priced, and why in words (PricingCost.over): pricing would cost more than the
     # bounds allow. The products are then empty, not zero.
     unpriced: str | None = None
+    # The group has no bill yet: next_period is its first.
+    first_bill: bool = False
+    # next_period is the next bill not yet out (not a later one the changes start on).
+    next_bill: bool = True
+
+    @property
+    def next_bill_total(self) -> Decimal:
+        """What the changed products come to on that bill with the file (the whole bill
+        when it is the group's first: no product was billed before)."""
+        return sum((p.next_bill_after for p in self.products), ZERO)
 
     @property
     def next_bill_change(self) -> Decimal:
@@ -85,6 +96,8 @@ class PremiumImpact:
             ],
             retro_months=[date.fromisoformat(m) for m in data["retro_months"]],
             unpriced=data.get("unpriced"),
+            first_bill=data.get("first_bill", False),
+            next_bill=data.get("next_bill", True),
         )
 
     def as_dict(self) -> dict:
@@ -103,6 +116,8 @@ class PremiumImpact:
                 for p in self.products
             ],
             **({"unpriced": self.unpriced} if self.unpriced else {}),
+            **({"first_bill": True} if self.first_bill else {}),
+            **({} if self.next_bill else {"next_bill": False}),
         }
 
 
@@ -124,6 +139,61 @@ def next_unbilled_period(session: Session, group: EmployerGroup, today: date) ->
             return start
         start = add_months(start, policy.billing_frequency.months)
     return None
+
+
+@dataclass(frozen=True)
+class Landing:
+    """The bill a census's changes first land on: `period` (its start), whether it is the
+    group's first bill (nothing billed yet) and whether it is the next bill not yet out."""
+
+    period: date
+    first_bill: bool
+    next_bill: bool
+
+
+def landing_period(
+    session: Session,
+    group: EmployerGroup,
+    diff: CensusDiff,
+    today: date,
+    *,
+    kinds: frozenset[ChangeKind] | None = None,
+) -> Landing | None:
+    """The billing period the changes of `diff` (of `kinds` only, when given) first land on:
+    the first period not yet billed that holds or follows both today's month and the first
+    month the changes can bill (an add's first billed month by the coverage-month rule, any
+    other change's month), and never before the group's own first period. A change reaching
+    back into months already billed lands on the next bill (its retro with it); adds of a
+    group whose coverage starts next month land on its first bill, not this month's empty
+    one. None without a billing policy or with nothing to bill in two years."""
+    policy = group.policy_on(today) or (group.policies[-1] if group.policies else None)
+    if policy is None:
+        return None
+    months = []
+    for entry in diff.members:
+        if entry.kind is ChangeKind.UNCHANGED or (kinds is not None and entry.kind not in kinds):
+            continue
+        starts = [
+            entry.effective_on,
+            *(c.effective_on for c in entry.coverages),
+            *(d.effective_on for d in entry.dependents),
+        ]
+        first = min(starts)
+        if entry.kind is ChangeKind.ADD:
+            months.append(first_billed_month(first, policy.coverage_month_rule))
+        else:
+            months.append(month_start(first))
+    on = max([today, group.original_effective_date, *([min(months)] if months else [])])
+    period = next_unbilled_period(session, group, on)
+    if period is None:
+        return None
+    billed = session.scalar(
+        select(func.count())
+        .select_from(Invoice)
+        .where(Invoice.group_id == group.id, Invoice.status != InvoiceStatus.VOID)
+    )
+    upcoming = next_unbilled_period(session, group, max(today, group.original_effective_date))
+    return Landing(period, first_bill=not billed, next_bill=period == upcoming)
 
 
 def _next_bill_by_product(session: Session, group: EmployerGroup, period: date) -> dict:
@@ -203,7 +273,8 @@ def pricing_cost(
     from billing_core.billing.groups import member_counts
     from billing_core.census.apply import billed_months
 
-    period = next_unbilled_period(session, group, today)
+    landing = landing_period(session, group, diff, today)
+    period = landing.period if landing else None
     policy = group.policy_on(today) or (group.policies[-1] if group.policies else None)
     months = policy.billing_frequency.months if period and policy else 0
     changed = [e for e in diff.members if e.kind is not ChangeKind.UNCHANGED]
@@ -227,9 +298,12 @@ def pricing_cost(
 def premium_impact(
     session: Session, group: EmployerGroup, diff: CensusDiff, *, actor: User, today: date
 ) -> PremiumImpact:
-    """Per product: the next unbilled period's premium before and after the changes, and the
-    retro adjustments approval would queue. Writes nothing (a savepoint, rolled back)."""
-    period = next_unbilled_period(session, group, today)
+    """Per product: the premium of the bill the changes first land on (landing_period: the
+    next unbilled period, or a later one when the changes start later, such as a new group's
+    first) before and after the changes, and the retro adjustments approval would queue.
+    Writes nothing (a savepoint, rolled back)."""
+    landing = landing_period(session, group, diff, today)
+    period = landing.period if landing else None
     before = _next_bill_by_product(session, group, period) if period else {}
     savepoint = session.begin_nested()
     try:
@@ -251,7 +325,12 @@ def premium_impact(
         savepoint.rollback()
     names = dict(session.execute(select(Product.code, Product.name)).all())
     codes = sorted(set(before) | set(after) | set(retro), key=lambda c: names.get(c, c))
-    impact = PremiumImpact(next_period=period, retro_months=sorted(months))
+    impact = PremiumImpact(
+        next_period=period,
+        retro_months=sorted(months),
+        first_bill=bool(landing and landing.first_bill),
+        next_bill=not landing or landing.next_bill,
+    )
     for code in codes:
         product = ProductImpact(
             names.get(code, code),

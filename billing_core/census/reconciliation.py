@@ -214,6 +214,11 @@ class Reconciliation:
     def billed(self) -> bool:
         return bool(self.invoice_numbers)
 
+    @property
+    def first_bill(self) -> bool:
+        """Nothing billed for the group yet: the period is (or is before) its first bill."""
+        return not self.billed_periods
+
     def reason_counts(self) -> list[tuple[str, int, Decimal]]:
         """(label, members, net difference) per reason, in REASONS order."""
         counts: dict[str, list] = {}
@@ -354,7 +359,9 @@ def billed_periods(session: Session, group: EmployerGroup) -> list[date]:
 def period_for_upload(session: Session, group: EmployerGroup, as_of: date) -> date:
     """The billing period a census read on `as_of` speaks to: the next period when its bill is
     already out (bills go out lead days ahead), else the current one; when neither is billed,
-    the latest billed period before them; with no bill at all, the current period (billed 0)."""
+    the latest billed period before them; with no bill at all, the group's first period to be
+    billed: the current one, or the group's first when its coverage starts later (a new
+    group's first census speaks to its first bill, not to this month's, which it has none of)."""
     policy = group.policy_on(as_of) or group.policies[-1]
     current, _ = billing_period_for(group, policy, month_start(as_of))
     following = add_months(current, policy.billing_frequency.months)
@@ -362,6 +369,10 @@ def period_for_upload(session: Session, group: EmployerGroup, as_of: date) -> da
     for start in billed:
         if start <= following:
             return start
+    if not billed and group.original_effective_date > as_of:
+        first = month_start(group.original_effective_date)
+        start, _ = billing_period_for(group, group.policy_on(first) or policy, first)
+        return start
     return current
 
 

@@ -20,6 +20,7 @@ from billing_core.census.diff import CensusDiff, diff_census
 from billing_core.census.impact import (
     PremiumImpact,
     PricingLimits,
+    landing_period,
     premium_impact,
     pricing_basis,
     pricing_cost,
@@ -449,7 +450,12 @@ def approve_reviewed_upload(
     _census, diff = upload_diff(session, upload, today)
     exceptions = retro_exceptions(session, group, diff, today) if not diff.errors else []
     refuse_outside_retro_window(upload, exceptions)
+    lands_on = None
+    if not diff.errors:
+        adds = frozenset({ChangeKind.ADD}) if diff.counts[ChangeKind.ADD.value] else None
+        lands_on = landing_period(session, group, diff, today, kinds=adds)
     result = approve_upload(session, upload, actor=actor, as_of=today, today=today)
+    result.lands_on = lands_on
     if upload.retro_override_at is None:
         _audit_approval(session, upload, actor, result, ip_address, in_background)
         return result
