@@ -17,11 +17,13 @@ from billing_core.census.rows import (
     CensusCoverage,
     CensusFile,
     ControlTotals,
+    MemberColumns,
     clipped,
     collector_paused,
     share_equal_coverages,
 )
-from billing_core.census.x12.codes import HD_MAINTENANCE, LINES, MEDICAL, TIERS
+from billing_core.census.x12.codes import HD_MAINTENANCE, LINES, MEDICAL, SNAPSHOT, TIERS
+from billing_core.census.x12.columns import Declined, Layout, plain_layout, read_region
 from billing_core.census.x12.loops import D303, HD01
 from billing_core.census.x12.members import MemberLoops
 from billing_core.errors import InterchangeHeaderUnreadable, RowError
@@ -79,8 +81,10 @@ class _Dispatch(dict):
 class _Reader(MemberLoops):
     """One read of one 834: the handlers of every segment read, and the run over them."""
 
-    def __init__(self, source: str):
+    def __init__(self, source: str, *, columnar: bool = True):
         super().__init__(source)
+        self.columnar = columnar
+        self.fast: dict[str, object] = {}  # see read_segments
         self.handlers = _Dispatch(
             {
                 "ISA": self.on_isa,
@@ -197,17 +201,50 @@ class _Reader(MemberLoops):
                 row=f"line {line_no} of the file",
             )
         sep = separators.element
+        layout = plain_layout(body, sep, term) if self.columnar else None
+        if layout is None:
+            count = self.read_segments(chunks(body, term), 0, sep)
+        else:
+            # Envelope and header by the handlers; the member loops as columns when they are
+            # plain (census.x12.columns), else by the handlers too; then the trailers.
+            segments, rest = layout.segments, layout.first_ins
+            count = self.read_segments([segments[:rest]], 0, sep)
+            if not self.ended and self.read_member_columns(layout, sep):
+                rest = count = layout.se
+            if not self.ended:
+                count = self.read_segments([segments[rest:]], count, sep)
+        self.seg_no = count
+        if self.ended:
+            start = body.find(term + "IEA" + sep)
+            end = body.find(term, start + 1) if start >= 0 else -1
+            rest = body[end + 1 :].strip() if end >= 0 else ""
+            if rest:
+                self.seg_no += 1
+                self.after_end(rest.split(term, 1)[0].split(sep))
+        if self.st is not None:
+            self.close_set(missing_se=True)
+        if self.group is not None:
+            self.close_group(missing_ge=True)
+        if not self.ended:
+            self.file_error(
+                "IEA", "the interchange has no IEA trailer: the file is truncated", located=False
+            )
+        self.finish()
+        return self.census
+
+    def read_segments(self, parts, count: int, sep: str) -> int:
+        """Hand each segment of `parts` (lists of segment texts) to its handler, counting
+        from `count`; the count read up to, stopping at the IEA."""
         handlers = self.handlers
-        count = 0
         # The two segments that make up half a file, an HD with nothing to check and a
         # DTP*348*D8 with a valid date, are the same few strings over and over: each distinct
         # one is read once (`fast_spec`) and its later copies are applied here without a split
         # or a handler, doing exactly what on_hd / on_dtp would. Anything else, and any copy
         # met where its shortcut does not apply (a DTP outside an HD loop), goes to its handler.
-        fast: dict[str, object] = {}
+        fast = self.fast
         fast_get = fast.get
         hd_tag, dtp_tag = "HD", "DTP"
-        for chunk in chunks(body, term):
+        for chunk in parts:
             for seg in chunk:
                 count += 1
                 spec = fast_get(seg)
@@ -231,32 +268,44 @@ class _Reader(MemberLoops):
                 el = seg.split(sep)
                 self.seg_no = count
                 if handlers[el[0]](el):
-                    break  # IEA: the interchange ends here
+                    return count  # IEA: the interchange ends here
                 if spec is None and (el[0] == hd_tag or el[0] == dtp_tag):
                     spec = self.fast_spec(el)
                     if spec is not None:
                         fast[seg] = spec
-            else:
-                continue
-            break
-        self.seg_no = count
-        if self.ended:
-            start = body.find(term + "IEA" + sep)
-            end = body.find(term, start + 1) if start >= 0 else -1
-            rest = body[end + 1 :].strip() if end >= 0 else ""
-            if rest:
-                self.seg_no += 1
-                self.after_end(rest.split(term, 1)[0].split(sep))
-        if self.st is not None:
-            self.close_set(missing_se=True)
-        if self.group is not None:
-            self.close_group(missing_ge=True)
-        if not self.ended:
-            self.file_error(
-                "IEA", "the interchange has no IEA trailer: the file is truncated", located=False
-            )
-        self.finish()
-        return self.census
+        return count
+
+    def read_member_columns(self, layout: Layout, sep: str) -> bool:
+        """Read the member loops of a plain full file as columns (census.x12.columns), and
+        carry the reader's state on to the SE as the handlers would have left it; False,
+        with nothing changed, when they are not plain."""
+        st = self.st
+        census = self.census
+        if (
+            st is None
+            or not st["is_834"]
+            or census.kind is not SNAPSHOT
+            or st["kind"] != SNAPSHOT.value
+            or self.person is not None
+            or self.held
+            or census.members
+        ):
+            return False
+        try:
+            region = read_region(layout, sep, st["control"])
+        except Declined:
+            return False
+        census.members = region.members
+        st["subscribers"] += region.subscribers
+        st["dependents"] += region.dependents
+        if not st["first_ins"]:
+            st["first_ins"] = layout.first_ins + 1 - self.st_base
+        self.ins_no = region.subscribers + region.dependents
+        self.policy_numbers |= region.policy_numbers
+        self.loop = region.loop
+        self.person = self.subscriber = None
+        self.hd = self.cov = None
+        return True
 
     def finish(self) -> None:
         census, detail = self.census, self.census.detail
@@ -294,10 +343,12 @@ class _Reader(MemberLoops):
                 "them",
                 row=None,
             )
-        share_equal_coverages(census.members)
+        rows = census.rows
+        if not isinstance(rows, MemberColumns):  # the columns share theirs already
+            share_equal_coverages(rows)
         if not self.sets:
             self.file_error("ST", "the file has no 834 transaction set", located=False)
-        elif not census.members and not self.errors:  # a period with no changes: legitimate
+        elif not len(rows) and not self.errors:  # a period with no changes: legitimate
             self.file_warning("INS", "the file lists no members: it changes nothing", row=None)
         totals = [st["qty"] for st in self.sets]
         if totals and any(totals):
@@ -311,7 +362,7 @@ class _Reader(MemberLoops):
             detail["control_total_members"] = summed("TO")
 
 
-def read_834(data: bytes, source: str) -> CensusFile:
+def read_834(data: bytes, source: str, *, columnar: bool = True) -> CensusFile:
     """Read an 834 (005010X220A1 or 004010X095A1) into the normalised census.
 
     `kind` is SNAPSHOT for a full file (BGN08 4 or RX) and CHANGE for a change file (BGN08 2);
@@ -320,13 +371,17 @@ def read_834(data: bytes, source: str) -> CensusFile:
     cancelled from inception ends the day before it begins). Never raises for any bytes:
     every problem is in `errors` (the file changes nothing) or `warnings` (read as the sender
     meant it), and `detail["transaction_sets"]` says per ST02 whether the set was accepted
-    (with the notes a 999 reports)."""
+    (with the notes a 999 reports).
+
+    A plain full file's members are read as columns (census.x12.columns: the same rows,
+    built when asked for); `columnar=False` reads every file segment by segment (the tests
+    compare the two)."""
     # The reader builds millions of small objects and frees none until the end: the cyclic
     # collector would rescan them again and again (a quarter of the time on 100,000
     # subscribers) to find nothing, so it is paused for the read (and what it built is then
     # handed to the oldest generation: see collector_paused).
     with collector_paused():
-        reader = _Reader(source)
+        reader = _Reader(source, columnar=columnar)
         try:
             return reader.run(data)
         except Exception:  # a file must never stop an upload: refuse it, and log the cause
