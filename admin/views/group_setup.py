@@ -54,6 +54,7 @@ from billing_core.setup.editing import (
 )
 from billing_core.setup.history import timeline
 from billing_core.setup.lifecycle import standing, terminate_group, termination_of
+from billing_core.setup.words import value_words
 from portal.confirmation import Ask, Done
 from portal.extensions import db_session
 from portal.web import load_group, run_action, today
@@ -85,21 +86,46 @@ def _choices(draft: GroupSetupDraft) -> dict:
     return {
         "delinquency_plan": delinquency_plan_choices(db_session()),
         "product": products,
-        "plan": [(p["code"], p["code"]) for p in data.get("plans") or [] if p.get("code")],
-        "class": [(k["code"], k["code"]) for k in data.get("classes") or [] if k.get("code")],
+        "plan": [
+            (p["code"], f"{p['code']} - {p['name']}" if p.get("name") else p["code"])
+            for p in data.get("plans") or []
+            if p.get("code")
+        ],
+        "class": [
+            (k["code"], f"{k['code']} - {k['name']}" if k.get("name") else k["code"])
+            for k in data.get("classes") or []
+            if k.get("code")
+        ],
     }
 
 
 def _to_fix(draft: GroupSetupDraft, step: str, row: int | None) -> str:
-    """What the import's check finds in the row (or step) just saved, counted for the flash."""
-    found = [
+    """What the import's check finds in the row (or step) just saved, counted for the flash;
+    what a later step supplies (a class waiting for a plan) is said, not counted as wrong."""
+    here = [
         p
         for p in check_draft(db_session(), draft, today())
         if p.step == step and (row is None or p.row == row)
     ]
+    found = [p for p in here if not p.waiting]
+    waiting = "".join(f"; {_waiting_words(p)}" for p in here if p.waiting)
     if not found:
-        return ": nothing to fix here"
-    return f", with {len(found)} thing{'s' if len(found) != 1 else ''} to fix shown beside it"
+        return f": nothing to fix here{waiting}"
+    return (
+        f", with {len(found)} thing{'s' if len(found) != 1 else ''} to fix shown beside it{waiting}"
+    )
+
+
+def _awaited(step: str) -> str:
+    """What a later step supplies, in words ('a plan')."""
+    return {"plans": "a plan"}.get(step, f"the {STEP_BY_KEY[step].title} step")
+
+
+def _waiting_words(problem) -> str:
+    """A problem a later step supplies, said as waiting: 'waiting for a plan (the Plans
+    step): no plan covers class FT ...'."""
+    where = STEP_BY_KEY[problem.waits_for].title
+    return f"waiting for {_awaited(problem.waits_for)} (the {where} step): {problem.message}"
 
 
 @bp.get("/groups/new")
@@ -150,8 +176,21 @@ def group_setup_step(draft_id: int, step: str):
     draft = _draft(draft_id)
     this = _step(step)
     problems = check_draft(db_session(), draft, today())
-    per_step = {s.key: sum(1 for p in problems if p.step == s.key) for s in STEPS}
-    mine = draft_step_problems(problems, step)
+    # A step's badge counts what is wrong there; what a later step supplies waits (a class
+    # no plan covers yet): shown as waiting on the steps, a problem on the check page.
+    wrong = [p for p in problems if not p.waiting]
+    per_step = {s.key: sum(1 for p in wrong if p.step == s.key) for s in STEPS}
+    per_step_waiting = {}
+    for s in STEPS:
+        ws = [p for p in problems if p.step == s.key and p.waiting]
+        if ws:
+            per_step_waiting[s.key] = f"{len(ws)} waiting for {_awaited(ws[0].waits_for)}"
+    mine = draft_step_problems(wrong, step)
+    waiting = {}
+    for p in problems:
+        if p.step == step and p.waiting:
+            waiting.setdefault(p.row, []).append(_waiting_words(p))
+    awaited = [str(p) for p in problems if p.waits_for == step]
     data = draft.document.get(step) or ({} if not this.many else [])
     choices = _choices(draft)
     if this.many:
@@ -172,9 +211,13 @@ def group_setup_step(draft_id: int, step: str):
         step=this,
         steps=STEPS,
         per_step=per_step,
+        per_step_waiting=per_step_waiting,
         form=form,
         rows=rows,
         mine=mine,
+        waiting=waiting,
+        awaited=awaited,
+        shown=lambda name, value: value_words(name, value, choices),
         label_for=label_for,
         remove_form=PlainForm(),
         watched=watched,
@@ -199,11 +242,13 @@ def group_setup_row(draft_id: int, step: str, row: int):
     draft = _draft(draft_id)
     this = _step(step)
     values = _row_of(draft, this, row)
-    problems = draft_step_problems(check_draft(db_session(), draft, today()), step)
+    found = check_draft(db_session(), draft, today())
+    problems = draft_step_problems([p for p in found if not p.waiting], step)
     form = step_form(this, values, prefix="row", choices=_choices(draft))
     for (r, fname), messages in problems.items():
         if r == row and fname and fname in form:
             form[fname].errors = list(messages)
+    waiting = [_waiting_words(p) for p in found if p.step == step and p.row == row and p.waiting]
     return render_template(
         "admin/setup/row.html",
         draft=draft,
@@ -212,6 +257,7 @@ def group_setup_row(draft_id: int, step: str, row: int):
         row=row,
         form=form,
         general=problems.get((row, None), []),
+        waiting=waiting,
         live=draft.group_id is not None,
         editing=_editing(draft),
     )
@@ -282,7 +328,7 @@ def group_setup_check(draft_id: int):
         draft=draft,
         steps=STEPS,
         problems=problems,
-        summary=draft_summary(draft),
+        summary=draft_summary(draft, db_session()),
         form=PlainForm(),
         live=draft.group_id is not None,
         watched=_watched(draft.document.get("group") or {}),

@@ -42,6 +42,7 @@ from billing_core.setup.groups import (
 )
 from billing_core.setup.plans import PLAN_FIELDS, RATE_FIELDS
 from billing_core.setup.products import PRODUCT_FIELDS
+from billing_core.setup.words import document_words
 from billing_core.setup.writing import ImportSummary
 
 __all__ = [
@@ -127,12 +128,21 @@ STEP_BY_KEY = {s.key: s for s in STEPS}
 @dataclass(frozen=True)
 class DraftProblem:
     """One thing wrong with a draft: the step, the row (1-based, None for a one-form step),
-    the field (None: the row as a whole) and what is wrong."""
+    the field (None: the row as a whole) and what is wrong. `waits_for`: the later step that
+    supplies what is missing (a class no plan covers yet waits for the Plans step): that step's
+    own screens show it as waiting, not as an error; the check page and going live still
+    count it."""
 
     step: str
     row: int | None
     field: str | None
     message: str
+    waits_for: str | None = None
+
+    @property
+    def waiting(self) -> bool:
+        """Is it for a later step to supply (so not wrong on its own step yet)?"""
+        return self.waits_for is not None
 
     def __str__(self) -> str:
         where = STEP_BY_KEY[self.step].title
@@ -486,6 +496,7 @@ def check_draft(session: Session, draft: GroupSetupDraft, on: date) -> list[Draf
                         i + 1,
                         "code",
                         f"no plan covers class {k['code']}: name it on a plan, or remove it",
+                        waits_for="plans",
                     )
                 )
     return problems
@@ -556,7 +567,7 @@ def go_live(
         detail={
             "draft": draft.id,
             "before": None,
-            "after": _readable(document),
+            "after": _readable(document, session),
             "warnings": list(summary.warnings),
         },
     )
@@ -580,45 +591,27 @@ def _apply_edit(
     return group, summary
 
 
-def _readable(document: dict) -> dict:
-    g = document["groups"][0]
-    address = ", ".join(
-        str(g[k]) for k in ("address_line1", "address_line2", "city", "address_state", "zip")
-        if g.get(k)
-    )  # fmt: skip
-    contact = ", ".join(str(g[k]) for k in ("contact_name", "contact_email", "contact_phone")
-                        if g.get(k))  # fmt: skip
-    return {
-        "group": f"{g.get('name')} ({g.get('group_number')})",
-        "mailing address": address or "—",
-        "billing contact": contact or "—",
-        "delinquency plan": PLAN_WORDS.get(g.get("delinquency_plan") or "state")
-        or g["delinquency_plan"],
-        "subgroups": [s.get("code") for s in g["subgroups"]],
-        "classes": [k.get("code") for k in g["classes"]],
-        "plans": [
-            f"{p.get('code')}: {len(p['rate_versions'])} rate version(s)" for p in g["plans"]
-        ],
-        "billing": {
-            k.replace("_", " "): str(v) for k, v in (g["billing_policies"] or [{}])[-1].items()
-        },
-    }
+def _readable(document: dict, session: Session | None = None) -> dict:
+    """The document in words, section by section (billing_core.setup.words)."""
+    catalog = None
+    if session is not None:
+        catalog = {
+            p.code: (p.name, p.rating_basis)
+            for p in session.scalars(select(Product).order_by(Product.code))
+        }
+    return document_words(document, catalog=catalog)
 
 
-def draft_summary(draft: GroupSetupDraft) -> dict:
-    """What the draft would set up, in words (the check page; the audit row's `after`)."""
-    return _readable(build_document(draft.document).document)
-
-
-PLAN_WORDS = {
-    "state": "the state's plan (the standard plan where the state has none)",
-    "standard": "the standard plan (31-day grace)",
-}
+def draft_summary(draft: GroupSetupDraft, session: Session | None = None) -> dict:
+    """What the draft would set up, in words (the check page; the audit row's `after`): every
+    section written, the products and rates too. With a session, a plan's existing product is
+    named and its rates read on its rating basis."""
+    return _readable(build_document(draft.document).document, session)
 
 
 def known_products(session: Session) -> list[tuple[str, str]]:
     """The catalog's products as (code, 'code - name (basis)'), for the plans step."""
     return [
-        (p.code, f"{p.code} - {p.name} ({p.rating_basis.value})")
+        (p.code, f"{p.code} - {p.name} ({p.rating_basis.label})")
         for p in session.scalars(select(Product).order_by(Product.code))
     ]

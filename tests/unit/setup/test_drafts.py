@@ -99,7 +99,9 @@ def test_going_live_refused_while_incomplete_then_written_by_the_import(session)
     live = session.scalar(
         select(AuditLog).where(AuditLog.action == "setup.group_live", AuditLog.group_id == group.id)
     )
-    assert live.actor_id == supervisor.id and live.detail["after"]["subgroups"] == ["MAIN"]
+    assert live.actor_id == supervisor.id and live.detail["after"]["subgroups"] == [
+        "Main office (MAIN): location"
+    ]
     with pytest.raises(BillingError, match="already live"):
         save_step(session, draft, "group", GROUP)
 
