@@ -226,6 +226,15 @@ def _approved(scope, upload, back: str) -> Done:
         notes=notes,
         cancel=back,
     )
+    if not adjustments:
+        # Nothing waits in the queue: say where what it applied is billed, and stay on the
+        # upload (now approved) rather than open an empty adjustment queue.
+        return Done(
+            f"{upload.original_filename} approved: {result.members_added} added, "
+            f"{result.members_changed} changed, {result.members_termed} termed; no adjustment "
+            f"queued{_lands(result)}.",
+            ask=ask,
+        )
     return Done(
         f"{upload.original_filename} approved: {result.members_added} added, "
         f"{result.members_changed} changed, {result.members_termed} termed; "

@@ -89,6 +89,9 @@ def test_a_new_groups_first_census_reads_as_its_first_bill(
     )
     action, fields = confirmation_form(asked.get_data(as_text=True))
     done = client.post(action, data=MultiDict(fields), follow_redirects=True)
-    assert "first census.csv approved: 2 added" in done.get_data(as_text=True)
+    assert (
+        "first census.csv approved: 2 added, 0 changed, 0 termed; no adjustment queued; the "
+        "adds are billed from Jan 2027 on the group&#39;s first bill."
+    ) in done.get_data(as_text=True)
     session.expire_all()
     assert session.get(Upload, int(upload_id)).status is UploadStatus.APPROVED
