@@ -176,25 +176,10 @@ def bill_reinstated_months(
     `member`'s premium differences for them (`retro.premium_differences`, so a month already
     billed or queued adds nothing), APPROVED as made (the reinstatement decided them, like a
     fee the policy charges); the next invoice bills them in its retro section."""
-    return [
-        _add(
-            session,
-            group_id=group.id,
-            subgroup_id=member.subgroup_id,
-            member_id=member.id,
-            plan_id=plan_id,
-            coverage_month=month,
-            amount=amount,
-            reason_code="reinstatement",
-            source_type="reinstatement",
-            source_id=cancellation_id,
-            status=AdjustmentStatus.APPROVED,
-            decided_by_id=decided_by_id,
-            decided_at=utcnow(),
-            decision_note=note,
-        )
-        for (plan_id, month), amount in premium_differences(session, group, member, months)
-    ]
+    return _approved_differences(
+        session, group, member, months, reason_code="reinstatement",
+        source=("reinstatement", cancellation_id), decided_by_id=decided_by_id, note=note,
+    )  # fmt: skip
 
 
 def bill_rate_change(
@@ -213,6 +198,29 @@ def bill_rate_change(
     rate change's second approver decided them); the next invoice bills them in its retro
     section."""
     months = sorted({month for _plan, month in billed})
+    return _approved_differences(
+        session, group, member, months, reason_code="rate_correction",
+        source=("rate_change", rate_change_id), decided_by_id=decided_by_id, note=note,
+        only=billed,
+    )  # fmt: skip
+
+
+def _approved_differences(
+    session: Session,
+    group: EmployerGroup,
+    member: Member,
+    months: list[date],
+    *,
+    reason_code: str,
+    source: tuple[str, int],
+    decided_by_id: int | None,
+    note: str,
+    only: set[tuple[int, date]] | None = None,
+) -> list[Adjustment]:
+    """`member`'s premium differences in `months` (`retro.premium_differences`: a month already
+    billed or queued adds nothing), those of the (plan id, month) pairs `only` when given, as
+    adjustments APPROVED as made by `decided_by_id` (who decided what caused them)."""
+    source_type, source_id = source
     return [
         _add(
             session,
@@ -222,16 +230,16 @@ def bill_rate_change(
             plan_id=plan_id,
             coverage_month=month,
             amount=amount,
-            reason_code="rate_correction",
-            source_type="rate_change",
-            source_id=rate_change_id,
+            reason_code=reason_code,
+            source_type=source_type,
+            source_id=source_id,
             status=AdjustmentStatus.APPROVED,
             decided_by_id=decided_by_id,
             decided_at=utcnow(),
             decision_note=note,
         )
         for (plan_id, month), amount in premium_differences(session, group, member, months)
-        if (plan_id, month) in billed
+        if only is None or (plan_id, month) in only
     ]
 
 

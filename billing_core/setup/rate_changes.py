@@ -318,6 +318,21 @@ def next_renewal_date(group: EmployerGroup, today: date) -> date:
     return this_year if this_year > today else date(today.year + 1, group.renewal_month, 1)
 
 
+def _audit(
+    session: Session, change: RateChange, action: str, actor: User, ip_address, **detail
+) -> None:
+    """One audit row of a rate change's step, on its group (the group's history reads it)."""
+    audit.record(
+        session,
+        action,
+        actor=actor,
+        target=change,
+        group_id=change.group_id,
+        ip_address=ip_address,
+        detail={"rate_change": change.id, **detail},
+    )
+
+
 def _require_staff(actor: User | None) -> User:
     if actor is None or not actor.role.is_staff:
         raise AccessDenied("only billing staff change rates")
@@ -380,19 +395,15 @@ def _start(
         raise BillingError(f"no plan of this group has rates on {effective_from:%b %d, %Y}")
     session.add(change)
     session.flush()
-    audit.record(
+    _audit(
         session,
+        change,
         f"rates.{kind.value}_started",
-        actor=actor,
-        target=change,
-        group_id=group.id,
-        ip_address=ip_address,
-        detail={
-            "rate_change": change.id,
-            "effective": effective_from.isoformat(),
-            "reason": reason,
-            "plans": [p.plan.code for p in change.plans],
-        },
+        actor,
+        ip_address,
+        effective=effective_from.isoformat(),
+        reason=reason,
+        plans=[p.plan.code for p in change.plans],
     )
     return change
 
@@ -495,19 +506,15 @@ def edit_plan_rates(
         change.submitted_at = None
     session.flush()
     changed = {k for k in after if before.get(k) != after.get(k)}
-    audit.record(
+    _audit(
         session,
+        change,
         "rates.proposal_edited",
-        actor=actor,
-        target=change,
-        group_id=change.group_id,
-        ip_address=ip_address,
-        detail={
-            "rate_change": change.id,
-            "plan": item.plan.code,
-            "before": {k: before[k] for k in changed},
-            "after": {k: after[k] for k in changed},
-        },
+        actor,
+        ip_address,
+        plan=item.plan.code,
+        before={k: before[k] for k in changed},
+        after={k: after[k] for k in changed},
     )
     return item
 
@@ -813,15 +820,9 @@ def submit(
     change.status = RateChangeStatus.SUBMITTED
     change.submitted_at = utcnow()
     session.flush()
-    audit.record(
-        session,
-        "rates.change_submitted",
-        actor=actor,
-        target=change,
-        group_id=change.group_id,
-        ip_address=ip_address,
-        detail={"rate_change": change.id, "kind": change.kind.value,
-                "effective": change.effective_from.isoformat()},
+    _audit(
+        session, change, "rates.change_submitted", actor, ip_address,
+        kind=change.kind.value, effective=change.effective_from.isoformat(),
     )  # fmt: skip
     return change
 
@@ -924,34 +925,30 @@ def approve(
                 note=f"rate {change.kind.value} {change.id}: {change.reason}"[:200],
             )
     session.flush()
-    audit.record(
+    _audit(
         session,
+        change,
         f"rates.{change.kind.value}_approved",
-        actor=actor,
-        target=change,
-        group_id=change.group_id,
-        ip_address=ip_address,
-        detail={
-            "rate_change": change.id,
-            "effective": change.effective_from.isoformat(),
-            "proposed_by": change.proposed_by.email if change.proposed_by else None,
-            "reason": change.reason,
-            "before": {
-                item.plan.code: form_values(
-                    version_rates(item.replaces, item.plan.product.rating_basis),
-                    item.plan.product.rating_basis,
-                )
-                if item.replaces
-                else None
-                for item in change.plans
-            },
-            "after": {
-                item.plan.code: form_values(item.rates, item.plan.product.rating_basis)
-                for item in change.plans
-            },
-            "retro_adjustments": len(queued),
-            "retro_total": str(sum((a.amount for a in queued), ZERO)),
+        actor,
+        ip_address,
+        effective=change.effective_from.isoformat(),
+        proposed_by=change.proposed_by.email if change.proposed_by else None,
+        reason=change.reason,
+        before={
+            item.plan.code: form_values(
+                version_rates(item.replaces, item.plan.product.rating_basis),
+                item.plan.product.rating_basis,
+            )
+            if item.replaces
+            else None
+            for item in change.plans
         },
+        after={
+            item.plan.code: form_values(item.rates, item.plan.product.rating_basis)
+            for item in change.plans
+        },
+        retro_adjustments=len(queued),
+        retro_total=str(sum((a.amount for a in queued), ZERO)),
     )
     return change
 
@@ -975,14 +972,8 @@ def withdraw(
     change.withdrawn_by_id = actor.id
     change.withdrawn_at = utcnow()
     session.flush()
-    audit.record(
-        session,
-        "rates.change_withdrawn",
-        actor=actor,
-        target=change,
-        group_id=change.group_id,
-        ip_address=ip_address,
-        detail={"rate_change": change.id, "kind": change.kind.value,
-                "effective": change.effective_from.isoformat()},
+    _audit(
+        session, change, "rates.change_withdrawn", actor, ip_address,
+        kind=change.kind.value, effective=change.effective_from.isoformat(),
     )  # fmt: skip
     return change
