@@ -202,16 +202,24 @@ def check_rate_version(c: Checker, item: Any, path: str, basis: RatingBasis | No
     if basis is not None:
         for name in BASIS_REQUIRED[basis]:
             if not values.get(name):
-                c.error(join_path(path, name), f"required for {basis.value} rates")
+                c.error(
+                    join_path(path, name),
+                    f"required: the plan's rating basis is {basis.label.lower()}",
+                )
         if basis == RatingBasis.PER_THOUSAND_VOLUME and not (
             values.get("volume_flat_amount") or values.get("volume_salary_multiple")
         ):
             c.error(
-                path, "per_thousand_volume rates need volume_flat_amount or volume_salary_multiple"
+                path,
+                f"{basis.label.lower()} rates need a flat volume (volume_flat_amount) or a "
+                "multiple of salary (volume_salary_multiple)",
             )
         for name in BASIS_SPECIFIC - BASIS_ACCEPTS[basis]:
             if item.get(name) not in (None, [], {}):
-                c.error(join_path(path, name), f"does not apply to {basis.value} rates")
+                c.error(
+                    join_path(path, name),
+                    f"does not apply: the plan's rating basis is {basis.label.lower()}",
+                )
     if values.get("child_rate") is None:
         for name in CHILD_RULE_LIMITS:
             if values.get(name) is not None:

@@ -132,7 +132,10 @@ def test_a_new_group_is_set_up_on_the_screens_and_goes_live(live_server, page):
             "Weekly benefit, share of pay (0.6 = 60%)": "0.6",
         },
     )
-    assert "Weekly benefit maximum: required for std_weekly_benefit rates" in page.content()
+    assert (
+        "Weekly benefit maximum: required: the plan's rating basis is per $10 of weekly benefit"
+        in page.content()
+    )
     screenshot(page, "setup-rates-error")
     page.get_by_role("button", name="Remove row 3").click()
     page.wait_for_load_state()

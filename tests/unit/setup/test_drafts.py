@@ -58,7 +58,9 @@ def test_a_wrong_value_is_named_at_its_step_row_and_field(session):
     save_step(session, draft, "billing", dict(BILLING, tolerance_percent="150"))
     problems = {(p.step, p.row, p.field): p.message for p in check_draft(session, draft, TODAY)}
     assert problems[("subgroups", 2, "kind")].startswith("expected one of: ")
-    assert problems[("rates", 5, "tier_EE")] == "required for tiered_composite rates"
+    assert (
+        problems[("rates", 5, "tier_EE")] == "required: the plan's rating basis is tiered composite"
+    )
     assert problems[("billing", None, "tolerance_percent")] == "must be at most 100"
 
 

@@ -360,6 +360,6 @@ def test_child_rate_errors_are_row_errors(tmp_path, example):
         f"{here}[1].child_rate_max_age": "expected a whole number from 1 to 26",
         f"{here}[1].max_charged_children": "applies only beside a child_rate",
         "groups[1].plans[0].rate_versions[0].child_rate": (
-            "does not apply to tiered_composite rates"
+            "does not apply: the plan's rating basis is tiered composite"
         ),
     }
