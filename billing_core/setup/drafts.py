@@ -606,7 +606,11 @@ def draft_summary(draft: GroupSetupDraft, session: Session | None = None) -> dic
     """What the draft would set up, in words (the check page; the audit row's `after`): every
     section written, the products and rates too. With a session, a plan's existing product is
     named and its rates read on its rating basis."""
-    return _readable(build_document(draft.document).document, session)
+    said = _readable(build_document(draft.document).document, session)
+    if draft.edits_group_id is not None:  # an edit never writes rates (editing.py)
+        said["rates"] = "not changed here: the live group's rates stay as they are (rate "
+        said["rates"] += "changes and renewals go through the group's rate pages)"
+    return said
 
 
 def known_products(session: Session) -> list[tuple[str, str]]:

@@ -133,6 +133,9 @@ def test_a_live_groups_contact_and_subgroup_are_edited_through_the_screens(
     check = _page(client, f"{base}/check")
     assert 'id="watchlist-warning"' in check and "two returned checks" in check
     assert "Apply the changes to" in check and 'id="problems"' not in check, check
+    # An edit never writes rates: the check page says so, not "no rate version".
+    assert "not changed here: the live group's rates stay as they are" in check
+    assert "no rate version" not in check
 
     applied = _post(client, f"{base}/live", {})
     assert applied.status_code == 303
