@@ -414,6 +414,7 @@ MATRIX = {
         "POST",
         {"group_id": "A", "change_id": 0},
         expect(302, 403, **STAFF_404),
+    ),
     # The invoice template: staff read and save (no CSRF token here: the form again, 422).
     "admin.invoice_template": ("GET", {"group_id": "A"}, expect(302, 403, **STAFF)),
     "admin.invoice_template_save": (
