@@ -49,7 +49,8 @@ def _text(value: Any) -> str:
     if isinstance(value, dict):
         return "; ".join(f"{k}: {_text(v)}" for k, v in value.items())
     if isinstance(value, list):
-        return ", ".join(_text(v) for v in value) or "-"
+        # "; " between items: an item may hold commas ("North (NORTH): location, billed ...")
+        return "; ".join(_text(v) for v in value) or "-"
     return str(value)
 
 

@@ -112,6 +112,8 @@ def test_a_group_set_up_on_the_screens_bills_like_the_imported_one(client, login
 
     history = _page(client, f"/admin/groups/{group.id}/history")
     assert "Set up on the screens and made live" in history
+    # What went live, in words, one item from the next by "; " (an item holds commas).
+    assert "a month; DEN from 2025-01-01: EE 40.15, ES 80.00" in history
     assert cast.users["billing_specialist"].email in history
 
 
