@@ -194,6 +194,13 @@ def set_up_the_group(page, base_url: str, start: date) -> None:
     assert classes == "Classes 1 waiting for a plan", steps
     assert "Waiting for a plan" in page.locator("#row-1").inner_text()
     screenshot(page, "setup-classes-waiting")
+    page.get_by_role("link", name="Change row 1").click()
+    page.wait_for_load_state()
+    assert "Waiting for a plan" in page.locator("#waiting").inner_text()
+    assert page.locator("[aria-invalid=true]").count() == 0
+    screenshot(page, "setup-class-row-waiting")
+    page.get_by_role("link", name="Back to classes").click()
+    page.wait_for_load_state()
     _step(page, "Billing policy")
     _fill(
         page,
@@ -219,6 +226,9 @@ def set_up_the_group(page, base_url: str, start: date) -> None:
         _add(page, {"Code": code, "Name": name, "Line of coverage": line, "Rating basis": basis})
     screenshot(page, "chain-02-products")
     _step(page, "Plans")
+    # The Plans step says what it still owes the Classes step.
+    assert "no plan covers class FT" in page.locator("#awaited").inner_text()
+    screenshot(page, "setup-plans-awaited")
     for code, name, product in [
         ("MED", "Medical age-banded", "LC-MED"),
         ("DEN", "Dental PPO", "LC-DEN"),
