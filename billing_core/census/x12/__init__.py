@@ -5,7 +5,8 @@ the normalised census (census.rows), and the 999 that answers them. The package:
 * `interchange`: the envelope (ISA/GS/ST/BGN...SE/GE/IEA), the state of a read and how its
   problems are recorded; `members`: the member loops (INS, REF, DTP, NM1, DMG, ICM, HD, AMT);
   `closing`: what is checked once a loop ends (coverage dates, families); each a layer of the
-  reader class, in that order;
+  reader class, in that order; `columns`: the member loops of a plain full file read straight
+  into census.rows.MemberColumns (anything else is read by the handlers, segment by segment);
 * `codes`: the code lists and the decisions on them; `tolerance`: deviations read through;
   `loops`: a member and a coverage loop while they are read;
 * `ack`: the 999 acknowledgement.

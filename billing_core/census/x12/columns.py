@@ -103,26 +103,33 @@ def plain_layout(body: str, sep: str, term: str) -> Layout | None:
         raw = body.encode("latin-1")
     except UnicodeEncodeError:
         return None
-    buf = np.frombuffer(raw, dtype=np.uint8)[:size]
-    ends = np.flatnonzero(buf == ord(term))
-    starts = np.concatenate(([0], ends + 1))
-    lengths = np.concatenate((ends, [size])) - starts
-    padded = np.concatenate((buf, np.zeros(4, dtype=np.uint8)))
-    c0, c1, c2, c3 = (padded[starts + k].astype(np.int64) for k in range(4))
+    buf = np.frombuffer(raw + b"\0\0\0\0", dtype=np.uint8)
+    del raw
+    ends = np.flatnonzero(buf[:size] == ord(term)).astype(np.int32)
+    starts = np.concatenate((np.zeros(1, dtype=np.int32), ends + 1))
+    lengths = np.concatenate((ends, np.array([size], dtype=np.int32))) - starts
+    del ends
+    c0, c1, c2, c3 = (buf[starts + k].astype(np.int32) for k in range(4))
+    del buf, starts
     sep_byte = ord(sep)
     two = (lengths >= 2) & ((lengths == 2) | (c2 == sep_byte))
     three = ~two & (lengths >= 3) & ((lengths == 3) | (c3 == sep_byte))
-    key = np.where(two, c0 * 256 + c1, np.where(three, (c0 * 256 + c1) * 256 + c2 + (1 << 30), -1))
-    known = np.array([_tag_key(tag) for tag in _TAGS], dtype=np.int64)
+    del lengths, c3
+    short = c0 * 256 + c1
+    del c0, c1
+    key = np.where(two, short, np.where(three, short * 256 + c2 + (1 << 30), -1))
+    del two, three, short, c2
+    known = np.array([_tag_key(tag) for tag in _TAGS], dtype=np.int32)
     order = np.argsort(known)
     at = np.clip(np.searchsorted(known[order], key), 0, len(known) - 1)
-    tags = np.where(known[order][at] == key, order[at], _OTHER)
+    tags = np.where(known[order][at] == key, order[at], _OTHER).astype(np.int8)
+    del key, at
     n = len(tags)
     if n < 8 or tags[0] != _T["ISA"]:
         return None
     if tags[-1] != _T["IEA"] or tags[-2] != _T["GE"] or tags[-3] != _T["SE"]:
         return None
-    counts = np.bincount(tags, minlength=_OTHER + 1)
+    counts = np.bincount(tags.astype(np.int64), minlength=_OTHER + 1)
     if any(counts[_T[tag]] != 1 for tag in ("ISA", "GS", "ST", "SE", "GE", "IEA")):
         return None
     ins = np.flatnonzero(tags == _T["INS"])
@@ -195,7 +202,20 @@ def _fits(field: str, value: str) -> str:
 
 
 def _ssn(sent: str) -> str | None:
-    """members.read_ssn, for what it keeps without a warning."""
+    """members.read_ssn, for what it keeps without a warning (None for no SSN: NM109 blank
+    or all zeros)."""
+    if (
+        len(sent) == 9
+        and sent.isdigit()
+        and sent.isascii()
+        and sent[0] not in "069"
+        and sent[3:5] != "00"
+        and sent[5:] != "0000"
+        and sent != "123456789"
+    ):
+        return sent  # nine digits that could have been issued: the common case, kept as sent
+    if not sent:
+        return None
     ssn = sent.replace("-", "").replace(" ", "")
     if ssn == "000000000":
         return None
@@ -315,7 +335,7 @@ def read_region(layout: Layout, sep: str, control: str) -> MemberRegion:
     # People: each INS opens one; subscribers and dependents told by INS01.
     ins_at = where_tag("INS")
     people = len(ins_at)
-    person = np.cumsum(tags == _T["INS"]) - 1
+    person = np.cumsum(tags == _T["INS"], dtype=np.int32) - 1
     codes, readings = _distinct(texts[ins_at], lambda t: _ins(t, sep))
     is_subscriber = np.array([r[0] for r in readings], dtype=bool)[codes]
     said = _objects([r[1] for r in readings])[codes]
@@ -330,7 +350,7 @@ def read_region(layout: Layout, sep: str, control: str) -> MemberRegion:
     hd_at, nm1_at = where_tag("HD"), where_tag("NM1")
     nm1_parts = [t.split(sep) for t in texts[nm1_at].tolist()]
     nm1_loops = [NM1_LOOPS.get(el[1] if len(el) > 1 else "", "2100G") for el in nm1_parts]
-    setter = np.full(n, -1, dtype=np.int64)
+    setter = np.full(n, -1, dtype=np.int32)
     setter[ins_at] = ins_at
     setter[hd_at] = hd_at
     setter[nm1_at] = nm1_at
@@ -359,9 +379,7 @@ def read_region(layout: Layout, sep: str, control: str) -> MemberRegion:
         raise Declined("NM103")
     if max(map(len, first_names)) > TEXT_LIMITS["first_name"]:
         raise Declined("NM104")
-    ssn_of = _objects(
-        [_ssn(el[9]) if len(el) > 9 and el[9] and el[8] == "34" else None for el in names]
-    )
+    ssn_of = _objects([_ssn(el[9]) if len(el) > 9 and el[8] == "34" else None for el in names])
     last_of = _objects(last_names)
     first_of = _objects(first_names)
 
@@ -469,7 +487,7 @@ def read_region(layout: Layout, sep: str, control: str) -> MemberRegion:
 
     # Coverages: each HD, with its dates (DTP*348/349) and volume (AMT*FK) in 2300.
     covs = len(hd_at)
-    coverage_at = np.cumsum(tags == _T["HD"]) - 1
+    coverage_at = np.cumsum(tags == _T["HD"], dtype=np.int32) - 1
     hd_codes, hd_readings = _distinct(texts[hd_at], lambda t: _hd(t, sep))
     # Each value as read, and its number among the distinct values (a coverage's shape).
     cov_from = np.empty(covs, dtype=object)
