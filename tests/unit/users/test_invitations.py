@@ -161,7 +161,7 @@ def test_disabled_users_cannot_log_in_and_their_sessions_end(session):
     other_staff = make_user(session, Role.SUPERVISOR)
     with pytest.raises(ValidationFailed, match="administrator"):
         management.disable(session, other_staff, actor=staff)
-    with pytest.raises(ValidationFailed, match="Only staff"):
+    with pytest.raises(ValidationFailed, match="Only an administrator manages staff"):
         management.disable(session, staff, actor=user)
 
 
