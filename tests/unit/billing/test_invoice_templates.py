@@ -219,7 +219,7 @@ def test_a_change_is_audited_with_before_and_after_into_the_history(session, two
     [event] = [e for e in timeline(session, group.id) if e.what == "Invoice template: changed"]
     assert event.who == staff.email
     changed = {c.what: (c.before, c.after) for c in event.changes}
-    assert changed["reference fields"] == ("none", "PO number: PO-77123, Cost centre: CC-4410")
+    assert changed["reference fields"] == ("none", "PO number: PO-77123; Cost centre: CC-4410")
     assert changed["subtotals by"] == ("none", "Subgroup")
 
 
