@@ -19,9 +19,11 @@ exactly as it always was. A member's row, built, is the same object the handlers
 tests/unit/census/test_census_834_columns.py reads files both ways and compares them whole.
 
 Decisions: the text must encode as Latin-1 (a position in the bytes is then a position in the
-text: numpy finds the segments); the handlers read a file with other characters. The reader
-keeps the whole member region's segment texts at once (about 250 MB for 100,000
-subscribers, within the census's 1 GiB) rather than a megabyte at a time."""
+text: numpy finds the segments); the handlers read a file with other characters. The member
+region's segments are never all made into strings: most are copies (an HD or a DTP*348 the
+same for thousands of members), so each tag's segments are told apart by their bytes in numpy
+(`Segments.distinct`) and only one text per distinct segment is cut from the file; the names
+(NM1), nearly all distinct, are cut one by one."""
 
 from __future__ import annotations
 
@@ -72,6 +74,9 @@ _T = {tag: number for number, tag in enumerate(_TAGS)}
 _OUTSIDE = [_T[tag] for tag in ("ISA", "GS", "ST", "BGN", "QTY", "N1", "DSB", "LX", "COB")]
 _OUTSIDE += [_T[tag] for tag in ("LS", "LE", "SE", "GE", "IEA")]
 _OTHER = len(_TAGS)  # an id without a handler
+# Segments up to this long are told apart by their bytes (`Segments.distinct`); a tag with a
+# longer one is told apart as texts (pandas), as any tag was before.
+_WIDEST = 64
 
 # The loops the region's segments can be in, as codes (what the handlers keep as text).
 _L2000, _L2300, _L2100A, _L2100X = range(4)
@@ -83,14 +88,28 @@ class Declined(Exception):
 
 @dataclass
 class Layout:
-    """A file whose envelope is one ISA/GS/ST...SE/GE/IEA with member loops between:
-    `segments` are every segment's text (the handlers' `chunks`, whole), `tags` each one's id
-    number (see _TAGS), the member region `first_ins` to `se` (the SE's index)."""
+    """A file whose envelope is one ISA/GS/ST...SE/GE/IEA with member loops between: `tags`
+    each segment's id number (see _TAGS), the member region `first_ins` to `se` (the SE's
+    index); `body` the text read, `buf` its bytes (Latin-1, zero-padded by at least `_WIDEST`),
+    each segment at `starts` for `lengths` characters (its terminator not included)."""
 
-    segments: list[str]
+    body: str
+    term: str
+    buf: np.ndarray
+    starts: np.ndarray
+    lengths: np.ndarray
     tags: np.ndarray
     first_ins: int
     se: int
+
+    def texts(self, start: int, stop: int | None = None) -> list[str]:
+        """The texts of segments `start` to `stop` (default: to the last), as the handlers'
+        `chunks` give them."""
+        stop = len(self.tags) if stop is None else stop
+        if start >= stop:
+            return []
+        end = int(self.starts[stop - 1] + self.lengths[stop - 1])
+        return self.body[int(self.starts[start]) : end].split(self.term)
 
 
 def plain_layout(body: str, sep: str, term: str) -> Layout | None:
@@ -103,18 +122,17 @@ def plain_layout(body: str, sep: str, term: str) -> Layout | None:
         raw = body.encode("latin-1")
     except UnicodeEncodeError:
         return None
-    buf = np.frombuffer(raw + b"\0\0\0\0", dtype=np.uint8)
+    buf = np.frombuffer(raw + bytes(_WIDEST + 8), dtype=np.uint8)
     del raw
     ends = np.flatnonzero(buf[:size] == ord(term)).astype(np.int32)
     starts = np.concatenate((np.zeros(1, dtype=np.int32), ends + 1))
     lengths = np.concatenate((ends, np.array([size], dtype=np.int32))) - starts
     del ends
     c0, c1, c2, c3 = (buf[starts + k].astype(np.int32) for k in range(4))
-    del buf, starts
     sep_byte = ord(sep)
     two = (lengths >= 2) & ((lengths == 2) | (c2 == sep_byte))
     three = ~two & (lengths >= 3) & ((lengths == 3) | (c3 == sep_byte))
-    del lengths, c3
+    del c3
     short = c0 * 256 + c1
     del c0, c1
     key = np.where(two, short, np.where(three, short * 256 + c2 + (1 << 30), -1))
@@ -140,10 +158,7 @@ def plain_layout(body: str, sep: str, term: str) -> Layout | None:
         return None
     if np.isin(tags[first_ins:se], _OUTSIDE).any():
         return None
-    segments = body[:size].split(term)
-    if len(segments) != n:  # cannot differ: the same terminators counted twice
-        return None
-    return Layout(segments, tags, first_ins, se)
+    return Layout(body, term, buf, starts, lengths, tags, first_ins, se)
 
 
 def _tag_key(tag: str) -> int:
@@ -295,10 +310,68 @@ def _dmg(text: str, sep: str) -> tuple[date | None, Gender | None]:
     return birth, gender
 
 
-def _distinct(texts: np.ndarray, read) -> tuple[np.ndarray, list]:
-    """Each distinct text read once: per text its reading's number, and the readings."""
-    codes, uniques = pd.factorize(texts)
-    return codes, [read(text) for text in uniques.tolist()]
+class Segments:
+    """The member region's segments, cut from the file's text only when read: a full file's
+    3 million segments are mostly copies, and making each a string (and hashing it) cost
+    more than reading the distinct ones."""
+
+    # Odd 64-bit multipliers, one per 8-byte word of a segment (FNV's prime chains them).
+    _MIX = np.array(
+        [0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9, 0x27D4EB2F165667C5,
+         0xFF51AFD7ED558CCD, 0xC4CEB9FE1A85EC53, 0xD6E8FEB86659FD93, 0xA0761D6478BD642F],
+        dtype=np.uint64,
+    )  # fmt: skip
+    _CHAIN = np.uint64(0x100000001B3)
+
+    def __init__(self, layout: Layout):
+        self.body = layout.body
+        self.buf = layout.buf
+        self.starts = layout.starts[layout.first_ins : layout.se].astype(np.int64)
+        self.lengths = layout.lengths[layout.first_ins : layout.se]
+
+    def each(self, at: np.ndarray) -> list[str]:
+        """The texts of the segments `at` (region positions), in order."""
+        body = self.body
+        return [
+            body[start : start + length]
+            for start, length in zip(
+                self.starts[at].tolist(), self.lengths[at].tolist(), strict=True
+            )
+        ]
+
+    def distinct(self, at: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """`pd.factorize` of the texts of the segments `at`, without making them: per segment
+        its distinct text's number (in order of first appearance), and the distinct texts.
+        Each segment's bytes (zeros after its end) are read as 8-byte words and mixed into
+        one 64-bit key; segments with one key are then compared byte for byte with the first
+        of them, so two texts are one only when equal (a collision falls back to pandas)."""
+        if not len(at):
+            return np.zeros(0, dtype=np.intp), []
+        starts, lengths = self.starts[at], self.lengths[at]
+        width = -(-int(lengths.max()) // 8) * 8
+        if width > _WIDEST:
+            codes, uniques = pd.factorize(_objects(self.each(at)))
+            return codes, uniques.tolist()
+        rows = np.lib.stride_tricks.sliding_window_view(self.buf, width)[starts]
+        rows[np.arange(width, dtype=np.int32) >= lengths[:, None]] = 0
+        words = rows.view(np.uint64)
+        key = lengths.astype(np.uint64)
+        for j in range(words.shape[1]):
+            key = key * self._CHAIN ^ words[:, j] * self._MIX[j]
+        codes, keys = pd.factorize(key)
+        first = np.empty(len(keys), dtype=np.int64)
+        first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
+        if not (rows == rows[first[codes]]).all():
+            codes, uniques = pd.factorize(_objects(self.each(at)))
+            return codes, uniques.tolist()
+        return codes, self.each(at[first])
+
+
+def _distinct(segments: Segments, at: np.ndarray, read) -> tuple[np.ndarray, list]:
+    """Each distinct text of the segments `at` read once: per segment its reading's number,
+    and the readings."""
+    codes, uniques = segments.distinct(at)
+    return codes, [read(text) for text in uniques]
 
 
 def _once(owners: np.ndarray, count: int) -> None:
@@ -324,8 +397,7 @@ def read_region(layout: Layout, sep: str, control: str) -> MemberRegion:
     """The member loops between the first INS and the SE of a full file's set `control`, as
     the handlers would read them; Declined at the first thing they would not read plainly."""
     first, stop = layout.first_ins, layout.se
-    texts = np.empty(stop - first, dtype=object)
-    texts[:] = layout.segments[first:stop]
+    segments = Segments(layout)
     tags = layout.tags[first:stop]
     n = len(tags)
 
@@ -336,7 +408,7 @@ def read_region(layout: Layout, sep: str, control: str) -> MemberRegion:
     ins_at = where_tag("INS")
     people = len(ins_at)
     person = np.cumsum(tags == _T["INS"], dtype=np.int32) - 1
-    codes, readings = _distinct(texts[ins_at], lambda t: _ins(t, sep))
+    codes, readings = _distinct(segments, ins_at, lambda t: _ins(t, sep))
     is_subscriber = np.array([r[0] for r in readings], dtype=bool)[codes]
     said = _objects([r[1] for r in readings])[codes]
     if not is_subscriber[0]:
@@ -348,7 +420,7 @@ def read_region(layout: Layout, sep: str, control: str) -> MemberRegion:
 
     # Loops: INS opens 2000, HD 2300, NM1 its own (2100A for the member's name).
     hd_at, nm1_at = where_tag("HD"), where_tag("NM1")
-    nm1_parts = [t.split(sep) for t in texts[nm1_at].tolist()]
+    nm1_parts = [t.split(sep) for t in segments.each(nm1_at)]
     nm1_loops = [NM1_LOOPS.get(el[1] if len(el) > 1 else "", "2100G") for el in nm1_parts]
     setter = np.full(n, -1, dtype=np.int32)
     setter[ins_at] = ins_at
@@ -388,7 +460,7 @@ def read_region(layout: Layout, sep: str, control: str) -> MemberRegion:
     dmg_at = where_tag("DMG")
     dmg_at = dmg_at[in_name[dmg_at]]
     _once(person[dmg_at], people)
-    codes, (births, genders) = _read_each(texts[dmg_at], lambda t: _dmg(t, sep), 2)
+    codes, (births, genders) = _read_each(segments, dmg_at, lambda t: _dmg(t, sep), 2)
     birth_of = np.empty(people, dtype=object)
     birth_of[person[dmg_at]] = births[codes]
     gender_of = _objects([Gender.UNKNOWN] * people)
@@ -401,21 +473,21 @@ def read_region(layout: Layout, sep: str, control: str) -> MemberRegion:
     n4_at = where_tag("N4")
     n4_at = n4_at[in_name[n4_at] & subscriber_person[n4_at]]
     _once(person[n4_at], people)
-    codes, (postal, said_postal) = _read_each(texts[n4_at], lambda t: _n4(t, sep), 2)
+    codes, (postal, said_postal) = _read_each(segments, n4_at, lambda t: _n4(t, sep), 2)
     postal_of = np.empty(people, dtype=object)
     told = said_postal.astype(bool)[codes]
     postal_of[person[n4_at][told]] = postal[codes][told]
     icm_at = where_tag("ICM")
     icm_at = icm_at[in_name[icm_at] & subscriber_person[icm_at]]
     _once(person[icm_at], people)
-    codes, (salaries,) = _read_each(texts[icm_at], lambda t: (_icm(t, sep),), 1)
+    codes, (salaries,) = _read_each(segments, icm_at, lambda t: (_icm(t, sep),), 1)
     salary_of = np.empty(people, dtype=object)
     salary_of[person[icm_at]] = salaries[codes]
 
     # REF: the employee id (0F), subgroup (DX, else 17) and policy numbers (1L).
     ref_at = where_tag("REF")
     ref_at = ref_at[(loop[ref_at] == _L2000) | (loop[ref_at] == _L2300)]
-    codes, (qualifiers, values) = _read_each(texts[ref_at], lambda t: _ref(t, sep), 2)
+    codes, (qualifiers, values) = _read_each(segments, ref_at, lambda t: _ref(t, sep), 2)
     value = values[codes]
     policy_numbers = set(values[qualifiers == "1L"].tolist())
     member_ref = loop[ref_at] == _L2000
@@ -454,7 +526,7 @@ def read_region(layout: Layout, sep: str, control: str) -> MemberRegion:
     # 2300 348 (begin), 349 (end) and 303 (read, and nothing more for an audit line).
     dtp_at = where_tag("DTP")
     dtp_codes, (dtp_qualifiers, dtp_starts, dtp_ends, dtp_ranged, dtp_read) = _read_each(
-        texts[dtp_at], lambda t: _dtp(t, sep), 5
+        segments, dtp_at, lambda t: _dtp(t, sep), 5
     )
     dtp_unread = ~dtp_read.astype(bool)
     dtp_loop = loop[dtp_at]
@@ -488,7 +560,7 @@ def read_region(layout: Layout, sep: str, control: str) -> MemberRegion:
     # Coverages: each HD, with its dates (DTP*348/349) and volume (AMT*FK) in 2300.
     covs = len(hd_at)
     coverage_at = np.cumsum(tags == _T["HD"], dtype=np.int32) - 1
-    hd_codes, hd_readings = _distinct(texts[hd_at], lambda t: _hd(t, sep))
+    hd_codes, hd_readings = _distinct(segments, hd_at, lambda t: _hd(t, sep))
     # Each value as read, and its number among the distinct values (a coverage's shape).
     cov_from = np.empty(covs, dtype=object)
     cov_to = np.empty(covs, dtype=object)
@@ -514,7 +586,7 @@ def read_region(layout: Layout, sep: str, control: str) -> MemberRegion:
         raise Declined("a line cancelled from inception")
 
     amt_at = where_tag("AMT")
-    codes, (amt_qualifiers, amounts) = _read_each(texts[amt_at], lambda t: _amt(t, sep), 2)
+    codes, (amt_qualifiers, amounts) = _read_each(segments, amt_at, lambda t: _amt(t, sep), 2)
     if (amt_qualifiers == "P3").any():
         raise Declined("AMT*P3")
     volume_lines = np.array([r[0] in VOLUME_LINES for r in hd_readings], dtype=bool)
@@ -635,10 +707,13 @@ def read_region(layout: Layout, sep: str, control: str) -> MemberRegion:
     return MemberRegion(members, subscribers, people - subscribers, policy_numbers, end_loop)
 
 
-def _read_each(texts: np.ndarray, read, width: int) -> tuple[np.ndarray, list[np.ndarray]]:
-    """Each distinct text read once into `width` values: per text its reading's number, and
-    per value an object array over the distinct readings (index it with the numbers)."""
-    codes, readings = _distinct(texts, read)
+def _read_each(
+    segments: Segments, at: np.ndarray, read, width: int
+) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Each distinct text of the segments `at` read once into `width` values: per segment
+    its reading's number, and per value an object array over the distinct readings (index it
+    with the numbers)."""
+    codes, readings = _distinct(segments, at, read)
     return codes, [_objects([r[k] for r in readings]) for k in range(width)]
 
 

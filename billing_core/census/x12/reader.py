@@ -208,12 +208,12 @@ class _Reader(MemberLoops):
         else:
             # Envelope and header by the handlers; the member loops as columns when they are
             # plain (census.x12.columns), else by the handlers too; then the trailers.
-            segments, rest = layout.segments, layout.first_ins
-            count = self.read_segments([segments[:rest]], 0, sep)
+            rest = layout.first_ins
+            count = self.read_segments([layout.texts(0, rest)], 0, sep)
             if not self.ended and self.read_member_columns(layout, sep):
                 rest = count = layout.se
             if not self.ended:
-                count = self.read_segments([segments[rest:]], count, sep)
+                count = self.read_segments([layout.texts(rest)], count, sep)
         self.seg_no = count
         if self.ended:
             start = body.find(term + "IEA" + sep)

@@ -331,3 +331,48 @@ def test_the_diff_of_the_columns_is_the_diff_of_the_rows(session, enrolled):
 
     assert said(by_columns) == said(by_rows)
     assert by_columns.counts == by_rows.counts
+
+
+def _region_of(texts: list[str]):
+    """`Segments` over a file whose member region is an INS and then `texts` (each a
+    segment): `texts[i]` is the region's segment i + 1."""
+    from billing_core.census.x12.columns import Segments, plain_layout
+
+    body = "~".join(["ISA*x", "GS*x", "ST*834", "INS*Y", *texts, "SE*1", "GE*1", "IEA*1"])
+    layout = plain_layout(body + "~", "*", "~")
+    assert (layout.first_ins, layout.se) == (3, 4 + len(texts))
+    return Segments(layout)
+
+
+@pytest.mark.parametrize("collide", [False, True])
+def test_segments_are_told_apart_by_their_bytes_exactly_as_pandas_tells_their_texts(
+    monkeypatch, collide
+):
+    """`Segments.distinct` numbers the segments as `pd.factorize` numbers their texts: the
+    same codes, the same distinct texts in the same order, whether two texts share a key
+    (every word mixed into zero: the byte comparison falls back) or not, and whether a
+    segment is wider than the bytes compared (`_WIDEST`: texts compared instead)."""
+    import numpy as np
+    import pandas as pd
+
+    from billing_core.census.x12 import columns
+
+    if collide:
+        monkeypatch.setattr(columns.Segments, "_MIX", np.zeros(8, dtype=np.uint64))
+    rng = random.Random(5)
+    texts = [
+        rng.choice(["DTP*348*D8*20250101", "DTP*348*D8*20250102", "HD*030**HLT*PPO*FAM"])
+        + rng.choice(["", "*", "9", "*1"])
+        for _ in range(400)
+    ]
+    texts += ["REF*0F*" + "9" * rng.randrange(1, 70) for _ in range(40)]
+    segments = _region_of(texts)
+    everything = np.arange(len(texts))
+    for at in (everything, everything[: len(texts) - 40], everything[::3], everything[:0]):
+        codes, distinct = segments.distinct(at + 1)
+        as_texts = np.empty(len(at), dtype=object)
+        as_texts[:] = [texts[i] for i in at]
+        expected_codes, expected = pd.factorize(as_texts)
+        assert codes.tolist() == expected_codes.tolist()
+        assert distinct == expected.tolist()
+        assert segments.each(at + 1) == [texts[i] for i in at]
