@@ -9,6 +9,7 @@ from datetime import date
 
 from flask import abort, current_app, flash, make_response, render_template, request, url_for
 from flask_login import current_user
+from sqlalchemy.exc import OperationalError
 
 from admin import bp
 from admin.actions import submit_form
@@ -30,11 +31,13 @@ from billing_core.census.uploads import (
     approve_reviewed_upload,
     failed_uploads,
     find_upload,
+    keep_reconciliation,
     override_retro_window,
     return_upload,
     review_upload,
     submitted_uploads,
 )
+from billing_core.db import begin_writing
 from billing_core.jobs import ensure_runner
 from billing_core.models.enums import Role
 from billing_core.money import ZERO, format_count, format_dollars
@@ -115,9 +118,13 @@ def _approving_page(scope, upload):
 
 
 def _review_page(scope, upload) -> str:
+    """Read and rendered in one transaction, rolled back after: the page shows the diff's
+    plans and products as read, not loaded again one by one once the rollback expired them."""
     pay_periods = request.args.get("pay_periods", type=int)
-    review = dry_run(
-        lambda: review_upload(
+    reviewed = []
+
+    def read() -> str:
+        review = review_upload(
             db_session(),
             upload,
             actor=current_user,
@@ -126,22 +133,42 @@ def _review_page(scope, upload) -> str:
             pay_periods=pay_periods if pay_periods and 0 < pay_periods <= 60 else None,
             limits=PricingLimits.from_settings(current_app.config["SETTINGS"]),
         )
-    )
-    found = review.reconciliation.discrepancies if review.reconciliation else []
-    return render_template(
-        "admin/upload.html",
-        scope=scope,
-        upload=upload,
-        recon=review.reconciliation,
-        unreconciled=review.unreconciled,
-        retro_exceptions=review.retro_exceptions,
-        discrepancies=paginate_list(found, per_page=DISCREPANCIES_PER_PAGE),
-        return_form=UploadReturnForm(),
-        override_form=RetroOverrideForm(),
-        approval=approval_result(upload),
-        warning_rows=problem_rows([], None, review.preview.warnings),
-        **vars(review.preview),
-    )
+        reviewed.append(review)
+        found = review.reconciliation.discrepancies if review.reconciliation else []
+        return render_template(
+            "admin/upload.html",
+            scope=scope,
+            upload=upload,
+            recon=review.reconciliation,
+            unreconciled=review.unreconciled,
+            retro_exceptions=review.retro_exceptions,
+            discrepancies=paginate_list(found, per_page=DISCREPANCIES_PER_PAGE),
+            return_form=UploadReturnForm(),
+            override_form=RetroOverrideForm(),
+            approval=approval_result(upload),
+            warning_rows=problem_rows([], None, review.preview.warnings),
+            **vars(review.preview),
+        )
+
+    page = dry_run(read)
+    if reviewed[0].to_keep is not None:
+        _keep(upload, reviewed[0])
+    return page
+
+
+def _keep(upload, review) -> None:
+    """The reconciliation this view computed for the default period (the first view since
+    what it reads changed: a new day, a bill, a rate), kept in a short write of its own after
+    the read was rolled back, so the next views read it. A write that cannot be made now (the
+    database busy) is left to a later view: the page shows what it computed either way."""
+    session = db_session()
+    try:
+        begin_writing(session)
+        keep_reconciliation(upload, review.to_keep)
+        session.commit()
+    except OperationalError:
+        session.rollback()
+        current_app.logger.warning("upload %s: reconciliation not kept (busy)", upload.id)
 
 
 def _back(group_id: int, upload_id: int) -> str:

@@ -25,7 +25,7 @@ from billing_core.census.diff import diff_census
 from billing_core.census.impact import PricingLimits
 from billing_core.census.problems import every_problem
 from billing_core.census.reader import looks_like_834, too_many_rows
-from billing_core.census.uploads import received_before, upload_impact
+from billing_core.census.uploads import prepare_review, received_before, upload_impact
 from billing_core.db import begin_writing, utcnow
 from billing_core.errors import BillingError
 from billing_core.models import EmployerGroup, Upload, User
@@ -513,9 +513,17 @@ def _process(
         # Kept on the upload (priced with the columns just set): its page shows these figures
         # instead of pricing the whole group again.
         actor = session.get(User, upload.uploaded_by_id)
-        upload_impact(
+        impact = upload_impact(
             session, upload, diff, actor=actor, today=as_of, keep=True, limits=limits.pricing
         )
+        # And the staff review's reconciliation with the bill for its default period, so the
+        # first staff view reads it too (census.uploads.upload_reconciliation); not for a file
+        # beyond the pricing bounds: the reconciliation applies the same changes (each late
+        # one repriced), which is what those bounds say costs too much.
+        if not impact.unpriced:
+            prepare_review(
+                session, upload, census, diff, actor=actor, today=as_of, limits=limits.pricing
+            )
     upload.row_count = rows
     upload.error_count = len(errors)
     upload.job_status = JobStatus.DONE

@@ -13,6 +13,7 @@ the trend flags, the per-member reasons) read the same billed and computed lines
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date
@@ -30,6 +31,7 @@ from billing_core.census.rows import CensusFile, CensusMember
 from billing_core.db import id_chunks, in_ids
 from billing_core.ledger import money_sum
 from billing_core.models import (
+    AuditLog,
     BillingPolicy,
     EmployerGroup,
     Invoice,
@@ -49,7 +51,7 @@ from billing_core.models.enums import (
     Tier,
     ToleranceRule,
 )
-from billing_core.money import ZERO, cents, percent
+from billing_core.money import ZERO, D, cents, percent
 
 # --------------------------------------------------------------------------- thresholds
 
@@ -228,6 +230,75 @@ class Reconciliation:
             entry[1] += d.difference
         return [(REASONS[r], n, amount) for r, (n, amount) in counts.items()]
 
+    def as_kept(self) -> dict:
+        """Everything the review page shows, as plain JSON values (money as strings), kept on
+        the upload (`Upload.reconciliation`) and read back whole by `from_kept`."""
+        return {
+            "version": KEPT_VERSION,
+            "period_start": self.period_start.isoformat(),
+            "period_end": self.period_end.isoformat(),
+            "previous_period": _iso(self.previous_period),
+            "invoice_numbers": list(self.invoice_numbers),
+            "billed_periods": [p.isoformat() for p in self.billed_periods],
+            "tolerance": self.tolerance,
+            "products": [_variance_kept(p) for p in self.products],
+            "total": _variance_kept(self.total) if self.total else None,
+            "reported": _reported_kept(self.reported) if self.reported else None,
+            "flags": [[f.kind, f.product, f.message] for f in self.flags],
+            "discrepancies": [
+                [
+                    d.reason,
+                    d.name,
+                    d.employee_id,
+                    d.product,
+                    str(d.billed),
+                    str(d.computed),
+                    d.detail,
+                ]
+                for d in self.discrepancies
+            ],  # fmt: skip
+            "rating_problems": list(self.rating_problems),
+        }
+
+    @classmethod
+    def from_kept(cls, data: dict) -> Reconciliation | None:
+        """The reconciliation `as_kept` wrote; None when it was kept in another shape (an
+        older version of this code): then it is computed again."""
+        if data.get("version") != KEPT_VERSION:
+            return None
+        reported = data["reported"]
+        return cls(
+            period_start=date.fromisoformat(data["period_start"]),
+            period_end=date.fromisoformat(data["period_end"]),
+            previous_period=_date(data["previous_period"]),
+            invoice_numbers=list(data["invoice_numbers"]),
+            billed_periods=[date.fromisoformat(p) for p in data["billed_periods"]],
+            tolerance=data["tolerance"],
+            products=[_variance_from(p) for p in data["products"]],
+            total=_variance_from(data["total"]) if data["total"] else None,
+            reported=(
+                ReportedPremium(
+                    deducted=D(reported["deducted"]),
+                    pay_periods=reported["pay_periods"],
+                    frequency=PayrollFrequency(reported["frequency"]),
+                    months=reported["months"],
+                    premium=D(reported["premium"]),
+                    billed=D(reported["billed"]),
+                    within_tolerance=reported["within_tolerance"],
+                )
+                if reported
+                else None
+            ),
+            flags=[TrendFlag(*f) for f in data["flags"]],
+            discrepancies=[
+                Discrepancy(reason, name, employee_id, product, D(billed), D(computed), detail)
+                for reason, name, employee_id, product, billed, computed, detail in data[
+                    "discrepancies"
+                ]
+            ],
+            rating_problems=list(data["rating_problems"]),
+        )
+
     def as_dict(self) -> dict:
         def money(value):
             return None if value is None else str(value)
@@ -250,6 +321,121 @@ class Reconciliation:
             "flags": [f.kind for f in self.flags],
             "discrepancies": len(self.discrepancies),
         }
+
+
+# --------------------------------------------------------------------------- kept
+
+# The shape `Reconciliation.as_kept` writes: a reconciliation kept in another is computed again.
+KEPT_VERSION = 1
+
+
+def _iso(on: date | None) -> str | None:
+    return on.isoformat() if on else None
+
+
+def _date(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def _variance_kept(p: ProductVariance) -> list:
+    return [
+        p.code, p.name, p.billed_lives, p.census_lives, str(p.billed), str(p.computed),
+        p.within_tolerance,
+    ]  # fmt: skip
+
+
+def _variance_from(row: list) -> ProductVariance:
+    code, name, billed_lives, census_lives, billed, computed, within = row
+    return ProductVariance(code, name, billed_lives, census_lives, D(billed), D(computed), within)
+
+
+def _reported_kept(r: ReportedPremium) -> dict:
+    return {
+        "deducted": str(r.deducted),
+        "pay_periods": r.pay_periods,
+        "frequency": r.frequency.value,
+        "months": r.months,
+        "premium": str(r.premium),
+        "billed": str(r.billed),
+        "within_tolerance": r.within_tolerance,
+    }
+
+
+@dataclass(frozen=True)
+class ReviewPeriod:
+    """The period a review reconciles against and the pay dates it converts deductions with,
+    as asked (`pay_periods` None: the usual count), and whether that is the review's default
+    (the period the file speaks to, the usual pay dates): the one reconciliation kept."""
+
+    start: date
+    pay_periods: int | None
+    default: bool
+
+
+def review_period(
+    session: Session,
+    group: EmployerGroup,
+    today: date,
+    period: date | None = None,
+    pay_periods: int | None = None,
+) -> ReviewPeriod:
+    """`period` (default: `period_for_upload(today)`) resolved to its billing period's start,
+    and `pay_periods` None when it is the usual count for the period's payroll frequency (the
+    form sends the count it showed), so asking for the default explicitly is the default."""
+    policy = group.policy_on(today) or group.policies[-1]
+    default = period_for_upload(session, group, today)
+    start, _ = billing_period_for(
+        group, group.policy_on(period or default) or policy, period or default
+    )
+    period_policy = group.policy_on(start) or policy
+    if pay_periods is not None:
+        usual = usual_pay_periods(PayrollFrequency(period_policy.payroll_frequency))
+        if pay_periods == usual * period_policy.billing_frequency.months:
+            pay_periods = None
+    return ReviewPeriod(start, pay_periods, start == default and pay_periods is None)
+
+
+def reconciliation_basis(
+    session: Session, group: EmployerGroup, pricing: str, asked: ReviewPeriod
+) -> str:
+    """A digest of everything `reconcile_census` reads beyond what the premium impact is
+    priced from (`pricing`: census.impact.pricing_basis, which covers the day, the file and
+    its diff, the group's policies, plans, rates, invoices, adjustments, approved uploads and
+    enrollment counts): the period and pay dates asked; the products of the group's plans
+    (names and rating bases the report shows); the period's billed premium lines; the 820
+    remittance against the group's invoices; and the group's set-up changes (a set-up import
+    can change a member's name or status in place, which enrollment counts do not see). While
+    the digest is the same, so is the reconciliation: a constant number of statements,
+    whatever the group's size."""
+    digest = hashlib.sha256()
+
+    def add(*parts) -> None:
+        digest.update(repr(parts).encode())
+
+    add(KEPT_VERSION, pricing, asked.start, asked.pay_periods)
+    plan_products = select(Plan.product_id).where(Plan.group_id == group.id)
+    invoice_ids = select(Invoice.id).where(Invoice.group_id == group.id)
+    for statement in (
+        select(Product.code, Product.name, Product.rating_basis, Product.line_of_coverage)
+        .where(Product.id.in_(plan_products))
+        .order_by(Product.code),
+        select(func.count(), func.max(InvoiceLine.id), money_sum(InvoiceLine.amount))
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(
+            Invoice.group_id == group.id,
+            Invoice.period_start == asked.start,
+            Invoice.status != InvoiceStatus.VOID,
+            InvoiceLine.section == InvoiceSection.PREMIUM,
+        ),
+        select(
+            func.count(), func.max(RemittanceDetail.id), money_sum(RemittanceDetail.amount)
+        ).where(RemittanceDetail.invoice_id.in_(invoice_ids)),
+        select(func.count(), func.max(AuditLog.id)).where(
+            AuditLog.group_id == group.id, AuditLog.action.like("setup.%")
+        ),
+    ):
+        add(*session.execute(statement))
+    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- lines
@@ -706,7 +892,8 @@ def _discrepancies(products, billed, computed, people, census, diff, start, end)
                 detail,
             )
         )
-    found.sort(key=lambda d: (REASON_ORDER[d.reason], d.name, d.product))
+    # Employee id breaks a tie of names, so the order is the same on every view (and kept).
+    found.sort(key=lambda d: (REASON_ORDER[d.reason], d.name, d.employee_id, d.product))
     return found
 
 

@@ -215,14 +215,16 @@ def upload_impact(
     today: date,
     keep=False,
     limits: PricingLimits | None = None,
+    basis: str | None = None,
 ) -> PremiumImpact:
     """`upload`'s premium impact: as kept on the upload while what it was priced from is
-    unchanged (census.impact.pricing_basis), else priced now, and kept on the upload when
-    `keep` (the job and the column check keep it; a page view only reads). Pricing that would
-    cost more than `limits` allow (census.impact.PricingCost, counted first) is not done: the
-    impact then says why (`unpriced`)."""
+    unchanged (census.impact.pricing_basis; `basis` when the caller has it already), else
+    priced now, and kept on the upload when `keep` (the job and the column check keep it; a
+    page view only reads). Pricing that would cost more than `limits` allow
+    (census.impact.PricingCost, counted first) is not done: the impact then says why
+    (`unpriced`)."""
     group = session.get(EmployerGroup, upload.group_id)
-    basis = pricing_basis(session, group, diff, today, upload)
+    basis = basis or pricing_basis(session, group, diff, today, upload)
     kept = PremiumImpact.from_dict(upload.impact) if upload.impact is not None else None
     if kept is not None and upload.impact_basis == basis and not kept.unpriced:
         return kept
@@ -514,6 +516,9 @@ class Review:
     # Not reconciled, and why in words: rating the file's members for the period would cost
     # more than the pricing bound (review_upload).
     unreconciled: str | None = None
+    # A reconciliation computed for the default period that the upload does not keep yet:
+    # (Reconciliation.as_kept, its basis), for keep_reconciliation after the read.
+    to_keep: tuple[dict, str] | None = None
 
 
 def review_upload(
@@ -530,36 +535,121 @@ def review_upload(
     (default: the period the file speaks to) and the changes older than the retro window.
     The reconciliation rates every member the file lists for the period: beyond
     `limits.max_member_months` (members x the period's months) it is not computed here and
-    `unreconciled` says so, so the page stays within seconds. Writes nothing; the caller
-    rolls back."""
-    from billing_core.census.reconciliation import reconcile_census
-
-    preview = preview_upload(
-        session,
-        upload,
-        actor=actor,
-        today=today,
-        priced_status=UploadStatus.SUBMITTED,
-        limits=limits,
-    )
-    if preview.census.errors or preview.diff.errors:
-        return Review(preview, None)
+    `unreconciled` says so, so the page stays within seconds. For the default period and pay
+    dates it is read as kept on the upload while what it was computed from is unchanged
+    (`upload_reconciliation`); computed otherwise, and then offered to keep (`to_keep`).
+    Writes nothing; the caller rolls back."""
+    census, diff = upload_diff(session, upload, today)
+    if census.errors or diff.errors:
+        return Review(Preview(census, diff, None), None)
     group = session.get(EmployerGroup, upload.group_id)
-    retro = retro_exceptions(session, group, preview.diff, today)
-    refusal = _reconciliation_over(group, preview.census, today, limits or PricingLimits())
+    retro = retro_exceptions(session, group, diff, today)
+    # One digest of what the impact is priced from, for the impact and the reconciliation.
+    basis = pricing_basis(session, group, diff, today, upload)
+    impact = None
+    if upload.status is UploadStatus.SUBMITTED:
+        impact = upload_impact(
+            session, upload, diff, actor=actor, today=today, limits=limits, basis=basis
+        )
+    preview = Preview(census, diff, impact, retro)
+    refusal = _reconciliation_over(group, census, today, limits or PricingLimits())
     if refusal:
         return Review(preview, None, retro, unreconciled=refusal)
-    reconciliation = reconcile_census(
+    reconciliation, to_keep = upload_reconciliation(
         session,
-        group,
-        preview.census,
-        preview.diff,
+        upload,
+        census,
+        diff,
         actor=actor,
         today=today,
         period=period,
         pay_periods=pay_periods,
+        pricing=basis,
     )
-    return Review(preview, reconciliation, retro)
+    return Review(preview, reconciliation, retro, to_keep=to_keep)
+
+
+def upload_reconciliation(
+    session: Session,
+    upload: Upload,
+    census: CensusFile,
+    diff: CensusDiff,
+    *,
+    actor: User,
+    today: date,
+    period: date | None = None,
+    pay_periods: int | None = None,
+    pricing: str | None = None,
+):
+    """The reconciliation of `upload` (read as `census`, diffed as `diff` on `today`) with
+    the bill for `period` and `pay_periods` (defaults: the review's), and what to keep of it.
+
+    Only the default period with the usual pay dates is kept: the view every reviewer opens
+    first. It is read from the upload while its basis (census.reconciliation.
+    reconciliation_basis over `pricing`, census.impact.pricing_basis) is the same; computed
+    otherwise and returned with (as_kept, basis) for `keep_reconciliation`. Another period or
+    pay-date count is one reviewer looking further: computed, not kept, so it neither grows
+    the row per period looked at nor pushes the default out. Returns (reconciliation,
+    to_keep or None)."""
+    from billing_core.census.reconciliation import (
+        Reconciliation,
+        reconcile_census,
+        reconciliation_basis,
+        review_period,
+    )
+
+    group = session.get(EmployerGroup, upload.group_id)
+    asked = review_period(session, group, today, period, pay_periods)
+    basis = None
+    if asked.default:
+        pricing = pricing or pricing_basis(session, group, diff, today, upload)
+        basis = reconciliation_basis(session, group, pricing, asked)
+        if upload.reconciliation_basis == basis and upload.reconciliation is not None:
+            kept = Reconciliation.from_kept(upload.reconciliation)
+            if kept is not None:
+                return kept, None
+    reconciliation = reconcile_census(
+        session,
+        group,
+        census,
+        diff,
+        actor=actor,
+        today=today,
+        period=asked.start,
+        pay_periods=asked.pay_periods,
+    )
+    return reconciliation, ((reconciliation.as_kept(), basis) if basis else None)
+
+
+def keep_reconciliation(upload: Upload, to_keep: tuple[dict, str] | None) -> None:
+    """Keep on the upload the reconciliation `upload_reconciliation` computed for the default
+    period, with its basis (nothing when there is none to keep). The caller commits."""
+    if to_keep is not None:
+        upload.reconciliation, upload.reconciliation_basis = to_keep
+
+
+def prepare_review(
+    session: Session,
+    upload: Upload,
+    census: CensusFile,
+    diff: CensusDiff,
+    *,
+    actor: User,
+    today: date,
+    limits: PricingLimits | None = None,
+) -> None:
+    """Compute and keep the staff review's reconciliation for its default period (the job
+    that reads a file does, so the first staff view reads it), within `limits` like the page;
+    a file with problems has none. The caller commits."""
+    if census.errors or diff.errors:
+        return
+    group = session.get(EmployerGroup, upload.group_id)
+    if _reconciliation_over(group, census, today, limits or PricingLimits()):
+        return
+    _reconciliation, to_keep = upload_reconciliation(
+        session, upload, census, diff, actor=actor, today=today
+    )
+    keep_reconciliation(upload, to_keep)
 
 
 def _reconciliation_over(

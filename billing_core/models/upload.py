@@ -102,6 +102,12 @@ class Upload(Base):
     # still matches instead of pricing the whole group on every view.
     impact: Mapped[dict | None] = mapped_column(JSON)
     impact_basis: Mapped[str | None] = mapped_column(String(64))
+    # The staff review's reconciliation with the bill for its default period and pay dates
+    # (census.reconciliation.Reconciliation.as_kept) and the digest of everything it was
+    # computed from (census.reconciliation.reconciliation_basis): the review page shows it
+    # again while the digest matches instead of rating the whole group's period on every view.
+    reconciliation: Mapped[dict | None] = deferred(mapped_column(JSON))
+    reconciliation_basis: Mapped[str | None] = mapped_column(String(64))
     # A full file that would end most of the group's coverage (CensusDiff.ends_most_coverage)
     # is submitted only once its sender has said it is their complete list: who and when.
     complete_list_confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
