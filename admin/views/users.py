@@ -78,7 +78,7 @@ def _list_page(staff_form: StaffInviteForm):
         group_number=group.group_number if group else "",
         roles=management.ROLE_CHOICES,
         statuses=management.STATUSES,
-        status_of=lambda user: management.status_of(session, user),
+        status_of=management.statuses_of(session, page.items).__getitem__,
         staff_form=staff_form,
     )
 

@@ -224,10 +224,22 @@ def invite_staff_user(
 
 def is_invited(session: Session, user: User) -> bool:
     """Invited and never set a password through the link (whether the link is open or not)."""
-    rows = session.execute(
-        select(UserInvitation.used_at).where(UserInvitation.user_id == user.id)
-    ).all()
-    return bool(rows) and all(used is None for (used,) in rows)
+    return user.id in invited_among(session, [user.id])
+
+
+def invited_among(session: Session, user_ids: list[int]) -> set[int]:
+    """Which of `user_ids` are invited (`is_invited`), in one query: a page of users shows
+    each one's status."""
+    if not user_ids:
+        return set()
+    used_by: dict[int, list] = {}
+    for user_id, used in session.execute(
+        select(UserInvitation.user_id, UserInvitation.used_at).where(
+            UserInvitation.user_id.in_(user_ids)
+        )
+    ):
+        used_by.setdefault(user_id, []).append(used)
+    return {user_id for user_id, used in used_by.items() if all(u is None for u in used)}
 
 
 def open_invitation(session: Session, user: User, now: datetime) -> UserInvitation | None:

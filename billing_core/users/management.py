@@ -85,11 +85,18 @@ def users_query(
 
 def status_of(session: Session, user: User) -> str:
     """One of `STATUSES`."""
-    from billing_core.users.invitations import is_invited
+    return statuses_of(session, [user])[user]
 
-    if not user.is_active:
-        return "disabled"
-    return "invited" if is_invited(session, user) else "active"
+
+def statuses_of(session: Session, users: list[User]) -> dict[User, str]:
+    """`status_of` each of `users`, with one query for the lot."""
+    from billing_core.users.invitations import invited_among
+
+    invited = invited_among(session, [u.id for u in users if u.is_active])
+    return {
+        u: "disabled" if not u.is_active else "invited" if u.id in invited else "active"
+        for u in users
+    }
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
 from billing_core.models import GroupAdministrator, OutboxMessage, User, UserInvitation
 from billing_core.models.enums import Role
+from tests.factories import make_user
 from tests.web.conftest import csrf_token, log_in, logout
 
 NEW_PASSWORD = "Coffee-Table-Lamp-42"
@@ -287,3 +289,37 @@ def test_staff_let_an_existing_hr_user_invite_colleagues(client, login_as, cast,
     login_as(hr)
     team = _text(client.get(f"/employer/groups/{cast.group_a.id}/team"))
     assert "Invite a colleague" in team and "WEST" in team and "EAST" in team
+
+
+def test_the_users_list_reads_every_status_at_once(client, login_as, cast, session, statements):
+    """The page's statuses (invited, active, disabled) come from one query for the page, not
+    one per user: as many statements with 3 invited users as with 23."""
+
+    def listed() -> tuple[str, int]:
+        client.get("/admin/users?q=@many.test")
+        statements.clear()
+        page = _text(client.get("/admin/users?q=@many.test"))
+        return page, len(statements)
+
+    def invite(n: int) -> None:
+        user = make_user(session, Role.EMPLOYER, email=f"person{n}@many.test")
+        session.add(
+            UserInvitation(
+                user_id=user.id,
+                token_digest=f"digest-{n}",
+                expires_at=datetime(2030, 1, 1, tzinfo=UTC),
+                invited_by_id=cast.users["supervisor"].id,
+            )
+        )
+        session.commit()
+
+    login_as(cast.users["billing_specialist"])
+    for n in range(3):
+        invite(n)
+    small, few = listed()
+    assert small.count("Invited (no password yet)</span>") == 3
+    for n in range(3, 23):
+        invite(n)
+    large, many = listed()
+    assert large.count("Invited (no password yet)</span>") == 23
+    assert many == few
