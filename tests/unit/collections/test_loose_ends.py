@@ -7,6 +7,7 @@ before the last sweep; two supervisors cancelling at once: the second is told it
 from __future__ import annotations
 
 import threading
+import time
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -134,15 +135,24 @@ def own_database(engine):
         yield own
 
 
-def _waits_for_a_lock(engine, tries: int = 5000) -> bool:
-    """Whether another backend of this database comes to wait on a lock (asked until it does,
-    at most `tries` times: no sleep, the answer is the database's)."""
+def _waits_for_a_lock(engine, waiter: threading.Thread, within: float = 60.0) -> bool:
+    """Whether another backend of this database comes to wait on a lock: asked until it does,
+    or until `waiter` (the thread expected to wait) ends without having waited (no sleep, the
+    answer is the database's). Not a fixed number of tries: with the suite on several
+    processes (make test) a loaded machine may take the thread longer than thousands of quick
+    queries to reach the row; `within` seconds only keep a broken lock from hanging the run."""
     query = text(
         "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
         "AND wait_event_type = 'Lock'"
     )
+    deadline = time.monotonic() + within
     with engine.connect() as watcher:
-        return any(watcher.execute(query).scalar() for _ in range(tries))
+        while time.monotonic() < deadline:
+            if watcher.execute(query).scalar():
+                return True
+            if not waiter.is_alive():
+                return False
+    return False
 
 
 def test_two_supervisors_cancelling_at_once_the_second_is_told(own_database):
@@ -176,7 +186,7 @@ def test_two_supervisors_cancelling_at_once_the_second_is_told(own_database):
                               actor=first.get(User, first_id))  # fmt: skip
         thread = threading.Thread(target=second)
         thread.start()
-        assert _waits_for_a_lock(own_database)  # the second is held at the row
+        assert _waits_for_a_lock(own_database, thread)  # the second is held at the row
         first.commit()
     thread.join(timeout=30)
     [error] = outcome
