@@ -100,12 +100,31 @@ def kept_aging_columns(as_of: date) -> list:
     return aging_buckets(as_of, KeptOpenItem.due_on, KeptOpenItem.open_amount)
 
 
+# The accounts whose kept balances the aging reads (KeptOpenItem: the receivable by invoice;
+# KeptBalance: each group's unapplied cash).
+_AGED_ACCOUNTS = (Chart.RECEIVABLE.code, Chart.UNAPPLIED_CASH.code)
+
+
 def kept_is_current(session: Session, as_of: date) -> bool:
-    """The kept balances (every posting, whatever its date) are the balances as of `as_of`:
-    no journal entry is dated after it (the usual "as of today"). A past date is computed from
-    postings (`aging_columns` with `dated_on_or_before`)."""
-    latest = session.scalar(select(func.max(JournalEntry.entry_date)))
-    return latest is None or latest <= as_of
+    """The kept receivable and unapplied cash (every posting, whatever its date) are their
+    balances as of `as_of`: no journal entry dated after it posts to them (the usual "as of
+    today"). An entry after it to other accounts changes nothing here: a commission run is
+    dated at the month's end, and with the check on every entry the aging, Today and the
+    past-due line read the whole book's postings for the rest of the month. A past date is
+    computed from postings (`aging_columns` with `dated_on_or_before`). The entries after
+    `as_of` are few (an index range on the entry date), each checked through its postings."""
+    later = (
+        select(JournalEntry.id)
+        .where(
+            JournalEntry.entry_date > as_of,
+            select(Posting.id)
+            .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+            .where(Posting.entry_id == JournalEntry.id, LedgerAccount.code.in_(_AGED_ACCOUNTS))
+            .exists(),
+        )
+        .limit(1)
+    )
+    return session.scalar(later) is None
 
 
 def _in_days(due_on, as_of: date, low: int, high: int | None) -> list:

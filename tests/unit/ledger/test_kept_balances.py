@@ -201,3 +201,51 @@ def test_past_due_line_sums_buckets_only_when_a_past_due_item_is_a_credit(sessio
     make_invoice(session, offset, D("-25.00"), today - timedelta(days=10))  # a credit bill
     assert past_due_groups(session, today) == expected() == PastDueGroups(1, 1, D("140.00"), 2)
     assert summed == [today]
+
+
+def test_a_later_entry_to_other_accounts_leaves_the_kept_aging_current(session, monkeypatch):
+    """The aging reads the kept balances as of today unless an entry dated after today posts
+    to the receivable or unapplied cash: a commission run dated at the month's end does not
+    send Today and the aging back to the whole book's postings, a later payment does (and the
+    figures agree either way)."""
+    from billing_core.ledger import receivables
+    from billing_core.reports import aging
+
+    group = make_group(session)
+    make_invoice(session, group, D("250.00"), START)
+    today = START + timedelta(days=45)
+    month_end = date(2027, 2, 28)
+
+    def post(legs, source_type):
+        ledger.post_entry(
+            session, entry_date=month_end, memo="later", source_type=source_type, legs=legs
+        )
+        session.flush()
+
+    post(
+        [
+            Leg(ledger.account(session, Chart.COMMISSION_EXPENSE), D("12.00")),
+            Leg(ledger.account(session, Chart.COMMISSION_PAYABLE), D("-12.00")),
+        ],
+        "commission_run",
+    )
+    assert receivables.kept_is_current(session, today)
+    from_postings = aging_rows(session, today, from_postings=True)
+
+    def from_the_postings(*args):
+        raise AssertionError("the aging read the postings, not the kept balances")
+
+    monkeypatch.setattr(aging, "_ledger_per_group", from_the_postings)
+    assert aging_rows(session, today) == from_postings
+    assert past_due_groups(session, today) == past_due_from(from_postings)
+
+    monkeypatch.undo()
+    unapplied = ledger.account(session, Chart.UNAPPLIED_CASH, group)
+    post(
+        [Leg(ledger.account(session, Chart.CASH), D("40.00")), Leg(unapplied, D("-40.00"))],
+        "payment",
+    )
+    assert not receivables.kept_is_current(session, today)
+    assert past_due_groups(session, today) is None
+    assert aging_rows(session, today) == aging_rows(session, today, from_postings=True)
+    assert receivables.kept_is_current(session, month_end)
