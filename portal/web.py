@@ -199,6 +199,27 @@ def dry_run(read: Callable[[], T]) -> T:
         db_session().rollback()
 
 
+def keep_after_read(write: Callable[[], None], what: str) -> bool:
+    """Keep what a read worked out (a page's figures computed once for the views after it),
+    in a short write of its own after the read was rolled back. A write the database cannot
+    take now (busy) is left to a later view and logged: the page shows what it computed
+    either way. True when kept."""
+    from sqlalchemy.exc import OperationalError
+
+    from billing_core.db import begin_writing
+
+    session = db_session()
+    try:
+        begin_writing(session)
+        write()
+        session.commit()
+    except OperationalError:
+        session.rollback()
+        current_app.logger.warning("%s: not kept (the database is busy)", what)
+        return False
+    return True
+
+
 def render_page_or_fragment(page_template: str, fragment_template: str, **context):
     """The fragment for a (non-boosted) htmx request, the whole page otherwise."""
     if htmx and not htmx.boosted:

@@ -9,7 +9,6 @@ from datetime import date
 
 from flask import abort, current_app, flash, make_response, render_template, request, url_for
 from flask_login import current_user
-from sqlalchemy.exc import OperationalError
 
 from admin import bp
 from admin.actions import submit_form
@@ -37,7 +36,6 @@ from billing_core.census.uploads import (
     review_upload,
     submitted_uploads,
 )
-from billing_core.db import begin_writing
 from billing_core.jobs import ensure_runner
 from billing_core.models.enums import Role
 from billing_core.money import ZERO, format_count, format_dollars
@@ -50,6 +48,7 @@ from portal.web import (
     dry_run,
     enqueue_upload_job,
     format_period,
+    keep_after_read,
     load_group,
     paginate_list,
     render_page_or_fragment,
@@ -158,17 +157,12 @@ def _review_page(scope, upload) -> str:
 
 def _keep(upload, review) -> None:
     """The reconciliation this view computed for the default period (the first view since
-    what it reads changed: a new day, a bill, a rate), kept in a short write of its own after
-    the read was rolled back, so the next views read it. A write that cannot be made now (the
-    database busy) is left to a later view: the page shows what it computed either way."""
-    session = db_session()
-    try:
-        begin_writing(session)
-        keep_reconciliation(upload, review.to_keep)
-        session.commit()
-    except OperationalError:
-        session.rollback()
-        current_app.logger.warning("upload %s: reconciliation not kept (busy)", upload.id)
+    what it reads changed: a new day, a bill, a rate), kept after the read so the next views
+    read it (`keep_after_read`: left to a later view when the database is busy)."""
+    keep_after_read(
+        lambda: keep_reconciliation(upload, review.to_keep),
+        f"upload {upload.id}'s reconciliation",
+    )
 
 
 def _back(group_id: int, upload_id: int) -> str:
