@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from billing_core.db import in_ids
 from billing_core.ledger import Chart, money_sum
+from billing_core.ledger.receivables import AGING_KEYS, kept_aging_columns
 from billing_core.models.collections import DelinquencyDispute
 from billing_core.models.ledger import KeptBalance, KeptOpenItem
 from billing_core.money import ZERO
@@ -55,6 +56,22 @@ def positions(
     """Position of every group with a kept open item, unapplied cash or an open dispute (or of
     `group_ids` only, a list or a SELECT of them; a group owing nothing and holding nothing is
     left out). Three queries."""
+    return _read_positions(session, as_of, group_ids, with_aging=False)[0]
+
+
+def positions_with_aging(
+    session: Session, as_of: date, group_ids: Iterable[int] | Select | None = None
+) -> tuple[dict[int, Position], dict[int, dict[str, Decimal]]]:
+    """`positions`, and per group its kept aging as of `as_of` (each of
+    ledger.receivables.AGING_KEYS, and "credit": its unapplied cash, negative when the
+    account owes) from the same reads of the kept balances: the collections worklist shows
+    both for every delinquent group on every view."""
+    return _read_positions(session, as_of, group_ids, with_aging=True)
+
+
+def _read_positions(
+    session: Session, as_of: date, group_ids, *, with_aging: bool
+) -> tuple[dict[int, Position], dict[int, dict[str, Decimal]]]:
     ids = group_ids
     if group_ids is not None and not isinstance(group_ids, Select):
         ids = sorted(set(group_ids))
@@ -64,9 +81,12 @@ def positions(
         money_sum(case((late, KeptOpenItem.open_amount), else_=0)),
         func.min(case((late, KeptOpenItem.due_on), else_=None)),
         money_sum(case((KeptOpenItem.open_amount < 0, -KeptOpenItem.open_amount), else_=0)),
+        *(kept_aging_columns(as_of) if with_aging else ()),
     ).group_by(KeptOpenItem.group_id)
+    # The aging's credit is any non-zero unapplied cash; a position counts only a credit.
     cash = select(KeptBalance.group_id, -KeptBalance.balance).where(
-        KeptBalance.code == Chart.UNAPPLIED_CASH.code, KeptBalance.balance < 0
+        KeptBalance.code == Chart.UNAPPLIED_CASH.code,
+        KeptBalance.balance != 0 if with_aging else KeptBalance.balance < 0,
     )
     disputes = (
         select(DelinquencyDispute.group_id, money_sum(DelinquencyDispute.amount))
@@ -78,22 +98,30 @@ def positions(
         cash = cash.where(in_ids(KeptBalance.group_id, ids))
         disputes = disputes.where(in_ids(DelinquencyDispute.group_id, ids))
     found: dict[int, list] = {}
+    aging: dict[int, dict[str, Decimal]] = {}
 
     def row(group_id: int) -> list:
         return found.setdefault(group_id, [ZERO, None, ZERO, ZERO, ZERO])
 
-    for group_id, past_due, oldest, bill_credits in session.execute(items):
+    for group_id, past_due, oldest, bill_credits, *buckets in session.execute(items):
         r = row(group_id)
         r[0], r[1], r[3] = past_due, oldest, bill_credits
+        if with_aging:
+            aging[group_id] = {**dict(zip(AGING_KEYS, buckets, strict=True)), "credit": ZERO}
     for group_id, credit in session.execute(cash):
-        row(group_id)[2] += credit
+        if credit > 0:
+            row(group_id)[2] += credit
+        if with_aging:
+            aging.setdefault(group_id, {**dict.fromkeys(AGING_KEYS, ZERO), "credit": ZERO})
+            aging[group_id]["credit"] += credit
     for group_id, disputed in session.execute(disputes):
         row(group_id)[4] = disputed
     stayed = _stayed(session, as_of, found)
-    return {
+    owed = {
         group_id: Position(group_id, r[0], r[1], r[2], r[3], r[4], stayed.get(group_id, ZERO))
         for group_id, r in found.items()
     }
+    return owed, aging
 
 
 def _stayed(session: Session, as_of: date, found: dict[int, list]) -> dict[int, Decimal]:

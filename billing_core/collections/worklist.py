@@ -50,10 +50,9 @@ from typing import Any
 from sqlalchemy import Select, and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from billing_core.collections.overdue import positions
+from billing_core.collections.overdue import positions_with_aging
 from billing_core.db import in_ids
-from billing_core.ledger import Chart
-from billing_core.ledger.receivables import AGING_KEYS, kept_aging_columns
+from billing_core.ledger.receivables import AGING_KEYS
 from billing_core.models import Broker, BrokerAgency, BrokerOfRecord, EmployerGroup
 from billing_core.models.collections import (
     CollectionContact,
@@ -63,7 +62,6 @@ from billing_core.models.collections import (
     PromiseStatus,
     PromiseToPay,
 )
-from billing_core.models.ledger import KeptBalance, KeptOpenItem
 from billing_core.models.payment_plans import InstallmentStatus, PaymentPlan, PaymentPlanStatus
 from billing_core.money import ZERO, format_dollars
 
@@ -213,8 +211,7 @@ def worklist(
         return []
     # The same groups named once in SQL for each figure's query (not a thousand ids each).
     ids = select(GroupDelinquency.group_id).join(EmployerGroup, on_list).where(*conditions)
-    owed = positions(session, today, ids)
-    aging = _aging(session, today, ids)
+    owed, aging = positions_with_aging(session, today, ids)
     calls, last = _contacts(session, ids)
     promise = _promises(session, ids)
     plan = _plans(session, ids)
@@ -320,28 +317,6 @@ def sort_worklist(rows: list[dict], sort: str) -> list[dict]:
         return v.casefold() if isinstance(v, str) else v
 
     return sorted(present, key=value, reverse=descending) + empty
-
-
-def _aging(session: Session, today: date, ids: Select) -> dict[int, dict]:
-    """Per group: the kept open items in each aging bucket as of `today`, and unapplied
-    credit (the kept unapplied cash balance)."""
-    found: dict[int, dict] = {}
-    query = (
-        select(KeptOpenItem.group_id, *kept_aging_columns(today))
-        .where(in_ids(KeptOpenItem.group_id, ids))
-        .group_by(KeptOpenItem.group_id)
-    )
-    for gid, *amounts in session.execute(query):
-        found[gid] = {**dict(zip(AGING_KEYS, amounts, strict=True)), "credit": ZERO}
-    cash = select(KeptBalance.group_id, -KeptBalance.balance).where(
-        KeptBalance.code == Chart.UNAPPLIED_CASH.code,
-        KeptBalance.balance != 0,
-        in_ids(KeptBalance.group_id, ids),
-    )
-    for gid, credit in session.execute(cash):
-        found.setdefault(gid, {**{k: ZERO for k in AGING_KEYS}, "credit": ZERO})
-        found[gid]["credit"] += credit
-    return found
 
 
 def _contacts(session: Session, ids: Select):
