@@ -138,8 +138,9 @@ def _add(page, values: dict[str, str], *, clean: bool = True) -> None:
     """Add a row; `clean`: the set-up's check finds nothing to fix in it (a class is not clean
     until a plan covers it)."""
     _fill(page, values)
-    page.get_by_role("button", name="Add", exact=True).click()
-    page.wait_for_load_state()
+    # The page after the add (the one before shows the last add's flash until it loads).
+    with page.expect_navigation():
+        page.get_by_role("button", name="Add", exact=True).click()
     said = page.locator(".flash").first.inner_text()
     assert "added" in said and (not clean or "nothing to fix here" in said), said
 
