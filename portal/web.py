@@ -16,9 +16,11 @@ from urllib.parse import urlsplit
 from flask import Response, abort, current_app, flash, redirect, render_template, request
 from flask_login import current_user, login_required
 from sqlalchemy import Select
+from sqlalchemy.exc import OperationalError
 
 from billing_core.access import GroupScope, Powers, group_scope, visible_groups
 from billing_core.authority import DEFAULT_AUTHORITY_LIMIT
+from billing_core.db import begin_writing
 from billing_core.errors import BillingError
 from billing_core.models import EmployerGroup, User
 from billing_core.models.enums import Role
@@ -204,10 +206,6 @@ def keep_after_read(write: Callable[[], None], what: str) -> bool:
     in a short write of its own after the read was rolled back. A write the database cannot
     take now (busy) is left to a later view and logged: the page shows what it computed
     either way. True when kept."""
-    from sqlalchemy.exc import OperationalError
-
-    from billing_core.db import begin_writing
-
     session = db_session()
     try:
         begin_writing(session)

@@ -120,9 +120,8 @@ def _review_page(scope, upload) -> str:
     """Read and rendered in one transaction, rolled back after: the page shows the diff's
     plans and products as read, not loaded again one by one once the rollback expired them."""
     pay_periods = request.args.get("pay_periods", type=int)
-    reviewed = []
 
-    def read() -> str:
+    def read():
         review = review_upload(
             db_session(),
             upload,
@@ -132,9 +131,8 @@ def _review_page(scope, upload) -> str:
             pay_periods=pay_periods if pay_periods and 0 < pay_periods <= 60 else None,
             limits=PricingLimits.from_settings(current_app.config["SETTINGS"]),
         )
-        reviewed.append(review)
         found = review.reconciliation.discrepancies if review.reconciliation else []
-        return render_template(
+        page = render_template(
             "admin/upload.html",
             scope=scope,
             upload=upload,
@@ -148,21 +146,16 @@ def _review_page(scope, upload) -> str:
             warning_rows=problem_rows([], None, review.preview.warnings),
             **vars(review.preview),
         )
+        return page, review.to_keep
 
-    page = dry_run(read)
-    if reviewed[0].to_keep is not None:
-        _keep(upload, reviewed[0])
+    page, to_keep = dry_run(read)
+    if to_keep is not None:
+        # The first view since what it reads changed (a new day, a bill, a rate) keeps the
+        # reconciliation it computed for the default period, so the next views read it.
+        keep_after_read(
+            lambda: keep_reconciliation(upload, to_keep), f"upload {upload.id}'s reconciliation"
+        )
     return page
-
-
-def _keep(upload, review) -> None:
-    """The reconciliation this view computed for the default period (the first view since
-    what it reads changed: a new day, a bill, a rate), kept after the read so the next views
-    read it (`keep_after_read`: left to a later view when the database is busy)."""
-    keep_after_read(
-        lambda: keep_reconciliation(upload, review.to_keep),
-        f"upload {upload.id}'s reconciliation",
-    )
 
 
 def _back(group_id: int, upload_id: int) -> str:

@@ -350,8 +350,7 @@ class Segments:
         starts, lengths = self.starts[at], self.lengths[at]
         width = -(-int(lengths.max()) // 8) * 8
         if width > _WIDEST:
-            codes, uniques = pd.factorize(_objects(self.each(at)))
-            return codes, uniques.tolist()
+            return self._as_texts(at)
         rows = np.lib.stride_tricks.sliding_window_view(self.buf, width)[starts]
         rows[np.arange(width, dtype=np.int32) >= lengths[:, None]] = 0
         words = rows.view(np.uint64)
@@ -362,9 +361,13 @@ class Segments:
         first = np.empty(len(keys), dtype=np.int64)
         first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)
         if not (rows == rows[first[codes]]).all():
-            codes, uniques = pd.factorize(_objects(self.each(at)))
-            return codes, uniques.tolist()
+            return self._as_texts(at)
         return codes, self.each(at[first])
+
+    def _as_texts(self, at: np.ndarray) -> tuple[np.ndarray, list[str]]:
+        """`distinct` by pandas over the texts themselves."""
+        codes, uniques = pd.factorize(_objects(self.each(at)))
+        return codes, uniques.tolist()
 
 
 def _distinct(segments: Segments, at: np.ndarray, read) -> tuple[np.ndarray, list]:
