@@ -371,11 +371,14 @@ def bill_bridges(
     pairs: list[tuple[Invoice, Invoice | None]],
     *,
     first_bill_rows: bool = True,
+    first_adds: dict[int, tuple[Decimal, int]] | None = None,
 ) -> list[Bridge]:
     """`bill_bridge` of each (invoice, its previous invoice or None), in a handful of reads
     for all of them: a billing run computes a whole chunk's bridges at once. Without
-    `first_bill_rows`, a first bill's adds are only totalled (`_first_bill_adds`): its rows
-    would be its premium lines again, one per member and product (what is kept)."""
+    `first_bill_rows`, a first bill's adds are only totalled (`_first_bill_adds`, or
+    `first_adds` when the caller has them: the run adds them up from the lines it has just
+    written): its rows would be its premium lines again, one per member and product (what is
+    kept)."""
     ids = sorted({i.id for pair in pairs for i in pair if i is not None})
     first_bills = set() if first_bill_rows else {i.id for i, prior in pairs if prior is None}
     priors = {prior.id for _, prior in pairs if prior is not None}
@@ -383,7 +386,10 @@ def bill_bridges(
     premium, plans = _premium_lines(
         session, [i for i in ids if i not in first_bills or i in priors]
     )
-    first_adds = _first_bill_adds(session, sorted(first_bills))
+    if first_adds is None:
+        first_adds = _first_bill_adds(session, sorted(first_bills))
+    else:
+        first_adds = {i: first_adds[i] for i in first_bills}
     worded = _AddedOrEnded(plans)
     retro = _retro_rows(session, ids)
     products = dict(session.execute(select(Product.id, Product.name)).all())
@@ -592,10 +598,19 @@ def keep_bridges(session: Session, bridges: list[Bridge]) -> list[int]:
     return kept_ids
 
 
-def keep_issued_bridges(session: Session, issued: list[tuple[Invoice, Invoice | None]]) -> None:
+def keep_issued_bridges(
+    session: Session,
+    issued: list[tuple[Invoice, Invoice | None]],
+    first_adds: dict[int, tuple[Decimal, int]] | None = None,
+) -> None:
     """Compute and keep the bill bridge of each (invoice just issued, its previous invoice):
-    a billing run's chunk at a time, so memory is bounded by the chunk, not the run."""
-    keep_bridges(session, bill_bridges(session, issued, first_bill_rows=False))
+    a billing run's chunk at a time, so memory is bounded by the chunk, not the run.
+    `first_adds`: the first bills' adds step (invoice id -> (premium, member x products)) as
+    the run counted them from its lines (`invoicing.DraftInvoice.first_bill_adds`), else read
+    from the lines written."""
+    keep_bridges(
+        session, bill_bridges(session, issued, first_bill_rows=False, first_adds=first_adds)
+    )
 
 
 def keep_missing_bridges(session: Session, limit: int = 200) -> int:

@@ -176,6 +176,16 @@ class DraftInvoice:
                 totals[code] = (count + 1, amount + ln["amount"])
         return dict(sorted(totals.items()))
 
+    def first_bill_adds(self) -> tuple[Decimal, int]:
+        """A first bill's adds step of its bill bridge, every premium line an add: (its
+        premium, how many member x products), as `bill_bridge._first_bill_adds` reads it."""
+        added = {
+            (ln["member_id"], code)
+            for ln, code in zip(self.lines, self._product_codes, strict=True)
+            if ln["section"] == InvoiceSection.PREMIUM
+        }
+        return self.current_premium, len(added)
+
     def as_dict(self) -> dict:
         return {
             "invoice_number": self.invoice_number,
@@ -550,11 +560,19 @@ def _issue_all(session: Session, drafts: list[DraftInvoice], actor_id: int | Non
             row["line_number"] = number
         rows.extend(draft.lines)
     write_lines(session, rows)
-    write_plan_totals(session, [invoice.id for invoice in invoices])
+    write_plan_totals(
+        session,
+        [(invoice.id, draft.lines) for invoice, draft in zip(invoices, drafts, strict=True)],
+    )
     keep_printed(session, invoices, drafts)
     keep_issued_bridges(
         session,
         [(invoice, draft.previous) for invoice, draft in zip(invoices, drafts, strict=True)],
+        first_adds={
+            invoice.id: draft.first_bill_adds()
+            for invoice, draft in zip(invoices, drafts, strict=True)
+            if draft.previous is None
+        },
     )
 
     groups = {d.account.group.id: d.account.group for d in drafts}
