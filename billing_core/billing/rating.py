@@ -283,10 +283,10 @@ def _round_up(amount: Decimal, unit: Decimal) -> Decimal:
 def age_reduction_percent(table: RateTable, age: int) -> Decimal:
     """The volume percent in force at `age`: the step with the highest `from_age` <= age
     (100 when none applies)."""
-    percent = HUNDRED
-    for step in sorted(table.age_reductions, key=lambda s: s.from_age):
-        if step.from_age <= age:
-            percent = step.volume_percent
+    percent, reached = HUNDRED, None
+    for step in table.age_reductions:  # in any order: the table need not sort them
+        if step.from_age <= age and (reached is None or step.from_age >= reached):
+            percent, reached = step.volume_percent, step.from_age
     return percent
 
 
@@ -377,11 +377,14 @@ def rating_key(
     dependent_birth_dates: tuple[date, ...] = (),
     child_birth_dates: tuple[date, ...] = (),
 ) -> tuple:
-    """What `rate_line` reads of a member under `table`'s basis for the month `on`: the tier;
-    salary and volume with the age; the ages (with a child rate: which children are charged at
-    it and which not, `age_banded_persons`); or the salary. Rating is pure, so members with
-    the same key under the same rate version rate the same: a billing run or a census rating
-    thousands of lines rates each key once."""
+    """What `rate_line`'s line depends on for a member under `table`'s basis in the month `on`:
+    the tier; the ages (with a child rate: which children are charged at it and which not,
+    `age_banded_persons`); or the measure the unit rate applies to (the life volume, with the
+    age when an age reduction applies; the weekly benefit; the covered payroll), so members
+    whose salaries differ but whose benefit is the same (at a maximum, or rounded to the same
+    volume) share one. Rating is pure, so members with the same key under the same rate
+    version rate the same: a billing run or a census rating thousands of lines rates each key
+    once. Raises RatingDataMissing as `rate_line` does when the measure cannot be worked out."""
     basis = table.basis
     if basis is RatingBasis.TIERED_COMPOSITE:
         return (tier,)
@@ -393,8 +396,15 @@ def rating_key(
             return persons.band_ages
         return (persons.band_ages, persons.charged_child_ages, persons.uncharged_child_ages)
     if basis is RatingBasis.PER_THOUSAND_VOLUME:
-        return (annual_salary, elected_volume, age_on(birth_date, age_reference_date(table, on)))
-    return (annual_salary,)
+        age = age_on(birth_date, age_reference_date(table, on))
+        volume = life_volume(
+            table, annual_salary=annual_salary, elected_volume=elected_volume, age=age
+        )
+        # The age is on the line only when a reduction applies at it.
+        return (volume, age if age_reduction_percent(table, age) != HUNDRED else None)
+    if basis is RatingBasis.STD_WEEKLY_BENEFIT:
+        return (std_weekly_benefit(table, annual_salary),)
+    return (ltd_covered_payroll(table, annual_salary),)
 
 
 def _persons(table: RateTable, member: MemberFacts, on: date) -> AgeBandedPersons:

@@ -346,6 +346,35 @@ def test_life_age_reduction_at_the_birthday_through_rate_line():
     assert "65.00% at age 65" in mar.explanation
 
 
+@pytest.mark.parametrize(
+    "table,born,salaries",
+    [
+        (LIFE, BORN_1980, ("39600", "40000")),  # both 80,000 of volume
+        (LIFE, date(1955, 6, 15), ("39600", "40000")),  # 69: reduced to 65% of 80,000
+        (STD, BORN_1980, ("130000", "260000")),  # both at the 1,500 weekly maximum
+        (LTD, BORN_1980, ("120000", "240000")),  # both at the 10,000 payroll maximum
+    ],
+)
+def test_salaries_rated_to_the_same_measure_share_a_rating_key_and_a_line(table, born, salaries):
+    def key(salary: str) -> tuple:
+        return rating_key(table, JAN, born, D(salary), None, None)
+
+    first, second = (rate_line(table, MemberFacts(born, annual_salary=D(s)), JAN) for s in salaries)
+    assert key(salaries[0]) == key(salaries[1])
+    assert first == second
+
+
+def test_a_life_key_holds_the_age_only_where_a_reduction_applies():
+    def key(born: date) -> tuple:
+        return rating_key(LIFE, JAN, born, D(40000), None, None)
+
+    assert key(_born(40)) == key(_born(50))  # no reduction: the same line
+    assert key(_born(66)) != key(_born(67))  # "reduced to 65.00% at age 66" / "... 67"
+    assert rate_line(LIFE, MemberFacts(_born(66), annual_salary=D(40000)), JAN).explanation != (
+        rate_line(LIFE, MemberFacts(_born(67), annual_salary=D(40000)), JAN).explanation
+    )
+
+
 def test_per_thousand_rounds_half_up_at_half_cent():
     table = RateTable(basis=RatingBasis.PER_THOUSAND_VOLUME, unit_rate=D("0.125"))
     assert per_thousand_premium(table, D(1000)) == D("0.13")
