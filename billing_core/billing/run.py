@@ -10,8 +10,10 @@ job (billing_core.jobs). Start it with `start_run` (flush only), commit, then `e
 
 from __future__ import annotations
 
+import gc
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -263,7 +265,8 @@ def run_chunk(session: Session, chunk_id: int) -> dict | None:
     try:
         for attempt in range(1, DATABASE_ATTEMPTS + 1):
             try:
-                summary = _issue_chunk(session, chunk_id)
+                with _cyclic_gc_paused():
+                    summary = _issue_chunk(session, chunk_id)
                 break
             except DBAPIError as error:
                 session.rollback()
@@ -290,6 +293,23 @@ def run_chunk(session: Session, chunk_id: int) -> dict | None:
     run_id = session.scalar(select(BillingRunChunk.run_id).where(BillingRunChunk.id == chunk_id))
     _finish(session, run_id)
     return summary
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """Pause Python's cyclic garbage collector while a chunk is issued. A chunk makes and
+    drops millions of objects (a dict per invoice line, tuples per coverage), freed by
+    reference counting; the collector's full passes over the chunk's live data were a sixth
+    of the run's Python time. Resumed after the chunk (what cycles it left are collected
+    then): the peak memory measured the same."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
 
 
 def _issue_chunk(session: Session, chunk_id: int) -> dict:
