@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session
 from billing_core.access import checkout_in_scope
 from billing_core.config import DEFAULT_ACH_LIMIT, STRIPE_CARD_MAX
 from billing_core.errors import BillingError, CheckoutError, PaymentError
+from billing_core.ledger import receivables
 from billing_core.models import (
     Checkout,
     EmployerGroup,
@@ -43,13 +44,13 @@ from billing_core.models import (
 )
 from billing_core.models.enums import (
     CheckoutStatus,
+    InvoiceStatus,
     PaymentMethod,
     PaymentSource,
     PaymentStatus,
     RefundStatus,
 )
 from billing_core.money import ZERO, cents, format_dollars, from_cents_int, to_cents_int
-from billing_core.payments.allocation import group_credit, open_invoices
 from billing_core.payments.receipts import (
     fail_payment,
     record_payment,
@@ -153,14 +154,18 @@ class PayOptions:
 def pay_options(
     session: Session, group: EmployerGroup, subgroup_ids: frozenset[int] | None = None
 ) -> PayOptions:
-    """With `subgroup_ids` (a location's contact): the open bills of those subgroups and the
-    group's consolidated bills, as their invoice list and dashboard show, and no credit (the
-    group's, not a location's: see allocation.apply_credit)."""
-    items = open_invoices(session, group)
-    if subgroup_ids is None:
-        return PayOptions(open_items=items, credit=group_credit(session, group))
-    items = [(i, owed) for i, owed in items if i.subgroup_id in (None, *subgroup_ids)]
-    return PayOptions(open_items=items, credit=ZERO)
+    """The bills open to pay (owed, oldest due first) and the group's credit, read from the
+    kept balances (two reads; no posting is summed). With `subgroup_ids` (a location's
+    contact): the open bills of those subgroups and the group's consolidated bills, as their
+    invoice list and dashboard show, and no credit (the group's, not a location's: see
+    allocation.apply_credit)."""
+    items = [
+        (invoice, owed)
+        for invoice, owed in receivables.open_items(session, group, subgroup_ids)
+        if owed > 0 and invoice.status is InvoiceStatus.ISSUED
+    ]
+    credit = receivables.unapplied_credit(session, group) if subgroup_ids is None else ZERO
+    return PayOptions(open_items=items, credit=credit)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from billing_core import audit, mail
@@ -81,6 +81,31 @@ def administered_groups(session: Session, user: User) -> list[EmployerGroup]:
             .order_by(EmployerGroup.name)
         )
     )
+
+
+# session.info key: {user id: whether they administer any group's users}, read with the user
+# by `second_factor.load_user`, so the top bar's question costs no statement of its own.
+_ADMINISTERS_ANY = "administers_any_group"
+
+
+def administers_any_clause(user_id) -> object:
+    """Whether `user_id` administers any group's users (a SQL EXISTS)."""
+    return exists().where(GroupAdministrator.user_id == user_id)
+
+
+def remember_administers_any(session: Session, user_id: int, answer: bool) -> None:
+    session.info.setdefault(_ADMINISTERS_ANY, {})[user_id] = answer
+
+
+def administers_any(session: Session, user: User) -> bool:
+    """Whether `user` administers any group's users (the employer's Team link): as read with
+    the user in this session, else asked now."""
+    if user.role is not Role.EMPLOYER:
+        return False
+    known = session.info.get(_ADMINISTERS_ANY, {}).get(user.id)
+    if known is not None:
+        return known
+    return bool(session.scalar(select(administers_any_clause(user.id))))
 
 
 def reach(session: Session, actor: User, group: EmployerGroup) -> frozenset[int] | None:

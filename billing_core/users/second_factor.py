@@ -95,14 +95,22 @@ def _groups_require(user_id) -> object:
 
 
 def load_user(session: Session, user_id: int) -> User | None:
-    """The user `user_id` (the login session's, on every request), with whether a group of
-    theirs requires a second factor read in the same statement and remembered for this
-    session (`required_for` then asks nothing more)."""
-    row = session.execute(select(User, _groups_require(User.id)).where(User.id == user_id)).first()
+    """The user `user_id` (the login session's, on every request), with what every page asks
+    about them read in the same statement and remembered for this session: whether a group of
+    theirs requires a second factor (`required_for` then asks nothing more) and whether they
+    administer any group's users (`invitations.administers_any`: the top bar's Team link)."""
+    from billing_core.users import invitations  # invitations imports the accounts this needs
+
+    row = session.execute(
+        select(User, _groups_require(User.id), invitations.administers_any_clause(User.id)).where(
+            User.id == user_id
+        )
+    ).first()
     if row is None:
         return None
-    user, groups_require = row
+    user, groups_require, administers = row
     session.info.setdefault(_GROUPS_REQUIRE, {})[user.id] = bool(groups_require)
+    invitations.remember_administers_any(session, user.id, bool(administers))
     return user
 
 

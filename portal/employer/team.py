@@ -21,14 +21,14 @@ from portal.web import client_ip, elsewhere, load_group, now, paginate, role_req
 
 @bp.app_context_processor
 def team_links():
-    """`administered_groups()` for the employer's top bar (read only when asked)."""
+    """`administers_any()` for the employer's top bar (its Team link; read with the user)."""
 
-    def administered_groups():
+    def administers_any() -> bool:
         if not current_user.is_authenticated:
-            return []
-        return invitations.administered_groups(db_session(), current_user)
+            return False
+        return invitations.administers_any(db_session(), current_user)
 
-    return {"administered_groups": administered_groups}
+    return {"administers_any": administers_any}
 
 
 def _team_scope(group_id: int):

@@ -323,3 +323,15 @@ def test_the_users_list_reads_every_status_at_once(client, login_as, cast, sessi
     large, many = listed()
     assert large.count("Invited (no password yet)</span>") == 23
     assert many == few
+
+
+def test_the_top_bar_shows_team_only_to_a_group_administrator(client, login_as, cast, session):
+    """The Team link (read with the user on every request) is there for an administrator of a
+    group's users, and not for a colleague who administers none."""
+    user = cast.users["employer_a_east"]
+    page = f"/employer/groups/{cast.group_a.id}/invoices"
+    login_as(user)
+    assert 'href="/employer/team"' not in client.get(page).get_data(as_text=True)
+    session.add(GroupAdministrator(user_id=user.id, group_id=cast.group_a.id))
+    session.commit()
+    assert 'href="/employer/team"' in client.get(page).get_data(as_text=True)
