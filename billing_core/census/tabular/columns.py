@@ -6,7 +6,7 @@ written day first are settled for the whole column (see `settle_day_first`)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import date
 
 import numpy as np
@@ -232,7 +232,14 @@ def convert_column(
         dates = parse if isinstance(parse, DateParser) else None
         orders: dict[str, int] = {}  # order seen -> the first code that showed it
         either: list[int] = []
-        for code, text in enumerate(cleaned):
+        left: Iterable[int] = range(len(cleaned))
+        common = getattr(parse, "common", None)
+        if common is not None:  # the texts in the common form read together (values)
+            values = common(cleaned)
+            parsed[:] = values
+            left = [code for code, value in enumerate(values) if value is None]
+        for code in left:
+            text = cleaned[code]
             if not text:
                 blank_codes.append(code)
                 continue

@@ -3,6 +3,10 @@ value, raises ValueError saying what was expected, or returns `Noted(value, note
 is read but a person should look (an SSN that is never issued, a foreign postcode).
 
 The tabular reader calls a parser once per distinct text of a column, never once per cell.
+A parser of a column whose texts are nearly all distinct (salaries, SSNs, ZIP codes) also has a
+`common` reading: the texts in the form nearly every cell has (55000, 123-45-6789, 02134) read
+together in one pass, the same values the parser returns, None for a text it leaves to the
+parser (which then says what is wrong, or notes it).
 Dates: YYYY-MM-DD, MM/DD/YYYY or DD/MM/YYYY (see DateParser), M/D/YY, YYYYMMDD, 15-Jan-2024,
 Jan 15 2024, a trailing time, and five-digit Excel serials.
 """
@@ -99,7 +103,7 @@ def parse_money(what: str, *, to_cent: bool = True) -> Callable[[str], Decimal]:
     first: 25.125 an hour)."""
 
     def parse(text: str) -> Decimal:
-        if len(text) <= 15 and text.isascii() and text.isdigit():  # most salaries: 55000
+        if _whole_dollars(text):  # most salaries: 55000
             return cents(Decimal(text)) if to_cent else Decimal(text)
         try:
             if _PLAIN_AMOUNT.fullmatch(text):
@@ -112,7 +116,18 @@ def parse_money(what: str, *, to_cent: bool = True) -> Callable[[str], Decimal]:
             raise ValueError(f"{what} cannot be negative; expected an amount of 0 or more")
         return cents(amount) if to_cent else amount
 
+    places = ".00" if to_cent else ""
+
+    def common(texts: list[str]) -> list[Decimal | None]:
+        # Whole dollars: "55000.00" read is the cent-rounded 55000 (same digits and places).
+        return [Decimal(text + places) if _whole_dollars(text) else None for text in texts]
+
+    parse.common = common
     return parse
+
+
+def _whole_dollars(text: str) -> bool:
+    return len(text) <= 15 and text.isascii() and text.isdigit()
 
 
 def parse_whole(what: str, low: int, high: int) -> Callable[[str], int]:
@@ -148,6 +163,13 @@ _ZIP9_AS_NUMBER = re.compile(r"\d{7,8}")
 _FOREIGN_POSTCODE = re.compile(r"(?=[^\d]*\d)[A-Za-z0-9][A-Za-z0-9 -]{2,9}")
 
 
+def _common_postal(texts: list[str]) -> list[str | None]:
+    """Five ASCII digits: the ZIP code as written (what `parse_postal` returns for them)."""
+    return [
+        text if len(text) == 5 and text.isascii() and text.isdigit() else None for text in texts
+    ]
+
+
 def parse_postal(text: str) -> object:
     digits = text.replace(" ", "")
     if _ZIP5.fullmatch(digits):
@@ -175,16 +197,8 @@ def parse_ssn(text: str) -> object:
     placeholder (security.matches_people) is read with a note: test feeds use them, and an SSN that is never
     issued is never the member key."""
     digits = text.replace("-", "")
-    if (
-        len(digits) == 9
-        and digits.isdigit()
-        and digits.isascii()
-        and not digits.startswith(("000", "666", "9"))
-        and digits[3:5] != "00"
-        and digits[5:] != "0000"
-        and digits not in PLACEHOLDER_SSNS
-    ):
-        return digits  # what nearly every cell is (security.matches_people, inline)
+    if _plain_ssn(digits):
+        return digits  # what nearly every cell is
     try:
         digits = nine_digits(text)
     except ValueError as exc:
@@ -195,6 +209,29 @@ def parse_ssn(text: str) -> object:
     if not matches_people(digits):
         return Noted(digits, NOT_ISSUED)
     return digits
+
+
+def _plain_ssn(digits: str) -> bool:
+    """Nine ASCII digits of a number that may be issued (security.matches_people, inline)."""
+    return (
+        len(digits) == 9
+        and digits.isdigit()
+        and digits.isascii()
+        and not digits.startswith(("000", "666", "9"))
+        and digits[3:5] != "00"
+        and digits[5:] != "0000"
+        and digits not in PLACEHOLDER_SSNS
+    )
+
+
+def _common_ssns(texts: list[str]) -> list[str | None]:
+    """An issued number's nine digits, with or without dashes (what `parse_ssn` returns)."""
+    found = [text.replace("-", "") for text in texts]
+    return [digits if _plain_ssn(digits) else None for digits in found]
+
+
+parse_postal.common = _common_postal
+parse_ssn.common = _common_ssns
 
 
 # Dates -------------------------------------------------------------------------------------
