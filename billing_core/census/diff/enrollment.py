@@ -194,7 +194,12 @@ class Enrollment:
         as stored, comma-separated in no particular order (NULL without any). An aggregate
         over the coverages joined to the members in force (the member query groups by member):
         100,000 short texts instead of 600,000 coverage rows, and one pass over the coverages
-        instead of a subquery per member (a third less time on SQLite)."""
+        instead of a subquery per member (a third less time on SQLite). On SQLite one printf
+        per coverage (NULL prints as nothing) instead of three casts, two coalesces and four
+        concatenations: the same texts, a sixth less time for the aggregate."""
+        if connection.dialect.name == "sqlite":
+            part = func.printf("%d:%s:%s", Coverage.plan_id, Coverage.tier, Coverage.elected_volume)
+            return func.group_concat(type_coerce(part, String), ",")
         part = (
             cast(Coverage.plan_id, String)
             + ":"
@@ -202,8 +207,6 @@ class Enrollment:
             + ":"
             + func.coalesce(cast(Coverage.elected_volume, String), "")
         )
-        if connection.dialect.name == "sqlite":
-            return func.group_concat(part, ",")
         return func.string_agg(part, ",")
 
     def held(self, signature: str | None) -> tuple[frozenset, int] | None:
@@ -356,6 +359,22 @@ class Enrollment:
             self._typed_columns[name] = found
         return found
 
+    def same_salary(self, stated: np.ndarray, positions: np.ndarray) -> np.ndarray:
+        """Per row, whether the file's annual salary `stated` equals the enrolled member's at
+        `positions` (both blank counts as equal), compared with the salary as stored: the
+        file's amount times the stored form of one dollar (100 where an amount is kept in
+        cents, as on SQLite) against the stored value, in C over the whole column. Salaries
+        are nearly all distinct, so typing each stored one (`typed_column`) cost a Decimal
+        built in Python per member."""
+        stored = self.column["annual_salary"][positions]
+        said, held = np.not_equal(stated, None), np.not_equal(stored, None)
+        same = ~said & ~held
+        both = said & held
+        if both.any():
+            dollar = stored_value(self.connection, Member.annual_salary)(Decimal(1))
+            same[both] = (stated[both] * dollar == stored[both]).astype(bool)
+        return same
+
     def quick_unchanged(
         self,
         rows: Sequence[CensusMember],
@@ -383,7 +402,10 @@ class Enrollment:
             return row_column(rows, name, candidates)
 
         for name in MEMBER_FIELDS:
-            same &= (stated(name) == self.typed_column(name)[positions]).astype(bool)
+            if name == "annual_salary":
+                same &= self.same_salary(stated(name), positions)
+            else:
+                same &= (stated(name) == self.typed_column(name)[positions]).astype(bool)
         digest = np.empty(n, dtype=object)
         digest[:] = digests
         enrolled = self.column["ssn_digest"][positions]
