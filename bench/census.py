@@ -358,17 +358,20 @@ def rate_diff(
             )
         )
     }
+    # Per plan (the ORM object itself as the key: its attributes cost a descriptor call each,
+    # tens of thousands of times): its rate table and its product's code.
     tables = {
-        plan_id: RateTable.from_version(plan.rate_version_on(on), plan.product.rating_basis)
-        for plan_id, plan in plans.items()
+        plan: RateTable.from_version(plan.rate_version_on(on), plan.product.rating_basis)
+        for plan in plans.values()
         if plan.rate_version_on(on) is not None
     }
     totals: dict[str, list[Decimal]] = defaultdict(lambda: [ZERO, ZERO])
+    code_of = {plan: plan.product.code for plan in plans.values()}
     memo: dict[tuple, Decimal] = {}
 
     def price(plan: Plan, tier, volume, birth, salary, side: int) -> None:
-        table = tables[plan.id]
-        key = (plan.id, rating_key(table, on, birth, salary, tier, volume))
+        table = tables[plan]
+        key = (plan, rating_key(table, on, birth, salary, tier, volume))
         amount = memo.get(key)
         if amount is None:
             facts = MemberFacts(birth, salary, Tier(tier) if tier else None, volume)
@@ -376,7 +379,7 @@ def rate_diff(
                 amount = memo[key] = premium(table, facts, on)
             except RatingDataMissing:
                 amount = memo[key] = ZERO
-        totals[plan.product.code][side] += amount
+        totals[code_of[plan]][side] += amount
 
     salary_changed = {}
     for entry in diff.members:
