@@ -189,3 +189,25 @@ def test_stripe_events_lists_what_the_webhook_did_with_each_event(client, staff,
     assert [line[1:] for line in lines[1:]] == [
         ["customer.created", "Ignored", "ignored: not an event the portal acts on", "evt_report_1"]
     ]
+
+
+@pytest.mark.parametrize(
+    ("kind", "value", "html"),
+    [
+        ("money", D("1234567.891"), "1,234,567.89"),
+        ("money", D("-1234.5"), "-1,234.50"),
+        ("money", D("0"), '<span class="muted">0.00</span>'),
+        ("percent", None, '<span class="muted" title="no base to compare with">n/a</span>'),
+        ("percent", D("12.50"), "12.50%"),
+        ("money", None, ""),
+        ("int", 1234567, "1,234,567"),
+        ("text", "Smith & <Sons>", "Smith &amp; &lt;Sons&gt;"),
+    ],
+)
+def test_a_report_cell_is_formatted_and_escaped(kind, value, html):
+    """Every report's cells go through one Python function (not a template macro: hundreds
+    per page): money to the cent with zeros muted, "n/a" for a percent without a base, text
+    escaped."""
+    from admin.views.reports import report_value
+
+    assert str(report_value(kind, value)) == html
