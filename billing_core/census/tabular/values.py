@@ -119,8 +119,16 @@ def parse_money(what: str, *, to_cent: bool = True) -> Callable[[str], Decimal]:
     places = ".00" if to_cent else ""
 
     def common(texts: list[str]) -> list[Decimal | None]:
-        # Whole dollars: "55000.00" read is the cent-rounded 55000 (same digits and places).
-        return [Decimal(text + places) if _whole_dollars(text) else None for text in texts]
+        # Whole dollars ("55000.00" read is the cent-rounded 55000: same digits and places)
+        # and dollars and cents (91564.50: already to the cent).
+        return [
+            Decimal(text + places)
+            if _whole_dollars(text)
+            else Decimal(text)
+            if _dollars_and_cents(text)
+            else None
+            for text in texts
+        ]
 
     parse.common = common
     return parse
@@ -128,6 +136,16 @@ def parse_money(what: str, *, to_cent: bool = True) -> Callable[[str], Decimal]:
 
 def _whole_dollars(text: str) -> bool:
     return len(text) <= 15 and text.isascii() and text.isdigit()
+
+
+def _dollars_and_cents(text: str) -> bool:
+    cents_part = text[-2:]
+    return (
+        text[-3:-2] == "."
+        and _whole_dollars(text[:-3])
+        and cents_part.isascii()
+        and cents_part.isdigit()
+    )
 
 
 def parse_whole(what: str, low: int, high: int) -> Callable[[str], int]:
