@@ -41,15 +41,14 @@ from billing_core.collections.worklist import (
     SORT_KEYS,
     STATE_LABELS,
     WORKLIST_STATES,
-    worklist,
-    worklist_totals,
 )
+from billing_core.collections.worklist_page import worklist_page
 from billing_core.models.collections import GroupDelinquency
 from billing_core.models.payment_plans import PaymentPlan
 from billing_core.money import format_dollars
 from portal.confirmation import Ask, Done, Table
 from portal.extensions import db_session
-from portal.web import load_group, paginate_list, today
+from portal.web import load_group, today
 
 PER_PAGE = 50
 FILTERS = ("state", "action", "broker", "group")
@@ -61,14 +60,17 @@ def collections_worklist():
     sort = request.args.get("sort", "rank")
     if sort.lstrip("-") not in SORT_KEYS:
         sort = "rank"
-    rows = worklist(db_session(), today(), args, sort)
+    # One page ranked in SQL, the totals over the whole filtered list (issue 19: a view's work
+    # is bounded by the page, not the number of delinquent groups).
+    page, totals = worklist_page(
+        db_session(), today(), args, sort, request.args.get("page", 1, type=int), PER_PAGE
+    )
     export = {k: v for k, v in args.items() if v}
     export.update(as_of=today().isoformat(), sort=sort)
     return render_template(
         "admin/collections/worklist.html",
-        rows=rows,
-        page=paginate_list(rows, per_page=PER_PAGE),
-        totals=worklist_totals(rows),
+        page=page,
+        totals=totals,
         args=args,
         sort=sort,
         export=export,

@@ -44,7 +44,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Select, and_, func, or_, select
@@ -177,11 +176,28 @@ def worklist(
     filters: Mapping[str, Any] | None = None,
     sort: str = "rank",
 ) -> list[dict]:
-    """The worklist as of `today` (see the module docstring): one dict per delinquent group.
+    """The worklist as of `today` (see the module docstring): one dict per delinquent group,
+    every one of them (the CSV/XLSX report; the page reads one page of it through
+    billing_core.collections.worklist_page, ranked in SQL).
     `filters`: `state` (a DelinquencyState value), `action` (one of ACTIONS), `broker` (part of
     the agency's or writing broker's name), `group` (part of the group number or name); empty
     or "all": no filter. `sort`: one of SORT_KEYS, "-key" for descending (default the rank)."""
     filters = filters or {}
+    rows = sorted(group_rows(session, today, _list_conditions(filters)), key=_rank_key)
+    for rank, r in enumerate(rows, start=1):
+        r["rank"] = rank
+    action = filters.get("action")
+    if action and action != "all":
+        rows = [r for r in rows if r["action"] == action]
+    broker = (filters.get("broker") or "").strip().casefold()
+    if broker:
+        rows = [r for r in rows if r["broker"] and broker in r["broker"].casefold()]
+    return sort_worklist(rows, sort)
+
+
+def _list_conditions(filters: Mapping[str, Any]) -> list:
+    """The groups the rank numbers: delinquent ones, of the `state` and `group` filters (the
+    `action` and `broker` filters pick among the ranked rows)."""
     conditions = [GroupDelinquency.state.in_(WORKLIST_STATES)]
     state = filters.get("state")
     if state and state != "all":
@@ -192,8 +208,27 @@ def worklist(
         conditions.append(
             or_(EmployerGroup.group_number.ilike(like), EmployerGroup.name.ilike(like))
         )
+    return conditions
+
+
+def _rank_key(row: dict) -> tuple:
+    """The rank's order (the module docstring): due actions first by urgency, the amount at
+    stake, days to termination and group number; later ones by their due date."""
+    return (
+        not row["due"],
+        row["action_due_on"] if not row["due"] else date.min,
+        row["urgency"],
+        -row["overdue"],
+        row["days_to_termination"] if row["days_to_termination"] is not None else 10**6,
+        row["group_number"],
+    )
+
+
+def group_rows(session: Session, today: date, conditions: list) -> list[dict]:
+    """The worklist's row (without its rank) of each group meeting `conditions` (on
+    GroupDelinquency and EmployerGroup), in no order; a fixed number of queries."""
     on_list = EmployerGroup.id == GroupDelinquency.group_id
-    # Plain rows, not ORM objects: a thousand delinquent groups are read on every view.
+    # Plain rows, not ORM objects: the report reads every delinquent group.
     found = session.execute(
         select(
             GroupDelinquency.group_id,
@@ -282,25 +317,7 @@ def worklist(
                 "broker": brokers.get(gid),
             }
         )
-    rows.sort(
-        key=lambda r: (
-            not r["due"],
-            r["action_due_on"] if not r["due"] else date.min,
-            r["urgency"],
-            -r["overdue"],
-            r["days_to_termination"] if r["days_to_termination"] is not None else 10**6,
-            r["group_number"],
-        )
-    )
-    for rank, r in enumerate(rows, start=1):
-        r["rank"] = rank
-    action = filters.get("action")
-    if action and action != "all":
-        rows = [r for r in rows if r["action"] == action]
-    broker = (filters.get("broker") or "").strip().casefold()
-    if broker:
-        rows = [r for r in rows if r["broker"] and broker in r["broker"].casefold()]
-    return sort_worklist(rows, sort)
+    return rows
 
 
 def sort_worklist(rows: list[dict], sort: str) -> list[dict]:
@@ -436,11 +453,3 @@ def _promise_text(promise: PromiseToPay | None) -> str | None:
     if promise.status is PromiseStatus.OPEN:
         return f"open: {words}"
     return f"{promise.status.value} {_on(promise.checked_on)}: {words} ({format_dollars(promise.paid)} paid)"
-
-
-def worklist_totals(rows: list[dict]) -> dict[str, Decimal | int]:
-    return {
-        "groups": len(rows),
-        "overdue": sum((r["overdue"] for r in rows), ZERO),
-        "due": sum(1 for r in rows if r["due"]),
-    }

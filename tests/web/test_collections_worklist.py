@@ -143,3 +143,23 @@ def test_the_csv_export_neutralises_formula_cells(client, login_as, cast, late, 
         f"/admin/reports/collections_worklist/download/xlsx?as_of={today().isoformat()}"
     )
     assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"
+
+
+def test_the_worklist_pages_with_totals_over_the_whole_list(
+    client, login_as, cast, late, session, monkeypatch
+):
+    """One page at a time (issue 19), ranked in SQL: page N of M, the filters and sort kept in
+    the pager's links, the totals over every page."""
+    monkeypatch.setattr("admin.views.collections.PER_PAGE", 1)
+    login_as(cast.users["billing_specialist"])
+    first = client.get("/admin/collections?sort=rank").get_data(as_text=True)
+    assert "Page 1 of 2" in first and "2 delinquent groups" in first and "1,900.00" in first
+    assert "Acme Tooling" in first and "Borealis Foods" not in first
+    assert "page=2" in first and "sort=rank" in first
+    second = client.get("/admin/collections?sort=rank&page=2").get_data(as_text=True)
+    assert "Page 2 of 2" in second and "Borealis Foods" in second and "Acme Tooling" not in second
+    assert "2 delinquent groups" in second
+    last = client.get("/admin/collections?page=99").get_data(as_text=True)
+    assert "Page 2 of 2" in last and "Borealis Foods" in last
+    by_amount = client.get("/admin/collections?sort=overdue").get_data(as_text=True)
+    assert "Borealis Foods" in by_amount and "Acme Tooling" not in by_amount  # smaller first
