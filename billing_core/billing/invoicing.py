@@ -555,8 +555,9 @@ def _issue_all(session: Session, drafts: list[DraftInvoice], actor_id: int | Non
     session.flush()
     rows = []
     for invoice, draft in zip(invoices, drafts, strict=True):
+        invoice_id = invoice.id  # an ORM attribute: read once, not once per line
         for number, row in enumerate(draft.lines, start=1):
-            row["invoice_id"] = invoice.id
+            row["invoice_id"] = invoice_id
             row["line_number"] = number
         rows.extend(draft.lines)
     write_lines(session, rows)
