@@ -116,27 +116,40 @@ def run_job(
     session_factory: sessionmaker[Session] | None = None,
 ):
     """The entry point a worker runs: a session of its own (from `session_factory`, or opened
-    on DATABASE_URL), the job function, then the session closed. The job commits; anything it
-    left uncommitted is rolled back."""
+    on DATABASE_URL through this process's engine), the job function, then the session
+    closed. The job commits; anything it left uncommitted is rolled back."""
     func = resolve(func_path)
-    engine = None
     if session_factory is None:
-        from billing_core.db import make_engine, make_session_factory
         from billing_core.security import configure_vault
 
         settings = settings or Settings.from_env()
         configure_vault(settings.ssn_encryption_key, settings.ssn_encryption_old_keys)
+        session_factory = _worker_sessions(settings)
+    with session_factory() as session:
+        try:
+            return func(session, *args)
+        finally:
+            session.rollback()
+
+
+# (process id, database URL, busy timeout) -> a session factory on that process's engine.
+_WORKER_SESSIONS: dict[tuple, sessionmaker[Session]] = {}
+
+
+def _worker_sessions(settings: Settings) -> sessionmaker[Session]:
+    """One engine per worker process and database, kept between jobs: a worker that runs job
+    after job in one process (rq's SimpleWorker; a billing run's chunks) keeps its pooled
+    connections and its compiled statements instead of connecting and compiling every
+    statement again for each chunk. Keyed by the process id, so a forked child (rq's default
+    worker forks per job) never uses its parent's connections."""
+    key = (os.getpid(), settings.database_url, settings.sqlite_busy_timeout)
+    factory = _WORKER_SESSIONS.get(key)
+    if factory is None:
+        from billing_core.db import make_engine, make_session_factory
+
         engine = make_engine(settings.database_url, busy_timeout=settings.sqlite_busy_timeout)
-        session_factory = make_session_factory(engine)
-    try:
-        with session_factory() as session:
-            try:
-                return func(session, *args)
-            finally:
-                session.rollback()
-    finally:
-        if engine is not None:
-            engine.dispose()
+        factory = _WORKER_SESSIONS[key] = make_session_factory(engine)
+    return factory
 
 
 # ---------------------------------------------------------------------------------------------
