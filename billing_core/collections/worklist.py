@@ -416,22 +416,30 @@ def _plan_text(plan: PaymentPlan | None, upcoming) -> str | None:
     return f"{plan.status.value} {_on(plan.decided_on)}: {format_dollars(plan.balance)} ({of})"
 
 
-def _brokers(session: Session, today: date, ids: Select) -> dict[int, str]:
-    """Per group: its broker of record today ("Agency (writing broker)")."""
-    query = (
-        select(BrokerOfRecord.group_id, BrokerAgency.name, Broker.full_name)
-        .join(BrokerAgency, BrokerAgency.id == BrokerOfRecord.agency_id)
+def brokers_in_force(query: Select, today: date, ids) -> Select:
+    """`query` over the broker of record, its agency and writing broker, limited to the
+    records of groups `ids` in force `today`: the worklist's rows and its page's SQL ask
+    this one question. Of two records in force, the later starting one counts, and of two
+    starting the same day the later recorded (higher id)."""
+    return (
+        query.join(BrokerAgency, BrokerAgency.id == BrokerOfRecord.agency_id)
         .outerjoin(Broker, Broker.id == BrokerOfRecord.writing_broker_id)
         .where(
             in_ids(BrokerOfRecord.group_id, ids),
             BrokerOfRecord.effective_from <= today,
             or_(BrokerOfRecord.effective_to.is_(None), BrokerOfRecord.effective_to >= today),
         )
-        .order_by(BrokerOfRecord.group_id, BrokerOfRecord.effective_from)
     )
+
+
+def _brokers(session: Session, today: date, ids: Select) -> dict[int, str]:
+    """Per group: its broker of record today ("Agency (writing broker)")."""
+    query = brokers_in_force(
+        select(BrokerOfRecord.group_id, BrokerAgency.name, Broker.full_name), today, ids
+    ).order_by(BrokerOfRecord.group_id, BrokerOfRecord.effective_from, BrokerOfRecord.id)
     found = {}
     for gid, agency, writer in session.execute(query):
-        found[gid] = f"{agency} ({writer})" if writer else agency
+        found[gid] = f"{agency} ({writer})" if writer else agency  # the later one wins
     return found
 
 

@@ -53,6 +53,7 @@ from billing_core.collections.worklist import (
     STAY,
     URGENCY,
     WORKLIST_STATES,
+    brokers_in_force,
     group_rows,
 )
 from billing_core.db import Money, in_ids
@@ -431,7 +432,7 @@ def _broker_words(today, listed):
     """Per listed group, its broker of record today as worklist writes it ("Agency (writing
     broker)"); of two in force, the later one."""
     writer = func.coalesce(Broker.full_name, "")
-    in_force = (
+    in_force = brokers_in_force(
         select(
             BrokerOfRecord.group_id,
             case(
@@ -443,16 +444,10 @@ def _broker_words(today, listed):
                 order_by=(BrokerOfRecord.effective_from.desc(), BrokerOfRecord.id.desc()),
             )
             .label("nth"),
-        )
-        .join(BrokerAgency, BrokerAgency.id == BrokerOfRecord.agency_id)
-        .outerjoin(Broker, Broker.id == BrokerOfRecord.writing_broker_id)
-        .where(
-            in_ids(BrokerOfRecord.group_id, listed),
-            BrokerOfRecord.effective_from <= today,
-            or_(BrokerOfRecord.effective_to.is_(None), BrokerOfRecord.effective_to >= today),
-        )
-        .subquery("in_force")
-    )
+        ),
+        today,
+        listed,
+    ).subquery("in_force")
     return (
         select(in_force.c.group_id, in_force.c.words).where(in_force.c.nth == 1).subquery("broker")
     )

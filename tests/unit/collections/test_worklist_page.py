@@ -22,10 +22,11 @@ from billing_core.collections.worklist import (
     worklist,
 )
 from billing_core.collections.worklist_page import worklist_page
+from billing_core.models import BrokerOfRecord
 from billing_core.models.collections import CollectionContact, GroupDelinquency, PromiseToPay
 from billing_core.models.payment_plans import PaymentPlanInstallment
 from billing_core.money import ZERO
-from tests.factories import make_group, make_invoice, pay_by_check
+from tests.factories import make_broker, make_group, make_invoice, pay_by_check
 from tests.unit.collections.test_worklist import JAN25, book  # noqa: F401 - the fixture
 from tests.unit.conftest import DEMO_TODAY
 
@@ -85,6 +86,28 @@ def test_pages_equal_the_list_through_contacts_promises_and_their_dates(session,
                 today=date(2027, 2, 6))  # fmt: skip
     for day in (date(2027, 2, 6), date(2027, 3, 15), date(2027, 6, 1)):
         every_view(session, day)
+
+
+def test_of_two_brokers_of_record_starting_the_same_day_both_show_the_later_recorded(
+    session,
+    book,  # noqa: F811
+):
+    """The page and the list (and so the CSV) name the same broker when two records of a
+    group start on the same day: the later recorded one."""
+    for code in ("AG-X", "AG-Y"):
+        broker = make_broker(session, code)
+        session.add(
+            BrokerOfRecord(
+                group_id=book["small"].id,
+                agency_id=broker.agency_id,
+                writing_broker_id=broker.id,
+                effective_from=date(2025, 6, 1),
+            )
+        )
+        session.flush()
+    whole = every_view(session, JAN25) or worklist(session, JAN25)
+    [small] = [row for row in whole if row["group_id"] == book["small"].id]
+    assert small["broker"] == "Agency AG-Y (Broker of AG-Y)"
 
 
 def test_the_demos_late_groups_page_as_listed_day_after_day(demo_book):
