@@ -26,7 +26,7 @@ from billing_core.census.tabular.vocabulary import (
     token,
 )
 from billing_core.money import D, cents
-from billing_core.security import PLACEHOLDER_SSNS, matches_people, nine_digits
+from billing_core.security import matches_people, nine_digits, plain_matchable
 
 
 class Noted:
@@ -215,7 +215,7 @@ def parse_ssn(text: str) -> object:
     placeholder (security.matches_people) is read with a note: test feeds use them, and an SSN that is never
     issued is never the member key."""
     digits = text.replace("-", "")
-    if _plain_ssn(digits):
+    if plain_matchable(digits):
         return digits  # what nearly every cell is
     try:
         digits = nine_digits(text)
@@ -229,23 +229,10 @@ def parse_ssn(text: str) -> object:
     return digits
 
 
-def _plain_ssn(digits: str) -> bool:
-    """Nine ASCII digits of a number that may be issued (security.matches_people, inline)."""
-    return (
-        len(digits) == 9
-        and digits.isdigit()
-        and digits.isascii()
-        and not digits.startswith(("000", "666", "9"))
-        and digits[3:5] != "00"
-        and digits[5:] != "0000"
-        and digits not in PLACEHOLDER_SSNS
-    )
-
-
 def _common_ssns(texts: list[str]) -> list[str | None]:
     """An issued number's nine digits, with or without dashes (what `parse_ssn` returns)."""
     found = [text.replace("-", "") for text in texts]
-    return [digits if _plain_ssn(digits) else None for digits in found]
+    return [digits if plain_matchable(digits) else None for digits in found]
 
 
 parse_postal.common = _common_postal
