@@ -99,7 +99,8 @@ def load_user(session: Session, user_id: int) -> User | None:
     about them read in the same statement and remembered for this session: whether a group of
     theirs requires a second factor (`required_for` then asks nothing more) and whether they
     administer any group's users (`invitations.administers_any`: the top bar's Team link)."""
-    from billing_core.users import invitations  # invitations imports the accounts this needs
+    # Imported here: invitations imports accounts, which imports this module.
+    from billing_core.users import invitations
 
     row = session.execute(
         select(User, _groups_require(User.id), invitations.administers_any_clause(User.id)).where(
