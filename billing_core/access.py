@@ -20,7 +20,18 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import ColumnElement, Select, and_, exists, false, func, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.orm import Session, aliased
 
 from billing_core.authority import (
@@ -29,6 +40,7 @@ from billing_core.authority import (
     Exposure,
     authority,
 )
+from billing_core.db import built_once
 from billing_core.models import (
     Broker,
     BrokerOfRecord,
@@ -339,6 +351,19 @@ def visible_groups(session: Session, user: User, on: date) -> list[EmployerGroup
     )
 
 
+@built_once
+def _employer_grants():
+    """An employer user's grants of one group, with the group (`group_scope`, every page)."""
+    return (
+        select(EmployerGroup, UserGroupAccess.subgroup_id)
+        .join(UserGroupAccess, UserGroupAccess.group_id == EmployerGroup.id)
+        .where(
+            EmployerGroup.id == bindparam("group_id"),
+            UserGroupAccess.user_id == bindparam("user_id"),
+        )
+    )
+
+
 def group_scope(
     session: Session,
     user: User,
@@ -352,9 +377,7 @@ def group_scope(
     subgroup_ids: frozenset[int] | None = None
     if user.role is Role.EMPLOYER:
         granted = session.execute(
-            select(EmployerGroup, UserGroupAccess.subgroup_id)
-            .join(UserGroupAccess, UserGroupAccess.group_id == EmployerGroup.id)
-            .where(EmployerGroup.id == group_id, UserGroupAccess.user_id == user.id)
+            _employer_grants(), {"group_id": group_id, "user_id": user.id}
         ).all()
         if not granted:
             return None

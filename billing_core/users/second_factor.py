@@ -19,11 +19,12 @@ from datetime import datetime
 import pyotp
 import segno
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, select
 from sqlalchemy.orm import Session
 
 from billing_core import audit
 from billing_core.config import DEV_TOTP_ENCRYPTION_KEY
+from billing_core.db import built_once
 from billing_core.errors import ConfigurationError, ValidationFailed
 from billing_core.models import EmployerGroup, User, UserGroupAccess
 from billing_core.models.enums import STAFF_ROLES, Role
@@ -94,19 +95,25 @@ def _groups_require(user_id) -> object:
     )
 
 
+@built_once
+def _user_with_flags():
+    """`load_user`'s statement (built once: every request runs it)."""
+    # Imported here: invitations imports accounts, which imports this module.
+    from billing_core.users import invitations
+
+    return select(
+        User, _groups_require(User.id), invitations.administers_any_clause(User.id)
+    ).where(User.id == bindparam("user_id"))
+
+
 def load_user(session: Session, user_id: int) -> User | None:
     """The user `user_id` (the login session's, on every request), with what every page asks
     about them read in the same statement and remembered for this session: whether a group of
     theirs requires a second factor (`required_for` then asks nothing more) and whether they
     administer any group's users (`invitations.administers_any`: the top bar's Team link)."""
-    # Imported here: invitations imports accounts, which imports this module.
-    from billing_core.users import invitations
+    from billing_core.users import invitations  # see _user_with_flags
 
-    row = session.execute(
-        select(User, _groups_require(User.id), invitations.administers_any_clause(User.id)).where(
-            User.id == user_id
-        )
-    ).first()
+    row = session.execute(_user_with_flags(), {"user_id": user_id}).first()
     if row is None:
         return None
     user, groups_require, administers = row
