@@ -3,6 +3,8 @@ pages) and its CSV/XLSX downloads. The reports themselves live in billing_core.r
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask import Response, abort, render_template, request, url_for
 from markupsafe import Markup, escape
 
@@ -12,6 +14,7 @@ from billing_core.money import format_money
 from billing_core.reports import (
     REPORTS,
     Report,
+    ReportColumn,
     ReportRun,
     download_name,
     get_report,
@@ -41,21 +44,61 @@ def _load(name: str) -> Report:
     return report
 
 
-def _cell_link(key: str, row: dict) -> str | None:
-    """Where a cell leads: a group to its page, an invoice to the invoice, a payment to it."""
+def _cell_link(key: str, row: dict) -> tuple[str, tuple] | None:
+    """Where a cell leads (an endpoint and its arguments): a group to its page, an invoice to
+    the invoice, a payment to it."""
     if key in {"group_number", "group_name"} and row.get("group_id"):
-        return url_for("admin.group_detail", group_id=row["group_id"])
+        return "admin.group_detail", (("group_id", row["group_id"]),)
     if key == "invoice_number" and row.get("invoice_id"):
-        return url_for(
-            "admin.invoice_detail", group_id=row["group_id"], invoice_id=row["invoice_id"]
+        return "admin.invoice_detail", (
+            ("group_id", row["group_id"]),
+            ("invoice_id", row["invoice_id"]),
         )
     if key in {"reference", "payer_name"} and row.get("payment_id"):
-        return url_for("admin.payment_detail", payment_id=row["payment_id"])
+        return "admin.payment_detail", (("payment_id", row["payment_id"]),)
     return None
+
+
+# The columns _cell_link can lead from: the other cells are not asked.
+_LINKED_KEYS = frozenset(
+    {"group_number", "group_name", "invoice_number", "reference", "payer_name"}
+)
+
+
+def _cell_class(column: ReportColumn) -> str:
+    wraps = column.kind not in ("date", "period") and column.wrap
+    return ("num nowrap" if column.numeric else "") + ("" if wraps else " nowrap")
+
+
+def report_cells(columns: Sequence[ReportColumn], rows: Sequence[dict]) -> list[Markup]:
+    """The `<td>` cells of each row of a page, written in Python rather than per cell in the
+    template: a page of 50 rows of a dozen cells spent more CPU in the template's per-cell
+    class tests, link lookups and calls than the report spends computing a thousand rows.
+    Each column's class is worked out once, only linking columns ask for a link, and a link
+    shared by cells (a group's number and name) is built once."""
+    layout = [(c.key, c.kind, c.key in _LINKED_KEYS, _cell_class(c)) for c in columns]
+    hrefs: dict[tuple, str] = {}
+    html = []
+    for row in rows:
+        cells = []
+        for key, kind, linked, css in layout:
+            text = escape(report_value(kind, row[key]))
+            target = _cell_link(key, row) if linked else None
+            if target is None:
+                cells.append(f'<td class="{css}">{text}</td>')
+                continue
+            if (href := hrefs.get(target)) is None:
+                endpoint, arguments = target
+                href = hrefs[target] = escape(url_for(endpoint, **dict(arguments)))
+            cells.append(f'<td class="{css}"><a href="{href}">{text}</a></td>')
+        # Each value and link is escaped above; the classes are the columns' own words.
+        html.append(Markup("".join(cells)))  # nosec B704 # values and links escaped above
+    return html
 
 
 _NO_BASE = Markup('<span class="muted" title="no base to compare with">n/a</span>')
 _MUTED = Markup('<span class="muted">{}</span>')
+_MUTED_ZERO = Markup('<span class="muted">0.00</span>')  # the common zero, not formatted per cell
 
 
 def report_value(kind: str, value) -> Markup | str:
@@ -67,7 +110,9 @@ def report_value(kind: str, value) -> Markup | str:
         return _NO_BASE if kind == "percent" else ""
     if kind == "money":
         text = format_money(value)
-        return _MUTED.format(text) if value == 0 else text
+        if value == 0:
+            return _MUTED_ZERO if text == "0.00" else _MUTED.format(text)
+        return text
     if kind == "date":
         return format_date(value)
     if kind == "period":
@@ -93,15 +138,16 @@ def report_index():
 def report_view(name: str):
     report = _load(name)
     run = run_report(db_session(), report, request.args, today())
+    page = paginate_list(run.rows, per_page=PER_PAGE)
     response = render_page_or_fragment(
         "admin/reports/report.html",
         "admin/reports/_table.html",
         report=report,
         run=run,
-        page=paginate_list(run.rows, per_page=PER_PAGE),
+        page=page,
+        row_cells=report_cells(report.columns, page.items),
         args=_query_args(run),
         sort_label=sort_label(run),
-        cell_link=_cell_link,
         value=report_value,
     )
     response = Response(response) if isinstance(response, str) else response

@@ -197,6 +197,7 @@ def test_stripe_events_lists_what_the_webhook_did_with_each_event(client, staff,
         ("money", D("1234567.891"), "1,234,567.89"),
         ("money", D("-1234.5"), "-1,234.50"),
         ("money", D("0"), '<span class="muted">0.00</span>'),
+        ("money", D("-0"), '<span class="muted">-0.00</span>'),
         ("percent", None, '<span class="muted" title="no base to compare with">n/a</span>'),
         ("percent", D("12.50"), "12.50%"),
         ("money", None, ""),
@@ -211,3 +212,29 @@ def test_a_report_cell_is_formatted_and_escaped(kind, value, html):
     from admin.views.reports import report_value
 
     assert str(report_value(kind, value)) == html
+
+
+def test_report_cells_link_classes_and_escaping(web_app):
+    """A page's cells are written by one Python function (admin/views/reports.py::
+    report_cells): a group's number and name lead to its page, numbers are right-aligned and
+    unbroken, codes unbroken, text escaped; cells without a link are plain."""
+    from admin.views.reports import report_cells
+    from billing_core.reports import get_report
+
+    report = get_report("aging")
+    row = {column.key: D("0") for column in report.columns}
+    row.update(
+        group_id=7, group_number="G-7", group_name="A & B <Co>", current=D("12.5"),
+        past_due_percent=None,
+    )  # fmt: skip
+    with web_app.test_request_context():
+        (cells,) = report_cells(report.columns, [row])
+    assert str(cells).startswith(
+        '<td class=" nowrap"><a href="/admin/groups/7">G-7</a></td>'
+        '<td class=""><a href="/admin/groups/7">A &amp; B &lt;Co&gt;</a></td>'
+        '<td class="num nowrap">12.50</td>'
+        '<td class="num nowrap"><span class="muted">0.00</span></td>'
+    )
+    assert str(cells).endswith(
+        '<td class="num nowrap"><span class="muted" title="no base to compare with">n/a</span></td>'
+    )
