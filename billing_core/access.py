@@ -228,10 +228,28 @@ class GroupScope:
         return checkout_in_scope(self.group.id, self.subgroup_ids, self.user_id)
 
 
+# What a kept statement (db.built_once) passes the scope clauses below for a limited reader's
+# locations and their user, the values given at execution by `scope_values`.
+SUBGROUP_IDS = bindparam("subgroup_ids", expanding=True)
+USER_ID = bindparam("user_id")
+
+
+def scope_values(
+    group_id: int, subgroup_ids: frozenset[int] | None, user_id: int | None = None
+) -> dict:
+    """The values of a kept statement's group and scope parameters (see SUBGROUP_IDS)."""
+    values: dict = {"group_id": group_id}
+    if subgroup_ids is not None:
+        values["subgroup_ids"] = sorted(subgroup_ids)
+    if user_id is not None:
+        values["user_id"] = user_id
+    return values
+
+
 def invoice_in_scope(subgroup_ids: frozenset[int] | None, invoice=Invoice) -> ColumnElement[bool]:
     """Invoices a user limited to `subgroup_ids` sees: those subgroups' bills and the group's
-    consolidated ones (every invoice when None). The caller limits the group. `invoice`: the
-    Invoice entity or an alias of it."""
+    consolidated ones (every invoice when None; SUBGROUP_IDS in a kept statement). The caller
+    limits the group. `invoice`: the Invoice entity or an alias of it."""
     if subgroup_ids is None:
         return true()
     return or_(invoice.subgroup_id.is_(None), invoice.subgroup_id.in_(subgroup_ids))

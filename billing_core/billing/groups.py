@@ -7,11 +7,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Date, Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from billing_core.access import GroupScope
 from billing_core.billing.invoices import STATUS_LABELS, invoice_list_query, invoice_rows
+from billing_core.db import built_once
 from billing_core.errors import NotFound
 from billing_core.models import (
     BillingSubgroup,
@@ -69,33 +70,18 @@ def group_summary(
     group = scope.group
     starts_on = group.original_effective_date if group.original_effective_date > on else None
     on = starts_on or on
-    members = scope.members_query().subquery()
-    by_status = dict(
-        session.execute(
-            select(members.c.status, func.count())
-            .where(members.c.status != MemberStatus.TERMINATED.value)
-            .group_by(members.c.status)
-        ).all()
-    )
-    # Driven by the group's plans (coverage has no group column): the plan index reads the
-    # group's coverages instead of a scan of every coverage in the book, from the index alone
-    # (ix_coverage_plan_in_force). Every member of a group plan's coverage is the group's, so
-    # the members are joined only to limit them to a location's.
-    enrolled_query = (
-        select(Coverage.plan_id, func.count(func.distinct(Coverage.member_id)))
-        .where(
-            Coverage.plan_id.in_(select(Plan.id).where(Plan.group_id == group.id)),
-            Coverage.in_force_at(on),
-        )
-        .group_by(Coverage.plan_id)
-    )
-    if scope.subgroup_ids is not None:
-        enrolled_query = enrolled_query.join(members, members.c.id == Coverage.member_id)
-    enrolled = dict(session.execute(enrolled_query).all())
-    plans_query = select(Plan).where(Plan.group_id == group.id).order_by(Plan.code)
+    limited = scope.subgroup_ids is not None
+    values = {"group_id": group.id, "on": on}
+    if limited:
+        values["subgroup_ids"] = sorted(scope.subgroup_ids)
+    by_status = dict(session.execute(_members_by_status(limited), values).all())
+    enrolled = dict(session.execute(_enrolled_by_plan(limited), values).all())
     if rate_history:
         plans = session.scalars(
-            plans_query.options(
+            select(Plan)
+            .where(Plan.group_id == group.id)
+            .order_by(Plan.code)
+            .options(
                 joinedload(Plan.product),
                 selectinload(Plan.rate_versions).selectinload(RateVersion.tier_rates),
                 selectinload(Plan.rate_versions).selectinload(RateVersion.age_bands),
@@ -103,7 +89,7 @@ def group_summary(
         ).all()
         in_force = {p.id: p.rate_version_on(on) for p in plans}
     else:
-        plans = session.scalars(plans_query.options(joinedload(Plan.product))).all()
+        plans = session.scalars(_plans_with_products(), values).all()
         in_force = _rates_in_force(session, group.id, on)
     bors = (
         session.scalars(
@@ -139,17 +125,71 @@ def group_summary(
 def _rates_in_force(session: Session, group_id: int, on: date) -> dict[int, RateVersion]:
     """Each of the group's plans' rate version in force on `on` (the latest starting, as
     `Plan.rate_version_on`), with its tier rates and age bands, in one statement."""
-    versions = session.scalars(
+    versions = session.scalars(_rate_versions_in_force(), {"group_id": group_id, "on": on})
+    return {version.plan_id: version for version in versions.unique()}  # the latest start wins
+
+
+# The employer's group page's reads, built once (db.built_once); `limited`: a scope limited to
+# some locations (its members only).
+@built_once
+def _members_by_status(limited: bool):
+    query = (
+        select(Member.status, func.count())
+        .where(
+            Member.group_id == bindparam("group_id"),
+            Member.status != MemberStatus.TERMINATED,
+        )
+        .group_by(Member.status)
+    )
+    if limited:
+        query = query.where(Member.subgroup_id.in_(bindparam("subgroup_ids", expanding=True)))
+    return query
+
+
+@built_once
+def _enrolled_by_plan(limited: bool):
+    """Driven by the group's plans (coverage has no group column): the plan index reads the
+    group's coverages instead of a scan of every coverage in the book, from the index alone
+    (ix_coverage_plan_in_force). Every member of a group plan's coverage is the group's, so
+    the members are joined only to limit them to a location's."""
+    query = (
+        select(Coverage.plan_id, func.count(func.distinct(Coverage.member_id)))
+        .where(
+            Coverage.plan_id.in_(select(Plan.id).where(Plan.group_id == bindparam("group_id"))),
+            Coverage.in_force_at(bindparam("on", type_=Date)),
+        )
+        .group_by(Coverage.plan_id)
+    )
+    if limited:
+        query = query.join(Member, Member.id == Coverage.member_id).where(
+            Member.subgroup_id.in_(bindparam("subgroup_ids", expanding=True))
+        )
+    return query
+
+
+@built_once
+def _plans_with_products():
+    return (
+        select(Plan)
+        .where(Plan.group_id == bindparam("group_id"))
+        .order_by(Plan.code)
+        .options(joinedload(Plan.product))
+    )
+
+
+@built_once
+def _rate_versions_in_force():
+    on = bindparam("on", type_=Date)
+    return (
         select(RateVersion)
         .where(
-            RateVersion.plan_id.in_(select(Plan.id).where(Plan.group_id == group_id)),
+            RateVersion.plan_id.in_(select(Plan.id).where(Plan.group_id == bindparam("group_id"))),
             RateVersion.effective_from <= on,
             or_(RateVersion.effective_to.is_(None), RateVersion.effective_to >= on),
         )
         .options(joinedload(RateVersion.tier_rates), joinedload(RateVersion.age_bands))
         .order_by(RateVersion.effective_from, RateVersion.revision, RateVersion.id)
-    ).unique()
-    return {version.plan_id: version for version in versions}  # the latest start wins
+    )
 
 
 def group_numbered(session: Session, number: str) -> EmployerGroup:

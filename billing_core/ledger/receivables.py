@@ -9,12 +9,19 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, bindparam, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from billing_core import ledger
-from billing_core.access import invoice_in_scope, payment_in_scope
+from billing_core.access import (
+    SUBGROUP_IDS,
+    USER_ID,
+    invoice_in_scope,
+    payment_in_scope,
+    scope_values,
+)
 from billing_core.billing.invoicing import next_bill
+from billing_core.db import built_once
 from billing_core.ledger import Chart
 from billing_core.models import (
     EmployerGroup,
@@ -374,44 +381,13 @@ def account_summary(
     cash per group, so none of it is a location's). Balances are the kept ones (every posting
     whatever its date), read with the invoices' due dates only: no posting is summed."""
     scoped = frozenset(subgroup_ids) if subgroup_ids is not None else None
-    query = (
-        select(Invoice.due_on, KeptOpenItem.open_amount)
-        .join(KeptOpenItem, KeptOpenItem.invoice_id == Invoice.id)
-        .where(KeptOpenItem.group_id == group.id, KeptOpenItem.open_amount != 0)
-        .order_by(Invoice.due_on, Invoice.id)
-    )
-    if scoped is not None:
-        query = query.where(invoice_in_scope(scoped))
-    items = session.execute(query).all()
+    values = scope_values(group.id, scoped, user_id)
+    items = session.execute(_open_due_dates(scoped is not None), values).all()
     late = [(due_on, amount) for due_on, amount in items if amount > 0 and due_on < today]
     ahead = [(due_on, amount) for due_on, amount in items if amount > 0 and due_on >= today]
     next_due_on = min((due_on for due_on, _ in ahead), default=None)
-    # The credit, the pending payments and the last payment in one statement: the group's row,
-    # with the last payment joined to it (none yet: NULLs) and the two sums beside it.
-    seen = payment_in_scope(scoped, user_id)
-    pending = (
-        select(ledger.money_sum(Payment.amount))
-        .where(Payment.group_id == group.id, Payment.status == PaymentStatus.PENDING, seen)
-        .scalar_subquery()
-    )
-    last_id = (
-        select(Payment.id)
-        .where(Payment.group_id == group.id, Payment.status != PaymentStatus.FAILED, seen)
-        .order_by(Payment.received_on.desc(), Payment.id.desc())
-        .limit(1)
-        .scalar_subquery()
-    )
-    credit_kept = (
-        select(KeptBalance.balance)
-        .where(KeptBalance.group_id == group.id, KeptBalance.code == Chart.UNAPPLIED_CASH.code)
-        .scalar_subquery()
-    )
-    last = aliased(Payment)  # not the subqueries' payment table: nothing correlates
     last_payment, pending, kept = session.execute(
-        select(last, pending, credit_kept)
-        .select_from(EmployerGroup)
-        .outerjoin(last, last.id == last_id)
-        .where(EmployerGroup.id == group.id)
+        _payments_and_credit(scoped is not None, user_id is not None), values
     ).one()
     credit = -(kept or ZERO) if scoped is None else ZERO
     return AccountSummary(
@@ -425,6 +401,53 @@ def account_summary(
         bill_credits=-sum((amount for _, amount in items if amount < 0), ZERO),
         pending=pending,
         last_payment=last_payment,
+    )
+
+
+@built_once
+def _open_due_dates(limited: bool):
+    """`account_summary`'s open bills (due date, open amount), built once (db.built_once)."""
+    query = (
+        select(Invoice.due_on, KeptOpenItem.open_amount)
+        .join(KeptOpenItem, KeptOpenItem.invoice_id == Invoice.id)
+        .where(KeptOpenItem.group_id == bindparam("group_id"), KeptOpenItem.open_amount != 0)
+        .order_by(Invoice.due_on, Invoice.id)
+    )
+    if limited:
+        query = query.where(invoice_in_scope(SUBGROUP_IDS))
+    return query
+
+
+@built_once
+def _payments_and_credit(limited: bool, with_user: bool):
+    """`account_summary`'s credit, pending payments and last payment in one statement: the
+    group's row, with the last payment joined to it (none yet: NULLs) and the two sums beside
+    it; built once (db.built_once)."""
+    group_id = bindparam("group_id")
+    seen = payment_in_scope(SUBGROUP_IDS if limited else None, USER_ID if with_user else None)
+    pending = (
+        select(ledger.money_sum(Payment.amount))
+        .where(Payment.group_id == group_id, Payment.status == PaymentStatus.PENDING, seen)
+        .scalar_subquery()
+    )
+    last_id = (
+        select(Payment.id)
+        .where(Payment.group_id == group_id, Payment.status != PaymentStatus.FAILED, seen)
+        .order_by(Payment.received_on.desc(), Payment.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    credit_kept = (
+        select(KeptBalance.balance)
+        .where(KeptBalance.group_id == group_id, KeptBalance.code == Chart.UNAPPLIED_CASH.code)
+        .scalar_subquery()
+    )
+    last = aliased(Payment)  # not the subqueries' payment table: nothing correlates
+    return (
+        select(last, pending, credit_kept)
+        .select_from(EmployerGroup)
+        .outerjoin(last, last.id == last_id)
+        .where(EmployerGroup.id == group_id)
     )
 
 

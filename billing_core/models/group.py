@@ -13,11 +13,12 @@ from sqlalchemy import (
     Integer,
     String,
     UniqueConstraint,
+    bindparam,
     select,
 )
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship
 
-from billing_core.db import Base, Money, UTCDateTime, enum_type, utcnow
+from billing_core.db import Base, Money, UTCDateTime, built_once, enum_type, utcnow
 from billing_core.models.enums import (
     BillingFrequency,
     BillingMethod,
@@ -94,12 +95,7 @@ class EmployerGroup(Base):
         return None
 
     def current_policy(self, session: Session, on: date) -> BillingPolicy | None:
-        return session.scalar(
-            select(BillingPolicy)
-            .where(BillingPolicy.group_id == self.id, BillingPolicy.effective_from <= on)
-            .where((BillingPolicy.effective_to.is_(None)) | (BillingPolicy.effective_to >= on))
-            .order_by(BillingPolicy.effective_from.desc())
-        )
+        return session.scalar(_policy_in_force(), {"group_id": self.id, "on": on})
 
     def __repr__(self) -> str:
         return f"<EmployerGroup {self.group_number}>"
@@ -214,3 +210,15 @@ class BenefitClass(Base):
     name: Mapped[str] = mapped_column(String(200))
 
     group: Mapped[EmployerGroup] = relationship(back_populates="classes")
+
+
+@built_once
+def _policy_in_force():
+    """`EmployerGroup.current_policy`'s statement (the group pages ask on every view)."""
+    on = bindparam("on", type_=Date)
+    return (
+        select(BillingPolicy)
+        .where(BillingPolicy.group_id == bindparam("group_id"), BillingPolicy.effective_from <= on)
+        .where((BillingPolicy.effective_to.is_(None)) | (BillingPolicy.effective_to >= on))
+        .order_by(BillingPolicy.effective_from.desc())
+    )

@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session
 
-from billing_core.access import upload_in_scope
+from billing_core.access import SUBGROUP_IDS, USER_ID, scope_values, upload_in_scope
+from billing_core.db import built_once
 from billing_core.ledger.receivables import AccountSummary, account_summary
 from billing_core.models import EmployerGroup, Upload
 from billing_core.models.enums import JobStatus, UploadStatus
@@ -59,12 +60,32 @@ def group_dashboard(
     `user_id`, of those they may see)."""
     start, end = default_range(today)
     months = month_totals(session, group, start, end, subgroup_ids=subgroup_ids)
+    limited = subgroup_ids is not None
     latest_upload = session.scalars(
+        _latest_upload(limited, user_id is not None),
+        scope_values(group.id, subgroup_ids, user_id),
+    ).first()
+    return Dashboard(
+        summary=account_summary(session, group, today, subgroup_ids=subgroup_ids, user_id=user_id),
+        months=months,
+        latest_upload=latest_upload,
+    )
+
+
+@built_once
+def _latest_upload(limited: bool, with_user: bool):
+    """The newest census upload a reader sees (the whole group's, or a location contact's:
+    `limited`, by `with_user`), built once (db.built_once)."""
+    return (
         select(Upload)
         .where(
             # A refused, failed or put-away file is not "the latest upload" (its sender saw
             # why on its page, and it is listed with the others).
-            upload_in_scope(group.id, subgroup_ids, user_id),
+            upload_in_scope(
+                bindparam("group_id"),
+                SUBGROUP_IDS if limited else None,
+                USER_ID if with_user else None,
+            ),
             Upload.status != UploadStatus.REJECTED,
             Upload.error_count == 0,
             Upload.discarded_at.is_(None),
@@ -76,9 +97,4 @@ def group_dashboard(
         )
         .order_by(Upload.created_at.desc(), Upload.id.desc())
         .limit(1)
-    ).first()
-    return Dashboard(
-        summary=account_summary(session, group, today, subgroup_ids=subgroup_ids, user_id=user_id),
-        months=months,
-        latest_upload=latest_upload,
     )
