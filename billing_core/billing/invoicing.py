@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
 
-from sqlalchemy import select, update
+from sqlalchemy import Date, bindparam, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from billing_core import audit, ledger, mail
@@ -50,7 +50,7 @@ from billing_core.billing.invoice_templates import (
     separate_subgroups,
     templates_of,
 )
-from billing_core.db import in_ids, utcnow
+from billing_core.db import built_once, in_ids, utcnow
 from billing_core.errors import AccessDenied, BillingError, ImmutableRecord, RowError
 from billing_core.models import (
     Adjustment,
@@ -273,16 +273,7 @@ def next_bill(session: Session, group: EmployerGroup, on: date) -> tuple[date, d
     passed when the run is late). Looks up to 13 months ahead; None without a policy, or
     while the group is cancelled for non-payment (the run does not bill it)."""
     first = month_start(max(on, group.original_effective_date))
-    issued = set(
-        session.scalars(
-            select(Invoice.period_start).where(
-                Invoice.group_id == group.id,
-                Invoice.subgroup_id.is_(None),
-                Invoice.status != InvoiceStatus.VOID,
-                Invoice.period_start >= first,
-            )
-        )
-    )
+    issued = set(session.scalars(_periods_billed_from(), {"group_id": group.id, "first": first}))
     from billing_core.collections.cancellation import billing_hold, latest_cancellation
 
     cancellation = latest_cancellation(session, group.id)
@@ -299,6 +290,18 @@ def next_bill(session: Session, group: EmployerGroup, on: date) -> tuple[date, d
                 return month, month - timedelta(days=policy.lead_days)
         month = add_months(month, 1)
     return None
+
+
+@built_once
+def _periods_billed_from():
+    """`next_bill`'s consolidated bills not void from a month on, built once (db.built_once:
+    the payments page asks on every view)."""
+    return select(Invoice.period_start).where(
+        Invoice.group_id == bindparam("group_id"),
+        Invoice.subgroup_id.is_(None),
+        Invoice.status != InvoiceStatus.VOID,
+        Invoice.period_start >= bindparam("first", type_=Date),
+    )
 
 
 def billing_accounts(

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from billing_core import audit
@@ -49,7 +49,7 @@ from billing_core.collections.overdue import position
 from billing_core.collections.payment_plans import open_plan
 from billing_core.collections.plans import moratorium_on, threshold
 from billing_core.collections.states import SWEEP, coverage_end, delinquency_of, move
-from billing_core.db import in_ids
+from billing_core.db import built_once, in_ids
 from billing_core.errors import ValidationFailed
 from billing_core.ledger import money_sum
 from billing_core.models import (
@@ -89,9 +89,15 @@ def _who(actor: User | None) -> str:
 
 def latest_cancellation(session: Session, group_id: int) -> GroupCancellation | None:
     """The group's latest cancellation (reinstated or not), or None."""
-    return session.scalar(
+    return session.scalar(_latest_cancellation(), {"group_id": group_id})
+
+
+@built_once
+def _latest_cancellation():
+    """`latest_cancellation`'s statement, built once (db.built_once: the payments page asks)."""
+    return (
         select(GroupCancellation)
-        .where(GroupCancellation.group_id == group_id)
+        .where(GroupCancellation.group_id == bindparam("group_id"))
         .order_by(GroupCancellation.cancelled_on.desc(), GroupCancellation.id.desc())
         .limit(1)
     )

@@ -345,26 +345,38 @@ def open_items(
     bills of those subgroups and the group's consolidated bills, as their invoice list shows.
     Read from the kept open items (`billing_core.ledger.kept`: every posting, whatever its
     date, kept in the posting's transaction), not summed from the postings."""
+    scoped = frozenset(subgroup_ids) if subgroup_ids is not None else None
+    rows = session.execute(_open_items(scoped is not None), scope_values(group.id, scoped))
+    return [(invoice, amount) for invoice, amount in rows]
+
+
+@built_once
+def _open_items(limited: bool):
+    """`open_items`' statement, built once (db.built_once: the payments page asks)."""
     query = (
         select(Invoice, KeptOpenItem.open_amount)
         .join(KeptOpenItem, KeptOpenItem.invoice_id == Invoice.id)
-        .where(KeptOpenItem.group_id == group.id, KeptOpenItem.open_amount != 0)
+        .where(KeptOpenItem.group_id == bindparam("group_id"), KeptOpenItem.open_amount != 0)
         .order_by(Invoice.due_on, Invoice.id)
     )
-    if subgroup_ids is not None:
-        query = query.where(invoice_in_scope(frozenset(subgroup_ids)))
-    return [(invoice, amount) for invoice, amount in session.execute(query)]
+    if limited:
+        query = query.where(invoice_in_scope(SUBGROUP_IDS))
+    return query
 
 
 def unapplied_credit(session: Session, group: EmployerGroup) -> Decimal:
     """The group's unapplied cash (dollars, positive when the carrier holds credit), every
     posting whatever its date: the kept balance of its unapplied-cash account."""
-    balance = session.scalar(
-        select(KeptBalance.balance).where(
-            KeptBalance.group_id == group.id, KeptBalance.code == Chart.UNAPPLIED_CASH.code
-        )
-    )
+    balance = session.scalar(_unapplied_cash_kept(), {"group_id": group.id})
     return -(balance or ZERO)
+
+
+@built_once
+def _unapplied_cash_kept():
+    return select(KeptBalance.balance).where(
+        KeptBalance.group_id == bindparam("group_id"),
+        KeptBalance.code == Chart.UNAPPLIED_CASH.code,
+    )
 
 
 def account_summary(
@@ -479,17 +491,20 @@ def credit_outlook(session: Session, group: EmployerGroup, today: date) -> Credi
     upcoming = next_bill(session, group, today)
     policy = group.policy_on(upcoming[0] if upcoming else today) or group.policy_on(today)
     credit = unapplied_credit(session, group)
-    being_refunded = session.scalar(
-        select(ledger.money_sum(Refund.amount)).where(
-            Refund.group_id == group.id, Refund.status == RefundStatus.REQUESTED
-        )
-    )
+    being_refunded = session.scalar(_being_refunded(), {"group_id": group.id})
     return CreditOutlook(
         credit=credit,
         being_refunded=being_refunded,
         policy=policy.credit_policy if policy else CreditPolicy.APPLY_TO_NEXT_BILL,
         next_bill_period=upcoming[0] if upcoming else None,
         next_bill_on=upcoming[1] if upcoming else None,
+    )
+
+
+@built_once
+def _being_refunded():
+    return select(ledger.money_sum(Refund.amount)).where(
+        Refund.group_id == bindparam("group_id"), Refund.status == RefundStatus.REQUESTED
     )
 
 

@@ -15,11 +15,12 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from billing_core import audit, ledger
 from billing_core.authority import DEFAULT_AUTHORITY_LIMIT
+from billing_core.db import built_once
 from billing_core.errors import AccessDenied, AllocationError
 from billing_core.ledger import Chart, Leg
 from billing_core.models import (
@@ -79,17 +80,19 @@ def recovered_after_charge_off(session: Session, payment_ids: list[int]) -> set[
     """Those of `payment_ids` that a recovery after a charge-off took whole to bad-debt
     recoveries: they hold no credit (the one rule for `unallocated_amount` and the statement's
     and payments page's rows)."""
-    from billing_core.models.collections_legal import CollectionRecovery
-
     if not payment_ids:
         return set()
-    return set(
-        session.scalars(
-            select(CollectionRecovery.payment_id).where(
-                CollectionRecovery.payment_id.in_(payment_ids),
-                CollectionRecovery.after_charge_off,
-            )
-        )
+    return set(session.scalars(_recovered_after_charge_off(), {"payment_ids": payment_ids}))
+
+
+@built_once
+def _recovered_after_charge_off():
+    """`recovered_after_charge_off`'s statement, built once (db.built_once)."""
+    from billing_core.models.collections_legal import CollectionRecovery
+
+    return select(CollectionRecovery.payment_id).where(
+        CollectionRecovery.payment_id.in_(bindparam("payment_ids", expanding=True)),
+        CollectionRecovery.after_charge_off,
     )
 
 
