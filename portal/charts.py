@@ -17,6 +17,7 @@ import base64
 import math
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import lru_cache
 from xml.sax.saxutils import escape, quoteattr  # nosec B406 # escapes SVG text; parses nothing
 
 from billing_core.billing.bill_bridge import Bridge, BridgeTotals
@@ -360,8 +361,14 @@ def billed_paid_svg(months) -> str:
     `open`, as `billing_core.reports.statements.MonthTotal`): a pair of bars a month, billed left and
     paid right, with a legend; the month's open amount is printed above a month that is not
     fully paid. Paid bars are light with a dark outline, billed bars solid, so colour is not
-    the only cue. 720 x 250 in its own units."""
-    months = list(months)
+    the only cue. 720 x 250 in its own units. Drawn once per distinct months (MonthTotal is
+    frozen): the employer's dashboard shows the same group's chart on every view until the
+    group is billed or pays."""
+    return _billed_paid_svg(tuple(months))
+
+
+@lru_cache(maxsize=512)
+def _billed_paid_svg(months: tuple) -> str:
     title = "Billed and paid by month"
     canvas = _Canvas(720, 250)
     if not months:
