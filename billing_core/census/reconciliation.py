@@ -20,7 +20,7 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, Integer, Select, bindparam, func, select, true
 from sqlalchemy.orm import Session
 
 from billing_core.billing.enrollment import add_months, month_start
@@ -28,7 +28,7 @@ from billing_core.billing.invoicing import billing_period_for, rate_period
 from billing_core.census.apply import apply_census
 from billing_core.census.diff import CensusDiff, ChangeKind, MemberDiff
 from billing_core.census.rows import CensusFile, CensusMember
-from billing_core.db import id_chunks, in_ids
+from billing_core.db import built_once, id_chunks, in_ids
 from billing_core.ledger import money_sum
 from billing_core.models import (
     AuditLog,
@@ -413,29 +413,56 @@ def reconciliation_basis(
         digest.update(repr(parts).encode())
 
     add(KEPT_VERSION, pricing, asked.start, asked.pay_periods)
-    plan_products = select(Plan.product_id).where(Plan.group_id == group.id)
-    invoice_ids = select(Invoice.id).where(Invoice.group_id == group.id)
-    for statement in (
+    products, summaries, widths = _basis_statements()
+    asked_for = {"group_id": group.id, "period_start": asked.start}
+    add(*session.execute(products, asked_for))
+    values = session.execute(summaries, asked_for).one()
+    for width in widths:  # each summary added as its own row, as read
+        add(tuple(values[:width]))
+        values = values[width:]
+    return digest.hexdigest()
+
+
+@built_once
+def _basis_statements() -> tuple[Select, Select, tuple[int, ...]]:
+    """reconciliation_basis's reads, built once (the group and period bound by name at each
+    view: building and keying them cost more than running them): the products of the group's
+    plans, and in one statement three one-row summaries (the period's billed premium lines,
+    the remittance against the group's invoices, the group's set-up changes) with the width
+    of each."""
+    group_id = bindparam("group_id", type_=Integer())
+    plan_products = select(Plan.product_id).where(Plan.group_id == group_id)
+    invoice_ids = select(Invoice.id).where(Invoice.group_id == group_id)
+    products = (
         select(Product.code, Product.name, Product.rating_basis, Product.line_of_coverage)
         .where(Product.id.in_(plan_products))
-        .order_by(Product.code),
+        .order_by(Product.code)
+    )
+    summaries = [
         select(func.count(), func.max(InvoiceLine.id), money_sum(InvoiceLine.amount))
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
         .where(
-            Invoice.group_id == group.id,
-            Invoice.period_start == asked.start,
+            Invoice.group_id == group_id,
+            Invoice.period_start == bindparam("period_start", type_=Date()),
             Invoice.status != InvoiceStatus.VOID,
             InvoiceLine.section == InvoiceSection.PREMIUM,
-        ),
-        select(
-            func.count(), func.max(RemittanceDetail.id), money_sum(RemittanceDetail.amount)
-        ).where(RemittanceDetail.invoice_id.in_(invoice_ids)),
-        select(func.count(), func.max(AuditLog.id)).where(
-            AuditLog.group_id == group.id, AuditLog.action.like("setup.%")
-        ),
-    ):
-        add(*session.execute(statement))
-    return digest.hexdigest()
+        )
+        .subquery(),
+        select(func.count(), func.max(RemittanceDetail.id), money_sum(RemittanceDetail.amount))
+        .where(RemittanceDetail.invoice_id.in_(invoice_ids))
+        .subquery(),
+        select(func.count(), func.max(AuditLog.id))
+        .where(AuditLog.group_id == group_id, AuditLog.action.like("setup.%"))
+        .subquery(),
+    ]
+    joined = summaries[0]
+    for summary in summaries[1:]:
+        joined = joined.join(summary, true())
+    return (
+        products,
+        select(*summaries).select_from(joined),
+        tuple(len(summary.c) for summary in summaries),
+    )
 
 
 # --------------------------------------------------------------------------- lines

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import inspect, select
 from sqlalchemy.orm import Session, object_session
 
 from billing_core import audit, mail
@@ -539,6 +539,7 @@ def review_upload(
     dates it is read as kept on the upload while what it was computed from is unchanged
     (`upload_reconciliation`); computed otherwise, and then offered to keep (`to_keep`).
     Writes nothing; the caller rolls back."""
+    _load_file_and_kept(session, upload)
     census, diff = upload_diff(session, upload, today)
     if census.errors or diff.errors:
         return Review(Preview(census, diff, None), None)
@@ -567,6 +568,14 @@ def review_upload(
         pricing=basis,
     )
     return Review(preview, reconciliation, retro, to_keep=to_keep)
+
+
+def _load_file_and_kept(session: Session, upload: Upload) -> None:
+    """The kept file and the kept reconciliation (both deferred: the upload's other pages
+    need neither) in one read, as the review reads both."""
+    unloaded = inspect(upload).unloaded
+    if {"content_sealed", "reconciliation"} <= unloaded:
+        session.refresh(upload, ["content_sealed", "reconciliation"])
 
 
 def upload_reconciliation(
