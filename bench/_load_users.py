@@ -175,6 +175,7 @@ def drive(spec_path: str) -> int:
     total = env.stats.total
     per_second = sorted(total.num_reqs_per_sec.items())[1:-1]  # whole seconds only
     result = {
+        "started": started,
         "elapsed": elapsed,
         "pages": pages,
         "requests": total.num_requests,

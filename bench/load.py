@@ -45,6 +45,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -591,15 +592,46 @@ def tracebacks(log_path: Path) -> list[str]:
     return found
 
 
-def run_phase(spec: dict, folder: Path, label: str) -> dict:
+def cpu_seconds(server_session: int) -> dict[str, float]:
+    """CPU seconds used so far by gunicorn (the processes of its session: it is started in a
+    new one) and by every PostgreSQL process on this machine (other work on it counts too),
+    from /proc (Linux; empty elsewhere): where a phase's CPU went besides locust."""
+    used = {"gunicorn": 0.0, "postgres": 0.0}
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue  # exited meanwhile
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        fields = text[text.rindex(")") + 2 :].split()
+        # After the name: state, ppid, pgrp, session, ... utime (the 12th), stime (13th).
+        seconds = (int(fields[11]) + int(fields[12])) / ticks
+        if int(fields[3]) == server_session:
+            used["gunicorn"] += seconds
+        elif name == "postgres" or name.startswith("postgres:"):
+            used["postgres"] += seconds
+    return used if Path("/proc/self/stat").exists() else {}
+
+
+def run_phase(spec: dict, folder: Path, label: str, server_session: int) -> dict:
     """Run one phase in a child process, bench/_load_users.py (locust's gevent stays out of
-    this one)."""
+    this one); with the CPU gunicorn and PostgreSQL used meanwhile (`cpu_seconds`)."""
     spec_path = folder / f"{label}.json"
     spec["result"] = str(folder / f"{label}-result.json")
     spec_path.write_text(json.dumps(spec))
     log_path = folder / f"{label}-locust.log"
     timeout = 120 + spec["users"] * 3 + spec["warmup"] + spec["duration"] * 1.5
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    samples: list[tuple[float, dict]] = []  # (time, cpu_seconds) every half second
+    sampling = threading.Event()
+
+    def sample() -> None:
+        while not sampling.wait(0.5):
+            samples.append((time.time(), cpu_seconds(server_session)))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
     with open(log_path, "w") as log:
         done = subprocess.run(  # nosec B603: our own interpreter and arguments
             [sys.executable, str(BENCH_DIR / "_load_users.py"), str(spec_path)],
@@ -609,6 +641,8 @@ def run_phase(spec: dict, folder: Path, label: str) -> dict:
             timeout=timeout,
         )
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    sampling.set()
+    sampler.join()
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     log = log_path.read_text(errors="replace")
     if done.returncode != 0 or not Path(spec["result"]).exists():
@@ -618,7 +652,19 @@ def run_phase(spec: dict, folder: Path, label: str) -> dict:
     result["locust_exceptions"] = log.count("Traceback (most recent call last)")
     result["locust_log"] = str(log_path)
     result["locust_cpu"] = cpu
+    result["server_cpu"] = measured_cpu(samples, result["started"], result["elapsed"])
     return result
+
+
+def measured_cpu(samples: list[tuple[float, dict]], started: float, elapsed: float) -> dict:
+    """The CPU seconds gunicorn and PostgreSQL used in the measured window (the samples
+    inside it, scaled to its length): logging in (password hashing) and the warm-up left out."""
+    inside = [(at, used) for at, used in samples if started <= at <= started + elapsed]
+    if len(inside) < 2 or not inside[0][1]:
+        return {}
+    (first_at, first), (last_at, last) = inside[0], inside[-1]
+    scale = elapsed / (last_at - first_at) if last_at > first_at else 0.0
+    return {key: (last[key] - first[key]) * scale for key in first}
 
 
 # --------------------------------------------------------------------------- report
@@ -657,6 +703,15 @@ def print_phase(title: str, result: dict, with_targets: bool) -> list[tuple[bool
         f" {result['login_failures']} failed; locust itself used {result['locust_cpu']:.0f} s"
         " of CPU on this machine"
     )
+    server_cpu = result.get("server_cpu") or {}
+    if server_cpu:
+        say(
+            f"  CPU in the measured window: gunicorn"
+            f" {server_cpu['gunicorn']:.0f} s, PostgreSQL {server_cpu['postgres']:.0f} s, locust"
+            f" {result['locust_cpu']:.0f} s; per request measured about"
+            f" {1000 * server_cpu['gunicorn'] / max(result['requests'], 1):.1f} ms gunicorn,"
+            f" {1000 * server_cpu['postgres'] / max(result['requests'], 1):.1f} ms PostgreSQL"
+        )
     for error in result["errors"][:10]:
         say(f"  error: {error['count']:,} x {error['name']}: {error['error']}")
     if result.get("locust_exceptions"):
@@ -767,7 +822,7 @@ def main() -> int:
                 f" measured after logging in and {args.warmup:.0f} s of warm-up ..."
             )
             try:
-                results[phase] = run_phase(spec, folder, f"phase{phase}")
+                results[phase] = run_phase(spec, folder, f"phase{phase}", gunicorn.pid)
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 say(f"FAIL: phase {phase} did not finish: {exc}")
                 break
