@@ -116,8 +116,8 @@ def worklist_page(
     }
 
     def read(page: int) -> list:
-        offset = (page - 1) * per_page
-        return session.execute(query.limit(per_page).offset(offset), params).all()
+        bounds = {"page_size": per_page, "page_offset": (page - 1) * per_page}
+        return session.execute(query, {**params, **bounds}).all()
 
     number = max(asked or 1, 1)
     found = read(number)
@@ -143,7 +143,7 @@ def _statements(
     the count of the filtered list, for one shape of filters (which are given) and sort, on
     one database: built once (a big statement costs more to build than to run), the values
     bound by name at each view (`today`, `offer_until`, `state`, `group`, `action`, `broker`
-    patterns)."""
+    patterns, and the page's `page_size` and `page_offset`)."""
     listed = _listed(postgres, state, group, action, broker)
     totals = (
         func.count().over(),
@@ -152,6 +152,11 @@ def _statements(
     )
     query = select(listed.c.group_id, listed.c.rank, *totals)
     query = query.order_by(*_sort_order(postgres, listed, sort))
+    # The page's bounds bound by name too: a statement limited anew per view is a new object,
+    # keyed again (a walk of this whole statement) before its compiled form is found.
+    query = query.limit(bindparam("page_size", type_=Integer())).offset(
+        bindparam("page_offset", type_=Integer())
+    )
     return query, select(func.count()).select_from(listed)
 
 
