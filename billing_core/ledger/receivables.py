@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import and_, bindparam, case, func, select
+from sqlalchemy import Date, and_, bindparam, case, func, select
 from sqlalchemy.orm import Session, aliased
 
 from billing_core import ledger
@@ -120,10 +120,16 @@ def kept_is_current(session: Session, as_of: date) -> bool:
     past-due line read the whole book's postings for the rest of the month. A past date is
     computed from postings (`aging_columns` with `dated_on_or_before`). The entries after
     `as_of` are few (an index range on the entry date), each checked through its postings."""
-    later = (
+    return session.scalar(_aged_entry_after(), {"as_of": as_of}) is None
+
+
+@built_once
+def _aged_entry_after():
+    """`kept_is_current`'s statement, built once (db.built_once: Today and the aging ask)."""
+    return (
         select(JournalEntry.id)
         .where(
-            JournalEntry.entry_date > as_of,
+            JournalEntry.entry_date > bindparam("as_of", type_=Date),
             select(Posting.id)
             .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
             .where(Posting.entry_id == JournalEntry.id, LedgerAccount.code.in_(_AGED_ACCOUNTS))
@@ -131,7 +137,6 @@ def kept_is_current(session: Session, as_of: date) -> bool:
         )
         .limit(1)
     )
-    return session.scalar(later) is None
 
 
 def _in_days(due_on, as_of: date, low: int, high: int | None) -> list:
@@ -221,12 +226,23 @@ def past_due_groups(session: Session, today: date) -> PastDueGroups | None:
     them, the per-group buckets are summed (`_past_due_by_buckets`)."""
     if not kept_is_current(session, today):
         return None
-    past_due = KeptOpenItem.due_on < today
-    credit = session.scalar(
-        select(KeptOpenItem.invoice_id).where(KeptOpenItem.open_amount < 0, past_due).limit(1)
-    )
+    statements = _past_due_statements()
+    credit = session.scalar(statements["credit"], {"today": today})
     if credit is not None:
         return _past_due_by_buckets(session, today)
+    groups, late_groups, amount, oldest_due = session.execute(
+        statements["owed"],
+        {"today": today, "late_before": today - timedelta(days=PAST_DUE_LATE_DAYS)},
+    ).one()
+    oldest = 0 if oldest_due is None else bucket_of((today - oldest_due).days)
+    return PastDueGroups(int(groups), int(late_groups), amount, oldest)
+
+
+@built_once
+def _past_due_statements() -> dict:
+    """`past_due_groups`' two statements, built once (db.built_once): whether a past-due
+    item is a credit, and the groups owing past due in one aggregate row."""
+    past_due = KeptOpenItem.due_on < bindparam("today", type_=Date)
     per_group = (
         select(
             func.min(KeptOpenItem.due_on).label("oldest_due"),
@@ -236,17 +252,18 @@ def past_due_groups(session: Session, today: date) -> PastDueGroups | None:
         .group_by(KeptOpenItem.group_id)
         .subquery("per_group")
     )
-    late = per_group.c.oldest_due < today - timedelta(days=PAST_DUE_LATE_DAYS)
-    groups, late_groups, amount, oldest_due = session.execute(
-        select(
+    late = per_group.c.oldest_due < bindparam("late_before", type_=Date)
+    return {
+        "credit": select(KeptOpenItem.invoice_id)
+        .where(KeptOpenItem.open_amount < 0, past_due)
+        .limit(1),
+        "owed": select(
             func.count(),
             func.coalesce(func.sum(case((late, 1), else_=0)), 0),
             ledger.money_sum(per_group.c.owed),
             func.min(per_group.c.oldest_due),
-        ).select_from(per_group)
-    ).one()
-    oldest = 0 if oldest_due is None else bucket_of((today - oldest_due).days)
-    return PastDueGroups(int(groups), int(late_groups), amount, oldest)
+        ).select_from(per_group),
+    }
 
 
 def bucket_of(days_past_due: int) -> int:

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from billing_core.billing.adjustments import needs_supervisor, pending_source_totals, source_key
+from billing_core.db import built_once
 from billing_core.ledger.receivables import (
     AGING_BUCKETS,
     AGING_KEYS,
@@ -124,15 +125,10 @@ def work_queue(session: Session, today: date, *, authority_limit: Decimal) -> Wo
     """Every queue as of `today`, in the order a specialist works them."""
     lines = []
 
-    uploads = session.scalars(
-        select(Upload.created_at).where(Upload.status == UploadStatus.SUBMITTED)
-    ).all()
+    statements = _queue_statements()
+    uploads = session.scalars(statements["uploads"]).all()
     lines.append(_line("uploads", "Census uploads to review", uploads, today, "admin.upload_queue"))
-    failed = session.scalars(
-        select(Upload.job_updated_at).where(
-            Upload.job_status == JobStatus.FAILED, Upload.status == UploadStatus.RECEIVED
-        )
-    ).all()
+    failed = session.scalars(statements["failed_uploads"]).all()
     lines.append(
         _line(
             "failed_uploads",
@@ -144,9 +140,7 @@ def work_queue(session: Session, today: date, *, authority_limit: Decimal) -> Wo
         )
     )
 
-    pending = session.scalars(
-        select(Adjustment).where(Adjustment.status == AdjustmentStatus.PENDING)
-    ).all()
+    pending = session.scalars(statements["adjustments"]).all()
     by_source = pending_source_totals(session, pending)
     supervised = sum(
         1 for a in pending if needs_supervisor(a, authority_limit, by_source[source_key(a)])
@@ -163,9 +157,7 @@ def work_queue(session: Session, today: date, *, authority_limit: Decimal) -> Wo
         )
     )
 
-    flagged = session.execute(
-        reconciliation_query().with_only_columns(Payment.received_on, Payment.amount)
-    ).all()
+    flagged = session.execute(statements["reconcile"]).all()
     lines.append(
         _line(
             "reconcile",
@@ -176,11 +168,7 @@ def work_queue(session: Session, today: date, *, authority_limit: Decimal) -> Wo
             amount=sum((amount for _, amount in flagged), ZERO),
         )
     )
-    suspense = session.execute(
-        select(Payment.received_on, Payment.amount)
-        .join(SuspenseItem, SuspenseItem.payment_id == Payment.id)
-        .where(SuspenseItem.status == SuspenseStatus.OPEN)
-    ).all()
+    suspense = session.execute(statements["suspense"]).all()
     lines.append(
         _line(
             "suspense",
@@ -192,9 +180,7 @@ def work_queue(session: Session, today: date, *, authority_limit: Decimal) -> Wo
         )
     )
 
-    refunds = session.scalars(
-        select(Refund).where(Refund.status.in_([RefundStatus.REQUESTED, RefundStatus.APPROVED]))
-    ).all()
+    refunds = session.scalars(statements["refunds"]).all()
     asked = [r for r in refunds if r.status is RefundStatus.REQUESTED]
     approved = [r for r in refunds if r.status is RefundStatus.APPROVED]
     lines.append(
@@ -220,9 +206,7 @@ def work_queue(session: Session, today: date, *, authority_limit: Decimal) -> Wo
         )
     )
 
-    write_offs = session.scalars(
-        select(WriteOffRequest).where(WriteOffRequest.status == WriteOffStatus.REQUESTED)
-    ).all()
+    write_offs = session.scalars(statements["write_offs"]).all()
     lines.append(
         _line(
             "write_offs_to_approve",
@@ -236,12 +220,7 @@ def work_queue(session: Session, today: date, *, authority_limit: Decimal) -> Wo
 
     first_day = today - timedelta(days=STRIPE_LOOKBACK_DAYS)
     since = datetime.combine(first_day, time.min, tzinfo=UTC)
-    not_applied = session.scalars(
-        select(WebhookEvent.received_at).where(
-            WebhookEvent.outcome.like(f"{NOT_APPLIED}%"),
-            WebhookEvent.received_at >= since,
-        )
-    ).all()
+    not_applied = session.scalars(statements["stripe"], {"since": since}).all()
     lines.append(
         _line(
             "stripe",
@@ -255,6 +234,33 @@ def work_queue(session: Session, today: date, *, authority_limit: Decimal) -> Wo
 
     lines.append(_past_due(session, today))
     return WorkQueue(today, lines)
+
+
+@built_once
+def _queue_statements() -> dict:
+    """Each queue's statement, built once (db.built_once: Today is every specialist's first
+    page, and building the ten statements cost more than running them)."""
+    return {
+        "uploads": select(Upload.created_at).where(Upload.status == UploadStatus.SUBMITTED),
+        "failed_uploads": select(Upload.job_updated_at).where(
+            Upload.job_status == JobStatus.FAILED, Upload.status == UploadStatus.RECEIVED
+        ),
+        "adjustments": select(Adjustment).where(Adjustment.status == AdjustmentStatus.PENDING),
+        "reconcile": reconciliation_query().with_only_columns(Payment.received_on, Payment.amount),
+        "suspense": select(Payment.received_on, Payment.amount)
+        .join(SuspenseItem, SuspenseItem.payment_id == Payment.id)
+        .where(SuspenseItem.status == SuspenseStatus.OPEN),
+        "refunds": select(Refund).where(
+            Refund.status.in_([RefundStatus.REQUESTED, RefundStatus.APPROVED])
+        ),
+        "write_offs": select(WriteOffRequest).where(
+            WriteOffRequest.status == WriteOffStatus.REQUESTED
+        ),
+        "stripe": select(WebhookEvent.received_at).where(
+            WebhookEvent.outcome.like(f"{NOT_APPLIED}%"),
+            WebhookEvent.received_at >= bindparam("since"),
+        ),
+    }
 
 
 def _past_due(session: Session, today: date) -> QueueLine:
