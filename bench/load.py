@@ -592,16 +592,18 @@ def tracebacks(log_path: Path) -> list[str]:
     return found
 
 
-def cpu_seconds(server_session: int) -> dict[str, float]:
+def cpu_seconds(server_session: int, database: str) -> dict[str, float]:
     """CPU seconds used so far by gunicorn (the processes of its session: it is started in a
-    new one) and by every PostgreSQL process on this machine (other work on it counts too),
-    from /proc (Linux; empty elsewhere): where a phase's CPU went besides locust."""
+    new one) and by PostgreSQL (its server processes and the backends of `database`, not
+    those of other databases on the same server), from /proc (Linux; empty elsewhere): where
+    a phase's CPU went besides locust."""
     used = {"gunicorn": 0.0, "postgres": 0.0}
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
-        except OSError:
+            command = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, UnicodeDecodeError):
             continue  # exited meanwhile
         name = text[text.index("(") + 1 : text.rindex(")")]
         fields = text[text.rindex(")") + 2 :].split()
@@ -610,11 +612,15 @@ def cpu_seconds(server_session: int) -> dict[str, float]:
         if int(fields[3]) == server_session:
             used["gunicorn"] += seconds
         elif name == "postgres" or name.startswith("postgres:"):
-            used["postgres"] += seconds
+            # A client backend's title: "postgres: 15/main: <user> <database> <host>(port) ..."
+            words = command.split()
+            backend = len(words) > 4 and "(" in words[4]
+            if not backend or words[3] == database:
+                used["postgres"] += seconds
     return used if Path("/proc/self/stat").exists() else {}
 
 
-def run_phase(spec: dict, folder: Path, label: str, server_session: int) -> dict:
+def run_phase(spec: dict, folder: Path, label: str, server_session: int, database: str) -> dict:
     """Run one phase in a child process, bench/_load_users.py (locust's gevent stays out of
     this one); with the CPU gunicorn and PostgreSQL used meanwhile (`cpu_seconds`)."""
     spec_path = folder / f"{label}.json"
@@ -628,7 +634,7 @@ def run_phase(spec: dict, folder: Path, label: str, server_session: int) -> dict
 
     def sample() -> None:
         while not sampling.wait(0.5):
-            samples.append((time.time(), cpu_seconds(server_session)))
+            samples.append((time.time(), cpu_seconds(server_session, database)))
 
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
@@ -822,7 +828,9 @@ def main() -> int:
                 f" measured after logging in and {args.warmup:.0f} s of warm-up ..."
             )
             try:
-                results[phase] = run_phase(spec, folder, f"phase{phase}", gunicorn.pid)
+                results[phase] = run_phase(
+                    spec, folder, f"phase{phase}", gunicorn.pid, url.rsplit("/", 1)[-1]
+                )
             except (RuntimeError, subprocess.TimeoutExpired) as exc:
                 say(f"FAIL: phase {phase} did not finish: {exc}")
                 break
