@@ -70,7 +70,7 @@ from billing_core.billing.rating import (
     premium,
     rating_key,
 )
-from billing_core.census.diff import CensusDiff, ChangeKind, diff_census
+from billing_core.census.diff import CensusDiff, diff_census
 from billing_core.census.impact import premium_impact
 from billing_core.census.reader import read_census
 from billing_core.census.rows import CensusFile
@@ -382,9 +382,7 @@ def rate_diff(
         totals[code_of[plan]][side] += amount
 
     salary_changed = {}
-    for entry in diff.members:
-        if entry.kind is ChangeKind.UNCHANGED:
-            continue
+    for entry in diff.changes:
         old, new = entry.enrolled, entry.row
         for change in entry.coverages:
             if change.plan_before is not None:

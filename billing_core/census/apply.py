@@ -288,7 +288,7 @@ def _load_enrollment(session: Session, diff: CensusDiff) -> dict[int, Member]:
     """Every member the diff changes with its coverages and dependents, in a few queries (the
     apply reads and extends them member by member; loading them one member at a time was
     most of an apply)."""
-    ids = sorted({e.member_id for e in diff.members if e.kind is not ChangeKind.UNCHANGED} - {None})
+    ids = sorted({e.member_id for e in diff.changes} - {None})
     members: dict[int, Member] = {}
     for chunk in id_chunks(ids):
         for member in session.scalars(
@@ -334,9 +334,7 @@ def apply_census(
     result = ApplyResult()
     billed = billed_months(session, group)
     enrolled = _load_enrollment(session, diff)
-    for entry in diff.members:
-        if entry.kind is ChangeKind.UNCHANGED:
-            continue
+    for entry in diff.changes:
         member = _apply_member(session, group, entry, enrolled, codes, keys, upload_id, result)
         starts = [
             entry.effective_on,

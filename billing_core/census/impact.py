@@ -170,8 +170,8 @@ def landing_period(
     if policy is None:
         return None
     months = []
-    for entry in diff.members:
-        if entry.kind is ChangeKind.UNCHANGED or (kinds is not None and entry.kind not in kinds):
+    for entry in diff.changes:
+        if kinds is not None and entry.kind not in kinds:
             continue
         starts = [
             entry.effective_on,
@@ -277,7 +277,7 @@ def pricing_cost(
     period = landing.period if landing else None
     policy = group.policy_on(today) or (group.policies[-1] if group.policies else None)
     months = policy.billing_frequency.months if period and policy else 0
-    changed = [e for e in diff.members if e.kind is not ChangeKind.UNCHANGED]
+    changed = diff.changes
     adds = sum(1 for e in changed if e.kind is ChangeKind.ADD)
     billed = billed_months(session, group)
     retro = 0
@@ -359,21 +359,20 @@ def pricing_basis(
         digest.update(repr(parts).encode())
 
     add(today, upload.sha256, sorted((upload.column_mapping or {}).items(), key=repr))
-    for entry in diff.members:
-        if entry.kind is not ChangeKind.UNCHANGED:
-            add(
-                entry.kind.value,
-                entry.member_id,
-                entry.employee_id,
-                entry.effective_on,
-                [(f.field, f.before, f.after) for f in entry.fields],
-                [
-                    (c.line.value, c.plan_before and c.plan_before.id,
-                     c.plan_after and c.plan_after.id, c.tier_before, c.tier_after,
-                     c.volume_before, c.volume_after, c.effective_on)
-                    for c in entry.coverages
-                ],
-            )  # fmt: skip
+    for entry in diff.changes:
+        add(
+            entry.kind.value,
+            entry.member_id,
+            entry.employee_id,
+            entry.effective_on,
+            [(f.field, f.before, f.after) for f in entry.fields],
+            [
+                (c.line.value, c.plan_before and c.plan_before.id,
+                 c.plan_after and c.plan_after.id, c.tier_before, c.tier_after,
+                 c.volume_before, c.volume_after, c.effective_on)
+                for c in entry.coverages
+            ],
+        )  # fmt: skip
     plan_ids = select(Plan.id).where(Plan.group_id == group.id)
     version_ids = select(RateVersion.id).where(RateVersion.plan_id.in_(plan_ids))
     member_ids = select(Member.id).where(Member.group_id == group.id)

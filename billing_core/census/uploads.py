@@ -318,13 +318,10 @@ def retro_exceptions(
     from billing_core.billing.enrollment import month_start
     from billing_core.billing.retro import retro_window
     from billing_core.census.apply import billed_months
-    from billing_core.census.diff import ChangeKind
 
     billed = billed_months(session, group)
     found = []
-    for entry in diff.members:
-        if entry.kind is ChangeKind.UNCHANGED:
-            continue
+    for entry in diff.changes:
         starts = [entry.effective_on, *(c.effective_on for c in entry.coverages)]
         first = month_start(min(starts))
         window_start = retro_window(group, entry.kind, today)

@@ -16,9 +16,10 @@ one array per column, each with its coverages in force as one text as stored
 (`Enrollment.held`). Every row is matched (the employee ids looked up together:
 `Enrollment.match_all`), then a quick check compares the file's values with the enrolled ones
 column by column (each distinct stored value typed once) and its lines as they would be
-stored, and passes the members whose every field and line is as enrolled: they become
-unchanged lines at once, from the enrolled columns, without ever being typed one by one. Only
-the others (and a snapshot's terms) are typed, have their coverages read, and go through the
+stored, and passes the members whose every field and line is as enrolled: they are unchanged
+lines, kept as the enrolled columns (never typed one by one) and built only when the whole list
+is read (`CensusDiff.members`; `CensusDiff.changes` and `counts` do without them). Only the
+others (and a snapshot's terms) are typed, have their coverages read, and go through the
 field-by-field comparison, which says what changed.
 
 The package: this module runs the diff (`diff_census`) and its quick check; `results` is what
@@ -29,7 +30,6 @@ and repeated rows, `compare` a member's fields and lines, `dependents` their dep
 
 from __future__ import annotations
 
-from bisect import bisect_left
 from datetime import date, timedelta
 from itertools import chain
 from operator import attrgetter
@@ -58,7 +58,7 @@ from billing_core.census.diff.results import (
     FieldChange,
     MemberDiff,
     MemberLoader,
-    RowAt,
+    UnchangedLines,
 )
 from billing_core.census.rows import (
     CensusFile,
@@ -117,7 +117,13 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
             map(attrgetter("line"), chain.from_iterable(map(attrgetter("coverages"), rows)))
         )
 
+    # The file position of each line of `entries` (the quick check's unchanged lines are
+    # put among them when first read: CensusDiff.defer_unchanged).
+    placed: list[int] = []
+    at_row = 0
+
     def entry(change, employee_id, name, effective, member, row, fields=None, coverages=None):
+        placed.append(at_row)
         entries.append(
             MemberDiff(
                 change,
@@ -175,51 +181,34 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
             }
         )
     )
-    # The rows the quick check passed become unchanged lines at once, from the enrolled
-    # values as stored (nothing typed); the loop below visits only the other rows and those
-    # with an SSN to warn about, and puts the unchanged lines between them in file order.
+    # The rows the quick check passed are unchanged lines, kept as columns of the enrolled
+    # values as stored (nothing typed) and built only if the whole list is read; the loop
+    # below visits only the other rows and those with an SSN to warn about.
     columns = enrollment.column
     quick = np.flatnonzero(unchanged_at)
     at = positions[quick]
-    quick_rows = quick.tolist()
-    quick_entries = [
-        MemberDiff(
-            ChangeKind.UNCHANGED,
-            row_employee_id or employee_id or "",
-            name,
-            maintenance_date or as_of,
-            member_id,
-            RowAt(rows, i),
-            [],
-            [],
-            member_key,
-            loader,
-            None,
-        )
-        for i, row_employee_id, maintenance_date, employee_id, name, member_id, member_key in zip(
-            quick_rows,
-            row_column(rows, "employee_id")[quick].tolist(),
-            row_column(rows, "maintenance_date")[quick].tolist(),
-            columns["employee_id"][at].tolist(),
-            (columns["last_name"][at] + ", " + columns["first_name"][at]).tolist(),
-            member_ids[at].tolist(),
-            columns["member_key"][at].tolist(),
-            strict=True,
-        )
-    ]
+    unchanged_lines = UnchangedLines(
+        rows,
+        quick,
+        row_column(rows, "employee_id")[quick],
+        row_column(rows, "maintenance_date")[quick],
+        tuple(
+            columns[name][at]
+            for name in ("employee_id", "last_name", "first_name", "id", "member_key")
+        ),
+        as_of,
+        loader,
+    )
     ssn_not_matched = [
         i for i, (ssn, digest) in enumerate(zip(ssns.tolist(), digests, strict=True))
         if digest is None and ssn
     ]  # fmt: skip
     visited = sorted(set(np.flatnonzero(~unchanged_at).tolist()).union(ssn_not_matched))
-    passed = 0  # quick_entries[:passed] are in `entries`
 
     for i in visited:
         row = rows[i]
         digest = digests[i]
-        upto = bisect_left(quick_rows, i, passed)
-        entries.extend(quick_entries[passed:upto])
-        passed = upto
+        at_row = i
         if row.ssn and digest is None:
             result.warnings.append(
                 RowError(
@@ -232,8 +221,6 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
                 )
             )
         if unchanged_at[i]:
-            entries.append(quick_entries[passed])
-            passed += 1
             continue
         member = enrollment.enrolled(int(positions[i])) if matched_at[i] else None
         held = held_at[i]
@@ -331,7 +318,7 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
         found.dependents = dependents
         if changed is ChangeKind.CHANGE:
             warn_tier_without_dependent(found, member, enrolled_dependents, result, source)
-    entries.extend(quick_entries[passed:])
+    at_row = len(rows)
     if kind is UploadKind.SNAPSHOT:
         last_day = as_of - timedelta(days=1)
         for at in unmatched_terms:
@@ -349,7 +336,17 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
             )
     result.unknown_plans = sorted(enrollment.unknown_plans)
     warn_unknown_codes(census, enrollment, result)
-    changed = {e.member_id for e in entries if e.kind is not ChangeKind.UNCHANGED}
-    unchanged = {e.member_id for e in entries if e.kind is ChangeKind.UNCHANGED} - changed
-    loader.waves = [sorted(changed - {None}), sorted(unchanged - {None})]
+    result.defer_unchanged(unchanged_lines, placed)
+    changed = {e.member_id for e in entries if e.kind is not ChangeKind.UNCHANGED} - {None}
+    unchanged = np.union1d(
+        unchanged_lines.member_ids.astype(np.int64),
+        np.array(
+            [e.member_id for e in entries if e.kind is ChangeKind.UNCHANGED and e.member_id],
+            dtype=np.int64,
+        ),
+    )
+    loader.waves = [
+        sorted(changed),
+        unchanged[~np.isin(unchanged, list(changed))].tolist(),
+    ]
     return result

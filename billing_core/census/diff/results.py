@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
+import numpy as np
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -186,6 +187,55 @@ def _set_row(entry: MemberDiff, row: CensusMember | RowAt | None) -> None:
 MemberDiff.row = property(_row, _set_row)  # type: ignore[assignment]
 
 
+class UnchangedLines:
+    """The unchanged lines the diff's quick check passed, kept as columns and built as
+    `MemberDiff`s only when the whole list is read (`CensusDiff.members`): nearly every
+    line of a full file, and what most readers skip (the changes are `CensusDiff.changes`).
+    `at` are the lines' positions in the file (ascending); the other arrays are per line,
+    the file's values (`employee_ids`, `maintenance_dates`) and the enrolled member's."""
+
+    def __init__(self, rows, at, employee_ids, maintenance_dates, enrolled, as_of, loader):
+        self.rows, self.at, self.as_of, self.loader = rows, at, as_of, loader
+        self.employee_ids, self.maintenance_dates = employee_ids, maintenance_dates
+        # The enrolled member's employee id, last and first name, id and key.
+        self.enrolled = enrolled
+        self.member_ids = enrolled[3]
+
+    def __len__(self) -> int:
+        return len(self.at)
+
+    def build(self) -> list[MemberDiff]:
+        """The lines as the diff's other lines are: the file's employee id (else the
+        enrolled one), the enrolled name, the maintenance date (else `as_of`)."""
+        employee_ids, last_names, first_names, member_ids, member_keys = self.enrolled
+        unchanged, as_of, rows, loader = ChangeKind.UNCHANGED, self.as_of, self.rows, self.loader
+        return [
+            MemberDiff(
+                unchanged,
+                row_employee_id or employee_id or "",
+                name,
+                maintenance_date or as_of,
+                member_id,
+                RowAt(rows, i),
+                [],
+                [],
+                member_key,
+                loader,
+                None,
+            )
+            for i, row_employee_id, maintenance_date, employee_id, name, member_id, member_key in zip(
+                self.at.tolist(),
+                self.employee_ids.tolist(),
+                self.maintenance_dates.tolist(),
+                employee_ids.tolist(),
+                (last_names + ", " + first_names).tolist(),
+                member_ids.tolist(),
+                member_keys.tolist(),
+                strict=True,
+            )
+        ]
+
+
 MASS_TERM_SHARE = Decimal("0.2")  # a full file ending more than a fifth of the employees...
 MASS_TERM_COUNT = 10  # ...or more than ten of them (whichever is smaller) asks first
 
@@ -203,11 +253,27 @@ class CensusDiff:
     enrolled_employees: int = 0
     kind_guessed: bool = False
     unknown_plans: list[str] = field(default_factory=list)  # plan values no plan answers to
+    # The quick check's unchanged lines not built yet, and the file position of each line
+    # of `members` built so far (see `defer_unchanged`).
+    _unchanged: UnchangedLines | None = field(default=None, init=False, repr=False, compare=False)
+    _placed: list[int] = field(default_factory=list, init=False, repr=False, compare=False)
+
+    def defer_unchanged(self, lines: UnchangedLines, placed: list[int]) -> None:
+        """Keep `lines` to be built when `members` is first read, each put at its file
+        position among the lines built already (`placed`: the file position of each line of
+        `members`, ascending; a snapshot's terms last)."""
+        self._unchanged, self._placed = lines, placed
+
+    @property
+    def changes(self) -> list[MemberDiff]:
+        """The adds, terms and changes in file order (a snapshot's terms last), without
+        building the unchanged lines."""
+        return [m for m in self.__dict__["members"] if m.kind is not ChangeKind.UNCHANGED]
 
     @property
     def ending_by_absence(self) -> int:
         """Employees a full file ends because it leaves them out (not rows asking to end)."""
-        return sum(1 for m in self.members if m.kind is ChangeKind.TERM and m.row is None)
+        return sum(1 for m in self.changes if m.kind is ChangeKind.TERM and m.row is None)
 
     @property
     def ends_most_coverage(self) -> bool:
@@ -230,15 +296,21 @@ class CensusDiff:
         )
 
     def of_kind(self, kind: ChangeKind) -> list[MemberDiff]:
-        return [m for m in self.members if m.kind is kind]
+        lines = self.members if kind is ChangeKind.UNCHANGED else self.changes
+        return [m for m in lines if m.kind is kind]
 
     @property
     def counts(self) -> dict[str, int]:
-        return {kind.value: len(self.of_kind(kind)) for kind in ChangeKind}
+        counted = dict.fromkeys((kind.value for kind in ChangeKind), 0)
+        for m in self.__dict__["members"]:
+            counted[m.kind.value] += 1
+        if self._unchanged is not None:
+            counted[ChangeKind.UNCHANGED.value] += len(self._unchanged)
+        return counted
 
     @property
     def changes_anything(self) -> bool:
-        return any(m.kind is not ChangeKind.UNCHANGED for m in self.members)
+        return bool(self.changes)
 
     def as_dict(self, *, include_unchanged: bool = False) -> dict:
         return {
@@ -250,12 +322,31 @@ class CensusDiff:
             "ends_most_coverage": self.ends_most_coverage,
             "errors": [str(e) for e in self.errors],
             "warnings": [str(w) for w in self.warnings],
-            "members": [
-                m.as_dict()
-                for m in self.members
-                if include_unchanged or m.kind is not ChangeKind.UNCHANGED
-            ],
+            "members": [m.as_dict() for m in (self.members if include_unchanged else self.changes)],
         }
+
+
+def _members(diff: CensusDiff) -> list[MemberDiff]:
+    """Every line in file order (a snapshot's terms last): the unchanged lines the quick
+    check passed are built and put in place the first time this is read."""
+    lines = diff.__dict__["members"]
+    unchanged = diff._unchanged
+    if unchanged is not None:
+        diff._unchanged = None
+        placed = np.concatenate([np.asarray(diff._placed, dtype=np.int64), unchanged.at])
+        both = lines + unchanged.build()
+        lines[:] = [both[i] for i in np.argsort(placed, kind="stable").tolist()]
+        diff._placed = []
+    return lines
+
+
+def _set_members(diff: CensusDiff, members: list[MemberDiff]) -> None:
+    diff.__dict__["members"] = members
+    diff._unchanged, diff._placed = None, []
+
+
+# `members` is every line; the quick check's unchanged lines are built when it is first read.
+CensusDiff.members = property(_members, _set_members)  # type: ignore[assignment]
 
 
 def amount_text(value: Decimal | None) -> str:

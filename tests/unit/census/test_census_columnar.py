@@ -135,3 +135,49 @@ def test_the_same_diff_whether_the_rows_are_built_first_or_not(session, group):
     assert [m.row.as_dict() if m.row else None for m in columnar.members] == [
         m.row.as_dict() if m.row else None for m in by_objects.members
     ]
+
+
+def test_unchanged_lines_are_built_only_when_every_line_is_read(session, group):
+    """The quick check's unchanged lines (E-1, E-7) are kept as columns: the counts, the
+    changes and the loader's waves are known without them, and reading `members` builds them
+    in file order among the lines the diff built (E-2, in capitals, was compared field by
+    field: an unchanged line of its own)."""
+    diff = diff_census(session, group, _read(), AS_OF)
+
+    assert diff._unchanged is not None and len(diff._unchanged) == 2
+    assert diff.counts == {"add": 1, "term": 1, "change": 2, "unchanged": 3}
+    assert [(m.employee_id, m.kind.value) for m in diff.changes] == [
+        ("E-3", "change"),
+        ("E-4", "change"),
+        ("NEW-1", "add"),
+        ("E-5", "term"),
+    ]
+    assert diff.changes_anything and diff.ending_by_absence == 1
+    loader = diff.changes[0].loader
+    waves = [list(wave) for wave in loader.waves]
+    assert diff._unchanged is not None  # none of that built them
+
+    lines = diff.members
+    assert diff._unchanged is None
+    assert [(m.employee_id, m.kind.value) for m in lines] == [
+        ("E-1", "unchanged"),
+        ("E-2", "unchanged"),
+        ("E-3", "change"),
+        ("E-4", "change"),
+        ("NEW-1", "add"),
+        ("E-7", "unchanged"),
+        ("E-5", "term"),
+    ]
+    assert diff.members is lines and diff.counts["unchanged"] == 3
+    ann = lines[0]
+    assert (ann.name, ann.effective_on, ann.member_key) == (
+        "Avery, Ann",
+        AS_OF,
+        ann.member.member_key,
+    )
+    assert ann.loader is loader and ann.member.employee_id == "E-1" and ann.row.first_name == "Ann"
+    # Changed members are loaded first, then the unchanged ones (the built and the deferred).
+    assert waves == [
+        sorted(m.member_id for m in diff.changes if m.member_id is not None),  # not the add
+        sorted(m.member_id for m in lines if m.kind is ChangeKind.UNCHANGED),
+    ]
