@@ -8,11 +8,12 @@ from flask import Response, abort, current_app, render_template, request
 
 from billing_core.access import GroupScope
 from billing_core.billing.bill_bridge import STEP_LABELS, kept_bridge, kept_counts_seen, kept_rows
-from billing_core.billing.groups import invoice_list_page
 from billing_core.billing.invoice_templates import printed
 from billing_core.billing.invoices import (
     STATUS_LABELS,
     find_invoice,
+    find_invoice_row,
+    group_invoice_page,
     invoice_lines_page,
     invoice_products,
     invoice_view,
@@ -43,9 +44,10 @@ def load_invoice(scope: GroupScope, invoice_id: int) -> Invoice:
 def render_invoice_list(scope: GroupScope, area: str):
     search = request.args.get("q", "").strip()
     status = request.args.get("status", "")
-    page = invoice_list_page(
+    page = group_invoice_page(
         db_session(),
-        scope,
+        scope.group,
+        scope.subgroup_ids,
         today(),
         search=search,
         status=status,
@@ -66,8 +68,11 @@ def render_invoice_list(scope: GroupScope, area: str):
 
 def render_invoice_detail(scope: GroupScope, invoice_id: int, area: str, **extra):
     session = db_session()
-    invoice = load_invoice(scope, invoice_id)
-    view = invoice_view(session, invoice, today())
+    found = find_invoice_row(session, scope.group.id, invoice_id, scope.subgroup_ids)
+    if found is None:
+        abort(404)
+    invoice, open_balance = found
+    view = invoice_view(session, invoice, today(), open_balance)
     bridge = kept_bridge(session, invoice)
     settings = current_app.config["SETTINGS"]
     remit = settings.remit_instructions

@@ -23,10 +23,10 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import case, func, insert, or_, select, type_coerce
+from sqlalchemy import bindparam, case, func, insert, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
-from billing_core.db import Money, copy_rows, in_ids, typed_rows
+from billing_core.db import Money, built_once, copy_rows, in_ids, typed_rows
 from billing_core.models import Invoice, InvoiceLine, Member, Plan, Product
 from billing_core.models.enums import InvoiceSection
 from billing_core.models.invoice import InvoiceBridge, InvoiceBridgeRow, InvoiceBridgeStep
@@ -628,41 +628,54 @@ def keep_missing_bridges(session: Session, limit: int = 200) -> int:
 
 
 def kept_bridge(session: Session, invoice: Invoice) -> KeptBridge:
-    """`invoice`'s bill bridge as kept at issue (dollars): three indexed reads. An invoice
-    issued before bridges were kept, or whose prior invoice changed since (a void of the bill
-    before it, a reissue), has its bridge computed from the lines as `bill_bridge` always did
-    and kept (flushed; it stays if the caller commits), so a void or credit reads as before."""
+    """`invoice`'s bill bridge as kept at issue (dollars): its prior bill, then the kept
+    bridge's step totals in one kept statement. An invoice issued before bridges were kept, or
+    whose prior invoice changed since (a void of the bill before it, a reissue), has its bridge
+    computed from the lines as `bill_bridge` always did and kept (flushed; it stays if the
+    caller commits), so a void or credit reads as before."""
     prior = _previous_invoice(session, invoice)
-    kept_id = session.scalar(
-        select(InvoiceBridge.id)
-        .where(
-            InvoiceBridge.invoice_id == invoice.id,
-            InvoiceBridge.prior_invoice_id.is_(None)
-            if prior is None
-            else InvoiceBridge.prior_invoice_id == prior.id,
-        )
-        .order_by(InvoiceBridge.id)
-        .limit(1)
-    )
-    if kept_id is None:
-        [kept_id] = keep_bridges(
-            session, bill_bridges(session, [(invoice, prior)], first_bill_rows=False)
-        )
-    totals = {
-        step: (amount, count)
-        for step, amount, count in session.execute(
-            select(
-                InvoiceBridgeStep.step, InvoiceBridgeStep.amount, InvoiceBridgeStep.row_count
-            ).where(InvoiceBridgeStep.bridge_id == kept_id)
-        )
-    }
+    values = {"invoice_id": invoice.id}
+    if prior is not None:
+        values["prior_invoice_id"] = prior.id
+    steps = _kept_steps(first_bill=prior is None)
+    found = session.execute(steps, values).all()
+    if not found:
+        keep_bridges(session, bill_bridges(session, [(invoice, prior)], first_bill_rows=False))
+        found = session.execute(steps, values).all()
+    totals = {row.step: (row.amount, row.row_count) for row in found if row.step is not None}
     return KeptBridge(
         invoice=invoice,
         prior_invoice=prior,
         prior_billed=billed_premium(prior),
         current_billed=billed_premium(invoice),
         steps=[StepTotal(key, label, *totals.get(key, (ZERO, 0))) for key, label in STEPS],
-        kept_id=kept_id,
+        kept_id=found[0].bridge_id,
+    )
+
+
+@built_once
+def _kept_steps(first_bill: bool):
+    """The step totals of the bridge kept for an invoice from its prior bill (none for a first
+    bill), the first kept if there are several; no row when none is kept."""
+    prior = (
+        InvoiceBridge.prior_invoice_id.is_(None)
+        if first_bill
+        else InvoiceBridge.prior_invoice_id == bindparam("prior_invoice_id")
+    )
+    first_kept = (
+        select(func.min(InvoiceBridge.id))
+        .where(InvoiceBridge.invoice_id == bindparam("invoice_id"), prior)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            InvoiceBridge.id.label("bridge_id"),
+            InvoiceBridgeStep.step,
+            InvoiceBridgeStep.amount,
+            InvoiceBridgeStep.row_count,
+        )
+        .outerjoin(InvoiceBridgeStep, InvoiceBridgeStep.bridge_id == InvoiceBridge.id)
+        .where(InvoiceBridge.id == first_kept)
     )
 
 

@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
+from billing_core.access import SUBGROUP_IDS, invoice_in_scope, scope_values
+from billing_core.db import built_once
 from billing_core.errors import NotFound
 from billing_core.models import (
     BillingSubgroup,
@@ -32,7 +34,7 @@ from billing_core.models import (
 from billing_core.models.enums import BillingMethod, InvoiceSection, InvoiceStatus
 from billing_core.models.ledger import KeptOpenItem
 from billing_core.money import ZERO
-from billing_core.paging import Page, clamp_page, page_of
+from billing_core.paging import Page, clamp_page
 
 STATUS_LABELS = {
     "void": "Void",
@@ -78,7 +80,7 @@ class InvoiceRow:
     """One invoice as a list shows it. `amount` is the invoice's new charges, `paid` what has been
     applied to them, `balance` what is still open; `total_due` is the bill's bottom line."""
 
-    invoice: Invoice
+    invoice: Invoice  # or a row of its columns by the same names (`group_invoice_page`)
     amount: Decimal
     paid: Decimal
     balance: Decimal
@@ -172,11 +174,7 @@ def invoice_list_query(
     """A group's invoices, newest period first. A user limited to some subgroups sees the
     invoices of those subgroups and the group's consolidated invoice (whose member lines are
     then filtered to their members by `invoice_lines_query`)."""
-    query = select(Invoice).where(Invoice.group_id == group_id)
-    if subgroup_ids is not None:
-        query = query.where(
-            or_(Invoice.subgroup_id.is_(None), Invoice.subgroup_id.in_(subgroup_ids))
-        )
+    query = select(Invoice).where(Invoice.group_id == group_id, invoice_in_scope(subgroup_ids))
     if search:
         query = query.where(Invoice.invoice_number.ilike(f"%{search}%"))
     return query.order_by(Invoice.period_start.desc(), Invoice.invoice_number)
@@ -186,9 +184,130 @@ def find_invoice(
     session: Session, group_id: int, invoice_id: int, subgroup_ids: frozenset[int] | None = None
 ) -> Invoice | None:
     """The invoice if it belongs to the group (and the user's subgroups); None otherwise."""
-    return session.scalar(
-        invoice_list_query(group_id, subgroup_ids).where(Invoice.id == invoice_id)
+    found = find_invoice_row(session, group_id, invoice_id, subgroup_ids)
+    return None if found is None else found[0]
+
+
+def find_invoice_row(
+    session: Session, group_id: int, invoice_id: int, subgroup_ids: frozenset[int] | None = None
+) -> tuple[Invoice, Decimal] | None:
+    """`find_invoice` with the bill's open receivable as kept (0.00 when nothing is open), read
+    with it: what `invoice_view` takes as `open_balance`. A kept statement (`db.built_once`)."""
+    found = session.execute(
+        _invoice_with_balance(subgroup_ids is not None),
+        {**scope_values(group_id, subgroup_ids), "invoice_id": invoice_id},
+    ).first()
+    if found is None:
+        return None
+    invoice, open_amount = found
+    return invoice, open_amount if open_amount is not None else ZERO
+
+
+@built_once
+def _invoice_with_balance(limited: bool):
+    """One invoice of a group (of the reader's locations when `limited`), with its kept open
+    receivable (no row: nothing open)."""
+    return (
+        select(Invoice, KeptOpenItem.open_amount)
+        .outerjoin(
+            KeptOpenItem,
+            (KeptOpenItem.invoice_id == Invoice.id) & (KeptOpenItem.group_id == Invoice.group_id),
+        )
+        .where(
+            Invoice.group_id == bindparam("group_id"),
+            Invoice.id == bindparam("invoice_id"),
+            invoice_in_scope(SUBGROUP_IDS if limited else None),
+        )
     )
+
+
+def group_invoice_page(
+    session: Session,
+    group: EmployerGroup,
+    subgroup_ids: frozenset[int] | None,
+    on: date,
+    *,
+    search: str = "",
+    status: str = "",
+    asked_page: int | None = 1,
+    per_page: int = 24,
+) -> Page:
+    """A page of the group's invoices the reader sees (`subgroup_ids`: a reader limited to
+    some locations), newest first, as rows (number, period, status, balance as of `on`),
+    matching `search` in the number. With a `status` (one of STATUS_LABELS), every invoice in
+    it on one page: status is derived from the balance, so the (short) list is filtered in
+    Python. Two kept statements: the count, and the page's invoices with their kept open
+    balances (only the columns a list shows, no Invoice loaded)."""
+    limited, searching = subgroup_ids is not None, bool(search)
+    values = scope_values(group.id, subgroup_ids)
+    if searching:
+        values["number_like"] = f"%{search}%"
+    listed = _invoice_list_rows(limited, searching, paged=False)
+    if status in STATUS_LABELS:
+        rows = [
+            row for row in _listed_rows(session.execute(listed, values), on) if row.status == status
+        ]
+        return Page(items=rows, page=1, per_page=max(len(rows), 1), total=len(rows))
+    total = session.scalar(_invoice_list_count(limited, searching), values)
+    page = clamp_page(asked_page, total, per_page)
+    values.update(limit=per_page, offset=(page - 1) * per_page)
+    rows = _listed_rows(
+        session.execute(_invoice_list_rows(limited, searching, paged=True), values), on
+    )
+    return Page(items=rows, page=page, per_page=per_page, total=total)
+
+
+# What an invoice list row shows of a bill (and `invoice_status` reads): Core columns, read
+# by name as the Invoice's attributes would be.
+_LISTED_COLUMNS = (
+    Invoice.id,
+    Invoice.group_id,
+    Invoice.invoice_number,
+    Invoice.period_start,
+    Invoice.period_end,
+    Invoice.due_on,
+    Invoice.status,
+    Invoice.current_premium,
+    Invoice.retro_total,
+    Invoice.fees_total,
+    Invoice.total_due,
+)
+
+
+def _invoice_list_where(limited: bool, searching: bool) -> list:
+    where = [Invoice.group_id == bindparam("group_id")]
+    if limited:
+        where.append(invoice_in_scope(SUBGROUP_IDS))
+    if searching:
+        where.append(Invoice.invoice_number.ilike(bindparam("number_like")))
+    return where
+
+
+@built_once
+def _invoice_list_count(limited: bool, searching: bool):
+    return select(func.count(Invoice.id)).where(*_invoice_list_where(limited, searching))
+
+
+@built_once
+def _invoice_list_rows(limited: bool, searching: bool, paged: bool):
+    """`invoice_list_query`'s invoices (as `_LISTED_COLUMNS`) with their kept open amount."""
+    query = (
+        select(*_LISTED_COLUMNS, KeptOpenItem.open_amount)
+        .outerjoin(
+            KeptOpenItem,
+            (KeptOpenItem.invoice_id == Invoice.id) & (KeptOpenItem.group_id == Invoice.group_id),
+        )
+        .where(*_invoice_list_where(limited, searching))
+        .order_by(Invoice.period_start.desc(), Invoice.invoice_number)
+    )
+    if paged:
+        query = query.limit(bindparam("limit")).offset(bindparam("offset"))
+    return query
+
+
+def _listed_rows(found, on: date) -> list[InvoiceRow]:
+    rows = list(found)
+    return _rows(rows, {row.id: row.open_amount or ZERO for row in rows}, on)
 
 
 def invoice_numbered(session: Session, number: str) -> Invoice:
@@ -233,54 +352,104 @@ class InvoiceView:
         return "Expected premium (self-administered)" if self.is_self_bill else "Current premium"
 
 
-def invoice_view(session: Session, invoice: Invoice, today: date) -> InvoiceView:
+def invoice_view(
+    session: Session, invoice: Invoice, today: date, open_balance: Decimal | None = None
+) -> InvoiceView:
+    """`open_balance`: the bill's kept open receivable when the caller read it with the bill
+    (`find_invoice_row`), else read here."""
     group = session.get(EmployerGroup, invoice.group_id)
     # Every plan total of the bill in one read: the premium's product table and line count,
-    # and the products billed in any section (the member lines' product filter).
-    totals = session.execute(
-        select(
-            InvoicePlanTotal.section,
-            Product.code,
-            Product.name,
-            Plan.name,
-            InvoicePlanTotal.member_count,
-            InvoicePlanTotal.amount,
-            InvoicePlanTotal.line_count,
-        )
-        .join(Plan, Plan.id == InvoicePlanTotal.plan_id)
-        .join(Product, Product.id == Plan.product_id)
-        .where(InvoicePlanTotal.invoice_id == invoice.id)
-        .order_by(Product.name, Plan.name)
-    ).all()
-    premium = [row for row in totals if row[0] is InvoiceSection.PREMIUM]
+    # the products billed in any section (the member lines' product filter), and whether it
+    # has retro or fee lines at all (a fee's total has no plan).
+    totals = session.execute(_plan_totals(), {"invoice_id": invoice.id}).all()
+    premium = [row for row in totals if row.section is InvoiceSection.PREMIUM]
     products = [
-        ProductTotal(product, plan, lives, amount)
-        for _, _, product, plan, lives, amount, _ in premium
+        ProductTotal(row.product_name, row.plan_name, row.member_count, row.amount)
+        for row in premium
     ]
-    adjustment_lines = session.scalars(
-        select(InvoiceLine)
-        .where(
-            InvoiceLine.invoice_id == invoice.id,
-            InvoiceLine.section.in_([InvoiceSection.RETRO, InvoiceSection.FEE]),
-        )
-        .order_by(InvoiceLine.line_number)
-    ).all()
+    adjustment_lines = (
+        session.scalars(_adjustment_lines(), {"invoice_id": invoice.id}).all()
+        if any(row.section is not InvoiceSection.PREMIUM for row in totals)
+        else []
+    )
+    balances = (
+        {invoice.id: open_balance}
+        if open_balance is not None
+        else _kept_balances(session, [invoice], KeptOpenItem.group_id == group.id)
+    )
     return InvoiceView(
         invoice=invoice,
         group=group,
         subgroup=session.get(BillingSubgroup, invoice.subgroup_id) if invoice.subgroup_id else None,
-        row=invoice_rows(session, group, [invoice], today)[0],
+        row=_rows([invoice], balances, today)[0],
         products=products,
         retro_lines=[ln for ln in adjustment_lines if ln.section is InvoiceSection.RETRO],
         fee_lines=[ln for ln in adjustment_lines if ln.section is InvoiceSection.FEE],
-        line_count=sum(row[6] for row in premium),
-        product_choices=sorted({(code, name) for _, code, name, *_ in totals}, key=_by_name),
+        line_count=sum(row.line_count for row in premium),
+        product_choices=sorted(
+            {(row.product_code, row.product_name) for row in totals if row.product_code},
+            key=_by_name,
+        ),
         # Only a void leaves a credit memo behind.
         credit_memo=session.scalar(select(CreditMemo).where(CreditMemo.invoice_id == invoice.id))
         if invoice.status is InvoiceStatus.VOID
         else None,
         voided_by=session.get(User, invoice.voided_by_id) if invoice.voided_by_id else None,
     )
+
+
+@built_once
+def _plan_totals():
+    """An invoice's plan totals with their plan and product (none for a fee's), by product and
+    plan name."""
+    return (
+        select(
+            InvoicePlanTotal.section,
+            Product.code.label("product_code"),
+            Product.name.label("product_name"),
+            Plan.name.label("plan_name"),
+            InvoicePlanTotal.member_count,
+            InvoicePlanTotal.amount,
+            InvoicePlanTotal.line_count,
+        )
+        .outerjoin(Plan, Plan.id == InvoicePlanTotal.plan_id)
+        .outerjoin(Product, Product.id == Plan.product_id)
+        .where(InvoicePlanTotal.invoice_id == bindparam("invoice_id"))
+        .order_by(Product.name, Plan.name)
+    )
+
+
+@built_once
+def _adjustment_lines():
+    return (
+        select(InvoiceLine)
+        .where(
+            InvoiceLine.invoice_id == bindparam("invoice_id"),
+            InvoiceLine.section.in_([InvoiceSection.RETRO, InvoiceSection.FEE]),
+        )
+        .order_by(InvoiceLine.line_number)
+    )
+
+
+def _line_filters(search_like, product, subgroup_ids) -> list:
+    """Which premium lines a reader asks for: a reader limited to `subgroup_ids` sees their
+    members' lines; `search_like` (a LIKE pattern) matches last or first name, member id or
+    employee id; `product` is a product code. Values, or bindparams for a kept statement."""
+    where = []
+    if subgroup_ids is not None:
+        where.append(Member.subgroup_id.in_(subgroup_ids))
+    if search_like is not None:
+        where.append(
+            or_(
+                Member.last_name.ilike(search_like),
+                Member.first_name.ilike(search_like),
+                Member.member_key.ilike(search_like),
+                Member.employee_id.ilike(search_like),
+            )
+        )
+    if product is not None:
+        where.append(Product.code == product)
+    return where
 
 
 def invoice_lines_query(
@@ -292,7 +461,7 @@ def invoice_lines_query(
 ) -> Select:
     """Member premium lines of an invoice with the member and plan, ordered as billed. `search`
     matches last or first name, member id or employee id; `product` is a product code."""
-    query = (
+    return (
         select(InvoiceLine, Member, Plan, Product)
         .join(Member, Member.id == InvoiceLine.member_id)
         .join(Plan, Plan.id == InvoiceLine.plan_id)
@@ -300,23 +469,10 @@ def invoice_lines_query(
         .where(
             InvoiceLine.invoice_id == invoice.id,
             InvoiceLine.section == InvoiceSection.PREMIUM,
+            *_line_filters(f"%{search}%" if search else None, product or None, subgroup_ids),
         )
+        .order_by(InvoiceLine.line_number)
     )
-    if subgroup_ids is not None:
-        query = query.where(Member.subgroup_id.in_(subgroup_ids))
-    if search:
-        like = f"%{search}%"
-        query = query.where(
-            or_(
-                Member.last_name.ilike(like),
-                Member.first_name.ilike(like),
-                Member.member_key.ilike(like),
-                Member.employee_id.ilike(like),
-            )
-        )
-    if product:
-        query = query.where(Product.code == product)
-    return query.order_by(InvoiceLine.line_number)
 
 
 def invoice_lines_page(
@@ -330,17 +486,76 @@ def invoice_lines_page(
     subgroup_ids: frozenset[int] | None = None,
     line_count: int | None = None,
 ) -> Page:
-    """A page of `invoice_lines_query`'s rows (line, member, plan, product). Unfiltered and for
-    the whole group, the count is the premium line count kept at issue (`InvoicePlanTotal`,
-    or `line_count` when the caller has it: `InvoiceView.line_count`), not a count of every
-    line: on a 10,000-line bill that count was most of the invoice page's time."""
-    query = invoice_lines_query(invoice, search=search, product=product, subgroup_ids=subgroup_ids)
-    if search or product or subgroup_ids is not None:
-        return page_of(session, query, asked_page, per_page, rows=True)
-    total = line_count if line_count is not None else premium_line_count(session, invoice)
+    """A page of the invoice's member premium lines as the page shows them (`_MEMBER_LINE`
+    rows, ordered as billed; filtered as `invoice_lines_query`). Unfiltered and for the whole
+    group, the count is the premium line count kept at issue (`InvoicePlanTotal`, or
+    `line_count` when the caller has it: `InvoiceView.line_count`), not a count of every
+    line: on a 10,000-line bill that count was most of the invoice page's time. Kept
+    statements, one per kind of filter."""
+    shape = (bool(search), bool(product), subgroup_ids is not None)
+    values = {"invoice_id": invoice.id}
+    if search:
+        values["search_like"] = f"%{search}%"
+    if product:
+        values["product"] = product
+    if subgroup_ids is not None:
+        values["subgroup_ids"] = sorted(subgroup_ids)
+    if any(shape):
+        total = session.scalar(_member_lines(*shape, counted=True), values)
+    elif line_count is not None:
+        total = line_count
+    else:
+        total = premium_line_count(session, invoice)
     page = clamp_page(asked_page, total, per_page)
-    items = list(session.execute(query.limit(per_page).offset((page - 1) * per_page)).all())
+    values.update(limit=per_page, offset=(page - 1) * per_page)
+    items = session.execute(_member_lines(*shape, counted=False), values).all()
     return Page(items=items, page=page, per_page=per_page, total=total)
+
+
+# A member line as the invoice page shows it.
+_MEMBER_LINE = (
+    Member.last_name,
+    Member.first_name,
+    Member.member_key,
+    Member.employee_id,
+    Product.name.label("product_name"),
+    InvoiceLine.description,
+    InvoiceLine.coverage_month,
+    InvoiceLine.tier,
+    InvoiceLine.volume,
+    InvoiceLine.rate,
+    InvoiceLine.amount,
+)
+
+
+@built_once
+def _member_lines(searching: bool, by_product: bool, limited: bool, *, counted: bool):
+    """An invoice's premium lines filtered as asked (`_line_filters`): their count, or a page
+    of `_MEMBER_LINE` rows in billing order."""
+    where = _line_filters(
+        bindparam("search_like") if searching else None,
+        bindparam("product") if by_product else None,
+        SUBGROUP_IDS if limited else None,
+    )
+    query = (
+        (select(func.count()) if counted else select(*_MEMBER_LINE))
+        .select_from(InvoiceLine)
+        .join(Member, Member.id == InvoiceLine.member_id)
+        .join(Plan, Plan.id == InvoiceLine.plan_id)
+        .join(Product, Product.id == Plan.product_id)
+        .where(
+            InvoiceLine.invoice_id == bindparam("invoice_id"),
+            InvoiceLine.section == InvoiceSection.PREMIUM,
+            *where,
+        )
+    )
+    if counted:
+        return query
+    return (
+        query.order_by(InvoiceLine.line_number)
+        .limit(bindparam("limit"))
+        .offset(bindparam("offset"))
+    )
 
 
 def premium_line_count(session: Session, invoice: Invoice) -> int:
