@@ -43,15 +43,22 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import case, select
+from sqlalchemy import Date, bindparam, case, exists, select
 from sqlalchemy.orm import Session
 
 from billing_core import ledger
-from billing_core.access import invoice_in_scope, payment_in_scope
+from billing_core.access import (
+    SUBGROUP_IDS,
+    USER_ID,
+    invoice_in_scope,
+    payment_in_scope,
+    scope_values,
+)
 from billing_core.billing.bill_bridge import BridgeTotals, kept_bridge
 from billing_core.billing.enrollment import add_months, month_start
 from billing_core.billing.invoices import period_label
 from billing_core.bounds import DATE_RANGE_WORDS, date_in_range
+from billing_core.db import built_once
 from billing_core.errors import StatementRangeError
 from billing_core.ledger import Chart
 from billing_core.ledger.receivables import (
@@ -326,17 +333,42 @@ def check_range(start: date, end: date) -> None:
         raise StatementRangeError(f"a statement covers at most {MAX_MONTHS} months")
 
 
-def _receivable_activity(session: Session, receivable_id: int, start: date, end: date):
-    """Per invoice and kind of posting: (debits - credits) before `start` and from `start` to
-    `end`. Kinds: "charge" (the invoice), "paid" (allocations and their undoing), "other"."""
+# The statement's values, given at execution to its kept statements (db.built_once); the
+# group and a limited reader's locations and user come from `access.scope_values`.
+GROUP_ID = bindparam("group_id")
+START = bindparam("start", type_=Date)
+END = bindparam("end", type_=Date)
+
+
+def _account_activity(session: Session, group: EmployerGroup, start: date, end: date):
+    """Per account (Chart.RECEIVABLE or Chart.UNAPPLIED_CASH of the group), invoice and kind
+    of posting: (debits - credits) before `start` and from `start` to `end`. Kinds: "charge"
+    (the invoice), "paid" (allocations and their undoing), "other". The accounts are joined
+    by their numbers: none is loaded (or made) first."""
+    values = {
+        "receivable": ledger.account_number(Chart.RECEIVABLE, group),
+        "unapplied": ledger.account_number(Chart.UNAPPLIED_CASH, group),
+        "start": start,
+        "end": end,
+    }
+    for number, invoice_id, kind, is_before, debit, credit in session.execute(
+        _account_activity_statement(), values
+    ):
+        chart = Chart.RECEIVABLE if number == values["receivable"] else Chart.UNAPPLIED_CASH
+        yield chart, invoice_id, kind, bool(is_before), debit - credit
+
+
+@built_once
+def _account_activity_statement():
     kind = case(
         (JournalEntry.source_type == "invoice", "charge"),
         (JournalEntry.source_type.in_(PAID_SOURCES), "paid"),
         else_="other",
     )
-    before = JournalEntry.entry_date < start
-    query = (
+    before = JournalEntry.entry_date < START
+    return (
         select(
+            LedgerAccount.number,
             Posting.invoice_id,
             kind,
             before,
@@ -344,11 +376,13 @@ def _receivable_activity(session: Session, receivable_id: int, start: date, end:
             ledger.money_sum(Posting.credit),
         )
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .where(Posting.account_id == receivable_id, JournalEntry.entry_date <= end)
-        .group_by(Posting.invoice_id, kind, before)
+        .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+        .where(
+            LedgerAccount.number.in_([bindparam("receivable"), bindparam("unapplied")]),
+            JournalEntry.entry_date <= END,
+        )
+        .group_by(LedgerAccount.number, Posting.invoice_id, kind, before)
     )
-    for invoice_id, kind_, is_before, debit, credit in session.execute(query):
-        yield invoice_id, kind_, bool(is_before), debit - credit
 
 
 def _line_totals(session: Session, invoice_ids: list[int]):
@@ -356,7 +390,12 @@ def _line_totals(session: Session, invoice_ids: list[int]):
     totals written when each invoice was issued."""
     if not invoice_ids:
         return []
-    return session.execute(
+    return session.execute(_line_totals_statement(), {"invoice_ids": invoice_ids}).all()
+
+
+@built_once
+def _line_totals_statement():
+    return (
         select(
             InvoicePlanTotal.invoice_id,
             InvoicePlanTotal.section,
@@ -365,9 +404,48 @@ def _line_totals(session: Session, invoice_ids: list[int]):
         )
         .outerjoin(Plan, Plan.id == InvoicePlanTotal.plan_id)
         .outerjoin(Product, Product.id == Plan.product_id)
-        .where(InvoicePlanTotal.invoice_id.in_(invoice_ids))
+        .where(InvoicePlanTotal.invoice_id.in_(bindparam("invoice_ids", expanding=True)))
         .group_by(InvoicePlanTotal.invoice_id, InvoicePlanTotal.section, Product.name)
-    ).all()
+    )
+
+
+def _voided_by_end():
+    """Whether an invoice was voided on or before END (a void's journal entry by then)."""
+    return (
+        select(JournalEntry.id)
+        .where(
+            JournalEntry.source_type == "void",
+            JournalEntry.source_id == Invoice.id,
+            JournalEntry.entry_date <= END,
+        )
+        .exists()
+    )
+
+
+def _statement_invoices_where(limited: bool) -> tuple:
+    """The statement's invoices: the group's (those a reader limited to some locations sees)
+    whose period starts from START, issued by END."""
+    return (
+        Invoice.group_id == GROUP_ID,
+        Invoice.period_start >= START,
+        Invoice.issued_on <= END,
+        invoice_in_scope(SUBGROUP_IDS if limited else None),
+    )
+
+
+@built_once
+def _statement_invoices(limited: bool):
+    return (
+        select(Invoice, _voided_by_end().label("voided"))
+        .where(*_statement_invoices_where(limited))
+        .order_by(Invoice.period_start, Invoice.invoice_number)
+    )
+
+
+@built_once
+def _invoices_seen():
+    """The ids of the group's invoices a reader limited to some locations sees."""
+    return select(Invoice.id).where(Invoice.group_id == GROUP_ID, invoice_in_scope(SUBGROUP_IDS))
 
 
 def _share(amount: Decimal, charges: list[Decimal]) -> list[Decimal]:
@@ -402,41 +480,29 @@ def paid_vs_billed(
     `subgroup_ids` and `user_id`: the statement of a user limited to some locations."""
     check_range(start, end)
     start = month_start(start)
-    receivable = ledger.account(session, Chart.RECEIVABLE, group)
-    unapplied = ledger.account(session, Chart.UNAPPLIED_CASH, group)
-
-    invoices = list(
-        session.scalars(
-            select(Invoice)
-            .where(
-                Invoice.group_id == group.id,
-                Invoice.period_start >= start,
-                Invoice.issued_on <= end,
-                invoice_in_scope(subgroup_ids),
-            )
-            .order_by(Invoice.period_start, Invoice.invoice_number)
-        )
-    )
+    limited = subgroup_ids is not None
+    found = session.execute(
+        _statement_invoices(limited),
+        {**scope_values(group.id, subgroup_ids), "start": start, "end": end},
+    ).all()
+    invoices = [invoice for invoice, _ in found]
+    voided = {invoice.id for invoice, was_voided in found if was_voided}
     in_range = {i.id for i in invoices}
     seen: set[int] | None = None
-    if subgroup_ids is not None:
-        seen = set(
-            session.scalars(
-                select(Invoice.id).where(
-                    Invoice.group_id == group.id, invoice_in_scope(subgroup_ids)
-                )
-            )
-        )
+    if limited:
+        seen = set(session.scalars(_invoices_seen(), scope_values(group.id, subgroup_ids)))
     seen_receivable = ZERO
+    ledger_receivable = unapplied = ZERO
 
     charge: dict[int, Decimal] = defaultdict(lambda: ZERO)
     paid: dict[int, Decimal] = defaultdict(lambda: ZERO)
     credited: dict[int, Decimal] = defaultdict(lambda: ZERO)
-    voided: set[int] = set()
     opening = earlier_paid = earlier_credited = ZERO
-    for invoice_id, kind, before, amount in _receivable_activity(
-        session, receivable.id, start, end
-    ):
+    for chart, invoice_id, kind, before, amount in _account_activity(session, group, start, end):
+        if chart is Chart.UNAPPLIED_CASH:
+            unapplied += amount
+            continue
+        ledger_receivable += amount
         if seen is not None and invoice_id not in seen:
             continue
         seen_receivable += amount
@@ -455,8 +521,6 @@ def paid_vs_billed(
             # A charge dated in range on an earlier period cannot happen (invoices are dated
             # when issued, before their period); counted as a negative credit if it ever does.
             earlier_credited -= amount
-
-    voided |= _voided(session, in_range, end)
 
     by_invoice: dict[int, dict[str, list[Decimal]]] = defaultdict(dict)
     for invoice_id, section, product, amount in _line_totals(session, list(in_range)):
@@ -520,9 +584,10 @@ def paid_vs_billed(
     aging = aging_by_group(session, end, [group.id], subgroup_ids=subgroup_ids).get(
         group.id, Aging()
     )
+    # The receivable's and the unapplied cash's balances on `end`: every posting to them by
+    # then, summed above. A limited reader's are their bills', without the group's credit.
     if seen is None:
-        balances = _balances_on(session, [receivable.id, unapplied.id], end)
-        ledger_receivable, credit = balances[receivable.id], -balances[unapplied.id]
+        credit = -unapplied
     else:
         ledger_receivable, credit = seen_receivable, ZERO
     latest = next(
@@ -561,66 +626,30 @@ def month_totals(
     subgroup_ids: frozenset[int] | None = None,
 ) -> list[MonthTotal]:
     """The statement's `months` alone (billed vs paid per coverage month, dollars, balances as
-    of `end`), as `paid_vs_billed(...).months` counts them, in three small reads (and the
-    receivable's account) instead of the whole statement: the employer's dashboard shows only
-    these. Billed = the new charges of the invoices not void on `end`; paid = receivable
+    of `end`), as `paid_vs_billed(...).months` counts them, in two small kept reads instead
+    of the whole statement: the employer's dashboard shows only these. Billed = the new charges of the invoices not void on `end`; paid = receivable
     postings of allocations (and their undoing) dated on or before `end`."""
     check_range(start, end)
     start = month_start(start)
-    # An invoice's new charges (premium + retro + fees) are the sum of its plan totals, which
-    # the statement reads (ledger_differences checks the two agree): read from the invoice,
-    # with whether it was voided by `end` (a void's journal entry by then).
-    voided_by_end = (
-        select(JournalEntry.id)
-        .where(
-            JournalEntry.source_type == "void",
-            JournalEntry.source_id == Invoice.id,
-            JournalEntry.entry_date <= end,
-        )
-        .exists()
-    )
-    rows = list(
-        session.execute(
-            select(
-                Invoice.id,
-                Invoice.period_start,
-                Invoice.current_premium,
-                Invoice.retro_total,
-                Invoice.fees_total,
-                voided_by_end,
-            )
-            .where(
-                Invoice.group_id == group.id,
-                Invoice.period_start >= start,
-                Invoice.issued_on <= end,
-                invoice_in_scope(subgroup_ids),
-            )
-            .order_by(Invoice.period_start, Invoice.invoice_number)
-        )
-    )
+    limited = subgroup_ids is not None
+    rows = session.execute(
+        _month_invoices(limited),
+        {**scope_values(group.id, subgroup_ids), "start": start, "end": end},
+    ).all()
     if not rows:
         return []
     voided = {row[0] for row in rows if row[5]}
     invoices = [row[:5] for row in rows]
-    ids = [row[0] for row in invoices]
     # The group's receivable by its number, joined: no read of the account first.
     paid = {
         invoice_id: credit - debit
         for invoice_id, debit, credit in session.execute(
-            select(
-                Posting.invoice_id,
-                ledger.money_sum(Posting.debit),
-                ledger.money_sum(Posting.credit),
-            )
-            .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-            .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
-            .where(
-                LedgerAccount.number == ledger.account_number(Chart.RECEIVABLE, group),
-                Posting.invoice_id.in_(ids),
-                JournalEntry.source_type.in_(PAID_SOURCES),
-                JournalEntry.entry_date <= end,
-            )
-            .group_by(Posting.invoice_id)
+            _month_payments(),
+            {
+                "receivable": ledger.account_number(Chart.RECEIVABLE, group),
+                "invoice_ids": [row[0] for row in invoices],
+                "end": end,
+            },
         )
     }
     months: dict[date, list[Decimal]] = {}
@@ -632,35 +661,44 @@ def month_totals(
     return [MonthTotal(m, b, p) for m, (b, p) in sorted(months.items())]
 
 
-def _voided(session: Session, invoice_ids: set[int], end: date) -> set[int]:
-    """Those of `invoice_ids` voided on or before `end` (a void's journal entry by then)."""
-    if not invoice_ids:
-        return set()
-    return set(
-        session.scalars(
-            select(JournalEntry.source_id).where(
-                JournalEntry.source_type == "void",
-                JournalEntry.source_id.in_(invoice_ids),
-                JournalEntry.entry_date <= end,
-            )
+@built_once
+def _month_invoices(limited: bool):
+    """An invoice's new charges (premium + retro + fees) are the sum of its plan totals, which
+    the statement reads (ledger_differences checks the two agree): read from the invoice, with
+    whether it was voided by END."""
+    return (
+        select(
+            Invoice.id,
+            Invoice.period_start,
+            Invoice.current_premium,
+            Invoice.retro_total,
+            Invoice.fees_total,
+            _voided_by_end(),
         )
+        .where(*_statement_invoices_where(limited))
+        .order_by(Invoice.period_start, Invoice.invoice_number)
     )
 
 
-def _balances_on(session: Session, account_ids: list[int], on: date) -> dict[int, Decimal]:
-    """Debits minus credits on each account from entries dated on or before `on`, in one
-    read."""
-    balances = dict.fromkeys(account_ids, ZERO)
-    for account_id, debit, credit in session.execute(
+@built_once
+def _month_payments():
+    """Allocations (and their undoing) posted to the receivable by END, per invoice."""
+    return (
         select(
-            Posting.account_id, ledger.money_sum(Posting.debit), ledger.money_sum(Posting.credit)
+            Posting.invoice_id,
+            ledger.money_sum(Posting.debit),
+            ledger.money_sum(Posting.credit),
         )
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
-        .where(Posting.account_id.in_(account_ids), JournalEntry.entry_date <= on)
-        .group_by(Posting.account_id)
-    ):
-        balances[account_id] = debit - credit
-    return balances
+        .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+        .where(
+            LedgerAccount.number == bindparam("receivable"),
+            Posting.invoice_id.in_(bindparam("invoice_ids", expanding=True)),
+            JournalEntry.source_type.in_(PAID_SOURCES),
+            JournalEntry.entry_date <= END,
+        )
+        .group_by(Posting.invoice_id)
+    )
 
 
 def payment_rows(
@@ -671,7 +709,7 @@ def payment_rows(
     user_id: int | None = None,
 ) -> list[StatementPayment]:
     """Every payment of the group, newest first, as the statement lists them (what each paid
-    by invoice, its credit left, what was refunded): the employer's payment history, in five
+    by invoice, its credit left, what was refunded): the employer's payment history, in three
     reads whatever the number of payments (`ledger.receivables.payment_history` asks two
     more per payment). `subgroup_ids`, `user_id`: as `statement_payments`."""
     return statement_payments(
@@ -692,51 +730,31 @@ def statement_payments(
     """The group's payments received from `start` to `end` (None: no bound), oldest first
     (`newest_first`: the other way), with what each paid by invoice, what is left of it as
     credit and what was refunded (as they stand today: a returned payment pays nothing), and
-    whether it reached the group through suspense. Five queries whatever the number of
-    payments. `subgroup_ids`, `user_id`: the payments a user limited to some locations sees
+    whether it reached the group through suspense. Three kept statements whatever the number
+    of payments. `subgroup_ids`, `user_id`: the payments a user limited to some locations sees
     (access.payment_in_scope)."""
-    query = select(Payment).where(
-        Payment.group_id == group.id, payment_in_scope(subgroup_ids, user_id)
-    )
+    values = scope_values(group.id, subgroup_ids, user_id)
+    with_user = subgroup_ids is not None and user_id is not None
     if start is not None:
-        query = query.where(Payment.received_on >= start)
+        values["start"] = start
     if end is not None:
-        query = query.where(Payment.received_on <= end)
-    order = (
-        (Payment.received_on.desc(), Payment.id.desc())
-        if newest_first
-        else (Payment.received_on, Payment.id)
-    )
-    payments = list(session.scalars(query.order_by(*order)))
-    ids = [p.id for p in payments]
-    if not ids:
+        values["end"] = end
+    found = session.execute(
+        _payments(
+            subgroup_ids is not None, with_user, start is not None, end is not None, newest_first
+        ),
+        values,
+    ).all()
+    if not found:
         return []
+    payments = [row.Payment for row in found]
+    ids = [p.id for p in payments]
     applied: dict[int, dict[str, Decimal]] = {pid: {} for pid in ids}
-    for payment_id, number, amount in session.execute(
-        select(PaymentAllocation.payment_id, Invoice.invoice_number, PaymentAllocation.amount)
-        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
-        .where(PaymentAllocation.payment_id.in_(ids))
-        .order_by(PaymentAllocation.id)
-    ):
+    for payment_id, number, amount in session.execute(_allocations(), {"payment_ids": ids}):
         applied[payment_id][number] = applied[payment_id].get(number, ZERO) + amount
-    taken: dict[int, Decimal] = dict.fromkeys(ids, ZERO)
-    refunded: dict[int, Decimal] = dict.fromkeys(ids, ZERO)
-    for payment_id, status, amount in session.execute(
-        select(Refund.payment_id, Refund.status, Refund.amount).where(
-            Refund.payment_id.in_(ids), Refund.status.in_(REFUND_TAKEN)
-        )
-    ):
-        taken[payment_id] += amount
-        if status is RefundStatus.PAID:
-            refunded[payment_id] += amount
-    from_suspense = set(
-        session.scalars(
-            select(SuspenseItem.payment_id).where(
-                SuspenseItem.payment_id.in_(ids),
-                SuspenseItem.status == SuspenseStatus.APPLIED,
-            )
-        )
-    )
+    taken = {row.Payment.id: row.taken for row in found}
+    refunded = {row.Payment.id: row.refunded for row in found}
+    from_suspense = {row.Payment.id for row in found if row.from_suspense}
     recovered = recovered_after_charge_off(session, ids)
     rows = []
     for payment in payments:
@@ -757,6 +775,56 @@ def statement_payments(
             )
         )
     return rows
+
+
+@built_once
+def _payments(limited: bool, with_user: bool, from_start: bool, to_end: bool, newest_first: bool):
+    """`statement_payments`' payments (those a reader limited to some locations sees, and
+    their own checkouts' `with_user`; received from START and to END when bounded), each with
+    what refunds took of it (approved or paid), what was refunded (paid) and whether it came
+    through suspense."""
+    taken = (
+        select(ledger.money_sum(Refund.amount))
+        .where(Refund.payment_id == Payment.id, Refund.status.in_(REFUND_TAKEN))
+        .scalar_subquery()
+    )
+    refunded = (
+        select(ledger.money_sum(Refund.amount))
+        .where(Refund.payment_id == Payment.id, Refund.status == RefundStatus.PAID)
+        .scalar_subquery()
+    )
+    from_suspense = exists().where(
+        SuspenseItem.payment_id == Payment.id, SuspenseItem.status == SuspenseStatus.APPLIED
+    )
+    query = select(
+        Payment,
+        taken.label("taken"),
+        refunded.label("refunded"),
+        from_suspense.label("from_suspense"),
+    ).where(
+        Payment.group_id == GROUP_ID,
+        payment_in_scope(SUBGROUP_IDS if limited else None, USER_ID if with_user else None),
+    )
+    if from_start:
+        query = query.where(Payment.received_on >= START)
+    if to_end:
+        query = query.where(Payment.received_on <= END)
+    order = (
+        (Payment.received_on.desc(), Payment.id.desc())
+        if newest_first
+        else (Payment.received_on, Payment.id)
+    )
+    return query.order_by(*order)
+
+
+@built_once
+def _allocations():
+    return (
+        select(PaymentAllocation.payment_id, Invoice.invoice_number, PaymentAllocation.amount)
+        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
+        .where(PaymentAllocation.payment_id.in_(bindparam("payment_ids", expanding=True)))
+        .order_by(PaymentAllocation.id)
+    )
 
 
 def ledger_differences(session: Session, statement: Statement) -> list[str]:
