@@ -532,7 +532,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_gunicorn(url: str, workers: int, log_path: Path) -> tuple[subprocess.Popen, str]:
+def start_gunicorn(
+    url: str, workers: int, log_path: Path, threads: int = 1
+) -> tuple[subprocess.Popen, str]:
     """`gunicorn -w N wsgi:app` on a free loopback port, its output in `log_path`; waits for
     /healthz. A random SECRET_KEY shared by the workers (sessions cross workers)."""
     import secrets
@@ -543,6 +545,8 @@ def start_gunicorn(url: str, workers: int, log_path: Path) -> tuple[subprocess.P
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     options = ["--timeout", "60"]
+    if threads > 1:  # gunicorn's threaded workers (gthread), which also keep connections alive
+        options += ["--threads", str(threads)]
     if gunicorn.version_info >= (27,):  # not one control socket shared by every gunicorn here
         options.append("--no-control-socket")
     log = open(log_path, "w")  # noqa: SIM115 - closed with the process
@@ -739,6 +743,7 @@ def main() -> int:
     parser.add_argument(
         "--workers", type=int, default=2 * (os.cpu_count() or 1), help="gunicorn workers"
     )
+    parser.add_argument("--threads", type=int, default=1, help="gunicorn threads per worker")
     parser.add_argument("--warmup", type=seconds, default=10.0, help="after logging in")
     parser.add_argument("--rebuild", action="store_true", help="build the database again")
     parser.add_argument("--phases", default="1,2", help="which phases to run (1, 2 or 1,2)")
@@ -782,7 +787,7 @@ def main() -> int:
     folder = Path(tempfile.mkdtemp(prefix="bench-load-"))
     log_path = folder / "gunicorn.log"
     try:
-        gunicorn, base = start_gunicorn(url, args.workers, log_path)
+        gunicorn, base = start_gunicorn(url, args.workers, log_path, args.threads)
     except RuntimeError as exc:
         found = tracebacks(log_path)
         tail = (found[0] if found else log_path.read_text(errors="replace")).splitlines()[-8:]
@@ -791,7 +796,8 @@ def main() -> int:
             say(f"  | {line}")
         say("RESULT: FAIL")
         return 0
-    say(f"gunicorn -w {args.workers} wsgi:app on {base}; its log: {log_path}")
+    threads = f" --threads {args.threads}" if args.threads > 1 else ""
+    say(f"gunicorn -w {args.workers}{threads} wsgi:app on {base}; its log: {log_path}")
     worklist = probe_worklist(base)
     staff_pages = list(STAFF_PAGES)
     if worklist:
