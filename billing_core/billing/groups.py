@@ -10,7 +10,7 @@ from datetime import date
 from sqlalchemy import Date, Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from billing_core.access import GroupScope
+from billing_core.access import SUBGROUP_IDS, GroupScope, scope_values
 from billing_core.billing.invoices import STATUS_LABELS, invoice_list_query, invoice_rows
 from billing_core.db import built_once
 from billing_core.errors import NotFound
@@ -282,19 +282,29 @@ def latest_invoice_row(session: Session, scope: GroupScope, on: date):
     """The newest bill the scope sees that is not void, as the invoice list shows it (None
     before the first bill)."""
     latest = session.execute(
-        invoice_list_query(scope.group.id, scope.subgroup_ids)
-        .add_columns(KeptOpenItem.open_amount)
-        .outerjoin(
-            KeptOpenItem,
-            (KeptOpenItem.invoice_id == Invoice.id) & (KeptOpenItem.group_id == scope.group.id),
-        )
-        .where(Invoice.status != InvoiceStatus.VOID)
-        .limit(1)
+        _latest_invoice(scope.subgroup_ids is not None),
+        scope_values(scope.group.id, scope.subgroup_ids),
     ).first()
     if latest is None:
         return None
     invoice, open_amount = latest  # its open balance read with it (no kept row: none open)
     return invoice_rows(session, scope.group, [invoice], on, {invoice.id: open_amount or ZERO})[0]
+
+
+@built_once
+def _latest_invoice(limited: bool):
+    """`latest_invoice_row`'s statement, built once (db.built_once: the employer's group page)."""
+    group_id = bindparam("group_id")
+    return (
+        invoice_list_query(group_id, SUBGROUP_IDS if limited else None)
+        .add_columns(KeptOpenItem.open_amount)
+        .outerjoin(
+            KeptOpenItem,
+            (KeptOpenItem.invoice_id == Invoice.id) & (KeptOpenItem.group_id == group_id),
+        )
+        .where(Invoice.status != InvoiceStatus.VOID)
+        .limit(1)
+    )
 
 
 def subgroup_names(session: Session, subgroup_ids: frozenset[int] | None) -> list[str]:
