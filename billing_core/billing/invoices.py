@@ -236,25 +236,32 @@ def group_invoice_page(
     some locations), newest first, as rows (number, period, status, balance as of `on`),
     matching `search` in the number. With a `status` (one of STATUS_LABELS), every invoice in
     it on one page: status is derived from the balance, so the (short) list is filtered in
-    Python. Two kept statements: the count, and the page's invoices with their kept open
-    balances (only the columns a list shows, no Invoice loaded)."""
+    Python. One kept statement: the page's invoices with how many there are in all and their
+    kept open balances (only the columns a list shows, no Invoice loaded); a page past the
+    last is counted first and the last page read instead."""
     limited, searching = subgroup_ids is not None, bool(search)
     values = scope_values(group.id, subgroup_ids)
     if searching:
         values["number_like"] = f"%{search}%"
-    listed = _invoice_list_rows(limited, searching, paged=False)
     if status in STATUS_LABELS:
-        rows = [
-            row for row in _listed_rows(session.execute(listed, values), on) if row.status == status
-        ]
+        listed = session.execute(_invoice_list_rows(limited, searching, paged=False), values)
+        rows = [row for row in _listed_rows(listed, on) if row.status == status]
         return Page(items=rows, page=1, per_page=max(len(rows), 1), total=len(rows))
-    total = session.scalar(_invoice_list_count(limited, searching), values)
-    page = clamp_page(asked_page, total, per_page)
-    values.update(limit=per_page, offset=(page - 1) * per_page)
-    rows = _listed_rows(
-        session.execute(_invoice_list_rows(limited, searching, paged=True), values), on
-    )
-    return Page(items=rows, page=page, per_page=per_page, total=total)
+    paged = _invoice_list_rows(limited, searching, paged=True)
+    page = max(asked_page or 1, 1)
+    found = session.execute(paged, {**values, "limit": per_page, "offset": (page - 1) * per_page})
+    found = found.all()
+    if found:
+        total = found[0].listed
+    else:
+        total = session.scalar(_invoice_list_count(limited, searching), values)
+        if total and page > 1:
+            page = clamp_page(page, total, per_page)
+            values.update(limit=per_page, offset=(page - 1) * per_page)
+            found = session.execute(paged, values).all()
+        else:
+            page = 1
+    return Page(items=_listed_rows(found, on), page=page, per_page=per_page, total=total)
 
 
 # What an invoice list row shows of a bill (and `invoice_status` reads): Core columns, read
@@ -301,7 +308,11 @@ def _invoice_list_rows(limited: bool, searching: bool, paged: bool):
         .order_by(Invoice.period_start.desc(), Invoice.invoice_number)
     )
     if paged:
-        query = query.limit(bindparam("limit")).offset(bindparam("offset"))
+        query = (
+            query.add_columns(func.count().over().label("listed"))
+            .limit(bindparam("limit"))
+            .offset(bindparam("offset"))
+        )
     return query
 
 

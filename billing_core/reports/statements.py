@@ -385,16 +385,15 @@ def _account_activity_statement():
     )
 
 
-def _line_totals(session: Session, invoice_ids: list[int]):
-    """(invoice id, section, product name or None, amount) for the invoices' lines, from the
-    totals written when each invoice was issued."""
-    if not invoice_ids:
-        return []
-    return session.execute(_line_totals_statement(), {"invoice_ids": invoice_ids}).all()
+def _line_totals(session: Session, values: dict, limited: bool):
+    """(invoice id, section, product name or None, amount) for the lines of the statement's
+    invoices (`_statement_invoices` with the same `values`), from the totals written when each
+    invoice was issued."""
+    return session.execute(_line_totals_statement(limited), values).all()
 
 
 @built_once
-def _line_totals_statement():
+def _line_totals_statement(limited: bool):
     return (
         select(
             InvoicePlanTotal.invoice_id,
@@ -402,9 +401,10 @@ def _line_totals_statement():
             Product.name,
             ledger.money_sum(InvoicePlanTotal.amount),
         )
+        .join(Invoice, Invoice.id == InvoicePlanTotal.invoice_id)
         .outerjoin(Plan, Plan.id == InvoicePlanTotal.plan_id)
         .outerjoin(Product, Product.id == Plan.product_id)
-        .where(InvoicePlanTotal.invoice_id.in_(bindparam("invoice_ids", expanding=True)))
+        .where(*_statement_invoices_where(limited))
         .group_by(InvoicePlanTotal.invoice_id, InvoicePlanTotal.section, Product.name)
     )
 
@@ -481,10 +481,8 @@ def paid_vs_billed(
     check_range(start, end)
     start = month_start(start)
     limited = subgroup_ids is not None
-    found = session.execute(
-        _statement_invoices(limited),
-        {**scope_values(group.id, subgroup_ids), "start": start, "end": end},
-    ).all()
+    values = {**scope_values(group.id, subgroup_ids), "start": start, "end": end}
+    found = session.execute(_statement_invoices(limited), values).all()
     invoices = [invoice for invoice, _ in found]
     voided = {invoice.id for invoice, was_voided in found if was_voided}
     in_range = {i.id for i in invoices}
@@ -523,7 +521,7 @@ def paid_vs_billed(
             earlier_credited -= amount
 
     by_invoice: dict[int, dict[str, list[Decimal]]] = defaultdict(dict)
-    for invoice_id, section, product, amount in _line_totals(session, list(in_range)):
+    for invoice_id, section, product, amount in _line_totals(session, values, limited):
         name = product or OTHER_PRODUCT
         cell = by_invoice[invoice_id].setdefault(name, [ZERO, ZERO])
         cell[0 if section is InvoiceSection.PREMIUM else 1] += amount
@@ -739,18 +737,14 @@ def statement_payments(
         values["start"] = start
     if end is not None:
         values["end"] = end
-    found = session.execute(
-        _payments(
-            subgroup_ids is not None, with_user, start is not None, end is not None, newest_first
-        ),
-        values,
-    ).all()
+    shape = (subgroup_ids is not None, with_user, start is not None, end is not None)
+    found = session.execute(_payments(*shape, newest_first), values).all()
     if not found:
         return []
     payments = [row.Payment for row in found]
     ids = [p.id for p in payments]
     applied: dict[int, dict[str, Decimal]] = {pid: {} for pid in ids}
-    for payment_id, number, amount in session.execute(_allocations(), {"payment_ids": ids}):
+    for payment_id, number, amount in session.execute(_allocations(*shape), values):
         applied[payment_id][number] = applied[payment_id].get(number, ZERO) + amount
     taken = {row.Payment.id: row.taken for row in found}
     refunded = {row.Payment.id: row.refunded for row in found}
@@ -777,12 +771,24 @@ def statement_payments(
     return rows
 
 
+def _payments_where(limited: bool, with_user: bool, from_start: bool, to_end: bool) -> list:
+    """`statement_payments`' payments: those a reader limited to some locations sees (and
+    their own checkouts' `with_user`), received from START and to END when bounded."""
+    where = [
+        Payment.group_id == GROUP_ID,
+        payment_in_scope(SUBGROUP_IDS if limited else None, USER_ID if with_user else None),
+    ]
+    if from_start:
+        where.append(Payment.received_on >= START)
+    if to_end:
+        where.append(Payment.received_on <= END)
+    return where
+
+
 @built_once
 def _payments(limited: bool, with_user: bool, from_start: bool, to_end: bool, newest_first: bool):
-    """`statement_payments`' payments (those a reader limited to some locations sees, and
-    their own checkouts' `with_user`; received from START and to END when bounded), each with
-    what refunds took of it (approved or paid), what was refunded (paid) and whether it came
-    through suspense."""
+    """The payments (`_payments_where`), each with what refunds took of it (approved or
+    paid), what was refunded (paid) and whether it came through suspense."""
     taken = (
         select(ledger.money_sum(Refund.amount))
         .where(Refund.payment_id == Payment.id, Refund.status.in_(REFUND_TAKEN))
@@ -796,33 +802,31 @@ def _payments(limited: bool, with_user: bool, from_start: bool, to_end: bool, ne
     from_suspense = exists().where(
         SuspenseItem.payment_id == Payment.id, SuspenseItem.status == SuspenseStatus.APPLIED
     )
-    query = select(
-        Payment,
-        taken.label("taken"),
-        refunded.label("refunded"),
-        from_suspense.label("from_suspense"),
-    ).where(
-        Payment.group_id == GROUP_ID,
-        payment_in_scope(SUBGROUP_IDS if limited else None, USER_ID if with_user else None),
-    )
-    if from_start:
-        query = query.where(Payment.received_on >= START)
-    if to_end:
-        query = query.where(Payment.received_on <= END)
     order = (
         (Payment.received_on.desc(), Payment.id.desc())
         if newest_first
         else (Payment.received_on, Payment.id)
     )
-    return query.order_by(*order)
+    return (
+        select(
+            Payment,
+            taken.label("taken"),
+            refunded.label("refunded"),
+            from_suspense.label("from_suspense"),
+        )
+        .where(*_payments_where(limited, with_user, from_start, to_end))
+        .order_by(*order)
+    )
 
 
 @built_once
-def _allocations():
+def _allocations(limited: bool, with_user: bool, from_start: bool, to_end: bool):
+    """What the same payments paid, by invoice number, in the order allocated."""
+    payments = select(Payment.id).where(*_payments_where(limited, with_user, from_start, to_end))
     return (
         select(PaymentAllocation.payment_id, Invoice.invoice_number, PaymentAllocation.amount)
         .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
-        .where(PaymentAllocation.payment_id.in_(bindparam("payment_ids", expanding=True)))
+        .where(PaymentAllocation.payment_id.in_(payments))
         .order_by(PaymentAllocation.id)
     )
 

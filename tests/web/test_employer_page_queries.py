@@ -94,15 +94,16 @@ def test_the_invoice_view_reads_its_plan_totals_once(cast, session):
 MOST_PER_PAGE = {
     "/employer/": 2,  # the user; their groups (then a redirect)
     "": 13,
-    "/invoices": 4,  # the count; the page's invoices with their kept open balances
+    "/invoices": 3,  # the page's invoices with their count and kept open balances
     # the bill with its open balance; its plan totals (retro and fee lines only when it has
     # some); its prior bill and kept bridge steps; what it printed under its group's invoice
     # template (kept); a page of member lines
     "/invoices/{invoice}": 9,
     # the invoices with their voids; both accounts' postings (no account loaded first); plan
-    # totals; the aging; payments with their refunds and suspense (with payments: their
-    # allocations and recoveries too)
-    "/statement": 8,
+    # totals; the aging (three here: a bill is dated after today, so it sums postings);
+    # payments with their refunds and suspense (with payments: their allocations and
+    # recoveries too)
+    "/statement": 9,
     "/payments": 12,  # the bills open to pay and the credit from the kept balances
 }
 
@@ -143,3 +144,19 @@ def test_the_dashboard_reads_kept_balances_not_postings(client, cast, login_as, 
     assert not [s for s in ran if "FROM ledger_account" in s and "JOIN" not in s]
     summed = [s for s in ran if "posting" in s]
     assert all("GROUP BY posting.invoice_id" in s for s in summed), summed
+
+
+def test_the_statement_reads_both_accounts_postings_once(client, cast, login_as, statements):
+    """The statement's receivable activity and its credit (the unapplied cash on its end) are
+    one read of both accounts' postings joined by the accounts' numbers: no account is loaded
+    (or made) first, and no balance is summed again on its own."""
+    login_as(cast.users["employer_a"])
+    url = f"/employer/groups/{cast.group_a.id}/statement"
+    client.get(url)
+    statements.clear()
+    assert client.get(url).status_code == 200
+    ran = _sql(statements)
+    assert not [s for s in ran if "FROM ledger_account" in s and "JOIN" not in s]
+    by_account = [s for s in ran if "posting" in s and "GROUP BY posting.account_id" in s]
+    assert by_account == []
+    assert len([s for s in ran if "ledger_account.number IN" in s]) == 1

@@ -183,3 +183,37 @@ def test_supervisor_voids_with_a_reason_specialist_cannot(client, cast, login_as
         session.scalar(select(func.count()).where(JournalEntry.reverses_entry_id.is_not(None))) == 1
     )
     assert session.get(EmployerGroup, invoice.group_id) is not None
+
+
+def test_the_invoice_list_page_is_the_list_query_paged(cast, session):
+    """`group_invoice_page` (one kept statement with the count) lists what
+    `invoice_list_query` selects, for the whole group and for a location's reader: a page past
+    the last is the last, a search matching nothing one empty page, a status its own bills."""
+    from datetime import UTC, datetime
+
+    from billing_core.billing.invoices import group_invoice_page, invoice_list_query
+
+    today = datetime.now(UTC).date()
+    east = frozenset({cast.member_east.subgroup_id})
+    for subgroup_ids in (None, east):
+        expected = session.scalars(invoice_list_query(cast.group_a.id, subgroup_ids)).all()
+        assert expected
+        page = group_invoice_page(session, cast.group_a, subgroup_ids, today, per_page=1)
+        assert (page.page, page.total) == (1, len(expected))
+        assert [r.invoice.invoice_number for r in page.items] == [expected[0].invoice_number]
+        assert page.items[0].balance == page.items[0].amount == D("150.60")
+        past = group_invoice_page(
+            session, cast.group_a, subgroup_ids, today, asked_page=9, per_page=1
+        )
+        assert (past.page, past.total) == (len(expected), len(expected))
+        assert past.items[0].invoice.id == expected[-1].id
+        none = group_invoice_page(
+            session, cast.group_a, subgroup_ids, today, search="no such", asked_page=3
+        )
+        assert (none.page, none.total, none.items) == (1, 0, [])
+        status = page.items[0].status
+        assert group_invoice_page(session, cast.group_a, subgroup_ids, today, status=status).total
+        other = "void" if status != "void" else "paid"
+        assert (
+            group_invoice_page(session, cast.group_a, subgroup_ids, today, status=other).items == []
+        )
