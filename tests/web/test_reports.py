@@ -238,3 +238,34 @@ def test_report_cells_link_classes_and_escaping(web_app):
     assert str(cells).endswith(
         '<td class="num nowrap"><span class="muted" title="no base to compare with">n/a</span></td>'
     )
+
+
+def test_a_totals_row_that_leaves_a_column_out_shows_it_empty(client, staff, monkeypatch):
+    """A report's totals need not name every column (the commission holds' leave the first
+    month held out): the page shows that cell empty, as the workbook's totals sheet does,
+    instead of failing on a month it cannot format."""
+    from datetime import date
+
+    from billing_core.reports import REPORTS, Report, ReportColumn, ReportResult
+
+    report = Report(
+        name="totals_gap",
+        title="Totals gap",
+        description="",
+        columns=(
+            ReportColumn("label", "Label"),
+            ReportColumn("month", "Month", "period"),
+            ReportColumn("amount", "Amount", "money", total=True),
+        ),
+        filters=(),
+        rows=lambda session, filters: ReportResult(
+            [{"label": "A", "month": date(2027, 1, 1), "amount": D("5")}],
+            totals={"label": "Total", "amount": D("5")},
+        ),  # fmt: skip
+        default_sort="label",
+    )
+    monkeypatch.setitem(REPORTS, report.name, report)
+    response = client.get("/admin/reports/totals_gap")
+    assert response.status_code == 200
+    footer = body(response).split("<tfoot>", 1)[1].split("</tfoot>", 1)[0]
+    assert re.findall(r"<td[^>]*>(.*?)</td>", footer) == ["Total", "", "5.00"]
