@@ -319,16 +319,30 @@ def billing_accounts(
 
 
 def previous_invoice(session: Session, invoice: Invoice) -> Invoice | None:
-    """The latest non-void invoice of `invoice`'s billing account for an earlier period."""
+    """The latest non-void invoice of `invoice`'s billing account for an earlier period (the
+    bill bridge's prior bill: every invoice page asks, so the statement is built once)."""
+    values = {"group_id": invoice.group_id, "period_start": invoice.period_start}
+    if invoice.subgroup_id is not None:
+        values["subgroup_id"] = invoice.subgroup_id
+    return session.scalar(_previous_invoice(invoice.subgroup_id is not None), values)
+
+
+@built_once
+def _previous_invoice(billed_separately: bool):
+    """`previous_invoice`'s statement for a subgroup billed separately or the group's own
+    account (db.built_once)."""
     same_account = (
-        Invoice.subgroup_id.is_(None)
-        if invoice.subgroup_id is None
-        else Invoice.subgroup_id == invoice.subgroup_id
+        Invoice.subgroup_id == bindparam("subgroup_id")
+        if billed_separately
+        else Invoice.subgroup_id.is_(None)
     )
-    return session.scalar(
+    return (
         select(Invoice)
-        .where(Invoice.group_id == invoice.group_id, same_account)
-        .where(Invoice.period_start < invoice.period_start, Invoice.status != InvoiceStatus.VOID)
+        .where(Invoice.group_id == bindparam("group_id"), same_account)
+        .where(
+            Invoice.period_start < bindparam("period_start", type_=Date),
+            Invoice.status != InvoiceStatus.VOID,
+        )
         .order_by(Invoice.period_start.desc(), Invoice.id.desc())
         .limit(1)
     )
