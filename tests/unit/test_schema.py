@@ -15,9 +15,23 @@ from billing_core.errors import ImmutableRecord
 from billing_core.models import AuditLog, JournalEntry, LedgerAccount, Posting
 from billing_core.models.enums import AccountKind
 
+# SQLite only, on an expression (printf): SQLAlchemy cannot reflect it, so autogenerate
+# cannot compare it; tests/unit/census/test_census_diff.py checks the census diff reads it.
+SQLITE_EXPRESSION_INDEXES = {"ix_coverage_member_signature"}
 
+
+@pytest.mark.filterwarnings(
+    "ignore:Skipped unsupported reflection of expression-based index ix_coverage_member_signature",
+    "ignore:autogenerate skipping metadata-specified expression-based index "
+    "'ix_coverage_member_signature'",
+)
 def test_migrations_match_the_models(connection):
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    def compared(item, name, type_, reflected, compare_to) -> bool:
+        return not (type_ == "index" and name in SQLITE_EXPRESSION_INDEXES)
+
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_object": compared}
+    )
     assert compare_metadata(context, Base.metadata) == []
 
 

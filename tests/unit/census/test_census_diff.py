@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from sqlalchemy import event
 
 from billing_core.census.diff import ChangeKind, diff_census
 from billing_core.census.diff.enrollment import Enrollment
@@ -338,3 +339,33 @@ def test_lines_and_warnings_come_in_file_order_whichever_way_a_row_was_compared(
     assert [e.member_id for e in diff.members] == [ann.id, None, bob.id, cy.id, dee.id]
     assert diff.members[3].name == "Cole, Cy" and diff.members[3].employee_id == cy.employee_id
     assert [(w.row, w.column) for w in diff.warnings] == [(3, "ssn"), (4, "ssn")]
+
+
+def test_on_sqlite_the_coverage_texts_are_read_from_their_index(session, enrolled):
+    """The enrollment's coverage signatures (one printf per coverage) are served by the index
+    ix_coverage_member_signature, whose expression the statement must repeat word for word:
+    a format bound as a parameter, or a changed expression, would format every coverage
+    again (half of the statement on a 100,000-member group)."""
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        pytest.skip("an index on the printf expression exists on SQLite only")
+    group, plan, ann, bob = enrolled
+    seen = []
+
+    def capture(conn, cursor, statement, parameters, context, executemany):
+        if "group_concat" in statement and not statement.startswith("EXPLAIN"):
+            seen.append((statement, parameters))
+
+    engine = connection.engine
+    event.listen(engine, "before_cursor_execute", capture)
+    try:
+        enrollment = Enrollment(session, group, AS_OF)
+    finally:
+        event.remove(engine, "before_cursor_execute", capture)
+
+    [(statement, parameters)] = seen
+    plan_rows = connection.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
+    assert any("ix_coverage_member_signature" in row[-1] for row in plan_rows), plan_rows
+    ids, held = enrollment.column["id"], enrollment.column["held_signature"]
+    signatures = dict(zip(ids.tolist(), held.tolist(), strict=True))
+    assert signatures == {ann.id: f"{plan.id}:FAM:", bob.id: f"{plan.id}:EE:"}
