@@ -26,6 +26,7 @@ from typing import NamedTuple
 from sqlalchemy import bindparam, case, func, insert, or_, select, type_coerce
 from sqlalchemy.orm import Session
 
+from billing_core.access import SUBGROUP_IDS
 from billing_core.db import Money, built_once, copy_rows, in_ids, typed_rows
 from billing_core.models import Invoice, InvoiceLine, Member, Plan, Product
 from billing_core.models.enums import InvoiceSection
@@ -680,8 +681,9 @@ def _kept_steps(first_bill: bool):
 
 
 def _seen(query, subgroup_ids: frozenset[int] | None):
-    """Limit a query over kept rows to those a reader limited to `subgroup_ids` may see (as
-    `BridgeStep.rows_seen`): their members' rows and the group-level ones."""
+    """Limit a query over kept rows to those a reader limited to `subgroup_ids` (or
+    access.SUBGROUP_IDS in a kept statement) may see (as `BridgeStep.rows_seen`): their
+    members' rows and the group-level ones."""
     if subgroup_ids is None:
         return query
     return query.where(
@@ -697,18 +699,29 @@ def kept_counts_seen(
     if subgroup_ids is None:
         return {s.key: s.count for s in kept.steps}
     counts = dict.fromkeys(STEP_LABELS, 0)
-    query = (
-        select(InvoiceBridgeRow.step, func.count())
-        .outerjoin(Member, Member.id == InvoiceBridgeRow.member_id)
-        .where(InvoiceBridgeRow.bridge_id == kept.kept_id)
-        .group_by(InvoiceBridgeRow.step)
+    counts.update(
+        session.execute(
+            _counts_seen(), {"bridge_id": kept.kept_id, "subgroup_ids": sorted(subgroup_ids)}
+        ).all()
     )
-    counts.update(session.execute(_seen(query, subgroup_ids)).all())
     if kept.prior_invoice is None:
         counts["adds"] = session.scalar(
             select(func.count()).select_from(_first_bill_keys(kept, subgroup_ids).subquery())
         )
     return counts
+
+
+@built_once
+def _counts_seen():
+    """`kept_counts_seen`'s count per step for a reader limited to some locations (every
+    invoice page of a location's contact; db.built_once)."""
+    query = (
+        select(InvoiceBridgeRow.step, func.count())
+        .outerjoin(Member, Member.id == InvoiceBridgeRow.member_id)
+        .where(InvoiceBridgeRow.bridge_id == bindparam("bridge_id"))
+        .group_by(InvoiceBridgeRow.step)
+    )
+    return _seen(query, SUBGROUP_IDS)
 
 
 def _first_bill_keys(kept: KeptBridge, subgroup_ids: frozenset[int] | None):
