@@ -1,5 +1,6 @@
 """Read models of a group for the screens: summary, plans with their current rates, members,
-its invoices as the list shows them (a page, the latest bill) and the names of its locations.
+its latest bill as the invoice list shows it and the names of its locations (the invoice list
+itself: `billing_core/billing/invoices.py::group_invoice_page`).
 Each takes the reader's GroupScope, so a location's contact gets their locations' part."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from sqlalchemy import Date, Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from billing_core.access import SUBGROUP_IDS, GroupScope, scope_values
-from billing_core.billing.invoices import STATUS_LABELS, invoice_list_query, invoice_rows
+from billing_core.billing.invoices import invoice_list_query, invoice_rows
 from billing_core.db import built_once
 from billing_core.errors import NotFound
 from billing_core.models import (
@@ -27,7 +28,6 @@ from billing_core.models import (
 from billing_core.models.enums import InvoiceStatus, MemberStatus
 from billing_core.models.ledger import KeptOpenItem
 from billing_core.money import ZERO
-from billing_core.paging import Page, page_of
 
 
 @dataclass(frozen=True)
@@ -249,33 +249,6 @@ def member_search_query(scope: GroupScope, search: str = "") -> Select:
             )
         )
     return query.order_by(Member.last_name, Member.first_name, Member.id)
-
-
-def invoice_list_page(
-    session: Session,
-    scope: GroupScope,
-    on: date,
-    *,
-    search: str = "",
-    status: str = "",
-    asked_page: int | None = 1,
-    per_page: int = 24,
-) -> Page:
-    """A page of the invoices the scope sees, newest first, as rows (number, period, status,
-    balance as of `on`), matching `search`. With a `status` (one of STATUS_LABELS), every
-    invoice in it on one page: status is derived from the ledger, so the (short) list is
-    filtered in Python."""
-    query = invoice_list_query(scope.group.id, scope.subgroup_ids, search)
-    if status in STATUS_LABELS:
-        rows = [
-            row
-            for row in invoice_rows(session, scope.group, session.scalars(query), on)
-            if row.status == status
-        ]
-        return Page(items=rows, page=1, per_page=max(len(rows), 1), total=len(rows))
-    page = page_of(session, query, asked_page, per_page)
-    page.items = invoice_rows(session, scope.group, page.items, on)
-    return page
 
 
 def latest_invoice_row(session: Session, scope: GroupScope, on: date):
