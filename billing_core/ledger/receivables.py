@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from functools import lru_cache
 
 from sqlalchemy import Date, and_, bindparam, case, func, select
 from sqlalchemy.orm import Session, aliased
@@ -173,14 +174,12 @@ def aging_by_group(
     invoices a user limited to those subgroups sees. As of today (`kept_is_current`) and for
     the whole group it reads the kept open items instead of the postings."""
     if subgroup_ids is None and kept_is_current(session, as_of):
-        query = select(KeptOpenItem.group_id, *kept_aging_columns(as_of)).group_by(
-            KeptOpenItem.group_id
-        )
-        if group_ids is not None:
-            query = query.where(KeptOpenItem.group_id.in_(list(group_ids)))
+        values = {} if group_ids is None else {"group_ids": list(group_ids)}
         return {
             group_id: Aging(list(buckets))
-            for group_id, *buckets in session.execute(query)
+            for group_id, *buckets in session.execute(
+                _kept_aging_by_group(as_of, group_ids is not None), values
+            )
             if any(buckets)
         }
     query = (
@@ -199,6 +198,18 @@ def aging_by_group(
         for group_id, *buckets in session.execute(dated_on_or_before(session, query, as_of))
         if any(buckets)
     }
+
+
+@lru_cache(maxsize=32)
+def _kept_aging_by_group(as_of: date, of_groups: bool):
+    """`aging_by_group`'s statement over the kept open items, built once per day asked (its
+    buckets' bounds are dates) and whether it names its groups (`group_ids`)."""
+    query = select(KeptOpenItem.group_id, *kept_aging_columns(as_of)).group_by(
+        KeptOpenItem.group_id
+    )
+    if of_groups:
+        query = query.where(KeptOpenItem.group_id.in_(bindparam("group_ids", expanding=True)))
+    return query
 
 
 @dataclass(frozen=True)
