@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, bindparam, func, select
 from sqlalchemy.orm import Session
 
 from billing_core import audit
 from billing_core.collections.states import RUNNING, delinquency_of, move
-from billing_core.db import in_ids
+from billing_core.db import built_once
 from billing_core.errors import ValidationFailed
 from billing_core.models import EmployerGroup, User
 from billing_core.models.collections import DelinquencyState
@@ -39,19 +39,32 @@ def stays(
     """The filing date of each group whose pre-petition balance is held out of collection (its
     latest case filed or discharged, filed on or before `on` when given): bills for periods
     starting before that date are not collected. One query."""
+    values: dict = {"on": on}
+    if group_ids is not None:
+        values["group_ids"] = sorted(set(group_ids))
+        if not values["group_ids"]:
+            return {}
+    statement = _stays(on is not None, group_ids is not None)
+    return dict(session.execute(statement, values).all())
+
+
+@built_once
+def _stays(by_day: bool, of_groups: bool):
+    """`stays`' statement, built once (db.built_once: the employer's clock asks on every view)."""
     query = (
         select(BankruptcyFiling.group_id, func.max(BankruptcyFiling.filed_on))
         .where(BankruptcyFiling.status.in_(STAYING))
         .group_by(BankruptcyFiling.group_id)
     )
-    if on is not None:
-        query = query.where(BankruptcyFiling.filed_on <= on)
-    if group_ids is not None:
-        ids = sorted(set(group_ids))
-        if not ids:
-            return {}
-        query = query.where(in_ids(BankruptcyFiling.group_id, ids))
-    return dict(session.execute(query).all())
+    if by_day:
+        query = query.where(BankruptcyFiling.filed_on <= bindparam("on", type_=Date))
+    if of_groups:
+        query = query.where(
+            BankruptcyFiling.group_id.in_(
+                bindparam("group_ids", expanding=True, literal_execute=True)
+            )
+        )
+    return query
 
 
 def filings(session: Session, group_id: int) -> list[BankruptcyFiling]:

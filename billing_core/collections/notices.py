@@ -13,11 +13,12 @@ import html
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from billing_core import mail
 from billing_core.collections.overdue import Position, position
+from billing_core.db import built_once
 from billing_core.models import EmployerGroup, Invoice, Payment, SuspenseItem
 from billing_core.models.collections import (
     ActionKind,
@@ -349,17 +350,19 @@ def notices_seen(
 
 def notices(session: Session, group_id: int) -> list[DelinquencyAction]:
     """The group's kept notices and letters, newest first (what the employer's page lists)."""
-    return list(
-        session.scalars(
-            select(DelinquencyAction)
-            .where(
-                DelinquencyAction.group_id == group_id,
-                DelinquencyAction.kind.in_(
-                    [ActionKind.NOTICE, ActionKind.EMAIL, ActionKind.LETTER]
-                ),
-            )
-            .order_by(DelinquencyAction.done_on.desc(), DelinquencyAction.id.desc())
+    return list(session.scalars(_notices(), {"group_id": group_id}))
+
+
+@built_once
+def _notices():
+    """`notices`' statement, built once (db.built_once: the employer's clock asks per view)."""
+    return (
+        select(DelinquencyAction)
+        .where(
+            DelinquencyAction.group_id == bindparam("group_id"),
+            DelinquencyAction.kind.in_([ActionKind.NOTICE, ActionKind.EMAIL, ActionKind.LETTER]),
         )
+        .order_by(DelinquencyAction.done_on.desc(), DelinquencyAction.id.desc())
     )
 
 

@@ -12,8 +12,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Date, Select, and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
 from billing_core.db import in_ids
@@ -72,49 +73,32 @@ def positions_with_aging(
 def _read_positions(
     session: Session, as_of: date, group_ids, *, with_aging: bool
 ) -> tuple[dict[int, Position], dict[int, dict[str, Decimal]]]:
-    ids = group_ids
-    if group_ids is not None and not isinstance(group_ids, Select):
-        ids = sorted(set(group_ids))
-    late = and_(KeptOpenItem.due_on < as_of, KeptOpenItem.open_amount > 0)
-    items = select(
-        KeptOpenItem.group_id,
-        money_sum(case((late, KeptOpenItem.open_amount), else_=0)),
-        func.min(case((late, KeptOpenItem.due_on), else_=None)),
-        money_sum(case((KeptOpenItem.open_amount < 0, -KeptOpenItem.open_amount), else_=0)),
-        *(kept_aging_columns(as_of) if with_aging else ()),
-    ).group_by(KeptOpenItem.group_id)
-    # The aging's credit is any non-zero unapplied cash; a position counts only a credit.
-    cash = select(KeptBalance.group_id, -KeptBalance.balance).where(
-        KeptBalance.code == Chart.UNAPPLIED_CASH.code,
-        KeptBalance.balance != 0 if with_aging else KeptBalance.balance < 0,
-    )
-    disputes = (
-        select(DelinquencyDispute.group_id, money_sum(DelinquencyDispute.amount))
-        .where(DelinquencyDispute.resolved_on.is_(None), DelinquencyDispute.opened_on <= as_of)
-        .group_by(DelinquencyDispute.group_id)
-    )
-    if ids is not None:
-        items = items.where(in_ids(KeptOpenItem.group_id, ids))
-        cash = cash.where(in_ids(KeptBalance.group_id, ids))
-        disputes = disputes.where(in_ids(DelinquencyDispute.group_id, ids))
+    aging_on = as_of if with_aging else None
+    values: dict = {"as_of": as_of}
+    if isinstance(group_ids, Select):
+        items, cash, disputes = _position_statements(aging_on, group_ids)
+    else:
+        if group_ids is not None:
+            values["group_ids"] = sorted(set(group_ids))
+        items, cash, disputes = _kept_position_statements(aging_on, group_ids is not None)
     found: dict[int, list] = {}
     aging: dict[int, dict[str, Decimal]] = {}
 
     def row(group_id: int) -> list:
         return found.setdefault(group_id, [ZERO, None, ZERO, ZERO, ZERO])
 
-    for group_id, past_due, oldest, bill_credits, *buckets in session.execute(items):
+    for group_id, past_due, oldest, bill_credits, *buckets in session.execute(items, values):
         r = row(group_id)
         r[0], r[1], r[3] = past_due, oldest, bill_credits
         if with_aging:
             aging[group_id] = {**dict(zip(AGING_KEYS, buckets, strict=True)), "credit": ZERO}
-    for group_id, credit in session.execute(cash):
+    for group_id, credit in session.execute(cash, values):
         if credit > 0:
             row(group_id)[2] += credit
         if with_aging:
             aging.setdefault(group_id, {**dict.fromkeys(AGING_KEYS, ZERO), "credit": ZERO})
             aging[group_id]["credit"] += credit
-    for group_id, disputed in session.execute(disputes):
+    for group_id, disputed in session.execute(disputes, values):
         row(group_id)[4] = disputed
     stayed = _stayed(session, as_of, found)
     owed = {
@@ -122,6 +106,49 @@ def _read_positions(
         for group_id, r in found.items()
     }
     return owed, aging
+
+
+# A kept statement's groups (`_kept_position_statements`): written into the SQL text at
+# execution (a sweep's thousands of ids, as db.in_ids does), the statement built once.
+GROUP_IDS = bindparam("group_ids", expanding=True, literal_execute=True)
+
+
+@lru_cache(maxsize=32)
+def _kept_position_statements(aging_on: date | None, of_groups: bool) -> tuple:
+    """`_position_statements` built once (db.built_once's reason: the employer's pages ask on
+    every view, the sweep per group) per day of the aging asked (its buckets' bounds are
+    dates; None without it) and whether the groups are named (GROUP_IDS) or all."""
+    return _position_statements(aging_on, GROUP_IDS if of_groups else None)
+
+
+def _position_statements(aging_on: date | None, ids) -> tuple[Select, Select, Select]:
+    """The open items, the unapplied cash and the open disputes per group (`as_of` bound by
+    name), with the aging's buckets on `aging_on` when asked; `ids`: a SELECT of the groups,
+    GROUP_IDS, or None for every group."""
+    as_of = bindparam("as_of", type_=Date)
+    late = and_(KeptOpenItem.due_on < as_of, KeptOpenItem.open_amount > 0)
+    items = select(
+        KeptOpenItem.group_id,
+        money_sum(case((late, KeptOpenItem.open_amount), else_=0)),
+        func.min(case((late, KeptOpenItem.due_on), else_=None)),
+        money_sum(case((KeptOpenItem.open_amount < 0, -KeptOpenItem.open_amount), else_=0)),
+        *(kept_aging_columns(aging_on) if aging_on is not None else ()),
+    ).group_by(KeptOpenItem.group_id)
+    # The aging's credit is any non-zero unapplied cash; a position counts only a credit.
+    cash = select(KeptBalance.group_id, -KeptBalance.balance).where(
+        KeptBalance.code == Chart.UNAPPLIED_CASH.code,
+        KeptBalance.balance != 0 if aging_on is not None else KeptBalance.balance < 0,
+    )
+    disputes = (
+        select(DelinquencyDispute.group_id, money_sum(DelinquencyDispute.amount))
+        .where(DelinquencyDispute.resolved_on.is_(None), DelinquencyDispute.opened_on <= as_of)
+        .group_by(DelinquencyDispute.group_id)
+    )
+    if ids is not None:
+        items = items.where(KeptOpenItem.group_id.in_(ids))
+        cash = cash.where(KeptBalance.group_id.in_(ids))
+        disputes = disputes.where(DelinquencyDispute.group_id.in_(ids))
+    return items, cash, disputes
 
 
 def _stayed(session: Session, as_of: date, found: dict[int, list]) -> dict[int, Decimal]:

@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, selectinload
 
 from billing_core import audit
@@ -55,6 +55,7 @@ from billing_core.collections.states import (
     pause_clock,
     resume_clock,
 )
+from billing_core.db import built_once
 from billing_core.errors import ValidationFailed
 from billing_core.models import EmployerGroup, User
 from billing_core.models.collections import ActionKind, DelinquencyAction, DelinquencyState
@@ -169,9 +170,18 @@ def check_schedule(lines: Sequence[Line], balance: Decimal, today: date) -> list
 
 def open_plan(session: Session, group_id: int) -> PaymentPlan | None:
     """The group's plan in force, or None."""
-    return session.scalar(
+    return session.scalar(_open_plan(), {"group_id": group_id})
+
+
+@built_once
+def _open_plan():
+    """`open_plan`'s statement, built once (db.built_once: the employer's clock asks)."""
+    return (
         select(PaymentPlan)
-        .where(PaymentPlan.group_id == group_id, PaymentPlan.status == PaymentPlanStatus.OPEN)
+        .where(
+            PaymentPlan.group_id == bindparam("group_id"),
+            PaymentPlan.status == PaymentPlanStatus.OPEN,
+        )
         .options(selectinload(PaymentPlan.installments))
     )
 

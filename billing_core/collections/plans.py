@@ -15,9 +15,10 @@ from __future__ import annotations
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import or_, select
+from sqlalchemy import Date, bindparam, or_, select
 from sqlalchemy.orm import Session
 
+from billing_core.db import built_once
 from billing_core.errors import ValidationFailed
 from billing_core.models import EmployerGroup
 from billing_core.models.collections import (
@@ -282,10 +283,17 @@ def moratorium_on(session: Session, jurisdiction: str | None, on: date) -> Morat
     """The moratorium covering `jurisdiction` on `on` (the one ending last), or None."""
     if not jurisdiction:
         return None
-    return session.scalar(
+    return session.scalar(_moratorium_on(), {"jurisdiction": jurisdiction, "on": on})
+
+
+@built_once
+def _moratorium_on():
+    """`moratorium_on`'s statement, built once (db.built_once: the employer's clock asks)."""
+    on = bindparam("on", type_=Date)
+    return (
         select(Moratorium)
         .where(
-            Moratorium.jurisdiction == jurisdiction,
+            Moratorium.jurisdiction == bindparam("jurisdiction"),
             Moratorium.starts_on <= on,
             or_(Moratorium.ends_on.is_(None), Moratorium.ends_on >= on),
         )
