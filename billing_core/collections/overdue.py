@@ -17,7 +17,7 @@ from functools import lru_cache
 from sqlalchemy import Date, Select, and_, bindparam, case, func, select
 from sqlalchemy.orm import Session
 
-from billing_core.db import in_ids
+from billing_core.db import built_once
 from billing_core.ledger import Chart, money_sum
 from billing_core.ledger.receivables import AGING_KEYS, kept_aging_columns
 from billing_core.models.collections import DelinquencyDispute
@@ -156,7 +156,6 @@ def _stayed(session: Session, as_of: date, found: dict[int, list]) -> dict[int, 
     and oldest due date from the post-petition bills only); returns each such group's stayed
     past-due dollars. One query when any group of `found` has a stay, else none."""
     from billing_core.collections.bankruptcy import stays
-    from billing_core.models import Invoice
 
     if not found:
         return {}
@@ -167,15 +166,7 @@ def _stayed(session: Session, as_of: date, found: dict[int, list]) -> dict[int, 
     late: dict[int, list] = {gid: [ZERO, None] for gid in filed}
     held: dict[int, Decimal] = {}
     for gid, period_start, due_on, amount in session.execute(
-        select(
-            Invoice.group_id, Invoice.period_start, KeptOpenItem.due_on, KeptOpenItem.open_amount
-        )
-        .join(Invoice, Invoice.id == KeptOpenItem.invoice_id)
-        .where(
-            in_ids(KeptOpenItem.group_id, sorted(filed)),
-            KeptOpenItem.due_on < as_of,
-            KeptOpenItem.open_amount > 0,
-        )
+        _late_items_of_groups(), {"group_ids": sorted(filed), "as_of": as_of}
     ):
         if period_start < filed[gid]:
             held[gid] = held.get(gid, ZERO) + amount
@@ -186,6 +177,24 @@ def _stayed(session: Session, as_of: date, found: dict[int, list]) -> dict[int, 
     for gid, (past_due, oldest) in late.items():
         found[gid][0], found[gid][1] = past_due, oldest
     return held
+
+
+@built_once
+def _late_items_of_groups():
+    """`_stayed`'s statement: the named groups' bills past due, with their periods."""
+    from billing_core.models import Invoice
+
+    return (
+        select(
+            Invoice.group_id, Invoice.period_start, KeptOpenItem.due_on, KeptOpenItem.open_amount
+        )
+        .join(Invoice, Invoice.id == KeptOpenItem.invoice_id)
+        .where(
+            KeptOpenItem.group_id.in_(GROUP_IDS),
+            KeptOpenItem.due_on < bindparam("as_of", type_=Date),
+            KeptOpenItem.open_amount > 0,
+        )
+    )
 
 
 def position(session: Session, group_id: int, as_of: date) -> Position:
