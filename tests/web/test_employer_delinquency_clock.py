@@ -266,6 +266,33 @@ def test_the_total_due_says_it_includes_the_disputed_amount_the_clock_leaves_out
         "your coverage pay 900.00 now" in words  # fmt: skip
 
 
+def test_the_total_due_says_it_includes_bills_a_bankruptcy_stay_holds(
+    client, login_as, session, harbor, on_day
+):
+    """Filed on January 15: January's bill (1,000.00) is pre-petition and stayed; February's
+    (1,000.00) falls past due and starts the clock. The account's total due (2,000.00) and the
+    clock's amount to pay now (1,000.00) differ by the stayed bill: the total says so."""
+    from billing_core.collections.bankruptcy import file_bankruptcy
+
+    group, hr, _, _ = harbor
+    collector = make_user(session, Role.BILLING_SPECIALIST)
+    file_bankruptcy(session, group, filed_on=date(2027, 1, 15), chapter=11,
+                    case_number="27-10001", actor=collector, today=date(2027, 1, 15))  # fmt: skip
+    make_invoice(session, group, Decimal("1000.00"), date(2027, 2, 1))
+    session.commit()
+    sweep(session, date(2027, 2, 11))
+    on_day(date(2027, 2, 12))
+    login_as(hr)
+    page = client.get(f"/employer/groups/{group.id}").get_data(as_text=True)
+    assert "Amount to pay now 1,000.00" in clock_block(page)
+    total = re.search(r'<div class="stat" id="total-due">.*?</div>', page, re.S).group(0)
+    words = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", total)))
+    assert "Total due now 2,000.00" in words
+    assert "Includes 1,000.00 on bills from before your bankruptcy filing, held out of " \
+        "collection while the court's stay lasts; to keep your coverage pay 1,000.00 now" \
+        in words  # fmt: skip
+
+
 def test_a_moratorium_is_said(client, login_as, session, harbor, on_day):
     from billing_core.collections.plans import add_moratorium
 
