@@ -21,7 +21,7 @@ from billing_core.db import make_engine, make_session_factory
 from billing_core.money import format_count, format_money, format_rate
 from billing_core.security import configure_vault, install_log_redaction
 from billing_core.users import second_factor
-from portal.extensions import close_db_session, csrf, htmx, login_manager
+from portal.extensions import close_db_session, csrf, csrf_token, htmx, login_manager
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -75,6 +75,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     login_manager.init_app(app)
     csrf.init_app(app)
+    # Flask-WTF's token, its signature remembered (portal.extensions.csrf_token); Flask-WTF
+    # also hands its own to each template by a context processor, which this later one covers.
+    app.jinja_env.globals["csrf_token"] = csrf_token
+    app.context_processor(lambda: {"csrf_token": csrf_token})
     htmx.init_app(app)
     install_log_redaction()
     _register_blueprints(app)

@@ -199,3 +199,27 @@ def test_broker_of_record_that_ended_no_longer_sees_the_group(session, cast):
     assert (
         group_scope(session, cast.users["broker_a"], cast.group_a.id, date(2025, 6, 1)) is not None
     )
+
+
+def test_a_sessions_csrf_token_is_signed_once_and_still_checked(client, cast, session, monkeypatch):
+    """The page's token is remembered per session (portal.extensions.csrf_token): the same on
+    every page of one session (though each signing would stamp another second), another for
+    another session, accepted by a form, and a token with a forged signature is still
+    refused."""
+    import itertools
+
+    from itsdangerous.timed import TimestampSigner
+
+    seconds = itertools.count(1_800_000_000, 7)
+    monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: next(seconds))
+    log_in(client, cast.users["employer_a"].email, PASSWORD)
+    invoices = f"/employer/groups/{cast.group_a.id}/invoices"  # a page without a form of its own
+    first = csrf_token(client, invoices)
+    assert csrf_token(client, invoices) == first
+    other = type(client)(client.application, client.response_wrapper, use_cookies=True)
+    assert csrf_token(other, "/login") != first
+
+    forged = first[:-4] + ("AAAA" if not first.endswith("AAAA") else "BBBB")
+    refused = client.post("/logout", data={"csrf_token": forged})
+    assert refused.status_code == 400
+    assert client.post("/logout", data={"csrf_token": first}).status_code in (302, 303)
