@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import math
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
 from functools import lru_cache
 from xml.sax.saxutils import escape, quoteattr  # nosec B406 # escapes SVG text; parses nothing
@@ -272,7 +273,51 @@ def bridge_waterfall_svg(bridge: Bridge | BridgeTotals) -> str:
     """The bill bridge as a waterfall: the prior bill's premium, one floating bar per step (a
     thin line for a step of zero), the current bill's premium; each bar labelled with its signed
     amount, dashed connectors carrying the level from bar to bar. An `<svg role="img"
-    aria-label=...>` element with a `<title>`, 720 x 280 in its own units."""
+    aria-label=...>` element with a `<title>`, 720 x 280 in its own units. Drawn once per
+    distinct bridge (what the drawing reads of it, `_DrawnBridge`): an issued invoice's bridge
+    never changes, and its page shows the chart on every view."""
+    return _waterfall_svg(_DrawnBridge.of(bridge))
+
+
+@dataclass(frozen=True)
+class _DrawnInvoice:
+    invoice_number: str
+    period_start: date
+
+
+@dataclass(frozen=True)
+class _DrawnStep:
+    key: str
+    label: str
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class _DrawnBridge:
+    """What the waterfall reads of a bridge (the same names), hashable: the drawing's key."""
+
+    invoice: _DrawnInvoice
+    prior_invoice: _DrawnInvoice | None
+    prior_billed: Decimal
+    current_billed: Decimal
+    steps: tuple[_DrawnStep, ...]
+
+    @classmethod
+    def of(cls, bridge: Bridge | BridgeTotals) -> _DrawnBridge:
+        def drawn(invoice) -> _DrawnInvoice | None:
+            return invoice and _DrawnInvoice(invoice.invoice_number, invoice.period_start)
+
+        return cls(
+            drawn(bridge.invoice),
+            drawn(bridge.prior_invoice),
+            bridge.prior_billed,
+            bridge.current_billed,
+            tuple(_DrawnStep(s.key, s.label, s.amount) for s in bridge.steps),
+        )
+
+
+@lru_cache(maxsize=512)
+def _waterfall_svg(bridge: _DrawnBridge) -> str:
     bars = _bars(bridge)
     bottom, top, truncated = _limits(bars)
     ticks = nice_ticks(bottom, top, 5)
