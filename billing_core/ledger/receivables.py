@@ -101,6 +101,19 @@ def aging_buckets(as_of: date, due_on, owed, *where) -> list:
     ]
 
 
+def aging_of(items: Iterable[tuple[date, Decimal]], as_of: date) -> Aging:
+    """Aging on `as_of` of open items already summed (each invoice's due date and its
+    receivable balance in dollars, postings dated on or before `as_of`): each balance into the
+    bucket of its days past due (`bucket_of`), as `aging_columns` buckets the postings in the
+    database, so a statement that has read its invoices' balances ages them without reading
+    them again. An item owing nothing adds nothing."""
+    buckets = [ZERO] * len(AGING_BUCKETS)
+    for due_on, owed in items:
+        if owed:
+            buckets[bucket_of((as_of - due_on).days)] += owed
+    return Aging(buckets)
+
+
 def kept_aging_columns(as_of: date) -> list:
     """aging_columns over the kept open items (KeptOpenItem: one row per invoice with a non-zero
     receivable balance, kept by the postings): the same buckets without reading a posting.

@@ -44,7 +44,7 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import Date, bindparam, case, exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from billing_core import ledger
 from billing_core.access import (
@@ -65,7 +65,7 @@ from billing_core.ledger.receivables import (
     AGING_BUCKETS,
     PAYMENT_STATUS_LABELS,
     Aging,
-    aging_by_group,
+    aging_of,
 )
 from billing_core.models import (
     EmployerGroup,
@@ -81,6 +81,7 @@ from billing_core.models import (
     Refund,
     SuspenseItem,
 )
+from billing_core.models.collections_legal import CollectionRecovery
 from billing_core.models.enums import (
     InvoiceSection,
     InvoiceStatus,
@@ -89,7 +90,7 @@ from billing_core.models.enums import (
     SuspenseStatus,
 )
 from billing_core.money import ZERO, ratio_split
-from billing_core.payments.allocation import REFUND_TAKEN, recovered_after_charge_off
+from billing_core.payments.allocation import REFUND_TAKEN
 
 OTHER_PRODUCT = "Other"
 DEFAULT_MONTHS = 12
@@ -341,21 +342,21 @@ END = bindparam("end", type_=Date)
 
 
 def _account_activity(session: Session, group: EmployerGroup, start: date, end: date):
-    """Per account (Chart.RECEIVABLE or Chart.UNAPPLIED_CASH of the group), invoice and kind
-    of posting: (debits - credits) before `start` and from `start` to `end`. Kinds: "charge"
-    (the invoice), "paid" (allocations and their undoing), "other". The accounts are joined
-    by their numbers: none is loaded (or made) first."""
+    """Per account (Chart.RECEIVABLE or Chart.UNAPPLIED_CASH of the group), invoice (with its
+    due date, for the aging) and kind of posting: (debits - credits) before `start` and from
+    `start` to `end`. Kinds: "charge" (the invoice), "paid" (allocations and their undoing),
+    "other". The accounts are joined by their numbers: none is loaded (or made) first."""
     values = {
         "receivable": ledger.account_number(Chart.RECEIVABLE, group),
         "unapplied": ledger.account_number(Chart.UNAPPLIED_CASH, group),
         "start": start,
         "end": end,
     }
-    for number, invoice_id, kind, is_before, debit, credit in session.execute(
+    for number, invoice_id, due_on, kind, is_before, debit, credit in session.execute(
         _account_activity_statement(), values
     ):
         chart = Chart.RECEIVABLE if number == values["receivable"] else Chart.UNAPPLIED_CASH
-        yield chart, invoice_id, kind, bool(is_before), debit - credit
+        yield chart, invoice_id, due_on, kind, bool(is_before), debit - credit
 
 
 @built_once
@@ -370,6 +371,7 @@ def _account_activity_statement():
         select(
             LedgerAccount.number,
             Posting.invoice_id,
+            Invoice.due_on,
             kind,
             before,
             ledger.money_sum(Posting.debit),
@@ -377,11 +379,12 @@ def _account_activity_statement():
         )
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
+        .outerjoin(Invoice, Invoice.id == Posting.invoice_id)
         .where(
             LedgerAccount.number.in_([bindparam("receivable"), bindparam("unapplied")]),
             JournalEntry.entry_date <= END,
         )
-        .group_by(LedgerAccount.number, Posting.invoice_id, kind, before)
+        .group_by(LedgerAccount.number, Posting.invoice_id, Invoice.due_on, kind, before)
     )
 
 
@@ -496,7 +499,11 @@ def paid_vs_billed(
     paid: dict[int, Decimal] = defaultdict(lambda: ZERO)
     credited: dict[int, Decimal] = defaultdict(lambda: ZERO)
     opening = earlier_paid = earlier_credited = ZERO
-    for chart, invoice_id, kind, before, amount in _account_activity(session, group, start, end):
+    # Each invoice's receivable balance on `end` (seen by the reader), with its due date: the
+    # aging, as aging_by_group would sum the same postings.
+    owed: dict[int, list] = {}
+    activity = _account_activity(session, group, start, end)
+    for chart, invoice_id, due_on, kind, before, amount in activity:
         if chart is Chart.UNAPPLIED_CASH:
             unapplied += amount
             continue
@@ -504,6 +511,8 @@ def paid_vs_billed(
         if seen is not None and invoice_id not in seen:
             continue
         seen_receivable += amount
+        if invoice_id is not None:
+            owed.setdefault(invoice_id, [due_on, ZERO])[1] += amount
         if invoice_id in in_range:
             if kind == "charge":
                 charge[invoice_id] += amount
@@ -579,9 +588,7 @@ def paid_vs_billed(
                 )
             )
 
-    aging = aging_by_group(session, end, [group.id], subgroup_ids=subgroup_ids).get(
-        group.id, Aging()
-    )
+    aging = aging_of(owed.values(), end)
     # The receivable's and the unapplied cash's balances on `end`: every posting to them by
     # then, summed above. A limited reader's are their bills', without the group's credit.
     if seen is None:
@@ -728,8 +735,8 @@ def statement_payments(
     """The group's payments received from `start` to `end` (None: no bound), oldest first
     (`newest_first`: the other way), with what each paid by invoice, what is left of it as
     credit and what was refunded (as they stand today: a returned payment pays nothing), and
-    whether it reached the group through suspense. Three kept statements whatever the number
-    of payments. `subgroup_ids`, `user_id`: the payments a user limited to some locations sees
+    whether it reached the group through suspense. One kept statement whatever the number
+    of payments (a row per allocation). `subgroup_ids`, `user_id`: the payments a user limited to some locations sees
     (access.payment_in_scope)."""
     values = scope_values(group.id, subgroup_ids, user_id)
     with_user = subgroup_ids is not None and user_id is not None
@@ -738,23 +745,21 @@ def statement_payments(
     if end is not None:
         values["end"] = end
     shape = (subgroup_ids is not None, with_user, start is not None, end is not None)
-    found = session.execute(_payments(*shape, newest_first), values).all()
-    if not found:
-        return []
-    payments = [row.Payment for row in found]
-    ids = [p.id for p in payments]
-    applied: dict[int, dict[str, Decimal]] = {pid: {} for pid in ids}
-    for payment_id, number, amount in session.execute(_allocations(*shape), values):
-        applied[payment_id][number] = applied[payment_id].get(number, ZERO) + amount
-    taken = {row.Payment.id: row.taken for row in found}
-    refunded = {row.Payment.id: row.refunded for row in found}
-    from_suspense = {row.Payment.id for row in found if row.from_suspense}
-    recovered = recovered_after_charge_off(session, ids)
+    # payment -> (its row's figures, what it paid by invoice number, in the order allocated)
+    found: dict[Payment, tuple] = {}
+    for payment, taken, refunded, from_suspense, recovered, number, amount in session.execute(
+        _payments(*shape, newest_first), values
+    ):
+        figures = found.get(payment)
+        if figures is None:
+            figures = found[payment] = (taken, refunded, from_suspense, recovered, {})
+        if number is not None:
+            by_invoice = figures[4]
+            by_invoice[number] = by_invoice.get(number, ZERO) + amount
     rows = []
-    for payment in payments:
-        by_invoice = applied[payment.id]
+    for payment, (taken, refunded, from_suspense, recovered, by_invoice) in found.items():
         allocated = sum(by_invoice.values(), ZERO)
-        received = payment.status is PaymentStatus.SUCCEEDED and payment.id not in recovered
+        received = payment.status is PaymentStatus.SUCCEEDED and not recovered
         rows.append(
             StatementPayment(
                 payment=payment,
@@ -763,9 +768,9 @@ def statement_payments(
                 applied=tuple((n, a) for n, a in by_invoice.items() if a != 0),
                 # as allocation.unallocated_amount: only a received payment holds credit, and
                 # not one a recovery after a charge-off took
-                unallocated=payment.amount - allocated - taken[payment.id] if received else ZERO,
-                refunded=refunded[payment.id],
-                from_suspense=payment.id in from_suspense,
+                unallocated=payment.amount - allocated - taken if received else ZERO,
+                refunded=refunded,
+                from_suspense=bool(from_suspense),
             )
         )
     return rows
@@ -788,7 +793,10 @@ def _payments_where(limited: bool, with_user: bool, from_start: bool, to_end: bo
 @built_once
 def _payments(limited: bool, with_user: bool, from_start: bool, to_end: bool, newest_first: bool):
     """The payments (`_payments_where`), each with what refunds took of it (approved or
-    paid), what was refunded (paid) and whether it came through suspense."""
+    paid), what was refunded (paid), whether it came through suspense and whether a recovery
+    after a charge-off took it (allocation.recovered_after_charge_off's condition), one row
+    per allocation (its invoice's number and amount, in the order allocated; NULLs for a
+    payment that paid no invoice)."""
     taken = (
         select(ledger.money_sum(Refund.amount))
         .where(Refund.payment_id == Payment.id, Refund.status.in_(REFUND_TAKEN))
@@ -807,27 +815,26 @@ def _payments(limited: bool, with_user: bool, from_start: bool, to_end: bool, ne
         if newest_first
         else (Payment.received_on, Payment.id)
     )
+    recovered = exists().where(
+        CollectionRecovery.payment_id == Payment.id, CollectionRecovery.after_charge_off
+    )
+    # Aliased: a limited reader's access.payment_in_scope reads allocations and invoices in
+    # subqueries of its own, which must not correlate to these.
+    allocation, paid = aliased(PaymentAllocation), aliased(Invoice)
     return (
         select(
             Payment,
             taken.label("taken"),
             refunded.label("refunded"),
             from_suspense.label("from_suspense"),
+            recovered.label("recovered"),
+            paid.invoice_number,
+            allocation.amount,
         )
+        .outerjoin(allocation, allocation.payment_id == Payment.id)
+        .outerjoin(paid, paid.id == allocation.invoice_id)
         .where(*_payments_where(limited, with_user, from_start, to_end))
-        .order_by(*order)
-    )
-
-
-@built_once
-def _allocations(limited: bool, with_user: bool, from_start: bool, to_end: bool):
-    """What the same payments paid, by invoice number, in the order allocated."""
-    payments = select(Payment.id).where(*_payments_where(limited, with_user, from_start, to_end))
-    return (
-        select(PaymentAllocation.payment_id, Invoice.invoice_number, PaymentAllocation.amount)
-        .join(Invoice, Invoice.id == PaymentAllocation.invoice_id)
-        .where(PaymentAllocation.payment_id.in_(payments))
-        .order_by(PaymentAllocation.id)
+        .order_by(*order, allocation.id)
     )
 
 
