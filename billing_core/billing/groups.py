@@ -8,7 +8,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Date, Select, bindparam, func, or_, select
+from sqlalchemy import (
+    Date,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from billing_core.access import SUBGROUP_IDS, GroupScope, scope_values
@@ -74,8 +86,13 @@ def group_summary(
     values = {"group_id": group.id, "on": on}
     if limited:
         values["subgroup_ids"] = sorted(scope.subgroup_ids)
-    by_status = dict(session.execute(_members_by_status(limited), values).all())
-    enrolled = dict(session.execute(_enrolled_by_plan(limited), values).all())
+    by_status: dict[str, int] = {}
+    enrolled: dict[int, int] = {}
+    for kind, key, count in session.execute(_member_counts(limited), values):
+        if kind == "status":
+            by_status[key] = count
+        else:
+            enrolled[int(key)] = count
     if rate_history:
         plans = session.scalars(
             select(Plan)
@@ -89,8 +106,7 @@ def group_summary(
         ).all()
         in_force = {p.id: p.rate_version_on(on) for p in plans}
     else:
-        plans = session.scalars(_plans_with_products(), values).all()
-        in_force = _rates_in_force(session, group.id, on)
+        plans, in_force = _plans_and_rates_in_force(session, values)
     bors = (
         session.scalars(
             select(BrokerOfRecord)
@@ -113,7 +129,7 @@ def group_summary(
         group=group,
         policy=group.current_policy(session, on),
         member_count=sum(by_status.values()),
-        members_by_status={str(k): v for k, v in by_status.items()},
+        members_by_status=by_status,
         plans=[PlanSummary(p, enrolled.get(p.id, 0), in_force.get(p.id)) for p in plans],
         subgroups=subgroups,
         brokers_of_record=list(bors),
@@ -122,38 +138,46 @@ def group_summary(
     )
 
 
-def _rates_in_force(session: Session, group_id: int, on: date) -> dict[int, RateVersion]:
-    """Each of the group's plans' rate version in force on `on` (the latest starting, as
-    `Plan.rate_version_on`), with its tier rates and age bands, in one statement."""
-    versions = session.scalars(_rate_versions_in_force(), {"group_id": group_id, "on": on})
-    return {version.plan_id: version for version in versions.unique()}  # the latest start wins
+def _plans_and_rates_in_force(
+    session: Session, values: dict
+) -> tuple[list[Plan], dict[int, RateVersion]]:
+    """The group's plans (by code, with their products) and each one's rate version in force on
+    `on` (the latest starting, as `Plan.rate_version_on`) with its tier rates and age bands, in
+    one statement."""
+    plans: dict[int, Plan] = {}
+    in_force: dict[int, RateVersion] = {}
+    for plan, version in session.execute(_plans_with_rates_in_force(), values).unique():
+        plans.setdefault(plan.id, plan)
+        if version is not None:
+            in_force[plan.id] = version  # ordered by start: the latest starting wins
+    return list(plans.values()), in_force
 
 
 # The employer's group page's reads, built once (db.built_once); `limited`: a scope limited to
 # some locations (its members only).
 @built_once
-def _members_by_status(limited: bool):
-    query = (
-        select(Member.status, func.count())
+def _member_counts(limited: bool):
+    """The members by status (but the terminated) and the members enrolled in each plan on
+    `on`, as (kind, key, count) rows of one statement: ("status", status, members) and ("plan",
+    plan id, members). The enrolled are read driven by the group's plans (coverage has no
+    group column): the plan index reads the group's coverages instead of a scan of every
+    coverage in the book, from the index alone (ix_coverage_plan_in_force). Every member of a
+    group plan's coverage is the group's, so the members are joined only to limit them to a
+    location's."""
+    by_status = (
+        select(literal("status"), cast(Member.status, String), func.count())
         .where(
             Member.group_id == bindparam("group_id"),
             Member.status != MemberStatus.TERMINATED,
         )
         .group_by(Member.status)
     )
-    if limited:
-        query = query.where(Member.subgroup_id.in_(bindparam("subgroup_ids", expanding=True)))
-    return query
-
-
-@built_once
-def _enrolled_by_plan(limited: bool):
-    """Driven by the group's plans (coverage has no group column): the plan index reads the
-    group's coverages instead of a scan of every coverage in the book, from the index alone
-    (ix_coverage_plan_in_force). Every member of a group plan's coverage is the group's, so
-    the members are joined only to limit them to a location's."""
-    query = (
-        select(Coverage.plan_id, func.count(func.distinct(Coverage.member_id)))
+    by_plan = (
+        select(
+            literal("plan"),
+            cast(Coverage.plan_id, String),
+            func.count(func.distinct(Coverage.member_id)),
+        )
         .where(
             Coverage.plan_id.in_(select(Plan.id).where(Plan.group_id == bindparam("group_id"))),
             Coverage.in_force_at(bindparam("on", type_=Date)),
@@ -161,34 +185,38 @@ def _enrolled_by_plan(limited: bool):
         .group_by(Coverage.plan_id)
     )
     if limited:
-        query = query.join(Member, Member.id == Coverage.member_id).where(
-            Member.subgroup_id.in_(bindparam("subgroup_ids", expanding=True))
-        )
-    return query
+        in_scope = Member.subgroup_id.in_(bindparam("subgroup_ids", expanding=True))
+        by_status = by_status.where(in_scope)
+        by_plan = by_plan.join(Member, Member.id == Coverage.member_id).where(in_scope)
+    return union_all(by_status, by_plan)
 
 
 @built_once
-def _plans_with_products():
-    return (
-        select(Plan)
-        .where(Plan.group_id == bindparam("group_id"))
-        .order_by(Plan.code)
-        .options(joinedload(Plan.product))
-    )
-
-
-@built_once
-def _rate_versions_in_force():
+def _plans_with_rates_in_force():
     on = bindparam("on", type_=Date)
     return (
-        select(RateVersion)
-        .where(
-            RateVersion.plan_id.in_(select(Plan.id).where(Plan.group_id == bindparam("group_id"))),
-            RateVersion.effective_from <= on,
-            or_(RateVersion.effective_to.is_(None), RateVersion.effective_to >= on),
+        select(Plan, RateVersion)
+        .outerjoin(
+            RateVersion,
+            and_(
+                RateVersion.plan_id == Plan.id,
+                RateVersion.effective_from <= on,
+                or_(RateVersion.effective_to.is_(None), RateVersion.effective_to >= on),
+            ),
         )
-        .options(joinedload(RateVersion.tier_rates), joinedload(RateVersion.age_bands))
-        .order_by(RateVersion.effective_from, RateVersion.revision, RateVersion.id)
+        .where(Plan.group_id == bindparam("group_id"))
+        .options(
+            joinedload(Plan.product),
+            joinedload(RateVersion.tier_rates),
+            joinedload(RateVersion.age_bands),
+        )
+        .order_by(
+            Plan.code,
+            Plan.id,
+            RateVersion.effective_from,
+            RateVersion.revision,
+            RateVersion.id,
+        )
     )
 
 
