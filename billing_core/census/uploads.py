@@ -25,6 +25,13 @@ from billing_core.census.impact import (
     pricing_basis,
     pricing_cost,
 )
+from billing_core.census.kept_review import (
+    keep_review,
+    kept_review,
+    review_marker,
+    shown_census,
+    shown_diff,
+)
 from billing_core.census.reader import read_census
 from billing_core.census.rows import CensusFile
 from billing_core.db import utcnow
@@ -535,7 +542,55 @@ def review_upload(
     `unreconciled` says so, so the page stays within seconds. For the default period and pay
     dates it is read as kept on the upload while what it was computed from is unchanged
     (`upload_reconciliation`); computed otherwise, and then offered to keep (`to_keep`).
-    Writes nothing; the caller rolls back."""
+
+    Kept for the process (`census.kept_review`) once computed, as plain values (the diff's
+    changes and counts as the page shows them, not the diff itself): the next views with the
+    same day, period, pay dates and limits read it while `kept_review.review_marker` (one
+    statement: every row it was computed from) is the same; any change to the upload, the
+    group's enrollment, plans, rates, policies, bills or adjustments computes it again. A
+    review offering a reconciliation to keep is not kept (the caller writes it to the upload,
+    which changes the marker). Writes nothing; the caller rolls back."""
+    key = (upload.id, today, period, pay_periods, limits)
+    marker = review_marker(session, upload)
+    if (kept := kept_review(key, marker)) is not None:
+        return kept
+    review = _review(
+        session,
+        upload,
+        actor=actor,
+        today=today,
+        period=period,
+        pay_periods=pay_periods,
+        limits=limits,
+    )
+    if review.to_keep is None:
+        keep_review(key, marker, _shown(review))
+    return review
+
+
+def _shown(review: Review) -> Review:
+    """`review` in plain values (census.kept_review): what the page reads of it, nothing
+    tied to the session."""
+    preview = review.preview
+    return Review(
+        Preview(shown_census(preview.census), shown_diff(preview.diff), preview.impact,
+                list(preview.retro)),
+        review.reconciliation,
+        list(review.retro_exceptions),
+        unreconciled=review.unreconciled,
+    )  # fmt: skip
+
+
+def _review(
+    session: Session,
+    upload: Upload,
+    *,
+    actor: User,
+    today: date,
+    period: date | None,
+    pay_periods: int | None,
+    limits: PricingLimits | None,
+) -> Review:
     _load_file_and_kept(session, upload)
     census, diff = upload_diff(session, upload, today)
     if census.errors or diff.errors:
