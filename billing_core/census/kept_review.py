@@ -60,11 +60,17 @@ def _rows_of(model, condition: str) -> str:
 @built_once
 def _marker_statement() -> TextClause:
     """review_marker's one read, built once (the group bound by name at each view)."""
-    plans = "SELECT plan.id FROM plan WHERE plan.group_id = :group_id"
-    versions = f"SELECT rate_version.id FROM rate_version WHERE rate_version.plan_id IN ({plans})"
-    members = "SELECT member.id FROM member WHERE member.group_id = :group_id"
-    dependents = f"SELECT dependent.id FROM dependent WHERE dependent.member_id IN ({members})"
-    invoices = "SELECT invoice.id FROM invoice WHERE invoice.group_id = :group_id"
+    # Ids as arrays (`= ANY(ARRAY(...))`): each set read once by its index, and the rows
+    # under it by theirs (as `IN (subquery)` the planner scans all dependents instead).
+    plans = "ARRAY(SELECT plan.id FROM plan WHERE plan.group_id = :group_id)"
+    versions = (
+        f"ARRAY(SELECT rate_version.id FROM rate_version WHERE rate_version.plan_id = ANY({plans}))"
+    )
+    members = "ARRAY(SELECT member.id FROM member WHERE member.group_id = :group_id)"
+    dependents = (
+        f"ARRAY(SELECT dependent.id FROM dependent WHERE dependent.member_id = ANY({members}))"
+    )
+    invoices = "ARRAY(SELECT invoice.id FROM invoice WHERE invoice.group_id = :group_id)"
     parts = [
         _rows_of(EmployerGroup, "employer_group.id = :group_id"),
         *(
@@ -82,15 +88,15 @@ def _marker_statement() -> TextClause:
             )
         ),
         _rows_of(Product, "true"),
-        _rows_of(RateVersion, f"rate_version.plan_id IN ({plans})"),
+        _rows_of(RateVersion, f"rate_version.plan_id = ANY({plans})"),
         *(
-            _rows_of(model, f"{model.__tablename__}.rate_version_id IN ({versions})")
+            _rows_of(model, f"{model.__tablename__}.rate_version_id = ANY({versions})")
             for model in (RateTier, RateAgeBand, AgeReduction)
         ),
-        _rows_of(Coverage, f"coverage.member_id IN ({members})"),
-        _rows_of(Dependent, f"dependent.member_id IN ({members})"),
-        _rows_of(CoveredDependent, f"covered_dependent.dependent_id IN ({dependents})"),
-        _rows_of(RemittanceDetail, f"remittance_detail.invoice_id IN ({invoices})"),
+        _rows_of(Coverage, f"coverage.member_id = ANY({members})"),
+        _rows_of(Dependent, f"dependent.member_id = ANY({members})"),
+        _rows_of(CoveredDependent, f"covered_dependent.dependent_id = ANY({dependents})"),
+        _rows_of(RemittanceDetail, f"remittance_detail.invoice_id = ANY({invoices})"),
     ]
     statement = text("SELECT md5(" + " || '|' || ".join(parts) + ")")
     return statement.bindparams(bindparam("group_id", type_=Integer()))
