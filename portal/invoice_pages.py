@@ -71,8 +71,8 @@ def render_invoice_detail(scope: GroupScope, invoice_id: int, area: str, **extra
     found = find_invoice_row(session, scope.group.id, invoice_id, scope.subgroup_ids)
     if found is None:
         abort(404)
-    invoice, open_balance = found
-    view = invoice_view(session, invoice, today(), open_balance)
+    invoice = found.invoice
+    view = invoice_view(session, invoice, today(), found.open_balance)
     bridge = kept_bridge(session, invoice)
     settings = current_app.config["SETTINGS"]
     remit = settings.remit_instructions
@@ -86,7 +86,7 @@ def render_invoice_detail(scope: GroupScope, invoice_id: int, area: str, **extra
         else [],
         remit=remit,
         remit_reference=remit.reference(view.group.group_number, invoice.invoice_number),
-        printed=printed(session, invoice),
+        printed=printed(session, invoice, found.kept_print),
         online_limits=OnlineLimits.from_settings(settings),
         bridge=bridge,
         # How many people behind each step the reader may see (their locations' only).

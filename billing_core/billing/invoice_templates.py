@@ -434,10 +434,17 @@ class Printed:
         return DIMENSIONS.get(self.choice.subtotal_by or "", "")
 
 
-def printed(session: Session, invoice: Invoice) -> Printed:
-    """What `invoice` printed when it was issued: two reads of kept rows, nothing recomputed.
-    Issued without a template: the default (every section, no subtotals, no references)."""
-    row = session.scalar(select(InvoicePrint).where(InvoicePrint.invoice_id == invoice.id))
+_UNREAD = object()
+
+
+def printed(session: Session, invoice: Invoice, kept_print: object = _UNREAD) -> Printed:
+    """What `invoice` printed when it was issued: two reads of kept rows, nothing recomputed
+    (one when the caller read its `InvoicePrint` already and passes it as `kept_print`, None
+    for none: `invoices.find_invoice_row`). Issued without a template: the default (every
+    section, no subtotals, no references)."""
+    row = kept_print
+    if row is _UNREAD:
+        row = session.scalar(select(InvoicePrint).where(InvoicePrint.invoice_id == invoice.id))
     if row is None:
         return Printed()
     choice = TemplateChoice(

@@ -32,6 +32,7 @@ from billing_core.models import (
     User,
 )
 from billing_core.models.enums import BillingMethod, InvoiceSection, InvoiceStatus
+from billing_core.models.invoice_templates import InvoicePrint
 from billing_core.models.ledger import KeptOpenItem
 from billing_core.money import ZERO
 from billing_core.paging import Page, clamp_page
@@ -185,34 +186,47 @@ def find_invoice(
 ) -> Invoice | None:
     """The invoice if it belongs to the group (and the user's subgroups); None otherwise."""
     found = find_invoice_row(session, group_id, invoice_id, subgroup_ids)
-    return None if found is None else found[0]
+    return None if found is None else found.invoice
+
+
+@dataclass(frozen=True)
+class FoundInvoice:
+    """An invoice as `find_invoice_row` reads it: its kept open receivable (0.00 when nothing
+    is open) and what it printed under its group's invoice template (None: issued without
+    one), for `invoice_templates.printed`."""
+
+    invoice: Invoice
+    open_balance: Decimal
+    kept_print: InvoicePrint | None
 
 
 def find_invoice_row(
     session: Session, group_id: int, invoice_id: int, subgroup_ids: frozenset[int] | None = None
-) -> tuple[Invoice, Decimal] | None:
-    """`find_invoice` with the bill's open receivable as kept (0.00 when nothing is open), read
-    with it: what `invoice_view` takes as `open_balance`. A kept statement (`db.built_once`)."""
+) -> FoundInvoice | None:
+    """`find_invoice` with what the invoice page reads with it in the same statement (a kept
+    statement, `db.built_once`): the bill's open receivable as kept, what `invoice_view` takes
+    as `open_balance`, and its kept print."""
     found = session.execute(
         _invoice_with_balance(subgroup_ids is not None),
         {**scope_values(group_id, subgroup_ids), "invoice_id": invoice_id},
     ).first()
     if found is None:
         return None
-    invoice, open_amount = found
-    return invoice, open_amount if open_amount is not None else ZERO
+    invoice, open_amount, kept_print = found
+    return FoundInvoice(invoice, open_amount if open_amount is not None else ZERO, kept_print)
 
 
 @built_once
 def _invoice_with_balance(limited: bool):
     """One invoice of a group (of the reader's locations when `limited`), with its kept open
-    receivable (no row: nothing open)."""
+    receivable (none: nothing open) and its kept print (none: issued without a template)."""
     return (
-        select(Invoice, KeptOpenItem.open_amount)
+        select(Invoice, KeptOpenItem.open_amount, InvoicePrint)
         .outerjoin(
             KeptOpenItem,
             (KeptOpenItem.invoice_id == Invoice.id) & (KeptOpenItem.group_id == Invoice.group_id),
         )
+        .outerjoin(InvoicePrint, InvoicePrint.invoice_id == Invoice.id)
         .where(
             Invoice.group_id == bindparam("group_id"),
             Invoice.id == bindparam("invoice_id"),
