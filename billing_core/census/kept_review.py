@@ -44,6 +44,10 @@ from billing_core.models.enums import UploadFormat, UploadKind
 
 # Reviews kept per process (the newest used last): a few uploads wait for review at a time.
 KEPT_REVIEWS = 32
+# A review listing more lines than this (the diff's changes and the members behind the
+# reconciliation's differences) is not kept: 32 of them would hold too much of a worker's
+# memory, and a page that long costs more to render than to compute.
+KEPT_MOST_LINES = 5_000
 
 
 def _rows_of(model, condition: str) -> str:

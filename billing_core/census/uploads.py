@@ -26,6 +26,7 @@ from billing_core.census.impact import (
     pricing_cost,
 )
 from billing_core.census.kept_review import (
+    KEPT_MOST_LINES,
     keep_review,
     kept_review,
     review_marker,
@@ -563,9 +564,15 @@ def review_upload(
         pay_periods=pay_periods,
         limits=limits,
     )
-    if review.to_keep is None:
+    if review.to_keep is None and _lines(review) <= KEPT_MOST_LINES:
         keep_review(key, marker, _shown(review))
     return review
+
+
+def _lines(review: Review) -> int:
+    """The lines the review lists: the diff's changes and the reconciliation's members."""
+    found = review.reconciliation.discrepancies if review.reconciliation else ()
+    return len(review.preview.diff.changes) + len(found)
 
 
 def _shown(review: Review) -> Review:

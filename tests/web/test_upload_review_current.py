@@ -158,3 +158,19 @@ def test_the_marker_changes_with_any_write_even_within_one_transaction(session, 
     assert third not in (first, second)
     upload.status = upload.status  # not a write
     assert kept_review.review_marker(session, upload) == third
+
+
+def test_a_review_listing_more_lines_than_the_bound_is_not_kept(
+    reviewing, client, cast, session, monkeypatch
+):
+    monkeypatch.setattr(uploads_module, "KEPT_MOST_LINES", 1)
+    upload = _upload(session, cast, _hire(cast, 1) + _hire(cast, 2), "two.csv")
+    url = f"/admin/groups/{cast.group_a.id}/uploads/{upload.id}"
+    page = _settled(client, url)
+    diffed = []
+    real = uploads_module.upload_diff
+    monkeypatch.setattr(
+        uploads_module, "upload_diff", lambda *args: diffed.append(1) or real(*args)
+    )
+    assert _page(client, url) == page
+    assert diffed == [1]  # read and diffed again: two changes are more than the bound
