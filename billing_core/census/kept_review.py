@@ -30,7 +30,9 @@ from billing_core.models import (
     CoveredDependent,
     Dependent,
     EmployerGroup,
+    GroupCancellation,
     Invoice,
+    InvoiceTemplate,
     Member,
     Plan,
     Product,
@@ -89,6 +91,8 @@ def _marker_statement() -> TextClause:
                 Member,
                 Invoice,
                 Adjustment,
+                GroupCancellation,
+                InvoiceTemplate,
             )
         ),
         _rows_of(Product, "true"),
@@ -111,13 +115,15 @@ def review_marker(session: Session, upload: Upload) -> str | None:
     status, file, mapping, kept impact and reconciliation) and the group's uploads; the group,
     its billing policies, plans, classes, subgroups, column mapping, members, coverages,
     dependents and covered dependents; the products; the plans' rate versions, tiers, age
-    bands and reductions; the group's invoices, their 820 remittance and its adjustments. Any
-    insert, update or delete of one of them changes it (PostgreSQL gives every row version
-    its writer's transaction and a new place), so a review computed under a marker is current
-    while the marker is the same, on the same day. Invoice lines are not read: they are
-    written with their invoice, in its transaction, and never changed (a void changes the
-    invoice). None on a database without row versions (SQLite): the review is then computed
-    on every view."""
+    bands and reductions; the group's invoices, their 820 remittance, its adjustments, its
+    cancellation for non-payment (a billing hold) and its invoice template (its billing
+    accounts). Any insert, update or delete of one of them changes it (PostgreSQL gives every
+    row version its writer's transaction and a new place), so a review computed under a
+    marker is current while the marker is the same, on the same day. Invoice lines are not
+    read: they are written with their invoice, in its transaction, and never changed (a void
+    changes the invoice). A table the review comes to read must join `_marker_statement`.
+    None on a database without row versions (SQLite): the review is then computed on every
+    view."""
     if session.get_bind().dialect.name != "postgresql":
         return None
     session.flush()  # a Core read: what this transaction wrote counts
