@@ -34,7 +34,7 @@ from billing_core.models import (
     Posting,
     Refund,
 )
-from billing_core.models.enums import CreditPolicy, PaymentStatus, RefundStatus
+from billing_core.models.enums import CreditPolicy, InvoiceStatus, PaymentStatus, RefundStatus
 from billing_core.models.ledger import KeptBalance, KeptOpenItem
 from billing_core.money import ZERO
 from billing_core.payments.allocation import unallocated_amount
@@ -436,13 +436,28 @@ def account_summary(
     scoped = frozenset(subgroup_ids) if subgroup_ids is not None else None
     values = scope_values(group.id, scoped, user_id)
     items = session.execute(_open_due_dates(scoped is not None), values).all()
-    late = [(due_on, amount) for due_on, amount in items if amount > 0 and due_on < today]
-    ahead = [(due_on, amount) for due_on, amount in items if amount > 0 and due_on >= today]
-    next_due_on = min((due_on for due_on, _ in ahead), default=None)
     last_payment, pending, kept = session.execute(
         _payments_and_credit(scoped is not None, user_id is not None), values
     ).one()
-    credit = -(kept or ZERO) if scoped is None else ZERO
+    return _summary(today, items, last_payment, pending, kept, limited=scoped is not None)
+
+
+def _summary(
+    today: date,
+    items: list[tuple[date, Decimal]],
+    last_payment: Payment | None,
+    pending: Decimal,
+    kept: Decimal | None,
+    *,
+    limited: bool,
+) -> AccountSummary:
+    """AccountSummary from the open items (due date, open amount; oldest due first), the
+    last payment, the pending payments and the kept unapplied-cash balance (None: none kept;
+    a limited reader's credit is zero)."""
+    late = [(due_on, amount) for due_on, amount in items if amount > 0 and due_on < today]
+    ahead = [(due_on, amount) for due_on, amount in items if amount > 0 and due_on >= today]
+    next_due_on = min((due_on for due_on, _ in ahead), default=None)
+    credit = -(kept or ZERO) if not limited else ZERO
     return AccountSummary(
         on=today,
         past_due=sum((amount for _, amount in late), ZERO),
@@ -472,10 +487,11 @@ def _open_due_dates(limited: bool):
 
 
 @built_once
-def _payments_and_credit(limited: bool, with_user: bool):
+def _payments_and_credit(limited: bool, with_user: bool, with_refunds: bool = False):
     """`account_summary`'s credit, pending payments and last payment in one statement: the
     group's row, with the last payment joined to it (none yet: NULLs) and the two sums beside
-    it; built once (db.built_once)."""
+    it; built once (db.built_once). `with_refunds`: and the refunds asked for, not yet
+    decided (credit_outlook's `being_refunded`), for `payments_account`."""
     group_id = bindparam("group_id")
     seen = payment_in_scope(SUBGROUP_IDS if limited else None, USER_ID if with_user else None)
     pending = (
@@ -496,8 +512,15 @@ def _payments_and_credit(limited: bool, with_user: bool):
         .scalar_subquery()
     )
     last = aliased(Payment)  # not the subqueries' payment table: nothing correlates
+    columns = [last, pending, credit_kept]
+    if with_refunds:
+        columns.append(
+            select(ledger.money_sum(Refund.amount))
+            .where(Refund.group_id == group_id, Refund.status == RefundStatus.REQUESTED)
+            .scalar_subquery()
+        )
     return (
-        select(last, pending, credit_kept)
+        select(*columns)
         .select_from(EmployerGroup)
         .outerjoin(last, last.id == last_id)
         .where(EmployerGroup.id == group_id)
@@ -529,10 +552,18 @@ class CreditOutlook:
 def credit_outlook(session: Session, group: EmployerGroup, today: date) -> CreditOutlook:
     """The group's credit on `today` and what will happen to it (see CreditOutlook); the
     policy is the one in force for the next bill's period (today's when none is ahead)."""
-    upcoming = next_bill(session, group, today)
-    policy = group.policy_on(upcoming[0] if upcoming else today) or group.policy_on(today)
     credit = unapplied_credit(session, group)
     being_refunded = session.scalar(_being_refunded(), {"group_id": group.id})
+    return _outlook(session, group, today, credit, being_refunded)
+
+
+def _outlook(
+    session: Session, group: EmployerGroup, today: date, credit: Decimal, being_refunded: Decimal
+) -> CreditOutlook:
+    """CreditOutlook of `credit` and `being_refunded` (dollars, read by the caller): the
+    next bill and the policy in force for it."""
+    upcoming = next_bill(session, group, today)
+    policy = group.policy_on(upcoming[0] if upcoming else today) or group.policy_on(today)
     return CreditOutlook(
         credit=credit,
         being_refunded=being_refunded,
@@ -540,6 +571,57 @@ def credit_outlook(session: Session, group: EmployerGroup, today: date) -> Credi
         next_bill_period=upcoming[0] if upcoming else None,
         next_bill_on=upcoming[1] if upcoming else None,
     )
+
+
+@dataclass(frozen=True)
+class PaymentsAccount:
+    """What the employer's payments page shows of the account, read once: the summary
+    (AccountSummary), every invoice with a non-zero open balance (as `open_items`, oldest due
+    first) and the credit outlook (None for a reader limited to some locations: the credit
+    is the group's, not theirs)."""
+
+    summary: AccountSummary
+    open_items: list[tuple[Invoice, Decimal]]
+    outlook: CreditOutlook | None
+
+    @property
+    def payable(self) -> list[tuple[Invoice, Decimal]]:
+        """The bills open to pay: owed and issued, oldest due first; what
+        `billing_core.payments.online.pay_options` lists from the same open items (a test
+        holds the two equal)."""
+        return [
+            (invoice, owed)
+            for invoice, owed in self.open_items
+            if owed > 0 and invoice.status is InvoiceStatus.ISSUED
+        ]
+
+
+def payments_account(
+    session: Session,
+    group: EmployerGroup,
+    today: date,
+    *,
+    subgroup_ids: Iterable[int] | None = None,
+    user_id: int | None = None,
+) -> PaymentsAccount:
+    """`account_summary`, `open_items` and (for the whole group) `credit_outlook` of `group`
+    on `today`, with the same figures, in two reads and the outlook's next bill: the open
+    invoices (their due dates are the summary's) and one row of the last payment, the
+    pending payments, the kept unapplied cash and the refunds asked for. `subgroup_ids`,
+    `user_id`: as `account_summary`."""
+    scoped = frozenset(subgroup_ids) if subgroup_ids is not None else None
+    limited = scoped is not None
+    values = scope_values(group.id, scoped, user_id)
+    items = [(invoice, amount) for invoice, amount in session.execute(_open_items(limited), values)]
+    last_payment, pending, kept, being_refunded = session.execute(
+        _payments_and_credit(limited, user_id is not None, True), values
+    ).one()
+    due = [(invoice.due_on, amount) for invoice, amount in items]
+    summary = _summary(today, due, last_payment, pending, kept, limited=limited)
+    outlook = None
+    if not limited:
+        outlook = _outlook(session, group, today, summary.credit, being_refunded)
+    return PaymentsAccount(summary=summary, open_items=items, outlook=outlook)
 
 
 @built_once

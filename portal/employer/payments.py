@@ -12,7 +12,7 @@ from flask_login import current_user
 from billing_core.billing.invoices import period_label
 from billing_core.config import Settings
 from billing_core.errors import BillingError
-from billing_core.ledger.receivables import account_summary, credit_outlook
+from billing_core.ledger.receivables import credit_outlook, payments_account
 from billing_core.models.enums import CheckoutStatus, PaymentMethod, Role
 from billing_core.money import format_dollars
 from billing_core.payments import online
@@ -263,14 +263,18 @@ def payment_list(group_id: int):
 
 def _account(scope) -> dict:
     """The group's account as the scope sees it: balance, credit outlook, what is open to
-    pay, and the payments (a location's contact: theirs, never the group's credit)."""
+    pay, and the payments (a location's contact: theirs, never the group's credit, so no
+    outlook)."""
     session = db_session()
     seen = {"subgroup_ids": scope.subgroup_ids, "user_id": scope.user_id}
+    # The summary, the open bills and the outlook from one read of the open items and one
+    # of the payments and credit (pay_options and credit_outlook would read them again).
+    account = payments_account(session, scope.group, today(), **seen)
     return {
-        "summary": account_summary(session, scope.group, today(), **seen),
-        "outlook": credit_outlook(session, scope.group, today()),
-        "options": online.pay_options(session, scope.group, scope.subgroup_ids),
-        # The statement's payment rows: five reads, not two more per payment.
+        "summary": account.summary,
+        "outlook": account.outlook,
+        "options": online.PayOptions(open_items=account.payable, credit=account.summary.credit),
+        # The statement's payment rows: one read, not two more per payment.
         "history": payment_rows(session, scope.group, **seen),
     }
 
