@@ -42,7 +42,7 @@ from billing_core.collections.worklist import (
     STATE_LABELS,
     WORKLIST_STATES,
 )
-from billing_core.collections.worklist_page import worklist_page
+from billing_core.collections.worklist_page import kept_worklist_page
 from billing_core.models.collections import GroupDelinquency
 from billing_core.models.payment_plans import PaymentPlan
 from billing_core.money import format_dollars
@@ -61,8 +61,9 @@ def collections_worklist():
     if sort.lstrip("-") not in SORT_KEYS:
         sort = "rank"
     # One page ranked in SQL, the totals over the whole filtered list (issue 19: a view's work
-    # is bounded by the page, not the number of delinquent groups).
-    page, totals = worklist_page(
+    # is bounded by the page, not the number of delinquent groups), kept while nothing it read
+    # changed.
+    page, totals = kept_worklist_page(
         db_session(), today(), args, sort, request.args.get("page", 1, type=int), PER_PAGE
     )
     export = {k: v for k, v in args.items() if v}

@@ -11,7 +11,12 @@ balances kept beside the ledger, as worklist's rows read it (overdue.positions: 
 credits and disputes, a bankruptcy's pre-petition bills left out). The page's rows are then
 built by worklist's own code and must agree with the SQL: tests/unit/collections/
 test_worklist_page.py holds every page, its ranks and totals equal to the whole list computed
-in Python (worklist.worklist, which the CSV/XLSX report still reads whole)."""
+in Python (worklist.worklist, which the CSV/XLSX report still reads whole).
+
+The staff page reads it through `kept_worklist_page`: the same page, kept per process while
+nothing it reads has changed (billing_core.kept_reads, under `WORKLIST_MARKER`), so a view
+that finds it kept runs one indexed statement instead of the ranking over every delinquent
+group and the page's rows."""
 
 from __future__ import annotations
 
@@ -57,13 +62,23 @@ from billing_core.collections.worklist import (
     group_rows,
 )
 from billing_core.db import Money, in_ids
+from billing_core.kept_reads import KeptReads, Marker
 from billing_core.ledger import Chart
-from billing_core.models import Broker, BrokerAgency, BrokerOfRecord, EmployerGroup, Invoice
+from billing_core.models import (
+    AuditLog,
+    Broker,
+    BrokerAgency,
+    BrokerOfRecord,
+    EmployerGroup,
+    Invoice,
+    JournalEntry,
+)
 from billing_core.models.collections import (
     CollectionContact,
     ContactKind,
     DelinquencyDispute,
     DelinquencyState,
+    DelinquencyTransition,
     GroupDelinquency,
     PromiseStatus,
     PromiseToPay,
@@ -133,6 +148,71 @@ def worklist_page(
     rows.sort(key=lambda r: order[r["group_id"]])
     page = Page(items=rows, page=number, per_page=per_page, total=groups)
     return page, {"groups": groups, "overdue": overdue, "due": due}
+
+
+def _marker_columns() -> list:
+    """What the worklist reads changes only with one of these (see WORKLIST_MARKER)."""
+
+    def top(column):
+        return select(func.max(column)).scalar_subquery()
+
+    still_open = PaymentPlanInstallment.status == InstallmentStatus.OPEN
+    return [
+        top(JournalEntry.id),
+        top(AuditLog.id),
+        top(DelinquencyTransition.id),
+        top(CollectionContact.id),
+        top(PromiseToPay.id),
+        top(PaymentPlan.id),
+        top(PaymentPlanInstallment.id),
+        select(func.count()).where(still_open).scalar_subquery(),
+        top(DelinquencyDispute.id),
+        top(BankruptcyFiling.id),
+        top(BrokerOfRecord.id),
+        top(Broker.id),
+        top(BrokerAgency.id),
+        top(EmployerGroup.id),
+    ]
+
+
+# The worklist's rows read, besides the day: the kept balances (changed only by postings, each
+# a journal entry); group delinquency rows (a state moves with a transition row; a clock paused
+# or resumed is audited); contacts (append-only); promises (taken: a new row; kept, broken or
+# replaced: audited); payment plans (made: new rows; broken, completed, cancelled, overtaken:
+# audited) and their installments (met or missed in place, never reopened: the count of open
+# ones falls); disputes and bankruptcy filings (new rows; a filing's end is audited); brokers of
+# record (a change is a new row), brokers, agencies and the groups' numbers and names (new
+# rows, or the set-up import, audited when it changes anything).
+WORKLIST_MARKER = Marker(_marker_columns)
+_KEPT_PAGES = KeptReads(WORKLIST_MARKER)
+
+
+def kept_worklist_page(
+    session: Session,
+    today: date,
+    filters: Mapping[str, Any] | None = None,
+    sort: str = "rank",
+    asked: int | None = 1,
+    per_page: int = 50,
+) -> tuple[Page, dict[str, Decimal | int]]:
+    """`worklist_page`'s answer, kept per process while WORKLIST_MARKER reads the same (and on
+    PostgreSQL no writer it saw running has finished since: billing_core.kept_reads), per day,
+    filters, sort and page. What invalidates it: any posting, audited change, state move,
+    contact, promise, plan, installment decided, dispute, filing, broker of record, broker,
+    agency or group added (WORKLIST_MARKER's comment says why these suffice). The page and its
+    rows are shared by later views: read them, never change them."""
+    filters = filters or {}
+    key = (
+        "worklist",
+        today,
+        tuple(sorted((k, str(v)) for k, v in filters.items() if v not in (None, ""))),
+        sort,
+        asked,
+        per_page,
+    )
+    return _KEPT_PAGES.get(
+        session, key, lambda: worklist_page(session, today, filters, sort, asked, per_page)
+    )
 
 
 @lru_cache(maxsize=256)
