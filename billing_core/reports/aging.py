@@ -1,16 +1,18 @@
 """The receivables aging report: per group, the open receivable by days past due as of any date
 (the buckets and their computation are billing_core.ledger.receivables': `aging_buckets`), with
 unapplied credit and the net balance, in one aggregate query: over the kept balances as of
-today, over the ledger's postings as of a past date."""
+today, over the ledger's postings as of a past date. The report's page keeps its answer per
+process while nothing it reads has changed (`AGING_MARKER`, billing_core.kept_reads)."""
 
 from __future__ import annotations
 
 from datetime import date
 from functools import lru_cache
 
-from sqlalchemy import case, literal, null, select, union_all
+from sqlalchemy import case, func, literal, null, select, union_all
 from sqlalchemy.orm import Session
 
+from billing_core.kept_reads import KeptReads, Marker
 from billing_core.ledger import Chart, money_sum
 from billing_core.ledger.receivables import (
     AGING_BUCKETS,
@@ -20,7 +22,14 @@ from billing_core.ledger.receivables import (
     dated_on_or_before,
     kept_is_current,
 )
-from billing_core.models import EmployerGroup, Invoice, LedgerAccount, Posting
+from billing_core.models import (
+    AuditLog,
+    EmployerGroup,
+    Invoice,
+    JournalEntry,
+    LedgerAccount,
+    Posting,
+)
 from billing_core.models.ledger import KeptBalance, KeptOpenItem
 from billing_core.money import ZERO, percent
 from billing_core.reports.framework import (
@@ -176,7 +185,36 @@ AGING_COLUMNS = (
 )
 
 
+def _marker_columns() -> list:
+    """What the aging reads changes only with one of these (see AGING_MARKER)."""
+    return [
+        select(func.max(column)).scalar_subquery()
+        for column in (JournalEntry.id, AuditLog.id, EmployerGroup.id)
+    ]
+
+
+# The aging reads, besides the day asked: postings and the kept balances beside them (changed
+# only by postings, each a journal entry; whether an entry is dated after the day too), the
+# invoices' due dates (fixed when issued, which posts), and the groups' numbers and names (a
+# new group, or the set-up import, audited when it changes anything).
+AGING_MARKER = Marker(_marker_columns)
+_KEPT_ANSWERS = KeptReads(AGING_MARKER, size=32)
+
+
 def _aging_report(session: Session, filters: dict) -> ReportResult:
+    """The report's answer, kept per process while AGING_MARKER reads the same (and on
+    PostgreSQL no writer it saw running has finished since: billing_core.kept_reads), per day,
+    group filter and choice shown. What invalidates it: any journal entry, audited change or
+    new group. A new ReportResult each time (the report's runner puts its rows back sorted);
+    the rows themselves are shared by later views, never changed."""
+    key = ("aging", filters["as_of"], filters["group"], filters["show"])
+    rows, totals, highlights, notes = _KEPT_ANSWERS.get(
+        session, key, lambda: _aging_answer(session, filters)
+    )
+    return ReportResult(rows, dict(totals), highlights=list(highlights), notes=list(notes))
+
+
+def _aging_answer(session: Session, filters: dict) -> tuple:
     rows = aging_rows(session, filters["as_of"], filters["group"])
     if filters["show"] == "past_due":
         rows = [r for r in rows if r["past_due"] > 0]
@@ -184,17 +222,17 @@ def _aging_report(session: Session, filters: dict) -> ReportResult:
     past_due = sum((r["past_due"] for r in rows), ZERO)
     totals["past_due_percent"] = percent(past_due, totals["total_open"])
     over_90 = totals["days_91_120"] + totals["over_120"]
-    return ReportResult(
+    return (
         rows,
         totals,
-        highlights=[
+        [
             ("Open receivable", totals["total_open"], "money"),
             ("Past due", past_due, "money"),
             ("Over 90 days past due", over_90, "money"),
             ("Unapplied credit", totals["credit"], "money"),
             ("Groups listed", len(rows), "int"),
         ],
-        notes=[
+        [
             "Days past due count from each invoice's due date to the as-of date; "
             "'Current' is not yet due.",
             "Net balance = open receivable - unapplied credit (credit not yet used on an invoice).",
