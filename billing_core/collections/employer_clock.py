@@ -2,11 +2,13 @@
 overdue, the cure amount, the date of the next step and what happens then, a moratorium's hold
 or a paused clock, and the group's notices.
 
-One read model, computed from the functions the sweep and the notice use (overdue.position for
-the money, clock.py for the dates, states.coverage_end for the coverage end, plans.threshold
-and plans.moratorium_on), so the page and the notice cannot disagree: the cure amount here is
-`Position.overdue` on the day asked, the figure a notice sent that day says. The views only
-render it. Read only: nothing here changes the group's state (the sweep does)."""
+One read model, computed from the functions the sweep and the notice use (overdue.position's
+figures for the money, read with the rest in one statement and put together by
+overdue.position_from; clock.py for the dates, states.coverage_end for the coverage end,
+plans.threshold and plans.moratorium_on), so the page and the notice cannot disagree: the cure
+amount here is `Position.overdue` on the day asked, the figure a notice sent that day says.
+The views only render it. Read only: nothing here changes the group's state (the sweep does).
+A late group's clock is two statements (issue 19: the employer's two busiest pages ask)."""
 
 from __future__ import annotations
 
@@ -14,26 +16,32 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Date, bindparam, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Date, bindparam, exists, func, or_, select
+from sqlalchemy.orm import Session, aliased, load_only
 
 from billing_core.collections import clock
+from billing_core.collections.bankruptcy import STAYING
 from billing_core.collections.notices import notices, notices_seen
-from billing_core.collections.overdue import Position, position
+from billing_core.collections.overdue import Position, position_from
 from billing_core.collections.payment_plans import open_plan, plan_view
 from billing_core.collections.plans import moratorium_on, threshold
 from billing_core.collections.states import RUNNING, clock_paused, coverage_end
 from billing_core.db import built_once
-from billing_core.models import EmployerGroup, Invoice
+from billing_core.ledger import Chart, money_sum
+from billing_core.models import BillingPolicy, EmployerGroup, Invoice
 from billing_core.models.collections import (
     ActionKind,
     DelinquencyAction,
+    DelinquencyDispute,
+    DelinquencyPlan,
     DelinquencyState,
     DelinquencyTransition,
     GroupDelinquency,
     Moratorium,
 )
-from billing_core.models.ledger import KeptOpenItem
+from billing_core.models.collections_legal import BankruptcyFiling
+from billing_core.models.ledger import KeptBalance, KeptOpenItem
+from billing_core.models.payment_plans import PaymentPlan, PaymentPlanStatus
 
 S = DelinquencyState
 # States the employer is told about: the clock running, or cancelled (reinstatement open).
@@ -61,6 +69,7 @@ class OverdueBill:
     subgroup_id: int | None
     due_on: date
     open_amount: Decimal
+    period_start: date
 
 
 @dataclass(frozen=True)
@@ -155,7 +164,7 @@ def _overdue_bills():
     """`overdue_bills`' statement, built once (db.built_once: the employer's pages ask)."""
     return (
         select(Invoice.id, Invoice.invoice_number, Invoice.subgroup_id, Invoice.due_on,
-               KeptOpenItem.open_amount)
+               KeptOpenItem.open_amount, Invoice.period_start)
         .join(KeptOpenItem, KeptOpenItem.invoice_id == Invoice.id)
         .where(KeptOpenItem.group_id == bindparam("group_id"), KeptOpenItem.open_amount > 0,
                KeptOpenItem.due_on < bindparam("on", type_=Date))
@@ -163,32 +172,126 @@ def _overdue_bills():
     )  # fmt: skip
 
 
+@built_once
+def _clock_facts():
+    """What the clock reads besides the overdue bills, in one statement built once (the
+    employer's dashboard and invoice page ask on every view): the group's delinquency row
+    (`group_id`) and its plan, its latest notice of the episode (as `notices` orders them),
+    its billing policy in force on `on` (as EmployerGroup.policy_on), the day it was
+    reinstated in the episode, and the figures of its overdue.Position besides its bills (as
+    overdue.positions reads them: unapplied cash, credits left on bills, open disputes, the
+    bankruptcy stay's filing date as bankruptcy.stays); whether a moratorium of
+    `jurisdiction` may hold it on or after `on` and whether it has an open payment plan (each
+    then read by its own function). The notice and the policy come with the columns the
+    clock reads only (the others load when asked for)."""
+    # Short names and those few columns keep its text under psycopg's 4,096 bytes, past which
+    # psycopg parses it again on every execution (tests/unit/collections/
+    # test_employer_clock_reads.py holds it there).
+    row, on = aliased(GroupDelinquency, name="gd"), bindparam("on", type_=Date)
+    plan = aliased(DelinquencyPlan, name="plan")
+    notice = aliased(DelinquencyAction, name="notice")
+    policy = aliased(BillingPolicy, name="policy")
+    group_id = row.group_id
+    latest_notice = (
+        select(DelinquencyAction.id)
+        .where(DelinquencyAction.group_id == group_id, DelinquencyAction.episode == row.episode,
+               DelinquencyAction.kind == ActionKind.NOTICE)
+        .order_by(DelinquencyAction.done_on.desc(), DelinquencyAction.id.desc())
+        .limit(1)
+    )  # fmt: skip
+    policy_in_force = (
+        select(BillingPolicy.id)
+        .where(BillingPolicy.group_id == group_id, BillingPolicy.effective_from <= on,
+               or_(BillingPolicy.effective_to.is_(None), BillingPolicy.effective_to >= on))
+        .order_by(BillingPolicy.effective_from.desc())
+        .limit(1)
+    )  # fmt: skip
+    reinstated_on = (
+        select(DelinquencyTransition.effective_on)
+        .where(DelinquencyTransition.group_id == group_id,
+               DelinquencyTransition.episode == row.episode,
+               DelinquencyTransition.to_state == S.REINSTATED)
+        .order_by(DelinquencyTransition.id.desc())
+        .limit(1)
+    )  # fmt: skip
+    unapplied_cash = select(money_sum(-KeptBalance.balance)).where(
+        KeptBalance.group_id == group_id,
+        KeptBalance.code == Chart.UNAPPLIED_CASH.code,
+        KeptBalance.balance < 0,
+    )
+    bill_credits = select(money_sum(-KeptOpenItem.open_amount)).where(
+        KeptOpenItem.group_id == group_id, KeptOpenItem.open_amount < 0
+    )
+    disputed = select(money_sum(DelinquencyDispute.amount)).where(
+        DelinquencyDispute.group_id == group_id,
+        DelinquencyDispute.resolved_on.is_(None),
+        DelinquencyDispute.opened_on <= on,
+    )
+    filed_on = select(func.max(BankruptcyFiling.filed_on)).where(
+        BankruptcyFiling.group_id == group_id,
+        BankruptcyFiling.status.in_(STAYING),
+        BankruptcyFiling.filed_on <= on,
+    )
+    moratorium_ahead = exists().where(
+        Moratorium.jurisdiction == bindparam("jurisdiction"),
+        or_(Moratorium.ends_on.is_(None), Moratorium.ends_on >= on),
+    )
+    open_plan = exists().where(
+        PaymentPlan.group_id == group_id, PaymentPlan.status == PaymentPlanStatus.OPEN
+    )
+    scalars = (reinstated_on, unapplied_cash, bill_credits, disputed, filed_on)
+    return (
+        select(
+            row,
+            plan,
+            notice,
+            policy,
+            *(s.correlate(row).scalar_subquery() for s in scalars),
+            moratorium_ahead.correlate(row),
+            open_plan.correlate(row),
+        )
+        .outerjoin(plan, plan.id == row.plan_id)
+        .outerjoin(notice, notice.id == latest_notice.correlate(row).scalar_subquery())
+        .outerjoin(policy, policy.id == policy_in_force.correlate(row).scalar_subquery())
+        .where(row.group_id == bindparam("group_id"))
+        .options(
+            load_only(notice.id, notice.group_id, notice.episode, notice.kind, notice.done_on,
+                      notice.amount),
+            load_only(policy.id, policy.tolerance_amount),
+        )
+    )  # fmt: skip
+
+
 def employer_clock(session: Session, group: EmployerGroup, on: date) -> EmployerClock | None:
     """The group's clock on `on` as its employer sees it, or None when there is nothing to say
     (current, never late, or reinstated more than REINSTATED_SHOWN_DAYS ago; referred and
-    charged-off groups are the staff's to explain)."""
-    row = session.get(GroupDelinquency, group.id)
-    if row is None or row.plan is None:
+    charged-off groups are the staff's to explain). Two statements for a late group (its
+    facts, `_clock_facts`, and its overdue bills), one more for a moratorium that may hold
+    it and three for an open payment plan; computed afresh on every call (nothing kept)."""
+    facts = session.execute(
+        _clock_facts(), {"group_id": group.id, "on": on, "jurisdiction": group.state}
+    ).first()
+    if facts is None:
         return None
-    reinstated_on = None
-    if row.state is S.REINSTATED:
-        reinstated_on = session.scalar(
-            select(DelinquencyTransition.effective_on)
-            .where(
-                DelinquencyTransition.group_id == group.id,
-                DelinquencyTransition.episode == row.episode,
-                DelinquencyTransition.to_state == S.REINSTATED,
-            )
-            .order_by(DelinquencyTransition.id.desc())
-            .limit(1)
-        )
-        if reinstated_on is None or on > reinstated_on + timedelta(days=REINSTATED_SHOWN_DAYS):
+    (row, plan, latest, policy, reinstated_on, cash, bill_credits, disputed, filed_on,
+     moratorium_ahead, has_open_plan) = facts  # fmt: skip
+    if plan is None:
+        return None
+    if row.state is not S.REINSTATED:
+        if row.state not in SHOWN:
             return None
-    elif row.state not in SHOWN:
+        reinstated_on = None
+    elif reinstated_on is None or on > reinstated_on + timedelta(days=REINSTATED_SHOWN_DAYS):
         return None
-    plan = row.plan
-    pos = position(session, group.id, on)
     bills = overdue_bills(session, group.id, on)
+    pos = position_from(
+        group.id,
+        ((b.period_start, b.due_on, b.open_amount) for b in bills),
+        bill_credits=bill_credits,
+        unapplied_cash=cash,
+        disputed=disputed,
+        filed_on=filed_on,
+    )
     paused = clock_paused(row, on) if row.state in RUNNING else None
 
     notice_on, cancellable_from = row.notice_sent_on, row.terminates_on
@@ -199,28 +302,22 @@ def employer_clock(session: Session, group: EmployerGroup, on: date) -> Employer
         if row.grace_ends_on is not None:
             cancellable_from = clock.terminates_on(plan, row.grace_ends_on, notice_on)
     moratorium = None
-    if row.state in RUNNING:
+    if row.state in RUNNING and moratorium_ahead:
         moratorium = moratorium_on(session, group.state, max(on, cancellable_from or on))
         if moratorium is not None and cancellable_from is not None:
             if moratorium.ends_on is not None:
                 cancellable_from = max(cancellable_from, moratorium.ends_on + timedelta(days=1))
     coverage_ends = row.coverage_ends_on
     if coverage_ends is None and row.state in RUNNING:
-        oldest = session.get(Invoice, bills[0].invoice_id) if bills else None
-        coverage_ends = coverage_end(session, row, on, plan.coverage_end_rule, oldest)
-    latest = next(
-        (
-            n
-            for n in notices(session, group.id)
-            if n.episode == row.episode and n.kind is ActionKind.NOTICE
-        ),
-        None,
-    )
+        # The oldest overdue bill's period is all coverage_end reads of it.
+        coverage_ends = coverage_end(
+            session, row, on, plan.coverage_end_rule, bills[0] if bills else None
+        )
     return EmployerClock(
         state=row.state,
         on=on,
         position=pos,
-        threshold=threshold(plan, group.policy_on(on)),
+        threshold=threshold(plan, policy),
         bills=bills,
         grace_starts_on=row.grace_starts_on,
         grace_ends_on=row.grace_ends_on,
@@ -235,7 +332,7 @@ def employer_clock(session: Session, group: EmployerGroup, on: date) -> Employer
         paused_until=row.paused_until if paused else None,
         latest_notice=latest,
         reinstated_on=reinstated_on,
-        arrangement=_arrangement(session, group.id, row, on),
+        arrangement=_arrangement(session, group.id, row, on) if has_open_plan else None,
     )
 
 

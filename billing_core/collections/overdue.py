@@ -163,20 +163,35 @@ def _stayed(session: Session, as_of: date, found: dict[int, list]) -> dict[int, 
     filed = {gid: on for gid, on in stays(session, on=as_of).items() if gid in found}
     if not filed:
         return {}
-    late: dict[int, list] = {gid: [ZERO, None] for gid in filed}
-    held: dict[int, Decimal] = {}
+    items: dict[int, list[tuple[date, date, Decimal]]] = {gid: [] for gid in filed}
     for gid, period_start, due_on, amount in session.execute(
         _late_items_of_groups(), {"group_ids": sorted(filed), "as_of": as_of}
     ):
-        if period_start < filed[gid]:
-            held[gid] = held.get(gid, ZERO) + amount
-            continue
-        r = late[gid]
-        r[0] += amount
-        r[1] = due_on if r[1] is None else min(r[1], due_on)
-    for gid, (past_due, oldest) in late.items():
+        items[gid].append((period_start, due_on, amount))
+    held: dict[int, Decimal] = {}
+    for gid, late in items.items():
+        past_due, oldest, stayed = _split_stayed(late, filed[gid])
         found[gid][0], found[gid][1] = past_due, oldest
+        if stayed:
+            held[gid] = stayed
     return held
+
+
+def _split_stayed(
+    late: Iterable[tuple[date, date, Decimal]], filed_on: date | None
+) -> tuple[Decimal, date | None, Decimal]:
+    """A group's bills past due, (period_start, due_on, open_amount) each, under a stay filed
+    on `filed_on` (None: no stay): what is past due and the oldest due date of the bills it
+    leaves to collect (a period starting on or after the filing), and what it holds (those
+    starting before)."""
+    past_due, oldest, held = ZERO, None, ZERO
+    for period_start, due_on, amount in late:
+        if filed_on is not None and period_start < filed_on:
+            held += amount
+            continue
+        past_due += amount
+        oldest = due_on if oldest is None else min(oldest, due_on)
+    return past_due, oldest, held
 
 
 @built_once
@@ -202,3 +217,23 @@ def position(session: Session, group_id: int, as_of: date) -> Position:
     return positions(session, as_of, [group_id]).get(
         group_id, Position(group_id, ZERO, None, ZERO, ZERO, ZERO)
     )
+
+
+def position_from(
+    group_id: int,
+    late: Iterable[tuple[date, date, Decimal]],
+    *,
+    bill_credits: Decimal,
+    unapplied_cash: Decimal,
+    disputed: Decimal,
+    filed_on: date | None,
+) -> Position:
+    """One group's Position from its facts read by the caller (the employer's clock reads them
+    with the rest of its page in one statement): `late`, its bills past due on the day (due
+    before it, open amount above zero) as (period_start, due_on, open_amount); `bill_credits`,
+    the credit balances left on its bills (dollars, positive); `unapplied_cash`, its credit of
+    unapplied cash (positive, zero when the account owes); `disputed`, its open disputes
+    opened by the day; `filed_on`, its bankruptcy stay's filing date on the day (None: no
+    stay). The same figures and the same stay rule (`_split_stayed`) as `position`."""
+    past_due, oldest, stayed = _split_stayed(late, filed_on)
+    return Position(group_id, past_due, oldest, unapplied_cash, bill_credits, disputed, stayed)
