@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, aliased, load_only
 from billing_core.collections import clock
 from billing_core.collections.bankruptcy import STAYING
 from billing_core.collections.notices import notices, notices_seen
-from billing_core.collections.overdue import Position, position_from
+from billing_core.collections.overdue import Position, position_from, stayed_bill
 from billing_core.collections.payment_plans import open_plan, plan_view
 from billing_core.collections.plans import moratorium_on, threshold
 from billing_core.collections.states import RUNNING, clock_paused, coverage_end
@@ -309,10 +309,11 @@ def employer_clock(session: Session, group: EmployerGroup, on: date) -> Employer
                 cancellable_from = max(cancellable_from, moratorium.ends_on + timedelta(days=1))
     coverage_ends = row.coverage_ends_on
     if coverage_ends is None and row.state in RUNNING:
-        # The oldest overdue bill's period is all coverage_end reads of it.
-        coverage_ends = coverage_end(
-            session, row, on, plan.coverage_end_rule, bills[0] if bills else None
-        )
+        # Coverage ends for the oldest overdue bill a stay does not hold, as the notice and the
+        # cancellation say (its period is all coverage_end reads of it; none: coverage_end
+        # looks, and finds none).
+        oldest = next((b for b in bills if not stayed_bill(b.period_start, filed_on)), None)
+        coverage_ends = coverage_end(session, row, on, plan.coverage_end_rule, oldest)
     return EmployerClock(
         state=row.state,
         on=on,

@@ -177,6 +177,12 @@ def _stayed(session: Session, as_of: date, found: dict[int, list]) -> dict[int, 
     return held
 
 
+def stayed_bill(period_start: date, filed_on: date | None) -> bool:
+    """Whether a bill for the period starting `period_start` is pre-petition under a stay
+    filed on `filed_on` (None: no stay), held out of collection."""
+    return filed_on is not None and period_start < filed_on
+
+
 def _split_stayed(
     late: Iterable[tuple[date, date, Decimal]], filed_on: date | None
 ) -> tuple[Decimal, date | None, Decimal]:
@@ -186,7 +192,7 @@ def _split_stayed(
     starting before)."""
     past_due, oldest, held = ZERO, None, ZERO
     for period_start, due_on, amount in late:
-        if filed_on is not None and period_start < filed_on:
+        if stayed_bill(period_start, filed_on):
             held += amount
             continue
         past_due += amount

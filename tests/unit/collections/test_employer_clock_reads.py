@@ -101,3 +101,21 @@ def test_the_clock_statement_stays_under_psycopgs_parse_cache_limit():
     (the delinquency row, its plan) may cross it: shorten the statement again then."""
     text = str(_clock_facts().compile(dialect=postgresql.psycopg.dialect()))
     assert len(text.encode()) < 4096 - 200, len(text.encode())
+
+
+def test_under_a_stay_coverage_ends_as_the_notice_says(session):
+    """January (1,000.00) is stayed by a filing on Jan 5, February (400.00) is not: coverage
+    would end on Jan 31 (the day before February's month), as the grace notice and a
+    cancellation say; the page said Dec 31 (January's) before."""
+    group, _ = late_group(session)
+    collector, _, _ = staff(session)
+    file_bankruptcy(session, group, filed_on=FILED, chapter=11, case_number="27-10045",
+                    actor=collector, today=FILED)  # fmt: skip
+    make_invoice(session, group, Decimal("400.00"), FEB1)
+    for day in (date(2027, 2, 2), date(2027, 2, 11)):
+        run_sweep(session, day, group_ids=[group.id])
+    [notice, *_] = notices(session, group.id)
+    clock = employer_clock(session, group, date(2027, 2, 12))
+    assert clock.position.stayed == Decimal("1000.00")
+    assert clock.coverage_ends_on == date(2027, 1, 31)
+    assert clock.coverage_ends_on.isoformat() == notice.content["dates"]["coverage_ends_on"]
