@@ -586,14 +586,18 @@ class PaymentsAccount:
 
     @property
     def payable(self) -> list[tuple[Invoice, Decimal]]:
-        """The bills open to pay: owed and issued, oldest due first; what
-        `billing_core.payments.online.pay_options` lists from the same open items (a test
-        holds the two equal)."""
-        return [
-            (invoice, owed)
-            for invoice, owed in self.open_items
-            if owed > 0 and invoice.status is InvoiceStatus.ISSUED
-        ]
+        """The bills open to pay (`payable`), oldest due first."""
+        return payable(self.open_items)
+
+
+def payable(open_items: Iterable[tuple[Invoice, Decimal]]) -> list[tuple[Invoice, Decimal]]:
+    """Of `open_items` (invoice, open amount), the bills open to pay: owed and issued, in
+    their order; the one rule for the payments page and `payments.online.pay_options`."""
+    return [
+        (invoice, owed)
+        for invoice, owed in open_items
+        if owed > 0 and invoice.status is InvoiceStatus.ISSUED
+    ]
 
 
 def payments_account(

@@ -44,7 +44,6 @@ from billing_core.models import (
 )
 from billing_core.models.enums import (
     CheckoutStatus,
-    InvoiceStatus,
     PaymentMethod,
     PaymentSource,
     PaymentStatus,
@@ -159,11 +158,7 @@ def pay_options(
     contact): the open bills of those subgroups and the group's consolidated bills, as their
     invoice list and dashboard show, and no credit (the group's, not a location's: see
     allocation.apply_credit)."""
-    items = [
-        (invoice, owed)
-        for invoice, owed in receivables.open_items(session, group, subgroup_ids)
-        if owed > 0 and invoice.status is InvoiceStatus.ISSUED
-    ]
+    items = receivables.payable(receivables.open_items(session, group, subgroup_ids))
     credit = receivables.unapplied_credit(session, group) if subgroup_ids is None else ZERO
     return PayOptions(open_items=items, credit=credit)
 
