@@ -382,6 +382,27 @@ def _employer_grants():
     )
 
 
+_REMEMBERED_GRANTS = "access.remembered_grants"
+
+
+def remember_grants(
+    session: Session, user_id: int, group_id: int, grants: list[tuple[EmployerGroup, int | None]]
+) -> None:
+    """An employer's grants of a group (the group, the granted subgroup or None for the whole
+    group; none: no access) read with the login's user (`users.second_factor.load_user`),
+    for the next `group_scope` of this session to use instead of reading them again."""
+    session.info[_REMEMBERED_GRANTS] = (user_id, group_id, grants)
+
+
+def _take_remembered_grants(session: Session, user_id: int, group_id: int) -> list | None:
+    """The grants `remember_grants` kept for this user and group, once (a request that
+    changes access and asks again reads them anew); None when none were kept."""
+    kept = session.info.pop(_REMEMBERED_GRANTS, None)
+    if kept is None or kept[:2] != (user_id, group_id):
+        return None
+    return kept[2]
+
+
 def group_scope(
     session: Session,
     user: User,
@@ -394,9 +415,11 @@ def group_scope(
     grants of the group (its visibility and their subgroups) are read with it."""
     subgroup_ids: frozenset[int] | None = None
     if user.role is Role.EMPLOYER:
-        granted = session.execute(
-            _employer_grants(), {"group_id": group_id, "user_id": user.id}
-        ).all()
+        granted = _take_remembered_grants(session, user.id, group_id)
+        if granted is None:
+            granted = session.execute(
+                _employer_grants(), {"group_id": group_id, "user_id": user.id}
+            ).all()
         if not granted:
             return None
         group = granted[0][0]

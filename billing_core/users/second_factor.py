@@ -20,7 +20,7 @@ import pyotp
 import segno
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from sqlalchemy import bindparam, exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
 from billing_core import audit
 from billing_core.config import DEV_TOTP_ENCRYPTION_KEY
@@ -96,29 +96,50 @@ def _groups_require(user_id) -> object:
 
 
 @built_once
-def _user_with_flags():
-    """`load_user`'s statement (built once: every request runs it)."""
+def _user_with_flags(with_grants: bool = False):
+    """`load_user`'s statement (built once: every request runs it); `with_grants`: with the
+    user's grants of the group `group_id`, a row per grant (none: one row, NULLs), for
+    `access.group_scope`."""
     # Imported here: invitations imports accounts, which imports this module.
     from billing_core.users import invitations
 
-    return select(
+    statement = select(
         User, _groups_require(User.id), invitations.administers_any_clause(User.id)
     ).where(User.id == bindparam("user_id"))
+    if with_grants:
+        # Aliased: the flags' EXISTS read the same tables, and would correlate to them.
+        grant, group = aliased(UserGroupAccess), aliased(EmployerGroup)
+        statement = (
+            statement.add_columns(group, grant.subgroup_id)
+            .outerjoin(
+                grant, (grant.user_id == User.id) & (grant.group_id == bindparam("group_id"))
+            )
+            .outerjoin(group, group.id == grant.group_id)
+        )
+    return statement
 
 
-def load_user(session: Session, user_id: int) -> User | None:
+def load_user(session: Session, user_id: int, group_id: int | None = None) -> User | None:
     """The user `user_id` (the login session's, on every request), with what every page asks
     about them read in the same statement and remembered for this session: whether a group of
     theirs requires a second factor (`required_for` then asks nothing more) and whether they
-    administer any group's users (`invitations.administers_any`: the top bar's Team link)."""
+    administer any group's users (`invitations.administers_any`: the top bar's Team link).
+    With `group_id` (the page is a group's), an employer's grants of that group too, handed to
+    `access.group_scope` (`access.remember_grants`): every employer page reads them."""
+    from billing_core import access
     from billing_core.users import invitations  # see _user_with_flags
 
-    row = session.execute(_user_with_flags(), {"user_id": user_id}).first()
-    if row is None:
+    with_grants = group_id is not None
+    values = {"user_id": user_id, "group_id": group_id} if with_grants else {"user_id": user_id}
+    rows = session.execute(_user_with_flags(with_grants), values).all()
+    if not rows:
         return None
-    user, groups_require, administers = row
+    user, groups_require, administers = rows[0][:3]
     session.info.setdefault(_GROUPS_REQUIRE, {})[user.id] = bool(groups_require)
     invitations.remember_administers_any(session, user.id, bool(administers))
+    if with_grants and user.role is Role.EMPLOYER:
+        grants = [(group, subgroup_id) for *_, group, subgroup_id in rows if group is not None]
+        access.remember_grants(session, user.id, group_id, grants)
     return user
 
 

@@ -3,7 +3,7 @@ and who the session cookie says is logged in (`load_user`)."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, has_request_context, request
 
 from billing_core.models import User
 from billing_core.users import second_factor
@@ -24,7 +24,12 @@ def load_user(identity: str) -> User | None:
     user_id, _, _stamp = identity.partition(":")
     if not user_id.isdigit():
         return None
-    user = second_factor.load_user(db_session(), int(user_id))
+    # A group's page (its address names the group): the employer's grants of it read with
+    # the user, for load_group.
+    group_id = (request.view_args or {}).get("group_id") if has_request_context() else None
+    if not isinstance(group_id, int):
+        group_id = None
+    user = second_factor.load_user(db_session(), int(user_id), group_id)
     if user is None or not user.is_active or user.get_id() != identity:
         return None
     return user
