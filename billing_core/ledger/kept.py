@@ -191,7 +191,12 @@ def kept_balance_errors(session: Session) -> list[str]:
 
 
 def rebuild_kept_balances(session: Session) -> None:
-    """Recompute both kept tables from the postings (flush only; the caller commits)."""
+    """Recompute both kept tables from the postings (flush only; the caller commits), and
+    audit it: the audit row also moves the marker of the pages kept per process over these
+    tables (`billing_core/kept_reads.py`), which then compute again."""
+    from billing_core import audit
+
+    audit.record(session, "ledger.kept_balances_rebuilt", detail={"from": "postings"})
     session.execute(delete(KeptOpenItem))
     session.execute(delete(KeptBalance))
     balances = _ledger_balances().subquery()

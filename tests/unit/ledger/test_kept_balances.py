@@ -249,3 +249,21 @@ def test_a_later_entry_to_other_accounts_leaves_the_kept_aging_current(session, 
     assert past_due_groups(session, today) is None
     assert aging_rows(session, today) == aging_rows(session, today, from_postings=True)
     assert receivables.kept_is_current(session, month_end)
+
+
+def test_a_rebuild_is_audited_so_pages_kept_over_the_balances_compute_again(session):
+    from sqlalchemy import func, select
+
+    from billing_core.models import AuditLog
+    from billing_core.reports.aging import AGING_MARKER
+
+    before = AGING_MARKER.read(session)[0]
+    rebuild_kept_balances(session)
+    session.flush()
+    assert (
+        session.scalar(
+            select(func.count()).where(AuditLog.action == "ledger.kept_balances_rebuilt")
+        )
+        == 1
+    )
+    assert AGING_MARKER.read(session)[0] != before
