@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 
-from sqlalchemy import Date, bindparam, exists, func, or_, select
+from sqlalchemy import Date, and_, bindparam, exists, func, or_, select
 from sqlalchemy.orm import Session, aliased, load_only
 
 from billing_core.collections import clock
@@ -152,38 +152,19 @@ class EmployerClock:
         return self.state is S.REINSTATED
 
 
-def overdue_bills(session: Session, group_id: int, on: date) -> tuple[OverdueBill, ...]:
-    """The group's bills past due on `on` (due before it, still open), oldest first: the
-    notice's list of overdue bills (notices.notice_content), from the kept open items."""
-    rows = session.execute(_overdue_bills(), {"group_id": group_id, "on": on})
-    return tuple(OverdueBill(*row) for row in rows)
-
-
-@built_once
-def _overdue_bills():
-    """`overdue_bills`' statement, built once (db.built_once: the employer's pages ask)."""
-    return (
-        select(Invoice.id, Invoice.invoice_number, Invoice.subgroup_id, Invoice.due_on,
-               KeptOpenItem.open_amount, Invoice.period_start)
-        .join(KeptOpenItem, KeptOpenItem.invoice_id == Invoice.id)
-        .where(KeptOpenItem.group_id == bindparam("group_id"), KeptOpenItem.open_amount > 0,
-               KeptOpenItem.due_on < bindparam("on", type_=Date))
-        .order_by(KeptOpenItem.due_on, Invoice.period_start, Invoice.id)
-    )  # fmt: skip
-
-
 @built_once
 def _clock_facts():
-    """What the clock reads besides the overdue bills, in one statement built once (the
-    employer's dashboard and invoice page ask on every view): the group's delinquency row
-    (`group_id`) and its plan, its latest notice of the episode (as `notices` orders them),
-    its billing policy in force on `on` (as EmployerGroup.policy_on), the day it was
-    reinstated in the episode, and the figures of its overdue.Position besides its bills (as
-    overdue.positions reads them: unapplied cash, credits left on bills, open disputes, the
-    bankruptcy stay's filing date as bankruptcy.stays); whether a moratorium of
-    `jurisdiction` may hold it on or after `on` and whether it has an open payment plan (each
-    then read by its own function). The notice and the policy come with the columns the
-    clock reads only (the others load when asked for)."""
+    """What the clock reads, in one statement built once (the employer's dashboard and
+    invoice page ask on every view): a row per bill of the group (`group_id`) past due on `on`
+    (due before it, still open: the notice's list of overdue bills), oldest first, or one row
+    with no bill; each with the plan of the group's delinquency row, its latest notice of the
+    episode (as `notices` orders them), its billing policy in force on `on` (as
+    EmployerGroup.policy_on), the day it was reinstated in the episode, the figures of its
+    overdue.Position besides its bills (as overdue.positions reads them: unapplied cash,
+    credits left on bills, open disputes; the bankruptcy stay's filing date as
+    bankruptcy.stays), whether a moratorium of `jurisdiction` may hold it on or after `on` and
+    whether it has an open payment plan (each then read by its own function). The notice and
+    the policy come with the columns the clock reads only (the others load when asked for)."""
     # Short names and those few columns keep its text under psycopg's 4,096 bytes, past which
     # psycopg parses it again on every execution (tests/unit/collections/
     # test_employer_clock_reads.py holds it there).
@@ -191,6 +172,7 @@ def _clock_facts():
     plan = aliased(DelinquencyPlan, name="plan")
     notice = aliased(DelinquencyAction, name="notice")
     policy = aliased(BillingPolicy, name="policy")
+    item, bill = aliased(KeptOpenItem, name="item"), aliased(Invoice, name="bill")
     group_id = row.group_id
     latest_notice = (
         select(DelinquencyAction.id)
@@ -229,7 +211,9 @@ def _clock_facts():
     )
     filed_on = select(func.max(BankruptcyFiling.filed_on)).where(
         BankruptcyFiling.group_id == group_id,
-        BankruptcyFiling.status.in_(STAYING),
+        # Each status its own comparison: an IN list would be expanded into the text anew on
+        # every execution.
+        or_(*(BankruptcyFiling.status == status for status in STAYING)),
         BankruptcyFiling.filed_on <= on,
     )
     moratorium_ahead = exists().where(
@@ -242,18 +226,24 @@ def _clock_facts():
     scalars = (reinstated_on, unapplied_cash, bill_credits, disputed, filed_on)
     return (
         select(
-            row,
             plan,
             notice,
             policy,
             *(s.correlate(row).scalar_subquery() for s in scalars),
             moratorium_ahead.correlate(row),
             open_plan.correlate(row),
+            # OverdueBill's fields
+            bill.id, bill.invoice_number, bill.subgroup_id, bill.due_on, item.open_amount,
+            bill.period_start,
         )
+        .select_from(row)
         .outerjoin(plan, plan.id == row.plan_id)
         .outerjoin(notice, notice.id == latest_notice.correlate(row).scalar_subquery())
         .outerjoin(policy, policy.id == policy_in_force.correlate(row).scalar_subquery())
+        .outerjoin(item, and_(item.group_id == group_id, item.open_amount > 0, item.due_on < on))
+        .outerjoin(bill, bill.id == item.invoice_id)
         .where(row.group_id == bindparam("group_id"))
+        .order_by(item.due_on, bill.period_start, bill.id)
         .options(
             load_only(notice.id, notice.group_id, notice.episode, notice.kind, notice.done_on,
                       notice.amount),
@@ -265,25 +255,29 @@ def _clock_facts():
 def employer_clock(session: Session, group: EmployerGroup, on: date) -> EmployerClock | None:
     """The group's clock on `on` as its employer sees it, or None when there is nothing to say
     (current, never late, or reinstated more than REINSTATED_SHOWN_DAYS ago; referred and
-    charged-off groups are the staff's to explain). Two statements for a late group (its
-    facts, `_clock_facts`, and its overdue bills), one more for a moratorium that may hold
-    it and three for an open payment plan; computed afresh on every call (nothing kept)."""
-    facts = session.execute(
+    charged-off groups are the staff's to explain). One statement for a group with nothing to
+    say, two for a late one (its delinquency row, then `_clock_facts`), one more for a
+    moratorium that may hold it and three for an open payment plan; computed afresh on every
+    call (nothing kept)."""
+    # The row first, on its own: a current group (most of them, outside the load test) needs
+    # nothing more, and this statement is the cheapest way to know.
+    row = session.get(GroupDelinquency, group.id)
+    if row is None or row.plan_id is None:
+        return None
+    if row.state is not S.REINSTATED and row.state not in SHOWN:
+        return None
+    rows = session.execute(
         _clock_facts(), {"group_id": group.id, "on": on, "jurisdiction": group.state}
-    ).first()
-    if facts is None:
+    ).all()
+    if not rows:  # gone since
         return None
-    (row, plan, latest, policy, reinstated_on, cash, bill_credits, disputed, filed_on,
-     moratorium_ahead, has_open_plan) = facts  # fmt: skip
-    if plan is None:
-        return None
+    (plan, latest, policy, reinstated_on, cash, bill_credits, disputed, filed_on,
+     moratorium_ahead, has_open_plan) = rows[0][:10]  # fmt: skip
     if row.state is not S.REINSTATED:
-        if row.state not in SHOWN:
-            return None
         reinstated_on = None
     elif reinstated_on is None or on > reinstated_on + timedelta(days=REINSTATED_SHOWN_DAYS):
         return None
-    bills = overdue_bills(session, group.id, on)
+    bills = tuple(OverdueBill(*r[10:]) for r in rows if r[10] is not None)
     pos = position_from(
         group.id,
         ((b.period_start, b.due_on, b.open_amount) for b in bills),
