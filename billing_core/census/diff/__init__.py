@@ -97,7 +97,17 @@ def diff_census(
 
 
 def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: date) -> CensusDiff:
-    enrollment = Enrollment(session, group, as_of)
+    # The file's SSN digests (a keyed hash each, a tenth of the diff) are worked out while
+    # the database reads the enrollment (Enrollment's `meanwhile`): they depend on the file
+    # alone, as `digests_as_stored` does while no old key is configured (with one, the
+    # digests an old key made of the enrolled members decide, so they wait for those).
+    early_digests: list[list[str | None]] = []
+
+    def file_digests() -> None:
+        if not vault().old_keys:
+            early_digests.append(vault().digests(row_column(census.rows, "ssn").tolist()))
+
+    enrollment = Enrollment(session, group, as_of, meanwhile=file_digests)
     enrolled_employees = enrollment.employees_in_force
     kind, guessed = settle_kind(census, enrolled_employees)
     loader = MemberLoader(session)
@@ -145,7 +155,10 @@ def _diff(session: Session, group: EmployerGroup, census: CensusFile, as_of: dat
     # may pass; then the members it did not pass (and a snapshot's terms) have their
     # coverages read, typed, for the detailed comparison.
     ssns = row_column(rows, "ssn")
-    digests = vault().digests_as_stored(ssns.tolist(), enrollment.by_digest)
+    if early_digests and rows is census.rows:
+        digests = early_digests[0]
+    else:  # a change file's repeated rows merged, or an old key configured
+        digests = vault().digests_as_stored(ssns.tolist(), enrollment.by_digest)
     positions = enrollment.match_all(rows, digests)
     matched_at = positions >= 0
     held_at = np.zeros(len(rows), dtype=bool)

@@ -1,0 +1,157 @@
+"""The enrollment's statement read while the diff works on the file alone (`Enrollment`'s
+`meanwhile`: on PostgreSQL the statement waits in a thread, its rows streamed in chunks), and
+the SSN digests worked out meanwhile: the same enrollment and the same diff as read one after
+the other, errors raised to the caller, an old key still matching."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from cryptography.fernet import Fernet
+from sqlalchemy import select
+
+from billing_core import security
+from billing_core.census.diff import ChangeKind, diff_census
+from billing_core.census.diff.enrollment import Enrolled, Enrollment, _overlapped
+from billing_core.census.rows import CensusCoverage, CensusFile, CensusMember
+from billing_core.models import Coverage
+from billing_core.models.enums import LineOfCoverage, Tier, UploadFormat, UploadKind
+from billing_core.security import configure_vault
+from tests.factories import enroll, make_dental_plan, make_group, make_life_plan, make_member
+
+AS_OF = date(2027, 3, 1)
+DENTAL = LineOfCoverage.DENTAL
+
+
+@pytest.fixture
+def enrolled(session):
+    group = make_group(session)
+    plan = make_dental_plan(session, group)
+    ann = make_member(session, group, first_name="Ann", last_name="Avery")
+    bob = make_member(session, group, first_name="Bob", last_name="Brook")
+    make_member(session, group, first_name="Cy", last_name="Cole")  # no coverage
+    enroll(session, ann, plan, "FAM")
+    enroll(session, bob, plan, "EE")
+    return group, plan, ann, bob
+
+
+@pytest.fixture
+def restore_vault():
+    saved = security._vault, security._configured
+    yield
+    security._vault, security._configured = saved
+
+
+def _row(member, tier="EE", **overrides) -> CensusMember:
+    fields = dict(
+        source_row=2,
+        employee_id=member.employee_id,
+        first_name=member.first_name,
+        last_name=member.last_name,
+        birth_date=member.birth_date,
+        annual_salary=member.annual_salary,
+        coverages=[CensusCoverage(DENTAL, tier=Tier(tier))] if tier else [],
+    )
+    fields.update(overrides)
+    return CensusMember(**fields)
+
+
+def _file(*rows) -> CensusFile:
+    return CensusFile(
+        source="census.csv",
+        file_format=UploadFormat.CSV,
+        members=list(rows),
+        kind=UploadKind.SNAPSHOT,
+    )
+
+
+def _columns(enrollment: Enrollment) -> dict[str, list]:
+    return {name: enrollment.column[name].tolist() for name in Enrolled._fields}
+
+
+def test_the_enrollment_read_alongside_the_file_work_is_the_one_read_alone(session, enrolled):
+    group, plan, ann, bob = enrolled
+    life = enroll(session, ann, make_life_plan(session, group), None)
+    life.elected_volume = Decimal("50000.00")
+    session.flush()
+    alone = Enrollment(session, group, AS_OF)
+    called = []
+    alongside = Enrollment(
+        session, group, AS_OF, meanwhile=lambda: called.append(threading.current_thread())
+    )
+
+    assert called == [threading.current_thread()]  # once, here
+    assert _columns(alongside) == _columns(alone)
+    ids, held = alone.column["id"].tolist(), alone.column["held_signature"].tolist()
+    signatures = dict(zip(ids, held, strict=True))
+    volume = alone._stored_volume(Decimal("50000.00"))  # as stored: cents on SQLite
+    assert sorted(signatures[ann.id].split(",")) == sorted(
+        [f"{plan.id}:FAM:", f"{life.plan_id}::{volume}"]
+    )
+    assert signatures[bob.id] == f"{plan.id}:EE:"
+    assert alongside.employees_in_force == 2
+    assert [alongside.enrolled(i) for i in range(3)] == [alone.enrolled(i) for i in range(3)]
+
+
+def test_a_group_without_members_reads_none(session):
+    group = make_group(session)
+    make_dental_plan(session, group)
+    called = []
+    enrollment = Enrollment(session, group, AS_OF, meanwhile=lambda: called.append(1))
+    assert called == [1]
+    assert len(enrollment.column["id"]) == 0 and enrollment.employees_in_force == 0
+
+
+def test_a_change_to_the_enrollment_is_read_by_the_next_diff(session, enrolled):
+    group, plan, ann, bob = enrolled
+    file = _file(_row(ann, "FAM"), _row(bob))
+    assert diff_census(session, group, file, AS_OF).counts["unchanged"] == 2
+    bobs = session.scalars(select(Coverage).where(Coverage.member_id == bob.id)).one()
+    bobs.tier = Tier.ES  # not flushed: the diff flushes before it reads
+    diff = diff_census(session, group, file, AS_OF)
+    assert diff.counts == {"add": 0, "term": 0, "change": 1, "unchanged": 1}
+
+
+def test_an_error_of_the_statement_is_raised_once_the_file_work_is_done():
+    done = []
+    with pytest.raises(ZeroDivisionError):
+        _overlapped(lambda: 1 // 0, lambda: done.append(True))
+    assert done == [True]
+
+
+def test_an_error_of_the_file_work_waits_for_the_statement():
+    finished = []
+
+    def read():
+        time.sleep(0.05)
+        finished.append(True)
+        return "rows"
+
+    def meanwhile():
+        raise ValueError("a bad file")
+
+    with pytest.raises(ValueError, match="a bad file"):
+        _overlapped(read, meanwhile)
+    assert finished == [True]  # the connection was no longer in use when the error left
+    assert _overlapped(read, lambda: None) == "rows"
+
+
+def test_a_file_matches_by_the_digest_an_old_key_made_until_rotation(
+    session, enrolled, restore_vault
+):
+    """The digests worked out while the enrollment is read are the current key's; with an old
+    key configured, the digests as stored (an enrolled member not yet re-keyed) decide."""
+    group, plan, ann, bob = enrolled
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    configure_vault(old)
+    ann.set_ssn("219-09-4321")
+    session.flush()
+    configure_vault(new, [old])
+    row = _row(ann, "FAM", employee_id="RENUMBERED", ssn="219094321")
+    diff = diff_census(session, group, _file(row, _row(bob)), AS_OF)
+    assert diff.counts["unchanged"] == 2
+    assert diff.members[0].kind is ChangeKind.UNCHANGED and diff.members[0].member_id == ann.id
