@@ -26,7 +26,7 @@ from billing_core import audit
 from billing_core.config import DEV_TOTP_ENCRYPTION_KEY
 from billing_core.db import built_once
 from billing_core.errors import ConfigurationError, ValidationFailed
-from billing_core.models import EmployerGroup, User, UserGroupAccess
+from billing_core.models import EmployerGroup, GroupDelinquency, User, UserGroupAccess
 from billing_core.models.enums import STAFF_ROLES, Role
 
 ISSUER = "Premium Billing"
@@ -84,6 +84,7 @@ def _secret(user: User) -> str:
 # session.info key: {user id: whether a group of theirs requires a second factor}, read with
 # the user by `load_user` so the check every request makes costs no statement of its own.
 _GROUPS_REQUIRE = "second_factor_required_by_groups"
+_GROUP_DELINQUENCY = "second_factor.group_delinquency_read_with_the_user"
 
 
 def _groups_require(user_id) -> object:
@@ -96,10 +97,10 @@ def _groups_require(user_id) -> object:
 
 
 @built_once
-def _user_with_flags(with_grants: bool = False):
+def _user_with_flags(with_grants: bool = False, with_delinquency: bool = False):
     """`load_user`'s statement (built once: every request runs it); `with_grants`: with the
     user's grants of the group `group_id`, a row per grant (none: one row, NULLs), for
-    `access.group_scope`."""
+    `access.group_scope`; `with_delinquency`: and the group's delinquency row."""
     # Imported here: invitations imports accounts, which imports this module.
     from billing_core.users import invitations
 
@@ -116,30 +117,43 @@ def _user_with_flags(with_grants: bool = False):
             )
             .outerjoin(group, group.id == grant.group_id)
         )
+        if with_delinquency:
+            statement = statement.add_columns(GroupDelinquency).outerjoin(
+                GroupDelinquency, GroupDelinquency.group_id == group.id
+            )
     return statement
 
 
-def load_user(session: Session, user_id: int, group_id: int | None = None) -> User | None:
+def load_user(
+    session: Session, user_id: int, group_id: int | None = None, *, reading: bool = False
+) -> User | None:
     """The user `user_id` (the login session's, on every request), with what every page asks
     about them read in the same statement and remembered for this session: whether a group of
     theirs requires a second factor (`required_for` then asks nothing more) and whether they
     administer any group's users (`invitations.administers_any`: the top bar's Team link).
     With `group_id` (the page is a group's), an employer's grants of that group too, handed to
-    `access.group_scope` (`access.remember_grants`): every employer page reads them."""
+    `access.group_scope` (`access.remember_grants`): every employer page reads them. A
+    `reading` request (GET: it changes nothing) also brings the group's delinquency row into
+    the session, where the delinquency clock of the dashboard and invoice pages finds it
+    (`employer_clock`'s `session.get`); not for a request that may write, which locks and
+    reads that row afresh."""
     from billing_core import access
     from billing_core.users import invitations  # see _user_with_flags
 
     with_grants = group_id is not None
     values = {"user_id": user_id, "group_id": group_id} if with_grants else {"user_id": user_id}
-    rows = session.execute(_user_with_flags(with_grants), values).all()
+    rows = session.execute(_user_with_flags(with_grants, with_grants and reading), values).all()
     if not rows:
         return None
     user, groups_require, administers = rows[0][:3]
     session.info.setdefault(_GROUPS_REQUIRE, {})[user.id] = bool(groups_require)
     invitations.remember_administers_any(session, user.id, bool(administers))
     if with_grants and user.role is Role.EMPLOYER:
-        grants = [(group, subgroup_id) for *_, group, subgroup_id in rows if group is not None]
+        grants = [(row[3], row[4]) for row in rows if row[3] is not None]
         access.remember_grants(session, user.id, group_id, grants)
+        if reading:
+            # Held: the session's identity map keeps only objects referenced elsewhere.
+            session.info[_GROUP_DELINQUENCY] = rows[0][5]
     return user
 
 

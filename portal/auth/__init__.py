@@ -29,7 +29,8 @@ def load_user(identity: str) -> User | None:
     group_id = (request.view_args or {}).get("group_id") if has_request_context() else None
     if not isinstance(group_id, int):
         group_id = None
-    user = second_factor.load_user(db_session(), int(user_id), group_id)
+    reading = has_request_context() and request.method in ("GET", "HEAD")
+    user = second_factor.load_user(db_session(), int(user_id), group_id, reading=reading)
     if user is None or not user.is_active or user.get_id() != identity:
         return None
     return user
