@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,25 +48,32 @@ RUNNING_WRITERS = literal_column(
 class Marker:
     """The statement reading a marker: each of `columns` (scalar subqueries, e.g.
     `select(func.max(JournalEntry.id)).scalar_subquery()`) and, on PostgreSQL, the writing
-    transactions in progress. Built once per dialect."""
+    transactions in progress. Built once per dialect. Each column reads 0 for none unless
+    `coalesce` is False (a column that is not a number, e.g. the oldest date of a queue, whose
+    none is NULL); values a column binds by name are given to `read` as `params`."""
 
-    def __init__(self, columns: Callable[[], Sequence[Any]]):
+    def __init__(self, columns: Callable[[], Sequence[Any]], *, coalesce: bool = True):
         self._columns = columns
+        self._coalesce = coalesce
         self._statements: dict[bool, Select] = {}
 
     def statement(self, postgres: bool) -> Select:
         found = self._statements.get(postgres)
         if found is None:
-            columns = [func.coalesce(c, 0) for c in self._columns()]
+            columns = list(self._columns())
+            if self._coalesce:
+                columns = [func.coalesce(c, 0) for c in columns]
             if postgres:
                 columns.append(RUNNING_WRITERS)
             found = self._statements[postgres] = select(*columns)
         return found
 
-    def read(self, session: Session) -> tuple[tuple, frozenset[int]]:
+    def read(
+        self, session: Session, params: Mapping[str, Any] | None = None
+    ) -> tuple[tuple, frozenset[int]]:
         """(the marker's figures, the writing transactions in progress), in one statement."""
         postgres = session.get_bind().dialect.name == "postgresql"
-        row = tuple(session.execute(self.statement(postgres)).one())
+        row = tuple(session.execute(self.statement(postgres), params).one())
         if postgres:
             return row[:-1], frozenset(row[-1] or ())
         return row, frozenset()
@@ -89,12 +96,19 @@ class KeptReads:
         self._kept: OrderedDict[tuple, _Kept] = OrderedDict()
         self._lock = threading.Lock()
 
-    def get(self, session: Session, key: Hashable, compute: Callable[[], Any]) -> Any:
+    def get(
+        self,
+        session: Session,
+        key: Hashable,
+        compute: Callable[[], Any],
+        params: Mapping[str, Any] | None = None,
+    ) -> Any:
         """The answer to `key`: kept while the marker reads the same and every writing
         transaction running when it was computed still runs, else `compute()` (after the
-        marker is read, so it sees at least what the marker saw) and kept."""
+        marker is read, so it sees at least what the marker saw) and kept. `params`: the
+        values the marker's columns bind (they must follow from `key`)."""
         bind = session.get_bind()
-        marker, running = self.marker.read(session)
+        marker, running = self.marker.read(session, params)
         where = (id(bind), key)
         with self._lock:
             kept = self._kept.get(where)

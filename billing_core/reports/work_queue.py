@@ -11,7 +11,9 @@ past-due group is late once any of its bills is more than 30 days past due (the 
 A few small queries (the queues hold tens or hundreds of items; each is found through an index
 over its waiting items, e.g. the payments to reconcile, not a read of the book), and one
 aggregate row for the past-due groups, read as of today from the kept open items
-(`billing_core.ledger.kept`), not the book's postings (bench/today_page.py)."""
+(`billing_core.ledger.kept`), not the book's postings (bench/today_page.py). The page reads it
+through `kept_work_queue`: kept per process while TODAY_MARKER, one statement of every queue's
+figures, reads the same (billing_core.kept_reads)."""
 
 from __future__ import annotations
 
@@ -19,11 +21,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Date, String, bindparam, cast, func, literal_column, select
 from sqlalchemy.orm import Session
 
 from billing_core.billing.adjustments import needs_supervisor, pending_source_totals, source_key
-from billing_core.db import built_once
+from billing_core.db import UTCDateTime, built_once
+from billing_core.kept_reads import KeptReads, Marker
 from billing_core.ledger.receivables import (
     AGING_BUCKETS,
     AGING_KEYS,
@@ -33,6 +36,8 @@ from billing_core.ledger.receivables import (
 )
 from billing_core.models import (
     Adjustment,
+    EmployerGroup,
+    JournalEntry,
     Payment,
     Refund,
     SuspenseItem,
@@ -118,6 +123,21 @@ def _line(key, title, started, today, endpoint, args=None, amount=None, note="")
         endpoint=endpoint,
         args=args or {},
         note=note,
+    )
+
+
+def kept_work_queue(session: Session, today: date, *, authority_limit: Decimal) -> WorkQueue:
+    """`work_queue`'s answer, kept per process while TODAY_MARKER reads the same for `today`
+    (and on PostgreSQL no writer it saw running has finished since: billing_core.kept_reads),
+    per day and authority limit: a view that finds it kept runs one statement. What
+    invalidates it: any change to a queue's count, late count, oldest item or dollars, a new
+    adjustment or one decided, any journal entry (TODAY_MARKER's comment says why these
+    suffice). The WorkQueue is shared by later views: read it, never change it."""
+    return _KEPT_QUEUES.get(
+        session,
+        ("today", today, authority_limit),
+        lambda: work_queue(session, today, authority_limit=authority_limit),
+        _marker_params(today),
     )
 
 
@@ -261,6 +281,119 @@ def _queue_statements() -> dict:
             WebhookEvent.received_at >= bindparam("since"),
         ),
     }
+
+
+def _midnight(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def _marker_params(today: date) -> dict:
+    """The values TODAY_MARKER binds for `today`: per queue, the day an item must have started
+    waiting before to be late (its age more than the target: `_line`), as a UTC midnight for a
+    timestamp, and the Stripe queue's first moment."""
+    params = {f"late_{key}": today - timedelta(days=days) for key, days in TARGET_DAYS.items()}
+    for key in _TIMESTAMPED:
+        params[f"late_{key}"] = _midnight(params[f"late_{key}"])
+    params["since"] = _midnight(today - timedelta(days=STRIPE_LOOKBACK_DAYS))
+    return params
+
+
+_SEPARATOR = literal_column("':'", String())
+# Queues whose items start waiting at a timestamp (the rest: at a date, a payment's receipt).
+_TIMESTAMPED = (
+    "uploads",
+    "failed_uploads",
+    "adjustments",
+    "refunds_to_approve",
+    "refunds_to_pay",
+    "write_offs_to_approve",
+    "stripe",
+)
+
+
+def _marker_columns() -> list:
+    """What Today shows changes only with one of these (see TODAY_MARKER)."""
+
+    def queue(key, started, where, amount=None, join=None):
+        """A queue's count, late count, oldest start and dollars, as `_line` figures them, in
+        one text (one scan, and a statement short enough for psycopg's parse cache, 4,096
+        bytes). An empty queue reads NULL: no oldest start (the started column, or what the
+        amounts are summed from, is never NULL on a counted item)."""
+        cutoff = bindparam(f"late_{key}", type_=UTCDateTime() if key in _TIMESTAMPED else Date())
+        counts = [func.count(started), func.count(started).filter(started < cutoff)]
+        figures = [cast(count, String) for count in counts]
+        figures.append(cast(func.min(started), String))
+        if amount is not None:
+            figures.append(cast(func.sum(amount), String))
+        text = figures[0]
+        for figure in figures[1:]:
+            text = text.concat(_SEPARATOR).concat(figure)
+        query = select(text.label("f"))
+        if join is not None:
+            query = query.select_from(join)
+        return query.where(*where).scalar_subquery().label(f"q{list(TARGET_DAYS).index(key)}")
+
+    submitted = Upload.status == UploadStatus.SUBMITTED
+    failed = (Upload.job_status == JobStatus.FAILED, Upload.status == UploadStatus.RECEIVED)
+    pending = Adjustment.status == AdjustmentStatus.PENDING
+    flagged = reconciliation_query().whereclause
+    flagged_from = Payment.__table__.join(
+        EmployerGroup.__table__, EmployerGroup.id == Payment.group_id
+    )
+    suspense_from = Payment.__table__.join(
+        SuspenseItem.__table__, SuspenseItem.payment_id == Payment.id
+    )
+    asked = Refund.status == RefundStatus.REQUESTED
+    approved = Refund.status == RefundStatus.APPROVED
+    not_applied = (
+        WebhookEvent.outcome.like(f"{NOT_APPLIED}%"),
+        WebhookEvent.received_at >= bindparam("since", type_=UTCDateTime()),
+    )
+    return [
+        queue("uploads", Upload.created_at, [submitted]),
+        queue("failed_uploads", Upload.job_updated_at, failed),
+        queue("adjustments", Adjustment.created_at, [pending], func.abs(Adjustment.amount)),
+        select(func.max(Adjustment.id)).scalar_subquery(),
+        queue("reconcile", Payment.received_on, [flagged], Payment.amount, flagged_from),
+        queue(
+            "suspense",
+            Payment.received_on,
+            [SuspenseItem.status == SuspenseStatus.OPEN],
+            Payment.amount,
+            suspense_from,
+        ),
+        queue("refunds_to_approve", Refund.created_at, [asked], Refund.amount),
+        queue(
+            "refunds_to_pay",
+            func.coalesce(Refund.decided_at, Refund.created_at),
+            [approved],
+            Refund.amount,
+        ),
+        queue(
+            "write_offs_to_approve",
+            WriteOffRequest.created_at,
+            [WriteOffRequest.status == WriteOffStatus.REQUESTED],
+            WriteOffRequest.amount,
+        ),
+        queue("stripe", WebhookEvent.received_at, not_applied),
+        select(func.max(JournalEntry.id)).scalar_subquery(),
+    ]
+
+
+# Today shows, besides the day: per queue, how many items wait, how many are late, the oldest's
+# age and their dollars, each a function of the queue's count, late count (started before the
+# day's cutoff), oldest start and sum, all read by the marker itself for the day asked (so a
+# new upload submitted, a payment flagged or cleared, cash to suspense or out of it, a refund
+# asked, approved or paid, a write-off asked or decided, a Stripe event not applied, each moves
+# its queue's figures whether it came by an insert or an update in place). The adjustments'
+# note (how many need a supervisor) reads each pending adjustment: adjustments enter pending
+# only when inserted (the highest id moves) and leave it in place, never to return (decided,
+# then billed, reversed or approved again by a void: the count of pending ones falls), and a
+# pending one is never edited. The past-due groups read the kept open items (changed only by
+# postings, each a journal entry, or their rebuild, a repair) and whether an entry is dated
+# after the day (a journal entry too). A new queue on Today must add its figures here.
+TODAY_MARKER = Marker(_marker_columns, coalesce=False)
+_KEPT_QUEUES = KeptReads(TODAY_MARKER, size=16)
 
 
 def _past_due(session: Session, today: date) -> QueueLine:
