@@ -401,14 +401,17 @@ class Enrollment:
         file's amount times the stored form of one dollar (100 where an amount is kept in
         cents, as on SQLite) against the stored value, in C over the whole column. Salaries
         are nearly all distinct, so typing each stored one (`typed_column`) cost a Decimal
-        built in Python per member."""
+        built in Python per member. Where one dollar is stored as one (PostgreSQL), the
+        file's amounts are compared as they are: multiplying 100,000 Decimals by one cost
+        20 ms."""
         stored = self.column["annual_salary"][positions]
-        said, held = np.not_equal(stated, None), np.not_equal(stored, None)
+        said, held = _not_none(stated), _not_none(stored)
         same = ~said & ~held
         both = said & held
         if both.any():
             dollar = stored_value(self.connection, Member.annual_salary)(Decimal(1))
-            same[both] = (stated[both] * dollar == stored[both]).astype(bool)
+            amounts = stated[both] if dollar == 1 else stated[both] * dollar
+            same[both] = (amounts == stored[both]).astype(bool)
         return same
 
     def quick_unchanged(
@@ -636,6 +639,13 @@ def _overlapped(read: Callable[[], _T], meanwhile: Callable[[], object] | None) 
     if not ok:
         raise value
     return value
+
+
+def _not_none(values: np.ndarray) -> np.ndarray:
+    """Per value of an object array, whether it is not None: `is not None` one by one, where
+    numpy's `!= None` asks each Decimal to compare itself with None (four times the time: 25
+    ms for 100,000 salaries)."""
+    return np.fromiter((v is not None for v in values.tolist()), dtype=bool, count=len(values))
 
 
 def fold_plan_name(text: str) -> str:
