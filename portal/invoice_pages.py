@@ -68,12 +68,14 @@ def render_invoice_list(scope: GroupScope, area: str):
 
 def render_invoice_detail(scope: GroupScope, invoice_id: int, area: str, **extra):
     session = db_session()
-    found = find_invoice_row(session, scope.group.id, invoice_id, scope.subgroup_ids)
+    found = find_invoice_row(
+        session, scope.group.id, invoice_id, scope.subgroup_ids, with_bridge=True
+    )
     if found is None:
         abort(404)
     invoice = found.invoice
     view = invoice_view(session, invoice, today(), found.open_balance)
-    bridge = kept_bridge(session, invoice)
+    bridge = kept_bridge(session, invoice, found.bridge_read)
     settings = current_app.config["SETTINGS"]
     remit = settings.remit_instructions
     return render_template(

@@ -23,13 +23,24 @@ from datetime import date
 from decimal import Decimal
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, case, func, insert, or_, select, type_coerce
-from sqlalchemy.orm import Session
+from sqlalchemy import (
+    ScalarSelect,
+    Select,
+    bindparam,
+    case,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    type_coerce,
+)
+from sqlalchemy.orm import Session, aliased
 
 from billing_core.access import SUBGROUP_IDS
 from billing_core.db import Money, built_once, copy_rows, in_ids, typed_rows
 from billing_core.models import Invoice, InvoiceLine, Member, Plan, Product
-from billing_core.models.enums import InvoiceSection
+from billing_core.models.enums import InvoiceSection, InvoiceStatus
 from billing_core.models.invoice import InvoiceBridge, InvoiceBridgeRow, InvoiceBridgeStep
 from billing_core.money import ZERO, format_rate
 
@@ -628,13 +639,21 @@ def keep_missing_bridges(session: Session, limit: int = 200) -> int:
     return len(missing)
 
 
-def kept_bridge(session: Session, invoice: Invoice) -> KeptBridge:
+def kept_bridge(
+    session: Session, invoice: Invoice, read_with_bill: tuple | None = None
+) -> KeptBridge:
     """`invoice`'s bill bridge as kept at issue (dollars): its prior bill, then the kept
-    bridge's step totals in one kept statement. An invoice issued before bridges were kept, or
-    whose prior invoice changed since (a void of the bill before it, a reissue), has its bridge
-    computed from the lines as `bill_bridge` always did and kept (flushed; it stays if the
-    caller commits), so a void or credit reads as before."""
-    prior = _previous_invoice(session, invoice)
+    bridge's step totals in one kept statement, or `read_with_bill`: both as the caller read
+    them with the invoice (`with_prior_and_kept_steps`, no statement here). An invoice issued
+    before bridges were kept, or whose prior invoice changed since (a void of the bill before
+    it, a reissue), has its bridge computed from the lines as `bill_bridge` always did and kept
+    (flushed; it stays if the caller commits), so a void or credit reads as before."""
+    if read_with_bill is not None:
+        prior, kept_id, *step_totals = read_with_bill
+        if kept_id is not None:
+            return _kept(invoice, prior, kept_id, step_totals)
+    else:
+        prior = _previous_invoice(session, invoice)
     values = {"invoice_id": invoice.id}
     if prior is not None:
         values["prior_invoice_id"] = prior.id
@@ -652,6 +671,82 @@ def kept_bridge(session: Session, invoice: Invoice) -> KeptBridge:
         steps=[StepTotal(key, label, *totals.get(key, (ZERO, 0))) for key, label in STEPS],
         kept_id=found[0].bridge_id,
     )
+
+
+def _kept(invoice: Invoice, prior: Invoice | None, kept_id: int, step_totals: list) -> KeptBridge:
+    """A KeptBridge from the step totals read with the bill: (amount, count) of each of STEPS
+    in order, None for a step not kept."""
+    steps = []
+    for n, (key, label) in enumerate(STEPS):
+        amount, count = step_totals[2 * n], step_totals[2 * n + 1]
+        steps.append(
+            StepTotal(key, label, ZERO, 0)
+            if amount is None
+            else StepTotal(key, label, amount, count)
+        )
+    return KeptBridge(
+        invoice=invoice,
+        prior_invoice=prior,
+        prior_billed=billed_premium(prior),
+        current_billed=billed_premium(invoice),
+        steps=steps,
+        kept_id=kept_id,
+    )
+
+
+def previous_invoice_id(current) -> ScalarSelect:
+    """`invoicing.previous_invoice` of the invoice `current` (Invoice, or an alias of it, in
+    the enclosing statement) as a correlated subquery: the id of its billing account's (the
+    group's own, or the subgroup billed separately) latest non-void invoice for an earlier
+    period, the latest issued of a period first; none for a first bill. The same rule as
+    `invoicing._previous_invoice`, read with the bill: tests/unit/billing/test_bill_bridge.py
+    holds the two equal."""
+    earlier = aliased(Invoice, name="earlier_invoice")
+    return (
+        select(earlier.id)
+        .where(
+            earlier.group_id == current.group_id,
+            earlier.subgroup_id.is_not_distinct_from(current.subgroup_id),
+            earlier.period_start < current.period_start,
+            earlier.status != InvoiceStatus.VOID,
+        )
+        .order_by(earlier.period_start.desc(), earlier.id.desc())
+        .limit(1)
+        .correlate(current)
+        .scalar_subquery()
+    )
+
+
+# The prior bill as `with_prior_and_kept_steps` reads it beside the invoice.
+PriorInvoice = aliased(Invoice, name="prior_invoice")
+
+
+def with_prior_and_kept_steps(query: Select, current) -> Select:
+    """`query` (a select of the invoice `current`, one row) with what `kept_bridge` reads
+    after it, as its `read_with_bill`: the prior bill (`PriorInvoice`, `previous_invoice_id`;
+    None for a first bill), the id of the bridge kept from that prior bill (the first kept;
+    None when none is kept: `kept_bridge` computes and keeps it), then the amount and count of
+    each of STEPS in order (None: not kept). Still one row: each step its own outer join."""
+    kept = aliased(InvoiceBridge, name="kept_bridge")
+    first_kept = (
+        select(func.min(InvoiceBridge.id))
+        .where(
+            InvoiceBridge.invoice_id == current.id,
+            InvoiceBridge.prior_invoice_id.is_not_distinct_from(PriorInvoice.id),
+        )
+        .scalar_subquery()
+    )
+    query = (
+        query.add_columns(PriorInvoice, kept.id)
+        .outerjoin(PriorInvoice, PriorInvoice.id == previous_invoice_id(current))
+        .outerjoin(kept, kept.id == first_kept)
+    )
+    for key, _ in STEPS:
+        step = aliased(InvoiceBridgeStep, name=f"kept_{key}")
+        query = query.add_columns(step.amount, step.row_count).outerjoin(
+            step, (step.bridge_id == kept.id) & (step.step == literal_column(f"'{key}'"))
+        )
+    return query
 
 
 @built_once

@@ -17,6 +17,7 @@ from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
 
 from billing_core.access import SUBGROUP_IDS, invoice_in_scope, scope_values
+from billing_core.billing.bill_bridge import with_prior_and_kept_steps
 from billing_core.db import built_once
 from billing_core.errors import NotFound
 from billing_core.models import (
@@ -192,35 +193,49 @@ def find_invoice(
 @dataclass(frozen=True)
 class FoundInvoice:
     """An invoice as `find_invoice_row` reads it: its kept open receivable (0.00 when nothing
-    is open) and what it printed under its group's invoice template (None: issued without
-    one), for `invoice_templates.printed`."""
+    is open), what it printed under its group's invoice template (None: issued without
+    one), for `invoice_templates.printed`, and when asked `with_bridge` its prior bill and kept
+    bridge steps as `bill_bridge.kept_bridge` takes them (`read_with_bill`)."""
 
     invoice: Invoice
     open_balance: Decimal
     kept_print: InvoicePrint | None
+    bridge_read: tuple | None = None
 
 
 def find_invoice_row(
-    session: Session, group_id: int, invoice_id: int, subgroup_ids: frozenset[int] | None = None
+    session: Session,
+    group_id: int,
+    invoice_id: int,
+    subgroup_ids: frozenset[int] | None = None,
+    *,
+    with_bridge: bool = False,
 ) -> FoundInvoice | None:
     """`find_invoice` with what the invoice page reads with it in the same statement (a kept
     statement, `db.built_once`): the bill's open receivable as kept, what `invoice_view` takes
-    as `open_balance`, and its kept print."""
+    as `open_balance`, and its kept print; `with_bridge`, also its prior bill and the step
+    totals of the bridge kept from it (`bill_bridge.with_prior_and_kept_steps`)."""
     found = session.execute(
-        _invoice_with_balance(subgroup_ids is not None),
+        _invoice_with_balance(subgroup_ids is not None, with_bridge),
         {**scope_values(group_id, subgroup_ids), "invoice_id": invoice_id},
     ).first()
     if found is None:
         return None
-    invoice, open_amount, kept_print = found
-    return FoundInvoice(invoice, open_amount if open_amount is not None else ZERO, kept_print)
+    invoice, open_amount, kept_print = found[:3]
+    return FoundInvoice(
+        invoice,
+        open_amount if open_amount is not None else ZERO,
+        kept_print,
+        tuple(found[3:]) if with_bridge else None,
+    )
 
 
 @built_once
-def _invoice_with_balance(limited: bool):
+def _invoice_with_balance(limited: bool, with_bridge: bool = False):
     """One invoice of a group (of the reader's locations when `limited`), with its kept open
-    receivable (none: nothing open) and its kept print (none: issued without a template)."""
-    return (
+    receivable (none: nothing open) and its kept print (none: issued without a template);
+    `with_bridge`, then its prior bill and kept bridge steps."""
+    query = (
         select(Invoice, KeptOpenItem.open_amount, InvoicePrint)
         .outerjoin(
             KeptOpenItem,
@@ -233,6 +248,7 @@ def _invoice_with_balance(limited: bool):
             invoice_in_scope(SUBGROUP_IDS if limited else None),
         )
     )
+    return with_prior_and_kept_steps(query, Invoice) if with_bridge else query
 
 
 def group_invoice_page(
