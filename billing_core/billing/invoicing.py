@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
 
-from sqlalchemy import Date, bindparam, select, update
+from sqlalchemy import Date, and_, bindparam, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from billing_core import audit, ledger, mail
@@ -267,16 +267,36 @@ def billing_period_for(
     return period_containing(policy.billing_frequency, group.original_effective_date, month)
 
 
-def next_bill(session: Session, group: EmployerGroup, on: date) -> tuple[date, date] | None:
+# `next_bill`'s "the latest cancellation: read it here" (a caller passes None for none).
+_READ_CANCELLATION = object()
+
+
+def next_bill(
+    session: Session,
+    group: EmployerGroup,
+    on: date,
+    *,
+    billed: Iterable[date] | None = None,
+    cancellation=_READ_CANCELLATION,
+) -> tuple[date, date] | None:
     """The group's next bill not yet issued as of `on`: (first day of its period, the day the
     billing run issues it: period start less the policy's lead days, which may already have
     passed when the run is late). Looks up to 13 months ahead; None without a policy, or
-    while the group is cancelled for non-payment (the run does not bill it)."""
-    first = month_start(max(on, group.original_effective_date))
-    issued = set(session.scalars(_periods_billed_from(), {"group_id": group.id, "first": first}))
+    while the group is cancelled for non-payment (the run does not bill it).
+
+    A caller reading them with its own statement passes `billed` (the period starts of the
+    group's consolidated bills not void from `next_bill_from(group, on)` on: the rows for
+    which `billed_from_condition()` holds) and `cancellation` (the group's latest
+    cancellation, None when it has none: `cancellation.latest_cancellation`); else both are
+    read here."""
+    first = next_bill_from(group, on)
+    if billed is None:
+        billed = session.scalars(_periods_billed_from(), {"group_id": group.id, "first": first})
+    issued = set(billed)
     from billing_core.collections.cancellation import billing_hold, latest_cancellation
 
-    cancellation = latest_cancellation(session, group.id)
+    if cancellation is _READ_CANCELLATION:
+        cancellation = latest_cancellation(session, group.id)
     month = first
     for _ in range(13):
         policy = group.policy_on(month) or group.policy_on(month_end(month))
@@ -292,15 +312,27 @@ def next_bill(session: Session, group: EmployerGroup, on: date) -> tuple[date, d
     return None
 
 
-@built_once
-def _periods_billed_from():
-    """`next_bill`'s consolidated bills not void from a month on, built once (db.built_once:
-    the payments page asks on every view)."""
-    return select(Invoice.period_start).where(
-        Invoice.group_id == bindparam("group_id"),
+def next_bill_from(group: EmployerGroup, on: date) -> date:
+    """The first month `next_bill` looks at on `on` (its `billed` periods start from it)."""
+    return month_start(max(on, group.original_effective_date))
+
+
+def billed_from_condition():
+    """Whether an Invoice row is one of `next_bill`'s billed periods: a consolidated bill of
+    the group (the caller's own condition) not void, for a period from the bindparam `first`
+    (`next_bill_from`) on."""
+    return and_(
         Invoice.subgroup_id.is_(None),
         Invoice.status != InvoiceStatus.VOID,
         Invoice.period_start >= bindparam("first", type_=Date),
+    )
+
+
+@built_once
+def _periods_billed_from():
+    """`next_bill`'s consolidated bills not void from a month on, built once (db.built_once)."""
+    return select(Invoice.period_start).where(
+        Invoice.group_id == bindparam("group_id"), billed_from_condition()
     )
 
 

@@ -94,12 +94,20 @@ def latest_cancellation(session: Session, group_id: int) -> GroupCancellation | 
 
 @built_once
 def _latest_cancellation():
-    """`latest_cancellation`'s statement, built once (db.built_once: the payments page asks)."""
+    """`latest_cancellation`'s statement, built once (db.built_once)."""
+    return select(GroupCancellation).where(GroupCancellation.id == latest_cancellation_id())
+
+
+def latest_cancellation_id():
+    """The id of the latest cancellation of the group of the bindparam `group_id`, as a scalar
+    subquery (NULL when it has none): `latest_cancellation`'s rule, for a statement that
+    joins it to its own row (the payments page's account row)."""
     return (
-        select(GroupCancellation)
+        select(GroupCancellation.id)
         .where(GroupCancellation.group_id == bindparam("group_id"))
         .order_by(GroupCancellation.cancelled_on.desc(), GroupCancellation.id.desc())
         .limit(1)
+        .scalar_subquery()
     )
 
 

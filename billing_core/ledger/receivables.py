@@ -4,13 +4,13 @@ invoices into DOMAIN.md's buckets as of any date."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
 from functools import lru_cache
 
-from sqlalchemy import Date, and_, bindparam, case, func, select
+from sqlalchemy import Date, and_, bindparam, case, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from billing_core import ledger
@@ -21,11 +21,12 @@ from billing_core.access import (
     payment_in_scope,
     scope_values,
 )
-from billing_core.billing.invoicing import next_bill
+from billing_core.billing.invoicing import billed_from_condition, next_bill, next_bill_from
 from billing_core.db import built_once
 from billing_core.ledger import Chart
 from billing_core.models import (
     EmployerGroup,
+    GroupCancellation,
     Invoice,
     JournalEntry,
     LedgerAccount,
@@ -433,13 +434,35 @@ def account_summary(
     ones, the payments of access.payment_in_scope, and no credit (the ledger keeps unapplied
     cash per group, so none of it is a location's). Balances are the kept ones (every posting
     whatever its date), read with the invoices' due dates only: no posting is summed."""
+    return account_summary_with(
+        session, group, today, None, subgroup_ids=subgroup_ids, user_id=user_id
+    )[0]
+
+
+def account_summary_with(
+    session: Session,
+    group: EmployerGroup,
+    today: date,
+    joined: Callable | None,
+    *,
+    subgroup_ids: Iterable[int] | None = None,
+    user_id: int | None = None,
+) -> tuple[AccountSummary, object | None]:
+    """`account_summary` in its two statements, and one more row its caller wants (None when
+    `joined` is None or finds none) read by the second: `joined(limited, with_user)` (a
+    module-level function: it keys the kept statement) returns an aliased entity and a
+    scalar subquery of the id of its row, over the bindparams of `access.scope_values`
+    (`group_id`, and `subgroup_ids` when `limited`, `user_id` when `with_user`). The
+    employer's dashboard reads its latest upload so."""
     scoped = frozenset(subgroup_ids) if subgroup_ids is not None else None
     values = scope_values(group.id, scoped, user_id)
     items = session.execute(_open_due_dates(scoped is not None), values).all()
-    last_payment, pending, kept = session.execute(
-        _payments_and_credit(scoped is not None, user_id is not None), values
+    row = session.execute(
+        _payments_and_credit(scoped is not None, user_id is not None, joined=joined), values
     ).one()
-    return _summary(today, items, last_payment, pending, kept, limited=scoped is not None)
+    last_payment, pending, kept = row[:3]
+    summary = _summary(today, items, last_payment, pending, kept, limited=scoped is not None)
+    return summary, (row[3] if joined is not None else None)
 
 
 def _summary(
@@ -487,11 +510,14 @@ def _open_due_dates(limited: bool):
 
 
 @built_once
-def _payments_and_credit(limited: bool, with_user: bool, with_refunds: bool = False):
+def _payments_and_credit(
+    limited: bool, with_user: bool, with_refunds: bool = False, joined: Callable | None = None
+):
     """`account_summary`'s credit, pending payments and last payment in one statement: the
     group's row, with the last payment joined to it (none yet: NULLs) and the two sums beside
     it; built once (db.built_once). `with_refunds`: and the refunds asked for, not yet
-    decided (credit_outlook's `being_refunded`), for `payments_account`."""
+    decided (credit_outlook's `being_refunded`), for `payments_account`. `joined`: and the
+    row it names, joined the same way (`account_summary_with`), last."""
     group_id = bindparam("group_id")
     seen = payment_in_scope(SUBGROUP_IDS if limited else None, USER_ID if with_user else None)
     pending = (
@@ -519,12 +545,19 @@ def _payments_and_credit(limited: bool, with_user: bool, with_refunds: bool = Fa
             .where(Refund.group_id == group_id, Refund.status == RefundStatus.REQUESTED)
             .scalar_subquery()
         )
-    return (
-        select(*columns)
-        .select_from(EmployerGroup)
-        .outerjoin(last, last.id == last_id)
-        .where(EmployerGroup.id == group_id)
-    )
+    query = select(*columns).select_from(EmployerGroup).outerjoin(last, last.id == last_id)
+    if joined is not None:
+        entity, entity_id = joined(limited, with_user)
+        query = query.add_columns(entity).outerjoin(entity, entity.id == entity_id)
+    return query.where(EmployerGroup.id == group_id)
+
+
+def _latest_cancellation_joined(_limited: bool, _with_user: bool):
+    """The group's latest cancellation (`cancellation.latest_cancellation`), for
+    `_payments_and_credit`'s `joined`: `next_bill` asks whether it holds the next bill."""
+    from billing_core.collections.cancellation import latest_cancellation_id
+
+    return aliased(GroupCancellation), latest_cancellation_id()
 
 
 @dataclass(frozen=True)
@@ -558,11 +591,17 @@ def credit_outlook(session: Session, group: EmployerGroup, today: date) -> Credi
 
 
 def _outlook(
-    session: Session, group: EmployerGroup, today: date, credit: Decimal, being_refunded: Decimal
+    session: Session,
+    group: EmployerGroup,
+    today: date,
+    credit: Decimal,
+    being_refunded: Decimal,
+    **read: object,
 ) -> CreditOutlook:
     """CreditOutlook of `credit` and `being_refunded` (dollars, read by the caller): the
-    next bill and the policy in force for it."""
-    upcoming = next_bill(session, group, today)
+    next bill (`read`: its billed periods and latest cancellation when the caller read them,
+    as `next_bill` takes them) and the policy in force for it."""
+    upcoming = next_bill(session, group, today, **read)
     policy = group.policy_on(upcoming[0] if upcoming else today) or group.policy_on(today)
     return CreditOutlook(
         credit=credit,
@@ -609,23 +648,61 @@ def payments_account(
     user_id: int | None = None,
 ) -> PaymentsAccount:
     """`account_summary`, `open_items` and (for the whole group) `credit_outlook` of `group`
-    on `today`, with the same figures, in two reads and the outlook's next bill: the open
-    invoices (their due dates are the summary's) and one row of the last payment, the
-    pending payments, the kept unapplied cash and the refunds asked for. `subgroup_ids`,
-    `user_id`: as `account_summary`."""
+    on `today`, with the same figures, in two reads (and the group's billing policies, for
+    the outlook): the open invoices (their due dates are the summary's), with the whole
+    group's the bills `next_bill` counts as billed; and one row of the last payment, the
+    pending payments, the kept unapplied cash, the refunds asked for and (the whole group's)
+    latest cancellation. `subgroup_ids`, `user_id`: as `account_summary`."""
     scoped = frozenset(subgroup_ids) if subgroup_ids is not None else None
     limited = scoped is not None
     values = scope_values(group.id, scoped, user_id)
-    items = [(invoice, amount) for invoice, amount in session.execute(_open_items(limited), values)]
-    last_payment, pending, kept, being_refunded = session.execute(
-        _payments_and_credit(limited, user_id is not None, True), values
+    if limited:
+        items = [
+            (invoice, amount) for invoice, amount in session.execute(_open_items(True), values)
+        ]
+    else:
+        rows = session.execute(
+            _open_items_and_billed(), {**values, "first": next_bill_from(group, today)}
+        ).all()
+        items = [(invoice, amount) for invoice, amount, _ in rows if amount]
+        billed = [invoice.period_start for invoice, _, is_billed in rows if is_billed]
+    joined = None if limited else _latest_cancellation_joined
+    row = session.execute(
+        _payments_and_credit(limited, user_id is not None, True, joined), values
     ).one()
+    last_payment, pending, kept, being_refunded = row[:4]
     due = [(invoice.due_on, amount) for invoice, amount in items]
     summary = _summary(today, due, last_payment, pending, kept, limited=limited)
     outlook = None
     if not limited:
-        outlook = _outlook(session, group, today, summary.credit, being_refunded)
+        outlook = _outlook(
+            session,
+            group,
+            today,
+            summary.credit,
+            being_refunded,
+            billed=billed,
+            cancellation=row[4],
+        )
     return PaymentsAccount(summary=summary, open_items=items, outlook=outlook)
+
+
+@built_once
+def _open_items_and_billed():
+    """`payments_account`'s read for the whole group: `open_items`' rows (a kept open amount
+    not zero) and the bills `next_bill` counts as billed from the bindparam `first`
+    (`invoicing.billed_from_condition`), each with its open amount (None: none kept) and
+    whether it is such a bill, oldest due first (db.built_once)."""
+    billed = billed_from_condition()
+    return (
+        select(Invoice, KeptOpenItem.open_amount, billed.label("billed"))
+        .outerjoin(KeptOpenItem, KeptOpenItem.invoice_id == Invoice.id)
+        .where(
+            Invoice.group_id == bindparam("group_id"),
+            or_(KeptOpenItem.open_amount != 0, billed),
+        )
+        .order_by(Invoice.due_on, Invoice.id)
+    )
 
 
 @built_once

@@ -1,5 +1,5 @@
 """The employer's group page, first screen: the account's position on a day (from
-ledger.receivables.account_summary), billed vs paid for the last 12 coverage months (the
+ledger.receivables.account_summary_with), billed vs paid for the last 12 coverage months (the
 statement's month totals, reports/statements.py::month_totals) and the latest census upload
 they may see."""
 
@@ -9,11 +9,10 @@ from dataclasses import dataclass
 from datetime import date
 
 from sqlalchemy import bindparam, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, aliased
 
-from billing_core.access import SUBGROUP_IDS, USER_ID, scope_values, upload_in_scope
-from billing_core.db import built_once
-from billing_core.ledger.receivables import AccountSummary, account_summary
+from billing_core.access import SUBGROUP_IDS, USER_ID, upload_in_scope
+from billing_core.ledger.receivables import AccountSummary, account_summary_with
 from billing_core.models import EmployerGroup, Upload
 from billing_core.models.enums import JobStatus, UploadStatus
 from billing_core.reports.statements import MonthTotal, default_range, month_totals
@@ -57,27 +56,22 @@ def group_dashboard(
     due, next due, credit, all from `account_summary`, limited to `subgroup_ids`' bills for a
     location's contact), billed vs paid for the 12 coverage months up to today's (and a bill
     already issued for next month), and the newest census upload (for a location's contact
-    `user_id`, of those they may see)."""
+    `user_id`, of those they may see). Three statements: the month totals, and the account's
+    two, the second with the upload joined to it (`account_summary_with`)."""
     start, end = default_range(today)
     months = month_totals(session, group, start, end, subgroup_ids=subgroup_ids)
-    limited = subgroup_ids is not None
-    latest_upload = session.scalars(
-        _latest_upload(limited, user_id is not None),
-        scope_values(group.id, subgroup_ids, user_id),
-    ).first()
-    return Dashboard(
-        summary=account_summary(session, group, today, subgroup_ids=subgroup_ids, user_id=user_id),
-        months=months,
-        latest_upload=latest_upload,
+    summary, latest_upload = account_summary_with(
+        session, group, today, _latest_upload, subgroup_ids=subgroup_ids, user_id=user_id
     )
+    return Dashboard(summary=summary, months=months, latest_upload=latest_upload)
 
 
-@built_once
 def _latest_upload(limited: bool, with_user: bool):
     """The newest census upload a reader sees (the whole group's, or a location contact's:
-    `limited`, by `with_user`), built once (db.built_once)."""
-    return (
-        select(Upload)
+    `limited`, by `with_user`), as `account_summary_with` joins it: an alias of Upload and
+    a scalar subquery of its id."""
+    return aliased(Upload), (
+        select(Upload.id)
         .where(
             # A refused, failed or put-away file is not "the latest upload" (its sender saw
             # why on its page, and it is listed with the others).
@@ -97,4 +91,5 @@ def _latest_upload(limited: bool, with_user: bool):
         )
         .order_by(Upload.created_at.desc(), Upload.id.desc())
         .limit(1)
+        .scalar_subquery()
     )

@@ -631,38 +631,28 @@ def month_totals(
     subgroup_ids: frozenset[int] | None = None,
 ) -> list[MonthTotal]:
     """The statement's `months` alone (billed vs paid per coverage month, dollars, balances as
-    of `end`), as `paid_vs_billed(...).months` counts them, in two small kept reads instead
-    of the whole statement: the employer's dashboard shows only these. Billed = the new charges of the invoices not void on `end`; paid = receivable
-    postings of allocations (and their undoing) dated on or before `end`."""
+    of `end`), as `paid_vs_billed(...).months` counts them, in one small kept read instead
+    of the whole statement: the employer's dashboard shows only these. Billed = the new
+    charges of the invoices not void on `end`; paid = receivable postings of allocations (and
+    their undoing) dated on or before `end`, summed beside each invoice."""
     check_range(start, end)
     start = month_start(start)
     limited = subgroup_ids is not None
-    rows = session.execute(
-        _month_invoices(limited),
-        {**scope_values(group.id, subgroup_ids), "start": start, "end": end},
-    ).all()
-    if not rows:
-        return []
-    voided = {row[0] for row in rows if row[5]}
-    invoices = [row[:5] for row in rows]
-    # The group's receivable by its number, joined: no read of the account first.
-    paid = {
-        invoice_id: credit - debit
-        for invoice_id, debit, credit in session.execute(
-            _month_payments(),
-            {
-                "receivable": ledger.account_number(Chart.RECEIVABLE, group),
-                "invoice_ids": [row[0] for row in invoices],
-                "end": end,
-            },
-        )
+    values = {
+        **scope_values(group.id, subgroup_ids),
+        "start": start,
+        "end": end,
+        # The group's receivable by its number, joined: no read of the account first.
+        "receivable": ledger.account_number(Chart.RECEIVABLE, group),
     }
     months: dict[date, list[Decimal]] = {}
-    for invoice_id, period_start, premium, retro, fees in invoices:
+    for period_start, premium, retro, fees, voided, paid in session.execute(
+        _month_invoices(limited), values
+    ):
         month = months.setdefault(month_start(period_start), [ZERO, ZERO])
-        if invoice_id not in voided:
+        if not voided:
             month[0] += premium + retro + fees
-        month[1] += paid.get(invoice_id, ZERO)
+        month[1] += paid
     return [MonthTotal(m, b, p) for m, (b, p) in sorted(months.items())]
 
 
@@ -670,39 +660,36 @@ def month_totals(
 def _month_invoices(limited: bool):
     """An invoice's new charges (premium + retro + fees) are the sum of its plan totals, which
     the statement reads (ledger_differences checks the two agree): read from the invoice, with
-    whether it was voided by END."""
+    whether it was voided by END and what was paid on it by END (`_paid_by_end`)."""
     return (
         select(
-            Invoice.id,
             Invoice.period_start,
             Invoice.current_premium,
             Invoice.retro_total,
             Invoice.fees_total,
             _voided_by_end(),
+            _paid_by_end(),
         )
         .where(*_statement_invoices_where(limited))
         .order_by(Invoice.period_start, Invoice.invoice_number)
     )
 
 
-@built_once
-def _month_payments():
-    """Allocations (and their undoing) posted to the receivable by END, per invoice."""
+def _paid_by_end():
+    """Allocations (and their undoing) posted to the receivable (the bindparam `receivable`,
+    its number) by END on the invoice of the enclosing row: credits - debits (dollars, 0.00
+    when none), as a correlated scalar subquery."""
     return (
-        select(
-            Posting.invoice_id,
-            ledger.money_sum(Posting.debit),
-            ledger.money_sum(Posting.credit),
-        )
+        select(ledger.money_sum(Posting.credit - Posting.debit))
         .join(JournalEntry, JournalEntry.id == Posting.entry_id)
         .join(LedgerAccount, LedgerAccount.id == Posting.account_id)
         .where(
             LedgerAccount.number == bindparam("receivable"),
-            Posting.invoice_id.in_(bindparam("invoice_ids", expanding=True)),
+            Posting.invoice_id == Invoice.id,
             JournalEntry.source_type.in_(PAID_SOURCES),
             JournalEntry.entry_date <= END,
         )
-        .group_by(Posting.invoice_id)
+        .scalar_subquery()
     )
 
 
