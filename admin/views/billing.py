@@ -13,7 +13,8 @@ from admin.actions import confirm_form, load_or_404
 from admin.forms import BillingRunForm, InvoiceVoidForm
 from billing_core.access import GroupScope
 from billing_core.billing.enrollment import add_months
-from billing_core.billing.invoices import invoice_book_query, invoice_book_rows, period_label
+from billing_core.billing.invoice_book import invoice_book_page
+from billing_core.billing.invoices import period_label
 from billing_core.billing.invoicing import prepare_billing_run, void_invoice
 from billing_core.billing.run import (
     RunProgress,
@@ -33,7 +34,6 @@ from portal.web import (
     NotYet,
     client_ip,
     load_group,
-    paginate,
     role_required,
     run_action,
     today,
@@ -183,9 +183,14 @@ def _run_page(form: BillingRunForm, period: date | None, groups, outcome, change
 def invoice_list():
     """Every invoice in the book, newest first; search by invoice or group number or name."""
     search = request.args.get("q", "").strip()
-    query = invoice_book_query(search, _period(request.args.get("period", "")))
-    page = paginate(query, per_page=50)
-    page.items, groups = invoice_book_rows(db_session(), page.items, today())
+    page, groups = invoice_book_page(
+        db_session(),
+        search,
+        _period(request.args.get("period", "")),
+        request.args.get("page", 1, type=int) or 1,
+        50,
+        today(),
+    )
     return render_template(
         "admin/all_invoices.html",
         page=page,
