@@ -392,13 +392,20 @@ def open_items(
     return [(invoice, amount) for invoice, amount in rows]
 
 
+def is_open_item(open_amount=KeptOpenItem.open_amount):
+    """Whether an invoice is an open item: a balance not zero on the receivable (owed, or a
+    credit balance) by its KeptOpenItem's `open_amount` (the joined column, or an expression
+    giving it)."""
+    return open_amount != 0
+
+
 @built_once
 def _open_items(limited: bool):
     """`open_items`' statement, built once (db.built_once: the payments page asks)."""
     query = (
         select(Invoice, KeptOpenItem.open_amount)
         .join(KeptOpenItem, KeptOpenItem.invoice_id == Invoice.id)
-        .where(KeptOpenItem.group_id == bindparam("group_id"), KeptOpenItem.open_amount != 0)
+        .where(KeptOpenItem.group_id == bindparam("group_id"), is_open_item())
         .order_by(Invoice.due_on, Invoice.id)
     )
     if limited:
@@ -447,16 +454,22 @@ def account_summary_with(
     *,
     subgroup_ids: Iterable[int] | None = None,
     user_id: int | None = None,
+    open_due_dates: list[tuple[date, Decimal]] | None = None,
 ) -> tuple[AccountSummary, object | None]:
     """`account_summary` in its two statements, and one more row its caller wants (None when
     `joined` is None or finds none) read by the second: `joined(limited, with_user)` (a
     module-level function: it keys the kept statement) returns an aliased entity and a
     scalar subquery of the id of its row, over the bindparams of `access.scope_values`
     (`group_id`, and `subgroup_ids` when `limited`, `user_id` when `with_user`). The
-    employer's dashboard reads its latest upload so."""
+    employer's dashboard reads its latest upload so. `open_due_dates`: the open items (due
+    date, open amount; those of `is_open_item()` of the invoices the scope sees, oldest due
+    first, by due date and invoice id) when the caller read them with its own statement;
+    then one statement."""
     scoped = frozenset(subgroup_ids) if subgroup_ids is not None else None
     values = scope_values(group.id, scoped, user_id)
-    items = session.execute(_open_due_dates(scoped is not None), values).all()
+    items = open_due_dates
+    if items is None:
+        items = session.execute(_open_due_dates(scoped is not None), values).all()
     row = session.execute(
         _payments_and_credit(scoped is not None, user_id is not None, joined=joined), values
     ).one()
@@ -501,7 +514,7 @@ def _open_due_dates(limited: bool):
     query = (
         select(Invoice.due_on, KeptOpenItem.open_amount)
         .join(KeptOpenItem, KeptOpenItem.invoice_id == Invoice.id)
-        .where(KeptOpenItem.group_id == bindparam("group_id"), KeptOpenItem.open_amount != 0)
+        .where(KeptOpenItem.group_id == bindparam("group_id"), is_open_item())
         .order_by(Invoice.due_on, Invoice.id)
     )
     if limited:
@@ -699,7 +712,7 @@ def _open_items_and_billed():
         .outerjoin(KeptOpenItem, KeptOpenItem.invoice_id == Invoice.id)
         .where(
             Invoice.group_id == bindparam("group_id"),
-            or_(KeptOpenItem.open_amount != 0, billed),
+            or_(is_open_item(), billed),
         )
         .order_by(Invoice.due_on, Invoice.id)
     )

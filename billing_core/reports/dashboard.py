@@ -1,7 +1,7 @@
 """The employer's group page, first screen: the account's position on a day (from
 ledger.receivables.account_summary_with), billed vs paid for the last 12 coverage months (the
-statement's month totals, reports/statements.py::month_totals) and the latest census upload
-they may see."""
+statement's month totals, as reports/statements.py::month_totals counts them) and the latest
+census upload they may see."""
 
 from __future__ import annotations
 
@@ -11,11 +11,20 @@ from datetime import date
 from sqlalchemy import bindparam, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from billing_core.access import SUBGROUP_IDS, USER_ID, upload_in_scope
-from billing_core.ledger.receivables import AccountSummary, account_summary_with
-from billing_core.models import EmployerGroup, Upload
+from billing_core.access import SUBGROUP_IDS, USER_ID, invoice_in_scope, upload_in_scope
+from billing_core.db import built_once
+from billing_core.ledger.receivables import AccountSummary, account_summary_with, is_open_item
+from billing_core.models import EmployerGroup, Invoice, Upload
 from billing_core.models.enums import JobStatus, UploadStatus
-from billing_core.reports.statements import MonthTotal, default_range, month_totals
+from billing_core.models.ledger import KeptOpenItem
+from billing_core.reports.statements import (
+    MonthTotal,
+    default_range,
+    month_columns,
+    month_in_range,
+    month_values,
+    months_of,
+)
 
 UPLOAD_STATUS_LABELS = {
     "received": "Not submitted yet",
@@ -56,14 +65,53 @@ def group_dashboard(
     due, next due, credit, all from `account_summary`, limited to `subgroup_ids`' bills for a
     location's contact), billed vs paid for the 12 coverage months up to today's (and a bill
     already issued for next month), and the newest census upload (for a location's contact
-    `user_id`, of those they may see). Three statements: the month totals, and the account's
-    two, the second with the upload joined to it (`account_summary_with`)."""
+    `user_id`, of those they may see). Two statements: the invoices of the month totals
+    with the open items (`_dashboard_invoices`), and the account's payments and credit with
+    the upload joined to them (`account_summary_with`)."""
     start, end = default_range(today)
-    months = month_totals(session, group, start, end, subgroup_ids=subgroup_ids)
+    limited = subgroup_ids is not None
+    rows = session.execute(
+        _dashboard_invoices(limited), month_values(group, start, end, subgroup_ids)
+    ).all()
+    months = months_of(row[:6] for row in rows if row[6])
     summary, latest_upload = account_summary_with(
-        session, group, today, _latest_upload, subgroup_ids=subgroup_ids, user_id=user_id
+        session,
+        group,
+        today,
+        _latest_upload,
+        subgroup_ids=subgroup_ids,
+        user_id=user_id,
+        open_due_dates=[(due_on, owed) for *_, due_on, owed in rows if owed],
     )
     return Dashboard(summary=summary, months=months, latest_upload=latest_upload)
+
+
+@built_once
+def _dashboard_invoices(limited: bool):
+    """The group's invoices (those a location's contact sees: `limited`) that `month_totals`
+    counts or that are open items (`receivables.is_open_item`), oldest due first: the month
+    columns (`statements.month_columns`), whether it is one of the months', its due date and
+    kept open amount (None: none kept); built once (db.built_once). The open amount is looked
+    up per invoice (its key): joined, the OR would read every kept item of the book."""
+    open_amount = (
+        select(KeptOpenItem.open_amount)
+        .where(KeptOpenItem.invoice_id == Invoice.id)
+        .scalar_subquery()
+    )
+    return (
+        select(
+            *month_columns(),
+            month_in_range().label("in_range"),
+            Invoice.due_on,
+            open_amount.label("open_amount"),
+        )
+        .where(
+            Invoice.group_id == bindparam("group_id"),
+            invoice_in_scope(SUBGROUP_IDS if limited else None),
+            or_(month_in_range(), is_open_item(open_amount)),
+        )
+        .order_by(Invoice.due_on, Invoice.id)
+    )
 
 
 def _latest_upload(limited: bool, with_user: bool):

@@ -39,11 +39,12 @@ and the employer dashboard built on it is dashboard.py.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Date, bindparam, case, exists, select
+from sqlalchemy import Date, and_, bindparam, case, exists, select
 from sqlalchemy.orm import Session, aliased
 
 from billing_core import ledger
@@ -430,10 +431,14 @@ def _statement_invoices_where(limited: bool) -> tuple:
     whose period starts from START, issued by END."""
     return (
         Invoice.group_id == GROUP_ID,
-        Invoice.period_start >= START,
-        Invoice.issued_on <= END,
+        *_in_range(),
         invoice_in_scope(SUBGROUP_IDS if limited else None),
     )
+
+
+def _in_range() -> tuple:
+    """The statement's invoices of the group: for a period from START on, issued by END."""
+    return (Invoice.period_start >= START, Invoice.issued_on <= END)
 
 
 @built_once
@@ -635,20 +640,31 @@ def month_totals(
     of the whole statement: the employer's dashboard shows only these. Billed = the new
     charges of the invoices not void on `end`; paid = receivable postings of allocations (and
     their undoing) dated on or before `end`, summed beside each invoice."""
+    values = month_values(group, start, end, subgroup_ids)
+    return months_of(session.execute(_month_invoices(subgroup_ids is not None), values))
+
+
+def month_values(
+    group: EmployerGroup, start: date, end: date, subgroup_ids: frozenset[int] | None
+) -> dict:
+    """`month_totals`' bindparams' values (the range's first month, its end, the group's
+    receivable by its number, the scope's)."""
     check_range(start, end)
-    start = month_start(start)
-    limited = subgroup_ids is not None
-    values = {
+    return {
         **scope_values(group.id, subgroup_ids),
-        "start": start,
+        "start": month_start(start),
         "end": end,
         # The group's receivable by its number, joined: no read of the account first.
         "receivable": ledger.account_number(Chart.RECEIVABLE, group),
     }
+
+
+def months_of(rows: Iterable) -> list[MonthTotal]:
+    """MonthTotals from `month_columns()` rows (the invoices of `month_in_range()`, any
+    order): billed = the new charges of those not void by END, paid = what was paid on them
+    by END, per coverage month."""
     months: dict[date, list[Decimal]] = {}
-    for period_start, premium, retro, fees, voided, paid in session.execute(
-        _month_invoices(limited), values
-    ):
+    for period_start, premium, retro, fees, voided, paid in rows:
         month = months.setdefault(month_start(period_start), [ZERO, ZERO])
         if not voided:
             month[0] += premium + retro + fees
@@ -656,20 +672,32 @@ def month_totals(
     return [MonthTotal(m, b, p) for m, (b, p) in sorted(months.items())]
 
 
-@built_once
-def _month_invoices(limited: bool):
+def month_columns() -> list:
     """An invoice's new charges (premium + retro + fees) are the sum of its plan totals, which
     the statement reads (ledger_differences checks the two agree): read from the invoice, with
-    whether it was voided by END and what was paid on it by END (`_paid_by_end`)."""
+    whether it was voided by END and what was paid on it by END (`_paid_by_end`), as
+    `months_of` takes them."""
+    return [
+        Invoice.period_start,
+        Invoice.current_premium,
+        Invoice.retro_total,
+        Invoice.fees_total,
+        _voided_by_end(),
+        _paid_by_end(),
+    ]
+
+
+def month_in_range():
+    """Whether an invoice of the group (and scope: the caller's) is one `month_totals` counts:
+    for a period from START on, issued by END (`month_values`)."""
+    return and_(*_in_range())
+
+
+@built_once
+def _month_invoices(limited: bool):
+    """`month_totals`' statement (db.built_once)."""
     return (
-        select(
-            Invoice.period_start,
-            Invoice.current_premium,
-            Invoice.retro_total,
-            Invoice.fees_total,
-            _voided_by_end(),
-            _paid_by_end(),
-        )
+        select(*month_columns())
         .where(*_statement_invoices_where(limited))
         .order_by(Invoice.period_start, Invoice.invoice_number)
     )

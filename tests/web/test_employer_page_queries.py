@@ -100,10 +100,10 @@ def test_the_invoice_view_reads_its_plan_totals_once(cast, session):
 MOST_PER_PAGE = {
     "/employer/": 2,  # the user; their groups (then a redirect)
     # the user, the group; the summary (members by status and by plan in one, plans with their
-    # rates in force in one, the policy); the latest bill; the clock; billed vs paid (each
-    # month's bills with what was paid on them); the account from the kept balances (the open
-    # bills; the payments and credit with the latest upload)
-    "": 9,
+    # rates in force in one, the policy); the latest bill; the clock; the months' bills with
+    # what was paid on them and the open bills' kept balances in one; the payments and credit
+    # with the latest upload
+    "": 8,
     "/invoices": 3,  # the page's invoices with their count and kept open balances
     # the bill with its open balance, what it printed under its group's invoice template (kept),
     # its prior bill and the kept bridge's steps; its plan totals (retro and fee lines only
@@ -141,9 +141,9 @@ def test_each_employer_page_runs_at_most_its_statements(client, cast, login_as, 
 
 def test_the_dashboard_reads_kept_balances_not_postings(client, cast, login_as, statements):
     """The account's position (open bills, credit, pending and last payment) comes from the
-    kept balances in two reads: no ledger account is loaded first, no account's postings are
-    summed; only the billed-vs-paid months sum the receivable's postings per invoice, beside
-    each month's bills in one statement."""
+    kept balances (the open bills read with the months' bills, the credit with the payments):
+    no ledger account is loaded first, no account's postings are summed; only the
+    billed-vs-paid months sum the receivable's postings per invoice, beside each bill."""
     login_as(cast.users["employer_a"])
     ran = _sql(_second_view(client, statements, f"/employer/groups/{cast.group_a.id}"))
     assert not [s for s in ran if "FROM ledger_account" in s and "JOIN" not in s]
