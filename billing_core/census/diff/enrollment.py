@@ -692,11 +692,13 @@ _STREAM_CHUNK = 5_000
 
 
 def _can_stream(connection) -> bool:
+    """psycopg 3.2 or later (the project allows 3.1) over libpq 17 or later."""
     if connection.dialect.name != "postgresql" or connection.dialect.driver != "psycopg":
         return False
     import psycopg
 
-    return psycopg.capabilities.has_stream_chunked()
+    capabilities = getattr(psycopg, "capabilities", None)
+    return capabilities is not None and capabilities.has_stream_chunked()
 
 
 def _streamed(connection, statement) -> tuple[list[tuple], tuple | None]:

@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from billing_core import security
 from billing_core.census.diff import ChangeKind, diff_census
+from billing_core.census.diff import enrollment as enrollment_module
 from billing_core.census.diff.enrollment import Enrolled, Enrollment, _overlapped
 from billing_core.census.rows import CensusCoverage, CensusFile, CensusMember
 from billing_core.models import Coverage
@@ -155,3 +156,14 @@ def test_a_file_matches_by_the_digest_an_old_key_made_until_rotation(
     diff = diff_census(session, group, _file(row, _row(bob)), AS_OF)
     assert diff.counts["unchanged"] == 2
     assert diff.members[0].kind is ChangeKind.UNCHANGED and diff.members[0].member_id == ann.id
+
+
+def test_the_enrollment_read_plainly_is_the_one_streamed(session, enrolled, monkeypatch):
+    """Where the driver cannot stream (psycopg before 3.2, libpq before 17; SQLite), the
+    statement is executed plainly: the same enrollment."""
+    group, plan, ann, bob = enrolled
+    streamed = Enrollment(session, group, AS_OF, meanwhile=lambda: None)
+    monkeypatch.setattr(enrollment_module, "_can_stream", lambda connection: False)
+    plain = Enrollment(session, group, AS_OF, meanwhile=lambda: None)
+    assert _columns(plain) == _columns(streamed)
+    assert len(plain.column["id"]) == 3
