@@ -71,12 +71,17 @@ def render_invoice_list(scope: GroupScope, area: str):
 def render_invoice_detail(scope: GroupScope, invoice_id: int, area: str, **extra):
     session = db_session()
     found = find_invoice_row(
-        session, scope.group.id, invoice_id, scope.subgroup_ids, with_bridge=True
+        session,
+        scope.group.id,
+        invoice_id,
+        scope.subgroup_ids,
+        with_bridge=True,
+        with_plan_totals=True,
     )
     if found is None:
         abort(404)
     invoice = found.invoice
-    view = invoice_view(session, invoice, today(), found.open_balance)
+    view = invoice_view(session, invoice, today(), found.open_balance, found.plan_totals)
     bridge = kept_bridge(session, invoice, found.bridge_read)
     settings = current_app.config["SETTINGS"]
     remit = settings.remit_instructions

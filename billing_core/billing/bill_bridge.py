@@ -718,7 +718,7 @@ def previous_invoice_id(current) -> ScalarSelect:
 
 
 # The prior bill as `with_prior_and_kept_steps` reads it beside the invoice.
-PriorInvoice = aliased(Invoice, name="prior_invoice")
+PriorInvoice = aliased(Invoice, name="prior")
 
 
 def with_prior_and_kept_steps(query: Select, current) -> Select:
@@ -727,7 +727,7 @@ def with_prior_and_kept_steps(query: Select, current) -> Select:
     None for a first bill), the id of the bridge kept from that prior bill (the first kept;
     None when none is kept: `kept_bridge` computes and keeps it), then the amount and count of
     each of STEPS in order (None: not kept). Still one row: each step its own outer join."""
-    kept = aliased(InvoiceBridge, name="kept_bridge")
+    kept = aliased(InvoiceBridge, name="kept")
     first_kept = (
         select(func.min(InvoiceBridge.id))
         .where(
@@ -742,7 +742,7 @@ def with_prior_and_kept_steps(query: Select, current) -> Select:
         .outerjoin(kept, kept.id == first_kept)
     )
     for key, _ in STEPS:
-        step = aliased(InvoiceBridgeStep, name=f"kept_{key}")
+        step = aliased(InvoiceBridgeStep, name=f"step_{key}")
         query = query.add_columns(step.amount, step.row_count).outerjoin(
             step, (step.bridge_id == kept.id) & (step.step == literal_column(f"'{key}'"))
         )

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import NamedTuple
 
 from sqlalchemy import Select, bindparam, func, or_, select
 from sqlalchemy.orm import Session
@@ -194,13 +195,28 @@ def find_invoice(
 class FoundInvoice:
     """An invoice as `find_invoice_row` reads it: its kept open receivable (0.00 when nothing
     is open), what it printed under its group's invoice template (None: issued without
-    one), for `invoice_templates.printed`, and when asked `with_bridge` its prior bill and kept
-    bridge steps as `bill_bridge.kept_bridge` takes them (`read_with_bill`)."""
+    one), for `invoice_templates.printed`; when asked `with_bridge` its prior bill and kept
+    bridge steps as `bill_bridge.kept_bridge` takes them (`read_with_bill`), and
+    `with_plan_totals` its plan totals as `invoice_view` takes them (`plan_totals`)."""
 
     invoice: Invoice
     open_balance: Decimal
     kept_print: InvoicePrint | None
     bridge_read: tuple | None = None
+    plan_totals: list[PlanTotal] | None = None
+
+
+class PlanTotal(NamedTuple):
+    """One of an invoice's plan totals as `invoice_view` reads it (`_PLAN_TOTAL`): a fee's has
+    no plan or product."""
+
+    section: InvoiceSection
+    product_code: str | None
+    product_name: str | None
+    plan_name: str | None
+    member_count: int
+    amount: Decimal
+    line_count: int
 
 
 def find_invoice_row(
@@ -210,31 +226,43 @@ def find_invoice_row(
     subgroup_ids: frozenset[int] | None = None,
     *,
     with_bridge: bool = False,
+    with_plan_totals: bool = False,
 ) -> FoundInvoice | None:
     """`find_invoice` with what the invoice page reads with it in the same statement (a kept
     statement, `db.built_once`): the bill's open receivable as kept, what `invoice_view` takes
     as `open_balance`, and its kept print; `with_bridge`, also its prior bill and the step
-    totals of the bridge kept from it (`bill_bridge.with_prior_and_kept_steps`)."""
+    totals of the bridge kept from it (`bill_bridge.with_prior_and_kept_steps`);
+    `with_plan_totals`, also its plan totals (a row each, the bill's columns repeated)."""
     found = session.execute(
-        _invoice_with_balance(subgroup_ids is not None, with_bridge),
+        _invoice_with_balance(subgroup_ids is not None, with_bridge, with_plan_totals),
         {**scope_values(group_id, subgroup_ids), "invoice_id": invoice_id},
-    ).first()
-    if found is None:
+    )
+    rows = found.all() if with_plan_totals else [found.first()]
+    first = rows[0] if rows else None
+    if first is None:
         return None
-    invoice, open_amount, kept_print = found[:3]
+    invoice, open_amount, kept_print = first[:3]
     return FoundInvoice(
         invoice,
         open_amount if open_amount is not None else ZERO,
         kept_print,
-        tuple(found[3:]) if with_bridge else None,
+        tuple(first[3 : -len(_PLAN_TOTAL) if with_plan_totals else None]) if with_bridge else None,
+        [
+            PlanTotal._make(row[-len(_PLAN_TOTAL) :])
+            for row in rows
+            if row[-len(_PLAN_TOTAL)] is not None
+        ]
+        if with_plan_totals
+        else None,
     )
 
 
 @built_once
-def _invoice_with_balance(limited: bool, with_bridge: bool = False):
+def _invoice_with_balance(limited: bool, with_bridge: bool = False, with_plan_totals: bool = False):
     """One invoice of a group (of the reader's locations when `limited`), with its kept open
     receivable (none: nothing open) and its kept print (none: issued without a template);
-    `with_bridge`, then its prior bill and kept bridge steps."""
+    `with_bridge`, then its prior bill and kept bridge steps; `with_plan_totals`, then a row
+    per plan total (`_PLAN_TOTAL`, by product and plan name; one row of nulls: none)."""
     query = (
         select(Invoice, KeptOpenItem.open_amount, InvoicePrint)
         .outerjoin(
@@ -248,7 +276,17 @@ def _invoice_with_balance(limited: bool, with_bridge: bool = False):
             invoice_in_scope(SUBGROUP_IDS if limited else None),
         )
     )
-    return with_prior_and_kept_steps(query, Invoice) if with_bridge else query
+    if with_bridge:
+        query = with_prior_and_kept_steps(query, Invoice)
+    if with_plan_totals:
+        query = (
+            query.add_columns(*_PLAN_TOTAL)
+            .outerjoin(InvoicePlanTotal, InvoicePlanTotal.invoice_id == Invoice.id)
+            .outerjoin(Plan, Plan.id == InvoicePlanTotal.plan_id)
+            .outerjoin(Product, Product.id == Plan.product_id)
+            .order_by(Product.name, Plan.name)
+        )
+    return query
 
 
 def group_invoice_page(
@@ -394,15 +432,23 @@ class InvoiceView:
 
 
 def invoice_view(
-    session: Session, invoice: Invoice, today: date, open_balance: Decimal | None = None
+    session: Session,
+    invoice: Invoice,
+    today: date,
+    open_balance: Decimal | None = None,
+    plan_totals: list[PlanTotal] | None = None,
 ) -> InvoiceView:
-    """`open_balance`: the bill's kept open receivable when the caller read it with the bill
-    (`find_invoice_row`), else read here."""
+    """`open_balance`, `plan_totals`: the bill's kept open receivable and its plan totals when
+    the caller read them with the bill (`find_invoice_row`), else read here."""
     group = session.get(EmployerGroup, invoice.group_id)
     # Every plan total of the bill in one read: the premium's product table and line count,
     # the products billed in any section (the member lines' product filter), and whether it
     # has retro or fee lines at all (a fee's total has no plan).
-    totals = session.execute(_plan_totals(), {"invoice_id": invoice.id}).all()
+    totals = (
+        session.execute(_plan_totals(), {"invoice_id": invoice.id}).all()
+        if plan_totals is None
+        else plan_totals
+    )
     premium = [row for row in totals if row.section is InvoiceSection.PREMIUM]
     products = [
         ProductTotal(row.product_name, row.plan_name, row.member_count, row.amount)
@@ -439,20 +485,25 @@ def invoice_view(
     )
 
 
+# A plan total as `invoice_view` reads it (`PlanTotal`), with its plan and product (none for a
+# fee's).
+_PLAN_TOTAL = (
+    InvoicePlanTotal.section,
+    Product.code.label("product_code"),
+    Product.name.label("product_name"),
+    Plan.name.label("plan_name"),
+    InvoicePlanTotal.member_count,
+    InvoicePlanTotal.amount,
+    InvoicePlanTotal.line_count,
+)
+
+
 @built_once
 def _plan_totals():
     """An invoice's plan totals with their plan and product (none for a fee's), by product and
     plan name."""
     return (
-        select(
-            InvoicePlanTotal.section,
-            Product.code.label("product_code"),
-            Product.name.label("product_name"),
-            Plan.name.label("plan_name"),
-            InvoicePlanTotal.member_count,
-            InvoicePlanTotal.amount,
-            InvoicePlanTotal.line_count,
-        )
+        select(*_PLAN_TOTAL)
         .outerjoin(Plan, Plan.id == InvoicePlanTotal.plan_id)
         .outerjoin(Product, Product.id == Plan.product_id)
         .where(InvoicePlanTotal.invoice_id == bindparam("invoice_id"))

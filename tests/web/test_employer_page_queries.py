@@ -105,10 +105,10 @@ MOST_PER_PAGE = {
     # with the latest upload
     "": 8,
     "/invoices": 3,  # the page's invoices with their count and kept open balances
-    # the bill with its open balance, what it printed under its group's invoice template (kept),
-    # its prior bill and the kept bridge's steps; its plan totals (retro and fee lines only
-    # when it has some); a page of member lines
-    "/invoices/{invoice}": 6,
+    # the user with the group; the clock; the bill with its open balance, what it printed
+    # under its group's invoice template (kept), its prior bill, the kept bridge's steps and
+    # its plan totals (retro and fee lines only when it has some); a page of member lines
+    "/invoices/{invoice}": 4,
     # the invoices with their voids; both accounts' postings (no account loaded first), from
     # which it ages the balances; plan totals; payments with their allocations, recoveries,
     # refunds and suspense

@@ -12,11 +12,12 @@ from datetime import date
 from sqlalchemy import event, func, select
 
 from billing_core.billing.bill_bridge import kept_bridge
-from billing_core.billing.invoices import find_invoice_row
+from billing_core.billing.invoices import _plan_totals, find_invoice_row, invoice_view
 from billing_core.billing.invoicing import issue_billing_run, previous_invoice, void_invoice
-from billing_core.models import Invoice
-from billing_core.models.enums import Role
+from billing_core.models import Adjustment, Invoice
+from billing_core.models.enums import AdjustmentStatus, Role
 from billing_core.models.invoice import InvoiceBridge
+from billing_core.money import D
 from tests.factories import (
     enroll,
     make_dental_plan,
@@ -36,14 +37,33 @@ def _book(session):
     east = make_subgroup(session, group, "EAST")
     west = make_subgroup(session, group, "WEST", bill_separately=True)
     plan = make_dental_plan(session, group)
-    for n, (where, tier) in enumerate([(east, "EE"), (west, "ES"), (east, "FAM"), (west, "EE")]):
-        enroll(session, make_member(session, group, subgroup=where, last_name=f"M{n}"), plan, tier)
+    members = [
+        make_member(session, group, subgroup=where, last_name=f"M{n}")
+        for n, where in enumerate([east, west, east, west])
+    ]
+    for member, tier in zip(members, ["EE", "ES", "FAM", "EE"], strict=True):
+        enroll(session, member, plan, tier)
     issue_billing_run(session, JAN, group_numbers=[group.group_number])
     for where in (east, west):
         enroll(session, make_member(session, group, subgroup=where), plan, "EC", effective_from=FEB)
     session.flush()
-    for month in (FEB, MAR):
-        issue_billing_run(session, month, group_numbers=[group.group_number])
+    issue_billing_run(session, FEB, group_numbers=[group.group_number])
+    # March bills a late term's credit (retro) and a fee.
+    for amount, reason in (("-112.40", "late_term"), ("25.00", "late_fee")):
+        session.add(
+            Adjustment(
+                group_id=group.id,
+                member_id=members[2].id,
+                plan_id=plan.id,
+                coverage_month=JAN,
+                amount=D(amount),
+                reason_code=reason,
+                source_type="manual",
+                status=AdjustmentStatus.APPROVED,
+            )
+        )
+    session.flush()
+    issue_billing_run(session, MAR, group_numbers=[group.group_number])
     return group, east, west
 
 
@@ -137,3 +157,24 @@ def test_a_void_and_a_reissue_read_the_bridge_from_the_bill_now_before(session, 
     issue_billing_run(session, APR, group_numbers=[group.group_number])
     for invoice in _invoices(session, group):
         _same(_read_with_bill(session, invoice), kept_bridge(session, invoice))
+
+
+def test_the_plan_totals_read_with_the_bill_are_those_read_after_it(session):
+    group, east, west = _book(session)
+    with_retro = 0
+    for invoice in _invoices(session, group):
+        for seen in (None, frozenset({east.id})):
+            found = find_invoice_row(
+                session, group.id, invoice.id, seen, with_bridge=True, with_plan_totals=True
+            )
+            if found is None:
+                continue
+            read = session.execute(_plan_totals(), {"invoice_id": invoice.id}).all()
+            # By product and plan name; a plan's retro and fee totals in either order.
+            assert sorted(found.plan_totals, key=repr) == sorted(map(tuple, read), key=repr)
+            _same(kept_bridge(session, invoice, found.bridge_read), kept_bridge(session, invoice))
+            with_totals = invoice_view(session, invoice, MAR, found.open_balance, found.plan_totals)
+            alone = invoice_view(session, invoice, MAR, found.open_balance)
+            assert with_totals == alone
+            with_retro += bool(alone.retro_lines and alone.fee_lines)
+    assert with_retro  # March's bill has retro and fee sections
