@@ -40,7 +40,7 @@ from sqlalchemy.orm import Session, aliased
 from billing_core.access import SUBGROUP_IDS
 from billing_core.db import Money, built_once, copy_rows, in_ids, typed_rows
 from billing_core.models import Invoice, InvoiceLine, Member, Plan, Product
-from billing_core.models.enums import InvoiceSection, InvoiceStatus
+from billing_core.models.enums import InvoiceSection
 from billing_core.models.invoice import InvoiceBridge, InvoiceBridgeRow, InvoiceBridgeStep
 from billing_core.money import ZERO, format_rate
 
@@ -698,20 +698,19 @@ def previous_invoice_id(current) -> ScalarSelect:
     """`invoicing.previous_invoice` of the invoice `current` (Invoice, or an alias of it, in
     the enclosing statement) as a correlated subquery: the id of its billing account's (the
     group's own, or the subgroup billed separately) latest non-void invoice for an earlier
-    period, the latest issued of a period first; none for a first bill. The same rule as
-    `invoicing._previous_invoice`, read with the bill: tests/unit/billing/test_bill_bridge.py
-    holds the two equal."""
+    period, the latest issued of a period first; none for a first bill. The same rule
+    (`billing_core/billing/invoicing.py::previous_bill`), read with the bill."""
+    from billing_core.billing.invoicing import previous_bill  # see _previous_invoice
+
     earlier = aliased(Invoice, name="earlier_invoice")
     return (
-        select(earlier.id)
-        .where(
-            earlier.group_id == current.group_id,
-            earlier.subgroup_id.is_not_distinct_from(current.subgroup_id),
-            earlier.period_start < current.period_start,
-            earlier.status != InvoiceStatus.VOID,
+        previous_bill(
+            earlier.id,
+            earlier,
+            group_id=current.group_id,
+            same_account=earlier.subgroup_id.is_not_distinct_from(current.subgroup_id),
+            period_start=current.period_start,
         )
-        .order_by(earlier.period_start.desc(), earlier.id.desc())
-        .limit(1)
         .correlate(current)
         .scalar_subquery()
     )

@@ -29,7 +29,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from functools import cached_property
 
-from sqlalchemy import Date, and_, bindparam, select, update
+from sqlalchemy import Date, Select, and_, bindparam, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from billing_core import audit, ledger, mail
@@ -368,14 +368,30 @@ def _previous_invoice(billed_separately: bool):
         if billed_separately
         else Invoice.subgroup_id.is_(None)
     )
+    return previous_bill(
+        Invoice,
+        Invoice,
+        group_id=bindparam("group_id"),
+        same_account=same_account,
+        period_start=bindparam("period_start", type_=Date),
+    )
+
+
+def previous_bill(what, earlier, *, group_id, same_account, period_start) -> Select:
+    """The rule of a bill's previous bill (the bill bridge's prior), in the shape of a
+    statement of its own (`previous_invoice`) or of a subquery read with the bill
+    (`billing_core/billing/bill_bridge.py::previous_invoice_id`): `what` of `earlier` (Invoice
+    or an alias), the same billing account's (`same_account`) non-void bill for the latest
+    period before `period_start`, the latest issued of a period first."""
     return (
-        select(Invoice)
-        .where(Invoice.group_id == bindparam("group_id"), same_account)
+        select(what)
         .where(
-            Invoice.period_start < bindparam("period_start", type_=Date),
-            Invoice.status != InvoiceStatus.VOID,
+            earlier.group_id == group_id,
+            same_account,
+            earlier.period_start < period_start,
+            earlier.status != InvoiceStatus.VOID,
         )
-        .order_by(Invoice.period_start.desc(), Invoice.id.desc())
+        .order_by(earlier.period_start.desc(), earlier.id.desc())
         .limit(1)
     )
 
