@@ -82,7 +82,11 @@ def old_code_path():
 
     saved = (pages.kept_bridge, pages.kept_counts_seen, documents.kept_bridge)
     saved += (documents.kept_details,)
-    pages.kept_bridge = documents.kept_bridge = bridge_module.bill_bridge
+    # The page hands kept_bridge what it read with the bill; the old path ignores it.
+    pages.kept_bridge = lambda session, invoice, _read=None: bridge_module.bill_bridge(
+        session, invoice
+    )
+    documents.kept_bridge = bridge_module.bill_bridge
     pages.kept_counts_seen = lambda _s, bridge, ids: {
         s.key: len(s.rows_seen(ids)) for s in bridge.steps
     }
