@@ -13,8 +13,7 @@ from admin.actions import confirm_form, load_or_404
 from admin.forms import BillingRunForm, InvoiceVoidForm
 from billing_core.access import GroupScope
 from billing_core.billing.enrollment import add_months
-from billing_core.billing.invoice_book import invoice_book_page
-from billing_core.billing.invoices import period_label
+from billing_core.billing.invoices import invoice_book_page, period_label
 from billing_core.billing.invoicing import prepare_billing_run, void_invoice
 from billing_core.billing.run import (
     RunProgress,

@@ -8,7 +8,7 @@ paid, some open); past due (open after the due date); open; no payment due (a cr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -155,20 +155,57 @@ def invoice_book_query(search: str = "", period: date | None = None) -> Select:
     return query.order_by(Invoice.period_start.desc(), Invoice.invoice_number)
 
 
-def invoice_book_rows(
-    session: Session, invoices: Sequence[Invoice], today: date
-) -> tuple[list[InvoiceRow], dict[int, EmployerGroup]]:
-    """A page of the invoice book as rows (in the page's order) and the groups they belong
-    to: one read of the groups and one of the kept open items for the whole page (a page of
-    the newest bills spans as many groups as it has rows)."""
-    invoices = list(invoices)
-    groups = {
-        g.id: g
-        for g in session.scalars(
-            select(EmployerGroup).where(EmployerGroup.id.in_({i.group_id for i in invoices}))
+@dataclass(frozen=True)
+class BookGroup:
+    """What the book shows of an invoice's group."""
+
+    id: int
+    name: str
+    group_number: str
+
+
+def invoice_book_page(
+    session: Session,
+    search: str,
+    period: date | None,
+    asked: int | None,
+    per_page: int,
+    today: date,
+) -> tuple[Page, dict[int, BookGroup]]:
+    """Page `asked` (1-based, clamped to the pages there are) of the invoice book matching
+    `search` and `period` (`invoice_book_query`): its items InvoiceRows as of `today` (the
+    open receivable from the kept open items, 0.00 where none is kept; a void bill owes
+    nothing), and the groups they belong to by id. The page's invoices are chosen and ordered
+    by the book's query alone (a subquery limited to the page), then joined to their groups
+    and kept items: joining every invoice of the book before the sort costs more."""
+    query = invoice_book_query(search, period)
+    total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    number = clamp_page(asked, total, per_page)
+    listed = (
+        query.with_only_columns(*_LISTED_COLUMNS)
+        .limit(per_page)
+        .offset((number - 1) * per_page)
+        .subquery("listed")
+    )
+    found = session.execute(
+        select(
+            listed,
+            EmployerGroup.name.label("group_name"),
+            EmployerGroup.group_number.label("group_number"),
+            KeptOpenItem.open_amount.label("kept_open_amount"),
         )
+        .join(EmployerGroup, EmployerGroup.id == listed.c.group_id)
+        .outerjoin(KeptOpenItem, KeptOpenItem.invoice_id == listed.c.id)
+        .order_by(listed.c.period_start.desc(), listed.c.invoice_number)
+    ).all()
+    groups = {
+        row.group_id: BookGroup(row.group_id, row.group_name, row.group_number) for row in found
     }
-    return _rows(invoices, _kept_balances(session, invoices), today), groups
+    balances = {
+        row.id: ZERO if row.kept_open_amount is None else row.kept_open_amount for row in found
+    }
+    rows = _rows(found, balances, today)
+    return Page(items=rows, page=number, per_page=per_page, total=total), groups
 
 
 def invoice_list_query(

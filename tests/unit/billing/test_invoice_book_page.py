@@ -1,7 +1,8 @@
-"""The staff's invoice book read a page at a time in two statements (invoice_book.
+"""The staff's invoice book read a page at a time in two statements (invoices.
 invoice_book_page) gives the same rows, groups and pages as the book's query paged whole and
-its rows built from the loaded invoices (invoices.invoice_book_query and invoice_book_rows):
-searches, a period, pages past the end, a void bill, a part-paid and a paid one."""
+its rows built from the loaded invoices (invoices.invoice_book_query and `_book_rows_loaded`,
+how the book read them before): searches, a period, pages past the end, a void bill, a
+part-paid and a paid one."""
 
 from __future__ import annotations
 
@@ -9,20 +10,37 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, select
 
-from billing_core.billing.invoice_book import invoice_book_page
-from billing_core.billing.invoices import invoice_book_query, invoice_book_rows
+from billing_core.billing.invoices import (
+    _kept_balances,
+    _rows,
+    invoice_book_page,
+    invoice_book_query,
+)
 from billing_core.billing.invoicing import void_invoice
+from billing_core.models import EmployerGroup
 from billing_core.paging import page_of
 from tests.factories import make_group, make_invoice, pay_by_check, scenario
 
 TODAY = date(2027, 4, 20)
 
 
+def _book_rows_loaded(session, invoices, today):
+    """The book's rows from its Invoices loaded whole, and their groups (the old read)."""
+    invoices = list(invoices)
+    groups = {
+        g.id: g
+        for g in session.scalars(
+            select(EmployerGroup).where(EmployerGroup.id.in_({i.group_id for i in invoices}))
+        )
+    }
+    return _rows(invoices, _kept_balances(session, invoices), today), groups
+
+
 def _old(session, search, period, asked, per_page):
     page = page_of(session, invoice_book_query(search, period), asked, per_page)
-    rows, groups = invoice_book_rows(session, page.items, TODAY)
+    rows, groups = _book_rows_loaded(session, page.items, TODAY)
     return page, rows, groups
 
 
