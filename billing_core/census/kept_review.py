@@ -58,7 +58,7 @@ def _rows_of(model, condition: str) -> str:
     one transaction), in id order."""
     table = model.__tablename__
     return (
-        f"coalesce((SELECT string_agg({table}.id || ':' || {table}.xmin || ':' || "
+        f"coalesce((SELECT string_agg({table}.id || ':' || {table}.xmin || ':' || "  # nosec B608 - our tables; values bound
         f"{table}.ctid, ',' ORDER BY {table}.id) FROM {table} WHERE {condition}), '')"
     )
 
@@ -70,11 +70,11 @@ def _marker_statement() -> TextClause:
     # under it by theirs (as `IN (subquery)` the planner scans all dependents instead).
     plans = "ARRAY(SELECT plan.id FROM plan WHERE plan.group_id = :group_id)"
     versions = (
-        f"ARRAY(SELECT rate_version.id FROM rate_version WHERE rate_version.plan_id = ANY({plans}))"
+        f"ARRAY(SELECT rate_version.id FROM rate_version WHERE rate_version.plan_id = ANY({plans}))"  # nosec B608 - our tables; values bound
     )
     members = "ARRAY(SELECT member.id FROM member WHERE member.group_id = :group_id)"
     dependents = (
-        f"ARRAY(SELECT dependent.id FROM dependent WHERE dependent.member_id = ANY({members}))"
+        f"ARRAY(SELECT dependent.id FROM dependent WHERE dependent.member_id = ANY({members}))"  # nosec B608 - our tables; values bound
     )
     invoices = "ARRAY(SELECT invoice.id FROM invoice WHERE invoice.group_id = :group_id)"
     parts = [
