@@ -77,7 +77,8 @@ class EmployerClock:
     """Where the group stands on `on`. `cure_amount` is what to pay now (overdue bills less
     credits and open disputes: overdue.Position.overdue, the notice's cure amount);
     `caught_up` when it is at or under the plan's threshold while the clock still runs (the
-    next sweep brings the group back to current).
+    next sweep brings the group back to current). `bills`: the overdue bills to collect,
+    oldest due first (none a bankruptcy stay holds: those are `position.stayed`).
 
     The next step and its date, by state: past due: the grace notice (`notice_on`); in grace:
     cancellation possible from `cancellable_from` unless paid by `pay_by`; pending
@@ -277,10 +278,13 @@ def employer_clock(session: Session, group: EmployerGroup, on: date) -> Employer
         reinstated_on = None
     elif reinstated_on is None or on > reinstated_on + timedelta(days=REINSTATED_SHOWN_DAYS):
         return None
-    bills = tuple(OverdueBill(*r[10:]) for r in rows if r[10] is not None)
+    overdue = [OverdueBill(*r[10:]) for r in rows if r[10] is not None]
+    # The bills to collect: those a bankruptcy stay holds are out of the count, the remit
+    # reference and the pay link, as out of the notice (the position counts them as stayed).
+    bills = tuple(b for b in overdue if not stayed_bill(b.period_start, filed_on))
     pos = position_from(
         group.id,
-        ((b.period_start, b.due_on, b.open_amount) for b in bills),
+        ((b.period_start, b.due_on, b.open_amount) for b in overdue),
         bill_credits=bill_credits,
         unapplied_cash=cash,
         disputed=disputed,
@@ -306,8 +310,9 @@ def employer_clock(session: Session, group: EmployerGroup, on: date) -> Employer
         # Coverage ends for the oldest overdue bill a stay does not hold, as the notice and the
         # cancellation say (its period is all coverage_end reads of it; none: coverage_end
         # looks, and finds none).
-        oldest = next((b for b in bills if not stayed_bill(b.period_start, filed_on)), None)
-        coverage_ends = coverage_end(session, row, on, plan.coverage_end_rule, oldest)
+        coverage_ends = coverage_end(
+            session, row, on, plan.coverage_end_rule, next(iter(bills), None)
+        )
     return EmployerClock(
         state=row.state,
         on=on,

@@ -119,3 +119,19 @@ def test_under_a_stay_coverage_ends_as_the_notice_says(session):
     assert clock.position.stayed == Decimal("1000.00")
     assert clock.coverage_ends_on == date(2027, 1, 31)
     assert clock.coverage_ends_on.isoformat() == notice.content["dates"]["coverage_ends_on"]
+
+
+def test_under_a_stay_the_clock_lists_only_the_bills_to_collect(session):
+    """The stayed January bill is out of the clock's bills (their count, the remit reference
+    and the pay link), as out of the notice; the position still counts it as stayed."""
+    group, _ = late_group(session)
+    collector, _, _ = staff(session)
+    file_bankruptcy(session, group, filed_on=FILED, chapter=11, case_number="27-10046",
+                    actor=collector, today=FILED)  # fmt: skip
+    february = make_invoice(session, group, Decimal("400.00"), FEB1)
+    for day in (date(2027, 2, 2), date(2027, 2, 11)):
+        run_sweep(session, day, group_ids=[group.id])
+    clock = employer_clock(session, group, date(2027, 2, 12))
+    assert [b.invoice_id for b in clock.bills] == [february.id]
+    assert sum(b.open_amount for b in clock.bills) == clock.position.past_due_bills
+    assert clock.position.stayed == Decimal("1000.00")
