@@ -150,6 +150,9 @@ def _waits_for_a_lock(engine, waiter: threading.Thread, within: float = 60.0) ->
         while time.monotonic() < deadline:
             if watcher.execute(query).scalar():
                 return True
+            # PostgreSQL reads pg_stat_activity once per transaction: a poll made before the
+            # waiter reached the lock would otherwise be all this loop ever sees.
+            watcher.rollback()
             if not waiter.is_alive():
                 return False
     return False
