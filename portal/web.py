@@ -5,11 +5,14 @@ billing_core's read models and display formats."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import wraps
+from operator import is_
 from typing import TypeVar
 from urllib.parse import urlsplit
 
@@ -297,3 +300,32 @@ def enqueue_upload_job(session, job: str, upload_id: int, record_failure, what: 
         current_app.logger.error("%s of upload %s not queued: %s", what, upload_id, error)
         record_failure(session, upload_id, error)
         session.commit()
+
+
+class DrawnOnce:
+    """What a view draws (HTML) from an answer kept per process (`billing_core/kept_reads.py`
+    and the like), drawn once per answer: a kept answer is the same objects on every view
+    while nothing it read changed, and new objects once something did, so what was drawn
+    from them stays true with them. The objects are held with the drawing, so their ids are
+    not reused meanwhile; they are never changed once answered. Links are relative to the
+    application's root, part of the key; `extra` is whatever else the drawing depends on (the
+    filters). The last `size` drawings are kept."""
+
+    def __init__(self, size: int):
+        self._size = size
+        self._kept: OrderedDict[tuple, tuple[tuple, object]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, sources: tuple, extra: tuple, draw: Callable[[], T]) -> T:
+        key = (tuple(map(id, sources)), request.script_root, extra)
+        with self._lock:
+            found = self._kept.get(key)
+        if found is not None and all(map(is_, found[0], sources)):
+            return found[1]  # type: ignore[return-value]
+        drawn = draw()
+        with self._lock:
+            self._kept[key] = (sources, drawn)
+            self._kept.move_to_end(key)
+            while len(self._kept) > self._size:
+                self._kept.popitem(last=False)
+        return drawn

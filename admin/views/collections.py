@@ -8,8 +8,6 @@ first: a money commitment that pauses the clock), and the form to cancel a plan 
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from datetime import timedelta
 
 from flask import abort, render_template, request, url_for
@@ -51,7 +49,7 @@ from billing_core.models.payment_plans import PaymentPlan
 from billing_core.money import format_dollars
 from portal.confirmation import Ask, Done, Table
 from portal.extensions import db_session
-from portal.web import load_group, today
+from portal.web import DrawnOnce, load_group, today
 
 PER_PAGE = 50
 FILTERS = ("state", "action", "broker", "group")
@@ -84,29 +82,22 @@ def collections_worklist():
     )
 
 
-_ROWS_HTML: OrderedDict[tuple, tuple] = OrderedDict()
-_ROWS_HTML_KEPT = 64
-_ROWS_LOCK = threading.Lock()
+# The worklist's rows drawn once per kept page and filters (portal.web.DrawnOnce).
+_ROWS_DRAWN = DrawnOnce(64)
 
 
 def _rows_html(page, args: dict) -> Markup:
-    """The page's rows (_worklist_rows.html) rendered once per page object and filters:
+    """The page's rows (_worklist_rows.html), drawn once per page and filters:
     kept_worklist_page answers the same Page while nothing it read has changed, and a new one
-    otherwise, so the rows rendered from it stay true with it (the Page is held with them, so
-    its id is not reused). Fifty rows of the template cost more CPU than the rest of the view.
-    Links are relative to the application's root, part of the key."""
-    key = (id(page), request.script_root, tuple(sorted(args.items())))
-    with _ROWS_LOCK:
-        found = _ROWS_HTML.get(key)
-    if found is not None and found[0] is page:
-        return found[1]
-    rendered = render_template("admin/collections/_worklist_rows.html", page=page, args=args)
-    html = Markup(rendered)  # nosec B704 # the output of an autoescaping template
-    with _ROWS_LOCK:
-        _ROWS_HTML[key] = (page, html)
-        while len(_ROWS_HTML) > _ROWS_HTML_KEPT:
-            _ROWS_HTML.popitem(last=False)
-    return html
+    otherwise. Fifty rows of the template cost more CPU than the rest of the view."""
+    return _ROWS_DRAWN.get(
+        (page,),
+        tuple(sorted(args.items())),
+        # the output of an autoescaping template
+        lambda: Markup(  # nosec B704
+            render_template("admin/collections/_worklist_rows.html", page=page, args=args)
+        ),
+    )
 
 
 def _group_page_url(group_id: int) -> str:

@@ -3,10 +3,7 @@ pages) and its CSV/XLSX downloads. The reports themselves live in billing_core.r
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from collections.abc import Sequence
-from operator import is_
 
 from flask import Response, abort, render_template, request, url_for
 from markupsafe import Markup, escape
@@ -28,6 +25,7 @@ from billing_core.reports import (
 )
 from portal.extensions import db_session
 from portal.web import (
+    DrawnOnce,
     format_date,
     format_period,
     paginate_list,
@@ -73,28 +71,15 @@ def _cell_class(column: ReportColumn) -> str:
     return ("num nowrap" if column.numeric else "") + ("" if wraps else " nowrap")
 
 
-_PAGES_WRITTEN: OrderedDict[tuple, tuple] = OrderedDict()
-_PAGES_KEPT = 32
-_PAGES_LOCK = threading.Lock()
+# A kept report's page of cells written once per page of rows (portal.web.DrawnOnce).
+_PAGES_WRITTEN = DrawnOnce(32)
 
 
 def report_cells(columns: Sequence[ReportColumn], rows: Sequence[dict]) -> list[Markup]:
-    """`write_cells`, kept for the same row objects: a report that keeps its answer (the
+    """`write_cells`, once for the same row objects: a report that keeps its answer (the
     aging, billing_core.kept_reads) hands the same row dicts to every view while nothing it
-    read changed, and a new answer's rows are new dicts. The rows are held with their cells,
-    so no id of theirs is reused meanwhile; rows are never changed once a report returns
-    them. Links are relative to the application's root, part of the key."""
-    key = (id(columns), request.script_root, tuple(map(id, rows)))
-    with _PAGES_LOCK:
-        found = _PAGES_WRITTEN.get(key)
-    if found is not None and found[0] is columns and all(map(is_, found[1], rows)):
-        return found[2]
-    cells = write_cells(columns, rows)
-    with _PAGES_LOCK:
-        _PAGES_WRITTEN[key] = (columns, tuple(rows), cells)
-        while len(_PAGES_WRITTEN) > _PAGES_KEPT:
-            _PAGES_WRITTEN.popitem(last=False)
-    return cells
+    read changed, and a new answer's rows are new dicts."""
+    return _PAGES_WRITTEN.get((columns, *rows), (), lambda: write_cells(columns, rows))
 
 
 def write_cells(columns: Sequence[ReportColumn], rows: Sequence[dict]) -> list[Markup]:
