@@ -14,7 +14,7 @@ import os
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, make_url, text
+from sqlalchemy import create_engine, event, make_url, text
 from sqlalchemy.orm import Session
 
 from billing_core import migrate
@@ -104,3 +104,17 @@ def session_factory(connection):
 def session(session_factory) -> Session:
     with session_factory() as session:
         yield session
+
+
+@pytest.fixture
+def statements(connection):
+    """The SQL statements run on the test's connection while it runs (a query-count test
+    clears it between requests)."""
+    seen: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args):
+        seen.append(statement)
+
+    event.listen(connection, "before_cursor_execute", count)
+    yield seen
+    event.remove(connection, "before_cursor_execute", count)

@@ -1,5 +1,4 @@
 import pytest
-from sqlalchemy import event
 
 from portal import create_app
 from tests.factories import PASSWORD, scenario, totp_code
@@ -86,17 +85,3 @@ def csrf_token(client, path: str) -> str:
     )
     assert match, f"no CSRF token on {path}: {response.status_code} {html[:2000]}"
     return match.group(1)
-
-
-@pytest.fixture
-def statements(connection):
-    """The SQL statements run on the test's connection while it runs (a query-count test
-    clears it between requests)."""
-    seen: list[str] = []
-
-    def count(_conn, _cursor, statement, *_args):
-        seen.append(statement)
-
-    event.listen(connection, "before_cursor_execute", count)
-    yield seen
-    event.remove(connection, "before_cursor_execute", count)

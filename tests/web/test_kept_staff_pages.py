@@ -9,7 +9,6 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import event
 
 from billing_core import audit
 from billing_core.collections.contacts import log_contact
@@ -33,28 +32,13 @@ def late(session, cast):
     return invoice
 
 
-@pytest.fixture
-def statements(connection):
-    """How many statements the test's connection runs (`statements.count`)."""
-
-    class Counter:
-        count = 0
-
-    def counted(*_args):
-        Counter.count += 1
-
-    event.listen(connection, "before_cursor_execute", counted)
-    yield Counter
-    event.remove(connection, "before_cursor_execute", counted)
-
-
 def view(client, statements, path: str) -> tuple[str, int]:
     """The page's table (a flash message may come and go) and the statements the view ran."""
-    before = statements.count
+    before = len(statements)
     response = client.get(path)
     assert response.status_code == 200
     html = response.get_data(as_text=True)
-    return html[html.index("<table") : html.index("</table>")], statements.count - before
+    return html[html.index("<table") : html.index("</table>")], len(statements) - before
 
 
 def test_the_worklist_is_kept_and_follows_a_payment_a_contact_and_a_move(

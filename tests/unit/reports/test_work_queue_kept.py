@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from billing_core.models import Adjustment, Invoice, Upload, WebhookEvent, WriteOffRequest
 from billing_core.models.enums import (
@@ -35,19 +34,6 @@ LIMIT = D("500.00")
 
 def _at(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, 15, tzinfo=UTC)
-
-
-@pytest.fixture
-def statements(connection):
-    class Counter:
-        count = 0
-
-    def counted(*_args):
-        Counter.count += 1
-
-    event.listen(connection, "before_cursor_execute", counted)
-    yield Counter
-    event.remove(connection, "before_cursor_execute", counted)
 
 
 def _upload(session, cast, status, created, **extra) -> Upload:
@@ -106,9 +92,9 @@ def _figures(queue) -> dict:
 def _view(session, statements, day=TODAY):
     """Today's kept answer, checked equal to the queues read afresh; and its statements."""
     session.flush()
-    before = statements.count
+    before = len(statements)
     kept = kept_work_queue(session, day, authority_limit=LIMIT)
-    ran = statements.count - before
+    ran = len(statements) - before
     assert kept == work_queue(session, day, authority_limit=LIMIT)
     return _figures(kept), ran
 
