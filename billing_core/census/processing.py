@@ -20,11 +20,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from billing_core.billing.groups import member_counts
-from billing_core.census.columns import read_with_columns, saved_mapping
-from billing_core.census.diff import diff_census
+from billing_core.census.columns import Columns, read_with_columns, saved_mapping
+from billing_core.census.diff import read_and_diff
 from billing_core.census.impact import PricingLimits
-from billing_core.census.problems import every_problem
 from billing_core.census.reader import looks_like_834, too_many_rows
+from billing_core.census.rows import CensusFile
 from billing_core.census.uploads import prepare_review, received_before, upload_impact
 from billing_core.db import begin_writing, utcnow
 from billing_core.errors import BillingError
@@ -480,27 +480,33 @@ def _process(
     name = upload.original_filename
     group = session.get(EmployerGroup, upload.group_id)
     saved = saved_mapping(session, group.id)
-    census, columns = read_with_columns(
-        upload.content,
-        name,
-        kind=UploadKind(kind) if kind else None,
-        as_of=as_of,
-        chosen=chosen,
-        saved=saved.mapping if saved else None,
-        saved_on=saved.updated_at if saved else None,
-        max_rows=limits.max_rows,
-    )
+    columns: list[Columns | None] = []
+
+    def read() -> CensusFile:
+        census, found = read_with_columns(
+            upload.content,
+            name,
+            kind=UploadKind(kind) if kind else None,
+            as_of=as_of,
+            chosen=chosen,
+            saved=saved.mapping if saved else None,
+            saved_on=saved.updated_at if saved else None,
+            max_rows=limits.max_rows,
+        )
+        columns.append(found)
+        return census
+
+    # Read and compared in one go: the file is read while the database reads the enrollment.
+    # A file with problems is compared too (when it has members), so the sender sees every
+    # problem in one round (census.problems.every_problem).
+    census, diff = read_and_diff(session, group, read, as_of)
+    [columns] = columns
     rows = census.employee_count + census.dependent_count
-    errors = list(census.errors)
-    diff = None
-    if errors:
-        errors, _warnings = every_problem(session, group, census, as_of)
-    else:
-        _progress(session, upload, 40, f"Validated {rows:,} rows; comparing with enrollment")
-        diff = diff_census(session, group, census, as_of)
-        errors = list(diff.errors)
+    errors = list(census.errors) + (list(diff.errors) if diff is not None else [])
+    if census.errors:
+        diff = None
     if not errors:
-        _progress(session, upload, 70, "Pricing the changes")
+        _progress(session, upload, 70, f"Read {rows:,} rows; pricing the changes")
     # What the read found, written only after the last progress commit, so a failure leaves
     # the upload as received; in a transaction holding the write lock from its start (pricing
     # writes, in a savepoint it rolls back: bounded by limits.pricing).

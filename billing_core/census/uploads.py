@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session, object_session
 from billing_core import audit, mail
 from billing_core.access import upload_in_scope
 from billing_core.census.apply import ApplyResult, apply_census
-from billing_core.census.diff import CensusDiff, diff_census
+from billing_core.census.diff import CensusDiff, diff_census, read_and_diff
 from billing_core.census.impact import (
     PremiumImpact,
     PricingLimits,
@@ -270,14 +270,20 @@ def approve_upload(
     if upload.status is not UploadStatus.SUBMITTED:
         raise BillingError(f"upload {upload.id} is {upload.status.value}, not submitted")
     group = session.get(EmployerGroup, upload.group_id)
-    census = read_census(
-        upload.content,
-        upload.original_filename,
-        kind=upload.file_kind,
-        mapping=upload.column_mapping,
-        as_of=as_of,
+    census, diff = read_and_diff(
+        session,
+        group,
+        lambda: read_census(
+            upload.content,
+            upload.original_filename,
+            kind=upload.file_kind,
+            mapping=upload.column_mapping,
+            as_of=as_of,
+        ),
+        as_of,
     )
-    diff = diff_census(session, group, census, as_of)
+    if diff is None:
+        raise ValidationFailed(f"{upload.original_filename} lists no members", census.errors)
     if census.errors or diff.errors:
         raise ValidationFailed(
             f"{upload.original_filename} no longer applies", census.errors + diff.errors

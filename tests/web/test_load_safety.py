@@ -93,13 +93,13 @@ def test_another_user_logs_in_and_opens_their_invoice_while_a_large_upload_is_re
 ):
     app, cast, plan_code, factory = world
     reading, go_on, finished = threading.Event(), threading.Event(), threading.Event()
-    real_diff, real_process = processing.diff_census, processing.process_upload
+    real_diff, real_process = processing.read_and_diff, processing.process_upload
 
     def diff_then_hold(*args, **kwargs):
-        diff = real_diff(*args, **kwargs)  # the job's read transaction is open here
+        read = real_diff(*args, **kwargs)  # the job's read transaction is open here
         reading.set()
         go_on.wait(WAIT)
-        return diff
+        return read
 
     def process_then_say_so(*args, **kwargs):
         try:
@@ -107,7 +107,7 @@ def test_another_user_logs_in_and_opens_their_invoice_while_a_large_upload_is_re
         finally:
             finished.set()
 
-    monkeypatch.setattr(processing, "diff_census", diff_then_hold)
+    monkeypatch.setattr(processing, "read_and_diff", diff_then_hold)
     monkeypatch.setattr(processing, "process_upload", process_then_say_so)
 
     data = _large_add_file(plan_code)

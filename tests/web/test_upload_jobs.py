@@ -299,7 +299,7 @@ def test_a_failed_job_is_recorded_and_leaves_the_upload_unread(
     def broken(*args, **kwargs):
         raise RuntimeError("enrollment store unavailable (member 219-09-9999)")
 
-    monkeypatch.setattr(processing, "diff_census", broken)
+    monkeypatch.setattr(processing, "read_and_diff", broken)
     url = f"/employer/groups/{cast.group_a.id}/uploads"
     login_as(cast.users["employer_a"])
     token = csrf_token(client, url)

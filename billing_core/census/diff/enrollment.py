@@ -20,6 +20,7 @@ from sqlalchemy import String, cast, func, literal_column, select, type_coerce
 from sqlalchemy.orm import Session, selectinload
 from sqlalchemy.types import NullType
 
+from billing_core.census.diff.packed import read_columns
 from billing_core.census.rows import (
     CensusCoverage,
     CensusMember,
@@ -124,11 +125,12 @@ class Enrollment:
         as_of: date,
         meanwhile: Callable[[], object] | None = None,
     ):
-        """`meanwhile`, when given, is called once while the database works on the members'
-        statement: work on the file alone (it must not use the session). On PostgreSQL the
-        statement waits for its rows in a thread meanwhile (the server works in its own
-        process, a third of a second for 100,000 members, while this one computes); on
-        SQLite, which works in this process, it is called before the statement."""
+        """`meanwhile`, when given, is called once while the database reads the members: work
+        on the file alone (it must not use the session). The members are read as columns
+        (`packed.read_columns`) in a thread meanwhile: PostgreSQL works in its own process
+        and SQLite answers each statement in one step that leaves the interpreter free (a
+        third of a second for 100,000 members). An in-memory SQLite database, whose
+        connection cannot leave its thread, reads after `meanwhile`."""
         self.group = group
         self.as_of = as_of
         self.session = session
@@ -139,38 +141,15 @@ class Enrollment:
         # The members as stored, one array per column: the quick check compares whole
         # columns with the file's (`quick_unchanged`); a member is typed (`enrolled`) only
         # when the diff looks at it closely. Each with its coverages in force as one text
-        # (`held_signature`, see `_held_signature`): on PostgreSQL in the same statement
-        # (the coverages grouped by member, merge-joined to the members), on SQLite read
-        # apart (`_read_held_signatures`).
-        members = select(Member.id).where(Member.group_id == group.id).order_by(Member.id)
-        signature = _held_signature(connection)
-        apart = connection.dialect.name == "sqlite"
-        if apart:
-            if meanwhile is not None:
-                meanwhile()
-            raw, processors = _raw_rows(connection, members, _MEMBER_COLUMNS)
-        else:
-            held = _held_signatures(group, as_of, signature)
-            members = members.outerjoin(held, held.c.member_id == Member.id)
-            raw, processors = _overlapped(
-                lambda: _raw_rows(
-                    connection, members, (*_MEMBER_COLUMNS, held.c.signature), streamed=True
-                ),
-                meanwhile,
-            )
+        # (`held_signature`, see `_held_signature`).
+        read = _overlapped if _threads_may_share(connection) else _after
+        packed = read(lambda: _read_packed(connection, group, as_of), meanwhile)
+        if packed is None:  # a value the packed read cannot tell apart: rows
+            packed = _read_rows(connection, group, as_of)
+        table, processors = packed
         self._typers = [None if p is None else _Typed(p) for p in processors]
-        if apart:
-            self._typers.append(None)
-        # One 2-D array filled in C, one column per field (a view): a third of the time of
-        # an array per column out of the rows.
-        table = np.empty((len(raw), len(Enrolled._fields)), dtype=object)
-        if raw:
-            table[:, : len(raw[0])] = raw
-        del raw
         self._table = table
         self.column = {name: table[:, j] for j, name in enumerate(Enrolled._fields)}
-        if apart:
-            self._read_held_signatures(connection, group, as_of, signature)
         self._typed: dict[int, Enrolled] = {}
         self._typed_columns: dict[str, np.ndarray] = {}
         self._members: list[Enrolled] | None = None
@@ -217,33 +196,6 @@ class Enrollment:
         self.plan_aliases: dict[str, str] = saved or {}
         self._plan_names: dict[str, Plan | None] | None = None
         self.unknown_plans: set[str] = set()
-
-    def _read_held_signatures(
-        self, connection, group: EmployerGroup, as_of: date, signature
-    ) -> None:
-        """The `held_signature` column filled from its own statement, the signatures of the
-        group's members with coverage in force, put beside the members by id (they are
-        sorted by id). On SQLite, joined and grouped with the members in one statement, the
-        members' fifteen columns went through the grouping: a tenth more time for the two.
-        A member a concurrent write added between the statements is not among the members:
-        its signature is left out."""
-        found, _ = _raw_rows(
-            connection,
-            select(Member.id)
-            .join(Coverage, Coverage.member_id == Member.id)
-            .where(Member.group_id == group.id, Coverage.in_force_at(as_of))
-            .group_by(Member.id),
-            (Member.id, signature),
-        )
-        if not found or not len(self._table):
-            return
-        pairs = np.empty((len(found), 2), dtype=object)
-        pairs[:] = found
-        held_by = pairs[:, 0].astype(np.int64)
-        ids = self.column["id"].astype(np.int64)
-        at = np.minimum(np.searchsorted(ids, held_by), len(ids) - 1)
-        known = ids[at] == held_by
-        self.column["held_signature"][at[known]] = pairs[known, 1]
 
     def held(self, signature: str | None) -> tuple[frozenset, int] | None:
         """A member's coverages in force as stored (its `held_signature`): the distinct
@@ -571,6 +523,77 @@ class Enrollment:
         return f"several {coverage.line.label.lower()} plans ({codes}); name the plan"
 
 
+def _read_packed(connection, group: EmployerGroup, as_of: date) -> tuple[np.ndarray, list] | None:
+    """The group's members (Enrolled's columns, by id) and the processors typing each column,
+    read as columns (`packed.read_columns`); None when a value cannot be read so."""
+    members = select(Member.id).where(Member.group_id == group.id).order_by(Member.id)
+    columns = read_columns(connection, members, _MEMBER_COLUMNS)
+    held = read_columns(
+        connection, _in_force(group, as_of), (Coverage.member_id, _held_signature(connection))
+    )
+    if columns is None or held is None:
+        return None
+    table = np.empty((len(columns[0]), len(Enrolled._fields)), dtype=object)
+    for j, values in enumerate(columns):
+        table[:, j] = values
+    ids = table[:, 0].astype(np.int64)
+    if len(ids) > 1 and not (ids[1:] > ids[:-1]).all():
+        order = np.argsort(ids, kind="stable")
+        table, ids = table[order], ids[order]
+    _place_signatures(table, ids, held[0].astype(np.int64), held[1])
+    # The processors as a plain read describes the columns (no row read).
+    _, processors = _raw_rows(connection, members.limit(0), _MEMBER_COLUMNS)
+    return table, [*processors, None]
+
+
+def _read_rows(connection, group: EmployerGroup, as_of: date) -> tuple[np.ndarray, list]:
+    """`_read_packed` row by row: the members' statement, then their signatures."""
+    members = select(Member.id).where(Member.group_id == group.id).order_by(Member.id)
+    raw, processors = _raw_rows(connection, members, _MEMBER_COLUMNS)
+    # One 2-D array filled in C, one column per field (a view): a third of the time of an
+    # array per column out of the rows.
+    table = np.empty((len(raw), len(Enrolled._fields)), dtype=object)
+    if raw:
+        table[:, : len(raw[0])] = raw
+    held, _ = _raw_rows(
+        connection,
+        _in_force(group, as_of),
+        (Coverage.member_id, _held_signature(connection)),
+    )
+    if held:
+        pairs = np.empty((len(held), 2), dtype=object)
+        pairs[:] = held
+        _place_signatures(
+            table, table[:, 0].astype(np.int64), pairs[:, 0].astype(np.int64), pairs[:, 1]
+        )
+    return table, [*processors, None]
+
+
+def _in_force(group: EmployerGroup, as_of: date):
+    """The group's members with coverage in force on `as_of`, one row each (member_id)."""
+    return (
+        select(Coverage.member_id)
+        .where(
+            Coverage.member_id.in_(select(Member.id).where(Member.group_id == group.id)),
+            Coverage.in_force_at(as_of),
+        )
+        .group_by(Coverage.member_id)
+    )
+
+
+def _place_signatures(
+    table: np.ndarray, ids: np.ndarray, held_by: np.ndarray, signatures: np.ndarray
+) -> None:
+    """Each signature into the held_signature column of its member's row (`ids`: the table's
+    ids, sorted). A member a concurrent write added between the statements is not among the
+    members: its signature is left out."""
+    if not len(held_by) or not len(ids):
+        return
+    at = np.minimum(np.searchsorted(ids, held_by), len(ids) - 1)
+    known = ids[at] == held_by
+    table[at[known], Enrolled._fields.index("held_signature")] = signatures[known]
+
+
 def _held_signature(connection):
     """Per member, its coverages in force as one text: "plan:tier:volume" per coverage, as
     stored, comma-separated in no particular order (NULL without any): an aggregate over the
@@ -594,27 +617,11 @@ def _held_signature(connection):
     return func.string_agg(part, ",")
 
 
-def _held_signatures(group: EmployerGroup, as_of: date, signature):
-    """The group's members with coverage in force on `as_of` (member_id) and their
-    `signature`, as a subquery: the coverages grouped by member alone, then joined to the
-    members. Grouped after the join (by member, each coverage row carrying the member's
-    fifteen columns through the merge join and the aggregate), PostgreSQL took a tenth more
-    time for the statement."""
-    return (
-        select(Coverage.member_id, signature.label("signature"))
-        .where(
-            Coverage.member_id.in_(select(Member.id).where(Member.group_id == group.id)),
-            Coverage.in_force_at(as_of),
-        )
-        .group_by(Coverage.member_id)
-        .subquery("held")
-    )
-
-
 def _overlapped(read: Callable[[], _T], meanwhile: Callable[[], object] | None) -> _T:
-    """`read()` (a statement and its rows) in a thread while `meanwhile()` runs in this one:
-    the thread waits for the server without holding the interpreter, so the wait costs
-    nothing when there is work to do here. `meanwhile` must not use the connection; the
+    """`read()` (statements and their results) in a thread while `meanwhile()` runs in this
+    one: the thread waits for the database without holding the interpreter (PostgreSQL's
+    server, or SQLite computing a statement's one row), so the wait costs nothing when there
+    is work to do here. `meanwhile` must not use the connection; the
     thread is joined before this returns or raises (even when `meanwhile` raises), so the
     connection is free again for the caller; an error of the statement is raised here."""
     if meanwhile is None:
@@ -641,6 +648,22 @@ def _overlapped(read: Callable[[], _T], meanwhile: Callable[[], object] | None) 
     return value
 
 
+def _after(read: Callable[[], _T], meanwhile: Callable[[], object] | None) -> _T:
+    """`_overlapped` one after the other: `meanwhile()`, then `read()`."""
+    if meanwhile is not None:
+        meanwhile()
+    return read()
+
+
+def _threads_may_share(connection) -> bool:
+    """Whether the connection may be used from another thread: not an in-memory SQLite
+    database's, which pysqlite ties to the thread that opened it."""
+    if connection.dialect.name != "sqlite":
+        return True
+    database = connection.engine.url.database
+    return bool(database) and database != ":memory:"
+
+
 def _not_none(values: np.ndarray) -> np.ndarray:
     """Per value of an object array, whether it is not None: `is not None` one by one, where
     numpy's `!= None` asks each Decimal to compare itself with None (four times the time: 25
@@ -662,62 +685,20 @@ def name_key(person) -> tuple:
     )
 
 
-def _raw_rows(
-    connection, statement, columns: tuple, *, streamed: bool = False
-) -> tuple[list[tuple], list]:
+def _raw_rows(connection, statement, columns: tuple) -> tuple[list[tuple], list]:
     """The rows of `statement` with `columns` selected as the driver returns them (as stored),
-    and per column the processor that types a value as SQLAlchemy would (None: as it is).
-    `streamed` (PostgreSQL, where psycopg and libpq can: see `_streamed`): the rows taken in
-    chunks as the server sends them rather than all at once when it has finished."""
+    and per column the processor that types a value as SQLAlchemy would (None: as it is)."""
     selected = statement.with_only_columns(
         *(type_coerce(c, NullType()).label(f"c{i}") for i, c in enumerate(columns)),
         maintain_column_froms=True,
     )
     dialect = connection.dialect
-    rows, description = _streamed(connection, selected) if streamed else ([], None)
-    if description is None:  # not streamed, or nothing to stream (the driver describes no
-        # result then: read again, plainly, for the columns' types)
-        raw = connection.execute(selected)
-        description = raw.cursor.description
-        rows = raw.cursor.fetchall()
-        raw.close()
+    raw = connection.execute(selected)
+    description = raw.cursor.description
+    rows = raw.cursor.fetchall()
+    raw.close()
     processors = [
         column.type.dialect_impl(dialect).result_processor(dialect, described[1])
         for column, described in zip(columns, description, strict=True)
     ]
     return rows, processors
-
-
-_STREAM_CHUNK = 5_000
-
-
-def _can_stream(connection) -> bool:
-    """psycopg 3.2 or later (the project allows 3.1) over libpq 17 or later."""
-    if connection.dialect.name != "postgresql" or connection.dialect.driver != "psycopg":
-        return False
-    import psycopg
-
-    capabilities = getattr(psycopg, "capabilities", None)
-    return capabilities is not None and capabilities.has_stream_chunked()
-
-
-def _streamed(connection, statement) -> tuple[list[tuple], tuple | None]:
-    """`statement`'s rows and their description, or ([], None) when it has none or cannot
-    be streamed here. The rows in chunks of _STREAM_CHUNK as PostgreSQL produces them (libpq's
-    chunked mode, through the driver's cursor in the connection's transaction): the driver
-    turns each chunk into tuples while the server works on the next, where a plain execute
-    waits for the whole result and only then converts it (for 100,000 members, a tenth of a
-    second of the 0.3 s statement). Compiled by SQLAlchemy, values bound as parameters; run
-    below SQLAlchemy's execute, so its statement events do not see it."""
-    if not _can_stream(connection):
-        return [], None
-    dialect = connection.dialect
-    compiled = statement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-    params = compiled.construct_params()
-    for name, value in params.items():  # each value as its column's type binds it
-        bind = compiled.binds[name].type.dialect_impl(dialect).bind_processor(dialect)
-        params[name] = value if bind is None else bind(value)
-    driver = connection.connection.driver_connection
-    with driver.cursor() as cursor:
-        rows = list(cursor.stream(compiled.string, params, size=_STREAM_CHUNK))
-        return rows, cursor.description

@@ -73,7 +73,16 @@ def nonblank(raw: np.ndarray) -> np.ndarray:
 def read_columns(sheet: Sheet, start: int, count: int) -> None:
     """The mapped columns' cells from data row `start` on (a wide layout folded into one row
     per person), each parsed."""
-    raw = {name: sheet.grid.column(index, start) for name, (_, index) in sheet.positions.items()}
+    factorized: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    if not sheet.groups and sheet.grid.encoded is not None:
+        # Each column as the read factorized it: no array of the cells themselves.
+        for name, (_, index) in sheet.positions.items():
+            factorized[name] = sheet.grid.factorized(index, start)
+    raw = {
+        name: sheet.grid.column(index, start)
+        for name, (_, index) in sheet.positions.items()
+        if name not in factorized
+    }
     if sheet.groups:
         group_raw = [
             {name: sheet.grid.column(index, start) for name, (_, index) in g.columns.items()}
@@ -91,22 +100,34 @@ def read_columns(sheet: Sheet, start: int, count: int) -> None:
     else:
         sheet.row_no = sheet.first_data_row + np.arange(count)
     sheet.n = len(sheet.row_no)
-    convert_columns(sheet, raw)
+    convert_columns(sheet, raw, factorized)
     if sheet.groups:
         warn_unstated_relationships(sheet)
 
 
-def convert_columns(sheet: Sheet, raw: dict[str, np.ndarray]) -> None:
+def convert_columns(
+    sheet: Sheet,
+    raw: dict[str, np.ndarray],
+    factorized: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
+) -> None:
     """Each mapped column parsed by its field's parser (the file's kind guessed first: an
     effective date's window depends on it); a plan column of nothing but tiers read as the
-    line's tier column."""
+    line's tier column. A column is in `raw` (its cells) or in `factorized` (as the file's
+    read factorized it)."""
     on = sheet.as_of
     census = sheet.census
     xlsx = sheet.grid.file_format is UploadFormat.XLSX
+    factorized = factorized or {}
 
     # The kind first: an effective date's window depends on it.
     def has_values(name: str) -> bool:
-        return name in raw and any(clean_texts([cell_text(v) for v in pd.unique(raw[name])]))
+        if name in factorized:
+            distinct = factorized[name][1]
+        elif name in raw:
+            distinct = pd.unique(raw[name])
+        else:
+            return False
+        return any(clean_texts([cell_text(v) for v in distinct]))
 
     if census.kind is None:
         census.kind_guess = (
@@ -176,9 +197,12 @@ def convert_columns(sheet: Sheet, raw: dict[str, np.ndarray]) -> None:
         parsers[name] = flag
 
     all_blank = np.ones(sheet.n, dtype=bool)
-    for name, cells in raw.items():
+    for name in raw | factorized:
         header, index = sheet.positions[name]
-        all_blank &= convert_column(sheet, name, header, index, cells, parsers[name], xlsx).blank
+        column = convert_column(
+            sheet, name, header, index, raw.get(name), parsers[name], xlsx, factorized.get(name)
+        )
+        all_blank &= column.blank
     sheet.all_blank = all_blank
     for _line, plan, tier in TIERED_LINES:
         if plan in sheet.columns and tier not in sheet.columns:
@@ -190,14 +214,15 @@ def convert_column(
     name: str,
     header: str,
     index: int,
-    raw: np.ndarray,
+    raw: np.ndarray | None,
     parse: Callable[[str], object],
     xlsx: bool,
+    factorized: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> Column:
     """Parse each distinct cell of a column once and spread the results back over the rows
-    (factorize codes), reporting every row holding an unreadable value: an error, or for
-    an optional field a warning (the value left blank)."""
-    codes, uniques = pd.factorize(raw)
+    (factorize codes, or the read's own: `factorized`), reporting every row holding an
+    unreadable value: an error, or for an optional field a warning (the value left blank)."""
+    codes, uniques = factorized if factorized is not None else pd.factorize(raw)
     if len(codes) and codes.min() < 0:  # None/NaN cells (code -1): one more, blank, value
         codes = np.where(codes < 0, len(uniques), codes)
         uniques = np.append(uniques.astype(object), "")

@@ -353,7 +353,7 @@ def test_on_sqlite_the_coverage_texts_are_read_from_their_index(session, enrolle
     seen = []
 
     def capture(conn, cursor, statement, parameters, context, executemany):
-        if "group_concat" in statement and not statement.startswith("EXPLAIN"):
+        if "printf" in statement and not statement.startswith("EXPLAIN"):
             seen.append((statement, parameters))
 
     engine = connection.engine

@@ -1,7 +1,7 @@
-"""The enrollment's statement read while the diff works on the file alone (`Enrollment`'s
-`meanwhile`: on PostgreSQL the statement waits in a thread, its rows streamed in chunks), and
-the SSN digests worked out meanwhile: the same enrollment and the same diff as read one after
-the other, errors raised to the caller, an old key still matching."""
+"""The enrollment read while the diff works on the file alone (`Enrollment`'s `meanwhile`: the
+members read as columns, `census.diff.packed`, in a thread), and the SSN digests worked out
+meanwhile: the same enrollment and the same diff as read one after the other or row by row,
+errors raised to the caller, an old key still matching."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from cryptography.fernet import Fernet
 from sqlalchemy import select
 
 from billing_core import security
-from billing_core.census.diff import ChangeKind, diff_census
+from billing_core.census.diff import ChangeKind, diff_census, packed
 from billing_core.census.diff import enrollment as enrollment_module
 from billing_core.census.diff.enrollment import Enrolled, Enrollment, _overlapped
 from billing_core.census.rows import CensusCoverage, CensusFile, CensusMember
@@ -158,12 +158,62 @@ def test_a_file_matches_by_the_digest_an_old_key_made_until_rotation(
     assert diff.members[0].kind is ChangeKind.UNCHANGED and diff.members[0].member_id == ann.id
 
 
-def test_the_enrollment_read_plainly_is_the_one_streamed(session, enrolled, monkeypatch):
-    """Where the driver cannot stream (psycopg before 3.2, libpq before 17; SQLite), the
-    statement is executed plainly: the same enrollment."""
+def _typed_columns(enrollment: Enrollment) -> dict[str, list]:
+    """Each column's values with their types: a packed read must hand over what the driver
+    does row by row (an int as int, a date as the driver's date or text, an amount as stored)."""
+    return {
+        name: [(type(value), value) for value in enrollment.column[name].tolist()]
+        for name in Enrolled._fields
+    }
+
+
+def test_the_enrollment_read_as_columns_is_the_one_read_as_rows(session, enrolled):
+    """Names with commas, quotes, accents and spaces, blanks and NULLs (no hire date, no
+    salary, no employee id), a member without coverage: the packed read (one text per column)
+    gives the values, and their types, that the rows give."""
     group, plan, ann, bob = enrolled
-    streamed = Enrollment(session, group, AS_OF, meanwhile=lambda: None)
-    monkeypatch.setattr(enrollment_module, "_can_stream", lambda connection: False)
-    plain = Enrollment(session, group, AS_OF, meanwhile=lambda: None)
-    assert _columns(plain) == _columns(streamed)
-    assert len(plain.column["id"]) == 3
+    odd = make_member(
+        session,
+        group,
+        first_name='Zoë "Z", Jr.',
+        last_name="  O'Brien-Núñez ",
+        employee_id=None,
+        annual_salary=None,
+        hire_date=None,
+    )
+    enroll(session, odd, plan, "ES")
+    ann.postal_code = ""
+    session.flush()
+    connection = session.connection()
+    columns = Enrollment(session, group, AS_OF)
+    table, processors = enrollment_module._read_rows(connection, group, AS_OF)
+    rows = {
+        name: [(type(value), value) for value in table[:, j].tolist()]
+        for j, name in enumerate(Enrolled._fields)
+    }
+    assert _typed_columns(columns) == rows
+    assert len(columns.column["id"]) == 4 and columns.employees_in_force == 3
+    assert [p is None for p in columns._typers] == [p is None for p in processors]
+    assert columns.enrolled(3).first_name == 'Zoë "Z", Jr.'
+    assert columns.enrolled(3).hire_date is None and columns.enrolled(3).annual_salary is None
+
+
+def test_a_value_holding_the_separator_is_read_as_rows(session, enrolled):
+    """A name holding the ASCII record separator (or being the NULL mark) cannot be told apart
+    in a packed text: the counts say so and the members are read row by row instead, with the
+    same result."""
+    group, plan, ann, bob = enrolled
+    ann.first_name = "Ann" + packed.SEPARATOR + "Marie"
+    bob.last_name = packed.NULL_MARK
+    session.flush()
+    connection = session.connection()
+    from billing_core.models import Member
+
+    members = select(Member.id).where(Member.group_id == group.id)
+    assert packed.read_columns(connection, members, (Member.id, Member.first_name)) is None
+    assert packed.read_columns(connection, members, (Member.id, Member.last_name)) is None
+    enrollment = Enrollment(session, group, AS_OF)
+    positions = {v: i for i, v in enumerate(enrollment.column["id"].tolist())}
+    assert enrollment.enrolled(positions[ann.id]).first_name == "Ann\x1eMarie"
+    assert enrollment.enrolled(positions[bob.id]).last_name == "\x1f"
+    assert enrollment.employees_in_force == 2
