@@ -106,6 +106,9 @@ class Grid:
             order = pd.unique(codes)
         else:
             order = np.flatnonzero(used)
+            if len(order) and order[-1] - order[0] + 1 == len(order) == len(uniques) - order[0]:
+                # The usual column: only the header's cells (the first codes) are unused.
+                return codes.astype(np.intp) - order[0], uniques[order[0] :]
         renumbered = np.empty(len(uniques), dtype=np.intp)
         renumbered[order] = np.arange(len(order))
         return renumbered[codes], uniques[order]
