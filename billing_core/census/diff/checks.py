@@ -44,7 +44,7 @@ def warn_unknown_codes(census: CensusFile, enrollment: Enrollment, result: Censu
         ("class_code", enrollment.classes, "class"),
     ):
         first_row: dict[str, object] = {}
-        codes = pd.Series(row_column(census.rows, attribute))
+        codes = pd.Series(row_column(census.rows, attribute), dtype=object)
         firsts = codes[codes.notna() & (codes != "")].drop_duplicates()
         if len(firsts):
             source_rows = row_column(census.rows, "source_row")

@@ -48,7 +48,7 @@ def link_dependents(
             keys = values
         holders = kept & ~pd.isna(keys)
         holder_rows = np.flatnonzero(holders)
-        index = pd.Index(keys[holder_rows])
+        index = pd.Index(keys[holder_rows], dtype=object)
         unique = ~index.duplicated(keep="first")
         index, holder_rows = index[unique], holder_rows[unique]
         asking = open_rows & ~pd.isna(values[dependents])
@@ -207,7 +207,7 @@ def repeated_dependents(sheet: Sheet, rows: np.ndarray, targets: np.ndarray) -> 
 
     frame = pd.DataFrame(
         {
-            "employee": targets,
+            "employee": pd.Series(targets, dtype=object),
             "first": codes("first_name"),
             "last": codes("last_name"),
             "born": codes("birth_date"),

@@ -200,7 +200,7 @@ class Sheet:
         index = np.flatnonzero(rows)
         if not len(index):
             return []
-        series = pd.Series(values[index])
+        series = pd.Series(values[index], dtype=object)
         again = series.duplicated(keep="first").to_numpy()
         if not again.any():
             return []

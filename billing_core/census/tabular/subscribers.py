@@ -299,7 +299,7 @@ def report_duplicates(
     """Rows (of mask `rows`) repeating a value of `name` seen on an earlier row; each is
     reported with the first row's number. Returns the mask of repeats."""
     index = np.flatnonzero(rows)
-    values = pd.Series(sheet.col(name)[index])
+    values = pd.Series(sheet.col(name)[index], dtype=object)
     repeat = values.duplicated(keep="first").to_numpy()
     result = np.zeros(sheet.n, dtype=bool)
     if repeat.any():

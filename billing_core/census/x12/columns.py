@@ -509,7 +509,7 @@ def read_region(layout: Layout, sep: str, control: str) -> MemberRegion:
     employee_ids = id_of[sub_of]
     if not all(employee_ids.tolist()):
         raise Declined("no REF*0F")
-    if pd.Index(employee_ids).has_duplicates:
+    if pd.Index(employee_ids, dtype=object).has_duplicates:
         raise Declined("an employee twice")
     dep_ref = zero_f & ~on_subscriber
     if dep_ref.any() and (value[dep_ref] != employee_ids[family[ref_person[dep_ref]]]).any():
