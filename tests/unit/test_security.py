@@ -6,7 +6,10 @@ import hmac
 
 import pytest
 from cryptography.fernet import Fernet
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from billing_core import security
 from billing_core.security import SsnVault, normalize_ssn
 
 
@@ -69,3 +72,20 @@ def test_an_ssn_is_nine_digits_however_it_is_written(written):
 def test_what_is_not_nine_digits_is_refused(bad):
     with pytest.raises(ValueError):
         normalize_ssn(bad)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet="0123456789", min_size=8, max_size=10),
+        st.sampled_from(["000123456", "666123456", "900123456", "123001234", "123450000"]),
+        st.sampled_from(sorted(security.PLACEHOLDER_SSNS)),
+        st.text(alphabet="0123456789-٣１ a", max_size=11),
+    )
+)
+def test_plain_matchable_is_nine_ascii_digits_of_a_number_that_matches_people(text):
+    """The census's fast check (one pattern) says what the rules say, one by one."""
+    by_the_rules = (
+        len(text) == 9 and text.isdigit() and text.isascii() and security.matches_people(text)
+    )
+    assert security.plain_matchable(text) is by_the_rules

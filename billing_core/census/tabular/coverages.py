@@ -87,8 +87,11 @@ def read_coverages(
                 sheet.mask(plan_name, lambda v: v is WAIVE)
                 | sheet.mask(tier_name, lambda v: v is WAIVE)
             )[accepted]
-            elected = ~waived & ~(pd.isna(plan) & pd.isna(own))
-            tier = np.where(pd.isna(own), bare, own)
+            # Plan texts and tiers, None when blank (never NaN): numpy's == None, half the
+            # time of pd.isna.
+            no_tier = np.equal(own, None)
+            elected = ~waived & ~(np.equal(plan, None) & no_tier)
+            tier = np.where(no_tier, bare, own)
             column = tier_name if tier_name in columns else fallback_column
             elections.append((line, elected, plan, tier, column))
     else:

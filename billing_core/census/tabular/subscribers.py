@@ -127,7 +127,9 @@ def read_members(sheet: Sheet) -> None:
             picked = picked.astype(object)
         if default is not None:
             # Assigned, not np.where: np.where would turn an enum default into a plain str.
-            picked[pd.isna(picked)] = default
+            # Texts and enums (a parsed cell is None when blank, never NaN): numpy's == None,
+            # half the time of pd.isna.
+            picked[np.equal(picked, None)] = default
         return picked
 
     # The subscribers as columns (census.rows.MemberColumns): the objects are built only for
