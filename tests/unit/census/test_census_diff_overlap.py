@@ -12,10 +12,10 @@ from decimal import Decimal
 
 import pytest
 from cryptography.fernet import Fernet
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from billing_core import security
-from billing_core.census.diff import ChangeKind, diff_census, packed
+from billing_core.census.diff import ChangeKind, diff_census, packed, read_and_diff
 from billing_core.census.diff import enrollment as enrollment_module
 from billing_core.census.diff.enrollment import Enrolled, Enrollment, _overlapped
 from billing_core.census.rows import CensusCoverage, CensusFile, CensusMember
@@ -217,3 +217,52 @@ def test_a_value_holding_the_separator_is_read_as_rows(session, enrolled):
     assert enrollment.enrolled(positions[ann.id]).first_name == "Ann\x1eMarie"
     assert enrollment.enrolled(positions[bob.id]).last_name == "\x1f"
     assert enrollment.employees_in_force == 2
+
+
+def test_read_and_diff_reads_the_file_once_and_diffs_as_diff_census(session, enrolled):
+    """The upload job's call: the file read while the enrollment is read (in another thread),
+    the same diff as reading first; a file of nobody is not diffed (a snapshot of nobody would
+    end everyone's coverage)."""
+    group, plan, ann, bob = enrolled
+    file = _file(_row(ann, "FAM"), _row(bob, "ES"))
+    reads = []
+
+    def read():
+        reads.append(threading.current_thread())
+        return file
+
+    engine = session.connection().engine
+    threads = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        if "member" in statement and ("group_concat" in statement or "string_agg" in statement):
+            threads.append(threading.current_thread())
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        census, diff = read_and_diff(session, group, read, AS_OF)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert census is file and reads == [threading.current_thread()]
+    # The members and their signatures, each one statement, read in another thread.
+    assert len(threads) == 2 and threading.current_thread() not in threads
+    alone = diff_census(session, group, file, AS_OF)
+    assert diff.counts == alone.counts == {"add": 0, "term": 0, "change": 1, "unchanged": 1}
+    assert [(e.kind, e.member_id) for e in diff.members] == [
+        (e.kind, e.member_id) for e in alone.members
+    ]
+
+    empty, nothing = read_and_diff(session, group, lambda: _file(), AS_OF)
+    assert nothing is None and not len(empty.rows)
+    assert diff_census(session, group, _file(), AS_OF).counts["term"] == 2  # as it always did
+
+
+def test_an_error_reading_the_file_is_raised_by_read_and_diff(session, enrolled):
+    group, *_ = enrolled
+
+    def broken():
+        raise ValueError("not a census")
+
+    with pytest.raises(ValueError, match="not a census"):
+        read_and_diff(session, group, broken, AS_OF)
+    assert Enrollment(session, group, AS_OF).employees_in_force == 2  # the connection is free
