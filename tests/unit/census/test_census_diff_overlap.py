@@ -266,3 +266,25 @@ def test_an_error_reading_the_file_is_raised_by_read_and_diff(session, enrolled)
     with pytest.raises(ValueError, match="not a census"):
         read_and_diff(session, group, broken, AS_OF)
     assert Enrollment(session, group, AS_OF).employees_in_force == 2  # the connection is free
+
+
+def test_an_in_memory_sqlite_database_reads_after_the_file_work(session, enrolled, monkeypatch):
+    """pysqlite ties an in-memory database's connection to its thread: the enrollment is then
+    read after `meanwhile`, in this thread, the same enrollment."""
+    group, *_ = enrolled
+    alongside = Enrollment(session, group, AS_OF, meanwhile=lambda: None)
+    monkeypatch.setattr(enrollment_module, "_threads_may_share", lambda connection: False)
+    order = []
+    engine = session.connection().engine
+
+    def seen(conn, cursor, statement, parameters, context, executemany):
+        order.append(("statement", threading.current_thread()))
+
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        after = Enrollment(session, group, AS_OF, meanwhile=lambda: order.append(("file", None)))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert order[0] == ("file", None)
+    assert {thread for kind, thread in order[1:]} == {threading.current_thread()}
+    assert _typed_columns(after) == _typed_columns(alongside)
