@@ -480,7 +480,7 @@ def _process(
     name = upload.original_filename
     group = session.get(EmployerGroup, upload.group_id)
     saved = saved_mapping(session, group.id)
-    columns: list[Columns | None] = []
+    found_columns: list[Columns | None] = []
 
     def read() -> CensusFile:
         census, found = read_with_columns(
@@ -493,14 +493,14 @@ def _process(
             saved_on=saved.updated_at if saved else None,
             max_rows=limits.max_rows,
         )
-        columns.append(found)
+        found_columns.append(found)
         return census
 
     # Read and compared in one go: the file is read while the database reads the enrollment.
     # A file with problems is compared too (when it has members), so the sender sees every
     # problem in one round (census.problems.every_problem).
     census, diff = read_and_diff(session, group, read, as_of)
-    [columns] = columns
+    [columns] = found_columns
     rows = census.employee_count + census.dependent_count
     errors = list(census.errors) + (list(diff.errors) if diff is not None else [])
     if census.errors:

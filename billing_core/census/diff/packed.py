@@ -10,8 +10,8 @@ PostgreSQL sends one row. `Enrollment` reads so while the file is read (`read_an
 The values come back as the driver would have returned them row by row (an integer as int,
 a date on PostgreSQL as a date, a Money amount as a Decimal there and as the scaled integer
 SQLite stores): everything after the read is the same. A value holding the separator, or
-equal to the mark standing for NULL, is detected by counting, and the caller then reads rows
-(`read_columns` returns None)."""
+equal to the mark standing for NULL, is detected by counting, as is a value whose text does
+not read as its column's type, and the caller then reads rows (`read_columns` returns None)."""
 
 from __future__ import annotations
 
@@ -65,7 +65,10 @@ def read_columns(
         missing = array == NULL_MARK if nulls else None
         if missing is not None:
             array[missing] = None
-        found.append(_typed(array, missing, _from_text(column, dialect)))
+        try:
+            found.append(_typed(array, missing, _from_text(column, dialect)))
+        except (ValueError, ArithmeticError):  # a value stored otherwise than its type says
+            return None
     return found
 
 

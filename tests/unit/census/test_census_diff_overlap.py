@@ -288,3 +288,22 @@ def test_an_in_memory_sqlite_database_reads_after_the_file_work(session, enrolle
     assert order[0] == ("file", None)
     assert {thread for kind, thread in order[1:]} == {threading.current_thread()}
     assert _typed_columns(after) == _typed_columns(alongside)
+
+
+def test_a_value_stored_otherwise_than_its_type_is_read_as_rows(session, enrolled):
+    """SQLite keeps whatever a raw write put in a column: a salary stored as a real number
+    (not Money's scaled integer) does not read as the packed read's integer, which says so."""
+    group, plan, ann, bob = enrolled
+    connection = session.connection()
+    if connection.dialect.name != "sqlite":
+        pytest.skip("PostgreSQL keeps a column's type")
+    from sqlalchemy import text
+
+    from billing_core.models import Member
+
+    connection.execute(
+        text("UPDATE member SET annual_salary = 5200000.5 WHERE id = :id"), {"id": ann.id}
+    )
+    members = select(Member.id).where(Member.group_id == group.id)
+    assert packed.read_columns(connection, members, (Member.id, Member.annual_salary)) is None
+    assert len(Enrollment(session, group, AS_OF).column["id"]) == 3
