@@ -31,6 +31,7 @@ from billing_core.models import (
     RateAgeBand,
     RateTier,
     RateVersion,
+    Upload,
     User,
     UserGroupAccess,
 )
@@ -45,6 +46,8 @@ from billing_core.models.enums import (
     Role,
     SubgroupKind,
     Tier,
+    UploadFormat,
+    UploadKind,
 )
 from billing_core.money import D
 from billing_core.payments.receipts import record_payment
@@ -442,6 +445,14 @@ def cover_dependent(
 def pay_by_check(session, group, amount, on, invoices=(), reference="chk") -> Payment:
     """A check from `group` recorded by staff (`amount` in dollars as text), allocated to
     `invoices` when given, else by the group's policy."""
+    return staff_check(
+        session, group, amount, on, reference=reference, invoice_ids=[i.id for i in invoices]
+    )
+
+
+def staff_check(session, group, amount, on, **extra) -> Payment:
+    """A check recorded by staff (`amount` in dollars as text; `group` None: unidentified),
+    with record_payment's other arguments (`extra`) as given."""
     payment, _ = record_payment(
         session,
         group=group,
@@ -449,10 +460,29 @@ def pay_by_check(session, group, amount, on, invoices=(), reference="chk") -> Pa
         method=PaymentMethod.CHECK,
         received_on=on,
         source=PaymentSource.STAFF,
-        reference=reference,
-        invoice_ids=[i.id for i in invoices],
+        **extra,
     )
     return payment
+
+
+def queued_upload(session, group, uploaded_by, status, created_at=None, **extra) -> Upload:
+    """An upload row as the staff queues see it (a census CSV snapshot; no file read), with a
+    digest of its own, received at `created_at` (default now)."""
+    upload = Upload(
+        group_id=group.id,
+        uploaded_by_id=uploaded_by.id,
+        original_filename="census.csv",
+        file_format=UploadFormat.CSV,
+        file_kind=UploadKind.SNAPSHOT,
+        content=b"-",
+        size_bytes=1,
+        sha256=f"{next(_seq):x}".rjust(64, "0"),
+        status=status,
+        **({"created_at": created_at} if created_at is not None else {}),
+        **extra,
+    )
+    session.add(upload)
+    return upload
 
 
 def receive_upload(
@@ -490,3 +520,31 @@ def receive_upload(
     if check.upload is None:
         raise ValidationFailed(check.message, check.errors, check.warnings)
     return check
+
+
+def census_row(member, tier="EE", **overrides):
+    """The file row of an enrolled `member` as the readers hand it over (census.rows): its
+    id, name, birth date and salary, on dental at `tier` (None: no coverage), with `overrides`."""
+    from billing_core.census.rows import CensusCoverage, CensusMember
+
+    fields = dict(
+        source_row=2,
+        employee_id=member.employee_id,
+        first_name=member.first_name,
+        last_name=member.last_name,
+        birth_date=member.birth_date,
+        annual_salary=member.annual_salary,
+        coverages=[CensusCoverage(LineOfCoverage.DENTAL, tier=Tier(tier))] if tier else [],
+    )
+    fields.update(overrides)
+    return CensusMember(**fields)
+
+
+def census_file(*rows, kind=UploadKind.SNAPSHOT):
+    """A read census CSV of `rows` (census_row), of `kind`."""
+    from billing_core.census.rows import CensusFile
+    from billing_core.models.enums import UploadFormat
+
+    return CensusFile(
+        source="census.csv", file_format=UploadFormat.CSV, members=list(rows), kind=kind
+    )

@@ -7,18 +7,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, time, timedelta
 
-from billing_core.models import Adjustment, Upload
+from billing_core.models import Adjustment
 from billing_core.models.enums import (
     AdjustmentStatus,
     PaymentMethod,
     PaymentSource,
-    UploadFormat,
-    UploadKind,
     UploadStatus,
 )
 from billing_core.money import D
 from billing_core.payments.receipts import record_payment
 from portal.web import today
+from tests.factories import queued_upload
 
 
 def view(client, statements) -> tuple[str, int]:
@@ -41,19 +40,10 @@ def test_today_is_kept_and_shows_an_upload_suspense_and_an_adjustment_since(
     again, kept = view(client, statements)
     assert again == first and kept == 2 < computed
 
-    upload = Upload(
-        group_id=cast.group_a.id,
-        uploaded_by_id=cast.users["employer_a"].id,
-        original_filename="census.csv",
-        file_format=UploadFormat.CSV,
-        file_kind=UploadKind.SNAPSHOT,
-        content=b"-",
-        size_bytes=1,
-        sha256="a" * 64,
-        status=UploadStatus.RECEIVED,
-        created_at=datetime.combine(today() - timedelta(days=3), time(9), tzinfo=UTC),
+    received = datetime.combine(today() - timedelta(days=3), time(9), tzinfo=UTC)
+    upload = queued_upload(
+        session, cast.group_a, cast.users["employer_a"], UploadStatus.RECEIVED, received
     )
-    session.add(upload)
     session.commit()
     assert view(client, statements)[0] == first  # received, not yet submitted: nothing waits
     upload.status = UploadStatus.SUBMITTED

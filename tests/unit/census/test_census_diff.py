@@ -15,7 +15,6 @@ from billing_core.census.diff.enrollment import Enrollment
 from billing_core.census.rows import (
     CensusCoverage,
     CensusDependent,
-    CensusFile,
     CensusMember,
     Maintenance,
 )
@@ -25,33 +24,20 @@ from billing_core.models.enums import (
     MemberStatus,
     Relationship,
     Tier,
-    UploadFormat,
     UploadKind,
 )
-from tests.factories import enroll, make_dental_plan, make_group, make_life_plan, make_member
+from tests.factories import (
+    census_file,
+    census_row,
+    enroll,
+    make_dental_plan,
+    make_group,
+    make_life_plan,
+    make_member,
+)
 
 AS_OF = date(2027, 3, 1)
 DENTAL = LineOfCoverage.DENTAL
-
-
-def _row(member, tier="EE", **overrides) -> CensusMember:
-    fields = dict(
-        source_row=2,
-        employee_id=member.employee_id,
-        first_name=member.first_name,
-        last_name=member.last_name,
-        birth_date=member.birth_date,
-        annual_salary=member.annual_salary,
-        coverages=[CensusCoverage(DENTAL, tier=Tier(tier))] if tier else [],
-    )
-    fields.update(overrides)
-    return CensusMember(**fields)
-
-
-def _file(*rows, kind=UploadKind.SNAPSHOT) -> CensusFile:
-    return CensusFile(
-        source="census.csv", file_format=UploadFormat.CSV, members=list(rows), kind=kind
-    )
 
 
 @pytest.fixture
@@ -67,7 +53,7 @@ def enrolled(session):
 
 def test_the_same_snapshot_changes_nothing(session, enrolled):
     group, plan, ann, bob = enrolled
-    diff = diff_census(session, group, _file(_row(ann, "FAM"), _row(bob)), AS_OF)
+    diff = diff_census(session, group, census_file(census_row(ann, "FAM"), census_row(bob)), AS_OF)
     assert diff.counts == {"add": 0, "term": 0, "change": 0, "unchanged": 2}
     assert not diff.changes_anything and diff.errors == []
 
@@ -82,9 +68,9 @@ def test_snapshot_adds_terms_and_changes(session, enrolled):
         birth_date=date(1990, 1, 1),
         coverages=[CensusCoverage(DENTAL, tier=Tier.ES, effective_from=date(2027, 2, 10))],
     )
-    raise_and_tier = _row(ann, "ES", annual_salary=Decimal("61000.00"))
+    raise_and_tier = census_row(ann, "ES", annual_salary=Decimal("61000.00"))
 
-    diff = diff_census(session, group, _file(raise_and_tier, newbie), AS_OF)
+    diff = diff_census(session, group, census_file(raise_and_tier, newbie), AS_OF)
 
     [add] = diff.of_kind(ChangeKind.ADD)
     assert add.employee_id == "NEW-1" and add.coverages[0].plan_after.id == plan.id
@@ -100,8 +86,8 @@ def test_snapshot_adds_terms_and_changes(session, enrolled):
 
 def test_change_file_speaks_only_for_its_rows(session, enrolled):
     group, plan, ann, bob = enrolled
-    term = _row(bob, None, maintenance=Maintenance.TERM, maintenance_date=date(2027, 3, 12))
-    diff = diff_census(session, group, _file(term, kind=UploadKind.CHANGE), AS_OF)
+    term = census_row(bob, None, maintenance=Maintenance.TERM, maintenance_date=date(2027, 3, 12))
+    diff = diff_census(session, group, census_file(term, kind=UploadKind.CHANGE), AS_OF)
     assert diff.counts == {"add": 0, "term": 1, "change": 0, "unchanged": 0}  # Ann untouched
     [ended] = diff.members
     assert ended.effective_on == date(2027, 3, 12)
@@ -112,20 +98,24 @@ def test_matching_falls_back_to_the_ssn(session, enrolled):
     group, plan, ann, bob = enrolled
     ann.set_ssn("219-09-4321")
     session.flush()
-    row = _row(ann, "FAM", employee_id="RENUMBERED", ssn="219094321")
-    diff = diff_census(session, group, _file(row, _row(bob)), AS_OF)
+    row = census_row(ann, "FAM", employee_id="RENUMBERED", ssn="219094321")
+    diff = diff_census(session, group, census_file(row, census_row(bob)), AS_OF)
     assert diff.counts["unchanged"] == 2
 
 
 def test_a_plan_that_cannot_be_told_is_an_error_not_a_guess(session, enrolled):
     group, plan, ann, bob = enrolled
     make_dental_plan(session, group)  # a second dental plan
-    diff = diff_census(session, group, _file(_row(ann, "FAM"), _row(bob)), AS_OF)
+    diff = diff_census(session, group, census_file(census_row(ann, "FAM"), census_row(bob)), AS_OF)
     assert len(diff.errors) == 2
     assert "several dental plans" in str(diff.errors[0]) and "name the plan" in str(diff.errors[0])
-    named = _row(ann, None, coverages=[CensusCoverage(DENTAL, plan_code=plan.code, tier=Tier.FAM)])
-    wrong = _row(bob, None, coverages=[CensusCoverage(DENTAL, plan_code="NOPE", tier=Tier.EE)])
-    diff = diff_census(session, group, _file(named, wrong), AS_OF)
+    named = census_row(
+        ann, None, coverages=[CensusCoverage(DENTAL, plan_code=plan.code, tier=Tier.FAM)]
+    )
+    wrong = census_row(
+        bob, None, coverages=[CensusCoverage(DENTAL, plan_code="NOPE", tier=Tier.EE)]
+    )
+    diff = diff_census(session, group, census_file(named, wrong), AS_OF)
     [error] = diff.errors
     # The message now lists the group's plans and says where to map the name (issue 15).
     assert str(error).startswith(
@@ -145,18 +135,20 @@ def test_a_plan_is_found_by_its_code_its_name_or_the_groups_alias(session, enrol
     )
     session.flush()
     for text in (plan.code.lower(), "dental ppo", "DENTAL-PPO", "den 2", "DEN2"):
-        row = _row(ann, None, coverages=[CensusCoverage(DENTAL, plan_code=text, tier=Tier.FAM)])
-        diff = diff_census(session, group, _file(row, _row(bob)), AS_OF)
+        row = census_row(
+            ann, None, coverages=[CensusCoverage(DENTAL, plan_code=text, tier=Tier.FAM)]
+        )
+        diff = diff_census(session, group, census_file(row, census_row(bob)), AS_OF)
         assert diff.errors == [] and diff.counts["unchanged"] == 2, text
 
 
 def test_a_change_in_a_full_file_is_not_backdated_to_the_original_start(session, enrolled):
     group, plan, ann, bob = enrolled
     original_start = ann.coverages[0].effective_from
-    row = _row(
+    row = census_row(
         ann, None, coverages=[CensusCoverage(DENTAL, tier=Tier.ES, effective_from=original_start)]
     )
-    diff = diff_census(session, group, _file(row, _row(bob)), AS_OF)
+    diff = diff_census(session, group, census_file(row, census_row(bob)), AS_OF)
     [change] = diff.of_kind(ChangeKind.CHANGE)
     assert change.coverages[0].effective_on == AS_OF
 
@@ -246,7 +238,7 @@ def book(session):
         )
     )
     expected["NEW-1"] = ChangeKind.ADD
-    return group, _file(*rows), expected
+    return group, census_file(*rows), expected
 
 
 def test_a_snapshot_with_one_change_of_each_kind(session, book):
@@ -294,7 +286,9 @@ def test_the_quick_unchanged_check_agrees_with_the_detailed_comparison(session, 
 def test_an_ssn_that_is_never_issued_is_a_warning_not_an_error(session, enrolled):
     # Issue 15: the SSN is never the member key, so a placeholder or an ITIN only warns.
     group, plan, ann, bob = enrolled
-    diff = diff_census(session, group, _file(_row(ann, "FAM", ssn="987654321"), _row(bob)), AS_OF)
+    diff = diff_census(
+        session, group, census_file(census_row(ann, "FAM", ssn="987654321"), census_row(bob)), AS_OF
+    )
 
     assert diff.errors == []
     assert [(w.row, w.column, w.value) for w in diff.warnings] == [(2, "ssn", "***-**-4321")]
@@ -321,13 +315,13 @@ def test_lines_and_warnings_come_in_file_order_whichever_way_a_row_was_compared(
         coverages=[CensusCoverage(DENTAL, tier=Tier.EE)],
     )
     rows = [
-        _row(ann, "FAM", source_row=2),
+        census_row(ann, "FAM", source_row=2),
         newbie,
-        _row(bob, source_row=4, ssn="987654321"),
-        _row(cy, source_row=5, employee_id="", ssn="212-45-6789"),
-        _row(dee, source_row=6, annual_salary=Decimal("61000.00")),
+        census_row(bob, source_row=4, ssn="987654321"),
+        census_row(cy, source_row=5, employee_id="", ssn="212-45-6789"),
+        census_row(dee, source_row=6, annual_salary=Decimal("61000.00")),
     ]
-    diff = diff_census(session, group, _file(*rows), AS_OF)
+    diff = diff_census(session, group, census_file(*rows), AS_OF)
 
     assert [(e.row.source_row, e.kind) for e in diff.members] == [
         (2, ChangeKind.UNCHANGED),

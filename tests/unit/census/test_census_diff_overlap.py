@@ -18,11 +18,18 @@ from billing_core import security
 from billing_core.census.diff import ChangeKind, diff_census, packed, read_and_diff
 from billing_core.census.diff import enrollment as enrollment_module
 from billing_core.census.diff.enrollment import Enrolled, Enrollment, _overlapped
-from billing_core.census.rows import CensusCoverage, CensusFile, CensusMember
 from billing_core.models import Coverage
-from billing_core.models.enums import LineOfCoverage, Tier, UploadFormat, UploadKind
+from billing_core.models.enums import LineOfCoverage, Tier
 from billing_core.security import configure_vault
-from tests.factories import enroll, make_dental_plan, make_group, make_life_plan, make_member
+from tests.factories import (
+    census_file,
+    census_row,
+    enroll,
+    make_dental_plan,
+    make_group,
+    make_life_plan,
+    make_member,
+)
 
 AS_OF = date(2027, 3, 1)
 DENTAL = LineOfCoverage.DENTAL
@@ -45,29 +52,6 @@ def restore_vault():
     saved = security._vault, security._configured
     yield
     security._vault, security._configured = saved
-
-
-def _row(member, tier="EE", **overrides) -> CensusMember:
-    fields = dict(
-        source_row=2,
-        employee_id=member.employee_id,
-        first_name=member.first_name,
-        last_name=member.last_name,
-        birth_date=member.birth_date,
-        annual_salary=member.annual_salary,
-        coverages=[CensusCoverage(DENTAL, tier=Tier(tier))] if tier else [],
-    )
-    fields.update(overrides)
-    return CensusMember(**fields)
-
-
-def _file(*rows) -> CensusFile:
-    return CensusFile(
-        source="census.csv",
-        file_format=UploadFormat.CSV,
-        members=list(rows),
-        kind=UploadKind.SNAPSHOT,
-    )
 
 
 def _columns(enrollment: Enrollment) -> dict[str, list]:
@@ -109,7 +93,7 @@ def test_a_group_without_members_reads_none(session):
 
 def test_a_change_to_the_enrollment_is_read_by_the_next_diff(session, enrolled):
     group, plan, ann, bob = enrolled
-    file = _file(_row(ann, "FAM"), _row(bob))
+    file = census_file(census_row(ann, "FAM"), census_row(bob))
     assert diff_census(session, group, file, AS_OF).counts["unchanged"] == 2
     bobs = session.scalars(select(Coverage).where(Coverage.member_id == bob.id)).one()
     bobs.tier = Tier.ES  # not flushed: the diff flushes before it reads
@@ -152,8 +136,8 @@ def test_a_file_matches_by_the_digest_an_old_key_made_until_rotation(
     ann.set_ssn("219-09-4321")
     session.flush()
     configure_vault(new, [old])
-    row = _row(ann, "FAM", employee_id="RENUMBERED", ssn="219094321")
-    diff = diff_census(session, group, _file(row, _row(bob)), AS_OF)
+    row = census_row(ann, "FAM", employee_id="RENUMBERED", ssn="219094321")
+    diff = diff_census(session, group, census_file(row, census_row(bob)), AS_OF)
     assert diff.counts["unchanged"] == 2
     assert diff.members[0].kind is ChangeKind.UNCHANGED and diff.members[0].member_id == ann.id
 
@@ -224,7 +208,7 @@ def test_read_and_diff_reads_the_file_once_and_diffs_as_diff_census(session, enr
     the same diff as reading first; a file of nobody is not diffed (a snapshot of nobody would
     end everyone's coverage)."""
     group, plan, ann, bob = enrolled
-    file = _file(_row(ann, "FAM"), _row(bob, "ES"))
+    file = census_file(census_row(ann, "FAM"), census_row(bob, "ES"))
     reads = []
 
     def read():
@@ -252,9 +236,9 @@ def test_read_and_diff_reads_the_file_once_and_diffs_as_diff_census(session, enr
         (e.kind, e.member_id) for e in alone.members
     ]
 
-    empty, nothing = read_and_diff(session, group, lambda: _file(), AS_OF)
+    empty, nothing = read_and_diff(session, group, lambda: census_file(), AS_OF)
     assert nothing is None and not len(empty.rows)
-    assert diff_census(session, group, _file(), AS_OF).counts["term"] == 2  # as it always did
+    assert diff_census(session, group, census_file(), AS_OF).counts["term"] == 2  # as it always did
 
 
 def test_an_error_reading_the_file_is_raised_by_read_and_diff(session, enrolled):

@@ -5,21 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from billing_core.models import Adjustment, Upload, WebhookEvent
+from billing_core.models import Adjustment, WebhookEvent
 from billing_core.models.enums import (
     AdjustmentStatus,
     JobStatus,
-    PaymentMethod,
-    PaymentSource,
-    UploadFormat,
-    UploadKind,
     UploadStatus,
 )
 from billing_core.money import D
-from billing_core.payments.receipts import record_payment
 from billing_core.payments.refunds import request_refund
 from billing_core.reports.work_queue import work_queue
-from tests.factories import scenario
+from tests.factories import queued_upload, scenario, staff_check
 
 TODAY = date(2027, 2, 10)  # the scenario's January bills (due Jan 1) are 40 days past due
 
@@ -29,33 +24,9 @@ def _at(day: date) -> datetime:
 
 
 def _upload(session, cast, status, created, **extra):
-    upload = Upload(
-        group_id=cast.group_a.id,
-        uploaded_by_id=cast.users["employer_a"].id,
-        original_filename="census.csv",
-        file_format=UploadFormat.CSV,
-        file_kind=UploadKind.SNAPSHOT,
-        content=b"-",
-        size_bytes=1,
-        sha256=f"{len(str(created))}{created:%Y%m%d}{status.value}".ljust(64, "0"),
-        status=status,
-        created_at=_at(created),
-        **extra,
+    return queued_upload(
+        session, cast.group_a, cast.users["employer_a"], status, _at(created), **extra
     )
-    session.add(upload)
-
-
-def _pay(session, group, amount, received_on, **kw):
-    payment, _ = record_payment(
-        session,
-        group=group,
-        amount=D(amount),
-        method=PaymentMethod.CHECK,
-        received_on=received_on,
-        source=PaymentSource.STAFF,
-        **kw,
-    )
-    return payment
 
 
 def test_every_queue_counts_its_items_dollars_oldest_age_and_what_is_late(session):
@@ -81,9 +52,13 @@ def test_every_queue_counts_its_items_dollars_oldest_age_and_what_is_late(sessio
                 created_at=_at(requested),
             )
         )
-    _pay(session, cast.group_b, "20.00", date(2027, 2, 6))  # short outside tolerance: reconcile
-    _pay(session, None, "300.00", date(2027, 2, 9), suspense_reason="no group on the check")
-    over = _pay(session, cast.group_a, "200.60", date(2027, 2, 9))  # 50.00 over: also flagged
+    staff_check(
+        session, cast.group_b, "20.00", date(2027, 2, 6)
+    )  # short outside tolerance: reconcile
+    staff_check(session, None, "300.00", date(2027, 2, 9), suspense_reason="no group on the check")
+    over = staff_check(
+        session, cast.group_a, "200.60", date(2027, 2, 9)
+    )  # 50.00 over: also flagged
     refund = request_refund(session, over, D("50.00"), reason="asked for it back", actor=staff)
     refund.created_at = _at(TODAY)
     session.add(

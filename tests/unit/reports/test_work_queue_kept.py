@@ -14,19 +14,14 @@ from billing_core.models import Adjustment, Invoice, Upload, WebhookEvent, Write
 from billing_core.models.enums import (
     AdjustmentStatus,
     JobStatus,
-    PaymentMethod,
-    PaymentSource,
     RefundStatus,
-    UploadFormat,
-    UploadKind,
     UploadStatus,
     WriteOffStatus,
 )
 from billing_core.money import D
-from billing_core.payments.receipts import record_payment
 from billing_core.payments.refunds import request_refund
 from billing_core.reports.work_queue import kept_work_queue, work_queue
-from tests.factories import scenario
+from tests.factories import queued_upload, scenario, staff_check
 
 TODAY = date(2027, 2, 10)  # the scenario's January bills (due Jan 1) are 40 days past due
 LIMIT = D("500.00")
@@ -37,21 +32,9 @@ def _at(day: date) -> datetime:
 
 
 def _upload(session, cast, status, created, **extra) -> Upload:
-    upload = Upload(
-        group_id=cast.group_a.id,
-        uploaded_by_id=cast.users["employer_a"].id,
-        original_filename="census.csv",
-        file_format=UploadFormat.CSV,
-        file_kind=UploadKind.SNAPSHOT,
-        content=b"-",
-        size_bytes=1,
-        sha256=f"{created:%Y%m%d}{status.value}{len(extra)}".ljust(64, "0"),
-        status=status,
-        created_at=_at(created),
-        **extra,
+    return queued_upload(
+        session, cast.group_a, cast.users["employer_a"], status, _at(created), **extra
     )
-    session.add(upload)
-    return upload
 
 
 def _adjustment(session, cast, amount, requested) -> Adjustment:
@@ -67,19 +50,6 @@ def _adjustment(session, cast, amount, requested) -> Adjustment:
     )
     session.add(adjustment)
     return adjustment
-
-
-def _pay(session, group, amount, received_on, **kw):
-    payment, _ = record_payment(
-        session,
-        group=group,
-        amount=D(amount),
-        method=PaymentMethod.CHECK,
-        received_on=received_on,
-        source=PaymentSource.STAFF,
-        **kw,
-    )
-    return payment
 
 
 def _figures(queue) -> dict:
@@ -136,25 +106,25 @@ def test_today_is_kept_and_follows_every_queue_it_counts(session, statements):
     assert decided["past_due"][:4] == (2, 2, None, D("227.50"))
 
     # Group A pays its January bill exactly: nothing flagged or cleared, only postings move.
-    _pay(session, cast.group_a, "150.60", TODAY)
+    staff_check(session, cast.group_a, "150.60", TODAY)
     settled, _ = _view(session, statements)
     assert settled["past_due"][:4] == (1, 1, None, D("76.90"))
     assert {k: v for k, v in settled.items() if k != "past_due"} == {
         k: v for k, v in decided.items() if k != "past_due"
     }
 
-    _pay(session, None, "300.00", date(2027, 2, 9), suspense_reason="no group on the check")
+    staff_check(session, None, "300.00", date(2027, 2, 9), suspense_reason="no group on the check")
     suspense, _ = _view(session, statements)
     assert suspense["suspense"][:4] == (1, 0, 1, D("300.00"))
     assert suspense["past_due"][:4] == (1, 1, None, D("76.90"))
 
     # Group B pays 20.00 of its January bill (76.90): flagged to reconcile, less past due.
-    _pay(session, cast.group_b, "20.00", date(2027, 2, 6))
+    staff_check(session, cast.group_b, "20.00", date(2027, 2, 6))
     paid, _ = _view(session, statements)
     assert paid["reconcile"][:4] == (1, 1, 4, D("20.00"))
     assert paid["past_due"][:4] == (1, 1, None, D("56.90"))
 
-    over = _pay(session, cast.group_a, "200.60", date(2027, 2, 9))
+    over = staff_check(session, cast.group_a, "200.60", date(2027, 2, 9))
     refund = request_refund(session, over, D("50.00"), reason="asked for it back", actor=staff)
     refund.created_at = _at(TODAY)
     asked, _ = _view(session, statements)
